@@ -1,0 +1,139 @@
+/**
+ * EIP-712 typed data for job offers and bids.
+ *
+ * These definitions are the single source of truth for both sides: the JobMarket
+ * contract hashes exactly these structs (field names, order and Solidity types), and the
+ * nodes sign and verify them here. Changing a field here without changing
+ * `JobMarket.sol`'s type strings breaks every bid, which the cross-check test catches.
+ */
+import { type Address, type Hex, hashStruct, hashTypedData, recoverTypedDataAddress } from 'viem'
+
+export const EIP712_DOMAIN_NAME = 'OCN JobMarket'
+export const EIP712_DOMAIN_VERSION = '1'
+
+/** Job kinds, as the contract stores them (uint8). */
+export const JobKind = { inference: 0, training: 1 } as const
+export type JobKind = keyof typeof JobKind
+
+/** Verification modes, as the contract stores them (uint8). */
+export const VerificationMode = { replay: 0, zk: 1 } as const
+export type VerificationMode = keyof typeof VerificationMode
+
+export const jobOfferTypes = {
+  JobOffer: [
+    { name: 'requester', type: 'address' },
+    { name: 'modelHash', type: 'bytes32' },
+    { name: 'inputHash', type: 'bytes32' },
+    { name: 'specHash', type: 'bytes32' },
+    { name: 'kind', type: 'uint8' },
+    { name: 'verification', type: 'uint8' },
+    { name: 'maxPrice', type: 'uint256' },
+    { name: 'minCollateral', type: 'uint256' },
+    { name: 'biddingEnds', type: 'uint64' },
+    { name: 'deadline', type: 'uint64' },
+    { name: 'sampleCount', type: 'uint32' },
+    { name: 'microBatchSize', type: 'uint32' },
+    { name: 'salt', type: 'uint256' },
+  ],
+} as const
+
+export const bidTypes = {
+  Bid: [
+    { name: 'jobId', type: 'bytes32' },
+    { name: 'provider', type: 'address' },
+    { name: 'price', type: 'uint256' },
+    { name: 'collateral', type: 'uint256' },
+    { name: 'expiry', type: 'uint64' },
+    { name: 'nonce', type: 'uint256' },
+    { name: 'etaSeconds', type: 'uint32' },
+  ],
+} as const
+
+/**
+ * The on-chain part of a job offer: what the requester commits to and the contract
+ * checks. `salt` makes two otherwise identical offers distinct jobs. Times are unix
+ * seconds (chain time); `deadline` is the latest commit time.
+ */
+export interface OfferTerms {
+  requester: Address
+  modelHash: Hex
+  inputHash: Hex
+  specHash: Hex
+  kind: number
+  verification: number
+  maxPrice: bigint
+  minCollateral: bigint
+  biddingEnds: bigint
+  deadline: bigint
+  sampleCount: number
+  microBatchSize: number
+  salt: bigint
+}
+
+/** The part of a bid that the provider signs and the contract checks. */
+export interface BidTerms {
+  jobId: Hex
+  provider: Address
+  price: bigint
+  collateral: bigint
+  expiry: bigint
+  nonce: bigint
+  etaSeconds: number
+}
+
+export interface MarketDomain {
+  chainId: number
+  verifyingContract: Address
+}
+
+export function marketDomain({ chainId, verifyingContract }: MarketDomain) {
+  return {
+    name: EIP712_DOMAIN_NAME,
+    version: EIP712_DOMAIN_VERSION,
+    chainId,
+    verifyingContract,
+  } as const
+}
+
+/**
+ * A job's id is the EIP-712 struct hash of its offer terms (domain-independent, so the
+ * same id names the job on the wire and on-chain). The contract computes the same value.
+ */
+export function jobIdOf(offer: OfferTerms): Hex {
+  return hashStruct({ data: offer, primaryType: 'JobOffer', types: jobOfferTypes })
+}
+
+export function offerTypedData(domain: MarketDomain, offer: OfferTerms) {
+  return {
+    domain: marketDomain(domain),
+    types: jobOfferTypes,
+    primaryType: 'JobOffer',
+    message: offer,
+  } as const
+}
+
+export function bidTypedData(domain: MarketDomain, bid: BidTerms) {
+  return {
+    domain: marketDomain(domain),
+    types: bidTypes,
+    primaryType: 'Bid',
+    message: bid,
+  } as const
+}
+
+/** The digest the contract recovers the provider's signature against. */
+export function bidDigest(domain: MarketDomain, bid: BidTerms): Hex {
+  return hashTypedData(bidTypedData(domain, bid))
+}
+
+export async function recoverBidSigner(domain: MarketDomain, bid: BidTerms, signature: Hex): Promise<Address> {
+  return recoverTypedDataAddress({ ...bidTypedData(domain, bid), signature })
+}
+
+export async function recoverOfferSigner(
+  domain: MarketDomain,
+  offer: OfferTerms,
+  signature: Hex,
+): Promise<Address> {
+  return recoverTypedDataAddress({ ...offerTypedData(domain, offer), signature })
+}
