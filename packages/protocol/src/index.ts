@@ -1,1 +1,2 @@
 export * from './eip712.js'
+export * from './merkle.js'
