@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {StakeManager} from "./StakeManager.sol";
+
+/// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
+/// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
+/// price in OPEN while the provider's collateral is locked in the StakeManager. The provider
+/// commits a Merkle root over its results, which opens a challenge window; a staked verifier
+/// may dispute one leaf with a bond, and an arbiter (an AccessManager role) decides. Settlement
+/// pays the provider (minus the protocol fee), refunds the requester, or slashes.
+/// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
+/// Verification mode 1 (zk) is rejected at award until the on-chain Groth16 verifier exists;
+/// it will settle through a proof-checking commit path instead of the challenge window.
+contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    struct JobOffer {
+        address requester;
+        bytes32 modelHash;
+        bytes32 inputHash;
+        bytes32 specHash;
+        uint8 kind;
+        uint8 verification;
+        uint256 maxPrice;
+        uint256 minCollateral;
+        uint64 biddingEnds;
+        uint64 deadline;
+        uint32 sampleCount;
+        uint32 microBatchSize;
+        uint256 salt;
+    }
+
+    struct Bid {
+        bytes32 jobId;
+        address provider;
+        uint256 price;
+        uint256 collateral;
+        uint64 expiry;
+        uint256 nonce;
+        uint32 etaSeconds;
+    }
+
+    enum JobStatus {
+        None,
+        Awarded,
+        Committed,
+        Challenged,
+        Finalized,
+        ProviderSlashed,
+        Expired
+    }
+
+    /// @dev Four slots; the first three are written once at award, the fourth at commit.
+    struct Job {
+        address requester;
+        uint96 price;
+        address provider;
+        uint96 collateral;
+        uint40 deadline;
+        uint40 challengeEnds;
+        uint32 leafCount;
+        JobStatus status;
+        bytes32 resultRoot;
+    }
+
+    struct Dispute {
+        address challenger;
+        uint96 bond;
+        uint256 leafIndex;
+        bytes32 claimedDataHash;
+    }
+
+    /// @notice Reputation inputs, one slot per provider.
+    struct ProviderRecord {
+        uint32 completed;
+        uint32 slashed;
+        uint32 noShows;
+        uint160 totalEarned;
+    }
+
+    /// @dev Every value settlement reads, with the fees owed to the treasury, in one slot.
+    struct Params {
+        uint16 protocolFeeBps;
+        uint16 cheatSlashBps;
+        uint16 noShowSlashBps;
+        uint16 challengerRewardBps;
+        uint32 challengeWindow;
+        uint160 treasuryAccrued;
+    }
+
+    bytes32 public constant JOB_OFFER_TYPEHASH = keccak256(
+        "JobOffer(address requester,bytes32 modelHash,bytes32 inputHash,bytes32 specHash,uint8 kind,uint8 verification,uint256 maxPrice,uint256 minCollateral,uint64 biddingEnds,uint64 deadline,uint32 sampleCount,uint32 microBatchSize,uint256 salt)"
+    );
+    bytes32 public constant BID_TYPEHASH = keccak256(
+        "Bid(bytes32 jobId,address provider,uint256 price,uint256 collateral,uint64 expiry,uint256 nonce,uint32 etaSeconds)"
+    );
+    uint8 public constant VERIFICATION_REPLAY = 0;
+    uint8 public constant VERIFICATION_ZK = 1;
+    uint16 private constant BPS = 10_000;
+
+    IERC20 public immutable token;
+    StakeManager public immutable stakeManager;
+
+    Params private _params;
+    uint128 public minChallengeBond;
+    uint128 public verifierMinStake;
+    address public treasury;
+
+    mapping(bytes32 jobId => Job) private _jobs;
+    mapping(bytes32 jobId => Dispute) private _disputes;
+    mapping(address provider => ProviderRecord) private _records;
+    /// @dev Used bid nonces as a bitmap (256 per word), so sequential nonces mostly rewrite a warm-ish
+    /// non-zero word instead of creating a new slot per bid.
+    mapping(address provider => mapping(uint256 word => uint256 bits)) private _nonceBitmap;
+
+    event JobAwarded(
+        bytes32 indexed jobId,
+        address indexed requester,
+        address indexed provider,
+        uint256 price,
+        uint256 collateral,
+        bytes32 modelHash,
+        bytes32 inputHash,
+        bytes32 specHash,
+        uint8 kind,
+        uint8 verification,
+        uint64 deadline,
+        uint32 sampleCount,
+        uint32 microBatchSize
+    );
+    event ResultCommitted(
+        bytes32 indexed jobId, address indexed provider, bytes32 resultRoot, uint32 leafCount, uint64 challengeEnds
+    );
+    event Challenged(
+        bytes32 indexed jobId, address indexed challenger, uint256 leafIndex, bytes32 claimedDataHash, uint256 bond
+    );
+    event ChallengeResolved(
+        bytes32 indexed jobId,
+        address indexed challenger,
+        bool providerCheated,
+        uint256 slashed,
+        uint256 challengerReward,
+        uint256 bond
+    );
+    event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
+    event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
+    event TreasurySwept(address indexed treasury, uint256 amount);
+    event ParamsUpdated(
+        uint16 protocolFeeBps,
+        uint16 cheatSlashBps,
+        uint16 noShowSlashBps,
+        uint16 challengerRewardBps,
+        uint32 challengeWindow,
+        uint128 minChallengeBond,
+        uint128 verifierMinStake,
+        address treasury
+    );
+
+    error NotRequester(address caller, address requester);
+    error NotProvider(address caller, address provider);
+    error ZkVerificationNotSupported();
+    error InvalidOffer(bytes32 jobId);
+    error OfferDeadlinePassed(bytes32 jobId, uint64 deadline);
+    error BidJobMismatch(bytes32 bidJobId, bytes32 jobId);
+    error BidExpired(uint64 expiry, uint64 now_);
+    error PriceAboveMax(uint256 price, uint256 maxPrice);
+    error CollateralBelowMin(uint256 collateral, uint256 minCollateral);
+    error NonceAlreadyUsed(address provider, uint256 nonce);
+    error InvalidBidSignature(address provider);
+    error JobAlreadyAwarded(bytes32 jobId);
+    error InvalidJobStatus(bytes32 jobId, JobStatus status);
+    error CommitDeadlinePassed(bytes32 jobId, uint64 deadline);
+    error EmptyCommitment();
+    error ChallengeWindowClosed(bytes32 jobId, uint64 challengeEnds);
+    error ChallengeWindowOpen(bytes32 jobId, uint64 challengeEnds);
+    error DeadlineNotPassed(bytes32 jobId, uint64 deadline);
+    error LeafIndexOutOfRange(uint256 leafIndex, uint32 leafCount);
+    error VerifierStakeTooLow(address verifier, uint256 staked, uint256 required);
+    error SelfChallenge();
+    error InvalidParameter(string name);
+
+    constructor(
+        IERC20 token_,
+        StakeManager stakeManager_,
+        address authority,
+        address treasury_,
+        Params memory params_,
+        uint128 minChallengeBond_,
+        uint128 verifierMinStake_
+    ) AccessManaged(authority) EIP712("OCN JobMarket", "1") {
+        token = token_;
+        stakeManager = stakeManager_;
+        params_.treasuryAccrued = 0;
+        _checkParams(params_);
+        if (treasury_ == address(0)) revert InvalidParameter("treasury");
+        _params = params_;
+        minChallengeBond = minChallengeBond_;
+        verifierMinStake = verifierMinStake_;
+        treasury = treasury_;
+        _emitParams();
+    }
+
+    // ---------------------------------------------------------------- award
+
+    /// @notice Awards `offer` to the provider of the signed `bid`, pulling `bid.price` from the
+    /// requester (needs an allowance) and locking `bid.collateral` of the provider's stake.
+    function award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
+        external
+        nonReentrant
+        returns (bytes32 jobId)
+    {
+        jobId = _award(offer, bid, signature);
+        token.safeTransferFrom(msg.sender, address(this), bid.price);
+    }
+
+    /// @notice As `award`, with an ERC-2612 permit for the escrow instead of a prior approval.
+    /// @dev The permit is tried, not required: if someone front-ran it the allowance is already
+    /// there and the transfer succeeds; otherwise the transfer reverts.
+    function awardWithPermit(
+        JobOffer calldata offer,
+        Bid calldata bid,
+        bytes calldata signature,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant returns (bytes32 jobId) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), bid.price, permitDeadline, v, r, s) {}
+            catch {}
+        jobId = _award(offer, bid, signature);
+        token.safeTransferFrom(msg.sender, address(this), bid.price);
+    }
+
+    function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
+        private
+        returns (bytes32 jobId)
+    {
+        if (offer.requester != msg.sender) revert NotRequester(msg.sender, offer.requester);
+        if (offer.verification == VERIFICATION_ZK) revert ZkVerificationNotSupported();
+        jobId = hashJobOffer(offer);
+        if (offer.verification > VERIFICATION_ZK || offer.kind > 1) revert InvalidOffer(jobId);
+        if (block.timestamp >= offer.deadline) revert OfferDeadlinePassed(jobId, offer.deadline);
+        if (bid.jobId != jobId) revert BidJobMismatch(bid.jobId, jobId);
+        if (block.timestamp > bid.expiry) revert BidExpired(bid.expiry, uint64(block.timestamp));
+        if (bid.price > offer.maxPrice) revert PriceAboveMax(bid.price, offer.maxPrice);
+        if (bid.collateral < offer.minCollateral) revert CollateralBelowMin(bid.collateral, offer.minCollateral);
+
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
+        address provider = bid.provider;
+        _useNonce(provider, bid.nonce);
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != provider) revert InvalidBidSignature(provider);
+
+        job.requester = msg.sender;
+        job.price = SafeCast.toUint96(bid.price);
+        job.provider = provider;
+        job.collateral = SafeCast.toUint96(bid.collateral);
+        job.deadline = SafeCast.toUint40(offer.deadline);
+        job.status = JobStatus.Awarded;
+
+        stakeManager.lock(provider, bid.collateral);
+        _emitAwarded(jobId, offer, bid);
+    }
+
+    function _emitAwarded(bytes32 jobId, JobOffer calldata offer, Bid calldata bid) private {
+        emit JobAwarded(
+            jobId,
+            offer.requester,
+            bid.provider,
+            bid.price,
+            bid.collateral,
+            offer.modelHash,
+            offer.inputHash,
+            offer.specHash,
+            offer.kind,
+            offer.verification,
+            offer.deadline,
+            offer.sampleCount,
+            offer.microBatchSize
+        );
+    }
+
+    function _useNonce(address provider, uint256 nonce) private {
+        mapping(uint256 => uint256) storage words = _nonceBitmap[provider];
+        uint256 bit = 1 << (nonce & 0xff);
+        uint256 word = words[nonce >> 8];
+        if (word & bit != 0) revert NonceAlreadyUsed(provider, nonce);
+        words[nonce >> 8] = word | bit;
+    }
+
+    // ---------------------------------------------------------------- provider
+
+    /// @notice Commits the Merkle root over the job's result leaves
+    /// (leaf = keccak256(keccak256(abi.encode(uint256 index, bytes32 dataHash))), sorted-pair
+    /// tree) and opens the challenge window.
+    function commitResult(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) external {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
+        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
+        if (resultRoot == bytes32(0) || leafCount == 0) revert EmptyCommitment();
+        uint40 challengeEnds = uint40(block.timestamp) + _params.challengeWindow;
+        job.challengeEnds = challengeEnds;
+        job.leafCount = leafCount;
+        job.status = JobStatus.Committed;
+        job.resultRoot = resultRoot;
+        emit ResultCommitted(jobId, msg.sender, resultRoot, leafCount, challengeEnds);
+    }
+
+    // ---------------------------------------------------------------- verifiers
+
+    /// @notice Disputes leaf `leafIndex` of a committed result, claiming its data hash should be
+    /// `claimedDataHash`. Pulls the challenge bond; one dispute may be open per job at a time.
+    function challenge(bytes32 jobId, uint256 leafIndex, bytes32 claimedDataHash) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
+        if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
+        if (leafIndex >= job.leafCount) revert LeafIndexOutOfRange(leafIndex, job.leafCount);
+        if (msg.sender == job.provider) revert SelfChallenge();
+        (uint256 staked,,) = stakeManager.stakeOf(msg.sender);
+        uint256 required = verifierMinStake;
+        if (staked < required) revert VerifierStakeTooLow(msg.sender, staked, required);
+
+        uint96 bond = uint96(minChallengeBond);
+        job.status = JobStatus.Challenged;
+        _disputes[jobId] =
+            Dispute({challenger: msg.sender, bond: bond, leafIndex: leafIndex, claimedDataHash: claimedDataHash});
+        emit Challenged(jobId, msg.sender, leafIndex, claimedDataHash, bond);
+        if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// @notice The arbiter's decision on the open dispute. A cheating provider loses
+    /// `cheatSlashBps` of its collateral (the challenger gets `challengerRewardBps` of that plus
+    /// its bond back, the treasury the rest) and the requester is refunded in full. A false
+    /// challenger's bond goes to the provider and the job returns to its challenge window.
+    function resolve(bytes32 jobId, bool providerCheated) external restricted nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Challenged) revert InvalidJobStatus(jobId, job.status);
+        Dispute memory d = _disputes[jobId];
+        delete _disputes[jobId];
+        address provider = job.provider;
+
+        if (!providerCheated) {
+            job.status = JobStatus.Committed;
+            emit ChallengeResolved(jobId, d.challenger, false, 0, 0, d.bond);
+            if (d.bond > 0) token.safeTransfer(provider, d.bond);
+            return;
+        }
+
+        Params memory p = _params;
+        uint256 collateral = job.collateral;
+        uint256 penalty = collateral * p.cheatSlashBps / BPS;
+        uint256 reward = penalty * p.challengerRewardBps / BPS;
+        job.status = JobStatus.ProviderSlashed;
+        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty - reward);
+        _records[provider].slashed += 1;
+        emit ChallengeResolved(jobId, d.challenger, true, penalty, reward, d.bond);
+
+        stakeManager.slash(provider, collateral, penalty, address(this));
+        token.safeTransfer(job.requester, job.price);
+        uint256 toChallenger = reward + d.bond;
+        if (toChallenger > 0) token.safeTransfer(d.challenger, toChallenger);
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @notice After the challenge window with no open dispute: pays the provider the price
+    /// minus the protocol fee and unlocks its collateral. Anyone may call it.
+    function finalize(bytes32 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
+        if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
+        address provider = job.provider;
+        uint256 price = job.price;
+        uint256 collateral = job.collateral;
+
+        Params memory p = _params;
+        uint256 fee = price * p.protocolFeeBps / BPS;
+        uint256 payout = price - fee;
+        job.status = JobStatus.Finalized;
+        _params.treasuryAccrued = p.treasuryAccrued + uint160(fee);
+        ProviderRecord storage record = _records[provider];
+        record.completed += 1;
+        record.totalEarned += uint160(payout);
+        emit JobFinalized(jobId, provider, payout, fee);
+
+        stakeManager.unlock(provider, collateral);
+        token.safeTransfer(provider, payout);
+    }
+
+    /// @notice After the deadline with no commitment: refunds the requester in full and slashes
+    /// `noShowSlashBps` of the provider's collateral to the treasury. Anyone may call it.
+    function expire(bytes32 jobId) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
+        if (block.timestamp <= job.deadline) revert DeadlineNotPassed(jobId, job.deadline);
+        address provider = job.provider;
+        uint256 collateral = job.collateral;
+        uint256 price = job.price;
+
+        Params memory p = _params;
+        uint256 penalty = collateral * p.noShowSlashBps / BPS;
+        job.status = JobStatus.Expired;
+        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty);
+        _records[provider].noShows += 1;
+        emit JobExpired(jobId, provider, price, penalty);
+
+        stakeManager.slash(provider, collateral, penalty, address(this));
+        token.safeTransfer(job.requester, price);
+    }
+
+    /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
+    function sweepTreasury() external nonReentrant returns (uint256 amount) {
+        amount = _params.treasuryAccrued;
+        _params.treasuryAccrued = 0;
+        address to = treasury;
+        emit TreasurySwept(to, amount);
+        if (amount > 0) token.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------- governance (AccessManager)
+
+    function setProtocolFee(uint16 protocolFeeBps) external restricted {
+        _params.protocolFeeBps = protocolFeeBps;
+        _checkParams(_params);
+        _emitParams();
+    }
+
+    function setSlashFractions(uint16 cheatSlashBps, uint16 noShowSlashBps) external restricted {
+        _params.cheatSlashBps = cheatSlashBps;
+        _params.noShowSlashBps = noShowSlashBps;
+        _checkParams(_params);
+        _emitParams();
+    }
+
+    function setChallengerRewardShare(uint16 challengerRewardBps) external restricted {
+        _params.challengerRewardBps = challengerRewardBps;
+        _checkParams(_params);
+        _emitParams();
+    }
+
+    /// @dev The unbonding delay must stay at least the challenge window, so a window can never
+    /// outlast the stake that answers for it.
+    function setChallengeWindow(uint32 challengeWindow_) external restricted {
+        if (challengeWindow_ == 0 || challengeWindow_ > stakeManager.unbondingDelay()) {
+            revert InvalidParameter("challengeWindow");
+        }
+        _params.challengeWindow = challengeWindow_;
+        _emitParams();
+    }
+
+    function setMinChallengeBond(uint128 bond) external restricted {
+        if (bond > type(uint96).max) revert InvalidParameter("minChallengeBond");
+        minChallengeBond = bond;
+        _emitParams();
+    }
+
+    function setVerifierMinStake(uint128 stake) external restricted {
+        verifierMinStake = stake;
+        _emitParams();
+    }
+
+    function setTreasury(address treasury_) external restricted {
+        if (treasury_ == address(0)) revert InvalidParameter("treasury");
+        treasury = treasury_;
+        _emitParams();
+    }
+
+    function _checkParams(Params memory p) private view {
+        if (p.protocolFeeBps > BPS) revert InvalidParameter("protocolFeeBps");
+        if (p.cheatSlashBps > BPS) revert InvalidParameter("cheatSlashBps");
+        if (p.noShowSlashBps > BPS) revert InvalidParameter("noShowSlashBps");
+        if (p.challengerRewardBps > BPS) revert InvalidParameter("challengerRewardBps");
+        if (p.challengeWindow == 0 || p.challengeWindow > stakeManager.unbondingDelay()) {
+            revert InvalidParameter("challengeWindow");
+        }
+    }
+
+    function _emitParams() private {
+        Params memory p = _params;
+        emit ParamsUpdated(
+            p.protocolFeeBps,
+            p.cheatSlashBps,
+            p.noShowSlashBps,
+            p.challengerRewardBps,
+            p.challengeWindow,
+            minChallengeBond,
+            verifierMinStake,
+            treasury
+        );
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The job id: the EIP-712 struct hash of the offer (no domain), as `jobIdOf` in the
+    /// protocol package computes it.
+    function hashJobOffer(JobOffer calldata offer) public pure returns (bytes32 digest) {
+        bytes32 typehash = JOB_OFFER_TYPEHASH;
+        assembly ("memory-safe") {
+            // The offer is a static struct: its 13 words sit contiguously in calldata. The
+            // ABI decoder has not cleaned them, but dirty words only produce an id no valid
+            // bid signs, so the award fails either way.
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), offer, 0x1a0)
+            digest := keccak256(ptr, 0x1c0)
+        }
+    }
+
+    function hashBid(Bid calldata bid) public pure returns (bytes32 digest) {
+        bytes32 typehash = BID_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), bid, 0xe0)
+            digest := keccak256(ptr, 0x100)
+        }
+    }
+
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function getJob(bytes32 jobId) external view returns (Job memory) {
+        return _jobs[jobId];
+    }
+
+    function getDispute(bytes32 jobId) external view returns (Dispute memory) {
+        return _disputes[jobId];
+    }
+
+    function getProviderRecord(address provider) external view returns (ProviderRecord memory) {
+        return _records[provider];
+    }
+
+    function params() external view returns (Params memory) {
+        return _params;
+    }
+
+    function challengeWindow() external view returns (uint64) {
+        return _params.challengeWindow;
+    }
+
+    function treasuryAccrued() external view returns (uint256) {
+        return _params.treasuryAccrued;
+    }
+
+    function isNonceUsed(address provider, uint256 nonce) external view returns (bool) {
+        return _nonceBitmap[provider][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+}
