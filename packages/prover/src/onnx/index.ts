@@ -1,0 +1,5 @@
+export * from './builder.js'
+export * from './errors.js'
+export * from './mlp.js'
+export * from './model.js'
+export * from './tensor.js'
