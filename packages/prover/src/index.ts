@@ -1,1 +1,2 @@
 export * from './onnx/index.js'
+export * from './replay/index.js'

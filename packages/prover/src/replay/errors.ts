@@ -1,0 +1,27 @@
+export type ReplayErrorCode =
+  /** a parameter is out of range (n, k, fractions, randomness length) */
+  | 'REPLAY_INVALID_ARGUMENT'
+  /** the spot check was aborted through its signal */
+  | 'REPLAY_ABORTED'
+
+export interface ReplayErrorOptions {
+  details?: string
+  cause?: unknown
+}
+
+/** The typed error of the replay back-end: a stable code, a short message, details, a cause. */
+export class ReplayError extends Error {
+  override name = 'ReplayError'
+  readonly code: ReplayErrorCode
+  readonly shortMessage: string
+  readonly details: string | undefined
+
+  constructor(code: ReplayErrorCode, shortMessage: string, options: ReplayErrorOptions = {}) {
+    super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
+      cause: options.cause,
+    })
+    this.code = code
+    this.shortMessage = shortMessage
+    this.details = options.details
+  }
+}
