@@ -1,0 +1,77 @@
+import type { NodeRole } from '../config/options.js'
+import type { JobState } from '../state/job-state.js'
+import type { BidRecord, JobKind, JobRecord, VerificationMode } from '../state/records.js'
+
+/** Whether each part of the daemon runs; `absent` means this daemon was built without it. */
+export type ServiceState = 'running' | 'stopped' | 'absent'
+
+export interface NodeStatus {
+  version: string
+  roles: NodeRole[]
+  address?: string
+  peerId?: string
+  startedAt: number
+  uptimeMs: number
+  services: Record<string, ServiceState>
+  chain?: { rpcUrl: string; chainId?: number; blockNumber?: bigint; cursor?: bigint }
+  network?: { listen: string[]; peers: number }
+  /** Number of jobs in each state in the local store. */
+  jobs: Partial<Record<JobState, number>>
+}
+
+export interface PeerSummary {
+  peerId: string
+  addresses: string[]
+  protocols?: string[]
+  latencyMs?: number
+}
+
+/** An offer seen on gossip and not yet expired. */
+export interface OfferSummary {
+  jobId: string
+  requester: string
+  kind: JobKind
+  verification: VerificationMode
+  maxPrice: bigint
+  minStake?: bigint
+  biddingEndsAt?: number
+  receivedAt: number
+}
+
+export interface Balances {
+  address: string
+  /** Native coin for gas, in wei. */
+  native: bigint
+  /** OPEN tokens held, in base units. */
+  token: bigint
+  staked: bigint
+  /** Part of the stake locked as collateral of running jobs. */
+  locked: bigint
+  escrowed?: bigint
+}
+
+export interface ApiJobQuery {
+  state?: JobState
+  role?: NodeRole
+  limit?: number
+}
+
+export interface CallOptions {
+  signal: AbortSignal
+}
+
+/**
+ * What the API reads from. The daemon implements it over its state store and whatever
+ * services run; an optional member that is absent answers 503, so the API can be served
+ * before the p2p or chain layer is plugged in.
+ */
+export interface ApiProviders {
+  status(options: CallOptions): Promise<NodeStatus>
+  jobs(query: ApiJobQuery, options: CallOptions): Promise<JobRecord[]>
+  job(id: string, options: CallOptions): Promise<JobRecord | undefined>
+  bids(query: { jobId?: string }, options: CallOptions): Promise<BidRecord[]>
+  peers?(options: CallOptions): Promise<PeerSummary[]>
+  offers?(options: CallOptions): Promise<OfferSummary[]>
+  balances?(options: CallOptions): Promise<Balances>
+  metrics?(): Promise<{ contentType: string; body: string }>
+}

@@ -1,0 +1,131 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+
+/** The roles one daemon can play; several can be enabled at once. */
+export const nodeRoles = ['provider', 'verifier', 'requester'] as const
+export type NodeRole = (typeof nodeRoles)[number]
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
+
+/** `auto` pretty-prints when the log stream is a terminal and writes JSON lines otherwise. */
+export const logFormats = ['auto', 'json', 'pretty'] as const
+export type LogFormat = (typeof logFormats)[number]
+
+export interface NetworkConfig {
+  /** Multiaddrs the libp2p host listens on. */
+  listen: string[]
+  /** Multiaddrs (with /p2p/<peerId>) dialled at start to join the network. */
+  bootstrap: string[]
+  /** Discover peers on the local network with mDNS. */
+  mdns: boolean
+}
+
+export interface ChainConfig {
+  /** EVM JSON-RPC endpoint (http(s) or ws(s)). */
+  rpcUrl: string
+  /** Deployment file with the contract addresses; relative paths resolve against the data dir. */
+  deploymentFile: string
+  /** Blocks after the one including a transaction before the node acts on it. */
+  confirmations: number
+}
+
+export interface ApiConfig {
+  enabled: boolean
+  host: string
+  /** 0 picks a free port (the daemon writes the chosen one to `<dataDir>/api.json`). */
+  port: number
+}
+
+export interface MetricsConfig {
+  /** Serve Prometheus metrics at `GET /metrics` on the local API. */
+  enabled: boolean
+}
+
+export interface ProviderConfig {
+  /** Execution devices offered: `cpu`, `cuda`, `cuda:<index>`. */
+  devices: string[]
+  /** Lowest price the provider bids, per sample (inference) or per step (training), in token base units. */
+  priceFloorPerSample: bigint
+  /** Jobs executed at once; offers beyond it are not bid on. */
+  maxConcurrentJobs: number
+  collateral: ProviderCollateralConfig
+}
+
+export interface ProviderCollateralConfig {
+  /** Collateral put up per bid as a multiple of the bid price (never below the offer's minimum stake). */
+  priceMultiple: number
+  /** Largest fraction of the provider's stake locked as collateral across all running jobs. */
+  maxLockedFraction: number
+}
+
+export interface VerifierConfig {
+  /** Probability that a check catches a provider that faked a given fraction of the samples. */
+  targetDetectionProbability: number
+  /** Cap on samples (or training segments) re-executed per job: the most a check may cost. */
+  maxSamplesPerJob: number
+}
+
+export interface RequesterConfig {
+  /** How long bids are collected after an offer is published. */
+  biddingWindowMs: number
+  /** Highest total price the requester escrows for one job, in token base units. */
+  maxPrice: bigint
+}
+
+export interface NodeConfig {
+  /** Keys, state database and runtime files live here. */
+  dataDir: string
+  roles: NodeRole[]
+  logLevel: LogLevel
+  logFormat: LogFormat
+  network: NetworkConfig
+  chain: ChainConfig
+  api: ApiConfig
+  metrics: MetricsConfig
+  provider: ProviderConfig
+  verifier: VerifierConfig
+  requester: RequesterConfig
+}
+
+/** 10^18: the OPEN token has 18 decimals like ether. */
+const OPEN = 10n ** 18n
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir()
+  return join(home, '.ocn')
+}
+
+/**
+ * Defaults that work against the local devnet: anvil on its default port, the deployment
+ * file the devnet writes into the data dir, mDNS on so local nodes find each other, and
+ * the API on loopback only.
+ */
+export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  return {
+    dataDir: defaultDataDir(env),
+    roles: [],
+    logLevel: 'info',
+    logFormat: 'auto',
+    network: {
+      listen: ['/ip4/0.0.0.0/tcp/4101'],
+      bootstrap: [],
+      mdns: true,
+    },
+    chain: {
+      rpcUrl: 'http://127.0.0.1:8545',
+      deploymentFile: 'deployment.json',
+      confirmations: 1,
+    },
+    api: { enabled: true, host: '127.0.0.1', port: 7410 },
+    metrics: { enabled: true },
+    provider: {
+      devices: ['cpu'],
+      priceFloorPerSample: OPEN / 10_000n,
+      maxConcurrentJobs: 2,
+      collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
+    },
+    verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
+    requester: { biddingWindowMs: 2_000, maxPrice: OPEN },
+  }
+}

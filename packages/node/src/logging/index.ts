@@ -1,0 +1,124 @@
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import type { LogFormat, LogLevel } from '../config/options.js'
+
+type LogFn = {
+  (message: string): void
+  (bindings: Record<string, unknown>, message?: string): void
+}
+
+/**
+ * What services accept: structured, levelled, with children carrying bindings
+ * (`logger.child({ component: 'api' })`). A pino logger satisfies it; tests may pass any
+ * object that does.
+ */
+export interface Logger {
+  level: string
+  trace: LogFn
+  debug: LogFn
+  info: LogFn
+  warn: LogFn
+  error: LogFn
+  fatal: LogFn
+  child(bindings: Record<string, unknown>): Logger
+}
+
+export interface LoggerOptions {
+  level?: LogLevel
+  format?: LogFormat
+  /** Logger name (the `name` field of every line). */
+  name?: string
+  /** Defaults to stderr, so that stdout stays free for command output and `--json`. */
+  destination?: NodeJS.WritableStream & { isTTY?: boolean }
+}
+
+export const defaultLoggerOptions = {
+  level: 'info',
+  format: 'auto',
+  name: 'ocn',
+} as const satisfies LoggerOptions
+
+const levelNames: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+}
+
+function formatField(value: unknown): string {
+  if (typeof value === 'string') return /[\s="]/.test(value) ? JSON.stringify(value) : value
+  return JSON.stringify(value) ?? String(value)
+}
+
+/** Renders one pino JSON line as `HH:MM:SS.mmm LEVEL name: message key=value ...`. */
+export function formatPrettyLine(line: string): string {
+  let record: Record<string, unknown>
+  try {
+    record = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return line
+  }
+  const { time, level, msg, name, pid: _pid, hostname: _hostname, ...fields } = record
+  const clock = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : ''
+  const levelName = (typeof level === 'number' ? levelNames[level] : undefined) ?? String(level)
+  const head = `${clock} ${levelName.padEnd(5)} ${typeof name === 'string' ? `${name}: ` : ''}${typeof msg === 'string' ? msg : ''}`
+  const tail = Object.entries(fields)
+    .map(([key, value]) => `${key}=${formatField(value)}`)
+    .join(' ')
+  return tail === '' ? head : `${head} ${tail}`
+}
+
+/** A line-buffered stream that turns pino's JSON lines into readable text. */
+function prettyStream(destination: NodeJS.WritableStream): Writable {
+  let pending = ''
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      pending += chunk.toString()
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) if (line !== '') destination.write(`${formatPrettyLine(line)}\n`)
+      callback()
+    },
+    final(callback) {
+      if (pending !== '') destination.write(`${formatPrettyLine(pending)}\n`)
+      callback()
+    },
+  })
+}
+
+/**
+ * Creates the daemon's logger: JSON lines (one object per event, for log shippers) or,
+ * on a terminal, a compact readable rendering of the same records.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? process.stderr
+  const format = options.format ?? defaultLoggerOptions.format
+  const pretty = format === 'pretty' || (format === 'auto' && destination.isTTY === true)
+  const stream = pretty ? prettyStream(destination) : destination
+  return pino(
+    {
+      name: options.name ?? defaultLoggerOptions.name,
+      level: options.level ?? defaultLoggerOptions.level,
+      base: { pid: process.pid },
+      // bigint fields (prices, stakes) would make JSON.stringify throw
+      formatters: { log: (object) => bigintSafe(object) as Record<string, unknown> },
+    },
+    stream,
+  )
+}
+
+function bigintSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (Array.isArray(value)) return value.map(bigintSafe)
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, bigintSafe(child)]))
+  }
+  return value
+}
+
+/** A logger that drops everything, for callers that want none. */
+export function createSilentLogger(): Logger {
+  return pino({ level: 'silent' })
+}
