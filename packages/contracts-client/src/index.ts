@@ -1,1 +1,16 @@
-export {}
+export * from './actions/index.js'
+export * from './deploy.js'
+export * from './devChain.js'
+export * from './errors.js'
+export {
+  accessManagerAbi,
+  accessManagerBytecode,
+  jobMarketAbi,
+  jobMarketBytecode,
+  openTokenAbi,
+  openTokenBytecode,
+  stakeManagerAbi,
+  stakeManagerBytecode,
+} from './generated/abis.js'
+export * from './types.js'
+export * from './watcher.js'

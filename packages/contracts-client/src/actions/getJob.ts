@@ -1,0 +1,32 @@
+import type { Address, Hex } from 'viem'
+import { readContract } from 'viem/actions'
+import { jobMarketAbi } from '../generated/abis.js'
+import { simulate } from '../internal.js'
+import { type JobStatus, jobStatusName, type ProtocolReadClient } from '../types.js'
+
+export interface GetJobParameters {
+  jobMarket: Address
+  jobId: Hex
+}
+
+export interface GetJobReturnType {
+  requester: Address
+  provider: Address
+  price: bigint
+  collateral: bigint
+  deadline: number
+  challengeEnds: number
+  leafCount: number
+  status: JobStatus
+  resultRoot: Hex
+}
+
+export async function getJob(
+  client: ProtocolReadClient,
+  { jobMarket, jobId }: GetJobParameters,
+): Promise<GetJobReturnType> {
+  const job = await simulate('getJob', () =>
+    readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] }),
+  )
+  return { ...job, status: jobStatusName[job.status] ?? 'none' }
+}

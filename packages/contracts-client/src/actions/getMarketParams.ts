@@ -1,0 +1,41 @@
+import type { Address } from 'viem'
+import { readContract } from 'viem/actions'
+import { jobMarketAbi, stakeManagerAbi } from '../generated/abis.js'
+import { simulate } from '../internal.js'
+import type { ProtocolReadClient } from '../types.js'
+
+export interface GetMarketParamsParameters {
+  jobMarket: Address
+  stakeManager: Address
+}
+
+export interface GetMarketParamsReturnType {
+  protocolFeeBps: number
+  cheatSlashBps: number
+  noShowSlashBps: number
+  challengerRewardBps: number
+  challengeWindow: number
+  treasuryAccrued: bigint
+  minChallengeBond: bigint
+  verifierMinStake: bigint
+  unbondingDelay: bigint
+  treasury: Address
+}
+
+export async function getMarketParams(
+  client: ProtocolReadClient,
+  { jobMarket, stakeManager }: GetMarketParamsParameters,
+): Promise<GetMarketParamsReturnType> {
+  const [params, minChallengeBond, verifierMinStake, unbondingDelay, treasury] = await simulate(
+    'params',
+    () =>
+      Promise.all([
+        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'params' }),
+        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'minChallengeBond' }),
+        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'verifierMinStake' }),
+        readContract(client, { address: stakeManager, abi: stakeManagerAbi, functionName: 'unbondingDelay' }),
+        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasury' }),
+      ]),
+  )
+  return { ...params, minChallengeBond, verifierMinStake, unbondingDelay, treasury }
+}

@@ -1,0 +1,314 @@
+/**
+ * Deploys the protocol on any EVM JSON-RPC endpoint and wires its permissions through the
+ * AccessManager: the arbiter role may call `JobMarket.resolve`, the parameters role the
+ * setters of both contracts, and the deployer (AccessManager admin) can hand either role, or
+ * the admin role itself, to governance later.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { type Address, getContractAddress, type Hex, parseEther, toFunctionSelector } from 'viem'
+import {
+  deployContract,
+  getBlockNumber,
+  getChainId,
+  getTransactionCount,
+  readContract,
+  waitForTransactionReceipt,
+  writeContract,
+} from 'viem/actions'
+import { DeploymentError, toContractsClientError } from './errors.js'
+import {
+  accessManagerAbi,
+  accessManagerBytecode,
+  jobMarketAbi,
+  jobMarketBytecode,
+  openTokenAbi,
+  openTokenBytecode,
+  stakeManagerAbi,
+  stakeManagerBytecode,
+} from './generated/abis.js'
+import { type ProtocolAddresses, ProtocolRole, type ProtocolWalletClient } from './types.js'
+
+export interface MarketParameters {
+  /** protocol fee on each payout, basis points */
+  protocolFeeBps: number
+  /** fraction of the collateral slashed from a provider caught cheating, basis points */
+  cheatSlashBps: number
+  /** fraction of the collateral slashed from a provider that never committed, basis points */
+  noShowSlashBps: number
+  /** challenger's share of a cheat slash, basis points (the rest goes to the treasury) */
+  challengerRewardBps: number
+  /** seconds a commitment stays open to challenges */
+  challengeWindow: number
+  /** OPEN a challenger posts as a bond */
+  minChallengeBond: bigint
+  /** OPEN a verifier must have staked to challenge */
+  verifierMinStake: bigint
+  /** seconds between an unbonding request and the withdrawal; at least `challengeWindow` */
+  unbondingDelay: bigint
+}
+
+export const defaultMarketParameters: MarketParameters = {
+  protocolFeeBps: 250,
+  cheatSlashBps: 10_000,
+  noShowSlashBps: 2_000,
+  challengerRewardBps: 5_000,
+  challengeWindow: 600,
+  minChallengeBond: parseEther('10'),
+  verifierMinStake: parseEther('100'),
+  unbondingDelay: 7n * 24n * 3600n,
+}
+
+export interface DeployProtocolParameters {
+  /** receives the whole OPEN supply; defaults to the deployer */
+  tokenHolder?: Address
+  /** defaults to one billion OPEN (18 decimals) */
+  tokenSupply?: bigint
+  /** receives fees and slashes; defaults to the deployer */
+  treasury?: Address
+  /** granted the ARBITER role; defaults to the deployer */
+  arbiter?: Address
+  /** granted the PARAMETERS role; defaults to the deployer */
+  parameterAdmin?: Address
+  params?: Partial<MarketParameters>
+  /** when set, the deployment JSON is written there */
+  outFile?: string
+}
+
+export interface Deployment {
+  chainId: number
+  addresses: ProtocolAddresses
+  /** block of the first deployment transaction (where watchers start) */
+  deployBlock: bigint
+  deployer: Address
+  roles: { arbiter: bigint; parameters: bigint }
+  params: MarketParameters
+}
+
+export type DeployProtocolReturnType = Deployment
+
+const ARBITER_FUNCTIONS = ['resolve(bytes32,bool)']
+const MARKET_PARAMETER_FUNCTIONS = [
+  'setProtocolFee(uint16)',
+  'setSlashFractions(uint16,uint16)',
+  'setChallengerRewardShare(uint16)',
+  'setChallengeWindow(uint32)',
+  'setMinChallengeBond(uint128)',
+  'setVerifierMinStake(uint128)',
+  'setTreasury(address)',
+]
+const STAKE_PARAMETER_FUNCTIONS = ['setUnbondingDelay(uint64)']
+
+export async function deployProtocol(
+  client: ProtocolWalletClient,
+  parameters: DeployProtocolParameters = {},
+): Promise<DeployProtocolReturnType> {
+  const deployer = client.account.address
+  const params: MarketParameters = { ...defaultMarketParameters, ...parameters.params }
+  if (params.unbondingDelay < BigInt(params.challengeWindow)) {
+    throw new DeploymentError('unbondingDelay must be at least challengeWindow', {
+      details: `unbondingDelay ${params.unbondingDelay} < challengeWindow ${params.challengeWindow}`,
+    })
+  }
+  const tokenHolder = parameters.tokenHolder ?? deployer
+  const tokenSupply = parameters.tokenSupply ?? parseEther('1000000000')
+  const treasury = parameters.treasury ?? deployer
+  const arbiter = parameters.arbiter ?? deployer
+  const parameterAdmin = parameters.parameterAdmin ?? deployer
+
+  try {
+    const chainId = await getChainId(client)
+    const deployBlock = await getBlockNumber(client, { cacheTime: 0 })
+
+    // Each transaction is mined before the next is sent, so nonces are sequential and the
+    // JobMarket's address can be known before it exists (the StakeManager pins it immutably).
+    const mined = async (hash: Hex, what: string) => {
+      const receipt = await waitForTransactionReceipt(client, { hash })
+      if (receipt.status !== 'success') throw new DeploymentError(`${what} reverted`, { details: hash })
+      return receipt
+    }
+    const deployed = async (hash: Hex, what: string): Promise<Address> => {
+      const receipt = await mined(hash, what)
+      if (!receipt.contractAddress) throw new DeploymentError(`${what}: no contract address in receipt`)
+      return receipt.contractAddress
+    }
+
+    const accessManager = await deployed(
+      await deployContract(client, {
+        abi: accessManagerAbi,
+        bytecode: accessManagerBytecode,
+        args: [deployer],
+        account: client.account,
+        chain: client.chain,
+      }),
+      'AccessManager',
+    )
+    const token = await deployed(
+      await deployContract(client, {
+        abi: openTokenAbi,
+        bytecode: openTokenBytecode,
+        args: [tokenHolder, tokenSupply],
+        account: client.account,
+        chain: client.chain,
+      }),
+      'OpenToken',
+    )
+    const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
+    const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
+    const stakeManager = await deployed(
+      await deployContract(client, {
+        abi: stakeManagerAbi,
+        bytecode: stakeManagerBytecode,
+        args: [token, predictedMarket, accessManager, params.unbondingDelay],
+        account: client.account,
+        chain: client.chain,
+        nonce,
+      }),
+      'StakeManager',
+    )
+    const jobMarket = await deployed(
+      await deployContract(client, {
+        abi: jobMarketAbi,
+        bytecode: jobMarketBytecode,
+        args: [
+          token,
+          stakeManager,
+          accessManager,
+          treasury,
+          {
+            protocolFeeBps: params.protocolFeeBps,
+            cheatSlashBps: params.cheatSlashBps,
+            noShowSlashBps: params.noShowSlashBps,
+            challengerRewardBps: params.challengerRewardBps,
+            challengeWindow: params.challengeWindow,
+            treasuryAccrued: 0n,
+          },
+          params.minChallengeBond,
+          params.verifierMinStake,
+        ],
+        account: client.account,
+        chain: client.chain,
+        nonce: nonce + 1,
+      }),
+      'JobMarket',
+    )
+    if (jobMarket.toLowerCase() !== predictedMarket.toLowerCase()) {
+      throw new DeploymentError('JobMarket landed at an unexpected address', {
+        details: `expected ${predictedMarket}, got ${jobMarket}; was another transaction sent from the deployer meanwhile?`,
+      })
+    }
+
+    const manage = async (functionName: 'setTargetFunctionRole' | 'grantRole', args: readonly unknown[]) => {
+      const hash = await writeContract(client, {
+        address: accessManager,
+        abi: accessManagerAbi,
+        functionName,
+        args,
+        account: client.account,
+        chain: client.chain,
+      } as Parameters<typeof writeContract>[1])
+      await mined(hash, `AccessManager.${functionName}`)
+    }
+    const selectors = (signatures: string[]) => signatures.map((s) => toFunctionSelector(s))
+    await manage('setTargetFunctionRole', [jobMarket, selectors(ARBITER_FUNCTIONS), ProtocolRole.arbiter])
+    await manage('setTargetFunctionRole', [
+      jobMarket,
+      selectors(MARKET_PARAMETER_FUNCTIONS),
+      ProtocolRole.parameters,
+    ])
+    await manage('setTargetFunctionRole', [
+      stakeManager,
+      selectors(STAKE_PARAMETER_FUNCTIONS),
+      ProtocolRole.parameters,
+    ])
+    await manage('grantRole', [ProtocolRole.arbiter, arbiter, 0])
+    await manage('grantRole', [ProtocolRole.parameters, parameterAdmin, 0])
+
+    const wiredMarket = await readContract(client, {
+      address: stakeManager,
+      abi: stakeManagerAbi,
+      functionName: 'jobMarket',
+    })
+    if (wiredMarket.toLowerCase() !== jobMarket.toLowerCase()) {
+      throw new DeploymentError('StakeManager is wired to the wrong JobMarket', { details: wiredMarket })
+    }
+
+    const deployment: Deployment = {
+      chainId,
+      addresses: { accessManager, token, stakeManager, jobMarket },
+      deployBlock,
+      deployer,
+      roles: { arbiter: ProtocolRole.arbiter, parameters: ProtocolRole.parameters },
+      params,
+    }
+    if (parameters.outFile !== undefined) await writeDeploymentFile(parameters.outFile, deployment)
+    return deployment
+  } catch (err) {
+    if (err instanceof DeploymentError) throw err
+    const cause = toContractsClientError(err, 'deployProtocol')
+    throw new DeploymentError('deploying the protocol failed', { details: cause.shortMessage, cause })
+  }
+}
+
+/** Writes a deployment as JSON (bigints as decimal strings). */
+export async function writeDeploymentFile(path: string, deployment: Deployment): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+  const json = JSON.stringify(deployment, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)
+  await writeFile(path, `${json}\n`)
+}
+
+/** Reads a deployment file written by `writeDeploymentFile`. */
+export function parseDeployment(json: string): Deployment {
+  let raw: {
+    chainId?: unknown
+    addresses?: Record<string, unknown>
+    deployBlock?: unknown
+    deployer?: unknown
+    roles?: Record<string, unknown>
+    params?: Record<string, unknown>
+  }
+  try {
+    raw = JSON.parse(json)
+  } catch (err) {
+    throw new DeploymentError('deployment file is not JSON', { cause: err })
+  }
+  const address = (v: unknown, name: string): Address => {
+    if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(v)) {
+      throw new DeploymentError(`deployment file: ${name} is not an address`)
+    }
+    return v as Address
+  }
+  const big = (v: unknown, name: string): bigint => {
+    if (typeof v !== 'string' && typeof v !== 'number')
+      throw new DeploymentError(`deployment file: ${name} missing`)
+    return BigInt(v)
+  }
+  const num = (v: unknown, name: string): number => Number(big(v, name))
+  const a = raw.addresses ?? {}
+  const p = raw.params ?? {}
+  return {
+    chainId: num(raw.chainId, 'chainId'),
+    addresses: {
+      accessManager: address(a.accessManager, 'addresses.accessManager'),
+      token: address(a.token, 'addresses.token'),
+      stakeManager: address(a.stakeManager, 'addresses.stakeManager'),
+      jobMarket: address(a.jobMarket, 'addresses.jobMarket'),
+    },
+    deployBlock: big(raw.deployBlock, 'deployBlock'),
+    deployer: address(raw.deployer, 'deployer'),
+    roles: {
+      arbiter: big(raw.roles?.arbiter, 'roles.arbiter'),
+      parameters: big(raw.roles?.parameters, 'roles.parameters'),
+    },
+    params: {
+      protocolFeeBps: num(p.protocolFeeBps, 'params.protocolFeeBps'),
+      cheatSlashBps: num(p.cheatSlashBps, 'params.cheatSlashBps'),
+      noShowSlashBps: num(p.noShowSlashBps, 'params.noShowSlashBps'),
+      challengerRewardBps: num(p.challengerRewardBps, 'params.challengerRewardBps'),
+      challengeWindow: num(p.challengeWindow, 'params.challengeWindow'),
+      minChallengeBond: big(p.minChallengeBond, 'params.minChallengeBond'),
+      verifierMinStake: big(p.verifierMinStake, 'params.verifierMinStake'),
+      unbondingDelay: big(p.unbondingDelay, 'params.unbondingDelay'),
+    },
+  }
+}
