@@ -1,0 +1,26 @@
+export * from './capabilities.js'
+export * from './errors.js'
+export * from './executor.js'
+export * from './formats/index.js'
+export * from './hashing.js'
+export * from './metrics.js'
+export * from './options.js'
+export * from './spec.js'
+export * from './tensor.js'
+export {
+  buildTrainingStepModel,
+  paramNames,
+  stateSuffixes,
+  type TrainingGraphOptions,
+} from './training/graph.js'
+export {
+  DataOrder,
+  datasetOf,
+  initialMlp,
+  initialState,
+  makePlan,
+  type TrainingDataset,
+  type TrainingPlan,
+} from './training/plan.js'
+export type { TrainingRunResult } from './training/run.js'
+export type { ModelSignature, ValueSignature } from './worker-protocol.js'

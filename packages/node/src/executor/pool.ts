@@ -1,0 +1,212 @@
+/**
+ * A pool of executor workers. Each worker runs one request at a time on single-threaded
+ * sessions, so N workers keep N cores busy with N micro-batches and every result is the
+ * same bits as a lone run. A task that is aborted or times out while running terminates
+ * its worker (ONNX Runtime's run cannot be interrupted from outside); a worker that dies
+ * fails its task. Either way a fresh worker takes the slot.
+ */
+import { Worker } from 'node:worker_threads'
+import type { Hex } from 'viem'
+import { deserializeError, ExecutorError } from './errors.js'
+import type { WorkerData, WorkerReply, WorkerRequest, WorkerResults } from './worker-protocol.js'
+
+export interface WorkerPoolOptions {
+  size: number
+  /** V8 heap cap per worker (maxOldGenerationSizeMb) */
+  workerMemoryMb: number
+  sessionCacheSize: number
+  workerUrl: URL
+  onWorkerReplaced?: (reason: string) => void
+}
+
+type Progress = Extract<WorkerReply, { progress: unknown }>['progress']
+
+interface Task {
+  request: WorkerRequest
+  /** the model bytes, attached only for workers that lack the model */
+  model: { hash: Hex; bytes: Uint8Array } | undefined
+  signal: AbortSignal | undefined
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+  onProgress: ((p: Progress) => void) | undefined
+  onAbort?: () => void
+}
+
+interface Slot {
+  worker: Worker
+  loaded: Set<Hex>
+  task: (Task & { id: number }) | undefined
+  /** set once the slot's worker is being torn down */
+  dead: boolean
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = []
+  private readonly queue: Task[] = []
+  private nextId = 1
+  private stopped = false
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    for (let i = 0; i < options.size; i++) this.slots.push(this.spawn())
+  }
+
+  get size(): number {
+    return this.slots.length
+  }
+
+  private spawn(): Slot {
+    const data: WorkerData = { sessionCacheSize: this.options.sessionCacheSize }
+    const worker = new Worker(this.options.workerUrl, {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: this.options.workerMemoryMb },
+      stdout: false,
+      stderr: false,
+    })
+    const slot: Slot = { worker, loaded: new Set(), task: undefined, dead: false }
+    worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg))
+    worker.on('error', (err) => this.onExit(slot, err))
+    worker.on('exit', (code) => this.onExit(slot, new Error(`worker exited with code ${code}`)))
+    // an idle worker must not keep the process alive
+    worker.unref()
+    return slot
+  }
+
+  private onMessage(slot: Slot, msg: WorkerReply): void {
+    const task = slot.task
+    if (!task || msg.id !== task.id) return
+    if ('progress' in msg) {
+      task.onProgress?.(msg.progress)
+      return
+    }
+    slot.loaded = new Set(msg.loadedModels)
+    slot.task = undefined
+    task.signal?.removeEventListener('abort', task.onAbort!)
+    slot.worker.unref()
+    if (msg.ok) task.resolve(msg.result)
+    else task.reject(deserializeError(msg.error))
+    this.pump()
+  }
+
+  private onExit(slot: Slot, err: Error): void {
+    if (slot.dead) return
+    slot.dead = true
+    const task = slot.task
+    slot.task = undefined
+    if (task) {
+      task.signal?.removeEventListener('abort', task.onAbort!)
+      const oom = /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(
+        `${(err as { code?: string }).code} ${err.message}`,
+      )
+      task.reject(
+        new ExecutorError(
+          'EXECUTOR_WORKER_CRASHED',
+          oom ? 'the worker ran out of memory' : 'the worker died',
+          {
+            details: err.message,
+            cause: err,
+          },
+        ),
+      )
+    }
+    this.replace(slot, err.message)
+  }
+
+  private replace(slot: Slot, reason: string): void {
+    slot.dead = true
+    void slot.worker.terminate().catch(() => {})
+    const i = this.slots.indexOf(slot)
+    if (i < 0 || this.stopped) return
+    this.slots[i] = this.spawn()
+    this.options.onWorkerReplaced?.(reason)
+    this.pump()
+  }
+
+  run<K extends WorkerRequest['type']>(
+    request: Extract<WorkerRequest, { type: K }>,
+    options: {
+      model?: { hash: Hex; bytes: Uint8Array }
+      signal?: AbortSignal
+      onProgress?: (p: Progress) => void
+    } = {},
+  ): Promise<WorkerResults[K]> {
+    if (this.stopped)
+      return Promise.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor is stopped'))
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(abortError(signal))
+    return new Promise((resolve, reject) => {
+      const task: Task = {
+        request,
+        model: options.model,
+        signal,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: options.onProgress,
+      }
+      task.onAbort = () => this.abort(task)
+      signal?.addEventListener('abort', task.onAbort, { once: true })
+      this.queue.push(task)
+      this.pump()
+    })
+  }
+
+  private abort(task: Task): void {
+    const queued = this.queue.indexOf(task)
+    if (queued >= 0) {
+      this.queue.splice(queued, 1)
+      task.reject(abortError(task.signal!))
+      return
+    }
+    const slot = this.slots.find((s) => s.task === task)
+    if (!slot) return
+    // a blocking native run cannot be cancelled: drop the worker and start another
+    slot.task = undefined
+    task.reject(abortError(task.signal!))
+    this.replace(slot, 'task aborted or timed out while running')
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const task = this.queue[0]!
+      const hash = task.model?.hash
+      // prefer an idle worker that already holds the model: no copy, no session build
+      const idle = this.slots.filter((s) => !s.task && !s.dead)
+      const slot = (hash && idle.find((s) => s.loaded.has(hash))) || idle[0]
+      if (!slot) return
+      this.queue.shift()
+      const id = this.nextId++
+      slot.task = { ...task, id }
+      const request: WorkerRequest & { id: number } = { ...task.request, id }
+      if (task.model && 'modelHash' in request && !slot.loaded.has(task.model.hash)) {
+        ;(request as { model?: Uint8Array }).model = task.model.bytes
+      }
+      slot.worker.ref()
+      try {
+        slot.worker.postMessage(request)
+      } catch (error) {
+        slot.task = undefined
+        task.reject(
+          new ExecutorError('EXECUTOR_RUN_FAILED', 'could not send the task to a worker', { cause: error }),
+        )
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const t of this.queue.splice(0))
+      t.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
+    await Promise.all(
+      this.slots.map(async (s) => {
+        s.dead = true
+        if (s.task) s.task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
+        await s.worker.terminate()
+      }),
+    )
+  }
+}
+
+function abortError(signal: AbortSignal): ExecutorError {
+  const reason = signal.reason
+  if (reason instanceof ExecutorError) return reason
+  return new ExecutorError('EXECUTOR_ABORTED', 'the job was aborted', { cause: reason })
+}

@@ -1,0 +1,261 @@
+/**
+ * Job specs: what a requester asks for and a verifier replays. JSON, validated here before
+ * anything runs. The replay profile pins everything that changes output bits; the daemon
+ * hashes the whole spec into the job's specHash.
+ */
+import { ExecutorError } from './errors.js'
+
+export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'all'] as const
+export type GraphOptimizationLevel = (typeof graphOptimizationLevels)[number]
+export const executionProviders = ['cpu', 'cuda', 'webgpu'] as const
+export type ExecutionProviderName = (typeof executionProviders)[number]
+
+export interface ReplayProfile {
+  /** the onnxruntime version the results were produced with, e.g. "1.30.0" */
+  ortVersion: string
+  graphOptimizationLevel: GraphOptimizationLevel
+  intraOpThreads: number
+  interOpThreads: number
+  /** samples per micro-batch (inference); must equal batchSize for training */
+  microBatchSize: number
+  executionProvider: ExecutionProviderName
+  /**
+   * how weights reach the session: 'initializers' (embedded in the model, inference) or
+   * 'feeds' (fed as inputs every step, training)
+   */
+  weightsSupply: 'initializers' | 'feeds'
+  /** CPU replays are bit-exact; GPU results are compared within a relative tolerance */
+  comparison: 'bit-exact' | { tolerance: number }
+}
+
+export interface InferenceJobSpec {
+  kind: 'inference'
+  profile: ReplayProfile
+  /** outputs to keep, default all of the model's outputs */
+  outputs?: string[]
+}
+
+export type Activation = 'relu' | 'tanh' | 'gelu'
+export type LossName = 'softmax-cross-entropy' | 'mse'
+
+export type OptimizerSpec =
+  | { type: 'sgd'; learningRate: number; momentum: number }
+  | { type: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number }
+
+export type TrainingModelSpec =
+  | {
+      architecture: { inputFeatures: number; hiddenLayers: number[]; outputs: number; activation: Activation }
+    }
+  /** fine-tune the dense layers of the job's model (an ONNX MLP) */
+  | { baseModel: true }
+
+export interface TrainingJobSpec {
+  kind: 'training'
+  profile: ReplayProfile
+  model: TrainingModelSpec
+  loss: LossName
+  optimizer: OptimizerSpec
+  batchSize: number
+  epochs: number
+  /** seeds weight init and data order (UTF-8 bytes of the string) */
+  seed: string
+  /** a checkpoint every k optimizer steps */
+  checkpointInterval: number
+  /** tensor names in the dataset file: features [N, F] float32; targets int64 [N] (CE) or float32 [N, O] (MSE) */
+  data?: { features?: string; targets?: string }
+}
+
+export type JobSpec = InferenceJobSpec | TrainingJobSpec
+
+function fail(path: string, what: string): never {
+  throw new ExecutorError('EXECUTOR_SPEC_INVALID', `job spec: ${path} ${what}`)
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object')
+  return v as Record<string, unknown>
+}
+
+function onlyKeys(o: Record<string, unknown>, path: string, keys: string[]): void {
+  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(`${path}.${k}`, 'is not a known field')
+}
+
+function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(path, `must be an integer in ${min}..${max}`)
+  return v
+}
+
+function num(v: unknown, path: string, min: number, max: number, exclusiveMin = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
+    fail(path, `must be a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`)
+  }
+  return v
+}
+
+function oneOf<T extends string>(v: unknown, path: string, options: readonly T[]): T {
+  if (typeof v !== 'string' || !options.includes(v as T)) fail(path, `must be one of ${options.join(', ')}`)
+  return v as T
+}
+
+export function parseReplayProfile(v: unknown, path = 'profile'): ReplayProfile {
+  const o = obj(v, path)
+  onlyKeys(o, path, [
+    'ortVersion',
+    'graphOptimizationLevel',
+    'intraOpThreads',
+    'interOpThreads',
+    'microBatchSize',
+    'executionProvider',
+    'weightsSupply',
+    'comparison',
+  ])
+  if (typeof o.ortVersion !== 'string' || !/^\d+\.\d+\.\d+$/.test(o.ortVersion))
+    fail(`${path}.ortVersion`, 'must be x.y.z')
+  let comparison: ReplayProfile['comparison']
+  if (o.comparison === 'bit-exact') comparison = 'bit-exact'
+  else {
+    const c = obj(o.comparison, `${path}.comparison`)
+    onlyKeys(c, `${path}.comparison`, ['tolerance'])
+    comparison = { tolerance: num(c.tolerance, `${path}.comparison.tolerance`, 0, 1, true) }
+  }
+  const profile: ReplayProfile = {
+    ortVersion: o.ortVersion,
+    graphOptimizationLevel: oneOf(
+      o.graphOptimizationLevel,
+      `${path}.graphOptimizationLevel`,
+      graphOptimizationLevels,
+    ),
+    intraOpThreads: int(o.intraOpThreads, `${path}.intraOpThreads`, 1, 256),
+    interOpThreads: int(o.interOpThreads, `${path}.interOpThreads`, 1, 256),
+    microBatchSize: int(o.microBatchSize, `${path}.microBatchSize`, 1, 1 << 20),
+    executionProvider: oneOf(o.executionProvider, `${path}.executionProvider`, executionProviders),
+    weightsSupply: oneOf(o.weightsSupply, `${path}.weightsSupply`, ['initializers', 'feeds'] as const),
+    comparison,
+  }
+  return profile
+}
+
+/** Validates a parsed JSON value as a job spec; throws EXECUTOR_SPEC_INVALID naming the field. */
+export function parseJobSpec(v: unknown): JobSpec {
+  const o = obj(v, 'spec')
+  const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training'] as const)
+  if (kind === 'inference') {
+    onlyKeys(o, 'spec', ['kind', 'profile', 'outputs'])
+    const spec: InferenceJobSpec = { kind, profile: parseReplayProfile(o.profile) }
+    if (o.outputs !== undefined) {
+      if (
+        !Array.isArray(o.outputs) ||
+        !o.outputs.every((x) => typeof x === 'string') ||
+        o.outputs.length === 0
+      ) {
+        fail('spec.outputs', 'must be a non-empty list of output names')
+      }
+      spec.outputs = o.outputs as string[]
+    }
+    return spec
+  }
+  onlyKeys(o, 'spec', [
+    'kind',
+    'profile',
+    'model',
+    'loss',
+    'optimizer',
+    'batchSize',
+    'epochs',
+    'seed',
+    'checkpointInterval',
+    'data',
+  ])
+  const profile = parseReplayProfile(o.profile)
+  const m = obj(o.model, 'spec.model')
+  let model: TrainingModelSpec
+  if ('baseModel' in m) {
+    onlyKeys(m, 'spec.model', ['baseModel'])
+    if (m.baseModel !== true) fail('spec.model.baseModel', 'must be true')
+    model = { baseModel: true }
+  } else {
+    onlyKeys(m, 'spec.model', ['architecture'])
+    const a = obj(m.architecture, 'spec.model.architecture')
+    onlyKeys(a, 'spec.model.architecture', ['inputFeatures', 'hiddenLayers', 'outputs', 'activation'])
+    if (!Array.isArray(a.hiddenLayers) || a.hiddenLayers.length > 64)
+      fail('spec.model.architecture.hiddenLayers', 'must be a list')
+    model = {
+      architecture: {
+        inputFeatures: int(a.inputFeatures, 'spec.model.architecture.inputFeatures', 1, 1 << 20),
+        hiddenLayers: (a.hiddenLayers as unknown[]).map((h, i) =>
+          int(h, `spec.model.architecture.hiddenLayers[${i}]`, 1, 1 << 16),
+        ),
+        outputs: int(a.outputs, 'spec.model.architecture.outputs', 1, 1 << 20),
+        activation: oneOf(a.activation, 'spec.model.architecture.activation', [
+          'relu',
+          'tanh',
+          'gelu',
+        ] as const),
+      },
+    }
+  }
+  const opt = obj(o.optimizer, 'spec.optimizer')
+  const type = oneOf(opt.type, 'spec.optimizer.type', ['sgd', 'adam'] as const)
+  let optimizer: OptimizerSpec
+  if (type === 'sgd') {
+    onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'momentum'])
+    optimizer = {
+      type,
+      learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
+      momentum: num(opt.momentum ?? 0, 'spec.optimizer.momentum', 0, 1),
+    }
+  } else {
+    onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'beta1', 'beta2', 'epsilon'])
+    optimizer = {
+      type,
+      learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
+      beta1: num(opt.beta1 ?? 0.9, 'spec.optimizer.beta1', 0, 1),
+      beta2: num(opt.beta2 ?? 0.999, 'spec.optimizer.beta2', 0, 1),
+      epsilon: num(opt.epsilon ?? 1e-8, 'spec.optimizer.epsilon', 0, 1, true),
+    }
+  }
+  if (typeof o.seed !== 'string' || o.seed.length === 0 || o.seed.length > 256)
+    fail('spec.seed', 'must be a string of 1..256 chars')
+  const batchSize = int(o.batchSize, 'spec.batchSize', 1, 1 << 20)
+  if (profile.microBatchSize !== batchSize)
+    fail('profile.microBatchSize', 'must equal spec.batchSize for training')
+  if (profile.weightsSupply !== 'feeds') fail('profile.weightsSupply', "must be 'feeds' for training")
+  const spec: TrainingJobSpec = {
+    kind,
+    profile,
+    model,
+    loss: oneOf(o.loss, 'spec.loss', ['softmax-cross-entropy', 'mse'] as const),
+    optimizer,
+    batchSize,
+    epochs: int(o.epochs, 'spec.epochs', 1, 1_000_000),
+    seed: o.seed,
+    checkpointInterval: int(o.checkpointInterval, 'spec.checkpointInterval', 1, 1 << 30),
+  }
+  if (o.data !== undefined) {
+    const d = obj(o.data, 'spec.data')
+    onlyKeys(d, 'spec.data', ['features', 'targets'])
+    spec.data = {}
+    if (d.features !== undefined) spec.data.features = String(d.features)
+    if (d.targets !== undefined) spec.data.targets = String(d.targets)
+  }
+  return spec
+}
+
+/** A CPU profile with this host's ONNX Runtime version: the usual starting point. */
+export function cpuReplayProfile(
+  ortVersion: string,
+  microBatchSize: number,
+  weightsSupply: ReplayProfile['weightsSupply'] = 'initializers',
+): ReplayProfile {
+  return {
+    ortVersion,
+    graphOptimizationLevel: 'all',
+    intraOpThreads: 1,
+    interOpThreads: 1,
+    microBatchSize,
+    executionProvider: 'cpu',
+    weightsSupply,
+    comparison: 'bit-exact',
+  }
+}

@@ -1,0 +1,70 @@
+/** Messages between the executor pool (main thread) and its workers. */
+import type { Hex } from 'viem'
+import type { SerializedExecutorError } from './errors.js'
+import type { InferenceJobSpec, ReplayProfile, TrainingJobSpec } from './spec.js'
+import type { NamedTensors, TensorDType } from './tensor.js'
+import type { TrainingRunResult } from './training/run.js'
+
+export interface ValueSignature {
+  name: string
+  /** ONNX Runtime's element type name, e.g. float32, int64 */
+  type: string
+  /** fixed sizes as numbers, symbolic (dynamic) axes as strings */
+  shape: (number | string)[] | undefined
+}
+
+export interface ModelSignature {
+  inputs: ValueSignature[]
+  outputs: ValueSignature[]
+}
+
+export interface ModelRef {
+  modelHash: Hex
+  /** sent only when the worker does not hold the model yet */
+  model?: Uint8Array
+  profile: ReplayProfile
+}
+
+export type WorkerRequest =
+  | ({ type: 'load' } & ModelRef)
+  | ({
+      type: 'infer'
+      feeds: NamedTensors
+      outputs: string[] | undefined
+      maxTensorElements: number
+    } & ModelRef)
+  | {
+      type: 'train'
+      spec: TrainingJobSpec
+      dataset: NamedTensors
+      baseModel: Uint8Array | undefined
+      keepCheckpoints: boolean
+    }
+  | {
+      type: 'train-segment'
+      spec: TrainingJobSpec
+      dataset: NamedTensors
+      baseModel: Uint8Array | undefined
+      index: number
+      startState: Uint8Array | undefined
+      /** the committed hash of the start checkpoint; the worker refuses a state that does not match */
+      expectedStartHash: Hex | undefined
+    }
+
+export interface WorkerResults {
+  load: ModelSignature
+  infer: { outputs: NamedTensors; dataHash: Hex }
+  train: TrainingRunResult
+  'train-segment': { checkpointHash: Hex }
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown; loadedModels: Hex[] }
+  | { id: number; ok: false; error: SerializedExecutorError; loadedModels: Hex[] }
+  | { id: number; progress: { checkpoint: number; step: number; loss: number | undefined } }
+
+export interface WorkerData {
+  sessionCacheSize: number
+}
+
+export type { InferenceJobSpec, TensorDType }

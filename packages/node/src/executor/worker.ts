@@ -1,0 +1,202 @@
+/**
+ * An executor worker: holds single-threaded ONNX Runtime sessions (cached by model hash and
+ * profile) and runs one request at a time. Compiled to dist/executor/worker.js and started
+ * by the pool; never imported by the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import * as ort from 'onnxruntime-node'
+import type { Hex } from 'viem'
+import { ExecutorError, serializeError } from './errors.js'
+import { decodeSafetensors } from './formats/safetensors.js'
+import { checkpointHash, outputsDataHash } from './hashing.js'
+import { sessionOptionsFor } from './session-options.js'
+import type { NamedTensors } from './tensor.js'
+import { elementCount } from './tensor.js'
+import { datasetOf } from './training/plan.js'
+import { fromOrtTensor, replayTrainingSegment, runTraining, toOrtTensor } from './training/run.js'
+import type { ModelRef, ModelSignature, WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js'
+
+const port = parentPort
+if (!port) throw new Error('executor worker started outside a worker thread')
+const { sessionCacheSize } = workerData as WorkerData
+
+interface CachedSession {
+  session: ort.InferenceSession
+  signature: ModelSignature
+}
+
+/** LRU by insertion order: a hit is re-inserted at the end. */
+const sessions = new Map<string, CachedSession>()
+
+function cacheKey(ref: ModelRef): string {
+  const p = ref.profile
+  return `${ref.modelHash}/${p.executionProvider}/${p.graphOptimizationLevel}/${p.intraOpThreads}/${p.interOpThreads}`
+}
+
+function loadedModels(): Hex[] {
+  return [...new Set([...sessions.keys()].map((k) => k.split('/')[0] as Hex))]
+}
+
+async function sessionFor(ref: ModelRef): Promise<CachedSession> {
+  const key = cacheKey(ref)
+  const hit = sessions.get(key)
+  if (hit) {
+    sessions.delete(key)
+    sessions.set(key, hit)
+    return hit
+  }
+  if (!ref.model) {
+    throw new ExecutorError('EXECUTOR_RUN_FAILED', 'worker was not sent the model it does not hold')
+  }
+  let session: ort.InferenceSession
+  try {
+    session = await ort.InferenceSession.create(ref.model, sessionOptionsFor(ref.profile))
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause)
+    if (ref.profile.executionProvider !== 'cpu' && /provider|cuda|webgpu|dawn|adapter/i.test(message)) {
+      throw new ExecutorError(
+        'EXECUTOR_DEVICE_UNAVAILABLE',
+        `the ${ref.profile.executionProvider} execution provider failed to start`,
+        { details: message, cause },
+      )
+    }
+    throw new ExecutorError('EXECUTOR_MODEL_INVALID', 'ONNX Runtime cannot load the model', {
+      details: message,
+      cause,
+    })
+  }
+  const sig = (meta: readonly ort.InferenceSession.ValueMetadata[]) =>
+    meta.map((m) =>
+      m.isTensor
+        ? {
+            name: m.name,
+            type: m.type,
+            shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))),
+          }
+        : { name: m.name, type: 'non-tensor', shape: undefined },
+    )
+  const entry = {
+    session,
+    signature: { inputs: sig(session.inputMetadata), outputs: sig(session.outputMetadata) },
+  }
+  sessions.set(key, entry)
+  while (sessions.size > sessionCacheSize) {
+    const [oldKey, old] = sessions.entries().next().value as [string, CachedSession]
+    sessions.delete(oldKey)
+    await old.session.release()
+  }
+  return entry
+}
+
+async function infer(req: Extract<WorkerRequest, { type: 'infer' }>) {
+  const { session } = await sessionFor(req)
+  const feeds: Record<string, ort.Tensor> = {}
+  for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrtTensor(t)
+  let out: ort.InferenceSession.OnnxValueMapType
+  try {
+    out = await session.run(feeds, req.outputs ?? session.outputNames)
+  } catch (cause) {
+    throw new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime failed running the model', {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    })
+  }
+  const outputs: NamedTensors = {}
+  for (const [name, value] of Object.entries(out)) {
+    const t = value as ort.Tensor
+    if (t.type === 'string') throw new ExecutorError('EXECUTOR_RUN_FAILED', `output ${name} holds strings`)
+    if (elementCount(t.dims) > req.maxTensorElements) {
+      throw new ExecutorError('EXECUTOR_TENSOR_TOO_LARGE', `output ${name} has more elements than allowed`, {
+        details: `[${t.dims.join(', ')}] > ${req.maxTensorElements} elements`,
+      })
+    }
+    outputs[name] = fromOrtTensor(t)
+  }
+  return { outputs, dataHash: outputsDataHash(outputs) }
+}
+
+function startStateOf(bytes: Uint8Array | undefined, expected: Hex | undefined): NamedTensors | undefined {
+  if (!bytes) return undefined
+  const state = decodeSafetensors(bytes).tensors
+  if (expected !== undefined && checkpointHash(state).toLowerCase() !== expected.toLowerCase()) {
+    throw new ExecutorError(
+      'EXECUTOR_INPUT_MISMATCH',
+      'the start checkpoint does not match its committed hash',
+    )
+  }
+  return state
+}
+
+function transferList(result: unknown): ArrayBuffer[] {
+  const out: ArrayBuffer[] = []
+  const seen = new Set<ArrayBuffer>()
+  const visit = (v: unknown) => {
+    if (v instanceof Uint8Array) {
+      // only whole, unshared buffers can be transferred
+      const buf = v.buffer as ArrayBuffer
+      if (
+        v.byteOffset === 0 &&
+        v.byteLength === buf.byteLength &&
+        !seen.has(buf) &&
+        !(buf instanceof SharedArrayBuffer)
+      ) {
+        seen.add(buf)
+        out.push(buf)
+      }
+    } else if (Array.isArray(v)) v.forEach(visit)
+    else if (v && typeof v === 'object') Object.values(v).forEach(visit)
+  }
+  visit(result)
+  return out
+}
+
+port.on('message', async (msg: WorkerRequest & { id: number }) => {
+  let reply: WorkerReply
+  try {
+    let result: unknown
+    switch (msg.type) {
+      case 'load':
+        result = (await sessionFor(msg)).signature
+        break
+      case 'infer':
+        result = await infer(msg)
+        break
+      case 'train':
+        result = await runTraining(msg.spec, datasetOf(msg.spec, msg.dataset), msg.baseModel, {
+          keepCheckpoints: msg.keepCheckpoints,
+          onCheckpoint: (checkpoint, step, loss) =>
+            port.postMessage({ id: msg.id, progress: { checkpoint, step, loss } }),
+        })
+        break
+      case 'train-segment':
+        result = {
+          checkpointHash: await replayTrainingSegment(
+            msg.spec,
+            datasetOf(msg.spec, msg.dataset),
+            msg.baseModel,
+            msg.index,
+            startStateOf(msg.startState, msg.expectedStartHash),
+          ),
+        }
+        break
+    }
+    reply = { id: msg.id, ok: true, result, loadedModels: loadedModels() }
+  } catch (error) {
+    reply = {
+      id: msg.id,
+      ok: false,
+      error: serializeError(error, 'EXECUTOR_RUN_FAILED'),
+      loadedModels: loadedModels(),
+    }
+  }
+  try {
+    port.postMessage(reply, reply.ok ? transferList(reply.result) : [])
+  } catch (error) {
+    port.postMessage({
+      id: msg.id,
+      ok: false,
+      error: serializeError(error, 'EXECUTOR_RUN_FAILED'),
+      loadedModels: loadedModels(),
+    })
+  }
+})
