@@ -1,2 +1,3 @@
 export * from './onnx/index.js'
 export * from './replay/index.js'
+export * from './zk/index.js'

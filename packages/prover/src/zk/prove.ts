@@ -1,0 +1,258 @@
+import { readFile } from 'node:fs/promises'
+import { deserializeQuantizedMlp, type ZkCircuitArtifacts } from './artifacts.js'
+import { ZkError } from './errors.js'
+import { BN254_SCALAR_FIELD, fieldToSigned, isFieldElement, signedToField } from './field.js'
+import { defaultZkOptions } from './options.js'
+import {
+  dequantize,
+  type QuantizedMlp,
+  quantizedForward,
+  quantizeInput,
+  vectorCommitment,
+} from './quantize.js'
+import { runZkTask } from './worker-client.js'
+import type { ProveResult, VerifyResult } from './worker-protocol.js'
+
+/** A Groth16 proof in snarkjs's JSON form (decimal strings, projective coordinates). */
+export interface Groth16Proof {
+  pi_a: string[]
+  pi_b: string[][]
+  pi_c: string[]
+  protocol: string
+  curve: string
+}
+
+/** The three public signals of an inference proof, as decimal field elements. */
+export interface InferenceCommitments {
+  modelCommitment: string
+  inputCommitment: string
+  outputCommitment: string
+}
+
+export function publicSignalsOf(commitments: InferenceCommitments): string[] {
+  return [commitments.modelCommitment, commitments.inputCommitment, commitments.outputCommitment]
+}
+
+export interface ProveInferenceParameters {
+  artifacts: ZkCircuitArtifacts
+  /** The float input (quantized with the model's scale), or */
+  input?: ArrayLike<number>
+  /** the already quantized input. */
+  quantizedInput?: readonly bigint[]
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+export interface InferenceProof {
+  proof: Groth16Proof
+  /** [modelCommitment, inputCommitment, outputCommitment]. */
+  publicSignals: string[]
+  commitments: InferenceCommitments
+  quantizedInput: bigint[]
+  /** The output vector the circuit computed (read from the witness), scale 2^s. */
+  quantizedOutput: bigint[]
+  output: number[]
+  /** Time inside the child process: curve set-up, witness generation, and witness plus proof. */
+  curveInitMs: number
+  witnessMs: number
+  proveMs: number
+}
+
+/**
+ * Proves one inference in a child process. The integer reference runs first, so an input the circuit
+ * cannot take (out of range) fails with a clear error before any proving, and the circuit's own output
+ * is checked against it afterwards.
+ */
+export async function proveInference(params: ProveInferenceParameters): Promise<InferenceProof> {
+  const { artifacts } = params
+  const model: QuantizedMlp = deserializeQuantizedMlp(artifacts.model)
+  let quantizedInput: bigint[]
+  if (params.quantizedInput) quantizedInput = [...params.quantizedInput]
+  else if (params.input) quantizedInput = quantizeInput(model, params.input)
+  else throw new ZkError('ZK_BAD_INPUT', 'give an input or a quantizedInput')
+  const expected = quantizedForward(model, quantizedInput)
+  const commitments: InferenceCommitments = {
+    modelCommitment: artifacts.modelCommitment,
+    inputCommitment: vectorCommitment(quantizedInput).toString(),
+    outputCommitment: vectorCommitment(expected).toString(),
+  }
+  let result: ProveResult
+  try {
+    result = await runZkTask<ProveResult>(
+      {
+        op: 'prove',
+        wasmPath: artifacts.wasmPath,
+        zkeyPath: artifacts.zkeyPath,
+        input: {
+          ...commitments,
+          x: quantizedInput.map((v) => signedToField(v).toString()),
+        },
+        witnessIndices: artifacts.outputWitnessIndices,
+      },
+      { signal: params.signal, timeoutMs: params.timeoutMs ?? defaultZkOptions.proveTimeoutMs },
+    )
+  } catch (cause) {
+    if (cause instanceof ZkError && cause.code === 'ZK_ABORTED') throw cause
+    throw new ZkError('ZK_PROVE_FAILED', 'proving the inference failed', {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    })
+  }
+  const quantizedOutput = result.witnessValues.map((v) => fieldToSigned(BigInt(v)))
+  if (quantizedOutput.some((v, i) => v !== expected[i])) {
+    throw new ZkError('ZK_PROVE_FAILED', 'the circuit computed another output than the integer reference', {
+      details: `circuit [${quantizedOutput.join(', ')}], reference [${expected.join(', ')}]`,
+    })
+  }
+  const signals = publicSignalsOf(commitments)
+  if (result.publicSignals.some((s, i) => s !== signals[i])) {
+    throw new ZkError('ZK_PROVE_FAILED', 'the proof carries other public signals than the commitments')
+  }
+  return {
+    proof: result.proof as Groth16Proof,
+    publicSignals: result.publicSignals,
+    commitments,
+    quantizedInput,
+    quantizedOutput,
+    output: dequantize(model, quantizedOutput),
+    curveInitMs: result.curveInitMs,
+    witnessMs: result.witnessMs,
+    proveMs: result.proveMs,
+  }
+}
+
+/** The BN254 base field: coordinates of proof points live here. */
+export const BN254_BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583n
+
+const DECIMAL = /^(0|[1-9][0-9]{0,77})$/
+
+function parseDecimal(value: unknown, what: string): bigint {
+  if (typeof value !== 'string' || !DECIMAL.test(value)) {
+    throw new ZkError('ZK_BAD_PROOF', `${what} is not a decimal number`)
+  }
+  return BigInt(value)
+}
+
+/**
+ * Checks the shape of public signals: exactly three, decimal, each below the scalar field modulus.
+ * A value p + x would otherwise alias x in the pairing check while reading as another commitment.
+ */
+export function checkPublicSignals(publicSignals: unknown): string[] {
+  if (!Array.isArray(publicSignals) || publicSignals.length !== 3) {
+    throw new ZkError('ZK_BAD_PROOF', 'an inference proof has exactly three public signals')
+  }
+  return publicSignals.map((s, i) => {
+    const v = parseDecimal(s, `public signal ${i}`)
+    if (!isFieldElement(v)) {
+      throw new ZkError('ZK_BAD_PROOF', `public signal ${i} is not below the BN254 scalar field modulus`, {
+        details: `modulus ${BN254_SCALAR_FIELD}`,
+      })
+    }
+    return v.toString()
+  })
+}
+
+/** Checks the proof's encoding: Groth16 over bn128 with every coordinate in the base field. */
+export function checkProofShape(proof: unknown): Groth16Proof {
+  const p = proof as Partial<Groth16Proof> | null
+  if (
+    !p ||
+    typeof p !== 'object' ||
+    !Array.isArray(p.pi_a) ||
+    !Array.isArray(p.pi_b) ||
+    !Array.isArray(p.pi_c)
+  ) {
+    throw new ZkError('ZK_BAD_PROOF', 'the proof is not a Groth16 proof object')
+  }
+  if (p.protocol !== 'groth16' || p.curve !== 'bn128') {
+    throw new ZkError('ZK_BAD_PROOF', 'the proof is not a Groth16 proof over bn128')
+  }
+  const coordinate = (value: unknown, what: string): string => {
+    const v = parseDecimal(value, what)
+    if (v >= BN254_BASE_FIELD) throw new ZkError('ZK_BAD_PROOF', `${what} is outside the base field`)
+    return v.toString()
+  }
+  if (p.pi_a.length !== 3 || p.pi_c.length !== 3 || p.pi_b.length !== 3) {
+    throw new ZkError('ZK_BAD_PROOF', 'the proof points have the wrong number of coordinates')
+  }
+  return {
+    pi_a: p.pi_a.map((v, i) => coordinate(v, `pi_a[${i}]`)),
+    pi_b: p.pi_b.map((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw new ZkError('ZK_BAD_PROOF', `pi_b[${i}] is not a pair`)
+      return pair.map((v, j) => coordinate(v, `pi_b[${i}][${j}]`))
+    }),
+    pi_c: p.pi_c.map((v, i) => coordinate(v, `pi_c[${i}]`)),
+    protocol: 'groth16',
+    curve: 'bn128',
+  }
+}
+
+export interface VerifyInferenceProofParameters {
+  /** The verification key object, or the artifacts whose key to use. */
+  verificationKey?: unknown
+  artifacts?: ZkCircuitArtifacts
+  proof: unknown
+  publicSignals: unknown
+  /** Commitments the caller expects; a mismatch makes the result invalid before any pairing. */
+  expected?: Partial<InferenceCommitments>
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+export interface VerifyInferenceProofResult {
+  valid: boolean
+  /** Why it is invalid, when it is. */
+  reason: string | undefined
+  verifyMs: number
+}
+
+/**
+ * Verifies an inference proof off-chain (in a child process). Malformed proofs and signals throw
+ * ZK_BAD_PROOF; well-formed ones that do not verify return `valid: false`. A valid proof is not a
+ * unique id: Groth16 proofs are malleable, so key anything by the public signals, never the proof bytes.
+ */
+export async function verifyInferenceProof(
+  params: VerifyInferenceProofParameters,
+): Promise<VerifyInferenceProofResult> {
+  const publicSignals = checkPublicSignals(params.publicSignals)
+  const proof = checkProofShape(params.proof)
+  const names = ['modelCommitment', 'inputCommitment', 'outputCommitment'] as const
+  for (const [i, name] of names.entries()) {
+    const want = params.expected?.[name]
+    if (want !== undefined && want !== publicSignals[i]) {
+      return { valid: false, reason: `${name} is not the expected one`, verifyMs: 0 }
+    }
+  }
+  let verificationKey = params.verificationKey
+  if (verificationKey === undefined) {
+    if (!params.artifacts) throw new ZkError('ZK_ARTIFACTS', 'give a verificationKey or the artifacts')
+    try {
+      verificationKey = JSON.parse(await readFile(params.artifacts.verificationKeyPath, 'utf8'))
+    } catch (cause) {
+      throw new ZkError('ZK_ARTIFACTS', 'cannot read the verification key', { cause })
+    }
+  }
+  const result = await runZkTask<VerifyResult>(
+    { op: 'verify', verificationKey, publicSignals, proof },
+    { signal: params.signal, timeoutMs: params.timeoutMs ?? defaultZkOptions.verifyTimeoutMs },
+  )
+  return {
+    valid: result.valid,
+    reason: result.valid ? undefined : 'the pairing check failed',
+    verifyMs: result.verifyMs,
+  }
+}
+
+/** Commitments a requester computes for its own input and a provider's claimed output. */
+export function inferenceCommitments(
+  artifacts: ZkCircuitArtifacts,
+  quantizedInput: readonly bigint[],
+  quantizedOutput: readonly bigint[],
+): InferenceCommitments {
+  return {
+    modelCommitment: artifacts.modelCommitment,
+    inputCommitment: vectorCommitment(quantizedInput).toString(),
+    outputCommitment: vectorCommitment(quantizedOutput).toString(),
+  }
+}
