@@ -119,10 +119,10 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
   }
 
   // optimizer update
-  const one = b.constant([1])
   let c1 = ''
   let c2 = ''
   if (optimizer.type === 'adam') {
+    const one = b.constant([1])
     c1 = b.op('Sub', [one, b.op('Pow', [b.constant([optimizer.beta1]), t!])])
     c2 = b.op('Sub', [one, b.op('Pow', [b.constant([optimizer.beta2]), t!])])
   }

@@ -1,0 +1,165 @@
+import { MerkleTree } from '@ocn/protocol'
+import { buildMlpModel, decodeOnnxModel, encodeOnnxModel, extractMlp } from '@ocn/prover'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  checkpointChain,
+  checkpointHash,
+  decodeSafetensors,
+  type NamedTensors,
+  parseJobSpec,
+  type TrainingJobSpec,
+} from '../../src/executor/index.js'
+import { f32, lcg, profile, randomMlp, testExecutor } from './helpers.js'
+
+const executor = testExecutor()
+beforeAll(() => executor.start())
+afterAll(() => executor.stop())
+
+/** Three Gaussian blobs in 2-D, well separated: a net should classify >= 95% correctly. */
+export function blobs(n: number, seed = 5): NamedTensors {
+  const r = lcg(seed)
+  const centers = [
+    [2, 0],
+    [-1, 1.8],
+    [-1, -1.8],
+  ]
+  const x: number[] = []
+  const y: bigint[] = []
+  for (let i = 0; i < n; i++) {
+    const c = i % 3
+    x.push(centers[c]![0]! + r() * 1.6, centers[c]![1]! + r() * 1.6)
+    y.push(BigInt(c))
+  }
+  return {
+    x: f32([n, 2], x),
+    y: { dtype: 'int64', dims: [n], data: new Uint8Array(BigInt64Array.from(y).buffer) },
+  }
+}
+
+export function classifierSpec(overrides: Partial<TrainingJobSpec> = {}): TrainingJobSpec {
+  return parseJobSpec({
+    kind: 'training',
+    profile: profile(32, { weightsSupply: 'feeds' }),
+    model: { architecture: { inputFeatures: 2, hiddenLayers: [16, 16], outputs: 3, activation: 'tanh' } },
+    loss: 'softmax-cross-entropy',
+    optimizer: { type: 'adam', learningRate: 0.02 },
+    batchSize: 32,
+    epochs: 8,
+    seed: 'blobs-1',
+    checkpointInterval: 10,
+    ...overrides,
+  }) as TrainingJobSpec
+}
+
+async function accuracy(model: Uint8Array, data: NamedTensors): Promise<number> {
+  const inputName = decodeOnnxModel(model).graph.inputs[0]!.name
+  const r = await executor.runInference({
+    spec: { kind: 'inference', profile: profile(64) },
+    model,
+    inputs: { [inputName]: data.x! },
+  })
+  const logits = new Float32Array(Object.values(r.outputs!)[0]!.data.slice().buffer)
+  const labels = new BigInt64Array(data.y!.data.slice().buffer)
+  let correct = 0
+  for (let i = 0; i < labels.length; i++) {
+    const row = Array.from(logits.subarray(i * 3, i * 3 + 3))
+    if (BigInt(row.indexOf(Math.max(...row))) === labels[i]) correct++
+  }
+  return correct / labels.length
+}
+
+describe('executor training', () => {
+  const data = blobs(300)
+
+  it('trains an MLP classifier with Adam to >= 95% accuracy and commits chained checkpoints', async () => {
+    const spec = classifierSpec()
+    const progress: number[] = []
+    const r = await executor.runTraining(
+      { spec, dataset: data },
+      { onProgress: (p) => progress.push(p.step) },
+    )
+    // 300 rows / 32 = 10 steps per epoch (the last one short), 8 epochs
+    expect(r.lossCurve).toHaveLength(80)
+    expect(r.checkpointSteps).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80])
+    expect(progress).toEqual(r.checkpointSteps)
+    const first = r.lossCurve.slice(0, 10).reduce((a, b) => a + b) / 10
+    const last = r.lossCurve.slice(-10).reduce((a, b) => a + b) / 10
+    expect(last).toBeLessThan(first * 0.3)
+    expect(await accuracy(r.model, data)).toBeGreaterThanOrEqual(0.95)
+    // commitments: hashes of the shipped checkpoint states, chained, and a Merkle tree over them
+    expect(r.checkpoints.map((c) => checkpointHash(decodeSafetensors(c).tensors))).toEqual(r.checkpointHashes)
+    expect(r.chain).toEqual(checkpointChain(r.checkpointHashes))
+    expect(r.root).toBe(MerkleTree.fromDataHashes(r.checkpointHashes).root)
+    // the exported model is a plain inference MLP
+    expect(extractMlp(decodeOnnxModel(r.model)).layers.map((l) => l.activation)).toEqual([
+      'tanh',
+      'tanh',
+      'none',
+    ])
+  })
+
+  it('is deterministic: the same spec and data give the same checkpoints; another seed does not', async () => {
+    const spec = classifierSpec({ epochs: 2 })
+    const a = await executor.runTraining({ spec, dataset: data }, { keepCheckpoints: false })
+    const b = await executor.runTraining({ spec, dataset: data }, { keepCheckpoints: false })
+    expect(b.checkpointHashes).toEqual(a.checkpointHashes)
+    expect(b.lossCurve).toEqual(a.lossCurve)
+    const c = await executor.runTraining(
+      { spec: { ...spec, seed: 'other' }, dataset: data },
+      { keepCheckpoints: false },
+    )
+    expect(c.checkpointHashes[1]).not.toEqual(a.checkpointHashes[1])
+  })
+
+  it('regresses with MSE and SGD + momentum (ReLU and GELU)', async () => {
+    const r = lcg(9)
+    const n = 256
+    const x = Array.from({ length: n * 3 }, () => r() * 2)
+    const y = Array.from({ length: n }, (_, i) => [
+      x[3 * i]! * 0.5 - x[3 * i + 1]! + 0.3 * x[3 * i + 2]! ** 2,
+    ])
+    const dataset = { x: f32([n, 3], x), y: f32([n, 1], y.flat()) }
+    for (const activation of ['relu', 'gelu'] as const) {
+      const spec = classifierSpec({
+        model: { architecture: { inputFeatures: 3, hiddenLayers: [24], outputs: 1, activation } },
+        loss: 'mse',
+        optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 },
+        epochs: 15,
+      })
+      const result = await executor.runTraining({ spec, dataset }, { keepCheckpoints: false })
+      const first = result.lossCurve[0]!
+      const last = result.lossCurve.slice(-8).reduce((a, b) => a + b) / 8
+      expect(last).toBeLessThan(first * 0.1)
+    }
+  })
+
+  it('fine-tunes the initializers of a given ONNX MLP (Gemm model with a Softmax output)', async () => {
+    const base = randomMlp([2, 12, 3], 'relu', 4)
+    base.softmaxOutput = true
+    const model = encodeOnnxModel(buildMlpModel(base, { inputName: 'features', outputName: 'probs' }))
+    const spec = classifierSpec({ model: { baseModel: true }, epochs: 10 })
+    const before = await accuracy(model, data)
+    const r = await executor.runTraining({ spec, dataset: data, model })
+    const after = await accuracy(r.model, data)
+    expect(after).toBeGreaterThan(before)
+    expect(after).toBeGreaterThanOrEqual(0.9)
+    const tuned = decodeOnnxModel(r.model)
+    expect(tuned.graph.inputs[0]!.name).toBe('features')
+    expect(tuned.graph.outputs[0]!.name).toBe('probs')
+    expect(tuned.graph.nodes.some((n) => n.opType === 'Softmax')).toBe(true)
+  })
+
+  it('refuses bad training data with a typed error', async () => {
+    const bad = {
+      ...data,
+      y: {
+        dtype: 'int64' as const,
+        dims: [300],
+        data: new Uint8Array(new BigInt64Array(300).fill(7n).buffer),
+      },
+    }
+    await expect(executor.runTraining({ spec: classifierSpec(), dataset: bad })).rejects.toMatchObject({
+      code: 'EXECUTOR_INPUT_MISMATCH',
+    })
+  })
+})
