@@ -26,6 +26,13 @@ export interface ApiServer {
 type RouteResult = { kind: 'json'; body: unknown } | { kind: 'text'; contentType: string; body: string }
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,130}$/
+const staticRoutes = new Set(['/status', '/peers', '/offers', '/bids', '/jobs', '/balances', '/metrics'])
+
+/** The route label for metrics: a fixed set, never the raw path (which a client controls). */
+function routeLabel(path: string): string {
+  if (staticRoutes.has(path)) return path
+  return path.startsWith('/jobs/') ? '/jobs/:id' : 'unknown'
+}
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
 function hostWithoutPort(host: string): string {
@@ -90,48 +97,46 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
   let port: number | undefined
   const guardHost = loopbackHosts.has(options.host)
 
-  async function route(
-    path: string,
-    params: URLSearchParams,
-    signal: AbortSignal,
-  ): Promise<[string, RouteResult]> {
+  async function route(path: string, params: URLSearchParams, signal: AbortSignal): Promise<RouteResult> {
     const call = { signal }
     switch (path) {
       case '/status':
-        return ['/status', { kind: 'json', body: await providers.status(call) }]
+        return { kind: 'json', body: await providers.status(call) }
       case '/peers':
         if (providers.peers === undefined) unavailable('peers')
-        return ['/peers', { kind: 'json', body: { peers: await providers.peers(call) } }]
+        return { kind: 'json', body: { peers: await providers.peers(call) } }
       case '/offers':
         if (providers.offers === undefined) unavailable('offers')
-        return ['/offers', { kind: 'json', body: { offers: await providers.offers(call) } }]
+        return { kind: 'json', body: { offers: await providers.offers(call) } }
       case '/bids': {
         const jobId = params.get('jobId')
         if (jobId !== null && !JOB_ID.test(jobId))
           throw new ApiError('API_BAD_REQUEST', 'jobId is not a job id')
-        return [
-          '/bids',
-          { kind: 'json', body: { bids: await providers.bids(jobId === null ? {} : { jobId }, call) } },
-        ]
+        return { kind: 'json', body: { bids: await providers.bids(jobId === null ? {} : { jobId }, call) } }
       }
       case '/jobs':
-        return ['/jobs', { kind: 'json', body: { jobs: await providers.jobs(jobQuery(params), call) } }]
+        return { kind: 'json', body: { jobs: await providers.jobs(jobQuery(params), call) } }
       case '/balances':
         if (providers.balances === undefined) unavailable('balances')
-        return ['/balances', { kind: 'json', body: await providers.balances(call) }]
+        return { kind: 'json', body: await providers.balances(call) }
       case '/metrics': {
         if (providers.metrics === undefined) unavailable('metrics')
         const { contentType, body } = await providers.metrics()
-        return ['/metrics', { kind: 'text', contentType, body }]
+        return { kind: 'text', contentType, body }
       }
     }
     if (path.startsWith('/jobs/')) {
-      const id = decodeURIComponent(path.slice('/jobs/'.length))
+      let id: string
+      try {
+        id = decodeURIComponent(path.slice('/jobs/'.length))
+      } catch {
+        throw new ApiError('API_BAD_REQUEST', 'the job id is not valid percent-encoding')
+      }
       if (!JOB_ID.test(id))
         throw new ApiError('API_BAD_REQUEST', 'the job id must be 1 to 130 letters, digits, - or _')
       const job = await providers.job(id, call)
       if (job === undefined) throw new ApiError('API_NOT_FOUND', `unknown job ${id}`)
-      return ['/jobs/:id', { kind: 'json', body: job }]
+      return { kind: 'json', body: job }
     }
     throw new ApiError('API_NOT_FOUND', `no route ${path}`)
   }
@@ -219,8 +224,8 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       }
       await checkBody(request)
       const url = new URL(request.url ?? '/', 'http://api.invalid')
-      const [name, result] = await withTimeout((signal) => route(url.pathname, url.searchParams, signal))
-      routeName = name
+      routeName = routeLabel(url.pathname)
+      const result = await withTimeout((signal) => route(url.pathname, url.searchParams, signal))
       if (result.kind === 'json')
         send(response, 200, 'application/json; charset=utf-8', toPublicJson(result.body), head)
       else send(response, 200, result.contentType, result.body, head)

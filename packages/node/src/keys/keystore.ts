@@ -132,7 +132,7 @@ export async function initNodeKeys(parameters: InitNodeKeysParameters): Promise<
     for (const path of [paths.evm, paths.libp2p]) {
       if (await exists(path)) {
         throw new KeyStoreError('KEYS_EXIST', `keys already exist in ${paths.dir}`, {
-          details: 'pass --force to replace them (the old keys, and any stake bound to them, are lost)',
+          details: 'pass --force to replace them, losing the old keys and any stake bound to them',
         })
       }
     }

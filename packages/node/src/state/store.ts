@@ -7,6 +7,16 @@ import { defaultStateStoreOptions, type StateStoreOptions } from './options.js'
 import type { BidRecord, ChainCursor, JobHistoryEntry, JobPatch, JobRecord, NewJobRecord } from './records.js'
 
 const CURSOR_KEY = 'chain-cursor'
+
+function openSublevels(db: Level<string, string>) {
+  return {
+    db,
+    jobs: db.sublevel<string, string>('jobs', { valueEncoding: 'utf8' }),
+    bids: db.sublevel<string, string>('bids', { valueEncoding: 'utf8' }),
+    meta: db.sublevel<string, string>('meta', { valueEncoding: 'utf8' }),
+  }
+}
+type Database = ReturnType<typeof openSublevels>
 const nodeRoleNames: readonly string[] = ['provider', 'verifier', 'requester']
 
 export interface JobQuery {
@@ -106,17 +116,16 @@ function checkBid(bid: BidRecord): void {
 export function createStateStore(options: StateStoreOptions): StateStore {
   const sync = options.sync ?? defaultStateStoreOptions.sync
   const maxListSize = options.maxListSize ?? defaultStateStoreOptions.maxListSize
-  const db = new Level<string, string>(options.path, { valueEncoding: 'utf8' })
-  const jobs = db.sublevel<string, string>('jobs', { valueEncoding: 'utf8' })
-  const bids = db.sublevel<string, string>('bids', { valueEncoding: 'utf8' })
-  const meta = db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
+  // Created on open(), not here: a Level instance opens (and locks the directory) by itself.
+  let database: Database | undefined
   /** Tail of the pending work per job id, to serialize read-modify-write cycles. */
   const jobLocks = new Map<string, Promise<unknown>>()
 
-  function ensureOpen(): void {
-    if (db.status !== 'open') {
+  function ensureOpen(): Database {
+    if (database === undefined || database.db.status !== 'open') {
       throw new StateError('STATE_NOT_OPEN', `the state store at ${options.path} is not open`)
     }
+    return database
   }
 
   function decode<T>(text: string, what: string): T {
@@ -142,7 +151,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   }
 
   async function commit(write: StateWrite): Promise<void> {
-    ensureOpen()
+    const { db, jobs, bids, meta } = ensureOpen()
     for (const job of write.jobs ?? []) checkJob(job)
     for (const bid of write.bids ?? []) checkBid(bid)
     // A chained batch across sublevels is applied atomically by LevelDB: all or nothing.
@@ -159,7 +168,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   }
 
   async function getJob(id: string): Promise<JobRecord | undefined> {
-    ensureOpen()
+    const { jobs } = ensureOpen()
     const text = await jobs.get(id)
     return text === undefined ? undefined : decode<JobRecord>(text, `job ${id}`)
   }
@@ -174,9 +183,11 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     path: options.path,
 
     async open() {
-      if (db.status === 'open') return
+      if (database !== undefined) return
+      const db = new Level<string, string>(options.path, { valueEncoding: 'utf8' })
       try {
         await db.open()
+        database = openSublevels(db)
       } catch (cause) {
         const locked = /lock/i.test(String((cause as { cause?: unknown }).cause ?? cause))
         throw new StateError('STATE_OPEN_FAILED', `cannot open the state store at ${options.path}`, {
@@ -187,8 +198,10 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     },
 
     async close() {
-      if (db.status === 'closed') return
+      if (database === undefined) return
+      const { db } = database
       await Promise.allSettled([...jobLocks.values()])
+      database = undefined
       await db.close()
     },
 
@@ -218,7 +231,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     requireJob,
 
     async listJobs(query = {}) {
-      ensureOpen()
+      const { jobs } = ensureOpen()
       const limit = Math.min(query.limit ?? maxListSize, maxListSize)
       const found: JobRecord[] = []
       for await (const [key, text] of jobs.iterator()) {
@@ -283,7 +296,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     },
 
     async listBids(jobId) {
-      ensureOpen()
+      const { bids } = ensureOpen()
       const range = jobId === undefined ? {} : { gte: `${jobId}/`, lt: `${jobId}0` }
       const found: BidRecord[] = []
       for await (const [key, text] of bids.iterator({ ...range, limit: maxListSize })) {
@@ -293,7 +306,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     },
 
     async getChainCursor() {
-      ensureOpen()
+      const { meta } = ensureOpen()
       const text = await meta.get(CURSOR_KEY)
       return text === undefined ? undefined : decode<ChainCursor>(text, 'chain cursor')
     },

@@ -1,0 +1,58 @@
+import { createDaemon } from '../../daemon/daemon.js'
+import { stopOnSignals } from '../../daemon/signals.js'
+import { loadNodeKeys, readNodeKeyInfo } from '../../keys/keystore.js'
+import { type Command, stringFlag } from '../command.js'
+import { loadConfigFor, loggerFor } from '../context.js'
+import { resolvePassphrase } from '../passphrase.js'
+
+export const startCommand: Command = {
+  path: ['start'],
+  summary: 'run the node daemon (state store, local API, metrics) until Ctrl-C',
+  usage: 'ocn start [--passphrase-file <file>] [config flags]',
+  configFlags: true,
+  maxPositionals: 0,
+  flags: {
+    'passphrase-file': {
+      type: 'string',
+      value: '<file>',
+      description: 'passphrase of encrypted keys (or set OCN_PASSPHRASE; asked on a terminal otherwise)',
+    },
+  },
+  async run(context) {
+    const loaded = await loadConfigFor(context)
+    const { config } = loaded
+    const info = await readNodeKeyInfo(config.dataDir)
+    const passphrase = await resolvePassphrase({
+      io: context.io,
+      passphraseFile: stringFlag(context.flags, 'passphrase-file'),
+      prompt: info.encrypted,
+      confirm: false,
+    })
+    const keys = await loadNodeKeys({ dataDir: config.dataDir, passphrase })
+    const logger = loggerFor(context, loaded)
+    const daemon = createDaemon(config, { logger, keys })
+    await daemon.start()
+    const ready = {
+      status: 'running',
+      api: daemon.apiUrl ?? null,
+      address: keys.info.address,
+      peerId: keys.info.peerId,
+      dataDir: config.dataDir,
+      pid: process.pid,
+    }
+    // Announced as soon as the node runs, so scripts can wait for this line.
+    context.io.stdout.write(
+      context.json
+        ? `${JSON.stringify(ready)}\n`
+        : `node running: API ${ready.api ?? '(disabled)'}, address ${ready.address}, peer ${ready.peerId}\n`,
+    )
+    const { stopped, dispose } = stopOnSignals(daemon, {
+      logger,
+      ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
+      onForce: () => process.exit(130),
+    })
+    const signal = await stopped
+    dispose()
+    return { json: {}, text: '', printed: true, note: signal }
+  },
+}

@@ -1,0 +1,105 @@
+/**
+ * A progress bar for long work (uploads, the bidding window, execution). On a terminal it
+ * redraws one line; elsewhere it prints a single line when the work ends, so logs stay
+ * readable; with `--json` it prints nothing, keeping stdout one JSON object.
+ */
+export interface ProgressBarOptions {
+  stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
+  label: string
+  /** Units of work; 0 or undefined shows a spinner-less counter instead of a bar. */
+  total?: number
+  /** Silences the bar entirely (`--json`). */
+  silent?: boolean
+  /** Unit shown after counts, e.g. `samples`, `bytes`. */
+  unit?: string
+  /** Minimum milliseconds between redraws. */
+  redrawIntervalMs?: number
+}
+
+export interface ProgressBar {
+  /** Sets the amount of work done. */
+  update(done: number): void
+  increment(amount?: number): void
+  /** Ends the bar with a final line. */
+  finish(message?: string): void
+  /** Ends the bar marking the work as failed. */
+  fail(message?: string): void
+  readonly done: number
+}
+
+function formatCount(value: number, unit: string | undefined): string {
+  if (unit === 'bytes') {
+    if (value >= 1024 * 1024) return `${(value / (1024 * 1024)).toFixed(1)} MiB`
+    if (value >= 1024) return `${(value / 1024).toFixed(1)} KiB`
+    return `${value} B`
+  }
+  return unit === undefined ? String(value) : `${value} ${unit}`
+}
+
+export function renderProgressLine(
+  label: string,
+  done: number,
+  total: number | undefined,
+  width: number,
+  unit?: string,
+): string {
+  if (total === undefined || total <= 0) return `${label} ${formatCount(done, unit)}`
+  const ratio = Math.min(1, Math.max(0, done / total))
+  const barWidth = Math.max(10, Math.min(40, width - label.length - 30))
+  const filled = Math.round(ratio * barWidth)
+  const bar = `${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}`
+  const percent = `${Math.floor(ratio * 100)}`.padStart(3)
+  return `${label} [${bar}] ${percent}% ${formatCount(done, unit)}/${formatCount(total, unit)}`
+}
+
+export function createProgressBar(options: ProgressBarOptions): ProgressBar {
+  const tty = options.stream.isTTY === true && options.silent !== true
+  const interval = options.redrawIntervalMs ?? 100
+  let done = 0
+  let lastDraw = 0
+  let ended = false
+
+  function line(): string {
+    return renderProgressLine(options.label, done, options.total, options.stream.columns ?? 80, options.unit)
+  }
+
+  function draw(force: boolean): void {
+    if (!tty || ended) return
+    const now = Date.now()
+    if (!force && now - lastDraw < interval) return
+    lastDraw = now
+    // \r returns to the line start; \x1b[K clears what a longer previous line left.
+    options.stream.write(`\r${line()}\x1b[K`)
+  }
+
+  function end(suffix: string): void {
+    if (ended || options.silent === true) {
+      ended = true
+      return
+    }
+    const text = `${line()} ${suffix}`.trimEnd()
+    options.stream.write(tty ? `\r${text}\x1b[K\n` : `${text}\n`)
+    ended = true
+  }
+
+  return {
+    get done() {
+      return done
+    },
+    update(value) {
+      done = value
+      draw(false)
+    },
+    increment(amount = 1) {
+      done += amount
+      draw(false)
+    },
+    finish(message = 'done') {
+      if (options.total !== undefined && options.total > 0) done = Math.max(done, options.total)
+      end(message)
+    },
+    fail(message = 'failed') {
+      end(message)
+    },
+  }
+}
