@@ -3,6 +3,7 @@
  * Runtime workers, results committed as Merkle leaves, and the replay side verifiers use.
  */
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { MerkleTree } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
@@ -137,6 +138,8 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
   /** A signal that fires on the caller's abort or the job's wall-clock limit. */
   function jobSignal(o: RunOptions): { signal: AbortSignal; done: () => void } {
     const controller = new AbortController()
+    // every micro-batch task of the job listens on this one signal
+    setMaxListeners(0, controller.signal)
     const ms = o.timeoutMs ?? options.jobTimeoutMs
     const timer = setTimeout(
       () => controller.abort(new ExecutorError('EXECUTOR_TIMEOUT', `the job ran longer than ${ms} ms`)),

@@ -22,6 +22,7 @@ export interface WorkerPoolOptions {
 type Progress = Extract<WorkerReply, { progress: unknown }>['progress']
 
 interface Task {
+  id: number
   request: WorkerRequest
   /** the model bytes, attached only for workers that lack the model */
   model: { hash: Hex; bytes: Uint8Array } | undefined
@@ -35,7 +36,7 @@ interface Task {
 interface Slot {
   worker: Worker
   loaded: Set<Hex>
-  task: (Task & { id: number }) | undefined
+  task: Task | undefined
   /** set once the slot's worker is being torn down */
   dead: boolean
 }
@@ -135,6 +136,7 @@ export class WorkerPool {
     if (signal?.aborted) return Promise.reject(abortError(signal))
     return new Promise((resolve, reject) => {
       const task: Task = {
+        id: 0,
         request,
         model: options.model,
         signal,
@@ -173,9 +175,9 @@ export class WorkerPool {
       const slot = (hash && idle.find((s) => s.loaded.has(hash))) || idle[0]
       if (!slot) return
       this.queue.shift()
-      const id = this.nextId++
-      slot.task = { ...task, id }
-      const request: WorkerRequest & { id: number } = { ...task.request, id }
+      task.id = this.nextId++
+      slot.task = task
+      const request: WorkerRequest & { id: number } = { ...task.request, id: task.id }
       if (task.model && 'modelHash' in request && !slot.loaded.has(task.model.hash)) {
         ;(request as { model?: Uint8Array }).model = task.model.bytes
       }

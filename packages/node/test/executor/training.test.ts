@@ -9,47 +9,11 @@ import {
   parseJobSpec,
   type TrainingJobSpec,
 } from '../../src/executor/index.js'
-import { f32, lcg, profile, randomMlp, testExecutor } from './helpers.js'
+import { blobs, classifierSpec, f32, lcg, profile, randomMlp, testExecutor } from './helpers.js'
 
 const executor = testExecutor()
 beforeAll(() => executor.start())
 afterAll(() => executor.stop())
-
-/** Three Gaussian blobs in 2-D, well separated: a net should classify >= 95% correctly. */
-export function blobs(n: number, seed = 5): NamedTensors {
-  const r = lcg(seed)
-  const centers = [
-    [2, 0],
-    [-1, 1.8],
-    [-1, -1.8],
-  ]
-  const x: number[] = []
-  const y: bigint[] = []
-  for (let i = 0; i < n; i++) {
-    const c = i % 3
-    x.push(centers[c]![0]! + r() * 1.6, centers[c]![1]! + r() * 1.6)
-    y.push(BigInt(c))
-  }
-  return {
-    x: f32([n, 2], x),
-    y: { dtype: 'int64', dims: [n], data: new Uint8Array(BigInt64Array.from(y).buffer) },
-  }
-}
-
-export function classifierSpec(overrides: Partial<TrainingJobSpec> = {}): TrainingJobSpec {
-  return parseJobSpec({
-    kind: 'training',
-    profile: profile(32, { weightsSupply: 'feeds' }),
-    model: { architecture: { inputFeatures: 2, hiddenLayers: [16, 16], outputs: 3, activation: 'tanh' } },
-    loss: 'softmax-cross-entropy',
-    optimizer: { type: 'adam', learningRate: 0.02 },
-    batchSize: 32,
-    epochs: 8,
-    seed: 'blobs-1',
-    checkpointInterval: 10,
-    ...overrides,
-  }) as TrainingJobSpec
-}
 
 async function accuracy(model: Uint8Array, data: NamedTensors): Promise<number> {
   const inputName = decodeOnnxModel(model).graph.inputs[0]!.name
