@@ -136,7 +136,8 @@ async function loadMlp(params: BuildZkCircuitParameters): Promise<Mlp> {
   if (!params.modelPath) throw new ZkError('ZK_UNSUPPORTED_MODEL', 'give a model or a modelPath')
   let bytes: Uint8Array
   try {
-    bytes = await readFile(params.modelPath)
+    // A plain Uint8Array copy: a pooled Node Buffer makes the codec's tensor views see the whole pool.
+    bytes = new Uint8Array(await readFile(params.modelPath))
   } catch (cause) {
     throw new ZkError('ZK_ARTIFACTS', `cannot read the model file ${params.modelPath}`, { cause })
   }
