@@ -1,0 +1,147 @@
+/**
+ * The libp2p 3 host every OCN node runs: TCP, Noise, Yamux, identify, ping, a Kademlia
+ * DHT on our own protocol id, a bootstrap list, optional mDNS, and gossipsub with the
+ * OCN scoring parameters. Limits are set on purpose (see options.ts and docs/network.md);
+ * nothing here reaches for globals, so many hosts can share one process.
+ */
+import '@ocn/protocol/polyfill'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type Identify, identify } from '@libp2p/identify'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { contentHashOf } from '@ocn/protocol'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import type { Registry } from 'prom-client'
+import type { Logger } from './logger.js'
+import {
+  CAPABILITIES_TOPIC,
+  DHT_PROTOCOL,
+  defaultGossipOptions,
+  defaultHostOptions,
+  type GossipOptions,
+  type HostOptions,
+  OFFERS_TOPIC,
+} from './options.js'
+import { createScoreParams, scoreThresholds } from './scoring.js'
+
+// a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
+export type OcnServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  /** absent when the host runs without a DHT */
+  dht?: KadDHT
+}
+
+export type OcnHost = Libp2p<OcnServices>
+
+export interface HostInit extends Partial<HostOptions> {
+  /** the node's identity; a fresh Ed25519 key when absent */
+  privateKey?: PrivateKey
+  gossip?: Partial<GossipOptions>
+}
+
+export interface HostComponents {
+  logger: Logger
+  /** when given, libp2p's own metrics are registered here (one registry per process) */
+  registry?: Registry
+}
+
+/** Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate. */
+function messageId(msg: { data: Uint8Array }): Uint8Array {
+  const hex = contentHashOf(msg.data)
+  return Uint8Array.from(Buffer.from(hex.slice(2), 'hex'))
+}
+
+export async function createOcnHost(init: HostInit, components: HostComponents): Promise<OcnHost> {
+  const options: HostOptions = { ...defaultHostOptions, ...stripUndefined(init) }
+  const gossipOptions: GossipOptions = { ...defaultGossipOptions, ...stripUndefined(init.gossip ?? {}) }
+  const log = components.logger.child({ component: 'p2p-host' })
+
+  const peerDiscovery: Array<(c: never) => PeerDiscovery> = []
+  if (options.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: options.bootstrap, timeout: 100 }) as never)
+  }
+  if (options.mdns) peerDiscovery.push(mdns({ interval: 20_000 }) as never)
+
+  const services = {
+    identify: identify({ timeout: options.dialTimeoutMs }),
+    ping: ping(),
+    pubsub: gossipsub({
+      globalSignaturePolicy: 'StrictSign',
+      allowedTopics: [OFFERS_TOPIC, CAPABILITIES_TOPIC],
+      msgIdFn: messageId,
+      emitSelf: false,
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      maxInboundDataLength: gossipOptions.maxInboundRpcBytes,
+      scoreParams: createScoreParams(gossipOptions.ipColocationWhitelist),
+      scoreThresholds,
+      // peer exchange only from well-scored peers (acceptPXThreshold) helps sparse networks heal
+      doPX: true,
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    }),
+    ...(options.dht
+      ? {
+          dht: kadDHT({
+            protocol: DHT_PROTOCOL,
+            clientMode: false,
+            peerInfoMapper: options.dhtAllowPrivateAddresses
+              ? passthroughMapper
+              : removePrivateAddressesMapper,
+          }),
+        }
+      : {}),
+  }
+
+  const libp2pOptions: Libp2pOptions = {
+    ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
+    addresses: { listen: options.listen },
+    transports: [tcp({ outboundSocketInactivityTimeout: 120_000, inboundSocketInactivityTimeout: 120_000 })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [
+      yamux({
+        streamOptions: {
+          maxStreamWindowSize: options.yamuxMaxStreamWindowBytes,
+          // a paused stream may still receive one full window
+          maxReadBufferLength: options.yamuxMaxStreamWindowBytes * 2,
+        },
+      }),
+    ],
+    connectionManager: {
+      maxConnections: options.maxConnections,
+      maxIncomingPendingConnections: options.maxIncomingPendingConnections,
+      inboundConnectionThreshold: options.inboundConnectionThreshold,
+      dialTimeout: options.dialTimeoutMs,
+    },
+    peerDiscovery: peerDiscovery as never,
+    services: services as never,
+    ...(components.registry === undefined
+      ? {}
+      : {
+          metrics: prometheusMetrics({
+            registry: components.registry,
+            collectDefaultMetrics: false,
+            preserveExistingMetrics: true,
+          }),
+        }),
+  }
+  const node = (await createLibp2p(libp2pOptions)) as unknown as OcnHost
+  log.debug(
+    { peerId: node.peerId.toString(), listen: node.getMultiaddrs().map(String) },
+    'libp2p host started',
+  )
+  return node
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}

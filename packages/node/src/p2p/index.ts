@@ -1,0 +1,41 @@
+export {
+  type ArtifactProtocol,
+  type ArtifactProtocolComponents,
+  type ArtifactProtocolInit,
+  createArtifactProtocol,
+  type FetchArtifactOptions,
+} from './artifact-protocol.js'
+export {
+  type BidDecision,
+  type BidHandler,
+  type BidProtocol,
+  type BidProtocolComponents,
+  type BidProtocolInit,
+  createBidProtocol,
+} from './bid-protocol.js'
+export { isP2PError, P2PError, P2PErrorCode } from './errors.js'
+export {
+  createGossipService,
+  type GossipService,
+  type GossipServiceComponents,
+  type GossipServiceInit,
+  peerScore,
+  type ReceivedCapabilityAd,
+  type ReceivedOffer,
+  type Validation,
+  type Verdict,
+} from './gossip.js'
+export { createOcnHost, type HostComponents, type HostInit, type OcnHost, type OcnServices } from './host.js'
+export { type LogFn, type Logger, silentLogger } from './logger.js'
+export { createP2PMetrics, type P2PMetrics } from './metrics.js'
+export { createNetwork, type Network, type NetworkComponents, type NetworkInit } from './network.js'
+export * from './options.js'
+export {
+  createResultProtocol,
+  type ResultHandler,
+  type ResultProtocol,
+  type ResultProtocolComponents,
+  type ResultProtocolInit,
+} from './result-protocol.js'
+export { createScoreParams, scoreThresholds } from './scoring.js'
+export { deadline, type PeerTarget } from './streams.js'

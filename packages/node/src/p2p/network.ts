@@ -1,0 +1,73 @@
+/**
+ * Everything network a node runs, assembled: the libp2p host, gossip, and the bid,
+ * artifact and result protocols, started and stopped together. The daemon builds one of
+ * these; tests build many in one process.
+ */
+import type { Registry } from 'prom-client'
+import type { ArtifactStore } from '../artifacts/store.js'
+import {
+  type ArtifactProtocol,
+  type ArtifactProtocolInit,
+  createArtifactProtocol,
+} from './artifact-protocol.js'
+import { type BidProtocol, type BidProtocolInit, createBidProtocol } from './bid-protocol.js'
+import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
+import { createOcnHost, type HostInit, type OcnHost } from './host.js'
+import type { Logger } from './logger.js'
+import { createResultProtocol, type ResultProtocol, type ResultProtocolInit } from './result-protocol.js'
+
+export interface NetworkInit {
+  host?: HostInit
+  gossip?: GossipServiceInit
+  bids?: BidProtocolInit
+  artifacts?: ArtifactProtocolInit
+  results?: ResultProtocolInit
+}
+
+export interface NetworkComponents {
+  logger: Logger
+  store: ArtifactStore
+  registry?: Registry
+  now?: () => number
+}
+
+export interface Network {
+  host: OcnHost
+  gossip: GossipService
+  bids: BidProtocol
+  artifacts: ArtifactProtocol
+  results: ResultProtocol
+  peerId: string
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function createNetwork(init: NetworkInit, components: NetworkComponents): Promise<Network> {
+  const { logger, registry, store } = components
+  const shared = { logger, ...(registry === undefined ? {} : { registry }) }
+  const host = await createOcnHost(init.host ?? {}, shared)
+  const gossip = createGossipService(
+    { ...(init.host?.gossip ?? {}), ...(init.gossip ?? {}) },
+    { host, ...shared, ...(components.now === undefined ? {} : { now: components.now }) },
+  )
+  const bids = createBidProtocol(init.bids ?? {}, { host, ...shared })
+  const artifacts = createArtifactProtocol(init.artifacts ?? {}, { host, store, ...shared })
+  const results = createResultProtocol(init.results ?? {}, { host, ...shared })
+  const services = [gossip, bids, artifacts, results]
+  return {
+    host,
+    gossip,
+    bids,
+    artifacts,
+    results,
+    peerId: host.peerId.toString(),
+    async start() {
+      if (host.status !== 'started') await host.start()
+      for (const service of services) await service.start()
+    },
+    async stop() {
+      for (const service of [...services].reverse()) await service.stop().catch(() => {})
+      await host.stop()
+    },
+  }
+}

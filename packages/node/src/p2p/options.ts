@@ -1,0 +1,103 @@
+/**
+ * Knobs of the p2p layer, with the defaults we run. docs/network.md explains the numbers.
+ */
+
+export const OFFERS_TOPIC = '/ocn/offers/1'
+export const CAPABILITIES_TOPIC = '/ocn/capabilities/1'
+export const BID_PROTOCOL = '/ocn/bid/1.0.0'
+export const ARTIFACT_PROTOCOL = '/ocn/artifact/1.0.0'
+export const RESULT_PROTOCOL = '/ocn/result/1.0.0'
+export const DHT_PROTOCOL = '/ocn/kad/1.0.0'
+
+export interface HostOptions {
+  /** multiaddrs to listen on */
+  listen: string[]
+  /** multiaddrs (with /p2p/<id>) dialled on start */
+  bootstrap: string[]
+  /** discover peers on the LAN by mDNS */
+  mdns: boolean
+  /** run the Kademlia DHT (peer routing); off only for very large in-process simulations */
+  dht: boolean
+  /** keep private/loopback addresses in the DHT (true for devnets and tests on one host) */
+  dhtAllowPrivateAddresses: boolean
+  /** hard cap on open connections */
+  maxConnections: number
+  /** connections still upgrading (Noise + Yamux) at once; bounds handshake CPU */
+  maxIncomingPendingConnections: number
+  /** new inbound connections per second from one host */
+  inboundConnectionThreshold: number
+  dialTimeoutMs: number
+  /** per-stream receive window cap for Yamux: bounds memory per stream */
+  yamuxMaxStreamWindowBytes: number
+}
+
+export const defaultHostOptions: HostOptions = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  bootstrap: [],
+  mdns: false,
+  dht: true,
+  dhtAllowPrivateAddresses: true,
+  maxConnections: 128,
+  maxIncomingPendingConnections: 16,
+  inboundConnectionThreshold: 8,
+  dialTimeoutMs: 10_000,
+  yamuxMaxStreamWindowBytes: 4 * 2 ** 20,
+}
+
+export interface GossipOptions {
+  /** offers whose biddingEnds is more than this far ahead are rejected */
+  maxBiddingWindowSeconds: number
+  /** tolerated clock difference between peers */
+  clockSkewSeconds: number
+  /** token bucket per publishing peer, per topic: sustained messages per second */
+  rateLimitPerSecond: number
+  /** token bucket capacity (burst) */
+  rateLimitBurst: number
+  /** how many job ids / ad keys to remember for duplicate detection */
+  seenCacheSize: number
+  /** how many verified identity bindings to cache (each saves an ECDSA recovery) */
+  bindingCacheSize: number
+  /** accept offers only for this chain and market (EIP-712 domain); others are ignored */
+  chainId?: number
+  market?: string
+  /** IPs exempt from the IP-colocation penalty (all peers of a one-host devnet share 127.0.0.1) */
+  ipColocationWhitelist: string[]
+  /** gossipsub inbound RPC cap (whole frame, several messages) */
+  maxInboundRpcBytes: number
+}
+
+export const defaultGossipOptions: GossipOptions = {
+  maxBiddingWindowSeconds: 3600,
+  clockSkewSeconds: 30,
+  rateLimitPerSecond: 2,
+  rateLimitBurst: 20,
+  seenCacheSize: 10_000,
+  bindingCacheSize: 4096,
+  ipColocationWhitelist: [],
+  maxInboundRpcBytes: 1024 * 1024,
+}
+
+export interface StreamProtocolOptions {
+  /** time to open a stream and get the first answer */
+  requestTimeoutMs: number
+  /** an artifact transfer that delivers no bytes for this long is abandoned */
+  idleTimeoutMs: number
+  /** concurrent inbound streams per connection, per protocol */
+  maxInboundBidStreams: number
+  maxInboundArtifactStreams: number
+  maxInboundResultStreams: number
+  /** bytes the artifact receiver buffers before pausing the stream (backpressure) */
+  artifactHighWaterMarkBytes: number
+  /** largest artifact this node will download */
+  maxArtifactBytes: number
+}
+
+export const defaultStreamProtocolOptions: StreamProtocolOptions = {
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 15_000,
+  maxInboundBidStreams: 32,
+  maxInboundArtifactStreams: 4,
+  maxInboundResultStreams: 16,
+  artifactHighWaterMarkBytes: 2 * 2 ** 20,
+  maxArtifactBytes: 8 * 2 ** 30,
+}
