@@ -236,11 +236,13 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
           : new ApiError('API_INTERNAL', 'internal error while answering the request', { cause })
       if (error.code === 'API_INTERNAL') logger.error({ err: cause, url: request.url }, 'api request failed')
       status = error.status
+      if (error.code === 'API_PAYLOAD_TOO_LARGE' && !response.headersSent)
+        response.setHeader('connection', 'close')
       const body = toPublicJson({ error: { code: error.code, message: error.shortMessage } })
       if (!response.headersSent) send(response, status, 'application/json; charset=utf-8', body, head)
       else response.destroy()
-      // Unread request data would otherwise keep the socket busy.
-      if (error.code === 'API_PAYLOAD_TOO_LARGE') response.once('finish', () => request.destroy())
+      // Discard what the client still sends; `connection: close` ends the socket after the answer.
+      if (error.code === 'API_PAYLOAD_TOO_LARGE') request.resume()
     } finally {
       requests?.inc({ route: routeName, status: String(status) })
       durations?.observe({ route: routeName }, Number(process.hrtime.bigint() - started) / 1e9)

@@ -218,7 +218,7 @@ export const configOptions: readonly OptionSpec[] = [
     key: 'verifier.targetDetectionProbability',
     type: 'number',
     env: 'OCN_VERIFIER_DETECTION',
-    flag: 'detection',
+    flag: 'detection-probability',
     min: 0,
     max: 0.999_999,
     doc: 'Target probability of catching a provider that faked results; sets how many samples are checked.',
