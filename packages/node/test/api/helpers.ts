@@ -34,6 +34,7 @@ export function httpRequest(
   })
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: response shapes are what the assertions check
 export async function getJson(url: string): Promise<{ status: number; json: any }> {
   const response = await httpRequest(url)
   return { status: response.status, json: JSON.parse(response.body) }
