@@ -70,8 +70,12 @@ export interface ArtifactProtocol {
 /**
  * Yields exactly `size` bytes from the stream, pausing it while more than `highWaterMark`
  * bytes wait to be consumed, and failing when nothing arrives for `idleTimeoutMs`.
+ *
+ * Listeners are attached at once, not on first iteration: without a 'message' listener
+ * the stream buffers everything that arrives while Yamux keeps granting window, which
+ * is exactly the unbounded growth this reader exists to prevent.
  */
-async function* readBody(
+function readBody(
   stream: Stream,
   size: number,
   options: { signal: AbortSignal; idleTimeoutMs: number; highWaterMark: number },
@@ -94,8 +98,20 @@ async function* readBody(
       queue.push(part)
       queued += part.length
     }
-    if (queued >= options.highWaterMark && stream.readStatus === 'readable') stream.pause()
+    if (queued >= options.highWaterMark) pauseSoon()
     notify()
+  }
+  // Pause from a microtask, never synchronously inside a 'message' event: resume()
+  // dispatches the buffered data first and tells Yamux to resume after, so a pause made
+  // inside that dispatch would be undone at once and the window would stay open.
+  let pauseQueued = false
+  const pauseSoon = () => {
+    if (pauseQueued) return
+    pauseQueued = true
+    queueMicrotask(() => {
+      pauseQueued = false
+      if (queued >= options.highWaterMark && stream.readStatus === 'readable') stream.pause()
+    })
   }
   const onClose = (event: Event) => {
     ended = true
@@ -112,48 +128,52 @@ async function* readBody(
   stream.addEventListener('close', onClose)
   stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
   options.signal.addEventListener('abort', onAbort)
-  try {
-    while (received < size) {
-      const chunk = queue.shift()
-      if (chunk !== undefined) {
-        queued -= chunk.length
-        received += chunk.length
-        if (received > size) {
-          throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'peer sent more bytes than it announced')
+
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      while (received < size) {
+        const chunk = queue.shift()
+        if (chunk !== undefined) {
+          queued -= chunk.length
+          received += chunk.length
+          if (received > size) {
+            throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'peer sent more bytes than it announced')
+          }
+          if (stream.readStatus === 'paused' && queued < options.highWaterMark / 2) stream.resume()
+          yield chunk
+          continue
         }
-        if (stream.readStatus === 'paused' && queued < options.highWaterMark / 2) stream.resume()
-        yield chunk
-        continue
-      }
-      options.signal.throwIfAborted()
-      if (failure !== undefined) throw failure
-      if (ended) {
-        throw new P2PError(P2PErrorCode.TRUNCATED, 'peer closed the stream early', {
-          details: `${received} of ${size} bytes`,
+        options.signal.throwIfAborted()
+        if (failure !== undefined) throw failure
+        if (ended) {
+          throw new P2PError(P2PErrorCode.TRUNCATED, 'peer closed the stream early', {
+            details: `${received} of ${size} bytes`,
+          })
+        }
+        let timer: NodeJS.Timeout | undefined
+        let idle = false
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          timer = setTimeout(() => {
+            idle = true
+            resolve()
+          }, options.idleTimeoutMs)
         })
+        clearTimeout(timer)
+        if (idle && queue.length === 0 && !ended) {
+          throw new P2PError(P2PErrorCode.TIMEOUT, 'artifact transfer stalled', {
+            details: `no bytes for ${options.idleTimeoutMs} ms after ${received} of ${size}`,
+          })
+        }
       }
-      let timer: NodeJS.Timeout | undefined
-      let idle = false
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        timer = setTimeout(() => {
-          idle = true
-          resolve()
-        }, options.idleTimeoutMs)
-      })
-      clearTimeout(timer)
-      if (idle && queue.length === 0 && !ended) {
-        throw new P2PError(P2PErrorCode.TIMEOUT, 'artifact transfer stalled', {
-          details: `no bytes for ${options.idleTimeoutMs} ms after ${received} of ${size}`,
-        })
-      }
+    } finally {
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('close', onClose)
+      stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
+      options.signal.removeEventListener('abort', onAbort)
     }
-  } finally {
-    stream.removeEventListener('message', onMessage)
-    stream.removeEventListener('close', onClose)
-    stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
-    options.signal.removeEventListener('abort', onAbort)
   }
+  return chunks()
 }
 
 export function createArtifactProtocol(
