@@ -282,7 +282,11 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     const feeds: NamedTensors = {}
     const start = index * m
     const end = Math.min(start + m, samples)
-    for (const [name, t] of Object.entries(inputs)) feeds[name] = sliceRows(t, start, end)
+    // a copy, not a view: posting a view to a worker would clone the whole input buffer
+    for (const [name, t] of Object.entries(inputs)) {
+      const rows = sliceRows(t, start, end)
+      feeds[name] = { ...rows, data: rows.data.slice() }
+    }
     return feeds
   }
 
@@ -320,7 +324,7 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
         outputs: spec.outputs,
         maxTensorElements: options.maxTensorElements,
       },
-      { model: { hash, bytes: job.model }, signal },
+      { model: { hash, bytes: job.model }, signal, transfer: true },
     )
     metrics?.microBatchSeconds.observe((performance.now() - started) / 1000)
     return r

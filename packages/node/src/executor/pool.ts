@@ -1,9 +1,14 @@
 /**
  * A pool of executor workers. Each worker runs one request at a time on single-threaded
  * sessions, so N workers keep N cores busy with N micro-batches and every result is the
- * same bits as a lone run. A task that is aborted or times out while running terminates
- * its worker (ONNX Runtime's run cannot be interrupted from outside); a worker that dies
- * fails its task. Either way a fresh worker takes the slot.
+ * same bits as a lone run.
+ *
+ * A task aborted or timed out while running fails at once and its slot gets a fresh
+ * worker, so the pool keeps its capacity. The old worker is not terminated there and then:
+ * ONNX Runtime's run cannot be interrupted, and terminating a thread that is inside it
+ * aborts the whole process when the run returns. The old worker drains: it is terminated
+ * as soon as its run comes back (or, at stop(), after a grace period). A worker that dies
+ * (out of memory, crash) fails its task and is replaced.
  */
 import { Worker } from 'node:worker_threads'
 import type { Hex } from 'viem'
@@ -30,6 +35,7 @@ interface Task {
   resolve: (v: unknown) => void
   reject: (e: unknown) => void
   onProgress: ((p: Progress) => void) | undefined
+  transfer: boolean
   onAbort?: () => void
 }
 
@@ -37,13 +43,15 @@ interface Slot {
   worker: Worker
   loaded: Set<Hex>
   task: Task | undefined
-  /** set once the slot's worker is being torn down */
-  dead: boolean
+  /** active: in the pool; draining: abandoned mid-run, terminated when the run returns; dead: gone */
+  state: 'active' | 'draining' | 'dead'
+  exited: Promise<void>
 }
 
 export class WorkerPool {
   private readonly slots: Slot[] = []
   private readonly queue: Task[] = []
+  private readonly draining = new Set<Slot>()
   private nextId = 1
   private stopped = false
 
@@ -63,7 +71,17 @@ export class WorkerPool {
       stdout: false,
       stderr: false,
     })
-    const slot: Slot = { worker, loaded: new Set(), task: undefined, dead: false }
+    let exited!: () => void
+    const slot: Slot = {
+      worker,
+      loaded: new Set(),
+      task: undefined,
+      state: 'active',
+      exited: new Promise((r) => {
+        exited = r
+      }),
+    }
+    worker.once('exit', () => exited())
     worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg))
     worker.on('error', (err) => this.onExit(slot, err))
     worker.on('exit', (code) => this.onExit(slot, new Error(`worker exited with code ${code}`)))
@@ -73,6 +91,11 @@ export class WorkerPool {
   }
 
   private onMessage(slot: Slot, msg: WorkerReply): void {
+    if (slot.state === 'draining' && !('progress' in msg)) {
+      // back from native code: now it can be terminated safely
+      this.kill(slot)
+      return
+    }
     const task = slot.task
     if (!task || msg.id !== task.id) return
     if ('progress' in msg) {
@@ -89,8 +112,12 @@ export class WorkerPool {
   }
 
   private onExit(slot: Slot, err: Error): void {
-    if (slot.dead) return
-    slot.dead = true
+    if (slot.state !== 'active') {
+      slot.state = 'dead'
+      this.draining.delete(slot)
+      return
+    }
+    slot.state = 'dead'
     const task = slot.task
     slot.task = undefined
     if (task) {
@@ -112,9 +139,18 @@ export class WorkerPool {
     this.replace(slot, err.message)
   }
 
-  private replace(slot: Slot, reason: string): void {
-    slot.dead = true
+  private kill(slot: Slot): void {
+    slot.state = 'dead'
+    this.draining.delete(slot)
     void slot.worker.terminate().catch(() => {})
+  }
+
+  /** Puts a fresh worker in the slot's place; the old one is killed or left to drain. */
+  private replace(slot: Slot, reason: string, drain = false): void {
+    if (drain) {
+      slot.state = 'draining'
+      this.draining.add(slot)
+    } else this.kill(slot)
     const i = this.slots.indexOf(slot)
     if (i < 0 || this.stopped) return
     this.slots[i] = this.spawn()
@@ -128,6 +164,8 @@ export class WorkerPool {
       model?: { hash: Hex; bytes: Uint8Array }
       signal?: AbortSignal
       onProgress?: (p: Progress) => void
+      /** move (not copy) the request's tensor buffers to the worker; the caller gives them up */
+      transfer?: boolean
     } = {},
   ): Promise<WorkerResults[K]> {
     if (this.stopped)
@@ -143,6 +181,7 @@ export class WorkerPool {
         resolve: resolve as (v: unknown) => void,
         reject,
         onProgress: options.onProgress,
+        transfer: options.transfer === true,
       }
       task.onAbort = () => this.abort(task)
       signal?.addEventListener('abort', task.onAbort, { once: true })
@@ -160,10 +199,10 @@ export class WorkerPool {
     }
     const slot = this.slots.find((s) => s.task === task)
     if (!slot) return
-    // a blocking native run cannot be cancelled: drop the worker and start another
+    // a blocking native run cannot be cancelled: abandon the worker and start another
     slot.task = undefined
     task.reject(abortError(task.signal!))
-    this.replace(slot, 'task aborted or timed out while running')
+    this.replace(slot, 'task aborted or timed out while running', true)
   }
 
   private pump(): void {
@@ -171,7 +210,7 @@ export class WorkerPool {
       const task = this.queue[0]!
       const hash = task.model?.hash
       // prefer an idle worker that already holds the model: no copy, no session build
-      const idle = this.slots.filter((s) => !s.task && !s.dead)
+      const idle = this.slots.filter((s) => !s.task && s.state === 'active')
       const slot = (hash && idle.find((s) => s.loaded.has(hash))) || idle[0]
       if (!slot) return
       this.queue.shift()
@@ -179,11 +218,22 @@ export class WorkerPool {
       slot.task = task
       const request: WorkerRequest & { id: number } = { ...task.request, id: task.id }
       if (task.model && 'modelHash' in request && !slot.loaded.has(task.model.hash)) {
-        ;(request as { model?: Uint8Array }).model = task.model.bytes
+        const bytes = task.model.bytes
+        // a view would drag its whole backing buffer along
+        ;(request as { model?: Uint8Array }).model =
+          bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+      }
+      const transfer: ArrayBuffer[] = []
+      if (task.transfer && 'feeds' in request) {
+        for (const t of Object.values(request.feeds)) {
+          const buf = t.data.buffer
+          if (buf instanceof ArrayBuffer && t.data.byteLength === buf.byteLength && !transfer.includes(buf))
+            transfer.push(buf)
+        }
       }
       slot.worker.ref()
       try {
-        slot.worker.postMessage(request)
+        slot.worker.postMessage(request, transfer)
       } catch (error) {
         slot.task = undefined
         task.reject(
@@ -193,17 +243,35 @@ export class WorkerPool {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops every worker. Draining workers get `drainGraceMs` to come back from native code
+   * before they are terminated regardless.
+   */
+  async stop(drainGraceMs = 30_000): Promise<void> {
     this.stopped = true
     for (const t of this.queue.splice(0))
       t.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
-    await Promise.all(
-      this.slots.map(async (s) => {
-        s.dead = true
-        if (s.task) s.task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
-        await s.worker.terminate()
+    for (const s of this.slots) {
+      if (s.task) {
+        const task = s.task
+        s.task = undefined
+        task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
+        // it may be inside a run: let it drain like an aborted one
+        s.state = 'draining'
+        this.draining.add(s)
+      } else this.kill(s)
+    }
+    const draining = [...this.draining]
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(draining.map((s) => s.exited)),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, drainGraceMs)
       }),
-    )
+    ])
+    clearTimeout(timer)
+    for (const s of draining) if (s.state === 'draining') this.kill(s)
+    await Promise.all(this.slots.map((s) => s.exited))
   }
 }
 
