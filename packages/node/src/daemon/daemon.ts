@@ -310,6 +310,16 @@ export function createDaemon(
   return daemon
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** Reads the runtime file a running daemon writes, or undefined when none runs. */
 export async function readApiRuntimeFile(dataDir: string): Promise<{ url: string; pid: number } | undefined> {
   try {
@@ -317,8 +327,11 @@ export async function readApiRuntimeFile(dataDir: string): Promise<{ url: string
       url?: unknown
       pid?: unknown
     }
-    if (typeof parsed.url === 'string' && typeof parsed.pid === 'number')
+    if (typeof parsed.url === 'string' && typeof parsed.pid === 'number') {
+      // A daemon killed with -9 leaves the file behind; a dead pid means no daemon.
+      if (!processAlive(parsed.pid)) return undefined
       return { url: parsed.url, pid: parsed.pid }
+    }
   } catch {
     // absent or unreadable: no daemon announced itself
   }

@@ -2,24 +2,22 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { LogFormat, LogLevel } from '../config/options.js'
 
-type LogFn = {
-  (message: string): void
-  (bindings: Record<string, unknown>, message?: string): void
+export interface LogFn {
+  (obj: object, msg?: string): void
+  (msg: string): void
 }
 
 /**
  * What services accept: structured, levelled, with children carrying bindings
- * (`logger.child({ component: 'api' })`). A pino logger satisfies it; tests may pass any
- * object that does.
+ * (`logger.child({ component: 'api' })`). The subset of pino's API we use, so a pino
+ * logger fits as is; the p2p layer's Logger has the same shape, so one logger serves all.
  */
 export interface Logger {
-  level: string
   trace: LogFn
   debug: LogFn
   info: LogFn
   warn: LogFn
   error: LogFn
-  fatal: LogFn
   child(bindings: Record<string, unknown>): Logger
 }
 

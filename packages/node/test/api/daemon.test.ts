@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -150,6 +150,19 @@ describe('daemon', () => {
     expect(events).toEqual(['p2p:start', 'p2p:stop'])
     expect(daemon.status).toBe('stopped')
     expect(existsSync(join(dataDir, 'api.json'))).toBe(false)
+  })
+
+  it('ignores an API runtime file left by a dead daemon', async () => {
+    await writeFile(
+      join(dataDir, 'api.json'),
+      JSON.stringify({ url: 'http://127.0.0.1:1', pid: 2 ** 31 - 1 }),
+    )
+    expect(await readApiRuntimeFile(dataDir)).toBeUndefined()
+    await writeFile(
+      join(dataDir, 'api.json'),
+      JSON.stringify({ url: 'http://127.0.0.1:1', pid: process.pid }),
+    )
+    expect(await readApiRuntimeFile(dataDir)).toEqual({ url: 'http://127.0.0.1:1', pid: process.pid })
   })
 
   it('leaves /metrics off when metrics are disabled', async () => {

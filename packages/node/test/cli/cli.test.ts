@@ -170,6 +170,26 @@ describe('ocn start and ocn status', () => {
     )
   })
 
+  it('restarts on the same data dir after kill -9 (stale runtime file, database lock released)', async () => {
+    await ocn(['init', '--data-dir', dataDir])
+    const first = await startDaemon(['--data-dir', dataDir, '--api-port', '0', '--log-level', 'warn'])
+    first.child.kill('SIGKILL')
+    await exited(first.child)
+    // The runtime file survives the kill but names a dead process, so status does not trust it.
+    expect(existsSync(join(dataDir, 'api.json'))).toBe(true)
+    const port = new URL(first.ready.api).port
+    const stale = await ocn(['status', '--data-dir', dataDir, '--api-port', port])
+    expect(stale.code).toBe(2)
+    expect(stale.stderr).toContain('is the daemon running')
+
+    const second = await startDaemon(['--data-dir', dataDir, '--api-port', '0', '--log-level', 'warn'])
+    expect(second.ready.status).toBe('running')
+    const status = await ocn(['status', '--data-dir', dataDir, '--json'])
+    expect(JSON.parse(status.stdout).api).toBe(second.ready.api)
+    second.child.kill('SIGINT')
+    expect(await exited(second.child)).toBe(0)
+  })
+
   it('refuses to start without keys or with a role this build cannot run', async () => {
     const noKeys = await ocn(['start', '--data-dir', dataDir, '--api-port', '0'])
     expect(noKeys.code).toBe(2)
