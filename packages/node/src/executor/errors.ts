@@ -1,3 +1,5 @@
+import { NodeError, type NodeErrorOptions } from '../daemon/errors.js'
+
 /**
  * Executor failures. Every error a job can end with is an ExecutorError with a stable code,
  * so the daemon can map it to a job outcome (and a requester sees what to fix).
@@ -28,25 +30,11 @@ export type ExecutorErrorCode =
   /** the executor is not started or is stopping */
   | 'EXECUTOR_NOT_RUNNING'
 
-export interface ExecutorErrorOptions {
-  details?: string | undefined
-  cause?: unknown
-}
+export type ExecutorErrorOptions = NodeErrorOptions
 
-export class ExecutorError extends Error {
+/** The executor's errors: @ocn/node's base error with the codes above. */
+export class ExecutorError extends NodeError<ExecutorErrorCode> {
   override name = 'ExecutorError'
-  readonly code: ExecutorErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: ExecutorErrorCode, shortMessage: string, options: ExecutorErrorOptions = {}) {
-    const lines = [shortMessage]
-    if (options.details) lines.push('', `Details: ${options.details}`)
-    super(lines.join('\n'), options.cause === undefined ? undefined : { cause: options.cause })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }
 
 export function isExecutorError(error: unknown): error is ExecutorError {
