@@ -30,7 +30,6 @@ export function isNodeError(error: unknown): error is NodeError {
 
 export type DaemonErrorCode =
   | 'DAEMON_ALREADY_STARTED'
-  | 'DAEMON_NOT_STARTED'
   | 'DAEMON_ROLE_UNAVAILABLE'
   | 'DAEMON_START_FAILED'
 
