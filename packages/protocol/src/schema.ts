@@ -61,11 +61,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
+// Parsing a peer id builds its public key (~0.15 ms); the same few ids recur in every
+// message, so remember the ones that passed. Bounded, and holds only valid ids.
+const validPeerIds = new Set<string>()
+const VALID_PEER_ID_CACHE = 4096
+
 /** Parses a peer id string strictly: canonical form, public key embedded. */
 export function parsePeerId(value: unknown, path = 'peerId'): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_PEER_ID_LENGTH) {
     throw schemaError(path, 'expected a peer id string')
   }
+  if (validPeerIds.has(value)) return value
   let parsed: ReturnType<typeof peerIdFromString>
   try {
     parsed = peerIdFromString(value)
@@ -81,6 +87,8 @@ export function parsePeerId(value: unknown, path = 'peerId'): string {
       'peer id must be canonical base58 and embed its public key (Ed25519 or secp256k1)',
     )
   }
+  if (validPeerIds.size >= VALID_PEER_ID_CACHE) validPeerIds.clear()
+  validPeerIds.add(value)
   return value
 }
 

@@ -25,14 +25,28 @@ function invalid(shortMessage: string, details?: string): ProtocolError {
   )
 }
 
-async function assertBindingFor(binding: IdentityBinding, peerId: string, address: Address): Promise<void> {
+export interface AuthenticityOptions {
+  /**
+   * Verifies the identity binding; defaults to `assertIdentityBinding`. Validators pass a
+   * cached verifier: a binding is the same in every message of a peer, and verifying it
+   * costs an ECDSA recovery.
+   */
+  verifyBinding?: (binding: IdentityBinding) => Promise<void>
+}
+
+async function assertBindingFor(
+  binding: IdentityBinding,
+  peerId: string,
+  address: Address,
+  options: AuthenticityOptions = {},
+): Promise<void> {
   if (binding.peerId !== peerId) {
     throw new ProtocolError(ProtocolErrorCode.INVALID_IDENTITY_BINDING, 'binding names another peer')
   }
   if (getAddress(binding.address) !== getAddress(address)) {
     throw new ProtocolError(ProtocolErrorCode.INVALID_IDENTITY_BINDING, 'binding names another address')
   }
-  await assertIdentityBinding(binding)
+  await (options.verifyBinding ?? assertIdentityBinding)(binding)
 }
 
 const jobKinds = new Set<number>(Object.values(JobKind))
@@ -55,9 +69,12 @@ export function assertOfferConsistent(offer: JobOffer): void {
 }
 
 /** Binding, EIP-712 signature and consistency of a job offer. */
-export async function assertJobOfferAuthentic(offer: JobOffer): Promise<void> {
+export async function assertJobOfferAuthentic(
+  offer: JobOffer,
+  options: AuthenticityOptions = {},
+): Promise<void> {
   assertOfferConsistent(offer)
-  await assertBindingFor(offer.requesterBinding, offer.requesterPeerId, offer.terms.requester)
+  await assertBindingFor(offer.requesterBinding, offer.requesterPeerId, offer.terms.requester, options)
   const domain: MarketDomain = { chainId: offer.chainId, verifyingContract: offer.market }
   let signer: Address
   try {
@@ -93,8 +110,12 @@ export function offerTiming(offer: JobOffer, options: OfferTimingOptions): Offer
 }
 
 /** Binding and EIP-712 signature of a bid, against the market the requester uses. */
-export async function assertBidAuthentic(bid: Bid, domain: MarketDomain): Promise<void> {
-  await assertBindingFor(bid.providerBinding, bid.providerPeerId, bid.terms.provider)
+export async function assertBidAuthentic(
+  bid: Bid,
+  domain: MarketDomain,
+  options: AuthenticityOptions = {},
+): Promise<void> {
+  await assertBindingFor(bid.providerBinding, bid.providerPeerId, bid.terms.provider, options)
   let signer: Address
   try {
     signer = await recoverBidSigner(domain, bid.terms, bid.signature)
@@ -109,12 +130,15 @@ export async function assertBidAuthentic(bid: Bid, domain: MarketDomain): Promis
 /** Longest validity an ad may claim: ads are refreshed, so a stale one must age out. */
 export const MAX_AD_LIFETIME_SECONDS = 3600
 
-export async function assertCapabilityAdAuthentic(ad: CapabilityAd): Promise<void> {
+export async function assertCapabilityAdAuthentic(
+  ad: CapabilityAd,
+  options: AuthenticityOptions = {},
+): Promise<void> {
   if (ad.expiresAt <= ad.issuedAt) throw invalid('ad expires before it is issued')
   if (ad.expiresAt - ad.issuedAt > MAX_AD_LIFETIME_SECONDS) {
     throw invalid('ad lifetime too long', `at most ${MAX_AD_LIFETIME_SECONDS} s`)
   }
-  await assertBindingFor(ad.providerBinding, ad.providerPeerId, ad.provider)
+  await assertBindingFor(ad.providerBinding, ad.providerPeerId, ad.provider, options)
 }
 
 /**

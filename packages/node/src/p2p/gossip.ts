@@ -138,8 +138,7 @@ export function createGossipService(
     const jobId = jobIdOf(offer.terms)
     if (seenJobs.has(jobId)) return { verdict: IGNORE, reason: 'duplicate' }
     try {
-      await checkBindingCached(offer.requesterBinding)
-      await assertJobOfferAuthentic(offer)
+      await assertJobOfferAuthentic(offer, { verifyBinding: checkBindingCached })
     } catch (error) {
       return { verdict: REJECT, reason: error instanceof ProtocolError ? error.code : 'invalid' }
     }
@@ -163,8 +162,7 @@ export function createGossipService(
     if (previous !== undefined && previous.issuedAt >= ad.issuedAt)
       return { verdict: IGNORE, reason: 'stale' }
     try {
-      await checkBindingCached(ad.providerBinding)
-      await assertCapabilityAdAuthentic(ad)
+      await assertCapabilityAdAuthentic(ad, { verifyBinding: checkBindingCached })
     } catch (error) {
       return { verdict: REJECT, reason: error instanceof ProtocolError ? error.code : 'invalid' }
     }

@@ -29,7 +29,8 @@ async function storeRandom(node: TestNode, size: number): Promise<ContentHash> {
 /** Puts the same bytes under the name on a malicious node, with one byte flipped. */
 async function plantCorruptCopy(from: TestNode, to: TestNode, hash: ContentHash): Promise<void> {
   const bytes = await from.store.getBytes(hash, { maxBytes: 64 * MiB })
-  bytes[bytes.length >> 1] ^= 0xff
+  const middle = bytes.length >> 1
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0xff
   // a malicious node does not go through the store's checks: write the file directly
   await writeFile(join(to.storeDir, 'sha256', hash.slice(2)), bytes)
 }
