@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { type Address, encodeFunctionData, type Hex, type PublicClient } from 'viem'
 import type { ZkCircuitArtifacts } from './artifacts.js'
 import { ZkError } from './errors.js'
 import { checkProofShape, checkPublicSignals } from './prove.js'
@@ -87,4 +88,52 @@ export async function compileGroth16Verifier(
   writeFileSync(tmp, JSON.stringify(result))
   renameSync(tmp, cachePath)
   return result
+}
+
+/** Calls verifyProof on a deployed verifier (an eth_call: costs nothing, changes nothing). */
+export async function verifyProofOnChain(
+  client: PublicClient,
+  verifier: Address,
+  proof: unknown,
+  publicSignals: unknown,
+): Promise<boolean> {
+  const args = toGroth16CallArguments(proof, publicSignals)
+  return client.readContract({
+    address: verifier,
+    abi: groth16VerifierAbi,
+    functionName: 'verifyProof',
+    args: [args.a, args.b, args.c, args.publicSignals],
+  })
+}
+
+/** The calldata of a verifyProof call (for a transaction, or for measuring its gas). */
+export function encodeVerifyProofCall(proof: unknown, publicSignals: unknown): Hex {
+  const args = toGroth16CallArguments(proof, publicSignals)
+  return encodeFunctionData({
+    abi: groth16VerifierAbi,
+    functionName: 'verifyProof',
+    args: [args.a, args.b, args.c, args.publicSignals],
+  })
+}
+
+/** The proof as the EVM sees it: A, B and C as eight 32-byte words (256 bytes). */
+export function encodeGroth16Proof(proof: unknown): Hex {
+  const p = checkProofShape(proof)
+  const words = [
+    p.pi_a[0],
+    p.pi_a[1],
+    p.pi_b[0]?.[1],
+    p.pi_b[0]?.[0],
+    p.pi_b[1]?.[1],
+    p.pi_b[1]?.[0],
+    p.pi_c[0],
+    p.pi_c[1],
+  ]
+  return `0x${words
+    .map((w) =>
+      BigInt(w ?? '0')
+        .toString(16)
+        .padStart(64, '0'),
+    )
+    .join('')}`
 }

@@ -14,14 +14,14 @@ import {
   buildZkCircuit,
   compileGroth16Verifier,
   deserializeQuantizedMlp,
-  groth16VerifierAbi,
+  encodeVerifyProofCall,
   type InferenceProof,
   loadZkArtifacts,
   proveInference,
   quantizedForward,
   quantizeInput,
-  toGroth16CallArguments,
   verifyInferenceProof,
+  verifyProofOnChain,
   ZkError,
 } from '../../src/zk/index.js'
 import { runZkTask } from '../../src/zk/worker-client.js'
@@ -80,15 +80,8 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     await chain?.stop()
   })
 
-  const verifyOnChain = async (address: Hex, p: unknown, signals: unknown): Promise<boolean> => {
-    const args = toGroth16CallArguments(p, signals)
-    return client.readContract({
-      address,
-      abi: groth16VerifierAbi,
-      functionName: 'verifyProof',
-      args: [args.a, args.b, args.c, args.publicSignals],
-    })
-  }
+  const verifyOnChain = (address: Hex, p: unknown, signals: unknown): Promise<boolean> =>
+    verifyProofOnChain(client, address, p, signals)
 
   it('reads the ONNX file and reports the quantization loss', () => {
     expect(built.artifacts.constraints).toBeGreaterThan(1000)
@@ -198,7 +191,6 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
   it('spends the verification gas of a real pairing check on-chain', async () => {
     // estimateGas would be wrong here: with too little gas the verifier's pairing staticcall fails and
     // verifyProof returns false instead of reverting, so the estimate finds that cheap failing path.
-    const args = toGroth16CallArguments(proof.proof, proof.publicSignals)
     const wallet = createWalletClient({
       account: chain.accounts[0]!,
       chain: chain.chain,
@@ -206,11 +198,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     })
     const hash = await wallet.sendTransaction({
       to: verifier,
-      data: encodeFunctionData({
-        abi: groth16VerifierAbi,
-        functionName: 'verifyProof',
-        args: [args.a, args.b, args.c, args.publicSignals],
-      }),
+      data: encodeVerifyProofCall(proof.proof, proof.publicSignals),
       gas: 1_000_000n,
     })
     const receipt = await client.waitForTransactionReceipt({ hash })
