@@ -116,7 +116,7 @@ function percentile(sorted, p) {
 }
 
 /** Publishes `count` offers from random honest nodes and measures delivery to honest nodes. */
-async function publishRound(nodes, honest, count, onTick) {
+async function publishRound(honest, count, onTick) {
   const published = new Map() // jobId -> { at, publisher }
   for (let i = 0; i < count; i++) {
     const publisher = honest[Math.floor(Math.random() * honest.length)]
@@ -179,7 +179,7 @@ async function main() {
   await waitFor(() => nodes.every((n) => mesh(n) >= 1), 30_000)
   await sleep(3000)
 
-  const clean = await publishRound(nodes, nodes, M)
+  const clean = await publishRound(nodes, M)
   say(`clean: delivery ${(clean.delivery * 100).toFixed(2)}%, p50 ${clean.p50Ms} ms, p99 ${clean.p99Ms} ms`)
 
   // flood: a fraction of the nodes turn hostile
@@ -204,8 +204,7 @@ async function main() {
   }
   // a head start for the flood, then honest traffic under continued flooding
   for (let i = 0; i < 5; i++) await spamTick()
-  const flood = await publishRound(nodes, honest, M, spamTick)
-  const honestSet = new Set(honest.map((n) => n.net.peerId))
+  const flood = await publishRound(honest, M, spamTick)
   let graylisted = 0
   for (const s of spammers) {
     const judges = honest.filter((h) => h.net.host.getPeers().some((p) => p.toString() === s.net.peerId))
@@ -216,7 +215,6 @@ async function main() {
       graylisted++
     }
   }
-  void honestSet
   say(
     `flood (${spammerCount} spammers, ${spamSent} invalid messages): delivery ${(flood.delivery * 100).toFixed(2)}%, ` +
       `p50 ${flood.p50Ms} ms, p99 ${flood.p99Ms} ms, spammers graylisted by all honest neighbours: ${graylisted}/${spammerCount}`,
