@@ -45,6 +45,8 @@ interface Slot {
   task: Task | undefined
   /** active: in the pool; draining: abandoned mid-run, terminated when the run returns; dead: gone */
   state: 'active' | 'draining' | 'dead'
+  /** shared flag the worker polls between training steps */
+  cancel: Int32Array
   exited: Promise<void>
 }
 
@@ -64,7 +66,8 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const data: WorkerData = { sessionCacheSize: this.options.sessionCacheSize }
+    const cancel = new SharedArrayBuffer(4)
+    const data: WorkerData = { sessionCacheSize: this.options.sessionCacheSize, cancel }
     const worker = new Worker(this.options.workerUrl, {
       workerData: data,
       resourceLimits: { maxOldGenerationSizeMb: this.options.workerMemoryMb },
@@ -74,6 +77,7 @@ export class WorkerPool {
     let exited!: () => void
     const slot: Slot = {
       worker,
+      cancel: new Int32Array(cancel),
       loaded: new Set(),
       task: undefined,
       state: 'active',
@@ -148,6 +152,8 @@ export class WorkerPool {
   /** Puts a fresh worker in the slot's place; the old one is killed or left to drain. */
   private replace(slot: Slot, reason: string, drain = false): void {
     if (drain) {
+      // a training run notices this between steps and returns early
+      Atomics.store(slot.cancel, 0, 1)
       slot.state = 'draining'
       this.draining.add(slot)
     } else this.kill(slot)
@@ -257,6 +263,7 @@ export class WorkerPool {
         s.task = undefined
         task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
         // it may be inside a run: let it drain like an aborted one
+        Atomics.store(s.cancel, 0, 1)
         s.state = 'draining'
         this.draining.add(s)
       } else this.kill(s)

@@ -65,6 +65,8 @@ export type WorkerReply =
 
 export interface WorkerData {
   sessionCacheSize: number
+  /** Int32Array cell 0: set to 1 by the pool to stop a training run between steps */
+  cancel: SharedArrayBuffer
 }
 
 export type { InferenceJobSpec, TensorDType }

@@ -18,7 +18,9 @@ import type { ModelRef, ModelSignature, WorkerData, WorkerReply, WorkerRequest }
 
 const port = parentPort
 if (!port) throw new Error('executor worker started outside a worker thread')
-const { sessionCacheSize } = workerData as WorkerData
+const { sessionCacheSize, cancel } = workerData as WorkerData
+const cancelFlag = new Int32Array(cancel)
+const cancelled = () => Atomics.load(cancelFlag, 0) === 1
 
 interface CachedSession {
   session: ort.InferenceSession
@@ -164,6 +166,7 @@ port.on('message', async (msg: WorkerRequest & { id: number }) => {
       case 'train':
         result = await runTraining(msg.spec, datasetOf(msg.spec, msg.dataset), msg.baseModel, {
           keepCheckpoints: msg.keepCheckpoints,
+          cancelled,
           onCheckpoint: (checkpoint, step, loss) =>
             port.postMessage({ id: msg.id, progress: { checkpoint, step, loss } }),
         })
@@ -176,6 +179,7 @@ port.on('message', async (msg: WorkerRequest & { id: number }) => {
             msg.baseModel,
             msg.index,
             startStateOf(msg.startState, msg.expectedStartHash),
+            cancelled,
           ),
         }
         break

@@ -113,6 +113,20 @@ describe('executor training', () => {
     expect(tuned.graph.nodes.some((n) => n.opType === 'Softmax')).toBe(true)
   })
 
+  it('a training job past its time limit is EXECUTOR_TIMEOUT and the pool keeps serving', async () => {
+    const err = await executor
+      .runTraining({ spec: classifierSpec({ epochs: 100_000 }), dataset: data }, { timeoutMs: 300 })
+      .catch((e) => e)
+    expect(err.code).toBe('EXECUTOR_TIMEOUT')
+    // both workers free again: two short jobs run side by side
+    const short = classifierSpec({ epochs: 1 })
+    const [a, b] = await Promise.all([
+      executor.runTraining({ spec: short, dataset: data }, { keepCheckpoints: false }),
+      executor.runTraining({ spec: short, dataset: data }, { keepCheckpoints: false }),
+    ])
+    expect(a.checkpointHashes).toEqual(b.checkpointHashes)
+  })
+
   it('refuses bad training data with a typed error', async () => {
     const bad = {
       ...data,

@@ -124,9 +124,16 @@ export class TrainingStepper {
   }
 
   /** Runs steps until the state's step counter reaches `until`. */
-  async runUntil(state: NamedTensors, until: number, onLoss?: (loss: number) => void): Promise<NamedTensors> {
+  async runUntil(
+    state: NamedTensors,
+    until: number,
+    onLoss?: (loss: number) => void,
+    cancelled?: () => boolean,
+  ): Promise<NamedTensors> {
     let s = state
     while (stepOf(s) < until) {
+      if (cancelled?.())
+        throw new ExecutorError('EXECUTOR_ABORTED', 'training stopped: the job was aborted or timed out')
       const r = await this.step(s)
       s = r.state
       onLoss?.(r.loss)
@@ -157,6 +164,7 @@ export async function runTraining(
   hooks: {
     onCheckpoint?: (index: number, step: number, loss: number | undefined) => void
     keepCheckpoints?: boolean
+    cancelled?: () => boolean
   } = {},
 ): Promise<TrainingRunResult> {
   const stepper = await TrainingStepper.create(spec, data, baseModel)
@@ -167,7 +175,7 @@ export async function runTraining(
     const checkpoints: Uint8Array[] = []
     let state = stepper.initialState()
     for (let i = 0; i < checkpointSteps.length; i++) {
-      state = await stepper.runUntil(state, checkpointSteps[i]!, (l) => lossCurve.push(l))
+      state = await stepper.runUntil(state, checkpointSteps[i]!, (l) => lossCurve.push(l), hooks.cancelled)
       checkpointHashes.push(checkpointHash(state))
       if (hooks.keepCheckpoints !== false) checkpoints.push(encodeSafetensors(state))
       hooks.onCheckpoint?.(i, checkpointSteps[i]!, lossCurve[lossCurve.length - 1])
@@ -188,6 +196,7 @@ export async function replayTrainingSegment(
   baseModel: Uint8Array | undefined,
   index: number,
   startState: NamedTensors | undefined,
+  cancelled?: () => boolean,
 ): Promise<Hex> {
   const stepper = await TrainingStepper.create(spec, data, baseModel)
   try {
@@ -223,7 +232,7 @@ export async function replayTrainingSegment(
         },
       )
     }
-    const end = await stepper.runUntil(startState, steps[index]!)
+    const end = await stepper.runUntil(startState, steps[index]!, undefined, cancelled)
     return checkpointHash(end)
   } finally {
     await stepper.release()
