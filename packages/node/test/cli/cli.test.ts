@@ -129,6 +129,13 @@ describe('ocn init', () => {
     expect(wrong.code).toBe(2)
     expect(JSON.parse(wrong.stdout).error.code).toBe('KEYS_WRONG_PASSPHRASE')
 
+    const right = await startDaemon(['--data-dir', dataDir, '--api-port', '0', '--log-level', 'warn'], {
+      OCN_PASSPHRASE: 'open sesame',
+    })
+    expect(right.ready.address).toBe(JSON.parse(created.stdout).address)
+    right.child.kill('SIGTERM')
+    expect(await exited(right.child)).toBe(0)
+
     const missing = await ocn(['start', '--data-dir', dataDir, '--api-port', '0'])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('OCN_PASSPHRASE')
@@ -242,6 +249,7 @@ describe('ocn config show and usage errors', () => {
     [['config', 'show', '--config', 'missing.json'], /^error: cannot read config file/],
     [['status', '--api-url', 'ftp://x'], /^error: --api-url must be an http URL/],
     [['init', 'extra'], /^error: unexpected argument "extra"/],
+    [['init', '--encrypt'], /^error: no passphrase: set OCN_PASSPHRASE or pass --passphrase-file/],
   ])('ocn %j fails with one clear line and exit code 2', async (args, message) => {
     const outcome = await ocn(args)
     expect(outcome.code).toBe(2)

@@ -32,6 +32,12 @@ export const startCommand: Command = {
     const logger = loggerFor(context, loaded)
     const daemon = createDaemon(config, { logger, keys })
     await daemon.start()
+    // Handlers go in before the node announces itself: a script may signal it right after.
+    const { stopped, dispose } = stopOnSignals(daemon, {
+      logger,
+      ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
+      onForce: () => process.exit(130),
+    })
     const ready = {
       status: 'running',
       api: daemon.apiUrl ?? null,
@@ -46,11 +52,6 @@ export const startCommand: Command = {
         ? `${JSON.stringify(ready)}\n`
         : `node running: API ${ready.api ?? '(disabled)'}, address ${ready.address}, peer ${ready.peerId}\n`,
     )
-    const { stopped, dispose } = stopOnSignals(daemon, {
-      logger,
-      ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
-      onForce: () => process.exit(130),
-    })
     const signal = await stopped
     dispose()
     return { json: {}, text: '', printed: true, note: signal }
