@@ -97,7 +97,7 @@ describe('EIP-712 agreement between @ocn/protocol and JobMarket', () => {
       abi: jobMarketAbi,
       functionName: 'domainSeparator',
     })
-    const domain = marketDomain(p.domain)
+    const domain = { ...marketDomain(p.domain), chainId: BigInt(p.domain.chainId) }
     expect(separator).toBe(
       hashDomain({
         domain,

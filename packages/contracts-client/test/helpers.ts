@@ -29,7 +29,12 @@ import {
 export type Wallet = Client<Transport, Chain, Account>
 
 export function walletFor(chain: DevChain, account: Account): Wallet {
-  return createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl) })
+  return createWalletClient({
+    account,
+    chain: chain.chain,
+    transport: http(chain.rpcUrl),
+    pollingInterval: 50,
+  })
 }
 
 export interface Protocol {

@@ -1,0 +1,405 @@
+// Random sequences of every protocol action across several actors; after each step the
+// token accounting invariants must hold. Runs against one anvil, rewinding it with
+// evm_snapshot/evm_revert between sequences. OCN_PROPERTY_RUNS raises the run count.
+import { jobIdOf } from '@ocn/protocol'
+import fc from 'fast-check'
+import {
+  type Address,
+  createPublicClient,
+  type Hex,
+  http,
+  keccak256,
+  parseEther,
+  parseEventLogs,
+  toHex,
+} from 'viem'
+import { readContract } from 'viem/actions'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  approveToken,
+  award,
+  ContractRevertError,
+  challenge,
+  commitResult,
+  expire,
+  finalize,
+  getDispute,
+  getJob,
+  getStake,
+  getTokenBalance,
+  jobMarketAbi,
+  openTokenAbi,
+  requestUnbonding,
+  resolve,
+  signBid,
+  stake,
+  sweepTreasury,
+  type WriteResult,
+  withdrawStake,
+} from '../src/index.js'
+import { chainTime, type Protocol, setupProtocol, type Wallet } from './helpers.js'
+
+const RUNS = Number(process.env.OCN_PROPERTY_RUNS ?? 300)
+const e = parseEther
+let p: Protocol
+let reader: ReturnType<typeof createPublicClient>
+let actors: Wallet[]
+let holders: Address[]
+let totalSupply: bigint
+
+const WINDOW = 100
+beforeAll(async () => {
+  p = await setupProtocol({
+    challengeWindow: WINDOW,
+    unbondingDelay: 200n,
+    minChallengeBond: e('5'),
+    verifierMinStake: e('50'),
+    protocolFeeBps: 300,
+    cheatSlashBps: 7_500,
+    noShowSlashBps: 2_500,
+    challengerRewardBps: 4_000,
+  })
+  reader = createPublicClient({
+    chain: p.chain.chain,
+    transport: http(p.chain.rpcUrl, { batch: { wait: 0 } }),
+  })
+  actors = [p.requester, p.provider, p.verifier, p.other]
+  const { token, stakeManager, jobMarket } = p.deployment.addresses
+  for (const a of actors) {
+    await approveToken(a, { token, spender: stakeManager, amount: 2n ** 255n })
+    await approveToken(a, { token, spender: jobMarket, amount: 2n ** 255n })
+    await stake(a, { stakeManager, amount: e('400') })
+  }
+  holders = [p.admin.account.address, p.treasury.account.address, ...actors.map((a) => a.account.address)]
+  totalSupply = await readContract(reader, { address: token, abi: openTokenAbi, functionName: 'totalSupply' })
+}, 120_000)
+afterAll(async () => {
+  await p?.chain.stop()
+})
+
+type Action =
+  | { kind: 'award'; requester: number; provider: number; price: bigint; collateral: bigint; ttl: number }
+  | { kind: 'commit'; job: number }
+  | { kind: 'challenge'; job: number; verifier: number; leaf: number }
+  | { kind: 'resolve'; job: number; cheated: boolean }
+  | { kind: 'finalize'; job: number; caller: number }
+  | { kind: 'expire'; job: number; caller: number }
+  | { kind: 'advance'; seconds: number }
+  | { kind: 'stake'; actor: number; amount: bigint }
+  | { kind: 'unbond'; actor: number; amount: bigint }
+  | { kind: 'withdraw'; actor: number }
+  | { kind: 'sweep' }
+  // the next natural step of a job (whatever its status), so sequences reach deep states
+  | { kind: 'progress'; job: number; choice: number; caller: number }
+
+const actor = fc.integer({ min: 0, max: 3 })
+// jobs are picked counting back from the newest, mostly the newest, so sequences reach deep states
+const job = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 5 }) },
+)
+const amount = (max: bigint) => fc.bigInt({ min: 0n, max })
+const awardArb = fc.record({
+  kind: fc.constant('award' as const),
+  requester: actor,
+  provider: actor,
+  price: amount(e('60')),
+  collateral: amount(e('250')),
+  ttl: fc.integer({ min: 50, max: 400 }),
+})
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: awardArb,
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), job }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('challenge' as const),
+      job,
+      verifier: actor,
+      leaf: fc.integer({ min: 0, max: 4 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('resolve' as const), job, cheated: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('finalize' as const), job, caller: actor }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), job, caller: actor }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      seconds: fc.integer({ min: 1, max: 250 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('stake' as const), actor, amount: amount(e('100')) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('unbond' as const), actor, amount: amount(e('300')) }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), actor }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'sweep' as const }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({ kind: fc.constant('progress' as const), job, choice: fc.nat(11), caller: actor }),
+  },
+)
+
+interface JobModel {
+  jobId: Hex
+  provider: Address
+  collateral: bigint
+}
+
+interface RunState {
+  jobs: JobModel[]
+  settlements: Map<Hex, number>
+  nonce: bigint
+  salt: bigint
+}
+
+async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
+  const { jobMarket, stakeManager } = p.deployment.addresses
+  const pick = (i: number) => s.jobs[s.jobs.length - 1 - (i % Math.max(1, s.jobs.length))]
+  switch (a.kind) {
+    case 'award': {
+      const requester = actors[a.requester]!
+      const provider = actors[a.provider]!
+      const now = await chainTime(reader)
+      s.salt += 1n
+      s.nonce += 1n
+      const offer = {
+        requester: requester.account.address,
+        modelHash: keccak256(toHex('m')),
+        inputHash: keccak256(toHex('i')),
+        specHash: keccak256(toHex('s')),
+        kind: 0,
+        verification: 0,
+        maxPrice: e('60'),
+        minCollateral: 0n,
+        biddingEnds: now,
+        deadline: now + BigInt(a.ttl),
+        sampleCount: 5,
+        microBatchSize: 1,
+        salt: s.salt,
+      }
+      const bid = {
+        jobId: jobIdOf(offer),
+        provider: provider.account.address,
+        price: a.price,
+        collateral: a.collateral,
+        expiry: now + 1000n,
+        nonce: s.nonce,
+        etaSeconds: 10,
+      }
+      const signature = await signBid(provider, { domain: p.domain, bid })
+      const result = await award(requester, { jobMarket, offer, bid, signature })
+      s.jobs.push({ jobId: result.jobId, provider: bid.provider, collateral: bid.collateral })
+      return result
+    }
+    case 'commit': {
+      const j = pick(a.job)
+      if (!j) return undefined
+      const provider = actors.find((w) => w.account.address === j.provider)!
+      return commitResult(provider, {
+        jobMarket,
+        jobId: j.jobId,
+        resultRoot: keccak256(j.jobId),
+        leafCount: 5,
+      })
+    }
+    case 'challenge': {
+      const j = pick(a.job)
+      if (!j) return undefined
+      return challenge(actors[a.verifier]!, {
+        jobMarket,
+        jobId: j.jobId,
+        leafIndex: BigInt(a.leaf),
+        claimedDataHash: keccak256(toHex(a.leaf)),
+      })
+    }
+    case 'resolve': {
+      const j = pick(a.job)
+      if (!j) return undefined
+      return resolve(p.admin, { jobMarket, jobId: j.jobId, providerCheated: a.cheated })
+    }
+    case 'finalize': {
+      const j = pick(a.job)
+      if (!j) return undefined
+      return finalize(actors[a.caller]!, { jobMarket, jobId: j.jobId })
+    }
+    case 'expire': {
+      const j = pick(a.job)
+      if (!j) return undefined
+      return expire(actors[a.caller]!, { jobMarket, jobId: j.jobId })
+    }
+    case 'advance':
+      await p.test.increaseTime({ seconds: a.seconds })
+      await p.test.mine({ blocks: 1 })
+      return undefined
+    case 'stake':
+      return stake(actors[a.actor]!, { stakeManager, amount: a.amount })
+    case 'unbond':
+      return requestUnbonding(actors[a.actor]!, { stakeManager, amount: a.amount })
+    case 'withdraw':
+      return withdrawStake(actors[a.actor]!, { stakeManager })
+    case 'sweep':
+      return sweepTreasury(actors[0]!, { jobMarket })
+    case 'progress': {
+      const j = pick(a.job)
+      const fresh = {
+        kind: 'award' as const,
+        requester: a.caller,
+        provider: (a.caller + 1 + (a.choice % 3)) % actors.length,
+        price: e('1') * BigInt(a.choice + 1),
+        collateral: e('10') * BigInt(a.choice),
+        ttl: 100 + 20 * a.choice,
+      }
+      if (!j) return step(s, fresh)
+      const { status, deadline } = await getJob(reader, { jobMarket, jobId: j.jobId })
+      const providerIndex = actors.findIndex((w) => w.account.address === j.provider)
+      if (status === 'awarded' && a.choice % 4 === 0) {
+        const now = Number(await chainTime(reader))
+        if (now <= deadline) await step(s, { kind: 'advance', seconds: deadline - now + 1 })
+        return step(s, { kind: 'expire', job: a.job, caller: a.caller })
+      }
+      if (status === 'awarded') return step(s, { kind: 'commit', job: a.job })
+      if (status === 'committed' && a.choice % 2 === 0) {
+        const verifier = (providerIndex + 1 + (a.choice % 3)) % actors.length
+        return step(s, { kind: 'challenge', job: a.job, verifier, leaf: a.choice % 5 })
+      }
+      if (status === 'committed') {
+        await step(s, { kind: 'advance', seconds: WINDOW })
+        return step(s, { kind: 'finalize', job: a.job, caller: a.caller })
+      }
+      if (status === 'challenged')
+        return step(s, { kind: 'resolve', job: a.job, cheated: a.choice % 2 === 0 })
+      return undefined
+    }
+  }
+}
+
+async function checkInvariants(s: RunState, result: WriteResult | undefined): Promise<void> {
+  const { token, stakeManager, jobMarket } = p.deployment.addresses
+
+  // no job is settled (paid, refunded or slashed) twice; slashes never exceed the locked collateral
+  if (result) {
+    const logs = parseEventLogs({ abi: jobMarketAbi, logs: result.receipt.logs })
+    for (const log of logs) {
+      if (
+        log.eventName === 'JobFinalized' ||
+        log.eventName === 'JobExpired' ||
+        log.eventName === 'ChallengeResolved'
+      ) {
+        const jobId = log.args.jobId
+        const model = s.jobs.find((j) => j.jobId === jobId)!
+        if (log.eventName === 'ChallengeResolved' && !log.args.providerCheated) continue
+        s.settlements.set(jobId, (s.settlements.get(jobId) ?? 0) + 1)
+        expect(s.settlements.get(jobId)).toBe(1)
+        if (log.eventName !== 'JobFinalized') expect(log.args.slashed).toBeLessThanOrEqual(model.collateral)
+      }
+    }
+  }
+
+  const balanceOf = (account: Address) => getTokenBalance(reader, { token, account })
+  const [holderBalances, marketBalance, stakeBalance, stakes, jobs, accrued] = await Promise.all([
+    Promise.all(holders.map(balanceOf)),
+    balanceOf(jobMarket),
+    balanceOf(stakeManager),
+    Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
+    Promise.all(
+      s.jobs.map(async (j) => {
+        const job = await getJob(reader, { jobMarket, jobId: j.jobId })
+        const dispute =
+          job.status === 'challenged' ? await getDispute(reader, { jobMarket, jobId: j.jobId }) : undefined
+        return { ...job, bond: dispute?.bond ?? 0n, model: j }
+      }),
+    ),
+    readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
+  ])
+
+  // token conservation: every holder plus both contracts account for the whole supply
+  const sum = holderBalances.reduce((x, y) => x + y, 0n) + marketBalance + stakeBalance
+  expect(sum).toBe(totalSupply)
+
+  // the StakeManager holds exactly the stake it owes
+  expect(stakeBalance).toBe(stakes.reduce((x, st) => x + st.staked + st.unbonding, 0n))
+
+  // the JobMarket holds exactly open escrows, open bonds and the treasury's accrual
+  const open = jobs.filter(
+    (j) => j.status === 'awarded' || j.status === 'committed' || j.status === 'challenged',
+  )
+  expect(marketBalance).toBe(open.reduce((x, j) => x + j.price + j.bond, 0n) + accrued)
+
+  // locked stake is exactly the collateral of each provider's open jobs, and never above its stake
+  actors.forEach((a, i) => {
+    const st = stakes[i]!
+    const lockedByJobs = open
+      .filter((j) => j.provider === a.account.address)
+      .reduce((x, j) => x + j.collateral, 0n)
+    expect(st.locked).toBe(lockedByJobs)
+    expect(st.locked).toBeLessThanOrEqual(st.staked)
+  })
+}
+
+/** Names a progress step by the event its transaction emitted. */
+function progressKind(result: WriteResult): string {
+  const names: Record<string, string> = {
+    ResultCommitted: 'commit',
+    Challenged: 'challenge',
+    ChallengeResolved: 'resolve',
+    JobFinalized: 'finalize',
+    JobExpired: 'expire',
+  }
+  const logs = parseEventLogs({ abi: jobMarketAbi, logs: result.receipt.logs })
+  return logs.map((l) => names[l.eventName]).find((n) => n !== undefined) ?? 'other'
+}
+
+describe('protocol invariants under random action sequences', () => {
+  it(`hold over ${RUNS} sequences`, { timeout: 900_000 }, async () => {
+    let snapshot = await p.test.snapshot()
+    let reverted = 0
+    let succeeded = 0
+    const transitions = new Map<string, number>()
+    await fc.assert(
+      fc.asyncProperty(
+        awardArb,
+        fc.array(actionArb, { minLength: 1, maxLength: 12 }),
+        async (first, rest) => {
+          const actions: Action[] = [first, ...rest]
+          await p.test.revert({ id: snapshot })
+          snapshot = await p.test.snapshot()
+          const s: RunState = { jobs: [], settlements: new Map(), nonce: 0n, salt: 0n }
+          for (const a of actions) {
+            let result: WriteResult | undefined
+            try {
+              result = await step(s, a)
+              if (result) {
+                succeeded++
+                const kind = a.kind === 'progress' ? progressKind(result) : a.kind
+                transitions.set(kind, (transitions.get(kind) ?? 0) + 1)
+              }
+            } catch (err) {
+              // a step invalid in the current state must be refused with a decoded custom error
+              if (!(err instanceof ContractRevertError)) throw err
+              reverted++
+            }
+            await checkInvariants(s, result)
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    )
+    // the generator must exercise real transitions, not only refusals
+    const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
+    console.info(`property: ${succeeded} transactions (${kinds}), ${reverted} refused steps`)
+    for (const k of ['award', 'commit', 'challenge', 'resolve', 'finalize', 'expire']) {
+      expect(transitions.get(k) ?? 0, k).toBeGreaterThan(0)
+    }
+    expect(succeeded).toBeGreaterThan(RUNS)
+    expect(reverted).toBeGreaterThan(0)
+  })
+})
