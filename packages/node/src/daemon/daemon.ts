@@ -91,6 +91,8 @@ export function createDaemon(
   let roles: RoleService[] = []
   let api: ApiServer | undefined
   const running: RunningPart[] = []
+  let starting: Promise<void> | undefined
+  let stopping: Promise<void> | undefined
 
   metrics.gauge({
     name: 'jobs',
@@ -225,88 +227,102 @@ export function createDaemon(
       }
     },
 
-    async start() {
+    start() {
       if (status !== 'idle') {
-        throw new DaemonError('DAEMON_ALREADY_STARTED', `the daemon cannot start: it is ${status}`)
+        return Promise.reject(
+          new DaemonError('DAEMON_ALREADY_STARTED', `the daemon cannot start: it is ${status}`),
+        )
       }
       status = 'starting'
       startedAt = Date.now()
-      try {
-        await startPart('state', { start: () => state.open(), stop: () => state.close() })
-        if (components.chain !== undefined) {
-          chain = components.chain(services())
-          await startPart('chain', chain)
-        }
-        if (components.executor !== undefined) {
-          executor = components.executor(services())
-          await startPart('executor', executor)
-        }
-        if (components.p2p !== undefined) {
-          p2p = components.p2p(services())
-          await startPart('p2p', p2p)
-        }
-        for (const role of config.roles) {
-          const service = components.roles![role]!(services())
-          roles = [...roles, service]
-          await startPart(`role:${role}`, service)
-        }
-        const offerSources = roles.filter((role) => role.offers !== undefined)
-        if (offerSources.length > 0) {
-          providers.offers = async () =>
-            (await Promise.all(offerSources.map((role) => role.offers!()))).flat()
-        }
-        if (chain !== undefined && keys !== undefined) {
-          const client = chain
-          const address = keys.info.address
-          providers.balances = () => client.balances(address)
-        }
-        if (p2p !== undefined) {
-          const host = p2p
-          providers.peers = () => host.peers()
-        }
-        if (config.api.enabled) {
-          const server = createApiServer(
-            { host: config.api.host, port: config.api.port },
-            { providers, logger: logger.child({ component: 'api' }), metrics },
-          )
-          await startPart('api', server)
-          api = server
-          await writeFile(
-            runtimeFile,
-            `${JSON.stringify({ url: server.url, pid: process.pid, startedAt })}\n`,
-            { mode: 0o600 },
-          )
-        }
-        startTime.set(startedAt / 1000)
-        status = 'running'
-        logger.info({ roles: config.roles, api: api?.url, dataDir: config.dataDir }, 'node started')
-      } catch (cause) {
-        logger.error({ err: cause }, 'node failed to start; stopping what started')
-        await stopRunning()
-        api = undefined
-        status = 'stopped'
-        if (cause instanceof NodeError) throw cause
-        throw new DaemonError('DAEMON_START_FAILED', 'the node failed to start', {
-          cause,
-          details: (cause as Error).message,
-        })
-      }
+      starting = startAll()
+      return starting
     },
 
-    async stop() {
-      if (status === 'idle' || status === 'stopped' || status === 'stopping') {
-        status = status === 'idle' ? 'stopped' : status
-        return
+    stop() {
+      stopping ??= stopAll()
+      return stopping
+    },
+  }
+
+  async function startAll(): Promise<void> {
+    try {
+      await startPart('state', { start: () => state.open(), stop: () => state.close() })
+      if (components.chain !== undefined) {
+        chain = components.chain(services())
+        await startPart('chain', chain)
       }
-      status = 'stopping'
-      logger.info('node stopping')
-      await rm(runtimeFile, { force: true })
+      if (components.executor !== undefined) {
+        executor = components.executor(services())
+        await startPart('executor', executor)
+      }
+      if (components.p2p !== undefined) {
+        p2p = components.p2p(services())
+        await startPart('p2p', p2p)
+      }
+      for (const role of config.roles) {
+        const service = components.roles![role]!(services())
+        roles = [...roles, service]
+        await startPart(`role:${role}`, service)
+      }
+      const offerSources = roles.filter((role) => role.offers !== undefined)
+      if (offerSources.length > 0) {
+        providers.offers = async () => (await Promise.all(offerSources.map((role) => role.offers!()))).flat()
+      }
+      if (chain !== undefined && keys !== undefined) {
+        const client = chain
+        const address = keys.info.address
+        providers.balances = () => client.balances(address)
+      }
+      if (p2p !== undefined) {
+        const host = p2p
+        providers.peers = () => host.peers()
+      }
+      if (config.api.enabled) {
+        const server = createApiServer(
+          { host: config.api.host, port: config.api.port },
+          { providers, logger: logger.child({ component: 'api' }), metrics },
+        )
+        await startPart('api', server)
+        api = server
+        await writeFile(
+          runtimeFile,
+          `${JSON.stringify({ url: server.url, pid: process.pid, startedAt })}\n`,
+          { mode: 0o600 },
+        )
+      }
+      startTime.set(startedAt / 1000)
+      status = 'running'
+      logger.info({ roles: config.roles, api: api?.url, dataDir: config.dataDir }, 'node started')
+    } catch (cause) {
+      logger.error({ err: cause }, 'node failed to start; stopping what started')
       await stopRunning()
       api = undefined
       status = 'stopped'
-      logger.info('node stopped')
-    },
+      if (cause instanceof NodeError) throw cause
+      throw new DaemonError('DAEMON_START_FAILED', 'the node failed to start', {
+        cause,
+        details: (cause as Error).message,
+      })
+    }
   }
+
+  async function stopAll(): Promise<void> {
+    // A stop during start waits for it, so nothing it starts is left running.
+    if (status === 'starting') await starting?.catch(() => undefined)
+    if (status !== 'running') {
+      status = 'stopped'
+      return
+    }
+    status = 'stopping'
+    logger.info('node stopping')
+    await rm(runtimeFile, { force: true })
+    await stopRunning()
+    api = undefined
+    status = 'stopped'
+    logger.info('node stopped')
+  }
+
   return daemon
 }
 

@@ -28,10 +28,7 @@ export function isNodeError(error: unknown): error is NodeError {
   return error instanceof NodeError
 }
 
-export type DaemonErrorCode =
-  | 'DAEMON_ALREADY_STARTED'
-  | 'DAEMON_ROLE_UNAVAILABLE'
-  | 'DAEMON_START_FAILED'
+export type DaemonErrorCode = 'DAEMON_ALREADY_STARTED' | 'DAEMON_ROLE_UNAVAILABLE' | 'DAEMON_START_FAILED'
 
 export class DaemonError extends NodeError<DaemonErrorCode> {
   override name = 'DaemonError'

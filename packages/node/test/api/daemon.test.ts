@@ -152,6 +152,35 @@ describe('daemon', () => {
     expect(existsSync(join(dataDir, 'api.json'))).toBe(false)
   })
 
+  it('stopped while starting, waits for the start and then stops everything', async () => {
+    const events: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    daemon = createDaemon(config, {
+      logger: createSilentLogger(),
+      p2p: () => ({
+        peerId: 'x',
+        listenAddresses: () => [],
+        peers: async () => [],
+        start: async () => {
+          await gate
+          events.push('p2p:start')
+        },
+        stop: async () => void events.push('p2p:stop'),
+      }),
+    })
+    const started = daemon.start()
+    const stopped = daemon.stop()
+    release()
+    await Promise.all([started, stopped])
+    expect(events).toEqual(['p2p:start', 'p2p:stop'])
+    expect(daemon.status).toBe('stopped')
+    expect(existsSync(join(dataDir, 'api.json'))).toBe(false)
+    await expect(daemon.start()).rejects.toMatchObject({ code: 'DAEMON_ALREADY_STARTED' })
+  })
+
   it('ignores an API runtime file left by a dead daemon', async () => {
     await writeFile(
       join(dataDir, 'api.json'),
