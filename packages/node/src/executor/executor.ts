@@ -15,9 +15,10 @@ import {
   executorCapabilities,
   ortVersion,
 } from './capabilities.js'
+import { compareOutputs } from './compare.js'
 import { ExecutorError } from './errors.js'
 import { readTensorFiles, writeTensorFile } from './formats/index.js'
-import { checkpointChain } from './hashing.js'
+import { checkpointChain, outputsDataHash } from './hashing.js'
 import { createExecutorMetrics, type ExecutorMetrics } from './metrics.js'
 import { defaultExecutorOptions, type ExecutorOptions } from './options.js'
 import { WorkerPool } from './pool.js'
@@ -104,8 +105,15 @@ export interface Executor {
       onProgress?: (p: { checkpoint: number; step: number; loss: number | undefined }) => void
     },
   ): Promise<TrainingResult>
-  /** Verifier side of an inference job: re-runs single micro-batches. */
-  inferenceReplay(job: InferenceJob): ReplayExecutor
+  /**
+   * Verifier side of an inference job: re-runs single micro-batches. Under a tolerance
+   * profile, `claimedOutputs` supplies the provider's outputs of a micro-batch (they must
+   * hash to the committed dataHash) and the replay compares values within the tolerance.
+   */
+  inferenceReplay(
+    job: InferenceJob,
+    source?: { claimedOutputs(index: number): Promise<NamedTensors> },
+  ): ReplayExecutor
   /**
    * Verifier side of a training job: re-runs segment i from checkpoint i-1, which
    * `loadCheckpoint` supplies (from the provider) and `expectedHash` vouches for (the
@@ -444,21 +452,25 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
       })
     },
 
-    inferenceReplay(job) {
+    inferenceReplay(job, source) {
       let prepared: ReturnType<typeof prepareInference> | undefined
-      return {
+      const replayOne = async (index: number, signal: AbortSignal) => {
+        prepared ??= prepareInference(job, signal)
+        const prep = await prepared
+        if (!Number.isInteger(index) || index < 0 || index >= prep.microBatches) {
+          throw new ExecutorError(
+            'EXECUTOR_SPEC_INVALID',
+            `micro-batch ${index} is outside 0..${prep.microBatches - 1}`,
+          )
+        }
+        return runMicroBatch(job, prep, index, signal)
+      }
+      const comparison = job.spec.profile.comparison
+      const replay: ReplayExecutor = {
         async runMicroBatch(index, o = {}) {
           const { signal, done } = jobSignal(o)
           try {
-            prepared ??= prepareInference(job, signal)
-            const prep = await prepared
-            if (!Number.isInteger(index) || index < 0 || index >= prep.microBatches) {
-              throw new ExecutorError(
-                'EXECUTOR_SPEC_INVALID',
-                `micro-batch ${index} is outside 0..${prep.microBatches - 1}`,
-              )
-            }
-            return (await runMicroBatch(job, prep, index, signal)).dataHash
+            return (await replayOne(index, signal)).dataHash
           } finally {
             done()
           }
@@ -467,6 +479,26 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
           throw new ExecutorError('EXECUTOR_SPEC_INVALID', 'an inference job has no training segments')
         },
       }
+      if (comparison !== 'bit-exact' && source) {
+        replay.matchesMicroBatch = async (index, claimed, o = {}) => {
+          const { signal, done } = jobSignal(o)
+          try {
+            const claimedOutputs = await source.claimedOutputs(index)
+            const r = await replayOne(index, signal)
+            // the shipped outputs must be the committed ones before their values count
+            if (outputsDataHash(claimedOutputs).toLowerCase() !== claimed.toLowerCase()) {
+              return { match: false, replayed: r.dataHash }
+            }
+            return {
+              match: compareOutputs(claimedOutputs, r.outputs, comparison).match,
+              replayed: r.dataHash,
+            }
+          } finally {
+            done()
+          }
+        }
+      }
+      return replay
     },
 
     trainingReplay(job, source) {

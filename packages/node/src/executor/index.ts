@@ -1,4 +1,5 @@
 export * from './capabilities.js'
+export * from './compare.js'
 export * from './errors.js'
 export * from './executor.js'
 export * from './formats/index.js'

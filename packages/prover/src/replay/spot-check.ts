@@ -18,6 +18,16 @@ export interface ReplayExecutor {
   runMicroBatch(index: number, options?: { signal?: AbortSignal }): Promise<Hex>
   /** Hash of checkpoint `index` after replaying its segment (training jobs). */
   runTrainingSegment(index: number, options?: { signal?: AbortSignal }): Promise<Hex>
+  /**
+   * For profiles compared within a tolerance (GPU runs), where hashes cannot match: re-run
+   * micro-batch `index` and decide whether the provider's claimed outputs (which must hash
+   * to `claimed`) are within tolerance. When present, spotCheck uses it for inference.
+   */
+  matchesMicroBatch?(
+    index: number,
+    claimed: Hex,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ match: boolean; replayed: Hex }>
 }
 
 /** The provider's answer for one item: its data hash and the Merkle proof of its leaf. */
@@ -81,12 +91,17 @@ export async function spotCheck(params: SpotCheckParameters): Promise<SpotCheckR
     const started = performance.now()
     try {
       const opts = signal ? { signal } : {}
-      const replayed =
-        params.kind === 'inference'
-          ? await executor.runMicroBatch(index, opts)
-          : await executor.runTrainingSegment(index, opts)
-      if (replayed.toLowerCase() !== claim.dataHash.toLowerCase()) {
-        mismatches.push({ index, reason: 'different-result', claimed: claim.dataHash, replayed })
+      if (params.kind === 'inference' && executor.matchesMicroBatch) {
+        const { match, replayed } = await executor.matchesMicroBatch(index, claim.dataHash, opts)
+        if (!match) mismatches.push({ index, reason: 'different-result', claimed: claim.dataHash, replayed })
+      } else {
+        const replayed =
+          params.kind === 'inference'
+            ? await executor.runMicroBatch(index, opts)
+            : await executor.runTrainingSegment(index, opts)
+        if (replayed.toLowerCase() !== claim.dataHash.toLowerCase()) {
+          mismatches.push({ index, reason: 'different-result', claimed: claim.dataHash, replayed })
+        }
       }
     } catch (error) {
       if (signal?.aborted) throw new ReplayError('REPLAY_ABORTED', 'spot check aborted', { cause: error })
