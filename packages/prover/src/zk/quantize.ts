@@ -94,9 +94,19 @@ export function quantizeMlp(mlp: Mlp, options: QuantizeOptions): QuantizedMlp {
       }
       weights.push(row)
     }
+    // Products are below 2^(2v-2) each; bounding the bias too keeps every accumulator far below p/2,
+    // so the field arithmetic of the circuit is the integer arithmetic of quantizedForward.
+    const biasLimit = 1n << BigInt(2 * valueBits)
     const bias = Array.from(layer.bias, (b) => {
       if (!Number.isFinite(b)) throw new ZkError('ZK_UNSUPPORTED_MODEL', `layer ${index}: a bias is ${b}`)
-      return roundToInteger(b * scale * scale)
+      const q = roundToInteger(b * scale * scale)
+      if (q >= biasLimit || q <= -biasLimit) {
+        throw new ZkError(
+          'ZK_VALUE_OUT_OF_RANGE',
+          `layer ${index}: bias ${b} is too large for ${valueBits}-bit values`,
+        )
+      }
+      return q
     })
     return {
       inFeatures: layer.inFeatures,

@@ -57,30 +57,44 @@ async function run(task: ZkTask): Promise<unknown> {
       const fresh = temporary(`${task.outPath}.0`)
       const contributed = temporary(`${task.outPath}.1`)
       const prepared = temporary(task.outPath)
-      await snarkjs.powersOfTau.newAccumulator(curve, task.power, fresh, logger)
-      await snarkjs.powersOfTau.contribute(fresh, contributed, 'ocn local contribution', task.entropy, logger)
-      await snarkjs.powersOfTau.preparePhase2(contributed, prepared, logger)
-      renameSync(prepared, task.outPath)
-      for (const f of [fresh, contributed]) rmSync(f, { force: true })
+      try {
+        await snarkjs.powersOfTau.newAccumulator(curve, task.power, fresh, logger)
+        await snarkjs.powersOfTau.contribute(
+          fresh,
+          contributed,
+          'ocn local contribution',
+          task.entropy,
+          logger,
+        )
+        await snarkjs.powersOfTau.preparePhase2(contributed, prepared, logger)
+        renameSync(prepared, task.outPath)
+      } finally {
+        for (const f of [fresh, contributed, prepared]) rmSync(f, { force: true })
+      }
       return { path: task.outPath }
     }
     case 'groth16Setup': {
       const initial = temporary(`${task.zkeyPath}.0`)
       const final = temporary(task.zkeyPath)
-      await snarkjs.zKey.newZKey(task.r1csPath, task.ptauPath, initial, logger)
-      // One phase-2 contribution with fresh entropy; without it delta would be the generator.
-      await snarkjs.zKey.contribute(initial, final, 'ocn local phase 2', task.entropy, logger)
-      const verificationKey = await snarkjs.zKey.exportVerificationKey(final, logger)
-      const require = createRequire(import.meta.url)
-      const snarkjsRoot = dirname(dirname(require.resolve('snarkjs')))
-      const template = readFileSync(join(snarkjsRoot, 'templates', 'verifier_groth16.sol.ejs'), 'utf8')
-      const solidity = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template }, logger)
-      writeFileSync(temporary(task.verificationKeyPath), JSON.stringify(verificationKey, null, 1))
-      writeFileSync(temporary(task.solidityVerifierPath), solidity)
-      renameSync(temporary(task.verificationKeyPath), task.verificationKeyPath)
-      renameSync(temporary(task.solidityVerifierPath), task.solidityVerifierPath)
-      renameSync(final, task.zkeyPath)
-      rmSync(initial, { force: true })
+      const keyTemp = temporary(task.verificationKeyPath)
+      const solidityTemp = temporary(task.solidityVerifierPath)
+      try {
+        await snarkjs.zKey.newZKey(task.r1csPath, task.ptauPath, initial, logger)
+        // One phase-2 contribution with fresh entropy; without it delta would be the generator.
+        await snarkjs.zKey.contribute(initial, final, 'ocn local phase 2', task.entropy, logger)
+        const verificationKey = await snarkjs.zKey.exportVerificationKey(final, logger)
+        const require = createRequire(import.meta.url)
+        const snarkjsRoot = dirname(dirname(require.resolve('snarkjs')))
+        const template = readFileSync(join(snarkjsRoot, 'templates', 'verifier_groth16.sol.ejs'), 'utf8')
+        const solidity = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template }, logger)
+        writeFileSync(keyTemp, JSON.stringify(verificationKey, null, 1))
+        writeFileSync(solidityTemp, solidity)
+        renameSync(keyTemp, task.verificationKeyPath)
+        renameSync(solidityTemp, task.solidityVerifierPath)
+        renameSync(final, task.zkeyPath)
+      } finally {
+        for (const f of [initial, final, keyTemp, solidityTemp]) rmSync(f, { force: true })
+      }
       return { zkeyPath: task.zkeyPath }
     }
     case 'prove': {

@@ -188,6 +188,23 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     ).rejects.toMatchObject({ code: 'ZK_WORKER_FAILED' })
   })
 
+  it('stops a prove when its signal aborts, and reports a bad ptau file as a setup failure', async () => {
+    const controller = new AbortController()
+    const pending = proveInference({
+      artifacts: built.artifacts,
+      input: inputs[2]!,
+      signal: controller.signal,
+    })
+    setTimeout(() => controller.abort(), 50)
+    await expect(pending).rejects.toMatchObject({ code: 'ZK_ABORTED' })
+    const { writeFileSync } = await import('node:fs')
+    const bogus = `${TEST_CACHE_DIR}/not-a-ceremony.ptau`
+    writeFileSync(bogus, 'this is not a powers of tau file')
+    await expect(
+      buildZkCircuit({ model: mlp, cacheDir: TEST_CACHE_DIR, ptauPath: bogus }),
+    ).rejects.toMatchObject({ code: 'ZK_SETUP_FAILED' })
+  })
+
   it('spends the verification gas of a real pairing check on-chain', async () => {
     // estimateGas would be wrong here: with too little gas the verifier's pairing staticcall fails and
     // verifyProof returns false instead of reverting, so the estimate finds that cheap failing path.
