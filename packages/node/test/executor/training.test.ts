@@ -6,8 +6,6 @@ import {
   checkpointHash,
   decodeSafetensors,
   type NamedTensors,
-  parseJobSpec,
-  type TrainingJobSpec,
 } from '../../src/executor/index.js'
 import { blobs, classifierSpec, f32, lcg, profile, randomMlp, testExecutor } from './helpers.js'
 

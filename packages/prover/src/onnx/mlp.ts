@@ -198,9 +198,9 @@ export function extractMlp(model: OnnxModel): Mlp & { names: MlpGraphNames } {
         value = add.outputs[0]!
       }
       layers.push(denseLayer(w, false, bias, label))
-    } else if (activationOps[node.opType] && node.domain !== 'com.microsoft.nchwc') {
+    } else if (activationOps[node.opType]) {
       const last = layers[layers.length - 1]
-      if (!last || last.activation !== 'none') {
+      if (last?.activation !== 'none') {
         throw new OnnxError('ONNX_GRAPH_SHAPE', `activation ${label} does not follow a dense layer`)
       }
       last.activation = activationOps[node.opType]!

@@ -20,7 +20,7 @@ export const SPOT_CHECK_DOMAIN = 'ocn/spot-check/v1'
 export function sampleIndices(randomness: Hex | Uint8Array, jobId: string, n: number, k: number): number[] {
   const seed =
     typeof randomness === 'string' ? (isHex(randomness) ? hexToBytes(randomness) : undefined) : randomness
-  if (!seed || seed.length !== 32) {
+  if (seed?.length !== 32) {
     throw new ReplayError('REPLAY_INVALID_ARGUMENT', 'spot-check randomness must be 32 bytes')
   }
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) {

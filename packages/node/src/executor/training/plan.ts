@@ -190,7 +190,7 @@ export function initialState(spec: TrainingJobSpec, mlp: Mlp): NamedTensors {
 
 export function stepOf(state: NamedTensors): number {
   const t = state[STEP_TENSOR]
-  if (!t || t.dtype !== 'int64' || t.data.byteLength !== 8) {
+  if (t?.dtype !== 'int64' || t.data.byteLength !== 8) {
     throw new ExecutorError('EXECUTOR_INPUT_MISMATCH', 'checkpoint state has no int64 step counter')
   }
   return Number(new DataView(t.data.buffer, t.data.byteOffset, 8).getBigInt64(0, true))
