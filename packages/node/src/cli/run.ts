@@ -137,16 +137,21 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   }
   try {
     const loose = parse(argv, allOptions(), false)
-    const command = findCommand(loose.positionals)
-    if (loose.values.version === true && command === undefined) {
+    // --version and --help win over any command: `ocn init --version` must not create keys.
+    if (loose.values.version === true) {
       write(io.stdout, json ? JSON.stringify({ version: nodeVersion() }) : `ocn ${nodeVersion()}`)
       return EXIT_OK
     }
+    const helpWords = loose.positionals[0] === 'help' ? loose.positionals.slice(1) : undefined
+    const command = findCommand(helpWords ?? loose.positionals)
+    const wantsHelp = loose.values.help === true || helpWords !== undefined
+    if (wantsHelp || loose.positionals.length === 0) {
+      const text = command === undefined ? generalHelp() : commandHelp(command)
+      write(io.stdout, json ? JSON.stringify({ help: text }) : text)
+      // Bare `ocn` is a usage error: it did not say what to do.
+      return wantsHelp ? EXIT_OK : EXIT_USER_ERROR
+    }
     if (command === undefined) {
-      if (loose.positionals.length === 0 || loose.values.help === true) {
-        write(json ? io.stdout : io.stdout, json ? JSON.stringify({ help: generalHelp() }) : generalHelp())
-        return loose.positionals.length === 0 && loose.values.help !== true ? EXIT_USER_ERROR : EXIT_OK
-      }
       const words = loose.positionals.join(' ')
       throw new CliError(
         'CLI_UNKNOWN_COMMAND',
@@ -154,10 +159,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
       )
     }
     const strict = parse(argv, optionsFor(command), true)
-    if (strict.values.help === true) {
-      write(io.stdout, json ? JSON.stringify({ help: commandHelp(command) }) : commandHelp(command))
-      return EXIT_OK
-    }
     const positionals = strict.positionals.slice(command.path.length)
     if (positionals.length > command.maxPositionals) {
       throw new CliError(

@@ -273,5 +273,15 @@ describe('ocn config show and usage errors', () => {
 
     const version = await ocn(['--version', '--json'])
     expect(JSON.parse(version.stdout).version).toMatch(/^\d+\.\d+\.\d+/)
+
+    const helpWord = await ocn(['help', 'config', 'show'])
+    expect(helpWord.code).toBe(0)
+    expect(helpWord.stdout).toContain('Usage: ocn config show')
+    // --version never runs the command it is attached to.
+    const initVersion = await ocn(['init', '--data-dir', dataDir, '--version'])
+    expect(initVersion.stdout).toMatch(/^ocn \d+\.\d+\.\d+/)
+    expect(existsSync(dataDir)).toBe(false)
+    const bare = await ocn([])
+    expect(bare.code).toBe(2)
   })
 })
