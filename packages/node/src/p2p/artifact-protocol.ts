@@ -176,6 +176,43 @@ function readBody(
   return chunks()
 }
 
+/**
+ * Waits until the stream's write buffer holds at most `limit` bytes. `send()` returning
+ * false and 'drain' are not enough on their own: Yamux emits 'drain' on every window
+ * update, however small, so a sender that writes a chunk per 'drain' still fills its
+ * write buffer with the whole file when the receiver is slower. Checking the buffer
+ * length keeps the sender's memory bounded too.
+ */
+async function drainBelow(stream: Stream, limit: number, signal: AbortSignal): Promise<void> {
+  while (stream.writeBufferLength > limit) {
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        stream.removeEventListener('drain', onProgress)
+        stream.removeEventListener('idle', onProgress)
+        stream.removeEventListener('close', onClose)
+        signal.removeEventListener('abort', onAbort)
+      }
+      const onProgress = () => {
+        cleanup()
+        resolve()
+      }
+      const onClose = () => {
+        cleanup()
+        reject(new P2PError(P2PErrorCode.TRUNCATED, 'stream closed while sending'))
+      }
+      const onAbort = () => {
+        cleanup()
+        reject(signal.reason)
+      }
+      stream.addEventListener('drain', onProgress)
+      stream.addEventListener('idle', onProgress)
+      stream.addEventListener('close', onClose)
+      signal.addEventListener('abort', onAbort)
+    })
+  }
+}
+
 export function createArtifactProtocol(
   init: ArtifactProtocolInit,
   components: ArtifactProtocolComponents,
@@ -219,8 +256,13 @@ export function createArtifactProtocol(
         let sent = 0
         for await (const chunk of await store.get(req.hash, { signal: controller.signal })) {
           if (sent + chunk.length > size) break
-          if (!raw.send(chunk)) {
-            await raw.onDrain({ signal: deadline(controller.signal, options.idleTimeoutMs) })
+          raw.send(chunk)
+          if (raw.writeBufferLength > options.artifactHighWaterMarkBytes) {
+            await drainBelow(
+              raw,
+              options.artifactHighWaterMarkBytes / 2,
+              deadline(controller.signal, options.idleTimeoutMs),
+            )
           }
           sent += chunk.length
           metrics.artifactBytes.inc({ direction: 'sent' }, chunk.length)
