@@ -35,8 +35,14 @@ function cacheKey(ref: ModelRef): string {
   return `${ref.modelHash}/${p.executionProvider}/${p.graphOptimizationLevel}/${p.intraOpThreads}/${p.interOpThreads}`
 }
 
+/**
+ * Model bytes by hash, so a model can get a session under another profile (say cuda after
+ * cpu) without the pool sending it again. The pool mirrors this set from every reply.
+ */
+const models = new Map<Hex, Uint8Array>()
+
 function loadedModels(): Hex[] {
-  return [...new Set([...sessions.keys()].map((k) => k.split('/')[0] as Hex))]
+  return [...models.keys()]
 }
 
 async function sessionFor(ref: ModelRef): Promise<CachedSession> {
@@ -47,12 +53,16 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
     sessions.set(key, hit)
     return hit
   }
-  if (!ref.model) {
-    throw new ExecutorError('EXECUTOR_RUN_FAILED', 'worker was not sent the model it does not hold')
+  if (ref.model) {
+    models.delete(ref.modelHash)
+    models.set(ref.modelHash, ref.model)
+    while (models.size > sessionCacheSize) models.delete(models.keys().next().value!)
   }
+  const bytes = models.get(ref.modelHash)
+  if (!bytes) throw new ExecutorError('EXECUTOR_RUN_FAILED', 'worker was not sent the model it does not hold')
   let session: ort.InferenceSession
   try {
-    session = await ort.InferenceSession.create(ref.model, sessionOptionsFor(ref.profile))
+    session = await ort.InferenceSession.create(bytes, sessionOptionsFor(ref.profile))
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause)
     if (ref.profile.executionProvider !== 'cpu' && /provider|cuda|webgpu|dawn|adapter/i.test(message)) {

@@ -110,6 +110,24 @@ describe('executor limits and failures', () => {
     expect(err.message).toMatch(/onnxruntime-node-install=cuda12/)
   })
 
+  it('webgpu runs where an adapter exists and is EXECUTOR_DEVICE_UNAVAILABLE where none does', async () => {
+    const spec = {
+      kind: 'inference' as const,
+      profile: profile(4, { executionProvider: 'webgpu', comparison: { tolerance: 1e-3 } }),
+    }
+    const outcome = await executor.runInference({ ...goodJob, spec }).then(
+      (r) => r,
+      (e) => e,
+    )
+    if (outcome instanceof ExecutorError) {
+      expect(outcome.code).toBe('EXECUTOR_DEVICE_UNAVAILABLE')
+      expect(outcome.message).toMatch(/webgpu/)
+    } else {
+      expect(outcome.outputs!.output!.dims).toEqual([20, 4])
+    }
+    await stillServes()
+  })
+
   it('a spec pinning another ONNX Runtime version is EXECUTOR_SPEC_INVALID', async () => {
     const spec = { kind: 'inference' as const, profile: profile(4, { ortVersion: '1.17.0' }) }
     expect(await code(executor.runInference({ ...goodJob, spec }))).toBe('EXECUTOR_SPEC_INVALID')
