@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { type Address, type Chain, defineChain, type HDAccount, type Hex } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
@@ -88,6 +88,20 @@ async function freePort(): Promise<number> {
   })
 }
 
+/** True when something already accepts connections on the port (it would answer for us). */
+async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    const done = (inUse: boolean) => {
+      socket.destroy()
+      resolve(inUse)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}
+
 async function rpcReady(url: string, timeoutMs: number): Promise<boolean> {
   try {
     const res = await fetch(url, {
@@ -139,6 +153,8 @@ async function launch(
   port: number,
   opts: DevChainOptions & typeof defaultDevChainOptions,
 ): Promise<DevChain> {
+  // anvil would fail to bind, while the readiness probe got answers from the other process
+  if (await portInUse(port)) throw new DevChainError(`port ${port} on 127.0.0.1 is already in use`)
   const args = [
     '--host',
     '127.0.0.1',

@@ -1,0 +1,75 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createWalletClient, http } from 'viem'
+import { getBlockNumber, getChainId } from 'viem/actions'
+import { describe, expect, it } from 'vitest'
+import { DEV_MNEMONIC, DevChainError, deployProtocol, parseDeployment, startDevChain } from '../src/index.js'
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('dev chain and deployment', () => {
+  it('starts anvil on a free loopback port with the known accounts and stops it for good', async () => {
+    const chain = await startDevChain({ chainId: 31338 })
+    try {
+      expect(chain.rpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(chain.accounts[0]!.address).toBe('0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266')
+      expect(chain.privateKeys).toHaveLength(10)
+      const client = createWalletClient({
+        account: chain.accounts[0]!,
+        chain: chain.chain,
+        transport: http(chain.rpcUrl),
+      })
+      expect(await getChainId(client)).toBe(31338)
+    } finally {
+      await chain.stop()
+    }
+    expect(alive(chain.pid!)).toBe(false)
+    await chain.stop()
+    expect(DEV_MNEMONIC.split(' ')).toHaveLength(12)
+  })
+
+  it('fails with a DevChainError when the port is taken', async () => {
+    const first = await startDevChain()
+    try {
+      await expect(startDevChain({ port: first.port, startTimeoutMs: 5000 })).rejects.toBeInstanceOf(
+        DevChainError,
+      )
+    } finally {
+      await first.stop()
+    }
+  })
+
+  it('deploys, wires and writes a deployment file that parses back', async () => {
+    const chain = await startDevChain()
+    const dir = await mkdtemp(join(tmpdir(), 'ocn-deploy-'))
+    try {
+      const client = createWalletClient({
+        account: chain.accounts[0]!,
+        chain: chain.chain,
+        transport: http(chain.rpcUrl),
+      })
+      const outFile = join(dir, 'deployment.json')
+      const deployment = await deployProtocol(client, { outFile, params: { challengeWindow: 120 } })
+      expect(deployment.chainId).toBe(chain.chain.id)
+      expect(deployment.deployBlock).toBeLessThanOrEqual(await getBlockNumber(client))
+      const parsed = parseDeployment(await readFile(outFile, 'utf8'))
+      expect(parsed).toEqual(deployment)
+      expect(parsed.params.challengeWindow).toBe(120)
+      await expect(
+        deployProtocol(client, { params: { challengeWindow: 1000, unbondingDelay: 10n } }),
+      ).rejects.toMatchObject({ code: 'DEPLOYMENT' })
+      expect(() => parseDeployment('{"chainId": 1}')).toThrow(/addresses/)
+    } finally {
+      await chain.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

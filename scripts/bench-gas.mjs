@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+import {
+  approveToken,
+  award,
+  challenge,
+  commitResult,
+  deployProtocol,
+  expire,
+  finalize,
+  resolve,
+  signBid,
+  stake,
+  startDevChain,
+  transferToken,
+} from '@ocn/contracts-client'
+// Gas used by each protocol transaction, measured on a fresh embedded anvil.
+//
+// Usage: npm run bench:gas [-- --json]
+// With --json the last stdout line is one JSON object:
+//   { stake, award, commitResult, finalize, challenge, resolve, expire, happyPath }
+// happyPath = award + commitResult + finalize.
+//
+// The figures are steady state: the provider has finished a job before, so its nonce word,
+// reputation record and token balance already exist, as do the market's token balance and
+// the treasury's accrual (the first job of a fresh provider pays for creating those slots;
+// it is printed separately in the human-readable output).
+import { jobIdOf, MerkleTree } from '@ocn/protocol'
+import { createTestClient, createWalletClient, http, keccak256, parseEther, toHex } from 'viem'
+import { getBlock } from 'viem/actions'
+
+const json = process.argv.includes('--json')
+const log = (...args) => {
+  if (!json) console.log(...args)
+}
+
+const chain = await startDevChain()
+try {
+  const wallet = (i) =>
+    createWalletClient({
+      account: chain.accounts[i],
+      chain: chain.chain,
+      transport: http(chain.rpcUrl),
+      pollingInterval: 50,
+    })
+  const admin = wallet(0)
+  const requester = wallet(1)
+  const provider = wallet(2)
+  const verifier = wallet(3)
+  const test = createTestClient({ mode: 'anvil', chain: chain.chain, transport: http(chain.rpcUrl) })
+  const deployment = await deployProtocol(admin, { treasury: wallet(5).account.address })
+  const { token, stakeManager, jobMarket } = deployment.addresses
+  const domain = { chainId: chain.chain.id, verifyingContract: jobMarket }
+  const window = deployment.params.challengeWindow
+
+  for (const w of [requester, provider, verifier]) {
+    await transferToken(admin, { token, to: w.account.address, amount: parseEther('100000') })
+  }
+  const gasOf = (result) => Number(result.receipt.gasUsed)
+
+  await approveToken(provider, { token, spender: stakeManager, amount: parseEther('10000') })
+  const stakeGas = gasOf(await stake(provider, { stakeManager, amount: parseEther('10000') }))
+  await approveToken(verifier, { token, spender: stakeManager, amount: parseEther('1000') })
+  await stake(verifier, { stakeManager, amount: parseEther('1000') })
+  // unlimited approvals, as a requester's node would set once
+  await approveToken(requester, { token, spender: jobMarket, amount: 2n ** 256n - 1n })
+  await approveToken(verifier, { token, spender: jobMarket, amount: 2n ** 256n - 1n })
+
+  const tree = MerkleTree.fromDataHashes(Array.from({ length: 64 }, (_, i) => keccak256(toHex(`out ${i}`))))
+  let salt = 0n
+  let nonce = 0n
+  const newJob = async () => {
+    const now = (await getBlock(admin)).timestamp
+    salt += 1n
+    nonce += 1n
+    const offer = {
+      requester: requester.account.address,
+      modelHash: keccak256(toHex('model')),
+      inputHash: keccak256(toHex('input')),
+      specHash: keccak256(toHex('spec')),
+      kind: 0,
+      verification: 0,
+      maxPrice: parseEther('50'),
+      minCollateral: parseEther('100'),
+      biddingEnds: now + 30n,
+      deadline: now + 3600n,
+      sampleCount: 64,
+      microBatchSize: 1,
+      salt,
+    }
+    const bid = {
+      jobId: jobIdOf(offer),
+      provider: provider.account.address,
+      price: parseEther('40'),
+      collateral: parseEther('200'),
+      expiry: now + 600n,
+      nonce,
+      etaSeconds: 60,
+    }
+    const signature = await signBid(provider, { domain, bid })
+    const awarded = await award(requester, { jobMarket, offer, bid, signature })
+    return { jobId: awarded.jobId, award: gasOf(awarded) }
+  }
+  const advance = async (seconds) => {
+    await test.increaseTime({ seconds })
+    await test.mine({ blocks: 1 })
+  }
+  const happy = async () => {
+    const job = await newJob()
+    const commit = gasOf(
+      await commitResult(provider, {
+        jobMarket,
+        jobId: job.jobId,
+        resultRoot: tree.root,
+        leafCount: tree.leafCount,
+      }),
+    )
+    await advance(window + 1)
+    const fin = gasOf(await finalize(verifier, { jobMarket, jobId: job.jobId }))
+    return { award: job.award, commitResult: commit, finalize: fin, happyPath: job.award + commit + fin }
+  }
+
+  const first = await happy()
+  const steady = await happy()
+
+  const disputed = await newJob()
+  await commitResult(provider, {
+    jobMarket,
+    jobId: disputed.jobId,
+    resultRoot: tree.root,
+    leafCount: tree.leafCount,
+  })
+  const challengeGas = gasOf(
+    await challenge(verifier, {
+      jobMarket,
+      jobId: disputed.jobId,
+      leafIndex: 7n,
+      claimedDataHash: keccak256(toHex('honest output 7')),
+    }),
+  )
+  const resolveGas = gasOf(await resolve(admin, { jobMarket, jobId: disputed.jobId, providerCheated: true }))
+
+  const noShow = await newJob()
+  await advance(3601)
+  const expireGas = gasOf(await expire(verifier, { jobMarket, jobId: noShow.jobId }))
+
+  const figures = {
+    stake: stakeGas,
+    award: steady.award,
+    commitResult: steady.commitResult,
+    finalize: steady.finalize,
+    challenge: challengeGas,
+    resolve: resolveGas,
+    expire: expireGas,
+    happyPath: steady.happyPath,
+  }
+  log('gas used (steady state: the provider has completed a job before)')
+  for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(13)} ${String(v).padStart(8)}`)
+  log(`  target happyPath <= 200000: ${figures.happyPath <= 200_000 ? 'met' : 'NOT met'}`)
+  log(
+    `first job of a fresh provider: award ${first.award}, commitResult ${first.commitResult}, finalize ${first.finalize}, happyPath ${first.happyPath}`,
+  )
+  if (json) console.log(JSON.stringify(figures))
+} finally {
+  await chain.stop()
+}
