@@ -171,7 +171,7 @@ export function createGossipService(
     return { verdict: 'accept', reason: 'valid' }
   }
 
-  async function validate(topic: string, from: string | undefined, data: Uint8Array): Promise<Validation> {
+  async function judge(topic: string, from: string | undefined, data: Uint8Array): Promise<Validation> {
     // unsigned messages cannot be attributed; StrictSign already refuses them, this is belt and braces
     if (from === undefined) return { verdict: REJECT, reason: 'unsigned' }
     const limit = topic === OFFERS_TOPIC ? MessageSizeLimit.jobOffer : MessageSizeLimit.capabilityAd
@@ -183,20 +183,23 @@ export function createGossipService(
     return { verdict: REJECT, reason: 'unknown-topic' }
   }
 
+  async function validate(topic: string, from: string | undefined, data: Uint8Array): Promise<Validation> {
+    let result: Validation
+    try {
+      result = await judge(topic, from, data)
+    } catch (error) {
+      // a bug in validation must not take the node down; treat as not-for-us
+      log.warn({ err: error }, 'gossip validator failed')
+      result = { verdict: IGNORE, reason: 'internal' }
+    }
+    metrics.gossipValidations.inc({ topic, verdict: result.verdict, reason: result.reason })
+    if (result.verdict !== 'accept') log.debug({ topic, from, ...result }, 'gossip message not accepted')
+    return result
+  }
+
   function validatorFor(topic: string) {
-    return async (propagationSource: { toString(): string }, msg: Message) => {
-      let result: Validation
-      try {
-        result = await validate(topic, msg.type === 'signed' ? msg.from.toString() : undefined, msg.data)
-      } catch (error) {
-        // a bug in validation must not take the node down; treat as not-for-us
-        log.warn({ err: error }, 'gossip validator failed')
-        result = { verdict: IGNORE, reason: 'internal' }
-      }
-      metrics.gossipValidations.inc({ topic, verdict: result.verdict, reason: result.reason })
-      if (result.verdict !== 'accept') {
-        log.debug({ topic, from: propagationSource.toString(), ...result }, 'gossip message not accepted')
-      }
+    return async (_propagationSource: unknown, msg: Message) => {
+      const result = await validate(topic, msg.type === 'signed' ? msg.from.toString() : undefined, msg.data)
       return result.verdict as never
     }
   }
