@@ -1,1 +1,12 @@
-export {}
+export * from './api/index.js'
+export * from './artifacts/index.js'
+export { runCli } from './cli/index.js'
+export * from './config/index.js'
+export * from './daemon/index.js'
+export * from './executor/index.js'
+export * from './keys/index.js'
+export * from './logging/index.js'
+export * from './metrics/index.js'
+export * from './state/index.js'
+// The network layer has its own narrow Logger type; keep its names apart.
+export * as p2p from './p2p/index.js'
