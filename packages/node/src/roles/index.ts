@@ -1,0 +1,1 @@
+export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'

@@ -1,0 +1,29 @@
+import type { RoleService } from '../daemon/interface.js'
+
+/** What a requester needs to put a job on the market. */
+export interface SubmitJobParams {
+  /** ONNX model file. */
+  modelPath: string
+  /** Inputs file (safetensors or .npy) whose first axis is the sample axis. */
+  inputsPath: string
+  kind: 'inference' | 'training'
+  /** Training spec (JSON) when kind is 'training'. */
+  trainingSpecPath?: string
+  verification: 'replay' | 'zk'
+  /** Highest price the requester will pay, in OPEN wei; defaults to the requester config. */
+  maxPrice?: bigint
+  /** Samples per micro-batch (one Merkle leaf each); defaults to the executor's choice. */
+  microBatchSize?: number
+}
+
+export interface SubmitJobResult {
+  jobId: string
+}
+
+/** The requester role as the API and CLI use it. */
+export interface RequesterRole extends RoleService {
+  readonly role: 'requester'
+  submitJob(params: SubmitJobParams, options?: { signal?: AbortSignal }): Promise<SubmitJobResult>
+  /** Puts an expired or refunded job on the market again under a new job id. */
+  reoffer(jobId: string, options?: { signal?: AbortSignal }): Promise<SubmitJobResult>
+}
