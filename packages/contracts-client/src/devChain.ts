@@ -116,14 +116,15 @@ async function rpcReady(url: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
-const live = new Set<ChildProcess>()
+/** Synchronous last-resort killers of every running dev chain, for the 'exit' hook. */
+const live = new Map<ChildProcess, () => void>()
 let exitHookInstalled = false
 function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   // 'exit' handlers must be synchronous: a SIGKILL is all we can still send
   process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL')
+    for (const killNow of live.values()) killNow()
   })
 }
 
@@ -171,8 +172,42 @@ async function launch(
     '--quiet',
   ]
   if (opts.blockTime !== undefined) args.push('--block-time', String(opts.blockTime))
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  live.add(child)
+  // On POSIX anvil runs under a tiny sh watchdog that holds our end of a pipe: when this
+  // process dies in any way (even SIGKILL, or a test worker torn down), the pipe closes, `read`
+  // returns and the watchdog kills anvil. An 'exit' hook alone misses signals and workers.
+  const watchdog = process.platform !== 'win32'
+  const child = watchdog
+    ? spawn(
+        '/bin/sh',
+        [
+          '-c',
+          'trap "" INT; "$0" "$@" & anvil=$!; echo $anvil; read -r _; kill $anvil 2>/dev/null; wait $anvil',
+          binary,
+          ...args,
+        ],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      )
+    : spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let anvilPid: number | undefined = watchdog ? undefined : child.pid
+  if (watchdog) {
+    child.stdout?.setEncoding('utf8')
+    child.stdout?.once('data', (line: string) => {
+      const pid = Number.parseInt(line.trim(), 10)
+      if (Number.isSafeInteger(pid) && pid > 0) anvilPid = pid
+    })
+    // an unread pipe must not keep the event loop alive
+    child.stdin?.on('error', () => {})
+  }
+  live.set(child, () => {
+    if (watchdog && anvilPid !== undefined) {
+      try {
+        process.kill(anvilPid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGKILL')
+  })
   let stderr = ''
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (chunk: string) => {
@@ -193,12 +228,12 @@ async function launch(
   spawnError.catch(() => {})
 
   const kill = async () => {
-    if (!hasExited) {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-      await exited
-      clearTimeout(timer)
-    }
+    if (hasExited) return
+    if (watchdog) child.stdin?.end()
+    else child.kill('SIGTERM')
+    const timer = setTimeout(() => live.get(child)?.(), 3000)
+    await exited
+    clearTimeout(timer)
   }
 
   const rpcUrl = `http://127.0.0.1:${port}`
@@ -234,7 +269,7 @@ async function launch(
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   })
-  return { rpcUrl, port, chain, accounts, privateKeys, pid: child.pid, stop: kill }
+  return { rpcUrl, port, chain, accounts, privateKeys, pid: anvilPid, stop: kill }
 }
 
 export type { Address }

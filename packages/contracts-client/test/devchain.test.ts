@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,6 +35,25 @@ describe('dev chain and deployment', () => {
     expect(alive(chain.pid!)).toBe(false)
     await chain.stop()
     expect(DEV_MNEMONIC.split(' ')).toHaveLength(12)
+  })
+
+  it('takes anvil down with it when the owning process is killed outright', async () => {
+    // runs the built package in a child process, which is then SIGKILLed (no exit hook runs)
+    const entry = new URL('../dist/index.js', import.meta.url).href
+    const script = `const { startDevChain } = await import(${JSON.stringify(entry)}); const c = await startDevChain(); console.log(c.pid); setInterval(() => {}, 1000)`
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const pid = await new Promise<number>((resolve, reject) => {
+      owner.stdout.setEncoding('utf8')
+      owner.stdout.once('data', (line: string) => resolve(Number.parseInt(line, 10)))
+      owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)))
+    })
+    expect(alive(pid)).toBe(true)
+    owner.kill('SIGKILL')
+    const deadline = Date.now() + 10_000
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(alive(pid)).toBe(false)
   })
 
   it('fails with a DevChainError when the port is taken', async () => {
