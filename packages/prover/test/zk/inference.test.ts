@@ -74,7 +74,8 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     }
     verifier = await deploy(built)
     otherVerifier = await deploy(other)
-  })
+    // a first run on a fresh cache also generates the powers of tau (about a minute on 2 cores)
+  }, 600_000)
 
   afterAll(async () => {
     await chain?.stop()
