@@ -50,6 +50,13 @@ export interface ProviderConfig {
   /** Jobs executed at once; offers beyond it are not bid on. */
   maxConcurrentJobs: number
   collateral: ProviderCollateralConfig
+  /** Devnet only: makes this provider cheat, to exercise verification. */
+  cheat: ProviderCheatConfig
+}
+
+export interface ProviderCheatConfig {
+  /** Fraction of micro-batch outputs the provider corrupts before committing (0: honest). */
+  fraction: number
 }
 
 export interface ProviderCollateralConfig {
@@ -124,6 +131,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       priceFloorPerSample: OPEN / 10_000n,
       maxConcurrentJobs: 2,
       collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
+      cheat: { fraction: 0 },
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
     requester: { biddingWindowMs: 2_000, maxPrice: OPEN },
