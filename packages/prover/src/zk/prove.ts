@@ -256,3 +256,65 @@ export function inferenceCommitments(
     outputCommitment: vectorCommitment(quantizedOutput).toString(),
   }
 }
+
+/** An inference proof as JSON (for files, the CLI and the wire): integers as decimal strings. */
+export interface InferenceProofJson {
+  proof: Groth16Proof
+  publicSignals: string[]
+  commitments: InferenceCommitments
+  quantizedInput: string[]
+  quantizedOutput: string[]
+  output: number[]
+}
+
+export function inferenceProofToJson(proof: InferenceProof): InferenceProofJson {
+  return {
+    proof: proof.proof,
+    publicSignals: proof.publicSignals,
+    commitments: proof.commitments,
+    quantizedInput: proof.quantizedInput.map((v) => v.toString()),
+    quantizedOutput: proof.quantizedOutput.map((v) => v.toString()),
+    output: proof.output,
+  }
+}
+
+const SIGNED_DECIMAL = /^-?(0|[1-9][0-9]{0,77})$/
+
+/**
+ * Reads an inference proof back from JSON, checking its shape (not its validity: verify it). The
+ * commitments must be the public signals and must match the quantized input and output it carries.
+ */
+export function inferenceProofFromJson(
+  json: unknown,
+): Omit<InferenceProof, 'curveInitMs' | 'witnessMs' | 'proveMs'> {
+  const j = json as Partial<InferenceProofJson> | null
+  if (!j || typeof j !== 'object')
+    throw new ZkError('ZK_BAD_PROOF', 'an inference proof must be a JSON object')
+  const proof = checkProofShape(j.proof)
+  const publicSignals = checkPublicSignals(j.publicSignals)
+  const ints = (values: unknown, what: string): bigint[] => {
+    if (!Array.isArray(values) || values.length > 1_000_000)
+      throw new ZkError('ZK_BAD_PROOF', `${what} is not a list`)
+    return values.map((v, i) => {
+      if (typeof v !== 'string' || !SIGNED_DECIMAL.test(v)) {
+        throw new ZkError('ZK_BAD_PROOF', `${what}[${i}] is not an integer`)
+      }
+      return BigInt(v)
+    })
+  }
+  const quantizedInput = ints(j.quantizedInput, 'quantizedInput')
+  const quantizedOutput = ints(j.quantizedOutput, 'quantizedOutput')
+  const commitments: InferenceCommitments = {
+    modelCommitment: publicSignals[0]!,
+    inputCommitment: publicSignals[1]!,
+    outputCommitment: publicSignals[2]!,
+  }
+  if (vectorCommitment(quantizedInput).toString() !== commitments.inputCommitment) {
+    throw new ZkError('ZK_BAD_PROOF', 'the quantized input does not match the input commitment')
+  }
+  if (vectorCommitment(quantizedOutput).toString() !== commitments.outputCommitment) {
+    throw new ZkError('ZK_BAD_PROOF', 'the quantized output does not match the output commitment')
+  }
+  const output = Array.isArray(j.output) ? j.output.map(Number) : []
+  return { proof, publicSignals, commitments, quantizedInput, quantizedOutput, output }
+}

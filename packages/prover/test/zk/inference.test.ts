@@ -16,6 +16,8 @@ import {
   deserializeQuantizedMlp,
   encodeVerifyProofCall,
   type InferenceProof,
+  inferenceProofFromJson,
+  inferenceProofToJson,
   loadZkArtifacts,
   proveInference,
   quantizedForward,
@@ -111,11 +113,13 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     })
   })
 
-  it('verifies off-chain and on-chain', async () => {
+  it('verifies off-chain and on-chain, also after a trip through JSON', async () => {
+    const restored = inferenceProofFromJson(JSON.parse(JSON.stringify(inferenceProofToJson(proof))))
+    expect(restored.quantizedOutput).toEqual(proof.quantizedOutput)
     const result = await verifyInferenceProof({
       artifacts: built.artifacts,
-      proof: proof.proof,
-      publicSignals: proof.publicSignals,
+      proof: restored.proof,
+      publicSignals: restored.publicSignals,
       expected: { modelCommitment: built.artifacts.modelCommitment },
     })
     expect(result.valid).toBe(true)
@@ -134,6 +138,12 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
       expect(result.valid).toBe(false)
       expect(await verifyOnChain(verifier, proof.proof, altered)).toBe(false)
     }
+  })
+
+  it('refuses JSON whose output does not match its output commitment', () => {
+    const json = inferenceProofToJson(proof)
+    json.quantizedOutput[0] = (BigInt(json.quantizedOutput[0]!) + 1n).toString()
+    expect(() => inferenceProofFromJson(json)).toThrow(expect.objectContaining({ code: 'ZK_BAD_PROOF' }))
   })
 
   it('rejects public signals outside the field instead of reducing them', async () => {
@@ -215,6 +225,8 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
       transport: http(chain.rpcUrl),
     })
     const hash = await wallet.sendTransaction({
+      account: chain.accounts[0]!,
+      chain: chain.chain,
       to: verifier,
       data: encodeVerifyProofCall(proof.proof, proof.publicSignals),
       gas: 1_000_000n,
