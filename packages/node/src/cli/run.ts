@@ -4,18 +4,26 @@ import { configOptions } from '../config/schema.js'
 import { isNodeError } from '../daemon/errors.js'
 import { nodeVersion } from '../daemon/version.js'
 import type { Command, FlagSpec, FlagValues } from './command.js'
+import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
 import { initCommand } from './commands/init.js'
+import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
 import { statusCommand } from './commands/status.js'
+import { unstakeCommand } from './commands/unstake.js'
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'
 import { type CliIo, processIo } from './io.js'
 
-/**
- * The commands this build can run. Commands whose back-end is not wired yet (provider,
- * verifier, stake, job, devnet) are deliberately absent rather than present and failing.
- */
-export const commands: readonly Command[] = [initCommand, startCommand, statusCommand, configShowCommand]
+/** The commands this build can run, in the order `ocn --help` lists them. */
+export const commands: readonly Command[] = [
+  initCommand,
+  startCommand,
+  statusCommand,
+  configShowCommand,
+  stakeCommand,
+  unstakeCommand,
+  balanceCommand,
+]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>
 

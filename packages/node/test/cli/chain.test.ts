@@ -1,0 +1,196 @@
+/**
+ * The chain commands (stake, unstake, balance) run as real child processes against a real
+ * anvil with the real contracts deployed.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  type Deployment,
+  type DevChain,
+  deployProtocol,
+  getStake,
+  getTokenBalance,
+  startDevChain,
+  transferToken,
+  writeDeploymentFile,
+} from '@ocn/contracts-client'
+import { createWalletClient, http, parseEther } from 'viem'
+import { sendTransaction } from 'viem/actions'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+let dir: string
+let chain: DevChain
+let deployment: Deployment
+
+interface Outcome {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function ocn(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, cwd: dir, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+function admin() {
+  return createWalletClient({
+    account: chain.accounts[0]!,
+    chain: chain.chain,
+    transport: http(chain.rpcUrl),
+  })
+}
+
+/** A node data dir with keys and the deployment file, its account holding gas and `open` OPEN. */
+async function fundedNode(name: string, open: bigint): Promise<{ dataDir: string; address: `0x${string}` }> {
+  const dataDir = join(dir, name)
+  const init = await ocn(['init', '--data-dir', dataDir, '--json'])
+  expect(init.code).toBe(0)
+  const address = JSON.parse(init.stdout).address as `0x${string}`
+  await writeDeploymentFile(join(dataDir, 'deployment.json'), deployment)
+  const client = admin()
+  await sendTransaction(client, { to: address, value: parseEther('1') } as Parameters<
+    typeof sendTransaction
+  >[1])
+  if (open > 0n) await transferToken(client, { token: deployment.addresses.token, to: address, amount: open })
+  return { dataDir, address }
+}
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  dir = await mkdtemp(join(tmpdir(), 'ocn-chain-cli-'))
+  chain = await startDevChain()
+  deployment = await deployProtocol(admin(), { params: { challengeWindow: 60, unbondingDelay: 60n } })
+})
+
+afterAll(async () => {
+  await chain?.stop()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('ocn stake / unstake / balance', () => {
+  it('stakes, unbonds, refuses an early withdrawal, withdraws after the delay', async () => {
+    const { dataDir, address } = await fundedNode('provider', parseEther('500'))
+    const rpc = ['--data-dir', dataDir, '--rpc-url', chain.rpcUrl]
+
+    const staked = await ocn(['stake', '200', ...rpc, '--json'])
+    expect(staked.stderr).toBe('')
+    expect(staked.code).toBe(0)
+    const stakedJson = JSON.parse(staked.stdout)
+    expect(stakedJson.staked).toBe(parseEther('200').toString())
+    expect(stakedJson.balances).toMatchObject({
+      address,
+      token: parseEther('300').toString(),
+      staked: parseEther('200').toString(),
+      free: parseEther('200').toString(),
+    })
+    // The chain itself agrees with what the command printed.
+    const onChain = await getStake(admin(), {
+      stakeManager: deployment.addresses.stakeManager,
+      account: address,
+    })
+    expect(onChain.staked).toBe(parseEther('200'))
+
+    const text = await ocn(['balance', ...rpc])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain('staked   200 OPEN')
+
+    const unbond = await ocn(['unstake', '50.5', ...rpc, '--json'])
+    expect(unbond.code).toBe(0)
+    expect(JSON.parse(unbond.stdout).balances).toMatchObject({
+      staked: parseEther('149.5').toString(),
+      unbonding: parseEther('50.5').toString(),
+    })
+
+    const early = await ocn(['unstake', '--withdraw', ...rpc, '--json'])
+    expect(early.code).toBe(2)
+    expect(JSON.parse(early.stdout).error.code).toBe('CHAIN_UNBONDING_NOT_READY')
+
+    await admin().request({ method: 'evm_increaseTime' as 'eth_chainId', params: [61] as never })
+    await admin().request({ method: 'evm_mine' as 'eth_chainId' })
+    const withdrawn = await ocn(['unstake', '--withdraw', ...rpc, '--json'])
+    expect(withdrawn.code).toBe(0)
+    expect(JSON.parse(withdrawn.stdout).withdrawn).toBe(parseEther('50.5').toString())
+    expect(await getTokenBalance(admin(), { token: deployment.addresses.token, account: address })).toBe(
+      parseEther('350.5'),
+    )
+
+    const balance = JSON.parse((await ocn(['balance', ...rpc, '--json'])).stdout)
+    expect(balance).toMatchObject({ chainId: 31337, token: parseEther('350.5').toString(), unbonding: '0' })
+  })
+
+  it('explains what is wrong and moves nothing: short balance, short stake, bad amount', async () => {
+    const { dataDir, address } = await fundedNode('poor', parseEther('10'))
+    const rpc = ['--data-dir', dataDir, '--rpc-url', chain.rpcUrl]
+
+    const tooMuch = await ocn(['stake', '11', ...rpc])
+    expect(tooMuch.code).toBe(2)
+    expect(tooMuch.stderr).toMatch(/^error: 0x[0-9a-fA-F]{40} holds 10 OPEN, not the 11 OPEN to stake/)
+
+    const unstakeMore = await ocn(['unstake', '1', ...rpc, '--json'])
+    expect(unstakeMore.code).toBe(2)
+    expect(JSON.parse(unstakeMore.stdout).error.code).toBe('CHAIN_INSUFFICIENT_STAKE')
+
+    const nothing = await ocn(['unstake', '--withdraw', ...rpc, '--json'])
+    expect(JSON.parse(nothing.stdout).error.code).toBe('CHAIN_NOTHING_UNBONDING')
+
+    for (const bad of ['-1', 'ten', '0', '1e3']) {
+      const result = await ocn(['stake', bad, ...rpc, '--json'])
+      expect(result.code).toBe(2)
+      expect(JSON.parse(result.stdout).error.code).toMatch(/^(CHAIN_INVALID_AMOUNT|CLI_USAGE)$/)
+    }
+    // Nothing moved.
+    expect(await getTokenBalance(admin(), { token: deployment.addresses.token, account: address })).toBe(
+      parseEther('10'),
+    )
+  })
+
+  it('names the missing deployment file, a wrong chain, and an unreachable RPC endpoint', async () => {
+    const dataDir = join(dir, 'lonely')
+    await ocn(['init', '--data-dir', dataDir])
+    const missing = await ocn(['balance', '--data-dir', dataDir, '--rpc-url', chain.rpcUrl, '--json'])
+    expect(missing.code).toBe(2)
+    const missingError = JSON.parse(missing.stdout).error
+    expect(missingError.code).toBe('CHAIN_DEPLOYMENT_MISSING')
+    expect(missingError.message).toContain(join(dataDir, 'deployment.json'))
+
+    const broken = join(dir, 'broken.json')
+    await writeFile(broken, '{"chainId": 1}')
+    const invalid = await ocn(['balance', '--data-dir', dataDir, '--deployment', broken, '--json'])
+    expect(JSON.parse(invalid.stdout).error.code).toBe('CHAIN_DEPLOYMENT_INVALID')
+
+    const other = join(dir, 'other-chain.json')
+    await writeDeploymentFile(other, { ...deployment, chainId: 1 })
+    const mismatch = await ocn([
+      'balance',
+      '--data-dir',
+      dataDir,
+      '--deployment',
+      other,
+      '--rpc-url',
+      chain.rpcUrl,
+    ])
+    expect(mismatch.code).toBe(2)
+    expect(mismatch.stderr).toContain('is for chain 1 but')
+
+    await writeDeploymentFile(join(dataDir, 'deployment.json'), deployment)
+    // A port nothing listens on: refused at once, reported as unreachable.
+    const down = await ocn(['stake', '1', '--data-dir', dataDir, '--rpc-url', 'http://127.0.0.1:1', '--json'])
+    expect(down.code).toBe(2)
+    expect(JSON.parse(down.stdout).error).toMatchObject({ code: 'CHAIN_UNREACHABLE' })
+  })
+})
