@@ -52,6 +52,8 @@ export interface HostComponents {
   logger: Logger
   /** when given, libp2p's own metrics are registered here (one registry per process) */
   registry?: Registry
+  /** persistent datastore for the peer store and DHT records; in memory when absent */
+  datastore?: NonNullable<Libp2pOptions['datastore']>
 }
 
 /** Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate. */
@@ -104,6 +106,7 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
 
   const libp2pOptions: Libp2pOptions = {
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
+    ...(components.datastore === undefined ? {} : { datastore: components.datastore }),
     addresses: { listen: options.listen },
     transports: [tcp({ outboundSocketInactivityTimeout: 120_000, inboundSocketInactivityTimeout: 120_000 })],
     connectionEncrypters: [noise()],

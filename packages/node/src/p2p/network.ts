@@ -12,7 +12,7 @@ import {
 } from './artifact-protocol.js'
 import { type BidProtocol, type BidProtocolInit, createBidProtocol } from './bid-protocol.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
-import { createOcnHost, type HostInit, type OcnHost } from './host.js'
+import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
 import type { Logger } from './logger.js'
 import { createResultProtocol, type ResultProtocol, type ResultProtocolInit } from './result-protocol.js'
 
@@ -29,6 +29,7 @@ export interface NetworkComponents {
   store: ArtifactStore
   registry?: Registry
   now?: () => number
+  datastore?: HostComponents['datastore']
 }
 
 export interface Network {
@@ -45,7 +46,10 @@ export interface Network {
 export async function createNetwork(init: NetworkInit, components: NetworkComponents): Promise<Network> {
   const { logger, registry, store } = components
   const shared = { logger, ...(registry === undefined ? {} : { registry }) }
-  const host = await createOcnHost(init.host ?? {}, shared)
+  const host = await createOcnHost(init.host ?? {}, {
+    ...shared,
+    ...(components.datastore === undefined ? {} : { datastore: components.datastore }),
+  })
   const gossip = createGossipService(
     { ...(init.host?.gossip ?? {}), ...(init.gossip ?? {}) },
     { host, ...shared, ...(components.now === undefined ? {} : { now: components.now }) },
