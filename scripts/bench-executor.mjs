@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The OCN executor against plain onnxruntime-node, same model, same inputs, same run.
 //
-// Usage: npm run bench:executor [-- --json] [-- --samples N] [-- --rounds R]
+// Usage: npm run bench:executor [-- --json] [-- --samples N] [-- --rounds R] [-- --isolation thread|process]
 //
 // (a) OCN: runInferenceFiles — read model and inputs from files, validate, split into
 //     micro-batches, run them on a pool of single-threaded sessions (one worker per core),
@@ -73,7 +73,10 @@ function mlp(sizes, activation, seed) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const dir = await mkdtemp(join(tmpdir(), 'ocn-bench-executor-'))
-const executor = createExecutor({ options: { poolSize: THREADS } })
+const ISOLATION = args.includes('--isolation') ? args[args.indexOf('--isolation') + 1] : undefined
+const executor = createExecutor({
+  options: { poolSize: THREADS, ...(ISOLATION ? { isolation: ISOLATION } : {}) },
+})
 try {
   const modelPath = join(dir, 'model.onnx')
   const inputsPath = join(dir, 'inputs.safetensors')

@@ -348,6 +348,7 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
         workerMemoryMb: options.workerMemoryMb,
         sessionCacheSize: options.sessionCacheSize,
         workerUrl,
+        isolation: options.isolation,
         onWorkerReplaced: (reason) => {
           metrics?.workerRestarts.inc()
           components.logger?.warn({ reason }, 'executor worker replaced')

@@ -24,4 +24,5 @@ export {
   type TrainingPlan,
 } from './training/plan.js'
 export type { TrainingRunResult } from './training/run.js'
+export type { WorkerIsolation } from './worker-handle.js'
 export type { ModelSignature, ValueSignature } from './worker-protocol.js'

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import type { WorkerIsolation } from './worker-handle.js'
 
 export interface ExecutorOptions {
   /** worker threads, one single-threaded session each; default: all cores */
@@ -13,6 +14,13 @@ export interface ExecutorOptions {
   workerMemoryMb: number
   /** sessions each worker keeps open (least recently used is released) */
   sessionCacheSize: number
+  /**
+   * 'process' (default): each worker is a child process, so a model or input that crashes
+   * ONNX Runtime natively or exhausts memory kills only its worker, and a timed-out run is
+   * stopped at once by killing it. 'thread': worker threads, slightly cheaper messages, but
+   * a native crash or a hard out-of-memory in one takes the whole daemon down.
+   */
+  isolation: WorkerIsolation
 }
 
 export const defaultExecutorOptions: ExecutorOptions = {
@@ -22,4 +30,5 @@ export const defaultExecutorOptions: ExecutorOptions = {
   jobTimeoutMs: 30 * 60_000,
   workerMemoryMb: 2048,
   sessionCacheSize: 4,
+  isolation: 'process',
 }

@@ -10,9 +10,9 @@
  * as soon as its run comes back (or, at stop(), after a grace period). A worker that dies
  * (out of memory, crash) fails its task and is replaced.
  */
-import { Worker } from 'node:worker_threads'
 import type { Hex } from 'viem'
 import { deserializeError, ExecutorError } from './errors.js'
+import { spawnWorker, type WorkerHandle, type WorkerIsolation } from './worker-handle.js'
 import type { WorkerData, WorkerReply, WorkerRequest, WorkerResults } from './worker-protocol.js'
 
 export interface WorkerPoolOptions {
@@ -21,6 +21,7 @@ export interface WorkerPoolOptions {
   workerMemoryMb: number
   sessionCacheSize: number
   workerUrl: URL
+  isolation: WorkerIsolation
   onWorkerReplaced?: (reason: string) => void
 }
 
@@ -40,7 +41,7 @@ interface Task {
 }
 
 interface Slot {
-  worker: Worker
+  worker: WorkerHandle
   loaded: Set<Hex>
   task: Task | undefined
   /** active: in the pool; draining: abandoned mid-run, terminated when the run returns; dead: gone */
@@ -68,12 +69,12 @@ export class WorkerPool {
   private spawn(): Slot {
     const cancel = new SharedArrayBuffer(4)
     const data: WorkerData = { sessionCacheSize: this.options.sessionCacheSize, cancel }
-    const worker = new Worker(this.options.workerUrl, {
-      workerData: data,
-      resourceLimits: { maxOldGenerationSizeMb: this.options.workerMemoryMb },
-      stdout: false,
-      stderr: false,
-    })
+    const worker = spawnWorker(
+      this.options.isolation,
+      this.options.workerUrl,
+      data,
+      this.options.workerMemoryMb,
+    )
     let exited!: () => void
     const slot: Slot = {
       worker,
@@ -85,10 +86,11 @@ export class WorkerPool {
         exited = r
       }),
     }
-    worker.once('exit', () => exited())
-    worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg))
-    worker.on('error', (err) => this.onExit(slot, err))
-    worker.on('exit', (code) => this.onExit(slot, new Error(`worker exited with code ${code}`)))
+    worker.onMessage((msg) => this.onMessage(slot, msg))
+    worker.onExit((err) => {
+      exited()
+      this.onExit(slot, err)
+    })
     // an idle worker must not keep the process alive
     worker.unref()
     return slot
@@ -151,7 +153,7 @@ export class WorkerPool {
 
   /** Puts a fresh worker in the slot's place; the old one is killed or left to drain. */
   private replace(slot: Slot, reason: string, drain = false): void {
-    if (drain) {
+    if (drain && !slot.worker.killSafe) {
       // a training run notices this between steps and returns early
       Atomics.store(slot.cancel, 0, 1)
       slot.state = 'draining'
@@ -239,7 +241,7 @@ export class WorkerPool {
       }
       slot.worker.ref()
       try {
-        slot.worker.postMessage(request, transfer)
+        slot.worker.post(request, transfer)
       } catch (error) {
         slot.task = undefined
         task.reject(
@@ -262,10 +264,13 @@ export class WorkerPool {
         const task = s.task
         s.task = undefined
         task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
-        // it may be inside a run: let it drain like an aborted one
-        Atomics.store(s.cancel, 0, 1)
-        s.state = 'draining'
-        this.draining.add(s)
+        if (s.worker.killSafe) this.kill(s)
+        else {
+          // it may be inside a run: let it drain like an aborted one
+          Atomics.store(s.cancel, 0, 1)
+          s.state = 'draining'
+          this.draining.add(s)
+        }
       } else this.kill(s)
     }
     const draining = [...this.draining]

@@ -14,11 +14,38 @@ import type { NamedTensors } from './tensor.js'
 import { elementCount } from './tensor.js'
 import { datasetOf } from './training/plan.js'
 import { fromOrtTensor, replayTrainingSegment, runTraining, toOrtTensor } from './training/run.js'
+import { WORKER_DATA_ENV } from './worker-handle.js'
 import type { ModelRef, ModelSignature, WorkerData, WorkerReply, WorkerRequest } from './worker-protocol.js'
 
-const port = parentPort
-if (!port) throw new Error('executor worker started outside a worker thread')
-const { sessionCacheSize, cancel } = workerData as WorkerData
+/** The channel to the pool: a worker thread's parentPort, or a child process's IPC. */
+interface PoolChannel {
+  on(event: 'message', listener: (msg: WorkerRequest & { id: number }) => void): void
+  postMessage(msg: WorkerReply, transfer?: ArrayBuffer[]): void
+}
+
+function channel(): { port: PoolChannel; data: WorkerData } {
+  if (parentPort) {
+    const p = parentPort
+    return {
+      port: { on: (e, l) => p.on(e, l), postMessage: (m, t) => p.postMessage(m, t ?? []) },
+      data: workerData as WorkerData,
+    }
+  }
+  const send = process.send?.bind(process)
+  const raw = process.env[WORKER_DATA_ENV]
+  if (!send || !raw) throw new Error('executor worker started outside the executor pool')
+  // a process worker is stopped by killing it, so its cancel flag stays local
+  const data = { ...(JSON.parse(raw) as Omit<WorkerData, 'cancel'>), cancel: new SharedArrayBuffer(4) }
+  // the pool going away (its IPC channel closing) ends this process too
+  process.on('disconnect', () => process.exit(0))
+  return {
+    port: { on: (e, l) => process.on(e, l as never), postMessage: (m) => send(m as never) },
+    data,
+  }
+}
+
+const { port, data } = channel()
+const { sessionCacheSize, cancel } = data
 const cancelFlag = new Int32Array(cancel)
 const cancelled = () => Atomics.load(cancelFlag, 0) === 1
 

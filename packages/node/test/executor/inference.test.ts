@@ -30,6 +30,26 @@ describe('executor inference', () => {
     expect(r.root).toBe(MerkleTree.fromDataHashes(r.dataHashes).root)
   })
 
+  it('gives the same leaves with worker threads as with worker processes, and with one worker as with two', async () => {
+    const spec = { kind: 'inference' as const, profile: profile(8) }
+    const job = { spec, model: mlpModel, inputs: { input: f32([samples, 6], x) } }
+    const reference = await executor.runInference(job, { keepOutputs: false })
+    for (const [isolation, poolSize] of [
+      ['thread', 2],
+      ['process', 1],
+    ] as const) {
+      const other = testExecutor({ isolation, poolSize })
+      await other.start()
+      try {
+        expect((await other.runInference(job, { keepOutputs: false })).dataHashes).toEqual(
+          reference.dataHashes,
+        )
+      } finally {
+        await other.stop()
+      }
+    }
+  })
+
   it('handles several inputs and outputs with int64, float16 and bool', async () => {
     // y = x * scale (float32), idx = ids + 1 (int64), h = cast(x) to float16, mask = ids > 2
     const b = new GraphBuilder('multi')

@@ -7,15 +7,7 @@ import {
   type InferenceJob,
   installedProviders,
 } from '../../src/executor/index.js'
-import { f32, lcg, profile, randomMlp, referenceMlp, workerUrl } from './helpers.js'
-
-const registry = new Registry()
-const executor = createExecutor(
-  { workerUrl, options: { poolSize: 2, maxTensorElements: 100_000, maxModelBytes: 64 * 1024 * 1024 } },
-  { metricsRegistry: registry },
-)
-beforeAll(() => executor.start())
-afterAll(() => executor.stop())
+import { blobs, classifierSpec, f32, lcg, profile, randomMlp, referenceMlp, workerUrl } from './helpers.js'
 
 const mlp = randomMlp([6, 16, 4], 'tanh', 2)
 const x = Float32Array.from({ length: 20 * 6 }, lcg(1))
@@ -23,14 +15,6 @@ const goodJob: InferenceJob = {
   spec: { kind: 'inference', profile: profile(4) },
   model: encodeOnnxModel(buildMlpModel(mlp)),
   inputs: { input: f32([20, 6], x) },
-}
-
-/** The pool still answers correctly. */
-async function stillServes(): Promise<void> {
-  const r = await executor.runInference(goodJob)
-  const got = new Float32Array(r.outputs!.output!.data.slice().buffer)
-  const want = referenceMlp(mlp, x, 20)
-  for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4)
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -53,7 +37,26 @@ function slowModel(): Uint8Array {
   return encodeOnnxModel(b.build())
 }
 
-describe('executor limits and failures', () => {
+describe.each(['thread', 'process'] as const)('executor limits and failures (%s workers)', (isolation) => {
+  const registry = new Registry()
+  const executor = createExecutor(
+    {
+      workerUrl,
+      options: { poolSize: 2, maxTensorElements: 100_000, maxModelBytes: 64 * 1024 * 1024, isolation },
+    },
+    { metricsRegistry: registry },
+  )
+  beforeAll(() => executor.start())
+  afterAll(() => executor.stop())
+
+  /** The pool still answers correctly. */
+  async function stillServes(): Promise<void> {
+    const r = await executor.runInference(goodJob)
+    const got = new Float32Array(r.outputs!.output!.data.slice().buffer)
+    const want = referenceMlp(mlp, x, 20)
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4)
+  }
+
   it('a corrupt model is EXECUTOR_MODEL_INVALID and the pool keeps serving', async () => {
     const good = goodJob.model
     const truncated = good.subarray(0, good.length >> 1)
@@ -147,5 +150,37 @@ describe('executor limits and failures', () => {
     expect(caps.cores).toBeGreaterThan(0)
     expect(caps.memoryBytes).toBeGreaterThan(0)
     expect(caps.backends.map((b) => b.name)).toContain('cuda')
+  })
+})
+
+describe('worker isolation', () => {
+  it('a worker process that runs out of memory is EXECUTOR_WORKER_CRASHED and is replaced', async () => {
+    const executor = createExecutor({
+      workerUrl,
+      options: { poolSize: 1, workerMemoryMb: 64, isolation: 'process' },
+    })
+    await executor.start()
+    try {
+      const spec = classifierSpec({ epochs: 1, checkpointInterval: 1 })
+      // a hostile "checkpoint": a safetensors header of 1.5 million metadata keys, which
+      // JSON.parse inflates far past the worker's 64 MB heap
+      const parts = ['{"__metadata__":{']
+      for (let i = 0; i < 1_500_000; i++) parts.push(`"k${i}":"v",`)
+      parts.push('"z":"z"}}')
+      const json = new TextEncoder().encode(parts.join(''))
+      const hostile = new Uint8Array(8 + json.length)
+      new DataView(hostile.buffer).setBigUint64(0, BigInt(json.length), true)
+      hostile.set(json, 8)
+      const dataset = blobs(30)
+      const replay = executor.trainingReplay(
+        { spec, dataset },
+        { loadCheckpoint: async () => hostile, expectedHash: async () => `0x${'00'.repeat(32)}` },
+      )
+      expect(await code(replay.runTrainingSegment(1))).toBe('EXECUTOR_WORKER_CRASHED')
+      // the replacement worker serves: segment 0 (the initial state) replays fine
+      expect(await replay.runTrainingSegment(0)).toMatch(/^0x[0-9a-f]{64}$/)
+    } finally {
+      await executor.stop()
+    }
   })
 })

@@ -29,7 +29,9 @@ afterAll(async () => {
 async function verifyElsewhere(job: object): Promise<SpotCheckReport> {
   const path = join(dir, `job-${Math.random().toString(36).slice(2)}.json`)
   await writeFile(path, JSON.stringify({ ...job, dir }))
-  const { stdout } = await run(process.execPath, [verifierScript, path], { timeout: 120_000 })
+  const { stdout } = await run(process.execPath, [verifierScript, path], { timeout: 120_000 }).catch((e) => {
+    throw new Error(`verifier process failed: ${e.stderr}`, { cause: e })
+  })
   return JSON.parse(stdout.trim().split('\n').pop()!)
 }
 
