@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { buildMlpModel, decodeOnnxModel, encodeOnnxModel, extractMlp } from '../../src/onnx/index.js'
 import {
   dequantize,
   floatForward,
@@ -65,6 +66,17 @@ describe('fixed-point quantization', () => {
       expect.objectContaining({ code: 'ZK_VALUE_OUT_OF_RANGE' }),
     )
     expect(() => quantizeInput(model, [1, 2])).toThrow(expect.objectContaining({ code: 'ZK_BAD_INPUT' }))
+  })
+
+  it('reads the same model from Gemm and from MatMul + Add graphs', () => {
+    const viaGemm = extractMlp(decodeOnnxModel(encodeOnnxModel(buildMlpModel(mlp, { style: 'gemm' }))))
+    const viaMatMul = extractMlp(
+      decodeOnnxModel(encodeOnnxModel(buildMlpModel(mlp, { style: 'matmul-add' }))),
+    )
+    const a = generateCircuit(quantizeMlp(viaGemm, { scaleBits: 8, valueBits: 20 }))
+    const b = generateCircuit(quantizeMlp(viaMatMul, { scaleBits: 8, valueBits: 20 }))
+    expect(a.circuitHash).toBe(b.circuitHash)
+    expect(a.modelCommitment).toBe(modelCommitment(model))
   })
 
   it('commits to the weights: one changed weight changes the commitment and the circuit', () => {
