@@ -14,6 +14,8 @@ export type ApiErrorCode =
   | 'API_LISTEN_FAILED'
   | 'API_UNREACHABLE'
   | 'API_BAD_RESPONSE'
+  | 'API_UNSUPPORTED_MEDIA_TYPE'
+  | 'API_JOB_REJECTED'
 
 export const apiErrorStatus: Record<ApiErrorCode, number> = {
   API_BAD_REQUEST: 400,
@@ -22,6 +24,8 @@ export const apiErrorStatus: Record<ApiErrorCode, number> = {
   API_METHOD_NOT_ALLOWED: 405,
   API_PAYLOAD_TOO_LARGE: 413,
   API_URL_TOO_LONG: 414,
+  API_UNSUPPORTED_MEDIA_TYPE: 415,
+  API_JOB_REJECTED: 422,
   API_INTERNAL: 500,
   API_SERVICE_UNAVAILABLE: 503,
   API_TIMEOUT: 504,

@@ -56,6 +56,34 @@ export interface ApiJobQuery {
   limit?: number
 }
 
+/** The body of `POST /jobs`: files are paths on the node's machine, never uploaded bytes. */
+export interface SubmitJobRequest {
+  modelPath: string
+  inputsPath: string
+  kind: JobKind
+  trainingSpecPath?: string
+  verification: VerificationMode
+  maxPrice?: bigint
+  microBatchSize?: number
+}
+
+/** One result file of a job, readable by a client on the same machine. */
+export interface JobResultFile {
+  name: string
+  path: string
+  bytes: number
+  /** 0x-hex content hash, when the node knows it. */
+  hash?: string
+}
+
+/** What `GET /jobs/:id/results` answers. */
+export interface JobResults {
+  jobId: string
+  state: JobState
+  resultRoot?: string
+  files: JobResultFile[]
+}
+
 export interface CallOptions {
   signal: AbortSignal
 }
@@ -74,4 +102,8 @@ export interface ApiProviders {
   offers?(options: CallOptions): Promise<OfferSummary[]>
   balances?(options: CallOptions): Promise<Balances>
   metrics?(): Promise<{ contentType: string; body: string }>
+  /** Present when the node runs the requester role: puts a job on the market. */
+  submitJob?(request: SubmitJobRequest, options: CallOptions): Promise<{ jobId: string }>
+  /** The result files of a job; undefined when the job is unknown. */
+  jobResults?(id: string, options: CallOptions): Promise<JobResults | undefined>
 }

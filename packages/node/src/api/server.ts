@@ -1,12 +1,15 @@
+import { stat } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isAbsolute } from 'node:path'
 import { nodeRoles } from '../config/options.js'
+import { NodeError } from '../daemon/errors.js'
 import type { Logger } from '../logging/index.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import { toPublicJson } from '../state/codec.js'
 import { isJobState } from '../state/job-state.js'
 import { ApiError } from './errors.js'
-import type { ApiJobQuery, ApiProviders } from './interface.js'
+import type { ApiJobQuery, ApiProviders, SubmitJobRequest } from './interface.js'
 import { type ApiServerOptions, defaultApiServerOptions } from './options.js'
 
 export interface ApiServerComponents {
@@ -31,7 +34,8 @@ const staticRoutes = new Set(['/status', '/peers', '/offers', '/bids', '/jobs', 
 /** The route label for metrics: a fixed set, never the raw path (which a client controls). */
 function routeLabel(path: string): string {
   if (staticRoutes.has(path)) return path
-  return path.startsWith('/jobs/') ? '/jobs/:id' : 'unknown'
+  if (path.startsWith('/jobs/')) return path.endsWith('/results') ? '/jobs/:id/results' : '/jobs/:id'
+  return 'unknown'
 }
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
@@ -65,6 +69,73 @@ function jobQuery(params: URLSearchParams): ApiJobQuery {
   const limit = parseLimit(params.get('limit'))
   if (limit !== undefined) query.limit = limit
   return query
+}
+
+const SUBMIT_FIELDS = new Set([
+  'modelPath',
+  'inputsPath',
+  'kind',
+  'trainingSpecPath',
+  'verification',
+  'maxPrice',
+  'microBatchSize',
+])
+
+/** Checks a `POST /jobs` body field by field, so a client learns exactly what is wrong. */
+export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobRequest> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ApiError('API_BAD_REQUEST', 'the body must be a JSON object')
+  const raw = body as Record<string, unknown>
+  for (const key of Object.keys(raw)) {
+    if (!SUBMIT_FIELDS.has(key)) throw new ApiError('API_BAD_REQUEST', `unknown field "${key}"`)
+  }
+  const file = async (name: string, required: boolean): Promise<string | undefined> => {
+    const value = raw[name]
+    if (value === undefined && !required) return undefined
+    if (typeof value !== 'string' || value === '' || value.length > 4096 || !isAbsolute(value))
+      throw new ApiError('API_BAD_REQUEST', `${name} must be an absolute path on the node's machine`)
+    let isFile = false
+    try {
+      isFile = (await stat(value)).isFile()
+    } catch {
+      throw new ApiError('API_BAD_REQUEST', `${name}: no file at ${value}`)
+    }
+    if (!isFile) throw new ApiError('API_BAD_REQUEST', `${name}: ${value} is not a file`)
+    return value
+  }
+  const kind = raw.kind ?? 'inference'
+  if (kind !== 'inference' && kind !== 'training')
+    throw new ApiError('API_BAD_REQUEST', 'kind must be "inference" or "training"')
+  const verification = raw.verification ?? 'replay'
+  if (verification !== 'replay' && verification !== 'zk')
+    throw new ApiError('API_BAD_REQUEST', 'verification must be "replay" or "zk"')
+  const request: SubmitJobRequest = {
+    modelPath: (await file('modelPath', true))!,
+    inputsPath: (await file('inputsPath', true))!,
+    kind,
+    verification,
+  }
+  const spec = await file('trainingSpecPath', kind === 'training')
+  if (spec !== undefined) {
+    if (kind !== 'training')
+      throw new ApiError('API_BAD_REQUEST', 'trainingSpecPath is only for kind "training"')
+    request.trainingSpecPath = spec
+  }
+  if (raw.maxPrice !== undefined) {
+    if (typeof raw.maxPrice !== 'string' || !/^[1-9]\d{0,77}$/.test(raw.maxPrice))
+      throw new ApiError(
+        'API_BAD_REQUEST',
+        'maxPrice must be a positive integer in token base units, as a string',
+      )
+    request.maxPrice = BigInt(raw.maxPrice)
+  }
+  if (raw.microBatchSize !== undefined) {
+    const size = raw.microBatchSize
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1_000_000)
+      throw new ApiError('API_BAD_REQUEST', 'microBatchSize must be an integer from 1 to 1000000')
+    request.microBatchSize = size
+  }
+  return request
 }
 
 function unavailable(what: string): never {
@@ -126,14 +197,22 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       }
     }
     if (path.startsWith('/jobs/')) {
+      const wantsResults = path.endsWith('/results')
+      const encoded = path.slice('/jobs/'.length, wantsResults ? -'/results'.length : undefined)
       let id: string
       try {
-        id = decodeURIComponent(path.slice('/jobs/'.length))
+        id = decodeURIComponent(encoded)
       } catch {
         throw new ApiError('API_BAD_REQUEST', 'the job id is not valid percent-encoding')
       }
       if (!JOB_ID.test(id))
         throw new ApiError('API_BAD_REQUEST', 'the job id must be 1 to 130 letters, digits, - or _')
+      if (wantsResults) {
+        if (providers.jobResults === undefined) unavailable('job results')
+        const results = await providers.jobResults(id, call)
+        if (results === undefined) throw new ApiError('API_NOT_FOUND', `unknown job ${id}`)
+        return { kind: 'json', body: results }
+      }
       const job = await providers.job(id, call)
       if (job === undefined) throw new ApiError('API_NOT_FOUND', `unknown job ${id}`)
       return { kind: 'json', body: job }
@@ -141,36 +220,84 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
     throw new ApiError('API_NOT_FOUND', `no route ${path}`)
   }
 
-  /** Refuses oversized bodies; GET requests have none, so the limit is small. */
-  function checkBody(request: IncomingMessage): Promise<void> {
+  /**
+   * Reads the body up to `limit` bytes, refusing more. GET requests have none, so their
+   * limit is small; `POST /jobs` carries paths and a few fields, so its limit is too.
+   */
+  function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
     const declared = Number(request.headers['content-length'] ?? 0)
-    if (Number.isFinite(declared) && declared > options.maxBodyBytes) {
-      return Promise.reject(
-        new ApiError('API_PAYLOAD_TOO_LARGE', `request body over ${options.maxBodyBytes} bytes`),
-      )
+    if (Number.isFinite(declared) && declared > limit) {
+      return Promise.reject(new ApiError('API_PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`))
     }
     return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
       let received = 0
       request.on('data', (chunk: Buffer) => {
         received += chunk.length
-        if (received > options.maxBodyBytes) {
+        if (received > limit) {
           request.removeAllListeners('data')
-          reject(new ApiError('API_PAYLOAD_TOO_LARGE', `request body over ${options.maxBodyBytes} bytes`))
+          reject(new ApiError('API_PAYLOAD_TOO_LARGE', `request body over ${limit} bytes`))
+          return
         }
+        chunks.push(chunk)
       })
-      request.on('end', () => resolve())
+      request.on('end', () => resolve(Buffer.concat(chunks)))
       request.on('error', reject)
     })
   }
 
-  function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function submitJob(request: IncomingMessage, signal: AbortSignal): Promise<RouteResult> {
+    // A JSON content type makes a browser preflight a cross-origin POST, which this API never
+    // approves: a web page cannot submit jobs (and spend the node's money) through it.
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== 'application/json')
+      throw new ApiError(
+        'API_UNSUPPORTED_MEDIA_TYPE',
+        'POST /jobs takes a JSON body (content-type application/json)',
+      )
+    const origin = request.headers.origin
+    if (origin !== undefined && !loopbackHosts.has(hostWithoutPort(origin.replace(/^https?:\/\//, ''))))
+      throw new ApiError('API_FORBIDDEN_HOST', 'requests from web pages are refused')
+    const bytes = await readBody(request, options.maxJobBodyBytes)
+    let body: unknown
+    try {
+      body = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new ApiError('API_BAD_REQUEST', 'the body is not valid JSON')
+    }
+    const params = await parseSubmitJobBody(body)
+    if (providers.submitJob === undefined)
+      throw new ApiError(
+        'API_SERVICE_UNAVAILABLE',
+        'this node does not run the requester role (--role requester)',
+      )
+    try {
+      return { kind: 'json', body: await providers.submitJob(params, { signal }) }
+    } catch (cause) {
+      // The requester refused the job (unreadable model, inputs that do not fit it, no funds):
+      // the client's input is at fault, and the requester's code says why.
+      if (cause instanceof NodeError && !(cause instanceof ApiError)) {
+        const details = cause.details === undefined ? '' : `; ${cause.details}`
+        throw new ApiError('API_JOB_REJECTED', `${cause.shortMessage}${details}`, {
+          details: cause.code,
+          cause,
+        })
+      }
+      throw cause
+    }
+  }
+
+  function withTimeout<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    timeoutMs: number = options.handlerTimeoutMs,
+  ): Promise<T> {
     const controller = new AbortController()
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const error = new ApiError('API_TIMEOUT', `no answer within ${options.handlerTimeoutMs} ms`)
+        const error = new ApiError('API_TIMEOUT', `no answer within ${timeoutMs} ms`)
         controller.abort(error)
         reject(error)
-      }, options.handlerTimeoutMs)
+      }, timeoutMs)
       work(controller.signal).then(
         (value) => {
           clearTimeout(timer)
@@ -209,11 +336,12 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       if ((request.url ?? '').length > options.maxUrlLength) {
         throw new ApiError('API_URL_TOO_LONG', `URL over ${options.maxUrlLength} characters`)
       }
-      if (request.method !== 'GET' && !head) {
+      const isSubmit = request.method === 'POST' && (request.url ?? '').split('?')[0] === '/jobs'
+      if (request.method !== 'GET' && !head && !isSubmit) {
         response.setHeader('allow', 'GET, HEAD')
         throw new ApiError(
           'API_METHOD_NOT_ALLOWED',
-          `method ${request.method} is not allowed; the API is read-only`,
+          `method ${request.method} is not allowed; only POST /jobs changes anything`,
         )
       }
       if (guardHost) {
@@ -222,10 +350,15 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
           throw new ApiError('API_FORBIDDEN_HOST', 'the Host header must name a loopback address')
         }
       }
-      await checkBody(request)
       const url = new URL(request.url ?? '/', 'http://api.invalid')
-      routeName = routeLabel(url.pathname)
-      const result = await withTimeout((signal) => route(url.pathname, url.searchParams, signal))
+      routeName = isSubmit ? 'POST /jobs' : routeLabel(url.pathname)
+      let result: RouteResult
+      if (isSubmit) {
+        result = await withTimeout((signal) => submitJob(request, signal), options.submitTimeoutMs)
+      } else {
+        await readBody(request, options.maxBodyBytes)
+        result = await withTimeout((signal) => route(url.pathname, url.searchParams, signal))
+      }
       if (result.kind === 'json')
         send(response, 200, 'application/json; charset=utf-8', toPublicJson(result.body), head)
       else send(response, 200, result.contentType, result.body, head)
@@ -238,7 +371,16 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       status = error.status
       if (error.code === 'API_PAYLOAD_TOO_LARGE' && !response.headersSent)
         response.setHeader('connection', 'close')
-      const body = toPublicJson({ error: { code: error.code, message: error.shortMessage } })
+      const body = toPublicJson({
+        error: {
+          code: error.code,
+          message: error.shortMessage,
+          // the requester's own code for a rejected job (EXECUTOR_FORMAT_INVALID, ...)
+          ...(error.code === 'API_JOB_REJECTED' && error.details !== undefined
+            ? { reason: error.details }
+            : {}),
+        },
+      })
       if (!response.headersSent) send(response, status, 'application/json; charset=utf-8', body, head)
       else response.destroy()
       // Discard what the client still sends; `connection: close` ends the socket after the answer.

@@ -265,6 +265,11 @@ export function createDaemon(
         roles = [...roles, service]
         await startPart(`role:${role}`, service)
       }
+      const submitter = roles.find((role) => role.submitJob !== undefined)
+      if (submitter !== undefined)
+        providers.submitJob = (request, call) => submitter.submitJob!(request, call)
+      const resultSource = roles.find((role) => role.jobResults !== undefined)
+      if (resultSource !== undefined) providers.jobResults = (id, call) => resultSource.jobResults!(id, call)
       const offerSources = roles.filter((role) => role.offers !== undefined)
       if (offerSources.length > 0) {
         providers.offers = async () => (await Promise.all(offerSources.map((role) => role.offers!()))).flat()

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { Balances, OfferSummary, PeerSummary } from '../api/interface.js'
+import type { Balances, JobResults, OfferSummary, PeerSummary, SubmitJobRequest } from '../api/interface.js'
 import type { NodeConfig, NodeRole } from '../config/options.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { Logger } from '../logging/index.js'
@@ -37,6 +37,10 @@ export interface RoleService extends Startable {
   readonly role: NodeRole
   /** Offers this role tracks (providers and requesters see them on gossip). */
   offers?(): Promise<OfferSummary[]>
+  /** The requester puts a job on the market (the API's `POST /jobs`). */
+  submitJob?(request: SubmitJobRequest, options?: { signal?: AbortSignal }): Promise<{ jobId: string }>
+  /** The result files of a job this role holds (the API's `GET /jobs/:id/results`). */
+  jobResults?(id: string, options?: { signal?: AbortSignal }): Promise<JobResults | undefined>
 }
 
 /** What the daemon hands to each service factory: the shared parts, never globals. */

@@ -175,8 +175,8 @@ describe('local API', () => {
     expect(response.body).toContain('# TYPE ocn_api_request_duration_seconds histogram')
   })
 
-  it('is read-only', async () => {
-    const response = await httpRequest(`${base}/jobs`, { method: 'POST', body: '{}' })
+  it('is read-only except for POST /jobs', async () => {
+    const response = await httpRequest(`${base}/status`, { method: 'POST', body: '{}' })
     expect(response.status).toBe(405)
     expect(response.headers.allow).toBe('GET, HEAD')
     expect(JSON.parse(response.body).error.code).toBe('API_METHOD_NOT_ALLOWED')

@@ -1,0 +1,163 @@
+/**
+ * POST /jobs and GET /jobs/:id/results: body validation, the CSRF guard, and how a
+ * requester's refusal reaches the client. The requester is a stand-in behind the same
+ * ApiProviders interface (the real one is exercised by the devnet test).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  type ApiProviders,
+  type ApiServer,
+  createApiServer,
+  type SubmitJobRequest,
+} from '../../src/api/index.js'
+import { NodeError } from '../../src/daemon/errors.js'
+import { createSilentLogger } from '../../src/logging/index.js'
+import { httpRequest } from './helpers.js'
+
+let dir: string
+let server: ApiServer
+let base: string
+let model: string
+let inputs: string
+let submitted: SubmitJobRequest[]
+
+function providers(extra: Partial<ApiProviders> = {}): ApiProviders {
+  return {
+    status: async () => ({ version: 't', roles: [], startedAt: 1, uptimeMs: 1, services: {}, jobs: {} }),
+    jobs: async () => [],
+    job: async () => undefined,
+    bids: async () => [],
+    ...extra,
+  }
+}
+
+async function start(p: ApiProviders): Promise<void> {
+  server = createApiServer({ port: 0 }, { providers: p, logger: createSilentLogger() })
+  await server.start()
+  base = server.url!
+}
+
+function post(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  return httpRequest(`${base}/jobs`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ocn-api-submit-'))
+  model = join(dir, 'model.onnx')
+  inputs = join(dir, 'inputs.safetensors')
+  await writeFile(model, 'onnx')
+  await writeFile(inputs, 'tensors')
+  submitted = []
+  await start(
+    providers({
+      async submitJob(request) {
+        if (request.inputsPath.endsWith('mismatch.safetensors')) {
+          throw new NodeError('EXECUTOR_INPUT_MISMATCH', 'the inputs do not fit the model', {
+            details: 'input "x" expects 4 features, the file has 3',
+          })
+        }
+        submitted.push(request)
+        return { jobId: `0x${'ab'.repeat(32)}` }
+      },
+      async jobResults(id) {
+        if (id !== `0x${'ab'.repeat(32)}`) return undefined
+        return {
+          jobId: id,
+          state: 'finalized',
+          files: [{ name: 'outputs.safetensors', path: model, bytes: 4 }],
+        }
+      },
+    }),
+  )
+})
+
+afterEach(async () => {
+  await server.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('POST /jobs', () => {
+  it('hands a valid job to the requester, with maxPrice as a bigint', async () => {
+    const response = await post({ modelPath: model, inputsPath: inputs, kind: 'inference', maxPrice: '5000' })
+    expect(response.status).toBe(200)
+    expect(JSON.parse(response.body)).toEqual({ jobId: `0x${'ab'.repeat(32)}` })
+    expect(submitted).toEqual([
+      { modelPath: model, inputsPath: inputs, kind: 'inference', verification: 'replay', maxPrice: 5000n },
+    ])
+  })
+
+  it('names what is wrong with a bad body and submits nothing', async () => {
+    const cases: [unknown, RegExp][] = [
+      ['{not json', /not valid JSON/],
+      [[1], /JSON object/],
+      [{ modelPath: model }, /inputsPath must be an absolute path/],
+      [{ modelPath: 'model.onnx', inputsPath: inputs }, /modelPath must be an absolute path/],
+      [{ modelPath: join(dir, 'nope.onnx'), inputsPath: inputs }, /modelPath: no file at/],
+      [{ modelPath: dir, inputsPath: inputs }, /is not a file/],
+      [{ modelPath: model, inputsPath: inputs, kind: 'training' }, /trainingSpecPath must be/],
+      [{ modelPath: model, inputsPath: inputs, verification: 'trust-me' }, /verification must be/],
+      [{ modelPath: model, inputsPath: inputs, maxPrice: 5 }, /maxPrice must be/],
+      [{ modelPath: model, inputsPath: inputs, microBatchSize: 0 }, /microBatchSize/],
+      [{ modelPath: model, inputsPath: inputs, priority: 'high' }, /unknown field "priority"/],
+    ]
+    for (const [body, message] of cases) {
+      const response = await post(body)
+      expect(response.status, JSON.stringify(body)).toBe(400)
+      const error = JSON.parse(response.body).error
+      expect(error.code).toBe('API_BAD_REQUEST')
+      expect(error.message).toMatch(message)
+    }
+    expect(submitted).toEqual([])
+  })
+
+  it('passes the requester refusal on with its reason code', async () => {
+    const mismatch = join(dir, 'mismatch.safetensors')
+    await writeFile(mismatch, 'x')
+    const response = await post({ modelPath: model, inputsPath: mismatch })
+    expect(response.status).toBe(422)
+    expect(JSON.parse(response.body).error).toEqual({
+      code: 'API_JOB_REJECTED',
+      reason: 'EXECUTOR_INPUT_MISMATCH',
+      message: 'the inputs do not fit the model; input "x" expects 4 features, the file has 3',
+    })
+  })
+
+  it('refuses what a web page could send: no JSON content type, a foreign origin, a big body', async () => {
+    const form = await post({ modelPath: model, inputsPath: inputs }, { 'content-type': 'text/plain' })
+    expect(form.status).toBe(415)
+    const foreign = await post(
+      { modelPath: model, inputsPath: inputs },
+      { 'content-type': 'application/json', origin: 'https://evil.example' },
+    )
+    expect(foreign.status).toBe(403)
+    const big = await post({ modelPath: model, inputsPath: `/${'a'.repeat(20_000)}` })
+    expect(big.status).toBe(413)
+    expect(submitted).toEqual([])
+  })
+
+  it('answers 503 on a node without the requester role', async () => {
+    await server.stop()
+    await start(providers())
+    const response = await post({ modelPath: model, inputsPath: inputs })
+    expect(response.status).toBe(503)
+    expect(JSON.parse(response.body).error.message).toContain('--role requester')
+  })
+})
+
+describe('GET /jobs/:id/results', () => {
+  it('lists the result files of a known job and 404s an unknown one', async () => {
+    const known = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results`)
+    expect(known.status).toBe(200)
+    expect(JSON.parse(known.body).files[0]).toMatchObject({ name: 'outputs.safetensors', bytes: 4 })
+    const unknown = await httpRequest(`${base}/jobs/0x1234/results`)
+    expect(unknown.status).toBe(404)
+    expect(JSON.parse(unknown.body).error.message).toBe('unknown job 0x1234')
+  })
+})
