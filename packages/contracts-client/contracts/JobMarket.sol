@@ -69,10 +69,20 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint40 challengeEnds;
         uint32 leafCount;
         JobStatus status;
+        /// @dev leaf named by the open (or last) dispute; kept here because this slot is written anyway
+        uint32 disputedLeaf;
         bytes32 resultRoot;
     }
 
+    /// @dev Two slots; the disputed leaf index lives in the job's third slot.
     struct Dispute {
+        address challenger;
+        uint96 bond;
+        bytes32 claimedDataHash;
+    }
+
+    /// @notice An open dispute as the arbiter sees it.
+    struct DisputeView {
         address challenger;
         uint96 bond;
         uint256 leafIndex;
@@ -334,8 +344,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
         uint96 bond = uint96(minChallengeBond);
         job.status = JobStatus.Challenged;
-        _disputes[jobId] =
-            Dispute({challenger: msg.sender, bond: bond, leafIndex: leafIndex, claimedDataHash: claimedDataHash});
+        job.disputedLeaf = uint32(leafIndex); // < leafCount, a uint32
+        _disputes[jobId] = Dispute({challenger: msg.sender, bond: bond, claimedDataHash: claimedDataHash});
         emit Challenged(jobId, msg.sender, leafIndex, claimedDataHash, bond);
         if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
     }
@@ -536,8 +546,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         return _jobs[jobId];
     }
 
-    function getDispute(bytes32 jobId) external view returns (Dispute memory) {
-        return _disputes[jobId];
+    function getDispute(bytes32 jobId) external view returns (DisputeView memory) {
+        Dispute memory d = _disputes[jobId];
+        uint256 leafIndex = d.challenger == address(0) ? 0 : _jobs[jobId].disputedLeaf;
+        return DisputeView({
+            challenger: d.challenger, bond: d.bond, leafIndex: leafIndex, claimedDataHash: d.claimedDataHash
+        });
     }
 
     function getProviderRecord(address provider) external view returns (ProviderRecord memory) {

@@ -18,6 +18,8 @@ export interface GetJobReturnType {
   challengeEnds: number
   leafCount: number
   status: JobStatus
+  /** leaf index named by the open or last dispute (0 when never challenged) */
+  disputedLeaf: number
   resultRoot: Hex
 }
 
