@@ -118,6 +118,12 @@ describe('tensor file formats', () => {
     const huge = new Uint8Array(16)
     new DataView(huge.buffer).setBigUint64(0, 2n ** 60n, true)
     expectCode(() => decodeSafetensors(huge), 'EXECUTOR_FORMAT_INVALID', /header length/)
+    const big = header(`{"__metadata__":{"k":"${'x'.repeat(2000)}"}}`)
+    expectCode(
+      () => decodeSafetensors(big, { maxHeaderBytes: 1000 }),
+      'EXECUTOR_FORMAT_INVALID',
+      /larger than allowed/,
+    )
   })
 
   it('validates job specs field by field', () => {

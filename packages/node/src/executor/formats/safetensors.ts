@@ -28,6 +28,11 @@ const dtypeByCode = new Map(Object.entries(codeByDType).map(([k, v]) => [v, k as
 
 /** The format's own cap on the header (100 MB). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000
+/**
+ * Our default cap: 16 MB of JSON describes ~100k tensors, far more than real files hold,
+ * while a hostile 100 MB header would make JSON.parse allocate gigabytes of heap.
+ */
+export const SAFETENSORS_DEFAULT_HEADER_LIMIT = 16 * 1024 * 1024
 
 function invalid(shortMessage: string, details?: string): ExecutorError {
   return new ExecutorError('EXECUTOR_FORMAT_INVALID', `invalid safetensors file: ${shortMessage}`, {
@@ -40,15 +45,24 @@ export interface SafetensorsFile {
   metadata: Record<string, string>
 }
 
-export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  options: { maxHeaderBytes?: number } = {},
+): SafetensorsFile {
   if (bytes.byteLength < 8) throw invalid('shorter than its 8-byte header length')
   const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
-  if (headerLen > BigInt(Math.min(SAFETENSORS_MAX_HEADER_BYTES, bytes.byteLength - 8))) {
+  if (headerLen > BigInt(bytes.byteLength - 8)) {
     throw invalid(
       'header length runs past the file',
       `header length ${headerLen}, file ${bytes.byteLength} bytes`,
     )
   }
+  const limit = Math.min(
+    SAFETENSORS_MAX_HEADER_BYTES,
+    options.maxHeaderBytes ?? SAFETENSORS_DEFAULT_HEADER_LIMIT,
+  )
+  if (headerLen > BigInt(limit))
+    throw invalid('header is larger than allowed', `${headerLen} bytes > ${limit}`)
   const hl = Number(headerLen)
   let header: unknown
   try {
