@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,8 +40,9 @@ describe('dev chain and deployment', () => {
 
   it('takes anvil down with it when the owning process is killed outright', async () => {
     // runs the built package in a child process, which is then SIGKILLed (no exit hook runs)
-    const entry = new URL('../dist/index.js', import.meta.url).href
-    const script = `const { startDevChain } = await import(${JSON.stringify(entry)}); const c = await startDevChain(); console.log(c.pid); setInterval(() => {}, 1000)`
+    const entry = new URL('../dist/index.js', import.meta.url)
+    expect(existsSync(entry), 'this test runs the built package: npm run build first').toBe(true)
+    const script = `const { startDevChain } = await import(${JSON.stringify(entry.href)}); const c = await startDevChain(); console.log(c.pid); setInterval(() => {}, 1000)`
     const owner = spawn(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
