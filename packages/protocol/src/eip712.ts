@@ -126,7 +126,11 @@ export function bidDigest(domain: MarketDomain, bid: BidTerms): Hex {
   return hashTypedData(bidTypedData(domain, bid))
 }
 
-export async function recoverBidSigner(domain: MarketDomain, bid: BidTerms, signature: Hex): Promise<Address> {
+export async function recoverBidSigner(
+  domain: MarketDomain,
+  bid: BidTerms,
+  signature: Hex,
+): Promise<Address> {
   return recoverTypedDataAddress({ ...bidTypedData(domain, bid), signature })
 }
 

@@ -11,7 +11,7 @@
  * The tree is built level by level; an odd node at the end of a level is carried up
  * unchanged, so its proof simply has no sibling at that level.
  */
-import { type Hex, concatHex, encodeAbiParameters, hexToBytes, keccak256 } from 'viem'
+import { concatHex, encodeAbiParameters, type Hex, hexToBytes, keccak256 } from 'viem'
 
 export function merkleLeaf(index: number | bigint, dataHash: Hex): Hex {
   const inner = keccak256(
