@@ -161,6 +161,44 @@ describe('event watcher', () => {
     expect(summary(c.events)).toEqual(summary(fresh.events))
   })
 
+  it('after a restart, a reorg of its persisted cursor block rewinds maxReorgDepth and replays', async () => {
+    const first = createEventWatcher({
+      client: p.admin,
+      addresses,
+      fromBlock: p.deployment.deployBlock,
+      confirmations: 0,
+      onEvents: () => {},
+    })
+    await first.poll()
+    const snapshot = await p.test.snapshot()
+    await stakeOf(parseEther('9'))
+    await first.poll()
+    const persisted = first.cursor!
+
+    // the process restarts with only the persisted cursor, then the chain reorgs under it
+    await p.test.revert({ id: snapshot })
+    await stakeOf(parseEther('10'), p.verifier)
+    await p.test.mine({ blocks: 2 })
+    const c = collector()
+    const restarted = createEventWatcher({
+      client: p.admin,
+      addresses,
+      fromBlock: p.deployment.deployBlock,
+      confirmations: 0,
+      maxReorgDepth: 3n,
+      cursor: persisted,
+      ...c,
+    })
+    await restarted.poll()
+    expect(c.reorgs).toHaveLength(1)
+    expect(c.reorgs[0]!.rewoundTo).toBe(persisted.blockNumber - 3n)
+    const replayed = c.events
+      .filter((e) => e.eventName === 'Staked')
+      .map((e) => (e.eventName === 'Staked' ? e.args.amount : 0n))
+    expect(replayed).toContain(parseEther('10'))
+    expect(replayed).not.toContain(parseEther('9'))
+  })
+
   it('polls in the background until stopped', async () => {
     const c = collector()
     const watcher = createEventWatcher({
