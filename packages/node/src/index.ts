@@ -10,3 +10,6 @@ export * from './metrics/index.js'
 export * from './state/index.js'
 // The network layer has its own narrow Logger type; keep its names apart.
 export * as p2p from './p2p/index.js'
+export * from './chain/index.js'
+export * from './roles/index.js'
+export * from './wiring/index.js'

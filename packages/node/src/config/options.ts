@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 
 /** The roles one daemon can play; several can be enabled at once. */
-export const nodeRoles = ['provider', 'verifier', 'requester'] as const
+export const nodeRoles = ['provider', 'verifier', 'requester', 'arbiter'] as const
 export type NodeRole = (typeof nodeRoles)[number]
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const

@@ -81,7 +81,7 @@ export const configOptions: readonly OptionSpec[] = [
     env: 'OCN_ROLES',
     flag: 'role',
     values: nodeRoles,
-    doc: 'Roles this daemon plays: provider, verifier, requester (several allowed).',
+    doc: 'Roles this daemon plays: provider, verifier, requester, arbiter (several allowed).',
   },
   {
     key: 'logLevel',

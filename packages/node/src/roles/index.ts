@@ -1,1 +1,15 @@
+export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter.js'
+export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
+export { defaultRoleOptions, type RoleOptions } from './options.js'
+export { cheatIndices, corruptMicroBatches, createProviderRole, type ProviderRole } from './provider.js'
+export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester.js'
+export {
+  type AwardedJob,
+  createPeerDirectory,
+  findAwardedJob,
+  loadJobAssets,
+  type PeerDirectory,
+  type RoleComponents,
+} from './shared.js'
+export { createVerifierRole, type VerificationReport, type VerifierRole } from './verifier.js'

@@ -1,6 +1,7 @@
 import { createDaemon } from '../../daemon/daemon.js'
 import { stopOnSignals } from '../../daemon/signals.js'
 import { loadNodeKeys, readNodeKeyInfo } from '../../keys/keystore.js'
+import { createNodeComponents } from '../../wiring/index.js'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor, loggerFor } from '../context.js'
 import { resolvePassphrase } from '../passphrase.js'
@@ -30,7 +31,8 @@ export const startCommand: Command = {
     })
     const keys = await loadNodeKeys({ dataDir: config.dataDir, passphrase })
     const logger = loggerFor(context, loaded)
-    const daemon = createDaemon(config, { logger, keys })
+    // the real chain, executor, network and the configured roles
+    const daemon = createDaemon(config, { ...createNodeComponents(config, keys), logger })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {
@@ -38,6 +40,16 @@ export const startCommand: Command = {
       ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
       onForce: () => process.exit(130),
     })
+    // A supervisor (the devnet) keeps our stdin open; when it dies the pipe closes and we stop,
+    // so no node outlives the devnet that started it, even after a kill -9.
+    const watchStdin = context.io.env.OCN_STOP_ON_STDIN_CLOSE === '1'
+    const onStdinEnd = (): void => {
+      process.kill(process.pid, 'SIGTERM')
+    }
+    if (watchStdin) {
+      context.io.stdin.once('end', onStdinEnd)
+      context.io.stdin.resume()
+    }
     const ready = {
       status: 'running',
       api: daemon.apiUrl ?? null,
@@ -54,6 +66,12 @@ export const startCommand: Command = {
     )
     const signal = await stopped
     dispose()
+    if (watchStdin) {
+      // A flowing stdin would keep the process alive after the daemon stopped.
+      context.io.stdin.off('end', onStdinEnd)
+      context.io.stdin.pause()
+      ;(context.io.stdin as { destroy?: () => void }).destroy?.()
+    }
     return { json: {}, text: '', printed: true, note: signal }
   },
 }

@@ -1,0 +1,13 @@
+import { NodeError } from '../daemon/errors.js'
+
+export type ChainServiceErrorCode =
+  | 'CHAIN_DEPLOYMENT_MISSING'
+  | 'CHAIN_DEPLOYMENT_INVALID'
+  | 'CHAIN_DEPLOYMENT_MISMATCH'
+  | 'CHAIN_UNREACHABLE'
+  | 'CHAIN_NOT_STARTED'
+
+/** The daemon's chain service could not do what it was asked (deployment, RPC endpoint). */
+export class ChainServiceError extends NodeError<ChainServiceErrorCode> {
+  override name = 'ChainServiceError'
+}

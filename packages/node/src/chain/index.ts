@@ -1,0 +1,11 @@
+export { ChainServiceError, type ChainServiceErrorCode } from './errors.js'
+export { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
+export {
+  type ChainServiceComponents,
+  type ChainServiceInit,
+  createChainService,
+  loadDeploymentFile,
+  type OcnChainClient,
+  type OcnChainService,
+  type ProtocolEventListener,
+} from './service.js'

@@ -1,0 +1,143 @@
+/**
+ * The arbiter role: the interim dispute path (the council holding the ARBITER role through
+ * the AccessManager). On a challenge it re-executes the disputed micro-batch itself, asks the
+ * provider for its committed leaf at that index (with its Merkle proof against the committed
+ * root), and calls `resolve(jobId, providerCheated)`: the provider cheated when its leaf
+ * differs from the re-execution or when it will not produce the leaf at all. The
+ * challenger's claim is never trusted on its own.
+ *
+ * It keeps no records of its own: open disputes are found on the chain (Challenged events
+ * whose job is still challenged), so a restart simply finds them again.
+ */
+import { getDispute, getJob, jobMarketAbi, type ProtocolEvent, resolve } from '@ocn/contracts-client'
+import { merkleLeaf, verifyMerkleProof } from '@ocn/protocol'
+import type { Hex } from 'viem'
+import type { RoleService } from '../daemon/interface.js'
+import { createTicker, findAwardedJob, loadJobAssets, type RoleComponents, roleOptions } from './shared.js'
+
+export interface ArbiterDecision {
+  jobId: Hex
+  leafIndex: number
+  providerCheated: boolean
+  replayed: Hex
+  providerLeaf?: Hex
+  reason: string
+  txHash: Hex
+}
+
+export interface ArbiterRole extends RoleService {
+  readonly role: 'arbiter'
+  tick(): Promise<void>
+  decisions(): ArbiterDecision[]
+}
+
+export function createArbiterRole(components: RoleComponents): ArbiterRole {
+  const { chain, network, executor, directory } = components
+  const options = roleOptions(components)
+  const log = components.logger.child({ role: 'arbiter' })
+  const pending = new Set<Hex>()
+  const resolving = new Map<Hex, Promise<void>>()
+  const decisions: ArbiterDecision[] = []
+  const unsubscribers: Array<() => void> = []
+  const market = () => chain.deployment.addresses.jobMarket
+
+  function startResolve(jobId: Hex): void {
+    pending.add(jobId)
+    if (resolving.has(jobId)) return
+    const run = resolveDispute(jobId)
+      .then(() => void pending.delete(jobId))
+      .catch((err: unknown) => log.warn({ jobId, err }, 'resolving the dispute failed; will retry'))
+      .finally(() => resolving.delete(jobId))
+    resolving.set(jobId, run)
+  }
+
+  async function resolveDispute(jobId: Hex): Promise<void> {
+    const job = await getJob(chain.client, { jobMarket: market(), jobId })
+    if (job.status !== 'challenged') return
+    const dispute = await getDispute(chain.client, { jobMarket: market(), jobId })
+    const leafIndex = Number(dispute.leafIndex)
+    const award = await findAwardedJob(chain, jobId)
+    if (award === undefined) throw new Error('no JobAwarded event for the disputed job')
+    const providerPeer = directory.providerPeer(award.provider)
+    const requesterPeer = directory.requesterPeer(jobId)
+    const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
+    const assets = await loadJobAssets(components, award, peers)
+    if (assets.spec.kind !== 'inference') throw new Error('only inference disputes are arbitrated')
+    const replayed = await executor
+      .inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
+      .runMicroBatch(leafIndex)
+
+    let providerLeaf: Hex | undefined
+    let reason: string
+    if (providerPeer === undefined) reason = 'provider unreachable: no capability ad heard'
+    else {
+      try {
+        const response = await network.results.requestResult(providerPeer, {
+          version: 1,
+          jobId,
+          indices: [leafIndex],
+        })
+        const leaf = response.result?.leaves[0]
+        if (response.status !== 'ok' || leaf === undefined) reason = `provider answered ${response.status}`
+        else if (!verifyMerkleProof(job.resultRoot, merkleLeaf(leafIndex, leaf.dataHash), leaf.proof))
+          reason = 'provider leaf does not prove against the committed root'
+        else {
+          providerLeaf = leaf.dataHash
+          reason =
+            leaf.dataHash.toLowerCase() === replayed.toLowerCase()
+              ? 'provider leaf matches the re-execution'
+              : 'provider leaf differs from the re-execution'
+        }
+      } catch (err) {
+        reason = `provider did not serve the leaf: ${(err as Error).message}`
+      }
+    }
+    const providerCheated =
+      providerLeaf === undefined || providerLeaf.toLowerCase() !== replayed.toLowerCase()
+    const { hash } = await resolve(chain.client, { jobMarket: market(), jobId, providerCheated })
+    const decision: ArbiterDecision = {
+      jobId,
+      leafIndex,
+      providerCheated,
+      replayed,
+      ...(providerLeaf === undefined ? {} : { providerLeaf }),
+      reason,
+      txHash: hash,
+    }
+    decisions.push(decision)
+    log.info({ jobId, leafIndex, providerCheated, reason }, 'dispute resolved')
+  }
+
+  function onEvents(events: ProtocolEvent[]): void {
+    for (const event of events) if (event.eventName === 'Challenged') startResolve(event.args.jobId)
+  }
+
+  async function tick(): Promise<void> {
+    for (const jobId of pending) if (!resolving.has(jobId)) startResolve(jobId)
+  }
+
+  const ticker = createTicker(options.tickIntervalMs * 5, tick, log)
+
+  return {
+    role: 'arbiter',
+    async start() {
+      unsubscribers.push(chain.onEvents(onEvents))
+      // disputes opened while this node was down
+      const logs = await chain.client.getContractEvents({
+        address: market(),
+        abi: jobMarketAbi,
+        eventName: 'Challenged',
+        fromBlock: chain.deployment.deployBlock,
+      })
+      for (const l of logs) if (l.args.jobId !== undefined) pending.add(l.args.jobId)
+      ticker.start()
+    },
+    async stop() {
+      for (const off of unsubscribers.splice(0)) off()
+      await ticker.stop()
+      await Promise.allSettled([...resolving.values()])
+    },
+    tick: () => ticker.now(),
+    decisions: () => [...decisions],
+  }
+}

@@ -1,0 +1,17 @@
+import { NodeError } from '../daemon/errors.js'
+
+export type RoleErrorCode =
+  | 'ROLE_FILE_UNREADABLE'
+  | 'ROLE_INPUT_MISMATCH'
+  | 'ROLE_INVALID_PARAMS'
+  | 'ROLE_UNKNOWN_JOB'
+  | 'ROLE_JOB_STATE'
+  | 'ROLE_NO_BIDS'
+  | 'ROLE_INSUFFICIENT_BALANCE'
+  | 'ROLE_ARTIFACT_UNAVAILABLE'
+  | 'ROLE_NOT_SUPPORTED'
+
+/** A role could not do what was asked; `details` says what to change. */
+export class RoleError extends NodeError<RoleErrorCode> {
+  override name = 'RoleError'
+}

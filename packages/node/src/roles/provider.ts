@@ -1,0 +1,469 @@
+/**
+ * The provider role: advertises its hardware, bids on offers it can run, and on an award
+ * (seen on-chain) fetches the artifacts, runs the job, commits the Merkle root, serves
+ * leaves, proofs and outputs, and finalizes once the challenge window has passed.
+ *
+ * Every step is recorded in the StateStore before the next one starts, and every step first
+ * asks the chain where the job stands, so a node killed at any point resumes without acting
+ * twice: the tick loop picks up jobs left in `awarded` or `executing` and re-runs them.
+ */
+import { commitResult, finalize, getJob, getStake, type ProtocolEvent, signBid } from '@ocn/contracts-client'
+import {
+  type Bid,
+  type BidTerms,
+  type CapabilityAd,
+  createIdentityBinding,
+  decodeJobOffer,
+  encodeJobOffer,
+  type IdentityBinding,
+  type JobOffer,
+  MAX_CACHED_MODELS_ADVERTISED,
+  MerkleTree,
+  type ResultLeaf,
+  type ResultRequest,
+  type ResultResponse,
+} from '@ocn/protocol'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { OfferSummary } from '../api/interface.js'
+import type { RoleService } from '../daemon/interface.js'
+import { ortVersion } from '../executor/capabilities.js'
+import type { InferenceResult } from '../executor/executor.js'
+import { encodeSafetensors } from '../executor/formats/safetensors.js'
+import { outputsDataHash } from '../executor/hashing.js'
+import { type JobSpec, parseJobSpec } from '../executor/spec.js'
+import { type NamedTensors, sliceRows } from '../executor/tensor.js'
+import type { JobRecord } from '../state/records.js'
+import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
+
+export interface ProviderRole extends RoleService {
+  readonly role: 'provider'
+  /** runs one reconciliation pass now (tests) */
+  tick(): Promise<void>
+}
+
+interface ProviderDetail {
+  offer: Hex
+  requesterPeerId: string
+  dataHashes?: Hex[]
+  outputHash?: Hex
+  cheatedIndices?: number[]
+}
+
+const OPEN_STATES = ['bidding', 'awarded', 'executing', 'committed', 'challenged'] as const
+
+/** Which micro-batches a cheating provider corrupts: `fraction` of them, spread evenly, at least one. */
+export function cheatIndices(leafCount: number, fraction: number): number[] {
+  if (fraction <= 0 || leafCount === 0) return []
+  const count = Math.min(leafCount, Math.max(1, Math.round(fraction * leafCount)))
+  const out = new Set<number>()
+  for (let j = 0; j < count; j++) out.add(Math.floor((j * leafCount) / count))
+  return [...out]
+}
+
+/**
+ * Devnet cheating: flips the lowest bit of the first element of every row of the chosen
+ * micro-batches, then rehashes them, so the outputs, the leaves and the root all agree with
+ * each other and only a re-execution can tell.
+ */
+export function corruptMicroBatches(
+  result: InferenceResult,
+  microBatchSize: number,
+  indices: readonly number[],
+): { outputs: NamedTensors; dataHashes: Hex[] } {
+  const outputs = result.outputs
+  if (outputs === undefined) throw new Error('corruptMicroBatches needs the outputs')
+  const dataHashes = [...result.dataHashes]
+  for (const i of indices) {
+    const start = i * microBatchSize
+    const end = Math.min(result.samples, start + microBatchSize)
+    const slice: NamedTensors = {}
+    for (const [name, t] of Object.entries(outputs)) {
+      const rowBytes = t.data.length / (t.dims[0] ?? 1)
+      for (let r = start; r < end; r++) {
+        const at = r * rowBytes
+        t.data[at] = (t.data[at] ?? 0) ^ 1
+      }
+      slice[name] = sliceRows(t, start, end)
+    }
+    dataHashes[i] = outputsDataHash(slice)
+  }
+  return { outputs, dataHashes }
+}
+
+export function createProviderRole(components: RoleComponents): ProviderRole {
+  const { config, state, chain, network, store, executor, keys } = components
+  const options = roleOptions(components)
+  const log = components.logger.child({ role: 'provider' })
+  const me = keys.account.address.toLowerCase()
+  const running = new Map<string, Promise<void>>()
+  const seenOffers = new Map<string, OfferSummary>()
+  let binding: IdentityBinding | undefined
+  let adTimer: NodeJS.Timeout | undefined
+  const unsubscribers: Array<() => void> = []
+
+  const detailOf = (job: JobRecord) => job.detail as unknown as ProviderDetail
+
+  async function openJobs(): Promise<JobRecord[]> {
+    const jobs = await state.listJobs({ role: 'provider' })
+    return jobs.filter((j) => (OPEN_STATES as readonly string[]).includes(j.state))
+  }
+
+  async function busySlots(): Promise<number> {
+    return (await openJobs()).filter((j) => j.state === 'awarded' || j.state === 'executing').length
+  }
+
+  async function publishAd(): Promise<void> {
+    if (binding === undefined) return
+    const caps = await executor.capabilities()
+    const now = Math.floor(Date.now() / 1000)
+    const gpu = caps.gpus[0]
+    const cached = (await openJobs())
+      .map((j) => j.modelHash)
+      .filter((h): h is string => h !== undefined)
+      .slice(0, MAX_CACHED_MODELS_ADVERTISED) as Hex[]
+    const ad: CapabilityAd = {
+      version: 1,
+      providerPeerId: network.peerId,
+      provider: keys.account.address,
+      providerBinding: binding,
+      device:
+        gpu !== undefined && config.provider.devices.some((d) => d.startsWith('cuda'))
+          ? { kind: 'gpu', name: gpu.name.slice(0, 128), memoryBytes: gpu.memoryBytes }
+          : { kind: 'cpu', name: caps.cpuModel.slice(0, 128), memoryBytes: caps.memoryBytes },
+      executionProviders: caps.executionProviders.slice(0, 8),
+      cores: Math.min(caps.cores, 65_535),
+      modelsCached: [...new Set(cached)],
+      pricePerUnit: config.provider.priceFloorPerSample,
+      freeSlots: Math.max(0, config.provider.maxConcurrentJobs - (await busySlots())),
+      issuedAt: now,
+      expiresAt: now + options.capabilityAdTtlSeconds,
+    }
+    await network.gossip.publishCapabilityAd(ad).catch((err: unknown) => {
+      // no subscribed peer yet is normal right after start
+      log.debug({ err }, 'capability ad not published')
+    })
+  }
+
+  function specOf(offer: JobOffer): JobSpec | undefined {
+    if (offer.spec === undefined) return undefined
+    try {
+      return parseJobSpec(JSON.parse(new TextDecoder().decode(offer.spec)))
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Why this provider will not bid, or undefined when it will. */
+  async function bidTerms(offer: JobOffer, jobId: Hex): Promise<BidTerms | string> {
+    const t = offer.terms
+    if (t.verification !== 0) return 'only replay verification is supported'
+    if (t.kind !== 0) return 'only inference jobs are run'
+    const spec = specOf(offer)
+    if (spec === undefined || spec.kind !== 'inference') return 'no usable inline job spec'
+    if (spec.profile.ortVersion !== ortVersion()) return `needs onnxruntime ${spec.profile.ortVersion}`
+    if (!config.provider.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
+      return `device ${spec.profile.executionProvider} not offered`
+    if (spec.profile.microBatchSize !== t.microBatchSize) return 'spec and offer disagree on micro-batch size'
+    const price = config.provider.priceFloorPerSample * BigInt(t.sampleCount)
+    if (price > t.maxPrice) return 'max price below our floor'
+    const multiple = BigInt(Math.round(config.provider.collateral.priceMultiple * 1000))
+    const byPrice = (price * multiple) / 1000n
+    const collateral = byPrice > t.minCollateral ? byPrice : t.minCollateral
+    if ((await busySlots()) >= config.provider.maxConcurrentJobs) return 'no free slot'
+    const stake = await getStake(chain.client, {
+      stakeManager: chain.deployment.addresses.stakeManager,
+      account: keys.account.address,
+    })
+    if (collateral > stake.free) return 'not enough free stake for the collateral'
+    const maxLocked = BigInt(Math.floor(config.provider.collateral.maxLockedFraction * 1e6))
+    if ((stake.locked + collateral) * 1_000_000n > stake.staked * maxLocked) return 'locked-stake cap reached'
+    return {
+      jobId,
+      provider: keys.account.address,
+      price,
+      collateral,
+      // the requester awards after the bidding window; the bid stays good until the deadline
+      expiry: t.deadline,
+      nonce: randomUint256(),
+      etaSeconds: Math.max(1, Math.ceil(t.sampleCount / 1000)),
+    }
+  }
+
+  async function onOffer(offer: JobOffer, jobId: Hex): Promise<void> {
+    if (offer.terms.requester.toLowerCase() === me) return
+    seenOffers.set(jobId, {
+      jobId,
+      requester: offer.terms.requester,
+      kind: offer.terms.kind === 1 ? 'training' : 'inference',
+      verification: offer.terms.verification === 1 ? 'zk' : 'replay',
+      maxPrice: offer.terms.maxPrice,
+      minStake: offer.terms.minCollateral,
+      biddingEndsAt: Number(offer.terms.biddingEnds) * 1000,
+      receivedAt: Date.now(),
+    })
+    if (seenOffers.size > 1000) seenOffers.delete(seenOffers.keys().next().value as string)
+    if (binding === undefined || (await state.getJob(jobId)) !== undefined) return
+    const terms = await bidTerms(offer, jobId)
+    if (typeof terms === 'string') {
+      log.debug({ jobId, reason: terms }, 'not bidding')
+      return
+    }
+    const signature = await signBid(chain.client, { domain: chain.domain, bid: terms })
+    const bid: Bid = {
+      version: 1,
+      terms,
+      signature,
+      providerPeerId: network.peerId,
+      providerBinding: binding,
+    }
+    const detail: ProviderDetail = {
+      offer: bytesToHex(encodeJobOffer(offer)),
+      requesterPeerId: offer.requesterPeerId,
+    }
+    await state.createJob(
+      {
+        id: jobId,
+        role: 'provider',
+        state: 'bidding',
+        kind: 'inference',
+        verification: 'replay',
+        modelHash: offer.terms.modelHash,
+        inputHash: offer.terms.inputHash,
+        requester: offer.terms.requester,
+        provider: keys.account.address,
+        maxPrice: offer.terms.maxPrice,
+        price: terms.price,
+        collateral: terms.collateral,
+        detail: detail as unknown as Record<string, unknown>,
+      },
+      {
+        bids: [
+          {
+            jobId,
+            bidId: terms.nonce.toString(16),
+            provider: keys.account.address,
+            peerId: network.peerId,
+            price: terms.price,
+            collateral: terms.collateral,
+            signature,
+            status: 'sent',
+            receivedAt: Date.now(),
+          },
+        ],
+      },
+    )
+    const receipt = await network.bids.sendBid(offer.requesterPeerId, bid).catch((err: unknown) => {
+      log.warn({ jobId, err }, 'bid not delivered')
+      return undefined
+    })
+    if (receipt?.accepted !== true) {
+      await state.transitionJob(jobId, 'failed', {
+        note: `bid refused: ${receipt?.reason ?? 'not delivered'}`,
+      })
+      return
+    }
+    log.info({ jobId, price: terms.price.toString() }, 'bid sent')
+  }
+
+  async function onEvents(events: ProtocolEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.eventName !== 'JobAwarded') continue
+      const { jobId, provider } = event.args
+      const job = await state.getJob(jobId)
+      if (job === undefined || job.role !== 'provider') continue
+      if (provider.toLowerCase() !== me) {
+        if (job.state === 'bidding')
+          await state.transitionJob(jobId, 'failed', { note: 'awarded to another provider' })
+        continue
+      }
+      if (job.state === 'bidding') {
+        await state.transitionJob(jobId, 'awarded', {
+          patch: { price: event.args.price, collateral: event.args.collateral },
+          txHash: event.transactionHash,
+        })
+        log.info({ jobId }, 'job awarded to us')
+      }
+      execute(jobId)
+    }
+  }
+
+  /** Starts (or joins) the execution of an awarded job. */
+  function execute(jobId: string): void {
+    if (running.has(jobId)) return
+    const run = runJob(jobId as Hex)
+      .catch((err: unknown) => log.error({ jobId, err }, 'job execution failed; will retry'))
+      .finally(() => running.delete(jobId))
+    running.set(jobId, run)
+  }
+
+  async function runJob(jobId: Hex): Promise<void> {
+    let job = await state.requireJob(jobId)
+    const onChain = await getJob(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId })
+    if (onChain.status !== 'awarded') {
+      await reconcile(job)
+      return
+    }
+    if (job.state === 'awarded') job = await state.transitionJob(jobId, 'executing')
+    if (job.state !== 'executing') return
+    const detail = detailOf(job)
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
+    if (offer.spec !== undefined) await store.putBytes(offer.spec)
+    const assets = await loadJobAssets(components, offer.terms, [detail.requesterPeerId])
+    if (assets.spec.kind !== 'inference') throw new Error('only inference jobs are run')
+    const started = Date.now()
+    const result = await executor.runInference(
+      { spec: assets.spec, model: assets.model, inputs: assets.inputs },
+      { keepOutputs: true },
+    )
+    let outputs = result.outputs!
+    let dataHashes = result.dataHashes
+    const cheated = cheatIndices(result.microBatches, config.provider.cheat.fraction)
+    if (cheated.length > 0) {
+      ;({ outputs, dataHashes } = corruptMicroBatches(result, assets.spec.profile.microBatchSize, cheated))
+      log.warn({ jobId, cheated }, 'cheat mode: corrupted micro-batches before committing')
+    }
+    const tree = MerkleTree.fromDataHashes(dataHashes)
+    const put = await store.putBytes(
+      encodeSafetensors(outputs, { root: tree.root, modelHash: result.modelHash }),
+    )
+    job = await state.updateJob(jobId, {
+      resultRoot: tree.root,
+      detail: {
+        ...detail,
+        dataHashes,
+        outputHash: put.hash,
+        ...(cheated.length > 0 ? { cheatedIndices: cheated } : {}),
+      } as unknown as Record<string, unknown>,
+    })
+    const { hash } = await commitResult(chain.client, {
+      jobMarket: chain.deployment.addresses.jobMarket,
+      jobId,
+      resultRoot: tree.root,
+      leafCount: dataHashes.length,
+    })
+    await state.transitionJob(jobId, 'committed', {
+      txHash: hash,
+      note: `executed in ${Date.now() - started} ms`,
+    })
+    log.info({ jobId, root: tree.root, leaves: dataHashes.length }, 'result committed')
+  }
+
+  /** Brings a local record in line with the job's on-chain status. */
+  async function reconcile(job: JobRecord): Promise<void> {
+    const jobId = job.id as Hex
+    const onChain = await getJob(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId })
+    switch (onChain.status) {
+      case 'awarded':
+        if (job.state === 'awarded' || job.state === 'executing') execute(jobId)
+        return
+      case 'committed': {
+        if (job.state === 'executing' && onChain.resultRoot === job.resultRoot) {
+          await state.transitionJob(jobId, 'committed', { note: 'commit found on-chain after restart' })
+          return
+        }
+        if (job.state !== 'committed') return
+        if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
+        const { hash } = await finalize(chain.client, {
+          jobMarket: chain.deployment.addresses.jobMarket,
+          jobId,
+        })
+        await state.transitionJob(jobId, 'finalized', { txHash: hash })
+        log.info({ jobId }, 'job finalized; payment collected')
+        return
+      }
+      case 'challenged':
+        if (job.state === 'committed') await state.transitionJob(jobId, 'challenged')
+        return
+      case 'finalized':
+        if (job.state === 'committed' || job.state === 'challenged')
+          await state.transitionJob(jobId, 'finalized')
+        return
+      case 'providerSlashed':
+        if (job.state === 'committed' || job.state === 'challenged') {
+          await state.transitionJob(jobId, 'slashed', { note: 'challenge upheld' })
+        }
+        return
+      case 'expired':
+        if (job.state === 'awarded' || job.state === 'executing') await state.transitionJob(jobId, 'expired')
+        return
+      case 'none':
+        // never awarded: give up once the offer's deadline is behind us
+        if (job.state === 'bidding') {
+          const offer = decodeJobOffer(hexToBytes(detailOf(job).offer))
+          if ((await chain.chainTime()) > offer.terms.deadline) {
+            await state.transitionJob(jobId, 'failed', { note: 'not awarded' })
+          }
+        }
+        return
+    }
+  }
+
+  async function tick(): Promise<void> {
+    for (const job of await openJobs()) {
+      if (running.has(job.id)) continue
+      // a challenge resolved in our favour puts the job back to committed on-chain
+      await reconcile(job).catch((err: unknown) => log.warn({ jobId: job.id, err }, 'reconcile failed'))
+    }
+  }
+
+  async function serveResult(request: ResultRequest): Promise<ResultResponse> {
+    const base = { version: 1 as const, jobId: request.jobId }
+    const job = await state.getJob(request.jobId)
+    if (job === undefined || job.role !== 'provider') return { ...base, status: 'not-found' }
+    const detail = detailOf(job)
+    if (
+      !['committed', 'challenged', 'finalized', 'slashed'].includes(job.state) ||
+      detail.dataHashes === undefined
+    ) {
+      return { ...base, status: 'not-ready' }
+    }
+    const dataHashes = detail.dataHashes
+    if (request.indices.some((i) => i >= dataHashes.length)) return { ...base, status: 'bad-request' }
+    const tree = MerkleTree.fromDataHashes(dataHashes)
+    const leaves: ResultLeaf[] = request.indices.map((index) => ({
+      index,
+      dataHash: dataHashes[index]!,
+      proof: tree.proof(index),
+    }))
+    return {
+      ...base,
+      status: 'ok',
+      result: { resultRoot: tree.root, leafCount: dataHashes.length, outputHash: detail.outputHash!, leaves },
+    }
+  }
+
+  const ticker = createTicker(options.tickIntervalMs, tick, log)
+
+  return {
+    role: 'provider',
+    async start() {
+      binding = await createIdentityBinding(keys.account, keys.privateKey)
+      network.results.setResultHandler((request) => serveResult(request))
+      unsubscribers.push(
+        network.gossip.onOffer(({ offer, jobId }) => {
+          onOffer(offer, jobId).catch((err: unknown) => log.warn({ jobId, err }, 'offer handling failed'))
+        }),
+        chain.onEvents(onEvents),
+      )
+      await publishAd()
+      adTimer = setInterval(
+        () => void publishAd().catch((err: unknown) => log.debug({ err }, 'ad failed')),
+        (options.capabilityAdTtlSeconds * 1000) / 2,
+      )
+      // gossip meshes form a moment after connecting: announce again soon
+      setTimeout(() => void publishAd().catch(() => {}), 2_000).unref()
+      ticker.start()
+    },
+    async stop() {
+      if (adTimer) clearInterval(adTimer)
+      for (const off of unsubscribers.splice(0)) off()
+      network.results.setResultHandler(undefined)
+      await ticker.stop()
+      await Promise.allSettled([...running.values()])
+    },
+    async offers() {
+      return [...seenOffers.values()]
+    },
+    tick: () => ticker.now(),
+  }
+}

@@ -1,0 +1,530 @@
+/**
+ * The requester role: puts a job's artifacts in the local store, publishes the signed offer,
+ * collects bids for the bidding window, awards the best one (price weighed by the provider's
+ * on-chain record) with escrow, fetches and checks the results once they are committed, and
+ * takes the refund when the provider never commits (expire) or is caught cheating.
+ *
+ * Offers, bids (whole, as they arrived) and every transition are in the StateStore, so a
+ * requester killed between bid collection and award awards on restart.
+ */
+import { readFile } from 'node:fs/promises'
+import {
+  approveToken,
+  award,
+  expire,
+  getJob,
+  getProviderRecord,
+  getTokenBalance,
+  type ProtocolEvent,
+} from '@ocn/contracts-client'
+import {
+  type Bid,
+  bidDigest,
+  createIdentityBinding,
+  decodeBid,
+  decodeJobOffer,
+  encodeBid,
+  encodeJobOffer,
+  type JobOffer,
+  jobIdOf,
+  MAX_RESULT_LEAVES_PER_REQUEST,
+  type OfferTerms,
+  offerTypedData,
+} from '@ocn/protocol'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { OfferSummary } from '../api/interface.js'
+import { ortVersion } from '../executor/capabilities.js'
+import { readTensorFiles } from '../executor/formats/index.js'
+import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
+import { outputsDataHash } from '../executor/hashing.js'
+import { cpuReplayProfile, type InferenceJobSpec } from '../executor/spec.js'
+import { type NamedTensors, sliceRows } from '../executor/tensor.js'
+import type { BidDecision } from '../p2p/bid-protocol.js'
+import type { BidRecord, JobRecord } from '../state/records.js'
+import { RoleError } from './errors.js'
+import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
+import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
+
+interface RequesterDetail {
+  offer: Hex
+  providerPeerId?: string
+  reofferOf?: string
+  biddingClosesAt: number
+  results?: {
+    outputHash: Hex
+    leafCount: number
+    /** every micro-batch of the outputs file hashes to its committed leaf */
+    verified: boolean
+    mismatchedLeaves: number[]
+  }
+}
+
+type StoredBid = BidRecord & { wire?: Hex }
+
+export interface RequesterRoleHandle extends RequesterRole {
+  tick(): Promise<void>
+}
+
+/** How a bid ranks: its price, raised for slashes and no-shows, lowered a little for a track record. */
+export function effectivePrice(
+  price: bigint,
+  record: { completed: number; slashed: number; noShows: number },
+): bigint {
+  const penalty = 1n + 2n * BigInt(record.slashed) + BigInt(record.noShows)
+  const bonus = 20n + BigInt(Math.min(record.completed, 10))
+  return (price * penalty * 20n) / bonus
+}
+
+export function createRequesterRole(components: RoleComponents): RequesterRoleHandle {
+  const { config, state, chain, network, store, executor, keys, directory } = components
+  const options = roleOptions(components)
+  const log = components.logger.child({ role: 'requester' })
+  const awarding = new Map<string, Promise<void>>()
+  const fetching = new Map<string, Promise<void>>()
+  const timers = new Set<NodeJS.Timeout>()
+  const unsubscribers: Array<() => void> = []
+
+  const detailOf = (job: JobRecord) => job.detail as unknown as RequesterDetail
+  const market = () => chain.deployment.addresses.jobMarket
+
+  async function readInputs(params: SubmitJobParams) {
+    let model: Uint8Array
+    try {
+      model = new Uint8Array(await readFile(params.modelPath))
+    } catch (cause) {
+      throw new RoleError('ROLE_FILE_UNREADABLE', `cannot read the model file ${params.modelPath}`, { cause })
+    }
+    let inputs: NamedTensors
+    try {
+      inputs = await readTensorFiles([params.inputsPath])
+    } catch (cause) {
+      throw new RoleError('ROLE_FILE_UNREADABLE', `cannot read the inputs file ${params.inputsPath}`, {
+        cause,
+        details: (cause as Error).message,
+      })
+    }
+    return { model, inputs }
+  }
+
+  async function publish(
+    base: Omit<OfferTerms, 'requester' | 'biddingEnds' | 'deadline' | 'salt'>,
+    spec: Uint8Array,
+    sizes: { modelBytes: number; inputBytes: number },
+    extra: { attempts?: number; reofferOf?: string },
+  ): Promise<SubmitJobResult> {
+    const now =
+      (await chain.chainTime()) > BigInt(Math.floor(Date.now() / 1000))
+        ? await chain.chainTime()
+        : BigInt(Math.floor(Date.now() / 1000))
+    const windowSeconds = BigInt(Math.ceil(config.requester.biddingWindowMs / 1000))
+    const biddingEnds = now + windowSeconds
+    const terms: OfferTerms = {
+      ...base,
+      requester: keys.account.address,
+      biddingEnds,
+      deadline: biddingEnds + BigInt(options.executionWindowSeconds),
+      salt: randomUint256(),
+    }
+    const jobId = jobIdOf(terms)
+    const signature = await keys.account.signTypedData(offerTypedData(chain.domain, terms))
+    const offer: JobOffer = {
+      version: 1,
+      chainId: chain.deployment.chainId,
+      market: market(),
+      terms,
+      requesterPeerId: network.peerId,
+      requesterBinding: await createIdentityBinding(keys.account, keys.privateKey),
+      signature,
+      modelBytes: sizes.modelBytes,
+      inputBytes: sizes.inputBytes,
+      spec,
+    }
+    const detail: RequesterDetail = {
+      offer: bytesToHex(encodeJobOffer(offer)),
+      biddingClosesAt: Date.now() + config.requester.biddingWindowMs,
+      ...(extra.reofferOf === undefined ? {} : { reofferOf: extra.reofferOf }),
+    }
+    await state.createJob({
+      id: jobId,
+      role: 'requester',
+      state: 'offered',
+      kind: terms.kind === 1 ? 'training' : 'inference',
+      verification: terms.verification === 1 ? 'zk' : 'replay',
+      modelHash: terms.modelHash,
+      inputHash: terms.inputHash,
+      requester: keys.account.address,
+      maxPrice: terms.maxPrice,
+      ...(extra.attempts === undefined ? {} : { attempts: extra.attempts }),
+      detail: detail as unknown as Record<string, unknown>,
+    })
+    await state.transitionJob(jobId, 'bidding')
+    await network.gossip.publishOffer(offer)
+    log.info({ jobId, samples: terms.sampleCount, maxPrice: terms.maxPrice.toString() }, 'offer published')
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      startAward(jobId)
+    }, config.requester.biddingWindowMs)
+    timers.add(timer)
+    return { jobId }
+  }
+
+  async function submitJob(params: SubmitJobParams): Promise<SubmitJobResult> {
+    if (params.kind !== 'inference') {
+      throw new RoleError('ROLE_NOT_SUPPORTED', 'training jobs cannot be submitted by this node yet', {
+        details: 'submit an inference job (kind "inference")',
+      })
+    }
+    if (params.verification !== 'replay') {
+      throw new RoleError('ROLE_NOT_SUPPORTED', 'zk verification is not accepted by the JobMarket yet', {
+        details: 'use --verification replay',
+      })
+    }
+    const { model, inputs } = await readInputs(params)
+    const names = Object.keys(inputs)
+    const samples = inputs[names[0]!]?.dims[0]
+    if (samples === undefined || samples < 1) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'the inputs hold no samples')
+    }
+    if (
+      params.microBatchSize !== undefined &&
+      (!Number.isInteger(params.microBatchSize) || params.microBatchSize < 1)
+    ) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'microBatchSize must be a positive integer')
+    }
+    const microBatchSize = params.microBatchSize ?? Math.max(1, Math.ceil(samples / options.targetLeafCount))
+    const spec: InferenceJobSpec = {
+      kind: 'inference',
+      profile: cpuReplayProfile(ortVersion(), microBatchSize),
+    }
+    // the model must take exactly these inputs: a wrong pairing fails here, not at a provider
+    let signature: Awaited<ReturnType<typeof executor.inspectModel>>
+    try {
+      signature = await executor.inspectModel(model, spec.profile)
+    } catch (cause) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', `the model ${params.modelPath} cannot be loaded`, {
+        cause,
+        details: (cause as Error).message,
+      })
+    }
+    const expected = signature.inputs.map((i) => i.name).sort()
+    if (expected.join(',') !== [...names].sort().join(',')) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', 'the inputs do not match the model', {
+        details: `model inputs: ${expected.join(', ')}; file tensors: ${names.join(', ')}`,
+      })
+    }
+    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    const balance = await getTokenBalance(chain.client, {
+      token: chain.deployment.addresses.token,
+      account: keys.account.address,
+    })
+    if (balance < maxPrice) {
+      throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow the max price', {
+        details: `balance ${balance}, max price ${maxPrice} (base units)`,
+      })
+    }
+    const specBytes = new TextEncoder().encode(JSON.stringify(spec))
+    const inputBytes = encodeSafetensors(inputs)
+    const [m, i, s] = [
+      await store.putBytes(model),
+      await store.putBytes(inputBytes),
+      await store.putBytes(specBytes),
+    ]
+    return publish(
+      {
+        modelHash: m.hash,
+        inputHash: i.hash,
+        specHash: s.hash,
+        kind: 0,
+        verification: 0,
+        maxPrice,
+        minCollateral: maxPrice,
+        sampleCount: samples,
+        microBatchSize,
+      },
+      specBytes,
+      { modelBytes: model.length, inputBytes: inputBytes.length },
+      {},
+    )
+  }
+
+  async function reoffer(jobId: string): Promise<SubmitJobResult> {
+    const job = await state.getJob(jobId)
+    if (job === undefined || job.role !== 'requester') {
+      throw new RoleError('ROLE_UNKNOWN_JOB', `no job ${jobId} was submitted by this node`)
+    }
+    if (!['expired', 'failed', 'slashed'].includes(job.state)) {
+      throw new RoleError(
+        'ROLE_JOB_STATE',
+        `job ${jobId} is ${job.state}; only expired, failed or slashed jobs are re-offered`,
+      )
+    }
+    const old = decodeJobOffer(hexToBytes(detailOf(job).offer))
+    const { requester: _r, biddingEnds: _b, deadline: _d, salt: _s, ...base } = old.terms
+    return publish(base, old.spec ?? new Uint8Array(), old, { attempts: job.attempts + 1, reofferOf: jobId })
+  }
+
+  async function onBid(bid: Bid): Promise<BidDecision> {
+    const job = await state.getJob(bid.terms.jobId)
+    if (job === undefined || job.role !== 'requester') return { accepted: false, reason: 'unknown-job' }
+    if (job.state !== 'bidding' || Date.now() > detailOf(job).biddingClosesAt) {
+      return { accepted: false, reason: 'bidding-closed' }
+    }
+    const offer = decodeJobOffer(hexToBytes(detailOf(job).offer))
+    if (bid.terms.price > offer.terms.maxPrice) return { accepted: false, reason: 'price-too-high' }
+    if (bid.terms.collateral < offer.terms.minCollateral)
+      return { accepted: false, reason: 'collateral-too-low' }
+    if (bid.terms.expiry <= offer.terms.biddingEnds) return { accepted: false, reason: 'expired' }
+    const record: StoredBid = {
+      jobId: job.id,
+      bidId: bidDigest(chain.domain, bid.terms),
+      provider: bid.terms.provider,
+      peerId: bid.providerPeerId,
+      price: bid.terms.price,
+      collateral: bid.terms.collateral,
+      etaMs: bid.terms.etaSeconds * 1000,
+      signature: bid.signature,
+      status: 'received',
+      receivedAt: Date.now(),
+      wire: bytesToHex(encodeBid(bid)),
+    }
+    await state.putBid(record)
+    directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+    return { accepted: true }
+  }
+
+  function startAward(jobId: string): void {
+    if (awarding.has(jobId)) return
+    const run = awardJob(jobId)
+      .catch((err: unknown) => log.error({ jobId, err }, 'award failed'))
+      .finally(() => awarding.delete(jobId))
+    awarding.set(jobId, run)
+  }
+
+  async function awardJob(jobId: string): Promise<void> {
+    const job = await state.requireJob(jobId)
+    if (job.state !== 'bidding') return
+    const detail = detailOf(job)
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
+    const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+    if (onChain.status !== 'none') {
+      // awarded before a crash: record what the chain says
+      await state.transitionJob(jobId, 'awarded', {
+        patch: { provider: onChain.provider, price: onChain.price, collateral: onChain.collateral },
+        note: 'award found on-chain after restart',
+      })
+      return
+    }
+    const bids = ((await state.listBids(jobId)) as StoredBid[]).filter(
+      (b) => b.status === 'received' && b.wire,
+    )
+    const now = await chain.chainTime()
+    const ranked = (
+      await Promise.all(
+        bids.map(async (record) => {
+          const bid = decodeBid(hexToBytes(record.wire!))
+          const rep = await getProviderRecord(chain.client, {
+            jobMarket: market(),
+            provider: bid.terms.provider,
+          })
+          return { record, bid, score: effectivePrice(bid.terms.price, rep) }
+        }),
+      )
+    )
+      .filter(({ bid }) => bid.terms.expiry > now)
+      .sort((a, b) =>
+        a.score < b.score ? -1 : a.score > b.score ? 1 : a.record.receivedAt - b.record.receivedAt,
+      )
+    if (ranked.length === 0 || now >= offer.terms.deadline) {
+      await state.transitionJob(jobId, 'failed', { note: 'no usable bid' })
+      log.warn({ jobId }, 'no bids: job failed (re-offer it)')
+      return
+    }
+    for (const { record, bid } of ranked) {
+      try {
+        await approveToken(chain.client, {
+          token: chain.deployment.addresses.token,
+          spender: market(),
+          amount: bid.terms.price,
+        })
+        const { hash } = await award(chain.client, {
+          jobMarket: market(),
+          offer: offer.terms,
+          bid: bid.terms,
+          signature: bid.signature,
+        })
+        await state.transitionJob(jobId, 'awarded', {
+          txHash: hash,
+          patch: {
+            provider: bid.terms.provider,
+            price: bid.terms.price,
+            collateral: bid.terms.collateral,
+            detail: { ...detail, providerPeerId: bid.providerPeerId } as unknown as Record<string, unknown>,
+          },
+          bids: bids.map((b) => ({ ...b, status: b.bidId === record.bidId ? 'accepted' : 'rejected' })),
+        })
+        directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+        log.info({ jobId, provider: bid.terms.provider, price: bid.terms.price.toString() }, 'job awarded')
+        return
+      } catch (err) {
+        // e.g. the provider's stake is no longer free: try the next bid
+        log.warn({ jobId, provider: bid.terms.provider, err }, 'award to this bid failed; trying the next')
+      }
+    }
+    await state.transitionJob(jobId, 'failed', { note: 'every award attempt failed' })
+  }
+
+  function startFetch(jobId: string): void {
+    if (fetching.has(jobId)) return
+    const run = fetchResults(jobId)
+      .catch((err: unknown) => log.warn({ jobId, err }, 'fetching results failed; will retry'))
+      .finally(() => fetching.delete(jobId))
+    fetching.set(jobId, run)
+  }
+
+  /** Gets every leaf and the outputs from the provider and checks each micro-batch against its leaf. */
+  async function fetchResults(jobId: string): Promise<void> {
+    const job = await state.requireJob(jobId)
+    const detail = detailOf(job)
+    if (detail.results !== undefined || detail.providerPeerId === undefined) return
+    const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+    const dataHashes: Hex[] = []
+    let outputHash: Hex | undefined
+    for (let start = 0; start < onChain.leafCount; start += MAX_RESULT_LEAVES_PER_REQUEST) {
+      const indices = Array.from(
+        { length: Math.min(MAX_RESULT_LEAVES_PER_REQUEST, onChain.leafCount - start) },
+        (_v, k) => start + k,
+      )
+      const response = await network.results.requestResult(detail.providerPeerId, {
+        version: 1,
+        jobId: jobId as Hex,
+        indices,
+      })
+      if (response.status !== 'ok' || response.result === undefined)
+        throw new Error(`provider answered ${response.status}`)
+      if (response.result.resultRoot.toLowerCase() !== onChain.resultRoot.toLowerCase()) {
+        throw new Error('provider serves another root than the committed one')
+      }
+      outputHash = response.result.outputHash
+      for (const leaf of response.result.leaves) dataHashes[leaf.index] = leaf.dataHash
+    }
+    if (outputHash === undefined) return
+    await network.artifacts.fetch(outputHash, [detail.providerPeerId])
+    const outputs = decodeSafetensors(await store.getBytes(outputHash)).tensors
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
+    const m = offer.terms.microBatchSize
+    const mismatchedLeaves: number[] = []
+    for (let i = 0; i < onChain.leafCount; i++) {
+      const slice: NamedTensors = {}
+      for (const [name, t] of Object.entries(outputs)) {
+        slice[name] = sliceRows(t, i * m, Math.min(offer.terms.sampleCount, (i + 1) * m))
+      }
+      if (outputsDataHash(slice) !== dataHashes[i]) mismatchedLeaves.push(i)
+    }
+    const fresh = await state.requireJob(jobId)
+    await state.updateJob(jobId, {
+      detail: {
+        ...detailOf(fresh),
+        results: {
+          outputHash,
+          leafCount: onChain.leafCount,
+          verified: mismatchedLeaves.length === 0,
+          mismatchedLeaves,
+        },
+      } as unknown as Record<string, unknown>,
+    })
+    log.info({ jobId, outputHash, verified: mismatchedLeaves.length === 0 }, 'results fetched')
+  }
+
+  async function onEvents(events: ProtocolEvent[]): Promise<void> {
+    for (const event of events) {
+      if (!('jobId' in event.args)) continue
+      const jobId = event.args.jobId as string
+      const job = await state.getJob(jobId)
+      if (job === undefined || job.role !== 'requester') continue
+      await applyStatus(job)
+    }
+  }
+
+  /** Brings a record in line with the chain, and starts what the new state calls for. */
+  async function applyStatus(job: JobRecord): Promise<void> {
+    const jobId = job.id
+    if (job.state === 'bidding' || job.state === 'offered') {
+      if (Date.now() >= detailOf(job).biddingClosesAt) startAward(jobId)
+      return
+    }
+    const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+    const go = async (to: JobRecord['state'], extra: Parameters<typeof state.transitionJob>[2] = {}) => {
+      job = await state.transitionJob(jobId, to, extra)
+    }
+    if (onChain.status === 'committed' && job.state === 'awarded') {
+      await go('committed', { patch: { resultRoot: onChain.resultRoot } })
+    } else if (onChain.status === 'challenged' && (job.state === 'awarded' || job.state === 'committed')) {
+      if (job.state === 'awarded') await go('committed', { patch: { resultRoot: onChain.resultRoot } })
+      await go('challenged')
+    } else if (onChain.status === 'finalized' && job.state !== 'finalized') {
+      if (job.state === 'awarded') await go('committed', { patch: { resultRoot: onChain.resultRoot } })
+      await go('finalized')
+    } else if (onChain.status === 'providerSlashed' && job.state !== 'slashed') {
+      if (job.state === 'awarded') await go('committed', { patch: { resultRoot: onChain.resultRoot } })
+      await go('slashed', { note: 'provider caught cheating; price refunded' })
+    } else if (onChain.status === 'expired' && job.state === 'awarded') {
+      await go('expired', { note: 'provider never committed; price refunded' })
+    } else if (onChain.status === 'awarded' && job.state === 'awarded') {
+      if ((await chain.chainTime()) > BigInt(onChain.deadline)) {
+        const { hash } = await expire(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+        await go('expired', { txHash: hash, note: 'provider never committed; price refunded' })
+        log.warn({ jobId, provider: onChain.provider }, 'job expired: refunded, provider slashed')
+      }
+    }
+    if (['committed', 'challenged', 'finalized'].includes(job.state) && detailOf(job).results === undefined) {
+      startFetch(jobId)
+    }
+  }
+
+  async function tick(): Promise<void> {
+    const jobs = await state.listJobs({ role: 'requester' })
+    for (const job of jobs) {
+      if (['expired', 'failed', 'slashed'].includes(job.state)) continue
+      if (job.state === 'finalized' && detailOf(job).results !== undefined) continue
+      await applyStatus(job).catch((err: unknown) => log.warn({ jobId: job.id, err }, 'reconcile failed'))
+    }
+  }
+
+  const ticker = createTicker(options.tickIntervalMs, tick, log)
+
+  return {
+    role: 'requester',
+    submitJob,
+    reoffer,
+    async start() {
+      network.bids.setBidHandler((bid) => onBid(bid))
+      unsubscribers.push(chain.onEvents(onEvents))
+      ticker.start()
+    },
+    async stop() {
+      for (const t of timers) clearTimeout(t)
+      timers.clear()
+      for (const off of unsubscribers.splice(0)) off()
+      network.bids.setBidHandler(undefined)
+      await ticker.stop()
+      await Promise.allSettled([...awarding.values(), ...fetching.values()])
+    },
+    async offers(): Promise<OfferSummary[]> {
+      const jobs = await state.listJobs({ role: 'requester', state: 'bidding' })
+      return jobs.map((job) => {
+        const offer = decodeJobOffer(hexToBytes(detailOf(job).offer))
+        return {
+          jobId: job.id,
+          requester: offer.terms.requester,
+          kind: job.kind,
+          verification: job.verification,
+          maxPrice: offer.terms.maxPrice,
+          minStake: offer.terms.minCollateral,
+          biddingEndsAt: Number(offer.terms.biddingEnds) * 1000,
+          receivedAt: job.createdAt,
+        }
+      })
+    },
+    tick: () => ticker.now(),
+  }
+}

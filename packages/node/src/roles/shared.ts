@@ -1,0 +1,181 @@
+/**
+ * What every role shares: the parts it runs on, the peer directory learned from gossip, and
+ * the loading of a job's artifacts (spec, model, inputs) from whoever serves them.
+ */
+
+import { jobMarketAbi } from '@ocn/contracts-client'
+import type { Address, Hex } from 'viem'
+import type { ArtifactStore } from '../artifacts/store.js'
+import type { OcnChainService } from '../chain/service.js'
+import type { NodeConfig } from '../config/options.js'
+import type { Executor } from '../executor/executor.js'
+import { decodeSafetensors } from '../executor/formats/safetensors.js'
+import { type JobSpec, parseJobSpec } from '../executor/spec.js'
+import type { NamedTensors } from '../executor/tensor.js'
+import type { NodeKeys } from '../keys/keystore.js'
+import type { Logger } from '../logging/index.js'
+import type { Network } from '../p2p/network.js'
+import type { StateStore } from '../state/store.js'
+import { RoleError } from './errors.js'
+import { defaultRoleOptions, type RoleOptions } from './options.js'
+
+export interface RoleComponents {
+  config: NodeConfig
+  logger: Logger
+  state: StateStore
+  keys: NodeKeys
+  chain: OcnChainService
+  network: Network
+  store: ArtifactStore
+  executor: Executor
+  directory: PeerDirectory
+  options?: Partial<RoleOptions>
+}
+
+export function roleOptions(components: RoleComponents): RoleOptions {
+  return { ...defaultRoleOptions, ...components.options }
+}
+
+/** Who is who on the network, as heard on gossip: providers by address, requesters by job. */
+export interface PeerDirectory {
+  providerPeer(address: string): string | undefined
+  requesterPeer(jobId: string): string | undefined
+  /** learned elsewhere (a bid, a stored record) */
+  rememberProvider(address: string, peerId: string): void
+  rememberRequester(jobId: string, peerId: string): void
+  stop(): void
+}
+
+export function createPeerDirectory(network: Network): PeerDirectory {
+  const providers = new Map<string, string>()
+  const requesters = new Map<string, string>()
+  const offUnsub = network.gossip.onOffer(({ jobId, offer }) =>
+    requesters.set(jobId.toLowerCase(), offer.requesterPeerId),
+  )
+  const adUnsub = network.gossip.onCapabilityAd(({ ad }) =>
+    providers.set(ad.provider.toLowerCase(), ad.providerPeerId),
+  )
+  return {
+    providerPeer(address) {
+      const known = providers.get(address.toLowerCase())
+      if (known !== undefined) return known
+      const ad = network.gossip
+        .capabilityAds()
+        .find((a) => a.provider.toLowerCase() === address.toLowerCase())
+      return ad?.providerPeerId
+    },
+    requesterPeer: (jobId) => requesters.get(jobId.toLowerCase()),
+    rememberProvider: (address, peerId) => providers.set(address.toLowerCase(), peerId),
+    rememberRequester: (jobId, peerId) => requesters.set(jobId.toLowerCase(), peerId),
+    stop() {
+      offUnsub()
+      adUnsub()
+    },
+  }
+}
+
+/** The terms of an awarded job, as the JobAwarded event recorded them. */
+export interface AwardedJob {
+  jobId: Hex
+  requester: Address
+  provider: Address
+  price: bigint
+  collateral: bigint
+  modelHash: Hex
+  inputHash: Hex
+  specHash: Hex
+  kind: number
+  verification: number
+  deadline: bigint
+  sampleCount: number
+  microBatchSize: number
+  blockNumber: bigint
+}
+
+export function awardedJobFromEvent(args: Omit<AwardedJob, 'blockNumber'>, blockNumber: bigint): AwardedJob {
+  return { ...args, blockNumber }
+}
+
+/** Reads a job's award from the chain logs (after a restart, or for a job first seen disputed). */
+export async function findAwardedJob(chain: OcnChainService, jobId: Hex): Promise<AwardedJob | undefined> {
+  const logs = await chain.client.getContractEvents({
+    address: chain.deployment.addresses.jobMarket,
+    abi: jobMarketAbi,
+    eventName: 'JobAwarded',
+    args: { jobId },
+    fromBlock: chain.deployment.deployBlock,
+  })
+  const log = logs[0]
+  if (log === undefined || log.blockNumber === null) return undefined
+  return awardedJobFromEvent(log.args as Omit<AwardedJob, 'blockNumber'>, log.blockNumber)
+}
+
+export interface JobAssets {
+  spec: JobSpec
+  specBytes: Uint8Array
+  model: Uint8Array
+  inputs: NamedTensors
+}
+
+/** Gets the job's spec, model and inputs into the local store (from `peers`) and decodes them. */
+export async function loadJobAssets(
+  components: Pick<RoleComponents, 'store' | 'network'>,
+  job: { modelHash: Hex; inputHash: Hex; specHash: Hex },
+  peers: readonly string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<JobAssets> {
+  const { store, network } = components
+  const get = async (hash: Hex, what: string): Promise<Uint8Array> => {
+    const h = hash.toLowerCase() as Hex
+    if (!(await store.has(h))) {
+      if (peers.length === 0) {
+        throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no peer known to serve the ${what} ${h}`)
+      }
+      await network.artifacts.fetch(h, peers, options.signal ? { signal: options.signal } : {})
+    }
+    return store.getBytes(h)
+  }
+  const specBytes = await get(job.specHash, 'job spec')
+  const spec = parseJobSpec(JSON.parse(new TextDecoder().decode(specBytes)))
+  const model = await get(job.modelHash, 'model')
+  const inputs = decodeSafetensors(await get(job.inputHash, 'inputs')).tensors
+  return { spec, specBytes, model, inputs }
+}
+
+export function randomUint256(): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(32))
+  return BigInt(`0x${Buffer.from(bytes).toString('hex')}`)
+}
+
+/** Runs `tick` every `intervalMs`, never two at once; `stop` waits for the running one. */
+export function createTicker(intervalMs: number, tick: () => Promise<void>, log: Logger) {
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+  let stopped = true
+  const loop = async () => {
+    if (stopped) return
+    running = tick().catch((err: unknown) => log.warn({ err }, 'role tick failed'))
+    await running
+    running = undefined
+    if (!stopped) timer = setTimeout(loop, intervalMs)
+  }
+  return {
+    start() {
+      stopped = false
+      timer = setTimeout(loop, 0)
+    },
+    async stop() {
+      stopped = true
+      if (timer) clearTimeout(timer)
+      await running
+    },
+    /** runs a tick now unless one is running */
+    async now() {
+      if (running) return running
+      running = tick().finally(() => {
+        running = undefined
+      })
+      return running
+    },
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The verifier role: watches result commitments, waits for the first block after the commit,
+ * draws the micro-batches to check from that block's hash and the job id (so the provider
+ * could not know them when it committed), re-executes them under the job's replay profile,
+ * compares them with the provider's leaves, and challenges on a mismatch or when the provider
+ * will not serve its leaves. Each check leaves a report on the job record: indices, detection
+ * probability, cost.
+ */
+import { approveToken, challenge, getJob, type ProtocolEvent } from '@ocn/contracts-client'
+import { type LeafClaim, sampleIndices, samplesForDetection, spotCheck } from '@ocn/prover'
+import type { Hex } from 'viem'
+import type { RoleService } from '../daemon/interface.js'
+import type { JobRecord } from '../state/records.js'
+import {
+  type AwardedJob,
+  createTicker,
+  findAwardedJob,
+  type JobAssets,
+  loadJobAssets,
+  type RoleComponents,
+  roleOptions,
+} from './shared.js'
+
+export interface VerificationReport {
+  checkedIndices: number[]
+  leafCount: number
+  samples: number
+  /** probability that this check catches a provider that faked one micro-batch */
+  detectionProbability: number
+  passed: boolean
+  mismatches: Array<{ index: number; reason: string; claimed?: Hex; replayed?: Hex }>
+  /** re-execution time */
+  costMs: number
+  randomnessBlock: string
+  /** set when the provider did not serve its leaves */
+  unserved?: string
+}
+
+export interface VerifierRole extends RoleService {
+  readonly role: 'verifier'
+  tick(): Promise<void>
+}
+
+interface VerifierDetail {
+  award: Record<string, unknown>
+  commitBlock?: string
+  report?: VerificationReport
+}
+
+const toJson = (job: AwardedJob) =>
+  Object.fromEntries(Object.entries(job).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))
+const fromJson = (o: Record<string, unknown>): AwardedJob =>
+  ({
+    ...o,
+    price: BigInt(o.price as string),
+    collateral: BigInt(o.collateral as string),
+    deadline: BigInt(o.deadline as string),
+    blockNumber: BigInt(o.blockNumber as string),
+  }) as AwardedJob
+
+export function createVerifierRole(components: RoleComponents): VerifierRole {
+  const { config, state, chain, network, executor, keys, directory } = components
+  const options = roleOptions(components)
+  const log = components.logger.child({ role: 'verifier' })
+  const me = keys.account.address.toLowerCase()
+  const checking = new Map<string, Promise<void>>()
+  const unsubscribers: Array<() => void> = []
+  const market = () => chain.deployment.addresses.jobMarket
+  const detailOf = (job: JobRecord) => job.detail as unknown as VerifierDetail
+
+  async function record(award: AwardedJob, commitBlock: bigint | undefined): Promise<JobRecord> {
+    const existing = await state.getJob(award.jobId)
+    if (existing !== undefined) return existing
+    const detail: VerifierDetail = {
+      award: toJson(award),
+      ...(commitBlock === undefined ? {} : { commitBlock: commitBlock.toString() }),
+    }
+    return state.createJob({
+      id: award.jobId,
+      role: 'verifier',
+      state: commitBlock === undefined ? 'awarded' : 'committed',
+      kind: award.kind === 1 ? 'training' : 'inference',
+      verification: award.verification === 1 ? 'zk' : 'replay',
+      modelHash: award.modelHash,
+      inputHash: award.inputHash,
+      requester: award.requester,
+      provider: award.provider,
+      price: award.price,
+      collateral: award.collateral,
+      detail: detail as unknown as Record<string, unknown>,
+    })
+  }
+
+  const ours = (award: { provider: string; requester: string }) =>
+    award.provider.toLowerCase() === me || award.requester.toLowerCase() === me
+
+  async function onEvents(events: ProtocolEvent[]): Promise<void> {
+    for (const event of events) {
+      if (event.eventName === 'JobAwarded') {
+        const award = { ...event.args, blockNumber: event.blockNumber } as AwardedJob
+        if (!ours(award)) await record(award, undefined)
+      } else if (event.eventName === 'ResultCommitted') {
+        const { jobId } = event.args
+        let job = await state.getJob(jobId)
+        if (job === undefined) {
+          const award = await findAwardedJob(chain, jobId)
+          if (award === undefined || ours(award)) continue
+          job = await record(award, event.blockNumber)
+        } else if (job.role === 'verifier' && job.state === 'awarded') {
+          job = await state.transitionJob(jobId, 'committed', {
+            patch: {
+              resultRoot: event.args.resultRoot,
+              detail: { ...detailOf(job), commitBlock: event.blockNumber.toString() } as unknown as Record<
+                string,
+                unknown
+              >,
+            },
+          })
+        }
+        if (job.role === 'verifier') startCheck(jobId)
+      } else if (
+        event.eventName === 'JobFinalized' ||
+        event.eventName === 'ChallengeResolved' ||
+        event.eventName === 'JobExpired' ||
+        event.eventName === 'Challenged'
+      ) {
+        const job = await state.getJob(event.args.jobId)
+        if (job?.role === 'verifier') await reconcile(job)
+      }
+    }
+  }
+
+  async function reconcile(job: JobRecord): Promise<void> {
+    const onChain = await getJob(chain.client, { jobMarket: market(), jobId: job.id as Hex })
+    if (onChain.status === 'finalized' && (job.state === 'committed' || job.state === 'challenged')) {
+      await state.transitionJob(job.id, 'finalized')
+    } else if (
+      onChain.status === 'providerSlashed' &&
+      (job.state === 'committed' || job.state === 'challenged')
+    ) {
+      await state.transitionJob(job.id, 'slashed')
+    } else if (onChain.status === 'challenged' && job.state === 'committed') {
+      await state.transitionJob(job.id, 'challenged', { note: 'challenged by another verifier' })
+    } else if (onChain.status === 'expired' && job.state === 'awarded') {
+      await state.transitionJob(job.id, 'expired')
+    } else if (job.state === 'committed' && detailOf(job).report === undefined) {
+      startCheck(job.id)
+    }
+  }
+
+  function startCheck(jobId: string): void {
+    if (checking.has(jobId)) return
+    const run = check(jobId as Hex)
+      .catch((err: unknown) => log.warn({ jobId, err }, 'verification failed; will retry'))
+      .finally(() => checking.delete(jobId))
+    checking.set(jobId, run)
+  }
+
+  /** The hash of the first block after the commit: randomness the provider could not know. */
+  async function randomnessAfter(commitBlock: bigint): Promise<{ hash: Hex; block: bigint } | undefined> {
+    const block = commitBlock + 1n
+    if ((await chain.blockNumber()) < block) return undefined
+    const hash = await chain.blockHash(block)
+    return hash === undefined ? undefined : { hash, block }
+  }
+
+  async function check(jobId: Hex): Promise<void> {
+    const job = await state.requireJob(jobId)
+    const detail = detailOf(job)
+    if (job.state !== 'committed' || detail.report !== undefined || detail.commitBlock === undefined) return
+    const award = fromJson(detail.award)
+    if (award.kind !== 0 || award.verification !== 0) return
+    const onChain = await getJob(chain.client, { jobMarket: market(), jobId })
+    if (onChain.status !== 'committed') return reconcile(job)
+    if ((await chain.chainTime()) >= BigInt(onChain.challengeEnds)) return
+    const randomness = await randomnessAfter(BigInt(detail.commitBlock))
+    if (randomness === undefined) return // the tick comes back once the next block exists
+    const providerPeer = directory.providerPeer(award.provider)
+    const requesterPeer = directory.requesterPeer(jobId)
+    const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
+    let assets: JobAssets
+    try {
+      assets = await loadJobAssets(components, award, peers)
+    } catch (err) {
+      log.warn({ jobId, err }, 'job artifacts unavailable; cannot verify yet')
+      return
+    }
+    if (assets.spec.kind !== 'inference') return
+    const n = onChain.leafCount
+    const target = config.verifier.targetDetectionProbability
+    const k = Math.min(n, config.verifier.maxSamplesPerJob, samplesForDetection(n, 1 / n, target))
+    const indices = sampleIndices(randomness.hash, jobId, n, k)
+    const replay = executor.inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
+
+    // the provider's claims for exactly the sampled leaves, checked against the committed root
+    let claims: Map<number, LeafClaim> | undefined
+    let unserved: string | undefined
+    if (providerPeer === undefined) unserved = 'provider peer unknown'
+    else {
+      try {
+        const response = await network.results.requestResult(providerPeer, { version: 1, jobId, indices })
+        if (response.status !== 'ok' || response.result === undefined)
+          unserved = `provider answered ${response.status}`
+        else if (response.result.resultRoot.toLowerCase() !== onChain.resultRoot.toLowerCase())
+          unserved = 'provider serves another root than it committed'
+        else
+          claims = new Map(
+            response.result.leaves.map((l) => [l.index, { dataHash: l.dataHash, proof: l.proof }]),
+          )
+      } catch (err) {
+        unserved = `provider did not serve leaves: ${(err as Error).message}`
+      }
+    }
+
+    let report: VerificationReport
+    let evidence: { index: number; replayed: Hex } | undefined
+    if (claims === undefined) {
+      // no leaves: replay the first sampled micro-batch so the challenge names a correct hash
+      const started = performance.now()
+      const index = indices[0]!
+      const replayed = await replay.runMicroBatch(index)
+      evidence = { index, replayed }
+      report = {
+        checkedIndices: [index],
+        leafCount: n,
+        samples: 1,
+        detectionProbability: 0,
+        passed: false,
+        mismatches: [{ index, reason: 'not-served', replayed }],
+        costMs: performance.now() - started,
+        randomnessBlock: randomness.block.toString(),
+        unserved: unserved ?? 'no leaves',
+      }
+    } else {
+      const served = claims
+      const result = await spotCheck({
+        kind: 'inference',
+        jobId,
+        randomness: randomness.hash,
+        root: onChain.resultRoot,
+        leafCount: n,
+        samples: k,
+        claim: (i) => {
+          const c = served.get(i)
+          if (c === undefined) throw new Error(`leaf ${i} not served`)
+          return c
+        },
+        executor: replay,
+      })
+      report = {
+        checkedIndices: result.checkedIndices,
+        leafCount: n,
+        samples: k,
+        detectionProbability: result.detectionProbability,
+        passed: result.passed,
+        mismatches: result.mismatches.map((m) => ({
+          index: m.index,
+          reason: m.reason,
+          claimed: m.claimed,
+          ...('replayed' in m ? { replayed: m.replayed } : {}),
+        })),
+        costMs: result.costMs,
+        randomnessBlock: randomness.block.toString(),
+      }
+      const bad = result.mismatches.find((m) => m.reason === 'different-result')
+      if (bad !== undefined && 'replayed' in bad) evidence = { index: bad.index, replayed: bad.replayed }
+    }
+    await state.updateJob(jobId, {
+      detail: { ...detail, report } as unknown as Record<string, unknown>,
+    })
+    log.info(
+      { jobId, passed: report.passed, checked: report.checkedIndices.length, p: report.detectionProbability },
+      'verification report',
+    )
+    if (evidence === undefined) return
+    const now = await getJob(chain.client, { jobMarket: market(), jobId })
+    if (now.status !== 'committed') return reconcile(await state.requireJob(jobId))
+    await approveToken(chain.client, {
+      token: chain.deployment.addresses.token,
+      spender: market(),
+      amount: chain.deployment.params.minChallengeBond,
+    })
+    const { hash } = await challenge(chain.client, {
+      jobMarket: market(),
+      jobId,
+      leafIndex: BigInt(evidence.index),
+      claimedDataHash: evidence.replayed,
+    })
+    await state.transitionJob(jobId, 'challenged', { txHash: hash, note: `leaf ${evidence.index} disputed` })
+    log.warn({ jobId, leaf: evidence.index }, 'challenged a faked result')
+  }
+
+  async function tick(): Promise<void> {
+    const jobs = await state.listJobs({ role: 'verifier' })
+    for (const job of jobs) {
+      if (job.state !== 'committed' && job.state !== 'challenged' && job.state !== 'awarded') continue
+      if (checking.has(job.id)) continue
+      await reconcile(job).catch((err: unknown) => log.warn({ jobId: job.id, err }, 'reconcile failed'))
+    }
+  }
+
+  const ticker = createTicker(options.tickIntervalMs, tick, log)
+
+  return {
+    role: 'verifier',
+    async start() {
+      unsubscribers.push(chain.onEvents(onEvents))
+      ticker.start()
+    },
+    async stop() {
+      for (const off of unsubscribers.splice(0)) off()
+      await ticker.stop()
+      await Promise.allSettled([...checking.values()])
+    },
+    tick: () => ticker.now(),
+  }
+}
