@@ -125,8 +125,16 @@ export interface Executor {
   ): ReplayExecutor
 }
 
+const modelHashes = new WeakMap<Uint8Array, Hex>()
+
+/** SHA-256 of the model bytes: the key sessions are cached under. Remembered per buffer. */
 export function modelHash(model: Uint8Array): Hex {
-  return `0x${createHash('sha256').update(model).digest('hex')}`
+  let hash = modelHashes.get(model)
+  if (!hash) {
+    hash = `0x${createHash('sha256').update(model).digest('hex')}`
+    modelHashes.set(model, hash)
+  }
+  return hash
 }
 
 export function createExecutor(init: ExecutorInit = {}, components: ExecutorComponents = {}): Executor {
