@@ -12,6 +12,7 @@ import {
   resolve,
   setChallengeWindow,
   setProtocolFee,
+  setTreasury,
   setUnbondingDelay,
   withdrawStake,
 } from '../src/index.js'
@@ -249,6 +250,11 @@ describe('stake and parameter reverts', () => {
       'UnbondingDelayTooShort',
     )
     await expectRevert(setChallengeWindow(p.admin, { jobMarket, challengeWindow: 3601 }), 'InvalidParameter')
+    await expectRevert(
+      setTreasury(p.other, { jobMarket, treasury: p.other.account.address }),
+      'AccessManagedUnauthorized',
+    )
+    await setTreasury(p.admin, { jobMarket, treasury: p.treasury.account.address })
   })
 
   it('decodes reverts into ContractRevertError with the error name and args', async () => {
