@@ -127,7 +127,7 @@ export interface Executor {
 
 const modelHashes = new WeakMap<Uint8Array, Hex>()
 
-/** SHA-256 of the model bytes: the key sessions are cached under. Remembered per buffer. */
+/** SHA-256 of the model bytes: the key sessions are cached under. Remembered per buffer (model buffers must not change once handed over). */
 export function modelHash(model: Uint8Array): Hex {
   let hash = modelHashes.get(model)
   if (!hash) {
