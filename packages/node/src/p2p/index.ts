@@ -33,6 +33,7 @@ export * from './options.js'
 export {
   createResultProtocol,
   type ResultHandler,
+  type ResultNoticeHandler,
   type ResultProtocol,
   type ResultProtocolComponents,
   type ResultProtocolInit,

@@ -20,6 +20,7 @@ import {
   startNode,
   stopNodes,
   type TestNode,
+  waitFor,
 } from './helpers.js'
 
 let requester: TestNode
@@ -188,5 +189,29 @@ describe('result protocol', () => {
       indices: [1],
     })
     expect(response.status).toBe('not-found')
+  })
+
+  it('delivers a result notice only from the provider it names', async () => {
+    const notices: string[] = []
+    requester.results.setResultNoticeHandler((notice, { remotePeer }) => {
+      notices.push(`${notice.jobId}|${remotePeer}`)
+    })
+    const notice = {
+      version: 1 as const,
+      jobId,
+      providerPeerId: provider.peerId,
+      resultRoot: tree.root,
+      leafCount: dataHashes.length,
+      outputHash: jobId,
+    }
+    await provider.results.sendResultNotice(requester.peerId, notice)
+    await waitFor(() => notices.length === 1, 5000, 'result notice')
+    expect(notices[0]).toBe(`${jobId}|${provider.peerId}`)
+    // a notice naming another provider than the sending peer is refused
+    await provider.results
+      .sendResultNotice(requester.peerId, { ...notice, providerPeerId: requester.peerId })
+      .catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(notices).toHaveLength(1)
   })
 })
