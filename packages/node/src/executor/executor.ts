@@ -553,10 +553,11 @@ export async function runInferenceFiles(
 ): Promise<InferenceResult> {
   const spec = parseJobSpec(job.spec)
   if (spec.kind !== 'inference') throw new ExecutorError('EXECUTOR_SPEC_INVALID', 'not an inference job spec')
-  const model = new Uint8Array(await readFile(job.modelPath, o.signal ? { signal: o.signal } : {}))
-  const inputs = await readTensorFiles(job.inputPaths, {
-    ...(o.signal ? { signal: o.signal } : {}),
-  })
+  const [modelFile, inputs] = await Promise.all([
+    readFile(job.modelPath, o.signal ? { signal: o.signal } : {}),
+    readTensorFiles(job.inputPaths, o.signal ? { signal: o.signal } : {}),
+  ])
+  const model = new Uint8Array(modelFile.buffer, modelFile.byteOffset, modelFile.byteLength)
   const result = await executor.runInference(
     { spec, model, inputs },
     { ...o, keepOutputs: job.outputPath !== undefined },
