@@ -26,6 +26,8 @@ export interface CommandResult {
   /** The command wrote its own output (long-running commands announce readiness early). */
   printed?: boolean
   note?: string
+  /** Exit code when the command ran but its outcome is a failure (`ocn devnet --once`). */
+  exitCode?: number
 }
 
 export interface Command {

@@ -6,6 +6,7 @@ import { nodeVersion } from '../daemon/version.js'
 import type { Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
+import { devnetCommand } from './commands/devnet.js'
 import { initCommand } from './commands/init.js'
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   stakeCommand,
   unstakeCommand,
   balanceCommand,
+  devnetCommand,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>
@@ -176,7 +178,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     }
     const result = await command.run({ io, flags: strict.values as FlagValues, positionals, json })
     if (result.printed !== true) write(io.stdout, json ? JSON.stringify(result.json) : result.text)
-    return EXIT_OK
+    return result.exitCode ?? EXIT_OK
   } catch (error) {
     const line = errorLine(error)
     if (json) write(io.stdout, JSON.stringify({ error: { code: line.code, message: line.message } }))

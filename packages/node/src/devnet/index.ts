@@ -1,0 +1,5 @@
+export * from './devnet.js'
+export * from './errors.js'
+export * from './options.js'
+export { type NodeProcess, type NodeReadyLine, ocnBinPath, spawnNode } from './processes.js'
+export * from './workload.js'

@@ -1,0 +1,61 @@
+import { parseEther } from 'viem'
+
+export interface DevnetOptions {
+  /** Root directory for the chain's deployment file, node data dirs and the workload; a temporary one by default (removed on exit). */
+  dir?: string
+  /** Keep `dir` after the devnet stops (always kept when `dir` was given). */
+  keep?: boolean
+  /** Honest providers plus one cheating provider. */
+  providers: number
+  /** Fraction of micro-batch outputs the cheating provider corrupts. */
+  cheatFraction: number
+  /** Inference jobs in the workload. */
+  inferenceJobs: number
+  /** Adds one training job to the workload. */
+  trainingJob: boolean
+  /** Samples per inference job and per micro-batch (Merkle leaf). */
+  samplesPerJob: number
+  microBatchSize: number
+  /** The requester's bidding window. */
+  biddingWindowMs: number
+  /** Seconds a commitment stays open to challenges (on-chain). */
+  challengeWindowSeconds: number
+  /** Anvil block interval; chain randomness after a commitment needs later blocks. 0 mines per transaction. */
+  blockTimeSeconds: number
+  /** OPEN every node receives, and what providers and the verifier stake of it. */
+  fundOpen: bigint
+  stakeOpen: bigint
+  /** Time each node has to come up. */
+  nodeStartTimeoutMs: number
+  /** Time the whole workload has to settle. */
+  workloadTimeoutMs: number
+  /** Log level of the node processes (their logs go to `<dir>/<node>/node.log`). */
+  nodeLogLevel: string
+  /** Run the workload; without it the devnet only comes up. */
+  runWorkload: boolean
+  /**
+   * Start the nodes with their roles (the default). Without, they run only the daemon
+   * (state, API, metrics): for testing the orchestration itself.
+   */
+  withRoles: boolean
+  signal?: AbortSignal
+}
+
+export const defaultDevnetOptions: DevnetOptions = {
+  providers: 3,
+  cheatFraction: 0.5,
+  inferenceJobs: 3,
+  trainingJob: true,
+  samplesPerJob: 64,
+  microBatchSize: 8,
+  biddingWindowMs: 800,
+  challengeWindowSeconds: 12,
+  blockTimeSeconds: 1,
+  fundOpen: parseEther('10000'),
+  stakeOpen: parseEther('1000'),
+  nodeStartTimeoutMs: 60_000,
+  workloadTimeoutMs: 150_000,
+  nodeLogLevel: 'info',
+  runWorkload: true,
+  withRoles: true,
+}

@@ -1,0 +1,171 @@
+/**
+ * Supervision of the devnet's node processes: each is a real `ocn start` child with its
+ * own data dir, logging to `<dataDir>/node.log`. Every child is tracked so that it is
+ * stopped on exit, error or signal; a last-resort exit hook kills what is left, and the
+ * children also stop by themselves when this process dies (their stdin closes).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DevnetError } from './errors.js'
+
+/** What `ocn start --json` prints when the node runs. */
+export interface NodeReadyLine {
+  status: string
+  api: string | null
+  address: string
+  peerId: string
+  dataDir: string
+  pid: number
+}
+
+export interface NodeProcess {
+  name: string
+  dataDir: string
+  logPath: string
+  child: ChildProcess
+  ready: NodeReadyLine
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/** The built `ocn` entry next to this module (dist/devnet -> dist/bin). */
+export function ocnBinPath(): string {
+  return fileURLToPath(new URL('../bin/ocn.js', import.meta.url))
+}
+
+const live = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  })
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => child.once('exit', () => resolve()))
+}
+
+export interface SpawnNodeOptions {
+  name: string
+  dataDir: string
+  /** Arguments after `ocn start --json --data-dir <dataDir>`. */
+  args: readonly string[]
+  env?: NodeJS.ProcessEnv
+  timeoutMs: number
+  signal?: AbortSignal
+}
+
+/** Starts `ocn start` and resolves once it announced that it runs. */
+export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
+  installExitHook()
+  const logPath = join(options.dataDir, 'node.log')
+  const log = createWriteStream(logPath, { flags: 'a' })
+  const child = spawn(
+    process.execPath,
+    [ocnBinPath(), 'start', '--json', '--data-dir', options.dataDir, ...options.args],
+    {
+      // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
+    },
+  )
+  live.add(child)
+  child.once('exit', () => {
+    live.delete(child)
+    log.end()
+  })
+  child.stderr!.pipe(log, { end: false })
+
+  const stop = async (graceMs = 5_000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    await exited(child)
+    clearTimeout(timer)
+  }
+
+  const ready = await new Promise<NodeReadyLine>((resolve, reject) => {
+    let out = ''
+    let settled = false
+    const finish = (error: Error | undefined, line?: NodeReadyLine) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      if (error !== undefined) reject(error)
+      else resolve(line!)
+    }
+    const onAbort = () => finish(new DevnetError('DEVNET_ABORTED', `starting ${options.name} was aborted`))
+    const timer = setTimeout(
+      () =>
+        finish(
+          new DevnetError(
+            'DEVNET_NODE_TIMEOUT',
+            `${options.name} did not start within ${options.timeoutMs} ms`,
+            {
+              details: `see ${logPath}`,
+            },
+          ),
+        ),
+      options.timeoutMs,
+    )
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8')
+      const newline = out.indexOf('\n')
+      if (newline === -1 || settled) return
+      const first = out.slice(0, newline)
+      try {
+        const parsed = JSON.parse(first) as NodeReadyLine & { error?: { code: string; message: string } }
+        if (parsed.error !== undefined) {
+          finish(
+            new DevnetError(
+              'DEVNET_NODE_FAILED',
+              `${options.name} failed to start: ${parsed.error.message}`,
+              {
+                details: `${parsed.error.code}; see ${logPath}`,
+              },
+            ),
+          )
+        } else finish(undefined, parsed)
+      } catch (cause) {
+        finish(
+          new DevnetError('DEVNET_NODE_FAILED', `${options.name} printed an unreadable line`, {
+            cause,
+            details: first,
+          }),
+        )
+      }
+    })
+    child.once('exit', (code, signal) =>
+      finish(
+        new DevnetError(
+          'DEVNET_NODE_FAILED',
+          `${options.name} exited (${signal ?? code}) before it was ready`,
+          {
+            details: `${out.trim()} see ${logPath}`,
+          },
+        ),
+      ),
+    )
+    child.once('error', (cause) =>
+      finish(new DevnetError('DEVNET_NODE_FAILED', `${options.name} could not be spawned`, { cause })),
+    )
+  }).catch(async (error: unknown) => {
+    await stop(1_000)
+    throw error
+  })
+  return { name: options.name, dataDir: options.dataDir, logPath, child, ready, stop }
+}
