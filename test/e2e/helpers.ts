@@ -1,0 +1,265 @@
+/**
+ * An in-process OCN network for end-to-end tests: a real anvil with the real contracts, and
+ * real daemons (libp2p over TCP on 127.0.0.1, ONNX Runtime worker pools, LevelDB state)
+ * built with `createNodeComponents`, exactly as `ocn start` builds them.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  type Deployment,
+  type DevChain,
+  deployProtocol,
+  getStake,
+  getTokenBalance,
+  stake,
+  startDevChain,
+  transferToken,
+  writeDeploymentFile,
+} from '@ocn/contracts-client'
+import {
+  createDaemon,
+  createNodeComponents,
+  createSilentLogger,
+  type Daemon,
+  defaultNodeConfig,
+  encodeSafetensors,
+  type JobRecord,
+  type NodeComponents,
+  type NodeConfig,
+  type NodeKeys,
+  type NodeRole,
+} from '@ocn/node'
+import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
+import { type Address, createWalletClient, type Hex, http, parseEther, publicActions } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+
+export const OPEN = 10n ** 18n
+
+export interface TestNode {
+  name: string
+  address: Address
+  daemon: Daemon
+  components: NodeComponents
+  config: NodeConfig
+}
+
+export interface TestNetwork {
+  chain: DevChain
+  deployment: Deployment
+  dir: string
+  /** a wallet client per dev account index */
+  wallet(index: number): ReturnType<typeof walletFor>
+  nodes: TestNode[]
+  stop(): Promise<void>
+}
+
+function walletFor(chain: DevChain, key: Hex) {
+  return createWalletClient({
+    account: privateKeyToAccount(key),
+    chain: chain.chain,
+    transport: http(chain.rpcUrl),
+    pollingInterval: 100,
+  }).extend(publicActions)
+}
+
+export async function nodeKeys(evmKey: Hex): Promise<NodeKeys> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(privateKey)
+  const account = privateKeyToAccount(evmKey)
+  return {
+    account,
+    privateKey,
+    peerId,
+    info: {
+      address: account.address,
+      peerId: peerId.toString(),
+      encrypted: false,
+      paths: { evm: '', libp2p: '' } as unknown as NodeKeys['info']['paths'],
+    },
+  }
+}
+
+export interface StartNetworkOptions {
+  /** chain seconds a commitment stays open to challenges */
+  challengeWindow: number
+  treasuryIndex: number
+  arbiterIndex: number
+}
+
+export async function startChain(options: StartNetworkOptions) {
+  const chain = await startDevChain({ blockTime: 1 })
+  const deployer = walletFor(chain, chain.privateKeys[0]!)
+  const deployment = await deployProtocol(deployer, {
+    treasury: chain.accounts[options.treasuryIndex]!.address,
+    arbiter: chain.accounts[options.arbiterIndex]!.address,
+    params: {
+      challengeWindow: options.challengeWindow,
+      unbondingDelay: BigInt(options.challengeWindow),
+      minChallengeBond: parseEther('10'),
+      verifierMinStake: parseEther('100'),
+    },
+  })
+  return { chain, deployment, deployer }
+}
+
+/** Sends OPEN from the deployer and stakes `stakeAmount` from the account. */
+export async function fundAndStake(
+  chain: DevChain,
+  deployment: Deployment,
+  index: number,
+  tokens: bigint,
+  stakeAmount: bigint,
+): Promise<void> {
+  const deployer = walletFor(chain, chain.privateKeys[0]!)
+  await transferToken(deployer, {
+    token: deployment.addresses.token,
+    to: chain.accounts[index]!.address,
+    amount: tokens,
+  })
+  if (stakeAmount > 0n) {
+    const wallet = walletFor(chain, chain.privateKeys[index]!)
+    const { approveToken } = await import('@ocn/contracts-client')
+    await approveToken(wallet, {
+      token: deployment.addresses.token,
+      spender: deployment.addresses.stakeManager,
+      amount: stakeAmount,
+    })
+    await stake(wallet, { stakeManager: deployment.addresses.stakeManager, amount: stakeAmount })
+  }
+}
+
+export interface NodeSpec {
+  name: string
+  accountIndex: number
+  roles: NodeRole[]
+  configure?: (config: NodeConfig) => void
+}
+
+export async function startNodes(
+  chain: DevChain,
+  deployment: Deployment,
+  dir: string,
+  specs: NodeSpec[],
+): Promise<TestNode[]> {
+  const deploymentFile = join(dir, 'deployment.json')
+  await writeDeploymentFile(deploymentFile, deployment)
+  const nodes: TestNode[] = []
+  for (const spec of specs) {
+    const base = defaultNodeConfig({})
+    const config: NodeConfig = {
+      ...base,
+      dataDir: join(dir, spec.name),
+      roles: spec.roles,
+      logLevel: 'silent',
+      network: {
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: nodes.length === 0 ? [] : [nodes[0]!.daemon.services.p2p!.listenAddresses()[0]!],
+        mdns: false,
+      },
+      chain: { rpcUrl: chain.rpcUrl, deploymentFile, confirmations: 1 },
+      api: { ...base.api, enabled: false },
+      requester: { biddingWindowMs: 1500, maxPrice: OPEN },
+      provider: { ...base.provider, cheat: { fraction: 0 } },
+    }
+    spec.configure?.(config)
+    const keys = await nodeKeys(chain.privateKeys[spec.accountIndex]!)
+    const components = createNodeComponents(config, keys, {
+      roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6 },
+      chainPollIntervalMs: 250,
+      executorPoolSize: 1,
+    })
+    const daemon = createDaemon(config, { ...components, logger: createSilentLogger() })
+    await daemon.start()
+    nodes.push({ name: spec.name, address: keys.account.address, daemon, components, config })
+  }
+  // a full mesh, so every stream protocol can reach every peer directly
+  for (const a of nodes) {
+    for (const b of nodes) {
+      if (a === b) continue
+      const addr = b.daemon.services.p2p!.listenAddresses()[0]!
+      await a.components.parts.network!.host.dial(multiaddr(addr)).catch(() => {})
+    }
+  }
+  return nodes
+}
+
+export async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'ocn-e2e-'))
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** A small MLP (8 -> 16 -> 4, ReLU) and 64 input samples written as model.onnx / inputs.safetensors. */
+export async function writeFixture(dir: string): Promise<{ modelPath: string; inputsPath: string }> {
+  let seed = 7
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+  const layer = (inFeatures: number, outFeatures: number, activation: 'relu' | 'none') => ({
+    inFeatures,
+    outFeatures,
+    weight: Float32Array.from({ length: inFeatures * outFeatures }, rand),
+    bias: Float32Array.from({ length: outFeatures }, rand),
+    activation,
+  })
+  const mlp: Mlp = { layers: [layer(8, 16, 'relu'), layer(16, 4, 'none')], softmaxOutput: false }
+  const modelPath = join(dir, 'model.onnx')
+  const inputsPath = join(dir, 'inputs.safetensors')
+  await writeFile(modelPath, encodeOnnxModel(buildMlpModel(mlp)))
+  const input = Float32Array.from({ length: 64 * 8 }, rand)
+  await writeFile(
+    inputsPath,
+    encodeSafetensors({ input: { dtype: 'float32', dims: [64, 8], data: new Uint8Array(input.buffer) } }),
+  )
+  return { modelPath, inputsPath }
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 250,
+): Promise<T> {
+  const until = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < until) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+}
+
+export async function jobIn(node: TestNode, jobId: string, states: JobRecord['state'][]): Promise<JobRecord> {
+  return waitFor(`${node.name}: job ${jobId.slice(0, 10)} in ${states.join('|')}`, async () => {
+    const job = await node.daemon.state.getJob(jobId)
+    return job !== undefined && states.includes(job.state) ? job : undefined
+  })
+}
+
+export async function tokenBalances(chain: DevChain, deployment: Deployment, addresses: Address[]) {
+  const client = walletFor(chain, chain.privateKeys[0]!)
+  const out: Record<string, { token: bigint; staked: bigint; locked: bigint }> = {}
+  for (const address of addresses) {
+    const s = await getStake(client, { stakeManager: deployment.addresses.stakeManager, account: address })
+    out[address] = {
+      token: await getTokenBalance(client, { token: deployment.addresses.token, account: address }),
+      staked: s.staked,
+      locked: s.locked,
+    }
+  }
+  return out
+}
+
+export { walletFor }

@@ -1,0 +1,188 @@
+/**
+ * The whole job lifecycle across real nodes: a requester, an honest and a cheating provider,
+ * a verifier and the interim arbiter, each a daemon built by createNodeComponents, talking
+ * libp2p over TCP on 127.0.0.1, settling on a real anvil with the real contracts, running
+ * real ONNX Runtime. Balances are checked to the wei.
+ */
+import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
+import type { ArbiterRole, RequesterRole, VerificationReport } from '@ocn/node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  fundAndStake,
+  jobIn,
+  OPEN,
+  removeDir,
+  startChain,
+  startNodes,
+  type TestNetwork,
+  type TestNode,
+  tempDir,
+  tokenBalances,
+  waitFor,
+  walletFor,
+  writeFixture,
+} from './helpers.js'
+
+const REQUESTER = 1
+const HONEST = 2
+const CHEATER = 3
+const VERIFIER = 4
+const ARBITER = 5
+const TREASURY = 9
+const CHALLENGE_WINDOW = 10
+const FEE_BPS = 250n
+const CHALLENGER_BPS = 5_000n
+
+describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
+  let net: Omit<TestNetwork, 'wallet' | 'stop'> & { nodes: TestNode[] }
+  let fixture: { modelPath: string; inputsPath: string }
+  const node = (name: string) => net.nodes.find((n) => n.name === name)!
+  const requester = () => node('requester').components.parts.roles.requester as RequesterRole
+
+  beforeAll(async () => {
+    const dir = await tempDir()
+    const { chain, deployment } = await startChain({
+      challengeWindow: CHALLENGE_WINDOW,
+      treasuryIndex: TREASURY,
+      arbiterIndex: ARBITER,
+    })
+    net = { chain, deployment, dir, nodes: [] }
+    await fundAndStake(chain, deployment, REQUESTER, 100n * OPEN, 0n)
+    await fundAndStake(chain, deployment, HONEST, 200n * OPEN, 100n * OPEN)
+    await fundAndStake(chain, deployment, CHEATER, 200n * OPEN, 100n * OPEN)
+    await fundAndStake(chain, deployment, VERIFIER, 200n * OPEN, 100n * OPEN)
+    fixture = await writeFixture(dir)
+    net.nodes = await startNodes(chain, deployment, dir, [
+      { name: 'arbiter', accountIndex: ARBITER, roles: ['arbiter'] },
+      { name: 'verifier', accountIndex: VERIFIER, roles: ['verifier'] },
+      {
+        name: 'honest',
+        accountIndex: HONEST,
+        roles: ['provider'],
+        configure: (c) => {
+          c.provider.priceFloorPerSample = 2n * 10n ** 14n
+        },
+      },
+      {
+        name: 'cheater',
+        accountIndex: CHEATER,
+        roles: ['provider'],
+        configure: (c) => {
+          // the cheapest bid, so it wins the first job
+          c.provider.priceFloorPerSample = 10n ** 14n
+          c.provider.cheat = { fraction: 0.25 }
+        },
+      },
+      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
+    ])
+    // the verifier and arbiter learn provider peers from capability ads
+    await waitFor('capability ads at the verifier', async () => {
+      const ads = node('verifier').components.parts.network!.gossip.capabilityAds()
+      return ads.length >= 2 ? ads : undefined
+    })
+  }, 240_000)
+
+  afterAll(async () => {
+    for (const n of [...(net?.nodes ?? [])].reverse()) await n.daemon.stop().catch(() => {})
+    await net?.chain.stop()
+    if (net?.dir) await removeDir(net.dir)
+  })
+
+  it('catches a cheating provider, then settles an honest job, every balance to the wei', async () => {
+    const { chain, deployment } = net
+    const addr = Object.fromEntries(net.nodes.map((n) => [n.name, n.address]))
+    const treasury = chain.accounts[TREASURY]!.address
+    const accounts = [addr.requester!, addr.honest!, addr.cheater!, addr.verifier!, treasury]
+    const before = await tokenBalances(chain, deployment, accounts)
+
+    // --- job 1: the cheater bids lowest and wins; the verifier catches it
+    const job1 = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    const awarded1 = await jobIn(node('requester'), job1.jobId, [
+      'awarded',
+      'committed',
+      'challenged',
+      'slashed',
+    ])
+    expect(awarded1.provider).toBe(addr.cheater)
+    const slashedAtRequester = await jobIn(node('requester'), job1.jobId, ['slashed'])
+    expect(slashedAtRequester.history.map((h) => h.state)).toEqual(
+      expect.arrayContaining(['offered', 'bidding', 'awarded', 'committed', 'challenged', 'slashed']),
+    )
+    const verifierJob1 = await jobIn(node('verifier'), job1.jobId, ['slashed'])
+    const report1 = (verifierJob1.detail as { report: VerificationReport }).report
+    expect(report1.passed).toBe(false)
+    expect(report1.mismatches.some((m) => m.reason === 'different-result')).toBe(true)
+    expect(report1.detectionProbability).toBeGreaterThan(0.9)
+    await jobIn(node('cheater'), job1.jobId, ['slashed'])
+    const decisions = (node('arbiter').components.parts.roles.arbiter as ArbiterRole).decisions()
+    expect(decisions).toHaveLength(1)
+    expect(decisions[0]).toMatchObject({ jobId: job1.jobId, providerCheated: true })
+    const onChain1 = await getJob(walletFor(chain, chain.privateKeys[0]!), {
+      jobMarket: deployment.addresses.jobMarket,
+      jobId: job1.jobId as `0x${string}`,
+    })
+    expect(onChain1.status).toBe('providerSlashed')
+    const collateral1 = onChain1.collateral
+    const price1 = onChain1.price
+
+    // --- job 2: the cheater's record now prices it out; the honest provider wins and is paid
+    const job2 = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    const awarded2 = await jobIn(node('requester'), job2.jobId, ['awarded', 'committed', 'finalized'])
+    expect(awarded2.provider).toBe(addr.honest)
+    const finalized = await jobIn(node('requester'), job2.jobId, ['finalized'])
+    await waitFor('results checked by the requester', async () => {
+      const job = await node('requester').daemon.state.getJob(job2.jobId)
+      return (job?.detail as { results?: unknown }).results
+    })
+    const results = (
+      (await node('requester').daemon.state.getJob(job2.jobId))!.detail as {
+        results: { verified: boolean; leafCount: number }
+      }
+    ).results
+    expect(results).toMatchObject({ verified: true, leafCount: 16 })
+    const verifierJob2 = await jobIn(node('verifier'), job2.jobId, ['finalized'])
+    const report2 = (verifierJob2.detail as { report: VerificationReport }).report
+    expect(report2.passed).toBe(true)
+    expect(report2.checkedIndices.length).toBe(report2.samples)
+    expect(verifierJob2.history.map((h) => h.state)).not.toContain('challenged')
+    await jobIn(node('honest'), job2.jobId, ['finalized'])
+    expect((node('arbiter').components.parts.roles.arbiter as ArbiterRole).decisions()).toHaveLength(1)
+    const price2 = finalized.price!
+
+    // --- money, to the wei
+    const deployer = walletFor(chain, chain.privateKeys[0]!)
+    await sweepTreasury(deployer, { jobMarket: deployment.addresses.jobMarket })
+    const after = await tokenBalances(chain, deployment, accounts)
+    const fee2 = (price2 * FEE_BPS) / 10_000n
+    const penalty = collateral1 // cheatSlashBps is 100%
+    const reward = (penalty * CHALLENGER_BPS) / 10_000n
+    expect(price1).toBeGreaterThan(0n)
+    // requester: job 1 refunded in full, job 2 paid
+    expect(after[addr.requester!]!.token).toBe(before[addr.requester!]!.token - price2)
+    // honest provider: price minus fee, collateral unlocked, stake intact
+    expect(after[addr.honest!]!.token).toBe(before[addr.honest!]!.token + price2 - fee2)
+    expect(after[addr.honest!]!.staked).toBe(before[addr.honest!]!.staked)
+    expect(after[addr.honest!]!.locked).toBe(0n)
+    // cheater: collateral slashed from its stake, nothing earned
+    expect(after[addr.cheater!]!.token).toBe(before[addr.cheater!]!.token)
+    expect(after[addr.cheater!]!.staked).toBe(before[addr.cheater!]!.staked - penalty)
+    expect(after[addr.cheater!]!.locked).toBe(0n)
+    // verifier: bond back plus its share of the slash
+    expect(after[addr.verifier!]!.token).toBe(before[addr.verifier!]!.token + reward)
+    // treasury: the fee of job 2 and the rest of the slash
+    expect(after[treasury]!.token).toBe(before[treasury]!.token + fee2 + (penalty - reward))
+
+    const records = {
+      cheater: await getProviderRecord(deployer, {
+        jobMarket: deployment.addresses.jobMarket,
+        provider: addr.cheater!,
+      }),
+      honest: await getProviderRecord(deployer, {
+        jobMarket: deployment.addresses.jobMarket,
+        provider: addr.honest!,
+      }),
+    }
+    expect(records.cheater).toMatchObject({ completed: 0, slashed: 1 })
+    expect(records.honest).toMatchObject({ completed: 1, slashed: 0, totalEarned: price2 - fee2 })
+  }, 240_000)
+})
