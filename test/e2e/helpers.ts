@@ -15,6 +15,7 @@ import {
   deployProtocol,
   getStake,
   getTokenBalance,
+  type ProtocolWalletClient,
   stake,
   startDevChain,
   transferToken,
@@ -34,7 +35,15 @@ import {
   type NodeRole,
 } from '@ocn/node'
 import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
-import { type Address, createWalletClient, type Hex, http, parseEther, publicActions } from 'viem'
+import {
+  type Address,
+  createWalletClient,
+  type Hex,
+  http,
+  type PublicActions,
+  parseEther,
+  publicActions,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 
 export const OPEN = 10n ** 18n
@@ -57,13 +66,13 @@ export interface TestNetwork {
   stop(): Promise<void>
 }
 
-function walletFor(chain: DevChain, key: Hex) {
+function walletFor(chain: DevChain, key: Hex): ProtocolWalletClient & PublicActions {
   return createWalletClient({
     account: privateKeyToAccount(key),
     chain: chain.chain,
     transport: http(chain.rpcUrl),
     pollingInterval: 100,
-  }).extend(publicActions)
+  }).extend(publicActions) as unknown as ProtocolWalletClient & PublicActions
 }
 
 export async function nodeKeys(evmKey: Hex): Promise<NodeKeys> {

@@ -132,7 +132,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const finalized = await jobIn(node('requester'), job2.jobId, ['finalized'])
     await waitFor('results checked by the requester', async () => {
       const job = await node('requester').daemon.state.getJob(job2.jobId)
-      return (job?.detail as { results?: unknown }).results
+      return (job?.detail as { results?: unknown } | undefined)?.results
     })
     const results = (
       (await node('requester').daemon.state.getJob(job2.jobId))!.detail as {
