@@ -67,10 +67,10 @@ export interface SubmitJobRequest {
   microBatchSize?: number
 }
 
-/** One result file of a job, readable by a client on the same machine. */
+/** One result file of a job; its bytes are served at `GET /jobs/:id/results/:name`. */
 export interface JobResultFile {
+  /** File name: letters, digits, `.`, `-`, `_` (e.g. `outputs.safetensors`). */
   name: string
-  path: string
   bytes: number
   /** 0x-hex content hash, when the node knows it. */
   hash?: string
@@ -106,4 +106,10 @@ export interface ApiProviders {
   submitJob?(request: SubmitJobRequest, options: CallOptions): Promise<{ jobId: string }>
   /** The result files of a job; undefined when the job is unknown. */
   jobResults?(id: string, options: CallOptions): Promise<JobResults | undefined>
+  /** The bytes of one result file; undefined when the job or file is unknown. */
+  openJobResult?(
+    id: string,
+    name: string,
+    options: CallOptions,
+  ): Promise<AsyncIterable<Uint8Array> | undefined>
 }

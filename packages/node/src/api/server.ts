@@ -26,7 +26,12 @@ export interface ApiServer {
   readonly port: number | undefined
 }
 
-type RouteResult = { kind: 'json'; body: unknown } | { kind: 'text'; contentType: string; body: string }
+type RouteResult =
+  | { kind: 'json'; body: unknown }
+  | { kind: 'text'; contentType: string; body: string }
+  | { kind: 'stream'; contentType: string; body: AsyncIterable<Uint8Array> }
+
+const RESULT_FILE = /^[A-Za-z0-9._-]{1,128}$/
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,130}$/
 const staticRoutes = new Set(['/status', '/peers', '/offers', '/bids', '/jobs', '/balances', '/metrics'])
@@ -34,7 +39,11 @@ const staticRoutes = new Set(['/status', '/peers', '/offers', '/bids', '/jobs', 
 /** The route label for metrics: a fixed set, never the raw path (which a client controls). */
 function routeLabel(path: string): string {
   if (staticRoutes.has(path)) return path
-  if (path.startsWith('/jobs/')) return path.endsWith('/results') ? '/jobs/:id/results' : '/jobs/:id'
+  if (path.startsWith('/jobs/')) {
+    const parts = path.split('/').length
+    if (parts === 3) return '/jobs/:id'
+    return parts === 4 ? '/jobs/:id/results' : '/jobs/:id/results/:name'
+  }
   return 'unknown'
 }
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
@@ -197,8 +206,11 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       }
     }
     if (path.startsWith('/jobs/')) {
-      const wantsResults = path.endsWith('/results')
-      const encoded = path.slice('/jobs/'.length, wantsResults ? -'/results'.length : undefined)
+      // /jobs/:id, /jobs/:id/results or /jobs/:id/results/:name
+      const [encoded = '', section, fileName, ...extra] = path.slice('/jobs/'.length).split('/')
+      if ((section !== undefined && section !== 'results') || extra.length > 0)
+        throw new ApiError('API_NOT_FOUND', `no route ${path}`)
+      const wantsResults = section === 'results'
       let id: string
       try {
         id = decodeURIComponent(encoded)
@@ -207,6 +219,15 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       }
       if (!JOB_ID.test(id))
         throw new ApiError('API_BAD_REQUEST', 'the job id must be 1 to 130 letters, digits, - or _')
+      if (wantsResults && fileName !== undefined) {
+        if (!RESULT_FILE.test(fileName) || fileName === '.' || fileName === '..')
+          throw new ApiError('API_BAD_REQUEST', 'a result file name is letters, digits, ".", "-" or "_"')
+        if (providers.openJobResult === undefined) unavailable('job results')
+        const stream = await providers.openJobResult(id, fileName, call)
+        if (stream === undefined)
+          throw new ApiError('API_NOT_FOUND', `job ${id} has no result file ${fileName}`)
+        return { kind: 'stream', contentType: 'application/octet-stream', body: stream }
+      }
       if (wantsResults) {
         if (providers.jobResults === undefined) unavailable('job results')
         const results = await providers.jobResults(id, call)
@@ -327,6 +348,28 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
     response.end(head ? undefined : body)
   }
 
+  /** Streams a result file with backpressure; an error midway cuts the connection (the client sees a short body). */
+  async function sendStream(
+    response: ServerResponse,
+    contentType: string,
+    body: AsyncIterable<Uint8Array>,
+    head: boolean,
+  ): Promise<void> {
+    response.writeHead(200, {
+      'content-type': contentType,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    })
+    if (head) {
+      response.end()
+      return
+    }
+    for await (const chunk of body) {
+      if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve))
+    }
+    response.end()
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint()
     let routeName = 'unknown'
@@ -361,7 +404,8 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       }
       if (result.kind === 'json')
         send(response, 200, 'application/json; charset=utf-8', toPublicJson(result.body), head)
-      else send(response, 200, result.contentType, result.body, head)
+      else if (result.kind === 'text') send(response, 200, result.contentType, result.body, head)
+      else await sendStream(response, result.contentType, result.body, head)
     } catch (cause) {
       const error =
         cause instanceof ApiError

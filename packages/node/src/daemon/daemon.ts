@@ -270,6 +270,9 @@ export function createDaemon(
         providers.submitJob = (request, call) => submitter.submitJob!(request, call)
       const resultSource = roles.find((role) => role.jobResults !== undefined)
       if (resultSource !== undefined) providers.jobResults = (id, call) => resultSource.jobResults!(id, call)
+      const resultReader = roles.find((role) => role.openJobResult !== undefined)
+      if (resultReader !== undefined)
+        providers.openJobResult = (id, name, call) => resultReader.openJobResult!(id, name, call)
       const offerSources = roles.filter((role) => role.offers !== undefined)
       if (offerSources.length > 0) {
         providers.offers = async () => (await Promise.all(offerSources.map((role) => role.offers!()))).flat()

@@ -41,6 +41,12 @@ export interface RoleService extends Startable {
   submitJob?(request: SubmitJobRequest, options?: { signal?: AbortSignal }): Promise<{ jobId: string }>
   /** The result files of a job this role holds (the API's `GET /jobs/:id/results`). */
   jobResults?(id: string, options?: { signal?: AbortSignal }): Promise<JobResults | undefined>
+  /** The bytes of one result file (the API's `GET /jobs/:id/results/:name`). */
+  openJobResult?(
+    id: string,
+    name: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<AsyncIterable<Uint8Array> | undefined>
 }
 
 /** What the daemon hands to each service factory: the shared parts, never globals. */

@@ -71,8 +71,15 @@ beforeEach(async () => {
         return {
           jobId: id,
           state: 'finalized',
-          files: [{ name: 'outputs.safetensors', path: model, bytes: 4 }],
+          files: [{ name: 'outputs.safetensors', bytes: 6 }],
         }
+      },
+      async openJobResult(id, name) {
+        if (id !== `0x${'ab'.repeat(32)}` || name !== 'outputs.safetensors') return undefined
+        return (async function* () {
+          yield new TextEncoder().encode('out')
+          yield new TextEncoder().encode('put')
+        })()
       },
     }),
   )
@@ -155,9 +162,22 @@ describe('GET /jobs/:id/results', () => {
   it('lists the result files of a known job and 404s an unknown one', async () => {
     const known = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results`)
     expect(known.status).toBe(200)
-    expect(JSON.parse(known.body).files[0]).toMatchObject({ name: 'outputs.safetensors', bytes: 4 })
+    expect(JSON.parse(known.body).files[0]).toMatchObject({ name: 'outputs.safetensors', bytes: 6 })
     const unknown = await httpRequest(`${base}/jobs/0x1234/results`)
     expect(unknown.status).toBe(404)
     expect(JSON.parse(unknown.body).error.message).toBe('unknown job 0x1234')
+  })
+
+  it('streams a result file, and refuses unknown files and odd names', async () => {
+    const file = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results/outputs.safetensors`)
+    expect(file.status).toBe(200)
+    expect(file.headers['content-type']).toBe('application/octet-stream')
+    expect(file.body).toBe('output')
+    const missing = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results/other.bin`)
+    expect(missing.status).toBe(404)
+    const odd = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results/a%20b`)
+    expect(odd.status).toBe(400)
+    const deeper = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results/x/y`)
+    expect(deeper.status).toBe(404)
   })
 })
