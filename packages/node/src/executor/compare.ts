@@ -5,7 +5,7 @@
  * NaN matches only NaN; integer and bool tensors must be equal; names, dtypes and shapes
  * must always be equal.
  */
-import { float16ToNumber } from '@ocn/prover'
+import { float16ToNumber } from '@ocn/prover/onnx'
 import type { ReplayProfile } from './spec.js'
 import { type NamedTensors, typedView } from './tensor.js'
 

@@ -399,7 +399,8 @@ function decodeTensor(r: ProtoReader): OnnxTensor {
   }
   const size = dtypeByteSize(dataType)
   let data: Uint8Array
-  if (raw !== undefined) data = raw.slice()
+  // a copy, never a view: a Node Buffer's slice() shares the pooled memory
+  if (raw !== undefined) data = new Uint8Array(raw)
   else {
     data = new Uint8Array(count * size)
     const view = new DataView(data.buffer)

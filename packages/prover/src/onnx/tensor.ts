@@ -80,7 +80,8 @@ export function makeTensor(
 
 /** The tensor's values as a typed array (a copy; float16/bfloat16 as raw 16-bit patterns). */
 export function tensorValues(t: OnnxTensor): OnnxTypedArray {
-  const bytes = t.data.slice()
+  // a fresh copy with its own ArrayBuffer (Buffer.slice() would be a view of a shared pool)
+  const bytes = new Uint8Array(t.data)
   const b = bytes.buffer
   switch (t.dataType) {
     case 'float32':

@@ -13,7 +13,7 @@
  *    p' = p - lr (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + eps)
  * B is the batch's row count, read from the input's shape, so a short last batch is exact.
  */
-import { applyActivation, GraphBuilder, type MlpActivation } from '@ocn/prover'
+import { applyActivation, GraphBuilder, type MlpActivation } from '@ocn/prover/onnx'
 import type { LossName, OptimizerSpec } from '../spec.js'
 
 export interface TrainingGraphOptions {

@@ -15,7 +15,8 @@
  * - checkpoints at steps 0, k, 2k, ... and at the final step; checkpoint 0 is the initial
  *   state. Segment i (i >= 1) is the steps from checkpoint i-1 to checkpoint i.
  */
-import { DeterministicRandom, decodeOnnxModel, extractMlp, type Mlp } from '@ocn/prover'
+import { decodeOnnxModel, extractMlp, type Mlp } from '@ocn/prover/onnx'
+import { DeterministicRandom } from '@ocn/prover/replay'
 import { ExecutorError } from '../errors.js'
 import type { TrainingJobSpec } from '../spec.js'
 import type { HostTensor, NamedTensors } from '../tensor.js'

@@ -2,7 +2,7 @@
  * Runs training-step graphs in ONNX Runtime. Used inside executor workers only (this module
  * loads onnxruntime-node and blocks while a step runs).
  */
-import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
+import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover/onnx'
 import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
