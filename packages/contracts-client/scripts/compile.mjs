@@ -23,6 +23,9 @@ const exported = [
   ['StakeManager.sol', 'StakeManager', 'stakeManager'],
   ['JobMarket.sol', 'JobMarket', 'jobMarket'],
   ['@openzeppelin/contracts/access/manager/AccessManager.sol', 'AccessManager', 'accessManager'],
+  ['governance/OpenGovernor.sol', 'OpenGovernor', 'openGovernor'],
+  ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],
+  ['governance/Council.sol', 'Council', 'council'],
 ]
 
 const settings = {
