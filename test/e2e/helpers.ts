@@ -153,6 +153,7 @@ export async function startNodes(
   deployment: Deployment,
   dir: string,
   specs: NodeSpec[],
+  existing: TestNode[] = [],
 ): Promise<TestNode[]> {
   const deploymentFile = join(dir, 'deployment.json')
   await writeDeploymentFile(deploymentFile, deployment)
@@ -166,7 +167,10 @@ export async function startNodes(
       logLevel: 'silent',
       network: {
         listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap: nodes.length === 0 ? [] : [nodes[0]!.daemon.services.p2p!.listenAddresses()[0]!],
+        bootstrap:
+          existing.length + nodes.length === 0
+            ? []
+            : [[...existing, ...nodes][0]!.daemon.services.p2p!.listenAddresses()[0]!],
         mdns: false,
       },
       chain: { rpcUrl: chain.rpcUrl, deploymentFile, confirmations: 1 },
@@ -187,13 +191,20 @@ export async function startNodes(
   }
   // a full mesh, so every stream protocol can reach every peer directly
   for (const a of nodes) {
-    for (const b of nodes) {
+    for (const b of [...existing, ...nodes]) {
       if (a === b) continue
       const addr = b.daemon.services.p2p!.listenAddresses()[0]!
       await a.components.parts.network!.host.dial(multiaddr(addr)).catch(() => {})
     }
   }
   return nodes
+}
+
+/** Moves chain time forward (anvil), so deadlines pass without waiting. */
+export async function increaseTime(chain: DevChain, seconds: number): Promise<void> {
+  const client = walletFor(chain, chain.privateKeys[0]!)
+  await client.request({ method: 'evm_increaseTime', params: [seconds] } as never)
+  await client.request({ method: 'evm_mine', params: [] } as never)
 }
 
 export async function tempDir(): Promise<string> {

@@ -9,6 +9,7 @@ import type { ArbiterRole, RequesterRole, VerificationReport } from '@ocn/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fundAndStake,
+  increaseTime,
   jobIn,
   OPEN,
   removeDir,
@@ -29,6 +30,8 @@ const CHEATER = 3
 const VERIFIER = 4
 const ARBITER = 5
 const TREASURY = 9
+const NO_SHOW = 6
+const NO_SHOW_BPS = 2_000n
 const CHALLENGE_WINDOW = 10
 const FEE_BPS = 250n
 const CHALLENGER_BPS = 5_000n
@@ -184,5 +187,70 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     }
     expect(records.cheater).toMatchObject({ completed: 0, slashed: 1 })
     expect(records.honest).toMatchObject({ completed: 1, slashed: 0, totalEarned: price2 - fee2 })
+  }, 240_000)
+
+  it('a no-show provider: the job expires, the requester is refunded, the no-show slashed, the re-offer completes elsewhere', async () => {
+    const { chain, deployment } = net
+    await fundAndStake(chain, deployment, NO_SHOW, 200n * OPEN, 100n * OPEN)
+    const [noShow] = await startNodes(
+      chain,
+      deployment,
+      net.dir,
+      [
+        {
+          name: 'no-show',
+          accountIndex: NO_SHOW,
+          roles: ['provider'],
+          configure: (c) => {
+            c.provider.priceFloorPerSample = 5n * 10n ** 13n
+          },
+        },
+      ],
+      net.nodes,
+    )
+    net.nodes.push(noShow!)
+    const treasury = chain.accounts[TREASURY]!.address
+    const addr = Object.fromEntries(net.nodes.map((n) => [n.name, n.address]))
+    const accounts = [addr.requester!, addr['no-show']!, addr.honest!, treasury]
+    const before = await tokenBalances(chain, deployment, accounts)
+
+    const job = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    // the no-show bids (lowest) and then goes away before the award
+    await jobIn(noShow!, job.jobId, ['bidding'])
+    await noShow!.daemon.stop()
+    const awarded = await jobIn(node('requester'), job.jobId, ['awarded'])
+    expect(awarded.provider).toBe(addr['no-show'])
+    const onChain = await getJob(walletFor(chain, chain.privateKeys[0]!), {
+      jobMarket: deployment.addresses.jobMarket,
+      jobId: job.jobId as `0x${string}`,
+    })
+    // past the commit deadline: the requester expires the job itself
+    await increaseTime(chain, 400)
+    const expired = await jobIn(node('requester'), job.jobId, ['expired'])
+    expect(expired.history.at(-1)?.note).toMatch(/refunded/)
+
+    const again = await requester().reoffer(job.jobId)
+    expect(again.jobId).not.toBe(job.jobId)
+    const awardedAgain = await jobIn(node('requester'), again.jobId, ['awarded', 'committed', 'finalized'])
+    expect(awardedAgain.provider).toBe(addr.honest)
+    expect(awardedAgain.attempts).toBe(2)
+    const done = await jobIn(node('requester'), again.jobId, ['finalized'])
+
+    const deployer = walletFor(chain, chain.privateKeys[0]!)
+    await sweepTreasury(deployer, { jobMarket: deployment.addresses.jobMarket })
+    const after = await tokenBalances(chain, deployment, accounts)
+    const penalty = (onChain.collateral * NO_SHOW_BPS) / 10_000n
+    const fee = (done.price! * FEE_BPS) / 10_000n
+    // refunded for the expired job, paid for the completed one
+    expect(after[addr.requester!]!.token).toBe(before[addr.requester!]!.token - done.price!)
+    expect(after[addr['no-show']!]!.staked).toBe(before[addr['no-show']!]!.staked - penalty)
+    expect(after[addr['no-show']!]!.locked).toBe(0n)
+    expect(after[addr.honest!]!.token).toBe(before[addr.honest!]!.token + done.price! - fee)
+    expect(after[treasury]!.token).toBe(before[treasury]!.token + penalty + fee)
+    const record = await getProviderRecord(deployer, {
+      jobMarket: deployment.addresses.jobMarket,
+      provider: addr['no-show']!,
+    })
+    expect(record).toMatchObject({ completed: 0, noShows: 1 })
   }, 240_000)
 })
