@@ -26,6 +26,7 @@ const exported = [
   ['governance/OpenGovernor.sol', 'OpenGovernor', 'openGovernor'],
   ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],
   ['governance/Council.sol', 'Council', 'council'],
+  ['channels/PaymentChannels.sol', 'PaymentChannels', 'paymentChannels'],
 ]
 
 const settings = {
