@@ -142,7 +142,7 @@ export function postApiJson<T>(
                 : 'API_BAD_RESPONSE'
             reject(
               new ApiError(code, error?.message ?? `the node API answered ${res.statusCode}`, {
-                details: error?.reason,
+                details: error?.reason === undefined ? undefined : `reason ${error.reason}`,
               }),
             )
             return

@@ -8,6 +8,8 @@ import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
 import { devnetCommand } from './commands/devnet.js'
 import { initCommand } from './commands/init.js'
+import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
+import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
 import { statusCommand } from './commands/status.js'
@@ -24,6 +26,12 @@ export const commands: readonly Command[] = [
   stakeCommand,
   unstakeCommand,
   balanceCommand,
+  providerStartCommand,
+  verifierStartCommand,
+  requesterStartCommand,
+  jobSubmitCommand,
+  jobStatusCommand,
+  jobResultsCommand,
   devnetCommand,
 ]
 
@@ -93,7 +101,7 @@ function flagLine(name: string, spec: FlagSpec): string {
 
 export function generalHelp(): string {
   const lines = ['Usage: ocn <command> [flags]', '', 'Commands:']
-  for (const command of commands) lines.push(`  ${command.path.join(' ').padEnd(14)} ${command.summary}`)
+  for (const command of commands) lines.push(`  ${command.path.join(' ').padEnd(16)} ${command.summary}`)
   lines.push('', 'Global flags:')
   for (const [name, spec] of Object.entries(globalFlags)) lines.push(flagLine(name, spec))
   lines.push('', 'Run `ocn <command> --help` for its flags; every option is described in docs/node.md.')
