@@ -1,5 +1,6 @@
 export * from './codec.js'
 export * from './content.js'
+export * from './datanet.js'
 export * from './eip712.js'
 export * from './errors.js'
 export * from './identity.js'
