@@ -1,4 +1,5 @@
 export * from './actions/index.js'
+export * from './channels/index.js'
 export * from './deploy.js'
 export * from './devChain.js'
 export * from './errors.js'
