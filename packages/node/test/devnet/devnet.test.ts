@@ -1,0 +1,167 @@
+/**
+ * The devnet as a user runs it: `ocn devnet --once --json` as a child process (anvil, five
+ * `ocn start` processes over TCP, the generated workload), then the summary is checked
+ * against the protocol's money rules, to the wei.
+ */
+import { execFile, execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+
+interface Balance {
+  native: string
+  token: string
+  staked: string
+  locked: string
+}
+interface Summary {
+  ok: boolean
+  chainId: number
+  rpcUrl: string
+  contracts: Record<string, string>
+  nodes: {
+    name: string
+    role: string
+    roles: string[]
+    peerId: string
+    address: string
+    cheater: boolean
+    api: string
+  }[]
+  jobs: {
+    name: string
+    id: string
+    kind: string
+    verification: string
+    provider: string | null
+    providerName: string | null
+    price: string | null
+    status: string
+    challenged: boolean
+    latencyMs: number | null
+  }[]
+  balances: { name: string; address: string; before: Balance; after: Balance }[]
+  checks: Record<string, boolean>
+}
+
+let dir: string
+let code: number
+let stdout: string
+let stderr: string
+let summary: Summary
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  dir = await mkdtemp(join(tmpdir(), 'ocn-devnet-test-'))
+  await new Promise<void>((resolve) => {
+    execFile(
+      process.execPath,
+      // The requester role cannot submit training jobs yet: the workload runs without its training job.
+      [bin, 'devnet', '--once', '--json', '--no-training', '--dir', join(dir, 'net')],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: dir },
+        cwd: dir,
+        timeout: 280_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (error, out, err) => {
+        code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        stdout = out
+        stderr = err
+        resolve()
+      },
+    )
+  })
+  const lines = stdout.trim().split('\n')
+  summary = JSON.parse(lines[lines.length - 1]!) as Summary
+}, 300_000)
+
+afterAll(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+const delta = (b: Summary['balances'][number], key: keyof Balance) =>
+  BigInt(b.after[key]) - BigInt(b.before[key])
+
+describe('ocn devnet --once --json', () => {
+  it('exits 0 with one JSON summary on stdout, progress on stderr', () => {
+    expect(code, stderr.slice(-4000)).toBe(0)
+    expect(stdout.trim().split('\n')).toHaveLength(1)
+    expect(summary.ok).toBe(true)
+    expect(summary.checks).toEqual({
+      honestJobsSettled: true,
+      cheaterCaught: true,
+      honestNeverSlashed: true,
+      tokensConserved: true,
+    })
+    expect(stderr).toContain('starting anvil')
+    expect(stderr).toMatch(/inference-1 +0x[0-9a-f]+…[0-9a-f]{4} awarded by provider-/)
+  })
+
+  it('reports the chain, the contracts and five nodes, one of them cheating', () => {
+    expect(summary.chainId).toBe(31337)
+    expect(summary.rpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    for (const name of ['token', 'stakeManager', 'jobMarket', 'accessManager'])
+      expect(summary.contracts[name]).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    expect(summary.nodes.map((n) => n.role).sort()).toEqual([
+      'provider',
+      'provider',
+      'provider',
+      'requester',
+      'verifier',
+    ])
+    expect(summary.nodes.filter((n) => n.cheater)).toHaveLength(1)
+    expect(new Set(summary.nodes.map((n) => n.peerId)).size).toBe(5)
+    for (const node of summary.nodes) expect(node.peerId).toMatch(/^12D3KooW/)
+  })
+
+  it('settles every honest job and slashes the cheater on the job it won', () => {
+    const cheater = summary.nodes.find((n) => n.cheater)!.address.toLowerCase()
+    expect(summary.jobs.map((j) => j.kind)).toContain('inference')
+    for (const job of summary.jobs) {
+      expect(job.id).toMatch(/^0x[0-9a-f]{64}$/)
+      expect(job.provider).not.toBeNull()
+      if (job.provider!.toLowerCase() === cheater) {
+        expect(job).toMatchObject({ status: 'slashed', challenged: true })
+      } else {
+        expect(job).toMatchObject({ status: 'finalized', challenged: false })
+        expect(BigInt(job.price!)).toBeGreaterThan(0n)
+        expect(job.latencyMs).toBeGreaterThan(0)
+      }
+    }
+    expect(summary.jobs.some((j) => j.status === 'slashed')).toBe(true)
+  })
+
+  it('moves money exactly as the protocol says', () => {
+    const byName = new Map(summary.balances.map((b) => [b.name, b]))
+    const cheater = summary.nodes.find((n) => n.cheater)!
+    const finalized = summary.jobs.filter((j) => j.status === 'finalized')
+    const paid = finalized.reduce((sum, j) => sum + BigInt(j.price!), 0n)
+    // The requester pays only for settled jobs: the slashed job's price was refunded.
+    expect(delta(byName.get('requester')!, 'token')).toBe(-paid)
+    // Each honest provider earns its prices less the 2.5% protocol fee.
+    for (const node of summary.nodes.filter((n) => n.role === 'provider' && !n.cheater)) {
+      const earned = finalized
+        .filter((j) => j.provider!.toLowerCase() === node.address.toLowerCase())
+        .reduce((sum, j) => sum + BigInt(j.price!) - (BigInt(j.price!) * 250n) / 10_000n, 0n)
+      expect(delta(byName.get(node.name)!, 'token')).toBe(earned)
+      expect(delta(byName.get(node.name)!, 'staked')).toBe(0n)
+    }
+    // The cheater loses collateral from its stake and earns nothing; the verifier gets half of it.
+    const slashed = -delta(byName.get(cheater.name)!, 'staked')
+    expect(slashed).toBeGreaterThan(0n)
+    expect(delta(byName.get(cheater.name)!, 'token')).toBe(0n)
+    expect(delta(byName.get('verifier')!, 'token')).toBe((slashed * 5_000n) / 10_000n)
+    for (const b of summary.balances) expect(BigInt(b.after.locked)).toBe(0n)
+  })
+
+  it('leaves no process behind', () => {
+    const processes = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    expect(processes).not.toContain(join(dir, 'net'))
+  })
+})
