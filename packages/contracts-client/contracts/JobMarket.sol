@@ -10,6 +10,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
+import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
 
 /// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
 /// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
@@ -17,9 +19,10 @@ import {StakeManager} from "./StakeManager.sol";
 /// commits a Merkle root over its results, which opens a challenge window; a staked verifier
 /// may dispute one leaf with a bond, and an arbiter (an AccessManager role) decides. Settlement
 /// pays the provider (minus the protocol fee), refunds the requester, or slashes.
+/// In verification mode 1 (zk) the provider instead proves its result with a Groth16 proof,
+/// checked by the verifier the ZkVerifierRegistry names for the offer's model, and the job
+/// settles in the same transaction with no challenge window.
 /// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
-/// Verification mode 1 (zk) is rejected at award until the on-chain Groth16 verifier exists;
-/// it will settle through a proof-checking commit path instead of the challenge window.
 contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -71,7 +74,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         JobStatus status;
         /// @dev leaf named by the open (or last) dispute; kept here because this slot is written anyway
         uint32 disputedLeaf;
+        /// @dev the offer's verification mode; in this slot so telling the modes apart reads nothing extra
+        uint8 verification;
+        /// @dev replay: the Merkle root of the results; zk: the proven output commitment
         bytes32 resultRoot;
+    }
+
+    /// @dev What a zk-mode job's proof must match, fixed at award (three slots, deleted at settlement).
+    struct ZkTerms {
+        uint256 modelCommitment;
+        uint256 inputCommitment;
+        IGroth16Verifier verifier;
     }
 
     /// @dev Two slots; the disputed leaf index lives in the job's third slot.
@@ -116,9 +129,13 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     uint8 public constant VERIFICATION_REPLAY = 0;
     uint8 public constant VERIFICATION_ZK = 1;
     uint16 private constant BPS = 10_000;
+    /// @dev BN254 scalar field order: every public signal must lie below it.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     IERC20 public immutable token;
     StakeManager public immutable stakeManager;
+    ZkVerifierRegistry public immutable zkVerifierRegistry;
 
     Params private _params;
     uint128 public minChallengeBond;
@@ -127,6 +144,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 jobId => Job) private _jobs;
     mapping(bytes32 jobId => Dispute) private _disputes;
+    mapping(bytes32 jobId => ZkTerms) private _zkTerms;
     mapping(address provider => ProviderRecord) private _records;
     /// @dev Used bid nonces as a bitmap (256 per word), so sequential nonces mostly rewrite a warm-ish
     /// non-zero word instead of creating a new slot per bid.
@@ -161,6 +179,18 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 challengerReward,
         uint256 bond
     );
+    /// @notice A zk-mode job was awarded: the proof must carry these commitments and pass this verifier.
+    event ZkJobAwarded(
+        bytes32 indexed jobId,
+        bytes32 indexed modelHash,
+        uint256 modelCommitment,
+        uint256 inputCommitment,
+        address verifier
+    );
+    /// @notice A zk-mode result was proven; `JobFinalized` follows in the same transaction.
+    event ZkResultCommitted(
+        bytes32 indexed jobId, address indexed provider, uint256 inputCommitment, uint256 outputCommitment
+    );
     event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
     event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
     event TreasurySwept(address indexed treasury, uint256 amount);
@@ -177,7 +207,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     error NotRequester(address caller, address requester);
     error NotProvider(address caller, address provider);
-    error ZkVerificationNotSupported();
+    error ZkModelNotRegistered(bytes32 modelHash);
+    error VerificationModeMismatch(bytes32 jobId, uint8 verification);
+    error PublicSignalOutOfField(uint256 index, uint256 value);
+    error InputCommitmentMismatch(bytes32 jobId, uint256 expected, uint256 actual);
+    error InvalidZkProof(bytes32 jobId);
     error InvalidOffer(bytes32 jobId);
     error OfferDeadlinePassed(bytes32 jobId, uint64 deadline);
     error BidJobMismatch(bytes32 bidJobId, bytes32 jobId);
@@ -201,6 +235,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     constructor(
         IERC20 token_,
         StakeManager stakeManager_,
+        ZkVerifierRegistry zkVerifierRegistry_,
         address authority,
         address treasury_,
         Params memory params_,
@@ -209,6 +244,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     ) AccessManaged(authority) EIP712("OCN JobMarket", "1") {
         token = token_;
         stakeManager = stakeManager_;
+        zkVerifierRegistry = zkVerifierRegistry_;
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
@@ -255,7 +291,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         returns (bytes32 jobId)
     {
         if (offer.requester != msg.sender) revert NotRequester(msg.sender, offer.requester);
-        if (offer.verification == VERIFICATION_ZK) revert ZkVerificationNotSupported();
         jobId = hashJobOffer(offer);
         if (offer.verification > VERIFICATION_ZK || offer.kind > 1) revert InvalidOffer(jobId);
         if (block.timestamp >= offer.deadline) revert OfferDeadlinePassed(jobId, offer.deadline);
@@ -278,9 +313,26 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.collateral = SafeCast.toUint96(bid.collateral);
         job.deadline = SafeCast.toUint40(offer.deadline);
         job.status = JobStatus.Awarded;
+        if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
 
         stakeManager.lock(provider, bid.collateral);
         _emitAwarded(jobId, offer, bid);
+    }
+
+    /// @dev A zk-mode offer names its model by artifact hash (as every offer does) and carries the
+    /// input commitment (the Poseidon hash of the quantized input, the circuit's second public
+    /// signal) in `inputHash`: the provider signed the offer through its job id, so both sides
+    /// agreed on exactly which input the proof must be about. The registry entry is copied, so a
+    /// later change to it does not strand a job already awarded.
+    function _bindZkTerms(bytes32 jobId, Job storage job, JobOffer calldata offer) private {
+        (uint256 modelCommitment, IGroth16Verifier verifier) = zkVerifierRegistry.getZkModel(offer.modelHash);
+        if (address(verifier) == address(0)) revert ZkModelNotRegistered(offer.modelHash);
+        uint256 inputCommitment = uint256(offer.inputHash);
+        if (inputCommitment >= SNARK_SCALAR_FIELD) revert PublicSignalOutOfField(1, inputCommitment);
+        job.verification = VERIFICATION_ZK;
+        _zkTerms[jobId] =
+            ZkTerms({modelCommitment: modelCommitment, inputCommitment: inputCommitment, verifier: verifier});
+        emit ZkJobAwarded(jobId, offer.modelHash, modelCommitment, inputCommitment, address(verifier));
     }
 
     function _emitAwarded(bytes32 jobId, JobOffer calldata offer, Bid calldata bid) private {
@@ -319,6 +371,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
         if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
+        if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
         if (resultRoot == bytes32(0) || leafCount == 0) revert EmptyCommitment();
         uint40 challengeEnds = uint40(block.timestamp) + _params.challengeWindow;
         job.challengeEnds = challengeEnds;
@@ -326,6 +379,53 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.status = JobStatus.Committed;
         job.resultRoot = resultRoot;
         emit ResultCommitted(jobId, msg.sender, resultRoot, leafCount, challengeEnds);
+    }
+
+    /// @notice Proves a zk-mode job's result and settles it at once: the Groth16 proof (a, b, c)
+    /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment]
+    /// against the verifier bound at award. Pays the provider the price minus the protocol fee,
+    /// unlocks its collateral and stores `outputCommitment` as the job's result. Provider only,
+    /// before the deadline.
+    /// @dev Groth16 proofs are malleable, so nothing here keys on the proof bytes; the job's
+    /// status is what makes a second settlement impossible. Signals at or above the field order
+    /// are refused rather than left to the verifier, so no value can alias another mod p.
+    function commitZkResult(
+        bytes32 jobId,
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256 inputCommitment,
+        uint256 outputCommitment
+    ) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
+        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
+        if (job.verification != VERIFICATION_ZK) revert VerificationModeMismatch(jobId, job.verification);
+        if (inputCommitment >= SNARK_SCALAR_FIELD) revert PublicSignalOutOfField(1, inputCommitment);
+        if (outputCommitment >= SNARK_SCALAR_FIELD) revert PublicSignalOutOfField(2, outputCommitment);
+        ZkTerms memory terms = _zkTerms[jobId];
+        if (inputCommitment != terms.inputCommitment) {
+            revert InputCommitmentMismatch(jobId, terms.inputCommitment, inputCommitment);
+        }
+        // A verifier that reverts (a malformed point fails the precompile) counts as a rejection.
+        bool valid;
+        try terms.verifier.verifyProof(a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment])
+        returns (bool ok) {
+            valid = ok;
+        } catch {}
+        if (!valid) revert InvalidZkProof(jobId);
+
+        delete _zkTerms[jobId];
+        job.challengeEnds = uint40(block.timestamp);
+        job.resultRoot = bytes32(outputCommitment);
+        emit ZkResultCommitted(jobId, msg.sender, inputCommitment, outputCommitment);
+        _settle(jobId, job);
+    }
+
+    /// @notice What a zk-mode job's proof must match (all zero for other jobs and once settled).
+    function getZkTerms(bytes32 jobId) external view returns (ZkTerms memory) {
+        return _zkTerms[jobId];
     }
 
     // ---------------------------------------------------------------- verifiers
@@ -391,6 +491,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
+        _settle(jobId, job);
+    }
+
+    /// @dev Pays the provider the price minus the protocol fee and unlocks its collateral.
+    function _settle(bytes32 jobId, Job storage job) private {
         address provider = job.provider;
         uint256 price = job.price;
         uint256 collateral = job.collateral;
@@ -424,6 +529,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.status = JobStatus.Expired;
         _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty);
         _records[provider].noShows += 1;
+        if (job.verification == VERIFICATION_ZK) delete _zkTerms[jobId];
         emit JobExpired(jobId, provider, price, penalty);
 
         stakeManager.slash(provider, collateral, penalty, address(this));

@@ -22,6 +22,7 @@ const exported = [
   ['OpenToken.sol', 'OpenToken', 'openToken'],
   ['StakeManager.sol', 'StakeManager', 'stakeManager'],
   ['JobMarket.sol', 'JobMarket', 'jobMarket'],
+  ['ZkVerifierRegistry.sol', 'ZkVerifierRegistry', 'zkVerifierRegistry'],
   ['@openzeppelin/contracts/access/manager/AccessManager.sol', 'AccessManager', 'accessManager'],
   ['governance/OpenGovernor.sol', 'OpenGovernor', 'openGovernor'],
   ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],

@@ -2,7 +2,8 @@
  * Deploys the protocol on any EVM JSON-RPC endpoint and wires its permissions through the
  * AccessManager: the arbiter role may call `JobMarket.resolve`, the parameters role the
  * setters of both contracts, and the deployer (AccessManager admin) can hand either role, or
- * the admin role itself, to governance later.
+ * the admin role itself, to governance later. The ZkVerifierRegistry's setters stay at the
+ * admin role: registering a verifier decides which proofs pay out.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -26,6 +27,8 @@ import {
   openTokenBytecode,
   stakeManagerAbi,
   stakeManagerBytecode,
+  zkVerifierRegistryAbi,
+  zkVerifierRegistryBytecode,
 } from './generated/abis.js'
 import { type ProtocolAddresses, ProtocolRole, type ProtocolWalletClient } from './types.js'
 
@@ -153,6 +156,16 @@ export async function deployProtocol(
       }),
       'OpenToken',
     )
+    const zkVerifierRegistry = await deployed(
+      await deployContract(client, {
+        abi: zkVerifierRegistryAbi,
+        bytecode: zkVerifierRegistryBytecode,
+        args: [accessManager],
+        account: client.account,
+        chain: client.chain,
+      }),
+      'ZkVerifierRegistry',
+    )
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
     const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
     const stakeManager = await deployed(
@@ -173,6 +186,7 @@ export async function deployProtocol(
         args: [
           token,
           stakeManager,
+          zkVerifierRegistry,
           accessManager,
           treasury,
           {
@@ -235,7 +249,7 @@ export async function deployProtocol(
 
     const deployment: Deployment = {
       chainId,
-      addresses: { accessManager, token, stakeManager, jobMarket },
+      addresses: { accessManager, token, stakeManager, jobMarket, zkVerifierRegistry },
       deployBlock,
       deployer,
       roles: { arbiter: ProtocolRole.arbiter, parameters: ProtocolRole.parameters },
@@ -293,6 +307,7 @@ export function parseDeployment(json: string): Deployment {
       token: address(a.token, 'addresses.token'),
       stakeManager: address(a.stakeManager, 'addresses.stakeManager'),
       jobMarket: address(a.jobMarket, 'addresses.jobMarket'),
+      zkVerifierRegistry: address(a.zkVerifierRegistry, 'addresses.zkVerifierRegistry'),
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),

@@ -5,7 +5,13 @@
  * arrives with its name and arguments.
  */
 import { ContractFunctionRevertedError, decodeErrorResult, type Hex, BaseError as ViemBaseError } from 'viem'
-import { accessManagerAbi, jobMarketAbi, openTokenAbi, stakeManagerAbi } from './generated/abis.js'
+import {
+  accessManagerAbi,
+  jobMarketAbi,
+  openTokenAbi,
+  stakeManagerAbi,
+  zkVerifierRegistryAbi,
+} from './generated/abis.js'
 
 export const ContractsClientErrorCode = {
   /** a transaction or call reverted; see ContractRevertError.errorName */
@@ -104,6 +110,7 @@ export class WatcherError extends ContractsClientError {
 /** Every custom error any protocol contract can revert with (inner calls bubble up). */
 export const protocolErrorsAbi = [
   ...jobMarketAbi,
+  ...zkVerifierRegistryAbi,
   ...stakeManagerAbi,
   ...openTokenAbi,
   ...accessManagerAbi,

@@ -12,6 +12,8 @@ export {
   openTokenBytecode,
   stakeManagerAbi,
   stakeManagerBytecode,
+  zkVerifierRegistryAbi,
+  zkVerifierRegistryBytecode,
 } from './generated/abis.js'
 export * from './types.js'
 export * from './watcher.js'

@@ -6,6 +6,8 @@ export interface ProtocolAddresses {
   token: Address
   stakeManager: Address
   jobMarket: Address
+  /** model artifact -> model commitment and Groth16 verifier, for zk-mode jobs */
+  zkVerifierRegistry: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */

@@ -132,10 +132,14 @@ describe('award reverts', () => {
     await expectRevert(award(p.other, { jobMarket, offer, bid, signature }), 'NotRequester')
   })
 
-  it('rejects zk verification until its settle path exists', async () => {
+  it('rejects zk verification for a model with no registered verifier', async () => {
     const offer = await makeOffer(p, { verification: 1 })
     const { bid, signature } = await makeBid(p, offer)
-    await expectRevert(award(p.requester, { jobMarket, offer, bid, signature }), 'ZkVerificationNotSupported')
+    const err = await expectRevert(
+      award(p.requester, { jobMarket, offer, bid, signature }),
+      'ZkModelNotRegistered',
+    )
+    expect(err.args[0]).toBe(offer.modelHash)
   })
 
   it('rejects a bid for another job and an offer past its deadline', async () => {
