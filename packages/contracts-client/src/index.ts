@@ -3,6 +3,7 @@ export * from './channels/index.js'
 export * from './deploy.js'
 export * from './devChain.js'
 export * from './errors.js'
+export * from './governance/index.js'
 export {
   accessManagerAbi,
   accessManagerBytecode,

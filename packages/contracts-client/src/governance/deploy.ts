@@ -1,0 +1,246 @@
+/**
+ * Puts an existing protocol deployment under governance: deploys the TimelockController, the
+ * OpenGovernor (the timelock's only proposer and canceller) and the Council, moves the
+ * council-delegated setters to their own AccessManager role, gives the timelock the admin and
+ * parameter roles and takes them away from the deployer. After this the deployer can change
+ * nothing: every parameter moves only through a passed proposal after the timelock delay, or
+ * through the council within the bounds governance set.
+ */
+import { type Address, getContractAddress, type Hex, toFunctionSelector, zeroAddress } from 'viem'
+import {
+  deployContract,
+  getTransactionCount,
+  readContract,
+  waitForTransactionReceipt,
+  writeContract,
+} from 'viem/actions'
+import type { Deployment } from '../deploy.js'
+import { toContractsClientError } from '../errors.js'
+import {
+  accessManagerAbi,
+  councilAbi,
+  councilBytecode,
+  openGovernorAbi,
+  openGovernorBytecode,
+  timelockControllerAbi,
+  timelockControllerBytecode,
+} from '../generated/abis.js'
+import { ProtocolRole, type ProtocolWalletClient } from '../types.js'
+import { GovernanceDeploymentError } from './errors.js'
+import {
+  type CouncilBounds,
+  type CouncilParameterBounds,
+  defaultGovernanceOptions,
+  type GovernorSettings,
+} from './options.js'
+
+/** AccessManager role of the council-delegated setters (held by the Council and the timelock). */
+export const OPERATIONS_ROLE = 3n
+
+/** The JobMarket setters the council may call, by parameter name. */
+export const councilSetters = {
+  challengeWindow: 'setChallengeWindow(uint32)',
+  minChallengeBond: 'setMinChallengeBond(uint128)',
+  verifierMinStake: 'setVerifierMinStake(uint128)',
+} as const satisfies Record<keyof CouncilParameterBounds, string>
+export type CouncilParameter = keyof typeof councilSetters
+
+/** Largest value each setter's argument type can carry (the council bound must stay below). */
+const setterMax: Record<CouncilParameter, bigint> = {
+  challengeWindow: 2n ** 32n - 1n,
+  minChallengeBond: 2n ** 128n - 1n,
+  verifierMinStake: 2n ** 128n - 1n,
+}
+
+export interface DeployGovernanceParameters {
+  /** the protocol to put under governance (from deployProtocol or parseDeployment) */
+  deployment: Deployment
+  governor?: Partial<GovernorSettings>
+  council?: Partial<CouncilParameterBounds>
+  /** council members (a multisig is the expected member); may be empty and set later by vote */
+  councilMembers?: Address[]
+  /** holders of the PARAMETERS role to revoke; defaults to the deployer */
+  revokeParameterAdmins?: Address[]
+}
+
+export interface GovernanceDeployment {
+  governor: Address
+  timelock: Address
+  council: Address
+  roles: { operations: bigint }
+  settings: GovernorSettings
+  councilBounds: CouncilParameterBounds
+}
+
+export type DeployGovernanceReturnType = GovernanceDeployment
+
+function checkSettings(s: GovernorSettings, bounds: CouncilParameterBounds): void {
+  const bad = (what: string) => new GovernanceDeploymentError(`invalid governance setting: ${what}`)
+  if (!Number.isInteger(s.votingDelay) || s.votingDelay < 0 || s.votingDelay >= 2 ** 48)
+    throw bad('votingDelay')
+  if (!Number.isInteger(s.votingPeriod) || s.votingPeriod <= 0 || s.votingPeriod >= 2 ** 32)
+    throw bad('votingPeriod')
+  if (!Number.isInteger(s.quorumPercent) || s.quorumPercent < 0 || s.quorumPercent > 100)
+    throw bad('quorumPercent')
+  if (s.proposalThreshold < 0n || s.timelockDelay < 0n) throw bad('proposalThreshold/timelockDelay')
+  for (const [name, b] of Object.entries(bounds) as [CouncilParameter, CouncilBounds][]) {
+    if (b.min < 0n || b.min > b.max || b.max > setterMax[name]) throw bad(`council.${name} range`)
+    if (!Number.isInteger(b.delay) || b.delay <= 0 || b.delay >= 2 ** 32) throw bad(`council.${name} delay`)
+    if (!Number.isInteger(b.cooldown) || b.cooldown < 0 || b.cooldown >= 2 ** 32)
+      throw bad(`council.${name} cooldown`)
+  }
+}
+
+export async function deployGovernance(
+  client: ProtocolWalletClient,
+  parameters: DeployGovernanceParameters,
+): Promise<DeployGovernanceReturnType> {
+  const { deployment } = parameters
+  const deployer = client.account.address
+  const settings: GovernorSettings = { ...defaultGovernanceOptions.governor, ...parameters.governor }
+  const councilBounds: CouncilParameterBounds = { ...defaultGovernanceOptions.council, ...parameters.council }
+  checkSettings(settings, councilBounds)
+  const { accessManager, token, jobMarket } = deployment.addresses
+  const revoke = parameters.revokeParameterAdmins ?? [deployment.deployer]
+
+  try {
+    const mined = async (hash: Hex, what: string) => {
+      const receipt = await waitForTransactionReceipt(client, { hash })
+      if (receipt.status !== 'success')
+        throw new GovernanceDeploymentError(`${what} reverted`, { details: hash })
+      return receipt
+    }
+    const deployed = async (hash: Hex, what: string): Promise<Address> => {
+      const receipt = await mined(hash, what)
+      if (!receipt.contractAddress)
+        throw new GovernanceDeploymentError(`${what}: no contract address in receipt`)
+      return receipt.contractAddress
+    }
+
+    const [isAdmin] = await readContract(client, {
+      address: accessManager,
+      abi: accessManagerAbi,
+      functionName: 'hasRole',
+      args: [ProtocolRole.admin, deployer],
+    })
+    if (!isAdmin) {
+      throw new GovernanceDeploymentError('the deploying account is not the AccessManager admin', {
+        details: `${deployer} lacks role 0 on ${accessManager}`,
+      })
+    }
+
+    // The governor is the timelock's only proposer; its address is known from the nonce before
+    // it exists, so the timelock is born with no admin at all (it administers itself).
+    const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
+    const predictedGovernor = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
+    const timelock = await deployed(
+      await deployContract(client, {
+        abi: timelockControllerAbi,
+        bytecode: timelockControllerBytecode,
+        // executor zero address: anyone may execute a proposal once it is ready
+        args: [settings.timelockDelay, [predictedGovernor], [zeroAddress], zeroAddress],
+        account: client.account,
+        chain: client.chain,
+        nonce,
+      }),
+      'TimelockController',
+    )
+    const governor = await deployed(
+      await deployContract(client, {
+        abi: openGovernorAbi,
+        bytecode: openGovernorBytecode,
+        args: [
+          token,
+          timelock,
+          settings.votingDelay,
+          settings.votingPeriod,
+          settings.proposalThreshold,
+          BigInt(settings.quorumPercent),
+        ],
+        account: client.account,
+        chain: client.chain,
+        nonce: nonce + 1,
+      }),
+      'OpenGovernor',
+    )
+    if (governor.toLowerCase() !== predictedGovernor.toLowerCase()) {
+      throw new GovernanceDeploymentError('OpenGovernor landed at an unexpected address', {
+        details: `expected ${predictedGovernor}, got ${governor}; was another transaction sent from the deployer meanwhile?`,
+      })
+    }
+
+    const parameters_ = Object.keys(councilSetters) as CouncilParameter[]
+    const council = await deployed(
+      await deployContract(client, {
+        abi: councilAbi,
+        bytecode: councilBytecode,
+        args: [
+          timelock,
+          parameters.councilMembers ?? [],
+          parameters_.map((name) => ({
+            target: jobMarket,
+            selector: toFunctionSelector(councilSetters[name]),
+            min: councilBounds[name].min,
+            max: councilBounds[name].max,
+            cooldown: councilBounds[name].cooldown,
+            delay: councilBounds[name].delay,
+          })),
+        ],
+        account: client.account,
+        chain: client.chain,
+      }),
+      'Council',
+    )
+
+    const manage = async (
+      functionName: 'setTargetFunctionRole' | 'grantRole' | 'revokeRole' | 'renounceRole',
+      args: readonly unknown[],
+    ) => {
+      const hash = await writeContract(client, {
+        address: accessManager,
+        abi: accessManagerAbi,
+        functionName,
+        args,
+        account: client.account,
+        chain: client.chain,
+      } as Parameters<typeof writeContract>[1])
+      await mined(hash, `AccessManager.${functionName}`)
+    }
+    await manage('setTargetFunctionRole', [
+      jobMarket,
+      parameters_.map((name) => toFunctionSelector(councilSetters[name])),
+      OPERATIONS_ROLE,
+    ])
+    await manage('grantRole', [OPERATIONS_ROLE, council, 0])
+    await manage('grantRole', [OPERATIONS_ROLE, timelock, 0])
+    await manage('grantRole', [ProtocolRole.parameters, timelock, 0])
+    await manage('grantRole', [ProtocolRole.admin, timelock, 0])
+    for (const holder of revoke) {
+      if (holder.toLowerCase() === timelock.toLowerCase()) continue
+      await manage('revokeRole', [ProtocolRole.parameters, holder])
+    }
+    // last: after this the deployer has no power left over the protocol
+    await manage('renounceRole', [ProtocolRole.admin, deployer])
+
+    const [deployerStillAdmin] = await readContract(client, {
+      address: accessManager,
+      abi: accessManagerAbi,
+      functionName: 'hasRole',
+      args: [ProtocolRole.admin, deployer],
+    })
+    const [timelockAdmin] = await readContract(client, {
+      address: accessManager,
+      abi: accessManagerAbi,
+      functionName: 'hasRole',
+      args: [ProtocolRole.admin, timelock],
+    })
+    if (deployerStillAdmin || !timelockAdmin) {
+      throw new GovernanceDeploymentError('AccessManager admin did not move to the timelock')
+    }
+    return { governor, timelock, council, roles: { operations: OPERATIONS_ROLE }, settings, councilBounds }
+  } catch (err) {
+    if (err instanceof GovernanceDeploymentError) throw err
+    const cause = toContractsClientError(err, 'deployGovernance')
+    throw new GovernanceDeploymentError('deploying governance failed', { details: cause.shortMessage, cause })
+  }
+}
