@@ -28,6 +28,7 @@ const exported = [
   ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],
   ['governance/Council.sol', 'Council', 'council'],
   ['channels/PaymentChannels.sol', 'PaymentChannels', 'paymentChannels'],
+  ['attribution/AttributionPool.sol', 'AttributionPool', 'attributionPool'],
 ]
 
 const settings = {

@@ -18,3 +18,4 @@ export {
 } from './generated/abis.js'
 export * from './types.js'
 export * from './watcher.js'
+export * from './attribution/index.js'
