@@ -50,6 +50,7 @@ export const OPEN = 10n ** 18n
 
 export interface TestNode {
   name: string
+  keys: NodeKeys
   address: Address
   daemon: Daemon
   components: NodeComponents
@@ -187,7 +188,7 @@ export async function startNodes(
     })
     const daemon = createDaemon(config, { ...components, logger: createSilentLogger() })
     await daemon.start()
-    nodes.push({ name: spec.name, address: keys.account.address, daemon, components, config })
+    nodes.push({ name: spec.name, keys, address: keys.account.address, daemon, components, config })
   }
   // a full mesh, so every stream protocol can reach every peer directly
   for (const a of nodes) {
@@ -205,6 +206,25 @@ export async function increaseTime(chain: DevChain, seconds: number): Promise<vo
   const client = walletFor(chain, chain.privateKeys[0]!)
   await client.request({ method: 'evm_increaseTime', params: [seconds] } as never)
   await client.request({ method: 'evm_mine', params: [] } as never)
+}
+
+/** Starts a stopped node again on the same data dir and keys (a restart after a crash). */
+export async function restartNode(node: TestNode, peers: TestNode[]): Promise<TestNode> {
+  const components = createNodeComponents(node.config, node.keys, {
+    roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6 },
+    chainPollIntervalMs: 250,
+    executorPoolSize: 1,
+  })
+  const daemon = createDaemon(node.config, { ...components, logger: createSilentLogger() })
+  await daemon.start()
+  for (const peer of peers) {
+    if (peer === node || peer.daemon.status !== 'running') continue
+    const addr = peer.daemon.services.p2p!.listenAddresses()[0]!
+    await components.parts.network!.host.dial(multiaddr(addr)).catch(() => {})
+  }
+  node.daemon = daemon
+  node.components = components
+  return node
 }
 
 export async function tempDir(): Promise<string> {

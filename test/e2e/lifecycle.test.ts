@@ -4,8 +4,16 @@
  * libp2p over TCP on 127.0.0.1, settling on a real anvil with the real contracts, running
  * real ONNX Runtime. Balances are checked to the wei.
  */
+
+import { join } from 'node:path'
 import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
-import type { ArbiterRole, RequesterRole, VerificationReport } from '@ocn/node'
+import {
+  type ArbiterRole,
+  createStateStore,
+  type RequesterRole,
+  STATE_DIR_NAME,
+  type VerificationReport,
+} from '@ocn/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fundAndStake,
@@ -13,6 +21,7 @@ import {
   jobIn,
   OPEN,
   removeDir,
+  restartNode,
   startChain,
   startNodes,
   type TestNetwork,
@@ -252,5 +261,41 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       provider: addr['no-show']!,
     })
     expect(record).toMatchObject({ completed: 0, noShows: 1 })
+  }, 240_000)
+
+  it('restarts: a requester stopped between bids and award, a provider stopped between bid and commit, both resume', async () => {
+    const requesterNode = node('requester')
+    const honest = node('honest')
+    requesterNode.config.requester.biddingWindowMs = 4_000
+    const job = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    await waitFor('the honest bid at the requester', async () => {
+      const bids = await requesterNode.daemon.state.listBids(job.jobId)
+      return bids.find((b) => b.provider === honest.address)
+    })
+    await requesterNode.daemon.stop()
+    await honest.daemon.stop()
+    // stopped inside the bidding window: read its store on disk, nothing is awarded yet
+    const onDisk = createStateStore({ path: join(requesterNode.config.dataDir, STATE_DIR_NAME) })
+    await onDisk.open()
+    const stored = await onDisk.getJob(job.jobId)
+    await onDisk.close()
+    expect(stored?.state).toBe('bidding')
+    await restartNode(requesterNode, net.nodes)
+    const awarded = await jobIn(requesterNode, job.jobId, ['awarded'])
+    expect(awarded.provider).toBe(honest.address)
+    await restartNode(honest, net.nodes)
+    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    expect(done.history.filter((h) => h.state === 'awarded')).toHaveLength(1)
+    await jobIn(honest, job.jobId, ['finalized'])
+    await waitFor('results checked after the restarts', async () => {
+      const record = await requesterNode.daemon.state.getJob(job.jobId)
+      return (record?.detail as { results?: { verified: boolean } } | undefined)?.results
+    })
+    const results = (
+      (await requesterNode.daemon.state.getJob(job.jobId))!.detail as {
+        results: { verified: boolean }
+      }
+    ).results
+    expect(results.verified).toBe(true)
   }, 240_000)
 })

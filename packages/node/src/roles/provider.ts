@@ -354,7 +354,13 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     const onChain = await getJob(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId })
     switch (onChain.status) {
       case 'awarded':
-        if (job.state === 'awarded' || job.state === 'executing') execute(jobId)
+        // the award event may have been missed while the node was down
+        if (job.state === 'bidding' && onChain.provider.toLowerCase() === me) {
+          await state.transitionJob(jobId, 'awarded', { note: 'award found on-chain after restart' })
+          execute(jobId)
+        } else if (job.state === 'bidding') {
+          await state.transitionJob(jobId, 'failed', { note: 'awarded to another provider' })
+        } else if (job.state === 'awarded' || job.state === 'executing') execute(jobId)
         return
       case 'committed': {
         if (job.state === 'executing' && onChain.resultRoot === job.resultRoot) {
