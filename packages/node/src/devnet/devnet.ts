@@ -129,7 +129,7 @@ function plans(options: DevnetOptions): NodePlan[] {
   const list: NodePlan[] = [
     { name: 'verifier', roles: ['verifier'], extraRoles: arbiter, cheater: false, stake: true },
   ]
-  const honest = Math.max(1, options.providers - 1)
+  const honest = Math.max(1, options.cheater ? options.providers - 1 : options.providers)
   for (let i = 0; i < honest; i++) {
     list.push({
       name: `provider-${i + 1}`,
@@ -142,14 +142,15 @@ function plans(options: DevnetOptions): NodePlan[] {
     })
   }
   // The cheater bids lowest so that it wins work and its fraud gets exercised.
-  list.push({
-    name: `provider-${honest + 1}`,
-    roles: ['provider'],
-    extraRoles: [],
-    cheater: true,
-    stake: true,
-    priceFloor: parseEther('0.00005'),
-  })
+  if (options.cheater)
+    list.push({
+      name: `provider-${honest + 1}`,
+      roles: ['provider'],
+      extraRoles: [],
+      cheater: true,
+      stake: true,
+      priceFloor: parseEther('0.00005'),
+    })
   list.push({ name: 'requester', roles: ['requester'], extraRoles: [], cheater: false, stake: false })
   return list
 }

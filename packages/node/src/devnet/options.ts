@@ -5,8 +5,10 @@ export interface DevnetOptions {
   dir?: string
   /** Keep `dir` after the devnet stops (always kept when `dir` was given). */
   keep?: boolean
-  /** Honest providers plus one cheating provider. */
+  /** Providers; one of them cheats when `cheater` is set. */
   providers: number
+  /** Make one provider cheat (the benchmark runs without). */
+  cheater: boolean
   /** Fraction of micro-batch outputs the cheating provider corrupts. */
   cheatFraction: number
   /** Inference jobs in the workload. */
@@ -43,6 +45,7 @@ export interface DevnetOptions {
 
 export const defaultDevnetOptions: DevnetOptions = {
   providers: 3,
+  cheater: true,
   cheatFraction: 0.5,
   inferenceJobs: 3,
   trainingJob: true,
