@@ -13,7 +13,9 @@ import {
 import { getTransactionReceipt, readContract, writeContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  accessManagerAbi,
   castVote,
+  councilBoundsCall,
   councilVetoCall,
   type Deployment,
   type DevChain,
@@ -23,6 +25,7 @@ import {
   executeCouncilChange,
   executeProposal,
   type GovernanceDeployment,
+  getCouncilBounds,
   getCouncilChange,
   getProposalState,
   getProposalStatus,
@@ -400,5 +403,71 @@ describe('council', () => {
       functionName: 'verifierMinStake',
     })
     expect(stake).toBe(e('100'))
+  })
+  it('obeys bounds narrowed by a vote and stops when governance revokes its role', async () => {
+    const { id } = await scheduleCouncilChange(member, {
+      council: council(),
+      jobMarket,
+      parameter: 'minChallengeBond',
+      value: e('50'),
+    })
+    await expectRevert(
+      scheduleCouncilChange(member, {
+        council: council(),
+        jobMarket,
+        parameter: 'minChallengeBond',
+        value: e('40'),
+      }),
+      'CouncilChangePending',
+    )
+    // structural tier: one vote narrows the range and takes the council's AccessManager role away
+    await passProposal({
+      calls: [
+        councilBoundsCall({
+          council: council(),
+          jobMarket,
+          parameter: 'minChallengeBond',
+          bounds: { min: e('1'), max: e('20'), cooldown: 3600, delay: ROUTINE_DELAY },
+        }),
+        proposalCall({
+          target: deployment.addresses.accessManager,
+          abi: accessManagerAbi,
+          functionName: 'revokeRole',
+          args: [gov.roles.operations, council()],
+        }),
+      ],
+      description: 'Cap the challenge bond at 20 OPEN and suspend the council',
+    })
+    expect(
+      await getCouncilBounds(alice, { council: council(), jobMarket, parameter: 'minChallengeBond' }),
+    ).toEqual({
+      min: e('1'),
+      max: e('20'),
+      cooldown: 3600,
+      delay: ROUTINE_DELAY,
+      enabled: true,
+    })
+    // the waiting change is now out of range
+    await expectRevert(executeCouncilChange(alice, { council: council(), id }), 'CouncilValueOutOfRange')
+    // and an in-range change fails at the AccessManager
+    await advance(3600)
+    const next = await scheduleCouncilChange(member, {
+      council: council(),
+      jobMarket,
+      parameter: 'challengeWindow',
+      value: 1200n,
+    })
+    await advance(ROUTINE_DELAY + 1)
+    await expectRevert(
+      executeCouncilChange(alice, { council: council(), id: next.id }),
+      'AccessManagedUnauthorized',
+    )
+    expect((await params()).challengeWindow).toBe(900)
+    const bond = await readContract(alice, {
+      address: jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'minChallengeBond',
+    })
+    expect(bond).toBe(e('10'))
   })
 })
