@@ -5,7 +5,7 @@
  * children also stop by themselves when this process dies (their stdin closes).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DevnetError } from './errors.js'
@@ -32,7 +32,9 @@ export interface NodeProcess {
 
 /** The built `ocn` entry next to this module (dist/devnet -> dist/bin). */
 export function ocnBinPath(): string {
-  return fileURLToPath(new URL('../bin/ocn.js', import.meta.url))
+  const beside = fileURLToPath(new URL('../bin/ocn.js', import.meta.url))
+  // Loaded from src/ (tests run the TypeScript sources): the built entry is in dist/.
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
 }
 
 const live = new Set<ChildProcess>()
