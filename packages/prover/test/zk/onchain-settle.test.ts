@@ -1,0 +1,333 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import {
+  approveToken,
+  award,
+  ContractRevertError,
+  commitZkResult,
+  type Deployment,
+  type DevChain,
+  deployProtocol,
+  getJob,
+  getMarketParams,
+  getProviderRecord,
+  getStake,
+  getTokenBalance,
+  getZkTerms,
+  jobMarketAbi,
+  registerZkModel,
+  signBid,
+  stake,
+  startDevChain,
+  transferToken,
+} from '@ocn/contracts-client'
+import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
+import {
+  type Account,
+  type Address,
+  type Chain,
+  type Client,
+  createWalletClient,
+  type Hex,
+  http,
+  parseEther,
+  parseEventLogs,
+  type Transport,
+  toHex,
+} from 'viem'
+import { deployContract, getBlock, waitForTransactionReceipt } from 'viem/actions'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildMlpModel, encodeOnnxModel } from '../../src/onnx/index.js'
+import {
+  BN254_SCALAR_FIELD,
+  type BuildZkCircuitResult,
+  buildZkCircuit,
+  compileGroth16Verifier,
+  deserializeQuantizedMlp,
+  type InferenceProof,
+  inferenceCommitments,
+  proveInference,
+  quantizeInput,
+  toGroth16CallArguments,
+} from '../../src/zk/index.js'
+import { randomInputs, randomMlp, TEST_CACHE_DIR } from './helpers.js'
+
+/**
+ * A zk-mode job settled on a real anvil with a real Groth16 proof: the prover's 16-16-4 circuit
+ * (the same models as inference.test.ts, so a warm cache skips the setup), its exported
+ * verifier deployed and registered in the ZkVerifierRegistry, and JobMarket.commitZkResult
+ * checking the proof and paying out in the same transaction.
+ */
+type Wallet = Client<Transport, Chain, Account>
+const e = parseEther
+const PRICE = e('40')
+const COLLATERAL = e('200')
+
+describe('zk-mode job settled on-chain with a real proof', () => {
+  const mlp = randomMlp([16, 16, 4], 11)
+  const otherMlp = randomMlp([16, 16, 4], 12)
+  const inputs = randomInputs(8, 16, 5)
+  const modelPath = `${TEST_CACHE_DIR}/onchain-settle-mlp-16-16-4.onnx`
+  let built: BuildZkCircuitResult
+  let other: BuildZkCircuitResult
+  let proof: InferenceProof
+  let chain: DevChain
+  let deployment: Deployment
+  let admin: Wallet
+  let requester: Wallet
+  let provider: Wallet
+  let modelHash: Hex
+  let otherModelHash: Hex
+  let verifier: Address
+  let otherVerifier: Address
+  let salt = 0n
+  let nonce = 0n
+
+  const wallet = (account: Account): Wallet =>
+    createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl), pollingInterval: 50 })
+
+  /** What the requester computes from its own input before it posts the offer. */
+  const inputCommitmentOf = (result: BuildZkCircuitResult, input: readonly number[]): bigint => {
+    const model = deserializeQuantizedMlp(result.artifacts.model)
+    return BigInt(inferenceCommitments(result.artifacts, quantizeInput(model, input), []).inputCommitment)
+  }
+
+  /** Awards a zk-mode offer for `forModel` with `inputCommitment` to the provider. */
+  const awardZkJob = async (
+    forModel: Hex,
+    inputCommitment: bigint,
+  ): Promise<{ jobId: Hex; offer: OfferTerms }> => {
+    const now = (await getBlock(admin)).timestamp
+    salt += 1n
+    nonce += 1n
+    const offer: OfferTerms = {
+      requester: requester.account.address,
+      modelHash: forModel,
+      inputHash: toHex(inputCommitment, { size: 32 }),
+      specHash: contentHashOf(new TextEncoder().encode('zk spec')),
+      kind: 0,
+      verification: 1,
+      maxPrice: e('50'),
+      minCollateral: e('100'),
+      biddingEnds: now + 60n,
+      deadline: now + 3600n,
+      sampleCount: 1,
+      microBatchSize: 1,
+      salt,
+    }
+    const bid = {
+      jobId: jobIdOf(offer),
+      provider: provider.account.address,
+      price: PRICE,
+      collateral: COLLATERAL,
+      expiry: now + 600n,
+      nonce,
+      etaSeconds: 30,
+    }
+    const signature = await signBid(provider, {
+      domain: { chainId: chain.chain.id, verifyingContract: deployment.addresses.jobMarket },
+      bid,
+    })
+    const { jobId } = await award(requester, {
+      jobMarket: deployment.addresses.jobMarket,
+      offer,
+      bid,
+      signature,
+    })
+    return { jobId, offer }
+  }
+
+  const commit = (jobId: Hex, p: InferenceProof, signals: readonly string[] = p.publicSignals) => {
+    // the points from the proof; the signals go in as given, so a test can send out-of-field values
+    const args = toGroth16CallArguments(p.proof, p.publicSignals)
+    return commitZkResult(provider, {
+      jobMarket: deployment.addresses.jobMarket,
+      jobId,
+      proof: { a: args.a, b: args.b, c: args.c },
+      inputCommitment: BigInt(signals[1]!),
+      outputCommitment: BigInt(signals[2]!),
+    })
+  }
+
+  const expectRevert = async (promise: Promise<unknown>, errorName: string): Promise<ContractRevertError> => {
+    const err = await promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(err).toBeInstanceOf(ContractRevertError)
+    expect((err as ContractRevertError).errorName).toBe(errorName)
+    return err as ContractRevertError
+  }
+
+  beforeAll(async () => {
+    mkdirSync(TEST_CACHE_DIR, { recursive: true })
+    const onnx = encodeOnnxModel(buildMlpModel(mlp, { style: 'matmul-add' }))
+    writeFileSync(modelPath, onnx)
+    modelHash = contentHashOf(onnx)
+    otherModelHash = contentHashOf(encodeOnnxModel(buildMlpModel(otherMlp, { style: 'matmul-add' })))
+    // a cold cache generates the power-12 ptau and both setups (a few minutes on 2 cores)
+    built = await buildZkCircuit({ modelPath, cacheDir: TEST_CACHE_DIR, calibrationInputs: inputs })
+    other = await buildZkCircuit({ model: otherMlp, cacheDir: TEST_CACHE_DIR })
+    proof = await proveInference({ artifacts: built.artifacts, input: inputs[0]! })
+
+    chain = await startDevChain()
+    const [a0, a1, a2] = chain.accounts
+    admin = wallet(a0!)
+    requester = wallet(a1!)
+    provider = wallet(a2!)
+    deployment = await deployProtocol(admin)
+    const { token, stakeManager, jobMarket, zkVerifierRegistry } = deployment.addresses
+    for (const w of [requester, provider]) {
+      await transferToken(admin, { token, to: w.account.address, amount: e('10000') })
+    }
+    await approveToken(provider, { token, spender: stakeManager, amount: e('5000') })
+    await stake(provider, { stakeManager, amount: e('5000') })
+    await approveToken(requester, { token, spender: jobMarket, amount: e('10000') })
+
+    const deployVerifier = async (result: BuildZkCircuitResult): Promise<Address> => {
+      const { abi, bytecode } = await compileGroth16Verifier(result.artifacts)
+      const hash = await deployContract(admin, { abi, bytecode })
+      const receipt = await waitForTransactionReceipt(admin, { hash })
+      if (!receipt.contractAddress) throw new Error('verifier deployment failed')
+      return receipt.contractAddress
+    }
+    verifier = await deployVerifier(built)
+    otherVerifier = await deployVerifier(other)
+    await registerZkModel(admin, {
+      zkVerifierRegistry,
+      modelHash,
+      modelCommitment: BigInt(built.artifacts.modelCommitment),
+      verifier,
+    })
+    await registerZkModel(admin, {
+      zkVerifierRegistry,
+      modelHash: otherModelHash,
+      modelCommitment: BigInt(other.artifacts.modelCommitment),
+      verifier: otherVerifier,
+    })
+  }, 600_000)
+
+  afterAll(async () => {
+    await chain?.stop()
+  })
+
+  it('settles at once on a valid proof: provider paid, collateral unlocked, balances to the wei', async () => {
+    const { token, stakeManager, jobMarket } = deployment.addresses
+    const inputCommitment = inputCommitmentOf(built, inputs[0]!)
+    expect(inputCommitment.toString()).toBe(proof.publicSignals[1])
+    const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
+    const { jobId } = await awardZkJob(modelHash, inputCommitment)
+    expect(await getZkTerms(admin, { jobMarket, jobId })).toEqual({
+      modelCommitment: BigInt(built.artifacts.modelCommitment),
+      inputCommitment,
+      verifier: expect.stringMatching(new RegExp(`^${verifier}$`, 'i')),
+    })
+    expect((await getStake(admin, { stakeManager, account: provider.account.address })).locked).toBe(
+      stakeBefore.locked + COLLATERAL,
+    )
+
+    const balance = (account: Address) => getTokenBalance(admin, { token, account })
+    const providerBefore = await balance(provider.account.address)
+    const marketBefore = await balance(jobMarket)
+    const params = await getMarketParams(admin, { jobMarket, stakeManager })
+    const recordBefore = await getProviderRecord(admin, { jobMarket, provider: provider.account.address })
+
+    const { receipt } = await commit(jobId, proof)
+    const fee = (PRICE * BigInt(params.protocolFeeBps)) / 10_000n
+    const payout = PRICE - fee
+    expect(await balance(provider.account.address)).toBe(providerBefore + payout)
+    expect(await balance(jobMarket)).toBe(marketBefore - payout)
+    expect((await getMarketParams(admin, { jobMarket, stakeManager })).treasuryAccrued).toBe(
+      params.treasuryAccrued + fee,
+    )
+    const stakeAfter = await getStake(admin, { stakeManager, account: provider.account.address })
+    expect(stakeAfter.locked).toBe(stakeBefore.locked)
+    expect(stakeAfter.staked).toBe(stakeBefore.staked)
+    const record = await getProviderRecord(admin, { jobMarket, provider: provider.account.address })
+    expect(record.completed).toBe(recordBefore.completed + 1)
+    expect(record.totalEarned).toBe(recordBefore.totalEarned + payout)
+
+    const job = await getJob(admin, { jobMarket, jobId })
+    expect(job.status).toBe('finalized')
+    expect(job.resultRoot).toBe(toHex(BigInt(proof.publicSignals[2]!), { size: 32 }))
+    expect(await getZkTerms(admin, { jobMarket, jobId })).toBeUndefined()
+    const events = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs })
+    expect(events.map((ev) => ev.eventName)).toEqual(['ZkResultCommitted', 'JobFinalized'])
+    expect(events[0]!.args).toMatchObject({
+      jobId,
+      inputCommitment,
+      outputCommitment: BigInt(proof.publicSignals[2]!),
+    })
+    expect(events[1]!.args).toMatchObject({ jobId, payout, fee })
+    // a Groth16 pairing check (4 pairings: 181,000 gas) plus settlement, under one block's worth
+    expect(receipt.gasUsed).toBeGreaterThan(181_000n)
+    expect(receipt.gasUsed).toBeLessThan(400_000n)
+    console.log(`commitZkResult gas: ${receipt.gasUsed}`)
+
+    // the same proof cannot settle the job twice
+    await expectRevert(commit(jobId, proof), 'InvalidJobStatus')
+  })
+
+  it('reverts a proof with any one public signal altered', async () => {
+    const inputCommitment = BigInt(proof.publicSignals[1]!)
+    const output = BigInt(proof.publicSignals[2]!)
+    // the output commitment, altered by one, and aliased past the field order
+    const { jobId } = await awardZkJob(modelHash, inputCommitment)
+    await expectRevert(
+      commit(jobId, proof, [proof.publicSignals[0]!, String(inputCommitment), String(output + 1n)]),
+      'InvalidZkProof',
+    )
+    const aliased = await expectRevert(
+      commit(jobId, proof, [
+        proof.publicSignals[0]!,
+        String(inputCommitment),
+        String(output + BN254_SCALAR_FIELD),
+      ]),
+      'PublicSignalOutOfField',
+    )
+    expect(aliased.args).toEqual([2n, output + BN254_SCALAR_FIELD])
+    // the input commitment: a job whose offer names input + 1, proven with the signal altered to match
+    const { jobId: otherInputJob } = await awardZkJob(modelHash, inputCommitment + 1n)
+    await expectRevert(
+      commit(otherInputJob, proof, [proof.publicSignals[0]!, String(inputCommitment + 1n), String(output)]),
+      'InvalidZkProof',
+    )
+    // and the one the job was awarded for must be the one proven
+    await expectRevert(commit(otherInputJob, proof), 'InputCommitmentMismatch')
+    // the model commitment: the same verifier registered for the commitment plus one
+    const shiftedModel = contentHashOf(new TextEncoder().encode('model registered with a shifted commitment'))
+    await registerZkModel(admin, {
+      zkVerifierRegistry: deployment.addresses.zkVerifierRegistry,
+      modelHash: shiftedModel,
+      modelCommitment: BigInt(built.artifacts.modelCommitment) + 1n,
+      verifier,
+    })
+    const { jobId: shiftedJob } = await awardZkJob(shiftedModel, inputCommitment)
+    await expectRevert(commit(shiftedJob, proof), 'InvalidZkProof')
+    // none of them moved
+    for (const id of [jobId, otherInputJob, shiftedJob]) {
+      expect((await getJob(admin, { jobMarket: deployment.addresses.jobMarket, jobId: id })).status).toBe(
+        'awarded',
+      )
+    }
+    // the untouched proof still settles the first job
+    const { receipt } = await commit(jobId, proof)
+    expect(receipt.status).toBe('success')
+    // steady state: the provider's record and the treasury's accrual already exist
+    console.log(`commitZkResult gas, second job of the provider: ${receipt.gasUsed}`)
+  })
+
+  it("reverts a proof of this model on a job for another model's commitment", async () => {
+    expect(other.artifacts.modelCommitment).not.toBe(built.artifacts.modelCommitment)
+    const { jobId } = await awardZkJob(otherModelHash, BigInt(proof.publicSignals[1]!))
+    await expectRevert(commit(jobId, proof), 'InvalidZkProof')
+  })
+
+  it('refuses to award a zk job for a model with no registered verifier', async () => {
+    const unregistered = contentHashOf(new TextEncoder().encode('no circuit for this model'))
+    const err = await expectRevert(
+      awardZkJob(unregistered, BigInt(proof.publicSignals[1]!)),
+      'ZkModelNotRegistered',
+    )
+    expect(err.args).toEqual([unregistered])
+  })
+})
