@@ -25,6 +25,7 @@ import {
   executeCouncilChange,
   executeProposal,
   type GovernanceDeployment,
+  GovernanceDeploymentError,
   getCouncilBounds,
   getCouncilChange,
   getProposalState,
@@ -183,6 +184,24 @@ describe('OpenGovernor and timelock', () => {
     await executeProposal(bob, { governor: gov.governor, proposal })
     expect(await getProposalState(alice, { governor: gov.governor, proposalId })).toBe('executed')
     expect((await params()).protocolFeeBps).toBe(300)
+  })
+})
+
+describe('deployGovernance', () => {
+  it('refuses invalid settings before sending anything', async () => {
+    const err = await deployGovernance(lender, {
+      deployment,
+      council: { challengeWindow: { min: 10n, max: 2n ** 32n, cooldown: 0, delay: 60 } },
+    }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(GovernanceDeploymentError)
+    expect((err as GovernanceDeploymentError).code).toBe('DEPLOYMENT')
+    expect((err as GovernanceDeploymentError).shortMessage).toContain('council.challengeWindow range')
+  })
+
+  it('cannot run a second time: the deployer is no longer the admin', async () => {
+    const err = await deployGovernance(lender, { deployment }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(GovernanceDeploymentError)
+    expect((err as GovernanceDeploymentError).shortMessage).toContain('not the AccessManager admin')
   })
 })
 
