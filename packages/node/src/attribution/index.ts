@@ -1,0 +1,7 @@
+export * from './attributor.js'
+export type { AttributionRequest } from './compute.js'
+export { VALIDATION_HASH_DOMAIN } from './compute.js'
+export * from './errors.js'
+export * from './method.js'
+export * from './options.js'
+export * from './result.js'
