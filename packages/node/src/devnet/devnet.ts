@@ -6,6 +6,7 @@
  * and report what happened, on-chain balances included.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -155,12 +156,32 @@ function plans(options: DevnetOptions): NodePlan[] {
   return list
 }
 
-function nodeConfig(plan: NodePlan, options: DevnetOptions, rpcUrl: string, deploymentFile: string) {
+/** A free loopback TCP port (probed, then released for the node to bind). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function nodeConfig(
+  plan: NodePlan,
+  options: DevnetOptions,
+  network: { listen: string; bootstrap: string[] },
+  rpcUrl: string,
+  deploymentFile: string,
+) {
   const config: Record<string, unknown> = {
     roles: options.withRoles ? [...plan.roles, ...plan.extraRoles] : [],
     logLevel: options.nodeLogLevel,
     logFormat: 'json',
-    network: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
+    network: { listen: [network.listen], bootstrap: network.bootstrap, mdns: false },
     chain: { rpcUrl, deploymentFile, confirmations: 1 },
     api: { enabled: true, host: '127.0.0.1', port: 0 },
   }
@@ -294,27 +315,32 @@ export async function startDevnet(
         }),
     )
 
-    for (const { plan, dataDir } of infos) {
-      const config = nodeConfig(plan, options, devChain.rpcUrl, deploymentFile)
+    // Ports and peer ids are known before any node starts, so every node bootstraps from all
+    // the others: of each pair, the one that starts second dials the first, and a single
+    // failed dial cannot leave a node alone.
+    const ports = await Promise.all(infos.map(() => freePort()))
+    const addresses = infos.map(({ info }, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${info.peerId}`)
+    for (const [index, { plan, dataDir }] of infos.entries()) {
+      const network = {
+        listen: `/ip4/127.0.0.1/tcp/${ports[index]}`,
+        bootstrap: addresses.filter((_a, i) => i !== index),
+      }
+      const config = nodeConfig(plan, options, network, devChain.rpcUrl, deploymentFile)
       await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
     }
 
     const nodes: DevnetNode[] = []
-    const launch = async (entry: (typeof infos)[number], bootstrap: string[]): Promise<DevnetNode> => {
+    const launch = async (entry: (typeof infos)[number], listenAddress: string): Promise<DevnetNode> => {
       const proc = await spawnNode({
         name: entry.plan.name,
         dataDir: entry.dataDir,
-        args: bootstrap.flatMap((address) => ['--bootstrap', address]),
+        args: [],
         timeoutMs: options.nodeStartTimeoutMs,
         ...(signal === undefined ? {} : { signal }),
       })
       processes.push(proc)
       if (proc.ready.api === null)
         throw new DevnetError('DEVNET_NODE_FAILED', `${entry.plan.name} has no API`)
-      const status = await getApiJson<StatusJson>(proc.ready.api, '/status')
-      const listen = (status.network?.listen ?? []).map((a) =>
-        a.includes('/p2p/') ? a : `${a}/p2p/${proc.ready.peerId}`,
-      )
       const node: DevnetNode = {
         name: entry.plan.name,
         role: entry.plan.roles[0]!,
@@ -324,17 +350,14 @@ export async function startDevnet(
         peerId: proc.ready.peerId,
         dataDir: entry.dataDir,
         api: proc.ready.api,
-        listen,
+        listen: [listenAddress],
       }
       emit({ type: 'node', node })
       return node
     }
 
     step('starting the nodes')
-    const [first, ...rest] = infos
-    const bootNode = await launch(first!, [])
-    nodes.push(bootNode)
-    nodes.push(...(await Promise.all(rest.map((entry) => launch(entry, bootNode.listen.slice(0, 1))))))
+    nodes.push(...(await Promise.all(infos.map((entry, i) => launch(entry, addresses[i]!)))))
 
     step('waiting for the nodes to find each other')
     await waitForMesh(nodes, options, signal)
@@ -363,19 +386,21 @@ export async function startDevnet(
   }
 }
 
-/** Waits until every node's API answers and, where it runs libp2p, it has a peer. */
+/** Waits until every node's API answers and, where it runs libp2p, it is connected. */
 async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + options.nodeStartTimeoutMs
-  const boot = nodes[0]!
+  const meshDeadline = Date.now() + options.nodeStartTimeoutMs / 2
   for (;;) {
     const statuses = await Promise.all(
       nodes.map((n) => getApiJson<StatusJson>(n.api, '/status', { timeoutMs: 3_000 }).catch(() => undefined)),
     )
-    const ready = statuses.every((status, i) => {
+    // A full mesh is expected (every node dials every other); after half the time any
+    // connected graph will do, gossip relays the rest.
+    const wanted = Date.now() < meshDeadline ? nodes.length - 1 : 1
+    const ready = statuses.every((status) => {
       if (status === undefined) return false
       if (Object.values(status.services).some((state) => state === 'stopped')) return false
       if (status.network === undefined) return true
-      const wanted = nodes[i] === boot ? nodes.length - 1 : 1
       return status.network.peers >= wanted
     })
     if (ready) break
@@ -458,7 +483,6 @@ async function runWorkload(
       })
       job.id = jobId
       job.status = 'offered'
-      emit({ type: 'job', job, state: 'offered', at: Date.now() })
     } catch (error) {
       job.error = error instanceof Error ? error.message : String(error)
       emit({ type: 'job', job, state: 'submit-failed', at: Date.now() })
