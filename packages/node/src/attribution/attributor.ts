@@ -45,7 +45,11 @@ export function createAttributor(init: AttributorInit = {}): Attributor {
   const workerPath = fileURLToPath(init.workerUrl ?? new URL('./worker.js', import.meta.url))
 
   function compute(request: AttributionRequest, run: AttributionRunOptions = {}): Promise<AttributionResult> {
-    run.signal?.throwIfAborted()
+    if (run.signal?.aborted) {
+      return Promise.reject(
+        new AttributionError('ATTRIBUTION_ABORTED', 'attribution aborted', { cause: run.signal.reason }),
+      )
+    }
     const timeoutMs = run.timeoutMs ?? options.timeoutMs
     return new Promise<AttributionResult>((resolve, reject) => {
       const child = fork(workerPath, [], {

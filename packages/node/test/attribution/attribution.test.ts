@@ -139,6 +139,9 @@ describe('Proof of Attribution (TracIn over checkpoints)', () => {
     const [signal, noise, partial] = result.weights.map((w) => w.weight) as [number, number, number]
     expect(signal + noise + partial).toBe(ATTRIBUTION_WEIGHT_TOTAL)
     expect(result.scores[0]!).toBeGreaterThan(result.scores[1]!)
+    // random labels work against the validation set: negative influence, clamped to weight 0
+    expect(result.scores[1]!).toBeLessThan(0)
+    expect(noise).toBe(0)
     expect(noise).toBeLessThan(signal)
     expect(partial).toBeLessThan(signal)
     expect(partial).toBeGreaterThanOrEqual(noise)
@@ -178,6 +181,19 @@ describe('Proof of Attribution (TracIn over checkpoints)', () => {
     expect(() => parseDatanetManifest(overlapping)).toThrow(ProtocolError)
     const duplicate = { ...manifest, contributors: [manifest.contributors[0]!, manifest.contributors[0]!] }
     expect(() => parseDatanetManifest(duplicate)).toThrow(/appears twice/)
+  })
+
+  it('stops on abort and on timeout, killing the attribution process', async () => {
+    const controller = new AbortController()
+    const running = attributor.compute(request, { signal: controller.signal })
+    controller.abort()
+    await expect(running).rejects.toMatchObject({ code: 'ATTRIBUTION_ABORTED' })
+    await expect(attributor.compute(request, { timeoutMs: 1 })).rejects.toMatchObject({
+      code: 'ATTRIBUTION_TIMEOUT',
+    })
+    await expect(attributor.compute(request, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ATTRIBUTION_ABORTED',
+    })
   })
 
   it('pays the committed weights out of an AttributionPool on anvil: noise earns less, sum exact', async () => {
