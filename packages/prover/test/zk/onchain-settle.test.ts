@@ -95,7 +95,7 @@ describe('zk-mode job settled on-chain with a real proof', () => {
   const awardZkJob = async (
     forModel: Hex,
     inputCommitment: bigint,
-  ): Promise<{ jobId: Hex; offer: OfferTerms }> => {
+  ): Promise<{ jobId: Hex; offer: OfferTerms; awardGas: bigint }> => {
     const now = (await getBlock(admin)).timestamp
     salt += 1n
     nonce += 1n
@@ -127,13 +127,13 @@ describe('zk-mode job settled on-chain with a real proof', () => {
       domain: { chainId: chain.chain.id, verifyingContract: deployment.addresses.jobMarket },
       bid,
     })
-    const { jobId } = await award(requester, {
+    const { jobId, receipt } = await award(requester, {
       jobMarket: deployment.addresses.jobMarket,
       offer,
       bid,
       signature,
     })
-    return { jobId, offer }
+    return { jobId, offer, awardGas: receipt.gasUsed }
   }
 
   const commit = (jobId: Hex, p: InferenceProof, signals: readonly string[] = p.publicSignals) => {
@@ -215,7 +215,8 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     const inputCommitment = inputCommitmentOf(built, inputs[0]!)
     expect(inputCommitment.toString()).toBe(proof.publicSignals[1])
     const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
-    const { jobId } = await awardZkJob(modelHash, inputCommitment)
+    const { jobId, awardGas } = await awardZkJob(modelHash, inputCommitment)
+    console.log(`zk award gas, provider's first job: ${awardGas}`)
     expect(await getZkTerms(admin, { jobMarket, jobId })).toEqual({
       modelCommitment: BigInt(built.artifacts.modelCommitment),
       inputCommitment,
@@ -271,7 +272,8 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     const inputCommitment = BigInt(proof.publicSignals[1]!)
     const output = BigInt(proof.publicSignals[2]!)
     // the output commitment, altered by one, and aliased past the field order
-    const { jobId } = await awardZkJob(modelHash, inputCommitment)
+    const { jobId, awardGas } = await awardZkJob(modelHash, inputCommitment)
+    console.log(`zk award gas, steady state: ${awardGas}`)
     await expectRevert(
       commit(jobId, proof, [proof.publicSignals[0]!, String(inputCommitment), String(output + 1n)]),
       'InvalidZkProof',
