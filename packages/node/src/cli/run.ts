@@ -7,6 +7,7 @@ import type { Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
 import { devnetCommand } from './commands/devnet.js'
+import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
 import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
@@ -33,6 +34,7 @@ export const commands: readonly Command[] = [
   jobStatusCommand,
   jobResultsCommand,
   devnetCommand,
+  ...channelCommands,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>
