@@ -261,6 +261,55 @@ export async function writeFixture(dir: string): Promise<{ modelPath: string; in
   return { modelPath, inputsPath }
 }
 
+/** A 3-class blobs dataset (x float32 [64, 2], y int64 [64]) and a training spec (MLP 2-8-3, Adam, 2 epochs). */
+export async function writeTrainingFixture(
+  dir: string,
+): Promise<{ inputsPath: string; trainingSpecPath: string }> {
+  const n = 64
+  const x = new Float32Array(n * 2)
+  const y = new BigInt64Array(n)
+  const centres = [
+    [-2, 0],
+    [2, 0],
+    [0, 2],
+  ] as const
+  let seed = 11
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+  for (let i = 0; i < n; i++) {
+    const c = i % 3
+    x[2 * i] = centres[c]![0] + rand()
+    x[2 * i + 1] = centres[c]![1] + rand()
+    y[i] = BigInt(c)
+  }
+  const inputsPath = join(dir, 'blobs.safetensors')
+  await writeFile(
+    inputsPath,
+    encodeSafetensors({
+      x: { dtype: 'float32', dims: [n, 2], data: new Uint8Array(x.buffer) },
+      y: { dtype: 'int64', dims: [n], data: new Uint8Array(y.buffer) },
+    }),
+  )
+  const trainingSpecPath = join(dir, 'training.json')
+  await writeFile(
+    trainingSpecPath,
+    JSON.stringify({
+      kind: 'training',
+      model: { architecture: { inputFeatures: 2, hiddenLayers: [8], outputs: 3, activation: 'tanh' } },
+      loss: 'softmax-cross-entropy',
+      optimizer: { type: 'adam', learningRate: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+      batchSize: 16,
+      epochs: 2,
+      seed: 'e2e-blobs',
+      checkpointInterval: 2,
+      data: { features: 'x', targets: 'y' },
+    }),
+  )
+  return { inputsPath, trainingSpecPath }
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined>,

@@ -31,6 +31,7 @@ import {
   waitFor,
   walletFor,
   writeFixture,
+  writeTrainingFixture,
 } from './helpers.js'
 
 const REQUESTER = 1
@@ -297,5 +298,54 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       }
     ).results
     expect(results.verified).toBe(true)
+  }, 240_000)
+
+  it('a training job: trained, committed as a checkpoint chain, spot-checked by segment replay, finalized', async () => {
+    const { chain, deployment } = net
+    const training = await writeTrainingFixture(net.dir)
+    const honest = node('honest')
+    const requesterNode = node('requester')
+    const treasury = chain.accounts[TREASURY]!.address
+    const accounts = [requesterNode.address, honest.address, treasury]
+    // fees of earlier jobs go out first, so the treasury delta is this job's alone
+    await sweepTreasury(walletFor(chain, chain.privateKeys[0]!), {
+      jobMarket: deployment.addresses.jobMarket,
+    })
+    const before = await tokenBalances(chain, deployment, accounts)
+    const job = await requester().submitJob({
+      modelPath: fixture.modelPath,
+      inputsPath: training.inputsPath,
+      trainingSpecPath: training.trainingSpecPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    const awarded = await jobIn(requesterNode, job.jobId, ['awarded', 'committed', 'finalized'])
+    expect(awarded.kind).toBe('training')
+    expect(awarded.provider).toBe(honest.address)
+    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    const results = await waitFor('the trained model at the requester', async () => {
+      const record = await requesterNode.daemon.state.getJob(job.jobId)
+      return (
+        record?.detail as
+          | { results?: { verified: boolean; leafCount: number; modelHash?: string } }
+          | undefined
+      )?.results
+    })
+    // 2 epochs x 4 steps, a checkpoint every 2 steps: checkpoints 0, 2, 4, 6, 8
+    expect(results).toMatchObject({ verified: true, leafCount: 5 })
+    expect(await requesterNode.components.parts.store!.has(results.modelHash as `0x${string}`)).toBe(true)
+    const verified = await jobIn(node('verifier'), job.jobId, ['finalized'])
+    const report = (verified.detail as { report: VerificationReport }).report
+    expect(report.passed).toBe(true)
+    expect(report.leafCount).toBe(5)
+    expect(report.checkedIndices.length).toBeGreaterThan(0)
+
+    const deployer = walletFor(chain, chain.privateKeys[0]!)
+    await sweepTreasury(deployer, { jobMarket: deployment.addresses.jobMarket })
+    const after = await tokenBalances(chain, deployment, accounts)
+    const fee = (done.price! * FEE_BPS) / 10_000n
+    expect(after[requesterNode.address]!.token).toBe(before[requesterNode.address]!.token - done.price!)
+    expect(after[honest.address]!.token).toBe(before[honest.address]!.token + done.price! - fee)
+    expect(after[treasury]!.token).toBe(before[treasury]!.token + fee)
   }, 240_000)
 })

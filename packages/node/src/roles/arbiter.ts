@@ -13,7 +13,15 @@ import { getDispute, getJob, jobMarketAbi, type ProtocolEvent, resolve } from '@
 import { merkleLeaf, verifyMerkleProof } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import type { RoleService } from '../daemon/interface.js'
-import { createTicker, findAwardedJob, loadJobAssets, type RoleComponents, roleOptions } from './shared.js'
+import {
+  createTicker,
+  findAwardedJob,
+  leavesNeeded,
+  loadJobAssets,
+  type RoleComponents,
+  replayFor,
+  roleOptions,
+} from './shared.js'
 
 export interface ArbiterDecision {
   jobId: Hex
@@ -32,7 +40,7 @@ export interface ArbiterRole extends RoleService {
 }
 
 export function createArbiterRole(components: RoleComponents): ArbiterRole {
-  const { chain, network, executor, directory } = components
+  const { chain, network, directory } = components
   const options = roleOptions(components)
   const log = components.logger.child({ role: 'arbiter' })
   const pending = new Set<Hex>()
@@ -62,44 +70,70 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
     const requesterPeer = directory.requesterPeer(jobId)
     const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
     const assets = await loadJobAssets(components, award, peers)
-    if (assets.spec.kind !== 'inference') throw new Error('only inference disputes are arbitrated')
-    const replayed = await executor
-      .inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
-      .runMicroBatch(leafIndex)
+    const kind = assets.spec.kind
 
-    let providerLeaf: Hex | undefined
-    let reason: string
-    if (providerPeer === undefined) reason = 'provider unreachable: no capability ad heard'
+    // the provider's leaves proven against the committed root: the disputed one and, for
+    // training, the checkpoint its segment starts from
+    const proven = new Map<number, Hex>()
+    let outputHash: Hex | undefined
+    let unserved: string | undefined
+    if (providerPeer === undefined) unserved = 'provider unreachable: no capability ad heard'
     else {
       try {
         const response = await network.results.requestResult(providerPeer, {
           version: 1,
           jobId,
-          indices: [leafIndex],
+          indices: leavesNeeded(kind, [leafIndex]),
         })
-        const leaf = response.result?.leaves[0]
-        if (response.status !== 'ok' || leaf === undefined) reason = `provider answered ${response.status}`
-        else if (!verifyMerkleProof(job.resultRoot, merkleLeaf(leafIndex, leaf.dataHash), leaf.proof))
-          reason = 'provider leaf does not prove against the committed root'
-        else {
-          providerLeaf = leaf.dataHash
-          reason =
-            leaf.dataHash.toLowerCase() === replayed.toLowerCase()
-              ? 'provider leaf matches the re-execution'
-              : 'provider leaf differs from the re-execution'
+        if (response.status !== 'ok' || response.result === undefined) {
+          unserved = `provider answered ${response.status}`
+        } else {
+          outputHash = response.result.outputHash
+          for (const l of response.result.leaves) {
+            if (verifyMerkleProof(job.resultRoot, merkleLeaf(l.index, l.dataHash), l.proof)) {
+              proven.set(l.index, l.dataHash)
+            }
+          }
         }
       } catch (err) {
-        reason = `provider did not serve the leaf: ${(err as Error).message}`
+        unserved = `provider did not serve the leaf: ${(err as Error).message}`
       }
     }
+    const replay = await replayFor(components, assets, {
+      peer: providerPeer,
+      outputHash,
+      leaf: (i) => proven.get(i),
+    })
+    let replayed: Hex | undefined
+    try {
+      replayed =
+        kind === 'training'
+          ? await replay.runTrainingSegment(leafIndex)
+          : await replay.runMicroBatch(leafIndex)
+    } catch (err) {
+      // a segment the provider's own committed checkpoint cannot start counts against it
+      if (kind !== 'training') throw err
+      unserved ??= `segment ${leafIndex} cannot be replayed from the provider's checkpoint: ${(err as Error).message}`
+    }
+    const providerLeaf = proven.get(leafIndex)
+    let reason: string
+    if (unserved !== undefined) reason = unserved
+    else if (providerLeaf === undefined)
+      reason = 'provider leaf missing or not proven against the committed root'
+    else if (providerLeaf.toLowerCase() === replayed?.toLowerCase())
+      reason = 'provider leaf matches the re-execution'
+    else reason = 'provider leaf differs from the re-execution'
     const providerCheated =
-      providerLeaf === undefined || providerLeaf.toLowerCase() !== replayed.toLowerCase()
+      unserved !== undefined ||
+      providerLeaf === undefined ||
+      replayed === undefined ||
+      providerLeaf.toLowerCase() !== replayed.toLowerCase()
     const { hash } = await resolve(chain.client, { jobMarket: market(), jobId, providerCheated })
     const decision: ArbiterDecision = {
       jobId,
       leafIndex,
       providerCheated,
-      replayed,
+      replayed: replayed ?? ('0x' as Hex),
       ...(providerLeaf === undefined ? {} : { providerLeaf }),
       reason,
       txHash: hash,

@@ -41,6 +41,17 @@ export interface ProviderRole extends RoleService {
   tick(): Promise<void>
 }
 
+/** The output artifact of a training job: what the requester and verifiers fetch. */
+export interface TrainingManifest {
+  kind: 'training'
+  /** content hash of the trained ONNX model */
+  model: Hex
+  /** content hashes of the checkpoint states (safetensors), in checkpoint order */
+  checkpoints: Hex[]
+  checkpointSteps: number[]
+  lossCurve: number[]
+}
+
 interface ProviderDetail {
   offer: Hex
   requesterPeerId: string
@@ -157,14 +168,19 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   async function bidTerms(offer: JobOffer, jobId: Hex): Promise<BidTerms | string> {
     const t = offer.terms
     if (t.verification !== 0) return 'only replay verification is supported'
-    if (t.kind !== 0) return 'only inference jobs are run'
     const spec = specOf(offer)
-    if (spec === undefined || spec.kind !== 'inference') return 'no usable inline job spec'
+    if (spec === undefined) return 'no usable inline job spec'
+    if ((spec.kind === 'training' ? 1 : 0) !== t.kind) return 'spec and offer disagree on the job kind'
     if (spec.profile.ortVersion !== ortVersion()) return `needs onnxruntime ${spec.profile.ortVersion}`
     if (!config.provider.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
       return `device ${spec.profile.executionProvider} not offered`
     if (spec.profile.microBatchSize !== t.microBatchSize) return 'spec and offer disagree on micro-batch size'
-    const price = config.provider.priceFloorPerSample * BigInt(t.sampleCount)
+    // inference is priced per sample, training per optimizer step
+    const units =
+      spec.kind === 'training'
+        ? BigInt(spec.epochs * Math.ceil(t.sampleCount / spec.batchSize))
+        : BigInt(t.sampleCount)
+    const price = config.provider.priceFloorPerSample * units
     if (price > t.maxPrice) return 'max price below our floor'
     const multiple = BigInt(Math.round(config.provider.collateral.priceMultiple * 1000))
     const byPrice = (price * multiple) / 1000n
@@ -225,7 +241,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         id: jobId,
         role: 'provider',
         state: 'bidding',
-        kind: 'inference',
+        kind: offer.terms.kind === 1 ? 'training' : 'inference',
         verification: 'replay',
         modelHash: offer.terms.modelHash,
         inputHash: offer.terms.inputHash,
@@ -309,8 +325,31 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.spec !== undefined) await store.putBytes(offer.spec)
     const assets = await loadJobAssets(components, offer.terms, [detail.requesterPeerId])
-    if (assets.spec.kind !== 'inference') throw new Error('only inference jobs are run')
     const started = Date.now()
+    if (assets.spec.kind === 'training') {
+      const trained = await executor.runTraining(
+        {
+          spec: assets.spec,
+          dataset: assets.inputs,
+          ...('baseModel' in assets.spec.model ? { model: assets.model } : {}),
+        },
+        { keepCheckpoints: true },
+      )
+      // verifiers replay segment i from checkpoint i-1: every checkpoint state is served
+      const checkpoints: Hex[] = []
+      for (const state of trained.checkpoints) checkpoints.push((await store.putBytes(state)).hash)
+      const model = await store.putBytes(trained.model)
+      const manifest: TrainingManifest = {
+        kind: 'training',
+        model: model.hash,
+        checkpoints,
+        checkpointSteps: trained.checkpointSteps,
+        lossCurve: trained.lossCurve,
+      }
+      const put = await store.putBytes(new TextEncoder().encode(JSON.stringify(manifest)))
+      await commit(jobId, detail, trained.checkpointHashes, put.hash, [], started)
+      return
+    }
     const result = await executor.runInference(
       { spec: assets.spec, model: assets.model, inputs: assets.inputs },
       { keepOutputs: true },
@@ -322,16 +361,30 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       ;({ outputs, dataHashes } = corruptMicroBatches(result, assets.spec.profile.microBatchSize, cheated))
       log.warn({ jobId, cheated }, 'cheat mode: corrupted micro-batches before committing')
     }
-    const tree = MerkleTree.fromDataHashes(dataHashes)
     const put = await store.putBytes(
-      encodeSafetensors(outputs, { root: tree.root, modelHash: result.modelHash }),
+      encodeSafetensors(outputs, {
+        root: MerkleTree.fromDataHashes(dataHashes).root,
+        modelHash: result.modelHash,
+      }),
     )
-    job = await state.updateJob(jobId, {
+    await commit(jobId, detail, dataHashes, put.hash, cheated, started)
+  }
+
+  async function commit(
+    jobId: Hex,
+    detail: ProviderDetail,
+    dataHashes: Hex[],
+    outputHash: Hex,
+    cheated: number[],
+    started: number,
+  ): Promise<void> {
+    const tree = MerkleTree.fromDataHashes(dataHashes)
+    await state.updateJob(jobId, {
       resultRoot: tree.root,
       detail: {
         ...detail,
         dataHashes,
-        outputHash: put.hash,
+        outputHash,
         ...(cheated.length > 0 ? { cheatedIndices: cheated } : {}),
       } as unknown as Record<string, unknown>,
     })

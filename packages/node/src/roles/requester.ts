@@ -37,12 +37,18 @@ import { ortVersion } from '../executor/capabilities.js'
 import { readTensorFiles } from '../executor/formats/index.js'
 import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
 import { outputsDataHash } from '../executor/hashing.js'
-import { cpuReplayProfile, type InferenceJobSpec } from '../executor/spec.js'
+import {
+  cpuReplayProfile,
+  type InferenceJobSpec,
+  parseJobSpec,
+  type TrainingJobSpec,
+} from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { BidDecision } from '../p2p/bid-protocol.js'
 import type { BidRecord, JobRecord } from '../state/records.js'
 import { RoleError } from './errors.js'
 import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
+import type { TrainingManifest } from './provider.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 
 interface RequesterDetail {
@@ -52,6 +58,8 @@ interface RequesterDetail {
   biddingClosesAt: number
   results?: {
     outputHash: Hex
+    /** training jobs: the trained model's content hash */
+    modelHash?: Hex
     leafCount: number
     /** every micro-batch of the outputs file hashes to its committed leaf */
     verified: boolean
@@ -169,16 +177,12 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
   }
 
   async function submitJob(params: SubmitJobParams): Promise<SubmitJobResult> {
-    if (params.kind !== 'inference') {
-      throw new RoleError('ROLE_NOT_SUPPORTED', 'training jobs cannot be submitted by this node yet', {
-        details: 'submit an inference job (kind "inference")',
-      })
-    }
     if (params.verification !== 'replay') {
       throw new RoleError('ROLE_NOT_SUPPORTED', 'zk verification is not accepted by the JobMarket yet', {
         details: 'use --verification replay',
       })
     }
+    if (params.kind === 'training') return submitTraining(params)
     const { model, inputs } = await readInputs(params)
     const names = Object.keys(inputs)
     const samples = inputs[names[0]!]?.dims[0]
@@ -213,15 +217,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       })
     }
     const maxPrice = params.maxPrice ?? config.requester.maxPrice
-    const balance = await getTokenBalance(chain.client, {
-      token: chain.deployment.addresses.token,
-      account: keys.account.address,
-    })
-    if (balance < maxPrice) {
-      throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow the max price', {
-        details: `balance ${balance}, max price ${maxPrice} (base units)`,
-      })
-    }
+    await checkBalance(maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
     const inputBytes = encodeSafetensors(inputs)
     const [m, i, s] = [
@@ -245,6 +241,86 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       { modelBytes: model.length, inputBytes: inputBytes.length },
       {},
     )
+  }
+
+  /** A training job: the spec file names the architecture or base model, optimizer, epochs, seed. */
+  async function submitTraining(params: SubmitJobParams): Promise<SubmitJobResult> {
+    if (params.trainingSpecPath === undefined) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'a training job needs a training spec file', {
+        details: 'pass --training <spec.json> (see docs/execution.md, "The training spec")',
+      })
+    }
+    let raw: Record<string, unknown>
+    try {
+      raw = JSON.parse(await readFile(params.trainingSpecPath, 'utf8')) as Record<string, unknown>
+    } catch (cause) {
+      throw new RoleError(
+        'ROLE_FILE_UNREADABLE',
+        `cannot read the training spec ${params.trainingSpecPath}`,
+        {
+          cause,
+          details: (cause as Error).message,
+        },
+      )
+    }
+    // the replay profile is this host's CPU profile unless the spec pins one
+    if (raw.profile === undefined && typeof raw.batchSize === 'number') {
+      raw.profile = cpuReplayProfile(ortVersion(), raw.batchSize, 'feeds')
+    }
+    let spec: TrainingJobSpec
+    try {
+      const parsed = parseJobSpec(raw)
+      if (parsed.kind !== 'training') throw new Error('spec.kind must be "training"')
+      spec = parsed
+    } catch (cause) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'the training spec is not valid', {
+        cause,
+        details: (cause as Error).message,
+      })
+    }
+    const { model, inputs } = await readInputs(params)
+    const features = inputs[spec.data?.features ?? 'x']
+    const targets = inputs[spec.data?.targets ?? 'y']
+    if (features === undefined || targets === undefined) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', 'the dataset lacks the features or targets tensor', {
+        details: `expected tensors ${spec.data?.features ?? 'x'} and ${spec.data?.targets ?? 'y'}; found ${Object.keys(inputs).join(', ')}`,
+      })
+    }
+    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    await checkBalance(maxPrice)
+    const specBytes = new TextEncoder().encode(JSON.stringify(spec))
+    const inputBytes = encodeSafetensors(inputs)
+    const m = await store.putBytes(model)
+    const i = await store.putBytes(inputBytes)
+    const s = await store.putBytes(specBytes)
+    return publish(
+      {
+        modelHash: m.hash,
+        inputHash: i.hash,
+        specHash: s.hash,
+        kind: 1,
+        verification: 0,
+        maxPrice,
+        minCollateral: maxPrice,
+        sampleCount: features.dims[0] ?? 0,
+        microBatchSize: spec.batchSize,
+      },
+      specBytes,
+      { modelBytes: model.length, inputBytes: inputBytes.length },
+      {},
+    )
+  }
+
+  async function checkBalance(maxPrice: bigint): Promise<void> {
+    const balance = await getTokenBalance(chain.client, {
+      token: chain.deployment.addresses.token,
+      account: keys.account.address,
+    })
+    if (balance < maxPrice) {
+      throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow the max price', {
+        details: `balance ${balance}, max price ${maxPrice} (base units)`,
+      })
+    }
   }
 
   async function reoffer(jobId: string): Promise<SubmitJobResult> {
@@ -409,8 +485,30 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     }
     if (outputHash === undefined) return
     await network.artifacts.fetch(outputHash, [detail.providerPeerId])
-    const outputs = decodeSafetensors(await store.getBytes(outputHash)).tensors
     const offer = decodeJobOffer(hexToBytes(detail.offer))
+    if (offer.terms.kind === 1) {
+      // training: the output is a manifest; the trained model is fetched, the checkpoints stay with the provider
+      const manifest = JSON.parse(
+        new TextDecoder().decode(await store.getBytes(outputHash)),
+      ) as TrainingManifest
+      await network.artifacts.fetch(manifest.model, [detail.providerPeerId])
+      const fresh = await state.requireJob(jobId)
+      await state.updateJob(jobId, {
+        detail: {
+          ...detailOf(fresh),
+          results: {
+            outputHash,
+            modelHash: manifest.model,
+            leafCount: onChain.leafCount,
+            verified: manifest.checkpoints.length === onChain.leafCount,
+            mismatchedLeaves: [],
+          },
+        } as unknown as Record<string, unknown>,
+      })
+      log.info({ jobId, model: manifest.model }, 'trained model fetched')
+      return
+    }
+    const outputs = decodeSafetensors(await store.getBytes(outputHash)).tensors
     const m = offer.terms.microBatchSize
     const mismatchedLeaves: number[] = []
     for (let i = 0; i < onChain.leafCount; i++) {

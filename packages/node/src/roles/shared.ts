@@ -4,6 +4,7 @@
  */
 
 import { jobMarketAbi } from '@ocn/contracts-client'
+import type { ReplayExecutor } from '@ocn/prover'
 import type { Address, Hex } from 'viem'
 import type { ArtifactStore } from '../artifacts/store.js'
 import type { OcnChainService } from '../chain/service.js'
@@ -178,4 +179,61 @@ export function createTicker(intervalMs: number, tick: () => Promise<void>, log:
       return running
     },
   }
+}
+
+/**
+ * The replay side of a job for a verifier or the arbiter: micro-batches for inference; for
+ * training, segment i replayed from the provider's checkpoint i-1 (fetched through the
+ * training manifest, checked against the proven leaf i-1 by the executor).
+ */
+export async function replayFor(
+  components: Pick<RoleComponents, 'store' | 'network' | 'executor'>,
+  assets: JobAssets,
+  provider: {
+    peer: string | undefined
+    outputHash: Hex | undefined
+    leaf: (index: number) => Hex | undefined
+  },
+): Promise<ReplayExecutor> {
+  const { executor, store, network } = components
+  if (assets.spec.kind === 'inference') {
+    return executor.inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
+  }
+  const spec = assets.spec
+  let manifest: { checkpoints: Hex[] } | undefined
+  const peers = provider.peer === undefined ? [] : [provider.peer]
+  const fetchBytes = async (hash: Hex) => {
+    if (!(await store.has(hash))) await network.artifacts.fetch(hash, peers)
+    return store.getBytes(hash)
+  }
+  return executor.trainingReplay(
+    { spec, dataset: assets.inputs, ...('baseModel' in spec.model ? { model: assets.model } : {}) },
+    {
+      async loadCheckpoint(index) {
+        if (manifest === undefined) {
+          if (provider.outputHash === undefined)
+            throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no training manifest')
+          manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(provider.outputHash))) as {
+            checkpoints: Hex[]
+          }
+        }
+        const hash = manifest.checkpoints[index]
+        if (hash === undefined)
+          throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no checkpoint ${index} in the manifest`)
+        return fetchBytes(hash)
+      },
+      async expectedHash(index) {
+        const leaf = provider.leaf(index)
+        if (leaf === undefined) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `leaf ${index} not served`)
+        return leaf
+      },
+    },
+  )
+}
+
+/** The leaves to ask a provider for: the sampled ones, plus each training segment's starting checkpoint. */
+export function leavesNeeded(kind: 'inference' | 'training', indices: readonly number[]): number[] {
+  const need = new Set(indices)
+  if (kind === 'training') for (const i of indices) if (i > 0) need.add(i - 1)
+  return [...need].sort((a, b) => a - b)
 }

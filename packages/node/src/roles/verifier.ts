@@ -16,8 +16,10 @@ import {
   createTicker,
   findAwardedJob,
   type JobAssets,
+  leavesNeeded,
   loadJobAssets,
   type RoleComponents,
+  replayFor,
   roleOptions,
 } from './shared.js'
 
@@ -59,7 +61,7 @@ const fromJson = (o: Record<string, unknown>): AwardedJob =>
   }) as AwardedJob
 
 export function createVerifierRole(components: RoleComponents): VerifierRole {
-  const { config, state, chain, network, executor, keys, directory } = components
+  const { config, state, chain, network, keys, directory } = components
   const options = roleOptions(components)
   const log = components.logger.child({ role: 'verifier' })
   const me = keys.account.address.toLowerCase()
@@ -169,7 +171,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     const detail = detailOf(job)
     if (job.state !== 'committed' || detail.report !== undefined || detail.commitBlock === undefined) return
     const award = fromJson(detail.award)
-    if (award.kind !== 0 || award.verification !== 0) return
+    if (award.verification !== 0) return
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId })
     if (onChain.status !== 'committed') return reconcile(job)
     if ((await chain.chainTime()) >= BigInt(onChain.challengeEnds)) return
@@ -185,40 +187,53 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
       log.warn({ jobId, err }, 'job artifacts unavailable; cannot verify yet')
       return
     }
-    if (assets.spec.kind !== 'inference') return
     const n = onChain.leafCount
     const target = config.verifier.targetDetectionProbability
     const k = Math.min(n, config.verifier.maxSamplesPerJob, samplesForDetection(n, 1 / n, target))
     const indices = sampleIndices(randomness.hash, jobId, n, k)
-    const replay = executor.inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
+    const kind = assets.spec.kind
 
     // the provider's claims for exactly the sampled leaves, checked against the committed root
     let claims: Map<number, LeafClaim> | undefined
+    let outputHash: Hex | undefined
     let unserved: string | undefined
     if (providerPeer === undefined) unserved = 'provider peer unknown'
     else {
       try {
-        const response = await network.results.requestResult(providerPeer, { version: 1, jobId, indices })
+        const response = await network.results.requestResult(providerPeer, {
+          version: 1,
+          jobId,
+          indices: leavesNeeded(kind, indices),
+        })
         if (response.status !== 'ok' || response.result === undefined)
           unserved = `provider answered ${response.status}`
         else if (response.result.resultRoot.toLowerCase() !== onChain.resultRoot.toLowerCase())
           unserved = 'provider serves another root than it committed'
-        else
+        else {
+          outputHash = response.result.outputHash
           claims = new Map(
             response.result.leaves.map((l) => [l.index, { dataHash: l.dataHash, proof: l.proof }]),
           )
+        }
       } catch (err) {
         unserved = `provider did not serve leaves: ${(err as Error).message}`
       }
     }
 
+    const replay = await replayFor(components, assets, {
+      peer: providerPeer,
+      outputHash,
+      leaf: (i) => claims?.get(i)?.dataHash,
+    })
     let report: VerificationReport
     let evidence: { index: number; replayed: Hex } | undefined
     if (claims === undefined) {
       // no leaves: replay the first sampled micro-batch so the challenge names a correct hash
       const started = performance.now()
-      const index = indices[0]!
-      const replayed = await replay.runMicroBatch(index)
+      // training: segment 0 (the initial state) needs nothing from the provider
+      const index = kind === 'training' ? 0 : indices[0]!
+      const replayed =
+        kind === 'training' ? await replay.runTrainingSegment(index) : await replay.runMicroBatch(index)
       evidence = { index, replayed }
       report = {
         checkedIndices: [index],
@@ -234,7 +249,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     } else {
       const served = claims
       const result = await spotCheck({
-        kind: 'inference',
+        kind,
         jobId,
         randomness: randomness.hash,
         root: onChain.resultRoot,
