@@ -357,7 +357,16 @@ export async function startDevnet(
     }
 
     step('starting the nodes')
-    nodes.push(...(await Promise.all(infos.map((entry, i) => launch(entry, addresses[i]!)))))
+    // Providers start last: they announce their capabilities (address -> peer id) as they
+    // start, and the verifier and the requester must already be there to hear it.
+    const indexed = infos.map((entry, i) => ({ entry, address: addresses[i]! }))
+    const isProvider = (e: (typeof indexed)[number]) => e.entry.plan.roles.includes('provider')
+    const started = await Promise.all(
+      indexed.filter((e) => !isProvider(e)).map((e) => launch(e.entry, e.address)),
+    )
+    started.push(...(await Promise.all(indexed.filter(isProvider).map((e) => launch(e.entry, e.address)))))
+    // Reported in plan order (verifier, providers, requester).
+    nodes.push(...infos.map((entry) => started.find((n) => n.name === entry.plan.name)!))
 
     step('waiting for the nodes to find each other')
     await waitForMesh(nodes, options, signal)
