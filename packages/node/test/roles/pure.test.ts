@@ -39,8 +39,8 @@ describe('corruptMicroBatches', () => {
     expect(corrupted.dataHashes[1]).toBe(dataHashes[1])
     expect(corrupted.dataHashes[2]).not.toBe(dataHashes[2])
     // the corrupted outputs hash to the corrupted leaf: only a re-execution can tell
-    expect(outputsDataHash({ y: sliceRows(corrupted.outputs.y, 8, 10) })).toBe(corrupted.dataHashes[2])
-    expect(corrupted.outputs.y.data.subarray(0, 8 * 8)).toEqual(data.subarray(0, 8 * 8))
+    expect(outputsDataHash({ y: sliceRows(corrupted.outputs.y!, 8, 10) })).toBe(corrupted.dataHashes[2])
+    expect(corrupted.outputs.y!.data.subarray(0, 8 * 8)).toEqual(data.subarray(0, 8 * 8))
   })
 })
 
