@@ -4,8 +4,6 @@ export type DevnetErrorCode =
   | 'DEVNET_CHAIN_FAILED'
   | 'DEVNET_NODE_FAILED'
   | 'DEVNET_NODE_TIMEOUT'
-  | 'DEVNET_SUBMIT_FAILED'
-  | 'DEVNET_JOB_TIMEOUT'
   | 'DEVNET_ABORTED'
 
 /** The devnet could not be brought up or could not run its workload. */
