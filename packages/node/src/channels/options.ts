@@ -22,6 +22,11 @@ export interface ChannelServerOptions {
   closeSafetyMarginSeconds: number
   /** channel state read from the chain is reused this long before being read again, ms */
   channelCacheMs: number
+  /**
+   * How often the channels holding unredeemed vouchers are checked for a started close, ms
+   * (0: never). A close found is answered by redeeming at once, well inside the timeout.
+   */
+  closeWatchIntervalMs: number
 }
 
 export const defaultChannelServerOptions: ChannelServerOptions = {
@@ -33,6 +38,7 @@ export const defaultChannelServerOptions: ChannelServerOptions = {
   maxInboundStreams: 64,
   closeSafetyMarginSeconds: 30,
   channelCacheMs: 5_000,
+  closeWatchIntervalMs: 15_000,
 }
 
 export interface ChannelClientOptions {

@@ -109,6 +109,8 @@ export function createChannelServer(
   const writes = new Map<Hex, Promise<void>>()
   const sessions = new Set<Stream>()
   let running = false
+  let closeWatch: ReturnType<typeof setInterval> | undefined
+  let watching: Promise<void> | undefined
 
   const reject = (code: ChannelErrorCode, message: string): InferResponse => ({ ok: false, code, message })
 
@@ -292,7 +294,21 @@ export function createChannelServer(
     }
   }
 
-  async function redeem(channelId: Hex, redeemOptions: RedeemOptions = {}): Promise<RedeemResult> {
+  // one redeem per channel at a time (the close watch and a caller may race)
+  const redeeming = new Map<Hex, Promise<unknown>>()
+  function redeem(channelId: Hex, redeemOptions: RedeemOptions = {}): Promise<RedeemResult> {
+    const previous = redeeming.get(channelId) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(() => redeemNow(channelId, redeemOptions))
+    redeeming.set(channelId, next)
+    void next
+      .catch(() => {})
+      .finally(() => {
+        if (redeeming.get(channelId) === next) redeeming.delete(channelId)
+      })
+    return next
+  }
+
+  async function redeemNow(channelId: Hex, redeemOptions: RedeemOptions): Promise<RedeemResult> {
     redeemOptions.signal?.throwIfAborted()
     await writes.get(channelId)
     const stored = await store.get(channelId)
@@ -327,6 +343,26 @@ export function createChannelServer(
     }
   }
 
+  /** Redeems every unredeemed channel whose requester started a close. */
+  async function checkCloses(): Promise<void> {
+    for (const stored of await store.list()) {
+      if (!running) return
+      if (stored.cumulativeAmount <= stored.redeemed) continue
+      try {
+        const state = await getChannel(reader, {
+          paymentChannels: init.paymentChannels,
+          channelId: stored.channelId,
+        })
+        if (state && !state.finalized && state.closesAt !== 0) {
+          log.info({ channelId: stored.channelId, closesAt: state.closesAt }, 'channel closing: redeeming')
+          await redeem(stored.channelId)
+        }
+      } catch (error) {
+        log.warn({ err: error, channelId: stored.channelId }, 'close watch: redeem failed')
+      }
+    }
+  }
+
   return {
     models,
     async start() {
@@ -336,9 +372,20 @@ export function createChannelServer(
         maxInboundStreams: options.maxInboundStreams,
         maxOutboundStreams: options.maxInboundStreams,
       })
+      if (options.closeWatchIntervalMs > 0) {
+        closeWatch = setInterval(() => {
+          // one pass at a time; a slow chain must not pile passes up
+          watching ??= checkCloses().finally(() => {
+            watching = undefined
+          })
+        }, options.closeWatchIntervalMs)
+        closeWatch.unref()
+      }
     },
     async stop() {
       running = false
+      if (closeWatch) clearInterval(closeWatch)
+      await watching
       await host.unhandle(INFER_PROTOCOL).catch(() => {})
       for (const stream of sessions) stream.abort(new Error('provider stopping'))
       await Promise.all([...writes.values()])

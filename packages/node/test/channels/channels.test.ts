@@ -138,7 +138,12 @@ beforeAll(async () => {
   await requesterHost.start()
   storeDir = await mkdtemp(join(tmpdir(), 'ocn-channels-'))
   server = createChannelServer(
-    { models: [{ model, pricePerRequest: PRICE }], paymentChannels, domain },
+    {
+      models: [{ model, pricePerRequest: PRICE }],
+      paymentChannels,
+      domain,
+      options: { closeWatchIntervalMs: 200 },
+    },
     {
       host: providerHost,
       executor,
@@ -299,7 +304,12 @@ describe('paid inference over a payment channel', () => {
     await session.close()
     await server.stop()
     server = createChannelServer(
-      { models: [{ model, pricePerRequest: PRICE }], paymentChannels, domain },
+      {
+        models: [{ model, pricePerRequest: PRICE }],
+        paymentChannels,
+        domain,
+        options: { closeWatchIntervalMs: 200 },
+      },
       {
         host: providerHost,
         executor,
@@ -324,5 +334,31 @@ describe('paid inference over a payment channel', () => {
     const closed = await server.redeem(channelId, { close: true })
     expect(closed.payout).toBe(2n * PRICE)
     expect((await getChannel(admin, { paymentChannels, channelId }))?.finalized).toBe(true)
+  })
+
+  it('redeems by itself as soon as the requester starts a close', async () => {
+    const providerStart = await balanceOf(provider.account.address)
+    const channelId = await client.open({
+      provider: provider.account.address,
+      deposit: DEPOSIT,
+      closeTimeout: 600,
+    })
+    const session = await client.session({
+      provider: providerHost.peerId,
+      channelId,
+      modelHash: hash,
+      pricePerRequest: PRICE,
+    })
+    for (let k = 0; k < 3; k++) await session.infer(inputsFor(k).inputs)
+    await session.close()
+    await client.startClose(channelId)
+    // no explicit redeem: the provider's close watch notices the close
+    const deadline = Date.now() + 20_000
+    while ((await getChannel(admin, { paymentChannels, channelId }))?.paid !== 3n * PRICE) {
+      if (Date.now() > deadline) throw new Error('the provider did not redeem the closing channel')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(await balanceOf(provider.account.address)).toBe(providerStart + 3n * PRICE)
+    expect((await server.latestVoucher(channelId))?.redeemed).toBe(3n * PRICE)
   })
 })
