@@ -197,7 +197,7 @@ describe('ocn start and ocn status', () => {
     expect(await exited(second.child)).toBe(0)
   })
 
-  it('refuses to start without keys or with a role this build cannot run', async () => {
+  it('refuses to start without keys, or a role without a deployment to run against', async () => {
     const noKeys = await ocn(['start', '--data-dir', dataDir, '--api-port', '0'])
     expect(noKeys.code).toBe(2)
     expect(noKeys.stderr).toMatch(/^error: no key file at .*run `ocn init`/)
@@ -214,7 +214,8 @@ describe('ocn start and ocn status', () => {
       '--json',
     ])
     expect(role.code).toBe(2)
-    expect(JSON.parse(role.stdout).error.code).toBe('DAEMON_ROLE_UNAVAILABLE')
+    // a role needs the chain: the missing deployment file is named, with what to do
+    expect(JSON.parse(role.stdout).error.code).toBe('CHAIN_DEPLOYMENT_MISSING')
   })
 })
 
