@@ -61,8 +61,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => {
     execFile(
       process.execPath,
-      // The requester role cannot submit training jobs yet: the workload runs without its training job.
-      [bin, 'devnet', '--once', '--json', '--no-training', '--dir', join(dir, 'net')],
+      [bin, 'devnet', '--once', '--json', '--dir', join(dir, 'net')],
       {
         env: { PATH: process.env.PATH ?? '', HOME: dir },
         cwd: dir,
@@ -122,7 +121,13 @@ describe('ocn devnet --once --json', () => {
 
   it('settles every honest job and slashes the cheater on the job it won', () => {
     const cheater = summary.nodes.find((n) => n.cheater)!.address.toLowerCase()
-    expect(summary.jobs.map((j) => j.kind)).toContain('inference')
+    // Inference jobs on the generated classifier and one training job.
+    expect(summary.jobs.map((j) => j.kind).sort()).toEqual([
+      'inference',
+      'inference',
+      'inference',
+      'training',
+    ])
     for (const job of summary.jobs) {
       expect(job.id).toMatch(/^0x[0-9a-f]{64}$/)
       expect(job.provider).not.toBeNull()
