@@ -12,6 +12,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {StakeManager} from "./StakeManager.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
 
 /// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
 /// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
@@ -136,6 +137,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     IERC20 public immutable token;
     StakeManager public immutable stakeManager;
     ZkVerifierRegistry public immutable zkVerifierRegistry;
+    /// @dev Read once per award: a Revoked model gets no new job (one external call, one SLOAD).
+    ModelRegistry public immutable modelRegistry;
 
     Params private _params;
     uint128 public minChallengeBond;
@@ -208,6 +211,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error NotRequester(address caller, address requester);
     error NotProvider(address caller, address provider);
     error ZkModelNotRegistered(bytes32 modelHash);
+    error ModelRevoked(bytes32 modelHash);
     error VerificationModeMismatch(bytes32 jobId, uint8 verification);
     error PublicSignalOutOfField(uint256 index, uint256 value);
     error InputCommitmentMismatch(bytes32 jobId, uint256 expected, uint256 actual);
@@ -236,6 +240,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         IERC20 token_,
         StakeManager stakeManager_,
         ZkVerifierRegistry zkVerifierRegistry_,
+        ModelRegistry modelRegistry_,
         address authority,
         address treasury_,
         Params memory params_,
@@ -245,6 +250,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         token = token_;
         stakeManager = stakeManager_;
         zkVerifierRegistry = zkVerifierRegistry_;
+        modelRegistry = modelRegistry_;
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
@@ -298,6 +304,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (block.timestamp > bid.expiry) revert BidExpired(bid.expiry, uint64(block.timestamp));
         if (bid.price > offer.maxPrice) revert PriceAboveMax(bid.price, offer.maxPrice);
         if (bid.collateral < offer.minCollateral) revert CollateralBelowMin(bid.collateral, offer.minCollateral);
+        // Only revocation blocks an award: unknown, proposed, approved and deprecated models still
+        // trade here, and nodes that want approved models only filter offers themselves.
+        if (modelRegistry.modelStatus(offer.modelHash) == ModelRegistry.ModelStatus.Revoked) {
+            revert ModelRevoked(offer.modelHash);
+        }
 
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);

@@ -23,6 +23,7 @@ const exported = [
   ['StakeManager.sol', 'StakeManager', 'stakeManager'],
   ['JobMarket.sol', 'JobMarket', 'jobMarket'],
   ['ZkVerifierRegistry.sol', 'ZkVerifierRegistry', 'zkVerifierRegistry'],
+  ['ModelRegistry.sol', 'ModelRegistry', 'modelRegistry'],
   ['@openzeppelin/contracts/access/manager/AccessManager.sol', 'AccessManager', 'accessManager'],
   ['governance/OpenGovernor.sol', 'OpenGovernor', 'openGovernor'],
   ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],

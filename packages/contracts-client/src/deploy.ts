@@ -3,7 +3,8 @@
  * AccessManager: the arbiter role may call `JobMarket.resolve`, the parameters role the
  * setters of both contracts, and the deployer (AccessManager admin) can hand either role, or
  * the admin role itself, to governance later. The ZkVerifierRegistry's setters stay at the
- * admin role: registering a verifier decides which proofs pay out.
+ * admin role: registering a verifier decides which proofs pay out. The ModelRegistry's status
+ * changes go to the MODEL_CURATOR role (JobMarket refuses awards for revoked models).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -23,6 +24,8 @@ import {
   accessManagerBytecode,
   jobMarketAbi,
   jobMarketBytecode,
+  modelRegistryAbi,
+  modelRegistryBytecode,
   openTokenAbi,
   openTokenBytecode,
   stakeManagerAbi,
@@ -73,6 +76,8 @@ export interface DeployProtocolParameters {
   arbiter?: Address
   /** granted the PARAMETERS role; defaults to the deployer */
   parameterAdmin?: Address
+  /** granted the MODEL_CURATOR role (approve, deprecate, reject, revoke models); defaults to the deployer */
+  modelCurator?: Address
   params?: Partial<MarketParameters>
   /** when set, the deployment JSON is written there */
   outFile?: string
@@ -84,7 +89,7 @@ export interface Deployment {
   /** block of the first deployment transaction (where watchers start) */
   deployBlock: bigint
   deployer: Address
-  roles: { arbiter: bigint; parameters: bigint }
+  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint }
   params: MarketParameters
 }
 
@@ -101,6 +106,12 @@ const MARKET_PARAMETER_FUNCTIONS = [
   'setTreasury(address)',
 ]
 const STAKE_PARAMETER_FUNCTIONS = ['setUnbondingDelay(uint64)']
+const MODEL_CURATOR_FUNCTIONS = [
+  'approveModel(bytes32)',
+  'deprecateModel(bytes32)',
+  'rejectModel(bytes32)',
+  'revokeModel(bytes32)',
+]
 
 export async function deployProtocol(
   client: ProtocolWalletClient,
@@ -118,6 +129,7 @@ export async function deployProtocol(
   const treasury = parameters.treasury ?? deployer
   const arbiter = parameters.arbiter ?? deployer
   const parameterAdmin = parameters.parameterAdmin ?? deployer
+  const modelCurator = parameters.modelCurator ?? deployer
 
   try {
     const chainId = await getChainId(client)
@@ -166,6 +178,16 @@ export async function deployProtocol(
       }),
       'ZkVerifierRegistry',
     )
+    const modelRegistry = await deployed(
+      await deployContract(client, {
+        abi: modelRegistryAbi,
+        bytecode: modelRegistryBytecode,
+        args: [accessManager],
+        account: client.account,
+        chain: client.chain,
+      }),
+      'ModelRegistry',
+    )
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
     const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
     const stakeManager = await deployed(
@@ -187,6 +209,7 @@ export async function deployProtocol(
           token,
           stakeManager,
           zkVerifierRegistry,
+          modelRegistry,
           accessManager,
           treasury,
           {
@@ -235,7 +258,13 @@ export async function deployProtocol(
       selectors(STAKE_PARAMETER_FUNCTIONS),
       ProtocolRole.parameters,
     ])
+    await manage('setTargetFunctionRole', [
+      modelRegistry,
+      selectors(MODEL_CURATOR_FUNCTIONS),
+      ProtocolRole.modelCurator,
+    ])
     await manage('grantRole', [ProtocolRole.arbiter, arbiter, 0])
+    await manage('grantRole', [ProtocolRole.modelCurator, modelCurator, 0])
     await manage('grantRole', [ProtocolRole.parameters, parameterAdmin, 0])
 
     const wiredMarket = await readContract(client, {
@@ -249,10 +278,14 @@ export async function deployProtocol(
 
     const deployment: Deployment = {
       chainId,
-      addresses: { accessManager, token, stakeManager, jobMarket, zkVerifierRegistry },
+      addresses: { accessManager, token, stakeManager, jobMarket, zkVerifierRegistry, modelRegistry },
       deployBlock,
       deployer,
-      roles: { arbiter: ProtocolRole.arbiter, parameters: ProtocolRole.parameters },
+      roles: {
+        arbiter: ProtocolRole.arbiter,
+        parameters: ProtocolRole.parameters,
+        modelCurator: ProtocolRole.modelCurator,
+      },
       params,
     }
     if (parameters.outFile !== undefined) await writeDeploymentFile(parameters.outFile, deployment)
@@ -300,6 +333,15 @@ export function parseDeployment(json: string): Deployment {
   const num = (v: unknown, name: string): number => Number(big(v, name))
   const a = raw.addresses ?? {}
   const p = raw.params ?? {}
+  // Deployments written before the ModelRegistry existed have neither entry.
+  const modelRegistry =
+    a.modelRegistry === undefined
+      ? {}
+      : { modelRegistry: address(a.modelRegistry, 'addresses.modelRegistry') }
+  const modelCurator =
+    raw.roles?.modelCurator === undefined
+      ? {}
+      : { modelCurator: big(raw.roles.modelCurator, 'roles.modelCurator') }
   return {
     chainId: num(raw.chainId, 'chainId'),
     addresses: {
@@ -308,12 +350,14 @@ export function parseDeployment(json: string): Deployment {
       stakeManager: address(a.stakeManager, 'addresses.stakeManager'),
       jobMarket: address(a.jobMarket, 'addresses.jobMarket'),
       zkVerifierRegistry: address(a.zkVerifierRegistry, 'addresses.zkVerifierRegistry'),
+      ...modelRegistry,
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),
     roles: {
       arbiter: big(raw.roles?.arbiter, 'roles.arbiter'),
       parameters: big(raw.roles?.parameters, 'roles.parameters'),
+      ...modelCurator,
     },
     params: {
       protocolFeeBps: num(p.protocolFeeBps, 'params.protocolFeeBps'),

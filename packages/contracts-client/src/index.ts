@@ -9,6 +9,8 @@ export {
   accessManagerBytecode,
   jobMarketAbi,
   jobMarketBytecode,
+  modelRegistryAbi,
+  modelRegistryBytecode,
   openTokenAbi,
   openTokenBytecode,
   stakeManagerAbi,

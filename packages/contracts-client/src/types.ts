@@ -8,6 +8,9 @@ export interface ProtocolAddresses {
   jobMarket: Address
   /** model artifact -> model commitment and Groth16 verifier, for zk-mode jobs */
   zkVerifierRegistry: Address
+  /** model content hash -> storage pointer, spec/eval hashes, owner, curation status; absent in
+   * deployment files written before it existed */
+  modelRegistry?: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */
@@ -49,4 +52,19 @@ export const ProtocolRole = {
   admin: 0n,
   arbiter: 1n,
   parameters: 2n,
+  /** ModelRegistry status changes; 3 is the governance OPERATIONS role */
+  modelCurator: 4n,
 } as const
+
+/** Model status as ModelRegistry.ModelStatus stores it. */
+export const ModelStatus = {
+  none: 0,
+  proposed: 1,
+  approved: 2,
+  deprecated: 3,
+  revoked: 4,
+} as const
+export type ModelStatus = keyof typeof ModelStatus
+export const modelStatusName = Object.fromEntries(
+  Object.entries(ModelStatus).map(([k, v]) => [v, k]),
+) as Record<number, ModelStatus>
