@@ -84,7 +84,11 @@ export const devnetCommand: Command = {
         )
       else {
         const who = event.job.providerName === null ? '' : ` by ${event.job.providerName}`
-        const extra = event.job.error === undefined ? '' : `: ${event.job.error}`
+        const window =
+          event.state === 'committed' && devnet !== undefined
+            ? `; verification window ${devnet.deployment.params.challengeWindow} s`
+            : ''
+        const extra = `${window}${event.job.error === undefined ? '' : `: ${event.job.error}`}`
         say(`${event.job.name.padEnd(11)} ${short(event.job.id || '-')} ${event.state}${who}${extra}`)
       }
     }
