@@ -1,0 +1,120 @@
+/**
+ * The daemon's chain service against a real anvil: deployment file loading, balances, events
+ * delivered once confirmed, and the watcher cursor kept in the StateStore so a restarted
+ * service does not deliver the same events again.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  approveToken,
+  type DevChain,
+  deployProtocol,
+  type ProtocolEvent,
+  stake,
+  startDevChain,
+  transferToken,
+  writeDeploymentFile,
+} from '@ocn/contracts-client'
+import { createWalletClient, http, parseEther } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ChainServiceError, createChainService } from '../../src/chain/index.js'
+import { createSilentLogger } from '../../src/logging/index.js'
+import { createStateStore } from '../../src/state/index.js'
+
+describe('chain service', () => {
+  let chain: DevChain
+  let dir: string
+  let deploymentFile: string
+
+  beforeAll(async () => {
+    chain = await startDevChain()
+    dir = await mkdtemp(join(tmpdir(), 'ocn-chain-'))
+    const deployer = createWalletClient({
+      account: privateKeyToAccount(chain.privateKeys[0]!),
+      chain: chain.chain,
+      transport: http(chain.rpcUrl),
+      pollingInterval: 50,
+    })
+    const deployment = await deployProtocol(deployer)
+    deploymentFile = join(dir, 'deployment.json')
+    await writeDeploymentFile(deploymentFile, deployment)
+    await transferToken(deployer, {
+      token: deployment.addresses.token,
+      to: chain.accounts[1]!.address,
+      amount: parseEther('50'),
+    })
+  }, 120_000)
+
+  afterAll(async () => {
+    await chain?.stop()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reads balances, delivers confirmed events once, and resumes from the saved cursor', async () => {
+    const state = createStateStore({ path: join(dir, 'state') })
+    await state.open()
+    const account = privateKeyToAccount(chain.privateKeys[1]!)
+    const init = { rpcUrl: chain.rpcUrl, account, deploymentFile, confirmations: 0, pollIntervalMs: 50 }
+    const service = createChainService(init, { state, logger: createSilentLogger() })
+    const seen: ProtocolEvent[] = []
+    service.onEvents((events) => void seen.push(...events))
+    await service.start()
+    expect(await service.chainId()).toBe(31337)
+    const { addresses } = service.deployment
+    await approveToken(service.client, {
+      token: addresses.token,
+      spender: addresses.stakeManager,
+      amount: parseEther('20'),
+    })
+    await stake(service.client, { stakeManager: addresses.stakeManager, amount: parseEther('20') })
+    await service.poll()
+    const staked = seen.filter((e) => e.eventName === 'Staked')
+    expect(staked).toHaveLength(1)
+    const balances = await service.balances(account.address)
+    expect(balances).toMatchObject({ token: parseEther('30'), staked: parseEther('20'), locked: 0n })
+    await service.stop()
+    const cursor = await state.getChainCursor()
+    expect(cursor?.blockNumber).toBe(await service.blockNumber())
+
+    // a restarted service starts after the cursor: nothing is delivered twice
+    const again = createChainService(init, { state, logger: createSilentLogger() })
+    const replayed: ProtocolEvent[] = []
+    again.onEvents((events) => void replayed.push(...events))
+    await again.start()
+    await again.poll()
+    expect(replayed.filter((e) => e.eventName === 'Staked')).toHaveLength(0)
+    await again.stop()
+    await state.close()
+  })
+
+  it('names a missing or invalid deployment file and a chain that does not match it', async () => {
+    const state = createStateStore({ path: join(dir, 'state-2') })
+    await state.open()
+    const account = privateKeyToAccount(chain.privateKeys[2]!)
+    const start = async (file: string, rpcUrl = chain.rpcUrl) => {
+      const service = createChainService(
+        { rpcUrl, account, deploymentFile: file },
+        { state, logger: createSilentLogger() },
+      )
+      return service.start().then(
+        async () => {
+          await service.stop()
+          return 'started'
+        },
+        (err: unknown) => (err instanceof ChainServiceError ? err.code : String(err)),
+      )
+    }
+    expect(await start(join(dir, 'nope.json'))).toBe('CHAIN_DEPLOYMENT_MISSING')
+    const bad = join(dir, 'bad.json')
+    await writeFile(bad, '{"chainId": 1}')
+    expect(await start(bad)).toBe('CHAIN_DEPLOYMENT_INVALID')
+    const other = join(dir, 'other-chain.json')
+    const json = JSON.parse(await (await import('node:fs/promises')).readFile(deploymentFile, 'utf8'))
+    await writeFile(other, JSON.stringify({ ...json, chainId: 1 }))
+    expect(await start(other)).toBe('CHAIN_DEPLOYMENT_MISMATCH')
+    expect(await start(deploymentFile, 'http://127.0.0.1:1')).toBe('CHAIN_UNREACHABLE')
+    await state.close()
+  })
+})
