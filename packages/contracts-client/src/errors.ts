@@ -8,6 +8,7 @@ import { ContractFunctionRevertedError, decodeErrorResult, type Hex, BaseError a
 import {
   accessManagerAbi,
   jobMarketAbi,
+  modelRegistryAbi,
   openTokenAbi,
   stakeManagerAbi,
   zkVerifierRegistryAbi,
@@ -111,6 +112,7 @@ export class WatcherError extends ContractsClientError {
 export const protocolErrorsAbi = [
   ...jobMarketAbi,
   ...zkVerifierRegistryAbi,
+  ...modelRegistryAbi,
   ...stakeManagerAbi,
   ...openTokenAbi,
   ...accessManagerAbi,
