@@ -174,4 +174,27 @@ describe('ocn job', () => {
     ])
     expect(BigInt(job.price)).toBeLessThanOrEqual(500_000_000_000_000_000n)
   })
+
+  it('submits a training job with --training and returns at once with --no-wait', async () => {
+    const training = workload.jobs.find((j) => j.kind === 'training')!
+    const submitted = await ocn([
+      'job',
+      'submit',
+      '--api-url',
+      api,
+      '--model',
+      training.modelPath,
+      '--inputs',
+      training.inputsPath,
+      '--training',
+      training.trainingSpecPath!,
+      '--no-wait',
+      '--json',
+    ])
+    expect(submitted.code).toBe(0)
+    const { jobId } = JSON.parse(submitted.stdout)
+    expect(jobId).toMatch(/^0x[0-9a-f]{64}$/)
+    const status = await ocn(['job', 'status', jobId, '--api-url', api, '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ id: jobId, kind: 'training', role: 'requester' })
+  })
 })
