@@ -38,9 +38,7 @@ afterAll(async () => {
 
 describe('PaymentChannels under random redemption orders', () => {
   it('pays the provider the largest redeemed amount and refunds the rest, to the wei', async () => {
-    const signer = {
-      signTypedData: (td: Parameters<typeof signTypedData>[1]) => signTypedData(p.requester, td),
-    }
+    const signer: VoucherSigner = { signTypedData: (td) => signTypedData(p.requester, td) }
     await fc.assert(
       fc.asyncProperty(
         // cumulative amounts in wei, some over the deposit
