@@ -262,11 +262,22 @@ describe('ocn config show and usage errors', () => {
     const help = await ocn(['--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('ocn <command>')
-    for (const command of ['init', 'start', 'status', 'config show'])
-      expect(help.stdout).toContain(`  ${command}`)
-    // Commands whose back-end is not wired in this build are not offered.
-    for (const absent of ['provider', 'verifier', 'stake', 'job', 'devnet'])
-      expect(help.stdout).not.toMatch(new RegExp(`^  ${absent}`, 'm'))
+    for (const command of [
+      'init',
+      'start',
+      'status',
+      'config show',
+      'provider start',
+      'verifier start',
+      'stake',
+      'unstake',
+      'balance',
+      'job submit',
+      'job status',
+      'job results',
+      'devnet',
+    ])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
 
     const startHelp = await ocn(['start', '--help'])
     expect(startHelp.stdout).toContain('--rpc-url')
