@@ -19,10 +19,12 @@ const interactive = process.stdin.isTTY === true && process.stdout.isTTY === tru
 if (!interactive && !args.includes('--once')) args.push('--once')
 
 const child = spawn(process.execPath, [bin, 'devnet', ...args], { stdio: 'inherit' })
-// Ctrl-C reaches the devnet directly (same process group); it stops its nodes and anvil and
-// exits. This process only waits for it, and passes on signals sent to it alone.
+// Ctrl-C on a terminal reaches the devnet directly (same process group): forwarding it too
+// would be a second signal, which makes the devnet exit at once instead of cleaning up. Other
+// signals sent to this process alone are passed on.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    if (signal === 'SIGINT' && interactive) return
     if (child.exitCode === null) child.kill(signal)
   })
 }
