@@ -348,4 +348,38 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(after[honest.address]!.token).toBe(before[honest.address]!.token + done.price! - fee)
     expect(after[treasury]!.token).toBe(before[treasury]!.token + fee)
   }, 240_000)
+
+  it('bad input to submitJob and reoffer: typed errors, nothing recorded', async () => {
+    const requesterNode = node('requester')
+    const training = await writeTrainingFixture(net.dir)
+    const jobsBefore = (await requesterNode.daemon.state.listJobs({ role: 'requester' })).length
+    const submit = (params: Partial<Parameters<RequesterRole['submitJob']>[0]>) =>
+      requester()
+        .submitJob({ ...fixture, kind: 'inference', verification: 'replay', ...params })
+        .then(
+          () => 'submitted',
+          (err: { code?: string }) => err.code,
+        )
+    expect(await submit({ modelPath: join(net.dir, 'missing.onnx') })).toBe('ROLE_FILE_UNREADABLE')
+    expect(await submit({ inputsPath: join(net.dir, 'missing.safetensors') })).toBe('ROLE_FILE_UNREADABLE')
+    // the blobs dataset does not feed the MLP's `input`
+    expect(await submit({ inputsPath: training.inputsPath })).toBe('ROLE_INPUT_MISMATCH')
+    expect(await submit({ maxPrice: 10n ** 30n })).toBe('ROLE_INSUFFICIENT_BALANCE')
+    expect(await submit({ verification: 'zk' })).toBe('ROLE_NOT_SUPPORTED')
+    expect(await submit({ kind: 'training' })).toBe('ROLE_INVALID_PARAMS')
+    expect(await submit({ microBatchSize: 0 })).toBe('ROLE_INVALID_PARAMS')
+    const reoffer = (jobId: string) =>
+      requester()
+        .reoffer(jobId)
+        .then(
+          () => 'reoffered',
+          (err: { code?: string }) => err.code,
+        )
+    expect(await reoffer(`0x${'ab'.repeat(32)}`)).toBe('ROLE_UNKNOWN_JOB')
+    const finalized = (
+      await requesterNode.daemon.state.listJobs({ role: 'requester', state: 'finalized' })
+    )[0]!
+    expect(await reoffer(finalized.id)).toBe('ROLE_JOB_STATE')
+    expect((await requesterNode.daemon.state.listJobs({ role: 'requester' })).length).toBe(jobsBefore)
+  })
 })

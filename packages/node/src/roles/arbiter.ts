@@ -13,6 +13,7 @@ import { getDispute, getJob, jobMarketAbi, type ProtocolEvent, resolve } from '@
 import { merkleLeaf, verifyMerkleProof } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import type { RoleService } from '../daemon/interface.js'
+import { createRoleMetrics } from './metrics.js'
 import {
   createTicker,
   findAwardedJob,
@@ -42,6 +43,7 @@ export interface ArbiterRole extends RoleService {
 export function createArbiterRole(components: RoleComponents): ArbiterRole {
   const { chain, network, directory } = components
   const options = roleOptions(components)
+  const metrics = createRoleMetrics(components.metrics)
   const log = components.logger.child({ role: 'arbiter' })
   const pending = new Set<Hex>()
   const resolving = new Map<Hex, Promise<void>>()
@@ -139,6 +141,7 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
       txHash: hash,
     }
     decisions.push(decision)
+    metrics.resolutions.inc({ provider_cheated: String(providerCheated) })
     log.info({ jobId, leafIndex, providerCheated, reason }, 'dispute resolved')
   }
 

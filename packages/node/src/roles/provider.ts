@@ -33,6 +33,7 @@ import { outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { JobRecord } from '../state/records.js'
+import { createRoleMetrics } from './metrics.js'
 import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 
 export interface ProviderRole extends RoleService {
@@ -104,6 +105,7 @@ export function corruptMicroBatches(
 export function createProviderRole(components: RoleComponents): ProviderRole {
   const { config, state, chain, network, store, executor, keys } = components
   const options = roleOptions(components)
+  const metrics = createRoleMetrics(components.metrics)
   const log = components.logger.child({ role: 'provider' })
   const me = keys.account.address.toLowerCase()
   const running = new Map<string, Promise<void>>()
@@ -278,6 +280,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       })
       return
     }
+    metrics.bidsSent.inc()
     log.info({ jobId, price: terms.price.toString() }, 'bid sent')
   }
 
@@ -388,6 +391,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         ...(cheated.length > 0 ? { cheatedIndices: cheated } : {}),
       } as unknown as Record<string, unknown>,
     })
+    metrics.executionSeconds.observe((Date.now() - started) / 1000)
     const { hash } = await commitResult(chain.client, {
       jobMarket: chain.deployment.addresses.jobMarket,
       jobId,
@@ -397,6 +401,9 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     await state.transitionJob(jobId, 'committed', {
       txHash: hash,
       note: `executed in ${Date.now() - started} ms`,
+    })
+    metrics.resultsCommitted.inc({
+      kind: decodeJobOffer(hexToBytes(detail.offer)).terms.kind === 1 ? 'training' : 'inference',
     })
     log.info({ jobId, root: tree.root, leaves: dataHashes.length }, 'result committed')
   }

@@ -48,6 +48,7 @@ import type { BidDecision } from '../p2p/bid-protocol.js'
 import type { BidRecord, JobRecord } from '../state/records.js'
 import { RoleError } from './errors.js'
 import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
+import { createRoleMetrics } from './metrics.js'
 import type { TrainingManifest } from './provider.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 
@@ -86,6 +87,7 @@ export function effectivePrice(
 export function createRequesterRole(components: RoleComponents): RequesterRoleHandle {
   const { config, state, chain, network, store, executor, keys, directory } = components
   const options = roleOptions(components)
+  const metrics = createRoleMetrics(components.metrics)
   const log = components.logger.child({ role: 'requester' })
   const awarding = new Map<string, Promise<void>>()
   const fetching = new Map<string, Promise<void>>()
@@ -364,6 +366,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       wire: bytesToHex(encodeBid(bid)),
     }
     await state.putBid(record)
+    metrics.bidsReceived.inc()
     directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
     return { accepted: true }
   }
@@ -439,6 +442,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
           bids: bids.map((b) => ({ ...b, status: b.bidId === record.bidId ? 'accepted' : 'rejected' })),
         })
         directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+        metrics.jobsAwarded.inc()
         log.info({ jobId, provider: bid.terms.provider, price: bid.terms.price.toString() }, 'job awarded')
         return
       } catch (err) {

@@ -15,6 +15,7 @@ import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import type { NamedTensors } from '../executor/tensor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { Logger } from '../logging/index.js'
+import type { MetricsFactory } from '../metrics/index.js'
 import type { Network } from '../p2p/network.js'
 import type { StateStore } from '../state/store.js'
 import { RoleError } from './errors.js'
@@ -31,6 +32,8 @@ export interface RoleComponents {
   executor: Executor
   directory: PeerDirectory
   options?: Partial<RoleOptions>
+  /** the daemon's metrics (a private registry when absent) */
+  metrics?: MetricsFactory
 }
 
 export function roleOptions(components: RoleComponents): RoleOptions {

@@ -11,6 +11,7 @@ import { type LeafClaim, sampleIndices, samplesForDetection, spotCheck } from '@
 import type { Hex } from 'viem'
 import type { RoleService } from '../daemon/interface.js'
 import type { JobRecord } from '../state/records.js'
+import { createRoleMetrics } from './metrics.js'
 import {
   type AwardedJob,
   createTicker,
@@ -63,6 +64,7 @@ const fromJson = (o: Record<string, unknown>): AwardedJob =>
 export function createVerifierRole(components: RoleComponents): VerifierRole {
   const { config, state, chain, network, keys, directory } = components
   const options = roleOptions(components)
+  const metrics = createRoleMetrics(components.metrics)
   const log = components.logger.child({ role: 'verifier' })
   const me = keys.account.address.toLowerCase()
   const checking = new Map<string, Promise<void>>()
@@ -283,6 +285,8 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     await state.updateJob(jobId, {
       detail: { ...detail, report } as unknown as Record<string, unknown>,
     })
+    metrics.checks.inc({ result: report.passed ? 'passed' : 'failed' })
+    metrics.checkSeconds.observe(report.costMs / 1000)
     log.info(
       { jobId, passed: report.passed, checked: report.checkedIndices.length, p: report.detectionProbability },
       'verification report',
@@ -302,6 +306,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
       claimedDataHash: evidence.replayed,
     })
     await state.transitionJob(jobId, 'challenged', { txHash: hash, note: `leaf ${evidence.index} disputed` })
+    metrics.challenges.inc()
     log.warn({ jobId, leaf: evidence.index }, 'challenged a faked result')
   }
 

@@ -142,7 +142,7 @@ export function createNodeComponents(
 
   const roleFactory =
     (role: NodeRole, create: (c: RoleComponents) => RoleService): ServiceFactory<RoleService> =>
-    ({ state, logger }) => {
+    ({ state, logger, metrics }) => {
       const need = <T>(value: T | undefined, what: string): T => {
         if (value === undefined) throw new Error(`the ${role} role needs the ${what}, which is not running`)
         return value
@@ -157,6 +157,7 @@ export function createNodeComponents(
         store: need(parts.store, 'artifact store'),
         executor: need(parts.executor, 'executor'),
         directory: need(directory, 'peer directory'),
+        metrics,
         ...(options.roles === undefined ? {} : { options: options.roles }),
       })
       parts.roles[role] = service

@@ -1,0 +1,46 @@
+import { Registry } from 'prom-client'
+import { createMetricsFactory, type MetricsFactory } from '../metrics/index.js'
+
+/** What the roles count: the market from each side, and what verification costs. */
+export function createRoleMetrics(factory: MetricsFactory | undefined) {
+  const m = factory ?? createMetricsFactory(new Registry())
+  return {
+    bidsSent: m.counter({ name: 'provider_bids_sent_total', help: 'Bids this provider sent' }),
+    resultsCommitted: m.counter({
+      name: 'provider_results_committed_total',
+      help: 'Results this provider committed on-chain',
+      labelNames: ['kind'] as const,
+    }),
+    executionSeconds: m.histogram({
+      name: 'provider_execution_seconds',
+      help: 'Time from starting a job to having its result ready to commit',
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    }),
+    bidsReceived: m.counter({
+      name: 'requester_bids_received_total',
+      help: 'Valid bids received by this requester',
+    }),
+    jobsAwarded: m.counter({
+      name: 'requester_jobs_awarded_total',
+      help: 'Jobs this requester awarded on-chain',
+    }),
+    checks: m.counter({
+      name: 'verifier_checks_total',
+      help: 'Spot checks run by this verifier',
+      labelNames: ['result'] as const,
+    }),
+    checkSeconds: m.histogram({
+      name: 'verifier_check_seconds',
+      help: 'Re-execution time of one spot check',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    }),
+    challenges: m.counter({ name: 'verifier_challenges_total', help: 'Challenges this verifier opened' }),
+    resolutions: m.counter({
+      name: 'arbiter_resolutions_total',
+      help: 'Disputes resolved by this arbiter',
+      labelNames: ['provider_cheated'] as const,
+    }),
+  }
+}
+
+export type RoleMetrics = ReturnType<typeof createRoleMetrics>
