@@ -80,6 +80,9 @@ export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess>
     {
       // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches the devnet only, which then stops
+      // each node once (a node signalled twice would skip its clean shutdown).
+      detached: true,
       env: { ...process.env, ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
     },
   )

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,8 @@ function startUp(netDir: string): Promise<{ child: ChildProcess; rpcPort: string
   const child = spawn(process.execPath, [bin, 'devnet', '--no-workload', '--dir', netDir], {
     env: { PATH: process.env.PATH ?? '', HOME: netDir },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // its own process group, like a command in a terminal's foreground
+    detached: true,
   })
   devnet = child
   let out = ''
@@ -73,14 +75,21 @@ afterEach(async () => {
 })
 
 describe('ocn devnet process supervision', () => {
-  it('stops every node and anvil on SIGINT and exits 0', async () => {
+  it('stops every node and anvil on a terminal Ctrl-C (SIGINT to the group) and exits 0', async () => {
     dir = await mkdtemp(join(tmpdir(), 'ocn-devnet-sigint-'))
     const netDir = join(dir, 'net')
     const { child, rpcPort, output } = await startUp(netDir)
     expect(leftovers(netDir, rpcPort).length).toBeGreaterThanOrEqual(6)
-    child.kill('SIGINT')
+    // A terminal signals the whole foreground group; the nodes are in groups of their own.
+    process.kill(-child.pid!, 'SIGINT')
     expect(await exited(child), output()).toBe(0)
     expect(leftovers(netDir, rpcPort)).toEqual([])
+    // Each node was stopped once, cleanly: none was forced out by a second signal.
+    for (const node of ['verifier', 'provider-1', 'requester']) {
+      const log = await readFile(join(netDir, node, 'node.log'), 'utf8')
+      expect(log).toContain('node stopped')
+      expect(log).not.toContain('forcing exit')
+    }
   })
 
   it('leaves nothing running when the devnet itself is killed with SIGKILL', async () => {
