@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getApiJson } from '../../src/cli/api-client.js'
 import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
+import { readTensorFiles } from '../../src/executor/formats/index.js'
 
 const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
 let dir: string
@@ -173,6 +174,18 @@ describe('ocn job', () => {
       'finalized',
     ])
     expect(BigInt(job.price)).toBeLessThanOrEqual(500_000_000_000_000_000n)
+
+    // The outputs the requester fetched and checked, downloaded and hash-checked again.
+    const results = await ocn(['job', 'results', id, '--api-url', api, '--out', 'results', '--json'])
+    expect(results.stderr).toBe('')
+    const files = JSON.parse(results.stdout).files
+    expect(files).toHaveLength(1)
+    expect(files[0]).toMatchObject({
+      name: 'outputs.safetensors',
+      path: join(dir, 'results', 'outputs.safetensors'),
+    })
+    const outputs = await readTensorFiles([files[0].path])
+    expect(Object.values(outputs)[0]).toMatchObject({ dtype: 'float32', dims: [16, 3] })
   })
 
   it('submits a training job with --training and returns at once with --no-wait', async () => {

@@ -5,6 +5,7 @@ import { createNodeComponents } from '../../wiring/index.js'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor, loggerFor } from '../context.js'
 import { resolvePassphrase } from '../passphrase.js'
+import { withResultFiles } from './results-source.js'
 
 export const startCommand: Command = {
   path: ['start'],
@@ -32,7 +33,7 @@ export const startCommand: Command = {
     const keys = await loadNodeKeys({ dataDir: config.dataDir, passphrase })
     const logger = loggerFor(context, loaded)
     // the real chain, executor, network and the configured roles
-    const daemon = createDaemon(config, { ...createNodeComponents(config, keys), logger })
+    const daemon = createDaemon(config, { ...withResultFiles(createNodeComponents(config, keys)), logger })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {
