@@ -71,6 +71,11 @@ export interface OcnChainService extends ChainService {
   onEvents(listener: ProtocolEventListener): () => void
   /** one watcher poll now (tests; the service also polls on its own) */
   poll(): Promise<number>
+  /**
+   * Runs transactions of this node's account one at a time: two roles (or two jobs) sending
+   * at once would read the same pending nonce and one transaction would be dropped.
+   */
+  serialize<T>(send: () => Promise<T>): Promise<T>
 }
 
 export async function loadDeploymentFile(path: string): Promise<Deployment> {
@@ -113,6 +118,7 @@ export function createChainService(
   let polling: Promise<number> | undefined
   let stopped = true
   const listeners = new Set<ProtocolEventListener>()
+  let sending: Promise<unknown> = Promise.resolve()
 
   const need = <T>(value: T | undefined): T => {
     if (value === undefined)
@@ -278,6 +284,11 @@ export function createChainService(
       return () => listeners.delete(listener)
     },
     poll,
+    serialize(send) {
+      const run = sending.then(send, send)
+      sending = run.catch(() => {})
+      return run
+    },
   }
   return service
 }

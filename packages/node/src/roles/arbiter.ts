@@ -130,7 +130,9 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
       providerLeaf === undefined ||
       replayed === undefined ||
       providerLeaf.toLowerCase() !== replayed.toLowerCase()
-    const { hash } = await resolve(chain.client, { jobMarket: market(), jobId, providerCheated })
+    const { hash } = await chain.serialize(() =>
+      resolve(chain.client, { jobMarket: market(), jobId, providerCheated }),
+    )
     const decision: ArbiterDecision = {
       jobId,
       leafIndex,

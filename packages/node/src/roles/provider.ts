@@ -392,12 +392,14 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       } as unknown as Record<string, unknown>,
     })
     metrics.executionSeconds.observe((Date.now() - started) / 1000)
-    const { hash } = await commitResult(chain.client, {
-      jobMarket: chain.deployment.addresses.jobMarket,
-      jobId,
-      resultRoot: tree.root,
-      leafCount: dataHashes.length,
-    })
+    const { hash } = await chain.serialize(() =>
+      commitResult(chain.client, {
+        jobMarket: chain.deployment.addresses.jobMarket,
+        jobId,
+        resultRoot: tree.root,
+        leafCount: dataHashes.length,
+      }),
+    )
     await state.transitionJob(jobId, 'committed', {
       txHash: hash,
       note: `executed in ${Date.now() - started} ms`,
@@ -429,10 +431,12 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         }
         if (job.state !== 'committed') return
         if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
-        const { hash } = await finalize(chain.client, {
-          jobMarket: chain.deployment.addresses.jobMarket,
-          jobId,
-        })
+        const { hash } = await chain.serialize(() =>
+          finalize(chain.client, {
+            jobMarket: chain.deployment.addresses.jobMarket,
+            jobId,
+          }),
+        )
         await state.transitionJob(jobId, 'finalized', { txHash: hash })
         log.info({ jobId }, 'job finalized; payment collected')
         return

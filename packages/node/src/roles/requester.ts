@@ -420,16 +420,19 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     }
     for (const { record, bid } of ranked) {
       try {
-        await approveToken(chain.client, {
-          token: chain.deployment.addresses.token,
-          spender: market(),
-          amount: bid.terms.price,
-        })
-        const { hash } = await award(chain.client, {
-          jobMarket: market(),
-          offer: offer.terms,
-          bid: bid.terms,
-          signature: bid.signature,
+        // approve and award back to back: another award in between would reset the allowance
+        const { hash } = await chain.serialize(async () => {
+          await approveToken(chain.client, {
+            token: chain.deployment.addresses.token,
+            spender: market(),
+            amount: bid.terms.price,
+          })
+          return award(chain.client, {
+            jobMarket: market(),
+            offer: offer.terms,
+            bid: bid.terms,
+            signature: bid.signature,
+          })
         })
         await state.transitionJob(jobId, 'awarded', {
           txHash: hash,
@@ -573,7 +576,9 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       await go('expired', { note: 'provider never committed; price refunded' })
     } else if (onChain.status === 'awarded' && job.state === 'awarded') {
       if ((await chain.chainTime()) > BigInt(onChain.deadline)) {
-        const { hash } = await expire(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+        const { hash } = await chain.serialize(() =>
+          expire(chain.client, { jobMarket: market(), jobId: jobId as Hex }),
+        )
         await go('expired', { txHash: hash, note: 'provider never committed; price refunded' })
         log.warn({ jobId, provider: onChain.provider }, 'job expired: refunded, provider slashed')
       }

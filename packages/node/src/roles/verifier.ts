@@ -6,7 +6,7 @@
  * will not serve its leaves. Each check leaves a report on the job record: indices, detection
  * probability, cost.
  */
-import { approveToken, challenge, getJob, type ProtocolEvent } from '@ocn/contracts-client'
+import { approveToken, challenge, getJob, getMarketParams, type ProtocolEvent } from '@ocn/contracts-client'
 import { type LeafClaim, sampleIndices, samplesForDetection, spotCheck } from '@ocn/prover'
 import type { Hex } from 'viem'
 import type { RoleService } from '../daemon/interface.js'
@@ -294,16 +294,24 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     if (evidence === undefined) return
     const now = await getJob(chain.client, { jobMarket: market(), jobId })
     if (now.status !== 'committed') return reconcile(await state.requireJob(jobId))
-    await approveToken(chain.client, {
-      token: chain.deployment.addresses.token,
-      spender: market(),
-      amount: chain.deployment.params.minChallengeBond,
-    })
-    const { hash } = await challenge(chain.client, {
-      jobMarket: market(),
-      jobId,
-      leafIndex: BigInt(evidence.index),
-      claimedDataHash: evidence.replayed,
+    const { hash } = await chain.serialize(async () => {
+      await approveToken(chain.client, {
+        token: chain.deployment.addresses.token,
+        spender: market(),
+        // the bond as the market asks it now (governance may have changed it since deployment)
+        amount: (
+          await getMarketParams(chain.client, {
+            jobMarket: market(),
+            stakeManager: chain.deployment.addresses.stakeManager,
+          })
+        ).minChallengeBond,
+      })
+      return challenge(chain.client, {
+        jobMarket: market(),
+        jobId,
+        leafIndex: BigInt(evidence.index),
+        claimedDataHash: evidence.replayed,
+      })
     })
     await state.transitionJob(jobId, 'challenged', { txHash: hash, note: `leaf ${evidence.index} disputed` })
     metrics.challenges.inc()
