@@ -381,14 +381,25 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
 
   async function awardJob(jobId: string): Promise<void> {
     const job = await state.requireJob(jobId)
-    if (job.state !== 'bidding') return
+    // 'offered': stopped between recording the offer and publishing it; no bid can have come
+    if (job.state !== 'bidding' && job.state !== 'offered') return
     const detail = detailOf(job)
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
     if (onChain.status !== 'none') {
-      // awarded before a crash: record what the chain says
+      // awarded before a crash: record what the chain says, with the winner's peer from its bid
+      const winner = (await state.listBids(jobId)).find(
+        (b) => b.provider.toLowerCase() === onChain.provider.toLowerCase(),
+      )
       await state.transitionJob(jobId, 'awarded', {
-        patch: { provider: onChain.provider, price: onChain.price, collateral: onChain.collateral },
+        patch: {
+          provider: onChain.provider,
+          price: onChain.price,
+          collateral: onChain.collateral,
+          ...(winner?.peerId === undefined
+            ? {}
+            : { detail: { ...detail, providerPeerId: winner.peerId } as unknown as Record<string, unknown> }),
+        },
         note: 'award found on-chain after restart',
       })
       return
@@ -468,7 +479,10 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
   async function fetchResults(jobId: string): Promise<void> {
     const job = await state.requireJob(jobId)
     const detail = detailOf(job)
-    if (detail.results !== undefined || detail.providerPeerId === undefined) return
+    // the winner's peer from its bid, else from its capability ad
+    const providerPeer =
+      detail.providerPeerId ?? (job.provider === undefined ? undefined : directory.providerPeer(job.provider))
+    if (detail.results !== undefined || providerPeer === undefined) return
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
     const dataHashes: Hex[] = []
     let outputHash: Hex | undefined
@@ -477,7 +491,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         { length: Math.min(MAX_RESULT_LEAVES_PER_REQUEST, onChain.leafCount - start) },
         (_v, k) => start + k,
       )
-      const response = await network.results.requestResult(detail.providerPeerId, {
+      const response = await network.results.requestResult(providerPeer, {
         version: 1,
         jobId: jobId as Hex,
         indices,
@@ -491,14 +505,14 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       for (const leaf of response.result.leaves) dataHashes[leaf.index] = leaf.dataHash
     }
     if (outputHash === undefined) return
-    await network.artifacts.fetch(outputHash, [detail.providerPeerId])
+    await network.artifacts.fetch(outputHash, [providerPeer])
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.terms.kind === 1) {
       // training: the output is a manifest; the trained model is fetched, the checkpoints stay with the provider
       const manifest = JSON.parse(
         new TextDecoder().decode(await store.getBytes(outputHash)),
       ) as TrainingManifest
-      await network.artifacts.fetch(manifest.model, [detail.providerPeerId])
+      await network.artifacts.fetch(manifest.model, [providerPeer])
       const fresh = await state.requireJob(jobId)
       await state.updateJob(jobId, {
         detail: {
