@@ -59,6 +59,10 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
+function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OCN_')))
+}
+
 export interface SpawnNodeOptions {
   name: string
   dataDir: string
@@ -83,7 +87,9 @@ export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess>
       // Its own process group: a terminal's Ctrl-C reaches the devnet only, which then stops
       // each node once (a node signalled twice would skip its clean shutdown).
       detached: true,
-      env: { ...process.env, ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
+      // The node's config file decides; an OCN_* variable of the user's shell (OCN_API_PORT...)
+      // would override it for every node alike and make them collide.
+      env: { ...inheritedEnv(), ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
     },
   )
   live.add(child)

@@ -60,15 +60,16 @@ export const devnetCommand: Command = {
       description: 'keep the devnet files here (default: a temporary dir)',
     },
     keep: { type: 'boolean', description: 'keep the temporary dir after exit' },
-    jobs: { type: 'string', value: '<n>', description: 'inference jobs in the workload (default 3)' },
+    jobs: { type: 'string', value: '<n>', description: 'inference jobs in the workload, 2 to 99 (default 3)' },
     'no-workload': { type: 'boolean', description: 'only bring the network up' },
     'no-training': { type: 'boolean', description: 'leave the training job out of the workload' },
   },
   async run(context) {
     const once = context.flags.once === true
     const jobsText = stringFlag(context.flags, 'jobs')
-    if (jobsText !== undefined && !/^([1-9]|[1-9]\d)$/.test(jobsText))
-      throw new CliError('CLI_USAGE', `--jobs must be an integer from 1 to 99 (got "${jobsText}")`)
+    // The first job goes to the cheater (it bids lowest); at least one more is an honest one.
+    if (jobsText !== undefined && !/^([2-9]|[1-9]\d)$/.test(jobsText))
+      throw new CliError('CLI_USAGE', `--jobs must be an integer from 2 to 99 (got "${jobsText}")`)
     if (once && context.flags['no-workload'] === true)
       throw new CliError('CLI_USAGE', '--once needs the workload: it reports on it')
     // Progress goes to stderr with --json: stdout then carries only the summary object.
