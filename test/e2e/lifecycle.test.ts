@@ -14,6 +14,7 @@ import {
   STATE_DIR_NAME,
   type VerificationReport,
 } from '@ocn/node'
+import { contentHashOf } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fundAndStake,
@@ -153,6 +154,13 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       }
     ).results
     expect(results).toMatchObject({ verified: true, leafCount: 16 })
+    // what `GET /jobs/:id/results` serves: the outputs file, streamed from the artifact store
+    const listed = await requester().jobResults!(job2.jobId)
+    expect(listed?.files.map((f) => f.name)).toEqual(['outputs.safetensors'])
+    const chunks: Uint8Array[] = []
+    for await (const chunk of (await requester().openJobResult!(job2.jobId, 'outputs.safetensors'))!)
+      chunks.push(chunk)
+    expect(contentHashOf(Buffer.concat(chunks))).toBe(listed!.files[0]!.hash)
     const verifierJob2 = await jobIn(node('verifier'), job2.jobId, ['finalized'])
     const report2 = (verifierJob2.detail as { report: VerificationReport }).report
     expect(report2.passed).toBe(true)
@@ -334,6 +342,8 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     // 2 epochs x 4 steps, a checkpoint every 2 steps: checkpoints 0, 2, 4, 6, 8
     expect(results).toMatchObject({ verified: true, leafCount: 5 })
     expect(await requesterNode.components.parts.store!.has(results.modelHash as `0x${string}`)).toBe(true)
+    const files = await requester().jobResults!(job.jobId)
+    expect(files?.files.map((f) => f.name)).toEqual(['model.onnx', 'training-manifest.json'])
     const verified = await jobIn(node('verifier'), job.jobId, ['finalized'])
     const report = (verified.detail as { report: VerificationReport }).report
     expect(report.passed).toBe(true)

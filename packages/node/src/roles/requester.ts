@@ -32,7 +32,7 @@ import {
   offerTypedData,
 } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
-import type { OfferSummary } from '../api/interface.js'
+import type { JobResultFile, OfferSummary } from '../api/interface.js'
 import { ortVersion } from '../executor/capabilities.js'
 import { readTensorFiles } from '../executor/formats/index.js'
 import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
@@ -646,6 +646,41 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         }
       })
     },
+    async jobResults(id) {
+      const job = await state.getJob(id)
+      if (job === undefined || job.role !== 'requester') return undefined
+      const files: JobResultFile[] = []
+      for (const file of resultFiles(job)) {
+        const bytes = await store.size(file.hash as Hex)
+        if (bytes !== undefined) files.push({ ...file, bytes })
+      }
+      return {
+        jobId: job.id,
+        state: job.state,
+        ...(job.resultRoot === undefined ? {} : { resultRoot: job.resultRoot }),
+        files,
+      }
+    },
+    async openJobResult(id, name, callOptions) {
+      const job = await state.getJob(id)
+      if (job === undefined || job.role !== 'requester') return undefined
+      const file = resultFiles(job).find((f) => f.name === name)
+      if (file === undefined || !(await store.has(file.hash as Hex))) return undefined
+      return store.get(file.hash as Hex, callOptions?.signal ? { signal: callOptions.signal } : {})
+    },
     tick: () => ticker.now(),
   }
+}
+
+/** The files a job's results consist of, once fetched: outputs, or the trained model and its manifest. */
+function resultFiles(job: JobRecord): Array<{ name: string; hash: string }> {
+  const results = (job.detail as unknown as RequesterDetail | undefined)?.results
+  if (results === undefined) return []
+  if (results.modelHash !== undefined) {
+    return [
+      { name: 'model.onnx', hash: results.modelHash },
+      { name: 'training-manifest.json', hash: results.outputHash },
+    ]
+  }
+  return [{ name: 'outputs.safetensors', hash: results.outputHash }]
 }
