@@ -359,6 +359,38 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(after[treasury]!.token).toBe(before[treasury]!.token + fee)
   }, 240_000)
 
+  it('a cheating provider on a training job: a segment replay catches a faked checkpoint', async () => {
+    const training = await writeTrainingFixture(net.dir)
+    const honest = node('honest')
+    const cheater = node('cheater')
+    // the honest provider is away, so the cheater is the only bidder
+    await honest.daemon.stop()
+    const job = await requester().submitJob({
+      modelPath: fixture.modelPath,
+      inputsPath: training.inputsPath,
+      trainingSpecPath: training.trainingSpecPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    const awarded = await jobIn(node('requester'), job.jobId, [
+      'awarded',
+      'committed',
+      'challenged',
+      'slashed',
+    ])
+    expect(awarded.provider).toBe(cheater.address)
+    await jobIn(node('requester'), job.jobId, ['slashed'])
+    const checked = await jobIn(node('verifier'), job.jobId, ['slashed'])
+    const report = (checked.detail as { report: VerificationReport }).report
+    expect(report.passed).toBe(false)
+    expect(report.mismatches.some((m) => m.reason === 'different-result')).toBe(true)
+    const decision = (node('arbiter').components.parts.roles.arbiter as ArbiterRole)
+      .decisions()
+      .find((d) => d.jobId === job.jobId)
+    expect(decision).toMatchObject({ providerCheated: true })
+    await restartNode(honest, net.nodes)
+  }, 240_000)
+
   it('bad input to submitJob and reoffer: typed errors, nothing recorded', async () => {
     const requesterNode = node('requester')
     const training = await writeTrainingFixture(net.dir)

@@ -28,8 +28,8 @@ import type { OfferSummary } from '../api/interface.js'
 import type { RoleService } from '../daemon/interface.js'
 import { ortVersion } from '../executor/capabilities.js'
 import type { InferenceResult } from '../executor/executor.js'
-import { encodeSafetensors } from '../executor/formats/safetensors.js'
-import { outputsDataHash } from '../executor/hashing.js'
+import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
+import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { JobRecord } from '../state/records.js'
@@ -100,6 +100,34 @@ export function corruptMicroBatches(
     dataHashes[i] = outputsDataHash(slice)
   }
   return { outputs, dataHashes }
+}
+
+/**
+ * Devnet cheating for training: flips the lowest bit of the first byte of the first tensor of
+ * the chosen checkpoint states and rehashes them, so states and leaves agree and only a
+ * segment replay tells.
+ */
+export function corruptCheckpoints(
+  states: readonly Uint8Array[],
+  hashes: readonly Hex[],
+  indices: readonly number[],
+): { states: Uint8Array[]; checkpointHashes: Hex[] } {
+  const out = [...states]
+  const checkpointHashes = [...hashes]
+  for (const i of indices) {
+    const state = out[i]
+    if (state === undefined) continue
+    const tensors = decodeSafetensors(state).tensors
+    const name = Object.keys(tensors).sort()[0]
+    const t = name === undefined ? undefined : tensors[name]
+    if (t === undefined || t.data.length === 0) continue
+    const data = t.data.slice()
+    data[0] = (data[0] ?? 0) ^ 1
+    const corrupted = { ...tensors, [name!]: { ...t, data } }
+    out[i] = encodeSafetensors(corrupted)
+    checkpointHashes[i] = checkpointHash(corrupted)
+  }
+  return { states: out, checkpointHashes }
 }
 
 export function createProviderRole(components: RoleComponents): ProviderRole {
@@ -338,9 +366,17 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         },
         { keepCheckpoints: true },
       )
+      let states = trained.checkpoints
+      let checkpointHashes = trained.checkpointHashes
+      // devnet cheating: checkpoint 0 is the seed's state, the later ones are what a cheat fakes
+      const cheated = cheatIndices(states.length - 1, config.provider.cheat.fraction).map((i) => i + 1)
+      if (cheated.length > 0) {
+        ;({ states, checkpointHashes } = corruptCheckpoints(states, checkpointHashes, cheated))
+        log.warn({ jobId, cheated }, 'cheat mode: corrupted training checkpoints before committing')
+      }
       // verifiers replay segment i from checkpoint i-1: every checkpoint state is served
       const checkpoints: Hex[] = []
-      for (const state of trained.checkpoints) checkpoints.push((await store.putBytes(state)).hash)
+      for (const state of states) checkpoints.push((await store.putBytes(state)).hash)
       const model = await store.putBytes(trained.model)
       const manifest: TrainingManifest = {
         kind: 'training',
@@ -350,7 +386,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         lossCurve: trained.lossCurve,
       }
       const put = await store.putBytes(new TextEncoder().encode(JSON.stringify(manifest)))
-      await commit(jobId, detail, trained.checkpointHashes, put.hash, [], started)
+      await commit(jobId, detail, checkpointHashes, put.hash, cheated, started)
       return
     }
     const result = await executor.runInference(

@@ -1,9 +1,10 @@
 import { MerkleTree } from '@ocn/protocol'
 import { describe, expect, it } from 'vitest'
 import type { InferenceResult } from '../../src/executor/executor.js'
-import { outputsDataHash } from '../../src/executor/hashing.js'
+import { decodeSafetensors, encodeSafetensors } from '../../src/executor/formats/safetensors.js'
+import { checkpointHash, outputsDataHash } from '../../src/executor/hashing.js'
 import { sliceRows } from '../../src/executor/tensor.js'
-import { cheatIndices, corruptMicroBatches } from '../../src/roles/provider.js'
+import { cheatIndices, corruptCheckpoints, corruptMicroBatches } from '../../src/roles/provider.js'
 import { effectivePrice } from '../../src/roles/requester.js'
 import { leavesNeeded } from '../../src/roles/shared.js'
 
@@ -59,5 +60,26 @@ describe('leavesNeeded', () => {
   it('adds each training segment its starting checkpoint', () => {
     expect(leavesNeeded('inference', [5, 1])).toEqual([1, 5])
     expect(leavesNeeded('training', [0, 3, 4])).toEqual([0, 2, 3, 4])
+  })
+})
+
+describe('corruptCheckpoints', () => {
+  it('changes the chosen checkpoint states and keeps each state hashing to its leaf', () => {
+    const state = (v: number) => ({
+      'w.0': {
+        dtype: 'float32' as const,
+        dims: [2],
+        data: new Uint8Array(new Float32Array([v, v + 1]).buffer),
+      },
+      step: { dtype: 'int64' as const, dims: [], data: new Uint8Array(8) },
+    })
+    const states = [state(1), state(2), state(3)]
+    const bytes = states.map((s) => encodeSafetensors(s))
+    const hashes = states.map((s) => checkpointHash(s))
+    const out = corruptCheckpoints(bytes, hashes, [1])
+    expect(out.checkpointHashes[0]).toBe(hashes[0])
+    expect(out.checkpointHashes[2]).toBe(hashes[2])
+    expect(out.checkpointHashes[1]).not.toBe(hashes[1])
+    expect(checkpointHash(decodeSafetensors(out.states[1]!).tensors)).toBe(out.checkpointHashes[1])
   })
 })
