@@ -1,9 +1,9 @@
 export * from './actions/index.js'
+export * from './attribution/index.js'
 export * from './channels/index.js'
 export * from './deploy.js'
 export * from './devChain.js'
 export * from './errors.js'
-export * from './governance/index.js'
 export {
   accessManagerAbi,
   accessManagerBytecode,
@@ -18,6 +18,6 @@ export {
   zkVerifierRegistryAbi,
   zkVerifierRegistryBytecode,
 } from './generated/abis.js'
+export * from './governance/index.js'
 export * from './types.js'
 export * from './watcher.js'
-export * from './attribution/index.js'

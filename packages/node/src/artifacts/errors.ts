@@ -19,7 +19,11 @@ export class ArtifactStoreError extends Error {
   readonly shortMessage: string
   readonly details: string | undefined
 
-  constructor(code: ArtifactStoreErrorCode, shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ArtifactStoreErrorCode,
+    shortMessage: string,
+    options: { details?: string; cause?: unknown } = {},
+  ) {
     super(
       options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`,
       options.cause === undefined ? undefined : { cause: options.cause },

@@ -4,8 +4,8 @@ export {
   type ArtifactStore,
   type ArtifactStoreComponents,
   type ArtifactStoreInit,
+  createArtifactStore,
   type GetOptions,
   type PutOptions,
   type PutResult,
-  createArtifactStore,
 } from './store.js'

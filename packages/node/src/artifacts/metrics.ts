@@ -18,7 +18,11 @@ export function createArtifactStoreMetrics(registry: Registry | undefined): Arti
     return { bytesWritten: noop, bytesRead: noop }
   }
   return {
-    bytesWritten: counter(registry, 'ocn_artifact_store_written_bytes_total', 'Bytes written into the artifact store'),
+    bytesWritten: counter(
+      registry,
+      'ocn_artifact_store_written_bytes_total',
+      'Bytes written into the artifact store',
+    ),
     bytesRead: counter(registry, 'ocn_artifact_store_read_bytes_total', 'Bytes read from the artifact store'),
   }
 }

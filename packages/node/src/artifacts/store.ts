@@ -69,10 +69,14 @@ function checkedName(hash: unknown): string {
 }
 
 function aborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new ArtifactStoreError(ArtifactStoreErrorCode.ABORTED, 'aborted', { cause: signal.reason })
+  if (signal?.aborted)
+    throw new ArtifactStoreError(ArtifactStoreErrorCode.ABORTED, 'aborted', { cause: signal.reason })
 }
 
-export function createArtifactStore(init: ArtifactStoreInit, components: ArtifactStoreComponents): ArtifactStore {
+export function createArtifactStore(
+  init: ArtifactStoreInit,
+  components: ArtifactStoreComponents,
+): ArtifactStore {
   const options: ArtifactStoreOptions = { ...defaultArtifactStoreOptions, ...init }
   const log = components.logger.child({ component: 'artifact-store' })
   const metrics: ArtifactStoreMetrics = createArtifactStoreMetrics(components.registry)
@@ -83,7 +87,8 @@ export function createArtifactStore(init: ArtifactStoreInit, components: Artifac
   const pathOf = (hash: ContentHash) => join(blobDir, checkedName(hash))
 
   function ensureStarted(): void {
-    if (!started) throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_STARTED, 'artifact store not started')
+    if (!started)
+      throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_STARTED, 'artifact store not started')
   }
 
   async function size(hash: ContentHash): Promise<number | undefined> {
@@ -133,9 +138,13 @@ export function createArtifactStore(init: ArtifactStoreInit, components: Artifac
       handle = undefined
       const hash = `0x${hasher.digest('hex')}` as ContentHash
       if (putOptions.expectedHash !== undefined && hash !== putOptions.expectedHash) {
-        throw new ArtifactStoreError(ArtifactStoreErrorCode.HASH_MISMATCH, 'artifact bytes do not match their hash', {
-          details: `expected ${putOptions.expectedHash}, got ${hash}`,
-        })
+        throw new ArtifactStoreError(
+          ArtifactStoreErrorCode.HASH_MISMATCH,
+          'artifact bytes do not match their hash',
+          {
+            details: `expected ${putOptions.expectedHash}, got ${hash}`,
+          },
+        )
       }
       const target = pathOf(hash)
       if ((await size(hash)) !== undefined) {
@@ -164,7 +173,9 @@ export function createArtifactStore(init: ArtifactStoreInit, components: Artifac
       handle = await open(path, 'r')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_FOUND, 'artifact not in store', { details: hash })
+        throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_FOUND, 'artifact not in store', {
+          details: hash,
+        })
       }
       throw new ArtifactStoreError(ArtifactStoreErrorCode.IO_ERROR, 'cannot open artifact', { cause: error })
     }
@@ -212,13 +223,19 @@ export function createArtifactStore(init: ArtifactStoreInit, components: Artifac
     async getBytes(hash, getOptions = {}) {
       const total = await size(hash)
       if (total === undefined) {
-        throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_FOUND, 'artifact not in store', { details: hash })
+        throw new ArtifactStoreError(ArtifactStoreErrorCode.NOT_FOUND, 'artifact not in store', {
+          details: hash,
+        })
       }
       const max = getOptions.maxBytes ?? 64 * 2 ** 20
       if (total > max) {
-        throw new ArtifactStoreError(ArtifactStoreErrorCode.TOO_LARGE, 'artifact too large to read into memory', {
-          details: `${total} > ${max} bytes; stream it with get()`,
-        })
+        throw new ArtifactStoreError(
+          ArtifactStoreErrorCode.TOO_LARGE,
+          'artifact too large to read into memory',
+          {
+            details: `${total} > ${max} bytes; stream it with get()`,
+          },
+        )
       }
       const out = new Uint8Array(total)
       let offset = 0

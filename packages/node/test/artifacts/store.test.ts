@@ -58,7 +58,9 @@ describe('artifact store', () => {
   it('discards bytes that do not match the expected hash, and oversized ones', async () => {
     const bytes = randomBytes(1000)
     const wrong = contentHashOf(randomBytes(10))
-    expect(await codeOf(store.putBytes(bytes, { expectedHash: wrong }))).toBe(ArtifactStoreErrorCode.HASH_MISMATCH)
+    expect(await codeOf(store.putBytes(bytes, { expectedHash: wrong }))).toBe(
+      ArtifactStoreErrorCode.HASH_MISMATCH,
+    )
     expect(await store.has(contentHashOf(bytes))).toBe(false)
     expect(await codeOf(store.putBytes(randomBytes(5 * 2 ** 20)))).toBe(ArtifactStoreErrorCode.TOO_LARGE)
     expect(await codeOf(store.putBytes(bytes, { maxBytes: 999 }))).toBe(ArtifactStoreErrorCode.TOO_LARGE)

@@ -1,12 +1,5 @@
 import { type DevChain, startDevChain } from '@ocn/contracts-client'
-import {
-  createPublicClient,
-  createWalletClient,
-  encodeFunctionData,
-  type Hex,
-  http,
-  type PublicClient,
-} from 'viem'
+import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildMlpModel, encodeOnnxModel } from '../../src/onnx/index.js'
 import {

@@ -60,7 +60,11 @@ export const devnetCommand: Command = {
       description: 'keep the devnet files here (default: a temporary dir)',
     },
     keep: { type: 'boolean', description: 'keep the temporary dir after exit' },
-    jobs: { type: 'string', value: '<n>', description: 'inference jobs in the workload, 2 to 99 (default 3)' },
+    jobs: {
+      type: 'string',
+      value: '<n>',
+      description: 'inference jobs in the workload, 2 to 99 (default 3)',
+    },
     'no-workload': { type: 'boolean', description: 'only bring the network up' },
     'no-training': { type: 'boolean', description: 'leave the training job out of the workload' },
   },
