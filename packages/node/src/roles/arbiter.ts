@@ -48,6 +48,8 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
   const pending = new Set<Hex>()
   const resolving = new Map<Hex, Promise<void>>()
   const decisions: ArbiterDecision[] = []
+  /** when the arbiter first looked for a disputed job's provider peer and did not know it */
+  const peerWaitStarted = new Map<Hex, number>()
   const unsubscribers: Array<() => void> = []
   const market = () => chain.deployment.addresses.jobMarket
 
@@ -69,6 +71,15 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
     const award = await findAwardedJob(chain, jobId)
     if (award === undefined) throw new Error('no JobAwarded event for the disputed job')
     const providerPeer = directory.providerPeer(award.provider)
+    if (providerPeer === undefined) {
+      // give the provider's capability ad time to arrive before ruling it unreachable
+      const firstSeen = peerWaitStarted.get(jobId) ?? Date.now()
+      peerWaitStarted.set(jobId, firstSeen)
+      if (Date.now() - firstSeen < options.unknownPeerGraceSeconds * 1000) {
+        throw new Error('provider peer not known yet; waiting for its capability ad')
+      }
+    }
+    peerWaitStarted.delete(jobId)
     const requesterPeer = directory.requesterPeer(jobId)
     const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
     const assets = await loadJobAssets(components, award, peers)

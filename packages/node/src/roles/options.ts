@@ -7,6 +7,13 @@ export interface RoleOptions {
   capabilityAdTtlSeconds: number
   /** the requester's micro-batch size when the job does not name one: about this many leaves */
   targetLeafCount: number
+  /**
+   * Not knowing a provider's peer is the checker's ignorance, not the provider's refusal
+   * (its capability ad may not have reached us yet), so a verifier keeps waiting for it
+   * until this many seconds before the challenge window closes, and only then challenges
+   * the data as unserved. The arbiter waits this long for it before deciding.
+   */
+  unknownPeerGraceSeconds: number
 }
 
 export const defaultRoleOptions: RoleOptions = {
@@ -14,4 +21,5 @@ export const defaultRoleOptions: RoleOptions = {
   executionWindowSeconds: 300,
   capabilityAdTtlSeconds: 300,
   targetLeafCount: 16,
+  unknownPeerGraceSeconds: 5,
 }

@@ -444,6 +444,9 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       kind: decodeJobOffer(hexToBytes(detail.offer)).terms.kind === 1 ? 'training' : 'inference',
     })
     log.info({ jobId, root: tree.root, leaves: dataHashes.length }, 'result committed')
+    // verifiers look this provider's peer up from its ads exactly now; a fresh ad means one
+    // that joined after the last periodic ad still finds it within the challenge window
+    void publishAd().catch((err: unknown) => log.debug({ err }, 'ad after commit failed'))
   }
 
   /** Brings a local record in line with the job's on-chain status. */

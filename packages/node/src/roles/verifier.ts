@@ -180,6 +180,13 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     const randomness = await randomnessAfter(BigInt(detail.commitBlock))
     if (randomness === undefined) return // the tick comes back once the next block exists
     const providerPeer = directory.providerPeer(award.provider)
+    if (
+      providerPeer === undefined &&
+      BigInt(onChain.challengeEnds) - (await chain.chainTime()) > BigInt(options.unknownPeerGraceSeconds)
+    ) {
+      log.debug({ jobId, provider: award.provider }, 'provider peer not known yet; waiting for its ad')
+      return
+    }
     const requesterPeer = directory.requesterPeer(jobId)
     const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
     let assets: JobAssets
