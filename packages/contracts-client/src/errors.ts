@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 /**
  * Errors of @ocn/contracts-client: one base class with a stable `code`, in viem's spirit
  * (`shortMessage`, `details`, `cause`). Reverts are decoded against every protocol contract's
@@ -37,23 +38,8 @@ export interface ContractsClientErrorOptions {
   cause?: unknown
 }
 
-export class ContractsClientError extends Error {
+export class ContractsClientError extends OcnError<ContractsClientErrorCode> {
   override name = 'ContractsClientError'
-  readonly code: ContractsClientErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(
-    code: ContractsClientErrorCode,
-    shortMessage: string,
-    options: ContractsClientErrorOptions = {},
-  ) {
-    const message = options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }
 
 /** A contract call reverted. `errorName` is the Solidity custom error (or `Error`/`Panic`). */

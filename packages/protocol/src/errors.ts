@@ -25,26 +25,43 @@ export const ProtocolErrorCode = {
 } as const
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 
-export interface ProtocolErrorOptions {
-  details?: string
+/**
+ * The one base class of every OCN error, in the viem spirit: a stable `code` callers can
+ * switch on, a one-line `shortMessage` a user can act on, optional `details`, and the
+ * `cause` chain. Each package and subsystem subclasses it with its own code set, so
+ * `err instanceof OcnError` catches them all and `err.code` says which.
+ */
+export interface OcnErrorOptions {
+  details?: string | undefined
   cause?: unknown
 }
 
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError'
-  readonly code: ProtocolErrorCode
+export class OcnError<TCode extends string = string> extends Error {
+  override name = 'OcnError'
+  readonly code: TCode
   readonly shortMessage: string
   readonly details: string | undefined
 
-  constructor(code: ProtocolErrorCode, shortMessage: string, options: ProtocolErrorOptions = {}) {
+  constructor(code: TCode, shortMessage: string, options: OcnErrorOptions = {}) {
+    const hasDetails = options.details !== undefined && options.details !== ''
     super(
-      options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`,
+      hasDetails ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage,
       options.cause === undefined ? undefined : { cause: options.cause },
     )
     this.code = code
     this.shortMessage = shortMessage
     this.details = options.details
   }
+}
+
+export function isOcnError(value: unknown): value is OcnError {
+  return value instanceof OcnError
+}
+
+export type ProtocolErrorOptions = OcnErrorOptions
+
+export class ProtocolError extends OcnError<ProtocolErrorCode> {
+  override readonly name = 'ProtocolError'
 }
 
 export function isProtocolError(value: unknown): value is ProtocolError {

@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 /** Failures of the content-addressed artifact store, with stable codes. */
 export const ArtifactStoreErrorCode = {
   /** a name that is not 0x + 64 lowercase hex digits: refused before touching the disk */
@@ -13,23 +14,6 @@ export const ArtifactStoreErrorCode = {
 } as const
 export type ArtifactStoreErrorCode = (typeof ArtifactStoreErrorCode)[keyof typeof ArtifactStoreErrorCode]
 
-export class ArtifactStoreError extends Error {
+export class ArtifactStoreError extends OcnError<ArtifactStoreErrorCode> {
   override readonly name = 'ArtifactStoreError'
-  readonly code: ArtifactStoreErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(
-    code: ArtifactStoreErrorCode,
-    shortMessage: string,
-    options: { details?: string; cause?: unknown } = {},
-  ) {
-    super(
-      options.details === undefined ? shortMessage : `${shortMessage}\n\nDetails: ${options.details}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    )
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }

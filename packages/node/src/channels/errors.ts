@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 /**
  * Failures of paid inference over a payment channel. The codes travel on the wire in a
  * rejection, so a client learns exactly why its voucher or request was refused.
@@ -40,21 +41,8 @@ export interface ChannelErrorOptions {
   cause?: unknown
 }
 
-export class ChannelError extends Error {
+export class ChannelError extends OcnError<ChannelErrorCode> {
   override name = 'ChannelError'
-  readonly code: ChannelErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: ChannelErrorCode, shortMessage: string, options: ChannelErrorOptions = {}) {
-    super(
-      options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    )
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }
 
 /** The provider refused a request; `remoteCode` is the reason it sent. */

@@ -1,27 +1,13 @@
+import { OcnError, type OcnErrorOptions } from '@ocn/protocol'
 /**
  * The base error of @ocn/node, in the viem spirit: a stable `code` callers can switch on,
  * a one-line `shortMessage` a user can act on, optional `details`, and the `cause` chain.
  * Subsystems (config, keys, state, api, cli, daemon) subclass it with their own code sets.
  */
-export interface NodeErrorOptions {
-  details?: string | undefined
-  cause?: unknown
-}
+export type NodeErrorOptions = OcnErrorOptions
 
-export class NodeError<TCode extends string = string> extends Error {
+export class NodeError<TCode extends string = string> extends OcnError<TCode> {
   override name = 'NodeError'
-  readonly code: TCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: TCode, shortMessage: string, options: NodeErrorOptions = {}) {
-    const lines = [shortMessage]
-    if (options.details !== undefined && options.details !== '') lines.push('', `Details: ${options.details}`)
-    super(lines.join('\n'), options.cause === undefined ? undefined : { cause: options.cause })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }
 
 export function isNodeError(error: unknown): error is NodeError {

@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 /**
  * The one error class of the p2p layer, with stable codes (Lodestar/viem style). Stream
  * handlers and fetchers throw only this; `cause` keeps the underlying libp2p or
@@ -39,24 +40,14 @@ export interface P2PErrorOptions {
   causes?: readonly P2PError[]
 }
 
-export class P2PError extends Error {
+export class P2PError extends OcnError<P2PErrorCode> {
   override readonly name = 'P2PError'
-  readonly code: P2PErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
   readonly peer: string | undefined
   readonly causes: readonly P2PError[]
 
   constructor(code: P2PErrorCode, shortMessage: string, options: P2PErrorOptions = {}) {
-    const detail = options.details === undefined ? '' : `\n\nDetails: ${options.details}`
-    const peer = options.peer === undefined ? '' : `\nPeer: ${options.peer}`
-    super(
-      `${shortMessage}${detail}${peer}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    )
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
+    super(code, shortMessage, { details: options.details, cause: options.cause })
+    if (options.peer !== undefined) this.message += `\nPeer: ${options.peer}`
     this.peer = options.peer
     this.causes = options.causes ?? []
   }

@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 export type OnnxErrorCode =
   /** the bytes are not a well-formed ONNX ModelProto */
   | 'ONNX_DECODE'
@@ -14,18 +15,6 @@ export interface OnnxErrorOptions {
 }
 
 /** The typed error of the ONNX codec, in the viem spirit: a stable code, a short message, details, a cause. */
-export class OnnxError extends Error {
+export class OnnxError extends OcnError<OnnxErrorCode> {
   override name = 'OnnxError'
-  readonly code: OnnxErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: OnnxErrorCode, shortMessage: string, options: OnnxErrorOptions = {}) {
-    super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
-      cause: options.cause,
-    })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }

@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 export type ReplayErrorCode =
   /** a parameter is out of range (n, k, fractions, randomness length) */
   | 'REPLAY_INVALID_ARGUMENT'
@@ -10,18 +11,6 @@ export interface ReplayErrorOptions {
 }
 
 /** The typed error of the replay back-end: a stable code, a short message, details, a cause. */
-export class ReplayError extends Error {
+export class ReplayError extends OcnError<ReplayErrorCode> {
   override name = 'ReplayError'
-  readonly code: ReplayErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: ReplayErrorCode, shortMessage: string, options: ReplayErrorOptions = {}) {
-    super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
-      cause: options.cause,
-    })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }

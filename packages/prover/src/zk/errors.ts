@@ -1,3 +1,4 @@
+import { OcnError } from '@ocn/protocol'
 export type ZkErrorCode =
   /** The model is not a dense ReLU MLP the circuit generator handles. */
   | 'ZK_UNSUPPORTED_MODEL'
@@ -26,18 +27,6 @@ export interface ZkErrorOptions {
 }
 
 /** The one error class of the zk subsystem; `code` is stable, `shortMessage` is for people. */
-export class ZkError extends Error {
+export class ZkError extends OcnError<ZkErrorCode> {
   override readonly name = 'ZkError'
-  readonly code: ZkErrorCode
-  readonly shortMessage: string
-  readonly details: string | undefined
-
-  constructor(code: ZkErrorCode, shortMessage: string, options: ZkErrorOptions = {}) {
-    super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
-      cause: options.cause,
-    })
-    this.code = code
-    this.shortMessage = shortMessage
-    this.details = options.details
-  }
 }
