@@ -91,6 +91,15 @@ export interface Deployment {
   deployer: Address
   roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint }
   params: MarketParameters
+  /** set once `deployGovernance` has put the protocol under governance */
+  governance?: GovernanceAddresses
+}
+
+/** Where the governance contracts of a deployment live (written by `deployGovernance`). */
+export interface GovernanceAddresses {
+  governor: Address
+  timelock: Address
+  council: Address
 }
 
 export type DeployProtocolReturnType = Deployment
@@ -313,6 +322,7 @@ export function parseDeployment(json: string): Deployment {
     deployer?: unknown
     roles?: Record<string, unknown>
     params?: Record<string, unknown>
+    governance?: Record<string, unknown>
   }
   try {
     raw = JSON.parse(json)
@@ -359,6 +369,16 @@ export function parseDeployment(json: string): Deployment {
       parameters: big(raw.roles?.parameters, 'roles.parameters'),
       ...modelCurator,
     },
+    // Deployments written before governance (or never put under it) have no such entry.
+    ...(raw.governance === undefined || raw.governance === null
+      ? {}
+      : {
+          governance: {
+            governor: address(raw.governance.governor, 'governance.governor'),
+            timelock: address(raw.governance.timelock, 'governance.timelock'),
+            council: address(raw.governance.council, 'governance.council'),
+          },
+        }),
     params: {
       protocolFeeBps: num(p.protocolFeeBps, 'params.protocolFeeBps'),
       cheatSlashBps: num(p.cheatSlashBps, 'params.cheatSlashBps'),

@@ -1,6 +1,10 @@
 // Hybrid governance against a real anvil: the OpenGovernor + timelock own every parameter, the
 // flash-loan attack fails (votes come from the snapshot), and the council's bounded powers work
 // within range, revert outside it or too soon, and can be vetoed by a full vote.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   type Address,
   createTestClient,
@@ -35,6 +39,8 @@ import {
   openGovernorAbi,
   openTokenAbi,
   type Proposal,
+  ProtocolRole,
+  parseDeployment,
   proposalCall,
   proposalIdOf,
   propose,
@@ -66,6 +72,7 @@ let attacker: Wallet
 let member: Wallet
 let jobMarket: Address
 let token: Address
+let outDir: string
 
 async function advance(seconds: number | bigint): Promise<void> {
   await test.increaseTime({ seconds: Number(seconds) })
@@ -104,6 +111,7 @@ beforeAll(async () => {
   test = createTestClient({ mode: 'anvil', chain: chain.chain, transport: http(chain.rpcUrl) })
   deployment = await deployProtocol(lender, { params: { challengeWindow: 600, unbondingDelay: 7n * 86400n } })
   ;({ jobMarket, token } = deployment.addresses)
+  outDir = await mkdtemp(join(tmpdir(), 'ocn-gov-'))
   // 1e9 supply; quorum 4 % = 40M. Alice 30M + Bob 20M delegated long before any proposal.
   await transferToken(lender, { token, to: alice.account.address, amount: e('30000000') })
   await transferToken(lender, { token, to: bob.account.address, amount: e('20000000') })
@@ -124,12 +132,14 @@ beforeAll(async () => {
       verifierMinStake: { min: e('10'), max: e('1000'), cooldown: 3600, delay: MEDIUM_DELAY },
     },
     councilMembers: [member.account.address],
+    outFile: join(outDir, 'deployment.json'),
   })
   await advance(10)
 }, 180_000)
 
 afterAll(async () => {
   await chain?.stop()
+  if (outDir !== undefined) await rm(outDir, { recursive: true, force: true })
 })
 
 describe('OpenGovernor and timelock', () => {
@@ -196,6 +206,41 @@ describe('deployGovernance', () => {
     expect(err).toBeInstanceOf(GovernanceDeploymentError)
     expect((err as GovernanceDeploymentError).code).toBe('DEPLOYMENT')
     expect((err as GovernanceDeploymentError).shortMessage).toContain('council.challengeWindow range')
+  })
+
+  it('hands the parameter and model-curator roles to the timelock only, none to the deployer', async () => {
+    const hasRole = async (role: bigint, who: Address) =>
+      (
+        await readContract(alice, {
+          address: deployment.addresses.accessManager,
+          abi: accessManagerAbi,
+          functionName: 'hasRole',
+          args: [role, who],
+        })
+      )[0]
+    const deployer = lender.account.address
+    for (const role of [ProtocolRole.admin, ProtocolRole.parameters, ProtocolRole.modelCurator]) {
+      expect(await hasRole(role, gov.timelock)).toBe(true)
+      expect(await hasRole(role, deployer)).toBe(false)
+      // the council acts only through its bounded OPERATIONS role
+      expect(await hasRole(role, gov.council)).toBe(false)
+    }
+    expect(await hasRole(gov.roles.operations, gov.council)).toBe(true)
+  })
+
+  it('records its addresses in the deployment file; files without them still parse', async () => {
+    const written = parseDeployment(await readFile(join(outDir, 'deployment.json'), 'utf8'))
+    expect(written.governance).toEqual({
+      governor: gov.governor,
+      timelock: gov.timelock,
+      council: gov.council,
+    })
+    expect(written.addresses).toEqual(deployment.addresses)
+    const older = JSON.parse(await readFile(join(outDir, 'deployment.json'), 'utf8'))
+    delete older.governance
+    expect(parseDeployment(JSON.stringify(older)).governance).toBeUndefined()
+    older.governance = { governor: gov.governor, timelock: 'nope', council: gov.council }
+    expect(() => parseDeployment(JSON.stringify(older))).toThrow('governance.timelock is not an address')
   })
 
   it('cannot run a second time: the deployer is no longer the admin', async () => {

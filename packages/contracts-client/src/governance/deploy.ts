@@ -14,7 +14,7 @@ import {
   waitForTransactionReceipt,
   writeContract,
 } from 'viem/actions'
-import type { Deployment } from '../deploy.js'
+import { type Deployment, writeDeploymentFile } from '../deploy.js'
 import { toContractsClientError } from '../errors.js'
 import {
   accessManagerAbi,
@@ -61,6 +61,10 @@ export interface DeployGovernanceParameters {
   councilMembers?: Address[]
   /** holders of the PARAMETERS role to revoke; defaults to the deployer */
   revokeParameterAdmins?: Address[]
+  /** holders of the MODEL_CURATOR role to revoke; defaults to the deployer */
+  revokeModelCurators?: Address[]
+  /** when set, the deployment JSON with the governance addresses added is written there */
+  outFile?: string
 }
 
 export interface GovernanceDeployment {
@@ -102,6 +106,8 @@ export async function deployGovernance(
   checkSettings(settings, councilBounds)
   const { accessManager, token, jobMarket } = deployment.addresses
   const revoke = parameters.revokeParameterAdmins ?? [deployment.deployer]
+  const revokeCurators = parameters.revokeModelCurators ?? [deployment.deployer]
+  const modelCuratorRole = deployment.roles.modelCurator
 
   try {
     const mined = async (hash: Hex, what: string) => {
@@ -214,10 +220,21 @@ export async function deployGovernance(
     await manage('grantRole', [OPERATIONS_ROLE, council, 0])
     await manage('grantRole', [OPERATIONS_ROLE, timelock, 0])
     await manage('grantRole', [ProtocolRole.parameters, timelock, 0])
+    // Model approval and revocation move to governance too. Not to the council: its changes
+    // carry one bounded uint128 value, and a model id is a 32-byte hash no range can describe,
+    // so a fast council revocation would mean an unbounded power. Older deployments without a
+    // ModelRegistry have no such role.
+    if (modelCuratorRole !== undefined) await manage('grantRole', [modelCuratorRole, timelock, 0])
     await manage('grantRole', [ProtocolRole.admin, timelock, 0])
     for (const holder of revoke) {
       if (holder.toLowerCase() === timelock.toLowerCase()) continue
       await manage('revokeRole', [ProtocolRole.parameters, holder])
+    }
+    if (modelCuratorRole !== undefined) {
+      for (const holder of revokeCurators) {
+        if (holder.toLowerCase() === timelock.toLowerCase()) continue
+        await manage('revokeRole', [modelCuratorRole, holder])
+      }
     }
     // last: after this the deployer has no power left over the protocol
     await manage('renounceRole', [ProtocolRole.admin, deployer])
@@ -236,6 +253,12 @@ export async function deployGovernance(
     })
     if (deployerStillAdmin || !timelockAdmin) {
       throw new GovernanceDeploymentError('AccessManager admin did not move to the timelock')
+    }
+    if (parameters.outFile !== undefined) {
+      await writeDeploymentFile(parameters.outFile, {
+        ...deployment,
+        governance: { governor, timelock, council },
+      })
     }
     return { governor, timelock, council, roles: { operations: OPERATIONS_ROLE }, settings, councilBounds }
   } catch (err) {
