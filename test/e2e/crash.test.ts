@@ -6,6 +6,8 @@
  * awarded. Each is restarted on the same data dir (same keys, config and LevelDB state) and
  * the lifecycle must complete, with the money moving exactly once, to the wei.
  */
+
+import { join } from 'node:path'
 import {
   type GetJobReturnType,
   getJob,
@@ -14,11 +16,13 @@ import {
   getTokenBalance,
 } from '@ocn/contracts-client'
 import {
+  createStateStore,
   type Devnet,
   type DevnetNode,
   type JobRecord,
   type NodeProcess,
   readApiRuntimeFile,
+  STATE_DIR_NAME,
   spawnNode,
   startDevnet,
 } from '@ocn/node'
@@ -26,8 +30,8 @@ import { type Address, createPublicClient, type Hex, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor, writeFixture } from './helpers.js'
 
-/** Long enough to stop a process inside it, short enough for the suite. */
-const BIDDING_WINDOW_MS = 4_000
+/** Long enough to stop a process inside it on a loaded 2-core machine, short enough for the suite. */
+const BIDDING_WINDOW_MS = 6_000
 const CHALLENGE_WINDOW_SECONDS = 6
 
 interface BidJson {
@@ -115,6 +119,17 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
     return runtime.pid
   }
 
+  /** What a stopped node's store on disk says of a job (where it was when it died). */
+  async function storedState(name: string, jobId: string): Promise<JobRecord['state'] | undefined> {
+    const store = createStateStore({ path: join(node(name).dataDir, STATE_DIR_NAME) })
+    await store.open()
+    try {
+      return (await store.getJob(jobId))?.state
+    } finally {
+      await store.close()
+    }
+  }
+
   async function kill9(pid: number): Promise<void> {
     process.kill(pid, 'SIGKILL')
     await waitFor(`pid ${pid} gone`, async () => (exited(pid) ? true : undefined), 10_000, 50)
@@ -200,6 +215,7 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
     await kill9(pid)
     expect((await chainJob(jobId)).status).toBe('awarded')
     expect((await balances(provider.address)).locked).toBe(awarded.collateral)
+    expect(['bidding', 'awarded', 'executing']).toContain(await storedState('provider-1', jobId))
 
     await restart('provider-1')
     const done = await jobIn('requester', jobId, ['finalized'])
@@ -249,6 +265,7 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
     await kill9(await pidOf('requester'))
     // died inside the bidding window: nothing on-chain yet
     expect((await chainJob(jobId)).status).toBe('none')
+    expect(await storedState('requester', jobId)).toBe('bidding')
 
     await restart('requester')
     const awarded = await jobIn('requester', jobId, ['awarded', 'executing', 'committed', 'finalized'])
