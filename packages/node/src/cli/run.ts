@@ -7,6 +7,7 @@ import type { Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
 import { devnetCommand } from './commands/devnet.js'
+import { govCommands } from './commands/gov.js'
 import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
@@ -35,6 +36,7 @@ export const commands: readonly Command[] = [
   jobResultsCommand,
   devnetCommand,
   ...channelCommands,
+  ...govCommands,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>
