@@ -1,10 +1,10 @@
 /**
  * Puts an existing protocol deployment under governance: deploys the TimelockController, the
  * OpenGovernor (the timelock's only proposer and canceller) and the Council, moves the
- * council-delegated setters to their own AccessManager role, gives the timelock the admin and
- * parameter roles and takes them away from the deployer. After this the deployer can change
- * nothing: every parameter moves only through a passed proposal after the timelock delay, or
- * through the council within the bounds governance set.
+ * council-delegated setters to their own AccessManager role, gives the timelock the admin,
+ * parameter and model-curator roles and takes them away from the deployer. After this the
+ * deployer can change nothing: every parameter and model status moves only through a passed
+ * proposal after the timelock delay, or through the council within the bounds governance set.
  */
 import { type Address, getContractAddress, type Hex, toFunctionSelector, zeroAddress } from 'viem'
 import {
