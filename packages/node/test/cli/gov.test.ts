@@ -15,6 +15,7 @@ import {
   deployGovernance,
   deployProtocol,
   jobMarketAbi,
+  stakeManagerAbi,
   startDevChain,
   transferToken,
   writeDeploymentFile,
@@ -22,6 +23,7 @@ import {
 import { createTestClient, createWalletClient, http, parseEther } from 'viem'
 import { readContract, sendTransaction } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseParameterChange } from '../../src/cli/commands/gov-proposals.js'
 
 const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
 const VOTING_DELAY = 10
@@ -147,15 +149,23 @@ describe('ocn gov', () => {
       'propose',
       '--set',
       'protocolFeeBps=300',
+      '--set',
+      'noShowSlashBps=1500',
+      '--set',
+      'unbondingDelay=120',
       '-m',
       'Raise the protocol fee to 3 %',
     ])
     const id = proposed.proposalId as string
     expect(BigInt(proposed.deadline) - BigInt(proposed.snapshot)).toBe(BigInt(VOTING_PERIOD))
-    expect(proposed.changes).toEqual([{ parameter: 'protocolFeeBps', value: '300' }])
+    expect(proposed.changes).toEqual([
+      { parameter: 'protocolFeeBps', value: '300' },
+      { parameter: 'noShowSlashBps', value: '1500' },
+      { parameter: 'unbondingDelay', value: '120' },
+    ])
     const saved = JSON.parse(await readFile(proposed.savedTo, 'utf8'))
     expect(saved.description).toBe('Raise the protocol fee to 3 %')
-    expect(saved.calls).toHaveLength(1)
+    expect(saved.calls).toHaveLength(3)
 
     const early = await json(['gov', 'vote', id, 'for'], 2)
     expect(early.error.code).toBe('GOV_VOTING_NOT_OPEN')
@@ -187,14 +197,46 @@ describe('ocn gov', () => {
     expect(await protocolFeeBps()).toBe(250)
 
     await advance(TIMELOCK_DELAY + 1n)
+    // Without the saved calls (a proposal made elsewhere) execute rebuilds them from the
+    // governor's ProposalCreated event.
+    await rm(proposed.savedTo)
     const executed = await json(['gov', 'execute', id])
     expect(executed.state).toBe('executed')
     expect(await protocolFeeBps()).toBe(300)
+    const p = await readContract(admin(), {
+      address: deployment.addresses.jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'params',
+    })
+    // the slash fraction not named kept its value, the one named changed
+    expect([p.cheatSlashBps, p.noShowSlashBps]).toEqual([10_000, 1500])
+    expect(
+      await readContract(admin(), {
+        address: deployment.addresses.stakeManager,
+        abi: stakeManagerAbi,
+        functionName: 'unbondingDelay',
+      }),
+    ).toBe(120n)
     expect((await json(['gov', 'status', id])).state).toBe('executed')
 
     const text = await ocn(['gov', 'status', id, ...rpc])
     expect(text.code).toBe(0)
     expect(text.stdout).toContain('state      executed')
+  })
+
+  it('parses parameter values in their units and refuses bad ones before touching the chain', () => {
+    expect(parseParameterChange('minChallengeBond=2.5')).toEqual({
+      parameter: 'minChallengeBond',
+      value: parseEther('2.5').toString(),
+    })
+    expect(parseParameterChange('challengeWindow=900')).toEqual({
+      parameter: 'challengeWindow',
+      value: '900',
+    })
+    expect(() => parseParameterChange('protocolFeeBps=10001')).toThrow('above its largest value')
+    expect(() => parseParameterChange('challengeWindow=1.5')).toThrow('whole number of seconds')
+    expect(() => parseParameterChange('treasury=0x12')).toThrow('must be an address')
+    expect(() => parseParameterChange('protocolFeeBps')).toThrow('needs a value')
   })
 
   it('says clearly what is wrong: no governance, unknown proposal, unknown parameter', async () => {
