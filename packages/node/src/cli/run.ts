@@ -16,6 +16,7 @@ import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
 import { statusCommand } from './commands/status.js'
 import { unstakeCommand } from './commands/unstake.js'
+import { zkCommands } from './commands/zk.js'
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'
 import { type CliIo, processIo } from './io.js'
 
@@ -37,6 +38,7 @@ export const commands: readonly Command[] = [
   devnetCommand,
   ...channelCommands,
   ...govCommands,
+  ...zkCommands,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>
