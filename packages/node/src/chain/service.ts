@@ -146,19 +146,25 @@ export function createChainService(
     })
   }
 
+  async function pollOnce(): Promise<number> {
+    const w = need(watcher)
+    const count = await w.poll()
+    await persistCursor(w.cursor)
+    return count
+  }
+
   function poll(): Promise<number> {
-    // one poll at a time: the loop and a test may both ask
-    polling ??= (async () => {
-      try {
-        const w = need(watcher)
-        const count = await w.poll()
-        await persistCursor(w.cursor)
-        return count
-      } finally {
-        polling = undefined
-      }
-    })()
-    return polling
+    // One poll at a time. A caller arriving while one runs gets a fresh poll queued after
+    // it, not the running one: that may have read the chain head before the caller's own
+    // transaction was mined, and "poll() saw everything up to now" is what callers rely on.
+    const previous = polling
+    const run: Promise<number> = (
+      previous === undefined ? pollOnce() : previous.catch(() => 0).then(pollOnce)
+    ).finally(() => {
+      if (polling === run) polling = undefined
+    })
+    polling = run
+    return run
   }
 
   const loop = async () => {
