@@ -1,0 +1,160 @@
+/**
+ * What the roles need for zk-mode jobs, kept apart from the replay path: the node's circuits
+ * (folders `ocn zk build` made, by default under `<data-dir>/zk`), the input commitment a
+ * requester puts in a zk offer's `inputHash`, and the provider's prove-and-settle step.
+ *
+ * A zk offer names the ONNX model by its content hash; the ZkVerifierRegistry maps that hash to
+ * the model commitment and verifier, and a node has a circuit for the model exactly when one of
+ * its circuits carries that commitment. No local table maps model hashes to circuits, so a
+ * registry change can never leave a node proving for a stale commitment.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  commitZkResult,
+  getZkModel,
+  getZkTerms,
+  type ProtocolReadClient,
+  type ProtocolWalletClient,
+} from '@ocn/contracts-client'
+import {
+  ARTIFACTS_MANIFEST,
+  deserializeQuantizedMlp,
+  type InferenceProof,
+  listZkArtifacts,
+  loadZkArtifacts,
+  proveInference,
+  quantizeInput,
+  toGroth16CallArguments,
+  vectorCommitment,
+  type ZkCircuitArtifacts,
+} from '@ocn/prover'
+import { type Address, type Hex, toHex } from 'viem'
+import { type NamedTensors, typedView } from '../executor/tensor.js'
+import { RoleError } from './errors.js'
+
+/** The circuits a node can prove with, keyed by model commitment (decimal). */
+export interface ZkCircuitIndex {
+  readonly circuits: readonly ZkCircuitArtifacts[]
+  byCommitment(modelCommitment: bigint | string): ZkCircuitArtifacts | undefined
+}
+
+/** The default place for a node's circuits: `ocn zk build` writes there unless given --cache-dir. */
+export function defaultZkDir(dataDir: string): string {
+  return join(dataDir, 'zk')
+}
+
+/**
+ * Loads every circuit under `dirs`: each entry is either one circuit folder (holding
+ * artifacts.json) or a cache folder as `ocn zk build --cache-dir` fills it. Unreadable
+ * circuits are skipped and reported through `onSkip`, so one bad folder does not stop a node.
+ */
+export function loadZkCircuits(
+  dirs: readonly string[],
+  onSkip: (dir: string, error: unknown) => void = () => {},
+): ZkCircuitIndex {
+  const byCommitment = new Map<string, ZkCircuitArtifacts>()
+  for (const dir of dirs) {
+    const folders = existsSync(join(dir, ARTIFACTS_MANIFEST)) ? [dir] : listZkArtifacts(dir)
+    for (const folder of folders) {
+      try {
+        const artifacts = loadZkArtifacts(folder)
+        byCommitment.set(artifacts.modelCommitment, artifacts)
+      } catch (error) {
+        onSkip(folder, error)
+      }
+    }
+  }
+  return {
+    circuits: [...byCommitment.values()],
+    byCommitment: (c) => byCommitment.get(c.toString()),
+  }
+}
+
+/**
+ * The local circuit for the model a zk offer names, or why there is none: the registry must
+ * know the model, and one of our circuits must carry its commitment.
+ */
+export async function circuitForModel(
+  index: ZkCircuitIndex,
+  client: ProtocolReadClient,
+  zkVerifierRegistry: Address,
+  modelHash: Hex,
+): Promise<ZkCircuitArtifacts | string> {
+  if (index.circuits.length === 0) return 'no zk circuits configured'
+  const entry = await getZkModel(client, { zkVerifierRegistry, modelHash })
+  if (entry === undefined) return 'the model has no zk verifier registered'
+  return index.byCommitment(entry.modelCommitment) ?? 'no circuit for this model commitment'
+}
+
+/** The one input sample of a zk job as floats: one tensor holding exactly the circuit's input size. */
+export function zkInputVector(artifacts: ZkCircuitArtifacts, inputs: NamedTensors): number[] {
+  const names = Object.keys(inputs)
+  if (names.length !== 1) {
+    throw new RoleError('ROLE_INVALID_PARAMS', `a zk job takes one input tensor, not ${names.length}`)
+  }
+  const tensor = inputs[names[0]!]!
+  const values = Array.from(typedView(tensor) as ArrayLike<number | bigint>, Number)
+  if (values.length !== artifacts.model.inputSize) {
+    throw new RoleError('ROLE_INPUT_MISMATCH', 'the input does not fit the zk circuit', {
+      details: `${values.length} values of shape [${tensor.dims.join(', ')}]; the circuit takes one sample of ${artifacts.model.inputSize}`,
+    })
+  }
+  return values
+}
+
+/** The input commitment (Poseidon of the quantized input) as the bytes32 a zk offer's inputHash holds. */
+export function zkInputCommitment(artifacts: ZkCircuitArtifacts, inputs: NamedTensors): Hex {
+  const model = deserializeQuantizedMlp(artifacts.model)
+  const quantized = quantizeInput(model, zkInputVector(artifacts, inputs))
+  return toHex(vectorCommitment(quantized), { size: 32 })
+}
+
+export interface ProveZkJobParameters {
+  client: ProtocolWalletClient
+  jobMarket: Address
+  jobId: Hex
+  artifacts: ZkCircuitArtifacts
+  inputs: NamedTensors
+  /** Runs the commit transaction (the chain service serializes a node's transactions). */
+  send?: <T>(write: () => Promise<T>) => Promise<T>
+  signal?: AbortSignal
+}
+
+export interface ProveZkJobResult {
+  proof: InferenceProof
+  txHash: Hex
+}
+
+/**
+ * Proves the job's inference in the prover's child process and settles it with commitZkResult.
+ * The award bound the model and input commitments; both are checked against the chain first,
+ * so a mismatch fails here rather than as a reverted transaction.
+ */
+export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJobResult> {
+  const { client, jobMarket, jobId, artifacts } = params
+  const terms = await getZkTerms(client, { jobMarket, jobId })
+  if (terms === undefined) throw new RoleError('ROLE_INVALID_PARAMS', `job ${jobId} is not a zk-mode job`)
+  if (terms.modelCommitment.toString() !== artifacts.modelCommitment) {
+    throw new RoleError('ROLE_INPUT_MISMATCH', 'the circuit is not for the model the job was awarded with')
+  }
+  const proof = await proveInference({
+    artifacts,
+    input: zkInputVector(artifacts, params.inputs),
+    ...(params.signal === undefined ? {} : { signal: params.signal }),
+  })
+  if (BigInt(proof.commitments.inputCommitment) !== terms.inputCommitment) {
+    throw new RoleError('ROLE_INPUT_MISMATCH', 'the fetched input is not the one the award committed to')
+  }
+  const args = toGroth16CallArguments(proof.proof, proof.publicSignals)
+  const write = () =>
+    commitZkResult(client, {
+      jobMarket,
+      jobId,
+      proof: { a: args.a, b: args.b, c: args.c },
+      inputCommitment: BigInt(proof.commitments.inputCommitment),
+      outputCommitment: BigInt(proof.commitments.outputCommitment),
+    })
+  const { hash } = params.send === undefined ? await write() : await params.send(write)
+  return { proof, txHash: hash }
+}
