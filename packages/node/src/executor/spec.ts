@@ -33,6 +33,11 @@ export interface InferenceJobSpec {
   profile: ReplayProfile
   /** outputs to keep, default all of the model's outputs */
   outputs?: string[]
+  /**
+   * zk-mode jobs: the content hash of the inputs file. The offer's inputHash holds the input's
+   * Poseidon commitment there, which no store can look up, so the spec names the file.
+   */
+  zkInput?: `0x${string}`
 }
 
 export type Activation = 'relu' | 'tanh' | 'gelu'
@@ -141,8 +146,14 @@ export function parseJobSpec(v: unknown): JobSpec {
   const o = obj(v, 'spec')
   const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training'] as const)
   if (kind === 'inference') {
-    onlyKeys(o, 'spec', ['kind', 'profile', 'outputs'])
+    onlyKeys(o, 'spec', ['kind', 'profile', 'outputs', 'zkInput'])
     const spec: InferenceJobSpec = { kind, profile: parseReplayProfile(o.profile) }
+    if (o.zkInput !== undefined) {
+      if (typeof o.zkInput !== 'string' || !/^0x[0-9a-f]{64}$/.test(o.zkInput)) {
+        fail('spec.zkInput', 'must be a lowercase 0x-prefixed 32-byte content hash')
+      }
+      spec.zkInput = o.zkInput as `0x${string}`
+    }
     if (o.outputs !== undefined) {
       if (
         !Array.isArray(o.outputs) ||

@@ -23,7 +23,7 @@ import {
   type ResultRequest,
   type ResultResponse,
 } from '@ocn/protocol'
-import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import { bytesToHex, type Hex, hexToBytes, toHex } from 'viem'
 import type { OfferSummary } from '../api/interface.js'
 import type { RoleService } from '../daemon/interface.js'
 import { ortVersion } from '../executor/capabilities.js'
@@ -35,6 +35,14 @@ import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { JobRecord } from '../state/records.js'
 import { createRoleMetrics } from './metrics.js'
 import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
+import {
+  circuitForModel,
+  defaultZkDir,
+  fetchZkInputs,
+  loadZkCircuits,
+  proveZkJob,
+  type ZkCircuitIndex,
+} from './zk.js'
 
 export interface ProviderRole extends RoleService {
   readonly role: 'provider'
@@ -141,6 +149,8 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   let binding: IdentityBinding | undefined
   let adTimer: NodeJS.Timeout | undefined
   const unsubscribers: Array<() => void> = []
+  // zk-mode offers are bid on only for models whose circuit sits in <data-dir>/zk
+  let zkCircuits: ZkCircuitIndex = loadZkCircuits([])
 
   const detailOf = (job: JobRecord) => job.detail as unknown as ProviderDetail
 
@@ -197,9 +207,18 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   /** Why this provider will not bid, or undefined when it will. */
   async function bidTerms(offer: JobOffer, jobId: Hex): Promise<BidTerms | string> {
     const t = offer.terms
-    if (t.verification !== 0) return 'only replay verification is supported'
     const spec = specOf(offer)
     if (spec === undefined) return 'no usable inline job spec'
+    if (t.verification === 1) {
+      if (spec.kind !== 'inference' || spec.zkInput === undefined) return 'zk offer without an inputs file'
+      const circuit = await circuitForModel(
+        zkCircuits,
+        chain.client,
+        chain.deployment.addresses.zkVerifierRegistry,
+        t.modelHash,
+      )
+      if (typeof circuit === 'string') return circuit
+    } else if (t.verification !== 0) return 'unknown verification mode'
     if ((spec.kind === 'training' ? 1 : 0) !== t.kind) return 'spec and offer disagree on the job kind'
     if (spec.profile.ortVersion !== ortVersion()) return `needs onnxruntime ${spec.profile.ortVersion}`
     if (!config.provider.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
@@ -272,7 +291,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         role: 'provider',
         state: 'bidding',
         kind: offer.terms.kind === 1 ? 'training' : 'inference',
-        verification: 'replay',
+        verification: offer.terms.verification === 1 ? 'zk' : 'replay',
         modelHash: offer.terms.modelHash,
         inputHash: offer.terms.inputHash,
         requester: offer.terms.requester,
@@ -355,6 +374,10 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     const detail = detailOf(job)
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.spec !== undefined) await store.putBytes(offer.spec)
+    if (offer.terms.verification === 1) {
+      await runZkJob(jobId, offer)
+      return
+    }
     const assets = await loadJobAssets(components, offer.terms, [detail.requesterPeerId])
     const started = Date.now()
     if (assets.spec.kind === 'training') {
@@ -407,6 +430,40 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       }),
     )
     await commit(jobId, detail, dataHashes, put.hash, cheated, started)
+  }
+
+  /** A zk-mode job: prove in the prover's child process; commitZkResult settles it at once. */
+  async function runZkJob(jobId: Hex, offer: JobOffer): Promise<void> {
+    const spec = specOf(offer)
+    const circuit = await circuitForModel(
+      zkCircuits,
+      chain.client,
+      chain.deployment.addresses.zkVerifierRegistry,
+      offer.terms.modelHash,
+    )
+    if (typeof circuit === 'string') throw new Error(`cannot prove job ${jobId}: ${circuit}`)
+    const zkInput = spec?.kind === 'inference' ? spec.zkInput : undefined
+    const inputs = await fetchZkInputs(components, zkInput, [offer.requesterPeerId])
+    const started = Date.now()
+    const { proof, txHash } = await proveZkJob({
+      client: chain.client,
+      jobMarket: chain.deployment.addresses.jobMarket,
+      jobId,
+      artifacts: circuit,
+      inputs,
+      send: (write) => chain.serialize(write),
+    })
+    metrics.executionSeconds.observe((Date.now() - started) / 1000)
+    const root = toHex(BigInt(proof.commitments.outputCommitment), { size: 32 })
+    await state.transitionJob(jobId, 'committed', {
+      txHash,
+      patch: { resultRoot: root },
+      note: `proved in ${Date.now() - started} ms`,
+    })
+    metrics.resultsCommitted.inc({ kind: 'inference' })
+    // the proof settled it in the same transaction
+    await state.transitionJob(jobId, 'finalized', { note: 'zk proof checked on-chain' })
+    log.info({ jobId, output: proof.output }, 'zk result proved and settled')
   }
 
   async function commit(
@@ -547,6 +604,9 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     role: 'provider',
     async start() {
       binding = await createIdentityBinding(keys.account, keys.privateKey)
+      zkCircuits = loadZkCircuits([defaultZkDir(config.dataDir)], (dir, err) =>
+        log.warn({ dir, err }, 'zk circuit skipped'),
+      )
       network.results.setResultHandler((request) => serveResult(request))
       unsubscribers.push(
         network.gossip.onOffer(({ offer, jobId }) => {

@@ -20,6 +20,7 @@ import {
 import {
   type Bid,
   bidDigest,
+  contentHashOf,
   createIdentityBinding,
   decodeBid,
   decodeJobOffer,
@@ -51,6 +52,7 @@ import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interfac
 import { createRoleMetrics } from './metrics.js'
 import type { TrainingManifest } from './provider.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
+import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from './zk.js'
 
 interface RequesterDetail {
   offer: Hex
@@ -179,11 +181,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
   }
 
   async function submitJob(params: SubmitJobParams): Promise<SubmitJobResult> {
-    if (params.verification !== 'replay') {
-      throw new RoleError('ROLE_NOT_SUPPORTED', 'zk verification is not accepted by the JobMarket yet', {
-        details: 'use --verification replay',
-      })
-    }
+    if (params.verification === 'zk') return submitZk(params)
     if (params.kind === 'training') return submitTraining(params)
     const { model, inputs } = await readInputs(params)
     const names = Object.keys(inputs)
@@ -238,6 +236,62 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         minCollateral: maxPrice,
         sampleCount: samples,
         microBatchSize,
+      },
+      specBytes,
+      { modelBytes: model.length, inputBytes: inputBytes.length },
+      {},
+    )
+  }
+
+  /**
+   * A zk-mode inference of one sample: the offer's inputHash is the Poseidon commitment of the
+   * quantized input (computed from this node's circuit for the model, in <data-dir>/zk), which
+   * the award binds; the spec names the inputs file so the provider can fetch it.
+   */
+  async function submitZk(params: SubmitJobParams): Promise<SubmitJobResult> {
+    if (params.kind === 'training') {
+      throw new RoleError('ROLE_NOT_SUPPORTED', 'zk verification covers inference only')
+    }
+    const { model, inputs } = await readInputs(params)
+    const modelHash = contentHashOf(model)
+    const circuits = loadZkCircuits([defaultZkDir(config.dataDir)], (dir, err) =>
+      log.warn({ dir, err }, 'zk circuit skipped'),
+    )
+    const circuit = await circuitForModel(
+      circuits,
+      chain.client,
+      chain.deployment.addresses.zkVerifierRegistry,
+      modelHash,
+    )
+    if (typeof circuit === 'string') {
+      throw new RoleError('ROLE_NOT_SUPPORTED', `cannot submit a zk job for this model: ${circuit}`, {
+        details:
+          'build its circuit with `ocn zk build` into <data-dir>/zk and register it with `ocn zk register`',
+      })
+    }
+    const inputCommitment = zkInputCommitment(circuit, inputs)
+    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    await checkBalance(maxPrice)
+    const inputBytes = encodeSafetensors(inputs)
+    const [m, i] = [await store.putBytes(model), await store.putBytes(inputBytes)]
+    const spec: InferenceJobSpec = {
+      kind: 'inference',
+      profile: cpuReplayProfile(ortVersion(), 1),
+      zkInput: i.hash,
+    }
+    const specBytes = new TextEncoder().encode(JSON.stringify(spec))
+    const s = await store.putBytes(specBytes)
+    return publish(
+      {
+        modelHash: m.hash,
+        inputHash: inputCommitment,
+        specHash: s.hash,
+        kind: 0,
+        verification: 1,
+        maxPrice,
+        minCollateral: maxPrice,
+        sampleCount: 1,
+        microBatchSize: 1,
       },
       specBytes,
       { modelBytes: model.length, inputBytes: inputBytes.length },
@@ -484,6 +538,18 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       detail.providerPeerId ?? (job.provider === undefined ? undefined : directory.providerPeer(job.provider))
     if (detail.results !== undefined || providerPeer === undefined) return
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
+    if (job.verification === 'zk') {
+      // the chain checked the proof at commit; the result is the output commitment it settled on
+      if (onChain.status !== 'finalized') return
+      await state.updateJob(jobId, {
+        detail: {
+          ...detailOf(job),
+          results: { outputHash: onChain.resultRoot, leafCount: 0, verified: true, mismatchedLeaves: [] },
+        } as unknown as Record<string, unknown>,
+      })
+      log.info({ jobId, outputCommitment: onChain.resultRoot }, 'zk result settled on-chain')
+      return
+    }
     const dataHashes: Hex[] = []
     let outputHash: Hex | undefined
     for (let start = 0; start < onChain.leafCount; start += MAX_RESULT_LEAVES_PER_REQUEST) {

@@ -30,8 +30,10 @@ import {
   type ZkCircuitArtifacts,
 } from '@ocn/prover'
 import { type Address, type Hex, toHex } from 'viem'
+import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type NamedTensors, typedView } from '../executor/tensor.js'
 import { RoleError } from './errors.js'
+import type { RoleComponents } from './shared.js'
 
 /** The circuits a node can prove with, keyed by model commitment (decimal). */
 export interface ZkCircuitIndex {
@@ -157,4 +159,26 @@ export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJ
     })
   const { hash } = params.send === undefined ? await write() : await params.send(write)
   return { proof, txHash: hash }
+}
+
+/**
+ * Fetches a zk job's inputs file named by the spec's `zkInput` (the offer's inputHash is the
+ * Poseidon commitment, which the artifact protocol cannot serve) and decodes it.
+ */
+export async function fetchZkInputs(
+  components: Pick<RoleComponents, 'store' | 'network'>,
+  zkInput: Hex | undefined,
+  peers: readonly string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<NamedTensors> {
+  if (zkInput === undefined) {
+    throw new RoleError('ROLE_INVALID_PARAMS', 'the zk job spec names no inputs file (spec.zkInput)')
+  }
+  const { store, network } = components
+  const hash = zkInput.toLowerCase() as Hex
+  if (!(await store.has(hash))) {
+    if (peers.length === 0) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no peer known to serve ${hash}`)
+    await network.artifacts.fetch(hash, peers, options.signal ? { signal: options.signal } : {})
+  }
+  return decodeSafetensors(await store.getBytes(hash)).tensors
 }
