@@ -541,6 +541,15 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         if (job.state === 'committed') await state.transitionJob(jobId, 'challenged')
         return
       case 'finalized':
+        // a zk job settles at commit: a restart after commitZkResult finds it finalized while executing
+        if (job.state === 'executing' && job.verification === 'zk') {
+          await state.transitionJob(jobId, 'committed', {
+            patch: { resultRoot: onChain.resultRoot },
+            note: 'zk commit found on-chain after restart',
+          })
+          await state.transitionJob(jobId, 'finalized')
+          return
+        }
         if (job.state === 'committed' || job.state === 'challenged')
           await state.transitionJob(jobId, 'finalized')
         return
