@@ -24,6 +24,7 @@ import {
   type TestNode,
   tempDir,
   tokenBalances,
+  waitFor,
   walletFor,
 } from './helpers.js'
 
@@ -104,7 +105,12 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
     await mkdir(CACHE_DIR, { recursive: true })
     const built = await buildZkCircuit({ model: mlp, cacheDir: CACHE_DIR })
     const { abi, bytecode } = await compileGroth16Verifier(built.artifacts)
-    const hash = await deployContract(deployer, { abi, bytecode })
+    const hash = await deployContract(deployer, {
+      abi,
+      bytecode,
+      account: deployer.account,
+      chain: deployer.chain,
+    })
     const verifier = (await waitForTransactionReceipt(deployer, { hash })).contractAddress!
     await registerZkModel(deployer, {
       zkVerifierRegistry: deployment.addresses.zkVerifierRegistry,
@@ -191,6 +197,19 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
     expect(after[addr.prover!]!.locked).toBe(before[addr.prover!]!.locked)
     expect(after[addr.plain!]).toEqual(before[addr.plain!])
     expect(after[addr.verifier!]).toEqual(before[addr.verifier!])
+    // the requester fetched the proof JSON; its output vector hashes to the settled commitment
+    const results = await waitFor('zk results at the requester', async () => {
+      const job = await node('requester').daemon.state.getJob(jobId)
+      return (job?.detail as { results?: { zk?: boolean; verified: boolean; outputHash: string } }).results
+    })
+    expect(results).toMatchObject({ zk: true, verified: true })
+    const proofJson = JSON.parse(
+      new TextDecoder().decode(
+        await node('requester').components.parts.store!.getBytes(results.outputHash as `0x${string}`),
+      ),
+    )
+    expect(proofJson.output).toHaveLength(4)
+    expect(proofJson.publicSignals[1]).toBe(BigInt(done.inputHash!).toString())
     // the verifier saw the award but left the job to the chain
     const atVerifier = await node('verifier').daemon.state.getJob(jobId)
     expect(atVerifier === undefined || atVerifier.state !== 'challenged').toBe(true)

@@ -23,6 +23,7 @@ import {
   type ResultRequest,
   type ResultResponse,
 } from '@ocn/protocol'
+import { inferenceProofToJson } from '@ocn/prover'
 import { bytesToHex, type Hex, hexToBytes, toHex } from 'viem'
 import type { OfferSummary } from '../api/interface.js'
 import type { RoleService } from '../daemon/interface.js'
@@ -455,9 +456,15 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     })
     metrics.executionSeconds.observe((Date.now() - started) / 1000)
     const root = toHex(BigInt(proof.commitments.outputCommitment), { size: 32 })
+    // the proof JSON (with the output vector) is what the requester fetches as the result
+    const put = await store.putBytes(new TextEncoder().encode(JSON.stringify(inferenceProofToJson(proof))))
+    const job = await state.requireJob(jobId)
     await state.transitionJob(jobId, 'committed', {
       txHash,
-      patch: { resultRoot: root },
+      patch: {
+        resultRoot: root,
+        detail: { ...detailOf(job), outputHash: put.hash } as unknown as Record<string, unknown>,
+      },
       note: `proved in ${Date.now() - started} ms`,
     })
     metrics.resultsCommitted.inc({ kind: 'inference' })
@@ -586,6 +593,22 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     const job = await state.getJob(request.jobId)
     if (job === undefined || job.role !== 'provider') return { ...base, status: 'not-found' }
     const detail = detailOf(job)
+    if (job.verification === 'zk') {
+      // no leaves: the chain checked the proof; the output file is the proof JSON
+      if (job.resultRoot === undefined || detail.outputHash === undefined)
+        return { ...base, status: 'not-ready' }
+      if (request.indices.length > 0) return { ...base, status: 'bad-request' }
+      return {
+        ...base,
+        status: 'ok',
+        result: {
+          resultRoot: job.resultRoot as Hex,
+          leafCount: 0,
+          outputHash: detail.outputHash,
+          leaves: [],
+        },
+      }
+    }
     if (
       !['committed', 'challenged', 'finalized', 'slashed'].includes(job.state) ||
       detail.dataHashes === undefined

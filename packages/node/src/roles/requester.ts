@@ -32,7 +32,8 @@ import {
   type OfferTerms,
   offerTypedData,
 } from '@ocn/protocol'
-import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import { inferenceProofFromJson } from '@ocn/prover'
+import { bytesToHex, type Hex, hexToBytes, toHex } from 'viem'
 import type { JobResultFile, OfferSummary } from '../api/interface.js'
 import { ortVersion } from '../executor/capabilities.js'
 import { readTensorFiles } from '../executor/formats/index.js'
@@ -67,6 +68,8 @@ interface RequesterDetail {
     /** every micro-batch of the outputs file hashes to its committed leaf */
     verified: boolean
     mismatchedLeaves: number[]
+    /** zk jobs: the output file is the provider's proof JSON (output vector included) */
+    zk?: boolean
   }
 }
 
@@ -539,15 +542,31 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     if (detail.results !== undefined || providerPeer === undefined) return
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId: jobId as Hex })
     if (job.verification === 'zk') {
-      // the chain checked the proof at commit; the result is the output commitment it settled on
+      // the chain checked the proof at commit; the provider serves the proof JSON, whose output
+      // vector must hash to the output commitment the job settled on
       if (onChain.status !== 'finalized') return
+      const response = await network.results.requestResult(providerPeer, {
+        version: 1,
+        jobId: jobId as Hex,
+        indices: [],
+      })
+      if (response.status !== 'ok' || response.result === undefined)
+        throw new Error(`provider answered ${response.status}`)
+      const proofHash = response.result.outputHash
+      await network.artifacts.fetch(proofHash, [providerPeer])
+      const proof = inferenceProofFromJson(
+        JSON.parse(new TextDecoder().decode(await store.getBytes(proofHash))),
+      )
+      const settled = toHex(BigInt(proof.commitments.outputCommitment), { size: 32 })
+      const verified = settled.toLowerCase() === onChain.resultRoot.toLowerCase()
+      const fresh = await state.requireJob(jobId)
       await state.updateJob(jobId, {
         detail: {
-          ...detailOf(job),
-          results: { outputHash: onChain.resultRoot, leafCount: 0, verified: true, mismatchedLeaves: [] },
+          ...detailOf(fresh),
+          results: { outputHash: proofHash, leafCount: 0, verified, mismatchedLeaves: [], zk: true },
         } as unknown as Record<string, unknown>,
       })
-      log.info({ jobId, outputCommitment: onChain.resultRoot }, 'zk result settled on-chain')
+      log.info({ jobId, output: proof.output, verified }, 'zk result fetched')
       return
     }
     const dataHashes: Hex[] = []
@@ -742,6 +761,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
 function resultFiles(job: JobRecord): Array<{ name: string; hash: string }> {
   const results = (job.detail as unknown as RequesterDetail | undefined)?.results
   if (results === undefined) return []
+  if (results.zk === true) return [{ name: 'zk-proof.json', hash: results.outputHash }]
   if (results.modelHash !== undefined) {
     return [
       { name: 'model.onnx', hash: results.modelHash },
