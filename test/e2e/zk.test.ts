@@ -200,7 +200,8 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
     // the requester fetched the proof JSON; its output vector hashes to the settled commitment
     const results = await waitFor('zk results at the requester', async () => {
       const job = await node('requester').daemon.state.getJob(jobId)
-      return (job?.detail as { results?: { zk?: boolean; verified: boolean; outputHash: string } }).results
+      const detail = job?.detail as { results?: { zk?: boolean; verified: boolean; outputHash: string } }
+      return detail?.results
     })
     expect(results).toMatchObject({ zk: true, verified: true })
     const proofJson = JSON.parse(
