@@ -7,23 +7,58 @@ export interface GetApiJsonOptions {
   maxBytes?: number
 }
 
-/** GETs a JSON document from the local API, turning every failure into an ApiError. */
-export function getApiJson<T>(baseUrl: string, path: string, options: GetApiJsonOptions = {}): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 5_000
-  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024
+export interface PostApiJsonOptions extends GetApiJsonOptions {
+  signal?: AbortSignal
+}
+
+interface ApiErrorBody {
+  code?: string
+  message?: string
+  reason?: string
+}
+
+interface ApiCall {
+  method: 'GET' | 'POST'
+  payload?: string
+  timeoutMs: number
+  maxBytes: number
+  signal?: AbortSignal | undefined
+  unreachableHint: string
+  /** how an error answer (status >= 400) becomes the ApiError the CLI reports */
+  errorFor: (status: number, error: ApiErrorBody | undefined) => ApiError
+}
+
+/**
+ * One request to the local API: a size-limited, time-limited read of a JSON answer, every
+ * failure (unreachable, timeout, oversize, not JSON, error status) turned into an ApiError.
+ */
+function callApi<T>(baseUrl: string, path: string, call: ApiCall): Promise<T> {
   const url = new URL(path, baseUrl)
+  const headers: Record<string, string | number> = { accept: 'application/json' }
+  if (call.payload !== undefined) {
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = Buffer.byteLength(call.payload)
+  }
   return new Promise<T>((resolve, reject) => {
     const req = request(
       url,
-      { method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json' } },
+      {
+        method: call.method,
+        timeout: call.timeoutMs,
+        headers,
+        ...(call.signal === undefined ? {} : { signal: call.signal }),
+      },
       (res) => {
         const chunks: Buffer[] = []
         let size = 0
         res.on('data', (chunk: Buffer) => {
           size += chunk.length
-          if (size > maxBytes) {
+          if (size > call.maxBytes) {
             req.destroy(
-              new ApiError('API_BAD_RESPONSE', `the node API at ${baseUrl} sent more than ${maxBytes} bytes`),
+              new ApiError(
+                'API_BAD_RESPONSE',
+                `the node API at ${baseUrl} sent more than ${call.maxBytes} bytes`,
+              ),
             )
             return
           }
@@ -39,15 +74,9 @@ export function getApiJson<T>(baseUrl: string, path: string, options: GetApiJson
             )
             return
           }
-          if ((res.statusCode ?? 500) >= 400) {
-            const error = (body as { error?: { code?: string; message?: string } }).error
-            reject(
-              new ApiError(
-                'API_BAD_RESPONSE',
-                `the node API answered ${res.statusCode}: ${error?.message ?? 'no message'}`,
-                { details: error?.code },
-              ),
-            )
+          const status = res.statusCode ?? 500
+          if (status >= 400) {
+            reject(call.errorFor(status, (body as { error?: ApiErrorBody }).error))
             return
           }
           resolve(body as T)
@@ -57,7 +86,10 @@ export function getApiJson<T>(baseUrl: string, path: string, options: GetApiJson
     )
     req.on('timeout', () =>
       req.destroy(
-        new ApiError('API_UNREACHABLE', `the node API at ${baseUrl} did not answer within ${timeoutMs} ms`),
+        new ApiError(
+          'API_UNREACHABLE',
+          `the node API at ${baseUrl} did not answer within ${call.timeoutMs} ms`,
+        ),
       ),
     )
     req.on('error', (cause: NodeJS.ErrnoException) => {
@@ -66,22 +98,28 @@ export function getApiJson<T>(baseUrl: string, path: string, options: GetApiJson
         return
       }
       reject(
-        new ApiError(
-          'API_UNREACHABLE',
-          `cannot reach the node API at ${baseUrl}: is the daemon running (ocn start)?`,
-          {
-            cause,
-            details: cause.code ?? cause.message,
-          },
-        ),
+        new ApiError('API_UNREACHABLE', `cannot reach the node API at ${baseUrl}: ${call.unreachableHint}`, {
+          cause,
+          details: cause.code ?? cause.message,
+        }),
       )
     })
-    req.end()
+    req.end(call.payload)
   })
 }
 
-export interface PostApiJsonOptions extends GetApiJsonOptions {
-  signal?: AbortSignal
+/** GETs a JSON document from the local API, turning every failure into an ApiError. */
+export function getApiJson<T>(baseUrl: string, path: string, options: GetApiJsonOptions = {}): Promise<T> {
+  return callApi<T>(baseUrl, path, {
+    method: 'GET',
+    timeoutMs: options.timeoutMs ?? 5_000,
+    maxBytes: options.maxBytes ?? 4 * 1024 * 1024,
+    unreachableHint: 'is the daemon running (ocn start)?',
+    errorFor: (status, error) =>
+      new ApiError('API_BAD_RESPONSE', `the node API answered ${status}: ${error?.message ?? 'no message'}`, {
+        details: error?.code,
+      }),
+  })
 }
 
 /**
@@ -94,81 +132,21 @@ export function postApiJson<T>(
   body: unknown,
   options: PostApiJsonOptions = {},
 ): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 60_000
-  const maxBytes = options.maxBytes ?? 1024 * 1024
-  const url = new URL(path, baseUrl)
-  const payload = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-  return new Promise<T>((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        timeout: timeoutMs,
-        headers: {
-          accept: 'application/json',
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length
-          if (size > maxBytes) {
-            req.destroy(
-              new ApiError('API_BAD_RESPONSE', `the node API at ${baseUrl} sent more than ${maxBytes} bytes`),
-            )
-            return
-          }
-          chunks.push(chunk)
-        })
-        res.on('end', () => {
-          let parsed: unknown
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-          } catch (cause) {
-            reject(
-              new ApiError('API_BAD_RESPONSE', `the node API at ${baseUrl} did not answer JSON`, { cause }),
-            )
-            return
-          }
-          if ((res.statusCode ?? 500) >= 400) {
-            const error = (parsed as { error?: { code?: string; message?: string; reason?: string } }).error
-            const code =
-              error?.code !== undefined && error.code in apiErrorStatus
-                ? (error.code as ApiErrorCode)
-                : 'API_BAD_RESPONSE'
-            reject(
-              new ApiError(code, error?.message ?? `the node API answered ${res.statusCode}`, {
-                details: error?.reason === undefined ? undefined : `reason ${error.reason}`,
-              }),
-            )
-            return
-          }
-          resolve(parsed as T)
-        })
-        res.on('error', reject)
-      },
-    )
-    req.on('timeout', () =>
-      req.destroy(
-        new ApiError('API_UNREACHABLE', `the node API at ${baseUrl} did not answer within ${timeoutMs} ms`),
-      ),
-    )
-    req.on('error', (cause: NodeJS.ErrnoException) => {
-      if (cause instanceof ApiError) {
-        reject(cause)
-        return
-      }
-      reject(
-        new ApiError('API_UNREACHABLE', `cannot reach the node API at ${baseUrl}: is the daemon running?`, {
-          cause,
-          details: cause.code ?? cause.message,
-        }),
-      )
-    })
-    req.end(payload)
+  return callApi<T>(baseUrl, path, {
+    method: 'POST',
+    payload: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+    timeoutMs: options.timeoutMs ?? 60_000,
+    maxBytes: options.maxBytes ?? 1024 * 1024,
+    signal: options.signal,
+    unreachableHint: 'is the daemon running?',
+    errorFor: (status, error) => {
+      const code =
+        error?.code !== undefined && error.code in apiErrorStatus
+          ? (error.code as ApiErrorCode)
+          : 'API_BAD_RESPONSE'
+      return new ApiError(code, error?.message ?? `the node API answered ${status}`, {
+        details: error?.reason === undefined ? undefined : `reason ${error.reason}`,
+      })
+    },
   })
 }
