@@ -22,6 +22,8 @@ import {
   writeDeploymentFile,
 } from '@ocn/contracts-client'
 import {
+  type ArbiterDecision,
+  type ArbiterRole,
   createDaemon,
   createNodeComponents,
   createSilentLogger,
@@ -335,6 +337,17 @@ export async function jobIn(node: TestNode, jobId: string, states: JobRecord['st
     const job = await node.daemon.state.getJob(jobId)
     return job !== undefined && states.includes(job.state) ? job : undefined
   })
+}
+
+/**
+ * The arbiter's decision on a job. It is recorded once the resolve transaction's receipt is
+ * back, which can be after other nodes already saw the job slashed on-chain: so wait for it.
+ */
+export async function arbiterDecision(node: TestNode, jobId: string): Promise<ArbiterDecision> {
+  const arbiter = node.components.parts.roles.arbiter as ArbiterRole
+  return waitFor(`${node.name}: arbiter decision on ${jobId.slice(0, 10)}`, async () =>
+    arbiter.decisions().find((d) => d.jobId === jobId),
+  )
 }
 
 export async function tokenBalances(chain: DevChain, deployment: Deployment, addresses: Address[]) {
