@@ -32,6 +32,15 @@ import type { JobState } from '../state/job-state.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
 import { type DevnetOptions, defaultDevnetOptions } from './options.js'
+import {
+  type ConfigFragment,
+  type DevnetPhase,
+  type DevnetPhaseContext,
+  type DevnetPhaseReport,
+  type DevnetWallet,
+  mergeConfig,
+} from './phase.js'
+import { devnetPhases } from './phases.js'
 import { type NodeProcess, spawnNode } from './processes.js'
 import { createWorkload, type WorkloadJob } from './workload.js'
 
@@ -82,12 +91,13 @@ export interface DevnetSummary {
   nodes: Omit<DevnetNode, 'dataDir' | 'listen'>[]
   jobs: DevnetJob[]
   balances: { name: string; address: Address; before: AccountBalance; after: AccountBalance }[]
-  checks: {
-    honestJobsSettled: boolean
-    cheaterCaught: boolean
-    honestNeverSlashed: boolean
-    tokensConserved: boolean
-  }
+  /** What each phase demonstrated (see phase.ts), by phase name. */
+  phases: Record<string, Omit<DevnetPhaseReport, 'checks'>>
+  /**
+   * honestJobsSettled, cheaterCaught, honestNeverSlashed, tokensConserved, then each phase's
+   * own checks prefixed with its name (`zk.jobSettled`).
+   */
+  checks: Record<string, boolean>
   durationMs: number
 }
 
@@ -110,6 +120,19 @@ export interface Devnet {
   runWorkload(options?: { signal?: AbortSignal }): Promise<DevnetSummary>
   /** Stops every node and anvil; removes a temporary dir. Safe to call twice. */
   stop(): Promise<void>
+}
+
+/** The phases selected by the options, in their fixed order. */
+function selectedPhases(options: DevnetOptions): DevnetPhase[] {
+  const wanted = options.phases
+  if (wanted === undefined) return [...devnetPhases]
+  const known = new Set(devnetPhases.map((p) => p.name))
+  for (const name of wanted)
+    if (!known.has(name))
+      throw new DevnetError('DEVNET_OPTIONS_INVALID', `unknown devnet phase "${name}"`, {
+        details: `known: ${[...known].join(', ') || '(none)'}`,
+      })
+  return devnetPhases.filter((p) => wanted.includes(p.name))
 }
 
 interface NodePlan {
@@ -176,7 +199,7 @@ function nodeConfig(
   network: { listen: string; bootstrap: string[] },
   rpcUrl: string,
   deploymentFile: string,
-) {
+): Record<string, unknown> {
   const config: Record<string, unknown> = {
     roles: options.withRoles ? [...plan.roles, ...plan.extraRoles] : [],
     logLevel: options.nodeLogLevel,
@@ -224,6 +247,7 @@ export async function startDevnet(
   hooks: DevnetHooks = {},
 ): Promise<Devnet> {
   const options: DevnetOptions = { ...defaultDevnetOptions, ...init }
+  const phases = selectedPhases(options)
   const emit = (event: DevnetEvent) => hooks.onEvent?.(event)
   const step = (message: string) => emit({ type: 'step', message })
   const signal = options.signal
@@ -286,6 +310,23 @@ export async function startDevnet(
       outFile: deploymentFile,
     })
 
+    const context: DevnetPhaseContext = {
+      dir,
+      chain: devChain,
+      deployment,
+      admin: admin as DevnetWallet,
+      members: infos.map(({ plan, dataDir, info }) => ({
+        name: plan.name,
+        roles: plan.roles,
+        cheater: plan.cheater,
+        address: info.address,
+        dataDir,
+      })),
+      options,
+      step,
+      ...(signal === undefined ? {} : { signal }),
+    }
+
     step('funding and staking accounts')
     for (const { info } of infos) {
       const hash = await sendTransaction(admin, {
@@ -318,6 +359,14 @@ export async function startDevnet(
     // Ports and peer ids are known before any node starts, so every node bootstraps from all
     // the others: of each pair, the one that starts second dials the first, and a single
     // failed dial cannot leave a node alone.
+    const fragments = new Map<string, ConfigFragment[]>()
+    for (const phase of phases) {
+      if (phase.prepare === undefined) continue
+      const prepared = await phase.prepare(context)
+      for (const [name, fragment] of Object.entries(prepared?.config ?? {}))
+        fragments.set(name, [...(fragments.get(name) ?? []), fragment])
+    }
+
     const ports = await Promise.all(infos.map(() => freePort()))
     const addresses = infos.map(({ info }, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${info.peerId}`)
     for (const [index, { plan, dataDir }] of infos.entries()) {
@@ -325,7 +374,10 @@ export async function startDevnet(
         listen: `/ip4/127.0.0.1/tcp/${ports[index]}`,
         bootstrap: addresses.filter((_a, i) => i !== index),
       }
-      const config = nodeConfig(plan, options, network, devChain.rpcUrl, deploymentFile)
+      const config = (fragments.get(plan.name) ?? []).reduce(
+        mergeConfig,
+        nodeConfig(plan, options, network, devChain.rpcUrl, deploymentFile),
+      )
       await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
     }
 
@@ -378,7 +430,7 @@ export async function startDevnet(
       deployment,
       nodes,
       requester,
-      runWorkload: (run = {}) => runWorkload(devnet, options, emit, run.signal ?? signal),
+      runWorkload: (run = {}) => runWorkload(devnet, context, phases, emit, run.signal ?? signal),
       stop,
     }
     return devnet
@@ -452,13 +504,17 @@ function historyAt(record: JobRecord, states: ReadonlySet<string>): number | und
 
 async function runWorkload(
   devnet: Devnet,
-  options: DevnetOptions,
+  context: DevnetPhaseContext,
+  phases: readonly DevnetPhase[],
   emit: (event: DevnetEvent) => void,
   signal?: AbortSignal,
 ): Promise<DevnetSummary> {
+  const options = context.options
   const started = Date.now()
   emit({ type: 'step', message: 'generating the workload (model, inputs, training job)' })
   const workload = await createWorkload(join(devnet.dir, 'workload'), options)
+  for (const phase of phases)
+    if (phase.jobs !== undefined) workload.jobs.push(...(await phase.jobs(context, workload)))
   const accountList = await accounts(devnet)
   const before = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
   const byAddress = new Map(devnet.nodes.map((n) => [n.address.toLowerCase(), n]))
@@ -469,7 +525,7 @@ async function runWorkload(
       name: spec.name,
       id: '',
       kind: spec.kind,
-      verification: 'replay',
+      verification: spec.verification ?? 'replay',
       provider: null,
       providerName: null,
       price: null,
@@ -483,7 +539,7 @@ async function runWorkload(
         modelPath: spec.modelPath,
         inputsPath: spec.inputsPath,
         kind: spec.kind,
-        verification: 'replay',
+        verification: spec.verification ?? 'replay',
         ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
         ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
       }
@@ -567,6 +623,36 @@ async function runWorkload(
     await track(batch)
   }
 
+  // Each phase's own demonstration; a phase that throws fails its check, not the run.
+  const phaseReports: DevnetSummary['phases'] = {}
+  const phaseChecks: Record<string, boolean> = {}
+  const tokenHolders: Address[] = []
+  const running = devnet.nodes.map(({ name, roles, cheater, address, dataDir, api, peerId, listen }) => ({
+    name,
+    roles: roles as NodeRole[],
+    cheater,
+    address,
+    dataDir,
+    api,
+    peerId,
+    listen,
+  }))
+  for (const phase of phases) {
+    if (phase.afterWorkload === undefined) continue
+    emit({ type: 'step', message: `phase ${phase.name}` })
+    try {
+      const { checks, ...report } = await phase.afterWorkload({ ...context, nodes: running, workload, jobs })
+      phaseReports[phase.name] = report
+      for (const [name, passed] of Object.entries(checks)) phaseChecks[`${phase.name}.${name}`] = passed
+      tokenHolders.push(...(report.tokenHolders ?? []))
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      emit({ type: 'step', message: `phase ${phase.name} failed: ${message}` })
+      phaseReports[phase.name] = { report: { error: message } }
+      phaseChecks[`${phase.name}.completed`] = false
+    }
+  }
+
   // Settlement transfers happen in the transactions the requester just saw; read after them.
   const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
   const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
@@ -582,10 +668,8 @@ async function runWorkload(
       cheaterJobs.some((j) => j.status === 'slashed') &&
       cheaterBalances.every((b) => b.after.staked < b.before.staked),
     honestNeverSlashed: honestJobs.every((j) => j.status !== 'slashed'),
-    tokensConserved: await tokensConserved(
-      devnet,
-      accountList.map((a) => a.address),
-    ),
+    tokensConserved: await tokensConserved(devnet, [...accountList.map((a) => a.address), ...tokenHolders]),
+    ...phaseChecks,
   }
   return {
     ok: Object.values(checks).every(Boolean),
@@ -597,6 +681,7 @@ async function runWorkload(
     nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => node),
     jobs,
     balances,
+    phases: phaseReports,
     checks,
     durationMs: Date.now() - started,
   }
@@ -615,7 +700,13 @@ async function tokensConserved(devnet: Devnet, holders: Address[]): Promise<bool
     abi: openTokenAbi,
     functionName: 'totalSupply',
   })
-  const unique = [...new Set([...holders, stakeManager, jobMarket].map((a) => a.toLowerCase() as Address))]
+  // Every contract of the deployment may hold OPEN (escrow, stakes, pools, channels).
+  const contracts = Object.values(devnet.deployment.addresses).filter(
+    (a): a is Address => typeof a === 'string',
+  )
+  const unique = [
+    ...new Set([...holders, stakeManager, jobMarket, ...contracts].map((a) => a.toLowerCase() as Address)),
+  ]
   const held = await Promise.all(unique.map((account) => getTokenBalance(client, { token, account })))
   return held.reduce((a, b) => a + b, 0n) === supply
 }

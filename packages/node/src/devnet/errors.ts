@@ -5,6 +5,7 @@ export type DevnetErrorCode =
   | 'DEVNET_NODE_FAILED'
   | 'DEVNET_NODE_TIMEOUT'
   | 'DEVNET_ABORTED'
+  | 'DEVNET_OPTIONS_INVALID'
 
 /** The devnet could not be brought up or could not run its workload. */
 export class DevnetError extends NodeError<DevnetErrorCode> {

@@ -1,5 +1,7 @@
 export * from './devnet.js'
 export * from './errors.js'
 export * from './options.js'
+export * from './phase.js'
+export { devnetPhaseNames, devnetPhases } from './phases.js'
 export { type NodeProcess, type NodeReadyLine, ocnBinPath, spawnNode } from './processes.js'
 export * from './workload.js'

@@ -40,6 +40,8 @@ export interface DevnetOptions {
    * (state, API, metrics): for testing the orchestration itself.
    */
   withRoles: boolean
+  /** The phases to run beyond the job market (see phases.ts); all of them when unset. */
+  phases?: readonly string[]
   signal?: AbortSignal
 }
 

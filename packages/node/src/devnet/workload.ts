@@ -15,6 +15,8 @@ export const WORKLOAD_CLASSES = 3
 export interface WorkloadJob {
   name: string
   kind: 'inference' | 'training'
+  /** 'replay' unless a phase adds a zk job. */
+  verification?: 'replay' | 'zk'
   modelPath: string
   inputsPath: string
   trainingSpecPath?: string

@@ -92,12 +92,14 @@ describe('ocn devnet --once --json', () => {
     expect(code, stderr.slice(-4000)).toBe(0)
     expect(stdout.trim().split('\n')).toHaveLength(1)
     expect(summary.ok).toBe(true)
-    expect(summary.checks).toEqual({
+    expect(summary.checks).toMatchObject({
       honestJobsSettled: true,
       cheaterCaught: true,
       honestNeverSlashed: true,
       tokensConserved: true,
     })
+    // Each phase's checks are named `<phase>.<check>` and all of them passed.
+    for (const [name, passed] of Object.entries(summary.checks)) expect([name, passed]).toEqual([name, true])
     expect(stderr).toContain('starting anvil')
     expect(stderr).toMatch(/inference-1 +0x[0-9a-f]+…[0-9a-f]{4} awarded by provider-/)
   })

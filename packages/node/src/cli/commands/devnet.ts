@@ -36,6 +36,10 @@ export function summaryText(summary: DevnetSummary): string {
       `  ${b.name.padEnd(20)} ${`${formatEther(b.after.token)} (${signedOpen(b.after.token - b.before.token)})`.padEnd(30)} ${formatEther(b.after.staked)} (${signedOpen(b.after.staked - b.before.staked)})`,
     )
   }
+  for (const [name, phase] of Object.entries(summary.phases)) {
+    lines.push('', `  ${name}`)
+    for (const line of phase.lines ?? [JSON.stringify(toPublicJson(phase.report))]) lines.push(`    ${line}`)
+  }
   lines.push('', '  checks')
   for (const [name, passed] of Object.entries(summary.checks))
     lines.push(`    ${passed ? 'ok  ' : 'FAIL'} ${name}`)

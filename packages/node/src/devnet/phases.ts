@@ -1,0 +1,9 @@
+/**
+ * The devnet's phases, in the order they run. Governance must stay last: it hands the
+ * deployer's admin role to the timelock, and the phases before it still use that role.
+ */
+import type { DevnetPhase } from './phase.js'
+
+export const devnetPhases: readonly DevnetPhase[] = []
+
+export const devnetPhaseNames = (): string[] => devnetPhases.map((p) => p.name)
