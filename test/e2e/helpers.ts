@@ -178,7 +178,7 @@ export async function startNodes(
       },
       chain: { rpcUrl: chain.rpcUrl, deploymentFile, confirmations: 1 },
       api: { ...base.api, enabled: false },
-      requester: { biddingWindowMs: 1500, maxPrice: OPEN },
+      requester: { ...base.requester, biddingWindowMs: 1500, maxPrice: OPEN },
       provider: { ...base.provider, cheat: { fraction: 0 } },
     }
     spec.configure?.(config)

@@ -6,6 +6,8 @@ export type ChainServiceErrorCode =
   | 'CHAIN_DEPLOYMENT_MISMATCH'
   | 'CHAIN_UNREACHABLE'
   | 'CHAIN_NOT_STARTED'
+  | 'CHAIN_NO_MODEL_REGISTRY'
+  | 'CHAIN_TIMEOUT'
 
 /** The daemon's chain service could not do what it was asked (deployment, RPC endpoint). */
 export class ChainServiceError extends NodeError<ChainServiceErrorCode> {

@@ -1,4 +1,11 @@
 export { ChainServiceError, type ChainServiceErrorCode } from './errors.js'
+export {
+  createModelStatusCache,
+  defaultModelStatusCacheOptions,
+  type ModelStatusCache,
+  type ModelStatusCacheOptions,
+  type ModelStatusReadOptions,
+} from './models.js'
 export { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
 export {
   type ChainServiceComponents,

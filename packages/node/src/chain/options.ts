@@ -5,10 +5,13 @@ export interface ChainServiceOptions {
   pollIntervalMs: number
   /** a single RPC request gives up after this */
   rpcTimeoutMs: number
+  /** how long a ModelRegistry status read is reused (see chain/models.ts) */
+  modelStatusTtlMs: number
 }
 
 export const defaultChainServiceOptions: ChainServiceOptions = {
   confirmations: 1,
   pollIntervalMs: 500,
   rpcTimeoutMs: 10_000,
+  modelStatusTtlMs: 5_000,
 }

@@ -12,8 +12,10 @@ import {
   createEventWatcher,
   type Deployment,
   type EventWatcher,
+  getModel,
   getStake,
   getTokenBalance,
+  type ModelStatus,
   type ProtocolEvent,
   parseDeployment,
   type WatcherCursor,
@@ -24,6 +26,7 @@ import {
   createWalletClient,
   defineChain,
   type Hash,
+  type Hex,
   http,
   type PublicActions,
   publicActions,
@@ -38,6 +41,12 @@ import type { ChainService } from '../daemon/interface.js'
 import type { Logger } from '../logging/index.js'
 import type { StateStore } from '../state/store.js'
 import { ChainServiceError } from './errors.js'
+import {
+  createModelStatusCache,
+  defaultModelStatusCacheOptions,
+  type ModelStatusCache,
+  type ModelStatusReadOptions,
+} from './models.js'
 import { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
 
 export type OcnChainClient = WalletClient<Transport, ReturnType<typeof defineChain>, Account> & PublicActions
@@ -76,6 +85,13 @@ export interface OcnChainService extends ChainService {
    * at once would read the same pending nonce and one transaction would be dropped.
    */
   serialize<T>(send: () => Promise<T>): Promise<T>
+  /**
+   * The model's status in the deployment's ModelRegistry (`none` when it has no record),
+   * cached for `modelStatusTtlMs` unless `maxAgeMs` asks for a fresher read. Throws
+   * CHAIN_NO_MODEL_REGISTRY when the deployment names no registry, CHAIN_TIMEOUT when the
+   * read does not come back in `rpcTimeoutMs`.
+   */
+  modelStatus(modelHash: Hex, options?: ModelStatusReadOptions): Promise<ModelStatus>
 }
 
 export async function loadDeploymentFile(path: string): Promise<Deployment> {
@@ -106,6 +122,7 @@ export function createChainService(
     confirmations: init.confirmations ?? defaultChainServiceOptions.confirmations,
     pollIntervalMs: init.pollIntervalMs ?? defaultChainServiceOptions.pollIntervalMs,
     rpcTimeoutMs: init.rpcTimeoutMs ?? defaultChainServiceOptions.rpcTimeoutMs,
+    modelStatusTtlMs: init.modelStatusTtlMs ?? defaultChainServiceOptions.modelStatusTtlMs,
   }
   const log = components.logger.child({ component: 'chain' })
   const transport = /^wss?:/.test(init.rpcUrl)
@@ -119,6 +136,28 @@ export function createChainService(
   let stopped = true
   const listeners = new Set<ProtocolEventListener>()
   let sending: Promise<unknown> = Promise.resolve()
+  let models: ModelStatusCache | undefined
+
+  function modelStatuses(): ModelStatusCache {
+    if (models !== undefined) return models
+    const c = need(client)
+    const d = need(deployment)
+    const registry = d.addresses.modelRegistry
+    if (registry === undefined) {
+      throw new ChainServiceError('CHAIN_NO_MODEL_REGISTRY', 'the deployment names no ModelRegistry', {
+        details: 'add addresses.modelRegistry to the deployment file (deployProtocol writes it)',
+      })
+    }
+    models = createModelStatusCache(
+      async (modelHash) => (await getModel(c, { modelRegistry: registry, modelHash }))?.status ?? 'none',
+      {
+        ...defaultModelStatusCacheOptions,
+        ttlMs: options.modelStatusTtlMs,
+        timeoutMs: options.rpcTimeoutMs,
+      },
+    )
+    return models
+  }
 
   const need = <T>(value: T | undefined): T => {
     if (value === undefined)
@@ -294,6 +333,9 @@ export function createChainService(
       const run = sending.then(send, send)
       sending = run.catch(() => {})
       return run
+    },
+    async modelStatus(modelHash, readOptions) {
+      return modelStatuses().status(modelHash, readOptions)
     },
   }
   return service

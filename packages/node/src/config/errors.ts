@@ -5,6 +5,8 @@ export type ConfigErrorCode =
   | 'CONFIG_FILE_INVALID_JSON'
   | 'CONFIG_UNKNOWN_KEY'
   | 'CONFIG_INVALID_VALUE'
+  /** an option needs something the deployment does not have (e.g. a ModelRegistry) */
+  | 'CONFIG_DEPLOYMENT_UNSUITED'
 
 /** Where a bad value came from, so the message can point the user at the right place. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'flag'

@@ -52,6 +52,16 @@ export interface ProviderConfig {
   collateral: ProviderCollateralConfig
   /** Devnet only: makes this provider cheat, to exercise verification. */
   cheat: ProviderCheatConfig
+  models: ModelPolicyConfig
+}
+
+/** Which models a provider runs or a requester pays for, judged by the deployment's ModelRegistry. */
+export interface ModelPolicyConfig {
+  /**
+   * Only models whose status is Approved (not None, Proposed, Deprecated or Revoked).
+   * Off by default: the market itself refuses revoked models only.
+   */
+  onlyApproved: boolean
 }
 
 export interface ProviderCheatConfig {
@@ -78,6 +88,7 @@ export interface RequesterConfig {
   biddingWindowMs: number
   /** Highest total price the requester escrows for one job, in token base units. */
   maxPrice: bigint
+  models: ModelPolicyConfig
 }
 
 export interface NodeConfig {
@@ -132,8 +143,9 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       maxConcurrentJobs: 2,
       collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
       cheat: { fraction: 0 },
+      models: { onlyApproved: false },
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
-    requester: { biddingWindowMs: 2_000, maxPrice: OPEN },
+    requester: { biddingWindowMs: 2_000, maxPrice: OPEN, models: { onlyApproved: false } },
   }
 }

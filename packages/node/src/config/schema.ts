@@ -224,6 +224,13 @@ export const configOptions: readonly OptionSpec[] = [
     doc: 'Devnet only: fraction of micro-batch outputs this provider corrupts, so verifiers have a cheater to catch.',
   },
   {
+    key: 'provider.models.onlyApproved',
+    type: 'boolean',
+    env: 'OCN_PROVIDER_ONLY_APPROVED_MODELS',
+    flag: 'provider-only-approved-models',
+    doc: 'Bid only on offers whose model is Approved in the ModelRegistry (the deployment must name one).',
+  },
+  {
     key: 'verifier.targetDetectionProbability',
     type: 'number',
     env: 'OCN_VERIFIER_DETECTION',
@@ -256,6 +263,13 @@ export const configOptions: readonly OptionSpec[] = [
     env: 'OCN_REQUESTER_MAX_PRICE',
     flag: 'max-price',
     doc: 'Highest total price escrowed for one job, in token base units or "<amount> OPEN".',
+  },
+  {
+    key: 'requester.models.onlyApproved',
+    type: 'boolean',
+    env: 'OCN_REQUESTER_ONLY_APPROVED_MODELS',
+    flag: 'requester-only-approved-models',
+    doc: 'Submit and award jobs only on models Approved in the ModelRegistry (the deployment must name one).',
   },
 ]
 

@@ -10,6 +10,7 @@ export type RoleErrorCode =
   | 'ROLE_INSUFFICIENT_BALANCE'
   | 'ROLE_ARTIFACT_UNAVAILABLE'
   | 'ROLE_NOT_SUPPORTED'
+  | 'ROLE_MODEL_NOT_APPROVED'
 
 /** A role could not do what was asked; `details` says what to change. */
 export class RoleError extends NodeError<RoleErrorCode> {

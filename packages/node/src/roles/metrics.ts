@@ -16,6 +16,16 @@ export function createRoleMetrics(factory: MetricsFactory | undefined) {
       help: 'Time from starting a job to having its result ready to commit',
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
     }),
+    unapprovedModelOffers: m.counter({
+      name: 'provider_unapproved_model_offers_total',
+      help: 'Offers not bid on under provider.models.onlyApproved, by the model registry status (or unreadable)',
+      labelNames: ['status'] as const,
+    }),
+    unapprovedModelJobs: m.counter({
+      name: 'requester_unapproved_model_jobs_total',
+      help: 'Jobs refused under requester.models.onlyApproved, at submit or at award, by the model registry status',
+      labelNames: ['stage', 'status'] as const,
+    }),
     bidsReceived: m.counter({
       name: 'requester_bids_received_total',
       help: 'Valid bids received by this requester',

@@ -7,7 +7,15 @@
  * asks the chain where the job stands, so a node killed at any point resumes without acting
  * twice: the tick loop picks up jobs left in `awarded` or `executing` and re-runs them.
  */
-import { commitResult, finalize, getJob, getStake, type ProtocolEvent, signBid } from '@ocn/contracts-client'
+import {
+  commitResult,
+  finalize,
+  getJob,
+  getStake,
+  type ModelStatus,
+  type ProtocolEvent,
+  signBid,
+} from '@ocn/contracts-client'
 import {
   type Bid,
   type BidTerms,
@@ -35,6 +43,7 @@ import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { JobRecord } from '../state/records.js'
 import { createRoleMetrics } from './metrics.js'
+import { describeModelStatus, requireModelRegistry, unapprovedStatus } from './models.js'
 import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 import {
   circuitForModel,
@@ -255,6 +264,26 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     }
   }
 
+  /** provider.models.onlyApproved: is the offer's model Approved in the registry? Says why not. */
+  async function modelApproved(modelHash: Hex, jobId: Hex): Promise<boolean> {
+    let status: ModelStatus | undefined
+    try {
+      status = await unapprovedStatus(chain, modelHash)
+    } catch (err) {
+      // an unreadable registry is no approval: bidding blind would defeat the option
+      metrics.unapprovedModelOffers.inc({ status: 'unreadable' })
+      log.warn({ jobId, modelHash, err }, 'not bidding: the model registry could not be read')
+      return false
+    }
+    if (status === undefined) return true
+    metrics.unapprovedModelOffers.inc({ status })
+    log.info(
+      { jobId, modelHash, status, reason: `model ${describeModelStatus(status)}, not approved` },
+      'not bidding: provider.models.onlyApproved and the model is not approved',
+    )
+    return false
+  }
+
   async function onOffer(offer: JobOffer, jobId: Hex): Promise<void> {
     if (offer.terms.requester.toLowerCase() === me) return
     seenOffers.set(jobId, {
@@ -269,6 +298,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     })
     if (seenOffers.size > 1000) seenOffers.delete(seenOffers.keys().next().value as string)
     if (binding === undefined || (await state.getJob(jobId)) !== undefined) return
+    if (config.provider.models.onlyApproved && !(await modelApproved(offer.terms.modelHash, jobId))) return
     const terms = await bidTerms(offer, jobId)
     if (typeof terms === 'string') {
       log.debug({ jobId, reason: terms }, 'not bidding')
@@ -635,6 +665,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   return {
     role: 'provider',
     async start() {
+      if (config.provider.models.onlyApproved) requireModelRegistry(chain, 'provider.models.onlyApproved')
       binding = await createIdentityBinding(keys.account, keys.privateKey)
       zkCircuits = loadZkCircuits([defaultZkDir(config.dataDir)], (dir, err) =>
         log.warn({ dir, err }, 'zk circuit skipped'),

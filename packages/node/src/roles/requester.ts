@@ -51,6 +51,7 @@ import type { BidRecord, JobRecord } from '../state/records.js'
 import { RoleError } from './errors.js'
 import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 import { createRoleMetrics } from './metrics.js'
+import { describeModelStatus, requireModelRegistry, unapprovedStatus } from './models.js'
 import type { TrainingManifest } from './provider.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from './zk.js'
@@ -127,6 +128,8 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     sizes: { modelBytes: number; inputBytes: number },
     extra: { attempts?: number; reofferOf?: string },
   ): Promise<SubmitJobResult> {
+    // every submission and re-offer passes here, so none publishes a model the policy refuses
+    if (config.requester.models.onlyApproved) await requireApprovedModel(base.modelHash)
     const now =
       (await chain.chainTime()) > BigInt(Math.floor(Date.now() / 1000))
         ? await chain.chainTime()
@@ -181,6 +184,22 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     }, config.requester.biddingWindowMs)
     timers.add(timer)
     return { jobId }
+  }
+
+  /** requester.models.onlyApproved: refuses a model the registry does not list as Approved. */
+  async function requireApprovedModel(modelHash: Hex): Promise<void> {
+    // a fresh read: submitting is rare and a stale "approved" would publish a revoked model
+    const status = await unapprovedStatus(chain, modelHash, { maxAgeMs: 0 })
+    if (status === undefined) return
+    metrics.unapprovedModelJobs.inc({ stage: 'submit', status })
+    throw new RoleError(
+      'ROLE_MODEL_NOT_APPROVED',
+      `model ${modelHash} is ${describeModelStatus(status)} in the model registry, not approved`,
+      {
+        details:
+          'requester.models.onlyApproved accepts approved models only: have the model curator approve it (docs/governance.md, "Model registry"), or turn the option off',
+      },
+    )
   }
 
   async function submitJob(params: SubmitJobParams): Promise<SubmitJobResult> {
@@ -486,6 +505,23 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       log.warn({ jobId }, 'no bids: job failed (re-offer it)')
       return
     }
+    if (config.requester.models.onlyApproved) {
+      // revoked (or deprecated) while the bids came in: escrow nothing for it. A failed read
+      // throws, and the next tick tries again until the deadline fails the job.
+      const status = await unapprovedStatus(chain, offer.terms.modelHash, { maxAgeMs: 0 })
+      if (status !== undefined) {
+        metrics.unapprovedModelJobs.inc({ stage: 'award', status })
+        await state.transitionJob(jobId, 'failed', {
+          note: `not awarded: model ${offer.terms.modelHash} is ${describeModelStatus(status)} in the model registry`,
+          bids: bids.map((b) => ({ ...b, status: 'rejected' })),
+        })
+        log.warn(
+          { jobId, modelHash: offer.terms.modelHash, status },
+          'model no longer approved: job not awarded',
+        )
+        return
+      }
+    }
     for (const { record, bid } of ranked) {
       try {
         // approve and award back to back: another award in between would reset the allowance
@@ -703,6 +739,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     submitJob,
     reoffer,
     async start() {
+      if (config.requester.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
       network.bids.setBidHandler((bid) => onBid(bid))
       unsubscribers.push(chain.onEvents(onEvents))
       ticker.start()
