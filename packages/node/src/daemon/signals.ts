@@ -46,3 +46,23 @@ export function stopOnSignals(
     },
   }
 }
+
+/**
+ * With `OCN_STOP_ON_STDIN_CLOSE=1` (set by a supervisor such as the devnet, which keeps the
+ * pipe open), the end of stdin sends this process SIGTERM: when the supervisor dies, even
+ * by kill -9, its children stop cleanly through their signal handlers. Returns a function
+ * that stops watching; it also lets go of stdin, which would otherwise keep the process alive.
+ */
+export function stopOnStdinClose(io: { env: NodeJS.ProcessEnv; stdin: NodeJS.ReadableStream }): () => void {
+  if (io.env.OCN_STOP_ON_STDIN_CLOSE !== '1') return () => {}
+  const onEnd = (): void => {
+    process.kill(process.pid, 'SIGTERM')
+  }
+  io.stdin.once('end', onEnd)
+  io.stdin.resume()
+  return () => {
+    io.stdin.off('end', onEnd)
+    io.stdin.pause()
+    ;(io.stdin as { destroy?: () => void }).destroy?.()
+  }
+}

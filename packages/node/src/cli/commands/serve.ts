@@ -4,7 +4,7 @@ import { deployPaymentChannels, getChannelsDomain } from '@ocn/contracts-client'
 import { type Address, formatEther, isAddress } from 'viem'
 import { ChannelError, createChannelServer, createLevelVoucherStore } from '../../channels/index.js'
 import { NodeError } from '../../daemon/errors.js'
-import { stopOnSignals } from '../../daemon/signals.js'
+import { stopOnSignals, stopOnStdinClose } from '../../daemon/signals.js'
 import { createExecutor, modelHash } from '../../executor/index.js'
 import { createOcnHost } from '../../p2p/index.js'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
@@ -72,7 +72,7 @@ export const serveCommand: Command = {
   path: ['serve'],
   summary: 'serve paid inference over payment channels (/ocn/infer/1.0.0) until Ctrl-C, then redeem',
   usage:
-    'ocn serve --model <file> --price <OPEN> [--payment-channels <address>] [--passphrase-file <file>] [config flags]',
+    'ocn serve --model <file> --price <OPEN> [--payment-channels <address>] [--close-on-stop] [--passphrase-file <file>] [config flags]',
   configFlags: true,
   maxPositionals: 0,
   flags: {
@@ -82,6 +82,11 @@ export const serveCommand: Command = {
     'deploy-channels': {
       type: 'boolean',
       description: 'deploy a PaymentChannels contract for the deployment token (dev chains)',
+    },
+    'close-on-stop': {
+      type: 'boolean',
+      description:
+        'on stop, close the channels cooperatively (closeByProvider): redeem and refund the requesters in one transaction',
     },
     ...passphraseFlag,
   },
@@ -134,15 +139,26 @@ export const serveCommand: Command = {
     await executor.start()
     await host.start()
     await server.start()
-    let redeemed: { channelId: string; payout: string; transaction: string }[] = []
+    const closeOnStop = context.flags['close-on-stop'] === true
+    let redeemed: {
+      channelId: string
+      payout: string
+      cumulativeAmount: string
+      transaction: string
+      gasUsed: string
+    }[] = []
     const service = {
       async stop() {
-        // Redeem before leaving: an unredeemed voucher is only as safe as this data dir.
-        const results = await server.redeemAll()
+        // Redeem before leaving: an unredeemed voucher is only as safe as this data dir. With
+        // --close-on-stop the same transaction also finalizes the channel and refunds the
+        // requester, who then need not wait out the close timeout.
+        const results = await server.redeemAll({ close: closeOnStop })
         redeemed = results.map((r) => ({
           channelId: r.channelId,
           payout: r.payout.toString(),
+          cumulativeAmount: r.cumulativeAmount.toString(),
           transaction: r.hash,
+          gasUsed: r.receipt.gasUsed.toString(),
         }))
         await server.stop()
         await host.stop()
@@ -154,6 +170,8 @@ export const serveCommand: Command = {
       ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
       onForce: () => process.exit(130),
     })
+    // Under a supervisor (the devnet) the service stops, and redeems, when the supervisor dies.
+    const unwatchStdin = stopOnStdinClose(context.io)
     const ready = {
       status: 'serving',
       peerId: host.peerId.toString(),
@@ -170,10 +188,11 @@ export const serveCommand: Command = {
     )
     const signal = await stopped
     dispose()
+    unwatchStdin()
     const total = redeemed.reduce((sum, r) => sum + BigInt(r.payout), 0n)
     return {
-      json: { redeemed },
-      text: `redeemed ${redeemed.length} channel(s), ${formatEther(total)} OPEN`,
+      json: { redeemed, closed: closeOnStop },
+      text: `${closeOnStop ? 'closed' : 'redeemed'} ${redeemed.length} channel(s), ${formatEther(total)} OPEN redeemed`,
       note: signal,
     }
   },

@@ -1,5 +1,5 @@
 import { createDaemon } from '../../daemon/daemon.js'
-import { stopOnSignals } from '../../daemon/signals.js'
+import { stopOnSignals, stopOnStdinClose } from '../../daemon/signals.js'
 import { loadNodeKeys, readNodeKeyInfo } from '../../keys/keystore.js'
 import { createNodeComponents } from '../../wiring/index.js'
 import { type Command, stringFlag } from '../command.js'
@@ -43,14 +43,7 @@ export const startCommand: Command = {
     })
     // A supervisor (the devnet) keeps our stdin open; when it dies the pipe closes and we stop,
     // so no node outlives the devnet that started it, even after a kill -9.
-    const watchStdin = context.io.env.OCN_STOP_ON_STDIN_CLOSE === '1'
-    const onStdinEnd = (): void => {
-      process.kill(process.pid, 'SIGTERM')
-    }
-    if (watchStdin) {
-      context.io.stdin.once('end', onStdinEnd)
-      context.io.stdin.resume()
-    }
+    const unwatchStdin = stopOnStdinClose(context.io)
     const ready = {
       status: 'running',
       api: daemon.apiUrl ?? null,
@@ -67,12 +60,8 @@ export const startCommand: Command = {
     )
     const signal = await stopped
     dispose()
-    if (watchStdin) {
-      // A flowing stdin would keep the process alive after the daemon stopped.
-      context.io.stdin.off('end', onStdinEnd)
-      context.io.stdin.pause()
-      ;(context.io.stdin as { destroy?: () => void }).destroy?.()
-    }
+    // A flowing stdin would keep the process alive after the daemon stopped.
+    unwatchStdin()
     return { json: {}, text: '', printed: true, note: signal }
   },
 }
