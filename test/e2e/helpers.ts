@@ -35,6 +35,7 @@ import {
   type NodeConfig,
   type NodeKeys,
   type NodeRole,
+  type RoleOptions,
 } from '@ocn/node'
 import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
 import {
@@ -149,6 +150,8 @@ export interface NodeSpec {
   accountIndex: number
   roles: NodeRole[]
   configure?: (config: NodeConfig) => void
+  /** role options beyond the harness's fast ticks (e.g. a test-only cheat) */
+  roleOptions?: Partial<RoleOptions>
 }
 
 export async function startNodes(
@@ -184,7 +187,7 @@ export async function startNodes(
     spec.configure?.(config)
     const keys = await nodeKeys(chain.privateKeys[spec.accountIndex]!)
     const components = createNodeComponents(config, keys, {
-      roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6 },
+      roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6, ...spec.roleOptions },
       chainPollIntervalMs: 250,
       executorPoolSize: 1,
     })

@@ -62,6 +62,8 @@ export interface SubmitJobRequest {
   inputsPath: string
   kind: JobKind
   trainingSpecPath?: string
+  /** the datanet manifest of a training spec that names attribution */
+  datanetManifestPath?: string
   verification: VerificationMode
   maxPrice?: bigint
   microBatchSize?: number

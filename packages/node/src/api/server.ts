@@ -85,6 +85,7 @@ const SUBMIT_FIELDS = new Set([
   'inputsPath',
   'kind',
   'trainingSpecPath',
+  'datanetManifestPath',
   'verification',
   'maxPrice',
   'microBatchSize',
@@ -129,6 +130,12 @@ export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobReques
     if (kind !== 'training')
       throw new ApiError('API_BAD_REQUEST', 'trainingSpecPath is only for kind "training"')
     request.trainingSpecPath = spec
+  }
+  const datanet = await file('datanetManifestPath', false)
+  if (datanet !== undefined) {
+    if (kind !== 'training')
+      throw new ApiError('API_BAD_REQUEST', 'datanetManifestPath is only for kind "training"')
+    request.datanetManifestPath = datanet
   }
   if (raw.maxPrice !== undefined) {
     if (typeof raw.maxPrice !== 'string' || !/^[1-9]\d{0,77}$/.test(raw.maxPrice))

@@ -3,6 +3,7 @@
  * anything runs. The replay profile pins everything that changes output bits; the daemon
  * hashes the whole spec into the job's specHash.
  */
+import { type AttributionMethodName, attributionMethods } from '../attribution/method.js'
 import { ExecutorError } from './errors.js'
 
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'all'] as const
@@ -68,6 +69,26 @@ export interface TrainingJobSpec {
   checkpointInterval: number
   /** tensor names in the dataset file: features [N, F] float32; targets int64 [N] (CE) or float32 [N, O] (MSE) */
   data?: { features?: string; targets?: string }
+  /**
+   * Proof of Attribution (docs/attribution.md): after training, each datanet contributor's
+   * influence is computed with `method` and committed as one extra leaf after the checkpoints.
+   */
+  attribution?: TrainingAttributionSpec
+}
+
+export interface TrainingAttributionSpec {
+  /** one of attributionMethods (attribution/method.ts) */
+  method: AttributionMethodName
+  /**
+   * SHA-256 content hash of the datanet manifest JSON (an artifact like the model and the
+   * dataset, fetched from the requester); its datasetId must be the job's dataset file hash
+   */
+  manifest: `0x${string}`
+  /**
+   * held-out validation tensors in the same dataset file, laid out like the training
+   * features and targets; they are not trained on
+   */
+  validation: { features: string; targets: string }
 }
 
 export type JobSpec = InferenceJobSpec | TrainingJobSpec
@@ -177,6 +198,7 @@ export function parseJobSpec(v: unknown): JobSpec {
     'seed',
     'checkpointInterval',
     'data',
+    'attribution',
   ])
   const profile = parseReplayProfile(o.profile)
   const m = obj(o.model, 'spec.model')
@@ -250,7 +272,41 @@ export function parseJobSpec(v: unknown): JobSpec {
     if (d.features !== undefined) spec.data.features = String(d.features)
     if (d.targets !== undefined) spec.data.targets = String(d.targets)
   }
+  if (o.attribution !== undefined) spec.attribution = parseAttribution(o.attribution, spec)
   return spec
+}
+
+const CONTENT_HASH = /^0x[0-9a-f]{64}$/
+const TENSOR_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/
+
+function parseAttribution(v: unknown, spec: TrainingJobSpec): TrainingAttributionSpec {
+  const a = obj(v, 'spec.attribution')
+  onlyKeys(a, 'spec.attribution', ['method', 'manifest', 'validation'])
+  const method = oneOf(a.method, 'spec.attribution.method', attributionMethods)
+  if (typeof a.manifest !== 'string' || !CONTENT_HASH.test(a.manifest)) {
+    fail(
+      'spec.attribution.manifest',
+      "must be the manifest file's lowercase 0x-prefixed SHA-256 content hash",
+    )
+  }
+  const val = obj(a.validation, 'spec.attribution.validation')
+  onlyKeys(val, 'spec.attribution.validation', ['features', 'targets'])
+  const name = (x: unknown, path: string): string => {
+    if (typeof x !== 'string' || !TENSOR_NAME.test(x)) fail(path, 'must be a tensor name (1..128 chars)')
+    return x
+  }
+  const validation = {
+    features: name(val.features, 'spec.attribution.validation.features'),
+    targets: name(val.targets, 'spec.attribution.validation.targets'),
+  }
+  // the validation set is held out: the same tensor as a training one would measure nothing
+  const training = [spec.data?.features ?? 'x', spec.data?.targets ?? 'y']
+  if (validation.features === validation.targets)
+    fail('spec.attribution.validation', 'names one tensor twice')
+  for (const n of [validation.features, validation.targets]) {
+    if (training.includes(n)) fail('spec.attribution.validation', `names the training tensor "${n}"`)
+  }
+  return { method, manifest: a.manifest as `0x${string}`, validation }
 }
 
 /** A CPU profile with this host's ONNX Runtime version: the usual starting point. */

@@ -15,6 +15,7 @@ import type { Hex } from 'viem'
 import type { RoleService } from '../daemon/interface.js'
 import { createRoleMetrics } from './metrics.js'
 import {
+  attributionIndexOf,
   createTicker,
   findAwardedJob,
   leavesNeeded,
@@ -96,7 +97,7 @@ export function createArbiterRole(components: RoleComponents): ArbiterRole {
         const response = await network.results.requestResult(providerPeer, {
           version: 1,
           jobId,
-          indices: leavesNeeded(kind, [leafIndex]),
+          indices: leavesNeeded(kind, [leafIndex], attributionIndexOf(assets)),
         })
         if (response.status !== 'ok' || response.result === undefined) {
           unserved = `provider answered ${response.status}`

@@ -1,6 +1,15 @@
 export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter.js'
+export {
+  ATTRIBUTION_RESULT_FILE,
+  attributionLeafIndex,
+  attributionRequestFor,
+  attributionResultProblem,
+  forgeAttributionResult,
+  parseJobDatanet,
+} from './attribution.js'
 export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
+export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
 export { defaultRoleOptions, type RoleOptions } from './options.js'
 export { cheatIndices, corruptMicroBatches, createProviderRole, type ProviderRole } from './provider.js'
 export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester.js'

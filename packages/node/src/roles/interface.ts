@@ -9,6 +9,11 @@ export interface SubmitJobParams {
   kind: 'inference' | 'training'
   /** Training spec (JSON) when kind is 'training'. */
   trainingSpecPath?: string
+  /**
+   * Datanet manifest (JSON) for a training spec that names attribution; the spec's
+   * attribution.manifest is filled with its content hash when left out.
+   */
+  datanetManifestPath?: string
   verification: 'replay' | 'zk'
   /** Highest price the requester will pay, in OPEN wei; defaults to the requester config. */
   maxPrice?: bigint

@@ -42,6 +42,7 @@ import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { JobRecord } from '../state/records.js'
+import { attributionRequestFor, forgeAttributionResult, roleAttributor } from './attribution.js'
 import { createRoleMetrics } from './metrics.js'
 import { describeModelStatus, requireModelRegistry, unapprovedStatus } from './models.js'
 import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
@@ -69,6 +70,11 @@ export interface TrainingManifest {
   checkpoints: Hex[]
   checkpointSteps: number[]
   lossCurve: number[]
+  /**
+   * jobs that name attribution: content hash of the AttributionResult JSON, whose resultHash
+   * is the leaf after the checkpoints
+   */
+  attribution?: Hex
 }
 
 interface ProviderDetail {
@@ -432,15 +438,38 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       const checkpoints: Hex[] = []
       for (const state of states) checkpoints.push((await store.putBytes(state)).hash)
       const model = await store.putBytes(trained.model)
+      const leaves = [...checkpointHashes]
+      let attribution: Hex | undefined
+      if (assets.spec.attribution !== undefined && assets.datanet !== undefined) {
+        // over the checkpoints as committed, so the result and the leaves agree
+        let result = await roleAttributor(components.attributor).compute(
+          attributionRequestFor({
+            spec: assets.spec,
+            manifest: assets.datanet,
+            inputs: assets.inputs,
+            model: assets.model,
+            checkpoints: states,
+            checkpointHashes,
+          }),
+        )
+        if (options.forgeAttribution) {
+          result = forgeAttributionResult(result)
+          log.warn({ jobId }, 'cheat mode: committing a forged attribution result')
+        }
+        attribution = (await store.putBytes(new TextEncoder().encode(JSON.stringify(result)))).hash
+        leaves.push(result.resultHash)
+        log.info({ jobId, weights: result.weights.map((w) => w.weight) }, 'attribution computed')
+      }
       const manifest: TrainingManifest = {
         kind: 'training',
         model: model.hash,
         checkpoints,
         checkpointSteps: trained.checkpointSteps,
         lossCurve: trained.lossCurve,
+        ...(attribution === undefined ? {} : { attribution }),
       }
       const put = await store.putBytes(new TextEncoder().encode(JSON.stringify(manifest)))
-      await commit(jobId, detail, checkpointHashes, put.hash, cheated, started)
+      await commit(jobId, detail, leaves, put.hash, cheated, started)
       return
     }
     const result = await executor.runInference(

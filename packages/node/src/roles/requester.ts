@@ -48,6 +48,12 @@ import {
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { BidDecision } from '../p2p/bid-protocol.js'
 import type { BidRecord, JobRecord } from '../state/records.js'
+import {
+  ATTRIBUTION_RESULT_FILE,
+  attributionLeafIndex,
+  attributionResultProblem,
+  parseJobDatanet,
+} from './attribution.js'
 import { RoleError } from './errors.js'
 import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 import { createRoleMetrics } from './metrics.js'
@@ -71,6 +77,8 @@ interface RequesterDetail {
     mismatchedLeaves: number[]
     /** zk jobs: the output file is the provider's proof JSON (output vector included) */
     zk?: boolean
+    /** training jobs that name attribution: content hash of the AttributionResult JSON */
+    attributionHash?: Hex
   }
 }
 
@@ -345,6 +353,8 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     if (raw.profile === undefined && typeof raw.batchSize === 'number') {
       raw.profile = cpuReplayProfile(ortVersion(), raw.batchSize, 'feeds')
     }
+    // a spec that names attribution may leave the manifest's hash to --datanet
+    const datanetBytes = await readDatanet(params, raw)
     let spec: TrainingJobSpec
     try {
       const parsed = parseJobSpec(raw)
@@ -364,10 +374,21 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         details: `expected tensors ${spec.data?.features ?? 'x'} and ${spec.data?.targets ?? 'y'}; found ${Object.keys(inputs).join(', ')}`,
       })
     }
+    const inputBytes = encodeSafetensors(inputs)
+    if (spec.attribution !== undefined) checkAttributionJob(spec, inputs, inputBytes, datanetBytes)
+    else if (datanetBytes !== undefined) {
+      throw new RoleError(
+        'ROLE_INVALID_PARAMS',
+        'a datanet manifest was given but the spec names no attribution',
+        {
+          details: 'add "attribution": { "method": "tracin-cp-v1", "validation": { ... } } to the spec',
+        },
+      )
+    }
     const maxPrice = params.maxPrice ?? config.requester.maxPrice
     await checkBalance(maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
-    const inputBytes = encodeSafetensors(inputs)
+    if (datanetBytes !== undefined) await store.putBytes(datanetBytes)
     const m = await store.putBytes(model)
     const i = await store.putBytes(inputBytes)
     const s = await store.putBytes(specBytes)
@@ -387,6 +408,70 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       { modelBytes: model.length, inputBytes: inputBytes.length },
       {},
     )
+  }
+
+  /** Reads --datanet and fills the spec's attribution.manifest with its hash when left out. */
+  async function readDatanet(
+    params: SubmitJobParams,
+    raw: Record<string, unknown>,
+  ): Promise<Uint8Array | undefined> {
+    if (params.datanetManifestPath === undefined) return undefined
+    let bytes: Uint8Array
+    try {
+      bytes = new Uint8Array(await readFile(params.datanetManifestPath))
+    } catch (cause) {
+      throw new RoleError(
+        'ROLE_FILE_UNREADABLE',
+        `cannot read the datanet manifest ${params.datanetManifestPath}`,
+        { cause, details: (cause as Error).message },
+      )
+    }
+    const attribution = raw.attribution
+    if (typeof attribution === 'object' && attribution !== null && !Array.isArray(attribution)) {
+      const a = attribution as Record<string, unknown>
+      a.manifest ??= contentHashOf(bytes)
+    }
+    return bytes
+  }
+
+  /**
+   * An attribution job is checked whole before it is offered: the manifest file is the one the
+   * spec names, describes this dataset file, covers its training rows, the validation tensors
+   * exist, and every leaf fits one result request (a verifier asks for all checkpoints at once
+   * when it replays the attribution leaf).
+   */
+  function checkAttributionJob(
+    spec: TrainingJobSpec,
+    inputs: NamedTensors,
+    inputBytes: Uint8Array,
+    datanetBytes: Uint8Array | undefined,
+  ): void {
+    const attribution = spec.attribution!
+    if (datanetBytes === undefined) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'the spec names attribution: pass its datanet manifest', {
+        details: 'pass --datanet <manifest.json> (see docs/attribution.md)',
+      })
+    }
+    const manifest = parseJobDatanet(datanetBytes, spec, contentHashOf(inputBytes))
+    for (const name of [attribution.validation.features, attribution.validation.targets]) {
+      if (inputs[name] === undefined) {
+        throw new RoleError('ROLE_INPUT_MISMATCH', `the dataset lacks the validation tensor "${name}"`, {
+          details: `found ${Object.keys(inputs).join(', ')}`,
+        })
+      }
+    }
+    const rows = inputs[spec.data?.features ?? 'x']?.dims[0] ?? 0
+    if (manifest.rows !== rows) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', 'the datanet manifest does not cover the training rows', {
+        details: `manifest rows ${manifest.rows}, training rows ${rows}`,
+      })
+    }
+    const leaves = (attributionLeafIndex(spec, inputs) ?? 0) + 1
+    if (leaves > MAX_RESULT_LEAVES_PER_REQUEST) {
+      throw new RoleError('ROLE_INVALID_PARAMS', 'too many checkpoints for an attribution job', {
+        details: `${leaves} leaves; at most ${MAX_RESULT_LEAVES_PER_REQUEST} (raise checkpointInterval)`,
+      })
+    }
   }
 
   async function checkBalance(maxPrice: bigint): Promise<void> {
@@ -634,6 +719,22 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         new TextDecoder().decode(await store.getBytes(outputHash)),
       ) as TrainingManifest
       await network.artifacts.fetch(manifest.model, [providerPeer])
+      // attribution: the result JSON must be consistent and hash to the last committed leaf
+      // (whether its scores are right is what verifiers replay)
+      let attributionOk = true
+      const mismatchedLeaves: number[] = []
+      if (manifest.attribution !== undefined) {
+        await network.artifacts.fetch(manifest.attribution, [providerPeer])
+        const result = JSON.parse(new TextDecoder().decode(await store.getBytes(manifest.attribution)))
+        const problem = attributionResultProblem(result)
+        const last = onChain.leafCount - 1
+        if (problem !== undefined || result.resultHash !== dataHashes[last]) {
+          attributionOk = false
+          mismatchedLeaves.push(last)
+          log.warn({ jobId, problem }, 'the attribution result does not match its committed leaf')
+        }
+      }
+      const leaves = manifest.checkpoints.length + (manifest.attribution === undefined ? 0 : 1)
       const fresh = await state.requireJob(jobId)
       await state.updateJob(jobId, {
         detail: {
@@ -642,8 +743,9 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
             outputHash,
             modelHash: manifest.model,
             leafCount: onChain.leafCount,
-            verified: manifest.checkpoints.length === onChain.leafCount,
-            mismatchedLeaves: [],
+            verified: leaves === onChain.leafCount && attributionOk,
+            mismatchedLeaves,
+            ...(manifest.attribution === undefined ? {} : { attributionHash: manifest.attribution }),
           },
         } as unknown as Record<string, unknown>,
       })
@@ -803,6 +905,9 @@ function resultFiles(job: JobRecord): Array<{ name: string; hash: string }> {
     return [
       { name: 'model.onnx', hash: results.modelHash },
       { name: 'training-manifest.json', hash: results.outputHash },
+      ...(results.attributionHash === undefined
+        ? []
+        : [{ name: ATTRIBUTION_RESULT_FILE, hash: results.attributionHash }]),
     ]
   }
   return [{ name: 'outputs.safetensors', hash: results.outputHash }]

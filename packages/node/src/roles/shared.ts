@@ -4,9 +4,11 @@
  */
 
 import { jobMarketAbi } from '@ocn/contracts-client'
+import type { DatanetManifest } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
 import type { Address, Hex } from 'viem'
 import type { ArtifactStore } from '../artifacts/store.js'
+import type { Attributor } from '../attribution/attributor.js'
 import type { OcnChainService } from '../chain/service.js'
 import type { NodeConfig } from '../config/options.js'
 import type { Executor } from '../executor/executor.js'
@@ -18,6 +20,12 @@ import type { Logger } from '../logging/index.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import type { Network } from '../p2p/network.js'
 import type { StateStore } from '../state/store.js'
+import {
+  attributionLeafIndex,
+  attributionRequestFor,
+  parseJobDatanet,
+  roleAttributor,
+} from './attribution.js'
 import { RoleError } from './errors.js'
 import { defaultRoleOptions, type RoleOptions } from './options.js'
 
@@ -34,6 +42,8 @@ export interface RoleComponents {
   options?: Partial<RoleOptions>
   /** the daemon's metrics (a private registry when absent) */
   metrics?: MetricsFactory
+  /** Proof of Attribution computations (one per process, from this build's worker, when absent) */
+  attributor?: Attributor
 }
 
 export function roleOptions(components: RoleComponents): RoleOptions {
@@ -119,6 +129,8 @@ export interface JobAssets {
   specBytes: Uint8Array
   model: Uint8Array
   inputs: NamedTensors
+  /** training jobs that name attribution: the datanet manifest, checked against the spec and dataset */
+  datanet?: DatanetManifest
 }
 
 /** Gets the job's spec, model and inputs into the local store (from `peers`) and decodes them. */
@@ -143,6 +155,14 @@ export async function loadJobAssets(
   const spec = parseJobSpec(JSON.parse(new TextDecoder().decode(specBytes)))
   const model = await get(job.modelHash, 'model')
   const inputs = decodeSafetensors(await get(job.inputHash, 'inputs')).tensors
+  if (spec.kind === 'training' && spec.attribution !== undefined) {
+    const datanet = parseJobDatanet(
+      await get(spec.attribution.manifest, 'datanet manifest'),
+      spec,
+      job.inputHash,
+    )
+    return { spec, specBytes, model, inputs, datanet }
+  }
   return { spec, specBytes, model, inputs }
 }
 
@@ -190,7 +210,7 @@ export function createTicker(intervalMs: number, tick: () => Promise<void>, log:
  * training manifest, checked against the proven leaf i-1 by the executor).
  */
 export async function replayFor(
-  components: Pick<RoleComponents, 'store' | 'network' | 'executor'>,
+  components: Pick<RoleComponents, 'store' | 'network' | 'executor' | 'attributor'>,
   assets: JobAssets,
   provider: {
     peer: string | undefined
@@ -209,34 +229,82 @@ export async function replayFor(
     if (!(await store.has(hash))) await network.artifacts.fetch(hash, peers)
     return store.getBytes(hash)
   }
-  return executor.trainingReplay(
-    { spec, dataset: assets.inputs, ...('baseModel' in spec.model ? { model: assets.model } : {}) },
-    {
-      async loadCheckpoint(index) {
-        if (manifest === undefined) {
-          if (provider.outputHash === undefined)
-            throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no training manifest')
-          manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(provider.outputHash))) as {
-            checkpoints: Hex[]
-          }
+  const source = {
+    async loadCheckpoint(index: number) {
+      if (manifest === undefined) {
+        if (provider.outputHash === undefined)
+          throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no training manifest')
+        manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(provider.outputHash))) as {
+          checkpoints: Hex[]
         }
-        const hash = manifest.checkpoints[index]
-        if (hash === undefined)
-          throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no checkpoint ${index} in the manifest`)
-        return fetchBytes(hash)
-      },
-      async expectedHash(index) {
-        const leaf = provider.leaf(index)
-        if (leaf === undefined) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `leaf ${index} not served`)
-        return leaf
-      },
+      }
+      const hash = manifest.checkpoints[index]
+      if (hash === undefined)
+        throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no checkpoint ${index} in the manifest`)
+      return fetchBytes(hash)
     },
+    async expectedHash(index: number) {
+      const leaf = provider.leaf(index)
+      if (leaf === undefined) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `leaf ${index} not served`)
+      return leaf
+    },
+  }
+  const segments = executor.trainingReplay(
+    { spec, dataset: assets.inputs, ...('baseModel' in spec.model ? { model: assets.model } : {}) },
+    source,
   )
+  const attributionIndex = attributionLeafIndex(spec, assets.inputs)
+  if (attributionIndex === undefined) return segments
+  const datanet = assets.datanet
+  if (datanet === undefined) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no datanet manifest loaded')
+  return {
+    ...segments,
+    async runTrainingSegment(index, o = {}) {
+      if (index !== attributionIndex) return segments.runTrainingSegment(index, o)
+      // the attribution leaf: recompute it from every checkpoint the provider committed,
+      // each checked against its proven leaf (a mismatch fails the replay)
+      const checkpoints: Uint8Array[] = []
+      const checkpointHashes: Hex[] = []
+      for (let i = 0; i < attributionIndex; i++) {
+        checkpointHashes.push(await source.expectedHash(i))
+        checkpoints.push(await source.loadCheckpoint(i))
+      }
+      const request = attributionRequestFor({
+        spec,
+        manifest: datanet,
+        inputs: assets.inputs,
+        model: assets.model,
+        checkpoints,
+        checkpointHashes,
+      })
+      const recomputed = await roleAttributor(components.attributor).compute(
+        request,
+        o.signal === undefined ? {} : { signal: o.signal },
+      )
+      return recomputed.resultHash
+    },
+  }
 }
 
-/** The leaves to ask a provider for: the sampled ones, plus each training segment's starting checkpoint. */
-export function leavesNeeded(kind: 'inference' | 'training', indices: readonly number[]): number[] {
+/**
+ * The leaves to ask a provider for: the sampled ones, plus each training segment's starting
+ * checkpoint, plus every checkpoint when the attribution leaf (at `attributionIndex`) is
+ * sampled, since its replay reads them all.
+ */
+export function leavesNeeded(
+  kind: 'inference' | 'training',
+  indices: readonly number[],
+  attributionIndex?: number,
+): number[] {
   const need = new Set(indices)
   if (kind === 'training') for (const i of indices) if (i > 0) need.add(i - 1)
+  if (kind === 'training' && attributionIndex !== undefined && indices.includes(attributionIndex)) {
+    for (let i = 0; i < attributionIndex; i++) need.add(i)
+  }
   return [...need].sort((a, b) => a - b)
+}
+
+/** The attribution leaf's index for a job's assets (undefined: none). */
+export function attributionIndexOf(assets: JobAssets): number | undefined {
+  return assets.spec.kind === 'training' ? attributionLeafIndex(assets.spec, assets.inputs) : undefined
 }

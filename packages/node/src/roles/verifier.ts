@@ -14,6 +14,7 @@ import type { JobRecord } from '../state/records.js'
 import { createRoleMetrics } from './metrics.js'
 import {
   type AwardedJob,
+  attributionIndexOf,
   createTicker,
   findAwardedJob,
   type JobAssets,
@@ -212,7 +213,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
         const response = await network.results.requestResult(providerPeer, {
           version: 1,
           jobId,
-          indices: leavesNeeded(kind, indices),
+          indices: leavesNeeded(kind, indices, attributionIndexOf(assets)),
         })
         if (response.status !== 'ok' || response.result === undefined)
           unserved = `provider answered ${response.status}`

@@ -128,7 +128,7 @@ export const jobSubmitCommand: Command = {
   path: ['job', 'submit'],
   summary: 'put a job on the market through the running requester and follow it to settlement',
   usage:
-    'ocn job submit --model <file> --inputs <file> [--training <spec>] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--no-wait]',
+    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--no-wait]',
   configFlags: false,
   maxPositionals: 0,
   flags: {
@@ -142,6 +142,11 @@ export const jobSubmitCommand: Command = {
       type: 'string',
       value: '<spec>',
       description: 'training spec (JSON): makes this a training job',
+    },
+    datanet: {
+      type: 'string',
+      value: '<manifest>',
+      description: 'datanet manifest (JSON) for a training spec that names attribution',
     },
     verification: { type: 'string', value: '<mode>', description: 'replay (default) or zk' },
     'max-price': { type: 'string', value: '<OPEN>', description: 'most this job may cost, e.g. 0.5' },
@@ -164,6 +169,12 @@ export const jobSubmitCommand: Command = {
     if (modelPath === undefined || inputsPath === undefined)
       throw new CliError('CLI_USAGE', `--model and --inputs are required; usage: ${this.usage}`)
     const trainingSpecPath = await existingFile(context, 'training', 'training spec')
+    const datanetManifestPath = await existingFile(context, 'datanet', 'datanet manifest')
+    if (datanetManifestPath !== undefined && trainingSpecPath === undefined)
+      throw new CliError(
+        'CLI_USAGE',
+        '--datanet goes with --training (a training spec that names attribution)',
+      )
     const verification = stringFlag(context.flags, 'verification') ?? 'replay'
     if (verification !== 'replay' && verification !== 'zk')
       throw new CliError('CLI_USAGE', `--verification must be replay or zk (got "${verification}")`)
@@ -180,6 +191,7 @@ export const jobSubmitCommand: Command = {
       kind: trainingSpecPath === undefined ? 'inference' : 'training',
       verification,
       ...(trainingSpecPath === undefined ? {} : { trainingSpecPath }),
+      ...(datanetManifestPath === undefined ? {} : { datanetManifestPath }),
       ...(maxPriceText === undefined
         ? {}
         : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),

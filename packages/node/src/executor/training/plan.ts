@@ -133,9 +133,7 @@ export function makePlan(
   }
   const stepsPerEpoch = Math.ceil(rows / spec.batchSize)
   const totalSteps = stepsPerEpoch * spec.epochs
-  const checkpointSteps: number[] = []
-  for (let s = 0; s < totalSteps; s += spec.checkpointInterval) checkpointSteps.push(s)
-  checkpointSteps.push(totalSteps)
+  const checkpointSteps = checkpointStepsFor(spec, rows)
   return {
     spec,
     rows,
@@ -144,6 +142,18 @@ export function makePlan(
     checkpointSteps,
     exportNames: { input: mlp.input, output: mlp.output, softmaxOutput: mlp.softmaxOutput },
   }
+}
+
+/** The step count at each checkpoint of a job over `rows` rows: 0, k, 2k, ... and the final step. */
+export function checkpointStepsFor(
+  spec: Pick<TrainingJobSpec, 'batchSize' | 'epochs' | 'checkpointInterval'>,
+  rows: number,
+): number[] {
+  const totalSteps = Math.ceil(rows / spec.batchSize) * spec.epochs
+  const steps: number[] = []
+  for (let s = 0; s < totalSteps; s += spec.checkpointInterval) steps.push(s)
+  steps.push(totalSteps)
+  return steps
 }
 
 /** Row indices of step s. */
