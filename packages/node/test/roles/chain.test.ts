@@ -7,10 +7,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  approveModel,
   approveToken,
+  type Deployment,
   type DevChain,
   deployProtocol,
   type ProtocolEvent,
+  proposeModel,
+  revokeModel,
   stake,
   startDevChain,
   transferToken,
@@ -27,17 +31,19 @@ describe('chain service', () => {
   let chain: DevChain
   let dir: string
   let deploymentFile: string
+  let deployment: Deployment
+  let deployer: Parameters<typeof approveModel>[0]
 
   beforeAll(async () => {
     chain = await startDevChain()
     dir = await mkdtemp(join(tmpdir(), 'ocn-chain-'))
-    const deployer = createWalletClient({
+    deployer = createWalletClient({
       account: privateKeyToAccount(chain.privateKeys[0]!),
       chain: chain.chain,
       transport: http(chain.rpcUrl),
       pollingInterval: 50,
     })
-    const deployment = await deployProtocol(deployer)
+    deployment = await deployProtocol(deployer)
     deploymentFile = join(dir, 'deployment.json')
     await writeDeploymentFile(deploymentFile, deployment)
     await transferToken(deployer, {
@@ -86,6 +92,49 @@ describe('chain service', () => {
     await again.poll()
     expect(replayed.filter((e) => e.eventName === 'Staked')).toHaveLength(0)
     await again.stop()
+    await state.close()
+  })
+
+  it("reads a model's registry status, cached for modelStatusTtlMs unless asked fresh", async () => {
+    const state = createStateStore({ path: join(dir, 'state-models') })
+    await state.open()
+    const account = privateKeyToAccount(chain.privateKeys[3]!)
+    const service = createChainService(
+      { rpcUrl: chain.rpcUrl, account, deploymentFile, modelStatusTtlMs: 60_000 },
+      { state, logger: createSilentLogger() },
+    )
+    await service.start()
+    const modelRegistry = deployment.addresses.modelRegistry!
+    const modelHash = `0x${'ab'.repeat(32)}` as const
+    expect(await service.modelStatus(modelHash)).toBe('none')
+    await proposeModel(deployer, {
+      modelRegistry,
+      modelHash,
+      storagePointer: 'ipfs://m',
+      trainingSpecHash: `0x${'01'.repeat(32)}`,
+      evaluationReportHash: `0x${'02'.repeat(32)}`,
+    })
+    // within the cache time the earlier read stands; a fresh read sees the proposal
+    expect(await service.modelStatus(modelHash)).toBe('none')
+    expect(await service.modelStatus(modelHash, { maxAgeMs: 0 })).toBe('proposed')
+    await approveModel(deployer, { modelRegistry, modelHash })
+    expect(await service.modelStatus(modelHash, { maxAgeMs: 0 })).toBe('approved')
+    await revokeModel(deployer, { modelRegistry, modelHash })
+    expect(await service.modelStatus(modelHash, { maxAgeMs: 0 })).toBe('revoked')
+    expect(await service.modelStatus(modelHash)).toBe('revoked')
+    await service.stop()
+
+    // a deployment without a registry: a typed error, not a call to address zero
+    const { modelRegistry: _dropped, ...addresses } = deployment.addresses
+    const bare = createChainService(
+      { rpcUrl: chain.rpcUrl, account, deployment: { ...deployment, addresses } },
+      { state, logger: createSilentLogger() },
+    )
+    await bare.start()
+    const missing = await bare.modelStatus(modelHash).catch((err: unknown) => err)
+    expect(missing).toBeInstanceOf(ChainServiceError)
+    expect((missing as ChainServiceError).code).toBe('CHAIN_NO_MODEL_REGISTRY')
+    await bare.stop()
     await state.close()
   })
 
