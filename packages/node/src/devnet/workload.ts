@@ -56,8 +56,12 @@ function randomMatrix(random: () => number, rows: number, cols: number, scale: n
   return out
 }
 
-/** A 4-16-3 ReLU classifier with a softmax output. */
-export function workloadMlp(seed = 1): Mlp {
+/**
+ * A 4-16-3 ReLU classifier, with a softmax output unless `softmaxOutput: false`: the zk phase
+ * proves the plain MLP (the circuit computes logits; softmax would need lookup tables and
+ * changes no argmax). The weights are the same either way.
+ */
+export function workloadMlp(seed = 1, options: { softmaxOutput?: boolean } = {}): Mlp {
   const random = seeded(seed)
   const hidden = 16
   return {
@@ -77,7 +81,7 @@ export function workloadMlp(seed = 1): Mlp {
         activation: 'none',
       },
     ],
-    softmaxOutput: true,
+    softmaxOutput: options.softmaxOutput ?? true,
   }
 }
 

@@ -11,14 +11,17 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import {
+  ContractsClientError,
   commitZkResult,
   getZkModel,
   getZkTerms,
   type ProtocolReadClient,
   type ProtocolWalletClient,
+  registerZkModel,
 } from '@ocn/contracts-client'
 import {
   ARTIFACTS_MANIFEST,
+  compileGroth16Verifier,
   deserializeQuantizedMlp,
   type InferenceProof,
   listZkArtifacts,
@@ -30,6 +33,7 @@ import {
   type ZkCircuitArtifacts,
 } from '@ocn/prover'
 import { type Address, type Hex, toHex } from 'viem'
+import { deployContract, waitForTransactionReceipt } from 'viem/actions'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type NamedTensors, typedView } from '../executor/tensor.js'
 import { RoleError } from './errors.js'
@@ -87,6 +91,51 @@ export async function circuitForModel(
   const entry = await getZkModel(client, { zkVerifierRegistry, modelHash })
   if (entry === undefined) return 'the model has no zk verifier registered'
   return index.byCommitment(entry.modelCommitment) ?? 'no circuit for this model commitment'
+}
+
+export interface RegisterZkVerifierParameters {
+  artifacts: ZkCircuitArtifacts
+  /** The SHA-256 content hash of the ONNX file: what offers name the model by. */
+  modelHash: Hex
+  zkVerifierRegistry: Address
+}
+
+export interface RegisterZkVerifierResult {
+  verifier: Address
+  deployTx: Hex
+  registerTx: Hex
+}
+
+/**
+ * Deploys a circuit's exported Groth16 verifier and registers it with the model's commitment in
+ * the ZkVerifierRegistry. The client must hold the registry's admin role. Compiling runs in the
+ * prover's child process (cached next to the keys).
+ */
+export async function registerZkVerifier(
+  client: ProtocolWalletClient,
+  { artifacts, modelHash, zkVerifierRegistry }: RegisterZkVerifierParameters,
+): Promise<RegisterZkVerifierResult> {
+  const { abi, bytecode } = await compileGroth16Verifier(artifacts)
+  const deployTx = await deployContract(client, {
+    abi,
+    bytecode,
+    account: client.account,
+    chain: client.chain,
+  } as Parameters<typeof deployContract>[1])
+  const receipt = await waitForTransactionReceipt(client, { hash: deployTx, timeout: 60_000 })
+  if (receipt.status !== 'success' || !receipt.contractAddress) {
+    throw new ContractsClientError('DEPLOYMENT', 'deploying the Groth16 verifier failed', {
+      details: `transaction ${deployTx}`,
+    })
+  }
+  const verifier = receipt.contractAddress
+  const { hash: registerTx } = await registerZkModel(client, {
+    zkVerifierRegistry,
+    modelHash,
+    modelCommitment: BigInt(artifacts.modelCommitment),
+    verifier,
+  })
+  return { verifier, deployTx, registerTx }
 }
 
 /** The one input sample of a zk job as floats: one tensor holding exactly the circuit's input size. */

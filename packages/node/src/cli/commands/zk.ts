@@ -5,11 +5,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { registerZkModel } from '@ocn/contracts-client'
 import { contentHashOf } from '@ocn/protocol'
 import {
   buildZkCircuit,
-  compileGroth16Verifier,
   inferenceProofFromJson,
   inferenceProofToJson,
   loadZkArtifacts,
@@ -18,12 +16,12 @@ import {
   type ZkCircuitArtifacts,
   ZkError,
 } from '@ocn/prover'
-import { type Address, type Hex, isHex } from 'viem'
+import { type Hex, isHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { deployContract, waitForTransactionReceipt } from 'viem/actions'
 import { NodeError } from '../../daemon/errors.js'
 import { readTensorFiles } from '../../executor/formats/index.js'
 import { typedView } from '../../executor/tensor.js'
+import { registerZkVerifier } from '../../roles/zk.js'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
@@ -338,39 +336,19 @@ export const zkRegisterCommand: Command = {
     const { config } = await loadConfigFor(context)
     const account = await adminAccount(context, config.dataDir)
     const access = await openChain(config, account)
-    let compiled: Awaited<ReturnType<typeof compileGroth16Verifier>>
+    let registered: Awaited<ReturnType<typeof registerZkVerifier>>
     try {
-      compiled = await compileGroth16Verifier(artifacts)
-    } catch (error) {
-      throw fromZkError(error)
-    }
-    let verifier: Address
-    let registration: Hex
-    try {
-      const hash = await deployContract(access.client, {
-        abi: compiled.abi,
-        bytecode: compiled.bytecode,
-        account: access.client.account,
-        chain: access.client.chain,
-      } as Parameters<typeof deployContract>[1])
-      const receipt = await waitForTransactionReceipt(access.client, { hash, timeout: 60_000 })
-      if (receipt.status !== 'success' || !receipt.contractAddress) {
-        throw new ZkCommandError('ZK_COMMAND_FAILED', 'deploying the Groth16 verifier failed', {
-          details: `transaction ${hash}`,
-        })
-      }
-      verifier = receipt.contractAddress
-      registration = (
-        await registerZkModel(access.client, {
-          zkVerifierRegistry: access.deployment.addresses.zkVerifierRegistry,
-          modelHash,
-          modelCommitment: BigInt(artifacts.modelCommitment),
-          verifier,
-        })
-      ).hash
+      registered = await registerZkVerifier(access.client, {
+        artifacts,
+        modelHash,
+        zkVerifierRegistry: access.deployment.addresses.zkVerifierRegistry,
+      })
     } catch (cause) {
+      // compiling the verifier is the prover's work; the rest is the chain's
+      if (cause instanceof ZkError) throw fromZkError(cause)
       throw toChainCommandError(cause, access)
     }
+    const { verifier, registerTx: registration } = registered
     return {
       json: { modelHash, modelCommitment: artifacts.modelCommitment, verifier, transaction: registration },
       text: [
