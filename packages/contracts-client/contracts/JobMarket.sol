@@ -13,6 +13,7 @@ import {StakeManager} from "./StakeManager.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
+import {AttributionPool} from "./attribution/AttributionPool.sol";
 
 /// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
 /// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
@@ -23,6 +24,8 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 /// In verification mode 1 (zk) the provider instead proves its result with a Groth16 proof,
 /// checked by the verifier the ZkVerifierRegistry names for the offer's model, and the job
 /// settles in the same transaction with no challenge window.
+/// With an AttributionPool configured, a job whose model had attribution weights when it was
+/// awarded also sends `attributionShareBps` of its price to the pool when it pays out.
 /// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
 contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -77,6 +80,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint32 disputedLeaf;
         /// @dev the offer's verification mode; in this slot so telling the modes apart reads nothing extra
         uint8 verification;
+        /// @dev the attribution share fixed at award (0: the model had no weights, or no pool);
+        /// in this slot so a job without attribution reads nothing extra at settlement
+        uint16 attributionBps;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
         bytes32 resultRoot;
     }
@@ -121,6 +127,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint160 treasuryAccrued;
     }
 
+    /// @dev Constructor argument: the pool (address(0) for none) and the initial share.
+    struct AttributionConfig {
+        AttributionPool pool;
+        uint16 shareBps;
+    }
+
     bytes32 public constant JOB_OFFER_TYPEHASH = keccak256(
         "JobOffer(address requester,bytes32 modelHash,bytes32 inputHash,bytes32 specHash,uint8 kind,uint8 verification,uint256 maxPrice,uint256 minCollateral,uint64 biddingEnds,uint64 deadline,uint32 sampleCount,uint32 microBatchSize,uint256 salt)"
     );
@@ -130,6 +142,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     uint8 public constant VERIFICATION_REPLAY = 0;
     uint8 public constant VERIFICATION_ZK = 1;
     uint16 private constant BPS = 10_000;
+    /// @notice Upper bound of `attributionShareBps`: at most half of a job's price goes to the data.
+    uint16 public constant MAX_ATTRIBUTION_SHARE_BPS = 5_000;
     /// @dev BN254 scalar field order: every public signal must lie below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -139,15 +153,23 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     ZkVerifierRegistry public immutable zkVerifierRegistry;
     /// @dev Read once per award: a Revoked model gets no new job (one external call, one SLOAD).
     ModelRegistry public immutable modelRegistry;
+    /// @notice Where attribution shares go; address(0): no attribution. Immutable, so a share
+    /// fixed at award always lands in the pool that had the model's weights then.
+    AttributionPool public immutable attributionPool;
 
     Params private _params;
     uint128 public minChallengeBond;
     uint128 public verifierMinStake;
     address public treasury;
+    /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
+    /// basis points (packed with `treasury`; read once per award when a pool is configured).
+    uint16 public attributionShareBps;
 
     mapping(bytes32 jobId => Job) private _jobs;
     mapping(bytes32 jobId => Dispute) private _disputes;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
+    /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
+    mapping(bytes32 jobId => bytes32 modelHash) private _attributedModel;
     mapping(address provider => ProviderRecord) private _records;
     /// @dev Used bid nonces as a bitmap (256 per word), so sequential nonces mostly rewrite a warm-ish
     /// non-zero word instead of creating a new slot per bid.
@@ -195,6 +217,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         bytes32 indexed jobId, address indexed provider, uint256 inputCommitment, uint256 outputCommitment
     );
     event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
+    /// @notice A paid-out job sent `amount` to the attribution pool for `modelHash` (right before `JobFinalized`).
+    event AttributionPaid(bytes32 indexed jobId, bytes32 indexed modelHash, uint256 amount);
+    event AttributionShareUpdated(uint16 attributionShareBps);
     event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
     event TreasurySwept(address indexed treasury, uint256 amount);
     event ParamsUpdated(
@@ -245,12 +270,16 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         address treasury_,
         Params memory params_,
         uint128 minChallengeBond_,
-        uint128 verifierMinStake_
+        uint128 verifierMinStake_,
+        AttributionConfig memory attribution
     ) AccessManaged(authority) EIP712("OCN JobMarket", "1") {
+        AttributionPool attributionPool_ = attribution.pool;
+        uint16 attributionShareBps_ = attribution.shareBps;
         token = token_;
         stakeManager = stakeManager_;
         zkVerifierRegistry = zkVerifierRegistry_;
         modelRegistry = modelRegistry_;
+        attributionPool = attributionPool_;
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
@@ -258,7 +287,15 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         minChallengeBond = minChallengeBond_;
         verifierMinStake = verifierMinStake_;
         treasury = treasury_;
+        _checkAttributionShare(attributionShareBps_, params_.protocolFeeBps);
+        attributionShareBps = attributionShareBps_;
+        // The pool pulls each share with `deposit` (transferFrom), so it only ever books tokens
+        // it actually received; one standing approval keeps that to a single call per payout.
+        if (address(attributionPool_) != address(0)) {
+            token_.forceApprove(address(attributionPool_), type(uint256).max);
+        }
         _emitParams();
+        emit AttributionShareUpdated(attributionShareBps_);
     }
 
     // ---------------------------------------------------------------- award
@@ -325,6 +362,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.deadline = SafeCast.toUint40(offer.deadline);
         job.status = JobStatus.Awarded;
         if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
+        if (address(attributionPool) != address(0)) _bindAttribution(jobId, job, offer.modelHash);
 
         stakeManager.lock(provider, bid.collateral);
         _emitAwarded(jobId, offer, bid);
@@ -344,6 +382,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _zkTerms[jobId] =
             ZkTerms({modelCommitment: modelCommitment, inputCommitment: inputCommitment, verifier: verifier});
         emit ZkJobAwarded(jobId, offer.modelHash, modelCommitment, inputCommitment, address(verifier));
+    }
+
+    /// @dev Fixes the job's attribution share at award, when the price is agreed: the provider
+    /// bid knowing what it will be paid, and a later change of the share or of the weights never
+    /// changes a running job. A model without weights owes nothing, so no deposit can sit in the
+    /// pool's `pending` with no weights to settle it under (weights, once set, are never removed).
+    function _bindAttribution(bytes32 jobId, Job storage job, bytes32 modelHash) private {
+        uint16 share = attributionShareBps;
+        if (share == 0 || !attributionPool.hasWeights(modelHash)) return;
+        job.attributionBps = share;
+        _attributedModel[jobId] = modelHash;
     }
 
     function _emitAwarded(bytes32 jobId, JobOffer calldata offer, Bid calldata bid) private {
@@ -485,6 +534,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 reward = penalty * p.challengerRewardBps / BPS;
         job.status = JobStatus.ProviderSlashed;
         _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty - reward);
+        // the requester gets the whole price back: no fee was earned, so no attribution share either
+        if (job.attributionBps != 0) delete _attributedModel[jobId];
         _records[provider].slashed += 1;
         emit ChallengeResolved(jobId, d.challenger, true, penalty, reward, d.bond);
 
@@ -505,24 +556,41 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _settle(jobId, job);
     }
 
-    /// @dev Pays the provider the price minus the protocol fee and unlocks its collateral.
+    /// @dev Pays the provider the price minus the protocol fee and the attribution share (if the
+    /// job owes one) and unlocks its collateral.
     function _settle(bytes32 jobId, Job storage job) private {
         address provider = job.provider;
         uint256 price = job.price;
         uint256 collateral = job.collateral;
+        uint256 attributionBps = job.attributionBps;
 
         Params memory p = _params;
         uint256 fee = price * p.protocolFeeBps / BPS;
         uint256 payout = price - fee;
+        uint256 share;
+        bytes32 modelHash;
+        if (attributionBps != 0) {
+            share = price * attributionBps / BPS;
+            // The share was fixed at award and the fee is read now; should governance have raised
+            // the fee since, the share shrinks rather than the settlement reverting (no stuck escrow).
+            if (share > payout) share = payout;
+            payout -= share;
+            modelHash = _attributedModel[jobId];
+            delete _attributedModel[jobId];
+        }
         job.status = JobStatus.Finalized;
         _params.treasuryAccrued = p.treasuryAccrued + uint160(fee);
         ProviderRecord storage record = _records[provider];
         record.completed += 1;
         record.totalEarned += uint160(payout);
+        if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
 
         stakeManager.unlock(provider, collateral);
         token.safeTransfer(provider, payout);
+        // Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
+        // amount (skipped) or a failed transfer, which the escrow held for this job rules out.
+        if (share != 0) attributionPool.deposit(modelHash, share);
     }
 
     /// @notice After the deadline with no commitment: refunds the requester in full and slashes
@@ -541,6 +609,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty);
         _records[provider].noShows += 1;
         if (job.verification == VERIFICATION_ZK) delete _zkTerms[jobId];
+        if (job.attributionBps != 0) delete _attributedModel[jobId];
         emit JobExpired(jobId, provider, price, penalty);
 
         stakeManager.slash(provider, collateral, penalty, address(this));
@@ -561,7 +630,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     function setProtocolFee(uint16 protocolFeeBps) external restricted {
         _params.protocolFeeBps = protocolFeeBps;
         _checkParams(_params);
+        _checkAttributionShare(attributionShareBps, protocolFeeBps);
         _emitParams();
+    }
+
+    /// @notice Sets the share of each paid-out job's price that goes to the attribution pool for
+    /// models with weights; applies to jobs awarded from now on. At most
+    /// `MAX_ATTRIBUTION_SHARE_BPS`, and the protocol fee plus the share at most the whole price.
+    function setAttributionShare(uint16 attributionShareBps_) external restricted {
+        _checkAttributionShare(attributionShareBps_, _params.protocolFeeBps);
+        attributionShareBps = attributionShareBps_;
+        emit AttributionShareUpdated(attributionShareBps_);
     }
 
     function setSlashFractions(uint16 cheatSlashBps, uint16 noShowSlashBps) external restricted {
@@ -611,6 +690,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (p.challengerRewardBps > BPS) revert InvalidParameter("challengerRewardBps");
         if (p.challengeWindow == 0 || p.challengeWindow > stakeManager.unbondingDelay()) {
             revert InvalidParameter("challengeWindow");
+        }
+    }
+
+    function _checkAttributionShare(uint16 share, uint16 protocolFeeBps) private pure {
+        if (share > MAX_ATTRIBUTION_SHARE_BPS || uint256(share) + protocolFeeBps > BPS) {
+            revert InvalidParameter("attributionShareBps");
         }
     }
 
@@ -685,6 +770,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     function treasuryAccrued() external view returns (uint256) {
         return _params.treasuryAccrued;
+    }
+
+    /// @notice The model a job owes an attribution share for (zero when it owes none or has ended).
+    function attributedModel(bytes32 jobId) external view returns (bytes32) {
+        return _attributedModel[jobId];
     }
 
     function isNonceUsed(address provider, uint256 nonce) external view returns (bool) {

@@ -5,23 +5,20 @@
  * the admin role itself, to governance later. The ZkVerifierRegistry's setters stay at the
  * admin role: registering a verifier decides which proofs pay out. The ModelRegistry's status
  * changes go to the MODEL_CURATOR role (JobMarket refuses awards for revoked models).
+ * The AttributionPool is deployed with it: the JobMarket is wired to it at construction (paid-out
+ * jobs on models with weights send `attributionShareBps` of the price there) and its
+ * `setWeights` goes to the ATTRIBUTION role.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { type Address, getContractAddress, type Hex, parseEther, toFunctionSelector } from 'viem'
-import {
-  deployContract,
-  getBlockNumber,
-  getChainId,
-  getTransactionCount,
-  readContract,
-  waitForTransactionReceipt,
-  writeContract,
-} from 'viem/actions'
+import { type Address, getContractAddress, parseEther, toFunctionSelector } from 'viem'
+import { getBlockNumber, getChainId, getTransactionCount, readContract } from 'viem/actions'
 import { DeploymentError, toContractsClientError } from './errors.js'
 import {
   accessManagerAbi,
   accessManagerBytecode,
+  attributionPoolAbi,
+  attributionPoolBytecode,
   jobMarketAbi,
   jobMarketBytecode,
   modelRegistryAbi,
@@ -33,6 +30,7 @@ import {
   zkVerifierRegistryAbi,
   zkVerifierRegistryBytecode,
 } from './generated/abis.js'
+import { deploymentSteps } from './internal.js'
 import { type ProtocolAddresses, ProtocolRole, type ProtocolWalletClient } from './types.js'
 
 export interface MarketParameters {
@@ -52,7 +50,14 @@ export interface MarketParameters {
   verifierMinStake: bigint
   /** seconds between an unbonding request and the withdrawal; at least `challengeWindow` */
   unbondingDelay: bigint
+  /** share of a paid-out job's price sent to the AttributionPool when its model has weights
+   * there, basis points; at most MAX_ATTRIBUTION_SHARE_BPS, and with `protocolFeeBps` at most
+   * 10 000. Deployment files written before the pool existed read as 0. */
+  attributionShareBps: number
 }
+
+/** Upper bound of `attributionShareBps` (JobMarket.MAX_ATTRIBUTION_SHARE_BPS). */
+export const MAX_ATTRIBUTION_SHARE_BPS = 5_000
 
 export const defaultMarketParameters: MarketParameters = {
   protocolFeeBps: 250,
@@ -63,6 +68,7 @@ export const defaultMarketParameters: MarketParameters = {
   minChallengeBond: parseEther('10'),
   verifierMinStake: parseEther('100'),
   unbondingDelay: 7n * 24n * 3600n,
+  attributionShareBps: 1_000,
 }
 
 export interface DeployProtocolParameters {
@@ -78,6 +84,8 @@ export interface DeployProtocolParameters {
   parameterAdmin?: Address
   /** granted the MODEL_CURATOR role (approve, deprecate, reject, revoke models); defaults to the deployer */
   modelCurator?: Address
+  /** granted the ATTRIBUTION role (`AttributionPool.setWeights`); defaults to the deployer */
+  attributor?: Address
   params?: Partial<MarketParameters>
   /** when set, the deployment JSON is written there */
   outFile?: string
@@ -89,7 +97,8 @@ export interface Deployment {
   /** block of the first deployment transaction (where watchers start) */
   deployBlock: bigint
   deployer: Address
-  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint }
+  /** `modelCurator` and `attribution` are absent in files written before those roles existed */
+  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint; attribution?: bigint }
   params: MarketParameters
   /** set once `deployGovernance` has put the protocol under governance */
   governance?: GovernanceAddresses
@@ -113,7 +122,9 @@ const MARKET_PARAMETER_FUNCTIONS = [
   'setMinChallengeBond(uint128)',
   'setVerifierMinStake(uint128)',
   'setTreasury(address)',
+  'setAttributionShare(uint16)',
 ]
+const ATTRIBUTION_FUNCTIONS = ['setWeights(bytes32,bytes32,bytes32)']
 const STAKE_PARAMETER_FUNCTIONS = ['setUnbondingDelay(uint64)']
 const MODEL_CURATOR_FUNCTIONS = [
   'approveModel(bytes32)',
@@ -139,6 +150,19 @@ export async function deployProtocol(
   const arbiter = parameters.arbiter ?? deployer
   const parameterAdmin = parameters.parameterAdmin ?? deployer
   const modelCurator = parameters.modelCurator ?? deployer
+  const attributor = parameters.attributor ?? deployer
+  const share = params.attributionShareBps
+  if (
+    !Number.isInteger(share) ||
+    share < 0 ||
+    share > MAX_ATTRIBUTION_SHARE_BPS ||
+    share + params.protocolFeeBps > 10_000
+  ) {
+    throw new DeploymentError(
+      `attributionShareBps must be an integer from 0 to ${MAX_ATTRIBUTION_SHARE_BPS}, and at most 10000 with protocolFeeBps`,
+      { details: `attributionShareBps ${share}, protocolFeeBps ${params.protocolFeeBps}` },
+    )
+  }
 
   try {
     const chainId = await getChainId(client)
@@ -146,115 +170,76 @@ export async function deployProtocol(
 
     // Each transaction is mined before the next is sent, so nonces are sequential and the
     // JobMarket's address can be known before it exists (the StakeManager pins it immutably).
-    const mined = async (hash: Hex, what: string) => {
-      const receipt = await waitForTransactionReceipt(client, { hash })
-      if (receipt.status !== 'success') throw new DeploymentError(`${what} reverted`, { details: hash })
-      return receipt
-    }
-    const deployed = async (hash: Hex, what: string): Promise<Address> => {
-      const receipt = await mined(hash, what)
-      if (!receipt.contractAddress) throw new DeploymentError(`${what}: no contract address in receipt`)
-      return receipt.contractAddress
-    }
+    const { deploy, manage: manageOn } = deploymentSteps(
+      client,
+      (message, details) => new DeploymentError(message, details === undefined ? {} : { details }),
+    )
 
-    const accessManager = await deployed(
-      await deployContract(client, {
-        abi: accessManagerAbi,
-        bytecode: accessManagerBytecode,
-        args: [deployer],
-        account: client.account,
-        chain: client.chain,
-      }),
-      'AccessManager',
-    )
-    const token = await deployed(
-      await deployContract(client, {
-        abi: openTokenAbi,
-        bytecode: openTokenBytecode,
-        args: [tokenHolder, tokenSupply],
-        account: client.account,
-        chain: client.chain,
-      }),
-      'OpenToken',
-    )
-    const zkVerifierRegistry = await deployed(
-      await deployContract(client, {
-        abi: zkVerifierRegistryAbi,
-        bytecode: zkVerifierRegistryBytecode,
-        args: [accessManager],
-        account: client.account,
-        chain: client.chain,
-      }),
-      'ZkVerifierRegistry',
-    )
-    const modelRegistry = await deployed(
-      await deployContract(client, {
-        abi: modelRegistryAbi,
-        bytecode: modelRegistryBytecode,
-        args: [accessManager],
-        account: client.account,
-        chain: client.chain,
-      }),
-      'ModelRegistry',
-    )
+    const accessManager = await deploy('AccessManager', {
+      abi: accessManagerAbi,
+      bytecode: accessManagerBytecode,
+      args: [deployer],
+    })
+    const token = await deploy('OpenToken', {
+      abi: openTokenAbi,
+      bytecode: openTokenBytecode,
+      args: [tokenHolder, tokenSupply],
+    })
+    const zkVerifierRegistry = await deploy('ZkVerifierRegistry', {
+      abi: zkVerifierRegistryAbi,
+      bytecode: zkVerifierRegistryBytecode,
+      args: [accessManager],
+    })
+    const modelRegistry = await deploy('ModelRegistry', {
+      abi: modelRegistryAbi,
+      bytecode: modelRegistryBytecode,
+      args: [accessManager],
+    })
+    const attributionPool = await deploy('AttributionPool', {
+      abi: attributionPoolAbi,
+      bytecode: attributionPoolBytecode,
+      args: [accessManager, token],
+    })
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
     const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
-    const stakeManager = await deployed(
-      await deployContract(client, {
-        abi: stakeManagerAbi,
-        bytecode: stakeManagerBytecode,
-        args: [token, predictedMarket, accessManager, params.unbondingDelay],
-        account: client.account,
-        chain: client.chain,
-        nonce,
-      }),
-      'StakeManager',
-    )
-    const jobMarket = await deployed(
-      await deployContract(client, {
-        abi: jobMarketAbi,
-        bytecode: jobMarketBytecode,
-        args: [
-          token,
-          stakeManager,
-          zkVerifierRegistry,
-          modelRegistry,
-          accessManager,
-          treasury,
-          {
-            protocolFeeBps: params.protocolFeeBps,
-            cheatSlashBps: params.cheatSlashBps,
-            noShowSlashBps: params.noShowSlashBps,
-            challengerRewardBps: params.challengerRewardBps,
-            challengeWindow: params.challengeWindow,
-            treasuryAccrued: 0n,
-          },
-          params.minChallengeBond,
-          params.verifierMinStake,
-        ],
-        account: client.account,
-        chain: client.chain,
-        nonce: nonce + 1,
-      }),
-      'JobMarket',
-    )
+    const stakeManager = await deploy('StakeManager', {
+      abi: stakeManagerAbi,
+      bytecode: stakeManagerBytecode,
+      args: [token, predictedMarket, accessManager, params.unbondingDelay],
+      nonce,
+    })
+    const jobMarket = await deploy('JobMarket', {
+      abi: jobMarketAbi,
+      bytecode: jobMarketBytecode,
+      args: [
+        token,
+        stakeManager,
+        zkVerifierRegistry,
+        modelRegistry,
+        accessManager,
+        treasury,
+        {
+          protocolFeeBps: params.protocolFeeBps,
+          cheatSlashBps: params.cheatSlashBps,
+          noShowSlashBps: params.noShowSlashBps,
+          challengerRewardBps: params.challengerRewardBps,
+          challengeWindow: params.challengeWindow,
+          treasuryAccrued: 0n,
+        },
+        params.minChallengeBond,
+        params.verifierMinStake,
+        { pool: attributionPool, shareBps: share },
+      ],
+      nonce: nonce + 1,
+    })
     if (jobMarket.toLowerCase() !== predictedMarket.toLowerCase()) {
       throw new DeploymentError('JobMarket landed at an unexpected address', {
         details: `expected ${predictedMarket}, got ${jobMarket}; was another transaction sent from the deployer meanwhile?`,
       })
     }
 
-    const manage = async (functionName: 'setTargetFunctionRole' | 'grantRole', args: readonly unknown[]) => {
-      const hash = await writeContract(client, {
-        address: accessManager,
-        abi: accessManagerAbi,
-        functionName,
-        args,
-        account: client.account,
-        chain: client.chain,
-      } as Parameters<typeof writeContract>[1])
-      await mined(hash, `AccessManager.${functionName}`)
-    }
+    const manage = (functionName: 'setTargetFunctionRole' | 'grantRole', args: readonly unknown[]) =>
+      manageOn(accessManager, functionName, args)
     const selectors = (signatures: string[]) => signatures.map((s) => toFunctionSelector(s))
     await manage('setTargetFunctionRole', [jobMarket, selectors(ARBITER_FUNCTIONS), ProtocolRole.arbiter])
     await manage('setTargetFunctionRole', [
@@ -272,9 +257,15 @@ export async function deployProtocol(
       selectors(MODEL_CURATOR_FUNCTIONS),
       ProtocolRole.modelCurator,
     ])
+    await manage('setTargetFunctionRole', [
+      attributionPool,
+      selectors(ATTRIBUTION_FUNCTIONS),
+      ProtocolRole.attribution,
+    ])
     await manage('grantRole', [ProtocolRole.arbiter, arbiter, 0])
     await manage('grantRole', [ProtocolRole.modelCurator, modelCurator, 0])
     await manage('grantRole', [ProtocolRole.parameters, parameterAdmin, 0])
+    await manage('grantRole', [ProtocolRole.attribution, attributor, 0])
 
     const wiredMarket = await readContract(client, {
       address: stakeManager,
@@ -284,16 +275,33 @@ export async function deployProtocol(
     if (wiredMarket.toLowerCase() !== jobMarket.toLowerCase()) {
       throw new DeploymentError('StakeManager is wired to the wrong JobMarket', { details: wiredMarket })
     }
+    const wiredPool = await readContract(client, {
+      address: jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'attributionPool',
+    })
+    if (wiredPool.toLowerCase() !== attributionPool.toLowerCase()) {
+      throw new DeploymentError('JobMarket is wired to the wrong AttributionPool', { details: wiredPool })
+    }
 
     const deployment: Deployment = {
       chainId,
-      addresses: { accessManager, token, stakeManager, jobMarket, zkVerifierRegistry, modelRegistry },
+      addresses: {
+        accessManager,
+        token,
+        stakeManager,
+        jobMarket,
+        zkVerifierRegistry,
+        modelRegistry,
+        attributionPool,
+      },
       deployBlock,
       deployer,
       roles: {
         arbiter: ProtocolRole.arbiter,
         parameters: ProtocolRole.parameters,
         modelCurator: ProtocolRole.modelCurator,
+        attribution: ProtocolRole.attribution,
       },
       params,
     }
@@ -352,6 +360,15 @@ export function parseDeployment(json: string): Deployment {
     raw.roles?.modelCurator === undefined
       ? {}
       : { modelCurator: big(raw.roles.modelCurator, 'roles.modelCurator') }
+  // Nor do those written before the AttributionPool: their JobMarket routes nothing (share 0).
+  const attributionPool =
+    a.attributionPool === undefined
+      ? {}
+      : { attributionPool: address(a.attributionPool, 'addresses.attributionPool') }
+  const attributionRole =
+    raw.roles?.attribution === undefined
+      ? {}
+      : { attribution: big(raw.roles.attribution, 'roles.attribution') }
   return {
     chainId: num(raw.chainId, 'chainId'),
     addresses: {
@@ -361,6 +378,7 @@ export function parseDeployment(json: string): Deployment {
       jobMarket: address(a.jobMarket, 'addresses.jobMarket'),
       zkVerifierRegistry: address(a.zkVerifierRegistry, 'addresses.zkVerifierRegistry'),
       ...modelRegistry,
+      ...attributionPool,
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),
@@ -368,6 +386,7 @@ export function parseDeployment(json: string): Deployment {
       arbiter: big(raw.roles?.arbiter, 'roles.arbiter'),
       parameters: big(raw.roles?.parameters, 'roles.parameters'),
       ...modelCurator,
+      ...attributionRole,
     },
     // Deployments written before governance (or never put under it) have no such entry.
     ...(raw.governance === undefined || raw.governance === null
@@ -388,6 +407,8 @@ export function parseDeployment(json: string): Deployment {
       minChallengeBond: big(p.minChallengeBond, 'params.minChallengeBond'),
       verifierMinStake: big(p.verifierMinStake, 'params.verifierMinStake'),
       unbondingDelay: big(p.unbondingDelay, 'params.unbondingDelay'),
+      attributionShareBps:
+        p.attributionShareBps === undefined ? 0 : num(p.attributionShareBps, 'params.attributionShareBps'),
     },
   }
 }

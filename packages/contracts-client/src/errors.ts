@@ -8,6 +8,7 @@ import { OcnError } from '@ocn/protocol'
 import { ContractFunctionRevertedError, decodeErrorResult, type Hex, BaseError as ViemBaseError } from 'viem'
 import {
   accessManagerAbi,
+  attributionPoolAbi,
   jobMarketAbi,
   modelRegistryAbi,
   openTokenAbi,
@@ -102,6 +103,8 @@ export const protocolErrorsAbi = [
   ...stakeManagerAbi,
   ...openTokenAbi,
   ...accessManagerAbi,
+  // a JobMarket payout deposits into the pool, so its errors can bubble up through a settlement
+  ...attributionPoolAbi,
 ].filter((item) => item.type === 'error')
 
 /** Decodes raw revert data against the protocol's errors; undefined when unknown. */

@@ -11,6 +11,9 @@ export interface ProtocolAddresses {
   /** model content hash -> storage pointer, spec/eval hashes, owner, curation status; absent in
    * deployment files written before it existed */
   modelRegistry?: Address
+  /** model id -> attribution weights root, fee rounds, claims; the JobMarket routes
+   * `attributionShareBps` of paid-out jobs there; absent in files written before it existed */
+  attributionPool?: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */
@@ -54,6 +57,8 @@ export const ProtocolRole = {
   parameters: 2n,
   /** ModelRegistry status changes; 3 is the governance OPERATIONS role */
   modelCurator: 4n,
+  /** `AttributionPool.setWeights` (who commits a model's attribution weights) */
+  attribution: 5n,
 } as const
 
 /** Model status as ModelRegistry.ModelStatus stores it. */

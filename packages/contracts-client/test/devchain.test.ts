@@ -89,6 +89,28 @@ describe('dev chain and deployment', () => {
         deployProtocol(client, { params: { challengeWindow: 1000, unbondingDelay: 10n } }),
       ).rejects.toMatchObject({ code: 'DEPLOYMENT' })
       expect(() => parseDeployment('{"chainId": 1}')).toThrow(/addresses/)
+      // the pool is deployed and recorded; files from before it still parse (share 0, no pool)
+      expect(parsed.addresses.attributionPool).toMatch(/^0x[0-9a-fA-F]{40}$/)
+      expect(parsed.params.attributionShareBps).toBe(1_000)
+      const older = JSON.parse(await readFile(outFile, 'utf8'))
+      delete older.addresses.attributionPool
+      delete older.roles.attribution
+      delete older.params.attributionShareBps
+      const parsedOlder = parseDeployment(JSON.stringify(older))
+      expect(parsedOlder.addresses.attributionPool).toBeUndefined()
+      expect(parsedOlder.roles.attribution).toBeUndefined()
+      expect(parsedOlder.params.attributionShareBps).toBe(0)
+      older.addresses.attributionPool = 'nope'
+      expect(() => parseDeployment(JSON.stringify(older))).toThrow(
+        'addresses.attributionPool is not an address',
+      )
+      // a share the JobMarket would refuse is refused before anything is sent
+      await expect(deployProtocol(client, { params: { attributionShareBps: 5_001 } })).rejects.toMatchObject({
+        code: 'DEPLOYMENT',
+      })
+      await expect(
+        deployProtocol(client, { params: { protocolFeeBps: 9_500, attributionShareBps: 1_000 } }),
+      ).rejects.toMatchObject({ code: 'DEPLOYMENT' })
     } finally {
       await chain.stop()
       await rm(dir, { recursive: true, force: true })

@@ -10,9 +10,11 @@ import {
   createTestClient,
   type Hex,
   http,
+  keccak256,
   parseEther,
   parseEventLogs,
   toFunctionSelector,
+  toHex,
 } from 'viem'
 import { getTransactionReceipt, readContract, writeContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -46,6 +48,8 @@ import {
   propose,
   queueProposal,
   scheduleCouncilChange,
+  setAttributionShare,
+  setAttributionWeights,
   setChallengeWindow,
   setProtocolFee,
   startDevChain,
@@ -208,7 +212,7 @@ describe('deployGovernance', () => {
     expect((err as GovernanceDeploymentError).shortMessage).toContain('council.challengeWindow range')
   })
 
-  it('hands the parameter and model-curator roles to the timelock only, none to the deployer', async () => {
+  it('hands the parameter, model-curator and attribution roles to the timelock only, none to the deployer', async () => {
     const hasRole = async (role: bigint, who: Address) =>
       (
         await readContract(alice, {
@@ -219,13 +223,32 @@ describe('deployGovernance', () => {
         })
       )[0]
     const deployer = lender.account.address
-    for (const role of [ProtocolRole.admin, ProtocolRole.parameters, ProtocolRole.modelCurator]) {
+    for (const role of [
+      ProtocolRole.admin,
+      ProtocolRole.parameters,
+      ProtocolRole.modelCurator,
+      ProtocolRole.attribution,
+    ]) {
       expect(await hasRole(role, gov.timelock)).toBe(true)
       expect(await hasRole(role, deployer)).toBe(false)
       // the council acts only through its bounded OPERATIONS role
       expect(await hasRole(role, gov.council)).toBe(false)
     }
     expect(await hasRole(gov.roles.operations, gov.council)).toBe(true)
+    // the share setter and setWeights are structural: the deployer's calls now fail
+    await expectRevert(
+      setAttributionShare(lender, { jobMarket, attributionShareBps: 0 }),
+      'AccessManagedUnauthorized',
+    )
+    await expectRevert(
+      setAttributionWeights(lender, {
+        attributionPool: deployment.addresses.attributionPool!,
+        modelId: keccak256(toHex('any model')),
+        weightsRoot: keccak256(toHex('any root')),
+        resultHash: keccak256(toHex('any result')),
+      }),
+      'AccessManagedUnauthorized',
+    )
   })
 
   it('records its addresses in the deployment file; files without them still parse', async () => {

@@ -123,6 +123,12 @@ contract AttributionPool is AccessManaged {
         emit Claimed(modelId, round, index, account, paid);
     }
 
+    /// @notice Whether `modelId` has weights, so deposits for it can be settled into rounds
+    /// (the JobMarket routes a share to a model only then).
+    function hasWeights(bytes32 modelId) external view returns (bool) {
+        return weightsRoot[modelId] != bytes32(0);
+    }
+
     function getRound(bytes32 modelId, uint256 round) external view returns (Round memory) {
         return _rounds[modelId][round];
     }

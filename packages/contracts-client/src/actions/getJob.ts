@@ -20,6 +20,10 @@ export interface GetJobReturnType {
   status: JobStatus
   /** leaf index named by the open or last dispute (0 when never challenged) */
   disputedLeaf: number
+  /** 0 replay, 1 zk */
+  verification: number
+  /** attribution share (basis points) fixed at award; 0 when the job owes none */
+  attributionBps: number
   resultRoot: Hex
 }
 

@@ -20,22 +20,42 @@ export interface GetMarketParamsReturnType {
   verifierMinStake: bigint
   unbondingDelay: bigint
   treasury: Address
+  /** share of a paid-out job's price sent to the attribution pool (models with weights only), basis points */
+  attributionShareBps: number
+  /** where attribution shares go (the zero address: none) */
+  attributionPool: Address
 }
 
 export async function getMarketParams(
   client: ProtocolReadClient,
   { jobMarket, stakeManager }: GetMarketParamsParameters,
 ): Promise<GetMarketParamsReturnType> {
-  const [params, minChallengeBond, verifierMinStake, unbondingDelay, treasury] = await simulate(
-    'params',
-    () =>
-      Promise.all([
-        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'params' }),
-        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'minChallengeBond' }),
-        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'verifierMinStake' }),
-        readContract(client, { address: stakeManager, abi: stakeManagerAbi, functionName: 'unbondingDelay' }),
-        readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasury' }),
-      ]),
+  const [
+    params,
+    minChallengeBond,
+    verifierMinStake,
+    unbondingDelay,
+    treasury,
+    attributionShareBps,
+    attributionPool,
+  ] = await simulate('params', () =>
+    Promise.all([
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'params' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'minChallengeBond' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'verifierMinStake' }),
+      readContract(client, { address: stakeManager, abi: stakeManagerAbi, functionName: 'unbondingDelay' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasury' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'attributionShareBps' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'attributionPool' }),
+    ]),
   )
-  return { ...params, minChallengeBond, verifierMinStake, unbondingDelay, treasury }
+  return {
+    ...params,
+    minChallengeBond,
+    verifierMinStake,
+    unbondingDelay,
+    treasury,
+    attributionShareBps,
+    attributionPool,
+  }
 }

@@ -2,18 +2,12 @@
  * Puts an existing protocol deployment under governance: deploys the TimelockController, the
  * OpenGovernor (the timelock's only proposer and canceller) and the Council, moves the
  * council-delegated setters to their own AccessManager role, gives the timelock the admin,
- * parameter and model-curator roles and takes them away from the deployer. After this the
+ * parameter, model-curator and attribution roles and takes them away from the deployer. After this the
  * deployer can change nothing: every parameter and model status moves only through a passed
  * proposal after the timelock delay, or through the council within the bounds governance set.
  */
-import { type Address, getContractAddress, type Hex, toFunctionSelector, zeroAddress } from 'viem'
-import {
-  deployContract,
-  getTransactionCount,
-  readContract,
-  waitForTransactionReceipt,
-  writeContract,
-} from 'viem/actions'
+import { type Address, getContractAddress, toFunctionSelector, zeroAddress } from 'viem'
+import { getTransactionCount, readContract } from 'viem/actions'
 import { type Deployment, writeDeploymentFile } from '../deploy.js'
 import { toContractsClientError } from '../errors.js'
 import {
@@ -25,6 +19,7 @@ import {
   timelockControllerAbi,
   timelockControllerBytecode,
 } from '../generated/abis.js'
+import { type AccessManagerCall, deploymentSteps } from '../internal.js'
 import { ProtocolRole, type ProtocolWalletClient } from '../types.js'
 import { GovernanceDeploymentError } from './errors.js'
 import {
@@ -63,6 +58,8 @@ export interface DeployGovernanceParameters {
   revokeParameterAdmins?: Address[]
   /** holders of the MODEL_CURATOR role to revoke; defaults to the deployer */
   revokeModelCurators?: Address[]
+  /** holders of the ATTRIBUTION role to revoke; defaults to the deployer */
+  revokeAttributors?: Address[]
   /** when set, the deployment JSON with the governance addresses added is written there */
   outFile?: string
 }
@@ -107,21 +104,15 @@ export async function deployGovernance(
   const { accessManager, token, jobMarket } = deployment.addresses
   const revoke = parameters.revokeParameterAdmins ?? [deployment.deployer]
   const revokeCurators = parameters.revokeModelCurators ?? [deployment.deployer]
+  const revokeAttributors = parameters.revokeAttributors ?? [deployment.deployer]
   const modelCuratorRole = deployment.roles.modelCurator
+  const attributionRole = deployment.roles.attribution
 
   try {
-    const mined = async (hash: Hex, what: string) => {
-      const receipt = await waitForTransactionReceipt(client, { hash })
-      if (receipt.status !== 'success')
-        throw new GovernanceDeploymentError(`${what} reverted`, { details: hash })
-      return receipt
-    }
-    const deployed = async (hash: Hex, what: string): Promise<Address> => {
-      const receipt = await mined(hash, what)
-      if (!receipt.contractAddress)
-        throw new GovernanceDeploymentError(`${what}: no contract address in receipt`)
-      return receipt.contractAddress
-    }
+    const { deploy, manage: manageOn } = deploymentSteps(
+      client,
+      (message, details) => new GovernanceDeploymentError(message, details === undefined ? {} : { details }),
+    )
 
     const [isAdmin] = await readContract(client, {
       address: accessManager,
@@ -139,36 +130,26 @@ export async function deployGovernance(
     // it exists, so the timelock is born with no admin at all (it administers itself).
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
     const predictedGovernor = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
-    const timelock = await deployed(
-      await deployContract(client, {
-        abi: timelockControllerAbi,
-        bytecode: timelockControllerBytecode,
-        // executor zero address: anyone may execute a proposal once it is ready
-        args: [settings.timelockDelay, [predictedGovernor], [zeroAddress], zeroAddress],
-        account: client.account,
-        chain: client.chain,
-        nonce,
-      }),
-      'TimelockController',
-    )
-    const governor = await deployed(
-      await deployContract(client, {
-        abi: openGovernorAbi,
-        bytecode: openGovernorBytecode,
-        args: [
-          token,
-          timelock,
-          settings.votingDelay,
-          settings.votingPeriod,
-          settings.proposalThreshold,
-          BigInt(settings.quorumPercent),
-        ],
-        account: client.account,
-        chain: client.chain,
-        nonce: nonce + 1,
-      }),
-      'OpenGovernor',
-    )
+    const timelock = await deploy('TimelockController', {
+      abi: timelockControllerAbi,
+      bytecode: timelockControllerBytecode,
+      // executor zero address: anyone may execute a proposal once it is ready
+      args: [settings.timelockDelay, [predictedGovernor], [zeroAddress], zeroAddress],
+      nonce,
+    })
+    const governor = await deploy('OpenGovernor', {
+      abi: openGovernorAbi,
+      bytecode: openGovernorBytecode,
+      args: [
+        token,
+        timelock,
+        settings.votingDelay,
+        settings.votingPeriod,
+        settings.proposalThreshold,
+        BigInt(settings.quorumPercent),
+      ],
+      nonce: nonce + 1,
+    })
     if (governor.toLowerCase() !== predictedGovernor.toLowerCase()) {
       throw new GovernanceDeploymentError('OpenGovernor landed at an unexpected address', {
         details: `expected ${predictedGovernor}, got ${governor}; was another transaction sent from the deployer meanwhile?`,
@@ -176,42 +157,25 @@ export async function deployGovernance(
     }
 
     const parameters_ = Object.keys(councilSetters) as CouncilParameter[]
-    const council = await deployed(
-      await deployContract(client, {
-        abi: councilAbi,
-        bytecode: councilBytecode,
-        args: [
-          timelock,
-          parameters.councilMembers ?? [],
-          parameters_.map((name) => ({
-            target: jobMarket,
-            selector: toFunctionSelector(councilSetters[name]),
-            min: councilBounds[name].min,
-            max: councilBounds[name].max,
-            cooldown: councilBounds[name].cooldown,
-            delay: councilBounds[name].delay,
-          })),
-        ],
-        account: client.account,
-        chain: client.chain,
-      }),
-      'Council',
-    )
+    const council = await deploy('Council', {
+      abi: councilAbi,
+      bytecode: councilBytecode,
+      args: [
+        timelock,
+        parameters.councilMembers ?? [],
+        parameters_.map((name) => ({
+          target: jobMarket,
+          selector: toFunctionSelector(councilSetters[name]),
+          min: councilBounds[name].min,
+          max: councilBounds[name].max,
+          cooldown: councilBounds[name].cooldown,
+          delay: councilBounds[name].delay,
+        })),
+      ],
+    })
 
-    const manage = async (
-      functionName: 'setTargetFunctionRole' | 'grantRole' | 'revokeRole' | 'renounceRole',
-      args: readonly unknown[],
-    ) => {
-      const hash = await writeContract(client, {
-        address: accessManager,
-        abi: accessManagerAbi,
-        functionName,
-        args,
-        account: client.account,
-        chain: client.chain,
-      } as Parameters<typeof writeContract>[1])
-      await mined(hash, `AccessManager.${functionName}`)
-    }
+    const manage = (functionName: AccessManagerCall, args: readonly unknown[]) =>
+      manageOn(accessManager, functionName, args)
     await manage('setTargetFunctionRole', [
       jobMarket,
       parameters_.map((name) => toFunctionSelector(councilSetters[name])),
@@ -225,6 +189,10 @@ export async function deployGovernance(
     // so a fast council revocation would mean an unbounded power. Older deployments without a
     // ModelRegistry have no such role.
     if (modelCuratorRole !== undefined) await manage('grantRole', [modelCuratorRole, timelock, 0])
+    // Attribution weights decide who is paid from the pool, and like a model id a weights root is
+    // a 32-byte hash no council range can bound: structural, so the timelock only. Deployments
+    // from before the AttributionPool have no such role.
+    if (attributionRole !== undefined) await manage('grantRole', [attributionRole, timelock, 0])
     await manage('grantRole', [ProtocolRole.admin, timelock, 0])
     for (const holder of revoke) {
       if (holder.toLowerCase() === timelock.toLowerCase()) continue
@@ -234,6 +202,12 @@ export async function deployGovernance(
       for (const holder of revokeCurators) {
         if (holder.toLowerCase() === timelock.toLowerCase()) continue
         await manage('revokeRole', [modelCuratorRole, holder])
+      }
+    }
+    if (attributionRole !== undefined) {
+      for (const holder of revokeAttributors) {
+        if (holder.toLowerCase() === timelock.toLowerCase()) continue
+        await manage('revokeRole', [attributionRole, holder])
       }
     }
     // last: after this the deployer has no power left over the protocol
