@@ -6,6 +6,7 @@ export type DevnetErrorCode =
   | 'DEVNET_NODE_TIMEOUT'
   | 'DEVNET_ABORTED'
   | 'DEVNET_OPTIONS_INVALID'
+  | 'DEVNET_PHASE_FAILED'
 
 /** The devnet could not be brought up or could not run its workload. */
 export class DevnetError extends NodeError<DevnetErrorCode> {

@@ -90,6 +90,13 @@ async function advance(seconds: number | bigint): Promise<void> {
   await test.mine({ blocks: 1 })
 }
 
+/** Mines one block at exactly `timestamp` (seconds). */
+async function mineAt(timestamp: bigint): Promise<void> {
+  const test = createTestClient({ mode: 'anvil', chain: chain.chain, transport: http(chain.rpcUrl) })
+  await test.setNextBlockTimestamp({ timestamp })
+  await test.mine({ blocks: 1 })
+}
+
 async function protocolFeeBps(): Promise<number> {
   const p = await readContract(admin(), {
     address: deployment.addresses.jobMarket,
@@ -194,6 +201,12 @@ describe('ocn gov', () => {
     const premature = await json(['gov', 'execute', id], 2)
     expect(premature.error.code).toBe('GOV_NOT_READY')
     expect(premature.error.message).toContain(new Date(Number(queued.eta) * 1000).toISOString())
+    // One second short of the eta the command still says when, instead of letting the
+    // simulation against that block hit the timelock's revert.
+    await mineAt(BigInt(queued.eta) - 1n)
+    const lastSecond = await json(['gov', 'execute', id], 2)
+    expect(lastSecond.error.code).toBe('GOV_NOT_READY')
+    expect(lastSecond.error.message).toContain('1 s from the chain')
     expect(await protocolFeeBps()).toBe(250)
 
     await advance(TIMELOCK_DELAY + 1n)

@@ -344,9 +344,10 @@ export const govExecuteCommand: Command = {
         `proposal ${proposalId} cannot be executed: it is ${status.state}`,
       )
     }
-    // The next block is at least one second later than the latest one.
+    // The execution is simulated against the latest block, so that block's time must have
+    // reached the eta (one second short, the timelock would refuse it in the simulation).
     const now = await chainTime(g)
-    if (now + 1n < status.eta) {
+    if (now < status.eta) {
       throw new GovCommandError(
         'GOV_NOT_READY',
         `proposal ${proposalId} is in the timelock until ${isoTime(status.eta)} (${status.eta - now} s from the chain's latest block)`,
