@@ -20,12 +20,14 @@ export interface NodeReadyLine {
   pid: number
 }
 
-export interface NodeProcess {
+export interface NodeProcess<Ready = NodeReadyLine> {
   name: string
   dataDir: string
   logPath: string
   child: ChildProcess
-  ready: NodeReadyLine
+  ready: Ready
+  /** The lines printed on stdout so far, the ready line first (a command's result comes last). */
+  printed(): string[]
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>
 }
@@ -66,21 +68,31 @@ function inheritedEnv(): NodeJS.ProcessEnv {
 export interface SpawnNodeOptions {
   name: string
   dataDir: string
-  /** Arguments after `ocn start --json --data-dir <dataDir>`. */
+  /** Arguments after `ocn <command> --json --data-dir <dataDir>`. */
   args: readonly string[]
+  /** The long-running command whose first JSON line says it is ready; default `['start']`. */
+  command?: readonly string[]
+  /** Where stderr goes; default `<dataDir>/node.log`. */
+  logPath?: string
   env?: NodeJS.ProcessEnv
   timeoutMs: number
   signal?: AbortSignal
 }
 
-/** Starts `ocn start` and resolves once it announced that it runs. */
-export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess> {
+/**
+ * Starts `ocn start` (or another long-running command, such as `ocn serve`) and resolves once
+ * it announced that it runs.
+ */
+export async function spawnNode<Ready = NodeReadyLine>(
+  options: SpawnNodeOptions,
+): Promise<NodeProcess<Ready>> {
   installExitHook()
-  const logPath = join(options.dataDir, 'node.log')
+  const logPath = options.logPath ?? join(options.dataDir, 'node.log')
   const log = createWriteStream(logPath, { flags: 'a' })
+  const command = options.command ?? ['start']
   const child = spawn(
     process.execPath,
-    [ocnBinPath(), 'start', '--json', '--data-dir', options.dataDir, ...options.args],
+    [ocnBinPath(), ...command, '--json', '--data-dir', options.dataDir, ...options.args],
     {
       // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -100,17 +112,29 @@ export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess>
   child.stderr!.pipe(log, { end: false })
 
   const stop = async (graceMs = 5_000): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
-    await exited(child)
-    clearTimeout(timer)
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await exited(child)
+      clearTimeout(timer)
+    }
+    // What it printed while stopping (a command's result) may still be in the pipe; bounded,
+    // since a stray grandchild could hold the pipe open.
+    const stdout = child.stdout!
+    if (!stdout.closed) {
+      let timer: NodeJS.Timeout | undefined
+      await new Promise((resolve) => {
+        stdout.once('close', resolve)
+        timer = setTimeout(resolve, 2_000)
+      })
+      clearTimeout(timer)
+    }
   }
 
-  const ready = await new Promise<NodeReadyLine>((resolve, reject) => {
-    let out = ''
+  let out = ''
+  const ready = await new Promise<Ready>((resolve, reject) => {
     let settled = false
-    const finish = (error: Error | undefined, line?: NodeReadyLine) => {
+    const finish = (error: Error | undefined, line?: Ready) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -139,7 +163,7 @@ export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess>
       if (newline === -1 || settled) return
       const first = out.slice(0, newline)
       try {
-        const parsed = JSON.parse(first) as NodeReadyLine & { error?: { code: string; message: string } }
+        const parsed = JSON.parse(first) as Ready & { error?: { code: string; message: string } }
         if (parsed.error !== undefined) {
           finish(
             new DevnetError(
@@ -178,5 +202,58 @@ export async function spawnNode(options: SpawnNodeOptions): Promise<NodeProcess>
     await stop(1_000)
     throw error
   })
-  return { name: options.name, dataDir: options.dataDir, logPath, child, ready, stop }
+  const printed = () => out.split('\n').filter((line) => line.trim() !== '')
+  return { name: options.name, dataDir: options.dataDir, logPath, child, ready, stop, printed }
+}
+
+export interface OcnRunResult {
+  /** Exit code; null when a signal (the timeout's) ended it. */
+  code: number | null
+  stdout: string
+  /** The last stdout line as JSON (`--json` prints the result or the error there). */
+  result: Record<string, unknown> | undefined
+}
+
+/**
+ * Runs a one-shot `ocn <args...>` (such as `ocn infer`) to its end, stderr appended to
+ * `logPath`; the child is tracked like the nodes, so it never outlives the devnet.
+ */
+export async function runOcn(
+  args: readonly string[],
+  options: { logPath: string; timeoutMs: number; signal?: AbortSignal },
+): Promise<OcnRunResult> {
+  installExitHook()
+  const log = createWriteStream(options.logPath, { flags: 'a' })
+  const child = spawn(process.execPath, [ocnBinPath(), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: inheritedEnv(),
+  })
+  live.add(child)
+  child.stderr!.pipe(log, { end: false })
+  let stdout = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8')
+  })
+  const kill = () => child.kill('SIGKILL')
+  const timer = setTimeout(kill, options.timeoutMs)
+  options.signal?.addEventListener('abort', kill, { once: true })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', (cause) =>
+      reject(new DevnetError('DEVNET_NODE_FAILED', `ocn ${args[0]} could not be spawned`, { cause })),
+    )
+    child.once('close', (exitCode) => resolve(exitCode))
+  }).finally(() => {
+    clearTimeout(timer)
+    options.signal?.removeEventListener('abort', kill)
+    live.delete(child)
+    log.end()
+  })
+  const last = stdout.trim().split('\n').at(-1)
+  let result: Record<string, unknown> | undefined
+  try {
+    result = last === undefined || last === '' ? undefined : (JSON.parse(last) as Record<string, unknown>)
+  } catch {
+    result = undefined
+  }
+  return { code, stdout, result }
 }
