@@ -10,7 +10,7 @@ export interface LogFn {
 /**
  * What services accept: structured, levelled, with children carrying bindings
  * (`logger.child({ component: 'api' })`). The subset of pino's API we use, so a pino
- * logger fits as is; the p2p layer's Logger has the same shape, so one logger serves all.
+ * logger fits as is; the p2p and artifact services take this same type (src/p2p/logger.ts).
  */
 export interface Logger {
   trace: LogFn

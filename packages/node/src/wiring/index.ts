@@ -21,7 +21,6 @@ import { createExecutor, type Executor } from '../executor/executor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { Logger } from '../logging/index.js'
 import { createMetricsRegistry } from '../metrics/index.js'
-import type { Logger as P2PLogger } from '../p2p/logger.js'
 import { createNetwork, type Network } from '../p2p/network.js'
 import { createArbiterRole } from '../roles/arbiter.js'
 import type { RoleOptions } from '../roles/options.js'
@@ -90,7 +89,7 @@ export function createNodeComponents(
   }
 
   const p2p: ServiceFactory<P2PService> = ({ logger }) => {
-    const netLogger = logger.child({ component: 'p2p' }) as unknown as P2PLogger
+    const netLogger = logger.child({ component: 'p2p' })
     const service: P2PService = {
       peerId: keys.peerId.toString(),
       listenAddresses: () => parts.network?.host.getMultiaddrs().map((a) => a.toString()) ?? [],
@@ -104,7 +103,7 @@ export function createNodeComponents(
       async start() {
         const store = createArtifactStore(
           { directory: join(config.dataDir, 'artifacts') },
-          { logger: netLogger as unknown as Logger, registry },
+          { logger: netLogger, registry },
         )
         await store.start()
         parts.store = store
