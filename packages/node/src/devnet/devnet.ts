@@ -541,6 +541,7 @@ async function runWorkload(
         kind: spec.kind,
         verification: spec.verification ?? 'replay',
         ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
+        ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
         ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
       }
       const { jobId } = await postApiJson<{ jobId: string }>(devnet.requester.api, '/jobs', body, {

@@ -20,6 +20,8 @@ export interface WorkloadJob {
   modelPath: string
   inputsPath: string
   trainingSpecPath?: string
+  /** the datanet manifest of a training spec that names attribution */
+  datanetManifestPath?: string
   microBatchSize?: number
 }
 
