@@ -8,6 +8,7 @@ import {
   expire,
   finalize,
   resolve,
+  setAttributionWeights,
   signBid,
   stake,
   startDevChain,
@@ -17,8 +18,11 @@ import {
 //
 // Usage: npm run bench:gas [-- --json]
 // With --json the last stdout line is one JSON object:
-//   { stake, award, commitResult, finalize, challenge, resolve, expire, happyPath }
-// happyPath = award + commitResult + finalize.
+//   { stake, award, commitResult, finalize, challenge, resolve, expire, happyPath,
+//     awardAttributed, finalizeAttributed, happyPathAttributed }
+// happyPath = award + commitResult + finalize. The plain figures are for a model without
+// attribution weights (the deployment's AttributionPool is configured, so award still asks it);
+// the *Attributed ones for a model with weights, whose payout also deposits the share in the pool.
 //
 // The figures are steady state: the provider has finished a job before, so its nonce word,
 // reputation record and token balance already exist, as do the market's token balance and
@@ -68,13 +72,13 @@ try {
   const tree = MerkleTree.fromDataHashes(Array.from({ length: 64 }, (_, i) => keccak256(toHex(`out ${i}`))))
   let salt = 0n
   let nonce = 0n
-  const newJob = async () => {
+  const newJob = async (modelHash = keccak256(toHex('model'))) => {
     const now = (await getBlock(admin)).timestamp
     salt += 1n
     nonce += 1n
     const offer = {
       requester: requester.account.address,
-      modelHash: keccak256(toHex('model')),
+      modelHash,
       inputHash: keccak256(toHex('input')),
       specHash: keccak256(toHex('spec')),
       kind: 0,
@@ -104,8 +108,8 @@ try {
     await test.increaseTime({ seconds })
     await test.mine({ blocks: 1 })
   }
-  const happy = async () => {
-    const job = await newJob()
+  const happy = async (modelHash) => {
+    const job = await newJob(modelHash)
     const commit = gasOf(
       await commitResult(provider, {
         jobMarket,
@@ -143,6 +147,17 @@ try {
   await advance(3601)
   const expireGas = gasOf(await expire(verifier, { jobMarket, jobId: noShow.jobId }))
 
+  const attributedModel = keccak256(toHex('model with weights'))
+  await setAttributionWeights(admin, {
+    attributionPool: deployment.addresses.attributionPool,
+    modelId: attributedModel,
+    weightsRoot: keccak256(toHex('weights root')),
+    resultHash: keccak256(toHex('attribution result')),
+  })
+  // the first one creates the pool's token balance and the model's pending slot
+  await happy(attributedModel)
+  const attributed = await happy(attributedModel)
+
   const figures = {
     stake: stakeGas,
     award: steady.award,
@@ -152,9 +167,12 @@ try {
     resolve: resolveGas,
     expire: expireGas,
     happyPath: steady.happyPath,
+    awardAttributed: attributed.award,
+    finalizeAttributed: attributed.finalize,
+    happyPathAttributed: attributed.happyPath,
   }
   log('gas used (steady state: the provider has completed a job before)')
-  for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(13)} ${String(v).padStart(8)}`)
+  for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(19)} ${String(v).padStart(8)}`)
   log(`  target happyPath <= 200000: ${figures.happyPath <= 200_000 ? 'met' : 'NOT met'}`)
   log(
     `first job of a fresh provider: award ${first.award}, commitResult ${first.commitResult}, finalize ${first.finalize}, happyPath ${first.happyPath}`,

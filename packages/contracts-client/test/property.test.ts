@@ -1,6 +1,8 @@
 // Random sequences of every protocol action across several actors; after each step the
 // token accounting invariants must hold. Runs against one anvil, rewinding it with
 // evm_snapshot/evm_revert between sequences. OCN_PROPERTY_RUNS raises the run count.
+// Half the jobs run on a model with attribution weights, so the AttributionPool's share of
+// their payouts is part of the accounting.
 import { jobIdOf } from '@ocn/protocol'
 import fc from 'fast-check'
 import {
@@ -23,6 +25,7 @@ import {
   commitResult,
   expire,
   finalize,
+  getAttributionPool,
   getDispute,
   getJob,
   getStake,
@@ -31,6 +34,7 @@ import {
   openTokenAbi,
   requestUnbonding,
   resolve,
+  setAttributionWeights,
   signBid,
   stake,
   sweepTreasury,
@@ -48,13 +52,18 @@ let holders: Address[]
 let totalSupply: bigint
 
 const WINDOW = 100
+const SHARE_BPS = 1_000
+const FEE_BPS = 300
+const weightedModel = keccak256(toHex('m with weights'))
+const plainModel = keccak256(toHex('m'))
 beforeAll(async () => {
   p = await setupProtocol({
     challengeWindow: WINDOW,
     unbondingDelay: 200n,
     minChallengeBond: e('5'),
     verifierMinStake: e('50'),
-    protocolFeeBps: 300,
+    protocolFeeBps: FEE_BPS,
+    attributionShareBps: SHARE_BPS,
     cheatSlashBps: 7_500,
     noShowSlashBps: 2_500,
     challengerRewardBps: 4_000,
@@ -72,13 +81,27 @@ beforeAll(async () => {
   }
   holders = [p.admin.account.address, p.treasury.account.address, ...actors.map((a) => a.account.address)]
   totalSupply = await readContract(reader, { address: token, abi: openTokenAbi, functionName: 'totalSupply' })
+  await setAttributionWeights(p.admin, {
+    attributionPool: p.deployment.addresses.attributionPool!,
+    modelId: weightedModel,
+    weightsRoot: keccak256(toHex('weights root')),
+    resultHash: keccak256(toHex('attribution result')),
+  })
 }, 120_000)
 afterAll(async () => {
   await p?.chain.stop()
 })
 
 type Action =
-  | { kind: 'award'; requester: number; provider: number; price: bigint; collateral: bigint; ttl: number }
+  | {
+      kind: 'award'
+      requester: number
+      provider: number
+      price: bigint
+      collateral: bigint
+      ttl: number
+      weighted: boolean
+    }
   | { kind: 'commit'; job: number }
   | { kind: 'challenge'; job: number; verifier: number; leaf: number }
   | { kind: 'resolve'; job: number; cheated: boolean }
@@ -106,6 +129,7 @@ const awardArb = fc.record({
   price: amount(e('60')),
   collateral: amount(e('250')),
   ttl: fc.integer({ min: 50, max: 400 }),
+  weighted: fc.boolean(),
 })
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   {
@@ -152,6 +176,8 @@ interface JobModel {
   jobId: Hex
   provider: Address
   collateral: bigint
+  price: bigint
+  weighted: boolean
 }
 
 interface RunState {
@@ -173,7 +199,7 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       s.nonce += 1n
       const offer = {
         requester: requester.account.address,
-        modelHash: keccak256(toHex('m')),
+        modelHash: a.weighted ? weightedModel : plainModel,
         inputHash: keccak256(toHex('i')),
         specHash: keccak256(toHex('s')),
         kind: 0,
@@ -197,7 +223,13 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       }
       const signature = await signBid(provider, { domain: p.domain, bid })
       const result = await award(requester, { jobMarket, offer, bid, signature })
-      s.jobs.push({ jobId: result.jobId, provider: bid.provider, collateral: bid.collateral })
+      s.jobs.push({
+        jobId: result.jobId,
+        provider: bid.provider,
+        collateral: bid.collateral,
+        price: bid.price,
+        weighted: a.weighted,
+      })
       return result
     }
     case 'commit': {
@@ -300,30 +332,54 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
         s.settlements.set(jobId, (s.settlements.get(jobId) ?? 0) + 1)
         expect(s.settlements.get(jobId)).toBe(1)
         if (log.eventName !== 'JobFinalized') expect(log.args.slashed).toBeLessThanOrEqual(model.collateral)
+        if (log.eventName === 'JobFinalized') {
+          // the price splits exactly into payout, fee and (for a weighted model) the pool's share
+          const share = model.weighted ? (model.price * BigInt(SHARE_BPS)) / 10_000n : 0n
+          const paid = logs.find((l) => l.eventName === 'AttributionPaid' && l.args.jobId === jobId)
+          expect(paid?.args.amount ?? 0n).toBe(share)
+          expect(log.args.fee).toBe((model.price * BigInt(FEE_BPS)) / 10_000n)
+          expect(log.args.payout + log.args.fee + share).toBe(model.price)
+        }
       }
     }
   }
 
+  const pool = p.deployment.addresses.attributionPool!
   const balanceOf = (account: Address) => getTokenBalance(reader, { token, account })
-  const [holderBalances, marketBalance, stakeBalance, stakes, jobs, accrued] = await Promise.all([
-    Promise.all(holders.map(balanceOf)),
-    balanceOf(jobMarket),
-    balanceOf(stakeManager),
-    Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
-    Promise.all(
-      s.jobs.map(async (j) => {
-        const job = await getJob(reader, { jobMarket, jobId: j.jobId })
-        const dispute =
-          job.status === 'challenged' ? await getDispute(reader, { jobMarket, jobId: j.jobId }) : undefined
-        return { ...job, bond: dispute?.bond ?? 0n, model: j }
-      }),
-    ),
-    readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
-  ])
+  const poolState = (modelId: Hex) => getAttributionPool(reader, { attributionPool: pool, modelId })
+  const [holderBalances, marketBalance, stakeBalance, poolBalance, weighted, plain, stakes, jobs, accrued] =
+    await Promise.all([
+      Promise.all(holders.map(balanceOf)),
+      balanceOf(jobMarket),
+      balanceOf(stakeManager),
+      balanceOf(pool),
+      poolState(weightedModel),
+      poolState(plainModel),
+      Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
+      Promise.all(
+        s.jobs.map(async (j) => {
+          const job = await getJob(reader, { jobMarket, jobId: j.jobId })
+          const dispute =
+            job.status === 'challenged' ? await getDispute(reader, { jobMarket, jobId: j.jobId }) : undefined
+          return { ...job, bond: dispute?.bond ?? 0n, model: j }
+        }),
+      ),
+      readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
+    ])
 
-  // token conservation: every holder plus both contracts account for the whole supply
-  const sum = holderBalances.reduce((x, y) => x + y, 0n) + marketBalance + stakeBalance
+  // token conservation: every holder plus the three contracts account for the whole supply
+  const sum = holderBalances.reduce((x, y) => x + y, 0n) + marketBalance + stakeBalance + poolBalance
   expect(sum).toBe(totalSupply)
+
+  // the pool holds exactly the shares of finalized jobs on the weighted model, all of it pending
+  // (nothing settles rounds here); the model without weights was never paid anything
+  const shares = jobs
+    .filter((j) => j.status === 'finalized' && j.model.weighted)
+    .reduce((x, j) => x + (j.price * BigInt(SHARE_BPS)) / 10_000n, 0n)
+  expect(poolBalance).toBe(shares)
+  expect(weighted.pending).toBe(shares)
+  expect(plain.pending).toBe(0n)
+  for (const j of jobs) expect(j.attributionBps).toBe(j.model.weighted ? SHARE_BPS : 0)
 
   // the StakeManager holds exactly the stake it owes
   expect(stakeBalance).toBe(stakes.reduce((x, st) => x + st.staked + st.unbonding, 0n))
