@@ -18,7 +18,7 @@ import {
 import { type Address, isAddress } from 'viem'
 import { getBlock } from 'viem/actions'
 import { readNodeKeyInfo } from '../../keys/keystore.js'
-import type { Command, CommandContext } from '../command.js'
+import type { Command, CommandContext, CommandResult } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { loadKeysFor, passphraseFlag } from './account.js'
 import { type ChainAccess, formatOpen, openChain, toChainCommandError } from './chain-access.js'
@@ -287,52 +287,69 @@ export const govVoteCommand: Command = {
   },
 }
 
-export const govQueueCommand: Command = {
-  path: ['gov', 'queue'],
-  summary: 'queue a succeeded proposal in the timelock',
-  usage: 'ocn gov queue <id> [config flags]',
-  configFlags: true,
-  maxPositionals: 1,
-  flags: { ...passphraseFlag },
-  async run(context) {
-    const proposalId = parseProposalId(context.positionals[0])
-    const g = await openGov(context, true)
-    const status = await statusOf(g, proposalId)
-    if (status.state !== 'succeeded') {
-      const why =
-        status.state === 'active' || status.state === 'pending'
-          ? `voting is still open until ${isoTime(status.deadline)}`
-          : status.state === 'defeated'
-            ? 'it was defeated (more against than for, or quorum not reached)'
-            : status.state === 'queued'
-              ? `it is already queued, executable ${isoTime(status.eta)}`
-              : `it is ${status.state}`
-      throw new GovCommandError('GOV_NOT_QUEUEABLE', `proposal ${proposalId} cannot be queued: ${why}`)
-    }
-    try {
-      const proposal = await loadProposal(g.access, g.dataDir, g.governor, proposalId)
-      const queued = await queueProposal(g.access.client, { governor: g.governor, proposal })
-      return {
-        json: { proposalId: proposalId.toString(), eta: queued.eta.toString(), transaction: queued.hash },
-        text: `Queued ${proposalId}: executable from ${isoTime(queued.eta)} (transaction ${queued.hash})`,
+type StoredProposal = Awaited<ReturnType<typeof loadProposal>>
+
+/**
+ * `gov queue` and `gov execute` are one timelock step with different checks and sends: refuse
+ * with a reason unless the proposal is ready for the step, then load its stored actions, send
+ * the step, and turn reverts into what the user should do.
+ */
+function timelockStepCommand(step: {
+  name: 'queue' | 'execute'
+  summary: string
+  /** throws a GovCommandError saying why the proposal is not ready for this step */
+  ready(g: GovAccess, status: ProposalStatus, proposalId: bigint): Promise<void> | void
+  send(g: GovAccess, proposal: StoredProposal, proposalId: bigint): Promise<CommandResult>
+}): Command {
+  return {
+    path: ['gov', step.name],
+    summary: step.summary,
+    usage: `ocn gov ${step.name} <id> [config flags]`,
+    configFlags: true,
+    maxPositionals: 1,
+    flags: { ...passphraseFlag },
+    async run(context) {
+      const proposalId = parseProposalId(context.positionals[0])
+      const g = await openGov(context, true)
+      await step.ready(g, await statusOf(g, proposalId), proposalId)
+      try {
+        const proposal = await loadProposal(g.access, g.dataDir, g.governor, proposalId)
+        return await step.send(g, proposal, proposalId)
+      } catch (cause) {
+        throw toGovError(cause, g.access, proposalId)
       }
-    } catch (cause) {
-      throw toGovError(cause, g.access, proposalId)
-    }
-  },
+    },
+  }
 }
 
-export const govExecuteCommand: Command = {
-  path: ['gov', 'execute'],
+export const govQueueCommand: Command = timelockStepCommand({
+  name: 'queue',
+  summary: 'queue a succeeded proposal in the timelock',
+  ready(_g, status, proposalId) {
+    if (status.state === 'succeeded') return
+    const why =
+      status.state === 'active' || status.state === 'pending'
+        ? `voting is still open until ${isoTime(status.deadline)}`
+        : status.state === 'defeated'
+          ? 'it was defeated (more against than for, or quorum not reached)'
+          : status.state === 'queued'
+            ? `it is already queued, executable ${isoTime(status.eta)}`
+            : `it is ${status.state}`
+    throw new GovCommandError('GOV_NOT_QUEUEABLE', `proposal ${proposalId} cannot be queued: ${why}`)
+  },
+  async send(g, proposal, proposalId) {
+    const queued = await queueProposal(g.access.client, { governor: g.governor, proposal })
+    return {
+      json: { proposalId: proposalId.toString(), eta: queued.eta.toString(), transaction: queued.hash },
+      text: `Queued ${proposalId}: executable from ${isoTime(queued.eta)} (transaction ${queued.hash})`,
+    }
+  },
+})
+
+export const govExecuteCommand: Command = timelockStepCommand({
+  name: 'execute',
   summary: 'execute a queued proposal once its timelock delay has passed',
-  usage: 'ocn gov execute <id> [config flags]',
-  configFlags: true,
-  maxPositionals: 1,
-  flags: { ...passphraseFlag },
-  async run(context) {
-    const proposalId = parseProposalId(context.positionals[0])
-    const g = await openGov(context, true)
-    const status = await statusOf(g, proposalId)
+  async ready(g, status, proposalId) {
     if (status.state === 'succeeded') {
       throw new GovCommandError('GOV_NOT_EXECUTABLE', `proposal ${proposalId} passed but is not queued yet`, {
         details: `run \`ocn gov queue ${proposalId}\` first`,
@@ -353,18 +370,15 @@ export const govExecuteCommand: Command = {
         `proposal ${proposalId} is in the timelock until ${isoTime(status.eta)} (${status.eta - now} s from the chain's latest block)`,
       )
     }
-    try {
-      const proposal = await loadProposal(g.access, g.dataDir, g.governor, proposalId)
-      const executed = await executeProposal(g.access.client, { governor: g.governor, proposal })
-      return {
-        json: { proposalId: proposalId.toString(), state: 'executed', transaction: executed.hash },
-        text: `Executed ${proposalId} (transaction ${executed.hash})`,
-      }
-    } catch (cause) {
-      throw toGovError(cause, g.access, proposalId)
+  },
+  async send(g, proposal, proposalId) {
+    const executed = await executeProposal(g.access.client, { governor: g.governor, proposal })
+    return {
+      json: { proposalId: proposalId.toString(), state: 'executed', transaction: executed.hash },
+      text: `Executed ${proposalId} (transaction ${executed.hash})`,
     }
   },
-}
+})
 
 export const govStatusCommand: Command = {
   path: ['gov', 'status'],
