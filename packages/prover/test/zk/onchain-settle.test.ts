@@ -15,6 +15,7 @@ import {
   getZkTerms,
   jobMarketAbi,
   registerZkModel,
+  setAttributionWeights,
   signBid,
   stake,
   startDevChain,
@@ -322,6 +323,39 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     expect(other.artifacts.modelCommitment).not.toBe(built.artifacts.modelCommitment)
     const { jobId } = await awardZkJob(otherModelHash, BigInt(proof.publicSignals[1]!))
     await expectRevert(commit(jobId, proof), 'InvalidZkProof')
+  })
+
+  // last: it gives the proven model attribution weights, which changes the payout of later jobs
+  it("sends the attribution share to the pool in the proof's settlement when the model has weights", async () => {
+    const { token, stakeManager, jobMarket } = deployment.addresses
+    const attributionPool = deployment.addresses.attributionPool!
+    await setAttributionWeights(admin, {
+      attributionPool,
+      modelId: modelHash,
+      weightsRoot: contentHashOf(new TextEncoder().encode('weights root')),
+      resultHash: contentHashOf(new TextEncoder().encode('attribution result')),
+    })
+    const { jobId } = await awardZkJob(modelHash, BigInt(proof.publicSignals[1]!))
+    const balance = (account: Address) => getTokenBalance(admin, { token, account })
+    const [providerBefore, poolBefore, marketBefore] = await Promise.all([
+      balance(provider.account.address),
+      balance(attributionPool),
+      balance(jobMarket),
+    ])
+    const params = await getMarketParams(admin, { jobMarket, stakeManager })
+    expect(params.attributionShareBps).toBeGreaterThan(0)
+    const { receipt } = await commit(jobId, proof)
+    const fee = (PRICE * BigInt(params.protocolFeeBps)) / 10_000n
+    const share = (PRICE * BigInt(params.attributionShareBps)) / 10_000n
+    expect(await balance(provider.account.address)).toBe(providerBefore + PRICE - fee - share)
+    expect(await balance(attributionPool)).toBe(poolBefore + share)
+    expect(await balance(jobMarket)).toBe(marketBefore - PRICE + fee)
+    const events = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs })
+    expect(events.map((ev) => ev.eventName)).toEqual(['ZkResultCommitted', 'AttributionPaid', 'JobFinalized'])
+    expect(events[1]!.args).toEqual({ jobId, modelHash, amount: share })
+    console.log(
+      `commitZkResult gas, model with attribution weights (first deposit: creates the pool balance and pending slots): ${receipt.gasUsed}`,
+    )
   })
 
   it('refuses to award a zk job for a model with no registered verifier', async () => {
