@@ -160,6 +160,8 @@ describe('ocn gov', () => {
       'noShowSlashBps=1500',
       '--set',
       'unbondingDelay=120',
+      '--set',
+      'attributionShareBps=500',
       '-m',
       'Raise the protocol fee to 3 %',
     ])
@@ -169,10 +171,11 @@ describe('ocn gov', () => {
       { parameter: 'protocolFeeBps', value: '300' },
       { parameter: 'noShowSlashBps', value: '1500' },
       { parameter: 'unbondingDelay', value: '120' },
+      { parameter: 'attributionShareBps', value: '500' },
     ])
     const saved = JSON.parse(await readFile(proposed.savedTo, 'utf8'))
     expect(saved.description).toBe('Raise the protocol fee to 3 %')
-    expect(saved.calls).toHaveLength(3)
+    expect(saved.calls).toHaveLength(4)
 
     const early = await json(['gov', 'vote', id, 'for'], 2)
     expect(early.error.code).toBe('GOV_VOTING_NOT_OPEN')
@@ -225,6 +228,13 @@ describe('ocn gov', () => {
     expect([p.cheatSlashBps, p.noShowSlashBps]).toEqual([10_000, 1500])
     expect(
       await readContract(admin(), {
+        address: deployment.addresses.jobMarket,
+        abi: jobMarketAbi,
+        functionName: 'attributionShareBps',
+      }),
+    ).toBe(500)
+    expect(
+      await readContract(admin(), {
         address: deployment.addresses.stakeManager,
         abi: stakeManagerAbi,
         functionName: 'unbondingDelay',
@@ -233,7 +243,7 @@ describe('ocn gov', () => {
     expect((await json(['gov', 'status', id])).state).toBe('executed')
 
     const text = await ocn(['gov', 'status', id, ...rpc])
-    expect(text.code).toBe(0)
+    expect(text.code, text.stdout + text.stderr).toBe(0)
     expect(text.stdout).toContain('state      executed')
   })
 

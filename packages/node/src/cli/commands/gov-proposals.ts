@@ -62,6 +62,7 @@ export const governedParameters = {
   cheatSlashBps: { kind: 'bps', setter: 'JobMarket.setSlashFractions' },
   noShowSlashBps: { kind: 'bps', setter: 'JobMarket.setSlashFractions' },
   challengerRewardBps: { kind: 'bps', setter: 'JobMarket.setChallengerRewardShare' },
+  attributionShareBps: { kind: 'bps', setter: 'JobMarket.setAttributionShare' },
   challengeWindow: { kind: 'seconds', setter: 'JobMarket.setChallengeWindow' },
   minChallengeBond: { kind: 'open', setter: 'JobMarket.setMinChallengeBond' },
   verifierMinStake: { kind: 'open', setter: 'JobMarket.setVerifierMinStake' },
@@ -158,6 +159,9 @@ export async function callsFor(
         break
       case 'challengerRewardBps':
         calls.push(market('setChallengerRewardShare', [Number(v)]))
+        break
+      case 'attributionShareBps':
+        calls.push(market('setAttributionShare', [Number(v)]))
         break
       case 'challengeWindow':
         calls.push(market('setChallengeWindow', [Number(v)]))
