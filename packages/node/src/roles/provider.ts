@@ -26,6 +26,7 @@ import {
   type IdentityBinding,
   type JobOffer,
   MAX_CACHED_MODELS_ADVERTISED,
+  MAX_RESULT_LEAVES_PER_REQUEST,
   MerkleTree,
   type ResultLeaf,
   type ResultRequest,
@@ -41,6 +42,7 @@ import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safete
 import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
+import { checkpointStepsFor } from '../executor/training/plan.js'
 import type { JobRecord } from '../state/records.js'
 import { attributionRequestFor, forgeAttributionResult, roleAttributor } from './attribution.js'
 import { createRoleMetrics } from './metrics.js'
@@ -240,6 +242,13 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     if (!config.provider.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
       return `device ${spec.profile.executionProvider} not offered`
     if (spec.profile.microBatchSize !== t.microBatchSize) return 'spec and offer disagree on micro-batch size'
+    // a verifier replaying the attribution leaf asks for every checkpoint in one result request
+    if (
+      spec.kind === 'training' &&
+      spec.attribution !== undefined &&
+      checkpointStepsFor(spec, t.sampleCount).length + 1 > MAX_RESULT_LEAVES_PER_REQUEST
+    )
+      return 'attribution job with more checkpoints than one result request carries'
     // inference is priced per sample, training per optimizer step
     const units =
       spec.kind === 'training'
