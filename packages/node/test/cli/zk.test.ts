@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   type Deployment,
@@ -18,14 +18,12 @@ import {
   startDevChain,
 } from '@ocn/contracts-client'
 import { contentHashOf } from '@ocn/protocol'
-import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
 import { createWalletClient, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeNpy } from '../../src/executor/formats/npy.js'
+import { ZK_CACHE_DIR, zkTestInput, zkTestModelBytes } from '../fixtures/zk.js'
 
 const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
-/** The prover tests' cache (gitignored): a warm one skips the ptau and the setup. */
-const CACHE_DIR = resolve(import.meta.dirname, '../../../../.cache/ocn-zk')
 
 let dir: string
 let chain: DevChain
@@ -53,33 +51,6 @@ function ocn(args: string[], timeout = 60_000): Promise<Outcome> {
   })
 }
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32 - 0.5
-  }
-}
-
-/** A ReLU MLP with weights about 1/sqrt(fan-in), as a trained layer has them. */
-function randomMlp(sizes: readonly number[], seed: number): Mlp {
-  const r = lcg(seed)
-  return {
-    softmaxOutput: false,
-    layers: sizes.slice(1).map((out, i) => {
-      const inFeatures = sizes[i]!
-      const spread = 2 / Math.sqrt(inFeatures)
-      return {
-        inFeatures,
-        outFeatures: out,
-        weight: Float32Array.from({ length: inFeatures * out }, () => r() * spread),
-        bias: Float32Array.from({ length: out }, () => r() * 0.2),
-        activation: i === sizes.length - 2 ? 'none' : 'relu',
-      }
-    }),
-  }
-}
-
 function npy(values: readonly number[]): Uint8Array {
   const data = new Uint8Array(Float32Array.from(values).buffer)
   return encodeNpy({ dtype: 'float32', dims: [1, values.length], data })
@@ -88,13 +59,12 @@ function npy(values: readonly number[]): Uint8Array {
 beforeAll(async () => {
   if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
   dir = await mkdtemp(join(tmpdir(), 'ocn-zk-cli-'))
-  await mkdir(CACHE_DIR, { recursive: true })
+  await mkdir(ZK_CACHE_DIR, { recursive: true })
   // the prover tests' 16-16-4 model (seed 11): a warm cache holds its circuit and keys already
-  modelBytes = encodeOnnxModel(buildMlpModel(randomMlp([16, 16, 4], 11), { style: 'matmul-add' }))
+  modelBytes = zkTestModelBytes()
   modelPath = join(dir, 'mlp.onnx')
   await writeFile(modelPath, modelBytes)
-  const r = lcg(5)
-  await writeFile(join(dir, 'x.npy'), npy(Array.from({ length: 16 }, () => r() * 4)))
+  await writeFile(join(dir, 'x.npy'), npy(zkTestInput()))
   await writeFile(join(dir, 'short.npy'), npy([1, 2, 3]))
   chain = await startDevChain()
   const admin = createWalletClient({
@@ -117,13 +87,13 @@ describe('ocn zk', () => {
 
   it('builds the circuit with progress lines and a JSON summary', async () => {
     // cold: ptau of power 12 + setup, a few minutes on 2 cores; warm: seconds
-    const text = await ocn(['zk', 'build', '--model', modelPath, '--cache-dir', CACHE_DIR], 600_000)
+    const text = await ocn(['zk', 'build', '--model', modelPath, '--cache-dir', ZK_CACHE_DIR], 600_000)
     expect(text.code, text.stderr).toBe(0)
     expect(text.stderr).toMatch(/\[1\/6\] quantize/)
     expect(text.stderr).toMatch(/\[6\/6\] done/)
     expect(text.stdout).toMatch(/model commitment \d+/)
 
-    const out = await ocn(['zk', 'build', '--model', modelPath, '--cache-dir', CACHE_DIR, '--json'])
+    const out = await ocn(['zk', 'build', '--model', modelPath, '--cache-dir', ZK_CACHE_DIR, '--json'])
     expect(out.code, out.stderr).toBe(0)
     const summary = JSON.parse(out.stdout)
     expect(summary.cached).toEqual({ circuit: true, ptau: true, keys: true })

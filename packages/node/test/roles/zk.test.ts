@@ -3,9 +3,9 @@
  * the registry's model commitment, the requester's input commitment from a tensor, and the
  * provider's prove-and-settle of an awarded zk job, paid at commit to the wei.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import {
   approveToken,
   award,
@@ -15,21 +15,13 @@ import {
   getJob,
   getMarketParams,
   getTokenBalance,
-  registerZkModel,
   signBid,
   stake,
   startDevChain,
   transferToken,
 } from '@ocn/contracts-client'
 import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
-import {
-  type BuildZkCircuitResult,
-  buildMlpModel,
-  buildZkCircuit,
-  compileGroth16Verifier,
-  encodeOnnxModel,
-  type Mlp,
-} from '@ocn/prover'
+import type { BuildZkCircuitResult } from '@ocn/prover'
 import {
   type Account,
   type Chain,
@@ -41,49 +33,23 @@ import {
   type Transport,
   toHex,
 } from 'viem'
-import { deployContract, getBlock, waitForTransactionReceipt } from 'viem/actions'
+import { getBlock } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NamedTensors } from '../../src/executor/tensor.js'
 import {
   circuitForModel,
   loadZkCircuits,
   proveZkJob,
+  registerZkVerifier,
   zkInputCommitment,
   zkInputVector,
 } from '../../src/roles/zk.js'
+import { buildZkTestCircuit, ZK_CACHE_DIR, zkTestInput, zkTestModelBytes } from '../fixtures/zk.js'
 
 type Wallet = Client<Transport, Chain, Account>
-const CACHE_DIR = resolve(import.meta.dirname, '../../../../.cache/ocn-zk')
 const e = parseEther
 const PRICE = e('40')
 const COLLATERAL = e('200')
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32 - 0.5
-  }
-}
-
-/** The prover tests' 16-16-4 model (seed 11): a warm cache holds its circuit and keys. */
-function randomMlp(sizes: readonly number[], seed: number): Mlp {
-  const r = lcg(seed)
-  return {
-    softmaxOutput: false,
-    layers: sizes.slice(1).map((out, i) => {
-      const inFeatures = sizes[i]!
-      const spread = 2 / Math.sqrt(inFeatures)
-      return {
-        inFeatures,
-        outFeatures: out,
-        weight: Float32Array.from({ length: inFeatures * out }, () => r() * spread),
-        bias: Float32Array.from({ length: out }, () => r() * 0.2),
-        activation: i === sizes.length - 2 ? 'none' : 'relu',
-      }
-    }),
-  }
-}
 
 function tensorOf(values: readonly number[]): NamedTensors {
   return {
@@ -99,18 +65,15 @@ let requester: Wallet
 let provider: Wallet
 let built: BuildZkCircuitResult
 let modelHash: Hex
-const r = lcg(5)
-const input = Array.from({ length: 16 }, () => r() * 4)
+const input = zkTestInput()
 
 const wallet = (account: Account): Wallet =>
   createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl), pollingInterval: 50 })
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ocn-roles-zk-'))
-  await mkdir(CACHE_DIR, { recursive: true })
-  const mlp = randomMlp([16, 16, 4], 11)
-  modelHash = contentHashOf(encodeOnnxModel(buildMlpModel(mlp, { style: 'matmul-add' })))
-  built = await buildZkCircuit({ model: mlp, cacheDir: CACHE_DIR })
+  modelHash = contentHashOf(zkTestModelBytes())
+  built = await buildZkTestCircuit()
   chain = await startDevChain()
   const [a0, a1, a2] = chain.accounts
   admin = wallet(a0!)
@@ -124,15 +87,7 @@ beforeAll(async () => {
   await approveToken(provider, { token, spender: stakeManager, amount: e('5000') })
   await stake(provider, { stakeManager, amount: e('5000') })
   await approveToken(requester, { token, spender: jobMarket, amount: e('10000') })
-  const { abi, bytecode } = await compileGroth16Verifier(built.artifacts)
-  const hash = await deployContract(admin, { abi, bytecode })
-  const verifier = (await waitForTransactionReceipt(admin, { hash })).contractAddress!
-  await registerZkModel(admin, {
-    zkVerifierRegistry,
-    modelHash,
-    modelCommitment: BigInt(built.artifacts.modelCommitment),
-    verifier,
-  })
+  await registerZkVerifier(admin, { artifacts: built.artifacts, modelHash, zkVerifierRegistry })
 }, 600_000)
 
 afterAll(async () => {
@@ -143,7 +98,7 @@ afterAll(async () => {
 describe('roles/zk', () => {
   it('finds the circuit for a registered model by its commitment, and none for others', async () => {
     const skipped: string[] = []
-    const index = loadZkCircuits([CACHE_DIR, join(dir, 'missing')], (d) => skipped.push(d))
+    const index = loadZkCircuits([ZK_CACHE_DIR, join(dir, 'missing')], (d) => skipped.push(d))
     const registry = deployment.addresses.zkVerifierRegistry
     const found = await circuitForModel(index, admin, registry, modelHash)
     expect(typeof found).toBe('object')

@@ -93,10 +93,13 @@ export const devnetCommand: Command = {
         )
       else {
         const who = event.job.providerName === null ? '' : ` by ${event.job.providerName}`
+        // a zk job's proof settles it in the commit transaction: it has no verification window
         const window =
-          event.state === 'committed' && devnet !== undefined
+          event.state === 'committed' && devnet !== undefined && event.job.verification !== 'zk'
             ? `; verification window ${devnet.deployment.params.challengeWindow} s`
-            : ''
+            : event.state === 'committed' && event.job.verification === 'zk'
+              ? '; proof checked on-chain'
+              : ''
         const extra = `${window}${event.job.error === undefined ? '' : `: ${event.job.error}`}`
         say(`${event.job.name.padEnd(11)} ${short(event.job.id || '-')} ${event.state}${who}${extra}`)
       }
