@@ -167,7 +167,8 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
   it('refuses attribution jobs whose datanet does not fit: typed errors, nothing recorded', async () => {
     const requesterNode = node('requester')
     const before = (await requesterNode.daemon.state.listJobs({ role: 'requester' })).length
-    const code = (params: Partial<Parameters<RequesterRole['submitJob']>[0]>) =>
+    // an undefined field removes it (the submit takes its params as JSON-like input)
+    const code = (params: Record<string, string | undefined>) =>
       requester()
         .submitJob({
           modelPath,
@@ -177,7 +178,7 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
           kind: 'training',
           verification: 'replay',
           ...params,
-        })
+        } as Parameters<RequesterRole['submitJob']>[0])
         .then(
           () => 'submitted',
           (e: { code?: string }) => e.code,
