@@ -240,9 +240,14 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
-/** A small MLP (8 -> 16 -> 4, ReLU) and 64 input samples written as model.onnx / inputs.safetensors. */
-export async function writeFixture(dir: string): Promise<{ modelPath: string; inputsPath: string }> {
-  let seed = 7
+/**
+ * A small MLP (8 -> 16 -> 4, ReLU) and 64 input samples written as model.onnx / inputs.safetensors;
+ * another seed gives other weights (another model hash) of the same shape.
+ */
+export async function writeFixture(
+  dir: string,
+  seed = 7,
+): Promise<{ modelPath: string; inputsPath: string }> {
   const rand = () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31
     return seed / 2 ** 31 - 0.5

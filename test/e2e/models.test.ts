@@ -8,13 +8,12 @@
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { approveModel, type Deployment, getJob, proposeModel, revokeModel } from '@ocn/contracts-client'
 import { ConfigError, type RequesterRole, RoleError } from '@ocn/node'
 import { contentHashOf } from '@ocn/protocol'
-import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
 import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -41,26 +40,6 @@ const TREASURY = 9
 const STATUS_TTL_MS = 5_500
 
 const bin = fileURLToPath(new URL('../../packages/node/dist/bin/ocn.js', import.meta.url))
-
-/** Another 8 -> 16 -> 4 MLP (other weights, so another content hash) for the fixture's inputs. */
-async function writeOtherModel(path: string): Promise<Uint8Array> {
-  let seed = 99
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
-  const layer = (inFeatures: number, outFeatures: number, activation: 'relu' | 'none') => ({
-    inFeatures,
-    outFeatures,
-    weight: Float32Array.from({ length: inFeatures * outFeatures }, rand),
-    bias: Float32Array.from({ length: outFeatures }, rand),
-    activation,
-  })
-  const mlp: Mlp = { layers: [layer(8, 16, 'relu'), layer(16, 4, 'none')], softmaxOutput: false }
-  const bytes = encodeOnnxModel(buildMlpModel(mlp))
-  await writeFile(path, bytes)
-  return bytes
-}
 
 function ocn(args: string[], home: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
@@ -153,8 +132,10 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
       path: fixture.modelPath,
       hash: contentHashOf(new Uint8Array(await readFile(fixture.modelPath))),
     }
-    const otherPath = join(dir, 'model-b.onnx')
-    modelB = { path: otherPath, hash: contentHashOf(await writeOtherModel(otherPath)) }
+    // another model of the same shape (its own inputs file goes unused)
+    await mkdir(join(dir, 'b'))
+    const other = await writeFixture(join(dir, 'b'), 99)
+    modelB = { path: other.modelPath, hash: contentHashOf(new Uint8Array(await readFile(other.modelPath))) }
     nodes = await startNodes(chain, deployment, dir, [
       {
         name: 'open-provider',
