@@ -172,6 +172,20 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
   const before = (await getMarketParams(admin, { jobMarket, stakeManager }))[PARAMETER]
   const target = before + FEE_STEP_BPS <= 10_000 ? before + FEE_STEP_BPS : before - FEE_STEP_BPS
 
+  const cli: CliRun[] = []
+  const ocn = async (...args: string[]): Promise<Record<string, unknown>> => {
+    const result = await ocnJson(args, voter.dataDir, signal)
+    cli.push(result)
+    return result.json
+  }
+
+  // Delegating is the token's business, so the voter's own delegation runs while governance
+  // is deployed (from another account: no nonce is shared). Marked handled here so that a
+  // failure elsewhere first does not leave an unhandled rejection; awaited below.
+  context.step(`governance: ${voter.name} delegates to itself (ocn gov delegate)`)
+  const delegating = ocn('gov', 'delegate')
+  delegating.catch(() => undefined)
+
   // On a devnet the deployer holds the undistributed supply; its votes go to the voter so
   // that one node's proposal can reach the quorum (4 % of the supply). No OPEN moves.
   context.step('governance: the deployer delegates its votes to the requester')
@@ -254,18 +268,11 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
     }
   }
 
-  const cli: CliRun[] = []
-  const ocn = async (...args: string[]): Promise<Record<string, unknown>> => {
-    const result = await ocnJson(args, voter.dataDir, signal)
-    cli.push(result)
-    return result.json
-  }
-
-  context.step(`governance: ${voter.name} delegates to itself (ocn gov delegate)`)
-  const delegated = await ocn('gov', 'delegate')
-  // Votes count from one second before the proposal: the next block is enough, and the
-  // next process takes longer than that to start anyway.
-  const delegatedAt = (await chainNow()).time
+  const delegated = await delegating
+  // Votes count from one second before the proposal: a block later than the delegation's
+  // is enough (the deployment's transactions are usually past it already).
+  const delegation = await getTransactionReceipt(admin, { hash: delegated.transaction as Hex })
+  const delegatedAt = (await getBlock(admin, { blockNumber: delegation.blockNumber })).timestamp
   await untilChainTime(delegatedAt + 1n, 10_000)
 
   context.step(`governance: ${voter.name} proposes ${PARAMETER} ${before} -> ${target} (ocn gov propose)`)

@@ -265,6 +265,9 @@ describe('ocn gov', () => {
   it('says clearly what is wrong: no governance, unknown proposal, unknown parameter', async () => {
     const ungoverned = await json(['gov', 'status', '--deployment', join(dir, 'ungoverned.json')], 2)
     expect(ungoverned.error.code).toBe('GOV_NOT_DEPLOYED')
+    // Delegating is the token's business: it works before governance is deployed.
+    const early = await json(['gov', 'delegate', '--deployment', join(dir, 'ungoverned.json')])
+    expect(BigInt(early.votes)).toBe(parseEther('50000000'))
     const unknown = await json(['gov', 'status', '12345'], 2)
     expect(unknown.error.code).toBe('GOV_PROPOSAL_UNKNOWN')
     const badParam = await json(['gov', 'propose', '--set', 'feeBps=1', '-m', 'x'], 2)

@@ -40,15 +40,24 @@ interface GovAccess {
   dataDir: string
 }
 
-async function openGov(context: CommandContext, sign: boolean): Promise<GovAccess> {
+/** The chain and the node account, without the governor (delegating needs only the token). */
+async function openAccount(
+  context: CommandContext,
+  sign: boolean,
+): Promise<Omit<GovAccess, 'governor'> & { deploymentFile: string }> {
   const { config } = await loadConfigFor(context)
   // Reading needs only the public address: encrypted keys stay sealed.
   const account = sign
     ? (await loadKeysFor(context, config.dataDir)).account
     : ((await readNodeKeyInfo(config.dataDir)).address as Address)
   const access = await openChain(config, account)
-  const { governor } = governanceOf(access.deployment, config.chain.deploymentFile)
-  return { access, governor, dataDir: config.dataDir }
+  return { access, dataDir: config.dataDir, deploymentFile: config.chain.deploymentFile }
+}
+
+async function openGov(context: CommandContext, sign: boolean): Promise<GovAccess> {
+  const { access, dataDir, deploymentFile } = await openAccount(context, sign)
+  const { governor } = governanceOf(access.deployment, deploymentFile)
+  return { access, governor, dataDir }
 }
 
 /** Turns governor and timelock reverts into what the user should do. */
@@ -148,7 +157,9 @@ export const govDelegateCommand: Command = {
     if (target !== undefined && !isAddress(target)) {
       throw new GovCommandError('GOV_INVALID_ARGUMENT', `"${target}" is not an address`)
     }
-    const g = await openGov(context, true)
+    // Votes are OPEN's, not the governor's: holders may delegate before governance exists,
+    // and must have delegated before a proposal's snapshot anyway.
+    const g = await openAccount(context, true)
     const delegatee = (target ?? g.access.address) as Address
     const { token } = g.access.deployment.addresses
     try {
