@@ -46,6 +46,7 @@ interface Summary {
     latencyMs: number | null
   }[]
   balances: { name: string; address: string; before: Balance; after: Balance }[]
+  phases: Record<string, { report: Record<string, unknown> }>
   checks: Record<string, boolean>
 }
 
@@ -123,13 +124,9 @@ describe('ocn devnet --once --json', () => {
 
   it('settles every honest job and slashes the cheater on the job it won', () => {
     const cheater = summary.nodes.find((n) => n.cheater)!.address.toLowerCase()
-    // Inference jobs on the generated classifier and one training job.
-    expect(summary.jobs.map((j) => j.kind).sort()).toEqual([
-      'inference',
-      'inference',
-      'inference',
-      'training',
-    ])
+    // Inference jobs on the generated classifier and one training job (phases add their own).
+    const workload = summary.jobs.filter((j) => /^(inference|training)-\d+$/.test(j.name))
+    expect(workload.map((j) => j.kind).sort()).toEqual(['inference', 'inference', 'inference', 'training'])
     for (const job of summary.jobs) {
       expect(job.id).toMatch(/^0x[0-9a-f]{64}$/)
       expect(job.provider).not.toBeNull()
@@ -142,6 +139,25 @@ describe('ocn devnet --once --json', () => {
       }
     }
     expect(summary.jobs.some((j) => j.status === 'slashed')).toBe(true)
+  })
+
+  it('settles the zk job by its Groth16 proof on-chain: an honest provider, no challenge window', () => {
+    const zk = summary.jobs.find((j) => j.name === 'zk-inference')
+    expect(zk).toMatchObject({
+      kind: 'inference',
+      verification: 'zk',
+      status: 'finalized',
+      challenged: false,
+    })
+    const cheater = summary.nodes.find((n) => n.cheater)!
+    expect(zk!.provider!.toLowerCase()).not.toBe(cheater.address.toLowerCase())
+    const report = summary.phases.zk!.report as {
+      provider: string
+      commitZkResult: { transaction: string; gasUsed: string } | null
+    }
+    expect(report.provider).toBe(zk!.providerName)
+    expect(report.commitZkResult?.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(BigInt(report.commitZkResult!.gasUsed)).toBeGreaterThan(200_000n)
   })
 
   it('moves money exactly as the protocol says', () => {
