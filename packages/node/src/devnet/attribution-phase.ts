@@ -320,7 +320,12 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
       weightsRoot: result.weightsRoot,
       setWeightsTx: setTx.hash,
       inferenceJob: inference.id,
+      // what moved for the inference job, for balance accounting: the requester paid `price`,
+      // its provider got price - fee - share, the pool `share`
+      inferenceProvider: nodes.find((n) => n.address.toLowerCase() === inference.provider?.toLowerCase())
+        ?.name,
       inferencePrice: price,
+      inferenceFee: paid?.fee ?? 0n,
       attributionShare: share,
       round,
       settleTx: settleTx.hash,
