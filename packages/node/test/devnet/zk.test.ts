@@ -20,6 +20,7 @@ import { type Devnet, startDevnet } from '../../src/devnet/devnet.js'
 import { workloadMlp } from '../../src/devnet/workload.js'
 import { devnetZkCacheDir } from '../../src/devnet/zk-phase.js'
 import type { JobRecord } from '../../src/state/records.js'
+import { ZK_CACHE_DIR } from '../fixtures/zk.js'
 
 const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
 
@@ -71,6 +72,12 @@ describe('devnet zk phase with `ocn job submit --verification zk`', () => {
     expect(existsSync(zkDir('provider-2'))).toBe(false) // the cheater
     expect(existsSync(zkDir('verifier'))).toBe(false)
     expect(steps.some((s) => s.includes(devnetZkCacheDir()))).toBe(true)
+  })
+
+  it('keeps the circuit cache in OCN_ZK_CACHE_DIR, else in the checkout’s gitignored .cache/ocn-zk', () => {
+    expect(devnetZkCacheDir({ OCN_ZK_CACHE_DIR: '/srv/zk' })).toBe('/srv/zk')
+    // found from the module's location: neither the working directory nor HOME matters
+    expect(devnetZkCacheDir({ HOME: '/nowhere' })).toBe(ZK_CACHE_DIR)
   })
 
   it('settles a zk job submitted from the command line, proved by the honest provider', async () => {
