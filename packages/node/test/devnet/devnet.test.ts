@@ -88,6 +88,27 @@ afterAll(async () => {
 const delta = (b: Summary['balances'][number], key: keyof Balance) =>
   BigInt(b.after[key]) - BigInt(b.before[key])
 
+/**
+ * OPEN the attribution phase's inference job (on the datanet-trained model) moved: the
+ * requester paid its price; its provider got the price less the fee and the attribution share.
+ */
+function attributionFlow(name: string): bigint {
+  const report = summary.phases.attribution?.report as
+    | {
+        inferenceProvider?: string
+        inferencePrice?: string
+        inferenceFee?: string
+        attributionShare?: string
+      }
+    | undefined
+  if (report?.inferencePrice === undefined) return 0n
+  if (name === 'requester') return -BigInt(report.inferencePrice)
+  if (name !== report.inferenceProvider) return 0n
+  return (
+    BigInt(report.inferencePrice) - BigInt(report.inferenceFee ?? 0) - BigInt(report.attributionShare ?? 0)
+  )
+}
+
 describe('ocn devnet --once --json', () => {
   it('exits 0 with one JSON summary on stdout, progress on stderr', () => {
     expect(code, stderr.slice(-4000)).toBe(0)
@@ -166,13 +187,13 @@ describe('ocn devnet --once --json', () => {
     const finalized = summary.jobs.filter((j) => j.status === 'finalized')
     const paid = finalized.reduce((sum, j) => sum + BigInt(j.price!), 0n)
     // The requester pays only for settled jobs: the slashed job's price was refunded.
-    expect(delta(byName.get('requester')!, 'token')).toBe(-paid)
+    expect(delta(byName.get('requester')!, 'token')).toBe(-paid + attributionFlow('requester'))
     // Each honest provider earns its prices less the 2.5% protocol fee.
     for (const node of summary.nodes.filter((n) => n.role === 'provider' && !n.cheater)) {
       const earned = finalized
         .filter((j) => j.provider!.toLowerCase() === node.address.toLowerCase())
         .reduce((sum, j) => sum + BigInt(j.price!) - (BigInt(j.price!) * 250n) / 10_000n, 0n)
-      expect(delta(byName.get(node.name)!, 'token')).toBe(earned)
+      expect(delta(byName.get(node.name)!, 'token')).toBe(earned + attributionFlow(node.name))
       expect(delta(byName.get(node.name)!, 'staked')).toBe(0n)
     }
     // The cheater loses collateral from its stake and earns nothing; the verifier gets half of it.
@@ -181,6 +202,22 @@ describe('ocn devnet --once --json', () => {
     expect(delta(byName.get(cheater.name)!, 'token')).toBe(0n)
     expect(delta(byName.get('verifier')!, 'token')).toBe((slashed * 5_000n) / 10_000n)
     for (const b of summary.balances) expect(BigInt(b.after.locked)).toBe(0n)
+  })
+
+  it('pays a datanet: the fee share of the trained model is claimed by its contributors, noise earning least', () => {
+    const report = summary.phases.attribution!.report as {
+      attributionShare: string
+      contributors: { noisy: boolean; weight: number; payout: string }[]
+    }
+    expect(report.contributors).toHaveLength(3)
+    expect(report.contributors.reduce((sum, c) => sum + c.weight, 0)).toBe(10_000)
+    expect(report.contributors.reduce((sum, c) => sum + BigInt(c.payout), 0n)).toBe(
+      BigInt(report.attributionShare),
+    )
+    const noise = report.contributors.filter((c) => c.noisy)
+    const signal = report.contributors.filter((c) => !c.noisy)
+    expect(noise).toHaveLength(1)
+    for (const s of signal) expect(BigInt(s.payout)).toBeGreaterThan(BigInt(noise[0]!.payout))
   })
 
   it('leaves no process behind', () => {
