@@ -88,6 +88,14 @@ afterAll(async () => {
 const delta = (b: Summary['balances'][number], key: keyof Balance) =>
   BigInt(b.after[key]) - BigInt(b.before[key])
 
+/** OPEN the channels phase moved: the requester paid its provider the redeemed vouchers. */
+function channelFlow(name: string): bigint {
+  const report = summary.phases.channels?.report as { provider?: string; redeemed?: string } | undefined
+  if (report?.redeemed === undefined) return 0n
+  if (name === 'requester') return -BigInt(report.redeemed)
+  return name === report.provider ? BigInt(report.redeemed) : 0n
+}
+
 /**
  * OPEN the attribution phase's inference job (on the datanet-trained model) moved: the
  * requester paid its price; its provider got the price less the fee and the attribution share.
@@ -187,13 +195,17 @@ describe('ocn devnet --once --json', () => {
     const finalized = summary.jobs.filter((j) => j.status === 'finalized')
     const paid = finalized.reduce((sum, j) => sum + BigInt(j.price!), 0n)
     // The requester pays only for settled jobs: the slashed job's price was refunded.
-    expect(delta(byName.get('requester')!, 'token')).toBe(-paid + attributionFlow('requester'))
+    expect(delta(byName.get('requester')!, 'token')).toBe(
+      -paid + attributionFlow('requester') + channelFlow('requester'),
+    )
     // Each honest provider earns its prices less the 2.5% protocol fee.
     for (const node of summary.nodes.filter((n) => n.role === 'provider' && !n.cheater)) {
       const earned = finalized
         .filter((j) => j.provider!.toLowerCase() === node.address.toLowerCase())
         .reduce((sum, j) => sum + BigInt(j.price!) - (BigInt(j.price!) * 250n) / 10_000n, 0n)
-      expect(delta(byName.get(node.name)!, 'token')).toBe(earned + attributionFlow(node.name))
+      expect(delta(byName.get(node.name)!, 'token')).toBe(
+        earned + attributionFlow(node.name) + channelFlow(node.name),
+      )
       expect(delta(byName.get(node.name)!, 'staked')).toBe(0n)
     }
     // The cheater loses collateral from its stake and earns nothing; the verifier gets half of it.
@@ -202,6 +214,21 @@ describe('ocn devnet --once --json', () => {
     expect(delta(byName.get(cheater.name)!, 'token')).toBe(0n)
     expect(delta(byName.get('verifier')!, 'token')).toBe((slashed * 5_000n) / 10_000n)
     for (const b of summary.balances) expect(BigInt(b.after.locked)).toBe(0n)
+  })
+
+  it('pays inference over one payment channel: one redeem for all requests, the rest refunded', () => {
+    const report = summary.phases.channels!.report as {
+      requests: number
+      deposit: string
+      voucherTotal: string
+      redeemed: string
+      refunded: string
+      transactions: { requester: number; provider: number }
+    }
+    expect(report.requests).toBe(5)
+    expect(report.redeemed).toBe(report.voucherTotal)
+    expect(BigInt(report.redeemed) + BigInt(report.refunded)).toBe(BigInt(report.deposit))
+    expect(report.transactions).toEqual({ requester: 2, provider: 1 })
   })
 
   it('pays a datanet: the fee share of the trained model is claimed by its contributors, noise earning least', () => {
