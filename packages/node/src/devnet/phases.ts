@@ -8,6 +8,11 @@ import { governancePhase } from './governance-phase.js'
 import type { DevnetPhase } from './phase.js'
 import { zkPhase } from './zk-phase.js'
 
-export const devnetPhases: readonly DevnetPhase[] = [zkPhase, attributionPhase, channelsPhase, governancePhase]
+export const devnetPhases: readonly DevnetPhase[] = [
+  zkPhase,
+  attributionPhase,
+  channelsPhase,
+  governancePhase,
+]
 
 export const devnetPhaseNames = (): string[] => devnetPhases.map((p) => p.name)
