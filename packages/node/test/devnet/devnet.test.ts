@@ -5,7 +5,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -245,6 +245,43 @@ describe('ocn devnet --once --json', () => {
     const signal = report.contributors.filter((c) => !c.noisy)
     expect(noise).toHaveLength(1)
     for (const s of signal) expect(BigInt(s.payout)).toBeGreaterThan(BigInt(noise[0]!.payout))
+  })
+
+  it('passes a protocol fee change through governance with ocn gov; the deployer can no longer make it', async () => {
+    const report = summary.phases.governance!.report as {
+      governor: string
+      timelock: string
+      before: number
+      after: number
+      proposalId: string
+      transitions: { state: string; block: string }[]
+      directCall: { result: string }
+      cli: { command: string }[]
+    }
+    expect(report.after).toBe(report.before + 50)
+    expect(BigInt(report.proposalId)).toBeGreaterThan(0n)
+    expect(report.transitions.map((t) => t.state)).toEqual([
+      'pending',
+      'active',
+      'succeeded',
+      'queued',
+      'executed',
+    ])
+    const blocks = report.transitions.map((t) => BigInt(t.block))
+    for (let i = 1; i < blocks.length; i++) expect(blocks[i]!).toBeGreaterThan(blocks[i - 1]!)
+    expect(report.directCall.result).toBe('AccessManagedUnauthorized')
+    // Every step went through the CLI, in this order.
+    expect(report.cli.map((c) => c.command.split(' ').slice(0, 3).join(' '))).toEqual([
+      'ocn gov delegate',
+      'ocn gov propose',
+      'ocn gov vote',
+      'ocn gov queue',
+      'ocn gov execute',
+    ])
+    for (const step of report.cli.slice(2)) expect(step.command).toContain(` ${report.proposalId}`)
+    // The deployment file the nodes read now names the governance.
+    const file = JSON.parse(await readFile(join(dir, 'net', 'deployment.json'), 'utf8'))
+    expect(file.governance).toMatchObject({ governor: report.governor, timelock: report.timelock })
   })
 
   it('leaves no process behind', () => {
