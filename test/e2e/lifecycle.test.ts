@@ -10,6 +10,7 @@ import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
   type ArbiterRole,
   createStateStore,
+  type JobRecord,
   type RequesterRole,
   STATE_DIR_NAME,
   type VerificationReport,
@@ -421,4 +422,54 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(await reoffer(finalized.id)).toBe('ROLE_JOB_STATE')
     expect((await requesterNode.daemon.state.listJobs({ role: 'requester' })).length).toBe(jobsBefore)
   })
+
+  it('no usable bid: the requester offers the job again on its own, up to requester.noBidReoffers times', async () => {
+    const requesterNode = node('requester')
+    const { noBidReoffers, noBidReofferDelayMs } = requesterNode.config.requester
+    requesterNode.config.requester.noBidReoffers = 2
+    requesterNode.config.requester.noBidReofferDelayMs = 200
+    try {
+      // 1 wei buys no provider's work: every round closes without a bid
+      const { jobId } = await requester().submitJob({
+        ...fixture,
+        kind: 'inference',
+        verification: 'replay',
+        maxPrice: 1n,
+      })
+      const chain: JobRecord[] = []
+      let id: string | undefined = jobId
+      while (id !== undefined) {
+        const current: string = id
+        const failed = await jobIn(requesterNode, current, ['failed'])
+        // the link to the next offer is written right after the re-offer is published
+        const settled = await waitFor(`job ${current.slice(0, 10)} linked or final`, async () => {
+          const record = await requesterNode.daemon.state.getJob(current)
+          const next = (record?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+          if (next !== undefined) return record
+          return record?.history.at(-1)?.note === 'no usable bid' ? record : undefined
+        })
+        chain.push(settled ?? failed)
+        id = (settled?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+      }
+      // the first submission and two re-offers, each a new offer (new id) of the same work
+      expect(chain.map((j) => j.attempts)).toEqual([1, 2, 3])
+      expect(new Set(chain.map((j) => j.id)).size).toBe(3)
+      expect(new Set(chain.map((j) => `${j.modelHash}:${j.inputHash}`)).size).toBe(1)
+      expect(
+        chain.slice(0, 2).every((j) => j.history.at(-1)?.note?.startsWith('no usable bid; re-offered')),
+      ).toBe(true)
+      expect(chain.slice(1).map((j) => (j.detail as { reofferOf?: string }).reofferOf)).toEqual(
+        chain.slice(0, 2).map((j) => j.id),
+      )
+      // nothing more is offered after the last round
+      await new Promise((r) => setTimeout(r, 1_000))
+      const offers = (await requesterNode.daemon.state.listJobs({ role: 'requester' })).filter(
+        (j) => j.maxPrice === 1n,
+      )
+      expect(offers).toHaveLength(3)
+    } finally {
+      requesterNode.config.requester.noBidReoffers = noBidReoffers
+      requesterNode.config.requester.noBidReofferDelayMs = noBidReofferDelayMs
+    }
+  }, 120_000)
 })

@@ -86,6 +86,9 @@ export interface VerifierConfig {
 export interface RequesterConfig {
   /** How long bids are collected after an offer is published. */
   biddingWindowMs: number
+  /** automatic re-offers of a job that drew no usable bid */
+  noBidReoffers: number
+  noBidReofferDelayMs: number
   /** Highest total price the requester escrows for one job, in token base units. */
   maxPrice: bigint
   models: ModelPolicyConfig
@@ -146,6 +149,12 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       models: { onlyApproved: false },
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
-    requester: { biddingWindowMs: 2_000, maxPrice: OPEN, models: { onlyApproved: false } },
+    requester: {
+      biddingWindowMs: 2_000,
+      noBidReoffers: 2,
+      noBidReofferDelayMs: 2_000,
+      maxPrice: OPEN,
+      models: { onlyApproved: false },
+    },
   }
 }

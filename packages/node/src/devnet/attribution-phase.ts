@@ -36,6 +36,7 @@ import { ATTRIBUTION_RESULT_FILE, attributionResultProblem } from '../roles/attr
 import type { JobRecord } from '../state/records.js'
 import { writeDatanetFixture } from './datanet.js'
 import { DevnetError } from './errors.js'
+import { readFollowingReoffers } from './jobs.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
 import type { Workload, WorkloadJob } from './workload.js'
 
@@ -122,10 +123,9 @@ async function waitJob(
   const until = Date.now() + timeoutMs
   for (;;) {
     if (context.signal?.aborted) throw new DevnetError('DEVNET_ABORTED', 'the devnet was stopped')
-    const record = await getApiJson<JobRecord>(api, `/jobs/${encodeURIComponent(jobId)}`).catch(
-      () => undefined,
-    )
-    if (record !== undefined && done(record)) return record
+    const followed = await readFollowingReoffers(api, jobId).catch(() => undefined)
+    const record = followed?.record
+    if (followed !== undefined && !followed.awaitingReoffer && done(followed.record)) return followed.record
     if (Date.now() > until) {
       throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId} did not get there in time`, {
         details: `last state ${record?.state ?? 'unknown'}`,

@@ -31,6 +31,7 @@ import { initNodeKeys, loadNodeKeys } from '../keys/keystore.js'
 import type { JobState } from '../state/job-state.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
+import { type FollowedJob, readFollowingReoffers } from './jobs.js'
 import { type DevnetOptions, defaultDevnetOptions } from './options.js'
 import {
   type ConfigFragment,
@@ -78,6 +79,8 @@ export interface DevnetJob {
   latencyMs: number | null
   /** Offer to settlement (finalized or slashed). */
   settledMs: number | null
+  /** Times the requester offered it again after a bidding round without a usable bid. */
+  reoffers?: number
   error?: string
 }
 
@@ -571,13 +574,17 @@ async function runWorkload(
     }
   }
   const refresh = async (job: DevnetJob): Promise<void> => {
-    let record: JobRecord | undefined
+    let followed: FollowedJob
     try {
-      record = await getApiJson<JobRecord>(devnet.requester.api, `/jobs/${encodeURIComponent(job.id)}`, {
-        timeoutMs: 5_000,
-      })
+      followed = await readFollowingReoffers(devnet.requester.api, job.id)
     } catch {
       return
+    }
+    const record = followed.record
+    if (followed.id !== job.id) {
+      emit({ type: 'job', job, state: `re-offered as ${followed.id}`, at: Date.now() })
+      job.id = followed.id
+      job.reoffers = followed.reoffers + (job.reoffers ?? 0)
     }
     const states = seen.get(job.id) ?? new Set<string>()
     seen.set(job.id, states)
@@ -599,7 +606,8 @@ async function runWorkload(
       job.status = entry.state
       emit({ type: 'job', job, state: entry.state, at: entry.at })
     }
-    job.status = record.state
+    // Failed without a bid but about to be offered again: not settled yet.
+    job.status = followed.awaitingReoffer ? 'bidding' : record.state
   }
 
   // The cheater bids lowest, so it wins the first job alone and meets the verifier. The

@@ -62,10 +62,15 @@ import type { TrainingManifest } from './provider.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from './zk.js'
 
+/** The note on a job that failed without a bid and is offered again automatically. */
+export const NO_BID_REOFFER_NOTE = 'no usable bid; re-offered'
+
 interface RequesterDetail {
   offer: Hex
   providerPeerId?: string
   reofferOf?: string
+  /** set on a job that drew no usable bid and was offered again automatically */
+  reofferedAs?: string
   biddingClosesAt: number
   results?: {
     outputHash: Hex
@@ -502,6 +507,23 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     return publish(base, old.spec ?? new Uint8Array(), old, { attempts: job.attempts + 1, reofferOf: jobId })
   }
 
+  /** The automatic re-offer after a bidding round without a usable bid; the old record points to the new job. */
+  function scheduleReoffer(jobId: string, delayMs: number): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      reoffer(jobId)
+        .then(async ({ jobId: next }) => {
+          const old = await state.requireJob(jobId)
+          await state.updateJob(jobId, {
+            detail: { ...detailOf(old), reofferedAs: next } as unknown as Record<string, unknown>,
+          })
+          log.info({ jobId, reofferedAs: next }, 'no bids: job offered again')
+        })
+        .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed'))
+    }, delayMs)
+    timers.add(timer)
+  }
+
   async function onBid(bid: Bid): Promise<BidDecision> {
     const job = await state.getJob(bid.terms.jobId)
     if (job === undefined || job.role !== 'requester') return { accepted: false, reason: 'unknown-job' }
@@ -586,8 +608,15 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         a.score < b.score ? -1 : a.score > b.score ? 1 : a.record.receivedAt - b.record.receivedAt,
       )
     if (ranked.length === 0 || now >= offer.terms.deadline) {
-      await state.transitionJob(jobId, 'failed', { note: 'no usable bid' })
-      log.warn({ jobId }, 'no bids: job failed (re-offer it)')
+      // Every provider may just be busy: offer it again a few times (a new offer, a new id)
+      // before giving up, so one crowded moment does not fail the requester's work.
+      const again = job.attempts <= config.requester.noBidReoffers
+      const delay = config.requester.noBidReofferDelayMs
+      await state.transitionJob(jobId, 'failed', {
+        note: again ? `${NO_BID_REOFFER_NOTE} in ${delay} ms` : 'no usable bid',
+      })
+      if (again) scheduleReoffer(jobId, delay)
+      else log.warn({ jobId, attempts: job.attempts }, 'no bids: job failed (re-offer it)')
       return
     }
     if (config.requester.models.onlyApproved) {

@@ -1,0 +1,47 @@
+/**
+ * Reading a job from the requester's local API the way a user would follow it: a job that
+ * drew no usable bid is offered again automatically under a new id (requester.noBidReoffers),
+ * and the old record points to the new one, so the devnet follows that chain.
+ */
+import { getApiJson } from '../cli/api-client.js'
+import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
+import type { JobRecord } from '../state/records.js'
+
+export interface FollowedJob {
+  /** The newest offer's job id. */
+  id: string
+  record: JobRecord
+  /** Automatic re-offers followed to get there. */
+  reoffers: number
+  /** Failed without a bid, and the requester will offer it again shortly. */
+  awaitingReoffer: boolean
+}
+
+/** At most this many hops: the requester's own cap is far lower (requester.noBidReoffers). */
+const MAX_HOPS = 100
+
+export async function readFollowingReoffers(
+  api: string,
+  jobId: string,
+  options: { timeoutMs?: number } = {},
+): Promise<FollowedJob> {
+  let id = jobId
+  for (let reoffers = 0; reoffers < MAX_HOPS; reoffers++) {
+    const record = await getApiJson<JobRecord>(api, `/jobs/${encodeURIComponent(id)}`, {
+      timeoutMs: options.timeoutMs ?? 5_000,
+    })
+    const next = (record.detail as { reofferedAs?: unknown } | undefined)?.reofferedAs
+    if (record.state === 'failed' && typeof next === 'string') {
+      id = next
+      continue
+    }
+    const note = record.history.at(-1)?.note ?? ''
+    return {
+      id,
+      record,
+      reoffers,
+      awaitingReoffer: record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE),
+    }
+  }
+  throw new Error(`job ${jobId}: more than ${MAX_HOPS} re-offers`)
+}
