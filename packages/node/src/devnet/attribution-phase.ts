@@ -38,6 +38,7 @@ import { writeDatanetFixture } from './datanet.js'
 import { DevnetError } from './errors.js'
 import { readFollowingReoffers } from './jobs.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
+import { sleep } from './sleep.js'
 import type { Workload, WorkloadJob } from './workload.js'
 
 export const ATTRIBUTION_TRAINING_JOB = 'datanet-training'
@@ -95,10 +96,6 @@ async function jobs(context: DevnetPhaseContext, workload: Workload): Promise<Wo
 }
 
 const TERMINAL = new Set(['finalized', 'slashed', 'expired', 'failed'])
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
 
 /** Submits a job through the requester's API and follows it to a terminal state. */
 async function runJob(

@@ -11,6 +11,7 @@ import { contentHashOf, type DatanetManifest, parseDatanetManifest } from '@ocn/
 import type { Address } from 'viem'
 import { encodeSafetensors } from '../executor/formats/safetensors.js'
 import { gatherRows, type HostTensor, type NamedTensors } from '../executor/tensor.js'
+import { seeded } from './workload.js'
 
 export interface DatanetFixtureOptions {
   /** one payout address per contributor, in manifest order */
@@ -36,18 +37,6 @@ const CENTRES = [
   [-1, 1.8],
   [-1, -1.8],
 ] as const
-
-/** mulberry32: reproducible, not secret */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function blobs(n: number, random: () => number, noisy: boolean): { x: number[]; y: bigint[] } {
   const x: number[] = []

@@ -43,6 +43,7 @@ import {
 } from './phase.js'
 import { devnetPhases } from './phases.js'
 import { type NodeProcess, spawnNode } from './processes.js'
+import { sleep } from './sleep.js'
 import { createWorkload, type WorkloadJob } from './workload.js'
 
 export interface DevnetNode {
@@ -222,24 +223,6 @@ function nodeConfig(
   }
   if (plan.roles.includes('requester')) config.requester = { biddingWindowMs: options.biddingWindowMs }
   return config
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new DevnetError('DEVNET_ABORTED', 'the devnet was stopped'))
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new DevnetError('DEVNET_ABORTED', 'the devnet was stopped'))
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 type StatusJson = Omit<NodeStatus, 'chain'> & { network?: { listen: string[]; peers: number } }

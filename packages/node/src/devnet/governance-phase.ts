@@ -29,6 +29,7 @@ import { getBlock, getTransactionReceipt, readContract } from 'viem/actions'
 import { DevnetError } from './errors.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseReport, DevnetRunningMember } from './phase.js'
 import { ocnBinPath } from './processes.js'
+import { sleep } from './sleep.js'
 
 /**
  * Delays in seconds (OpenToken's timestamp clock). The devnet mines a block per transaction
@@ -102,24 +103,6 @@ function ocnJson(args: readonly string[], dataDir: string, signal?: AbortSignal)
         resolvePromise({ command, ms: Date.now() - started, json })
       },
     )
-  })
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    if (signal?.aborted) {
-      reject(new DevnetError('DEVNET_ABORTED', 'the devnet was stopped'))
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new DevnetError('DEVNET_ABORTED', 'the devnet was stopped'))
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolvePromise()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
 

@@ -32,7 +32,7 @@ export interface Workload {
 }
 
 /** mulberry32: a tiny seeded generator; the workload only needs to be reproducible, not secret. */
-function seeded(seed: number): () => number {
+export function seeded(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
