@@ -45,7 +45,9 @@ export function summaryText(summary: DevnetSummary): string {
     lines.push(`    ${passed ? 'ok  ' : 'FAIL'} ${name}`)
   lines.push(
     '',
-    summary.ok ? 'All honest jobs settled and the cheater was caught.' : 'The devnet run FAILED its checks.',
+    summary.ok
+      ? 'All checks passed: the honest jobs settled, the cheater was caught, every phase did its part.'
+      : 'The devnet run FAILED its checks.',
   )
   return lines.join('\n')
 }
