@@ -53,6 +53,17 @@ export interface ProviderConfig {
   /** Devnet only: makes this provider cheat, to exercise verification. */
   cheat: ProviderCheatConfig
   models: ModelPolicyConfig
+  /**
+   * Offers whose model and inputs are each at most this many bytes are fetched and checked
+   * (spec, model, inputs, datanet manifest) before bidding; an invalid job gets no bid.
+   * 0 turns the check off. Larger artifacts are fetched after the award, as before.
+   */
+  prebidFetchMaxBytes: number
+  /**
+   * How long a bid waits for that check. A check not done by then means no bid on this
+   * offer (the check goes on, so a re-offer of the same job is judged at once).
+   */
+  prebidTimeoutMs: number
 }
 
 /** Which models a provider runs or a requester pays for, judged by the deployment's ModelRegistry. */
@@ -147,6 +158,8 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
       cheat: { fraction: 0 },
       models: { onlyApproved: false },
+      prebidFetchMaxBytes: 4 * 1024 * 1024,
+      prebidTimeoutMs: 1_000,
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
     requester: {

@@ -30,6 +30,7 @@ import {
   type TrainingJobSpec,
 } from './spec.js'
 import { checkTensor, concatRows, elementCount, type NamedTensors, sliceRows } from './tensor.js'
+import { datasetOf, initialMlp, makePlan } from './training/plan.js'
 import type { TrainingRunResult } from './training/run.js'
 import type { ModelSignature } from './worker-protocol.js'
 
@@ -97,6 +98,17 @@ export interface Executor {
   readonly options: ExecutorOptions
   capabilities(): Promise<ExecutorCapabilities>
   inspectModel(model: Uint8Array, profile: ReplayProfile, options?: RunOptions): Promise<ModelSignature>
+  /**
+   * The checks runInference makes before any compute (spec, profile, model load in a worker,
+   * inputs against the model's signature), without running it: a provider judges an offer
+   * with them before bidding. Throws what runInference would throw.
+   */
+  checkInference(job: InferenceJob, options?: RunOptions): Promise<{ samples: number; microBatches: number }>
+  /**
+   * The checks a training run makes before its first step (spec, profile, dataset tensors,
+   * the base model's shape, the features and targets against the network), without training.
+   */
+  checkTraining(job: TrainingJob): Promise<{ rows: number; checkpoints: number }>
   runInference(job: InferenceJob, options?: RunOptions & { keepOutputs?: boolean }): Promise<InferenceResult>
   runTraining(
     job: TrainingJob,
@@ -294,6 +306,24 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     return samples
   }
 
+  /** What runTraining checks on the main thread before handing the job to a worker. */
+  function checkTrainingJob(job: TrainingJob): TrainingJobSpec {
+    const spec = parseJobSpec(job.spec) as TrainingJobSpec
+    if (spec.kind !== 'training') throw new ExecutorError('EXECUTOR_SPEC_INVALID', 'not a training job spec')
+    checkProfile(spec.profile)
+    if (job.model) checkModel(job.model)
+    for (const [name, t] of Object.entries(job.dataset)) {
+      checkTensor(name, t)
+      if (elementCount(t.dims) > options.maxTensorElements) {
+        throw new ExecutorError(
+          'EXECUTOR_TENSOR_TOO_LARGE',
+          `dataset tensor ${name} has more elements than allowed`,
+        )
+      }
+    }
+    return spec
+  }
+
   function microBatchFeeds(inputs: NamedTensors, index: number, m: number, samples: number): NamedTensors {
     const feeds: NamedTensors = {}
     const start = index * m
@@ -382,6 +412,28 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
       }
     },
 
+    async checkInference(job, o = {}) {
+      const { signal, done } = jobSignal(o)
+      try {
+        const prep = await prepareInference(job, signal)
+        return { samples: prep.samples, microBatches: prep.microBatches }
+      } finally {
+        done()
+      }
+    },
+
+    async checkTraining(job) {
+      const spec = checkTrainingJob(job)
+      // the worker's first steps (TrainingStepper.create): the network from the spec or the
+      // base model, then the dataset against it; pure checks over bounded tensors
+      const plan = makePlan(
+        spec,
+        initialMlp(spec, 'baseModel' in spec.model ? job.model : undefined),
+        datasetOf(spec, job.dataset),
+      )
+      return { rows: plan.rows, checkpoints: plan.checkpointSteps.length }
+    },
+
     runInference(job, o = {}) {
       return tracked('inference', async () => {
         const { signal, done } = jobSignal(o)
@@ -419,20 +471,7 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
 
     runTraining(job, o = {}) {
       return tracked('training', async () => {
-        const spec = parseJobSpec(job.spec) as TrainingJobSpec
-        if (spec.kind !== 'training')
-          throw new ExecutorError('EXECUTOR_SPEC_INVALID', 'not a training job spec')
-        checkProfile(spec.profile)
-        if (job.model) checkModel(job.model)
-        for (const [name, t] of Object.entries(job.dataset)) {
-          checkTensor(name, t)
-          if (elementCount(t.dims) > options.maxTensorElements) {
-            throw new ExecutorError(
-              'EXECUTOR_TENSOR_TOO_LARGE',
-              `dataset tensor ${name} has more elements than allowed`,
-            )
-          }
-        }
+        const spec = checkTrainingJob(job)
         const { signal, done } = jobSignal(o)
         try {
           let lastStep = 0

@@ -12,6 +12,7 @@ import {
   attributionWeightsTree,
   contentHashOf,
   type DatanetManifest,
+  MAX_RESULT_LEAVES_PER_REQUEST,
   parseDatanetManifest,
 } from '@ocn/protocol'
 import type { Hex } from 'viem'
@@ -47,6 +48,40 @@ export function attributionLeafIndex(spec: TrainingJobSpec, inputs: NamedTensors
     throw new RoleError('ROLE_INPUT_MISMATCH', 'the dataset has no training features to attribute')
   }
   return checkpointStepsFor(spec, rows).length
+}
+
+/**
+ * The dataset side of an attribution job: the validation tensors the spec names exist, the
+ * manifest covers exactly the training rows, and every leaf fits one result request (a
+ * verifier asks for all checkpoints at once when it replays the attribution leaf). The
+ * requester checks this before offering, a provider before bidding.
+ */
+export function checkAttributionDataset(
+  spec: TrainingJobSpec,
+  inputs: NamedTensors,
+  manifest: DatanetManifest,
+): void {
+  const attribution = spec.attribution
+  if (attribution === undefined) return
+  for (const name of [attribution.validation.features, attribution.validation.targets]) {
+    if (inputs[name] === undefined) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', `the dataset lacks the validation tensor "${name}"`, {
+        details: `found ${Object.keys(inputs).join(', ')}`,
+      })
+    }
+  }
+  const rows = inputs[spec.data?.features ?? 'x']?.dims[0] ?? 0
+  if (manifest.rows !== rows) {
+    throw new RoleError('ROLE_INPUT_MISMATCH', 'the datanet manifest does not cover the training rows', {
+      details: `manifest rows ${manifest.rows}, training rows ${rows}`,
+    })
+  }
+  const leaves = (attributionLeafIndex(spec, inputs) ?? 0) + 1
+  if (leaves > MAX_RESULT_LEAVES_PER_REQUEST) {
+    throw new RoleError('ROLE_INVALID_PARAMS', 'too many checkpoints for an attribution job', {
+      details: `${leaves} leaves; at most ${MAX_RESULT_LEAVES_PER_REQUEST} (raise checkpointInterval)`,
+    })
+  }
 }
 
 /**

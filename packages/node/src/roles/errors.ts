@@ -11,6 +11,8 @@ export type RoleErrorCode =
   | 'ROLE_ARTIFACT_UNAVAILABLE'
   | 'ROLE_NOT_SUPPORTED'
   | 'ROLE_MODEL_NOT_APPROVED'
+  /** a provider's check before bidding found the offered job cannot run (roles/prebid.ts) */
+  | 'ROLE_JOB_INVALID'
 
 /** A role could not do what was asked; `details` says what to change. */
 export class RoleError extends NodeError<RoleErrorCode> {

@@ -21,6 +21,11 @@ export function createRoleMetrics(factory: MetricsFactory | undefined) {
       help: 'Offers not bid on under provider.models.onlyApproved, by the model registry status (or unreadable)',
       labelNames: ['status'] as const,
     }),
+    prebidRejections: m.counter({
+      name: 'provider_prebid_rejections_total',
+      help: "Offers not bid on because the check of the job's artifacts before bidding failed or did not finish, by reason",
+      labelNames: ['reason'] as const,
+    }),
     unapprovedModelJobs: m.counter({
       name: 'requester_unapproved_model_jobs_total',
       help: 'Jobs refused under requester.models.onlyApproved, at submit or at award, by the model registry status',

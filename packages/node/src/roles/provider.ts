@@ -43,10 +43,18 @@ import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import { checkpointStepsFor } from '../executor/training/plan.js'
+import { BoundedMap, BoundedSet } from '../p2p/cache.js'
 import type { JobRecord } from '../state/records.js'
 import { attributionRequestFor, forgeAttributionResult, roleAttributor } from './attribution.js'
 import { createRoleMetrics } from './metrics.js'
 import { describeModelStatus, requireModelRegistry, unapprovedStatus } from './models.js'
+import {
+  checkOfferArtifacts,
+  isTransientRejection,
+  type PrebidOutcome,
+  type PrebidReason,
+  PrebidRejection,
+} from './prebid.js'
 import { createTicker, loadJobAssets, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 import {
   circuitForModel,
@@ -86,6 +94,13 @@ interface ProviderDetail {
   outputHash?: Hex
   cheatedIndices?: number[]
 }
+
+/**
+ * The longest a check before bidding may go on in the background after its bid decision
+ * (provider.prebidTimeoutMs) has passed: long enough for a slow requester's artifacts to
+ * land in the store, so a re-offer of the same job is judged at once.
+ */
+const PREBID_CHECK_LIMIT_MS = 60_000
 
 const OPEN_STATES = ['bidding', 'awarded', 'executing', 'committed', 'challenged'] as const
 
@@ -167,6 +182,11 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   let binding: IdentityBinding | undefined
   let adTimer: NodeJS.Timeout | undefined
   const unsubscribers: Array<() => void> = []
+  // the checks before bidding, by the job's content (a re-offer of the same files shares
+  // one), and the offers refused after one: neither is fetched or checked again
+  const prebidChecks = new BoundedMap<string, Promise<PrebidOutcome | PrebidRejection>>(256)
+  const refusedOffers = new BoundedSet<string>(1024)
+  const prebidAbort = new AbortController()
   // zk-mode offers are bid on only for models whose circuit sits in <data-dir>/zk
   let zkCircuits: ZkCircuitIndex = loadZkCircuits([])
 
@@ -299,6 +319,63 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
     return false
   }
 
+  /**
+   * Checks the offer's artifacts before bidding (roles/prebid.ts). Resolves to the reason
+   * not to bid, or undefined to go on. The bid waits for the check at most
+   * provider.prebidTimeoutMs; a check still running then means no bid. Bidding blind instead
+   * would hand the decision to the requester, who serves the artifacts and so decides how
+   * long the check takes: a crafted job served slowly would get bids again. The check goes
+   * on in the background (up to PREBID_CHECK_LIMIT_MS), its files land in the store and its
+   * verdict is kept by the job's content, so when the requester re-offers the same job after
+   * a round without bids (requester.noBidReoffers) the verdict is there at once.
+   */
+  async function prebidRefusal(offer: JobOffer, jobId: Hex): Promise<PrebidReason | undefined> {
+    const maxBytes = config.provider.prebidFetchMaxBytes
+    if (maxBytes === 0) return undefined
+    const t = offer.terms
+    const key = `${t.specHash}/${t.modelHash}/${t.inputHash}/${t.sampleCount}`.toLowerCase()
+    let check = prebidChecks.get(key)
+    if (check === undefined) {
+      const signal = AbortSignal.any([prebidAbort.signal, AbortSignal.timeout(PREBID_CHECK_LIMIT_MS)])
+      check = checkOfferArtifacts(components, offer, { maxBytes, signal }).catch((err: unknown) => {
+        if (err instanceof PrebidRejection) return err
+        // no verdict (our deadline, a crashed worker, shutdown): a later offer checks again
+        prebidChecks.delete(key)
+        log.warn({ jobId, err }, 'the check before bidding did not finish')
+        return new PrebidRejection('timeout', 'the check before bidding did not finish', { cause: err })
+      })
+      prebidChecks.set(key, check)
+      const settled = check
+      void settled.then((verdict) => {
+        // a requester that could not serve now may serve a re-offer
+        if (verdict instanceof PrebidRejection && isTransientRejection(verdict.reason)) {
+          if (prebidChecks.get(key) === settled) prebidChecks.delete(key)
+        }
+      })
+    }
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), config.provider.prebidTimeoutMs)
+    })
+    const verdict = await Promise.race([check, late]).finally(() => clearTimeout(timer))
+    if (verdict === 'late') {
+      log.info(
+        { jobId, timeoutMs: config.provider.prebidTimeoutMs },
+        'not bidding: the check of the artifacts did not finish in time (it goes on for a re-offer)',
+      )
+      return 'timeout'
+    }
+    if (verdict instanceof PrebidRejection) {
+      log.info(
+        { jobId, reason: verdict.reason, err: verdict },
+        `not bidding: ${verdict.shortMessage}${verdict.details === undefined ? '' : ` (${verdict.details})`}`,
+      )
+      return verdict.reason
+    }
+    if (!verdict.checked) log.debug({ jobId, why: verdict.why }, 'artifacts not checked before bidding')
+    return undefined
+  }
+
   async function onOffer(offer: JobOffer, jobId: Hex): Promise<void> {
     if (offer.terms.requester.toLowerCase() === me) return
     seenOffers.set(jobId, {
@@ -312,8 +389,21 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       receivedAt: Date.now(),
     })
     if (seenOffers.size > 1000) seenOffers.delete(seenOffers.keys().next().value as string)
-    if (binding === undefined || (await state.getJob(jobId)) !== undefined) return
+    if (binding === undefined || refusedOffers.has(jobId) || (await state.getJob(jobId)) !== undefined) return
     if (config.provider.models.onlyApproved && !(await modelApproved(offer.terms.modelHash, jobId))) return
+    // the cheap checks first: no artifact is fetched for an offer we would not bid on anyway
+    const first = await bidTerms(offer, jobId)
+    if (typeof first === 'string') {
+      log.debug({ jobId, reason: first }, 'not bidding')
+      return
+    }
+    const refusal = await prebidRefusal(offer, jobId)
+    if (refusal !== undefined) {
+      refusedOffers.add(jobId)
+      metrics.prebidRejections.inc({ reason: refusal })
+      return
+    }
+    // again: slots and free stake may have changed while the artifacts were checked
     const terms = await bidTerms(offer, jobId)
     if (typeof terms === 'string') {
       log.debug({ jobId, reason: terms }, 'not bidding')
@@ -725,6 +815,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       ticker.start()
     },
     async stop() {
+      prebidAbort.abort()
       if (adTimer) clearInterval(adTimer)
       for (const off of unsubscribers.splice(0)) off()
       network.results.setResultHandler(undefined)

@@ -50,8 +50,8 @@ import type { BidDecision } from '../p2p/bid-protocol.js'
 import type { BidRecord, JobRecord } from '../state/records.js'
 import {
   ATTRIBUTION_RESULT_FILE,
-  attributionLeafIndex,
   attributionResultProblem,
+  checkAttributionDataset,
   parseJobDatanet,
 } from './attribution.js'
 import { RoleError } from './errors.js'
@@ -451,32 +451,12 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     inputBytes: Uint8Array,
     datanetBytes: Uint8Array | undefined,
   ): void {
-    const attribution = spec.attribution!
     if (datanetBytes === undefined) {
       throw new RoleError('ROLE_INVALID_PARAMS', 'the spec names attribution: pass its datanet manifest', {
         details: 'pass --datanet <manifest.json> (see docs/attribution.md)',
       })
     }
-    const manifest = parseJobDatanet(datanetBytes, spec, contentHashOf(inputBytes))
-    for (const name of [attribution.validation.features, attribution.validation.targets]) {
-      if (inputs[name] === undefined) {
-        throw new RoleError('ROLE_INPUT_MISMATCH', `the dataset lacks the validation tensor "${name}"`, {
-          details: `found ${Object.keys(inputs).join(', ')}`,
-        })
-      }
-    }
-    const rows = inputs[spec.data?.features ?? 'x']?.dims[0] ?? 0
-    if (manifest.rows !== rows) {
-      throw new RoleError('ROLE_INPUT_MISMATCH', 'the datanet manifest does not cover the training rows', {
-        details: `manifest rows ${manifest.rows}, training rows ${rows}`,
-      })
-    }
-    const leaves = (attributionLeafIndex(spec, inputs) ?? 0) + 1
-    if (leaves > MAX_RESULT_LEAVES_PER_REQUEST) {
-      throw new RoleError('ROLE_INVALID_PARAMS', 'too many checkpoints for an attribution job', {
-        details: `${leaves} leaves; at most ${MAX_RESULT_LEAVES_PER_REQUEST} (raise checkpointInterval)`,
-      })
-    }
+    checkAttributionDataset(spec, inputs, parseJobDatanet(datanetBytes, spec, contentHashOf(inputBytes)))
   }
 
   async function checkBalance(maxPrice: bigint): Promise<void> {

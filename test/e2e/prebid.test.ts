@@ -1,0 +1,273 @@
+/**
+ * A provider checks an offer's artifacts before it bids (provider.prebidFetchMaxBytes). A
+ * job the provider could not run once awarded (inputs that do not fit the model, a dataset
+ * the network cannot train on, a datanet manifest of another dataset) gets no bid: nothing
+ * is escrowed, nobody is slashed. Before the check, the honest provider bid on such a job,
+ * was awarded, failed to execute and was slashed as a no-show. A valid job still runs end to
+ * end, with the artifacts the check fetched.
+ */
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { getJob } from '@ocn/contracts-client'
+import {
+  cpuReplayProfile,
+  decodeSafetensors,
+  encodeSafetensors,
+  ortVersion,
+  type RequesterRole,
+  writeDatanetFixture,
+} from '@ocn/node'
+import {
+  contentHashOf,
+  createIdentityBinding,
+  type JobOffer,
+  type OfferTerms,
+  offerTypedData,
+} from '@ocn/protocol'
+import type { Hex } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  fundAndStake,
+  increaseTime,
+  jobIn,
+  OPEN,
+  removeDir,
+  startChain,
+  startNodes,
+  type TestNode,
+  tempDir,
+  tokenBalances,
+  waitFor,
+  writeFixture,
+} from './helpers.js'
+
+const REQUESTER = 1
+const PROVIDER = 2
+const ARBITER = 5
+const TREASURY = 9
+
+describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)', () => {
+  let dir: string
+  let net: Awaited<ReturnType<typeof startChain>>
+  let nodes: TestNode[]
+  let fixture: { modelPath: string; inputsPath: string }
+  const node = (name: string) => nodes.find((n) => n.name === name)!
+  const requester = () => node('requester').components.parts.roles.requester as RequesterRole
+  const client = () => net.deployer as unknown as Parameters<typeof getJob>[0]
+
+  async function rejections(reason: string): Promise<number> {
+    const metric = node('provider').daemon.registry.getSingleMetric('ocn_provider_prebid_rejections_total')
+    if (metric === undefined) return 0
+    const { values } = await metric.get()
+    return values.find((v) => v.labels.reason === reason)?.value ?? 0
+  }
+
+  /** The job and its automatic re-offers, once the last one failed for want of a bid. */
+  async function offerChain(jobId: string): Promise<string[]> {
+    const ids = [jobId]
+    for (;;) {
+      const record = await jobIn(node('requester'), ids.at(-1)!, [
+        'failed',
+        'awarded',
+        'committed',
+        'finalized',
+      ])
+      expect(record.state).toBe('failed')
+      // requester.noBidReoffers is 1 here: the second offer is the last
+      if (record.attempts >= 2) return ids
+      ids.push(
+        await waitFor('the re-offer', async () => {
+          const r = await node('requester').daemon.state.getJob(ids.at(-1)!)
+          return (r?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+        }),
+      )
+    }
+  }
+
+  async function expectNoTrade(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      // the provider never bid: it holds no record of the job, and the chain never saw it
+      expect(await node('provider').daemon.state.getJob(id)).toBeUndefined()
+      const onChain = await getJob(client(), {
+        jobMarket: net.deployment.addresses.jobMarket,
+        jobId: id as Hex,
+      })
+      expect(onChain.status).toBe('none')
+    }
+  }
+
+  beforeAll(async () => {
+    dir = await tempDir()
+    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
+    await fundAndStake(net.chain, net.deployment, REQUESTER, 100n * OPEN, 0n)
+    await fundAndStake(net.chain, net.deployment, PROVIDER, 200n * OPEN, 100n * OPEN)
+    fixture = await writeFixture(dir)
+    nodes = await startNodes(net.chain, net.deployment, dir, [
+      { name: 'provider', accountIndex: PROVIDER, roles: ['provider'] },
+      {
+        name: 'requester',
+        accountIndex: REQUESTER,
+        roles: ['requester'],
+        configure: (c) => {
+          c.requester.noBidReoffers = 1
+          c.requester.noBidReofferDelayMs = 300
+        },
+      },
+    ])
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const n of nodes ?? []) await n.daemon.stop().catch(() => {})
+    await net?.chain.stop()
+    await removeDir(dir)
+  })
+
+  it('inputs that do not fit the model get no bid; the re-offer is refused from memory; nothing is escrowed or slashed', async () => {
+    // the model takes input [N, 8]; these are [64, 5] under the right name, which the
+    // client's check (input names) lets through
+    const badInputsPath = join(dir, 'bad-inputs.safetensors')
+    const data = new Float32Array(64 * 5).fill(0.5)
+    await writeFile(
+      badInputsPath,
+      encodeSafetensors({ input: { dtype: 'float32', dims: [64, 5], data: new Uint8Array(data.buffer) } }),
+    )
+    const accounts = [node('requester').address, node('provider').address]
+    const before = await tokenBalances(net.chain, net.deployment, accounts)
+    const rejected = await rejections('inputs-mismatch')
+    const { jobId } = await requester().submitJob({
+      modelPath: fixture.modelPath,
+      inputsPath: badInputsPath,
+      kind: 'inference',
+      verification: 'replay',
+    })
+    const ids = await offerChain(jobId)
+    expect(ids).toHaveLength(2)
+    await expectNoTrade(ids)
+    // each offer counted once; the re-offer of the same files was judged from memory
+    expect(await rejections('inputs-mismatch')).toBe(rejected + 2)
+    // the check fetched the files into the provider's store
+    const offered = await node('requester').daemon.state.getJob(jobId)
+    const store = node('provider').components.parts.store!
+    expect(await store.has(offered!.modelHash as Hex)).toBe(true)
+    expect(await store.has(offered!.inputHash as Hex)).toBe(true)
+    expect(await tokenBalances(net.chain, net.deployment, accounts)).toEqual(before)
+    expect(before[node('provider').address]!.locked).toBe(0n)
+  }, 120_000)
+
+  it('a training dataset the network cannot take gets no bid', async () => {
+    // x is [N, 3]; the spec's network takes 2 features: the client checks only the tensor names
+    const { inputsPath: goodPath, trainingSpecPath } = await writeWideDataset(dir)
+    const rejected = await rejections('inputs-mismatch')
+    const { jobId } = await requester().submitJob({
+      modelPath: fixture.modelPath,
+      inputsPath: goodPath,
+      trainingSpecPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    const ids = await offerChain(jobId)
+    await expectNoTrade(ids)
+    expect(await rejections('inputs-mismatch')).toBe(rejected + ids.length)
+  }, 120_000)
+
+  it('a crafted attribution offer whose datanet manifest describes another dataset gets no bid', async () => {
+    const r = node('requester')
+    const { chain, network, store } = r.components.parts as Required<typeof r.components.parts>
+    const datanet = await writeDatanetFixture(dir, {
+      contributors: [6, 7, 8].map((i) => net.chain.accounts[i]!.address),
+      noisy: [],
+    })
+    // the same rows plus one more tensor: another file than the manifest's datasetId
+    const dataset = decodeSafetensors(new Uint8Array(await readFile(datanet.inputsPath))).tensors
+    const inputBytes = encodeSafetensors({
+      ...dataset,
+      extra: { dtype: 'float32', dims: [1], data: new Uint8Array(4) },
+    })
+    const spec = { ...datanet.spec, profile: cpuReplayProfile(ortVersion(), 16, 'feeds') }
+    const specBytes = new TextEncoder().encode(JSON.stringify(spec))
+    const model = new Uint8Array(await readFile(fixture.modelPath))
+    await store.putBytes(new Uint8Array(await readFile(datanet.manifestPath)))
+    for (const bytes of [inputBytes, specBytes, model]) await store.putBytes(bytes)
+    const now = BigInt(Math.floor(Date.now() / 1000))
+    const terms: OfferTerms = {
+      requester: r.address,
+      modelHash: contentHashOf(model),
+      inputHash: contentHashOf(inputBytes),
+      specHash: contentHashOf(specBytes),
+      kind: 1,
+      verification: 0,
+      maxPrice: OPEN,
+      minCollateral: OPEN,
+      sampleCount: 120,
+      microBatchSize: 16,
+      biddingEnds: now + 3n,
+      deadline: now + 300n,
+      salt: 1n,
+    }
+    const offer: JobOffer = {
+      version: 1,
+      chainId: net.deployment.chainId,
+      market: net.deployment.addresses.jobMarket,
+      terms,
+      requesterPeerId: network.peerId,
+      requesterBinding: await createIdentityBinding(r.keys.account, r.keys.privateKey),
+      signature: await r.keys.account.signTypedData(offerTypedData(chain.domain, terms)),
+      modelBytes: model.length,
+      inputBytes: inputBytes.length,
+      spec: specBytes,
+    }
+    const rejected = await rejections('manifest-invalid')
+    const { jobId } = await network.gossip.publishOffer(offer)
+    await waitFor('the provider refusing the offer', async () =>
+      (await rejections('manifest-invalid')) === rejected + 1 ? true : undefined,
+    )
+    await expectNoTrade([jobId])
+  }, 120_000)
+
+  it('a valid job still runs end to end', async () => {
+    const rejectedBefore = await Promise.all(['inputs-mismatch', 'timeout'].map(rejections))
+    const { jobId } = await requester().submitJob({
+      modelPath: fixture.modelPath,
+      inputsPath: fixture.inputsPath,
+      kind: 'inference',
+      verification: 'replay',
+    })
+    await jobIn(node('provider'), jobId, ['committed', 'finalized'])
+    await increaseTime(net.chain, 30)
+    await jobIn(node('provider'), jobId, ['finalized'])
+    const done = await jobIn(node('requester'), jobId, ['finalized'])
+    expect((done.detail as { results?: { verified: boolean } }).results?.verified).toBe(true)
+    expect(await Promise.all(['inputs-mismatch', 'timeout'].map(rejections))).toEqual(rejectedBefore)
+  }, 120_000)
+})
+
+/** A blobs dataset with 3 feature columns and a spec whose network takes 2. */
+async function writeWideDataset(dir: string): Promise<{ inputsPath: string; trainingSpecPath: string }> {
+  const n = 48
+  const x = Float32Array.from({ length: n * 3 }, (_v, i) => (i % 7) / 7)
+  const y = BigInt64Array.from({ length: n }, (_v, i) => BigInt(i % 3))
+  const inputsPath = join(dir, 'wide.safetensors')
+  await writeFile(
+    inputsPath,
+    encodeSafetensors({
+      x: { dtype: 'float32', dims: [n, 3], data: new Uint8Array(x.buffer) },
+      y: { dtype: 'int64', dims: [n], data: new Uint8Array(y.buffer) },
+    }),
+  )
+  const trainingSpecPath = join(dir, 'narrow.json')
+  await writeFile(
+    trainingSpecPath,
+    JSON.stringify({
+      kind: 'training',
+      model: { architecture: { inputFeatures: 2, hiddenLayers: [8], outputs: 3, activation: 'tanh' } },
+      loss: 'softmax-cross-entropy',
+      optimizer: { type: 'adam', learningRate: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+      batchSize: 16,
+      epochs: 1,
+      seed: 'prebid-wide',
+      checkpointInterval: 1,
+      data: { features: 'x', targets: 'y' },
+    }),
+  )
+  return { inputsPath, trainingSpecPath }
+}
