@@ -138,20 +138,16 @@ export async function loadJobAssets(
   components: Pick<RoleComponents, 'store' | 'network'>,
   job: { modelHash: Hex; inputHash: Hex; specHash: Hex },
   peers: readonly string[],
-  options: { signal?: AbortSignal; maxBytes?: number } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<JobAssets> {
   const { store, network } = components
-  const fetchOptions = {
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-  }
   const get = async (hash: Hex, what: string): Promise<Uint8Array> => {
     const h = hash.toLowerCase() as Hex
     if (!(await store.has(h))) {
       if (peers.length === 0) {
         throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no peer known to serve the ${what} ${h}`)
       }
-      await network.artifacts.fetch(h, peers, fetchOptions)
+      await network.artifacts.fetch(h, peers, options.signal ? { signal: options.signal } : {})
     }
     return store.getBytes(h)
   }
