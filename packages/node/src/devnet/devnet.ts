@@ -215,6 +215,8 @@ function nodeConfig(
   if (plan.roles.includes('provider')) {
     const provider: Record<string, unknown> = {
       maxConcurrentJobs: plan.cheater ? 1 : 2,
+      // the check of a job's files before bidding must leave time to bid in the short window
+      prebidTimeoutMs: Math.max(1, Math.floor(options.biddingWindowMs / 2)),
       ...(plan.priceFloor === undefined ? {} : { priceFloorPerSample: plan.priceFloor.toString() }),
     }
     if (plan.cheater && findOption('provider.cheat.fraction') !== undefined)
