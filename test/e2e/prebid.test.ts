@@ -6,7 +6,7 @@
  * was awarded, failed to execute and was slashed as a no-show. A valid job still runs end to
  * end, with the artifacts the check fetched.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getJob } from '@ocn/contracts-client'
 import {
@@ -96,6 +96,53 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     }
   }
 
+  /**
+   * Signs and gossips an offer from the requester's keys without its role: what a requester
+   * that bypasses our client's checks publishes. The files go into its store, which serves them.
+   */
+  async function publishCrafted(job: {
+    model: Uint8Array
+    inputBytes: Uint8Array
+    specBytes: Uint8Array
+    kind: number
+    sampleCount: number
+    microBatchSize: number
+    declaredModelBytes?: number
+  }): Promise<string> {
+    const r = node('requester')
+    const { chain, network, store } = r.components.parts as Required<typeof r.components.parts>
+    for (const bytes of [job.model, job.inputBytes, job.specBytes]) await store.putBytes(bytes)
+    const now = BigInt(Math.floor(Date.now() / 1000))
+    const terms: OfferTerms = {
+      requester: r.address,
+      modelHash: contentHashOf(job.model),
+      inputHash: contentHashOf(job.inputBytes),
+      specHash: contentHashOf(job.specBytes),
+      kind: job.kind,
+      verification: 0,
+      maxPrice: OPEN,
+      minCollateral: OPEN,
+      sampleCount: job.sampleCount,
+      microBatchSize: job.microBatchSize,
+      biddingEnds: now + 3n,
+      deadline: now + 300n,
+      salt: BigInt(Date.now()),
+    }
+    const offer: JobOffer = {
+      version: 1,
+      chainId: net.deployment.chainId,
+      market: net.deployment.addresses.jobMarket,
+      terms,
+      requesterPeerId: network.peerId,
+      requesterBinding: await createIdentityBinding(r.keys.account, r.keys.privateKey),
+      signature: await r.keys.account.signTypedData(offerTypedData(chain.domain, terms)),
+      modelBytes: job.declaredModelBytes ?? job.model.length,
+      inputBytes: job.inputBytes.length,
+      spec: job.specBytes,
+    }
+    return (await network.gossip.publishOffer(offer)).jobId
+  }
+
   beforeAll(async () => {
     dir = await tempDir()
     net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
@@ -171,8 +218,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
   }, 120_000)
 
   it('a crafted attribution offer whose datanet manifest describes another dataset gets no bid', async () => {
-    const r = node('requester')
-    const { chain, network, store } = r.components.parts as Required<typeof r.components.parts>
+    const { store } = node('requester').components.parts
     const datanet = await writeDatanetFixture(dir, {
       contributors: [6, 7, 8].map((i) => net.chain.accounts[i]!.address),
       noisy: [],
@@ -186,40 +232,43 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     const spec = { ...datanet.spec, profile: cpuReplayProfile(ortVersion(), 16, 'feeds') }
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
     const model = new Uint8Array(await readFile(fixture.modelPath))
-    await store.putBytes(new Uint8Array(await readFile(datanet.manifestPath)))
-    for (const bytes of [inputBytes, specBytes, model]) await store.putBytes(bytes)
-    const now = BigInt(Math.floor(Date.now() / 1000))
-    const terms: OfferTerms = {
-      requester: r.address,
-      modelHash: contentHashOf(model),
-      inputHash: contentHashOf(inputBytes),
-      specHash: contentHashOf(specBytes),
+    await store!.putBytes(new Uint8Array(await readFile(datanet.manifestPath)))
+    const rejected = await rejections('manifest-invalid')
+    const jobId = await publishCrafted({
+      model,
+      inputBytes,
+      specBytes,
       kind: 1,
-      verification: 0,
-      maxPrice: OPEN,
-      minCollateral: OPEN,
       sampleCount: 120,
       microBatchSize: 16,
-      biddingEnds: now + 3n,
-      deadline: now + 300n,
-      salt: 1n,
-    }
-    const offer: JobOffer = {
-      version: 1,
-      chainId: net.deployment.chainId,
-      market: net.deployment.addresses.jobMarket,
-      terms,
-      requesterPeerId: network.peerId,
-      requesterBinding: await createIdentityBinding(r.keys.account, r.keys.privateKey),
-      signature: await r.keys.account.signTypedData(offerTypedData(chain.domain, terms)),
-      modelBytes: model.length,
-      inputBytes: inputBytes.length,
-      spec: specBytes,
-    }
-    const rejected = await rejections('manifest-invalid')
-    const { jobId } = await network.gossip.publishOffer(offer)
+    })
     await waitFor('the provider refusing the offer', async () =>
       (await rejections('manifest-invalid')) === rejected + 1 ? true : undefined,
+    )
+    await expectNoTrade([jobId])
+  }, 120_000)
+
+  it('an offer that understates its model size gets no bid: the fetch stops at the declared size', async () => {
+    // a model the provider does not hold yet (one it holds is not fetched, so its size is moot)
+    await mkdir(join(dir, 'other'))
+    const other = await writeFixture(join(dir, 'other'), 99)
+    const model = new Uint8Array(await readFile(other.modelPath))
+    const inputBytes = new Uint8Array(await readFile(other.inputsPath))
+    const specBytes = new TextEncoder().encode(
+      JSON.stringify({ kind: 'inference', profile: cpuReplayProfile(ortVersion(), 8) }),
+    )
+    const rejected = await rejections('artifact-size')
+    const jobId = await publishCrafted({
+      model,
+      inputBytes,
+      specBytes,
+      kind: 0,
+      sampleCount: 64,
+      microBatchSize: 8,
+      declaredModelBytes: 100,
+    })
+    await waitFor('the provider refusing the offer', async () =>
+      (await rejections('artifact-size')) === rejected + 1 ? true : undefined,
     )
     await expectNoTrade([jobId])
   }, 120_000)
