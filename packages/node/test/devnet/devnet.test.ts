@@ -131,7 +131,7 @@ describe('ocn devnet --once --json', () => {
     // Each phase's checks are named `<phase>.<check>` and all of them passed.
     for (const [name, passed] of Object.entries(summary.checks)) expect([name, passed]).toEqual([name, true])
     expect(stderr).toContain('starting anvil')
-    expect(stderr).toMatch(/inference-1 +0x[0-9a-f]+…[0-9a-f]{4} awarded by provider-/)
+    expect(stderr).toMatch(/inference-1 +0x[0-9a-f]+…[0-9a-f]{4} awarded to provider-/)
   })
 
   it('reports the chain, the contracts and five nodes, one of them cheating', () => {

@@ -94,7 +94,16 @@ export const devnetCommand: Command = {
           `${event.node.name.padEnd(11)} up: ${event.node.roles.join('+')}${event.node.cheater ? ' (cheats)' : ''}, ${event.node.address}, peer ${short(event.node.peerId)}, API ${event.node.api}`,
         )
       else {
-        const who = event.job.providerName === null ? '' : ` by ${event.job.providerName}`
+        // the provider is known from the award on; before it (offered, bidding) there is none
+        const provider = event.job.providerName
+        const who =
+          provider === null || event.state === 'offered' || event.state === 'bidding'
+            ? ''
+            : event.state === 'awarded'
+              ? ` to ${provider}`
+              : event.state === 'committed'
+                ? ` by ${provider}`
+                : ` (${provider})`
         // a zk job's proof settles it in the commit transaction: it has no verification window
         const window =
           event.state === 'committed' && devnet !== undefined && event.job.verification !== 'zk'
