@@ -62,28 +62,6 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     return values.find((v) => v.labels.reason === reason)?.value ?? 0
   }
 
-  /** The job and its automatic re-offers, once the last one failed for want of a bid. */
-  async function offerChain(jobId: string): Promise<string[]> {
-    const ids = [jobId]
-    for (;;) {
-      const record = await jobIn(node('requester'), ids.at(-1)!, [
-        'failed',
-        'awarded',
-        'committed',
-        'finalized',
-      ])
-      expect(record.state).toBe('failed')
-      // requester.noBidReoffers is 1 here: the second offer is the last
-      if (record.attempts >= 2) return ids
-      ids.push(
-        await waitFor('the re-offer', async () => {
-          const r = await node('requester').daemon.state.getJob(ids.at(-1)!)
-          return (r?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
-        }),
-      )
-    }
-  }
-
   async function expectNoTrade(ids: string[]): Promise<void> {
     for (const id of ids) {
       // the provider never bid: it holds no record of the job, and the chain never saw it
@@ -151,15 +129,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     fixture = await writeFixture(dir)
     nodes = await startNodes(net.chain, net.deployment, dir, [
       { name: 'provider', accountIndex: PROVIDER, roles: ['provider'] },
-      {
-        name: 'requester',
-        accountIndex: REQUESTER,
-        roles: ['requester'],
-        configure: (c) => {
-          c.requester.noBidReoffers = 1
-          c.requester.noBidReofferDelayMs = 300
-        },
-      },
+      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
     ])
   }, 120_000)
 
@@ -169,52 +139,85 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     await removeDir(dir)
   })
 
-  it('inputs that do not fit the model get no bid; the re-offer is refused from memory; nothing is escrowed or slashed', async () => {
-    // the model takes input [N, 8]; these are [64, 5] under the right name, which the
-    // client's check (input names) lets through
+  it('inputs that do not fit the model: our requester refuses them, a crafted offer of them gets no bid, twice; nothing is escrowed or slashed', async () => {
+    // the model takes input [N, 8]; these are [64, 5] under the right name
     const badInputsPath = join(dir, 'bad-inputs.safetensors')
     const data = new Float32Array(64 * 5).fill(0.5)
-    await writeFile(
-      badInputsPath,
-      encodeSafetensors({ input: { dtype: 'float32', dims: [64, 5], data: new Uint8Array(data.buffer) } }),
-    )
+    const inputBytes = encodeSafetensors({
+      input: { dtype: 'float32', dims: [64, 5], data: new Uint8Array(data.buffer) },
+    })
+    await writeFile(badInputsPath, inputBytes)
+    const refused = await requester()
+      .submitJob({
+        modelPath: fixture.modelPath,
+        inputsPath: badInputsPath,
+        kind: 'inference',
+        verification: 'replay',
+      })
+      .then(
+        () => 'submitted',
+        (err: { code?: string }) => err.code,
+      )
+    expect(refused).toBe('ROLE_INPUT_MISMATCH')
+
+    // a requester that bypasses those checks: the same files, offered twice under new ids
     const accounts = [node('requester').address, node('provider').address]
     const before = await tokenBalances(net.chain, net.deployment, accounts)
     const rejected = await rejections('inputs-mismatch')
-    const { jobId } = await requester().submitJob({
-      modelPath: fixture.modelPath,
-      inputsPath: badInputsPath,
-      kind: 'inference',
-      verification: 'replay',
-    })
-    const ids = await offerChain(jobId)
-    expect(ids).toHaveLength(2)
+    const model = new Uint8Array(await readFile(fixture.modelPath))
+    const specBytes = new TextEncoder().encode(
+      JSON.stringify({ kind: 'inference', profile: cpuReplayProfile(ortVersion(), 8) }),
+    )
+    const crafted = { model, inputBytes, specBytes, kind: 0, sampleCount: 64, microBatchSize: 8 }
+    const ids = [await publishCrafted(crafted)]
+    await waitFor('the provider refusing the offer', async () =>
+      (await rejections('inputs-mismatch')) === rejected + 1 ? true : undefined,
+    )
+    ids.push(await publishCrafted(crafted))
+    // the second offer of the same files is judged from memory, counted once more
+    await waitFor('the provider refusing the second offer', async () =>
+      (await rejections('inputs-mismatch')) === rejected + 2 ? true : undefined,
+    )
     await expectNoTrade(ids)
-    // each offer counted once; the re-offer of the same files was judged from memory
-    expect(await rejections('inputs-mismatch')).toBe(rejected + 2)
     // the check fetched the files into the provider's store
-    const offered = await node('requester').daemon.state.getJob(jobId)
     const store = node('provider').components.parts.store!
-    expect(await store.has(offered!.modelHash as Hex)).toBe(true)
-    expect(await store.has(offered!.inputHash as Hex)).toBe(true)
+    expect(await store.has(contentHashOf(model))).toBe(true)
+    expect(await store.has(contentHashOf(inputBytes))).toBe(true)
     expect(await tokenBalances(net.chain, net.deployment, accounts)).toEqual(before)
     expect(before[node('provider').address]!.locked).toBe(0n)
   }, 120_000)
 
-  it('a training dataset the network cannot take gets no bid', async () => {
-    // x is [N, 3]; the spec's network takes 2 features: the client checks only the tensor names
-    const { inputsPath: goodPath, trainingSpecPath } = await writeWideDataset(dir)
+  it('a training dataset the network cannot take: refused by our requester, no bid on a crafted offer', async () => {
+    // x is [N, 3]; the spec's network takes 2 features
+    const { inputsPath: widePath, trainingSpecPath } = await writeWideDataset(dir)
+    const refused = await requester()
+      .submitJob({
+        modelPath: fixture.modelPath,
+        inputsPath: widePath,
+        trainingSpecPath,
+        kind: 'training',
+        verification: 'replay',
+      })
+      .then(
+        () => 'submitted',
+        (err: { code?: string }) => err.code,
+      )
+    expect(refused).toBe('ROLE_INPUT_MISMATCH')
     const rejected = await rejections('inputs-mismatch')
-    const { jobId } = await requester().submitJob({
-      modelPath: fixture.modelPath,
-      inputsPath: goodPath,
-      trainingSpecPath,
-      kind: 'training',
-      verification: 'replay',
+    const raw = JSON.parse(await readFile(trainingSpecPath, 'utf8')) as { batchSize: number }
+    const spec = { ...raw, profile: cpuReplayProfile(ortVersion(), raw.batchSize, 'feeds') }
+    const jobId = await publishCrafted({
+      model: new Uint8Array(await readFile(fixture.modelPath)),
+      inputBytes: new Uint8Array(await readFile(widePath)),
+      specBytes: new TextEncoder().encode(JSON.stringify(spec)),
+      kind: 1,
+      sampleCount: 48,
+      microBatchSize: raw.batchSize,
     })
-    const ids = await offerChain(jobId)
-    await expectNoTrade(ids)
-    expect(await rejections('inputs-mismatch')).toBe(rejected + ids.length)
+    await waitFor('the provider refusing the offer', async () =>
+      (await rejections('inputs-mismatch')) === rejected + 1 ? true : undefined,
+    )
+    await expectNoTrade([jobId])
   }, 120_000)
 
   it('a crafted attribution offer whose datanet manifest describes another dataset gets no bid', async () => {

@@ -63,3 +63,27 @@ function firstLine(s: string): string {
   const line = s.split('\n')[0] ?? s
   return line.length > 300 ? `${line.slice(0, 300)}...` : line
 }
+
+/** What an executor error says is wrong with the job itself. */
+export type ExecutorVerdict = 'model-invalid' | 'inputs-mismatch' | 'spec-invalid' | 'inputs-invalid'
+
+/**
+ * The verdict an executor check gives on a job, or undefined when the error is this node's
+ * own trouble (a timeout, a crashed worker, a missing device) and says nothing about the job.
+ */
+export function executorVerdict(error: unknown): ExecutorVerdict | undefined {
+  switch ((error as { code?: unknown } | null)?.code) {
+    case 'EXECUTOR_MODEL_INVALID':
+    case 'EXECUTOR_MODEL_TOO_LARGE':
+      return 'model-invalid'
+    case 'EXECUTOR_INPUT_MISMATCH':
+    case 'EXECUTOR_TENSOR_TOO_LARGE':
+      return 'inputs-mismatch'
+    case 'EXECUTOR_SPEC_INVALID':
+      return 'spec-invalid'
+    case 'EXECUTOR_FORMAT_INVALID':
+      return 'inputs-invalid'
+    default:
+      return undefined
+  }
+}

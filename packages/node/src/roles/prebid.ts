@@ -13,7 +13,7 @@
  */
 import type { JobOffer } from '@ocn/protocol'
 import type { Hex } from 'viem'
-import type { ExecutorError } from '../executor/errors.js'
+import { type ExecutorError, executorVerdict } from '../executor/errors.js'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import type { NamedTensors } from '../executor/tensor.js'
@@ -173,17 +173,7 @@ async function executorCheck<T>(check: () => Promise<T>): Promise<T> {
   try {
     return await check()
   } catch (cause) {
-    const code = (cause as Partial<ExecutorError>).code
-    const reason: PrebidReason | undefined =
-      code === 'EXECUTOR_MODEL_INVALID' || code === 'EXECUTOR_MODEL_TOO_LARGE'
-        ? 'model-invalid'
-        : code === 'EXECUTOR_INPUT_MISMATCH' || code === 'EXECUTOR_TENSOR_TOO_LARGE'
-          ? 'inputs-mismatch'
-          : code === 'EXECUTOR_SPEC_INVALID'
-            ? 'spec-invalid'
-            : code === 'EXECUTOR_FORMAT_INVALID'
-              ? 'inputs-invalid'
-              : undefined
+    const reason: PrebidReason | undefined = executorVerdict(cause)
     // a timeout, a crashed worker, a missing device: no verdict on the job itself
     if (reason === undefined) throw cause
     const e = cause as ExecutorError

@@ -36,6 +36,7 @@ import { inferenceProofFromJson } from '@ocn/prover'
 import { bytesToHex, type Hex, hexToBytes, toHex } from 'viem'
 import type { JobResultFile, OfferSummary } from '../api/interface.js'
 import { ortVersion } from '../executor/capabilities.js'
+import { executorVerdict } from '../executor/errors.js'
 import { readTensorFiles } from '../executor/formats/index.js'
 import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
 import { outputsDataHash } from '../executor/hashing.js'
@@ -235,22 +236,9 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       kind: 'inference',
       profile: cpuReplayProfile(ortVersion(), microBatchSize),
     }
-    // the model must take exactly these inputs: a wrong pairing fails here, not at a provider
-    let signature: Awaited<ReturnType<typeof executor.inspectModel>>
-    try {
-      signature = await executor.inspectModel(model, spec.profile)
-    } catch (cause) {
-      throw new RoleError('ROLE_INPUT_MISMATCH', `the model ${params.modelPath} cannot be loaded`, {
-        cause,
-        details: (cause as Error).message,
-      })
-    }
-    const expected = signature.inputs.map((i) => i.name).sort()
-    if (expected.join(',') !== [...names].sort().join(',')) {
-      throw new RoleError('ROLE_INPUT_MISMATCH', 'the inputs do not match the model', {
-        details: `model inputs: ${expected.join(', ')}; file tensors: ${names.join(', ')}`,
-      })
-    }
+    // the executor's own pre-run check (model loads, every input's name, dtype and shape fit):
+    // a job no provider could run fails here, not after an award
+    await inputsFit(() => executor.checkInference({ spec, model, inputs }), params.modelPath)
     const maxPrice = params.maxPrice ?? config.requester.maxPrice
     await checkBalance(maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
@@ -334,6 +322,24 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     )
   }
 
+  /** Runs one of the executor's pre-run checks; what it refuses becomes ROLE_INPUT_MISMATCH. */
+  async function inputsFit(check: () => Promise<unknown>, modelPath: string): Promise<void> {
+    try {
+      await check()
+    } catch (cause) {
+      // a verdict on the job; anything else (a timeout, a crashed worker) is this node's trouble
+      const verdict = executorVerdict(cause)
+      if (verdict === undefined) throw cause
+      throw new RoleError(
+        'ROLE_INPUT_MISMATCH',
+        verdict === 'model-invalid'
+          ? `the model ${modelPath} cannot be loaded`
+          : 'the inputs do not fit the model or the spec',
+        { cause, details: (cause as Error).message },
+      )
+    }
+  }
+
   /** A training job: the spec file names the architecture or base model, optimizer, epochs, seed. */
   async function submitTraining(params: SubmitJobParams): Promise<SubmitJobResult> {
     if (params.trainingSpecPath === undefined) {
@@ -379,6 +385,11 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         details: `expected tensors ${spec.data?.features ?? 'x'} and ${spec.data?.targets ?? 'y'}; found ${Object.keys(inputs).join(', ')}`,
       })
     }
+    await inputsFit(
+      () =>
+        executor.checkTraining({ spec, dataset: inputs, ...('baseModel' in spec.model ? { model } : {}) }),
+      params.modelPath,
+    )
     const inputBytes = encodeSafetensors(inputs)
     if (spec.attribution !== undefined) checkAttributionJob(spec, inputs, inputBytes, datanetBytes)
     else if (datanetBytes !== undefined) {
