@@ -9,6 +9,12 @@
  * aborts the whole process when the run returns. The old worker drains: it is terminated
  * as soon as its run comes back (or, at stop(), after a grace period). A worker that dies
  * (out of memory, crash) fails its task and is replaced.
+ *
+ * Pipelining: a worker running a micro-batch of a model it holds is sent the next
+ * micro-batch at once (PIPELINE_DEPTH requests in flight), so it starts that one as soon
+ * as the first is done instead of idling for a reply-and-request round trip over IPC.
+ * Workers still run one request at a time, in order, on the same single-threaded
+ * sessions, so results are the same bits.
  */
 import type { Hex } from 'viem'
 import { deserializeError, ExecutorError } from './errors.js'
@@ -25,6 +31,12 @@ export interface WorkerPoolOptions {
   onWorkerReplaced?: (reason: string) => void
 }
 
+/**
+ * Requests one worker holds at most: the running one plus queued inference micro-batches.
+ * 2 hides the round trip; more would only make a worker hoard work another could take.
+ */
+const PIPELINE_DEPTH = 2
+
 type Progress = Extract<WorkerReply, { progress: unknown }>['progress']
 
 interface Task {
@@ -38,12 +50,15 @@ interface Task {
   onProgress: ((p: Progress) => void) | undefined
   transfer: boolean
   onAbort?: () => void
+  /** aborted after it was sent but before it started: its reply is dropped */
+  abandoned?: boolean
 }
 
 interface Slot {
   worker: WorkerHandle
   loaded: Set<Hex>
-  task: Task | undefined
+  /** sent, in order: [0] is running, the rest wait in the worker (see PIPELINE_DEPTH) */
+  tasks: Task[]
   /** active: in the pool; draining: abandoned mid-run, terminated when the run returns; dead: gone */
   state: 'active' | 'draining' | 'dead'
   /** shared flag the worker polls between training steps */
@@ -80,7 +95,7 @@ export class WorkerPool {
       worker,
       cancel: new Int32Array(cancel),
       loaded: new Set(),
-      task: undefined,
+      tasks: [],
       state: 'active',
       exited: new Promise((r) => {
         exited = r
@@ -102,16 +117,21 @@ export class WorkerPool {
       this.kill(slot)
       return
     }
-    const task = slot.task
+    // the worker answers in the order it was sent requests
+    const task = slot.tasks[0]
     if (!task || msg.id !== task.id) return
     if ('progress' in msg) {
       task.onProgress?.(msg.progress)
       return
     }
     slot.loaded = new Set(msg.loadedModels)
-    slot.task = undefined
+    slot.tasks.shift()
+    if (slot.tasks.length === 0) slot.worker.unref()
+    if (task.abandoned) {
+      this.pump()
+      return
+    }
     task.signal?.removeEventListener('abort', task.onAbort!)
-    slot.worker.unref()
     if (msg.ok) task.resolve(msg.result)
     else task.reject(deserializeError(msg.error))
     this.pump()
@@ -124,9 +144,11 @@ export class WorkerPool {
       return
     }
     slot.state = 'dead'
-    const task = slot.task
-    slot.task = undefined
-    if (task) {
+    const [task, ...waiting] = slot.tasks
+    slot.tasks = []
+    // the ones queued behind it never started: another worker runs them
+    this.requeue(waiting)
+    if (task && !task.abandoned) {
       task.signal?.removeEventListener('abort', task.onAbort!)
       const oom = /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(
         `${(err as { code?: string }).code} ${err.message}`,
@@ -143,6 +165,19 @@ export class WorkerPool {
       )
     }
     this.replace(slot, err.message)
+  }
+
+  /** Puts sent-but-not-started tasks back at the head of the queue, in order. */
+  private requeue(tasks: Task[]): void {
+    const again: Task[] = []
+    for (const t of tasks) {
+      if (t.abandoned) continue
+      if (t.signal?.aborted) {
+        t.signal.removeEventListener('abort', t.onAbort!)
+        t.reject(abortError(t.signal))
+      } else again.push(t)
+    }
+    this.queue.unshift(...again)
   }
 
   private kill(slot: Slot): void {
@@ -205,11 +240,19 @@ export class WorkerPool {
       task.reject(abortError(task.signal!))
       return
     }
-    const slot = this.slots.find((s) => s.task === task)
+    const slot = this.slots.find((s) => s.tasks.includes(task))
     if (!slot) return
+    if (slot.tasks[0] !== task) {
+      // sent but not started: the worker runs it anyway (one micro-batch); drop its reply
+      task.abandoned = true
+      task.reject(abortError(task.signal!))
+      return
+    }
     // a blocking native run cannot be cancelled: abandon the worker and start another
-    slot.task = undefined
+    const waiting = slot.tasks.slice(1)
+    slot.tasks = []
     task.reject(abortError(task.signal!))
+    this.requeue(waiting)
     this.replace(slot, 'task aborted or timed out while running', true)
   }
 
@@ -218,12 +261,23 @@ export class WorkerPool {
       const task = this.queue[0]!
       const hash = task.model?.hash
       // prefer an idle worker that already holds the model: no copy, no session build
-      const idle = this.slots.filter((s) => !s.task && s.state === 'active')
-      const slot = (hash && idle.find((s) => s.loaded.has(hash))) || idle[0]
+      const idle = this.slots.filter((s) => s.tasks.length === 0 && s.state === 'active')
+      let slot = (hash && idle.find((s) => s.loaded.has(hash))) || idle[0]
+      if (!slot && hash && task.request.type === 'infer') {
+        // pipelining: only behind inference micro-batches (short), never behind training,
+        // and only to a worker known to hold the model (so the model is not sent twice)
+        slot = this.slots.find(
+          (s) =>
+            s.state === 'active' &&
+            s.tasks.length < PIPELINE_DEPTH &&
+            s.loaded.has(hash) &&
+            s.tasks.every((t) => t.request.type === 'infer'),
+        )
+      }
       if (!slot) return
       this.queue.shift()
       task.id = this.nextId++
-      slot.task = task
+      slot.tasks.push(task)
       const request: WorkerRequest & { id: number } = { ...task.request, id: task.id }
       if (task.model && 'modelHash' in request && !slot.loaded.has(task.model.hash)) {
         const bytes = task.model.bytes
@@ -243,7 +297,7 @@ export class WorkerPool {
       try {
         slot.worker.post(request, transfer)
       } catch (error) {
-        slot.task = undefined
+        slot.tasks.pop()
         task.reject(
           new ExecutorError('EXECUTOR_RUN_FAILED', 'could not send the task to a worker', { cause: error }),
         )
@@ -260,10 +314,11 @@ export class WorkerPool {
     for (const t of this.queue.splice(0))
       t.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
     for (const s of this.slots) {
-      if (s.task) {
-        const task = s.task
-        s.task = undefined
-        task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
+      if (s.tasks.length > 0) {
+        for (const task of s.tasks) {
+          if (!task.abandoned) task.reject(new ExecutorError('EXECUTOR_NOT_RUNNING', 'the executor stopped'))
+        }
+        s.tasks = []
         if (s.worker.killSafe) this.kill(s)
         else {
           // it may be inside a run: let it drain like an aborted one

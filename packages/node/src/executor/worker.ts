@@ -189,7 +189,17 @@ function transferList(result: unknown): ArrayBuffer[] {
   return out
 }
 
-port.on('message', async (msg: WorkerRequest & { id: number }) => {
+// One request at a time, in arrival order: the pool may send the next micro-batch while one
+// runs (pipelining) and reads replies in the order it sent requests. Without this chain an
+// async run would let the next request start beside it (two runs on one core).
+let previous: Promise<void> = Promise.resolve()
+port.on('message', (msg: WorkerRequest & { id: number }) => {
+  // handle() fails only when even its error reply cannot be posted: the pool is unreachable,
+  // and exiting lets it see a dead worker (as an unhandled rejection did before)
+  previous = previous.then(() => handle(msg)).catch(() => process.exit(1))
+})
+
+async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
   let reply: WorkerReply
   try {
     let result: unknown
@@ -240,4 +250,4 @@ port.on('message', async (msg: WorkerRequest & { id: number }) => {
       loadedModels: loadedModels(),
     })
   }
-})
+}

@@ -105,6 +105,31 @@ describe.each(['thread', 'process'] as const)('executor limits and failures (%s 
     await stillServes()
   })
 
+  it('a job aborted with micro-batches queued in busy workers is EXECUTOR_ABORTED; a job beside it is not', async () => {
+    // 4 slow micro-batches on 2 workers: the pool pipelines one behind a running one, so
+    // the abort meets running, sent-but-not-started and not-yet-sent micro-batches
+    const slow = {
+      spec: { kind: 'inference' as const, profile: profile(1) },
+      model: slowModel(),
+      inputs: {
+        input: f32(
+          [4, 6],
+          Array.from({ length: 24 }, (_, i) => i / 24),
+        ),
+      },
+    }
+    const controller = new AbortController()
+    const aborted = executor.runInference(slow, { signal: controller.signal })
+    const beside = executor.runInference(goodJob)
+    setTimeout(() => controller.abort(), 200)
+    expect(await code(aborted)).toBe('EXECUTOR_ABORTED')
+    const r = await beside
+    const got = new Float32Array(r.outputs!.output!.data.slice().buffer)
+    const want = referenceMlp(mlp, x, 20)
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4)
+    await stillServes()
+  })
+
   it('a missing device is EXECUTOR_DEVICE_UNAVAILABLE naming how to install it; never a silent CPU run', async () => {
     if (installedProviders().includes('cuda')) return
     const spec = { kind: 'inference' as const, profile: profile(4, { executionProvider: 'cuda' }) }
