@@ -238,7 +238,11 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     }
     // the executor's own pre-run check (model loads, every input's name, dtype and shape fit):
     // a job no provider could run fails here, not after an award
-    await inputsFit(() => executor.checkInference({ spec, model, inputs }), params.modelPath)
+    await inputsFit(
+      () => executor.checkInference({ spec, model, inputs }),
+      params.modelPath,
+      'the inputs do not match the model',
+    )
     const maxPrice = params.maxPrice ?? config.requester.maxPrice
     await checkBalance(maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
@@ -323,7 +327,11 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
   }
 
   /** Runs one of the executor's pre-run checks; what it refuses becomes ROLE_INPUT_MISMATCH. */
-  async function inputsFit(check: () => Promise<unknown>, modelPath: string): Promise<void> {
+  async function inputsFit(
+    check: () => Promise<unknown>,
+    modelPath: string,
+    mismatch: string,
+  ): Promise<void> {
     try {
       await check()
     } catch (cause) {
@@ -332,9 +340,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       if (verdict === undefined) throw cause
       throw new RoleError(
         'ROLE_INPUT_MISMATCH',
-        verdict === 'model-invalid'
-          ? `the model ${modelPath} cannot be loaded`
-          : 'the inputs do not fit the model or the spec',
+        verdict === 'model-invalid' ? `the model ${modelPath} cannot be loaded` : mismatch,
         { cause, details: (cause as Error).message },
       )
     }
@@ -389,6 +395,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       () =>
         executor.checkTraining({ spec, dataset: inputs, ...('baseModel' in spec.model ? { model } : {}) }),
       params.modelPath,
+      'the dataset does not fit the network of the training spec',
     )
     const inputBytes = encodeSafetensors(inputs)
     if (spec.attribution !== undefined) checkAttributionJob(spec, inputs, inputBytes, datanetBytes)
