@@ -39,6 +39,7 @@ import {
   tokenBalances,
   waitFor,
   writeFixture,
+  writeTrainingFixture,
 } from './helpers.js'
 
 const REQUESTER = 1
@@ -211,7 +212,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
       inputBytes: new Uint8Array(await readFile(widePath)),
       specBytes: new TextEncoder().encode(JSON.stringify(spec)),
       kind: 1,
-      sampleCount: 48,
+      sampleCount: 64,
       microBatchSize: raw.batchSize,
     })
     await waitFor('the provider refusing the offer', async () =>
@@ -293,32 +294,23 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
   }, 120_000)
 })
 
-/** A blobs dataset with 3 feature columns and a spec whose network takes 2. */
+/** The e2e training fixture (network takes 2 features) with a third feature column added to x. */
 async function writeWideDataset(dir: string): Promise<{ inputsPath: string; trainingSpecPath: string }> {
-  const n = 48
-  const x = Float32Array.from({ length: n * 3 }, (_v, i) => (i % 7) / 7)
-  const y = BigInt64Array.from({ length: n }, (_v, i) => BigInt(i % 3))
-  const inputsPath = join(dir, 'wide.safetensors')
+  await mkdir(join(dir, 'wide'), { recursive: true })
+  const { inputsPath: narrowPath, trainingSpecPath } = await writeTrainingFixture(join(dir, 'wide'))
+  const { x, y } = decodeSafetensors(new Uint8Array(await readFile(narrowPath))).tensors
+  const [n, features] = x!.dims as [number, number]
+  const narrow = new Float32Array(x!.data.slice().buffer)
+  const wide = Float32Array.from({ length: n * (features + 1) }, (_v, i) => {
+    const [row, col] = [Math.floor(i / (features + 1)), i % (features + 1)]
+    return col < features ? narrow[row * features + col]! : 0.5
+  })
+  const inputsPath = join(dir, 'wide', 'wide.safetensors')
   await writeFile(
     inputsPath,
     encodeSafetensors({
-      x: { dtype: 'float32', dims: [n, 3], data: new Uint8Array(x.buffer) },
-      y: { dtype: 'int64', dims: [n], data: new Uint8Array(y.buffer) },
-    }),
-  )
-  const trainingSpecPath = join(dir, 'narrow.json')
-  await writeFile(
-    trainingSpecPath,
-    JSON.stringify({
-      kind: 'training',
-      model: { architecture: { inputFeatures: 2, hiddenLayers: [8], outputs: 3, activation: 'tanh' } },
-      loss: 'softmax-cross-entropy',
-      optimizer: { type: 'adam', learningRate: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-      batchSize: 16,
-      epochs: 1,
-      seed: 'prebid-wide',
-      checkpointInterval: 1,
-      data: { features: 'x', targets: 'y' },
+      x: { dtype: 'float32', dims: [n, features + 1], data: new Uint8Array(wide.buffer) },
+      y: y!,
     }),
   )
   return { inputsPath, trainingSpecPath }

@@ -6,6 +6,7 @@
 import { getApiJson } from '../cli/api-client.js'
 import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
 import type { JobRecord } from '../state/records.js'
+import { DevnetError } from './errors.js'
 
 export interface FollowedJob {
   /** The newest offer's job id. */
@@ -43,5 +44,5 @@ export async function readFollowingReoffers(
       awaitingReoffer: record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE),
     }
   }
-  throw new Error(`job ${jobId}: more than ${MAX_HOPS} re-offers`)
+  throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId}: more than ${MAX_HOPS} re-offers`)
 }
