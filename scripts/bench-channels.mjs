@@ -40,8 +40,9 @@ import {
   createChannelServer,
   createLevelVoucherStore,
 } from '../packages/node/dist/channels/index.js'
+import { silentLogger } from '../packages/node/dist/core/logger.js'
 import { createExecutor, modelHash } from '../packages/node/dist/executor/index.js'
-import { createOcnHost, silentLogger } from '../packages/node/dist/p2p/index.js'
+import { createOcnHost } from '../packages/node/dist/p2p/index.js'
 
 const { values: args } = parseArgs({
   options: {

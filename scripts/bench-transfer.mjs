@@ -19,7 +19,8 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import { createArtifactStore } from '../packages/node/dist/artifacts/index.js'
-import { createNetwork, silentLogger } from '../packages/node/dist/p2p/index.js'
+import { silentLogger } from '../packages/node/dist/core/logger.js'
+import { createNetwork } from '../packages/node/dist/p2p/index.js'
 
 const { values: args } = parseArgs({
   options: { mb: { type: 'string', default: '256' }, json: { type: 'boolean', default: false } },

@@ -1,4 +1,4 @@
-import { NodeError } from '../daemon/errors.js'
+import { NodeError } from '../core/errors.js'
 
 /** Codes in API error bodies: `{ "error": { "code", "message" } }`. */
 export type ApiErrorCode =

@@ -1,4 +1,6 @@
+export { type GetApiJsonOptions, getApiJson, type PostApiJsonOptions, postApiJson } from './client.js'
 export { ApiError, type ApiErrorCode, apiErrorStatus } from './errors.js'
 export type * from './interface.js'
 export * from './options.js'
 export { type ApiServer, type ApiServerComponents, createApiServer } from './server.js'
+export type * from './services.js'

@@ -3,8 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { isAbsolute } from 'node:path'
 import { nodeRoles } from '../config/options.js'
-import { NodeError } from '../daemon/errors.js'
-import type { Logger } from '../logging/index.js'
+import { NodeError } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import { withTimeout as withDeadline } from '../core/time.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import { toPublicJson } from '../state/codec.js'
 import { isJobState } from '../state/job-state.js'
@@ -319,24 +320,11 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
     work: (signal: AbortSignal) => Promise<T>,
     timeoutMs: number = options.handlerTimeoutMs,
   ): Promise<T> {
-    const controller = new AbortController()
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new ApiError('API_TIMEOUT', `no answer within ${timeoutMs} ms`)
-        controller.abort(error)
-        reject(error)
-      }, timeoutMs)
-      work(controller.signal).then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return withDeadline(
+      work,
+      timeoutMs,
+      () => new ApiError('API_TIMEOUT', `no answer within ${timeoutMs} ms`),
+    )
   }
 
   function send(

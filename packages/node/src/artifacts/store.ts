@@ -14,7 +14,7 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs
 import { join } from 'node:path'
 import { type ContentHash, isContentHash } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../p2p/logger.js'
+import type { Logger } from '../core/logger.js'
 import { ArtifactStoreError, ArtifactStoreErrorCode } from './errors.js'
 import { type ArtifactStoreMetrics, createArtifactStoreMetrics } from './metrics.js'
 import { type ArtifactStoreOptions, defaultArtifactStoreOptions } from './options.js'

@@ -1,4 +1,4 @@
-import { NodeError, type NodeErrorOptions } from '../daemon/errors.js'
+import { NodeError, type NodeErrorOptions } from '../core/errors.js'
 
 export type AttributionErrorCode =
   /** the request is unusable: bad manifest, method, tensors, or checkpoints that do not fit the spec */

@@ -12,10 +12,11 @@
  * the scores are bit-exact under the job's replay profile. Scores become weights with
  * `scoresToBasisPoints` from @ocn/protocol (negative influence counts as zero).
  */
+import { type AttributionMethodName, attributionMethods } from '../executor/spec.js'
 import { AttributionError } from './errors.js'
 
-export const attributionMethods = ['tracin-cp-v1'] as const
-export type AttributionMethodName = (typeof attributionMethods)[number]
+// The names are part of the training job spec's vocabulary, so the spec parser owns them.
+export { type AttributionMethodName, attributionMethods } from '../executor/spec.js'
 
 export interface AttributionMethodSpec {
   method: AttributionMethodName

@@ -7,6 +7,7 @@
  */
 import type { ModelStatus } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
+import { withTimeout as withDeadline } from '../core/time.js'
 import { ChainServiceError } from './errors.js'
 
 export interface ModelStatusCacheOptions {
@@ -46,21 +47,18 @@ export function createModelStatusCache(
   const entries = new Map<string, Entry>()
 
   function withTimeout(modelHash: Hex): Promise<ModelStatus> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ChainServiceError(
-              'CHAIN_TIMEOUT',
-              `the model registry did not answer within ${options.timeoutMs} ms`,
-              { details: `reading the status of model ${modelHash}` },
-            ),
-          ),
-        options.timeoutMs,
-      )
-    })
-    return Promise.race([read(modelHash), timeout]).finally(() => clearTimeout(timer))
+    return withDeadline(
+      () => read(modelHash),
+      options.timeoutMs,
+      () =>
+        new ChainServiceError(
+          'CHAIN_TIMEOUT',
+          `the model registry did not answer within ${options.timeoutMs} ms`,
+          {
+            details: `reading the status of model ${modelHash}`,
+          },
+        ),
+    )
   }
 
   return {

@@ -37,8 +37,8 @@ import {
 import type { Account } from 'viem/accounts'
 import { getBalance, getBlock, getChainId } from 'viem/actions'
 import type { Balances } from '../api/interface.js'
-import type { ChainService } from '../daemon/interface.js'
-import type { Logger } from '../logging/index.js'
+import type { ChainService } from '../api/services.js'
+import type { Logger } from '../core/logger.js'
 import type { StateStore } from '../state/store.js'
 import { ChainServiceError } from './errors.js'
 import {

@@ -1,5 +1,5 @@
 import { type ConfigFlagValues, type LoadedNodeConfig, loadNodeConfig } from '../config/load.js'
-import { createLogger, type Logger } from '../logging/index.js'
+import { createLogger, type Logger } from '../core/logger.js'
 import type { CommandContext } from './command.js'
 
 export function loadConfigFor(context: CommandContext): Promise<LoadedNodeConfig> {

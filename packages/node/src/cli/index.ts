@@ -1,4 +1,4 @@
-export { getApiJson, postApiJson } from './api-client.js'
+export { getApiJson, postApiJson } from '../api/client.js'
 export type { Command, CommandContext, CommandResult, FlagSpec } from './command.js'
 export { CliError, type CliErrorCode, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'
 export { type CliIo, processIo } from './io.js'

@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { configFlagOptions } from '../config/load.js'
 import { configOptions } from '../config/schema.js'
-import { isNodeError } from '../daemon/errors.js'
+import { isNodeError } from '../core/errors.js'
 import { nodeVersion } from '../daemon/version.js'
 import type { Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'

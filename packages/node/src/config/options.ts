@@ -1,16 +1,12 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import type { LogFormat, LogLevel } from '../core/logger.js'
 
 /** The roles one daemon can play; several can be enabled at once. */
 export const nodeRoles = ['provider', 'verifier', 'requester', 'arbiter'] as const
 export type NodeRole = (typeof nodeRoles)[number]
 
-export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
-export type LogLevel = (typeof logLevels)[number]
-
-/** `auto` pretty-prints when the log stream is a terminal and writes JSON lines otherwise. */
-export const logFormats = ['auto', 'json', 'pretty'] as const
-export type LogFormat = (typeof logFormats)[number]
+export { type LogFormat, type LogLevel, logFormats, logLevels } from '../core/logger.js'
 
 export interface NetworkConfig {
   /** Multiaddrs the libp2p host listens on. */

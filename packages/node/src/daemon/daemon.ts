@@ -3,9 +3,12 @@ import { join } from 'node:path'
 import type { Registry } from 'prom-client'
 import type { ApiProviders, ServiceState } from '../api/interface.js'
 import { type ApiServer, createApiServer } from '../api/server.js'
+import type { ChainService, ExecutorService, P2PService, RoleService } from '../api/services.js'
 import type { NodeConfig } from '../config/options.js'
+import { NodeError } from '../core/errors.js'
+import type { Startable } from '../core/lifecycle.js'
+import { createLogger, type Logger } from '../core/logger.js'
 import type { NodeKeys } from '../keys/keystore.js'
-import { createLogger, type Logger } from '../logging/index.js'
 import {
   createMetricsFactory,
   createMetricsRegistry,
@@ -15,16 +18,8 @@ import {
 import { type JobState, jobStates } from '../state/job-state.js'
 import { STATE_DIR_NAME } from '../state/options.js'
 import { createStateStore, type StateStore } from '../state/store.js'
-import { DaemonError, NodeError } from './errors.js'
-import type {
-  ChainService,
-  DaemonComponents,
-  DaemonServices,
-  ExecutorService,
-  P2PService,
-  RoleService,
-  Startable,
-} from './interface.js'
+import { DaemonError } from './errors.js'
+import type { DaemonComponents, DaemonServices } from './interface.js'
 import { API_RUNTIME_FILE, type DaemonOptions, defaultDaemonOptions } from './options.js'
 import { nodeVersion } from './version.js'
 

@@ -1,5 +1,5 @@
 export { createDaemon, type Daemon, type DaemonStatus, readApiRuntimeFile } from './daemon.js'
-export { DaemonError, type DaemonErrorCode, isNodeError, NodeError, type NodeErrorOptions } from './errors.js'
+export { DaemonError, type DaemonErrorCode } from './errors.js'
 export type * from './interface.js'
 export * from './options.js'
 export { type ShutdownOptions, stopOnSignals } from './signals.js'

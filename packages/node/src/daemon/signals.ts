@@ -1,4 +1,4 @@
-import type { Logger } from '../logging/index.js'
+import type { Logger } from '../core/logger.js'
 
 export interface ShutdownOptions {
   logger: Logger

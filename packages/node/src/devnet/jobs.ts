@@ -3,7 +3,7 @@
  * drew no usable bid is offered again automatically under a new id (requester.noBidReoffers),
  * and the old record points to the new one, so the devnet follows that chain.
  */
-import { getApiJson } from '../cli/api-client.js'
+import { getApiJson } from '../api/client.js'
 import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'

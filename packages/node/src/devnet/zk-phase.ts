@@ -30,7 +30,7 @@ import {
 } from '@ocn/prover'
 import { type Address, type Hex, parseEventLogs, toHex } from 'viem'
 import { getContractEvents, getTransactionReceipt } from 'viem/actions'
-import { getApiJson } from '../cli/api-client.js'
+import { getApiJson } from '../api/client.js'
 import { writeTensorFile } from '../executor/formats/index.js'
 import { defaultZkDir, registerZkVerifier } from '../roles/zk.js'
 import type { JobRecord } from '../state/records.js'

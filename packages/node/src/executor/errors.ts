@@ -1,4 +1,4 @@
-import { NodeError, type NodeErrorOptions } from '../daemon/errors.js'
+import { NodeError, type NodeErrorOptions } from '../core/errors.js'
 
 /**
  * Executor failures. Every error a job can end with is an ExecutorError with a stable code,

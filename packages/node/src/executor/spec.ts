@@ -3,8 +3,11 @@
  * anything runs. The replay profile pins everything that changes output bits; the daemon
  * hashes the whole spec into the job's specHash.
  */
-import { type AttributionMethodName, attributionMethods } from '../attribution/method.js'
 import { ExecutorError } from './errors.js'
+
+/** The attribution methods a training spec can name (computed by src/attribution). */
+export const attributionMethods = ['tracin-cp-v1'] as const
+export type AttributionMethodName = (typeof attributionMethods)[number]
 
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'all'] as const
 export type GraphOptimizationLevel = (typeof graphOptimizationLevels)[number]

@@ -19,22 +19,15 @@ import type { Registry } from 'prom-client'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { ArtifactStoreError, ArtifactStoreErrorCode } from '../artifacts/errors.js'
 import type { ArtifactStore, PutResult } from '../artifacts/store.js'
+import { BoundedSet } from '../core/collections.js'
+import type { Logger } from '../core/logger.js'
+import { deadline } from '../core/time.js'
 import { definedOnly } from './bid-protocol.js'
-import { BoundedSet } from './cache.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
-import type { Logger } from './logger.js'
 import { createP2PMetrics } from './metrics.js'
 import { ARTIFACT_PROTOCOL, defaultStreamProtocolOptions, type StreamProtocolOptions } from './options.js'
-import {
-  deadline,
-  type PeerTarget,
-  peerLabel,
-  readMessage,
-  toDialTarget,
-  toP2PError,
-  writeMessage,
-} from './streams.js'
+import { type PeerTarget, peerLabel, readMessage, toDialTarget, toP2PError, writeMessage } from './streams.js'
 
 export interface ArtifactProtocolInit extends Partial<StreamProtocolOptions> {
   /** uploads served at once by this node; more get status `busy` */

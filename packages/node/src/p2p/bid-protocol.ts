@@ -15,9 +15,9 @@ import {
   ProtocolErrorCode,
 } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
+import type { Logger } from '../core/logger.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
-import type { Logger } from './logger.js'
 import { createP2PMetrics } from './metrics.js'
 import { BID_PROTOCOL, defaultStreamProtocolOptions, type StreamProtocolOptions } from './options.js'
 import { type PeerTarget, request, serveRequest } from './streams.js'

@@ -29,10 +29,10 @@ import {
 } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
 import type { Hex } from 'viem'
-import { BoundedMap, BoundedSet, RateLimiter } from './cache.js'
+import { BoundedMap, BoundedSet, RateLimiter } from '../core/collections.js'
+import type { Logger } from '../core/logger.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
-import type { Logger } from './logger.js'
 import { createP2PMetrics } from './metrics.js'
 import { CAPABILITIES_TOPIC, defaultGossipOptions, type GossipOptions, OFFERS_TOPIC } from './options.js'
 

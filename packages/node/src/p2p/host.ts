@@ -19,7 +19,7 @@ import { tcp } from '@libp2p/tcp'
 import { contentHashOf } from '@ocn/protocol'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
-import type { Logger } from './logger.js'
+import type { Logger } from '../core/logger.js'
 import {
   CAPABILITIES_TOPIC,
   DHT_PROTOCOL,

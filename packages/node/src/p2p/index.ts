@@ -26,7 +26,6 @@ export {
   type Verdict,
 } from './gossip.js'
 export { createOcnHost, type HostComponents, type HostInit, type OcnHost, type OcnServices } from './host.js'
-export { type LogFn, type Logger, silentLogger } from './logger.js'
 export { createP2PMetrics, type P2PMetrics } from './metrics.js'
 export { createNetwork, type Network, type NetworkComponents, type NetworkInit } from './network.js'
 export * from './options.js'
@@ -39,4 +38,4 @@ export {
   type ResultProtocolInit,
 } from './result-protocol.js'
 export { createScoreParams, scoreThresholds } from './scoring.js'
-export { deadline, type PeerTarget } from './streams.js'
+export type { PeerTarget } from './streams.js'

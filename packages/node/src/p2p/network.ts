@@ -5,6 +5,7 @@
  */
 import type { Registry } from 'prom-client'
 import type { ArtifactStore } from '../artifacts/store.js'
+import type { Logger } from '../core/logger.js'
 import {
   type ArtifactProtocol,
   type ArtifactProtocolInit,
@@ -13,7 +14,6 @@ import {
 import { type BidProtocol, type BidProtocolInit, createBidProtocol } from './bid-protocol.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
 import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
-import type { Logger } from './logger.js'
 import { createResultProtocol, type ResultProtocol, type ResultProtocolInit } from './result-protocol.js'
 
 export interface NetworkInit {

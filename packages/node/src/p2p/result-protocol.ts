@@ -11,10 +11,11 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { assertResultLeaves, type ResultNotice, type ResultRequest, type ResultResponse } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
+import type { Logger } from '../core/logger.js'
+import { deadline } from '../core/time.js'
 import { definedOnly } from './bid-protocol.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
-import type { Logger } from './logger.js'
 import { createP2PMetrics } from './metrics.js'
 import {
   defaultStreamProtocolOptions,
@@ -23,7 +24,6 @@ import {
   type StreamProtocolOptions,
 } from './options.js'
 import {
-  deadline,
   lpFor,
   type PeerTarget,
   peerLabel,

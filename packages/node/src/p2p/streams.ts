@@ -15,6 +15,7 @@ import {
   type MessageTypes,
   ProtocolError,
 } from '@ocn/protocol'
+import { deadline } from '../core/time.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 
@@ -31,12 +32,6 @@ export function toDialTarget(peer: PeerTarget): PeerId | Multiaddr {
 
 export function peerLabel(peer: PeerTarget): string {
   return typeof peer === 'string' ? peer : peer.toString()
-}
-
-/** The caller's signal combined with a deadline. */
-export function deadline(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms)
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
 }
 
 /** Maps any failure during a stream exchange to a P2PError with a stable code. */

@@ -12,7 +12,7 @@
 import { getDispute, getJob, jobMarketAbi, type ProtocolEvent, resolve } from '@ocn/contracts-client'
 import { merkleLeaf, verifyMerkleProof } from '@ocn/protocol'
 import type { Hex } from 'viem'
-import type { RoleService } from '../daemon/interface.js'
+import type { RoleService } from '../api/services.js'
 import { createRoleMetrics } from './metrics.js'
 import {
   attributionIndexOf,

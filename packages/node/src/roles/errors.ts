@@ -1,4 +1,4 @@
-import { NodeError } from '../daemon/errors.js'
+import { NodeError } from '../core/errors.js'
 
 export type RoleErrorCode =
   | 'ROLE_FILE_UNREADABLE'

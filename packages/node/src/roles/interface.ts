@@ -1,4 +1,4 @@
-import type { RoleService } from '../daemon/interface.js'
+import type { RoleService } from '../api/services.js'
 
 /** What a requester needs to put a job on the market. */
 export interface SubmitJobParams {

@@ -9,7 +9,7 @@
 import { approveToken, challenge, getJob, getMarketParams, type ProtocolEvent } from '@ocn/contracts-client'
 import { type LeafClaim, sampleIndices, samplesForDetection, spotCheck } from '@ocn/prover'
 import type { Hex } from 'viem'
-import type { RoleService } from '../daemon/interface.js'
+import type { RoleService } from '../api/services.js'
 import type { JobRecord } from '../state/records.js'
 import { createRoleMetrics } from './metrics.js'
 import {

@@ -1,4 +1,4 @@
-import { NodeError, type NodeErrorOptions } from '../daemon/errors.js'
+import { NodeError, type NodeErrorOptions } from '../core/errors.js'
 import type { JobState } from './job-state.js'
 
 export type StateErrorCode =

@@ -6,20 +6,15 @@
  */
 import { isAbsolute, join } from 'node:path'
 import type { Registry } from 'prom-client'
+import type { ExecutorService, P2PService, RoleService } from '../api/services.js'
 import type { ArtifactStore } from '../artifacts/store.js'
 import { createArtifactStore } from '../artifacts/store.js'
 import { createChainService, type OcnChainService } from '../chain/service.js'
 import type { NodeConfig, NodeRole } from '../config/options.js'
-import type {
-  DaemonComponents,
-  ExecutorService,
-  P2PService,
-  RoleService,
-  ServiceFactory,
-} from '../daemon/interface.js'
+import type { Logger } from '../core/logger.js'
+import type { DaemonComponents, ServiceFactory } from '../daemon/interface.js'
 import { createExecutor, type Executor } from '../executor/executor.js'
 import type { NodeKeys } from '../keys/keystore.js'
-import type { Logger } from '../logging/index.js'
 import { createMetricsRegistry } from '../metrics/index.js'
 import { createNetwork, type Network } from '../p2p/network.js'
 import { createArbiterRole } from '../roles/arbiter.js'

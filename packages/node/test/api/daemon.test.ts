@@ -3,17 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { P2PService, RoleService } from '../../src/api/services.js'
 import { defaultNodeConfig, type NodeConfig } from '../../src/config/index.js'
-import {
-  createDaemon,
-  type Daemon,
-  DaemonError,
-  type P2PService,
-  type RoleService,
-  readApiRuntimeFile,
-} from '../../src/daemon/index.js'
+import { createSilentLogger } from '../../src/core/logger.js'
+import { createDaemon, type Daemon, DaemonError, readApiRuntimeFile } from '../../src/daemon/index.js'
 import { initNodeKeys, loadNodeKeys } from '../../src/keys/index.js'
-import { createSilentLogger } from '../../src/logging/index.js'
 import { getJson, httpRequest } from './helpers.js'
 
 let dataDir: string

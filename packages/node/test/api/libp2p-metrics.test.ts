@@ -8,10 +8,11 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { P2PService } from '../../src/api/services.js'
 import { defaultNodeConfig } from '../../src/config/index.js'
-import { createDaemon, type Daemon, type DaemonServices, type P2PService } from '../../src/daemon/index.js'
+import { createSilentLogger } from '../../src/core/logger.js'
+import { createDaemon, type Daemon, type DaemonServices } from '../../src/daemon/index.js'
 import { initNodeKeys, loadNodeKeys } from '../../src/keys/index.js'
-import { createSilentLogger } from '../../src/logging/index.js'
 import { getJson, httpRequest } from './helpers.js'
 
 let dataDir: string | undefined

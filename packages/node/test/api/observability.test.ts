@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createLogger, formatPrettyLine } from '../../src/logging/index.js'
+import { createLogger, formatPrettyLine } from '../../src/core/logger.js'
 import {
   createMetricsFactory,
   createMetricsRegistry,

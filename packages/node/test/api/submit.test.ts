@@ -13,8 +13,8 @@ import {
   createApiServer,
   type SubmitJobRequest,
 } from '../../src/api/index.js'
-import { NodeError } from '../../src/daemon/errors.js'
-import { createSilentLogger } from '../../src/logging/index.js'
+import { NodeError } from '../../src/core/errors.js'
+import { createSilentLogger } from '../../src/core/logger.js'
 import { httpRequest } from './helpers.js'
 
 let dir: string

@@ -10,7 +10,7 @@ import {
   ArtifactStoreErrorCode,
   createArtifactStore,
 } from '../../src/artifacts/index.js'
-import { silentLogger } from '../../src/p2p/index.js'
+import { silentLogger } from '../../src/core/logger.js'
 
 let dir: string
 let store: ArtifactStore

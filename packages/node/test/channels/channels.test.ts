@@ -38,8 +38,9 @@ import {
   INFER_PROTOCOL,
   InferenceRejectedError,
 } from '../../src/channels/index.js'
+import { silentLogger } from '../../src/core/logger.js'
 import { createExecutor, type Executor, modelHash, type NamedTensors } from '../../src/executor/index.js'
-import { createOcnHost, type OcnHost, silentLogger } from '../../src/p2p/index.js'
+import { createOcnHost, type OcnHost } from '../../src/p2p/index.js'
 
 type Wallet = Client<Transport, Chain, Account>
 const workerUrl = new URL('../../dist/executor/worker.js', import.meta.url)

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ApiServer, createApiServer } from '../../src/api/index.js'
-import { createSilentLogger } from '../../src/logging/index.js'
+import { createSilentLogger } from '../../src/core/logger.js'
 
 const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
 const good = `0x${'aa'.repeat(32)}`

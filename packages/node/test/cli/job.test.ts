@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getApiJson } from '../../src/cli/api-client.js'
+import { getApiJson } from '../../src/api/client.js'
 import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
 import { readTensorFiles } from '../../src/executor/formats/index.js'
 

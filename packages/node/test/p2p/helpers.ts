@@ -16,7 +16,8 @@ import {
 } from '@ocn/protocol'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { type ArtifactStore, createArtifactStore } from '../../src/artifacts/index.js'
-import { createNetwork, type Network, type NetworkInit, silentLogger } from '../../src/p2p/index.js'
+import { silentLogger } from '../../src/core/logger.js'
+import { createNetwork, type Network, type NetworkInit } from '../../src/p2p/index.js'
 
 export const domain: MarketDomain = {
   chainId: 31337,

@@ -10,13 +10,8 @@ import { encodeCapabilityAd, encodeJobOffer, MessageSizeLimit } from '@ocn/proto
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createArtifactStore } from '../../src/artifacts/index.js'
-import {
-  CAPABILITIES_TOPIC,
-  createNetwork,
-  type Network,
-  OFFERS_TOPIC,
-  silentLogger,
-} from '../../src/p2p/index.js'
+import { silentLogger } from '../../src/core/logger.js'
+import { CAPABILITIES_TOPIC, createNetwork, type Network, OFFERS_TOPIC } from '../../src/p2p/index.js'
 import { capabilityAd, domain, type Identity, makeIdentity, signedOffer } from './helpers.js'
 
 let node: Network

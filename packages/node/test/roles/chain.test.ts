@@ -24,7 +24,7 @@ import { createWalletClient, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChainServiceError, createChainService } from '../../src/chain/index.js'
-import { createSilentLogger } from '../../src/logging/index.js'
+import { createSilentLogger } from '../../src/core/logger.js'
 import { createStateStore } from '../../src/state/index.js'
 
 describe('chain service', () => {

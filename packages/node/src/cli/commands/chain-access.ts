@@ -28,7 +28,7 @@ import {
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { getBalance, getChainId } from 'viem/actions'
 import type { NodeConfig } from '../../config/options.js'
-import { NodeError } from '../../daemon/errors.js'
+import { NodeError } from '../../core/errors.js'
 
 export type ChainCommandErrorCode =
   | 'CHAIN_DEPLOYMENT_MISSING'

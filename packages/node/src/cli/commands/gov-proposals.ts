@@ -20,7 +20,7 @@ import {
 } from '@ocn/contracts-client'
 import { type Address, formatEther, type Hex, isAddress, isHex, parseEther } from 'viem'
 import { getContractEvents, readContract } from 'viem/actions'
-import { NodeError } from '../../daemon/errors.js'
+import { NodeError } from '../../core/errors.js'
 import type { ChainAccess } from './chain-access.js'
 
 export type GovCommandErrorCode =

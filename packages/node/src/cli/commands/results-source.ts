@@ -4,8 +4,10 @@
  * it fetched and checked (`detail.results.outputHash`), and the bytes are in the node's
  * artifact store. A role that implements `jobResults`/`openJobResult` is left as it is.
  */
+
+import type { RoleService } from '../../api/services.js'
 import type { ArtifactStore } from '../../artifacts/store.js'
-import type { RoleService, ServiceFactory } from '../../daemon/interface.js'
+import type { ServiceFactory } from '../../daemon/interface.js'
 import type { NodeComponents } from '../../wiring/index.js'
 
 const OUTPUTS_FILE = 'outputs.safetensors'

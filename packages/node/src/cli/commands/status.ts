@@ -1,6 +1,6 @@
+import { getApiJson } from '../../api/client.js'
 import type { NodeStatus } from '../../api/interface.js'
 import { readApiRuntimeFile } from '../../daemon/daemon.js'
-import { getApiJson } from '../api-client.js'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError } from '../errors.js'

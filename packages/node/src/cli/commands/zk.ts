@@ -18,7 +18,7 @@ import {
 } from '@ocn/prover'
 import { type Hex, isHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { NodeError } from '../../daemon/errors.js'
+import { NodeError } from '../../core/errors.js'
 import { readTensorFiles } from '../../executor/formats/index.js'
 import { typedView } from '../../executor/tensor.js'
 import { registerZkVerifier } from '../../roles/zk.js'

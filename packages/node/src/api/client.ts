@@ -1,5 +1,5 @@
 import { request } from 'node:http'
-import { ApiError, type ApiErrorCode, apiErrorStatus } from '../api/errors.js'
+import { ApiError, type ApiErrorCode, apiErrorStatus } from './errors.js'
 
 export interface GetApiJsonOptions {
   timeoutMs?: number

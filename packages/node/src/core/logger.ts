@@ -1,6 +1,17 @@
+/**
+ * The node's one logging interface and its pino implementation. Every layer logs through
+ * `Logger`; tests pass `silentLogger`. Peer-supplied text is never logged at info or above
+ * (it could be crafted to mislead an operator); it goes to debug with the peer id attached.
+ */
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import type { LogFormat, LogLevel } from '../config/options.js'
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
+
+/** `auto` pretty-prints when the log stream is a terminal and writes JSON lines otherwise. */
+export const logFormats = ['auto', 'json', 'pretty'] as const
+export type LogFormat = (typeof logFormats)[number]
 
 export interface LogFn {
   (obj: object, msg?: string): void
@@ -119,4 +130,16 @@ function bigintSafe(value: unknown): unknown {
 /** A logger that drops everything, for callers that want none. */
 export function createSilentLogger(): Logger {
   return pino({ level: 'silent' })
+}
+
+const noop: LogFn = () => {}
+
+/** A logger that drops everything, without building a pino instance. */
+export const silentLogger: Logger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  child: () => silentLogger,
 }

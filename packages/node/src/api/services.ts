@@ -1,0 +1,45 @@
+import type { NodeRole } from '../config/options.js'
+import type { Startable } from '../core/lifecycle.js'
+import type { Balances, JobResults, OfferSummary, PeerSummary, SubmitJobRequest } from './interface.js'
+
+/**
+ * The parts of a node as the local API and the composition root see them. Each layer
+ * implements its interface (p2p, chain, executor, roles); the API server reads them through
+ * `ApiProviders` and never imports a layer itself.
+ */
+/** The libp2p host as the daemon needs it; the network layer implements it. */
+export interface P2PService extends Startable {
+  readonly peerId: string
+  listenAddresses(): string[]
+  peers(): Promise<PeerSummary[]>
+}
+
+/** The chain client as the daemon needs it; the contracts-client layer implements it. */
+export interface ChainService extends Startable {
+  readonly rpcUrl: string
+  chainId(): Promise<number>
+  blockNumber(): Promise<bigint>
+  balances(address: string): Promise<Balances>
+}
+
+/** The execution back-end (ONNX Runtime workers). */
+export interface ExecutorService extends Startable {
+  devices(): string[]
+}
+
+/** A role (provider, verifier, requester) running the job lifecycle from its side. */
+export interface RoleService extends Startable {
+  readonly role: NodeRole
+  /** Offers this role tracks (providers and requesters see them on gossip). */
+  offers?(): Promise<OfferSummary[]>
+  /** The requester puts a job on the market (the API's `POST /jobs`). */
+  submitJob?(request: SubmitJobRequest, options?: { signal?: AbortSignal }): Promise<{ jobId: string }>
+  /** The result files of a job this role holds (the API's `GET /jobs/:id/results`). */
+  jobResults?(id: string, options?: { signal?: AbortSignal }): Promise<JobResults | undefined>
+  /** The bytes of one result file (the API's `GET /jobs/:id/results/:name`). */
+  openJobResult?(
+    id: string,
+    name: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<AsyncIterable<Uint8Array> | undefined>
+}

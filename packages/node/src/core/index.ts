@@ -1,0 +1,5 @@
+export { BoundedMap, BoundedSet, RateLimiter } from './collections.js'
+export { isNodeError, NodeError, type NodeErrorOptions } from './errors.js'
+export type { Startable } from './lifecycle.js'
+export * from './logger.js'
+export { deadline, sleep, withTimeout } from './time.js'
