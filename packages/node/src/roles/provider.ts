@@ -44,6 +44,7 @@ import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import { checkpointStepsFor } from '../executor/training/plan.js'
+import { type ProviderJobDetail, providerDetail } from '../state/job-detail.js'
 import type { JobRecord } from '../state/records.js'
 import { attributionRequestFor, forgeAttributionResult, roleAttributor } from './attribution.js'
 import { createRoleMetrics } from './metrics.js'
@@ -85,14 +86,6 @@ export interface TrainingManifest {
    * is the leaf after the checkpoints
    */
   attribution?: Hex
-}
-
-interface ProviderDetail {
-  offer: Hex
-  requesterPeerId: string
-  dataHashes?: Hex[]
-  outputHash?: Hex
-  cheatedIndices?: number[]
 }
 
 /**
@@ -190,7 +183,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
   // zk-mode offers are bid on only for models whose circuit sits in <data-dir>/zk
   let zkCircuits: ZkCircuitIndex = loadZkCircuits([])
 
-  const detailOf = (job: JobRecord) => job.detail as unknown as ProviderDetail
+  const detailOf = providerDetail
 
   async function openJobs(): Promise<JobRecord[]> {
     const jobs = await state.listJobs({ role: 'provider' })
@@ -417,7 +410,8 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       providerPeerId: network.peerId,
       providerBinding: binding,
     }
-    const detail: ProviderDetail = {
+    const detail: ProviderJobDetail = {
+      role: 'provider',
       offer: bytesToHex(encodeJobOffer(offer)),
       requesterPeerId: offer.requesterPeerId,
     }
@@ -435,7 +429,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         maxPrice: offer.terms.maxPrice,
         price: terms.price,
         collateral: terms.collateral,
-        detail: detail as unknown as Record<string, unknown>,
+        detail: detail,
       },
       {
         bids: [
@@ -621,7 +615,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
       txHash,
       patch: {
         resultRoot: root,
-        detail: { ...detailOf(job), outputHash: put.hash } as unknown as Record<string, unknown>,
+        detail: { ...detailOf(job), outputHash: put.hash },
       },
       note: `proved in ${Date.now() - started} ms`,
     })
@@ -633,7 +627,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
 
   async function commit(
     jobId: Hex,
-    detail: ProviderDetail,
+    detail: ProviderJobDetail,
     dataHashes: Hex[],
     outputHash: Hex,
     cheated: number[],
@@ -647,7 +641,7 @@ export function createProviderRole(components: RoleComponents): ProviderRole {
         dataHashes,
         outputHash,
         ...(cheated.length > 0 ? { cheatedIndices: cheated } : {}),
-      } as unknown as Record<string, unknown>,
+      },
     })
     metrics.executionSeconds.observe((Date.now() - started) / 1000)
     const { hash } = await chain.serialize(() =>

@@ -48,6 +48,7 @@ import {
 } from '../executor/spec.js'
 import { type NamedTensors, sliceRows } from '../executor/tensor.js'
 import type { BidDecision } from '../p2p/bid-protocol.js'
+import { type RequesterJobDetail, requesterDetail } from '../state/job-detail.js'
 import type { BidRecord, JobRecord } from '../state/records.js'
 import {
   ATTRIBUTION_RESULT_FILE,
@@ -65,28 +66,6 @@ import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from
 
 /** The note on a job that failed without a bid and is offered again automatically. */
 export const NO_BID_REOFFER_NOTE = 'no usable bid; re-offered'
-
-interface RequesterDetail {
-  offer: Hex
-  providerPeerId?: string
-  reofferOf?: string
-  /** set on a job that drew no usable bid and was offered again automatically */
-  reofferedAs?: string
-  biddingClosesAt: number
-  results?: {
-    outputHash: Hex
-    /** training jobs: the trained model's content hash */
-    modelHash?: Hex
-    leafCount: number
-    /** every micro-batch of the outputs file hashes to its committed leaf */
-    verified: boolean
-    mismatchedLeaves: number[]
-    /** zk jobs: the output file is the provider's proof JSON (output vector included) */
-    zk?: boolean
-    /** training jobs that name attribution: content hash of the AttributionResult JSON */
-    attributionHash?: Hex
-  }
-}
 
 type StoredBid = BidRecord & { wire?: Hex }
 
@@ -114,7 +93,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
   const timers = new Set<NodeJS.Timeout>()
   const unsubscribers: Array<() => void> = []
 
-  const detailOf = (job: JobRecord) => job.detail as unknown as RequesterDetail
+  const detailOf = requesterDetail
   const market = () => chain.deployment.addresses.jobMarket
 
   async function readInputs(params: SubmitJobParams) {
@@ -171,7 +150,8 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       inputBytes: sizes.inputBytes,
       spec,
     }
-    const detail: RequesterDetail = {
+    const detail: RequesterJobDetail = {
+      role: 'requester',
       offer: bytesToHex(encodeJobOffer(offer)),
       biddingClosesAt: Date.now() + config.requester.biddingWindowMs,
       ...(extra.reofferOf === undefined ? {} : { reofferOf: extra.reofferOf }),
@@ -187,7 +167,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
       requester: keys.account.address,
       maxPrice: terms.maxPrice,
       ...(extra.attempts === undefined ? {} : { attempts: extra.attempts }),
-      detail: detail as unknown as Record<string, unknown>,
+      detail: detail,
     })
     await state.transitionJob(jobId, 'bidding')
     await network.gossip.publishOffer(offer)
@@ -513,7 +493,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         .then(async ({ jobId: next }) => {
           const old = await state.requireJob(jobId)
           await state.updateJob(jobId, {
-            detail: { ...detailOf(old), reofferedAs: next } as unknown as Record<string, unknown>,
+            detail: { ...detailOf(old), reofferedAs: next },
           })
           log.info({ jobId, reofferedAs: next }, 'no bids: job offered again')
         })
@@ -577,9 +557,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
           provider: onChain.provider,
           price: onChain.price,
           collateral: onChain.collateral,
-          ...(winner?.peerId === undefined
-            ? {}
-            : { detail: { ...detail, providerPeerId: winner.peerId } as unknown as Record<string, unknown> }),
+          ...(winner?.peerId === undefined ? {} : { detail: { ...detail, providerPeerId: winner.peerId } }),
         },
         note: 'award found on-chain after restart',
       })
@@ -656,7 +634,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
             provider: bid.terms.provider,
             price: bid.terms.price,
             collateral: bid.terms.collateral,
-            detail: { ...detail, providerPeerId: bid.providerPeerId } as unknown as Record<string, unknown>,
+            detail: { ...detail, providerPeerId: bid.providerPeerId },
           },
           bids: bids.map((b) => ({ ...b, status: b.bidId === record.bidId ? 'accepted' : 'rejected' })),
         })
@@ -712,7 +690,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
         detail: {
           ...detailOf(fresh),
           results: { outputHash: proofHash, leafCount: 0, verified, mismatchedLeaves: [], zk: true },
-        } as unknown as Record<string, unknown>,
+        },
       })
       log.info({ jobId, output: proof.output, verified }, 'zk result fetched')
       return
@@ -774,7 +752,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
             mismatchedLeaves,
             ...(manifest.attribution === undefined ? {} : { attributionHash: manifest.attribution }),
           },
-        } as unknown as Record<string, unknown>,
+        },
       })
       log.info({ jobId, model: manifest.model }, 'trained model fetched')
       return
@@ -799,7 +777,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
           verified: mismatchedLeaves.length === 0,
           mismatchedLeaves,
         },
-      } as unknown as Record<string, unknown>,
+      },
     })
     log.info({ jobId, outputHash, verified: mismatchedLeaves.length === 0 }, 'results fetched')
   }
@@ -925,7 +903,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
 
 /** The files a job's results consist of, once fetched: outputs, or the trained model and its manifest. */
 function resultFiles(job: JobRecord): Array<{ name: string; hash: string }> {
-  const results = (job.detail as unknown as RequesterDetail | undefined)?.results
+  const results = job.detail?.role === 'requester' ? job.detail.results : undefined
   if (results === undefined) return []
   if (results.zk === true) return [{ name: 'zk-proof.json', hash: results.outputHash }]
   if (results.modelHash !== undefined) {

@@ -19,6 +19,7 @@ import type { NamedTensors } from '../executor/tensor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import type { Network } from '../p2p/network.js'
+import type { AwardedJob } from '../state/job-detail.js'
 import type { StateStore } from '../state/store.js'
 import {
   attributionLeafIndex,
@@ -86,24 +87,6 @@ export function createPeerDirectory(network: Network): PeerDirectory {
       adUnsub()
     },
   }
-}
-
-/** The terms of an awarded job, as the JobAwarded event recorded them. */
-export interface AwardedJob {
-  jobId: Hex
-  requester: Address
-  provider: Address
-  price: bigint
-  collateral: bigint
-  modelHash: Hex
-  inputHash: Hex
-  specHash: Hex
-  kind: number
-  verification: number
-  deadline: bigint
-  sampleCount: number
-  microBatchSize: number
-  blockNumber: bigint
 }
 
 export function awardedJobFromEvent(args: Omit<AwardedJob, 'blockNumber'>, blockNumber: bigint): AwardedJob {
@@ -308,3 +291,4 @@ export function leavesNeeded(
 export function attributionIndexOf(assets: JobAssets): number | undefined {
   return assets.spec.kind === 'training' ? attributionLeafIndex(assets.spec, assets.inputs) : undefined
 }
+export type { AwardedJob } from '../state/job-detail.js'

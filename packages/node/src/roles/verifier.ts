@@ -10,6 +10,7 @@ import { approveToken, challenge, getJob, getMarketParams, type ProtocolEvent } 
 import { type LeafClaim, sampleIndices, samplesForDetection, spotCheck } from '@ocn/prover'
 import type { Hex } from 'viem'
 import type { RoleService } from '../api/services.js'
+import { type VerificationReport, type VerifierJobDetail, verifierDetail } from '../state/job-detail.js'
 import type { JobRecord } from '../state/records.js'
 import { createRoleMetrics } from './metrics.js'
 import {
@@ -25,42 +26,10 @@ import {
   roleOptions,
 } from './shared.js'
 
-export interface VerificationReport {
-  checkedIndices: number[]
-  leafCount: number
-  samples: number
-  /** probability that this check catches a provider that faked one micro-batch */
-  detectionProbability: number
-  passed: boolean
-  mismatches: Array<{ index: number; reason: string; claimed?: Hex; replayed?: Hex }>
-  /** re-execution time */
-  costMs: number
-  randomnessBlock: string
-  /** set when the provider did not serve its leaves */
-  unserved?: string
-}
-
 export interface VerifierRole extends RoleService {
   readonly role: 'verifier'
   tick(): Promise<void>
 }
-
-interface VerifierDetail {
-  award: Record<string, unknown>
-  commitBlock?: string
-  report?: VerificationReport
-}
-
-const toJson = (job: AwardedJob) =>
-  Object.fromEntries(Object.entries(job).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))
-const fromJson = (o: Record<string, unknown>): AwardedJob =>
-  ({
-    ...o,
-    price: BigInt(o.price as string),
-    collateral: BigInt(o.collateral as string),
-    deadline: BigInt(o.deadline as string),
-    blockNumber: BigInt(o.blockNumber as string),
-  }) as AwardedJob
 
 export function createVerifierRole(components: RoleComponents): VerifierRole {
   const { config, state, chain, network, keys, directory } = components
@@ -71,14 +40,15 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
   const checking = new Map<string, Promise<void>>()
   const unsubscribers: Array<() => void> = []
   const market = () => chain.deployment.addresses.jobMarket
-  const detailOf = (job: JobRecord) => job.detail as unknown as VerifierDetail
+  const detailOf = verifierDetail
 
   async function record(award: AwardedJob, commitBlock: bigint | undefined): Promise<JobRecord> {
     const existing = await state.getJob(award.jobId)
     if (existing !== undefined) return existing
-    const detail: VerifierDetail = {
-      award: toJson(award),
-      ...(commitBlock === undefined ? {} : { commitBlock: commitBlock.toString() }),
+    const detail: VerifierJobDetail = {
+      role: 'verifier',
+      award,
+      ...(commitBlock === undefined ? {} : { commitBlock }),
     }
     return state.createJob({
       id: award.jobId,
@@ -92,7 +62,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
       provider: award.provider,
       price: award.price,
       collateral: award.collateral,
-      detail: detail as unknown as Record<string, unknown>,
+      detail: detail,
     })
   }
 
@@ -115,10 +85,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
           job = await state.transitionJob(jobId, 'committed', {
             patch: {
               resultRoot: event.args.resultRoot,
-              detail: { ...detailOf(job), commitBlock: event.blockNumber.toString() } as unknown as Record<
-                string,
-                unknown
-              >,
+              detail: { ...detailOf(job), commitBlock: event.blockNumber },
             },
           })
         }
@@ -173,12 +140,12 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
     const job = await state.requireJob(jobId)
     const detail = detailOf(job)
     if (job.state !== 'committed' || detail.report !== undefined || detail.commitBlock === undefined) return
-    const award = fromJson(detail.award)
+    const award = detail.award
     if (award.verification !== 0) return
     const onChain = await getJob(chain.client, { jobMarket: market(), jobId })
     if (onChain.status !== 'committed') return reconcile(job)
     if ((await chain.chainTime()) >= BigInt(onChain.challengeEnds)) return
-    const randomness = await randomnessAfter(BigInt(detail.commitBlock))
+    const randomness = await randomnessAfter(detail.commitBlock)
     if (randomness === undefined) return // the tick comes back once the next block exists
     const providerPeer = directory.providerPeer(award.provider)
     if (
@@ -291,7 +258,7 @@ export function createVerifierRole(components: RoleComponents): VerifierRole {
       if (bad !== undefined && 'replayed' in bad) evidence = { index: bad.index, replayed: bad.replayed }
     }
     await state.updateJob(jobId, {
-      detail: { ...detail, report } as unknown as Record<string, unknown>,
+      detail: { ...detail, report },
     })
     metrics.checks.inc({ result: report.passed ? 'passed' : 'failed' })
     metrics.checkSeconds.observe(report.costMs / 1000)

@@ -1,4 +1,5 @@
 import type { NodeRole } from '../config/options.js'
+import type { JobDetail } from './job-detail.js'
 import type { JobState } from './job-state.js'
 
 export type JobKind = 'inference' | 'training'
@@ -16,8 +17,8 @@ export interface JobHistoryEntry {
 /**
  * One job as this node sees it. `role` says which side the node is on; ids and hashes are
  * 0x-hex strings as they appear on-chain and on the wire; amounts are bigints in token base
- * units. `detail` carries role-specific data (artifact locations, sample indices) that the
- * role services own.
+ * units. `detail` carries the role's own data (src/state/job-detail.ts), tagged with the role
+ * and read through that role's accessor.
  */
 export interface JobRecord {
   id: string
@@ -38,7 +39,7 @@ export interface JobRecord {
   createdAt: number
   updatedAt: number
   history: JobHistoryEntry[]
-  detail?: Record<string, unknown>
+  detail?: JobDetail
 }
 
 export type BidStatus = 'sent' | 'received' | 'accepted' | 'rejected'

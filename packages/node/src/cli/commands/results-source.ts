@@ -8,14 +8,14 @@
 import type { RoleService } from '../../api/services.js'
 import type { ArtifactStore } from '../../artifacts/store.js'
 import type { ServiceFactory } from '../../daemon/interface.js'
+import type { JobDetail } from '../../state/job-detail.js'
 import type { NodeComponents } from '../../wiring/index.js'
 
 const OUTPUTS_FILE = 'outputs.safetensors'
 const CONTENT_HASH = /^0x[0-9a-f]{64}$/
 
-function outputHashOf(detail: Record<string, unknown> | undefined): `0x${string}` | undefined {
-  const results = detail?.results as { outputHash?: unknown } | undefined
-  const hash = typeof results?.outputHash === 'string' ? results.outputHash.toLowerCase() : undefined
+function outputHashOf(detail: JobDetail | undefined): `0x${string}` | undefined {
+  const hash = detail?.role === 'requester' ? detail.results?.outputHash.toLowerCase() : undefined
   return hash !== undefined && CONTENT_HASH.test(hash) ? (hash as `0x${string}`) : undefined
 }
 

@@ -1,0 +1,119 @@
+/**
+ * What each role keeps about a job beyond the common record fields: typed per role and
+ * tagged with the role, so a role reads its own detail through its accessor below and never
+ * casts. The store persists these as they are (bigints stay exact through the codec).
+ */
+import type { Address, Hex } from 'viem'
+import { StateError } from './errors.js'
+
+/** The terms of an awarded job, as the JobAwarded event recorded them. */
+export interface AwardedJob {
+  jobId: Hex
+  requester: Address
+  provider: Address
+  price: bigint
+  collateral: bigint
+  modelHash: Hex
+  inputHash: Hex
+  specHash: Hex
+  kind: number
+  verification: number
+  deadline: bigint
+  sampleCount: number
+  microBatchSize: number
+  blockNumber: bigint
+}
+
+/** What the requester learned when it fetched and checked a job's results. */
+export interface RequesterResults {
+  outputHash: Hex
+  /** training jobs: the trained model's content hash */
+  modelHash?: Hex
+  leafCount: number
+  /** every micro-batch of the outputs file hashes to its committed leaf */
+  verified: boolean
+  mismatchedLeaves: number[]
+  /** zk jobs: the output file is the provider's proof JSON (output vector included) */
+  zk?: boolean
+  /** training jobs that name attribution: content hash of the AttributionResult JSON */
+  attributionHash?: Hex
+}
+
+export interface RequesterJobDetail {
+  role: 'requester'
+  /** the signed offer's wire bytes */
+  offer: Hex
+  providerPeerId?: string
+  reofferOf?: string
+  /** set on a job that drew no usable bid and was offered again automatically */
+  reofferedAs?: string
+  biddingClosesAt: number
+  results?: RequesterResults
+}
+
+export interface ProviderJobDetail {
+  role: 'provider'
+  /** the signed offer's wire bytes */
+  offer: Hex
+  requesterPeerId: string
+  /** the committed leaves (one per micro-batch, or per checkpoint segment for training) */
+  dataHashes?: Hex[]
+  outputHash?: Hex
+  /** devnet fault injection only: the micro-batches this provider corrupted */
+  cheatedIndices?: number[]
+}
+
+export interface VerificationReport {
+  checkedIndices: number[]
+  leafCount: number
+  samples: number
+  /** probability that this check catches a provider that faked one micro-batch */
+  detectionProbability: number
+  passed: boolean
+  mismatches: Array<{ index: number; reason: string; claimed?: Hex; replayed?: Hex }>
+  /** re-execution time */
+  costMs: number
+  randomnessBlock: string
+  /** set when the provider did not serve its leaves */
+  unserved?: string
+}
+
+export interface VerifierJobDetail {
+  role: 'verifier'
+  award: AwardedJob
+  /** the block of the result commitment; the spot-check's randomness comes after it */
+  commitBlock?: bigint
+  report?: VerificationReport
+}
+
+export type JobDetail = RequesterJobDetail | ProviderJobDetail | VerifierJobDetail
+
+/** The part of a JobRecord the accessors read (records.ts imports this module, not the reverse). */
+interface WithDetail {
+  id: string
+  detail?: JobDetail
+}
+
+function wrongDetail(job: WithDetail, role: JobDetail['role']): StateError {
+  return new StateError('STATE_INVALID_RECORD', `job ${job.id} has no ${role} detail`, {
+    details: job.detail === undefined ? 'the record has no detail' : `its detail is the ${job.detail.role}'s`,
+  })
+}
+
+/** The requester's detail of a job it offered; throws STATE_INVALID_RECORD for any other record. */
+export function requesterDetail(job: WithDetail): RequesterJobDetail {
+  if (job.detail?.role !== 'requester') throw wrongDetail(job, 'requester')
+  return job.detail
+}
+
+/** The provider's detail of a job it bid on; throws STATE_INVALID_RECORD for any other record. */
+export function providerDetail(job: WithDetail): ProviderJobDetail {
+  if (job.detail?.role !== 'provider') throw wrongDetail(job, 'provider')
+  return job.detail
+}
+
+/** The verifier's detail of a job it watches; throws STATE_INVALID_RECORD for any other record. */
+export function verifierDetail(job: WithDetail): VerifierJobDetail {
+  if (job.detail?.role !== 'verifier') throw wrongDetail(job, 'verifier')
+  return job.detail
+}
