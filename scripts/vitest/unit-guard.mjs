@@ -33,7 +33,10 @@ function forbid(target, name, what) {
   if (typeof original !== 'function') return
   target[name] = function unitTierForbidden(...args) {
     const detail = typeof args[0] === 'string' ? ` (${name} ${JSON.stringify(args[0])})` : ` (${name})`
-    throw violation(`${what}${detail}`)
+    const error = violation(`${what}${detail}`)
+    // the stack (and vitest's code frame) starts at the caller, not in this file
+    Error.captureStackTrace(error, unitTierForbidden)
+    throw error
   }
 }
 
