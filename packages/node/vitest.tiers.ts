@@ -1,0 +1,42 @@
+/**
+ * The test tiers of @ocn/node (see README "Test tiers"). A test file listed in neither list
+ * is a unit test: no chain, no network sockets, no child processes (the unit tier's setup
+ * file enforces that). Each entry says why the file is not a unit test.
+ */
+export const integration: Record<string, string> = {
+  'test/api/api.test.ts': 'serves the HTTP API on a TCP port',
+  'test/api/daemon.test.ts': 'starts daemons: libp2p over TCP and the HTTP API',
+  'test/api/libp2p-metrics.test.ts': 'libp2p over TCP',
+  'test/api/submit.test.ts': 'serves the HTTP API on a TCP port',
+  'test/attribution/attribution.test.ts': 'starts anvil',
+  'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',
+  'test/channels/cli.test.ts': 'starts anvil; spawns ocn',
+  'test/cli/chain.test.ts': 'starts anvil; spawns ocn',
+  'test/cli/cli.test.ts': 'spawns ocn',
+  'test/cli/gov.test.ts': 'starts anvil; spawns ocn',
+  'test/cli/job-results.test.ts': 'serves the HTTP API on a TCP port; spawns ocn',
+  'test/cli/zk.test.ts': 'builds a circuit; starts anvil; spawns ocn',
+  'test/devnet/processes.test.ts': "spawns ocn through the devnet's process helpers (no devnet)",
+  'test/executor/checks.test.ts': 'forks executor worker processes',
+  'test/executor/formats.test.ts': 'forks executor worker processes',
+  'test/executor/inference.test.ts': 'forks executor worker processes',
+  'test/executor/limits.test.ts': 'forks executor worker processes; runs nvidia-smi',
+  'test/executor/replay.test.ts': 'forks executor worker processes',
+  'test/executor/tolerance.test.ts': 'forks executor worker processes',
+  'test/executor/training.test.ts': 'forks executor worker processes',
+  'test/p2p/artifact.test.ts': 'libp2p over TCP',
+  'test/p2p/gossip.test.ts': 'libp2p over TCP',
+  'test/p2p/host.test.ts': 'libp2p over TCP',
+  'test/p2p/protocols.test.ts': 'libp2p over TCP',
+  'test/p2p/validation.test.ts': 'libp2p over TCP',
+  'test/roles/chain.test.ts': 'starts anvil',
+  'test/roles/zk.test.ts': 'builds a circuit; starts anvil',
+  'test/state/state.test.ts': 'spawns a node process that is killed mid-write',
+}
+
+export const system: Record<string, string> = {
+  'test/cli/job.test.ts': 'starts a devnet (anvil and several ocn processes)',
+  'test/devnet/devnet.test.ts': 'runs `ocn devnet` (anvil and five ocn processes)',
+  'test/devnet/supervision.test.ts': 'runs `ocn devnet` and kills it',
+  'test/devnet/zk.test.ts': 'starts a devnet and builds a circuit',
+}

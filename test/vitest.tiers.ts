@@ -1,0 +1,14 @@
+/**
+ * The test tiers of the end-to-end workspace (see README "Test tiers"): every test here runs
+ * a whole network, so every file is a system test. Each entry says what the file starts.
+ */
+export const integration: Record<string, string> = {}
+
+export const system: Record<string, string> = {
+  'e2e/attribution.test.ts': 'anvil and daemons over libp2p TCP; the attributor child process',
+  'e2e/crash.test.ts': 'a devnet of ocn processes, killed and restarted',
+  'e2e/lifecycle.test.ts': 'anvil and five daemons over libp2p TCP',
+  'e2e/models.test.ts': 'anvil and daemons over libp2p TCP; spawns ocn',
+  'e2e/prebid.test.ts': 'anvil and daemons over libp2p TCP',
+  'e2e/zk.test.ts': 'anvil and daemons over libp2p TCP; builds a circuit',
+}
