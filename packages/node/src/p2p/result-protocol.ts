@@ -12,7 +12,6 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { assertResultLeaves, type ResultNotice, type ResultRequest, type ResultResponse } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.js'
-import { deadline } from '../core/time.js'
 import { definedOnly } from './bid-protocol.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
@@ -24,27 +23,18 @@ import {
   type StreamProtocolOptions,
 } from './options.js'
 import {
-  lpFor,
-  type PeerTarget,
-  peerLabel,
-  readMessage,
-  request,
-  serveRequest,
-  toDialTarget,
-  toP2PError,
-  writeMessage,
-} from './streams.js'
+  createResultNoticeReceiver,
+  type ResultNoticeHandler,
+  sendResultNotice as sendNotice,
+} from './result-notice.js'
+import { type PeerTarget, request, serveRequest } from './streams.js'
+
+export type { ResultNoticeHandler } from './result-notice.js'
 
 export type ResultHandler = (
   request: ResultRequest,
   context: { remotePeer: string; signal: AbortSignal },
 ) => Promise<ResultResponse>
-
-/** Called with a notice whose provider peer is the peer that sent it. */
-export type ResultNoticeHandler = (
-  notice: ResultNotice,
-  context: { remotePeer: string },
-) => void | Promise<void>
 
 export interface ResultProtocolInit extends Partial<StreamProtocolOptions> {
   onResultRequest?: ResultHandler
@@ -72,6 +62,33 @@ export interface ResultProtocol {
   ): Promise<ResultResponse>
 }
 
+/**
+ * Checks a response before anyone uses it: it names the job asked about and, when ok, its
+ * leaves prove against its root and are only the ones asked for.
+ */
+function checkResultResponse(req: ResultRequest, response: ResultResponse, peer: PeerTarget): void {
+  if (response.jobId !== req.jobId) {
+    throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result response names another job', {
+      peer: String(peer),
+    })
+  }
+  if (response.status !== 'ok') return
+  try {
+    assertResultLeaves(response)
+  } catch (cause) {
+    throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result leaves do not match the root', {
+      peer: String(peer),
+      cause,
+    })
+  }
+  const asked = new Set(req.indices)
+  if (response.result?.leaves.some((leaf) => !asked.has(leaf.index))) {
+    throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result response has leaves not asked for', {
+      peer: String(peer),
+    })
+  }
+}
+
 export function createResultProtocol(
   init: ResultProtocolInit,
   components: ResultProtocolComponents,
@@ -82,28 +99,21 @@ export function createResultProtocol(
   const metrics = createP2PMetrics(components.registry)
   let handler = init.onResultRequest
   let noticeHandler = init.onResultNotice
+  const streamLimits = {
+    maxInboundStreams: options.maxInboundResultStreams,
+    maxOutboundStreams: options.maxInboundResultStreams,
+  }
 
-  async function handleNoticeStream(stream: Stream, connection: Connection): Promise<void> {
-    const remotePeer = connection.remotePeer.toString()
-    const signal = AbortSignal.timeout(options.requestTimeoutMs)
-    let outcome = 'ok'
+  async function answer(
+    req: ResultRequest,
+    ctx: { remotePeer: string; signal: AbortSignal },
+  ): Promise<ResultResponse> {
+    if (handler === undefined) return { version: 1, jobId: req.jobId, status: 'not-found' }
     try {
-      const notice = await readMessage(lpFor(stream, 'resultNotice'), 'resultNotice', signal)
-      // a notice speaks for the provider peer it names: only that peer may send it
-      if (notice.providerPeerId !== remotePeer) {
-        throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result notice names another provider', {
-          peer: remotePeer,
-        })
-      }
-      await stream.close({ signal }).catch(() => {})
-      await noticeHandler?.(notice, { remotePeer })
+      return await handler(req, { remotePeer: ctx.remotePeer, signal: ctx.signal })
     } catch (error) {
-      const mapped = toP2PError(error, { signal, peer: remotePeer, what: RESULT_NOTICE_PROTOCOL })
-      outcome = mapped.code
-      stream.abort(mapped)
-      log.debug({ err: mapped, peer: remotePeer }, 'result notice refused')
-    } finally {
-      metrics.streamRequests.inc({ protocol: RESULT_NOTICE_PROTOCOL, direction: 'inbound', outcome })
+      log.warn({ err: error }, 'result handler failed')
+      return { version: 1, jobId: req.jobId, status: 'not-ready' }
     }
   }
 
@@ -114,15 +124,7 @@ export function createResultProtocol(
       'resultRequest',
       'resultResponse',
       options.requestTimeoutMs,
-      async (req, ctx) => {
-        if (handler === undefined) return { version: 1, jobId: req.jobId, status: 'not-found' }
-        try {
-          return await handler(req, { remotePeer: ctx.remotePeer, signal: ctx.signal })
-        } catch (error) {
-          log.warn({ err: error }, 'result handler failed')
-          return { version: 1, jobId: req.jobId, status: 'not-ready' }
-        }
-      },
+      answer,
     )
     metrics.streamRequests.inc({
       protocol: RESULT_PROTOCOL,
@@ -131,16 +133,17 @@ export function createResultProtocol(
     })
   }
 
+  const handleNoticeStream = createResultNoticeReceiver({
+    requestTimeoutMs: options.requestTimeoutMs,
+    log,
+    metrics,
+    handler: () => noticeHandler,
+  })
+
   return {
     async start() {
-      await host.handle(RESULT_PROTOCOL, handleStream, {
-        maxInboundStreams: options.maxInboundResultStreams,
-        maxOutboundStreams: options.maxInboundResultStreams,
-      })
-      await host.handle(RESULT_NOTICE_PROTOCOL, handleNoticeStream, {
-        maxInboundStreams: options.maxInboundResultStreams,
-        maxOutboundStreams: options.maxInboundResultStreams,
-      })
+      await host.handle(RESULT_PROTOCOL, handleStream, streamLimits)
+      await host.handle(RESULT_NOTICE_PROTOCOL, handleNoticeStream, streamLimits)
     },
     async stop() {
       await host.unhandle(RESULT_PROTOCOL).catch(() => {})
@@ -153,52 +156,17 @@ export function createResultProtocol(
       noticeHandler = next
     },
     async sendResultNotice(peer, notice, callOptions = {}) {
-      const signal = deadline(callOptions.signal, options.requestTimeoutMs)
-      const label = peerLabel(peer)
-      let stream: Stream
-      try {
-        stream = await host.dialProtocol(toDialTarget(peer), RESULT_NOTICE_PROTOCOL, { signal })
-      } catch (error) {
-        throw new P2PError(P2PErrorCode.DIAL_FAILED, `${RESULT_NOTICE_PROTOCOL}: cannot open a stream`, {
-          cause: error,
-          peer: label,
-        })
-      }
-      try {
-        await writeMessage(lpFor(stream, 'resultNotice'), 'resultNotice', notice, signal)
-        await stream.close({ signal })
-      } catch (error) {
-        const mapped = toP2PError(error, { signal, peer: label, what: RESULT_NOTICE_PROTOCOL })
-        stream.abort(mapped)
-        throw mapped
-      }
+      await sendNotice(host, peer, notice, {
+        requestTimeoutMs: options.requestTimeoutMs,
+        signal: callOptions.signal,
+      })
     },
     async requestResult(peer, req, callOptions = {}) {
       const response = await request(host, peer, RESULT_PROTOCOL, 'resultRequest', req, 'resultResponse', {
         timeoutMs: options.requestTimeoutMs,
         ...(callOptions.signal === undefined ? {} : { signal: callOptions.signal }),
       })
-      if (response.jobId !== req.jobId) {
-        throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result response names another job', {
-          peer: String(peer),
-        })
-      }
-      if (response.status === 'ok') {
-        try {
-          assertResultLeaves(response)
-        } catch (cause) {
-          throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result leaves do not match the root', {
-            peer: String(peer),
-            cause,
-          })
-        }
-        const asked = new Set(req.indices)
-        if (response.result?.leaves.some((leaf) => !asked.has(leaf.index))) {
-          throw new P2PError(P2PErrorCode.PROTOCOL_VIOLATION, 'result response has leaves not asked for', {
-            peer: String(peer),
-          })
-        }
-      }
+      checkResultResponse(req, response, peer)
       return response
     },
   }
