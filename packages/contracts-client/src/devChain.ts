@@ -75,7 +75,8 @@ export function resolveAnvilBinary(): string {
   return binary
 }
 
-async function freePort(): Promise<number> {
+/** A free loopback TCP port (probed, then released for whoever binds it next). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()

@@ -1,8 +1,6 @@
 import type { Address } from 'viem'
-import { simulateContract } from 'viem/actions'
-import { stakeManagerAbi } from '../generated/abis.js'
-import { simulate, submit } from '../internal.js'
 import type { ProtocolWalletClient, WriteOptions, WriteResult } from '../types.js'
+import { callStakeManager } from './stakeManagerCall.js'
 
 export interface RequestUnbondingParameters extends WriteOptions {
   stakeManager: Address
@@ -16,15 +14,5 @@ export async function requestUnbonding(
   client: ProtocolWalletClient,
   { stakeManager, amount, gas }: RequestUnbondingParameters,
 ): Promise<RequestUnbondingReturnType> {
-  const { request } = await simulate('requestUnbonding', () =>
-    simulateContract(client, {
-      address: stakeManager,
-      abi: stakeManagerAbi,
-      functionName: 'requestUnbonding',
-      args: [amount],
-      account: client.account,
-      ...(gas === undefined ? {} : { gas }),
-    }),
-  )
-  return submit(client, request, 'requestUnbonding')
+  return callStakeManager(client, stakeManager, { functionName: 'requestUnbonding', args: [amount] }, gas)
 }

@@ -1,8 +1,6 @@
 import type { Address } from 'viem'
-import { simulateContract } from 'viem/actions'
-import { stakeManagerAbi } from '../generated/abis.js'
-import { simulate, submit } from '../internal.js'
 import type { ProtocolWalletClient, WriteOptions, WriteResult } from '../types.js'
+import { callStakeManager } from './stakeManagerCall.js'
 
 export interface StakeParameters extends WriteOptions {
   stakeManager: Address
@@ -16,15 +14,5 @@ export async function stake(
   client: ProtocolWalletClient,
   { stakeManager, amount, gas }: StakeParameters,
 ): Promise<StakeReturnType> {
-  const { request } = await simulate('stake', () =>
-    simulateContract(client, {
-      address: stakeManager,
-      abi: stakeManagerAbi,
-      functionName: 'stake',
-      args: [amount],
-      account: client.account,
-      ...(gas === undefined ? {} : { gas }),
-    }),
-  )
-  return submit(client, request, 'stake')
+  return callStakeManager(client, stakeManager, { functionName: 'stake', args: [amount] }, gas)
 }

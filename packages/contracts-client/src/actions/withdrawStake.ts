@@ -1,8 +1,6 @@
 import type { Address } from 'viem'
-import { simulateContract } from 'viem/actions'
-import { stakeManagerAbi } from '../generated/abis.js'
-import { simulate, submit } from '../internal.js'
 import type { ProtocolWalletClient, WriteOptions, WriteResult } from '../types.js'
+import { callStakeManager } from './stakeManagerCall.js'
 
 export interface WithdrawStakeParameters extends WriteOptions {
   stakeManager: Address
@@ -15,14 +13,5 @@ export async function withdrawStake(
   client: ProtocolWalletClient,
   { stakeManager, gas }: WithdrawStakeParameters,
 ): Promise<WithdrawStakeReturnType> {
-  const { request } = await simulate('withdraw', () =>
-    simulateContract(client, {
-      address: stakeManager,
-      abi: stakeManagerAbi,
-      functionName: 'withdraw',
-      account: client.account,
-      ...(gas === undefined ? {} : { gas }),
-    }),
-  )
-  return submit(client, request, 'withdraw')
+  return callStakeManager(client, stakeManager, { functionName: 'withdraw' }, gas)
 }

@@ -2,6 +2,7 @@ import {
   ContractsClientError,
   ContractsClientErrorCode,
   type ContractsClientErrorOptions,
+  DeploymentError,
 } from '../errors.js'
 import {
   accessManagerAbi,
@@ -12,12 +13,9 @@ import {
   timelockControllerAbi,
 } from '../generated/abis.js'
 
-/** Deploying or wiring governance failed (code DEPLOYMENT). */
-export class GovernanceDeploymentError extends ContractsClientError {
+/** Deploying or wiring governance failed (code DEPLOYMENT): a DeploymentError of its own name. */
+export class GovernanceDeploymentError extends DeploymentError {
   override name = 'GovernanceDeploymentError'
-  constructor(shortMessage: string, options: ContractsClientErrorOptions = {}) {
-    super(ContractsClientErrorCode.DEPLOYMENT, shortMessage, options)
-  }
 }
 
 /** A governance action got an argument it cannot use (code INVALID_ARGUMENT). */

@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { checkpointHash, hashTensors } from '../executor/hashing.js'
-import { sessionOptionsFor } from '../executor/session-options.js'
+import { createSession } from '../executor/session-options.js'
 import type { TrainingJobSpec } from '../executor/spec.js'
 import { gatherRows, type NamedTensors } from '../executor/tensor.js'
 import {
@@ -85,15 +85,12 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
   })
   const params = paramNames(mlp.layers.length)
   const suffixes = stateSuffixes(spec.optimizer)
-  let session: ort.InferenceSession
-  try {
-    session = await ort.InferenceSession.create(encodeOnnxModel(graph), sessionOptionsFor(spec.profile))
-  } catch (cause) {
-    throw new AttributionError('ATTRIBUTION_RUN_FAILED', 'ONNX Runtime refused the gradient graph', {
-      details: cause instanceof Error ? cause.message : String(cause),
+  const refused = (details: string, cause: unknown) =>
+    new AttributionError('ATTRIBUTION_RUN_FAILED', 'ONNX Runtime refused the gradient graph', {
+      details,
       cause,
     })
-  }
+  const session = await createSession(encodeOnnxModel(graph), spec.profile, refused)
   try {
     /** sum over `rows` of per-sample loss gradients, flattened in parameter order (float64) */
     const gradientSum = async (

@@ -6,7 +6,6 @@
  * and report what happened, on-chain balances included.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -14,6 +13,7 @@ import {
   type Deployment,
   type DevChain,
   deployProtocol,
+  freePort,
   getStake,
   getTokenBalance,
   openTokenAbi,
@@ -181,20 +181,6 @@ function plans(options: DevnetOptions): NodePlan[] {
     })
   list.push({ name: 'requester', roles: ['requester'], extraRoles: [], cheater: false, stake: false })
   return list
-}
-
-/** A free loopback TCP port (probed, then released for the node to bind). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function nodeConfig(

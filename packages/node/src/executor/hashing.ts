@@ -12,26 +12,12 @@
  * The checkpoint chain is h_0 = SHA-256(0^32 || c_0), h_i = SHA-256(h_{i-1} || c_i).
  */
 import { createHash } from 'node:crypto'
+import { onnxDataTypeCode } from '@ocn/prover/onnx'
 import type { Hex } from 'viem'
-import type { NamedTensors, TensorDType } from './tensor.js'
+import type { NamedTensors } from './tensor.js'
 
 export const OUTPUTS_HASH_DOMAIN = 'ocn/outputs/v1'
 export const CHECKPOINT_HASH_DOMAIN = 'ocn/checkpoint/v1'
-
-const onnxCode: Record<TensorDType, number> = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  uint16: 4,
-  int16: 5,
-  int32: 6,
-  int64: 7,
-  bool: 9,
-  float16: 10,
-  float64: 11,
-  uint32: 12,
-  uint64: 13,
-}
 
 export function hashTensors(domain: string, tensors: NamedTensors): Hex {
   const h = createHash('sha256')
@@ -48,7 +34,7 @@ export function hashTensors(domain: string, tensors: NamedTensors): Hex {
     const head = Buffer.alloc(4 + nameBytes.length + 1 + 4 + 8 * t.dims.length)
     let o = head.writeUInt32BE(nameBytes.length, 0)
     o += nameBytes.copy(head, o)
-    o = head.writeUInt8(onnxCode[t.dtype], o)
+    o = head.writeUInt8(onnxDataTypeCode[t.dtype], o)
     o = head.writeUInt32BE(t.dims.length, o)
     for (const d of t.dims) o = head.writeBigUInt64BE(BigInt(d), o)
     h.update(head)

@@ -1,4 +1,4 @@
-import type { InferenceSession } from 'onnxruntime-node'
+import * as ort from 'onnxruntime-node'
 import type { ReplayProfile } from './spec.js'
 
 /**
@@ -6,8 +6,8 @@ import type { ReplayProfile } from './spec.js'
  * optimisation level, sequential execution, the execution provider. Memory-pattern and
  * arena options do not change results and stay at ONNX Runtime's defaults.
  */
-export function sessionOptionsFor(profile: ReplayProfile): InferenceSession.SessionOptions {
-  const providers: InferenceSession.SessionOptions['executionProviders'] =
+export function sessionOptionsFor(profile: ReplayProfile): ort.InferenceSession.SessionOptions {
+  const providers: ort.InferenceSession.SessionOptions['executionProviders'] =
     profile.executionProvider === 'cuda'
       ? [{ name: 'cuda', deviceId: 0 }]
       : profile.executionProvider === 'webgpu'
@@ -20,5 +20,22 @@ export function sessionOptionsFor(profile: ReplayProfile): InferenceSession.Sess
     executionMode: 'sequential',
     graphOptimizationLevel: profile.graphOptimizationLevel,
     logSeverityLevel: 3,
+  }
+}
+
+/**
+ * An ONNX Runtime session for `model` under the profile's options. When ONNX Runtime
+ * refuses the model, throws what `refused` makes of its message and the cause.
+ * (Loads onnxruntime-node: import this module only where sessions run.)
+ */
+export async function createSession(
+  model: Uint8Array,
+  profile: ReplayProfile,
+  refused: (details: string, cause: unknown) => Error,
+): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(model, sessionOptionsFor(profile))
+  } catch (cause) {
+    throw refused(cause instanceof Error ? cause.message : String(cause), cause)
   }
 }

@@ -2,6 +2,7 @@
  * Tensors as the executor moves them between files, workers and ONNX Runtime: a dtype,
  * dims and little-endian bytes. Plain data, so it crosses worker boundaries by transfer.
  */
+import { dtypeByteSize, type OnnxTypedArray } from '@ocn/prover/onnx'
 import { ExecutorError } from './errors.js'
 
 export const tensorDTypes = [
@@ -33,26 +34,8 @@ export function isTensorDType(s: string): s is TensorDType {
   return (tensorDTypes as readonly string[]).includes(s)
 }
 
-export function dtypeSize(dtype: TensorDType): number {
-  switch (dtype) {
-    case 'float64':
-    case 'int64':
-    case 'uint64':
-      return 8
-    case 'float32':
-    case 'int32':
-    case 'uint32':
-      return 4
-    case 'float16':
-    case 'int16':
-    case 'uint16':
-      return 2
-    case 'int8':
-    case 'uint8':
-    case 'bool':
-      return 1
-  }
-}
+/** Bytes per element (@ocn/prover's ONNX table). */
+export const dtypeSize: (dtype: TensorDType) => number = dtypeByteSize
 
 export function elementCount(dims: readonly number[]): number {
   let n = 1
@@ -76,24 +59,12 @@ export function checkTensor(name: string, t: HostTensor): void {
   }
 }
 
-type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-
 /**
  * A typed-array view (ONNX Runtime's representation) over the tensor's bytes; copies only
  * when the bytes are not aligned for the element size. float16 is a Uint16Array of bit
  * patterns, bool a Uint8Array of 0/1.
  */
-export function typedView(t: HostTensor): TypedArray {
+export function typedView(t: HostTensor): OnnxTypedArray {
   const size = dtypeSize(t.dtype)
   let bytes = t.data
   if (bytes.byteOffset % size !== 0) bytes = bytes.slice()

@@ -4,12 +4,12 @@
  * by the pool; never imported by the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import * as ort from 'onnxruntime-node'
+import type * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
-import { sessionOptionsFor } from './session-options.js'
+import { createSession } from './session-options.js'
 import type { NamedTensors } from './tensor.js'
 import { elementCount } from './tensor.js'
 import { datasetOf } from './training/plan.js'
@@ -87,23 +87,18 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
   }
   const bytes = models.get(ref.modelHash)
   if (!bytes) throw new ExecutorError('EXECUTOR_RUN_FAILED', 'worker was not sent the model it does not hold')
-  let session: ort.InferenceSession
-  try {
-    session = await ort.InferenceSession.create(bytes, sessionOptionsFor(ref.profile))
-  } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause)
-    if (ref.profile.executionProvider !== 'cpu' && /provider|cuda|webgpu|dawn|adapter/i.test(message)) {
-      throw new ExecutorError(
-        'EXECUTOR_DEVICE_UNAVAILABLE',
-        `the ${ref.profile.executionProvider} execution provider failed to start`,
-        { details: message, cause },
-      )
-    }
-    throw new ExecutorError('EXECUTOR_MODEL_INVALID', 'ONNX Runtime cannot load the model', {
-      details: message,
-      cause,
-    })
-  }
+  const session = await createSession(bytes, ref.profile, (message, cause) =>
+    ref.profile.executionProvider !== 'cpu' && /provider|cuda|webgpu|dawn|adapter/i.test(message)
+      ? new ExecutorError(
+          'EXECUTOR_DEVICE_UNAVAILABLE',
+          `the ${ref.profile.executionProvider} execution provider failed to start`,
+          { details: message, cause },
+        )
+      : new ExecutorError('EXECUTOR_MODEL_INVALID', 'ONNX Runtime cannot load the model', {
+          details: message,
+          cause,
+        }),
+  )
   const sig = (meta: readonly ort.InferenceSession.ValueMetadata[]) =>
     meta.map((m) =>
       m.isTensor

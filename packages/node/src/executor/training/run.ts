@@ -8,7 +8,7 @@ import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
 import { encodeSafetensors } from '../formats/safetensors.js'
 import { checkpointHash } from '../hashing.js'
-import { sessionOptionsFor } from '../session-options.js'
+import { createSession } from '../session-options.js'
 import type { TrainingJobSpec } from '../spec.js'
 import { gatherRows, type HostTensor, type NamedTensors, typedView } from '../tensor.js'
 import {
@@ -72,15 +72,12 @@ export class TrainingStepper {
     const mlp = initialMlp(spec, baseModel)
     const plan = makePlan(spec, mlp, data)
     const graph = buildTrainingStepModel({ layers: mlp.layers, loss: spec.loss, optimizer: spec.optimizer })
-    let session: ort.InferenceSession
-    try {
-      session = await ort.InferenceSession.create(encodeOnnxModel(graph), sessionOptionsFor(spec.profile))
-    } catch (cause) {
-      throw new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime refused the training-step graph', {
-        details: cause instanceof Error ? cause.message : String(cause),
+    const refused = (details: string, cause: unknown) =>
+      new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime refused the training-step graph', {
+        details,
         cause,
       })
-    }
+    const session = await createSession(encodeOnnxModel(graph), spec.profile, refused)
     return new TrainingStepper(session, plan, mlp, data, new DataOrder(plan))
   }
 
