@@ -45,11 +45,11 @@ describe('a fresh clone', () => {
     execFileSync('git', ['clone', '--quiet', '--no-hardlinks', repoRoot, clone])
     const install = run('npm', ['ci', '--prefer-offline'])
     // npm links the bin at install time, so it must point at a committed file
-    const unbuilt = spawn('npx', ['--no', 'ocn', '--version'])
+    const unbuilt = spawn('npx', ['ocn', '--version'])
     expect(unbuilt.status).toBe(1)
     expect(unbuilt.output).toContain('ocn is not built yet: run `npm run build`')
     const build = run('npm', ['run', 'build'])
-    const version = run('npx', ['--no', 'ocn', '--version'])
+    const version = run('npx', ['ocn', '--version'])
     expect(version.trim().split('\n').at(-1)).toMatch(/^ocn \d+\.\d+\.\d+/)
     for (const output of [install, unbuilt.output, build, version])
       expect(output).not.toMatch(/Unknown (project|user|env) config/)
