@@ -1,5 +1,6 @@
 import { request } from 'node:http'
 import { ApiError, type ApiErrorCode, apiErrorStatus } from './errors.js'
+import type { ApiJson, ApiRoute } from './routes.js'
 
 export interface GetApiJsonOptions {
   timeoutMs?: number
@@ -149,4 +150,25 @@ export function postApiJson<T>(
       })
     },
   })
+}
+
+/** GETs a JSON route of the table in routes.ts: `apiGet(url, apiRoutes.job, { id })`. */
+export function apiGet<Params extends Record<string, string>, Query extends object, Response>(
+  baseUrl: string,
+  route: ApiRoute<Params, Query, Response, undefined, 'json'>,
+  params: Params,
+  options: GetApiJsonOptions & { query?: Query } = {},
+): Promise<ApiJson<Response>> {
+  return getApiJson<ApiJson<Response>>(baseUrl, route.path(params, options.query), options)
+}
+
+/** POSTs to a JSON route of the table in routes.ts: `apiPost(url, apiRoutes.submitJob, {}, body)`. */
+export function apiPost<Params extends Record<string, string>, Query extends object, Response, Body>(
+  baseUrl: string,
+  route: ApiRoute<Params, Query, Response, Body, 'json'>,
+  params: Params,
+  body: ApiJson<Body>,
+  options: PostApiJsonOptions = {},
+): Promise<ApiJson<Response>> {
+  return postApiJson<ApiJson<Response>>(baseUrl, route.path(params), body, options)
 }

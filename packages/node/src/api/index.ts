@@ -1,6 +1,14 @@
-export { type GetApiJsonOptions, getApiJson, type PostApiJsonOptions, postApiJson } from './client.js'
+export {
+  apiGet,
+  apiPost,
+  type GetApiJsonOptions,
+  getApiJson,
+  type PostApiJsonOptions,
+  postApiJson,
+} from './client.js'
 export { ApiError, type ApiErrorCode, apiErrorStatus } from './errors.js'
 export type * from './interface.js'
 export * from './options.js'
+export { type ApiJson, type ApiRoute, type ApiRouteName, apiRoutes, matchApiRoute } from './routes.js'
 export { type ApiServer, type ApiServerComponents, createApiServer } from './server.js'
 export type * from './services.js'

@@ -19,4 +19,3 @@ export {
   type ServedModel,
 } from './server.js'
 export * from './voucher-store.js'
-export * from './wire.js'

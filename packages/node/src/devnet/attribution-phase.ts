@@ -29,7 +29,9 @@ import { contentHashOf } from '@ocn/protocol'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { getContractEvents } from 'viem/actions'
-import { getApiJson, postApiJson } from '../api/client.js'
+import { apiGet, apiPost } from '../api/client.js'
+import type { SubmitJobRequest } from '../api/interface.js'
+import { type ApiJson, apiRoutes } from '../api/routes.js'
 import { type AttributionResult, attributionClaim } from '../attribution/result.js'
 import { writeTensorFile } from '../executor/formats/index.js'
 import { ATTRIBUTION_RESULT_FILE, attributionResultProblem } from '../roles/attribution.js'
@@ -101,10 +103,10 @@ const TERMINAL = new Set(['finalized', 'slashed', 'expired', 'failed'])
 async function runJob(
   context: DevnetAfterContext,
   api: string,
-  body: Record<string, unknown>,
+  body: ApiJson<SubmitJobRequest>,
   timeoutMs: number,
-): Promise<JobRecord> {
-  const { jobId } = await postApiJson<{ jobId: string }>(api, '/jobs', body, {
+): Promise<ApiJson<JobRecord>> {
+  const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, {
     ...(context.signal === undefined ? {} : { signal: context.signal }),
   })
   return waitJob(context, api, jobId, (r) => TERMINAL.has(r.state), timeoutMs)
@@ -114,9 +116,9 @@ async function waitJob(
   context: DevnetAfterContext,
   api: string,
   jobId: string,
-  done: (record: JobRecord) => boolean,
+  done: (record: ApiJson<JobRecord>) => boolean,
   timeoutMs: number,
-): Promise<JobRecord> {
+): Promise<ApiJson<JobRecord>> {
   const until = Date.now() + timeoutMs
   for (;;) {
     if (context.signal?.aborted) throw new DevnetError('DEVNET_ABORTED', 'the devnet was stopped')
@@ -134,17 +136,14 @@ async function waitJob(
 
 /** One result file of a job from the requester's API, checked against its content hash. */
 async function resultFile(api: string, jobId: string, name: string): Promise<Uint8Array> {
-  const listing = await getApiJson<{ files: { name: string; hash?: string }[] }>(
-    api,
-    `/jobs/${encodeURIComponent(jobId)}/results`,
-  )
+  const listing = await apiGet(api, apiRoutes.jobResults, { id: jobId })
   const entry = listing.files.find((f) => f.name === name)
   if (entry === undefined) {
     throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId} has no ${name}`, {
       details: `its files: ${listing.files.map((f) => f.name).join(', ') || 'none'}`,
     })
   }
-  const url = new URL(`/jobs/${encodeURIComponent(jobId)}/results/${encodeURIComponent(name)}`, api)
+  const url = new URL(apiRoutes.jobResultFile.path({ id: jobId, name }), api)
   const response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
   if (!response.ok) {
     throw new DevnetError('DEVNET_PHASE_FAILED', `the requester did not serve ${name}`, {
@@ -172,7 +171,7 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
 
   // 1. the trained model and its committed attribution
   let training = context.jobs.find((j) => j.name === ATTRIBUTION_TRAINING_JOB)
-  let trainingRecord: JobRecord | undefined
+  let trainingRecord: ApiJson<JobRecord> | undefined
   if (training?.status !== 'finalized') {
     // it lost its slot to the cheater (all honest providers busy): run it once more alone
     step(
@@ -187,8 +186,8 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
         inputsPath: job.inputsPath,
         kind: 'training',
         verification: 'replay',
-        trainingSpecPath: job.trainingSpecPath,
-        datanetManifestPath: job.datanetManifestPath,
+        ...(job.trainingSpecPath === undefined ? {} : { trainingSpecPath: job.trainingSpecPath }),
+        ...(job.datanetManifestPath === undefined ? {} : { datanetManifestPath: job.datanetManifestPath }),
       },
       120_000,
     )

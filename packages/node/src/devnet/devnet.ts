@@ -23,8 +23,8 @@ import {
 } from '@ocn/contracts-client'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
 import { getBalance, readContract, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
-import { getApiJson, postApiJson } from '../api/client.js'
-import type { NodeStatus } from '../api/interface.js'
+import { apiGet, apiPost } from '../api/client.js'
+import { type ApiJson, apiRoutes } from '../api/routes.js'
 import { type NodeRole, nodeRoles } from '../config/options.js'
 import { findOption } from '../config/schema.js'
 import { initNodeKeys, loadNodeKeys } from '../keys/keystore.js'
@@ -212,8 +212,6 @@ function nodeConfig(
   if (plan.roles.includes('requester')) config.requester = { biddingWindowMs: options.biddingWindowMs }
   return config
 }
-
-type StatusJson = Omit<NodeStatus, 'chain'> & { network?: { listen: string[]; peers: number } }
 
 /** Starts the devnet; on any failure everything already started is stopped again. */
 export async function startDevnet(
@@ -427,7 +425,7 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
   const meshDeadline = Date.now() + options.nodeStartTimeoutMs / 2
   for (;;) {
     const statuses = await Promise.all(
-      nodes.map((n) => getApiJson<StatusJson>(n.api, '/status', { timeoutMs: 3_000 }).catch(() => undefined)),
+      nodes.map((n) => apiGet(n.api, apiRoutes.status, {}, { timeoutMs: 3_000 }).catch(() => undefined)),
     )
     // A full mesh is expected (every node dials every other); after half the time any
     // connected graph will do, gossip relays the rest.
@@ -472,7 +470,7 @@ async function accounts(devnet: Devnet): Promise<{ name: string; address: Addres
   ]
 }
 
-function historyAt(record: JobRecord, states: ReadonlySet<string>): number | undefined {
+function historyAt(record: ApiJson<JobRecord>, states: ReadonlySet<string>): number | undefined {
   return record.history.find((entry) => states.has(entry.state))?.at
 }
 
@@ -518,7 +516,7 @@ async function runWorkload(
         ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
         ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
       }
-      const { jobId } = await postApiJson<{ jobId: string }>(devnet.requester.api, '/jobs', body, {
+      const { jobId } = await apiPost(devnet.requester.api, apiRoutes.submitJob, {}, body, {
         ...(signal === undefined ? {} : { signal }),
       })
       job.id = jobId

@@ -3,7 +3,8 @@
  * drew no usable bid is offered again automatically under a new id (requester.noBidReoffers),
  * and the old record points to the new one, so the devnet follows that chain.
  */
-import { getApiJson } from '../api/client.js'
+import { apiGet } from '../api/client.js'
+import { type ApiJson, apiRoutes } from '../api/routes.js'
 import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
@@ -11,7 +12,7 @@ import { DevnetError } from './errors.js'
 export interface FollowedJob {
   /** The newest offer's job id. */
   id: string
-  record: JobRecord
+  record: ApiJson<JobRecord>
   /** Automatic re-offers followed to get there. */
   reoffers: number
   /** Failed without a bid, and the requester will offer it again shortly. */
@@ -28,9 +29,14 @@ export async function readFollowingReoffers(
 ): Promise<FollowedJob> {
   let id = jobId
   for (let reoffers = 0; reoffers < MAX_HOPS; reoffers++) {
-    const record = await getApiJson<JobRecord>(api, `/jobs/${encodeURIComponent(id)}`, {
-      timeoutMs: options.timeoutMs ?? 5_000,
-    })
+    const record = await apiGet(
+      api,
+      apiRoutes.job,
+      { id },
+      {
+        timeoutMs: options.timeoutMs ?? 5_000,
+      },
+    )
     const next = (record.detail as { reofferedAs?: unknown } | undefined)?.reofferedAs
     if (record.state === 'failed' && typeof next === 'string') {
       id = next

@@ -30,10 +30,10 @@ import {
 } from '@ocn/prover'
 import { type Address, type Hex, parseEventLogs, toHex } from 'viem'
 import { getContractEvents, getTransactionReceipt } from 'viem/actions'
-import { getApiJson } from '../api/client.js'
+import { apiGet } from '../api/client.js'
+import { apiRoutes } from '../api/routes.js'
 import { writeTensorFile } from '../executor/formats/index.js'
 import { defaultZkDir, registerZkVerifier } from '../roles/zk.js'
-import type { JobRecord } from '../state/records.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
 import { WORKLOAD_FEATURES, type WorkloadJob, workloadMlp } from './workload.js'
 
@@ -200,9 +200,14 @@ async function jobs(context: DevnetPhaseContext): Promise<WorkloadJob[]> {
 async function requesterVerdict(api: string, jobId: string, signal?: AbortSignal): Promise<boolean | null> {
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline && signal?.aborted !== true) {
-    const record = await getApiJson<JobRecord>(api, `/jobs/${encodeURIComponent(jobId)}`, {
-      timeoutMs: 5_000,
-    }).catch(() => undefined)
+    const record = await apiGet(
+      api,
+      apiRoutes.job,
+      { id: jobId },
+      {
+        timeoutMs: 5_000,
+      },
+    ).catch(() => undefined)
     const results = (record?.detail as { results?: { verified?: boolean } } | undefined)?.results
     if (results?.verified !== undefined) return results.verified
     await new Promise((r) => setTimeout(r, 250))

@@ -13,7 +13,7 @@ import {
   startDevChain,
   transferToken,
 } from '@ocn/contracts-client'
-import type { ChannelsDomain } from '@ocn/protocol'
+import { type ChannelsDomain, decodeInferResponse, encodeInferRequest } from '@ocn/protocol'
 import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover/onnx'
 import {
   type Account,
@@ -33,8 +33,6 @@ import {
   createChannelClient,
   createChannelServer,
   createLevelVoucherStore,
-  decodeInferResponse,
-  encodeInferRequest,
   INFER_PROTOCOL,
   InferenceRejectedError,
 } from '../../src/channels/index.js'

@@ -9,9 +9,10 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
 import { formatEther } from 'viem'
-import { getApiJson, postApiJson } from '../../api/client.js'
+import { apiGet, apiPost } from '../../api/client.js'
 import { ApiError } from '../../api/errors.js'
-import type { JobResults } from '../../api/interface.js'
+import type { JobResults, SubmitJobRequest } from '../../api/interface.js'
+import { type ApiJson, apiRoutes } from '../../api/routes.js'
 import type { NodeConfig } from '../../config/options.js'
 import { NodeError } from '../../core/errors.js'
 import { readApiRuntimeFile } from '../../daemon/daemon.js'
@@ -84,9 +85,9 @@ function checkJobId(id: string | undefined, usage: string): string {
 }
 
 /** Maps a 404 from the API onto "unknown job". */
-async function fetchJob(api: string, id: string): Promise<JobRecord> {
+async function fetchJob(api: string, id: string): Promise<ApiJson<JobRecord>> {
   try {
-    return await getApiJson<JobRecord>(api, `/jobs/${encodeURIComponent(id)}`)
+    return await apiGet(api, apiRoutes.job, { id })
   } catch (error) {
     if (error instanceof ApiError && error.details === 'API_NOT_FOUND')
       throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api} knows no job ${id}`, {
@@ -96,7 +97,7 @@ async function fetchJob(api: string, id: string): Promise<JobRecord> {
   }
 }
 
-function jobJson(job: JobRecord): Record<string, unknown> {
+function jobJson(job: ApiJson<JobRecord>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(job, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
 }
 
@@ -104,7 +105,7 @@ function price(value: unknown): string {
   return value === undefined || value === null ? '-' : `${formatEther(BigInt(value as string))} OPEN`
 }
 
-function jobText(job: JobRecord): string {
+function jobText(job: ApiJson<JobRecord>): string {
   const lines = [
     `job ${job.id}`,
     `  state      ${job.state}`,
@@ -185,7 +186,7 @@ export const jobSubmitCommand: Command = {
     const timeoutText = stringFlag(context.flags, 'timeout') ?? '900'
     if (!/^[1-9]\d{0,5}$/.test(timeoutText))
       throw new CliError('CLI_USAGE', `--timeout must be a number of seconds (got "${timeoutText}")`)
-    const body = {
+    const body: ApiJson<SubmitJobRequest> = {
       modelPath,
       inputsPath,
       kind: trainingSpecPath === undefined ? 'inference' : 'training',
@@ -201,7 +202,7 @@ export const jobSubmitCommand: Command = {
     const { 'max-price': _jobMaxPrice, ...configFlags } = context.flags
     const { config } = await loadConfigFor({ ...context, flags: configFlags })
     const api = await resolveApiUrl(context, config)
-    const { jobId } = await postApiJson<{ jobId: string }>(api, '/jobs', body)
+    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body)
     const out = context.io.stdout
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
     if (!context.json) out.write(`submitted job ${jobId}\n`)
@@ -293,7 +294,7 @@ function download(
   const partial = `${target}.partial`
   return new Promise<number>((resolvePromise, reject) => {
     const req = request(
-      new URL(`/jobs/${encodeURIComponent(id)}/results/${encodeURIComponent(name)}`, api),
+      new URL(apiRoutes.jobResultFile.path({ id, name }), api),
       { timeout: 30_000 },
       (res) => {
         if ((res.statusCode ?? 500) !== 200) {
@@ -354,9 +355,9 @@ export const jobResultsCommand: Command = {
     if (outFlag === undefined) throw new CliError('CLI_USAGE', `--out is required; usage: ${this.usage}`)
     const { config } = await loadConfigFor(context)
     const api = await resolveApiUrl(context, config)
-    let results: JobResults
+    let results: ApiJson<JobResults>
     try {
-      results = await getApiJson<JobResults>(api, `/jobs/${encodeURIComponent(id)}/results`)
+      results = await apiGet(api, apiRoutes.jobResults, { id })
     } catch (error) {
       if (error instanceof ApiError && error.details === 'API_NOT_FOUND')
         throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api} knows no job ${id}`)

@@ -1,14 +1,9 @@
-import { getApiJson } from '../../api/client.js'
-import type { NodeStatus } from '../../api/interface.js'
+import { apiGet } from '../../api/client.js'
+import { apiRoutes } from '../../api/routes.js'
 import { readApiRuntimeFile } from '../../daemon/daemon.js'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError } from '../errors.js'
-
-/** The status as the API sends it: bigints arrive as decimal strings. */
-type StatusJson = Omit<NodeStatus, 'chain'> & {
-  chain?: { rpcUrl: string; chainId?: number; blockNumber?: string; cursor?: string }
-}
 
 function apiUrlFromFlag(text: string): string {
   try {
@@ -46,7 +41,7 @@ export const statusCommand: Command = {
       flagUrl !== undefined
         ? apiUrlFromFlag(flagUrl)
         : (announced?.url ?? `http://${host}:${config.api.port}`)
-    const status = await getApiJson<StatusJson>(url, '/status')
+    const status = await apiGet(url, apiRoutes.status, {})
     const services = Object.entries(status.services)
       .map(([name, state]) => `${name}=${state}`)
       .join(' ')

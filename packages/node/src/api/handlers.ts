@@ -1,0 +1,180 @@
+/** One handler per route of the table in routes.ts: each checks its inputs and asks a provider. */
+import type { IncomingMessage } from 'node:http'
+import { nodeRoles } from '../config/options.js'
+import { NodeError } from '../core/errors.js'
+import { isJobState } from '../state/job-state.js'
+import { ApiError } from './errors.js'
+import { hostWithoutPort, loopbackHosts, type RouteResult, readBody } from './http.js'
+import type { ApiJobQuery, ApiProviders, CallOptions } from './interface.js'
+import type { ApiRouteName } from './routes.js'
+import { parseSubmitJobBody } from './submit-body.js'
+
+export interface RouteInput {
+  /** the pattern's parameters, still percent-encoded */
+  params: Record<string, string>
+  query: URLSearchParams
+  request: IncomingMessage
+  signal: AbortSignal
+}
+
+export type RouteHandler = (input: RouteInput) => Promise<RouteResult>
+
+const RESULT_FILE = /^[A-Za-z0-9._-]{1,128}$/
+const JOB_ID = /^[A-Za-z0-9_-]{1,130}$/
+
+function unavailable(what: string): never {
+  throw new ApiError(
+    'API_SERVICE_UNAVAILABLE',
+    `${what} are not available: the service that provides them is not running`,
+  )
+}
+
+function parseLimit(value: string | null): number | undefined {
+  if (value === null) return undefined
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1) {
+    throw new ApiError('API_BAD_REQUEST', `limit must be an integer from 1 to 999999 (got "${value}")`)
+  }
+  return Number(value)
+}
+
+function jobQuery(params: URLSearchParams): ApiJobQuery {
+  const query: ApiJobQuery = {}
+  const state = params.get('state')
+  if (state !== null) {
+    if (!isJobState(state)) throw new ApiError('API_BAD_REQUEST', `state "${state}" is not a job state`)
+    query.state = state
+  }
+  const role = params.get('role')
+  if (role !== null) {
+    const known = nodeRoles.find((name) => name === role)
+    if (known === undefined) throw new ApiError('API_BAD_REQUEST', `role "${role}" is not a node role`)
+    query.role = known
+  }
+  const limit = parseLimit(params.get('limit'))
+  if (limit !== undefined) query.limit = limit
+  return query
+}
+
+function jobId(encoded: string | undefined): string {
+  let id: string
+  try {
+    id = decodeURIComponent(encoded ?? '')
+  } catch {
+    throw new ApiError('API_BAD_REQUEST', 'the job id is not valid percent-encoding')
+  }
+  if (!JOB_ID.test(id))
+    throw new ApiError('API_BAD_REQUEST', 'the job id must be 1 to 130 letters, digits, - or _')
+  return id
+}
+
+/** Not percent-decoded: a valid name never needs encoding, so an encoded one is refused. */
+function resultFileName(name: string | undefined): string {
+  if (name === undefined || !RESULT_FILE.test(name) || name === '.' || name === '..')
+    throw new ApiError('API_BAD_REQUEST', 'a result file name is letters, digits, ".", "-" or "_"')
+  return name
+}
+
+async function submitJob(
+  providers: ApiProviders,
+  maxJobBodyBytes: number,
+  { request, signal }: RouteInput,
+): Promise<RouteResult> {
+  // A JSON content type makes a browser preflight a cross-origin POST, which this API never
+  // approves: a web page cannot submit jobs (and spend the node's money) through it.
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/json')
+    throw new ApiError(
+      'API_UNSUPPORTED_MEDIA_TYPE',
+      'POST /jobs takes a JSON body (content-type application/json)',
+    )
+  const origin = request.headers.origin
+  if (origin !== undefined && !loopbackHosts.has(hostWithoutPort(origin.replace(/^https?:\/\//, ''))))
+    throw new ApiError('API_FORBIDDEN_HOST', 'requests from web pages are refused')
+  const bytes = await readBody(request, maxJobBodyBytes)
+  let body: unknown
+  try {
+    body = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new ApiError('API_BAD_REQUEST', 'the body is not valid JSON')
+  }
+  const params = await parseSubmitJobBody(body)
+  if (providers.submitJob === undefined)
+    throw new ApiError(
+      'API_SERVICE_UNAVAILABLE',
+      'this node does not run the requester role (--role requester)',
+    )
+  try {
+    return { kind: 'json', body: await providers.submitJob(params, { signal }) }
+  } catch (cause) {
+    // The requester refused the job (unreadable model, inputs that do not fit it, no funds):
+    // the client's input is at fault, and the requester's code says why.
+    if (cause instanceof NodeError && !(cause instanceof ApiError)) {
+      const details = cause.details === undefined ? '' : `; ${cause.details}`
+      throw new ApiError('API_JOB_REJECTED', `${cause.shortMessage}${details}`, {
+        details: cause.code,
+        cause,
+      })
+    }
+    throw cause
+  }
+}
+
+function json(body: unknown): RouteResult {
+  return { kind: 'json', body }
+}
+
+/** The handlers of every route; a route without one does not compile. */
+export function createRouteHandlers(
+  providers: ApiProviders,
+  options: { maxJobBodyBytes: number },
+): Record<ApiRouteName, RouteHandler> {
+  const call = (signal: AbortSignal): CallOptions => ({ signal })
+  return {
+    status: async ({ signal }) => json(await providers.status(call(signal))),
+    peers: async ({ signal }) => {
+      if (providers.peers === undefined) unavailable('peers')
+      return json({ peers: await providers.peers(call(signal)) })
+    },
+    offers: async ({ signal }) => {
+      if (providers.offers === undefined) unavailable('offers')
+      return json({ offers: await providers.offers(call(signal)) })
+    },
+    bids: async ({ query, signal }) => {
+      const id = query.get('jobId')
+      if (id !== null && !JOB_ID.test(id)) throw new ApiError('API_BAD_REQUEST', 'jobId is not a job id')
+      return json({ bids: await providers.bids(id === null ? {} : { jobId: id }, call(signal)) })
+    },
+    jobs: async ({ query, signal }) => json({ jobs: await providers.jobs(jobQuery(query), call(signal)) }),
+    submitJob: (input) => submitJob(providers, options.maxJobBodyBytes, input),
+    balances: async ({ signal }) => {
+      if (providers.balances === undefined) unavailable('balances')
+      return json(await providers.balances(call(signal)))
+    },
+    metrics: async () => {
+      if (providers.metrics === undefined) unavailable('metrics')
+      const { contentType, body } = await providers.metrics()
+      return { kind: 'text', contentType, body }
+    },
+    job: async ({ params, signal }) => {
+      const id = jobId(params.id)
+      const job = await providers.job(id, call(signal))
+      if (job === undefined) throw new ApiError('API_NOT_FOUND', `unknown job ${id}`)
+      return json(job)
+    },
+    jobResults: async ({ params, signal }) => {
+      const id = jobId(params.id)
+      if (providers.jobResults === undefined) unavailable('job results')
+      const results = await providers.jobResults(id, call(signal))
+      if (results === undefined) throw new ApiError('API_NOT_FOUND', `unknown job ${id}`)
+      return json(results)
+    },
+    jobResultFile: async ({ params, signal }) => {
+      const id = jobId(params.id)
+      const name = resultFileName(params.name)
+      if (providers.openJobResult === undefined) unavailable('job results')
+      const stream = await providers.openJobResult(id, name, call(signal))
+      if (stream === undefined) throw new ApiError('API_NOT_FOUND', `job ${id} has no result file ${name}`)
+      return { kind: 'stream', contentType: 'application/octet-stream', body: stream }
+    },
+  }
+}

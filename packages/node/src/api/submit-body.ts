@@ -1,0 +1,79 @@
+/** The body of `POST /jobs`: what a client may send, and nothing else. */
+import { stat } from 'node:fs/promises'
+import { isAbsolute } from 'node:path'
+import { ApiError } from './errors.js'
+import type { SubmitJobRequest } from './interface.js'
+
+const SUBMIT_FIELDS = new Set([
+  'modelPath',
+  'inputsPath',
+  'kind',
+  'trainingSpecPath',
+  'datanetManifestPath',
+  'verification',
+  'maxPrice',
+  'microBatchSize',
+])
+
+/** Checks a `POST /jobs` body field by field, so a client learns exactly what is wrong. */
+export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobRequest> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ApiError('API_BAD_REQUEST', 'the body must be a JSON object')
+  const raw = body as Record<string, unknown>
+  for (const key of Object.keys(raw)) {
+    if (!SUBMIT_FIELDS.has(key)) throw new ApiError('API_BAD_REQUEST', `unknown field "${key}"`)
+  }
+  const file = async (name: string, required: boolean): Promise<string | undefined> => {
+    const value = raw[name]
+    if (value === undefined && !required) return undefined
+    if (typeof value !== 'string' || value === '' || value.length > 4096 || !isAbsolute(value))
+      throw new ApiError('API_BAD_REQUEST', `${name} must be an absolute path on the node's machine`)
+    let isFile = false
+    try {
+      isFile = (await stat(value)).isFile()
+    } catch {
+      throw new ApiError('API_BAD_REQUEST', `${name}: no file at ${value}`)
+    }
+    if (!isFile) throw new ApiError('API_BAD_REQUEST', `${name}: ${value} is not a file`)
+    return value
+  }
+  const kind = raw.kind ?? 'inference'
+  if (kind !== 'inference' && kind !== 'training')
+    throw new ApiError('API_BAD_REQUEST', 'kind must be "inference" or "training"')
+  const verification = raw.verification ?? 'replay'
+  if (verification !== 'replay' && verification !== 'zk')
+    throw new ApiError('API_BAD_REQUEST', 'verification must be "replay" or "zk"')
+  const request: SubmitJobRequest = {
+    modelPath: (await file('modelPath', true))!,
+    inputsPath: (await file('inputsPath', true))!,
+    kind,
+    verification,
+  }
+  const spec = await file('trainingSpecPath', kind === 'training')
+  if (spec !== undefined) {
+    if (kind !== 'training')
+      throw new ApiError('API_BAD_REQUEST', 'trainingSpecPath is only for kind "training"')
+    request.trainingSpecPath = spec
+  }
+  const datanet = await file('datanetManifestPath', false)
+  if (datanet !== undefined) {
+    if (kind !== 'training')
+      throw new ApiError('API_BAD_REQUEST', 'datanetManifestPath is only for kind "training"')
+    request.datanetManifestPath = datanet
+  }
+  if (raw.maxPrice !== undefined) {
+    if (typeof raw.maxPrice !== 'string' || !/^[1-9]\d{0,77}$/.test(raw.maxPrice))
+      throw new ApiError(
+        'API_BAD_REQUEST',
+        'maxPrice must be a positive integer in token base units, as a string',
+      )
+    request.maxPrice = BigInt(raw.maxPrice)
+  }
+  if (raw.microBatchSize !== undefined) {
+    const size = raw.microBatchSize
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1_000_000)
+      throw new ApiError('API_BAD_REQUEST', 'microBatchSize must be an integer from 1 to 1000000')
+    request.microBatchSize = size
+  }
+  return request
+}
