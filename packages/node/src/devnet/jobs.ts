@@ -4,7 +4,7 @@
  * and the old record points to the new one, so the devnet follows that chain.
  */
 import { getApiJson } from '../api/client.js'
-import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
+import { NO_BID_REOFFER_NOTE } from '../roles/requester/index.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
 
