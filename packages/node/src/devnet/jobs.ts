@@ -5,7 +5,7 @@
  */
 import { apiGet } from '../api/client.js'
 import { type ApiJson, apiRoutes } from '../api/routes.js'
-import { NO_BID_REOFFER_NOTE } from '../roles/requester.js'
+import { NO_BID_REOFFER_NOTE } from '../roles/requester/index.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
 

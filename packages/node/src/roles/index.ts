@@ -19,7 +19,7 @@ export {
   PrebidRejection,
 } from './prebid.js'
 export { cheatIndices, corruptMicroBatches, createProviderRole, type ProviderRole } from './provider.js'
-export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester.js'
+export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester/index.js'
 export {
   type AwardedJob,
   createPeerDirectory,

@@ -20,7 +20,7 @@ import { createNetwork, type Network } from '../p2p/network.js'
 import { createArbiterRole } from '../roles/arbiter.js'
 import type { RoleOptions } from '../roles/options.js'
 import { createProviderRole } from '../roles/provider.js'
-import { createRequesterRole } from '../roles/requester.js'
+import { createRequesterRole } from '../roles/requester/index.js'
 import { createPeerDirectory, type PeerDirectory, type RoleComponents } from '../roles/shared.js'
 import { createVerifierRole } from '../roles/verifier.js'
 

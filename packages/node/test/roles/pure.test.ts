@@ -5,7 +5,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/executor/formats
 import { checkpointHash, outputsDataHash } from '../../src/executor/hashing.js'
 import { sliceRows } from '../../src/executor/tensor.js'
 import { cheatIndices, corruptCheckpoints, corruptMicroBatches } from '../../src/roles/provider.js'
-import { effectivePrice } from '../../src/roles/requester.js'
+import { effectivePrice } from '../../src/roles/requester/index.js'
 import { leavesNeeded } from '../../src/roles/shared.js'
 
 describe('cheatIndices', () => {

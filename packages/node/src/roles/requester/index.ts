@@ -1,0 +1,68 @@
+/**
+ * The requester role: puts a job's artifacts in the local store, publishes the signed offer,
+ * collects bids for the bidding window, awards the best one (price weighed by the provider's
+ * on-chain record) with escrow, fetches and checks the results once they are committed, and
+ * takes the refund when the provider never commits (expire) or is caught cheating.
+ *
+ * Offers, bids (whole, as they arrived) and every transition are in the StateStore, so a
+ * requester killed between bid collection and award awards on restart.
+ *
+ * The parts, each in its module: submit.ts and inputs.ts (checking and offering a job),
+ * offer.ts (publishing and re-offers), award.ts (bids and the award), results.ts and
+ * result-files.ts (fetching, checking and serving results), reconcile.ts (following the chain).
+ */
+import type { RequesterRole } from '../interface.js'
+import { requireModelRegistry } from '../models.js'
+import { createTicker, type RoleComponents } from '../shared.js'
+import { RequesterAwards } from './award.js'
+import { createRequesterContext } from './context.js'
+import { RequesterOffers } from './offer.js'
+import { RequesterReconciler } from './reconcile.js'
+import { jobResults, openJobResult } from './result-files.js'
+import { RequesterResultFetcher } from './results.js'
+import { JobSubmitter } from './submit.js'
+
+export { effectivePrice, NO_BID_REOFFER_NOTE } from './award.js'
+
+export interface RequesterRoleHandle extends RequesterRole {
+  tick(): Promise<void>
+}
+
+export function createRequesterRole(components: RoleComponents): RequesterRoleHandle {
+  const context = createRequesterContext(components)
+  const { config, chain, network, log, timers } = context
+  // offers start the award when bidding closes, and the award re-offers a job without bids
+  const offers: RequesterOffers = new RequesterOffers(context, (jobId) => awards.start(jobId))
+  const awards = new RequesterAwards(context, (jobId, delayMs) => offers.reofferLater(jobId, delayMs))
+  const results = new RequesterResultFetcher(context)
+  const submitter = new JobSubmitter(context, offers)
+  const reconciler = new RequesterReconciler(context, {
+    award: (jobId) => awards.start(jobId),
+    fetchResults: (jobId) => results.start(jobId),
+  })
+  const ticker = createTicker(context.options.tickIntervalMs, () => reconciler.tick(), log)
+  const unsubscribers: Array<() => void> = []
+
+  return {
+    role: 'requester',
+    submitJob: (params) => submitter.submit(params),
+    reoffer: (jobId) => offers.reoffer(jobId),
+    async start() {
+      if (config.requester.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
+      network.bids.setBidHandler((bid) => awards.onBid(bid))
+      unsubscribers.push(chain.onEvents((events) => reconciler.onEvents(events)))
+      ticker.start()
+    },
+    async stop() {
+      timers.clear()
+      for (const off of unsubscribers.splice(0)) off()
+      network.bids.setBidHandler(undefined)
+      await ticker.stop()
+      await Promise.allSettled([...awards.inProgress(), ...results.inProgress()])
+    },
+    offers: () => offers.open(),
+    jobResults: (id) => jobResults(context, id),
+    openJobResult: (id, name, callOptions) => openJobResult(context, id, name, callOptions),
+    tick: () => ticker.now(),
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Offering a job: the signed offer is recorded, published on gossip, and the award is
+ * started when the bidding window closes. Re-offers (by hand, or automatic after a round
+ * without a usable bid) publish the same job again under a new id.
+ */
+import {
+  createIdentityBinding,
+  decodeJobOffer,
+  encodeJobOffer,
+  type JobOffer,
+  jobIdOf,
+  type OfferTerms,
+  offerTypedData,
+} from '@ocn/protocol'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { OfferSummary } from '../../api/interface.js'
+import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
+import { RoleError } from '../errors.js'
+import type { SubmitJobResult } from '../interface.js'
+import { describeModelStatus, unapprovedStatus } from '../models.js'
+import { randomUint256 } from '../shared.js'
+import { jobMarket, type RequesterContext } from './context.js'
+
+/** An offer's terms before publishing fixes its requester, windows and salt. */
+export type OfferBase = Omit<OfferTerms, 'requester' | 'biddingEnds' | 'deadline' | 'salt'>
+
+export class RequesterOffers {
+  /** `biddingClosed` starts the award of a job once its bidding window has passed */
+  constructor(
+    private readonly context: RequesterContext,
+    private readonly biddingClosed: (jobId: string) => void,
+  ) {}
+
+  async publish(
+    base: OfferBase,
+    spec: Uint8Array,
+    sizes: { modelBytes: number; inputBytes: number },
+    extra: { attempts?: number; reofferOf?: string },
+  ): Promise<SubmitJobResult> {
+    const { config, state, chain, network, keys, options, log, timers } = this.context
+    // every submission and re-offer passes here, so none publishes a model the policy refuses
+    if (config.requester.models.onlyApproved) await this.requireApprovedModel(base.modelHash)
+    const now =
+      (await chain.chainTime()) > BigInt(Math.floor(Date.now() / 1000))
+        ? await chain.chainTime()
+        : BigInt(Math.floor(Date.now() / 1000))
+    const windowSeconds = BigInt(Math.ceil(config.requester.biddingWindowMs / 1000))
+    const biddingEnds = now + windowSeconds
+    const terms: OfferTerms = {
+      ...base,
+      requester: keys.account.address,
+      biddingEnds,
+      deadline: biddingEnds + BigInt(options.executionWindowSeconds),
+      salt: randomUint256(),
+    }
+    const jobId = jobIdOf(terms)
+    const signature = await keys.account.signTypedData(offerTypedData(chain.domain, terms))
+    const offer: JobOffer = {
+      version: 1,
+      chainId: chain.deployment.chainId,
+      market: jobMarket(this.context),
+      terms,
+      requesterPeerId: network.peerId,
+      requesterBinding: await createIdentityBinding(keys.account, keys.privateKey),
+      signature,
+      modelBytes: sizes.modelBytes,
+      inputBytes: sizes.inputBytes,
+      spec,
+    }
+    const detail: RequesterJobDetail = {
+      role: 'requester',
+      offer: bytesToHex(encodeJobOffer(offer)),
+      biddingClosesAt: Date.now() + config.requester.biddingWindowMs,
+      ...(extra.reofferOf === undefined ? {} : { reofferOf: extra.reofferOf }),
+    }
+    await state.createJob({
+      id: jobId,
+      role: 'requester',
+      state: 'offered',
+      kind: terms.kind === 1 ? 'training' : 'inference',
+      verification: terms.verification === 1 ? 'zk' : 'replay',
+      modelHash: terms.modelHash,
+      inputHash: terms.inputHash,
+      requester: keys.account.address,
+      maxPrice: terms.maxPrice,
+      ...(extra.attempts === undefined ? {} : { attempts: extra.attempts }),
+      detail: detail,
+    })
+    await state.transitionJob(jobId, 'bidding')
+    await network.gossip.publishOffer(offer)
+    log.info({ jobId, samples: terms.sampleCount, maxPrice: terms.maxPrice.toString() }, 'offer published')
+    timers.after(config.requester.biddingWindowMs, () => this.biddingClosed(jobId))
+    return { jobId }
+  }
+
+  /** Puts an expired, failed or slashed job on the market again under a new job id. */
+  async reoffer(jobId: string): Promise<SubmitJobResult> {
+    const job = await this.context.state.getJob(jobId)
+    if (job === undefined || job.role !== 'requester') {
+      throw new RoleError('ROLE_UNKNOWN_JOB', `no job ${jobId} was submitted by this node`)
+    }
+    if (!['expired', 'failed', 'slashed'].includes(job.state)) {
+      throw new RoleError(
+        'ROLE_JOB_STATE',
+        `job ${jobId} is ${job.state}; only expired, failed or slashed jobs are re-offered`,
+      )
+    }
+    const old = decodeJobOffer(hexToBytes(requesterDetail(job).offer))
+    const { requester: _r, biddingEnds: _b, deadline: _d, salt: _s, ...base } = old.terms
+    return this.publish(base, old.spec ?? new Uint8Array(), old, {
+      attempts: job.attempts + 1,
+      reofferOf: jobId,
+    })
+  }
+
+  /** The automatic re-offer after a bidding round without a usable bid; the old record points to the new job. */
+  reofferLater(jobId: string, delayMs: number): void {
+    const { state, log, timers } = this.context
+    timers.after(delayMs, () => {
+      this.reoffer(jobId)
+        .then(async ({ jobId: next }) => {
+          const old = await state.requireJob(jobId)
+          await state.updateJob(jobId, {
+            detail: { ...requesterDetail(old), reofferedAs: next },
+          })
+          log.info({ jobId, reofferedAs: next }, 'no bids: job offered again')
+        })
+        .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed'))
+    })
+  }
+
+  /** The jobs this requester has open for bids, as the API lists offers. */
+  async open(): Promise<OfferSummary[]> {
+    const jobs = await this.context.state.listJobs({ role: 'requester', state: 'bidding' })
+    return jobs.map((job) => {
+      const offer = decodeJobOffer(hexToBytes(requesterDetail(job).offer))
+      return {
+        jobId: job.id,
+        requester: offer.terms.requester,
+        kind: job.kind,
+        verification: job.verification,
+        maxPrice: offer.terms.maxPrice,
+        minStake: offer.terms.minCollateral,
+        biddingEndsAt: Number(offer.terms.biddingEnds) * 1000,
+        receivedAt: job.createdAt,
+      }
+    })
+  }
+
+  /** requester.models.onlyApproved: refuses a model the registry does not list as Approved. */
+  private async requireApprovedModel(modelHash: Hex): Promise<void> {
+    const { chain, metrics } = this.context
+    // a fresh read: submitting is rare and a stale "approved" would publish a revoked model
+    const status = await unapprovedStatus(chain, modelHash, { maxAgeMs: 0 })
+    if (status === undefined) return
+    metrics.unapprovedModelJobs.inc({ stage: 'submit', status })
+    throw new RoleError(
+      'ROLE_MODEL_NOT_APPROVED',
+      `model ${modelHash} is ${describeModelStatus(status)} in the model registry, not approved`,
+      {
+        details:
+          'requester.models.onlyApproved accepts approved models only: have the model curator approve it (docs/governance.md, "Model registry"), or turn the option off',
+      },
+    )
+  }
+}

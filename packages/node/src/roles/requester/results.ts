@@ -1,0 +1,202 @@
+/**
+ * Fetching a job's results from its provider once they are committed, and checking them
+ * against what the chain holds: each micro-batch of the outputs against its leaf, a training
+ * manifest's leaves and attribution result, or a zk proof's output commitment.
+ */
+import { type GetJobReturnType, getJob } from '@ocn/contracts-client'
+import { decodeJobOffer, type JobOffer, MAX_RESULT_LEAVES_PER_REQUEST } from '@ocn/protocol'
+import { inferenceProofFromJson } from '@ocn/prover'
+import { type Hex, hexToBytes, toHex } from 'viem'
+import { decodeSafetensors } from '../../executor/formats/safetensors.js'
+import { outputsDataHash } from '../../executor/hashing.js'
+import { type NamedTensors, sliceRows } from '../../executor/tensor.js'
+import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
+import { attributionResultProblem } from '../attribution.js'
+import type { TrainingManifest } from '../provider.js'
+import { JobRuns, jobMarket, type RequesterContext } from './context.js'
+
+/** What the provider served for a job: its output file and the data hash of every leaf. */
+interface ServedResult {
+  outputHash: Hex
+  dataHashes: Hex[]
+}
+
+export class RequesterResultFetcher {
+  private readonly runs = new JobRuns()
+
+  constructor(private readonly context: RequesterContext) {}
+
+  /** Fetches the job's results unless a fetch is already under way; a failure is retried later. */
+  start(jobId: string): void {
+    this.runs.start(
+      jobId,
+      () => this.fetch(jobId),
+      (err) => this.context.log.warn({ jobId, err }, 'fetching results failed; will retry'),
+    )
+  }
+
+  inProgress(): Promise<void>[] {
+    return this.runs.inProgress()
+  }
+
+  /** Gets every leaf and the outputs from the provider and checks each micro-batch against its leaf. */
+  private async fetch(jobId: string): Promise<void> {
+    const { state, chain, network, directory } = this.context
+    const job = await state.requireJob(jobId)
+    const detail = requesterDetail(job)
+    // the winner's peer from its bid, else from its capability ad
+    const providerPeer =
+      detail.providerPeerId ?? (job.provider === undefined ? undefined : directory.providerPeer(job.provider))
+    if (detail.results !== undefined || providerPeer === undefined) return
+    const onChain = await getJob(chain.client, { jobMarket: jobMarket(this.context), jobId: jobId as Hex })
+    if (job.verification === 'zk') return this.fetchZk(jobId, providerPeer, onChain)
+    const served = await this.fetchLeaves(jobId, providerPeer, onChain)
+    if (served === undefined) return
+    await network.artifacts.fetch(served.outputHash, [providerPeer])
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
+    if (offer.terms.kind === 1) return this.checkTraining(jobId, providerPeer, onChain, served)
+    return this.checkInference(jobId, offer, onChain, served)
+  }
+
+  /**
+   * The chain checked the proof at commit; the provider serves the proof JSON, whose output
+   * vector must hash to the output commitment the job settled on.
+   */
+  private async fetchZk(jobId: string, providerPeer: string, onChain: GetJobReturnType): Promise<void> {
+    const { network, store, log } = this.context
+    if (onChain.status !== 'finalized') return
+    const response = await network.results.requestResult(providerPeer, {
+      version: 1,
+      jobId: jobId as Hex,
+      indices: [],
+    })
+    if (response.status !== 'ok' || response.result === undefined)
+      throw new Error(`provider answered ${response.status}`)
+    const proofHash = response.result.outputHash
+    await network.artifacts.fetch(proofHash, [providerPeer])
+    const proof = inferenceProofFromJson(
+      JSON.parse(new TextDecoder().decode(await store.getBytes(proofHash))),
+    )
+    const settled = toHex(BigInt(proof.commitments.outputCommitment), { size: 32 })
+    const verified = settled.toLowerCase() === onChain.resultRoot.toLowerCase()
+    await this.save(jobId, { outputHash: proofHash, leafCount: 0, verified, mismatchedLeaves: [], zk: true })
+    log.info({ jobId, output: proof.output, verified }, 'zk result fetched')
+  }
+
+  /** Every committed leaf, asked for in requests of at most MAX_RESULT_LEAVES_PER_REQUEST. */
+  private async fetchLeaves(
+    jobId: string,
+    providerPeer: string,
+    onChain: GetJobReturnType,
+  ): Promise<ServedResult | undefined> {
+    const { network } = this.context
+    const dataHashes: Hex[] = []
+    let outputHash: Hex | undefined
+    for (let start = 0; start < onChain.leafCount; start += MAX_RESULT_LEAVES_PER_REQUEST) {
+      const indices = Array.from(
+        { length: Math.min(MAX_RESULT_LEAVES_PER_REQUEST, onChain.leafCount - start) },
+        (_v, k) => start + k,
+      )
+      const response = await network.results.requestResult(providerPeer, {
+        version: 1,
+        jobId: jobId as Hex,
+        indices,
+      })
+      if (response.status !== 'ok' || response.result === undefined)
+        throw new Error(`provider answered ${response.status}`)
+      if (response.result.resultRoot.toLowerCase() !== onChain.resultRoot.toLowerCase()) {
+        throw new Error('provider serves another root than the committed one')
+      }
+      outputHash = response.result.outputHash
+      for (const leaf of response.result.leaves) dataHashes[leaf.index] = leaf.dataHash
+    }
+    return outputHash === undefined ? undefined : { outputHash, dataHashes }
+  }
+
+  /**
+   * Training: the output is a manifest; the trained model is fetched, the checkpoints stay
+   * with the provider.
+   */
+  private async checkTraining(
+    jobId: string,
+    providerPeer: string,
+    onChain: GetJobReturnType,
+    served: ServedResult,
+  ): Promise<void> {
+    const { network, store, log } = this.context
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await store.getBytes(served.outputHash)),
+    ) as TrainingManifest
+    await network.artifacts.fetch(manifest.model, [providerPeer])
+    const mismatchedLeaves = await this.checkAttribution(jobId, providerPeer, manifest, onChain, served)
+    const leaves = manifest.checkpoints.length + (manifest.attribution === undefined ? 0 : 1)
+    await this.save(jobId, {
+      outputHash: served.outputHash,
+      modelHash: manifest.model,
+      leafCount: onChain.leafCount,
+      verified: leaves === onChain.leafCount && mismatchedLeaves.length === 0,
+      mismatchedLeaves,
+      ...(manifest.attribution === undefined ? {} : { attributionHash: manifest.attribution }),
+    })
+    log.info({ jobId, model: manifest.model }, 'trained model fetched')
+  }
+
+  /**
+   * Attribution: the result JSON must be consistent and hash to the last committed leaf
+   * (whether its scores are right is what verifiers replay). Returns the mismatched leaves.
+   */
+  private async checkAttribution(
+    jobId: string,
+    providerPeer: string,
+    manifest: TrainingManifest,
+    onChain: GetJobReturnType,
+    served: ServedResult,
+  ): Promise<number[]> {
+    const { network, store, log } = this.context
+    if (manifest.attribution === undefined) return []
+    await network.artifacts.fetch(manifest.attribution, [providerPeer])
+    const result = JSON.parse(new TextDecoder().decode(await store.getBytes(manifest.attribution)))
+    const problem = attributionResultProblem(result)
+    const last = onChain.leafCount - 1
+    if (problem === undefined && result.resultHash === served.dataHashes[last]) return []
+    log.warn({ jobId, problem }, 'the attribution result does not match its committed leaf')
+    return [last]
+  }
+
+  /** Inference: each micro-batch of the outputs must hash to its committed leaf. */
+  private async checkInference(
+    jobId: string,
+    offer: JobOffer,
+    onChain: GetJobReturnType,
+    served: ServedResult,
+  ): Promise<void> {
+    const { store, log } = this.context
+    const outputs = decodeSafetensors(await store.getBytes(served.outputHash)).tensors
+    const m = offer.terms.microBatchSize
+    const mismatchedLeaves: number[] = []
+    for (let i = 0; i < onChain.leafCount; i++) {
+      const slice: NamedTensors = {}
+      for (const [name, t] of Object.entries(outputs)) {
+        slice[name] = sliceRows(t, i * m, Math.min(offer.terms.sampleCount, (i + 1) * m))
+      }
+      if (outputsDataHash(slice) !== served.dataHashes[i]) mismatchedLeaves.push(i)
+    }
+    await this.save(jobId, {
+      outputHash: served.outputHash,
+      leafCount: onChain.leafCount,
+      verified: mismatchedLeaves.length === 0,
+      mismatchedLeaves,
+    })
+    log.info(
+      { jobId, outputHash: served.outputHash, verified: mismatchedLeaves.length === 0 },
+      'results fetched',
+    )
+  }
+
+  /** Records the results on the job as it is now (it may have moved on during the fetch). */
+  private async save(jobId: string, results: RequesterResults): Promise<void> {
+    const { state } = this.context
+    const fresh = await state.requireJob(jobId)
+    await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), results } })
+  }
+}
