@@ -28,4 +28,4 @@ export {
   type PeerDirectory,
   type RoleComponents,
 } from './shared.js'
-export { createVerifierRole, type VerifierRole } from './verifier.js'
+export { createVerifierRole, type VerifierRole } from './verifier/index.js'

@@ -22,7 +22,7 @@ import type { RoleOptions } from '../roles/options.js'
 import { createProviderRole } from '../roles/provider.js'
 import { createRequesterRole } from '../roles/requester.js'
 import { createPeerDirectory, type PeerDirectory, type RoleComponents } from '../roles/shared.js'
-import { createVerifierRole } from '../roles/verifier.js'
+import { createVerifierRole } from '../roles/verifier/index.js'
 
 export interface NodeComponentsOptions {
   registry?: Registry
