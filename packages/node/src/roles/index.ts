@@ -1,4 +1,4 @@
-export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter.js'
+export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter/index.js'
 export {
   ATTRIBUTION_RESULT_FILE,
   attributionLeafIndex,
