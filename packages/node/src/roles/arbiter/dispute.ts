@@ -6,17 +6,15 @@
  * trusted on its own.
  */
 import { getDispute, getJob, resolve } from '@ocn/contracts-client'
-import { merkleLeaf, verifyMerkleProof } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import type { Logger } from '../../core/logger.js'
+import { fetchLeafClaims, provenAgainst, type UnservedLeaves } from '../leaf-claims.js'
 import type { RoleMetrics } from '../metrics.js'
 import type { RoleOptions } from '../options.js'
 import {
   type AwardedJob,
-  attributionIndexOf,
   findAwardedJob,
   type JobAssets,
-  leavesNeeded,
   loadJobAssets,
   type RoleComponents,
   replayFor,
@@ -120,6 +118,7 @@ function providerPeerFor(ctx: DisputeContext, jobId: Hex, award: AwardedJob): st
   return providerPeer
 }
 
+/** The provider's leaves whose proofs hold against the committed root. */
 async function provenLeaves(
   ctx: DisputeContext,
   jobId: Hex,
@@ -128,24 +127,20 @@ async function provenLeaves(
   assets: JobAssets,
   leafIndex: number,
 ): Promise<ProvenLeaves> {
-  const proven = new Map<number, Hex>()
-  if (providerPeer === undefined) return { proven, unserved: 'provider unreachable: no capability ad heard' }
-  try {
-    const response = await ctx.components.network.results.requestResult(providerPeer, {
-      version: 1,
-      jobId,
-      indices: leavesNeeded(assets.spec.kind, [leafIndex], attributionIndexOf(assets)),
-    })
-    if (response.status !== 'ok' || response.result === undefined) {
-      return { proven, unserved: `provider answered ${response.status}` }
-    }
-    for (const l of response.result.leaves) {
-      if (verifyMerkleProof(root, merkleLeaf(l.index, l.dataHash), l.proof)) proven.set(l.index, l.dataHash)
-    }
-    return { proven, outputHash: response.result.outputHash }
-  } catch (err) {
-    return { proven, unserved: `provider did not serve the leaf: ${(err as Error).message}` }
-  }
+  const fetched = await fetchLeafClaims(ctx.components.network, providerPeer, {
+    jobId,
+    assets,
+    indices: [leafIndex],
+    committedRoot: root,
+  })
+  if (!fetched.served) return { proven: new Map(), unserved: unservedReason(fetched.unserved) }
+  return { proven: provenAgainst(root, fetched.claims), outputHash: fetched.outputHash }
+}
+
+function unservedReason(unserved: UnservedLeaves): string {
+  if (unserved.reason === 'no-peer') return 'provider unreachable: no capability ad heard'
+  if (unserved.reason === 'answered') return `provider answered ${unserved.status}`
+  return `provider did not serve the leaf: ${unserved.message}`
 }
 
 /** The ruling: any doubt about the provider's leaf counts against the provider. */

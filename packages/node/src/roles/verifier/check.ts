@@ -13,7 +13,8 @@ import {
   type VerifierJobDetail,
   verifierDetail,
 } from '../../state/job-detail.js'
-import { attributionIndexOf, type JobAssets, leavesNeeded, loadJobAssets, replayFor } from '../shared.js'
+import { fetchLeafClaims, type UnservedLeaves } from '../leaf-claims.js'
+import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
 import { type ChallengeEvidence, challengeLeaf } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { drawSample, type Randomness, randomnessAfter, type Sample } from './sample.js'
@@ -52,7 +53,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     return
   }
   const sample = drawSample(ctx.components.config.verifier, jobId, randomness, onChain.leafCount)
-  const served = await fetchClaims(ctx, due, assets, sample.indices)
+  const served = await claimsFor(ctx, due, assets, sample.indices)
   const replay = await replayFor(ctx.components, assets, {
     peer: providerPeer,
     outputHash: served.outputHash,
@@ -103,32 +104,28 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
   return { jobId, detail, award, onChain, randomness, providerPeer }
 }
 
-/** The provider's claims for exactly the sampled leaves, checked against the committed root. */
-async function fetchClaims(
+/** The provider's claims for exactly the sampled leaves, taken only from the root it committed. */
+async function claimsFor(
   ctx: VerifierContext,
   due: DueCheck,
   assets: JobAssets,
   indices: readonly number[],
 ): Promise<ServedClaims> {
-  const { providerPeer, jobId, onChain } = due
-  if (providerPeer === undefined) return { unserved: 'provider peer unknown' }
-  try {
-    const response = await ctx.components.network.results.requestResult(providerPeer, {
-      version: 1,
-      jobId,
-      indices: leavesNeeded(assets.spec.kind, indices, attributionIndexOf(assets)),
-    })
-    if (response.status !== 'ok' || response.result === undefined)
-      return { unserved: `provider answered ${response.status}` }
-    if (response.result.resultRoot.toLowerCase() !== onChain.resultRoot.toLowerCase())
-      return { unserved: 'provider serves another root than it committed' }
-    return {
-      outputHash: response.result.outputHash,
-      claims: new Map(response.result.leaves.map((l) => [l.index, { dataHash: l.dataHash, proof: l.proof }])),
-    }
-  } catch (err) {
-    return { unserved: `provider did not serve leaves: ${(err as Error).message}` }
-  }
+  const fetched = await fetchLeafClaims(ctx.components.network, due.providerPeer, {
+    jobId: due.jobId,
+    assets,
+    indices,
+    committedRoot: due.onChain.resultRoot,
+  })
+  if (!fetched.served) return { unserved: unservedReason(fetched.unserved) }
+  if (!fetched.sameRoot) return { unserved: 'provider serves another root than it committed' }
+  return { claims: fetched.claims, outputHash: fetched.outputHash }
+}
+
+function unservedReason(unserved: UnservedLeaves): string {
+  if (unserved.reason === 'no-peer') return 'provider peer unknown'
+  if (unserved.reason === 'answered') return `provider answered ${unserved.status}`
+  return `provider did not serve leaves: ${unserved.message}`
 }
 
 /** No leaves: the first sampled micro-batch is replayed so the challenge names a correct hash. */
