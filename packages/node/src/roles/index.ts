@@ -1,4 +1,4 @@
-export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter.js'
+export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter/index.js'
 export {
   ATTRIBUTION_RESULT_FILE,
   attributionLeafIndex,
@@ -28,4 +28,4 @@ export {
   type PeerDirectory,
   type RoleComponents,
 } from './shared.js'
-export { createVerifierRole, type VerifierRole } from './verifier.js'
+export { createVerifierRole, type VerifierRole } from './verifier/index.js'

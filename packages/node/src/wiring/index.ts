@@ -17,12 +17,12 @@ import { createExecutor, type Executor } from '../executor/executor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import { createMetricsRegistry } from '../metrics/index.js'
 import { createNetwork, type Network } from '../p2p/network.js'
-import { createArbiterRole } from '../roles/arbiter.js'
+import { createArbiterRole } from '../roles/arbiter/index.js'
 import type { RoleOptions } from '../roles/options.js'
 import { createProviderRole } from '../roles/provider.js'
 import { createRequesterRole } from '../roles/requester/index.js'
 import { createPeerDirectory, type PeerDirectory, type RoleComponents } from '../roles/shared.js'
-import { createVerifierRole } from '../roles/verifier.js'
+import { createVerifierRole } from '../roles/verifier/index.js'
 
 export interface NodeComponentsOptions {
   registry?: Registry

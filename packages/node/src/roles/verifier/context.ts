@@ -1,0 +1,26 @@
+import type { Address } from 'viem'
+import type { Logger } from '../../core/logger.js'
+import type { JobRecord } from '../../state/records.js'
+import type { RoleMetrics } from '../metrics.js'
+import type { RoleOptions } from '../options.js'
+import type { RoleComponents } from '../shared.js'
+
+/**
+ * What the verifier's parts share. Watching starts checks and checking falls back to
+ * reconciling with the chain, so the two calls that tie them together live here rather
+ * than in either module.
+ */
+export interface VerifierContext {
+  readonly components: RoleComponents
+  readonly options: RoleOptions
+  readonly metrics: RoleMetrics
+  readonly log: Logger
+  /** this node's address, lowercased: jobs it requested or provides are not its to verify */
+  readonly me: string
+  /** the JobMarket the deployment names */
+  market(): Address
+  /** checks a committed job in the background unless a check of it is already running */
+  startCheck(jobId: string): void
+  /** brings a job's record in line with the chain, and checks it when a check is due */
+  reconcile(job: JobRecord): Promise<void>
+}

@@ -1,0 +1,72 @@
+/**
+ * The verifier role: watches result commitments, waits for the first block after the commit,
+ * draws the micro-batches to check from that block's hash and the job id (so the provider
+ * could not know them when it committed), re-executes them under the job's replay profile,
+ * compares them with the provider's leaves, and challenges on a mismatch or when the provider
+ * will not serve its leaves. Each check leaves a report on the job record: indices, detection
+ * probability, cost.
+ *
+ * watch.ts records jobs and follows their events, sample.ts draws the leaves, check.ts runs
+ * a check and writes its report, challenge.ts opens the challenge.
+ */
+import type { Hex } from 'viem'
+import type { RoleService } from '../../api/services.js'
+import { createRoleMetrics } from '../metrics.js'
+import { createTicker, type RoleComponents, roleOptions } from '../shared.js'
+import { check } from './check.js'
+import type { VerifierContext } from './context.js'
+import { onVerifierEvents, reconcileJob } from './watch.js'
+
+export interface VerifierRole extends RoleService {
+  readonly role: 'verifier'
+  tick(): Promise<void>
+}
+
+export function createVerifierRole(components: RoleComponents): VerifierRole {
+  const { chain, state, keys } = components
+  const checking = new Map<string, Promise<void>>()
+  const unsubscribers: Array<() => void> = []
+  const ctx: VerifierContext = {
+    components,
+    options: roleOptions(components),
+    metrics: createRoleMetrics(components.metrics),
+    log: components.logger.child({ role: 'verifier' }),
+    me: keys.account.address.toLowerCase(),
+    market: () => chain.deployment.addresses.jobMarket,
+    startCheck(jobId) {
+      if (checking.has(jobId)) return
+      const run = check(ctx, jobId as Hex)
+        .catch((err: unknown) => ctx.log.warn({ jobId, err }, 'verification failed; will retry'))
+        .finally(() => checking.delete(jobId))
+      checking.set(jobId, run)
+    },
+    reconcile: (job) => reconcileJob(ctx, job),
+  }
+
+  async function tick(): Promise<void> {
+    const jobs = await state.listJobs({ role: 'verifier' })
+    for (const job of jobs) {
+      if (job.state !== 'committed' && job.state !== 'challenged' && job.state !== 'awarded') continue
+      if (checking.has(job.id)) continue
+      await ctx
+        .reconcile(job)
+        .catch((err: unknown) => ctx.log.warn({ jobId: job.id, err }, 'reconcile failed'))
+    }
+  }
+
+  const ticker = createTicker(ctx.options.tickIntervalMs, tick, ctx.log)
+
+  return {
+    role: 'verifier',
+    async start() {
+      unsubscribers.push(chain.onEvents((events) => onVerifierEvents(ctx, events)))
+      ticker.start()
+    },
+    async stop() {
+      for (const off of unsubscribers.splice(0)) off()
+      await ticker.stop()
+      await Promise.allSettled([...checking.values()])
+    },
+    tick: () => ticker.now(),
+  }
+}
