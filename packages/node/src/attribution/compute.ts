@@ -24,7 +24,14 @@ import {
   stateSuffixes,
   TARGETS_FEED,
 } from '../executor/training/graph.js'
-import { datasetOf, initialMlp, makePlan, stepOf, type TrainingDataset } from '../executor/training/plan.js'
+import {
+  datasetOf,
+  initialMlp,
+  makePlan,
+  stepOf,
+  type TrainingDataset,
+  type TrainingPlan,
+} from '../executor/training/plan.js'
 import { toOrtTensor } from '../executor/training/run.js'
 import { AttributionError } from './errors.js'
 import { type AttributionMethodSpec, CHUNK_ROWS, parseAttributionMethod } from './method.js'
@@ -63,28 +70,13 @@ function bad(what: string, details?: string): AttributionError {
 export async function computeAttributionResult(req: AttributionRequest): Promise<AttributionResult> {
   const method = parseAttributionMethod(req.method)
   const manifest = parseDatanetManifest(req.manifest)
-  const spec = req.spec
-  const mlp = initialMlp(spec, req.baseModel)
-  const data = datasetOf(spec, req.dataset)
-  const plan = makePlan(spec, mlp, data)
-  const validation = datasetOf(spec, req.validation)
-  makePlan(spec, mlp, validation) // same shape and label checks as the training data
-  if (manifest.rows !== plan.rows) {
-    throw bad(`the manifest covers ${manifest.rows} rows, the dataset has ${plan.rows}`)
-  }
-  if (req.checkpoints.length !== plan.checkpointSteps.length) {
-    throw bad(
-      `the training run has ${plan.checkpointSteps.length} checkpoints, ${req.checkpoints.length} were given`,
-    )
-  }
+  const { spec, mlp, data, plan, validation } = planAttribution(req, manifest)
   const graph = buildTrainingStepModel({
     layers: mlp.layers,
     loss: spec.loss,
     optimizer: spec.optimizer,
     emitGradients: true,
   })
-  const params = paramNames(mlp.layers.length)
-  const suffixes = stateSuffixes(spec.optimizer)
   const refused = (details: string, cause: unknown) =>
     new AttributionError('ATTRIBUTION_RUN_FAILED', 'ONNX Runtime refused the gradient graph', {
       details,
@@ -92,94 +84,26 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
     })
   const session = await createSession(encodeOnnxModel(graph), spec.profile, refused)
   try {
-    /** sum over `rows` of per-sample loss gradients, flattened in parameter order (float64) */
-    const gradientSum = async (
-      state: NamedTensors,
-      set: TrainingDataset,
-      rows: Uint32Array,
-    ): Promise<Float64Array> => {
-      let sum: Float64Array | undefined
-      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-        const chunk = rows.subarray(start, Math.min(start + CHUNK_ROWS, rows.length))
-        const feeds: Record<string, ort.Tensor> = {
-          [FEATURES_FEED]: toOrtTensor(gatherRows(set.features, chunk)),
-          [TARGETS_FEED]: toOrtTensor(gatherRows(set.targets, chunk)),
-        }
-        for (const p of params) {
-          feeds[p] = toOrtTensor(state[p]!)
-          for (const s of suffixes) feeds[`${p}.${s}`] = toOrtTensor(state[`${p}.${s}`]!)
-        }
-        if (spec.optimizer.type === 'adam') {
-          feeds[ADAM_STEP_FEED] = new ort.Tensor('float32', Float32Array.of(stepOf(state) + 1), [])
-        }
-        let out: ort.InferenceSession.OnnxValueMapType
-        try {
-          out = await session.run(
-            feeds,
-            params.map((p) => `grad.${p}`),
-          )
-        } catch (cause) {
-          throw new AttributionError('ATTRIBUTION_RUN_FAILED', 'the gradient graph failed', {
-            details: cause instanceof Error ? cause.message : String(cause),
-            cause,
-          })
-        }
-        const parts = params.map((p) => (out[`grad.${p}`] as ort.Tensor).data as Float32Array)
-        sum ??= new Float64Array(parts.reduce((n, g) => n + g.length, 0))
-        // the graph's loss is a mean over the chunk: times its rows gives the per-sample sum
-        let k = 0
-        for (const g of parts) for (let i = 0; i < g.length; i++) sum[k++]! += g[i]! * chunk.length
-      }
-      return sum!
+    const gradients: GradientGraph = {
+      session,
+      spec,
+      params: paramNames(mlp.layers.length),
+      suffixes: stateSuffixes(spec.optimizer),
     }
-    const dot = (a: Float64Array, b: Float64Array): number => {
-      let s = 0
-      for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
-      return s
-    }
-
     const contributorRowSets = manifest.contributors.map(contributorRows)
     const validationRows = Uint32Array.from({ length: validation.features.dims[0]! }, (_, i) => i)
     const scores = manifest.contributors.map(() => 0)
     const checkpointHashes: Hex[] = []
     for (let c = 0; c < req.checkpoints.length; c++) {
-      let state: NamedTensors
-      try {
-        state = decodeSafetensors(req.checkpoints[c]!).tensors
-      } catch (cause) {
-        throw new AttributionError('ATTRIBUTION_INPUT_INVALID', `checkpoint ${c} is not a safetensors file`, {
-          cause,
-        })
-      }
-      const hash = checkpointHash(state)
-      const committed = req.checkpointHashes?.[c]
-      if (committed !== undefined && committed.toLowerCase() !== hash) {
-        throw new AttributionError(
-          'ATTRIBUTION_CHECKPOINT_MISMATCH',
-          `checkpoint ${c} does not match its committed hash`,
-          {
-            details: `committed ${committed}, the state hashes to ${hash}`,
-          },
-        )
-      }
-      for (const p of params) {
-        for (const name of [p, ...suffixes.map((s) => `${p}.${s}`)]) {
-          if (state[name]?.dtype !== 'float32') throw bad(`checkpoint ${c} lacks float32 ${name}`)
-        }
-      }
-      if (stepOf(state) !== plan.checkpointSteps[c]) {
-        throw bad(
-          `checkpoint ${c} is at step ${stepOf(state)}, the plan puts it at ${plan.checkpointSteps[c]}`,
-        )
-      }
+      const { state, hash } = loadCheckpoint(req, c, gradients, plan)
       checkpointHashes.push(hash)
       // the final checkpoint starts no segment: it only pins which run this was
       if (c === req.checkpoints.length - 1) break
       const eta = spec.optimizer.learningRate * (plan.checkpointSteps[c + 1]! - plan.checkpointSteps[c]!)
-      const gVal = await gradientSum(state, validation, validationRows)
+      const gVal = await gradientSum(gradients, state, validation, validationRows)
       for (let i = 0; i < gVal.length; i++) gVal[i]! /= validationRows.length
       for (let k = 0; k < contributorRowSets.length; k++) {
-        const g = await gradientSum(state, data, contributorRowSets[k]!)
+        const g = await gradientSum(gradients, state, data, contributorRowSets[k]!)
         scores[k]! += eta * dot(gVal, g)
       }
     }
@@ -197,4 +121,116 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
   } finally {
     await session.release()
   }
+}
+
+/** The training run's plan, with the validation set, manifest and checkpoints checked against it. */
+function planAttribution(req: AttributionRequest, manifest: DatanetManifest) {
+  const spec = req.spec
+  const mlp = initialMlp(spec, req.baseModel)
+  const data = datasetOf(spec, req.dataset)
+  const plan = makePlan(spec, mlp, data)
+  const validation = datasetOf(spec, req.validation)
+  makePlan(spec, mlp, validation) // same shape and label checks as the training data
+  if (manifest.rows !== plan.rows) {
+    throw bad(`the manifest covers ${manifest.rows} rows, the dataset has ${plan.rows}`)
+  }
+  if (req.checkpoints.length !== plan.checkpointSteps.length) {
+    throw bad(
+      `the training run has ${plan.checkpointSteps.length} checkpoints, ${req.checkpoints.length} were given`,
+    )
+  }
+  return { spec, mlp, data, plan, validation }
+}
+
+/** The gradient graph's session and the feeds it takes beside the data. */
+interface GradientGraph {
+  session: ort.InferenceSession
+  spec: TrainingJobSpec
+  params: string[]
+  suffixes: string[]
+}
+
+/** Checkpoint c decoded and checked: its committed hash, its tensors, its step in the plan. */
+function loadCheckpoint(
+  req: AttributionRequest,
+  c: number,
+  { params, suffixes }: GradientGraph,
+  plan: TrainingPlan,
+): { state: NamedTensors; hash: Hex } {
+  let state: NamedTensors
+  try {
+    state = decodeSafetensors(req.checkpoints[c]!).tensors
+  } catch (cause) {
+    throw new AttributionError('ATTRIBUTION_INPUT_INVALID', `checkpoint ${c} is not a safetensors file`, {
+      cause,
+    })
+  }
+  const hash = checkpointHash(state)
+  const committed = req.checkpointHashes?.[c]
+  if (committed !== undefined && committed.toLowerCase() !== hash) {
+    throw new AttributionError(
+      'ATTRIBUTION_CHECKPOINT_MISMATCH',
+      `checkpoint ${c} does not match its committed hash`,
+      {
+        details: `committed ${committed}, the state hashes to ${hash}`,
+      },
+    )
+  }
+  for (const p of params) {
+    for (const name of [p, ...suffixes.map((s) => `${p}.${s}`)]) {
+      if (state[name]?.dtype !== 'float32') throw bad(`checkpoint ${c} lacks float32 ${name}`)
+    }
+  }
+  if (stepOf(state) !== plan.checkpointSteps[c]) {
+    throw bad(`checkpoint ${c} is at step ${stepOf(state)}, the plan puts it at ${plan.checkpointSteps[c]}`)
+  }
+  return { state, hash }
+}
+
+/** sum over `rows` of per-sample loss gradients, flattened in parameter order (float64) */
+async function gradientSum(
+  { session, spec, params, suffixes }: GradientGraph,
+  state: NamedTensors,
+  set: TrainingDataset,
+  rows: Uint32Array,
+): Promise<Float64Array> {
+  let sum: Float64Array | undefined
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    const chunk = rows.subarray(start, Math.min(start + CHUNK_ROWS, rows.length))
+    const feeds: Record<string, ort.Tensor> = {
+      [FEATURES_FEED]: toOrtTensor(gatherRows(set.features, chunk)),
+      [TARGETS_FEED]: toOrtTensor(gatherRows(set.targets, chunk)),
+    }
+    for (const p of params) {
+      feeds[p] = toOrtTensor(state[p]!)
+      for (const s of suffixes) feeds[`${p}.${s}`] = toOrtTensor(state[`${p}.${s}`]!)
+    }
+    if (spec.optimizer.type === 'adam') {
+      feeds[ADAM_STEP_FEED] = new ort.Tensor('float32', Float32Array.of(stepOf(state) + 1), [])
+    }
+    let out: ort.InferenceSession.OnnxValueMapType
+    try {
+      out = await session.run(
+        feeds,
+        params.map((p) => `grad.${p}`),
+      )
+    } catch (cause) {
+      throw new AttributionError('ATTRIBUTION_RUN_FAILED', 'the gradient graph failed', {
+        details: cause instanceof Error ? cause.message : String(cause),
+        cause,
+      })
+    }
+    const parts = params.map((p) => (out[`grad.${p}`] as ort.Tensor).data as Float32Array)
+    sum ??= new Float64Array(parts.reduce((n, g) => n + g.length, 0))
+    // the graph's loss is a mean over the chunk: times its rows gives the per-sample sum
+    let k = 0
+    for (const g of parts) for (let i = 0; i < g.length; i++) sum[k++]! += g[i]! * chunk.length
+  }
+  return sum!
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
+  return s
 }

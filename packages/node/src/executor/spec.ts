@@ -169,27 +169,32 @@ export function parseReplayProfile(v: unknown, path = 'profile'): ReplayProfile 
 export function parseJobSpec(v: unknown): JobSpec {
   const o = obj(v, 'spec')
   const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training'] as const)
-  if (kind === 'inference') {
-    onlyKeys(o, 'spec', ['kind', 'profile', 'outputs', 'zkInput'])
-    const spec: InferenceJobSpec = { kind, profile: parseReplayProfile(o.profile) }
-    if (o.zkInput !== undefined) {
-      if (typeof o.zkInput !== 'string' || !/^0x[0-9a-f]{64}$/.test(o.zkInput)) {
-        fail('spec.zkInput', 'must be a lowercase 0x-prefixed 32-byte content hash')
-      }
-      spec.zkInput = o.zkInput as `0x${string}`
+  return kind === 'inference' ? parseInferenceSpec(o) : parseTrainingSpec(o)
+}
+
+function parseInferenceSpec(o: Record<string, unknown>): InferenceJobSpec {
+  onlyKeys(o, 'spec', ['kind', 'profile', 'outputs', 'zkInput'])
+  const spec: InferenceJobSpec = { kind: 'inference', profile: parseReplayProfile(o.profile) }
+  if (o.zkInput !== undefined) {
+    if (typeof o.zkInput !== 'string' || !/^0x[0-9a-f]{64}$/.test(o.zkInput)) {
+      fail('spec.zkInput', 'must be a lowercase 0x-prefixed 32-byte content hash')
     }
-    if (o.outputs !== undefined) {
-      if (
-        !Array.isArray(o.outputs) ||
-        !o.outputs.every((x) => typeof x === 'string') ||
-        o.outputs.length === 0
-      ) {
-        fail('spec.outputs', 'must be a non-empty list of output names')
-      }
-      spec.outputs = o.outputs as string[]
-    }
-    return spec
+    spec.zkInput = o.zkInput as `0x${string}`
   }
+  if (o.outputs !== undefined) {
+    if (
+      !Array.isArray(o.outputs) ||
+      !o.outputs.every((x) => typeof x === 'string') ||
+      o.outputs.length === 0
+    ) {
+      fail('spec.outputs', 'must be a non-empty list of output names')
+    }
+    spec.outputs = o.outputs as string[]
+  }
+  return spec
+}
+
+function parseTrainingSpec(o: Record<string, unknown>): TrainingJobSpec {
   onlyKeys(o, 'spec', [
     'kind',
     'profile',
@@ -204,53 +209,8 @@ export function parseJobSpec(v: unknown): JobSpec {
     'attribution',
   ])
   const profile = parseReplayProfile(o.profile)
-  const m = obj(o.model, 'spec.model')
-  let model: TrainingModelSpec
-  if ('baseModel' in m) {
-    onlyKeys(m, 'spec.model', ['baseModel'])
-    if (m.baseModel !== true) fail('spec.model.baseModel', 'must be true')
-    model = { baseModel: true }
-  } else {
-    onlyKeys(m, 'spec.model', ['architecture'])
-    const a = obj(m.architecture, 'spec.model.architecture')
-    onlyKeys(a, 'spec.model.architecture', ['inputFeatures', 'hiddenLayers', 'outputs', 'activation'])
-    if (!Array.isArray(a.hiddenLayers) || a.hiddenLayers.length > 64)
-      fail('spec.model.architecture.hiddenLayers', 'must be a list')
-    model = {
-      architecture: {
-        inputFeatures: int(a.inputFeatures, 'spec.model.architecture.inputFeatures', 1, 1 << 20),
-        hiddenLayers: (a.hiddenLayers as unknown[]).map((h, i) =>
-          int(h, `spec.model.architecture.hiddenLayers[${i}]`, 1, 1 << 16),
-        ),
-        outputs: int(a.outputs, 'spec.model.architecture.outputs', 1, 1 << 20),
-        activation: oneOf(a.activation, 'spec.model.architecture.activation', [
-          'relu',
-          'tanh',
-          'gelu',
-        ] as const),
-      },
-    }
-  }
-  const opt = obj(o.optimizer, 'spec.optimizer')
-  const type = oneOf(opt.type, 'spec.optimizer.type', ['sgd', 'adam'] as const)
-  let optimizer: OptimizerSpec
-  if (type === 'sgd') {
-    onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'momentum'])
-    optimizer = {
-      type,
-      learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
-      momentum: num(opt.momentum ?? 0, 'spec.optimizer.momentum', 0, 1),
-    }
-  } else {
-    onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'beta1', 'beta2', 'epsilon'])
-    optimizer = {
-      type,
-      learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
-      beta1: num(opt.beta1 ?? 0.9, 'spec.optimizer.beta1', 0, 1),
-      beta2: num(opt.beta2 ?? 0.999, 'spec.optimizer.beta2', 0, 1),
-      epsilon: num(opt.epsilon ?? 1e-8, 'spec.optimizer.epsilon', 0, 1, true),
-    }
-  }
+  const model = parseTrainingModel(o.model)
+  const optimizer = parseOptimizer(o.optimizer)
   if (typeof o.seed !== 'string' || o.seed.length === 0 || o.seed.length > 256)
     fail('spec.seed', 'must be a string of 1..256 chars')
   const batchSize = int(o.batchSize, 'spec.batchSize', 1, 1 << 20)
@@ -258,7 +218,7 @@ export function parseJobSpec(v: unknown): JobSpec {
     fail('profile.microBatchSize', 'must equal spec.batchSize for training')
   if (profile.weightsSupply !== 'feeds') fail('profile.weightsSupply', "must be 'feeds' for training")
   const spec: TrainingJobSpec = {
-    kind,
+    kind: 'training',
     profile,
     model,
     loss: oneOf(o.loss, 'spec.loss', ['softmax-cross-entropy', 'mse'] as const),
@@ -268,15 +228,67 @@ export function parseJobSpec(v: unknown): JobSpec {
     seed: o.seed,
     checkpointInterval: int(o.checkpointInterval, 'spec.checkpointInterval', 1, 1 << 30),
   }
-  if (o.data !== undefined) {
-    const d = obj(o.data, 'spec.data')
-    onlyKeys(d, 'spec.data', ['features', 'targets'])
-    spec.data = {}
-    if (d.features !== undefined) spec.data.features = String(d.features)
-    if (d.targets !== undefined) spec.data.targets = String(d.targets)
-  }
+  if (o.data !== undefined) spec.data = parseTrainingData(o.data)
   if (o.attribution !== undefined) spec.attribution = parseAttribution(o.attribution, spec)
   return spec
+}
+
+function parseTrainingModel(v: unknown): TrainingModelSpec {
+  const m = obj(v, 'spec.model')
+  if ('baseModel' in m) {
+    onlyKeys(m, 'spec.model', ['baseModel'])
+    if (m.baseModel !== true) fail('spec.model.baseModel', 'must be true')
+    return { baseModel: true }
+  }
+  onlyKeys(m, 'spec.model', ['architecture'])
+  const a = obj(m.architecture, 'spec.model.architecture')
+  onlyKeys(a, 'spec.model.architecture', ['inputFeatures', 'hiddenLayers', 'outputs', 'activation'])
+  if (!Array.isArray(a.hiddenLayers) || a.hiddenLayers.length > 64)
+    fail('spec.model.architecture.hiddenLayers', 'must be a list')
+  return {
+    architecture: {
+      inputFeatures: int(a.inputFeatures, 'spec.model.architecture.inputFeatures', 1, 1 << 20),
+      hiddenLayers: (a.hiddenLayers as unknown[]).map((h, i) =>
+        int(h, `spec.model.architecture.hiddenLayers[${i}]`, 1, 1 << 16),
+      ),
+      outputs: int(a.outputs, 'spec.model.architecture.outputs', 1, 1 << 20),
+      activation: oneOf(a.activation, 'spec.model.architecture.activation', [
+        'relu',
+        'tanh',
+        'gelu',
+      ] as const),
+    },
+  }
+}
+
+function parseOptimizer(v: unknown): OptimizerSpec {
+  const opt = obj(v, 'spec.optimizer')
+  const type = oneOf(opt.type, 'spec.optimizer.type', ['sgd', 'adam'] as const)
+  if (type === 'sgd') {
+    onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'momentum'])
+    return {
+      type,
+      learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
+      momentum: num(opt.momentum ?? 0, 'spec.optimizer.momentum', 0, 1),
+    }
+  }
+  onlyKeys(opt, 'spec.optimizer', ['type', 'learningRate', 'beta1', 'beta2', 'epsilon'])
+  return {
+    type,
+    learningRate: num(opt.learningRate, 'spec.optimizer.learningRate', 0, 10, true),
+    beta1: num(opt.beta1 ?? 0.9, 'spec.optimizer.beta1', 0, 1),
+    beta2: num(opt.beta2 ?? 0.999, 'spec.optimizer.beta2', 0, 1),
+    epsilon: num(opt.epsilon ?? 1e-8, 'spec.optimizer.epsilon', 0, 1, true),
+  }
+}
+
+function parseTrainingData(v: unknown): NonNullable<TrainingJobSpec['data']> {
+  const d = obj(v, 'spec.data')
+  onlyKeys(d, 'spec.data', ['features', 'targets'])
+  const data: NonNullable<TrainingJobSpec['data']> = {}
+  if (d.features !== undefined) data.features = String(d.features)
+  if (d.targets !== undefined) data.targets = String(d.targets)
+  return data
 }
 
 const CONTENT_HASH = /^0x[0-9a-f]{64}$/

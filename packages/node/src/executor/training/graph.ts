@@ -48,8 +48,38 @@ export function paramShape(layers: TrainingGraphOptions['layers'], name: string)
 }
 
 export function buildTrainingStepModel(options: TrainingGraphOptions) {
-  const { layers, loss, optimizer } = options
+  const { layers, loss } = options
   const b = new GraphBuilder('training_step')
+  const feeds = declareFeeds(b, options)
+  const { zs, as } = forward(b, layers, feeds)
+  const out = zs[zs.length - 1]!
+  const batch = b.op('Cast', [b.op('Shape', [feeds.x], { start: 0, end: 1 })], { to: 1 })
+  const { lossValue, dz } = lossAndGradient(
+    b,
+    loss,
+    out,
+    feeds.y,
+    batch,
+    layers[layers.length - 1]!.outFeatures,
+  )
+  b.output(lossValue, 'float32', [], LOSS_OUTPUT)
+  const grads = backward(b, layers, feeds, zs, as, dz)
+  applyOptimizer(b, options, feeds, grads)
+  return b.build({ docString: 'OCN training step' })
+}
+
+/** The graph's inputs, in feed order: features, targets, parameters, optimizer state, Adam's step. */
+interface StepFeeds {
+  x: string
+  y: string
+  W: string[]
+  Bias: string[]
+  /** `${param}.${suffix}` -> the state input */
+  state: Map<string, string>
+  t: string | undefined
+}
+
+function declareFeeds(b: GraphBuilder, { layers, loss, optimizer }: TrainingGraphOptions): StepFeeds {
   const first = layers[0]!
   const last = layers[layers.length - 1]!
   const x = b.input(FEATURES_FEED, 'float32', ['batch', first.inFeatures])
@@ -69,8 +99,15 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
     for (const s of suffixes) state.set(`${p}.${s}`, b.input(`${p}.${s}`, 'float32', paramShape(layers, p)))
   }
   const t = optimizer.type === 'adam' ? b.input(ADAM_STEP_FEED, 'float32', []) : undefined
+  return { x, y, W, Bias, state, t }
+}
 
-  // forward
+/** Each layer's pre-activation z and activation a (the last layer's a is its z). */
+function forward(
+  b: GraphBuilder,
+  layers: TrainingGraphOptions['layers'],
+  { x, W, Bias }: StepFeeds,
+): { zs: string[]; as: string[] } {
   const zs: string[] = []
   const as: string[] = []
   let a = x
@@ -80,34 +117,50 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
     a = i === layers.length - 1 ? z : applyActivation(b, z, l.activation)
     as.push(a)
   })
-  const out = zs[zs.length - 1]!
-  const batch = b.op('Cast', [b.op('Shape', [x], { start: 0, end: 1 })], { to: 1 })
+  return { zs, as }
+}
 
-  // loss and its gradient with respect to the last layer's output
-  let lossValue: string
-  let dz: string
+/** The loss and its gradient with respect to the last layer's output. */
+function lossAndGradient(
+  b: GraphBuilder,
+  loss: LossName,
+  out: string,
+  y: string,
+  batch: string,
+  outFeatures: number,
+): { lossValue: string; dz: string } {
   if (loss === 'softmax-cross-entropy') {
     const logp = b.op('LogSoftmax', [out], { axis: -1 })
-    const onehot = b.op('OneHot', [y, b.constant([last.outFeatures], 'int64', []), b.constant([0, 1])], {
+    const onehot = b.op('OneHot', [y, b.constant([outFeatures], 'int64', []), b.constant([0, 1])], {
       axis: -1,
     })
     const picked = b.op('ReduceSum', [b.op('Mul', [onehot, logp])], { keepdims: 0 })
-    lossValue = b.op('Div', [b.op('Neg', [picked]), b.op('Squeeze', [batch])])
-    dz = b.op('Div', [b.op('Sub', [b.op('Exp', [logp]), onehot]), batch])
-  } else {
-    const diff = b.op('Sub', [out, y])
-    const count = b.op('Mul', [batch, b.constant([last.outFeatures])])
-    lossValue = b.op('Div', [
-      b.op('ReduceSum', [b.op('Mul', [diff, diff])], { keepdims: 0 }),
-      b.op('Squeeze', [count]),
-    ])
-    dz = b.op('Div', [b.op('Mul', [diff, b.constant([2])]), count])
+    const lossValue = b.op('Div', [b.op('Neg', [picked]), b.op('Squeeze', [batch])])
+    const dz = b.op('Div', [b.op('Sub', [b.op('Exp', [logp]), onehot]), batch])
+    return { lossValue, dz }
   }
-  b.output(lossValue, 'float32', [], LOSS_OUTPUT)
+  const diff = b.op('Sub', [out, y])
+  const count = b.op('Mul', [batch, b.constant([outFeatures])])
+  const lossValue = b.op('Div', [
+    b.op('ReduceSum', [b.op('Mul', [diff, diff])], { keepdims: 0 }),
+    b.op('Squeeze', [count]),
+  ])
+  const dz = b.op('Div', [b.op('Mul', [diff, b.constant([2])]), count])
+  return { lossValue, dz }
+}
 
-  // backward
+/** Parameter gradients, last layer first, from the loss gradient dz of the last layer's output. */
+function backward(
+  b: GraphBuilder,
+  layers: TrainingGraphOptions['layers'],
+  { x, W }: StepFeeds,
+  zs: string[],
+  as: string[],
+  dzOut: string,
+): Map<string, string> {
   const grads = new Map<string, string>()
   const axis0 = b.constant([0], 'int64', [1])
+  let dz = dzOut
   for (let i = layers.length - 1; i >= 0; i--) {
     const input = i === 0 ? x : as[i - 1]!
     grads.set(`layer${i}.weight`, b.op('Gemm', [input, dz], { transA: 1 }))
@@ -117,8 +170,17 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
       dz = b.op('Mul', [da, activationDerivative(b, zs[i - 1]!, as[i - 1]!, layers[i - 1]!.activation)])
     }
   }
+  return grads
+}
 
-  // optimizer update
+/** The optimizer update: each parameter's next value and next state as `next.*` outputs. */
+function applyOptimizer(
+  b: GraphBuilder,
+  { layers, optimizer, emitGradients }: TrainingGraphOptions,
+  { state, t }: StepFeeds,
+  grads: Map<string, string>,
+): void {
+  // Adam's bias corrections 1 - b1^t and 1 - b2^t, shared by every parameter
   let c1 = ''
   let c2 = ''
   if (optimizer.type === 'adam') {
@@ -129,7 +191,7 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
   for (const p of paramNames(layers.length)) {
     const g = grads.get(p)!
     const shape = paramShape(layers, p)
-    if (options.emitGradients) b.output(g, 'float32', shape, `grad.${p}`)
+    if (emitGradients) b.output(g, 'float32', shape, `grad.${p}`)
     if (optimizer.type === 'sgd') {
       const v = b.op('Add', [b.op('Mul', [state.get(`${p}.velocity`)!, b.constant([optimizer.momentum])]), g])
       const next = b.op('Sub', [p, b.op('Mul', [v, b.constant([optimizer.learningRate])])])
@@ -155,7 +217,6 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
       b.output(v, 'float32', shape, `next.${p}.v`)
     }
   }
-  return b.build({ docString: 'OCN training step' })
 }
 
 function activationDerivative(b: GraphBuilder, z: string, a: string, activation: MlpActivation): string {
