@@ -11,14 +11,15 @@ export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
 export { defaultRoleOptions, type RoleOptions } from './options.js'
+export { cheatIndices, corruptMicroBatches } from './provider/cheats.js'
+export { createProviderRole, type ProviderRole } from './provider/index.js'
 export {
   checkOfferArtifacts,
   PREBID_REASONS,
   type PrebidOutcome,
   type PrebidReason,
   PrebidRejection,
-} from './prebid.js'
-export { cheatIndices, corruptMicroBatches, createProviderRole, type ProviderRole } from './provider.js'
+} from './provider/prebid.js'
 export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester.js'
 export {
   type AwardedJob,

@@ -60,7 +60,7 @@ import { RoleError } from './errors.js'
 import type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 import { createRoleMetrics } from './metrics.js'
 import { describeModelStatus, requireModelRegistry, unapprovedStatus } from './models.js'
-import type { TrainingManifest } from './provider.js'
+import type { TrainingManifest } from './provider/index.js'
 import { createTicker, type RoleComponents, randomUint256, roleOptions } from './shared.js'
 import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from './zk.js'
 

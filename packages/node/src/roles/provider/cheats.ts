@@ -1,0 +1,116 @@
+/**
+ * A provider fault plan that cheats, for the devnet and the tests: verifiers need a cheater to
+ * catch. Each cheat rehashes what it changed, so the results, the leaves and the root agree
+ * with each other and only a re-execution can tell.
+ */
+import type { Hex } from 'viem'
+import { decodeSafetensors, encodeSafetensors } from '../../executor/formats/safetensors.js'
+import { checkpointHash, outputsDataHash } from '../../executor/hashing.js'
+import { type NamedTensors, sliceRows } from '../../executor/tensor.js'
+import { forgeAttributionResult } from '../attribution.js'
+import type { ProviderFaultPlan } from './faults.js'
+
+/** Which micro-batches a cheating provider corrupts: `fraction` of them, spread evenly, at least one. */
+export function cheatIndices(leafCount: number, fraction: number): number[] {
+  if (fraction <= 0 || leafCount === 0) return []
+  const count = Math.min(leafCount, Math.max(1, Math.round(fraction * leafCount)))
+  const out = new Set<number>()
+  for (let j = 0; j < count; j++) out.add(Math.floor((j * leafCount) / count))
+  return [...out]
+}
+
+/**
+ * Flips the lowest bit of the first element of every row of the chosen micro-batches, then
+ * rehashes them.
+ */
+export function corruptMicroBatches(
+  result: { outputs: NamedTensors | undefined; dataHashes: readonly Hex[]; samples: number },
+  microBatchSize: number,
+  indices: readonly number[],
+): { outputs: NamedTensors; dataHashes: Hex[] } {
+  const outputs = result.outputs
+  if (outputs === undefined) throw new Error('corruptMicroBatches needs the outputs')
+  const dataHashes = [...result.dataHashes]
+  for (const i of indices) {
+    const start = i * microBatchSize
+    const end = Math.min(result.samples, start + microBatchSize)
+    const slice: NamedTensors = {}
+    for (const [name, t] of Object.entries(outputs)) {
+      const rowBytes = t.data.length / (t.dims[0] ?? 1)
+      for (let r = start; r < end; r++) {
+        const at = r * rowBytes
+        t.data[at] = (t.data[at] ?? 0) ^ 1
+      }
+      slice[name] = sliceRows(t, start, end)
+    }
+    dataHashes[i] = outputsDataHash(slice)
+  }
+  return { outputs, dataHashes }
+}
+
+/**
+ * Flips the lowest bit of the first byte of the first tensor of the chosen checkpoint states
+ * and rehashes them, so only a segment replay tells.
+ */
+export function corruptCheckpoints(
+  states: readonly Uint8Array[],
+  hashes: readonly Hex[],
+  indices: readonly number[],
+): { states: Uint8Array[]; checkpointHashes: Hex[] } {
+  const out = [...states]
+  const checkpointHashes = [...hashes]
+  for (const i of indices) {
+    const state = out[i]
+    if (state === undefined) continue
+    const tensors = decodeSafetensors(state).tensors
+    const name = Object.keys(tensors).sort()[0]
+    if (name === undefined) continue
+    const t = tensors[name]
+    if (t === undefined || t.data.length === 0) continue
+    const data = t.data.slice()
+    data[0] = (data[0] ?? 0) ^ 1
+    const corrupted = { ...tensors, [name]: { ...t, data } }
+    out[i] = encodeSafetensors(corrupted)
+    checkpointHashes[i] = checkpointHash(corrupted)
+  }
+  return { states: out, checkpointHashes }
+}
+
+export interface CheatingFaultPlanOptions {
+  /** the share of leaves (micro-batches, or checkpoints after the seed's) corrupted; 0 for none */
+  fraction: number
+  /** commit a forged attribution result */
+  forgeAttribution?: boolean
+}
+
+/** A provider that commits corrupted results, as `options` says. */
+export function createCheatingFaultPlan(options: CheatingFaultPlanOptions): ProviderFaultPlan {
+  return {
+    tamperInference(at, result) {
+      const tampered = cheatIndices(result.dataHashes.length, options.fraction)
+      if (tampered.length === 0) return { ...result, tampered }
+      const corrupted = corruptMicroBatches(result, result.microBatchSize, tampered)
+      at.log.warn(
+        { jobId: at.jobId, cheated: tampered },
+        'cheat mode: corrupted micro-batches before committing',
+      )
+      return { ...result, ...corrupted, tampered }
+    },
+    tamperTraining(at, result) {
+      // checkpoint 0 is the seed's state, the later ones are what a cheat fakes
+      const tampered = cheatIndices(result.states.length - 1, options.fraction).map((i) => i + 1)
+      if (tampered.length === 0) return { ...result, tampered }
+      const corrupted = corruptCheckpoints(result.states, result.checkpointHashes, tampered)
+      at.log.warn(
+        { jobId: at.jobId, cheated: tampered },
+        'cheat mode: corrupted training checkpoints before committing',
+      )
+      return { ...corrupted, tampered }
+    },
+    tamperAttribution(at, result) {
+      if (options.forgeAttribution !== true) return result
+      at.log.warn({ jobId: at.jobId }, 'cheat mode: committing a forged attribution result')
+      return forgeAttributionResult(result)
+    },
+  }
+}
