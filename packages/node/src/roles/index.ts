@@ -4,15 +4,23 @@ export {
   attributionLeafIndex,
   attributionRequestFor,
   attributionResultProblem,
-  forgeAttributionResult,
   parseJobDatanet,
 } from './attribution.js'
 export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
 export { defaultRoleOptions, type RoleOptions } from './options.js'
-export { cheatIndices, corruptMicroBatches } from './provider/cheats.js'
-export { createProviderRole, type ProviderRole } from './provider/index.js'
+export {
+  createProviderRole,
+  type FaultContext,
+  honestFaultPlan,
+  type InferenceOutputs,
+  type ProviderFaultPlan,
+  type ProviderRole,
+  type ProviderRoleExtras,
+  type Tampered,
+  type TrainingCheckpoints,
+} from './provider/index.js'
 export {
   checkOfferArtifacts,
   PREBID_REASONS,

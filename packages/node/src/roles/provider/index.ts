@@ -18,13 +18,20 @@ import { createTicker, type RoleComponents } from '../shared.js'
 import { defaultZkDir, loadZkCircuits } from '../zk.js'
 import { createAdvertiser } from './advertise.js'
 import { Bidding } from './bidding.js'
-import { createCheatingFaultPlan } from './cheats.js'
-import { createProviderContext, type ProviderContext } from './context.js'
+import { createProviderContext } from './context.js'
 import { honestFaultPlan, type ProviderFaultPlan } from './faults.js'
 import { Reconciler } from './reconcile.js'
 import { JobRunner } from './run.js'
 import { serveResult } from './serve.js'
 
+export type {
+  FaultContext,
+  InferenceOutputs,
+  ProviderFaultPlan,
+  Tampered,
+  TrainingCheckpoints,
+} from './faults.js'
+export { honestFaultPlan } from './faults.js'
 export type { TrainingManifest } from './run.js'
 
 export interface ProviderRole extends RoleService {
@@ -33,19 +40,21 @@ export interface ProviderRole extends RoleService {
   tick(): Promise<void>
 }
 
-function configuredFaults(ctx: ProviderContext): ProviderFaultPlan {
-  const fraction = ctx.components.config.provider.cheat.fraction
-  if (fraction <= 0 && !ctx.options.forgeAttribution) return honestFaultPlan
-  return createCheatingFaultPlan({ fraction, forgeAttribution: ctx.options.forgeAttribution })
+export interface ProviderRoleExtras {
+  /** where results could be tampered with before commit; honest (unchanged) when absent */
+  faults?: ProviderFaultPlan
 }
 
-export function createProviderRole(components: RoleComponents): ProviderRole {
+export function createProviderRole(
+  components: RoleComponents,
+  extras: ProviderRoleExtras = {},
+): ProviderRole {
   const ctx = createProviderContext(components)
   const { config, network, chain, keys } = components
   const advertiser = createAdvertiser(ctx)
   const bidding = new Bidding(ctx)
   const runner: JobRunner = new JobRunner(ctx, {
-    faults: configuredFaults(ctx),
+    faults: extras.faults ?? honestFaultPlan,
     reconcile: (job) => reconciler.reconcile(job),
     // a fresh ad means a verifier that joined after the last periodic ad still finds us
     committed: () => void advertiser.publish(),

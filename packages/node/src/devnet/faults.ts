@@ -1,14 +1,18 @@
 /**
- * A provider fault plan that cheats, for the devnet and the tests: verifiers need a cheater to
- * catch. Each cheat rehashes what it changed, so the results, the leaves and the root agree
- * with each other and only a re-execution can tell.
+ * Devnet fault injection: a provider fault plan (roles/provider/faults.ts) that cheats, which
+ * the devnet hands to its cheating provider and the tests to theirs, so verifiers have a
+ * cheater to catch. It is a component passed in, never a setting of the user's config. Each
+ * cheat rehashes what it changed, so the results, the leaves and the root agree with each
+ * other and only a re-execution can tell.
  */
+import { attributionWeightsTree } from '@ocn/protocol'
 import type { Hex } from 'viem'
-import { decodeSafetensors, encodeSafetensors } from '../../executor/formats/safetensors.js'
-import { checkpointHash, outputsDataHash } from '../../executor/hashing.js'
-import { type NamedTensors, sliceRows } from '../../executor/tensor.js'
-import { forgeAttributionResult } from '../attribution.js'
-import type { ProviderFaultPlan } from './faults.js'
+import { type AttributionResult, attributionResultHash } from '../attribution/result.js'
+import { decodeSafetensors, encodeSafetensors } from '../executor/formats/safetensors.js'
+import { checkpointHash, outputsDataHash } from '../executor/hashing.js'
+import { type NamedTensors, sliceRows } from '../executor/tensor.js'
+import type { ProviderFaultPlan } from '../roles/provider/faults.js'
+import { DevnetError } from './errors.js'
 
 /** Which micro-batches a cheating provider corrupts: `fraction` of them, spread evenly, at least one. */
 export function cheatIndices(leafCount: number, fraction: number): number[] {
@@ -76,6 +80,18 @@ export function corruptCheckpoints(
   return { states: out, checkpointHashes }
 }
 
+/**
+ * Hands every contributor the next one's weight (so the noise
+ * contributor is paid the signal's share) and rehashes, so the result is consistent with
+ * itself and only a recomputation tells.
+ */
+export function forgeAttributionResult(result: AttributionResult): AttributionResult {
+  const weights = result.weights.map((w, i, all) => ({ ...w, weight: all[(i + 1) % all.length]!.weight }))
+  const body = { ...result, weights, weightsRoot: attributionWeightsTree(weights).root }
+  const { resultHash: _old, ...rest } = body
+  return { ...rest, resultHash: attributionResultHash(rest) }
+}
+
 export interface CheatingFaultPlanOptions {
   /** the share of leaves (micro-batches, or checkpoints after the seed's) corrupted; 0 for none */
   fraction: number
@@ -113,4 +129,26 @@ export function createCheatingFaultPlan(options: CheatingFaultPlanOptions): Prov
       return forgeAttributionResult(result)
     },
   }
+}
+
+/** Where the devnet hands its faulty node (bin/faulty-node.ts) the plan's options, as JSON. */
+export const DEVNET_FAULTS_ENV = 'OCN_DEVNET_FAULTS'
+
+/** The options in OCN_DEVNET_FAULTS; throws DEVNET_OPTIONS_INVALID when they do not parse. */
+export function parseCheatingFaultPlanOptions(json: string | undefined): CheatingFaultPlanOptions {
+  const invalid = (details: string) =>
+    new DevnetError('DEVNET_OPTIONS_INVALID', `${DEVNET_FAULTS_ENV} is not a fault plan`, { details })
+  let value: unknown
+  try {
+    value = JSON.parse(json ?? '')
+  } catch (cause) {
+    throw invalid(`not JSON: ${(cause as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null) throw invalid('not an object')
+  const { fraction, forgeAttribution } = value as Record<string, unknown>
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1))
+    throw invalid('fraction must be 0..1')
+  if (forgeAttribution !== undefined && typeof forgeAttribution !== 'boolean')
+    throw invalid('forgeAttribution must be a boolean')
+  return { fraction, ...(forgeAttribution === undefined ? {} : { forgeAttribution }) }
 }
