@@ -8,7 +8,13 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { getJob } from '@ocn/contracts-client'
-import { type attribution, type RequesterRole, type VerificationReport, writeDatanetFixture } from '@ocn/node'
+import {
+  type attribution,
+  createCheatingFaultPlan,
+  type RequesterRole,
+  type VerificationReport,
+  writeDatanetFixture,
+} from '@ocn/node'
 import { attributionWeightsTree } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -142,7 +148,7 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
             name: 'forger',
             accountIndex: FORGER,
             roles: ['provider'],
-            roleOptions: { forgeAttribution: true },
+            faults: createCheatingFaultPlan({ fraction: 0, forgeAttribution: true }),
           },
         ],
         nodes,

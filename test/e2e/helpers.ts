@@ -35,6 +35,7 @@ import {
   type NodeConfig,
   type NodeKeys,
   type NodeRole,
+  type ProviderFaultPlan,
   type RoleOptions,
 } from '@ocn/node'
 import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
@@ -58,6 +59,8 @@ export interface TestNode {
   daemon: Daemon
   components: NodeComponents
   config: NodeConfig
+  /** the fault plan it was started with (a restart keeps it) */
+  faults?: ProviderFaultPlan
 }
 
 export interface TestNetwork {
@@ -150,8 +153,10 @@ export interface NodeSpec {
   accountIndex: number
   roles: NodeRole[]
   configure?: (config: NodeConfig) => void
-  /** role options beyond the harness's fast ticks (e.g. a test-only cheat) */
+  /** role options beyond the harness's fast ticks */
   roleOptions?: Partial<RoleOptions>
+  /** a provider that cheats: its fault plan (createCheatingFaultPlan) */
+  faults?: ProviderFaultPlan
 }
 
 export async function startNodes(
@@ -182,7 +187,6 @@ export async function startNodes(
       chain: { rpcUrl: chain.rpcUrl, deploymentFile, confirmations: 1 },
       api: { ...base.api, enabled: false },
       requester: { ...base.requester, biddingWindowMs: 1500, maxPrice: OPEN },
-      provider: { ...base.provider, cheat: { fraction: 0 } },
     }
     spec.configure?.(config)
     const keys = await nodeKeys(chain.privateKeys[spec.accountIndex]!)
@@ -190,10 +194,19 @@ export async function startNodes(
       roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6, ...spec.roleOptions },
       chainPollIntervalMs: 250,
       executorPoolSize: 1,
+      ...(spec.faults === undefined ? {} : { providerFaults: spec.faults }),
     })
     const daemon = createDaemon(config, { ...components, logger: createSilentLogger() })
     await daemon.start()
-    nodes.push({ name: spec.name, keys, address: keys.account.address, daemon, components, config })
+    nodes.push({
+      name: spec.name,
+      keys,
+      address: keys.account.address,
+      daemon,
+      components,
+      config,
+      ...(spec.faults === undefined ? {} : { faults: spec.faults }),
+    })
   }
   // a full mesh, so every stream protocol can reach every peer directly
   for (const a of nodes) {
@@ -219,6 +232,7 @@ export async function restartNode(node: TestNode, peers: TestNode[]): Promise<Te
     roles: { tickIntervalMs: 300, capabilityAdTtlSeconds: 6 },
     chainPollIntervalMs: 250,
     executorPoolSize: 1,
+    ...(node.faults === undefined ? {} : { providerFaults: node.faults }),
   })
   const daemon = createDaemon(node.config, { ...components, logger: createSilentLogger() })
   await daemon.start()

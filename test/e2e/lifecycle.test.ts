@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
   type ArbiterRole,
+  createCheatingFaultPlan,
   createStateStore,
   type JobRecord,
   type RequesterRole,
@@ -86,8 +87,8 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
         configure: (c) => {
           // the cheapest bid, so it wins the first job
           c.provider.priceFloorPerSample = 10n ** 14n
-          c.provider.cheat = { fraction: 0.25 }
         },
+        faults: createCheatingFaultPlan({ fraction: 0.25 }),
       },
       { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
     ])

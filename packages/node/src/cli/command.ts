@@ -1,3 +1,4 @@
+import type { ProviderFaultPlan } from '../roles/provider/index.js'
 import type { CliIo } from './io.js'
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>
@@ -12,11 +13,20 @@ export interface FlagSpec {
   value?: string
 }
 
+/**
+ * Components the caller of the CLI composes into the node it starts, none of them settings a
+ * user writes: the devnet's faulty node (bin/faulty-node.ts) passes its provider fault plan.
+ */
+export interface CliComponents {
+  providerFaults?: ProviderFaultPlan
+}
+
 export interface CommandContext {
   io: CliIo
   flags: FlagValues
   positionals: string[]
   json: boolean
+  components?: CliComponents
 }
 
 /** What a command reports: one JSON object for `--json`, text otherwise. */

@@ -1,5 +1,5 @@
 export { getApiJson, postApiJson } from '../api/client.js'
-export type { Command, CommandContext, CommandResult, FlagSpec } from './command.js'
+export type { CliComponents, Command, CommandContext, CommandResult, FlagSpec } from './command.js'
 export { CliError, type CliErrorCode, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'
 export { type CliIo, processIo } from './io.js'
 export { PASSPHRASE_ENV, resolvePassphrase } from './passphrase.js'

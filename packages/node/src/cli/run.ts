@@ -3,7 +3,7 @@ import { configFlagOptions } from '../config/load.js'
 import { configOptions } from '../config/schema.js'
 import { isNodeError } from '../core/errors.js'
 import { nodeVersion } from '../daemon/version.js'
-import type { Command, FlagSpec, FlagValues } from './command.js'
+import type { CliComponents, Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
 import { devnetCommand } from './commands/devnet.js'
@@ -153,8 +153,15 @@ function errorLine(error: unknown): { code: string; message: string; exit: numbe
   return { code: 'INTERNAL', message: `internal error: ${message}`, exit: EXIT_FAILURE }
 }
 
-/** Runs `ocn` with `argv` (without node and script); resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+/**
+ * Runs `ocn` with `argv` (without node and script); resolves to the exit code. `components`
+ * go into the node a command starts (the devnet's faulty node passes its fault plan).
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = processIo(),
+  components: CliComponents = {},
+): Promise<number> {
   const json = argv.includes('--json')
   const write = (stream: NodeJS.WritableStream, text: string): void => {
     if (text !== '') stream.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -190,7 +197,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         `unexpected argument "${positionals[command.maxPositionals]}"; usage: ${command.usage}`,
       )
     }
-    const result = await command.run({ io, flags: strict.values as FlagValues, positionals, json })
+    const result = await command.run({
+      io,
+      flags: strict.values as FlagValues,
+      positionals,
+      json,
+      components,
+    })
     if (result.printed !== true) write(io.stdout, json ? JSON.stringify(result.json) : result.text)
     return result.exitCode ?? EXIT_OK
   } catch (error) {

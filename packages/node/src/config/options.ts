@@ -46,8 +46,6 @@ export interface ProviderConfig {
   /** Jobs executed at once; offers beyond it are not bid on. */
   maxConcurrentJobs: number
   collateral: ProviderCollateralConfig
-  /** Devnet only: makes this provider cheat, to exercise verification. */
-  cheat: ProviderCheatConfig
   models: ModelPolicyConfig
   /**
    * Offers whose model and inputs are each at most this many bytes are fetched and checked
@@ -69,11 +67,6 @@ export interface ModelPolicyConfig {
    * Off by default: the market itself refuses revoked models only.
    */
   onlyApproved: boolean
-}
-
-export interface ProviderCheatConfig {
-  /** Fraction of micro-batch outputs the provider corrupts before committing (0: honest). */
-  fraction: number
 }
 
 export interface ProviderCollateralConfig {
@@ -152,7 +145,6 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       priceFloorPerSample: OPEN / 10_000n,
       maxConcurrentJobs: 2,
       collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
-      cheat: { fraction: 0 },
       models: { onlyApproved: false },
       prebidFetchMaxBytes: 4 * 1024 * 1024,
       prebidTimeoutMs: 1_000,

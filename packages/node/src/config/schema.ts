@@ -215,15 +215,6 @@ export const configOptions: readonly OptionSpec[] = [
     doc: 'Largest fraction of the stake locked as collateral across running jobs.',
   },
   {
-    key: 'provider.cheat.fraction',
-    type: 'number',
-    env: 'OCN_PROVIDER_CHEAT_FRACTION',
-    flag: 'cheat-fraction',
-    min: 0,
-    max: 1,
-    doc: 'Devnet only: fraction of micro-batch outputs this provider corrupts, so verifiers have a cheater to catch.',
-  },
-  {
     key: 'provider.models.onlyApproved',
     type: 'boolean',
     env: 'OCN_PROVIDER_ONLY_APPROVED_MODELS',

@@ -26,11 +26,11 @@ import { getBalance, readContract, sendTransaction, waitForTransactionReceipt } 
 import { apiGet, apiPost } from '../api/client.js'
 import { type ApiJson, apiRoutes } from '../api/routes.js'
 import { type NodeRole, nodeRoles } from '../config/options.js'
-import { findOption } from '../config/schema.js'
 import { initNodeKeys, loadNodeKeys } from '../keys/keystore.js'
 import type { JobState } from '../state/job-state.js'
 import type { JobRecord } from '../state/records.js'
 import { DevnetError } from './errors.js'
+import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { type FollowedJob, readFollowingReoffers } from './jobs.js'
 import { type DevnetOptions, defaultDevnetOptions } from './options.js'
 import {
@@ -42,7 +42,7 @@ import {
   mergeConfig,
 } from './phase.js'
 import { devnetPhases } from './phases.js'
-import { type NodeProcess, spawnNode } from './processes.js'
+import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 import { sleep } from './sleep.js'
 import { createWorkload, type WorkloadJob } from './workload.js'
 
@@ -205,12 +205,33 @@ function nodeConfig(
       prebidTimeoutMs: Math.max(1, Math.floor(options.biddingWindowMs / 2)),
       ...(plan.priceFloor === undefined ? {} : { priceFloorPerSample: plan.priceFloor.toString() }),
     }
-    if (plan.cheater && findOption('provider.cheat.fraction') !== undefined)
-      provider.cheat = { fraction: options.cheatFraction }
     config.provider = provider
   }
   if (plan.roles.includes('requester')) config.requester = { biddingWindowMs: options.biddingWindowMs }
   return config
+}
+
+/**
+ * Starts a node's `ocn start`. The cheater runs it through the devnet-only faulty-node entry,
+ * which composes in its fault plan; its config is an honest provider's.
+ */
+function spawnPlannedNode(
+  plan: NodePlan,
+  dataDir: string,
+  options: DevnetOptions,
+  signal: AbortSignal | undefined,
+): Promise<NodeProcess> {
+  const faults: CheatingFaultPlanOptions = { fraction: options.cheatFraction }
+  return spawnNode({
+    name: plan.name,
+    dataDir,
+    args: [],
+    ...(plan.cheater
+      ? { entry: faultyNodeBinPath(), env: { [DEVNET_FAULTS_ENV]: JSON.stringify(faults) } }
+      : {}),
+    timeoutMs: options.nodeStartTimeoutMs,
+    ...(signal === undefined ? {} : { signal }),
+  })
 }
 
 /** Starts the devnet; on any failure everything already started is stopped again. */
@@ -355,13 +376,7 @@ export async function startDevnet(
 
     const nodes: DevnetNode[] = []
     const launch = async (entry: (typeof infos)[number], listenAddress: string): Promise<DevnetNode> => {
-      const proc = await spawnNode({
-        name: entry.plan.name,
-        dataDir: entry.dataDir,
-        args: [],
-        timeoutMs: options.nodeStartTimeoutMs,
-        ...(signal === undefined ? {} : { signal }),
-      })
+      const proc = await spawnPlannedNode(entry.plan, entry.dataDir, options, signal)
       processes.push(proc)
       if (proc.ready.api === null)
         throw new DevnetError('DEVNET_NODE_FAILED', `${entry.plan.name} has no API`)

@@ -1,6 +1,7 @@
 export * from './datanet.js'
 export * from './devnet.js'
 export * from './errors.js'
+export * from './faults.js'
 export * from './options.js'
 export * from './phase.js'
 export { devnetPhaseNames, devnetPhases } from './phases.js'

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DevnetError } from './errors.js'
 
@@ -37,6 +37,11 @@ export function ocnBinPath(): string {
   const beside = fileURLToPath(new URL('../bin/ocn.js', import.meta.url))
   // Loaded from src/ (tests run the TypeScript sources): the built entry is in dist/.
   return existsSync(beside) ? beside : fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+}
+
+/** The built devnet-only entry that runs `ocn start` with a provider fault plan (bin/faulty-node.ts). */
+export function faultyNodeBinPath(): string {
+  return join(dirname(ocnBinPath()), 'faulty-node.js')
 }
 
 const live = new Set<ChildProcess>()
@@ -70,6 +75,8 @@ export interface SpawnNodeOptions {
   dataDir: string
   /** Arguments after `ocn <command> --json --data-dir <dataDir>`. */
   args: readonly string[]
+  /** The script that runs the command; default the `ocn` entry (ocnBinPath). */
+  entry?: string
   /** The long-running command whose first JSON line says it is ready; default `['start']`. */
   command?: readonly string[]
   /** Where stderr goes; default `<dataDir>/node.log`. */
@@ -92,7 +99,7 @@ export async function spawnNode<Ready = NodeReadyLine>(
   const command = options.command ?? ['start']
   const child = spawn(
     process.execPath,
-    [ocnBinPath(), ...command, '--json', '--data-dir', options.dataDir, ...options.args],
+    [options.entry ?? ocnBinPath(), ...command, '--json', '--data-dir', options.dataDir, ...options.args],
     {
       // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -178,15 +178,3 @@ export function attributionResultProblem(value: unknown): string | undefined {
   }
   return undefined
 }
-
-/**
- * Devnet and test cheating: hands every contributor the next one's weight (so the noise
- * contributor is paid the signal's share) and rehashes, so the result is consistent with
- * itself and only a recomputation tells.
- */
-export function forgeAttributionResult(result: AttributionResult): AttributionResult {
-  const weights = result.weights.map((w, i, all) => ({ ...w, weight: all[(i + 1) % all.length]!.weight }))
-  const body = { ...result, weights, weightsRoot: attributionWeightsTree(weights).root }
-  const { resultHash: _old, ...rest } = body
-  return { ...rest, resultHash: attributionResultHash(rest) }
-}

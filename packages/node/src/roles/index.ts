@@ -4,7 +4,6 @@ export {
   attributionLeafIndex,
   attributionRequestFor,
   attributionResultProblem,
-  forgeAttributionResult,
   parseJobDatanet,
 } from './attribution.js'
 export { RoleError, type RoleErrorCode } from './errors.js'
@@ -12,13 +11,23 @@ export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interfac
 export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
 export { defaultRoleOptions, type RoleOptions } from './options.js'
 export {
+  createProviderRole,
+  type FaultContext,
+  honestFaultPlan,
+  type InferenceOutputs,
+  type ProviderFaultPlan,
+  type ProviderRole,
+  type ProviderRoleExtras,
+  type Tampered,
+  type TrainingCheckpoints,
+} from './provider/index.js'
+export {
   checkOfferArtifacts,
   PREBID_REASONS,
   type PrebidOutcome,
   type PrebidReason,
   PrebidRejection,
-} from './prebid.js'
-export { cheatIndices, corruptMicroBatches, createProviderRole, type ProviderRole } from './provider.js'
+} from './provider/prebid.js'
 export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester/index.js'
 export {
   type AwardedJob,

@@ -14,11 +14,6 @@ export interface RoleOptions {
    * the data as unserved. The arbiter waits this long for it before deciding.
    */
   unknownPeerGraceSeconds: number
-  /**
-   * Tests only: a provider commits a forged attribution result (weights handed to the wrong
-   * contributors, consistently rehashed), so verifiers have a forgery to catch.
-   */
-  forgeAttribution: boolean
 }
 
 export const defaultRoleOptions: RoleOptions = {
@@ -27,5 +22,4 @@ export const defaultRoleOptions: RoleOptions = {
   capabilityAdTtlSeconds: 300,
   targetLeafCount: 16,
   unknownPeerGraceSeconds: 5,
-  forgeAttribution: false,
 }

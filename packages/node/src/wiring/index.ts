@@ -19,7 +19,7 @@ import { createMetricsRegistry } from '../metrics/index.js'
 import { createNetwork, type Network } from '../p2p/network.js'
 import { createArbiterRole } from '../roles/arbiter/index.js'
 import type { RoleOptions } from '../roles/options.js'
-import { createProviderRole } from '../roles/provider.js'
+import { createProviderRole, type ProviderFaultPlan } from '../roles/provider/index.js'
 import { createRequesterRole } from '../roles/requester/index.js'
 import { createPeerDirectory, type PeerDirectory, type RoleComponents } from '../roles/shared.js'
 import { createVerifierRole } from '../roles/verifier/index.js'
@@ -33,6 +33,8 @@ export interface NodeComponentsOptions {
   chainPollIntervalMs?: number
   /** processes in the executor pool (default: the executor's, one per core) */
   executorPoolSize?: number
+  /** devnet and tests: the provider's fault plan (an honest provider when absent) */
+  providerFaults?: ProviderFaultPlan
 }
 
 /** What the wiring built, for callers (tests, the devnet) that need the concrete parts. */
@@ -46,6 +48,11 @@ export interface NodeParts {
 
 export interface NodeComponents extends DaemonComponents {
   parts: NodeParts
+}
+
+/** The provider role, with the fault plan the caller composed in (none: honest). */
+function providerRole(faults: ProviderFaultPlan | undefined): (c: RoleComponents) => RoleService {
+  return (c) => createProviderRole(c, faults === undefined ? {} : { faults })
 }
 
 export function createNodeComponents(
@@ -166,7 +173,7 @@ export function createNodeComponents(
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(active ? { chain, executor, p2p } : {}),
     roles: {
-      provider: roleFactory('provider', createProviderRole),
+      provider: roleFactory('provider', providerRole(options.providerFaults)),
       requester: roleFactory('requester', createRequesterRole),
       verifier: roleFactory('verifier', createVerifierRole),
       arbiter: roleFactory('arbiter', createArbiterRole),

@@ -8,13 +8,13 @@ import { attributionWeightsTree, contentHashOf, type DatanetManifest } from '@oc
 import type { Hex } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { type AttributionResult, attributionResultHash } from '../../src/attribution/result.js'
+import { forgeAttributionResult } from '../../src/devnet/faults.js'
 import { ExecutorError } from '../../src/executor/errors.js'
 import { parseJobSpec, type TrainingJobSpec } from '../../src/executor/spec.js'
 import {
   attributionLeafIndex,
   attributionRequestFor,
   attributionResultProblem,
-  forgeAttributionResult,
   parseJobDatanet,
 } from '../../src/roles/attribution.js'
 import { RoleError } from '../../src/roles/errors.js'

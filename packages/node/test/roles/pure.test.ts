@@ -1,10 +1,10 @@
 import { MerkleTree } from '@ocn/protocol'
 import { describe, expect, it } from 'vitest'
+import { cheatIndices, corruptCheckpoints, corruptMicroBatches } from '../../src/devnet/faults.js'
 import type { InferenceResult } from '../../src/executor/executor.js'
 import { decodeSafetensors, encodeSafetensors } from '../../src/executor/formats/safetensors.js'
 import { checkpointHash, outputsDataHash } from '../../src/executor/hashing.js'
 import { sliceRows } from '../../src/executor/tensor.js'
-import { cheatIndices, corruptCheckpoints, corruptMicroBatches } from '../../src/roles/provider.js'
 import { effectivePrice } from '../../src/roles/requester/index.js'
 import { leavesNeeded } from '../../src/roles/shared.js'
 

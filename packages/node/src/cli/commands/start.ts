@@ -33,7 +33,13 @@ export const startCommand: Command = {
     const keys = await loadNodeKeys({ dataDir: config.dataDir, passphrase })
     const logger = loggerFor(context, loaded)
     // the real chain, executor, network and the configured roles
-    const daemon = createDaemon(config, { ...withResultFiles(createNodeComponents(config, keys)), logger })
+    const faults = context.components?.providerFaults
+    const components = createNodeComponents(
+      config,
+      keys,
+      faults === undefined ? {} : { providerFaults: faults },
+    )
+    const daemon = createDaemon(config, { ...withResultFiles(components), logger })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {

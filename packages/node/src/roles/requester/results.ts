@@ -12,7 +12,7 @@ import { outputsDataHash } from '../../executor/hashing.js'
 import { type NamedTensors, sliceRows } from '../../executor/tensor.js'
 import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
 import { attributionResultProblem } from '../attribution.js'
-import type { TrainingManifest } from '../provider.js'
+import type { TrainingManifest } from '../provider/index.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 
 /** What the provider served for a job: its output file and the data hash of every leaf. */

@@ -13,14 +13,14 @@
  */
 import type { JobOffer } from '@ocn/protocol'
 import type { Hex } from 'viem'
-import { type ExecutorError, executorVerdict } from '../executor/errors.js'
-import { decodeSafetensors } from '../executor/formats/safetensors.js'
-import { type JobSpec, parseJobSpec } from '../executor/spec.js'
-import type { NamedTensors } from '../executor/tensor.js'
-import { P2PError, P2PErrorCode } from '../p2p/errors.js'
-import { checkAttributionDataset, parseJobDatanet } from './attribution.js'
-import { RoleError } from './errors.js'
-import type { RoleComponents } from './shared.js'
+import { type ExecutorError, executorVerdict } from '../../executor/errors.js'
+import { decodeSafetensors } from '../../executor/formats/safetensors.js'
+import { type JobSpec, parseJobSpec } from '../../executor/spec.js'
+import type { NamedTensors } from '../../executor/tensor.js'
+import { P2PError, P2PErrorCode } from '../../p2p/errors.js'
+import { checkAttributionDataset, parseJobDatanet } from '../attribution.js'
+import { RoleError } from '../errors.js'
+import type { RoleComponents } from '../shared.js'
 
 /** Why an offer got no bid after its artifacts were checked: the metric's `reason` label. */
 export const PREBID_REASONS = [

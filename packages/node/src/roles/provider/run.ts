@@ -1,0 +1,196 @@
+/**
+ * Running an awarded job: fetch its artifacts, execute the inference or the training (and the
+ * attribution a training job names), store what the requester and verifiers will fetch, and
+ * hand the leaves to commit.ts. Each result passes the fault plan's seam for its kind before
+ * it is committed (an honest plan hands it back unchanged).
+ */
+import { getJob } from '@ocn/contracts-client'
+import { decodeJobOffer, MerkleTree } from '@ocn/protocol'
+import { type Hex, hexToBytes } from 'viem'
+import { encodeSafetensors } from '../../executor/formats/safetensors.js'
+import type { InferenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
+import { providerDetail } from '../../state/job-detail.js'
+import type { JobRecord } from '../../state/records.js'
+import { attributionRequestFor, roleAttributor } from '../attribution.js'
+import { RoleError } from '../errors.js'
+import { type JobAssets, loadJobAssets } from '../shared.js'
+import { type ComputedResult, commitComputedResult, proveAndCommitZkJob } from './commit.js'
+import type { ProviderContext } from './context.js'
+import type { FaultContext, ProviderFaultPlan } from './faults.js'
+
+/** The output artifact of a training job: what the requester and verifiers fetch. */
+export interface TrainingManifest {
+  kind: 'training'
+  /** content hash of the trained ONNX model */
+  model: Hex
+  /** content hashes of the checkpoint states (safetensors), in checkpoint order */
+  checkpoints: Hex[]
+  checkpointSteps: number[]
+  lossCurve: number[]
+  /**
+   * jobs that name attribution: content hash of the AttributionResult JSON, whose resultHash
+   * is the leaf after the checkpoints
+   */
+  attribution?: Hex
+}
+
+export interface JobRunnerDeps {
+  faults: ProviderFaultPlan
+  /** brings a job the chain no longer has awarded in line with it (reconcile.ts) */
+  reconcile(job: JobRecord): Promise<void>
+  /** after each commit: verifiers look the provider's peer up from its ads exactly then */
+  committed(): void
+}
+
+/** The jobs this provider is executing, one run each. */
+export class JobRunner {
+  private readonly running = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly ctx: ProviderContext,
+    private readonly deps: JobRunnerDeps,
+  ) {}
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId)
+  }
+
+  /** Starts (or joins) the execution of an awarded job. */
+  execute(jobId: string): void {
+    if (this.running.has(jobId)) return
+    const run = this.runJob(jobId as Hex)
+      .catch((err: unknown) => this.ctx.log.error({ jobId, err }, 'job execution failed; will retry'))
+      .finally(() => this.running.delete(jobId))
+    this.running.set(jobId, run)
+  }
+
+  /** Resolves once every run has ended (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running.values()])
+  }
+
+  private async runJob(jobId: Hex): Promise<void> {
+    const { chain, state, store } = this.ctx.components
+    let job = await state.requireJob(jobId)
+    const onChain = await getJob(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId })
+    if (onChain.status !== 'awarded') {
+      await this.deps.reconcile(job)
+      return
+    }
+    if (job.state === 'awarded') job = await state.transitionJob(jobId, 'executing')
+    if (job.state !== 'executing') return
+    const detail = providerDetail(job)
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
+    if (offer.spec !== undefined) await store.putBytes(offer.spec)
+    if (offer.terms.verification === 1) {
+      await proveAndCommitZkJob(this.ctx, jobId, offer)
+      return
+    }
+    const assets = await loadJobAssets(this.ctx.components, offer.terms, [detail.requesterPeerId])
+    const started = Date.now()
+    const at: FaultContext = { jobId, log: this.ctx.log }
+    const { spec } = assets
+    const computed =
+      spec.kind === 'training'
+        ? await this.runTraining(at, { ...assets, spec }, started)
+        : await this.runInference(at, { ...assets, spec }, started)
+    await commitComputedResult(this.ctx, jobId, detail, computed)
+    this.deps.committed()
+  }
+
+  private async runInference(
+    at: FaultContext,
+    assets: JobAssets & { spec: InferenceJobSpec },
+    started: number,
+  ): Promise<ComputedResult> {
+    const { executor, store } = this.ctx.components
+    const result = await executor.runInference(
+      { spec: assets.spec, model: assets.model, inputs: assets.inputs },
+      { keepOutputs: true },
+    )
+    if (result.outputs === undefined) {
+      throw new RoleError('ROLE_INPUT_MISMATCH', 'the executor kept no outputs of the inference job')
+    }
+    const { outputs, dataHashes, tampered } = this.deps.faults.tamperInference(at, {
+      outputs: result.outputs,
+      dataHashes: result.dataHashes,
+      samples: result.samples,
+      microBatchSize: assets.spec.profile.microBatchSize,
+    })
+    const put = await store.putBytes(
+      encodeSafetensors(outputs, {
+        root: MerkleTree.fromDataHashes(dataHashes).root,
+        modelHash: result.modelHash,
+      }),
+    )
+    return { leaves: dataHashes, outputHash: put.hash, tampered, started }
+  }
+
+  private async runTraining(
+    at: FaultContext,
+    assets: JobAssets & { spec: TrainingJobSpec },
+    started: number,
+  ): Promise<ComputedResult> {
+    const { executor, store } = this.ctx.components
+    const trained = await executor.runTraining(
+      {
+        spec: assets.spec,
+        dataset: assets.inputs,
+        ...('baseModel' in assets.spec.model ? { model: assets.model } : {}),
+      },
+      { keepCheckpoints: true },
+    )
+    const { states, checkpointHashes, tampered } = this.deps.faults.tamperTraining(at, {
+      states: trained.checkpoints,
+      checkpointHashes: trained.checkpointHashes,
+    })
+    // verifiers replay segment i from checkpoint i-1: every checkpoint state is served
+    const checkpoints: Hex[] = []
+    for (const state of states) checkpoints.push((await store.putBytes(state)).hash)
+    const model = await store.putBytes(trained.model)
+    const leaves = [...checkpointHashes]
+    const attribution = await this.runAttribution(at, assets, states, checkpointHashes)
+    if (attribution !== undefined) leaves.push(attribution.resultHash)
+    const manifest: TrainingManifest = {
+      kind: 'training',
+      model: model.hash,
+      checkpoints,
+      checkpointSteps: trained.checkpointSteps,
+      lossCurve: trained.lossCurve,
+      ...(attribution === undefined ? {} : { attribution: attribution.file }),
+    }
+    const put = await store.putBytes(new TextEncoder().encode(JSON.stringify(manifest)))
+    return { leaves, outputHash: put.hash, tampered, started }
+  }
+
+  /**
+   * The attribution a training job names, over the checkpoints as committed (so the result
+   * and the leaves agree): its stored file and its leaf. Undefined when the job names none.
+   */
+  private async runAttribution(
+    at: FaultContext,
+    assets: JobAssets & { spec: TrainingJobSpec },
+    states: Uint8Array[],
+    checkpointHashes: Hex[],
+  ): Promise<{ file: Hex; resultHash: Hex } | undefined> {
+    if (assets.spec.attribution === undefined || assets.datanet === undefined) return undefined
+    const computed = await roleAttributor(this.ctx.components.attributor).compute(
+      attributionRequestFor({
+        spec: assets.spec,
+        manifest: assets.datanet,
+        inputs: assets.inputs,
+        model: assets.model,
+        checkpoints: states,
+        checkpointHashes,
+      }),
+    )
+    const result = this.deps.faults.tamperAttribution(at, computed)
+    const file = (await this.ctx.components.store.putBytes(new TextEncoder().encode(JSON.stringify(result))))
+      .hash
+    this.ctx.log.info(
+      { jobId: at.jobId, weights: result.weights.map((w) => w.weight) },
+      'attribution computed',
+    )
+    return { file, resultHash: result.resultHash }
+  }
+}
