@@ -157,30 +157,43 @@ async function resultFile(api: string, jobId: string, name: string): Promise<Uin
   return bytes
 }
 
-async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
-  const { admin, deployment, step, nodes } = context
-  const client = admin as unknown as ProtocolWalletClient
+/** What the steps after the workload share: the plan, the requester's API and the pool. */
+interface AttributionRun {
+  context: DevnetAfterContext
+  plan: DatanetPlan
+  /** The requester's local API. */
+  api: string
+  attributionPool: Address
+  /** The deployer: it holds the pool's ATTRIBUTION role until governance takes it. */
+  client: ProtocolWalletClient
+}
+
+async function planRun(context: DevnetAfterContext): Promise<AttributionRun> {
   const plan = await readPlan(context)
-  const requester = nodes.find((n) => n.roles.includes('requester'))
+  const requester = context.nodes.find((n) => n.roles.includes('requester'))
   if (requester === undefined) throw new DevnetError('DEVNET_PHASE_FAILED', 'no requester node')
-  const attributionPool = (deployment.addresses as { attributionPool?: Address }).attributionPool
+  const attributionPool = (context.deployment.addresses as { attributionPool?: Address }).attributionPool
   if (attributionPool === undefined) {
     throw new DevnetError('DEVNET_PHASE_FAILED', 'the deployment has no AttributionPool')
   }
-  const api = requester.api
+  return { context, plan, api: requester.api, attributionPool, client: context.admin }
+}
 
-  // 1. the trained model and its committed attribution
+type JobSummary = DevnetAfterContext['jobs'][number]
+
+/** The workload's datanet training job, run once more alone when it did not finalize. */
+async function finalizedTraining(run: AttributionRun): Promise<JobSummary> {
+  const { context } = run
   let training = context.jobs.find((j) => j.name === ATTRIBUTION_TRAINING_JOB)
-  let trainingRecord: ApiJson<JobRecord> | undefined
   if (training?.status !== 'finalized') {
     // it lost its slot to the cheater (all honest providers busy): run it once more alone
-    step(
+    context.step(
       `attribution: ${ATTRIBUTION_TRAINING_JOB} ended ${training?.status ?? 'unsubmitted'}; running it again`,
     )
-    const job = trainingJob(plan, context.workload)
-    trainingRecord = await runJob(
+    const job = trainingJob(run.plan, context.workload)
+    const record = await runJob(
       context,
-      api,
+      run.api,
       {
         modelPath: job.modelPath,
         inputsPath: job.inputsPath,
@@ -191,20 +204,37 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
       },
       120_000,
     )
-    training = { name: job.name, id: trainingRecord.id, status: trainingRecord.state, provider: null }
+    training = { name: job.name, id: record.id, status: record.state, provider: null }
   }
   if (training.status !== 'finalized') {
     throw new DevnetError('DEVNET_PHASE_FAILED', `the datanet training job ended ${training.status}`)
   }
+  return training
+}
+
+/** The trained model and its committed attribution, as the requester checked and serves them. */
+interface TrainedModel {
+  training: JobSummary
+  /** The requester's check of the committed results. */
+  results: { verified: boolean; leafCount: number }
+  result: AttributionResult
+  /** The model's content hash: the pool's model id. */
+  modelId: Hex
+  modelPath: string
+}
+
+async function trainedModel(run: AttributionRun): Promise<TrainedModel> {
+  const { context, api } = run
+  const training = await finalizedTraining(run)
   // the requester fetches results right after the commit; wait until it has checked them
-  trainingRecord = await waitJob(
+  const record = await waitJob(
     context,
     api,
     training.id,
     (r) => (r.detail as { results?: unknown } | undefined)?.results !== undefined,
     30_000,
   )
-  const results = (trainingRecord.detail as { results: { verified: boolean; leafCount: number } }).results
+  const results = (record.detail as { results: { verified: boolean; leafCount: number } }).results
   const resultBytes = await resultFile(api, training.id, ATTRIBUTION_RESULT_FILE)
   const result = JSON.parse(new TextDecoder().decode(resultBytes)) as AttributionResult
   const problem = attributionResultProblem(result)
@@ -218,20 +248,23 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
   const modelId = contentHashOf(model)
   const modelPath = join(phaseDir(context), 'trained-model.onnx')
   await writeFile(modelPath, model)
-  step(
+  context.step(
     `attribution: weights ${result.weights.map((w) => w.weight).join(' / ')} bp for model ${modelId.slice(0, 10)}`,
   )
+  return { training, results, result, modelId, modelPath }
+}
 
-  // 2. the attribution role commits the weights root for the trained model
-  const setTx = await setAttributionWeights(client, {
-    attributionPool,
-    modelId,
-    weightsRoot: result.weightsRoot,
-    resultHash: result.resultHash,
-  })
-  const pool0 = await getAttributionPool(client, { attributionPool, modelId })
+/** An inference job on the trained model, and the attribution share it sent to the pool. */
+interface PaidInference {
+  inference: ApiJson<JobRecord>
+  price: bigint
+  fee: bigint
+  share: bigint
+}
 
-  // 3. an inference job on the trained model: its attribution share flows into the pool
+async function inferOnTrainedModel(run: AttributionRun, trained: TrainedModel): Promise<PaidInference> {
+  const { context } = run
+  const { deployment } = context
   const inputsPath = join(phaseDir(context), 'inference.safetensors')
   const features = new Float32Array(INFERENCE_SAMPLES * 2)
   for (let i = 0; i < features.length; i++) features[i] = Math.sin(i * 1.7) * 2
@@ -239,11 +272,17 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
   await writeTensorFile(inputsPath, {
     features: { dtype: 'float32', dims: [INFERENCE_SAMPLES, 2], data: new Uint8Array(features.buffer) },
   })
-  step('attribution: an inference job on the trained model')
+  context.step('attribution: an inference job on the trained model')
   const inference = await runJob(
     context,
-    api,
-    { modelPath, inputsPath, kind: 'inference', verification: 'replay', microBatchSize: 8 },
+    run.api,
+    {
+      modelPath: trained.modelPath,
+      inputsPath,
+      kind: 'inference',
+      verification: 'replay',
+      microBatchSize: 8,
+    },
     90_000,
   )
   if (inference.state !== 'finalized') {
@@ -252,7 +291,7 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
       `the inference job on the trained model ended ${inference.state}`,
     )
   }
-  const finalized = await getContractEvents(client, {
+  const finalized = await getContractEvents(run.client, {
     address: deployment.addresses.jobMarket,
     abi: jobMarketAbi,
     eventName: 'JobFinalized',
@@ -260,22 +299,38 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
     fromBlock: deployment.deployBlock,
   })
   const paid = finalized[0]?.args
-  const price = BigInt(inference.price as unknown as string)
+  const price = BigInt(inference.price as string)
   // what the JobMarket kept back from the provider beyond the protocol fee
   const share = paid === undefined ? 0n : price - (paid.payout ?? 0n) - (paid.fee ?? 0n)
-  const pool1 = await getAttributionPool(client, { attributionPool, modelId })
+  return { inference, price, fee: paid?.fee ?? 0n, share }
+}
 
-  // 4. settle the round and pay every contributor with its proof
+/** The settled round and what each contributor's claim paid. */
+interface ClaimedRound {
+  settleTx: Hex
+  round: bigint
+  roundInfo: Awaited<ReturnType<typeof getAttributionRound>>
+  payouts: bigint[]
+  /** What a second claim of the same leaf came to. */
+  again: string
+  claimed: Awaited<ReturnType<typeof getAttributionRound>>
+}
+
+/** Settles the round and pays every contributor with its proof (sent by the deployer). */
+async function settleAndClaim(run: AttributionRun, trained: TrainedModel): Promise<ClaimedRound> {
+  const { client, attributionPool, plan } = run
+  const { modelId, result } = trained
+  const token = run.context.deployment.addresses.token
   const settleTx = await settleAttributionRound(client, { attributionPool, modelId })
   const settled = await getAttributionPool(client, { attributionPool, modelId })
   const round = settled.rounds - 1n
   const roundInfo = await getAttributionRound(client, { attributionPool, modelId, round })
   const payouts: bigint[] = []
   for (const [i, account] of plan.contributors.entries()) {
-    const before = await getTokenBalance(client, { token: deployment.addresses.token, account })
+    const before = await getTokenBalance(client, { token, account })
     const claim = attributionClaim(result, i)
     await claimAttribution(client, { attributionPool, modelId, round, ...claim })
-    const after = await getTokenBalance(client, { token: deployment.addresses.token, account })
+    const after = await getTokenBalance(client, { token, account })
     payouts.push(after - before)
   }
   // a second claim of the same leaf is refused
@@ -288,19 +343,57 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
     .then(() => 'paid twice')
     .catch((err: unknown) => (err as { code?: string; shortMessage?: string }).shortMessage ?? 'refused')
   const claimed = await getAttributionRound(client, { attributionPool, modelId, round, indices: [0, 1, 2] })
+  return { settleTx: settleTx.hash, round, roundInfo, payouts, again, claimed }
+}
 
+type PoolState = Awaited<ReturnType<typeof getAttributionPool>>
+
+function attributionChecks(
+  trained: TrainedModel,
+  pools: { committed: PoolState; paid: PoolState },
+  inference: PaidInference,
+  claims: ClaimedRound,
+): Record<string, boolean> {
+  const { result, results } = trained
+  const { share } = inference
+  const { payouts, roundInfo, claimed } = claims
   const signal = [0, 1, 2].filter((i) => !NOISY.includes(i))
   const total = payouts.reduce((a, b) => a + b, 0n)
-  const checks = {
+  return {
     trainedWithAttribution: results.verified && results.leafCount === result.checkpointHashes.length + 1,
     weightsCommitted:
-      pool0.weightsRoot === result.weightsRoot && pool0.attributionResult === result.resultHash,
-    feeShareRouted: share > 0n && pool1.pending - pool0.pending === share,
+      pools.committed.weightsRoot === result.weightsRoot &&
+      pools.committed.attributionResult === result.resultHash,
+    feeShareRouted: share > 0n && pools.paid.pending - pools.committed.pending === share,
     signalEarnsMoreThanNoise: NOISY.every((n) => signal.every((s) => payouts[n]! < payouts[s]!)),
     claimsSumToRound: roundInfo.amount === share && total === roundInfo.amount,
     roundFullyClaimed: claimed.claimedWeight === 10_000n && claimed.claimed.every(Boolean),
-    noDoubleClaim: again !== 'paid twice',
+    noDoubleClaim: claims.again !== 'paid twice',
   }
+}
+
+async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
+  const run = await planRun(context)
+  const { client, attributionPool, plan } = run
+  // 1. the trained model and its committed attribution
+  const trained = await trainedModel(run)
+  const { result, modelId, training } = trained
+  // 2. the attribution role commits the weights root for the trained model
+  const setTx = await setAttributionWeights(client, {
+    attributionPool,
+    modelId,
+    weightsRoot: result.weightsRoot,
+    resultHash: result.resultHash,
+  })
+  const committed = await getAttributionPool(client, { attributionPool, modelId })
+  // 3. an inference job on the trained model: its attribution share flows into the pool
+  const paidInference = await inferOnTrainedModel(run, trained)
+  const paid = await getAttributionPool(client, { attributionPool, modelId })
+  // 4. settle the round and pay every contributor with its proof
+  const claims = await settleAndClaim(run, trained)
+
+  const { inference, share } = paidInference
+  const { payouts, round } = claims
   const contributors = plan.contributors.map((address, i) => ({
     address,
     noisy: NOISY.includes(i),
@@ -318,17 +411,18 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
       inferenceJob: inference.id,
       // what moved for the inference job, for balance accounting: the requester paid `price`,
       // its provider got price - fee - share, the pool `share`
-      inferenceProvider: nodes.find((n) => n.address.toLowerCase() === inference.provider?.toLowerCase())
-        ?.name,
-      inferencePrice: price,
-      inferenceFee: paid?.fee ?? 0n,
+      inferenceProvider: context.nodes.find(
+        (n) => n.address.toLowerCase() === inference.provider?.toLowerCase(),
+      )?.name,
+      inferencePrice: paidInference.price,
+      inferenceFee: paidInference.fee,
       attributionShare: share,
       round,
-      settleTx: settleTx.hash,
+      settleTx: claims.settleTx,
       contributors,
-      secondClaim: again,
+      secondClaim: claims.again,
     },
-    checks,
+    checks: attributionChecks(trained, { committed, paid }, paidInference, claims),
     lines: [
       `datanet training ${training.id.slice(0, 10)}: weights ${contributors.map((c) => `${c.weight}${c.noisy ? ' (noise)' : ''}`).join(' / ')} bp`,
       `inference ${inference.id.slice(0, 10)} on the trained model sent ${share} wei to the pool; round ${round} paid ${payouts.join(' / ')} wei`,

@@ -24,8 +24,14 @@ import { getBlockNumber, getContractEvents, getTransactionCount, getTransactionR
 import { readTensorFiles } from '../executor/formats/index.js'
 import { typedView } from '../executor/tensor.js'
 import { DevnetError } from './errors.js'
-import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
-import { runOcn, spawnNode } from './processes.js'
+import type {
+  DevnetAfterContext,
+  DevnetPhase,
+  DevnetPhaseContext,
+  DevnetPhaseReport,
+  DevnetRunningMember,
+} from './phase.js'
+import { type NodeProcess, runOcn, spawnNode } from './processes.js'
 import { WORKLOAD_CLASSES } from './workload.js'
 
 /** Price of one request and the deposit: ten requests' worth, so half of it comes back. */
@@ -114,9 +120,28 @@ function inferFailure(name: string, run: { code: number | null; result: InferRes
   })
 }
 
-async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
+/** The parties of the demonstration and the ledgers it reads. */
+interface ChannelRun {
+  context: DevnetAfterContext
+  started: number
+  dir: string
+  paymentChannels: Address
+  provider: DevnetRunningMember
+  requester: DevnetRunningMember
+  /** Inputs of the workload's inference jobs on its model. */
+  inputs: string[]
+  /** The price of one request in OPEN, as the CLI takes it. */
+  price: string
+  balance(account: Address): Promise<bigint>
+  /** Nonces count every transaction an account sends: the ledger of "no transaction per request". */
+  nonce(address: Address): Promise<number>
+  providerNonceBefore: number
+}
+
+const CLI_TIMEOUT_MS = 60_000
+
+async function planRun(context: DevnetAfterContext): Promise<ChannelRun> {
   const started = Date.now()
-  const dir = phaseDir(context)
   const paymentChannels = await readContractRecord(context)
   const provider = context.nodes.find((n) => n.roles.includes('provider') && !n.cheater)
   const requester = context.nodes.find((n) => n.roles.includes('requester'))
@@ -131,178 +156,286 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
   const token = context.deployment.addresses.token
   const balance = (account: Address) => getTokenBalance(client, { token, account })
   const nonce = (address: Address) => getTransactionCount(client, { address, blockTag: 'pending' })
-  const price = formatEther(CHANNEL_PRICE)
-  const signal = context.signal
-  const timeoutMs = 60_000
-
-  // Nonces count every transaction an account sends: the ledger of "no transaction per request".
   const providerNonceBefore = await nonce(provider.address)
+  return {
+    context,
+    started,
+    dir: phaseDir(context),
+    paymentChannels,
+    provider,
+    requester,
+    inputs,
+    price: formatEther(CHANNEL_PRICE),
+    balance,
+    nonce,
+    providerNonceBefore,
+  }
+}
+
+function startServe(run: ChannelRun): Promise<NodeProcess<ServeReady>> {
+  const { context, provider } = run
+  const signal = context.signal
   context.step(`channels: ${provider.name} runs ocn serve`)
-  const serve = await spawnNode<ServeReady>({
+  return spawnNode<ServeReady>({
     name: `${provider.name} (ocn serve)`,
     command: ['serve'],
     dataDir: provider.dataDir,
-    logPath: join(dir, 'serve.log'),
+    logPath: join(run.dir, 'serve.log'),
     args: [
       '--model',
       context.workload.modelPath,
       '--price',
-      price,
+      run.price,
       '--payment-channels',
-      paymentChannels,
+      run.paymentChannels,
       '--close-on-stop',
       // its own port: the node's configured one is taken by the provider's `ocn start`
       '--listen',
       '/ip4/127.0.0.1/tcp/0',
     ],
-    timeoutMs,
+    timeoutMs: CLI_TIMEOUT_MS,
     ...(signal === undefined ? {} : { signal }),
   })
+}
+
+/** Where the requester dials serve: its loopback address, with /p2p/<peerId>. */
+function dialableAddress(ready: ServeReady): string {
+  const address = ready.addresses.find((a) => a.includes('/ip4/127.0.0.1/')) ?? ready.addresses[0]
+  if (address === undefined) throw new DevnetError('DEVNET_PHASE_FAILED', 'ocn serve listens nowhere')
+  return address.includes('/p2p/') ? address : `${address}/p2p/${ready.peerId}`
+}
+
+interface Balances {
+  requester: bigint
+  provider: bigint
+  contract: bigint
+}
+
+function readBalances(run: ChannelRun): Promise<Balances> {
+  return Promise.all([
+    run.balance(run.requester.address),
+    run.balance(run.provider.address),
+    run.balance(run.paymentChannels),
+  ]).then(([requester, provider, contract]) => ({ requester, provider, contract }))
+}
+
+interface InferRun {
+  result: InferResult
+  /** The outputs it wrote are probability distributions of the right shape. */
+  valid: boolean
+}
+
+/** One `ocn infer` process: opens a channel (`channel` undefined) or goes on with one. */
+async function infer(
+  run: ChannelRun,
+  dialable: string,
+  index: number,
+  channel: Hex | undefined,
+): Promise<InferRun> {
+  const { context, requester, provider } = run
+  const signal = context.signal
+  const outputPath = join(run.dir, `outputs-${index + 1}.safetensors`)
+  const inputsPath = run.inputs[index % run.inputs.length]!
+  const args = [
+    'infer',
+    '--json',
+    '--data-dir',
+    requester.dataDir,
+    '--provider',
+    dialable,
+    '--payment-channels',
+    run.paymentChannels,
+    '--model',
+    context.workload.modelPath,
+    '--inputs',
+    inputsPath,
+    '--price',
+    run.price,
+    '--requests',
+    String(CHANNEL_REQUESTS[index]),
+    '--output',
+    outputPath,
+    ...(channel === undefined
+      ? ['--provider-address', provider.address, '--deposit', formatEther(CHANNEL_DEPOSIT)]
+      : ['--channel', channel]),
+  ]
+  const ran = await runOcn(args, {
+    logPath: join(run.dir, 'infer.log'),
+    timeoutMs: CLI_TIMEOUT_MS,
+    ...(signal === undefined ? {} : { signal }),
+  })
+  const result = ran.result as InferResult | undefined
+  if (ran.code !== 0 || result?.channelId === undefined) throw inferFailure(`ocn infer #${index + 1}`, ran)
+  const rows = (await readTensorFiles([inputsPath])).input?.dims[0] ?? -1
+  return { result, valid: await outputsValid(outputPath, rows) }
+}
+
+/** The requests, over one channel from two `ocn infer` processes, and the ledgers around them. */
+interface Served {
+  before: Balances
+  fromBlock: bigint
+  channelId: Hex
+  first: InferRun
+  second: InferRun
+  requesterTransactions: number
+  /** Transactions the provider sent while serving (before serve stopped). */
+  providerTransactionsServing: number
+}
+
+async function serveRequests(run: ChannelRun, dialable: string): Promise<Served> {
+  const { context, requester, provider } = run
+  const [before, fromBlock, requesterNonceBefore] = await Promise.all([
+    readBalances(run),
+    getBlockNumber(context.admin),
+    run.nonce(requester.address),
+  ])
+  context.step(`channels: requester opens a channel and sends ${CHANNEL_REQUESTS[0]} requests (ocn infer)`)
+  const first = await infer(run, dialable, 0, undefined)
+  const channelId = first.result.channelId!
+  context.step(`channels: ${CHANNEL_REQUESTS[1]} more requests on the same channel (ocn infer --channel)`)
+  const second = await infer(run, dialable, 1, channelId)
+  // Only vouchers so far: the requester sent approve and open, the provider nothing.
+  const [requesterTransactions, providerTransactionsServing] = await Promise.all([
+    run.nonce(requester.address).then((n) => n - requesterNonceBefore),
+    run.nonce(provider.address).then((n) => n - run.providerNonceBefore),
+  ])
+  return { before, fromBlock, channelId, first, second, requesterTransactions, providerTransactionsServing }
+}
+
+/** What stopping serve did: its closing redeem, as it reports it and as the chain shows it. */
+interface Settlement {
+  serveResult: ServeResult | undefined
+  redeemed: NonNullable<ServeResult['redeemed']>
+  providerTransactions: number
+  voucherTotal: bigint
+  state: Awaited<ReturnType<typeof getChannel>>
+  redeemEvents: Awaited<ReturnType<typeof readRedeemEvents>>
+  transaction: Hex | undefined
+  redeemGas: bigint
+  paid: bigint
+  refunded: bigint
+  after: Balances
+}
+
+function readRedeemEvents(run: ChannelRun, channelId: Hex, fromBlock: bigint) {
+  return getContractEvents(run.context.admin, {
+    address: run.paymentChannels,
+    abi: paymentChannelsAbi,
+    eventName: 'VoucherRedeemed',
+    args: { channelId },
+    fromBlock,
+  })
+}
+
+async function stopAndSettle(
+  run: ChannelRun,
+  serve: NodeProcess<ServeReady>,
+  served: Served,
+): Promise<Settlement> {
+  const { context, paymentChannels } = run
+  const client = context.admin
+  const { channelId } = served
+  context.step(`channels: stopping ocn serve (it closes the channel: redeem + refund)`)
+  await serve.stop(20_000)
+  const last = serve.printed().at(-1)
+  const serveResult = last === undefined ? undefined : (JSON.parse(last) as ServeResult)
+  const redeemed = (serveResult?.redeemed ?? []).filter((r) => r.channelId === channelId)
+  const providerTransactions = (await run.nonce(run.provider.address)) - run.providerNonceBefore
+
+  const voucherTotal = BigInt(served.second.result.spent ?? '0')
+  const state = await getChannel(client, { paymentChannels, channelId })
+  const redeemEvents = await readRedeemEvents(run, channelId, served.fromBlock)
+  const transaction = redeemed[0]?.transaction
+  const receipt =
+    transaction === undefined ? undefined : await getTransactionReceipt(client, { hash: transaction })
+  const finalized =
+    receipt === undefined
+      ? undefined
+      : parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: 'ChannelFinalized' })[0]
+  return {
+    serveResult,
+    redeemed,
+    providerTransactions,
+    voucherTotal,
+    state,
+    redeemEvents,
+    transaction,
+    redeemGas: receipt?.gasUsed ?? 0n,
+    paid: finalized?.args.paidToProvider ?? 0n,
+    refunded: finalized?.args.refundedToRequester ?? 0n,
+    after: await readBalances(run),
+  }
+}
+
+function channelChecks(served: Served, settled: Settlement): Record<string, boolean> {
+  const { first, second, before } = served
+  const { state, paid, refunded, after, voucherTotal, redeemEvents } = settled
+  const requests = CHANNEL_REQUESTS[0] + CHANNEL_REQUESTS[1]
+  return {
+    servedAll:
+      first.result.requests === CHANNEL_REQUESTS[0] &&
+      second.result.requests === CHANNEL_REQUESTS[1] &&
+      voucherTotal === CHANNEL_PRICE * BigInt(requests) &&
+      first.valid &&
+      second.valid,
+    vouchersOffChain: served.requesterTransactions === 2 && served.providerTransactionsServing === 0,
+    redeemedOnce:
+      settled.serveResult?.closed === true &&
+      settled.redeemed.length === 1 &&
+      settled.providerTransactions === 1 &&
+      redeemEvents.length === 1 &&
+      redeemEvents[0]!.transactionHash === settled.transaction &&
+      redeemEvents[0]!.args.cumulativeAmount === voucherTotal,
+    channelFinalized: state?.finalized === true && state.paid === voucherTotal,
+    depositConserved:
+      state !== undefined &&
+      state.deposit === CHANNEL_DEPOSIT &&
+      paid === voucherTotal &&
+      paid + refunded === state.deposit &&
+      before.requester - after.requester === paid &&
+      after.provider - before.provider === paid &&
+      after.contract === before.contract,
+  }
+}
+
+function channelReport(run: ChannelRun, served: Served, settled: Settlement): DevnetPhaseReport {
+  const { provider, paymentChannels } = run
+  const { voucherTotal, paid, refunded, redeemGas, providerTransactions } = settled
+  const { requesterTransactions } = served
+  const requests = CHANNEL_REQUESTS[0] + CHANNEL_REQUESTS[1]
+  return {
+    report: {
+      paymentChannels,
+      provider: provider.name,
+      channelId: served.channelId,
+      requests,
+      price: CHANNEL_PRICE,
+      deposit: CHANNEL_DEPOSIT,
+      voucherTotal,
+      redeemed: paid,
+      refunded,
+      // for all the requests: approve + open, and the one closeByProvider
+      transactions: { requester: requesterTransactions, provider: providerTransactions },
+      redeemTransaction: settled.transaction ?? null,
+      redeemGas,
+      durationMs: Date.now() - run.started,
+    },
+    checks: channelChecks(served, settled),
+    lines: [
+      `${requests} requests served by ${provider.name} over one channel (ocn serve / ocn infer); transactions: requester ${requesterTransactions} (approve, open), provider ${providerTransactions}`,
+      `vouchers ${formatEther(voucherTotal)} OPEN; one closeByProvider redeemed ${formatEther(paid)} OPEN and refunded ${formatEther(refunded)} OPEN of the ${formatEther(CHANNEL_DEPOSIT)} OPEN deposit (${redeemGas} gas)`,
+    ],
+    tokenHolders: [paymentChannels],
+  }
+}
+
+async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
+  const run = await planRun(context)
+  const serve = await startServe(run)
   try {
-    const address =
-      serve.ready.addresses.find((a) => a.includes('/ip4/127.0.0.1/')) ?? serve.ready.addresses[0]
-    if (address === undefined) throw new DevnetError('DEVNET_PHASE_FAILED', 'ocn serve listens nowhere')
-    const dialable = address.includes('/p2p/') ? address : `${address}/p2p/${serve.ready.peerId}`
-
-    const [requesterBefore, providerBefore, contractBefore, fromBlock, requesterNonceBefore] =
-      await Promise.all([
-        balance(requester.address),
-        balance(provider.address),
-        balance(paymentChannels),
-        getBlockNumber(client),
-        nonce(requester.address),
-      ])
-    const infer = async (index: number, channel: Hex | undefined) => {
-      const outputPath = join(dir, `outputs-${index + 1}.safetensors`)
-      const inputsPath = inputs[index % inputs.length]!
-      const args = [
-        'infer',
-        '--json',
-        '--data-dir',
-        requester.dataDir,
-        '--provider',
-        dialable,
-        '--payment-channels',
-        paymentChannels,
-        '--model',
-        context.workload.modelPath,
-        '--inputs',
-        inputsPath,
-        '--price',
-        price,
-        '--requests',
-        String(CHANNEL_REQUESTS[index]),
-        '--output',
-        outputPath,
-        ...(channel === undefined
-          ? ['--provider-address', provider.address, '--deposit', formatEther(CHANNEL_DEPOSIT)]
-          : ['--channel', channel]),
-      ]
-      const run = await runOcn(args, {
-        logPath: join(dir, 'infer.log'),
-        timeoutMs,
-        ...(signal === undefined ? {} : { signal }),
-      })
-      const result = run.result as InferResult | undefined
-      if (run.code !== 0 || result?.channelId === undefined)
-        throw inferFailure(`ocn infer #${index + 1}`, run)
-      const rows = (await readTensorFiles([inputsPath])).input?.dims[0] ?? -1
-      return { result, valid: await outputsValid(outputPath, rows) }
-    }
-
-    context.step(`channels: requester opens a channel and sends ${CHANNEL_REQUESTS[0]} requests (ocn infer)`)
-    const first = await infer(0, undefined)
-    const channelId = first.result.channelId!
-    context.step(`channels: ${CHANNEL_REQUESTS[1]} more requests on the same channel (ocn infer --channel)`)
-    const second = await infer(1, channelId)
-    // Only vouchers so far: the requester sent approve and open, the provider nothing.
-    const [requesterTransactions, providerTransactionsServing] = await Promise.all([
-      nonce(requester.address).then((n) => n - requesterNonceBefore),
-      nonce(provider.address).then((n) => n - providerNonceBefore),
-    ])
-
-    context.step(`channels: stopping ocn serve (it closes the channel: redeem + refund)`)
-    await serve.stop(20_000)
-    const last = serve.printed().at(-1)
-    const serveResult = last === undefined ? undefined : (JSON.parse(last) as ServeResult)
-    const redeemed = (serveResult?.redeemed ?? []).filter((r) => r.channelId === channelId)
-    const providerTransactions = (await nonce(provider.address)) - providerNonceBefore
-
-    const requests = CHANNEL_REQUESTS[0] + CHANNEL_REQUESTS[1]
-    const voucherTotal = BigInt(second.result.spent ?? '0')
-    const state = await getChannel(client, { paymentChannels, channelId })
-    const redeemEvents = await getContractEvents(client, {
-      address: paymentChannels,
-      abi: paymentChannelsAbi,
-      eventName: 'VoucherRedeemed',
-      args: { channelId },
-      fromBlock,
-    })
-    const transaction = redeemed[0]?.transaction
-    const receipt =
-      transaction === undefined ? undefined : await getTransactionReceipt(client, { hash: transaction })
-    const finalized =
-      receipt === undefined
-        ? undefined
-        : parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: 'ChannelFinalized' })[0]
-    const paid = finalized?.args.paidToProvider ?? 0n
-    const refunded = finalized?.args.refundedToRequester ?? 0n
-    const [requesterAfter, providerAfter, contractAfter] = await Promise.all([
-      balance(requester.address),
-      balance(provider.address),
-      balance(paymentChannels),
-    ])
-
-    const checks = {
-      servedAll:
-        first.result.requests === CHANNEL_REQUESTS[0] &&
-        second.result.requests === CHANNEL_REQUESTS[1] &&
-        voucherTotal === CHANNEL_PRICE * BigInt(requests) &&
-        first.valid &&
-        second.valid,
-      vouchersOffChain: requesterTransactions === 2 && providerTransactionsServing === 0,
-      redeemedOnce:
-        serveResult?.closed === true &&
-        redeemed.length === 1 &&
-        providerTransactions === 1 &&
-        redeemEvents.length === 1 &&
-        redeemEvents[0]!.transactionHash === transaction &&
-        redeemEvents[0]!.args.cumulativeAmount === voucherTotal,
-      channelFinalized: state?.finalized === true && state.paid === voucherTotal,
-      depositConserved:
-        state !== undefined &&
-        state.deposit === CHANNEL_DEPOSIT &&
-        paid === voucherTotal &&
-        paid + refunded === state.deposit &&
-        requesterBefore - requesterAfter === paid &&
-        providerAfter - providerBefore === paid &&
-        contractAfter === contractBefore,
-    }
-    const redeemGas = receipt?.gasUsed ?? 0n
-    return {
-      report: {
-        paymentChannels,
-        provider: provider.name,
-        channelId,
-        requests,
-        price: CHANNEL_PRICE,
-        deposit: CHANNEL_DEPOSIT,
-        voucherTotal,
-        redeemed: paid,
-        refunded,
-        // for all the requests: approve + open, and the one closeByProvider
-        transactions: { requester: requesterTransactions, provider: providerTransactions },
-        redeemTransaction: transaction ?? null,
-        redeemGas,
-        durationMs: Date.now() - started,
-      },
-      checks,
-      lines: [
-        `${requests} requests served by ${provider.name} over one channel (ocn serve / ocn infer); transactions: requester ${requesterTransactions} (approve, open), provider ${providerTransactions}`,
-        `vouchers ${formatEther(voucherTotal)} OPEN; one closeByProvider redeemed ${formatEther(paid)} OPEN and refunded ${formatEther(refunded)} OPEN of the ${formatEther(CHANNEL_DEPOSIT)} OPEN deposit (${redeemGas} gas)`,
-      ],
-      tokenHolders: [paymentChannels],
-    }
+    const served = await serveRequests(run, dialableAddress(serve.ready))
+    const settled = await stopAndSettle(run, serve, served)
+    return channelReport(run, served, settled)
   } finally {
     // also when a step above failed: the vouchers already accepted get redeemed on the way out
     await serve.stop(20_000)

@@ -19,6 +19,7 @@ import {
   getVotes,
   openGovernorAbi,
   type ProposalState,
+  type ProposalStatus,
   ProtocolRole,
   parseDeployment,
   proposalStates,
@@ -143,30 +144,59 @@ async function isAdmin(context: DevnetAfterContext, account: Address): Promise<b
   return member
 }
 
-async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
+/** Who votes, from which data dir, on which change; and every `ocn` run so far. */
+interface GovernanceRun {
+  context: DevnetAfterContext
+  started: number
+  voter: DevnetRunningMember
+  deploymentFile: string
+  before: number
+  target: number
+  cli: CliRun[]
+  /** Runs `ocn <args>` from the voter's data dir and records it; its JSON reply. */
+  ocn(...args: string[]): Promise<Record<string, unknown>>
+}
+
+async function planRun(context: DevnetAfterContext): Promise<GovernanceRun> {
   const { admin, deployment, signal } = context
   const started = Date.now()
-  const { token, jobMarket, stakeManager } = deployment.addresses
+  const { jobMarket, stakeManager } = deployment.addresses
   // The requester is the voter: it holds OPEN, stakes none, and is idle after the workload.
   const voter = context.nodes.find((n) => n.roles.includes('requester')) ?? context.nodes[0]
   if (voter === undefined) throw phaseError('no running node to vote from')
   const deploymentFile = await deploymentFileOf(voter)
-
   const before = (await getMarketParams(admin, { jobMarket, stakeManager }))[PARAMETER]
   const target = before + FEE_STEP_BPS <= 10_000 ? before + FEE_STEP_BPS : before - FEE_STEP_BPS
-
   const cli: CliRun[] = []
   const ocn = async (...args: string[]): Promise<Record<string, unknown>> => {
     const result = await ocnJson(args, voter.dataDir, signal)
     cli.push(result)
     return result.json
   }
+  return { context, started, voter, deploymentFile, before, target, cli, ocn }
+}
 
+/** Governance in charge: where its contracts are recorded and who holds the admin role now. */
+interface Handover {
+  governance: GovernanceDeployment
+  /** The voter's own `ocn gov delegate`, still running (awaited before it proposes). */
+  delegating: Promise<Record<string, unknown>>
+  fileNamesGovernance: boolean
+  /** What the deployer's own setProtocolFee came to: the revert's error name. */
+  directCall: string
+  timelockAdmin: boolean
+  deployerAdmin: boolean
+}
+
+async function handOverAdmin(run: GovernanceRun): Promise<Handover> {
+  const { context, voter, deploymentFile, target } = run
+  const { admin, deployment } = context
+  const { token, jobMarket } = deployment.addresses
   // Delegating is the token's business, so the voter's own delegation runs while governance
   // is deployed (from another account: no nonce is shared). Marked handled here so that a
-  // failure elsewhere first does not leave an unhandled rejection; awaited below.
+  // failure elsewhere first does not leave an unhandled rejection; awaited later.
   context.step(`governance: ${voter.name} delegates to itself (ocn gov delegate)`)
-  const delegating = ocn('gov', 'delegate')
+  const delegating = run.ocn('gov', 'delegate')
   delegating.catch(() => undefined)
 
   // On a devnet the deployer holds the undistributed supply; its votes go to the voter so
@@ -194,25 +224,40 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
   } catch (error) {
     directCall = error instanceof ContractRevertError ? error.errorName : String(error)
   }
-  const deployerRefused = directCall === 'AccessManagedUnauthorized'
   const [timelockAdmin, deployerAdmin] = await Promise.all([
     isAdmin(context, governance.timelock),
     isAdmin(context, admin.account.address),
   ])
+  return { governance, delegating, fileNamesGovernance, directCall, timelockAdmin, deployerAdmin }
+}
 
-  const chainNow = async () => {
-    const block = await getBlock(admin, { blockTag: 'latest' })
-    return { block: block.number, time: block.timestamp }
-  }
-  const transitions: { state: ProposalState; block: string; chainTime: string; atMs: number }[] = []
-  let proposalId: bigint | undefined
+interface Transition {
+  state: ProposalState
+  block: string
+  chainTime: string
+  atMs: number
+}
+
+/** Watches one proposal on the chain and records each state it is seen in. */
+class ProposalWatch {
+  readonly transitions: Transition[] = []
+  proposalId: bigint | undefined
+
+  constructor(
+    private readonly context: DevnetAfterContext,
+    private readonly governor: Address,
+    private readonly started: number,
+  ) {}
+
   /** Reads the proposal's state (now, or at a past block) and records it when it changed. */
-  const observe = async (blockNumber?: bigint): Promise<ProposalState> => {
+  async observe(blockNumber?: bigint): Promise<ProposalState> {
+    const { admin } = this.context
+    const proposalId = this.proposalId
     if (proposalId === undefined) throw phaseError('no proposal yet')
     const at = blockNumber === undefined ? {} : { blockNumber }
     const [index, block] = await Promise.all([
       readContract(admin, {
-        address: governance.governor,
+        address: this.governor,
         abi: openGovernorAbi,
         functionName: 'state',
         args: [proposalId],
@@ -222,41 +267,62 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
     ])
     const state = proposalStates[index]
     if (state === undefined) throw phaseError(`unknown proposal state ${index}`)
-    const now = { block: block.number, time: block.timestamp }
-    if (transitions.at(-1)?.state !== state)
-      transitions.push({
+    if (this.transitions.at(-1)?.state !== state)
+      this.transitions.push({
         state,
-        block: now.block.toString(),
-        chainTime: now.time.toString(),
-        atMs: Date.now() - started,
+        block: block.number.toString(),
+        chainTime: block.timestamp.toString(),
+        atMs: Date.now() - this.started,
       })
     return state
   }
+
   /** Polls until the proposal reaches `wanted` (chain time passes by a block a second). */
-  const reach = async (wanted: ProposalState, withinMs: number): Promise<void> => {
+  async reach(wanted: ProposalState, withinMs: number): Promise<void> {
     const deadline = Date.now() + withinMs
     for (;;) {
-      const state = await observe()
+      const state = await this.observe()
       if (state === wanted) return
       if (Date.now() > deadline)
-        throw phaseError(`proposal ${proposalId} did not become ${wanted} in time (it is ${state})`)
-      await sleep(200, signal)
-    }
-  }
-  const untilChainTime = async (time: bigint, withinMs: number): Promise<void> => {
-    const deadline = Date.now() + withinMs
-    while ((await chainNow()).time < time) {
-      if (Date.now() > deadline) throw phaseError(`the chain did not reach time ${time} in time`)
-      await sleep(200, signal)
+        throw phaseError(`proposal ${this.proposalId} did not become ${wanted} in time (it is ${state})`)
+      await sleep(200, this.context.signal)
     }
   }
 
-  const delegated = await delegating
+  /** Waits until the latest block's time reaches `time`. */
+  async untilChainTime(time: bigint, withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs
+    const chainTime = async () => (await getBlock(this.context.admin, { blockTag: 'latest' })).timestamp
+    while ((await chainTime()) < time) {
+      if (Date.now() > deadline) throw phaseError(`the chain did not reach time ${time} in time`)
+      await sleep(200, this.context.signal)
+    }
+  }
+}
+
+/** The proposal's run through `ocn gov`, and the replies the report shows. */
+interface ProposalOutcome {
+  proposalId: bigint
+  transitions: Transition[]
+  status: ProposalStatus
+  delegated: Record<string, unknown>
+  voted: Record<string, unknown>
+  queued: Record<string, unknown>
+}
+
+/** Propose, vote, queue and execute through `ocn gov`, waiting for each state on the chain. */
+async function passProposal(run: GovernanceRun, handover: Handover): Promise<ProposalOutcome> {
+  const { context, voter, before, target, ocn } = run
+  const { admin } = context
+  const { governance } = handover
+  const watch = new ProposalWatch(context, governance.governor, run.started)
+
+  const delegated = await handover.delegating
   // Votes count from one second before the proposal: a block later than the delegation's
   // is enough (the deployment's transactions are usually past it already).
   const delegation = await getTransactionReceipt(admin, { hash: delegated.transaction as Hex })
   const delegatedAt = (await getBlock(admin, { blockNumber: delegation.blockNumber })).timestamp
-  await untilChainTime(delegatedAt + 1n, 10_000)
+  await watch.untilChainTime(delegatedAt + 1n, 10_000)
 
   context.step(`governance: ${voter.name} proposes ${PARAMETER} ${before} -> ${target} (ocn gov propose)`)
   const proposed = await ocn(
@@ -267,38 +333,67 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
     '-m',
     `Devnet: set the protocol fee to ${target} bps`,
   )
-  proposalId = BigInt(proposed.proposalId as string)
+  const proposalId = BigInt(proposed.proposalId as string)
+  watch.proposalId = proposalId
   // Its state in the block that created it: the chain may be past the snapshot already by
   // the time this process has read the CLI's reply.
   const created = await getTransactionReceipt(admin, { hash: proposed.transaction as Hex })
-  await observe(created.blockNumber)
-  await reach('active', 15_000)
+  await watch.observe(created.blockNumber)
+  await watch.reach('active', 15_000)
 
   context.step(`governance: ${voter.name} votes for (ocn gov vote)`)
   const voted = await ocn('gov', 'vote', proposalId.toString(), 'for', '--reason', 'devnet demonstration')
-  await reach('succeeded', (devnetGovernorSettings.votingPeriod + 10) * 1000)
+  await watch.reach('succeeded', (devnetGovernorSettings.votingPeriod + 10) * 1000)
 
   context.step('governance: queueing in the timelock (ocn gov queue)')
   const queued = await ocn('gov', 'queue', proposalId.toString())
-  await observe()
+  await watch.observe()
   const eta = BigInt(queued.eta as string)
   // Executable once a mined block's time reaches the eta; waiting for the chain to get
   // there avoids a simulation against a block that is still one second short.
-  await untilChainTime(eta, (Number(devnetGovernorSettings.timelockDelay) + 10) * 1000)
+  await watch.untilChainTime(eta, (Number(devnetGovernorSettings.timelockDelay) + 10) * 1000)
 
   context.step('governance: executing (ocn gov execute)')
   await ocn('gov', 'execute', proposalId.toString())
-  await observe()
+  await watch.observe()
   const status = await getProposalStatus(admin, { governor: governance.governor, proposalId })
+  return { proposalId, transitions: watch.transitions, status, delegated, voted, queued }
+}
 
+const EXPECTED_STATES: readonly ProposalState[] = ['pending', 'active', 'succeeded', 'queued', 'executed']
+
+/** The phase's checks, from what the handover and the proposal left on the chain. */
+function governanceChecks(
+  run: GovernanceRun,
+  handover: Handover,
+  outcome: ProposalOutcome,
+  after: number,
+): Record<string, boolean> {
+  const states = outcome.transitions.map((t) => t.state)
+  return {
+    deploymentFileNamesGovernance: handover.fileNamesGovernance,
+    adminIsTimelock:
+      handover.timelockAdmin &&
+      !handover.deployerAdmin &&
+      handover.directCall === 'AccessManagedUnauthorized',
+    proposalExecuted: outcome.status.state === 'executed' && states.join() === EXPECTED_STATES.join(),
+    parameterChanged: run.before !== run.target && after === run.target,
+  }
+}
+
+async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
+  const plan = await planRun(context)
+  const handover = await handOverAdmin(plan)
+  const outcome = await passProposal(plan, handover)
+
+  const { admin, deployment } = context
+  const { token, jobMarket, stakeManager } = deployment.addresses
+  const { voter, before, deploymentFile } = plan
+  const { governance, directCall } = handover
+  const { proposalId, status, transitions } = outcome
   const after = (await getMarketParams(admin, { jobMarket, stakeManager }))[PARAMETER]
   const voterVotes = await getVotes(admin, { token, account: voter.address })
   const states = transitions.map((t) => t.state)
-  const expected: ProposalState[] = ['pending', 'active', 'succeeded', 'queued', 'executed']
-  const proposalExecuted = status.state === 'executed' && states.join() === expected.join()
-  const parameterChanged = before !== target && after === target
-  const adminIsTimelock = timelockAdmin && !deployerAdmin && deployerRefused
-
   return {
     report: {
       governor: governance.governor,
@@ -317,21 +412,16 @@ async function run(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
       after,
       proposalId: proposalId.toString(),
       transitions,
-      voteWeight: voted.weight,
+      voteWeight: outcome.voted.weight,
       votes: { for: status.votes.for, against: status.votes.against, abstain: status.votes.abstain },
       quorum: status.quorum,
-      delegatedVotes: delegated.votes,
-      eta: queued.eta,
-      directCall: { by: admin.account.address, setProtocolFee: target, result: directCall },
-      cli: cli.map((c) => ({ command: c.command, ms: c.ms })),
-      durationMs: Date.now() - started,
+      delegatedVotes: outcome.delegated.votes,
+      eta: outcome.queued.eta,
+      directCall: { by: admin.account.address, setProtocolFee: plan.target, result: directCall },
+      cli: plan.cli.map((c) => ({ command: c.command, ms: c.ms })),
+      durationMs: Date.now() - plan.started,
     },
-    checks: {
-      deploymentFileNamesGovernance: fileNamesGovernance,
-      adminIsTimelock,
-      proposalExecuted,
-      parameterChanged,
-    },
+    checks: governanceChecks(plan, handover, outcome, after),
     lines: [
       `governance: proposal ${proposalId} set ${PARAMETER} ${before} -> ${after} through ocn gov (${states.join(' -> ')})`,
       `governance: admin is the timelock ${governance.timelock}; the deployer's own setProtocolFee reverts (${directCall})`,

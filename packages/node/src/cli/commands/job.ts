@@ -125,6 +125,110 @@ function jobText(job: ApiJson<JobRecord>): string {
   return lines.join('\n')
 }
 
+interface SubmitOptions {
+  body: ApiJson<SubmitJobRequest>
+  /** --timeout as given (seconds), for the follow loop and its error message. */
+  timeoutText: string
+}
+
+/** `ocn job submit`'s flags, checked in the order the usage errors are reported. */
+async function parseSubmitOptions(context: CommandContext, usage: string): Promise<SubmitOptions> {
+  const modelPath = await existingFile(context, 'model', 'model file')
+  const inputsPath = await existingFile(context, 'inputs', 'inputs file')
+  if (modelPath === undefined || inputsPath === undefined)
+    throw new CliError('CLI_USAGE', `--model and --inputs are required; usage: ${usage}`)
+  const trainingSpecPath = await existingFile(context, 'training', 'training spec')
+  const datanetManifestPath = await existingFile(context, 'datanet', 'datanet manifest')
+  if (datanetManifestPath !== undefined && trainingSpecPath === undefined)
+    throw new CliError('CLI_USAGE', '--datanet goes with --training (a training spec that names attribution)')
+  const verification = stringFlag(context.flags, 'verification') ?? 'replay'
+  if (verification !== 'replay' && verification !== 'zk')
+    throw new CliError('CLI_USAGE', `--verification must be replay or zk (got "${verification}")`)
+  const maxPriceText = stringFlag(context.flags, 'max-price')
+  const microBatch = stringFlag(context.flags, 'micro-batch')
+  if (microBatch !== undefined && !/^[1-9]\d{0,5}$/.test(microBatch))
+    throw new CliError('CLI_USAGE', `--micro-batch must be a positive integer (got "${microBatch}")`)
+  const timeoutText = stringFlag(context.flags, 'timeout') ?? '900'
+  if (!/^[1-9]\d{0,5}$/.test(timeoutText))
+    throw new CliError('CLI_USAGE', `--timeout must be a number of seconds (got "${timeoutText}")`)
+  const body: ApiJson<SubmitJobRequest> = {
+    modelPath,
+    inputsPath,
+    kind: trainingSpecPath === undefined ? 'inference' : 'training',
+    verification,
+    ...(trainingSpecPath === undefined ? {} : { trainingSpecPath }),
+    ...(datanetManifestPath === undefined ? {} : { datanetManifestPath }),
+    ...(maxPriceText === undefined
+      ? {}
+      : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),
+    ...(microBatch === undefined ? {} : { microBatchSize: Number(microBatch) }),
+  }
+  return { body, timeoutText }
+}
+
+/** The line `ocn job submit` prints when a job first reaches a lifecycle state. */
+function stepLine(job: ApiJson<JobRecord>, state: string): string {
+  const who =
+    state === 'awarded' && job.provider !== undefined ? ` to ${job.provider} at ${price(job.price)}` : ''
+  const what =
+    state === 'committed'
+      ? ' (result committed; the verification window is open)'
+      : state === 'challenged'
+        ? ' (a verifier disputes the result)'
+        : ''
+  return `  ${state}${who}${what}\n`
+}
+
+/**
+ * Follows a submitted job to a terminal state: a bar over the bidding window, then one line
+ * per lifecycle step (nothing but the final JSON with --json).
+ */
+async function followJob(
+  context: CommandContext,
+  api: string,
+  jobId: string,
+  timeoutText: string,
+): Promise<ApiJson<JobRecord>> {
+  const out = context.io.stdout
+  const deadline = Date.now() + Number(timeoutText) * 1000
+  const shown = new Set<string>()
+  let bidding: ReturnType<typeof createProgressBar> | undefined
+  let job = await fetchJob(api, jobId)
+  for (;;) {
+    const closesAt = (job.detail as { biddingClosesAt?: number } | undefined)?.biddingClosesAt
+    if (job.state === 'bidding' && closesAt !== undefined && bidding === undefined) {
+      const total = Math.max(1, closesAt - job.createdAt)
+      bidding = createProgressBar({
+        stream: out,
+        label: 'bidding window',
+        total,
+        unit: 'ms',
+        silent: context.json,
+      })
+    }
+    if (bidding !== undefined && closesAt !== undefined) {
+      bidding.update(Math.min(closesAt - job.createdAt, Date.now() - job.createdAt))
+      if (job.state !== 'bidding' && job.state !== 'offered') {
+        bidding.finish(job.state === 'awarded' ? 'bids collected' : job.state)
+        bidding = undefined
+      }
+    }
+    for (const entry of job.history) {
+      if (shown.has(entry.state)) continue
+      shown.add(entry.state)
+      if (context.json || entry.state === 'bidding') continue
+      out.write(stepLine(job, entry.state))
+    }
+    if (TERMINAL.has(job.state)) return job
+    if (Date.now() > deadline)
+      throw new JobCommandError('JOB_TIMEOUT', `job ${jobId} is still ${job.state} after ${timeoutText} s`, {
+        details: `follow it with \`ocn job status ${jobId}\``,
+      })
+    await new Promise((r) => setTimeout(r, 250))
+    job = await fetchJob(api, jobId)
+  }
+}
+
 export const jobSubmitCommand: Command = {
   path: ['job', 'submit'],
   summary: 'put a job on the market through the running requester and follow it to settlement',
@@ -165,100 +269,15 @@ export const jobSubmitCommand: Command = {
     ...apiUrlFlag,
   },
   async run(context) {
-    const modelPath = await existingFile(context, 'model', 'model file')
-    const inputsPath = await existingFile(context, 'inputs', 'inputs file')
-    if (modelPath === undefined || inputsPath === undefined)
-      throw new CliError('CLI_USAGE', `--model and --inputs are required; usage: ${this.usage}`)
-    const trainingSpecPath = await existingFile(context, 'training', 'training spec')
-    const datanetManifestPath = await existingFile(context, 'datanet', 'datanet manifest')
-    if (datanetManifestPath !== undefined && trainingSpecPath === undefined)
-      throw new CliError(
-        'CLI_USAGE',
-        '--datanet goes with --training (a training spec that names attribution)',
-      )
-    const verification = stringFlag(context.flags, 'verification') ?? 'replay'
-    if (verification !== 'replay' && verification !== 'zk')
-      throw new CliError('CLI_USAGE', `--verification must be replay or zk (got "${verification}")`)
-    const maxPriceText = stringFlag(context.flags, 'max-price')
-    const microBatch = stringFlag(context.flags, 'micro-batch')
-    if (microBatch !== undefined && !/^[1-9]\d{0,5}$/.test(microBatch))
-      throw new CliError('CLI_USAGE', `--micro-batch must be a positive integer (got "${microBatch}")`)
-    const timeoutText = stringFlag(context.flags, 'timeout') ?? '900'
-    if (!/^[1-9]\d{0,5}$/.test(timeoutText))
-      throw new CliError('CLI_USAGE', `--timeout must be a number of seconds (got "${timeoutText}")`)
-    const body: ApiJson<SubmitJobRequest> = {
-      modelPath,
-      inputsPath,
-      kind: trainingSpecPath === undefined ? 'inference' : 'training',
-      verification,
-      ...(trainingSpecPath === undefined ? {} : { trainingSpecPath }),
-      ...(datanetManifestPath === undefined ? {} : { datanetManifestPath }),
-      ...(maxPriceText === undefined
-        ? {}
-        : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),
-      ...(microBatch === undefined ? {} : { microBatchSize: Number(microBatch) }),
-    }
+    const { body, timeoutText } = await parseSubmitOptions(context, this.usage)
     // --max-price here is the job's own limit, not the config option of the same flag name.
     const { 'max-price': _jobMaxPrice, ...configFlags } = context.flags
     const { config } = await loadConfigFor({ ...context, flags: configFlags })
     const api = await resolveApiUrl(context, config)
     const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body)
-    const out = context.io.stdout
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
-    if (!context.json) out.write(`submitted job ${jobId}\n`)
-
-    // Follow the job: a bar over the bidding window, then one line per lifecycle step.
-    const deadline = Date.now() + Number(timeoutText) * 1000
-    const shown = new Set<string>()
-    let bidding: ReturnType<typeof createProgressBar> | undefined
-    let job = await fetchJob(api, jobId)
-    for (;;) {
-      const closesAt = (job.detail as { biddingClosesAt?: number } | undefined)?.biddingClosesAt
-      if (job.state === 'bidding' && closesAt !== undefined && bidding === undefined) {
-        const total = Math.max(1, closesAt - job.createdAt)
-        bidding = createProgressBar({
-          stream: out,
-          label: 'bidding window',
-          total,
-          unit: 'ms',
-          silent: context.json,
-        })
-      }
-      if (bidding !== undefined && closesAt !== undefined) {
-        bidding.update(Math.min(closesAt - job.createdAt, Date.now() - job.createdAt))
-        if (job.state !== 'bidding' && job.state !== 'offered') {
-          bidding.finish(job.state === 'awarded' ? 'bids collected' : job.state)
-          bidding = undefined
-        }
-      }
-      for (const entry of job.history) {
-        if (shown.has(entry.state)) continue
-        shown.add(entry.state)
-        if (context.json || entry.state === 'bidding') continue
-        const who =
-          entry.state === 'awarded' && job.provider !== undefined
-            ? ` to ${job.provider} at ${price(job.price)}`
-            : ''
-        const what =
-          entry.state === 'committed'
-            ? ' (result committed; the verification window is open)'
-            : entry.state === 'challenged'
-              ? ' (a verifier disputes the result)'
-              : ''
-        out.write(`  ${entry.state}${who}${what}\n`)
-      }
-      if (TERMINAL.has(job.state)) break
-      if (Date.now() > deadline)
-        throw new JobCommandError(
-          'JOB_TIMEOUT',
-          `job ${jobId} is still ${job.state} after ${timeoutText} s`,
-          {
-            details: `follow it with \`ocn job status ${jobId}\``,
-          },
-        )
-      await new Promise((r) => setTimeout(r, 250))
-      job = await fetchJob(api, jobId)
-    }
+    if (!context.json) context.io.stdout.write(`submitted job ${jobId}\n`)
+    const job = await followJob(context, api, jobId, timeoutText)
     return {
       json: jobJson(job),
       text: jobText(job),

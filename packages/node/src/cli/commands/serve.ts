@@ -2,16 +2,24 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { deployPaymentChannels, getChannelsDomain } from '@ocn/contracts-client'
 import { type Address, formatEther, isAddress } from 'viem'
-import { ChannelError, createChannelServer, createLevelVoucherStore } from '../../channels/index.js'
+import {
+  ChannelError,
+  type ChannelServer,
+  createChannelServer,
+  createLevelVoucherStore,
+} from '../../channels/index.js'
+import type { NodeConfig } from '../../config/options.js'
 import { NodeError } from '../../core/errors.js'
+import type { Logger } from '../../core/logger.js'
 import { stopOnSignals, stopOnStdinClose } from '../../daemon/signals.js'
-import { createExecutor, modelHash } from '../../executor/index.js'
-import { createOcnHost } from '../../p2p/index.js'
+import { createExecutor, type Executor, modelHash } from '../../executor/index.js'
+import type { NodeKeys } from '../../keys/keystore.js'
+import { createOcnHost, type OcnHost } from '../../p2p/index.js'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor, loggerFor } from '../context.js'
 import { CliError } from '../errors.js'
 import { loadKeysFor, passphraseFlag } from './account.js'
-import { openChain, parseOpenAmount, toChainCommandError } from './chain-access.js'
+import { type ChainAccess, openChain, parseOpenAmount, toChainCommandError } from './chain-access.js'
 
 /** A payment-channel command failed; the code is the ChannelError code. */
 export class ChannelCommandError extends NodeError<string> {
@@ -68,6 +76,137 @@ export async function readModelFile(path: string | undefined, usage: string): Pr
   }
 }
 
+/** The PaymentChannels contract to serve on: --payment-channels, the recorded one, or one deployed now. */
+async function resolvePaymentChannels(
+  context: CommandContext,
+  access: ChainAccess,
+  dataDir: string,
+): Promise<Address> {
+  let paymentChannels = await paymentChannelsFor(context, dataDir)
+  try {
+    if (context.flags['deploy-channels'] === true) {
+      ;({ paymentChannels } = await deployPaymentChannels(access.client, {
+        token: access.deployment.addresses.token,
+      }))
+      await mkdir(dataDir, { recursive: true })
+      await writeFile(join(dataDir, 'channels.json'), `${JSON.stringify({ paymentChannels }, null, 2)}\n`)
+    }
+  } catch (cause) {
+    throw toChainCommandError(cause, access)
+  }
+  if (paymentChannels === undefined) {
+    throw new CliError('CLI_USAGE', 'no PaymentChannels contract known', {
+      details: 'pass --payment-channels <address>, or --deploy-channels on a dev chain',
+    })
+  }
+  return paymentChannels
+}
+
+interface ServeSetup {
+  config: NodeConfig
+  keys: NodeKeys
+  logger: Logger
+  access: ChainAccess
+  paymentChannels: Address
+  model: Uint8Array
+  price: bigint
+}
+
+/** A channel server that runs, with what it runs on. */
+interface Serving extends ServeSetup {
+  executor: Executor
+  host: OcnHost
+  server: ChannelServer
+}
+
+async function startServing(setup: ServeSetup): Promise<Serving> {
+  const { config, keys, logger, access, paymentChannels, model, price } = setup
+  const domain = await getChannelsDomain(access.client, { paymentChannels }).catch((cause: unknown) => {
+    throw toChainCommandError(cause, access)
+  })
+  const executor = createExecutor({ options: { poolSize: 1 } }, { logger })
+  const host = await createOcnHost(
+    { privateKey: keys.privateKey, listen: config.network.listen, dht: false, mdns: config.network.mdns },
+    { logger },
+  )
+  const server = createChannelServer(
+    { models: [{ model, pricePerRequest: price }], paymentChannels, domain },
+    {
+      host,
+      executor,
+      wallet: access.client,
+      store: createLevelVoucherStore({ directory: join(config.dataDir, 'vouchers') }),
+      logger,
+    },
+  )
+  await executor.start()
+  await host.start()
+  await server.start()
+  return { ...setup, executor, host, server }
+}
+
+/** One redeemed channel as `ocn serve --json` reports it. */
+interface RedeemedChannel {
+  channelId: string
+  payout: string
+  cumulativeAmount: string
+  transaction: string
+  gasUsed: string
+}
+
+/** Prints the ready line, serves until a signal (or a closed stdin) and redeems on the way out. */
+async function serveUntilStopped(
+  context: CommandContext,
+  serving: Serving,
+  closeOnStop: boolean,
+): Promise<{ redeemed: RedeemedChannel[]; signal: NodeJS.Signals }> {
+  const { server, host, executor, logger, model, price, paymentChannels } = serving
+  let redeemed: RedeemedChannel[] = []
+  const service = {
+    async stop() {
+      // Redeem before leaving: an unredeemed voucher is only as safe as this data dir. With
+      // --close-on-stop the same transaction also finalizes the channel and refunds the
+      // requester, who then need not wait out the close timeout.
+      const results = await server.redeemAll({ close: closeOnStop })
+      redeemed = results.map((r) => ({
+        channelId: r.channelId,
+        payout: r.payout.toString(),
+        cumulativeAmount: r.cumulativeAmount.toString(),
+        transaction: r.hash,
+        gasUsed: r.receipt.gasUsed.toString(),
+      }))
+      await server.stop()
+      await host.stop()
+      await executor.stop()
+    },
+  }
+  const { stopped, dispose } = stopOnSignals(service, {
+    logger,
+    ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
+    onForce: () => process.exit(130),
+  })
+  // Under a supervisor (the devnet) the service stops, and redeems, when the supervisor dies.
+  const unwatchStdin = stopOnStdinClose(context.io)
+  const ready = {
+    status: 'serving',
+    peerId: host.peerId.toString(),
+    addresses: host.getMultiaddrs().map((a) => a.toString()),
+    paymentChannels,
+    modelHash: modelHash(model),
+    price: price.toString(),
+    provider: serving.access.address,
+  }
+  context.io.stdout.write(
+    context.json
+      ? `${JSON.stringify(ready)}\n`
+      : `serving model ${ready.modelHash} at ${formatEther(price)} OPEN per request on ${ready.addresses.join(', ')} (PaymentChannels ${paymentChannels})\n`,
+  )
+  const signal = await stopped
+  dispose()
+  unwatchStdin()
+  return { redeemed, signal }
+}
+
 export const serveCommand: Command = {
   path: ['serve'],
   summary: 'serve paid inference over payment channels (/ocn/infer/1.0.0) until Ctrl-C, then redeem',
@@ -98,97 +237,10 @@ export const serveCommand: Command = {
     const keys = await loadKeysFor(context, config.dataDir)
     const logger = loggerFor(context, loaded)
     const access = await openChain(config, keys.account)
-    let paymentChannels = await paymentChannelsFor(context, config.dataDir)
-    try {
-      if (context.flags['deploy-channels'] === true) {
-        ;({ paymentChannels } = await deployPaymentChannels(access.client, {
-          token: access.deployment.addresses.token,
-        }))
-        await mkdir(config.dataDir, { recursive: true })
-        await writeFile(
-          join(config.dataDir, 'channels.json'),
-          `${JSON.stringify({ paymentChannels }, null, 2)}\n`,
-        )
-      }
-    } catch (cause) {
-      throw toChainCommandError(cause, access)
-    }
-    if (paymentChannels === undefined) {
-      throw new CliError('CLI_USAGE', 'no PaymentChannels contract known', {
-        details: 'pass --payment-channels <address>, or --deploy-channels on a dev chain',
-      })
-    }
-    const domain = await getChannelsDomain(access.client, { paymentChannels }).catch((cause: unknown) => {
-      throw toChainCommandError(cause, access)
-    })
-    const executor = createExecutor({ options: { poolSize: 1 } }, { logger })
-    const host = await createOcnHost(
-      { privateKey: keys.privateKey, listen: config.network.listen, dht: false, mdns: config.network.mdns },
-      { logger },
-    )
-    const server = createChannelServer(
-      { models: [{ model, pricePerRequest: price }], paymentChannels, domain },
-      {
-        host,
-        executor,
-        wallet: access.client,
-        store: createLevelVoucherStore({ directory: join(config.dataDir, 'vouchers') }),
-        logger,
-      },
-    )
-    await executor.start()
-    await host.start()
-    await server.start()
+    const paymentChannels = await resolvePaymentChannels(context, access, config.dataDir)
+    const serving = await startServing({ config, keys, logger, access, paymentChannels, model, price })
     const closeOnStop = context.flags['close-on-stop'] === true
-    let redeemed: {
-      channelId: string
-      payout: string
-      cumulativeAmount: string
-      transaction: string
-      gasUsed: string
-    }[] = []
-    const service = {
-      async stop() {
-        // Redeem before leaving: an unredeemed voucher is only as safe as this data dir. With
-        // --close-on-stop the same transaction also finalizes the channel and refunds the
-        // requester, who then need not wait out the close timeout.
-        const results = await server.redeemAll({ close: closeOnStop })
-        redeemed = results.map((r) => ({
-          channelId: r.channelId,
-          payout: r.payout.toString(),
-          cumulativeAmount: r.cumulativeAmount.toString(),
-          transaction: r.hash,
-          gasUsed: r.receipt.gasUsed.toString(),
-        }))
-        await server.stop()
-        await host.stop()
-        await executor.stop()
-      },
-    }
-    const { stopped, dispose } = stopOnSignals(service, {
-      logger,
-      ...(context.io.signals === undefined ? {} : { signals: context.io.signals }),
-      onForce: () => process.exit(130),
-    })
-    // Under a supervisor (the devnet) the service stops, and redeems, when the supervisor dies.
-    const unwatchStdin = stopOnStdinClose(context.io)
-    const ready = {
-      status: 'serving',
-      peerId: host.peerId.toString(),
-      addresses: host.getMultiaddrs().map((a) => a.toString()),
-      paymentChannels,
-      modelHash: modelHash(model),
-      price: price.toString(),
-      provider: access.address,
-    }
-    context.io.stdout.write(
-      context.json
-        ? `${JSON.stringify(ready)}\n`
-        : `serving model ${ready.modelHash} at ${formatEther(price)} OPEN per request on ${ready.addresses.join(', ')} (PaymentChannels ${paymentChannels})\n`,
-    )
-    const signal = await stopped
-    dispose()
-    unwatchStdin()
+    const { redeemed, signal } = await serveUntilStopped(context, serving, closeOnStop)
     const total = redeemed.reduce((sum, r) => sum + BigInt(r.payout), 0n)
     return {
       json: { redeemed, closed: closeOnStop },
