@@ -14,7 +14,7 @@
  */
 import '@ocn/protocol/polyfill'
 import { parseArgs } from 'node:util'
-import { getApiJson, postApiJson } from '../packages/node/dist/cli/api-client.js'
+import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
 import { createWorkload, startDevnet } from '../packages/node/dist/devnet/index.js'
 
 const { values: args } = parseArgs({
