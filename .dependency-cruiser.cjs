@@ -15,9 +15,6 @@ const layers = [
   ['roles'],
   ['daemon'],
   ['wiring'],
-  ['devnet'],
-  ['cli'],
-  ['bin'],
 ]
 
 const src = '^packages/node/src/'
@@ -35,6 +32,28 @@ const layerRules = layers.flatMap((folders, level) => {
 module.exports = {
   forbidden: [
     ...layerRules,
+    {
+      name: 'cli-devnet-below-commands',
+      comment:
+        'the devnet is a library the `ocn devnet` command runs; it never imports a command or an entry',
+      severity: 'error',
+      from: { path: '^packages/cli/src/devnet/' },
+      to: { path: '^packages/cli/src/(commands|bin)/' },
+    },
+    {
+      name: 'cli-commands-below-bin',
+      comment: 'commands never import an executable entry',
+      severity: 'error',
+      from: { path: '^packages/cli/src/commands/' },
+      to: { path: '^packages/cli/src/bin/' },
+    },
+    {
+      name: 'node-never-imports-cli',
+      comment: '@ocn/node is the embeddable daemon; the CLI is built on it, never the reverse',
+      severity: 'error',
+      from: { path: '^packages/node/' },
+      to: { path: '^packages/cli/|@ocn/cli' },
+    },
     {
       name: 'no-folder-cycles',
       comment: 'folders of a package must not import each other in a loop',

@@ -14,8 +14,8 @@
  */
 import '@ocn/protocol/polyfill'
 import { parseArgs } from 'node:util'
+import { createWorkload, startDevnet } from '../packages/cli/dist/devnet/index.js'
 import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
-import { createWorkload, startDevnet } from '../packages/node/dist/devnet/index.js'
 
 const { values: args } = parseArgs({
   options: {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const bin = fileURLToPath(new URL('../packages/node/dist/bin/ocn.js', import.meta.url))
+const bin = fileURLToPath(new URL('../packages/cli/dist/bin/ocn.js', import.meta.url))
 if (!existsSync(bin)) {
   console.error('error: @ocn/node is not built; run `npm run build` (npm start builds first)')
   process.exit(2)

@@ -10,13 +10,6 @@ export const integration: Record<string, string> = {
   'test/api/submit.test.ts': 'serves the HTTP API on a TCP port',
   'test/attribution/attribution.test.ts': 'starts anvil',
   'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',
-  'test/channels/cli.test.ts': 'starts anvil; spawns ocn',
-  'test/cli/chain.test.ts': 'starts anvil; spawns ocn',
-  'test/cli/cli.test.ts': 'spawns ocn',
-  'test/cli/gov.test.ts': 'starts anvil; spawns ocn',
-  'test/cli/job-results.test.ts': 'serves the HTTP API on a TCP port; spawns ocn',
-  'test/cli/zk.test.ts': 'builds a circuit; starts anvil; spawns ocn',
-  'test/devnet/processes.test.ts': "spawns ocn through the devnet's process helpers (no devnet)",
   'test/executor/checks.test.ts': 'forks executor worker processes',
   'test/executor/formats.test.ts': 'forks executor worker processes',
   'test/executor/inference.test.ts': 'forks executor worker processes',
@@ -34,9 +27,4 @@ export const integration: Record<string, string> = {
   'test/state/state.test.ts': 'spawns a node process that is killed mid-write',
 }
 
-export const system: Record<string, string> = {
-  'test/cli/job.test.ts': 'starts a devnet (anvil and several ocn processes)',
-  'test/devnet/devnet.test.ts': 'runs `ocn devnet` (anvil and five ocn processes)',
-  'test/devnet/supervision.test.ts': 'runs `ocn devnet` and kills it',
-  'test/devnet/zk.test.ts': 'starts a devnet and builds a circuit',
-}
+export const system: Record<string, string> = {}

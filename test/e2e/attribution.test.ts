@@ -7,14 +7,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createCheatingFaultPlan, writeDatanetFixture } from '@ocn/cli'
 import { getJob } from '@ocn/contracts-client'
-import {
-  type attribution,
-  createCheatingFaultPlan,
-  type RequesterRole,
-  type VerificationReport,
-  writeDatanetFixture,
-} from '@ocn/node'
+import type { attribution, RequesterRole, VerificationReport } from '@ocn/node'
 import { attributionWeightsTree } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {

@@ -8,6 +8,7 @@
  */
 
 import { join } from 'node:path'
+import { type Devnet, type DevnetNode, type NodeProcess, spawnNode, startDevnet } from '@ocn/cli'
 import {
   type GetJobReturnType,
   getJob,
@@ -15,17 +16,7 @@ import {
   getStake,
   getTokenBalance,
 } from '@ocn/contracts-client'
-import {
-  createStateStore,
-  type Devnet,
-  type DevnetNode,
-  type JobRecord,
-  type NodeProcess,
-  readApiRuntimeFile,
-  STATE_DIR_NAME,
-  spawnNode,
-  startDevnet,
-} from '@ocn/node'
+import { createStateStore, type JobRecord, readApiRuntimeFile, STATE_DIR_NAME } from '@ocn/node'
 import { type Address, createPublicClient, type Hex, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor, writeFixture } from './helpers.js'

@@ -6,10 +6,10 @@
  */
 
 import { join } from 'node:path'
+import { createCheatingFaultPlan } from '@ocn/cli'
 import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
   type ArbiterRole,
-  createCheatingFaultPlan,
   createStateStore,
   type JobRecord,
   type RequesterRole,

@@ -39,7 +39,7 @@ const TREASURY = 9
 /** the chain service's default cache time for a status read, plus a margin */
 const STATUS_TTL_MS = 5_500
 
-const bin = fileURLToPath(new URL('../../packages/node/dist/bin/ocn.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../packages/cli/dist/bin/ocn.js', import.meta.url))
 
 function ocn(args: string[], home: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {

@@ -8,6 +8,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeDatanetFixture } from '@ocn/cli'
 import { getJob } from '@ocn/contracts-client'
 import {
   cpuReplayProfile,
@@ -15,7 +16,6 @@ import {
   encodeSafetensors,
   ortVersion,
   type RequesterRole,
-  writeDatanetFixture,
 } from '@ocn/node'
 import {
   contentHashOf,

@@ -2,5 +2,5 @@ export { createDaemon, type Daemon, type DaemonStatus, readApiRuntimeFile } from
 export { DaemonError, type DaemonErrorCode } from './errors.js'
 export type * from './interface.js'
 export * from './options.js'
-export { type ShutdownOptions, stopOnSignals } from './signals.js'
+export { type ShutdownOptions, stopOnSignals, stopOnStdinClose } from './signals.js'
 export { nodeVersion } from './version.js'

@@ -28,7 +28,12 @@ export {
   type PrebidReason,
   PrebidRejection,
 } from './provider/prebid.js'
-export { createRequesterRole, effectivePrice, type RequesterRoleHandle } from './requester/index.js'
+export {
+  createRequesterRole,
+  effectivePrice,
+  NO_BID_REOFFER_NOTE,
+  type RequesterRoleHandle,
+} from './requester/index.js'
 export {
   type AwardedJob,
   createPeerDirectory,
@@ -38,3 +43,9 @@ export {
   type RoleComponents,
 } from './shared.js'
 export { createVerifierRole, type VerifierRole } from './verifier/index.js'
+export {
+  defaultZkDir,
+  type RegisterZkVerifierParameters,
+  type RegisterZkVerifierResult,
+  registerZkVerifier,
+} from './zk.js'

@@ -6,7 +6,7 @@
 import { jobMarketAbi } from '@ocn/contracts-client'
 import type { DatanetManifest } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
-import type { Address, Hex } from 'viem'
+import type { Hex } from 'viem'
 import type { ArtifactStore } from '../artifacts/store.js'
 import type { Attributor } from '../attribution/attributor.js'
 import type { OcnChainService } from '../chain/service.js'

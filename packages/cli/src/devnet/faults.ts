@@ -1,0 +1,160 @@
+/**
+ * Devnet fault injection: a provider fault plan (roles/provider/faults.ts) that cheats, which
+ * the devnet hands to its cheating provider and the tests to theirs, so verifiers have a
+ * cheater to catch. It is a component passed in, never a setting of the user's config. Each
+ * cheat rehashes what it changed, so the results, the leaves and the root agree with each
+ * other and only a re-execution can tell.
+ */
+
+import type { ProviderFaultPlan } from '@ocn/node'
+import {
+  checkpointHash,
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedTensors,
+  outputsDataHash,
+  sliceRows,
+} from '@ocn/node'
+import { type AttributionResult, attributionResultHash } from '@ocn/node/attribution'
+import { attributionWeightsTree } from '@ocn/protocol'
+import type { Hex } from 'viem'
+import { DevnetError } from './errors.js'
+
+/** Which micro-batches a cheating provider corrupts: `fraction` of them, spread evenly, at least one. */
+export function cheatIndices(leafCount: number, fraction: number): number[] {
+  if (fraction <= 0 || leafCount === 0) return []
+  const count = Math.min(leafCount, Math.max(1, Math.round(fraction * leafCount)))
+  const out = new Set<number>()
+  for (let j = 0; j < count; j++) out.add(Math.floor((j * leafCount) / count))
+  return [...out]
+}
+
+/**
+ * Flips the lowest bit of the first element of every row of the chosen micro-batches, then
+ * rehashes them.
+ */
+export function corruptMicroBatches(
+  result: { outputs: NamedTensors | undefined; dataHashes: readonly Hex[]; samples: number },
+  microBatchSize: number,
+  indices: readonly number[],
+): { outputs: NamedTensors; dataHashes: Hex[] } {
+  const outputs = result.outputs
+  if (outputs === undefined) throw new Error('corruptMicroBatches needs the outputs')
+  const dataHashes = [...result.dataHashes]
+  for (const i of indices) {
+    const start = i * microBatchSize
+    const end = Math.min(result.samples, start + microBatchSize)
+    const slice: NamedTensors = {}
+    for (const [name, t] of Object.entries(outputs)) {
+      const rowBytes = t.data.length / (t.dims[0] ?? 1)
+      for (let r = start; r < end; r++) {
+        const at = r * rowBytes
+        t.data[at] = (t.data[at] ?? 0) ^ 1
+      }
+      slice[name] = sliceRows(t, start, end)
+    }
+    dataHashes[i] = outputsDataHash(slice)
+  }
+  return { outputs, dataHashes }
+}
+
+/**
+ * Flips the lowest bit of the first byte of the first tensor of the chosen checkpoint states
+ * and rehashes them, so only a segment replay tells.
+ */
+export function corruptCheckpoints(
+  states: readonly Uint8Array[],
+  hashes: readonly Hex[],
+  indices: readonly number[],
+): { states: Uint8Array[]; checkpointHashes: Hex[] } {
+  const out = [...states]
+  const checkpointHashes = [...hashes]
+  for (const i of indices) {
+    const state = out[i]
+    if (state === undefined) continue
+    const tensors = decodeSafetensors(state).tensors
+    const name = Object.keys(tensors).sort()[0]
+    if (name === undefined) continue
+    const t = tensors[name]
+    if (t === undefined || t.data.length === 0) continue
+    const data = t.data.slice()
+    data[0] = (data[0] ?? 0) ^ 1
+    const corrupted = { ...tensors, [name]: { ...t, data } }
+    out[i] = encodeSafetensors(corrupted)
+    checkpointHashes[i] = checkpointHash(corrupted)
+  }
+  return { states: out, checkpointHashes }
+}
+
+/**
+ * Hands every contributor the next one's weight (so the noise
+ * contributor is paid the signal's share) and rehashes, so the result is consistent with
+ * itself and only a recomputation tells.
+ */
+export function forgeAttributionResult(result: AttributionResult): AttributionResult {
+  const weights = result.weights.map((w, i, all) => ({ ...w, weight: all[(i + 1) % all.length]!.weight }))
+  const body = { ...result, weights, weightsRoot: attributionWeightsTree(weights).root }
+  const { resultHash: _old, ...rest } = body
+  return { ...rest, resultHash: attributionResultHash(rest) }
+}
+
+export interface CheatingFaultPlanOptions {
+  /** the share of leaves (micro-batches, or checkpoints after the seed's) corrupted; 0 for none */
+  fraction: number
+  /** commit a forged attribution result */
+  forgeAttribution?: boolean
+}
+
+/** A provider that commits corrupted results, as `options` says. */
+export function createCheatingFaultPlan(options: CheatingFaultPlanOptions): ProviderFaultPlan {
+  return {
+    tamperInference(at, result) {
+      const tampered = cheatIndices(result.dataHashes.length, options.fraction)
+      if (tampered.length === 0) return { ...result, tampered }
+      const corrupted = corruptMicroBatches(result, result.microBatchSize, tampered)
+      at.log.warn(
+        { jobId: at.jobId, cheated: tampered },
+        'cheat mode: corrupted micro-batches before committing',
+      )
+      return { ...result, ...corrupted, tampered }
+    },
+    tamperTraining(at, result) {
+      // checkpoint 0 is the seed's state, the later ones are what a cheat fakes
+      const tampered = cheatIndices(result.states.length - 1, options.fraction).map((i) => i + 1)
+      if (tampered.length === 0) return { ...result, tampered }
+      const corrupted = corruptCheckpoints(result.states, result.checkpointHashes, tampered)
+      at.log.warn(
+        { jobId: at.jobId, cheated: tampered },
+        'cheat mode: corrupted training checkpoints before committing',
+      )
+      return { ...corrupted, tampered }
+    },
+    tamperAttribution(at, result) {
+      if (options.forgeAttribution !== true) return result
+      at.log.warn({ jobId: at.jobId }, 'cheat mode: committing a forged attribution result')
+      return forgeAttributionResult(result)
+    },
+  }
+}
+
+/** Where the devnet hands its faulty node (bin/faulty-node.ts) the plan's options, as JSON. */
+export const DEVNET_FAULTS_ENV = 'OCN_DEVNET_FAULTS'
+
+/** The options in OCN_DEVNET_FAULTS; throws DEVNET_OPTIONS_INVALID when they do not parse. */
+export function parseCheatingFaultPlanOptions(json: string | undefined): CheatingFaultPlanOptions {
+  const invalid = (details: string) =>
+    new DevnetError('DEVNET_OPTIONS_INVALID', `${DEVNET_FAULTS_ENV} is not a fault plan`, { details })
+  let value: unknown
+  try {
+    value = JSON.parse(json ?? '')
+  } catch (cause) {
+    throw invalid(`not JSON: ${(cause as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null) throw invalid('not an object')
+  const { fraction, forgeAttribution } = value as Record<string, unknown>
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1))
+    throw invalid('fraction must be 0..1')
+  if (forgeAttribution !== undefined && typeof forgeAttribution !== 'boolean')
+    throw invalid('forgeAttribution must be a boolean')
+  return { fraction, ...(forgeAttribution === undefined ? {} : { forgeAttribution }) }
+}

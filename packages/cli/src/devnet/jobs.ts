@@ -1,0 +1,53 @@
+/**
+ * Reading a job from the requester's local API the way a user would follow it: a job that
+ * drew no usable bid is offered again automatically under a new id (requester.noBidReoffers),
+ * and the old record points to the new one, so the devnet follows that chain.
+ */
+
+import type { JobRecord } from '@ocn/node'
+import { type ApiJson, apiGet, apiRoutes, NO_BID_REOFFER_NOTE } from '@ocn/node'
+import { DevnetError } from './errors.js'
+
+export interface FollowedJob {
+  /** The newest offer's job id. */
+  id: string
+  record: ApiJson<JobRecord>
+  /** Automatic re-offers followed to get there. */
+  reoffers: number
+  /** Failed without a bid, and the requester will offer it again shortly. */
+  awaitingReoffer: boolean
+}
+
+/** At most this many hops: the requester's own cap is far lower (requester.noBidReoffers). */
+const MAX_HOPS = 100
+
+export async function readFollowingReoffers(
+  api: string,
+  jobId: string,
+  options: { timeoutMs?: number } = {},
+): Promise<FollowedJob> {
+  let id = jobId
+  for (let reoffers = 0; reoffers < MAX_HOPS; reoffers++) {
+    const record = await apiGet(
+      api,
+      apiRoutes.job,
+      { id },
+      {
+        timeoutMs: options.timeoutMs ?? 5_000,
+      },
+    )
+    const next = (record.detail as { reofferedAs?: unknown } | undefined)?.reofferedAs
+    if (record.state === 'failed' && typeof next === 'string') {
+      id = next
+      continue
+    }
+    const note = record.history.at(-1)?.note ?? ''
+    return {
+      id,
+      record,
+      reoffers,
+      awaitingReoffer: record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE),
+    }
+  }
+  throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId}: more than ${MAX_HOPS} re-offers`)
+}

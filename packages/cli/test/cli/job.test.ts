@@ -1,0 +1,212 @@
+/**
+ * `ocn job submit|status|results` as child processes against a real devnet (anvil, real
+ * node processes over TCP): the happy path, and every way a user can get it wrong, each
+ * with a clear error and nothing lost (no job recorded, no OPEN moved).
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { getApiJson, readTensorFiles } from '@ocn/node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
+
+const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+let dir: string
+let devnet: Devnet
+let workload: Workload
+let api: string
+
+interface Outcome {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function ocn(args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { PATH: process.env.PATH ?? '', HOME: dir }, cwd: dir, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+async function requesterState(): Promise<{ jobs: number; token: string }> {
+  const { jobs } = await getApiJson<{ jobs: unknown[] }>(api, '/jobs')
+  const balances = await getApiJson<{ token: string }>(api, '/balances')
+  return { jobs: jobs.length, token: balances.token }
+}
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  dir = await mkdtemp(join(tmpdir(), 'ocn-job-cli-'))
+  devnet = await startDevnet({ dir: join(dir, 'net'), cheater: false, providers: 2, nodeLogLevel: 'warn' })
+  api = devnet.requester.api
+  workload = await createWorkload(join(dir, 'workload'), {
+    inferenceJobs: 1,
+    trainingJob: true,
+    samplesPerJob: 16,
+    microBatchSize: 4,
+  })
+}, 180_000)
+
+afterAll(async () => {
+  await devnet?.stop()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('ocn job', () => {
+  it('refuses bad input with a clear error and loses nothing', async () => {
+    const before = await requesterState()
+    const inference = workload.jobs[0]!
+    const training = workload.jobs[1]!
+    const submit = ['job', 'submit', '--api-url', api, '--json']
+
+    const missing = await ocn([...submit, '--model', 'nope.onnx', '--inputs', inference.inputsPath])
+    expect(missing.code).toBe(2)
+    expect(JSON.parse(missing.stdout).error).toEqual({
+      code: 'JOB_FILE_MISSING',
+      message: `no model file at ${join(dir, 'nope.onnx')} (--model)`,
+    })
+
+    const usage = await ocn([...submit, '--model', inference.modelPath])
+    expect(JSON.parse(usage.stdout).error.code).toBe('CLI_USAGE')
+
+    // The training dataset (tensors x, y) does not fit the classifier's input.
+    const mismatch = await ocn([...submit, '--model', inference.modelPath, '--inputs', training.inputsPath])
+    expect(mismatch.code).toBe(2)
+    const mismatchError = JSON.parse(mismatch.stdout).error
+    expect(mismatchError.code).toBe('API_JOB_REJECTED')
+    expect(mismatchError.message).toContain('the inputs do not match the model')
+    expect(mismatchError.message).toContain('ROLE_INPUT_MISMATCH')
+
+    // An ONNX file that is not a model.
+    const garbage = join(dir, 'garbage.onnx')
+    await writeFile(garbage, 'not a model')
+    const broken = await ocn([...submit, '--model', garbage, '--inputs', inference.inputsPath])
+    expect(JSON.parse(broken.stdout).error.code).toBe('API_JOB_REJECTED')
+
+    // More than the requester holds (10 000 OPEN).
+    const poor = await ocn([
+      ...submit,
+      '--model',
+      inference.modelPath,
+      '--inputs',
+      inference.inputsPath,
+      '--max-price',
+      '20000',
+    ])
+    expect(poor.code).toBe(2)
+    expect(JSON.parse(poor.stdout).error.message).toContain('not enough OPEN to escrow the max price')
+
+    const badPrice = await ocn([
+      ...submit,
+      '--model',
+      inference.modelPath,
+      '--inputs',
+      inference.inputsPath,
+      '--max-price',
+      'lots',
+    ])
+    expect(JSON.parse(badPrice.stdout).error.code).toBe('CHAIN_INVALID_AMOUNT')
+
+    const unknown = await ocn(['job', 'status', `0x${'00'.repeat(32)}`, '--api-url', api])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(
+      /^error: the node at http:\/\/127\.0\.0\.1:\d+ knows no job 0x0+; ask the requester/,
+    )
+
+    const noOut = await ocn(['job', 'results', `0x${'00'.repeat(32)}`, '--api-url', api, '--json'])
+    expect(JSON.parse(noOut.stdout).error.code).toBe('CLI_USAGE')
+
+    const down = await ocn(['job', 'status', '0x01', '--api-url', 'http://127.0.0.1:1', '--json'])
+    expect(JSON.parse(down.stdout).error.code).toBe('API_UNREACHABLE')
+
+    expect(await requesterState()).toEqual(before)
+  })
+
+  it('submits a job, follows it to settlement and shows its status', async () => {
+    const inference = workload.jobs[0]!
+    const submitted = await ocn([
+      'job',
+      'submit',
+      '--api-url',
+      api,
+      '--model',
+      inference.modelPath,
+      '--inputs',
+      inference.inputsPath,
+      '--micro-batch',
+      '4',
+      '--max-price',
+      '0.5',
+    ])
+    expect(submitted.stderr).toBe('')
+    expect(submitted.code).toBe(0)
+    expect(submitted.stdout).toMatch(/^submitted job 0x[0-9a-f]{64}\n/)
+    expect(submitted.stdout).toContain('committed (result committed; the verification window is open)')
+    expect(submitted.stdout).toContain('state      finalized')
+    const id = /submitted job (0x[0-9a-f]{64})/.exec(submitted.stdout)![1]!
+
+    const status = await ocn(['job', 'status', id, '--api-url', api, '--json'])
+    const job = JSON.parse(status.stdout)
+    expect(job).toMatchObject({
+      id,
+      state: 'finalized',
+      kind: 'inference',
+      verification: 'replay',
+      role: 'requester',
+    })
+    expect(job.history.map((h: { state: string }) => h.state)).toEqual([
+      'offered',
+      'bidding',
+      'awarded',
+      'committed',
+      'finalized',
+    ])
+    expect(BigInt(job.price)).toBeLessThanOrEqual(500_000_000_000_000_000n)
+
+    // The outputs the requester fetched and checked, downloaded and hash-checked again.
+    const results = await ocn(['job', 'results', id, '--api-url', api, '--out', 'results', '--json'])
+    expect(results.stderr).toBe('')
+    const files = JSON.parse(results.stdout).files
+    expect(files).toHaveLength(1)
+    expect(files[0]).toMatchObject({
+      name: 'outputs.safetensors',
+      path: join(dir, 'results', 'outputs.safetensors'),
+    })
+    const outputs = await readTensorFiles([files[0].path])
+    expect(Object.values(outputs)[0]).toMatchObject({ dtype: 'float32', dims: [16, 3] })
+  })
+
+  it('submits a training job with --training and returns at once with --no-wait', async () => {
+    const training = workload.jobs.find((j) => j.kind === 'training')!
+    const submitted = await ocn([
+      'job',
+      'submit',
+      '--api-url',
+      api,
+      '--model',
+      training.modelPath,
+      '--inputs',
+      training.inputsPath,
+      '--training',
+      training.trainingSpecPath!,
+      '--no-wait',
+      '--json',
+    ])
+    expect(submitted.code).toBe(0)
+    const { jobId } = JSON.parse(submitted.stdout)
+    expect(jobId).toMatch(/^0x[0-9a-f]{64}$/)
+    const status = await ocn(['job', 'status', jobId, '--api-url', api, '--json'])
+    expect(JSON.parse(status.stdout)).toMatchObject({ id: jobId, kind: 'training', role: 'requester' })
+  })
+})

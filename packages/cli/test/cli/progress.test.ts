@@ -1,0 +1,54 @@
+import { Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { createProgressBar, renderProgressLine } from '../../src/progress.js'
+
+function stream(isTTY: boolean): Writable & { isTTY: boolean; columns: number; text: () => string } {
+  const chunks: string[] = []
+  const out = new Writable({
+    write(chunk, _encoding, callback) {
+      chunks.push(chunk.toString())
+      callback()
+    },
+  }) as Writable & { isTTY: boolean; columns: number; text: () => string }
+  out.isTTY = isTTY
+  out.columns = 80
+  out.text = () => chunks.join('')
+  return out
+}
+
+describe('progress bar', () => {
+  it('renders a bar with percent and counts', () => {
+    expect(renderProgressLine('upload', 512, 1024, 80, 'bytes')).toBe(
+      `upload [${'#'.repeat(20)}${'-'.repeat(20)}]  50% 512 B/1.0 KiB`,
+    )
+    expect(renderProgressLine('bids', 3, undefined, 80)).toBe('bids 3')
+  })
+
+  it('redraws one line on a terminal', () => {
+    const out = stream(true)
+    const bar = createProgressBar({ stream: out, label: 'samples', total: 4, redrawIntervalMs: 0 })
+    bar.increment()
+    bar.increment()
+    bar.finish()
+    const text = out.text()
+    expect(text.startsWith('\r')).toBe(true)
+    expect(text).toContain(' 50% 2/4')
+    expect(text.endsWith(`100% 4/4 done\x1b[K\n`)).toBe(true)
+    expect(text.split('\n')).toHaveLength(2)
+  })
+
+  it('prints only a final line when not on a terminal, and nothing when silent', () => {
+    const plain = stream(false)
+    const bar = createProgressBar({ stream: plain, label: 'verify', total: 10 })
+    bar.update(7)
+    bar.fail('challenged')
+    bar.finish()
+    expect(plain.text()).toBe(`verify [${'#'.repeat(28)}${'-'.repeat(12)}]  70% 7/10 challenged\n`)
+
+    const silent = stream(true)
+    const quiet = createProgressBar({ stream: silent, label: 'x', total: 1, silent: true })
+    quiet.update(1)
+    quiet.finish()
+    expect(silent.text()).toBe('')
+  })
+})
