@@ -25,13 +25,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { contentHashOf, createIdentityBinding, encodeJobOffer, jobIdOf, offerTypedData } from '@ocn/protocol'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { createArtifactStore } from '../packages/node/dist/artifacts/index.js'
-import {
-  createNetwork,
-  OFFERS_TOPIC,
-  peerScore,
-  scoreThresholds,
-  silentLogger,
-} from '../packages/node/dist/p2p/index.js'
+import { silentLogger } from '../packages/node/dist/core/logger.js'
+import { createNetwork, OFFERS_TOPIC, peerScore, scoreThresholds } from '../packages/node/dist/p2p/index.js'
 
 const { values: args } = parseArgs({
   options: {
