@@ -21,7 +21,7 @@ export interface LogFn {
 /**
  * What services accept: structured, levelled, with children carrying bindings
  * (`logger.child({ component: 'api' })`). The subset of pino's API we use, so a pino
- * logger fits as is; the p2p and artifact services take this same type (src/p2p/logger.ts).
+ * logger fits as is, and every layer (p2p and artifacts included) takes this same type.
  */
 export interface Logger {
   trace: LogFn
