@@ -7,8 +7,9 @@
 
 import type { RoleService } from '../../api/services.js'
 import type { ArtifactStore } from '../../artifacts/store.js'
-import type { ServiceFactory } from '../../daemon/interface.js'
+import type { NodeComposition } from '../../daemon/interface.js'
 import type { JobDetail } from '../../state/job-detail.js'
+import type { StateStore } from '../../state/store.js'
 import type { NodeComponents } from '../../wiring/index.js'
 
 const OUTPUTS_FILE = 'outputs.safetensors'
@@ -19,34 +20,40 @@ function outputHashOf(detail: JobDetail | undefined): `0x${string}` | undefined 
   return hash !== undefined && CONTENT_HASH.test(hash) ? (hash as `0x${string}`) : undefined
 }
 
-export function withResultFiles(components: NodeComponents): NodeComponents {
-  const factory = components.roles?.requester
-  if (factory === undefined) return components
-  const store = (): ArtifactStore | undefined => components.parts.store
-  const wrapped: ServiceFactory<RoleService> = (services) => {
-    const role = factory(services)
-    if (role.jobResults !== undefined || role.openJobResult !== undefined) return role
-    role.jobResults = async (id) => {
-      const job = await services.state.getJob(id)
-      if (job === undefined) return undefined
-      const hash = outputHashOf(job.detail)
-      const size = hash === undefined ? undefined : await store()?.size(hash)
-      return {
-        jobId: id,
-        state: job.state,
-        ...(job.resultRoot === undefined ? {} : { resultRoot: job.resultRoot }),
-        files: hash === undefined || size === undefined ? [] : [{ name: OUTPUTS_FILE, bytes: size, hash }],
-      }
+function addResultFiles(role: RoleService, state: StateStore, store: () => ArtifactStore | undefined): void {
+  if (role.jobResults !== undefined || role.openJobResult !== undefined) return
+  role.jobResults = async (id) => {
+    const job = await state.getJob(id)
+    if (job === undefined) return undefined
+    const hash = outputHashOf(job.detail)
+    const size = hash === undefined ? undefined : await store()?.size(hash)
+    return {
+      jobId: id,
+      state: job.state,
+      ...(job.resultRoot === undefined ? {} : { resultRoot: job.resultRoot }),
+      files: hash === undefined || size === undefined ? [] : [{ name: OUTPUTS_FILE, bytes: size, hash }],
     }
-    role.openJobResult = async (id, name, options) => {
-      if (name !== OUTPUTS_FILE) return undefined
-      const job = await services.state.getJob(id)
-      const hash = outputHashOf(job?.detail)
-      const artifacts = store()
-      if (hash === undefined || artifacts === undefined || !(await artifacts.has(hash))) return undefined
-      return artifacts.get(hash, options?.signal === undefined ? {} : { signal: options.signal })
-    }
-    return role
   }
-  return { ...components, roles: { ...components.roles, requester: wrapped } }
+  role.openJobResult = async (id, name, options) => {
+    if (name !== OUTPUTS_FILE) return undefined
+    const job = await state.getJob(id)
+    const hash = outputHashOf(job?.detail)
+    const artifacts = store()
+    if (hash === undefined || artifacts === undefined || !(await artifacts.has(hash))) return undefined
+    return artifacts.get(hash, options?.signal === undefined ? {} : { signal: options.signal })
+  }
+}
+
+export function withResultFiles(components: NodeComponents): NodeComponents {
+  const { node, parts } = components
+  const wrapped: NodeComposition = {
+    roles: node.roles,
+    async compose(context) {
+      const services = await node.compose(context)
+      const requester = services.roles.find((role) => role.role === 'requester')
+      if (requester !== undefined) addResultFiles(requester, context.state, () => parts.store)
+      return services
+    },
+  }
+  return { ...components, node: wrapped }
 }
