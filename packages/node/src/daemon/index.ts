@@ -1,4 +1,4 @@
-export { createDaemon, type Daemon, type DaemonStatus, readApiRuntimeFile } from './daemon.js'
+export { createDaemon, type Daemon, readApiRuntimeFile } from './daemon.js'
 export { DaemonError, type DaemonErrorCode } from './errors.js'
 export type * from './interface.js'
 export * from './options.js'

@@ -1,30 +1,44 @@
 import type { Registry } from 'prom-client'
 import type { ChainService, ExecutorService, P2PService, RoleService } from '../api/services.js'
-import type { NodeConfig, NodeRole } from '../config/options.js'
+import type { NodeRole } from '../config/options.js'
+import type { Startable } from '../core/lifecycle.js'
 import type { Logger } from '../core/logger.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import type { StateStore } from '../state/store.js'
 
-/** What the daemon hands to each service factory: the shared parts, never globals. */
-export interface DaemonServices {
-  config: NodeConfig
+export type DaemonStatus = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped'
+
+/**
+ * What the daemon lends a composition: its shared parts (never globals), and `start`, which
+ * starts a part and has the daemon stop it, in reverse order, on stop or when a later part
+ * fails to start.
+ */
+export interface ComposeContext {
   logger: Logger
   metrics: MetricsFactory
   state: StateStore
-  keys?: NodeKeys
-  p2p?: P2PService
-  chain?: ChainService
-  executor?: ExecutorService
+  start(name: string, part: Startable): Promise<void>
 }
 
-export type ServiceFactory<T> = (services: DaemonServices) => T
+/** The services a composition started, as the daemon and its API see them. */
+export interface ComposedServices {
+  chain?: ChainService
+  executor?: ExecutorService
+  p2p?: P2PService
+  roles: RoleService[]
+}
+
+/** The parts of a node between the daemon's state store and its API. */
+export interface NodeComposition {
+  /** the roles it can run: one enabled in the config but not here is refused at creation */
+  readonly roles: readonly NodeRole[]
+  compose(context: ComposeContext): Promise<ComposedServices>
+}
 
 /**
- * The components bag of `createDaemon`. Everything is optional: the daemon runs its state
- * store, logger, metrics and local API on its own, and the layers are plugged in as
- * factories when they exist. Factories run in order chain, executor, p2p, roles, each
- * seeing the services created before it.
+ * What `createDaemon` runs on. Everything is optional: without a composition the daemon is
+ * its state store, logger, metrics and local API.
  */
 export interface DaemonComponents {
   logger?: Logger
@@ -33,8 +47,5 @@ export interface DaemonComponents {
   /** Replaces the LevelDB store in `<dataDir>/state` (tests, alternative stores). */
   state?: StateStore
   keys?: NodeKeys
-  chain?: ServiceFactory<ChainService>
-  executor?: ServiceFactory<ExecutorService>
-  p2p?: ServiceFactory<P2PService>
-  roles?: Partial<Record<NodeRole, ServiceFactory<RoleService>>>
+  node?: NodeComposition
 }

@@ -30,9 +30,8 @@ export const ATTRIBUTION_RESULT_FILE = 'attribution.json'
 
 let sharedAttributor: Attributor | undefined
 
-/** The attributor a role uses: the one it was given, else one per process (its worker beside this build). */
-export function roleAttributor(given: Attributor | undefined): Attributor {
-  if (given !== undefined) return given
+/** One attributor per process (its worker beside this build), shared by every node in it. */
+export function processAttributor(): Attributor {
   sharedAttributor ??= createAttributor()
   return sharedAttributor
 }

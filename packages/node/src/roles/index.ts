@@ -9,7 +9,14 @@ export {
 export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
-export { defaultRoleOptions, type RoleOptions } from './options.js'
+export {
+  type ArbiterRoleOptions,
+  defaultRoleOptions,
+  type ProviderRoleOptions,
+  type RequesterRoleOptions,
+  type RoleOptions,
+  type VerifierRoleOptions,
+} from './options.js'
 export {
   createProviderRole,
   type FaultContext,

@@ -1,3 +1,5 @@
+import type { ProviderConfig, RequesterConfig, VerifierConfig } from '../config/options.js'
+
 export interface RoleOptions {
   /** how often each role reconciles its open jobs with the chain */
   tickIntervalMs: number
@@ -23,3 +25,12 @@ export const defaultRoleOptions: RoleOptions = {
   targetLeafCount: 16,
   unknownPeerGraceSeconds: 5,
 }
+
+/**
+ * Each role's own options: its section of the node config with the timing options above,
+ * so a role never reads the rest of the config. `zkDir` is where the node's circuits live.
+ */
+export type ProviderRoleOptions = ProviderConfig & RoleOptions & { zkDir: string }
+export type RequesterRoleOptions = RequesterConfig & RoleOptions & { zkDir: string }
+export type VerifierRoleOptions = VerifierConfig & RoleOptions
+export type ArbiterRoleOptions = RoleOptions

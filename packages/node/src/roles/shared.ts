@@ -10,7 +10,6 @@ import type { Hex } from 'viem'
 import type { ArtifactStore } from '../artifacts/store.js'
 import type { Attributor } from '../attribution/attributor.js'
 import type { OcnChainService } from '../chain/service.js'
-import type { NodeConfig } from '../config/options.js'
 import type { Logger } from '../core/logger.js'
 import type { Executor } from '../executor/executor.js'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
@@ -21,17 +20,11 @@ import type { MetricsFactory } from '../metrics/index.js'
 import type { Network } from '../p2p/network.js'
 import type { AwardedJob } from '../state/job-detail.js'
 import type { StateStore } from '../state/store.js'
-import {
-  attributionLeafIndex,
-  attributionRequestFor,
-  parseJobDatanet,
-  roleAttributor,
-} from './attribution.js'
+import { attributionLeafIndex, attributionRequestFor, parseJobDatanet } from './attribution.js'
 import { RoleError } from './errors.js'
-import { defaultRoleOptions, type RoleOptions } from './options.js'
 
+/** The parts every role runs on, all of them running before any role is created. */
 export interface RoleComponents {
-  config: NodeConfig
   logger: Logger
   state: StateStore
   keys: NodeKeys
@@ -40,15 +33,10 @@ export interface RoleComponents {
   store: ArtifactStore
   executor: Executor
   directory: PeerDirectory
-  options?: Partial<RoleOptions>
-  /** the daemon's metrics (a private registry when absent) */
-  metrics?: MetricsFactory
-  /** Proof of Attribution computations (one per process, from this build's worker, when absent) */
-  attributor?: Attributor
-}
-
-export function roleOptions(components: RoleComponents): RoleOptions {
-  return { ...defaultRoleOptions, ...components.options }
+  /** the daemon's metrics */
+  metrics: MetricsFactory
+  /** Proof of Attribution computations */
+  attributor: Attributor
 }
 
 /** Who is who on the network, as heard on gossip: providers by address, requesters by job. */
@@ -260,7 +248,7 @@ export async function replayFor(
         checkpoints,
         checkpointHashes,
       })
-      const recomputed = await roleAttributor(components.attributor).compute(
+      const recomputed = await components.attributor.compute(
         request,
         o.signal === undefined ? {} : { signal: o.signal },
       )

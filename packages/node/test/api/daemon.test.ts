@@ -78,7 +78,7 @@ describe('daemon', () => {
     expect((error as DaemonError).code).toBe('DAEMON_ROLE_UNAVAILABLE')
   })
 
-  it('plugs in services from the components bag, starts them in order and stops them in reverse', async () => {
+  it('runs the composition between state and API, and stops its parts in reverse', async () => {
     const events: string[] = []
     const p2p: P2PService = {
       peerId: '12D3KooWtest',
@@ -88,21 +88,21 @@ describe('daemon', () => {
       stop: async () => void events.push('p2p:stop'),
     }
     config.roles = ['verifier']
+    const verifier: RoleService = {
+      role: 'verifier',
+      start: async () => void events.push('verifier:start'),
+      stop: async () => void events.push('verifier:stop'),
+      offers: async () => [],
+    }
     daemon = createDaemon(config, {
       logger: createSilentLogger(),
-      p2p: (services) => {
-        expect(services.state).toBeDefined()
-        return p2p
-      },
-      roles: {
-        verifier: (services): RoleService => {
-          expect(services.p2p).toBe(p2p)
-          return {
-            role: 'verifier',
-            start: async () => void events.push('verifier:start'),
-            stop: async () => void events.push('verifier:stop'),
-            offers: async () => [],
-          }
+      node: {
+        roles: ['verifier'],
+        async compose({ state, start }) {
+          expect(state).toBeDefined()
+          await start('p2p', p2p)
+          await start('role:verifier', verifier)
+          return { p2p, roles: [verifier] }
         },
       },
     })
@@ -123,21 +123,21 @@ describe('daemon', () => {
     config.roles = ['requester']
     daemon = createDaemon(config, {
       logger: createSilentLogger(),
-      p2p: () => ({
-        peerId: 'x',
-        listenAddresses: () => [],
-        peers: async () => [],
-        start: async () => void events.push('p2p:start'),
-        stop: async () => void events.push('p2p:stop'),
-      }),
-      roles: {
-        requester: () => ({
-          role: 'requester',
-          start: async () => {
-            throw new Error('no deployment file')
-          },
-          stop: async () => void events.push('requester:stop'),
-        }),
+      node: {
+        roles: ['requester'],
+        async compose({ start }) {
+          await start('p2p', {
+            start: async () => void events.push('p2p:start'),
+            stop: async () => void events.push('p2p:stop'),
+          })
+          await start('role:requester', {
+            start: async () => {
+              throw new Error('no deployment file')
+            },
+            stop: async () => void events.push('requester:stop'),
+          })
+          return { roles: [] }
+        },
       },
     })
     await expect(daemon.start()).rejects.toMatchObject({ code: 'DAEMON_START_FAILED' })
@@ -154,16 +154,19 @@ describe('daemon', () => {
     })
     daemon = createDaemon(config, {
       logger: createSilentLogger(),
-      p2p: () => ({
-        peerId: 'x',
-        listenAddresses: () => [],
-        peers: async () => [],
-        start: async () => {
-          await gate
-          events.push('p2p:start')
+      node: {
+        roles: [],
+        async compose({ start }) {
+          await start('p2p', {
+            start: async () => {
+              await gate
+              events.push('p2p:start')
+            },
+            stop: async () => void events.push('p2p:stop'),
+          })
+          return { roles: [] }
         },
-        stop: async () => void events.push('p2p:stop'),
-      }),
+      },
     })
     const started = daemon.start()
     const stopped = daemon.stop()

@@ -7,11 +7,12 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { P2PService } from '../../src/api/services.js'
 import { defaultNodeConfig } from '../../src/config/index.js'
 import { createSilentLogger } from '../../src/core/logger.js'
-import { createDaemon, type Daemon, type DaemonServices } from '../../src/daemon/index.js'
+import { createDaemon, type Daemon } from '../../src/daemon/index.js'
 import { initNodeKeys, loadNodeKeys } from '../../src/keys/index.js'
 import { getJson, httpRequest } from './helpers.js'
 
@@ -37,7 +38,7 @@ describe('daemon with a real libp2p host', () => {
     config.api.port = 0
 
     // A minimal host standing in for the network layer's: what matters here is the registry.
-    const p2pFactory = ({ metrics }: DaemonServices): P2PService => {
+    const p2pService = (registry: Registry): P2PService => {
       let node: Libp2p | undefined
       return {
         peerId: keys.peerId.toString(),
@@ -55,7 +56,7 @@ describe('daemon with a real libp2p host', () => {
             connectionEncrypters: [noise()],
             streamMuxers: [yamux()],
             metrics: prometheusMetrics({
-              registry: metrics.registry,
+              registry,
               preserveExistingMetrics: true,
               collectDefaultMetrics: false,
             }),
@@ -66,7 +67,18 @@ describe('daemon with a real libp2p host', () => {
         },
       }
     }
-    daemon = createDaemon(config, { logger: createSilentLogger(), keys, p2p: p2pFactory })
+    daemon = createDaemon(config, {
+      logger: createSilentLogger(),
+      keys,
+      node: {
+        roles: [],
+        async compose({ metrics, start }) {
+          const p2p = p2pService(metrics.registry)
+          await start('p2p', p2p)
+          return { p2p, roles: [] }
+        },
+      },
+    })
     await daemon.start()
 
     other = await createLibp2p({

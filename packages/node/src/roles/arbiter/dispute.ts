@@ -10,7 +10,7 @@ import type { Hex } from 'viem'
 import type { Logger } from '../../core/logger.js'
 import { fetchLeafClaims, provenAgainst, type UnservedLeaves } from '../leaf-claims.js'
 import type { RoleMetrics } from '../metrics.js'
-import type { RoleOptions } from '../options.js'
+import type { ArbiterRoleOptions } from '../options.js'
 import {
   type AwardedJob,
   findAwardedJob,
@@ -32,7 +32,7 @@ export interface ArbiterDecision {
 
 export interface DisputeContext {
   readonly components: RoleComponents
-  readonly options: RoleOptions
+  readonly options: ArbiterRoleOptions
   readonly metrics: RoleMetrics
   readonly log: Logger
   /** when the arbiter first looked for a disputed job's provider peer and did not know it */

@@ -10,7 +10,8 @@ import { jobMarketAbi, type ProtocolEvent } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
 import type { RoleService } from '../../api/services.js'
 import { createRoleMetrics } from '../metrics.js'
-import { createTicker, type RoleComponents, roleOptions } from '../shared.js'
+import type { ArbiterRoleOptions } from '../options.js'
+import { createTicker, type RoleComponents } from '../shared.js'
 import { type ArbiterDecision, type DisputeContext, resolveDispute } from './dispute.js'
 
 export type { ArbiterDecision } from './dispute.js'
@@ -21,11 +22,11 @@ export interface ArbiterRole extends RoleService {
   decisions(): ArbiterDecision[]
 }
 
-export function createArbiterRole(components: RoleComponents): ArbiterRole {
+export function createArbiterRole(options: ArbiterRoleOptions, components: RoleComponents): ArbiterRole {
   const { chain } = components
   const ctx: DisputeContext = {
     components,
-    options: roleOptions(components),
+    options,
     metrics: createRoleMetrics(components.metrics),
     log: components.logger.child({ role: 'arbiter' }),
     peerWaitStarted: new Map(),

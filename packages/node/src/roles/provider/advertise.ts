@@ -15,7 +15,8 @@ export interface Advertiser {
 }
 
 async function capabilityAd(ctx: ProviderContext, binding: NonNullable<ProviderContext['binding']>) {
-  const { config, executor, network, keys } = ctx.components
+  const { executor, network, keys } = ctx.components
+  const { options } = ctx
   const caps = await executor.capabilities()
   const now = Math.floor(Date.now() / 1000)
   const gpu = caps.gpus[0]
@@ -29,14 +30,14 @@ async function capabilityAd(ctx: ProviderContext, binding: NonNullable<ProviderC
     provider: keys.account.address,
     providerBinding: binding,
     device:
-      gpu !== undefined && config.provider.devices.some((d) => d.startsWith('cuda'))
+      gpu !== undefined && options.devices.some((d) => d.startsWith('cuda'))
         ? { kind: 'gpu', name: gpu.name.slice(0, 128), memoryBytes: gpu.memoryBytes }
         : { kind: 'cpu', name: caps.cpuModel.slice(0, 128), memoryBytes: caps.memoryBytes },
     executionProviders: caps.executionProviders.slice(0, 8),
     cores: Math.min(caps.cores, 65_535),
     modelsCached: [...new Set(cached)],
-    pricePerUnit: config.provider.priceFloorPerSample,
-    freeSlots: Math.max(0, config.provider.maxConcurrentJobs - (await busySlots(ctx))),
+    pricePerUnit: options.priceFloorPerSample,
+    freeSlots: Math.max(0, options.maxConcurrentJobs - (await busySlots(ctx))),
     issuedAt: now,
     expiresAt: now + ctx.options.capabilityAdTtlSeconds,
   }

@@ -41,11 +41,7 @@ export class Bidding {
     const binding = ctx.binding
     if (binding === undefined || this.refused.has(jobId)) return
     if ((await ctx.components.state.getJob(jobId)) !== undefined) return
-    if (
-      ctx.components.config.provider.models.onlyApproved &&
-      !(await modelApproved(ctx, offer.terms.modelHash, jobId))
-    )
-      return
+    if (ctx.options.models.onlyApproved && !(await modelApproved(ctx, offer.terms.modelHash, jobId))) return
     // the cheap checks first: no artifact is fetched for an offer we would not bid on anyway
     const first = await bidTerms(ctx, offer, jobId)
     if (typeof first === 'string') {

@@ -9,13 +9,13 @@ import type { Logger } from '../../core/logger.js'
 import { type JobSpec, parseJobSpec } from '../../executor/spec.js'
 import type { JobRecord } from '../../state/records.js'
 import { createRoleMetrics, type RoleMetrics } from '../metrics.js'
-import type { RoleOptions } from '../options.js'
-import { type RoleComponents, roleOptions } from '../shared.js'
+import type { ProviderRoleOptions } from '../options.js'
+import type { RoleComponents } from '../shared.js'
 import { circuitForModel, loadZkCircuits, type ZkCircuitIndex } from '../zk.js'
 
 export interface ProviderContext {
   readonly components: RoleComponents
-  readonly options: RoleOptions
+  readonly options: ProviderRoleOptions
   readonly metrics: RoleMetrics
   readonly log: Logger
   /** this provider's address, lowercased */
@@ -26,10 +26,13 @@ export interface ProviderContext {
   zkCircuits: ZkCircuitIndex
 }
 
-export function createProviderContext(components: RoleComponents): ProviderContext {
+export function createProviderContext(
+  options: ProviderRoleOptions,
+  components: RoleComponents,
+): ProviderContext {
   return {
     components,
-    options: roleOptions(components),
+    options,
     metrics: createRoleMetrics(components.metrics),
     log: components.logger.child({ role: 'provider' }),
     me: components.keys.account.address.toLowerCase(),

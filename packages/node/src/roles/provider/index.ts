@@ -14,8 +14,9 @@
 import { createIdentityBinding } from '@ocn/protocol'
 import type { RoleService } from '../../api/services.js'
 import { requireModelRegistry } from '../models.js'
+import type { ProviderRoleOptions } from '../options.js'
 import { createTicker, type RoleComponents } from '../shared.js'
-import { defaultZkDir, loadZkCircuits } from '../zk.js'
+import { loadZkCircuits } from '../zk.js'
 import { createAdvertiser } from './advertise.js'
 import { Bidding } from './bidding.js'
 import { createProviderContext } from './context.js'
@@ -46,11 +47,12 @@ export interface ProviderRoleExtras {
 }
 
 export function createProviderRole(
+  options: ProviderRoleOptions,
   components: RoleComponents,
   extras: ProviderRoleExtras = {},
 ): ProviderRole {
-  const ctx = createProviderContext(components)
-  const { config, network, chain, keys } = components
+  const ctx = createProviderContext(options, components)
+  const { network, chain, keys } = components
   const advertiser = createAdvertiser(ctx)
   const bidding = new Bidding(ctx)
   const runner: JobRunner = new JobRunner(ctx, {
@@ -69,9 +71,9 @@ export function createProviderRole(
   return {
     role: 'provider',
     async start() {
-      if (config.provider.models.onlyApproved) requireModelRegistry(chain, 'provider.models.onlyApproved')
+      if (options.models.onlyApproved) requireModelRegistry(chain, 'provider.models.onlyApproved')
       ctx.binding = await createIdentityBinding(keys.account, keys.privateKey)
-      ctx.zkCircuits = loadZkCircuits([defaultZkDir(config.dataDir)], (dir, err) =>
+      ctx.zkCircuits = loadZkCircuits([options.zkDir], (dir, err) =>
         ctx.log.warn({ dir, err }, 'zk circuit skipped'),
       )
       network.results.setResultHandler((request) => serveResult(ctx, request))

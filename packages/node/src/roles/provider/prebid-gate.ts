@@ -37,13 +37,13 @@ export class PrebidGate {
 
   /** The reason not to bid on the offer, or undefined to go on. */
   async refusal(offer: JobOffer, jobId: Hex): Promise<PrebidReason | undefined> {
-    const { config } = this.ctx.components
-    const maxBytes = config.provider.prebidFetchMaxBytes
+    const { options } = this.ctx
+    const maxBytes = options.prebidFetchMaxBytes
     if (maxBytes === 0) return undefined
     const check = this.checkFor(offer, jobId, maxBytes)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), config.provider.prebidTimeoutMs)
+      timer = setTimeout(() => resolve('late'), options.prebidTimeoutMs)
     })
     const verdict = await Promise.race([check, late]).finally(() => clearTimeout(timer))
     return this.judge(verdict, jobId)
@@ -83,7 +83,7 @@ export class PrebidGate {
     const { log } = this.ctx
     if (verdict === 'late') {
       log.info(
-        { jobId, timeoutMs: this.ctx.components.config.provider.prebidTimeoutMs },
+        { jobId, timeoutMs: this.ctx.options.prebidTimeoutMs },
         'not bidding: the check of the artifacts did not finish in time (it goes on for a re-offer)',
       )
       return 'timeout'

@@ -23,7 +23,7 @@ async function unrunnable(ctx: ProviderContext, offer: JobOffer, spec: JobSpec):
   } else if (t.verification !== 0) return 'unknown verification mode'
   if ((spec.kind === 'training' ? 1 : 0) !== t.kind) return 'spec and offer disagree on the job kind'
   if (spec.profile.ortVersion !== ortVersion()) return `needs onnxruntime ${spec.profile.ortVersion}`
-  if (!ctx.components.config.provider.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
+  if (!ctx.options.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
     return `device ${spec.profile.executionProvider} not offered`
   if (spec.profile.microBatchSize !== t.microBatchSize) return 'spec and offer disagree on micro-batch size'
   // a verifier replaying the attribution leaf asks for every checkpoint in one result request
@@ -42,25 +42,26 @@ async function priceAndCollateral(
   offer: JobOffer,
   spec: JobSpec,
 ): Promise<{ price: bigint; collateral: bigint } | string> {
-  const { config, chain, keys } = ctx.components
+  const { chain, keys } = ctx.components
+  const { options } = ctx
   const t = offer.terms
   // inference is priced per sample, training per optimizer step
   const units =
     spec.kind === 'training'
       ? BigInt(spec.epochs * Math.ceil(t.sampleCount / spec.batchSize))
       : BigInt(t.sampleCount)
-  const price = config.provider.priceFloorPerSample * units
+  const price = options.priceFloorPerSample * units
   if (price > t.maxPrice) return 'max price below our floor'
-  const multiple = BigInt(Math.round(config.provider.collateral.priceMultiple * 1000))
+  const multiple = BigInt(Math.round(options.collateral.priceMultiple * 1000))
   const byPrice = (price * multiple) / 1000n
   const collateral = byPrice > t.minCollateral ? byPrice : t.minCollateral
-  if ((await busySlots(ctx)) >= config.provider.maxConcurrentJobs) return 'no free slot'
+  if ((await busySlots(ctx)) >= options.maxConcurrentJobs) return 'no free slot'
   const stake = await getStake(chain.client, {
     stakeManager: chain.deployment.addresses.stakeManager,
     account: keys.account.address,
   })
   if (collateral > stake.free) return 'not enough free stake for the collateral'
-  const maxLocked = BigInt(Math.floor(config.provider.collateral.maxLockedFraction * 1e6))
+  const maxLocked = BigInt(Math.floor(options.collateral.maxLockedFraction * 1e6))
   if ((stake.locked + collateral) * 1_000_000n > stake.staked * maxLocked) return 'locked-stake cap reached'
   return { price, collateral }
 }

@@ -11,7 +11,7 @@ import { encodeSafetensors } from '../../executor/formats/safetensors.js'
 import type { InferenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
 import { providerDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
-import { attributionRequestFor, roleAttributor } from '../attribution.js'
+import { attributionRequestFor } from '../attribution.js'
 import { RoleError } from '../errors.js'
 import { type JobAssets, loadJobAssets } from '../shared.js'
 import { type ComputedResult, commitComputedResult, proveAndCommitZkJob } from './commit.js'
@@ -174,7 +174,7 @@ export class JobRunner {
     checkpointHashes: Hex[],
   ): Promise<{ file: Hex; resultHash: Hex } | undefined> {
     if (assets.spec.attribution === undefined || assets.datanet === undefined) return undefined
-    const computed = await roleAttributor(this.ctx.components.attributor).compute(
+    const computed = await this.ctx.components.attributor.compute(
       attributionRequestFor({
         spec: assets.spec,
         manifest: assets.datanet,

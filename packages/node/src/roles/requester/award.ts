@@ -93,7 +93,7 @@ export class RequesterAwards {
   }
 
   private async award(jobId: string): Promise<void> {
-    const { state, chain, config } = this.context
+    const { state, chain, options } = this.context
     const job = await state.requireJob(jobId)
     // 'offered': stopped between recording the offer and publishing it; no bid can have come
     if (job.state !== 'bidding' && job.state !== 'offered') return
@@ -107,7 +107,7 @@ export class RequesterAwards {
     const now = await chain.chainTime()
     const ranked = await this.rank(bids, now)
     if (ranked.length === 0 || now >= offer.terms.deadline) return this.noUsableBid(job)
-    if (config.requester.models.onlyApproved && (await this.modelRevoked(jobId, offer, bids))) return
+    if (options.models.onlyApproved && (await this.modelRevoked(jobId, offer, bids))) return
     await this.awardBest(jobId, detail, offer, ranked, bids)
   }
 
@@ -153,11 +153,11 @@ export class RequesterAwards {
   }
 
   private async noUsableBid(job: JobRecord): Promise<void> {
-    const { state, config, log } = this.context
+    const { state, options, log } = this.context
     // Every provider may just be busy: offer it again a few times (a new offer, a new id)
     // before giving up, so one crowded moment does not fail the requester's work.
-    const again = job.attempts <= config.requester.noBidReoffers
-    const delay = config.requester.noBidReofferDelayMs
+    const again = job.attempts <= options.noBidReoffers
+    const delay = options.noBidReofferDelayMs
     await state.transitionJob(job.id, 'failed', {
       note: again ? `${NO_BID_REOFFER_NOTE} in ${delay} ms` : 'no usable bid',
     })

@@ -5,25 +5,24 @@
 import type { Address } from 'viem'
 import type { Logger } from '../../core/logger.js'
 import { createRoleMetrics, type RoleMetrics } from '../metrics.js'
-import type { RoleOptions } from '../options.js'
-import { type RoleComponents, roleOptions } from '../shared.js'
+import type { RequesterRoleOptions } from '../options.js'
+import type { RoleComponents } from '../shared.js'
 
 export interface RequesterContext
-  extends Pick<
-    RoleComponents,
-    'config' | 'state' | 'chain' | 'network' | 'store' | 'executor' | 'keys' | 'directory'
-  > {
-  options: RoleOptions
+  extends Pick<RoleComponents, 'state' | 'chain' | 'network' | 'store' | 'executor' | 'keys' | 'directory'> {
+  options: RequesterRoleOptions
   metrics: RoleMetrics
   log: Logger
   /** the bidding-window and re-offer timers, cleared on stop */
   timers: RoleTimers
 }
 
-export function createRequesterContext(components: RoleComponents): RequesterContext {
-  const { config, state, chain, network, store, executor, keys, directory } = components
+export function createRequesterContext(
+  options: RequesterRoleOptions,
+  components: RoleComponents,
+): RequesterContext {
+  const { state, chain, network, store, executor, keys, directory } = components
   return {
-    config,
     state,
     chain,
     network,
@@ -31,7 +30,7 @@ export function createRequesterContext(components: RoleComponents): RequesterCon
     executor,
     keys,
     directory,
-    options: roleOptions(components),
+    options,
     metrics: createRoleMetrics(components.metrics),
     log: components.logger.child({ role: 'requester' }),
     timers: new RoleTimers(),

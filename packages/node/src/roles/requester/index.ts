@@ -13,6 +13,7 @@
  */
 import type { RequesterRole } from '../interface.js'
 import { requireModelRegistry } from '../models.js'
+import type { RequesterRoleOptions } from '../options.js'
 import { createTicker, type RoleComponents } from '../shared.js'
 import { RequesterAwards } from './award.js'
 import { createRequesterContext } from './context.js'
@@ -28,9 +29,12 @@ export interface RequesterRoleHandle extends RequesterRole {
   tick(): Promise<void>
 }
 
-export function createRequesterRole(components: RoleComponents): RequesterRoleHandle {
-  const context = createRequesterContext(components)
-  const { config, chain, network, log, timers } = context
+export function createRequesterRole(
+  options: RequesterRoleOptions,
+  components: RoleComponents,
+): RequesterRoleHandle {
+  const context = createRequesterContext(options, components)
+  const { chain, network, log, timers } = context
   // offers start the award when bidding closes, and the award re-offers a job without bids
   const offers: RequesterOffers = new RequesterOffers(context, (jobId) => awards.start(jobId))
   const awards = new RequesterAwards(context, (jobId, delayMs) => offers.reofferLater(jobId, delayMs))
@@ -48,7 +52,7 @@ export function createRequesterRole(components: RoleComponents): RequesterRoleHa
     submitJob: (params) => submitter.submit(params),
     reoffer: (jobId) => offers.reoffer(jobId),
     async start() {
-      if (config.requester.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
+      if (options.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
       network.bids.setBidHandler((bid) => awards.onBid(bid))
       unsubscribers.push(chain.onEvents((events) => reconciler.onEvents(events)))
       ticker.start()

@@ -37,14 +37,14 @@ export class RequesterOffers {
     sizes: { modelBytes: number; inputBytes: number },
     extra: { attempts?: number; reofferOf?: string },
   ): Promise<SubmitJobResult> {
-    const { config, state, chain, network, keys, options, log, timers } = this.context
+    const { state, chain, network, keys, options, log, timers } = this.context
     // every submission and re-offer passes here, so none publishes a model the policy refuses
-    if (config.requester.models.onlyApproved) await this.requireApprovedModel(base.modelHash)
+    if (options.models.onlyApproved) await this.requireApprovedModel(base.modelHash)
     const now =
       (await chain.chainTime()) > BigInt(Math.floor(Date.now() / 1000))
         ? await chain.chainTime()
         : BigInt(Math.floor(Date.now() / 1000))
-    const windowSeconds = BigInt(Math.ceil(config.requester.biddingWindowMs / 1000))
+    const windowSeconds = BigInt(Math.ceil(options.biddingWindowMs / 1000))
     const biddingEnds = now + windowSeconds
     const terms: OfferTerms = {
       ...base,
@@ -70,7 +70,7 @@ export class RequesterOffers {
     const detail: RequesterJobDetail = {
       role: 'requester',
       offer: bytesToHex(encodeJobOffer(offer)),
-      biddingClosesAt: Date.now() + config.requester.biddingWindowMs,
+      biddingClosesAt: Date.now() + options.biddingWindowMs,
       ...(extra.reofferOf === undefined ? {} : { reofferOf: extra.reofferOf }),
     }
     await state.createJob({
@@ -89,7 +89,7 @@ export class RequesterOffers {
     await state.transitionJob(jobId, 'bidding')
     await network.gossip.publishOffer(offer)
     log.info({ jobId, samples: terms.sampleCount, maxPrice: terms.maxPrice.toString() }, 'offer published')
-    timers.after(config.requester.biddingWindowMs, () => this.biddingClosed(jobId))
+    timers.after(options.biddingWindowMs, () => this.biddingClosed(jobId))
     return { jobId }
   }
 

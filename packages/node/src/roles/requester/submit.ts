@@ -8,7 +8,7 @@ import { encodeSafetensors } from '../../executor/formats/safetensors.js'
 import { cpuReplayProfile, type InferenceJobSpec } from '../../executor/spec.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobParams, SubmitJobResult } from '../interface.js'
-import { circuitForModel, defaultZkDir, loadZkCircuits, zkInputCommitment } from '../zk.js'
+import { circuitForModel, loadZkCircuits, zkInputCommitment } from '../zk.js'
 import type { RequesterContext } from './context.js'
 import { checkAttributionJob, checkBalance, inputsFit, readInputs, readTrainingSpec } from './inputs.js'
 import type { RequesterOffers } from './offer.js'
@@ -26,7 +26,7 @@ export class JobSubmitter {
   }
 
   private async submitInference(params: SubmitJobParams): Promise<SubmitJobResult> {
-    const { config, store, executor, options } = this.context
+    const { store, executor, options } = this.context
     const { model, inputs } = await readInputs(params)
     const names = Object.keys(inputs)
     const samples = inputs[names[0]!]?.dims[0]
@@ -51,7 +51,7 @@ export class JobSubmitter {
       params.modelPath,
       'the inputs do not match the model',
     )
-    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    const maxPrice = params.maxPrice ?? options.maxPrice
     await checkBalance(this.context, maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
     const inputBytes = encodeSafetensors(inputs)
@@ -84,13 +84,13 @@ export class JobSubmitter {
    * the award binds; the spec names the inputs file so the provider can fetch it.
    */
   private async submitZk(params: SubmitJobParams): Promise<SubmitJobResult> {
-    const { config, chain, store, log } = this.context
+    const { options, chain, store, log } = this.context
     if (params.kind === 'training') {
       throw new RoleError('ROLE_NOT_SUPPORTED', 'zk verification covers inference only')
     }
     const { model, inputs } = await readInputs(params)
     const modelHash = contentHashOf(model)
-    const circuits = loadZkCircuits([defaultZkDir(config.dataDir)], (dir, err) =>
+    const circuits = loadZkCircuits([options.zkDir], (dir, err) =>
       log.warn({ dir, err }, 'zk circuit skipped'),
     )
     const circuit = await circuitForModel(
@@ -106,7 +106,7 @@ export class JobSubmitter {
       })
     }
     const inputCommitment = zkInputCommitment(circuit, inputs)
-    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    const maxPrice = params.maxPrice ?? options.maxPrice
     await checkBalance(this.context, maxPrice)
     const inputBytes = encodeSafetensors(inputs)
     const [m, i] = [await store.putBytes(model), await store.putBytes(inputBytes)]
@@ -137,7 +137,7 @@ export class JobSubmitter {
 
   /** A training job: the spec file names the architecture or base model, optimizer, epochs, seed. */
   private async submitTraining(params: SubmitJobParams): Promise<SubmitJobResult> {
-    const { config, store, executor } = this.context
+    const { options, store, executor } = this.context
     const { spec, datanetBytes } = await readTrainingSpec(params)
     const { model, inputs } = await readInputs(params)
     const features = inputs[spec.data?.features ?? 'x']
@@ -155,7 +155,7 @@ export class JobSubmitter {
     )
     const inputBytes = encodeSafetensors(inputs)
     checkAttributionJob(spec, inputs, inputBytes, datanetBytes)
-    const maxPrice = params.maxPrice ?? config.requester.maxPrice
+    const maxPrice = params.maxPrice ?? options.maxPrice
     await checkBalance(this.context, maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
     if (datanetBytes !== undefined) await store.putBytes(datanetBytes)

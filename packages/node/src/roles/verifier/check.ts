@@ -52,7 +52,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     ctx.log.warn({ jobId, err }, 'job artifacts unavailable; cannot verify yet')
     return
   }
-  const sample = drawSample(ctx.components.config.verifier, jobId, randomness, onChain.leafCount)
+  const sample = drawSample(ctx.options, jobId, randomness, onChain.leafCount)
   const served = await claimsFor(ctx, due, assets, sample.indices)
   const replay = await replayFor(ctx.components, assets, {
     peer: providerPeer,

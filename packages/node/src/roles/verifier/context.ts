@@ -2,7 +2,7 @@ import type { Address } from 'viem'
 import type { Logger } from '../../core/logger.js'
 import type { JobRecord } from '../../state/records.js'
 import type { RoleMetrics } from '../metrics.js'
-import type { RoleOptions } from '../options.js'
+import type { VerifierRoleOptions } from '../options.js'
 import type { RoleComponents } from '../shared.js'
 
 /**
@@ -12,7 +12,7 @@ import type { RoleComponents } from '../shared.js'
  */
 export interface VerifierContext {
   readonly components: RoleComponents
-  readonly options: RoleOptions
+  readonly options: VerifierRoleOptions
   readonly metrics: RoleMetrics
   readonly log: Logger
   /** this node's address, lowercased: jobs it requested or provides are not its to verify */

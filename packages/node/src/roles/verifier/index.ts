@@ -12,7 +12,8 @@
 import type { Hex } from 'viem'
 import type { RoleService } from '../../api/services.js'
 import { createRoleMetrics } from '../metrics.js'
-import { createTicker, type RoleComponents, roleOptions } from '../shared.js'
+import type { VerifierRoleOptions } from '../options.js'
+import { createTicker, type RoleComponents } from '../shared.js'
 import { check } from './check.js'
 import type { VerifierContext } from './context.js'
 import { onVerifierEvents, reconcileJob } from './watch.js'
@@ -22,13 +23,13 @@ export interface VerifierRole extends RoleService {
   tick(): Promise<void>
 }
 
-export function createVerifierRole(components: RoleComponents): VerifierRole {
+export function createVerifierRole(options: VerifierRoleOptions, components: RoleComponents): VerifierRole {
   const { chain, state, keys } = components
   const checking = new Map<string, Promise<void>>()
   const unsubscribers: Array<() => void> = []
   const ctx: VerifierContext = {
     components,
-    options: roleOptions(components),
+    options,
     metrics: createRoleMetrics(components.metrics),
     log: components.logger.child({ role: 'verifier' }),
     me: keys.account.address.toLowerCase(),
