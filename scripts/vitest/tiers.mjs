@@ -14,17 +14,25 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { configDefaults, defineConfig } from 'vitest/config'
 
+/** What every package's tests share unless its config says otherwise. */
+const testDefaults = {
+  // libp2p 3 calls Promise.withResolvers, which Node 20 lacks
+  setupFiles: ['@ocn/protocol/polyfill'],
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+}
+
 export const unitGuard = fileURLToPath(new URL('./unit-guard.mjs', import.meta.url))
 
 /**
  * @param {object} options
  * @param {string} options.root the package folder (the config's `import.meta.dirname`)
- * @param {string[]} options.include every test file of the package, as globs
+ * @param {string[]} [options.include] every test file of the package, as globs
  * @param {Record<string, string>} options.integration test file -> why it is not a unit test
  * @param {Record<string, string>} options.system test file -> why it is a system test
- * @param {import('vitest/config').ViteUserConfig['test']} options.test shared test options
+ * @param {import('vitest/config').ViteUserConfig['test']} [options.test] test options over the defaults below
  */
-export function tieredConfig({ root, include, integration, system, test }) {
+export function tieredConfig({ root, include = ['test/**/*.test.ts'], integration, system, test = {} }) {
   const listed = [...Object.keys(integration), ...Object.keys(system)]
   const missing = listed.filter((file) => !existsSync(join(root, file)))
   if (missing.length > 0) {
@@ -34,6 +42,7 @@ export function tieredConfig({ root, include, integration, system, test }) {
   if (twice.length > 0) throw new Error(`vitest.tiers.ts in ${root} lists in two tiers: ${twice.join(', ')}`)
   return defineConfig({
     test: {
+      ...testDefaults,
       ...test,
       projects: [
         {

@@ -82,26 +82,34 @@ describe('corruptCheckpoints', () => {
 })
 
 describe('forgeAttributionResult', () => {
-  const weights = [
-    { address: '0x0000000000000000000000000000000000000a11' as Hex, weight: 9000 },
-    { address: '0x0000000000000000000000000000000000000b22' as Hex, weight: 0 },
-    { address: '0x0000000000000000000000000000000000000c33' as Hex, weight: 1000 },
-  ]
-  const body = {
-    method: 'tracin-cp-v1' as const,
-    manifestHash: `0x${'01'.repeat(32)}` as Hex,
-    validationHash: `0x${'02'.repeat(32)}` as Hex,
-    checkpointHashes: [`0x${'03'.repeat(32)}` as Hex],
-    scores: [2.5, -1.25, 0.3],
-    weights,
-    weightsRoot: attributionWeightsTree(weights).root,
+  /** An honest result of four contributors: weights from scores, root and hash as the provider commits them. */
+  function honestResult(scores: number[]): AttributionResult {
+    const total = scores.reduce((sum, score) => sum + Math.max(0, score), 0)
+    const weights = scores.map((score, i) => ({
+      address: `0x${(i + 1).toString(16).padStart(40, '0')}` as Hex,
+      weight: Math.round((Math.max(0, score) / total) * 10_000),
+    }))
+    const body = {
+      method: 'tracin-cp-v1' as const,
+      manifestHash: `0x${'aa'.repeat(32)}` as Hex,
+      validationHash: `0x${'bb'.repeat(32)}` as Hex,
+      checkpointHashes: [`0x${'cc'.repeat(32)}` as Hex, `0x${'dd'.repeat(32)}` as Hex],
+      scores,
+      weights,
+      weightsRoot: attributionWeightsTree(weights).root,
+    }
+    return { ...body, resultHash: attributionResultHash(body) }
   }
-  const result: AttributionResult = { ...body, resultHash: attributionResultHash(body) }
 
-  it('a forgery stays consistent with itself, so only a recomputation catches it', () => {
+  it("hands each contributor the next one's weight and stays consistent with itself, so only a recomputation catches it", () => {
+    const result = honestResult([4, 3, 2, 1])
+    expect(attributionResultProblem(result)).toBeUndefined()
     const forged = forgeAttributionResult(result)
     expect(attributionResultProblem(forged)).toBeUndefined()
-    expect(forged.weights.map((w) => w.weight)).toEqual([0, 1000, 9000])
+    expect(forged.weights.map((w) => w.weight)).not.toEqual(result.weights.map((w) => w.weight))
+    expect([...forged.weights.map((w) => w.weight)].sort()).toEqual(
+      [...result.weights.map((w) => w.weight)].sort(),
+    )
     expect(forged.resultHash).not.toBe(result.resultHash)
     expect(forged.scores).toEqual(result.scores)
   })
