@@ -29,6 +29,7 @@ import {
   apiRoutes,
   initNodeKeys,
   loadNodeKeys,
+  type NodeKeyInfo,
   type NodeRole,
   nodeRoles,
 } from '@ocn/node'
@@ -49,7 +50,7 @@ import {
 import { devnetPhases } from './phases.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 import { sleep } from './sleep.js'
-import { createWorkload, type WorkloadJob } from './workload.js'
+import { createWorkload, type Workload, type WorkloadJob } from './workload.js'
 
 export interface DevnetNode {
   name: string
@@ -239,6 +240,60 @@ function spawnPlannedNode(
   })
 }
 
+/** What startDevnet has started so far: exactly what its stop undoes. */
+interface Started {
+  dir: string
+  /** The dir stays: the caller chose it, or asked to keep a temporary one. */
+  keep: boolean
+  chain?: DevChain
+  ticker?: NodeJS.Timeout
+  processes: NodeProcess[]
+}
+
+/** What each step of startDevnet works with. */
+interface StartContext {
+  options: DevnetOptions
+  dir: string
+  deploymentFile: string
+  emit: (event: DevnetEvent) => void
+  step: (message: string) => void
+  signal?: AbortSignal
+  /** Each step records here what it started, before anything else can fail. */
+  started: Started
+}
+
+/** A planned node with its data dir and its freshly made keys. */
+interface KeyedNode {
+  plan: NodePlan
+  dataDir: string
+  info: NodeKeyInfo
+}
+
+/** The deployer's wallet: anvil's first account. */
+function adminWallet(chain: DevChain) {
+  return createWalletClient({
+    account: chain.accounts[0]!,
+    chain: chain.chain,
+    transport: http(chain.rpcUrl),
+  })
+}
+
+type AdminWallet = ReturnType<typeof adminWallet>
+
+/** Stops what was started (nodes, ticker, anvil, a temporary dir) once, however often it is called. */
+function stopper(started: Started): () => Promise<void> {
+  let stopped: Promise<void> | undefined
+  return () => {
+    stopped ??= (async () => {
+      if (started.ticker !== undefined) clearInterval(started.ticker)
+      await Promise.all(started.processes.map((p) => p.stop()))
+      await started.chain?.stop()
+      if (!started.keep) await rm(started.dir, { recursive: true, force: true })
+    })()
+    return stopped
+  }
+}
+
 /** Starts the devnet; on any failure everything already started is stopped again. */
 export async function startDevnet(
   init: Partial<DevnetOptions> = {},
@@ -247,178 +302,33 @@ export async function startDevnet(
   const options: DevnetOptions = { ...defaultDevnetOptions, ...init }
   const phases = selectedPhases(options)
   const emit = (event: DevnetEvent) => hooks.onEvent?.(event)
-  const step = (message: string) => emit({ type: 'step', message })
   const signal = options.signal
   const temporary = options.dir === undefined
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'ocn-devnet-')))
-  const keep = options.keep === true || !temporary
   await mkdir(dir, { recursive: true })
-
-  const processes: NodeProcess[] = []
-  let chain: DevChain | undefined
-  let ticker: NodeJS.Timeout | undefined
-  let stopped: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (ticker !== undefined) clearInterval(ticker)
-      await Promise.all(processes.map((p) => p.stop()))
-      await chain?.stop()
-      if (!keep) await rm(dir, { recursive: true, force: true })
-    })()
-    return stopped
+  const started: Started = { dir, keep: options.keep === true || !temporary, processes: [] }
+  const stop = stopper(started)
+  const start: StartContext = {
+    options,
+    dir,
+    deploymentFile: join(dir, 'deployment.json'),
+    emit,
+    step: (message) => emit({ type: 'step', message }),
+    started,
+    ...(signal === undefined ? {} : { signal }),
   }
 
   try {
-    step('starting anvil')
-    chain = await startDevChain({ ...(signal === undefined ? {} : { signal }) })
-    const devChain = chain
-    const admin = createWalletClient({
-      account: devChain.accounts[0]!,
-      chain: devChain.chain,
-      transport: http(devChain.rpcUrl),
-    })
-    // Anvil mines each transaction at once; an extra empty block every interval gives
-    // verifiers fresh block hashes (randomness drawn after a commitment) while idle.
-    if (options.blockTimeSeconds > 0) {
-      ticker = setInterval(() => {
-        admin.request({ method: 'evm_mine' as 'eth_chainId' }).catch(() => undefined)
-      }, options.blockTimeSeconds * 1000)
-      ticker.unref()
-    }
-
-    const nodePlans = plans(options)
-    step(`creating keys for ${nodePlans.length} nodes`)
-    const infos = await Promise.all(
-      nodePlans.map(async (plan) => {
-        const dataDir = join(dir, plan.name)
-        await mkdir(dataDir, { recursive: true, mode: 0o700 })
-        return { plan, dataDir, info: await initNodeKeys({ dataDir, force: true }) }
-      }),
-    )
-    const verifierAddress = infos.find((n) => n.plan.name === 'verifier')!.info.address
-
-    step('deploying the protocol')
-    const deploymentFile = join(dir, 'deployment.json')
-    const deployment = await deployProtocol(admin, {
-      arbiter: verifierAddress,
-      params: {
-        challengeWindow: options.challengeWindowSeconds,
-        unbondingDelay: BigInt(Math.max(options.challengeWindowSeconds, 60)),
-      },
-      outFile: deploymentFile,
-    })
-
-    const context: DevnetPhaseContext = {
-      dir,
-      chain: devChain,
-      deployment,
-      admin: admin as DevnetWallet,
-      members: infos.map(({ plan, dataDir, info }) => ({
-        name: plan.name,
-        roles: plan.roles,
-        cheater: plan.cheater,
-        address: info.address,
-        dataDir,
-      })),
-      options,
-      step,
-      ...(signal === undefined ? {} : { signal }),
-    }
-
-    step('funding and staking accounts')
-    for (const { info } of infos) {
-      const hash = await sendTransaction(admin, {
-        to: info.address,
-        value: parseEther('100'),
-      } as Parameters<typeof sendTransaction>[1])
-      await waitForTransactionReceipt(admin, { hash })
-      await transferToken(admin, {
-        token: deployment.addresses.token,
-        to: info.address,
-        amount: options.fundOpen,
-      })
-    }
-    await Promise.all(
-      infos
-        .filter((n) => n.plan.stake)
-        .map(async ({ dataDir }) => {
-          const keys = await loadNodeKeys({ dataDir })
-          const client = createWalletClient({
-            account: keys.account,
-            chain: devChain.chain,
-            transport: http(devChain.rpcUrl),
-          })
-          const { token, stakeManager } = deployment.addresses
-          await approveToken(client, { token, spender: stakeManager, amount: options.stakeOpen })
-          await stake(client, { stakeManager, amount: options.stakeOpen })
-        }),
-    )
-
-    // Ports and peer ids are known before any node starts, so every node bootstraps from all
-    // the others: of each pair, the one that starts second dials the first, and a single
-    // failed dial cannot leave a node alone.
-    const fragments = new Map<string, ConfigFragment[]>()
-    for (const phase of phases) {
-      if (phase.prepare === undefined) continue
-      const prepared = await phase.prepare(context)
-      for (const [name, fragment] of Object.entries(prepared?.config ?? {}))
-        fragments.set(name, [...(fragments.get(name) ?? []), fragment])
-    }
-
-    const ports = await Promise.all(infos.map(() => freePort()))
-    const addresses = infos.map(({ info }, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${info.peerId}`)
-    for (const [index, { plan, dataDir }] of infos.entries()) {
-      const network = {
-        listen: `/ip4/127.0.0.1/tcp/${ports[index]}`,
-        bootstrap: addresses.filter((_a, i) => i !== index),
-      }
-      const config = (fragments.get(plan.name) ?? []).reduce(
-        mergeConfig,
-        nodeConfig(plan, options, network, devChain.rpcUrl, deploymentFile),
-      )
-      await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
-    }
-
-    const nodes: DevnetNode[] = []
-    const launch = async (entry: (typeof infos)[number], listenAddress: string): Promise<DevnetNode> => {
-      const proc = await spawnPlannedNode(entry.plan, entry.dataDir, options, signal)
-      processes.push(proc)
-      if (proc.ready.api === null)
-        throw new DevnetError('DEVNET_NODE_FAILED', `${entry.plan.name} has no API`)
-      const node: DevnetNode = {
-        name: entry.plan.name,
-        role: entry.plan.roles[0]!,
-        roles: [...entry.plan.roles, ...entry.plan.extraRoles],
-        cheater: entry.plan.cheater,
-        address: entry.info.address,
-        peerId: proc.ready.peerId,
-        dataDir: entry.dataDir,
-        api: proc.ready.api,
-        listen: [listenAddress],
-      }
-      emit({ type: 'node', node })
-      return node
-    }
-
-    step('starting the nodes')
-    // Providers start last: they announce their capabilities (address -> peer id) as they
-    // start, and the verifier and the requester must already be there to hear it.
-    const indexed = infos.map((entry, i) => ({ entry, address: addresses[i]! }))
-    const isProvider = (e: (typeof indexed)[number]) => e.entry.plan.roles.includes('provider')
-    const started = await Promise.all(
-      indexed.filter((e) => !isProvider(e)).map((e) => launch(e.entry, e.address)),
-    )
-    started.push(...(await Promise.all(indexed.filter(isProvider).map((e) => launch(e.entry, e.address)))))
-    // Reported in plan order (verifier, providers, requester).
-    nodes.push(...infos.map((entry) => started.find((n) => n.name === entry.plan.name)!))
-
-    step('waiting for the nodes to find each other')
-    await waitForMesh(nodes, options, signal)
-
+    const { chain, admin } = await startChain(start)
+    const keyed = await createNodeKeys(start)
+    const deployment = await deployAndFund(start, chain, admin, keyed)
+    const context = phaseContext(start, chain, deployment, admin, keyed)
+    const addresses = await writeNodeConfigs(start, context, phases, keyed)
+    const nodes = await startNodes(start, keyed, addresses)
     const requester = nodes.find((n) => n.role === 'requester')!
     const devnet: Devnet = {
       dir,
-      chain: devChain,
+      chain,
       deployment,
       nodes,
       requester,
@@ -428,15 +338,211 @@ export async function startDevnet(
     return devnet
   } catch (error) {
     await stop()
-    if (error instanceof DevnetError) throw error
-    throw new DevnetError('DEVNET_CHAIN_FAILED', 'the devnet could not be started', {
-      cause: error,
-      details:
-        error instanceof Error
-          ? ((error as { shortMessage?: string }).shortMessage ?? error.message)
-          : String(error),
+    throw startFailure(error)
+  }
+}
+
+/** A DevnetError as it is; anything else (anvil, a transaction) wrapped with its short message. */
+function startFailure(error: unknown): DevnetError {
+  if (error instanceof DevnetError) return error
+  return new DevnetError('DEVNET_CHAIN_FAILED', 'the devnet could not be started', {
+    cause: error,
+    details:
+      error instanceof Error
+        ? ((error as { shortMessage?: string }).shortMessage ?? error.message)
+        : String(error),
+  })
+}
+
+/** Anvil, and the ticker that mines an empty block every blockTimeSeconds. */
+async function startChain(start: StartContext): Promise<{ chain: DevChain; admin: AdminWallet }> {
+  start.step('starting anvil')
+  const chain = await startDevChain({ ...(start.signal === undefined ? {} : { signal: start.signal }) })
+  start.started.chain = chain
+  const admin = adminWallet(chain)
+  // Anvil mines each transaction at once; an extra empty block every interval gives
+  // verifiers fresh block hashes (randomness drawn after a commitment) while idle.
+  if (start.options.blockTimeSeconds > 0) {
+    start.started.ticker = setInterval(() => {
+      admin.request({ method: 'evm_mine' as 'eth_chainId' }).catch(() => undefined)
+    }, start.options.blockTimeSeconds * 1000)
+    start.started.ticker.unref()
+  }
+  return { chain, admin }
+}
+
+/** A data dir and fresh keys for every planned node. */
+async function createNodeKeys(start: StartContext): Promise<KeyedNode[]> {
+  const nodePlans = plans(start.options)
+  start.step(`creating keys for ${nodePlans.length} nodes`)
+  return Promise.all(
+    nodePlans.map(async (plan) => {
+      const dataDir = join(start.dir, plan.name)
+      await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      return { plan, dataDir, info: await initNodeKeys({ dataDir, force: true }) }
+    }),
+  )
+}
+
+/**
+ * Deploys the protocol (the verifier as interim arbiter), gives every node ETH and OPEN, and
+ * stakes the nodes that must.
+ */
+async function deployAndFund(
+  start: StartContext,
+  chain: DevChain,
+  admin: AdminWallet,
+  keyed: readonly KeyedNode[],
+): Promise<Deployment> {
+  const { options } = start
+  const verifierAddress = keyed.find((n) => n.plan.name === 'verifier')!.info.address
+  start.step('deploying the protocol')
+  const deployment = await deployProtocol(admin, {
+    arbiter: verifierAddress,
+    params: {
+      challengeWindow: options.challengeWindowSeconds,
+      unbondingDelay: BigInt(Math.max(options.challengeWindowSeconds, 60)),
+    },
+    outFile: start.deploymentFile,
+  })
+
+  start.step('funding and staking accounts')
+  for (const { info } of keyed) {
+    const hash = await sendTransaction(admin, {
+      to: info.address,
+      value: parseEther('100'),
+    } as Parameters<typeof sendTransaction>[1])
+    await waitForTransactionReceipt(admin, { hash })
+    await transferToken(admin, {
+      token: deployment.addresses.token,
+      to: info.address,
+      amount: options.fundOpen,
     })
   }
+  await Promise.all(
+    keyed
+      .filter((n) => n.plan.stake)
+      .map(async ({ dataDir }) => {
+        const keys = await loadNodeKeys({ dataDir })
+        const client = createWalletClient({
+          account: keys.account,
+          chain: chain.chain,
+          transport: http(chain.rpcUrl),
+        })
+        const { token, stakeManager } = deployment.addresses
+        await approveToken(client, { token, spender: stakeManager, amount: options.stakeOpen })
+        await stake(client, { stakeManager, amount: options.stakeOpen })
+      }),
+  )
+  return deployment
+}
+
+/** What the phases see of the devnet while it starts and after the workload. */
+function phaseContext(
+  start: StartContext,
+  chain: DevChain,
+  deployment: Deployment,
+  admin: AdminWallet,
+  keyed: readonly KeyedNode[],
+): DevnetPhaseContext {
+  return {
+    dir: start.dir,
+    chain,
+    deployment,
+    admin: admin as DevnetWallet,
+    members: keyed.map(({ plan, dataDir, info }) => ({
+      name: plan.name,
+      roles: plan.roles,
+      cheater: plan.cheater,
+      address: info.address,
+      dataDir,
+    })),
+    options: start.options,
+    step: start.step,
+    ...(start.signal === undefined ? {} : { signal: start.signal }),
+  }
+}
+
+/**
+ * Lets each phase prepare (and add to the nodes' configs), then writes every node's
+ * config.json. Returns each node's multiaddr with /p2p/<peerId>, in plan order.
+ */
+async function writeNodeConfigs(
+  start: StartContext,
+  context: DevnetPhaseContext,
+  phases: readonly DevnetPhase[],
+  keyed: readonly KeyedNode[],
+): Promise<string[]> {
+  const fragments = new Map<string, ConfigFragment[]>()
+  for (const phase of phases) {
+    if (phase.prepare === undefined) continue
+    const prepared = await phase.prepare(context)
+    for (const [name, fragment] of Object.entries(prepared?.config ?? {}))
+      fragments.set(name, [...(fragments.get(name) ?? []), fragment])
+  }
+
+  // Ports and peer ids are known before any node starts, so every node bootstraps from all
+  // the others: of each pair, the one that starts second dials the first, and a single
+  // failed dial cannot leave a node alone.
+  const ports = await Promise.all(keyed.map(() => freePort()))
+  const addresses = keyed.map(({ info }, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${info.peerId}`)
+  for (const [index, { plan, dataDir }] of keyed.entries()) {
+    const network = {
+      listen: `/ip4/127.0.0.1/tcp/${ports[index]}`,
+      bootstrap: addresses.filter((_a, i) => i !== index),
+    }
+    const config = (fragments.get(plan.name) ?? []).reduce(
+      mergeConfig,
+      nodeConfig(plan, start.options, network, context.chain.rpcUrl, start.deploymentFile),
+    )
+    await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
+  }
+  return addresses
+}
+
+/** Starts every node (providers last) and waits until they run and found each other. */
+async function startNodes(
+  start: StartContext,
+  keyed: readonly KeyedNode[],
+  addresses: readonly string[],
+): Promise<DevnetNode[]> {
+  start.step('starting the nodes')
+  // Providers start last: they announce their capabilities (address -> peer id) as they
+  // start, and the verifier and the requester must already be there to hear it.
+  const indexed = keyed.map((entry, i) => ({ entry, address: addresses[i]! }))
+  const isProvider = (e: (typeof indexed)[number]) => e.entry.plan.roles.includes('provider')
+  const launched = await Promise.all(
+    indexed.filter((e) => !isProvider(e)).map((e) => launchNode(start, e.entry, e.address)),
+  )
+  launched.push(
+    ...(await Promise.all(indexed.filter(isProvider).map((e) => launchNode(start, e.entry, e.address)))),
+  )
+  // Reported in plan order (verifier, providers, requester).
+  const nodes = keyed.map((entry) => launched.find((n) => n.name === entry.plan.name)!)
+
+  start.step('waiting for the nodes to find each other')
+  await waitForMesh(nodes, start.options, start.signal)
+  return nodes
+}
+
+/** Spawns one node (tracked for stop at once) and reports it when it runs. */
+async function launchNode(start: StartContext, entry: KeyedNode, listenAddress: string): Promise<DevnetNode> {
+  const proc = await spawnPlannedNode(entry.plan, entry.dataDir, start.options, start.signal)
+  start.started.processes.push(proc)
+  if (proc.ready.api === null) throw new DevnetError('DEVNET_NODE_FAILED', `${entry.plan.name} has no API`)
+  const node: DevnetNode = {
+    name: entry.plan.name,
+    role: entry.plan.roles[0]!,
+    roles: [...entry.plan.roles, ...entry.plan.extraRoles],
+    cheater: entry.plan.cheater,
+    address: entry.info.address,
+    peerId: proc.ready.peerId,
+    dataDir: entry.dataDir,
+    api: proc.ready.api,
+    listen: [listenAddress],
+  }
+  start.emit({ type: 'node', node })
+  return node
 }
 
 /** Waits until every node's API answers and, where it runs libp2p, it is connected. */
@@ -469,11 +575,7 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
 }
 
 async function readBalance(devnet: Devnet, address: Address): Promise<AccountBalance> {
-  const client = createWalletClient({
-    account: devnet.chain.accounts[0]!,
-    chain: devnet.chain.chain,
-    transport: http(devnet.chain.rpcUrl),
-  })
+  const client = adminWallet(devnet.chain)
   const { token, stakeManager } = devnet.deployment.addresses
   const [native, held, stakeInfo] = await Promise.all([
     getBalance(client, { address }),
@@ -494,6 +596,28 @@ function historyAt(record: ApiJson<JobRecord>, states: ReadonlySet<string>): num
   return record.history.find((entry) => states.has(entry.state))?.at
 }
 
+/** What following the submitted jobs on the requester's API needs. */
+interface JobFollowing {
+  api: string
+  /** The nodes by lowercased address, to name a job's provider. */
+  byAddress: ReadonlyMap<string, DevnetNode>
+  /** The states already reported, by job id. */
+  seen: Map<string, Set<string>>
+  /** A job not settled by then is reported as 'timeout'. */
+  deadline: number
+  emit: (event: DevnetEvent) => void
+  signal?: AbortSignal
+}
+
+/** What the phases' own demonstrations after the workload produced. */
+interface PhaseOutcome {
+  reports: DevnetSummary['phases']
+  /** Prefixed with the phase's name (`zk.jobSettled`). */
+  checks: Record<string, boolean>
+  /** Contracts of the phases that may hold OPEN, for tokensConserved. */
+  tokenHolders: Address[]
+}
+
 async function runWorkload(
   devnet: Devnet,
   context: DevnetPhaseContext,
@@ -501,130 +625,181 @@ async function runWorkload(
   emit: (event: DevnetEvent) => void,
   signal?: AbortSignal,
 ): Promise<DevnetSummary> {
-  const options = context.options
   const started = Date.now()
   emit({ type: 'step', message: 'generating the workload (model, inputs, training job)' })
-  const workload = await createWorkload(join(devnet.dir, 'workload'), options)
+  const workload = await createWorkload(join(devnet.dir, 'workload'), context.options)
   for (const phase of phases)
     if (phase.jobs !== undefined) workload.jobs.push(...(await phase.jobs(context, workload)))
   const accountList = await accounts(devnet)
   const before = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
-  const byAddress = new Map(devnet.nodes.map((n) => [n.address.toLowerCase(), n]))
 
+  const following: JobFollowing = {
+    api: devnet.requester.api,
+    byAddress: new Map(devnet.nodes.map((n) => [n.address.toLowerCase(), n])),
+    seen: new Map(),
+    deadline: Date.now() + context.options.workloadTimeoutMs,
+    emit,
+    ...(signal === undefined ? {} : { signal }),
+  }
+  const jobs = await submitWorkload(following, workload.jobs)
+  const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
+
+  // Settlement transfers happen in the transactions the requester just saw; read after them.
+  const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
+  const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
+  const holders = [...accountList.map((a) => a.address), ...outcome.tokenHolders]
+  const checks = await workloadChecks(devnet, jobs, balances, holders, outcome.checks)
+  return {
+    ok: Object.values(checks).every(Boolean),
+    chainId: devnet.deployment.chainId,
+    rpcUrl: devnet.chain.rpcUrl,
+    contracts: devnet.deployment.addresses,
+    deployBlock: devnet.deployment.deployBlock,
+    dir: devnet.dir,
+    nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => node),
+    jobs,
+    balances,
+    phases: outcome.reports,
+    checks,
+    durationMs: Date.now() - started,
+  }
+}
+
+/**
+ * Submits the workload's jobs and follows them until each settled or the deadline passed;
+ * returns them in submission order.
+ */
+async function submitWorkload(following: JobFollowing, specs: readonly WorkloadJob[]): Promise<DevnetJob[]> {
+  const { emit, signal } = following
   const jobs: DevnetJob[] = []
-  const submit = async (spec: WorkloadJob): Promise<DevnetJob> => {
-    const job: DevnetJob = {
-      name: spec.name,
-      id: '',
-      kind: spec.kind,
-      verification: spec.verification ?? 'replay',
-      provider: null,
-      providerName: null,
-      price: null,
-      status: 'submit-failed',
-      challenged: false,
-      latencyMs: null,
-      settledMs: null,
-    }
-    try {
-      const body = {
-        modelPath: spec.modelPath,
-        inputsPath: spec.inputsPath,
-        kind: spec.kind,
-        verification: spec.verification ?? 'replay',
-        ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
-        ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
-        ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
-      }
-      const { jobId } = await apiPost(devnet.requester.api, apiRoutes.submitJob, {}, body, {
-        ...(signal === undefined ? {} : { signal }),
-      })
-      job.id = jobId
-      job.status = 'offered'
-    } catch (error) {
-      job.error = error instanceof Error ? error.message : String(error)
-      emit({ type: 'job', job, state: 'submit-failed', at: Date.now() })
-    }
-    return job
-  }
-
-  const deadline = Date.now() + options.workloadTimeoutMs
-  const seen = new Map<string, Set<string>>()
-  const track = async (batch: DevnetJob[]): Promise<void> => {
-    for (;;) {
-      const pending = batch.filter((j) => j.id !== '' && !TERMINAL.has(j.status))
-      if (pending.length === 0) return
-      if (Date.now() > deadline) {
-        for (const job of pending) job.status = 'timeout'
-        return
-      }
-      await Promise.all(pending.map((job) => refresh(job)))
-      await sleep(250, signal)
-    }
-  }
-  const refresh = async (job: DevnetJob): Promise<void> => {
-    let followed: FollowedJob
-    try {
-      followed = await readFollowingReoffers(devnet.requester.api, job.id)
-    } catch {
-      return
-    }
-    const record = followed.record
-    if (followed.id !== job.id) {
-      emit({ type: 'job', job, state: `re-offered as ${followed.id}`, at: Date.now() })
-      job.id = followed.id
-      job.reoffers = followed.reoffers + (job.reoffers ?? 0)
-    }
-    const states = seen.get(job.id) ?? new Set<string>()
-    seen.set(job.id, states)
-    if (record.provider !== undefined) {
-      job.provider = record.provider
-      job.providerName = byAddress.get(record.provider.toLowerCase())?.name ?? null
-    }
-    if (record.price !== undefined) job.price = BigInt(record.price as unknown as string)
-    job.verification = record.verification
-    job.challenged = record.history.some((h) => h.state === 'challenged' || h.state === 'slashed')
-    const created = record.createdAt
-    const committedAt = historyAt(record, new Set(['committed']))
-    const settledAt = historyAt(record, SETTLEMENT)
-    if (committedAt !== undefined) job.latencyMs = committedAt - created
-    if (settledAt !== undefined) job.settledMs = settledAt - created
-    for (const entry of record.history) {
-      if (states.has(entry.state)) continue
-      states.add(entry.state)
-      job.status = entry.state
-      emit({ type: 'job', job, state: entry.state, at: entry.at })
-    }
-    // Failed without a bid but about to be offered again: not settled yet.
-    job.status = followed.awaitingReoffer ? 'bidding' : record.state
-  }
-
   // The cheater bids lowest, so it wins the first job alone and meets the verifier. The
   // rest go out once that is settled, when the requester knows the cheater's record.
-  const [opening, ...rest] = workload.jobs
+  const [opening, ...rest] = specs
   if (opening !== undefined) {
     emit({ type: 'step', message: `submitting ${opening.name}` })
-    const job = await submit(opening)
+    const job = await submitJob(following, opening)
     jobs.push(job)
-    await track([job])
+    await followJobs(following, [job])
   }
   if (rest.length > 0) {
     emit({ type: 'step', message: `submitting ${rest.map((j) => j.name).join(', ')}` })
     const batch: DevnetJob[] = []
     for (const spec of rest) {
-      const job = await submit(spec)
+      const job = await submitJob(following, spec)
       batch.push(job)
       jobs.push(job)
       // Staggered so each offer's bidding sees the slots the previous awards took.
       await sleep(300, signal)
     }
-    await track(batch)
+    await followJobs(following, batch)
   }
+  return jobs
+}
 
-  // Each phase's own demonstration; a phase that throws fails its check, not the run.
-  const phaseReports: DevnetSummary['phases'] = {}
-  const phaseChecks: Record<string, boolean> = {}
-  const tokenHolders: Address[] = []
+/** Offers one job through the requester's API; a refused submission is reported, not thrown. */
+async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<DevnetJob> {
+  const { api, emit, signal } = following
+  const job: DevnetJob = {
+    name: spec.name,
+    id: '',
+    kind: spec.kind,
+    verification: spec.verification ?? 'replay',
+    provider: null,
+    providerName: null,
+    price: null,
+    status: 'submit-failed',
+    challenged: false,
+    latencyMs: null,
+    settledMs: null,
+  }
+  try {
+    const body = {
+      modelPath: spec.modelPath,
+      inputsPath: spec.inputsPath,
+      kind: spec.kind,
+      verification: spec.verification ?? 'replay',
+      ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
+      ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
+      ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
+    }
+    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, {
+      ...(signal === undefined ? {} : { signal }),
+    })
+    job.id = jobId
+    job.status = 'offered'
+  } catch (error) {
+    job.error = error instanceof Error ? error.message : String(error)
+    emit({ type: 'job', job, state: 'submit-failed', at: Date.now() })
+  }
+  return job
+}
+
+/** Polls the batch's submitted jobs until each reached a terminal state or the deadline passed. */
+async function followJobs(following: JobFollowing, batch: readonly DevnetJob[]): Promise<void> {
+  for (;;) {
+    const pending = batch.filter((j) => j.id !== '' && !TERMINAL.has(j.status))
+    if (pending.length === 0) return
+    if (Date.now() > following.deadline) {
+      for (const job of pending) job.status = 'timeout'
+      return
+    }
+    await Promise.all(pending.map((job) => refreshJob(following, job)))
+    await sleep(250, following.signal)
+  }
+}
+
+/**
+ * Reads a job's record (following automatic re-offers) into the DevnetJob and reports each
+ * state it reached since the last read. A failed read is retried on the next poll.
+ */
+async function refreshJob(following: JobFollowing, job: DevnetJob): Promise<void> {
+  const { emit, seen } = following
+  let followed: FollowedJob
+  try {
+    followed = await readFollowingReoffers(following.api, job.id)
+  } catch {
+    return
+  }
+  const record = followed.record
+  if (followed.id !== job.id) {
+    emit({ type: 'job', job, state: `re-offered as ${followed.id}`, at: Date.now() })
+    job.id = followed.id
+    job.reoffers = followed.reoffers + (job.reoffers ?? 0)
+  }
+  const states = seen.get(job.id) ?? new Set<string>()
+  seen.set(job.id, states)
+  if (record.provider !== undefined) {
+    job.provider = record.provider
+    job.providerName = following.byAddress.get(record.provider.toLowerCase())?.name ?? null
+  }
+  if (record.price !== undefined) job.price = BigInt(record.price)
+  job.verification = record.verification
+  job.challenged = record.history.some((h) => h.state === 'challenged' || h.state === 'slashed')
+  const created = record.createdAt
+  const committedAt = historyAt(record, new Set(['committed']))
+  const settledAt = historyAt(record, SETTLEMENT)
+  if (committedAt !== undefined) job.latencyMs = committedAt - created
+  if (settledAt !== undefined) job.settledMs = settledAt - created
+  for (const entry of record.history) {
+    if (states.has(entry.state)) continue
+    states.add(entry.state)
+    job.status = entry.state
+    emit({ type: 'job', job, state: entry.state, at: entry.at })
+  }
+  // Failed without a bid but about to be offered again: not settled yet.
+  job.status = followed.awaitingReoffer ? 'bidding' : record.state
+}
+
+/** Each phase's own demonstration; a phase that throws fails its check, not the run. */
+async function runPhasesAfterWorkload(
+  devnet: Devnet,
+  context: DevnetPhaseContext,
+  phases: readonly DevnetPhase[],
+  workload: Workload,
+  jobs: readonly DevnetJob[],
+  emit: (event: DevnetEvent) => void,
+): Promise<PhaseOutcome> {
+  const outcome: PhaseOutcome = { reports: {}, checks: {}, tokenHolders: [] }
   const running = devnet.nodes.map(({ name, roles, cheater, address, dataDir, api, peerId, listen }) => ({
     name,
     roles: roles as NodeRole[],
@@ -640,58 +815,46 @@ async function runWorkload(
     emit({ type: 'step', message: `phase ${phase.name}` })
     try {
       const { checks, ...report } = await phase.afterWorkload({ ...context, nodes: running, workload, jobs })
-      phaseReports[phase.name] = report
-      for (const [name, passed] of Object.entries(checks)) phaseChecks[`${phase.name}.${name}`] = passed
-      tokenHolders.push(...(report.tokenHolders ?? []))
+      outcome.reports[phase.name] = report
+      for (const [name, passed] of Object.entries(checks)) outcome.checks[`${phase.name}.${name}`] = passed
+      outcome.tokenHolders.push(...(report.tokenHolders ?? []))
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       emit({ type: 'step', message: `phase ${phase.name} failed: ${message}` })
-      phaseReports[phase.name] = { report: { error: message } }
-      phaseChecks[`${phase.name}.completed`] = false
+      outcome.reports[phase.name] = { report: { error: message } }
+      outcome.checks[`${phase.name}.completed`] = false
     }
   }
+  return outcome
+}
 
-  // Settlement transfers happen in the transactions the requester just saw; read after them.
-  const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
-  const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
-
+/** The summary's checks: the network's own four, then the phases' (see DevnetSummary.checks). */
+async function workloadChecks(
+  devnet: Devnet,
+  jobs: readonly DevnetJob[],
+  balances: DevnetSummary['balances'],
+  holders: Address[],
+  phaseChecks: Record<string, boolean>,
+): Promise<Record<string, boolean>> {
   const cheaters = new Set(devnet.nodes.filter((n) => n.cheater).map((n) => n.address.toLowerCase()))
   const isCheater = (job: DevnetJob) => job.provider !== null && cheaters.has(job.provider.toLowerCase())
   const honestJobs = jobs.filter((j) => !isCheater(j))
   const cheaterJobs = jobs.filter(isCheater)
   const cheaterBalances = balances.filter((b) => cheaters.has(b.address.toLowerCase()))
-  const checks = {
+  return {
     honestJobsSettled: honestJobs.length > 0 && honestJobs.every((j) => j.status === 'finalized'),
     cheaterCaught:
       cheaterJobs.some((j) => j.status === 'slashed') &&
       cheaterBalances.every((b) => b.after.staked < b.before.staked),
     honestNeverSlashed: honestJobs.every((j) => j.status !== 'slashed'),
-    tokensConserved: await tokensConserved(devnet, [...accountList.map((a) => a.address), ...tokenHolders]),
+    tokensConserved: await tokensConserved(devnet, holders),
     ...phaseChecks,
-  }
-  return {
-    ok: Object.values(checks).every(Boolean),
-    chainId: devnet.deployment.chainId,
-    rpcUrl: devnet.chain.rpcUrl,
-    contracts: devnet.deployment.addresses,
-    deployBlock: devnet.deployment.deployBlock,
-    dir: devnet.dir,
-    nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => node),
-    jobs,
-    balances,
-    phases: phaseReports,
-    checks,
-    durationMs: Date.now() - started,
   }
 }
 
 /** Every OPEN is held by an account here, the StakeManager (stakes) or the JobMarket (escrow, bonds, fees). */
 async function tokensConserved(devnet: Devnet, holders: Address[]): Promise<boolean> {
-  const client = createWalletClient({
-    account: devnet.chain.accounts[0]!,
-    chain: devnet.chain.chain,
-    transport: http(devnet.chain.rpcUrl),
-  })
+  const client = adminWallet(devnet.chain)
   const { token, stakeManager, jobMarket } = devnet.deployment.addresses
   const supply = await readContract(client, {
     address: token,

@@ -95,6 +95,19 @@ export async function spawnNode<Ready = NodeReadyLine>(
 ): Promise<NodeProcess<Ready>> {
   installExitHook()
   const logPath = options.logPath ?? join(options.dataDir, 'node.log')
+  const child = spawnLongRunning(options, logPath)
+  const stdout = collectStdout(child)
+  const stop = (graceMs?: number) => stopChild(child, graceMs)
+  const ready = await readReadyLine<Ready>(child, stdout, options, logPath).catch(async (error: unknown) => {
+    await stop(1_000)
+    throw error
+  })
+  const printed = () => stdout.text.split('\n').filter((line) => line.trim() !== '')
+  return { name: options.name, dataDir: options.dataDir, logPath, child, ready, stop, printed }
+}
+
+/** Spawns the command, tracked until it exits, its stderr appended to `logPath`. */
+function spawnLongRunning(options: SpawnNodeOptions, logPath: string): ChildProcess {
   const log = createWriteStream(logPath, { flags: 'a' })
   const command = options.command ?? ['start']
   const child = spawn(
@@ -117,29 +130,52 @@ export async function spawnNode<Ready = NodeReadyLine>(
     log.end()
   })
   child.stderr!.pipe(log, { end: false })
+  return child
+}
 
-  const stop = async (graceMs = 5_000): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
-      await exited(child)
-      clearTimeout(timer)
-    }
-    // What it printed while stopping (a command's result) may still be in the pipe; bounded,
-    // since a stray grandchild could hold the pipe open.
-    const stdout = child.stdout!
-    if (!stdout.closed) {
-      let timer: NodeJS.Timeout | undefined
-      await new Promise((resolve) => {
-        stdout.once('close', resolve)
-        timer = setTimeout(resolve, 2_000)
-      })
-      clearTimeout(timer)
-    }
+/** Everything the child printed on stdout so far. */
+function collectStdout(child: ChildProcess): { readonly text: string } {
+  const collected = { text: '' }
+  child.stdout!.on('data', (chunk: Buffer) => {
+    collected.text += chunk.toString('utf8')
+  })
+  return collected
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    await exited(child)
+    clearTimeout(timer)
   }
+  // What it printed while stopping (a command's result) may still be in the pipe; bounded,
+  // since a stray grandchild could hold the pipe open.
+  const stdout = child.stdout!
+  if (!stdout.closed) {
+    let timer: NodeJS.Timeout | undefined
+    await new Promise((resolve) => {
+      stdout.once('close', resolve)
+      timer = setTimeout(resolve, 2_000)
+    })
+    clearTimeout(timer)
+  }
+}
 
-  let out = ''
-  const ready = await new Promise<Ready>((resolve, reject) => {
+/**
+ * Resolves with the first line the command prints once it runs; rejects when that line is an
+ * error, unreadable, or does not come in time, when the child exits or cannot be spawned
+ * first, or when the signal aborts.
+ */
+function readReadyLine<Ready>(
+  child: ChildProcess,
+  stdout: { readonly text: string },
+  options: SpawnNodeOptions,
+  logPath: string,
+): Promise<Ready> {
+  const { name } = options
+  return new Promise<Ready>((resolve, reject) => {
     let settled = false
     const finish = (error: Error | undefined, line?: Ready) => {
       if (settled) return
@@ -149,68 +185,51 @@ export async function spawnNode<Ready = NodeReadyLine>(
       if (error !== undefined) reject(error)
       else resolve(line!)
     }
-    const onAbort = () => finish(new DevnetError('DEVNET_ABORTED', `starting ${options.name} was aborted`))
+    const onAbort = () => finish(new DevnetError('DEVNET_ABORTED', `starting ${name} was aborted`))
     const timer = setTimeout(
       () =>
         finish(
-          new DevnetError(
-            'DEVNET_NODE_TIMEOUT',
-            `${options.name} did not start within ${options.timeoutMs} ms`,
-            {
-              details: `see ${logPath}`,
-            },
-          ),
+          new DevnetError('DEVNET_NODE_TIMEOUT', `${name} did not start within ${options.timeoutMs} ms`, {
+            details: `see ${logPath}`,
+          }),
         ),
       options.timeoutMs,
     )
     options.signal?.addEventListener('abort', onAbort, { once: true })
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8')
-      const newline = out.indexOf('\n')
+    child.stdout!.on('data', () => {
+      const newline = stdout.text.indexOf('\n')
       if (newline === -1 || settled) return
-      const first = out.slice(0, newline)
-      try {
-        const parsed = JSON.parse(first) as Ready & { error?: { code: string; message: string } }
-        if (parsed.error !== undefined) {
-          finish(
-            new DevnetError(
-              'DEVNET_NODE_FAILED',
-              `${options.name} failed to start: ${parsed.error.message}`,
-              {
-                details: `${parsed.error.code}; see ${logPath}`,
-              },
-            ),
-          )
-        } else finish(undefined, parsed)
-      } catch (cause) {
-        finish(
-          new DevnetError('DEVNET_NODE_FAILED', `${options.name} printed an unreadable line`, {
-            cause,
-            details: first,
-          }),
-        )
-      }
+      const line = parseReadyLine<Ready>(stdout.text.slice(0, newline), name, logPath)
+      if (line instanceof DevnetError) finish(line)
+      else finish(undefined, line)
     })
     child.once('exit', (code, signal) =>
       finish(
-        new DevnetError(
-          'DEVNET_NODE_FAILED',
-          `${options.name} exited (${signal ?? code}) before it was ready`,
-          {
-            details: `${out.trim()} see ${logPath}`,
-          },
-        ),
+        new DevnetError('DEVNET_NODE_FAILED', `${name} exited (${signal ?? code}) before it was ready`, {
+          details: `${stdout.text.trim()} see ${logPath}`,
+        }),
       ),
     )
     child.once('error', (cause) =>
-      finish(new DevnetError('DEVNET_NODE_FAILED', `${options.name} could not be spawned`, { cause })),
+      finish(new DevnetError('DEVNET_NODE_FAILED', `${name} could not be spawned`, { cause })),
     )
-  }).catch(async (error: unknown) => {
-    await stop(1_000)
-    throw error
   })
-  const printed = () => out.split('\n').filter((line) => line.trim() !== '')
-  return { name: options.name, dataDir: options.dataDir, logPath, child, ready, stop, printed }
+}
+
+/** The ready line, or why the command did not start (the error it printed, or an unreadable line). */
+function parseReadyLine<Ready>(first: string, name: string, logPath: string): Ready | DevnetError {
+  try {
+    const parsed = JSON.parse(first) as Ready & { error?: { code: string; message: string } }
+    if (parsed.error === undefined) return parsed
+    return new DevnetError('DEVNET_NODE_FAILED', `${name} failed to start: ${parsed.error.message}`, {
+      details: `${parsed.error.code}; see ${logPath}`,
+    })
+  } catch (cause) {
+    return new DevnetError('DEVNET_NODE_FAILED', `${name} printed an unreadable line`, {
+      cause,
+      details: first,
+    })
+  }
 }
 
 export interface OcnRunResult {
