@@ -289,6 +289,7 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
         price: e('1') * BigInt(a.choice + 1),
         collateral: e('10') * BigInt(a.choice),
         ttl: 100 + 20 * a.choice,
+        weighted: false,
       }
       if (!j) return step(s, fresh)
       const { status, deadline } = await getJob(reader, { jobMarket, jobId: j.jobId })
@@ -336,7 +337,7 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
           // the price splits exactly into payout, fee and (for a weighted model) the pool's share
           const share = model.weighted ? (model.price * BigInt(SHARE_BPS)) / 10_000n : 0n
           const paid = logs.find((l) => l.eventName === 'AttributionPaid' && l.args.jobId === jobId)
-          expect(paid?.args.amount ?? 0n).toBe(share)
+          expect(paid !== undefined && 'amount' in paid.args ? paid.args.amount : 0n).toBe(share)
           expect(log.args.fee).toBe((model.price * BigInt(FEE_BPS)) / 10_000n)
           expect(log.args.payout + log.args.fee + share).toBe(model.price)
         }
