@@ -67,7 +67,7 @@ async function fundedNode(name: string, open: bigint): Promise<{ dataDir: string
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-channels-cli-'))
   chain = await startDevChain()
   deployment = await deployProtocol(admin())

@@ -2,12 +2,10 @@
  * The chain commands (stake, unstake, balance) run as real child processes against a real
  * anvil with the real contracts deployed.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import {
   type Deployment,
   type DevChain,
@@ -21,31 +19,14 @@ import {
 import { createWalletClient, http, parseEther } from 'viem'
 import { sendTransaction } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+const bin = ocnBin
 let dir: string
 let chain: DevChain
 let deployment: Deployment
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function ocn(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, cwd: dir, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[], env: Record<string, string> = {}) => runOcnIn(dir, args, { env })
 
 function admin() {
   return createWalletClient({
@@ -71,7 +52,7 @@ async function fundedNode(name: string, open: bigint): Promise<{ dataDir: string
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-chain-cli-'))
   chain = await startDevChain()
   deployment = await deployProtocol(admin(), { params: { challengeWindow: 60, unbondingDelay: 60n } })

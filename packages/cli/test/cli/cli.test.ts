@@ -1,36 +1,18 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+const bin = ocnBin
 let dir: string
 let dataDir: string
 const children: ChildProcess[] = []
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 /** Runs the built `ocn` as a real child process with a clean environment. */
-function ocn(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, cwd: dir, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[], env: Record<string, string> = {}) => runOcnIn(dir, args, { env })
 
 /** The object `ocn start --json` prints when the node runs. */
 interface ReadyLine {
@@ -71,7 +53,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
 })
 
 beforeEach(async () => {

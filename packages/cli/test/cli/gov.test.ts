@@ -3,12 +3,10 @@
  * OpenGovernor + timelock (tiny delays), a proposal raising the protocol fee delegated,
  * proposed, voted, queued and executed from the CLI, and the fee read back from the chain.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import {
   type Deployment,
   type DevChain,
@@ -24,8 +22,9 @@ import { createTestClient, createWalletClient, http, parseEther } from 'viem'
 import { readContract, sendTransaction } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseParameterChange } from '../../src/commands/gov-proposals.js'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+const bin = ocnBin
 const VOTING_DELAY = 10
 const VOTING_PERIOD = 100
 const TIMELOCK_DELAY = 50n
@@ -35,25 +34,7 @@ let deployment: Deployment
 let dataDir: string
 let rpc: string[]
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function ocn(args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir }, cwd: dir, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[]) => runOcnIn(dir, args)
 
 /** The fields of the `--json` replies this test reads (each command prints a subset). */
 interface Reply {
@@ -107,7 +88,7 @@ async function protocolFeeBps(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-gov-cli-'))
   chain = await startDevChain()
   deployment = await deployProtocol(admin(), { params: { challengeWindow: 60, unbondingDelay: 60n } })

@@ -3,41 +3,22 @@
  * node processes over TCP): the happy path, and every way a user can get it wrong, each
  * with a clear error and nothing lost (no job recorded, no OPEN moved).
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { getApiJson, readTensorFiles } from '@ocn/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+const bin = ocnBin
 let dir: string
 let devnet: Devnet
 let workload: Workload
 let api: string
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function ocn(args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir }, cwd: dir, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        resolve({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[]) => runOcnIn(dir, args, { timeoutMs: 120_000 })
 
 async function requesterState(): Promise<{ jobs: number; token: string }> {
   const { jobs } = await getApiJson<{ jobs: unknown[] }>(api, '/jobs')
@@ -46,7 +27,7 @@ async function requesterState(): Promise<{ jobs: number; token: string }> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-job-cli-'))
   devnet = await startDevnet({ dir: join(dir, 'net'), cheater: false, providers: 2, nodeLogLevel: 'warn' })
   api = devnet.requester.api

@@ -4,12 +4,10 @@
  * made once), a real proof of one input, verified off-chain, a tampered copy refused, and the
  * verifier deployed and registered on a real anvil.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import {
   type Deployment,
   type DevChain,
@@ -22,8 +20,9 @@ import { contentHashOf } from '@ocn/protocol'
 import { createWalletClient, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ZK_CACHE_DIR, zkTestInput, zkTestModelBytes } from '../../../node/test/fixtures/zk.js'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
+const bin = ocnBin
 
 let dir: string
 let chain: DevChain
@@ -31,25 +30,7 @@ let deployment: Deployment
 let modelPath: string
 let modelBytes: Uint8Array
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function ocn(args: string[], timeout = 60_000): Promise<Outcome> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir }, cwd: dir, timeout },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        done({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[], timeoutMs = 60_000) => runOcnIn(dir, args, { timeoutMs })
 
 function npy(values: readonly number[]): Uint8Array {
   const data = new Uint8Array(Float32Array.from(values).buffer)
@@ -57,7 +38,7 @@ function npy(values: readonly number[]): Uint8Array {
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-zk-cli-'))
   await mkdir(ZK_CACHE_DIR, { recursive: true })
   // the prover tests' 16-16-4 model (seed 11): a warm cache holds its circuit and keys already

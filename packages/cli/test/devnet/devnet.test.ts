@@ -57,7 +57,7 @@ let stderr: string
 let summary: Summary
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-devnet-test-'))
   await new Promise<void>((resolve) => {
     execFile(

@@ -16,7 +16,7 @@ let dir: string
 
 beforeAll(async () => {
   if (!existsSync(ocnBinPath()))
-    throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+    throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-devnet-processes-'))
 })
 

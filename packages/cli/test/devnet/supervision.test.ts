@@ -62,7 +62,7 @@ async function eventuallyNone(netDir: string, rpcPort: string): Promise<string[]
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
 })
 
 afterEach(async () => {

@@ -5,12 +5,10 @@
  * requester's data dir, as a user would. The cheater bids lowest but holds no circuit, so the
  * honest provider proves; the chain checks the Groth16 proof and pays in the same transaction.
  */
-import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { getJob, jobMarketAbi } from '@ocn/contracts-client'
 import type { JobRecord } from '@ocn/node'
 import { buildMlpModel, encodeOnnxModel } from '@ocn/prover'
@@ -21,36 +19,19 @@ import { ZK_CACHE_DIR } from '../../../node/test/fixtures/zk.js'
 import { type Devnet, startDevnet } from '../../src/devnet/devnet.js'
 import { workloadMlp } from '../../src/devnet/workload.js'
 import { devnetZkCacheDir } from '../../src/devnet/zk-phase.js'
+import { ocnBin, runOcnIn } from '../ocn.js'
 
-const bin = fileURLToPath(new URL('../../dist/bin/ocn.js', import.meta.url))
-
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
+const bin = ocnBin
 
 let dir: string
 let devnet: Devnet
 
-function ocn(args: string[], timeout = 120_000): Promise<Outcome> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: dir }, cwd: dir, timeout },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
-        done({ code, stdout, stderr })
-      },
-    )
-  })
-}
+const ocn = (args: string[], timeoutMs = 120_000) => runOcnIn(dir, args, { timeoutMs })
 
 const steps: string[] = []
 
 beforeAll(async () => {
-  if (!existsSync(bin)) throw new Error('build @ocn/node first: npx tsc -p packages/node/tsconfig.json')
+  if (!existsSync(bin)) throw new Error('build @ocn/cli first: npm run build (at the repository root)')
   dir = await mkdtemp(join(tmpdir(), 'ocn-devnet-zk-'))
   // one honest provider and the cheater; no workload is run, the CLI submits the only job
   devnet = await startDevnet(
