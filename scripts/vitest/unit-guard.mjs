@@ -19,7 +19,7 @@ const GUARDED = Symbol.for('ocn.unitGuard')
 function violation(what) {
   const testPath = expect.getState().testPath
   const file = testPath ? relative(repoRoot, testPath).split(sep).join('/') : 'a unit test file'
-  // packages/node/test/cli/cli.test.ts -> packages/node; test/e2e/x.test.ts -> test
+  // packages/node/test/p2p/host.test.ts -> packages/node; test/e2e/x.test.ts -> test
   const cut = file.indexOf('/test/')
   const pkg = file.startsWith('test/') ? 'test' : cut > 0 ? file.slice(0, cut) : '<package>'
   return new Error(

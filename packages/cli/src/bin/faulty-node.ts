@@ -7,12 +7,24 @@
  */
 // libp2p (loaded by the daemon) needs Promise.withResolvers, which Node 20 lacks.
 import '@ocn/protocol/polyfill'
+import { DevnetError } from '../devnet/errors.js'
 import {
   createCheatingFaultPlan,
   DEVNET_FAULTS_ENV,
   parseCheatingFaultPlanOptions,
 } from '../devnet/faults.js'
+import { EXIT_USER_ERROR } from '../errors.js'
 import { runCli } from '../run.js'
 
-const providerFaults = createCheatingFaultPlan(parseCheatingFaultPlanOptions(process.env[DEVNET_FAULTS_ENV]))
-process.exitCode = await runCli(process.argv.slice(2), undefined, { providerFaults })
+try {
+  const plan = parseCheatingFaultPlanOptions(process.env[DEVNET_FAULTS_ENV])
+  process.exitCode = await runCli(process.argv.slice(2), undefined, {
+    providerFaults: createCheatingFaultPlan(plan),
+  })
+} catch (error) {
+  // only a plan that does not parse lands here (runCli reports its own errors); one line, as
+  // the devnet shows a node's stderr when it fails to start
+  if (!(error instanceof DevnetError)) throw error
+  process.stderr.write(`ocn faulty-node: ${error.shortMessage} (${error.code}): ${error.details ?? ''}\n`)
+  process.exitCode = EXIT_USER_ERROR
+}

@@ -9,7 +9,6 @@ import {
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor, loggerFor } from '../context.js'
 import { resolvePassphrase } from '../passphrase.js'
-import { withResultFiles } from './results-source.js'
 
 export const startCommand: Command = {
   path: ['start'],
@@ -43,7 +42,7 @@ export const startCommand: Command = {
       keys,
       faults === undefined ? {} : { providerFaults: faults },
     )
-    const daemon = createDaemon(config, { ...withResultFiles(components), logger })
+    const daemon = createDaemon(config, { ...components, logger })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {

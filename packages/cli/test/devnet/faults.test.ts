@@ -21,6 +21,7 @@ import {
   corruptCheckpoints,
   corruptMicroBatches,
   forgeAttributionResult,
+  parseCheatingFaultPlanOptions,
 } from '../../src/devnet/faults.js'
 
 describe('cheatIndices', () => {
@@ -112,5 +113,32 @@ describe('forgeAttributionResult', () => {
     )
     expect(forged.resultHash).not.toBe(result.resultHash)
     expect(forged.scores).toEqual(result.scores)
+  })
+})
+
+describe('parseCheatingFaultPlanOptions', () => {
+  it('reads a plan and refuses anything else with DEVNET_OPTIONS_INVALID', () => {
+    expect(parseCheatingFaultPlanOptions('{"fraction":0.25}')).toEqual({ fraction: 0.25 })
+    expect(parseCheatingFaultPlanOptions('{"fraction":0,"forgeAttribution":true}')).toEqual({
+      fraction: 0,
+      forgeAttribution: true,
+    })
+    for (const bad of [
+      undefined,
+      '',
+      '{x',
+      'null',
+      '[]',
+      '{"fraction":-0.1}',
+      '{"fraction":"1"}',
+      '{"fraction":1.5}',
+    ]) {
+      expect(() => parseCheatingFaultPlanOptions(bad)).toThrow(
+        expect.objectContaining({ code: 'DEVNET_OPTIONS_INVALID' }),
+      )
+    }
+    expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"forgeAttribution":1}')).toThrow(
+      /not a fault plan/,
+    )
   })
 })

@@ -4,13 +4,15 @@
  * another long-running command (`ocn serve`) with its own log and reports its failure to
  * start as a typed error.
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DevnetError } from '../../src/devnet/errors.js'
-import { ocnBinPath, runOcn, spawnNode } from '../../src/devnet/processes.js'
+import { DEVNET_FAULTS_ENV } from '../../src/devnet/faults.js'
+import { faultyNodeBinPath, ocnBinPath, runOcn, spawnNode } from '../../src/devnet/processes.js'
 
 let dir: string
 
@@ -25,6 +27,23 @@ afterAll(async () => {
 })
 
 describe('devnet processes', () => {
+  it('the faulty node refuses a fault plan that does not parse with one line and exit code 2', () => {
+    for (const plan of ['{not json', '{"fraction":2}', '{"fraction":0.5,"forgeAttribution":"yes"}']) {
+      const run = spawnSync(
+        process.execPath,
+        [faultyNodeBinPath(), 'start', '--data-dir', join(dir, 'faulty')],
+        {
+          env: { PATH: process.env.PATH ?? '', HOME: dir, [DEVNET_FAULTS_ENV]: plan },
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      )
+      expect(run.status).toBe(2)
+      expect(run.stderr.trim().split('\n')).toHaveLength(1)
+      expect(run.stderr).toContain('OCN_DEVNET_FAULTS is not a fault plan (DEVNET_OPTIONS_INVALID)')
+    }
+  })
+
   it('runOcn returns the exit code and the last JSON line, success or error', async () => {
     const logPath = join(dir, 'run.log')
     const version = await runOcn(['--version', '--json'], { logPath, timeoutMs: 30_000 })

@@ -1,5 +1,6 @@
 import type { Startable } from '../core/lifecycle.js'
 import type { Logger } from '../core/logger.js'
+import { withTimeout } from '../core/time.js'
 
 /** The parts a daemon started, stopped last-first; a stop that hangs is logged, not waited for. */
 export interface PartStack {
@@ -11,18 +12,17 @@ export function createPartStack(logger: Logger, stopTimeoutMs: number): PartStac
   const running: Array<{ name: string; part: Startable }> = []
 
   async function stopWithTimeout(name: string, part: Startable): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), stopTimeoutMs)
-    })
+    const timedOut = new Error('stop timed out')
     try {
-      const outcome = await Promise.race([part.stop().then(() => 'stopped' as const), timeout])
-      if (outcome === 'timeout')
-        logger.warn({ service: name, timeoutMs: stopTimeoutMs }, 'service did not stop in time')
+      await withTimeout(
+        () => part.stop(),
+        stopTimeoutMs,
+        () => timedOut,
+      )
     } catch (error) {
-      logger.error({ service: name, err: error }, 'service failed to stop cleanly')
-    } finally {
-      clearTimeout(timer)
+      if (error === timedOut)
+        logger.warn({ service: name, timeoutMs: stopTimeoutMs }, 'service did not stop in time')
+      else logger.error({ service: name, err: error }, 'service failed to stop cleanly')
     }
   }
 
