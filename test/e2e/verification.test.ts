@@ -106,7 +106,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
 
   /** A verifier's report, checked as a private sample of k < n leaves drawn from its own signature. */
   async function privateSample(verifier: TestNode, jobId: Hex, states: Array<'slashed' | 'finalized'>) {
-    const record = await jobIn(verifier, jobId, states)
+    await jobIn(verifier, jobId, states)
     const report = await waitFor(`${verifier.name}'s report`, async () => {
       const r = await verifier.daemon.state.getJob(jobId)
       return (r?.detail as { report?: VerificationReport } | undefined)?.report
@@ -128,7 +128,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     expect(sampleIndices(keccak256(signature), jobId, report.leafCount, report.samples)).toEqual(
       report.checkedIndices,
     )
-    return { record, report }
+    return report
   }
 
   /** Runs one job under `plan` and checks the provider convicted and every balance to the wei. */
@@ -158,14 +158,14 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     const isChallenger = (v: TestNode) => v.address.toLowerCase() === challenger.toLowerCase()
     // the challenger's report names the disputed leaf; the other verifier checked too, unless
     // the job was already challenged when its check came due
-    const challengerReport = (await privateSample(verifiers().find(isChallenger)!, jobId, ['slashed'])).report
+    const challengerReport = await privateSample(verifiers().find(isChallenger)!, jobId, ['slashed'])
     expect(challengerReport.challenged?.index).toBe(decision.leafIndex)
     const other = verifiers().find((v) => !isChallenger(v))!
     await jobIn(other, jobId, ['slashed'])
     const reports = [challengerReport]
     const otherRecord = await other.daemon.state.getJob(jobId)
     if ((otherRecord?.detail as { report?: VerificationReport } | undefined)?.report !== undefined) {
-      const otherReport = (await privateSample(other, jobId, ['slashed'])).report
+      const otherReport = await privateSample(other, jobId, ['slashed'])
       // two verifiers, two signatures: each drew its own sample
       expect(otherReport.sampleSignature).not.toBe(challengerReport.sampleSignature)
       reports.push(otherReport)
@@ -210,7 +210,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     const jobId = job.jobId as Hex
     const done = await jobIn(node('requester'), jobId, ['finalized'])
     const reports = []
-    for (const v of verifiers()) reports.push((await privateSample(v, jobId, ['finalized'])).report)
+    for (const v of verifiers()) reports.push(await privateSample(v, jobId, ['finalized']))
     for (const r of reports) {
       expect(r).toMatchObject({ passed: true, leafCount: 16, committedLeafCount: 16, mismatches: [] })
       expect(r.challenged).toBeUndefined()
