@@ -17,7 +17,15 @@ import { isP2PError, P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 import type { P2PMetrics } from './metrics.js'
 import { ARTIFACT_PROTOCOL, type StreamProtocolOptions } from './options.js'
-import { type PeerTarget, peerLabel, readMessage, toDialTarget, toP2PError, writeMessage } from './streams.js'
+import {
+  armedDeadline,
+  type PeerTarget,
+  peerLabel,
+  readMessage,
+  toDialTarget,
+  toP2PError,
+  writeMessage,
+} from './streams.js'
 import { transferDeadlineMs } from './upload-slots.js'
 
 export interface FetchArtifactOptions {
@@ -189,9 +197,9 @@ export class ArtifactFetcher {
   ): Promise<PutResult> {
     const { options, metrics, store } = this.context
     // a server slower than the minimum rate is as good as stalled: the next peer is asked
-    const total = deadline(fetchOptions.signal, transferDeadlineMs(size, options))
+    const total = armedDeadline(fetchOptions.signal, transferDeadlineMs(size, options))
     const body = readBody(raw, size, {
-      signal: total,
+      signal: total.signal,
       idleTimeoutMs: options.idleTimeoutMs,
       highWaterMark: options.artifactHighWaterMarkBytes,
     })
@@ -208,7 +216,7 @@ export class ArtifactFetcher {
         ...(fetchOptions.signal === undefined ? {} : { signal: fetchOptions.signal }),
       })
     } catch (error) {
-      if (total.aborted && !fetchOptions.signal?.aborted) {
+      if (total.signal.aborted && !fetchOptions.signal?.aborted) {
         metrics.streamStalls.inc({ protocol: ARTIFACT_PROTOCOL, direction: 'outbound' })
         throw new P2PError(P2PErrorCode.TIMEOUT, 'artifact transfer too slow', {
           cause: error,
@@ -219,6 +227,8 @@ export class ArtifactFetcher {
         metrics.streamStalls.inc({ protocol: ARTIFACT_PROTOCOL, direction: 'outbound' })
       }
       throw error
+    } finally {
+      total.clear()
     }
   }
 

@@ -14,13 +14,12 @@ import { type ContentHash, isContentHash, MessageSizeLimit } from '@ocn/protocol
 import { ArtifactStoreError } from '../artifacts/errors.js'
 import type { ArtifactStore } from '../artifacts/store.js'
 import type { Logger } from '../core/logger.js'
-import { deadline } from '../core/time.js'
 import { drainBelow } from './backpressure.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { P2PMetrics } from './metrics.js'
 import { ARTIFACT_PROTOCOL, type StreamProtocolOptions } from './options.js'
 import type { PeerPenalties } from './peer-penalties.js'
-import { readMessage, toP2PError, writeMessage } from './streams.js'
+import { armedDeadline, readMessage, toP2PError, writeMessage } from './streams.js'
 import { transferDeadlineMs, type UploadSlots } from './upload-slots.js'
 
 export interface ArtifactServerContext {
@@ -51,7 +50,8 @@ export class ArtifactServer {
     this.inFlight.add(controller)
     // the deadline of the phase running now (header, then the whole transfer): when it has
     // fired, whatever the stream threw is a timeout
-    const phase = { signal: deadline(controller.signal, options.requestTimeoutMs) }
+    const header = armedDeadline(controller.signal, options.requestTimeoutMs)
+    const phase = { signal: header.signal }
     let outcome = 'ok'
     try {
       outcome = await this.answer(stream, remotePeer, controller.signal, phase)
@@ -65,6 +65,7 @@ export class ArtifactServer {
       if (mapped.code === P2PErrorCode.TIMEOUT && !controller.signal.aborted) this.stalled(remotePeer, mapped)
       else log.debug({ err: mapped, peer: remotePeer }, 'artifact upload failed')
     } finally {
+      header.clear()
       this.inFlight.delete(controller)
       metrics.streamRequests.inc({ protocol: ARTIFACT_PROTOCOL, direction: 'inbound', outcome })
     }
@@ -108,12 +109,13 @@ export class ArtifactServer {
       await stream.close({ signal: headerSignal })
       return typeof slot === 'string' ? slot : status
     }
+    const total = armedDeadline(signal, transferDeadlineMs(size, options))
     try {
-      const total = deadline(signal, transferDeadlineMs(size, options))
-      phase.signal = total
-      await writeMessage(lp, 'artifactResponse', { version: 1, status: 'ok', size }, total)
-      await this.sendBody(lp, req.hash, size, total)
+      phase.signal = total.signal
+      await writeMessage(lp, 'artifactResponse', { version: 1, status: 'ok', size }, total.signal)
+      await this.sendBody(lp, req.hash, size, total.signal)
     } finally {
+      total.clear()
       slot.release()
     }
     return 'ok'
@@ -151,16 +153,18 @@ async function untilIdle(
   idleTimeoutMs: number,
   work: (idle: AbortSignal) => Promise<void>,
 ): Promise<void> {
-  const idle = deadline(signal, idleTimeoutMs)
+  const idle = armedDeadline(signal, idleTimeoutMs)
   try {
-    await work(idle)
+    await work(idle.signal)
   } catch (error) {
-    if (idle.aborted && !signal.aborted) {
+    if (idle.signal.aborted && !signal.aborted) {
       throw new P2PError(P2PErrorCode.TIMEOUT, 'artifact reader stalled', {
         cause: error,
         details: `the reader took nothing for ${idleTimeoutMs} ms`,
       })
     }
     throw error
+  } finally {
+    idle.clear()
   }
 }

@@ -99,6 +99,33 @@ export async function writeMessage<T extends MessageType>(
   await lp.write(encodeMessage(type, message), { signal })
 }
 
+/**
+ * A deadline kept alive by its own timer, linked to `parent`. Long transfers use it instead of
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: a composite signal holds its sources
+ * weakly, and a timeout signal collected before it fires never aborts anything, which left an
+ * upload of a stalled reader holding its slot for good. Call `clear()` once the work is done.
+ */
+export function armedDeadline(
+  parent: AbortSignal | undefined,
+  ms: number,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController()
+  const onParentAbort = () => controller.abort(parent?.reason)
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
+    ms,
+  )
+  if (parent?.aborted) onParentAbort()
+  else parent?.addEventListener('abort', onParentAbort, { once: true })
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer)
+      parent?.removeEventListener('abort', onParentAbort)
+    },
+  }
+}
+
 export interface RequestOptions {
   signal?: AbortSignal
   timeoutMs: number
