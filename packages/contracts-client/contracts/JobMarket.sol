@@ -445,9 +445,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment,
     /// jobBinding] against the verifier bound at award, where jobBinding is
     /// `ZkJobBinding.compute(jobId, job.provider)`: a proof made for another job, or by another
-    /// provider, does not verify here even when the model and input are the same. Pays the provider the price minus the protocol fee,
-    /// unlocks its collateral and stores `outputCommitment` as the job's result. Provider only,
-    /// before the deadline.
+    /// provider, does not verify here even when the model and input are the same. Pays the
+    /// provider the price minus the protocol fee, unlocks its collateral and stores
+    /// `outputCommitment` as the job's result. Provider only, before the deadline.
     /// @dev Groth16 proofs are malleable, so nothing here keys on the proof bytes; the job's
     /// status is what makes a second settlement impossible. Signals at or above the field order
     /// are refused rather than left to the verifier, so no value can alias another mod p.
