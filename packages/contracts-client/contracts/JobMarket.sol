@@ -10,7 +10,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
-import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {IGroth16Verifier, ZkJobBinding} from "./IGroth16Verifier.sol";
 import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {AttributionPool} from "./attribution/AttributionPool.sol";
@@ -442,10 +442,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Proves a zk-mode job's result and settles it at once: the Groth16 proof (a, b, c)
-    /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment]
-    /// against the verifier bound at award. Pays the provider the price minus the protocol fee,
-    /// unlocks its collateral and stores `outputCommitment` as the job's result. Provider only,
-    /// before the deadline.
+    /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment,
+    /// jobBinding] against the verifier bound at award, where jobBinding is
+    /// `ZkJobBinding.compute(jobId, job.provider)`: a proof made for another job, or by another
+    /// provider, does not verify here even when the model and input are the same. Pays the
+    /// provider the price minus the protocol fee, unlocks its collateral and stores
+    /// `outputCommitment` as the job's result. Provider only, before the deadline.
     /// @dev Groth16 proofs are malleable, so nothing here keys on the proof bytes; the job's
     /// status is what makes a second settlement impossible. Signals at or above the field order
     /// are refused rather than left to the verifier, so no value can alias another mod p.
@@ -470,8 +472,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         }
         // A verifier that reverts (a malformed point fails the precompile) counts as a rejection.
         bool valid;
-        try terms.verifier.verifyProof(a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment])
-        returns (bool ok) {
+        // Computed here, never passed in: the caller cannot choose which job its proof is bound to.
+        uint256 jobBinding = ZkJobBinding.compute(jobId, job.provider);
+        try terms.verifier.verifyProof(
+            a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment, jobBinding]
+        ) returns (bool ok) {
             valid = ok;
         } catch {}
         if (!valid) revert InvalidZkProof(jobId);
