@@ -9,6 +9,8 @@ export const integration: Record<string, string> = {
   'test/channels.property.test.ts': 'starts anvil',
   'test/channels.test.ts': 'starts anvil',
   'test/court.test.ts': 'starts anvil',
+  'test/court-jury.test.ts': 'starts anvil',
+  'test/court-governance.test.ts': 'starts anvil',
   'test/devchain.test.ts': 'starts anvil; spawns a node process that owns it',
   'test/eip712.test.ts': 'starts anvil',
   'test/governance.test.ts': 'starts anvil',
