@@ -14,6 +14,7 @@ import {
   deployProtocol,
   type GovernanceDeployment,
   ProtocolRole,
+  parseDeployment,
   setCourtParams,
   startDevChain,
 } from '../src/index.js'
@@ -70,6 +71,26 @@ async function roleMap(): Promise<Map<bigint, Set<Address>>> {
   }
   return map
 }
+
+describe('court in the deployment file', () => {
+  it('round-trips the court address, role and parameters; files from before the court still parse', () => {
+    const json = JSON.stringify(deployment, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    const parsed = parseDeployment(json)
+    expect(parsed.addresses.disputeCourt).toBe(deployment.addresses.disputeCourt)
+    expect(parsed.roles.court).toBe(ProtocolRole.court)
+    expect(parsed.courtParams).toEqual(defaultCourtParameters)
+    const older = JSON.parse(json)
+    delete older.addresses.disputeCourt
+    delete older.roles.court
+    delete older.courtParams
+    const parsedOlder = parseDeployment(JSON.stringify(older))
+    expect(parsedOlder.addresses.disputeCourt).toBeUndefined()
+    expect(parsedOlder.roles.court).toBeUndefined()
+    expect(parsedOlder.courtParams).toBeUndefined()
+    older.courtParams = { ...JSON.parse(json).courtParams, jurySize: undefined }
+    expect(() => parseDeployment(JSON.stringify(older))).toThrow('courtParams.jurySize missing')
+  })
+})
 
 describe('court under governance', () => {
   it('leaves the deployer no role at all, and the COURT role to the court contract alone', async () => {
