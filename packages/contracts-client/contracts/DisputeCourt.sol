@@ -24,6 +24,13 @@ import {JobMarket} from "./JobMarket.sol";
 /// StakeManager, locked by this contract (it is the StakeManager's second authorized locker).
 /// A convicted provider is slashed through `JobMarket.convict`; a false challenger's loss goes
 /// to the coherent jurors (`juryShareBps`) and the treasury, never to the provider it accused.
+/// Gas bounds: a draw scans at most MAX_JURY_POOL pool slots; `execute` visits every seat of the
+/// dispute once (at most (15 + 31 + 63) · 2 = 218 seats with the largest jury, three rounds and a
+/// redraw each, about 35k gas per penalized seat) and, for a guilty ruling, reads one slot per
+/// earlier dispute on the same job (each of which cost its challenger a bond and locked stake).
+/// Residual trust: the provider's, requester's and challenger's own addresses are excluded from
+/// the jury, but a party's other accounts in the pool are not identifiable; stake weighting and
+/// the appeal to a jury twice as large make buying a majority cost a majority of the drawn stake.
 contract DisputeCourt is AccessManaged, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
