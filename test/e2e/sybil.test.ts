@@ -7,6 +7,11 @@
  * read once per window), so: no job is awarded to an under-staked bidder, no award is even
  * attempted (the requester sent exactly one approval and one award per job), no job dies
  * without a re-offer, honest providers run every job, and the books hold to the wei.
+ *
+ * A staked stranger can still win (its collateral ranks it, and it risks that collateral):
+ * when it then stays silent past its ETA and the grace, the job is re-offered at once without
+ * it, an honest provider runs it, and the dead award is expired after its deadline for the
+ * refund, the no-show slashed.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -27,6 +32,7 @@ import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fundAndStake,
+  increaseTime,
   jobIn,
   OPEN,
   removeDir,
@@ -81,15 +87,19 @@ async function startSybilPeer(sybils: Sybil[], domain: { chainId: number; verify
   return {
     host,
     receipts,
-    /** every identity bids 1 wei and 40% under the honest price on the offer */
-    async bidOn(offer: JobOffer, jobId: Hex): Promise<void> {
+    /** every identity bids 1 wei and 40% under the honest price on the offer (or the prices given) */
+    async bidOn(
+      offer: JobOffer,
+      jobId: Hex,
+      lure: { prices?: bigint[]; collateral?: bigint } = {},
+    ): Promise<void> {
       const sends = sybils.flatMap((sybil, i) =>
-        [1n, (HONEST_PRICE * 6n) / 10n].map(async (price) => {
+        (lure.prices ?? [1n, (HONEST_PRICE * 6n) / 10n]).map(async (price) => {
           const terms: BidTerms = {
             jobId,
             provider: sybil.account.address,
             price,
-            collateral: offer.terms.minCollateral,
+            collateral: lure.collateral ?? offer.terms.minCollateral,
             expiry: offer.terms.deadline,
             nonce: BigInt(toHex(crypto.getRandomValues(new Uint8Array(16)))),
             etaSeconds: 1,
@@ -290,4 +300,125 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
     }
     for (const job of finals) await jobIn(node('requester'), job.id, ['finalized'])
   }, 300_000)
+
+  it('a staked stranger that wins and never runs is re-offered at once without it; its award expires for the refund', async () => {
+    // a requester that judges no-shows quickly; the Sybil's collateral (5× the minimum) buys it
+    // the rank of a proven provider, so it wins the first round and then stays silent
+    const [nsRequester] = await startNodes(
+      net.chain,
+      net.deployment,
+      dir,
+      [
+        {
+          name: 'requester-ns',
+          accountIndex: 4,
+          roles: ['requester'],
+          configure: (c) => {
+            c.requester.biddingWindowMs = 5_000
+            c.requester.noShowGraceMs = 8_000
+          },
+        },
+      ],
+      nodes,
+    )
+    nodes.push(nsRequester!)
+    await fundAndStake(net.chain, net.deployment, 4, 100n * OPEN, 0n)
+    const key = generatePrivateKey()
+    const staked: Sybil = { key, account: privateKeyToAccount(key), stake: 8n * OPEN }
+    await fundSybil(staked)
+    const lone = await startSybilPeer([staked], {
+      chainId: net.deployment.chainId,
+      verifyingContract: net.deployment.addresses.jobMarket,
+    })
+    try {
+      await lone.host.dial(multiaddr(nsRequester!.daemon.services.p2p!.listenAddresses()[0]!))
+      const honestNodes = nodes.filter((n) => n.name.startsWith('honest'))
+      const stakeManager = net.deployment.addresses.stakeManager
+      const watched = [nsRequester!.address, ...honestNodes.map((n) => n.address), staked.account.address]
+      const tokenOf = (account: Address) =>
+        getTokenBalance(client(), { token: net.deployment.addresses.token, account })
+      const before = await tokenBalances(net.chain, net.deployment, watched)
+      const [marketBefore, stakeBefore] = await Promise.all([
+        tokenOf(net.deployment.addresses.jobMarket),
+        tokenOf(stakeManager),
+      ])
+      const role = nsRequester!.components.parts.roles.requester as RequesterRole
+      const { jobId } = await role.submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+      const record = await nsRequester!.daemon.state.requireJob(jobId)
+      const offer = decodeJobOffer(hexToBytes((record.detail as { offer: Hex }).offer))
+      await lone.bidOn(offer, jobId as Hex, { prices: [(HONEST_PRICE * 6n) / 10n], collateral: 5n * OPEN })
+      const lost = await jobIn(nsRequester!, jobId, ['awarded'])
+      expect(lost.provider?.toLowerCase()).toBe(staked.account.address.toLowerCase())
+
+      // silent past ETA + grace: re-offered long before the deadline, without the no-show
+      const dead = await waitFor('the no-show re-offered', async () => {
+        const j = await nsRequester!.daemon.state.getJob(jobId)
+        return (j?.detail as { reofferedAs?: string } | undefined)?.reofferedAs === undefined ? undefined : j
+      })
+      expect(dead.state).toBe('awarded')
+      const nextId = (dead.detail as { reofferedAs: string }).reofferedAs
+      const second = await nsRequester!.daemon.state.requireJob(nextId)
+      expect((second.detail as { excludedProviders?: string[] }).excludedProviders).toEqual([
+        staked.account.address.toLowerCase(),
+      ])
+      const nextOffer = decodeJobOffer(hexToBytes((second.detail as { offer: Hex }).offer))
+      await lone.bidOn(nextOffer, nextId as Hex, {
+        prices: [(HONEST_PRICE * 6n) / 10n],
+        collateral: 5n * OPEN,
+      })
+      expect(lone.receipts.at(-1)?.receipt.reason).toBe('invalid-bid')
+      const next = (await settledOn(nsRequester!, nextId)).at(-1)
+      expect(next!.state).toBe('finalized')
+      expect(honestNodes.map((n) => n.address.toLowerCase())).toContain(next!.provider!.toLowerCase())
+
+      // past the old deadline the requester expires the dead award: its escrow comes back, the
+      // no-show is slashed, and the expired job is not offered a second time
+      await increaseTime(net.chain, 400)
+      const expired = await jobIn(nsRequester!, jobId, ['expired'])
+      expect((expired.detail as { reofferedAs?: string }).reofferedAs).toBe(next!.id)
+      await new Promise((r) => setTimeout(r, 1_500))
+      const offered = await nsRequester!.daemon.state.listJobs({ role: 'requester' })
+      expect(
+        offered.filter((j) => j.attempts > 1 && (j.detail as { reofferOf?: string }).reofferOf === jobId),
+      ).toHaveLength(1)
+
+      const after = await tokenBalances(net.chain, net.deployment, watched)
+      const [marketAfter, stakeAfter] = await Promise.all([
+        tokenOf(net.deployment.addresses.jobMarket),
+        tokenOf(stakeManager),
+      ])
+      const delta = (a: Address) => after[a]!.token - before[a]!.token
+      expect(-delta(nsRequester!.address)).toBe(next!.price!)
+      const honestGain = honestNodes.reduce((sum, n) => sum + delta(n.address), 0n)
+      const penalty = before[staked.account.address]!.staked - after[staked.account.address]!.staked
+      expect(penalty).toBe((5n * OPEN * 2_000n) / 10_000n)
+      expect(stakeBefore - stakeAfter).toBe(penalty)
+      expect(honestGain + (marketAfter - marketBefore)).toBe(next!.price! + penalty)
+      expect(delta(staked.account.address)).toBe(0n)
+      for (const a of watched) expect(after[a]!.locked).toBe(0n)
+    } finally {
+      await lone.host.stop()
+    }
+  }, 300_000)
+
+  /** The job and the jobs it was re-offered as, until one is finalized. */
+  async function settledOn(requesterNode: TestNode, jobId: string): Promise<JobRecord[]> {
+    const out: JobRecord[] = []
+    let id: string | undefined = jobId
+    while (id !== undefined) {
+      const current: string = id
+      const job = await waitFor(
+        `job ${current.slice(0, 10)} finalized or re-offered`,
+        async () => {
+          const j = await requesterNode.daemon.state.getJob(current)
+          const linked = (j?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+          return j !== undefined && (j.state === 'finalized' || linked !== undefined) ? j : undefined
+        },
+        120_000,
+      )
+      out.push(job)
+      id = (job.detail as { reofferedAs?: string }).reofferedAs
+    }
+    return out
+  }
 })
