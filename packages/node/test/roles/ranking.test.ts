@@ -89,13 +89,17 @@ function candidates(entries: Array<[string, Bid, BidderStanding]>): Candidate<st
 const honestPrice = (OPEN / 10_000n) * 64n
 
 describe('bid ranking (expected cost = price + risk × max price)', () => {
-  it('a stranger counts as certain to fail; a clean record of n jobs as 1 in n + 1', () => {
+  it('a stranger weighs 1, a clean record of n jobs 1 / (n + 1), a slash 3 on its own', () => {
     expect(bidRisk(fresh, OPEN, OPEN)).toEqual({ numerator: 1000n, denominator: 1000n })
     expect(bidRisk(proven, OPEN, OPEN)).toEqual({ numerator: 1000n, denominator: 6000n })
     // a slash counts as two failures, a no-show as one
     expect(bidRisk({ completed: 5, slashed: 1, noShows: 1 }, OPEN, OPEN)).toEqual({
       numerator: 4000n,
-      denominator: 9000n,
+      denominator: 6000n,
+    })
+    expect(bidRisk({ completed: 0, slashed: 1, noShows: 0 }, OPEN, OPEN)).toEqual({
+      numerator: 3000n,
+      denominator: 1000n,
     })
     // collateral beyond the minimum is evidence too, at most as much as 4 completed jobs
     expect(bidRisk(fresh, 2n * OPEN, OPEN)).toEqual({ numerator: 1000n, denominator: 2000n })
@@ -135,9 +139,8 @@ describe('bid ranking (expected cost = price + risk × max price)', () => {
       ]),
       rules(),
     )
-    expect(ranked[0]?.item).toBe('cheater')
-    // a burned identity is no worse than a stranger, so among strangers price decides
-    expect(ranked.map((r) => r.item)).toEqual(['cheater', 'newcomer', 'dear'])
+    // among strangers price decides; a record of cheating ranks below any stranger
+    expect(ranked.map((r) => r.item)).toEqual(['newcomer', 'dear', 'cheater'])
     // extra collateral ranks a newcomer above cheaper strangers
     const { ranked: bonded } = rankBids(
       candidates([

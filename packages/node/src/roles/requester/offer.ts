@@ -23,13 +23,14 @@ import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
-import { JobRuns, jobMarket, type RequesterContext } from './context.js'
+import { jobMarket, type RequesterContext } from './context.js'
 
 /** An offer's terms before publishing fixes its requester, windows and salt. */
 export type OfferBase = Omit<OfferTerms, 'requester' | 'biddingEnds' | 'deadline' | 'salt'>
 
 export class RequesterOffers {
-  private readonly reoffers = new JobRuns()
+  /** re-offers under way, by the dead job's id */
+  private readonly inFlight = new Map<string, Promise<SubmitJobResult>>()
 
   /** `biddingClosed` starts the award of a job once its bid collection has closed */
   constructor(
@@ -104,7 +105,11 @@ export class RequesterOffers {
     return { jobId }
   }
 
-  /** Puts an expired, failed or slashed job on the market again under a new job id (by hand). */
+  /**
+   * Puts an expired, failed or slashed job on the market again under a new job id (by hand).
+   * A job already offered again (automatically, or by an earlier call) answers with that offer:
+   * the work is on the market once, and escrowed once.
+   */
   async reoffer(jobId: string): Promise<SubmitJobResult> {
     const job = await this.context.state.getJob(jobId)
     if (job === undefined || job.role !== 'requester') {
@@ -116,7 +121,30 @@ export class RequesterOffers {
         `job ${jobId} is ${job.state}; only expired, failed or slashed jobs are re-offered`,
       )
     }
-    return this.republish(job)
+    return this.reofferOnce(jobId)
+  }
+
+  /**
+   * The one re-offer of a dead job: a job already offered again answers with that offer, and
+   * a re-offer under way is joined, so by hand, timer and tick never put the work on the
+   * market twice (nor escrow it twice).
+   */
+  private reofferOnce(jobId: string): Promise<SubmitJobResult> {
+    const running = this.inFlight.get(jobId)
+    if (running !== undefined) return running
+    const { state } = this.context
+    const run = (async () => {
+      const job = await state.requireJob(jobId)
+      const done = requesterDetail(job).reofferedAs
+      if (done !== undefined) return { jobId: done }
+      const { jobId: next } = await this.republish(job, this.deadProvider(job))
+      const fresh = await state.requireJob(jobId)
+      await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), reofferedAs: next } })
+      this.context.log.info({ jobId, reofferedAs: next, state: job.state }, 'job offered again')
+      return { jobId: next }
+    })().finally(() => this.inFlight.delete(jobId))
+    this.inFlight.set(jobId, run)
+    return run
   }
 
   /** The same work as `job`, offered anew; its no-shows (and `job`'s provider when it is one) left out. */
@@ -156,22 +184,17 @@ export class RequesterOffers {
 
   /** Re-offers the job now if its automatic re-offer is due and not done (timers and the tick call it). */
   reofferDue(jobId: string): void {
-    const { log } = this.context
-    this.reoffers.start(
-      jobId,
-      async () => {
-        const { state } = this.context
-        const job = await state.requireJob(jobId)
+    const { state, log } = this.context
+    if (this.inFlight.has(jobId)) return
+    state
+      .requireJob(jobId)
+      .then((job) => {
         const detail = requesterDetail(job)
-        if (detail.reofferedAs !== undefined) return
-        if (detail.reofferDueAt === undefined || Date.now() < detail.reofferDueAt) return
-        const { jobId: next } = await this.republish(job, this.deadProvider(job))
-        const fresh = await state.requireJob(jobId)
-        await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), reofferedAs: next } })
-        log.info({ jobId, reofferedAs: next, state: job.state }, 'job offered again')
-      },
-      (err) => log.error({ jobId, err }, 'automatic re-offer failed; the tick tries again'),
-    )
+        if (detail.reofferedAs !== undefined || detail.reofferDueAt === undefined) return
+        if (Date.now() < detail.reofferDueAt) return
+        return this.reofferOnce(jobId)
+      })
+      .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed; the tick tries again'))
   }
 
   /** The provider a dead job was awarded to (an expiry's no-show), left out of the next round. */

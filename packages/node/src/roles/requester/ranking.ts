@@ -4,16 +4,17 @@
  * A bid is ranked by what it is expected to cost the requester, not by its price alone:
  *
  *     expected cost = price + risk × value
- *     risk          = (1 + F) / (1 + F + E)
+ *     risk          = (1 + F) / (1 + E)
  *     F             = 2 × slashed + noShows                     (failures on record; a slash was cheating)
  *     E             = completed + min(4, (collateral − minCollateral) / minCollateral)
  *     value         = the offer's maxPrice                      (what the job is worth to the requester)
  *
- * `risk` is the chance the job dies with this provider, estimated from its on-chain record with
- * one failure assumed for an identity nobody has seen (a stranger counts as certain to fail
- * until it has proven otherwise), and collateral put up beyond the offer's minimum counts as
- * evidence too (capped, so stake alone cannot outweigh a long record). A job that dies costs
- * the requester a round of delay, valued at its maxPrice.
+ * `risk` weighs the provider's failures against its evidence of work: the on-chain record,
+ * with one failure assumed for every identity (a stranger counts as certain to fail until it
+ * has proven otherwise), and collateral put up beyond the offer's minimum as evidence too
+ * (capped, so stake alone cannot outweigh a long record). A job that dies costs the requester
+ * a round of delay, valued at its maxPrice. A record of failures ranks below a stranger (a
+ * slashed provider weighs 3, a stranger 1), so a cheater has no reason to keep its identity.
  *
  * What follows (price ≤ value always, since no bid above maxPrice is taken):
  * - a fresh identity never beats a provider with a clean record of n ≥ 1 jobs unless it is
@@ -39,7 +40,7 @@ const UNIT = 1000n
 /** collateral beyond the minimum counts as at most this many completed jobs */
 const MAX_COLLATERAL_CREDIT = 4n * UNIT
 
-/** The chance (numerator / denominator) that a job dies with this provider. */
+/** The provider's risk weight (numerator / denominator): failures on record against evidence of work. */
 export function bidRisk(
   record: ProviderRecord,
   collateral: bigint,
@@ -50,7 +51,7 @@ export function bidRisk(
   const extra = collateral > minCollateral ? ((collateral - minCollateral) * UNIT) / base : 0n
   const credit = extra < MAX_COLLATERAL_CREDIT ? extra : MAX_COLLATERAL_CREDIT
   const evidence = UNIT * BigInt(record.completed) + credit
-  return { numerator: failures, denominator: failures + evidence }
+  return { numerator: failures, denominator: UNIT + evidence }
 }
 
 /** The bid's expected cost to the requester, in token base units: price + risk × value. */
