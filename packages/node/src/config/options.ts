@@ -169,7 +169,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
     requester: {
       biddingWindowMs: 2_000,
       awardGraceMs: 20_000,
-      noShowGraceMs: 60_000,
+      noShowGraceMs: 120_000,
       minPricePerSample: OPEN / 10_000_000n,
       noBidReoffers: 2,
       noBidReofferDelayMs: 2_000,
