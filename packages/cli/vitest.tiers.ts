@@ -8,6 +8,7 @@ export const integration: Record<string, string> = {
   'test/cli/chain.test.ts': 'starts anvil; spawns ocn',
   'test/cli/cli.test.ts': 'spawns ocn',
   'test/cli/gov.test.ts': 'starts anvil; spawns ocn',
+  'test/cli/job-follow.test.ts': 'serves the HTTP API on a TCP port; spawns ocn',
   'test/cli/job-results.test.ts': 'serves the HTTP API on a TCP port; spawns ocn',
   'test/cli/zk.test.ts': 'builds a circuit; starts anvil; spawns ocn',
   'test/devnet/processes.test.ts': "spawns ocn through the devnet's process helpers (no devnet)",

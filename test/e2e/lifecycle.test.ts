@@ -223,6 +223,10 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
           roles: ['provider'],
           configure: (c) => {
             c.provider.priceFloorPerSample = 5n * 10n ** 13n
+            // a stranger's lower price alone does not beat the honest provider's record (the
+            // requester ranks by expected cost): the collateral it puts up (3.2 OPEN, over three
+            // times the minimum) ranks it first
+            c.provider.collateral.priceMultiple = 1_000
           },
         },
       ],
@@ -249,6 +253,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const expired = await jobIn(node('requester'), job.jobId, ['expired'])
     expect(expired.history.at(-1)?.note).toMatch(/refunded/)
 
+    // the requester offers the dead job again on its own; reoffer() by hand answers with that offer
     const again = await requester().reoffer(job.jobId)
     expect(again.jobId).not.toBe(job.jobId)
     const awardedAgain = await jobIn(node('requester'), again.jobId, ['awarded', 'committed', 'finalized'])

@@ -173,9 +173,60 @@ function stepLine(job: ApiJson<JobRecord>, state: string): string {
   return `  ${state}${who}${what}\n`
 }
 
+/** How long a failed or expired job without a re-offer mark must stay so before it counts as the end. */
+const SETTLE_MS = 3_000
+
 /**
- * Follows a submitted job to a terminal state: a bar over the bidding window, then one line
- * per lifecycle step (nothing but the final JSON with --json).
+ * Where a job record leads: to the job it was re-offered as, to a re-offer the requester has
+ * scheduled, to its end, or nowhere yet (still running, or just failed and not yet marked).
+ */
+type JobLead = { to: 'reoffer'; id: string } | { to: 'pending' } | { to: 'end' } | { to: 'open' }
+
+function leadOf(job: ApiJson<JobRecord>, settled: boolean): JobLead {
+  const detail = job.detail as { reofferedAs?: unknown; reofferDueAt?: unknown } | undefined
+  // a no-show's job is re-offered while its old award still runs to its deadline: follow the new one
+  if (typeof detail?.reofferedAs === 'string') return { to: 'reoffer', id: detail.reofferedAs }
+  if (!TERMINAL.has(job.state)) return { to: 'open' }
+  if (job.state === 'finalized' || job.state === 'slashed') return { to: 'end' }
+  if (typeof detail?.reofferDueAt === 'number') return { to: 'pending' }
+  if ((job.history.at(-1)?.note ?? '').includes('re-offered')) return { to: 'pending' }
+  // the requester marks the re-offer right after the transition: give it a moment
+  return settled ? { to: 'end' } : { to: 'open' }
+}
+
+/** The bar over a job's bidding window, updated on each poll. */
+function biddingBar(context: CommandContext) {
+  let bar: ReturnType<typeof createProgressBar> | undefined
+  return {
+    update(job: ApiJson<JobRecord>): void {
+      const closesAt = (job.detail as { biddingClosesAt?: number } | undefined)?.biddingClosesAt
+      if (closesAt === undefined) return
+      if (job.state === 'bidding' && bar === undefined) {
+        bar = createProgressBar({
+          stream: context.io.stdout,
+          label: 'bidding window',
+          total: Math.max(1, closesAt - job.createdAt),
+          unit: 'ms',
+          silent: context.json,
+        })
+      }
+      if (bar === undefined) return
+      bar.update(Math.min(closesAt - job.createdAt, Date.now() - job.createdAt))
+      if (job.state !== 'bidding' && job.state !== 'offered')
+        this.finish(job.state === 'awarded' ? 'bids collected' : job.state)
+    },
+    finish(text: string): void {
+      bar?.finish(text)
+      bar = undefined
+    },
+  }
+}
+
+/**
+ * Follows a submitted job to its end: a bar over each bidding window, one line per lifecycle
+ * step (nothing but the final JSON with --json), and on through every re-offer the requester
+ * makes (no usable bid, no award, a no-show, an expiry), so only a job that really ends
+ * without a result ends the command with a failure.
  */
 async function followJob(
   context: CommandContext,
@@ -185,41 +236,34 @@ async function followJob(
 ): Promise<ApiJson<JobRecord>> {
   const out = context.io.stdout
   const deadline = Date.now() + Number(timeoutText) * 1000
-  const shown = new Set<string>()
-  let bidding: ReturnType<typeof createProgressBar> | undefined
-  let job = await fetchJob(api, jobId)
+  let shown = new Set<string>()
+  let bar = biddingBar(context)
+  let id = jobId
+  let sameSince = { state: '', at: Date.now() }
   for (;;) {
-    const closesAt = (job.detail as { biddingClosesAt?: number } | undefined)?.biddingClosesAt
-    if (job.state === 'bidding' && closesAt !== undefined && bidding === undefined) {
-      const total = Math.max(1, closesAt - job.createdAt)
-      bidding = createProgressBar({
-        stream: out,
-        label: 'bidding window',
-        total,
-        unit: 'ms',
-        silent: context.json,
-      })
-    }
-    if (bidding !== undefined && closesAt !== undefined) {
-      bidding.update(Math.min(closesAt - job.createdAt, Date.now() - job.createdAt))
-      if (job.state !== 'bidding' && job.state !== 'offered') {
-        bidding.finish(job.state === 'awarded' ? 'bids collected' : job.state)
-        bidding = undefined
-      }
-    }
+    const job = await fetchJob(api, id)
+    bar.update(job)
     for (const entry of job.history) {
       if (shown.has(entry.state)) continue
       shown.add(entry.state)
       if (context.json || entry.state === 'bidding') continue
       out.write(stepLine(job, entry.state))
     }
-    if (TERMINAL.has(job.state)) return job
+    if (job.state !== sameSince.state) sameSince = { state: job.state, at: Date.now() }
+    const lead = leadOf(job, Date.now() - sameSince.at >= SETTLE_MS)
+    if (lead.to === 'end') return job
+    if (lead.to === 'reoffer') {
+      const why = job.history.at(-1)?.note
+      bar.finish(job.state)
+      if (!context.json) out.write(`  re-offered as ${lead.id}${why === undefined ? '' : ` (${why})`}\n`)
+      ;[id, shown, bar, sameSince] = [lead.id, new Set(), biddingBar(context), { state: '', at: Date.now() }]
+      continue
+    }
     if (Date.now() > deadline)
-      throw new JobCommandError('JOB_TIMEOUT', `job ${jobId} is still ${job.state} after ${timeoutText} s`, {
-        details: `follow it with \`ocn job status ${jobId}\``,
+      throw new JobCommandError('JOB_TIMEOUT', `job ${id} is still ${job.state} after ${timeoutText} s`, {
+        details: `follow it with \`ocn job status ${id}\``,
       })
     await new Promise((r) => setTimeout(r, 250))
-    job = await fetchJob(api, jobId)
   }
 }
 

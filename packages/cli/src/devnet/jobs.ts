@@ -1,7 +1,8 @@
 /**
  * Reading a job from the requester's local API the way a user would follow it: a job that
- * drew no usable bid is offered again automatically under a new id (requester.noBidReoffers),
- * and the old record points to the new one, so the devnet follows that chain.
+ * died (no usable bid, no award, a no-show, an expiry) is offered again automatically under a
+ * new id (requester.noBidReoffers), and the old record points to the new one, so the devnet
+ * follows that chain.
  */
 
 import type { JobRecord } from '@ocn/node'
@@ -36,9 +37,10 @@ export async function readFollowingReoffers(
         timeoutMs: options.timeoutMs ?? 5_000,
       },
     )
-    const next = (record.detail as { reofferedAs?: unknown } | undefined)?.reofferedAs
-    if (record.state === 'failed' && typeof next === 'string') {
-      id = next
+    const detail = record.detail as { reofferedAs?: unknown; reofferDueAt?: unknown } | undefined
+    // failed, expired, or a no-show's award still open on chain: the new offer is the job now
+    if (typeof detail?.reofferedAs === 'string') {
+      id = detail.reofferedAs
       continue
     }
     const note = record.history.at(-1)?.note ?? ''
@@ -46,7 +48,9 @@ export async function readFollowingReoffers(
       id,
       record,
       reoffers,
-      awaitingReoffer: record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE),
+      awaitingReoffer:
+        typeof detail?.reofferDueAt === 'number' ||
+        (record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE)),
     }
   }
   throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId}: more than ${MAX_HOPS} re-offers`)

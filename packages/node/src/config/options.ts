@@ -86,7 +86,23 @@ export interface VerifierConfig {
 export interface RequesterConfig {
   /** How long bids are collected after an offer is published. */
   biddingWindowMs: number
-  /** automatic re-offers of a job that drew no usable bid */
+  /**
+   * Time kept after bid collection for the award (and the fall-back awards to the next bids)
+   * to land on chain: the offer's biddingEnds is the collection's end plus this, and the
+   * market refuses an award after biddingEnds.
+   */
+  awardGraceMs: number
+  /**
+   * How long past its announced ETA an awarded provider may stay silent (no commitment on
+   * chain) before the job is offered again without it, long before the deadline.
+   */
+  noShowGraceMs: number
+  /**
+   * Lowest bid price taken, per sample (inference) or per training step, in token base
+   * units: bids below it are absurd (a lure, not a price) and dropped before ranking.
+   */
+  minPricePerSample: bigint
+  /** automatic re-offers of a job that died (no usable bid, failed award, no-show, expiry) */
   noBidReoffers: number
   noBidReofferDelayMs: number
   /** Highest total price the requester escrows for one job, in token base units. */
@@ -152,6 +168,9 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
     requester: {
       biddingWindowMs: 2_000,
+      awardGraceMs: 20_000,
+      noShowGraceMs: 120_000,
+      minPricePerSample: OPEN / 10_000_000n,
       noBidReoffers: 2,
       noBidReofferDelayMs: 2_000,
       maxPrice: OPEN,

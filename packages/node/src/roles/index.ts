@@ -36,8 +36,9 @@ export {
   PrebidRejection,
 } from './provider/prebid.js'
 export {
+  bidRisk,
   createRequesterRole,
-  effectivePrice,
+  expectedCost,
   NO_BID_REOFFER_NOTE,
   type RequesterRoleHandle,
 } from './requester/index.js'

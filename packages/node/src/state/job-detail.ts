@@ -45,8 +45,14 @@ export interface RequesterJobDetail {
   offer: Hex
   providerPeerId?: string
   reofferOf?: string
-  /** set on a job that drew no usable bid and was offered again automatically */
+  /** set on a job that died (no usable bid, failed award, no-show, expiry) and was offered again */
   reofferedAs?: string
+  /** a dead job whose automatic re-offer is due at this time (ms); the tick re-offers it after a restart */
+  reofferDueAt?: number
+  /** providers whose bids this offer does not take: the no-shows of the rounds before it */
+  excludedProviders?: string[]
+  /** when the awarded provider counts as a no-show if it has not committed (ms): award + ETA + grace */
+  noShowAt?: number
   biddingClosesAt: number
   results?: RequesterResults
 }

@@ -1,9 +1,11 @@
 /**
- * Bids and the award: valid bids are kept whole as they arrive; when the bidding window
- * closes they are ranked (price weighed by the provider's on-chain record) and the best one
- * is awarded on-chain with the price in escrow, the next one tried when an award fails.
+ * Bids and the award: valid bids are kept whole as they arrive; when bid collection closes
+ * (the award grace before the offer's bidding end) the bids that cannot lead to a paid job
+ * are dropped and the rest ranked by expected cost (ranking.ts), and the best one is awarded
+ * on-chain with the price in escrow, the next one tried when an award fails, all before the
+ * bidding end (the market refuses later awards). A job left without an award is re-offered.
  */
-import { approveToken, award, getJob, getProviderRecord } from '@ocn/contracts-client'
+import { approveToken, award, getJob, getTokenBalance } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
@@ -11,9 +13,17 @@ import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail
 import type { BidRecord, JobRecord } from '../../state/records.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
+import { type Candidate, priceFloor, rankBids } from './ranking.js'
+import { BidderStandings } from './standing.js'
 
 /** The note on a job that failed without a bid and is offered again automatically. */
 export const NO_BID_REOFFER_NOTE = 'no usable bid; re-offered'
+
+/**
+ * Seconds before the offer's bidding end after which no award is sent: the transaction lands
+ * in a later block, and the market refuses an award whose block is past the bidding end.
+ */
+export const AWARD_MARGIN_SECONDS = 2n
 
 /** A bid as the requester stores it: the record plus the signed bid's wire bytes. */
 type StoredBid = BidRecord & { wire: Hex }
@@ -22,44 +32,50 @@ function isStoredBid(bid: BidRecord): bid is StoredBid {
   return 'wire' in bid && Boolean(bid.wire)
 }
 
-interface RankedBid {
-  record: StoredBid
-  bid: Bid
-  score: bigint
-}
+type RankedBid = Candidate<StoredBid> & { cost: bigint }
 
-/** How a bid ranks: its price, raised for slashes and no-shows, lowered a little for a track record. */
-export function effectivePrice(
-  price: bigint,
-  record: { completed: number; slashed: number; noShows: number },
-): bigint {
-  const penalty = 1n + 2n * BigInt(record.slashed) + BigInt(record.noShows)
-  const bonus = 20n + BigInt(Math.min(record.completed, 10))
-  return (price * penalty * 20n) / bonus
+/** What the awards ask of the re-offer machinery when a job is left without an award. */
+export interface AwardFollowUps {
+  /** offers the dead job again after `delayMs`, unless its retry budget is spent (then false) */
+  reofferLater(job: JobRecord, delayMs: number): Promise<boolean>
 }
 
 export class RequesterAwards {
   private readonly runs = new JobRuns()
+  private readonly standings: BidderStandings
 
-  /** `reofferLater` offers a job that drew no usable bid again after a delay */
   constructor(
     private readonly context: RequesterContext,
-    private readonly reofferLater: (jobId: string, delayMs: number) => void,
-  ) {}
+    private readonly followUps: AwardFollowUps,
+  ) {
+    this.standings = new BidderStandings(context, () => context.options.biddingWindowMs)
+  }
 
-  /** The bid protocol's handler: keeps a bid that fits the offer while its bidding is open. */
+  /**
+   * The bid protocol's handler: keeps a bid that fits the offer while its bidding is open.
+   * What needs no chain read is refused here (price floor, ETA, excluded no-shows); the free
+   * stake is read when bidding closes, once per provider.
+   */
   async onBid(bid: Bid): Promise<BidDecision> {
-    const { state, chain, metrics, directory } = this.context
+    const { state, chain, metrics, directory, options } = this.context
     const job = await state.getJob(bid.terms.jobId)
     if (job === undefined || job.role !== 'requester') return { accepted: false, reason: 'unknown-job' }
-    if (job.state !== 'bidding' || Date.now() > requesterDetail(job).biddingClosesAt) {
+    const detail = requesterDetail(job)
+    if (job.state !== 'bidding' || Date.now() > detail.biddingClosesAt) {
       return { accepted: false, reason: 'bidding-closed' }
     }
-    const offer = decodeJobOffer(hexToBytes(requesterDetail(job).offer))
+    const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (bid.terms.price > offer.terms.maxPrice) return { accepted: false, reason: 'price-too-high' }
     if (bid.terms.collateral < offer.terms.minCollateral)
       return { accepted: false, reason: 'collateral-too-low' }
     if (bid.terms.expiry <= offer.terms.biddingEnds) return { accepted: false, reason: 'expired' }
+    // absurd prices, ETAs past the deadline and excluded no-shows could never be awarded
+    if (
+      bid.terms.price < priceFloor(offer, options.minPricePerSample) ||
+      offer.terms.biddingEnds + BigInt(bid.terms.etaSeconds) > offer.terms.deadline ||
+      (detail.excludedProviders ?? []).includes(bid.terms.provider.toLowerCase())
+    )
+      return { accepted: false, reason: 'invalid-bid' }
     const record: StoredBid = {
       jobId: job.id,
       bidId: bidDigest(chain.domain, bid.terms),
@@ -105,10 +121,11 @@ export class RequesterAwards {
       (b): b is StoredBid => b.status === 'received' && isStoredBid(b),
     )
     const now = await chain.chainTime()
-    const ranked = await this.rank(bids, now)
-    if (ranked.length === 0 || now >= offer.terms.deadline) return this.noUsableBid(job)
+    if (!awardFits(now, offer)) return this.noAward(job, bids, 'bidding ended before the award')
+    const ranked = await this.rank(jobId, offer, detail, bids, now)
+    if (ranked.length === 0) return this.noUsableBid(job, bids)
     if (options.models.onlyApproved && (await this.modelRevoked(jobId, offer, bids))) return
-    await this.awardBest(jobId, detail, offer, ranked, bids)
+    await this.awardBest(job, offer, ranked, bids)
   }
 
   /** Awarded before a crash: records what the chain says, with the winner's peer from its bid. */
@@ -126,43 +143,68 @@ export class RequesterAwards {
         provider: onChain.provider,
         price: onChain.price,
         collateral: onChain.collateral,
-        ...(winner?.peerId === undefined ? {} : { detail: { ...detail, providerPeerId: winner.peerId } }),
+        detail: {
+          ...detail,
+          ...(winner?.peerId === undefined ? {} : { providerPeerId: winner.peerId }),
+          noShowAt: this.noShowAt(winner?.etaMs ?? 0),
+        },
       },
       note: 'award found on-chain after restart',
     })
   }
 
-  /** The bids still valid at `now`, best first (ties: the earlier bid). */
-  private async rank(bids: StoredBid[], now: bigint): Promise<RankedBid[]> {
-    const { chain } = this.context
-    const scored = await Promise.all(
-      bids.map(async (record) => {
-        const bid = decodeBid(hexToBytes(record.wire))
-        const rep = await getProviderRecord(chain.client, {
-          jobMarket: jobMarket(this.context),
-          provider: bid.terms.provider,
-        })
-        return { record, bid, score: effectivePrice(bid.terms.price, rep) }
+  /** The bids that can be awarded, best first; the others are logged with why they were dropped. */
+  private async rank(
+    jobId: string,
+    offer: JobOffer,
+    detail: RequesterJobDetail,
+    bids: StoredBid[],
+    now: bigint,
+  ): Promise<RankedBid[]> {
+    const { log, options } = this.context
+    const candidates = await Promise.all(
+      bids.map(async (item) => {
+        const bid = decodeBid(hexToBytes(item.wire))
+        const standing = await this.standings.standing(bid.terms.provider)
+        return { item, bid, standing, receivedAt: item.receivedAt }
       }),
     )
-    return scored
-      .filter(({ bid }) => bid.terms.expiry > now)
-      .sort((a, b) =>
-        a.score < b.score ? -1 : a.score > b.score ? 1 : a.record.receivedAt - b.record.receivedAt,
-      )
+    const { ranked, dropped } = rankBids(candidates, {
+      offer,
+      awardAt: now + AWARD_MARGIN_SECONDS,
+      minPricePerSample: options.minPricePerSample,
+      excluded: new Set(detail.excludedProviders ?? []),
+    })
+    for (const { item, reason } of dropped)
+      log.info({ jobId, provider: item.provider, reason }, 'bid dropped')
+    return ranked
   }
 
-  private async noUsableBid(job: JobRecord): Promise<void> {
+  /** No bid can be awarded: the job fails and is offered again while its retry budget lasts. */
+  private async noUsableBid(job: JobRecord, bids: StoredBid[]): Promise<void> {
     const { state, options, log } = this.context
     // Every provider may just be busy: offer it again a few times (a new offer, a new id)
     // before giving up, so one crowded moment does not fail the requester's work.
-    const again = job.attempts <= options.noBidReoffers
     const delay = options.noBidReofferDelayMs
+    const again = job.attempts <= options.noBidReoffers
     await state.transitionJob(job.id, 'failed', {
       note: again ? `${NO_BID_REOFFER_NOTE} in ${delay} ms` : 'no usable bid',
+      bids: bids.map((b) => ({ ...b, status: 'rejected' })),
     })
-    if (again) this.reofferLater(job.id, delay)
-    else log.warn({ jobId: job.id, attempts: job.attempts }, 'no bids: job failed (re-offer it)')
+    if (!(await this.followUps.reofferLater(await state.requireJob(job.id), delay)))
+      log.warn({ jobId: job.id, attempts: job.attempts }, 'no bids: job failed (re-offer it)')
+  }
+
+  /** Bids there were, but no award landed in time: fail the job and offer it again at once. */
+  private async noAward(job: JobRecord, bids: StoredBid[], why: string): Promise<void> {
+    const { state, log } = this.context
+    const again = job.attempts <= this.context.options.noBidReoffers
+    const failed = await state.transitionJob(job.id, 'failed', {
+      note: again ? `${why}; re-offered` : why,
+      bids: bids.map((b) => ({ ...b, status: b.status === 'accepted' ? 'accepted' : 'rejected' })),
+    })
+    log.warn({ jobId: job.id, why }, 'job not awarded')
+    await this.followUps.reofferLater(failed, 0)
   }
 
   /**
@@ -183,53 +225,90 @@ export class RequesterAwards {
     return true
   }
 
-  /** Awards the best bid on-chain, trying the next when an award fails. */
+  /**
+   * Awards the best bid on-chain, trying the next when an award fails, while an award can
+   * still land before the bidding end; bids the requester's balance cannot escrow are skipped.
+   */
   private async awardBest(
-    jobId: string,
-    detail: RequesterJobDetail,
+    job: JobRecord,
     offer: JobOffer,
     ranked: RankedBid[],
     bids: StoredBid[],
   ): Promise<void> {
-    const { state, chain, metrics, log, directory } = this.context
-    const market = jobMarket(this.context)
-    for (const { record, bid } of ranked) {
+    const { chain, keys, log } = this.context
+    const balance = await getTokenBalance(chain.client, {
+      token: chain.deployment.addresses.token,
+      account: keys.account.address,
+    })
+    for (const { item, bid } of ranked) {
+      if (!awardFits(await chain.chainTime(), offer)) break
+      if (bid.terms.price > balance) {
+        log.warn({ jobId: job.id, price: bid.terms.price.toString() }, 'balance too low to escrow this bid')
+        continue
+      }
       try {
-        // approve and award back to back: another award in between would reset the allowance
-        const { hash } = await chain.serialize(async () => {
-          await approveToken(chain.client, {
-            token: chain.deployment.addresses.token,
-            spender: market,
-            amount: bid.terms.price,
-          })
-          return award(chain.client, {
-            jobMarket: market,
-            offer: offer.terms,
-            bid: bid.terms,
-            signature: bid.signature,
-          })
-        })
-        await state.transitionJob(jobId, 'awarded', {
-          txHash: hash,
-          patch: {
-            provider: bid.terms.provider,
-            price: bid.terms.price,
-            collateral: bid.terms.collateral,
-            detail: { ...detail, providerPeerId: bid.providerPeerId },
-          },
-          bids: bids.map((b) => ({ ...b, status: b.bidId === record.bidId ? 'accepted' : 'rejected' })),
-        })
-        directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
-        // the awarded provider fetches the job's files from us: keep upload slots for it to the deadline
-        this.context.network.artifacts.trustPeer(bid.providerPeerId, Number(offer.terms.deadline) * 1000)
-        metrics.jobsAwarded.inc()
-        log.info({ jobId, provider: bid.terms.provider, price: bid.terms.price.toString() }, 'job awarded')
+        await this.awardOne(job, offer, item, bid, bids)
         return
       } catch (err) {
-        // e.g. the provider's stake is no longer free: try the next bid
-        log.warn({ jobId, provider: bid.terms.provider, err }, 'award to this bid failed; trying the next')
+        // e.g. the provider's stake was locked by another award meanwhile: try the next bid
+        log.warn(
+          { jobId: job.id, provider: bid.terms.provider, err },
+          'award to this bid failed; trying the next',
+        )
       }
     }
-    await state.transitionJob(jobId, 'failed', { note: 'every award attempt failed' })
+    await this.noAward(job, bids, 'every award attempt failed')
   }
+
+  private async awardOne(job: JobRecord, offer: JobOffer, item: StoredBid, bid: Bid, bids: StoredBid[]) {
+    const { state, chain, metrics, log, directory } = this.context
+    const market = jobMarket(this.context)
+    // approve and award back to back: another award in between would reset the allowance
+    const { hash } = await chain.serialize(async () => {
+      await approveToken(chain.client, {
+        token: chain.deployment.addresses.token,
+        spender: market,
+        amount: bid.terms.price,
+      })
+      return award(chain.client, {
+        jobMarket: market,
+        offer: offer.terms,
+        bid: bid.terms,
+        signature: bid.signature,
+      })
+    })
+    this.standings.locked(bid.terms.provider, bid.terms.collateral)
+    await state.transitionJob(job.id, 'awarded', {
+      txHash: hash,
+      patch: {
+        provider: bid.terms.provider,
+        price: bid.terms.price,
+        collateral: bid.terms.collateral,
+        detail: {
+          ...requesterDetail(job),
+          providerPeerId: bid.providerPeerId,
+          noShowAt: this.noShowAt(bid.terms.etaSeconds * 1000),
+        },
+      },
+      bids: bids.map((b) => ({ ...b, status: b.bidId === item.bidId ? 'accepted' : 'rejected' })),
+    })
+    directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+    // the awarded provider fetches the job's files from us: keep upload slots for it to the deadline
+    this.context.network.artifacts.trustPeer(bid.providerPeerId, Number(offer.terms.deadline) * 1000)
+    metrics.jobsAwarded.inc()
+    log.info(
+      { jobId: job.id, provider: bid.terms.provider, price: bid.terms.price.toString() },
+      'job awarded',
+    )
+  }
+
+  /** When a provider awarded now with this ETA counts as a no-show if it has not committed. */
+  private noShowAt(etaMs: number): number {
+    return Date.now() + etaMs + this.context.options.noShowGraceMs
+  }
+}
+
+/** Whether an award sent at chain time `now` still lands before the offer's bidding end. */
+export function awardFits(now: bigint, offer: JobOffer): boolean {
+  return now + AWARD_MARGIN_SECONDS <= offer.terms.biddingEnds && now < offer.terms.deadline
 }

@@ -11,6 +11,8 @@
  * offer.ts (publishing and re-offers), award.ts (bids and the award), results.ts and
  * result-files.ts (fetching, checking and serving results), reconcile.ts (following the chain).
  */
+
+import { RoleError } from '../errors.js'
 import type { RequesterRole } from '../interface.js'
 import { requireModelRegistry } from '../models.js'
 import type { RequesterRoleOptions } from '../options.js'
@@ -23,10 +25,25 @@ import { jobResults, openJobResult } from './result-files.js'
 import { RequesterResultFetcher } from './results.js'
 import { JobSubmitter } from './submit.js'
 
-export { effectivePrice, NO_BID_REOFFER_NOTE } from './award.js'
+export { NO_BID_REOFFER_NOTE } from './award.js'
+export { bidRisk, expectedCost, priceFloor, rankBids } from './ranking.js'
+
+/** gossip's default maxBiddingWindowSeconds: an offer whose bidding ends later is refused */
+const MAX_OFFER_WINDOW_MS = 3_600_000
 
 export interface RequesterRoleHandle extends RequesterRole {
   tick(): Promise<void>
+}
+
+/** The offer's bidding end (collection + award grace) must pass the gossip's check on offers. */
+function checkAwardTiming(options: RequesterRoleOptions): void {
+  const windowMs = options.biddingWindowMs + options.awardGraceMs
+  if (windowMs > MAX_OFFER_WINDOW_MS)
+    throw new RoleError(
+      'ROLE_INVALID_PARAMS',
+      `requester.biddingWindowMs + requester.awardGraceMs is ${windowMs} ms; peers refuse offers whose bidding ends more than ${MAX_OFFER_WINDOW_MS} ms ahead`,
+      { details: 'shorten requester.biddingWindowMs or requester.awardGraceMs' },
+    )
 }
 
 export function createRequesterRole(
@@ -35,14 +52,18 @@ export function createRequesterRole(
 ): RequesterRoleHandle {
   const context = createRequesterContext(options, components)
   const { chain, network, log, timers } = context
-  // offers start the award when bidding closes, and the award re-offers a job without bids
+  // offers start the award when bid collection closes, and a job left without an award is re-offered
   const offers: RequesterOffers = new RequesterOffers(context, (jobId) => awards.start(jobId))
-  const awards = new RequesterAwards(context, (jobId, delayMs) => offers.reofferLater(jobId, delayMs))
+  const awards = new RequesterAwards(context, {
+    reofferLater: (job, delayMs) => offers.reofferLater(job, delayMs),
+  })
   const results = new RequesterResultFetcher(context)
   const submitter = new JobSubmitter(context, offers)
   const reconciler = new RequesterReconciler(context, {
     award: (jobId) => awards.start(jobId),
     fetchResults: (jobId) => results.start(jobId),
+    reofferLater: (job, delayMs) => offers.reofferLater(job, delayMs),
+    reofferDue: (jobId) => offers.reofferDue(jobId),
   })
   const ticker = createTicker(context.options.tickIntervalMs, () => reconciler.tick(), log)
   const unsubscribers: Array<() => void> = []
@@ -52,6 +73,7 @@ export function createRequesterRole(
     submitJob: (params) => submitter.submit(params),
     reoffer: (jobId) => offers.reoffer(jobId),
     async start() {
+      checkAwardTiming(options)
       if (options.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
       network.bids.setBidHandler((bid) => awards.onBid(bid))
       unsubscribers.push(chain.onEvents((events) => reconciler.onEvents(events)))

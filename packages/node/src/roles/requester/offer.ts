@@ -1,7 +1,10 @@
 /**
  * Offering a job: the signed offer is recorded, published on gossip, and the award is
- * started when the bidding window closes. Re-offers (by hand, or automatic after a round
- * without a usable bid) publish the same job again under a new id.
+ * started when bid collection closes, an award grace before the offer's bidding end.
+ * Re-offers (by hand, or automatic when a job dies: no usable bid, no award, a no-show, an
+ * expiry) publish the same job again under a new id, without the no-shows of earlier rounds.
+ * An automatic re-offer is recorded on the dead job before it is due, so the tick finds it
+ * again after a restart: no job that dies is left without its re-offer while its budget lasts.
  */
 import {
   createIdentityBinding,
@@ -15,6 +18,7 @@ import {
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { OfferSummary } from '../../api/interface.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
+import type { JobRecord } from '../../state/records.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
@@ -25,7 +29,10 @@ import { jobMarket, type RequesterContext } from './context.js'
 export type OfferBase = Omit<OfferTerms, 'requester' | 'biddingEnds' | 'deadline' | 'salt'>
 
 export class RequesterOffers {
-  /** `biddingClosed` starts the award of a job once its bidding window has passed */
+  /** re-offers under way, by the dead job's id */
+  private readonly inFlight = new Map<string, Promise<SubmitJobResult>>()
+
+  /** `biddingClosed` starts the award of a job once its bid collection has closed */
   constructor(
     private readonly context: RequesterContext,
     private readonly biddingClosed: (jobId: string) => void,
@@ -35,7 +42,7 @@ export class RequesterOffers {
     base: OfferBase,
     spec: Uint8Array,
     sizes: { modelBytes: number; inputBytes: number },
-    extra: { attempts?: number; reofferOf?: string },
+    extra: { attempts?: number; reofferOf?: string; excludedProviders?: string[] },
   ): Promise<SubmitJobResult> {
     const { state, chain, network, keys, options, log, timers } = this.context
     // every submission and re-offer passes here, so none publishes a model the policy refuses
@@ -44,7 +51,9 @@ export class RequesterOffers {
       (await chain.chainTime()) > BigInt(Math.floor(Date.now() / 1000))
         ? await chain.chainTime()
         : BigInt(Math.floor(Date.now() / 1000))
-    const windowSeconds = BigInt(Math.ceil(options.biddingWindowMs / 1000))
+    // bids are collected for the bidding window; the award grace after it is for the award
+    // (and the fall-backs to the next bids) to land: the market refuses awards after biddingEnds
+    const windowSeconds = BigInt(Math.ceil((options.biddingWindowMs + options.awardGraceMs) / 1000))
     const biddingEnds = now + windowSeconds
     const terms: OfferTerms = {
       ...base,
@@ -72,6 +81,9 @@ export class RequesterOffers {
       offer: bytesToHex(encodeJobOffer(offer)),
       biddingClosesAt: Date.now() + options.biddingWindowMs,
       ...(extra.reofferOf === undefined ? {} : { reofferOf: extra.reofferOf }),
+      ...(extra.excludedProviders === undefined || extra.excludedProviders.length === 0
+        ? {}
+        : { excludedProviders: extra.excludedProviders }),
     }
     await state.createJob({
       id: jobId,
@@ -93,7 +105,11 @@ export class RequesterOffers {
     return { jobId }
   }
 
-  /** Puts an expired, failed or slashed job on the market again under a new job id. */
+  /**
+   * Puts an expired, failed or slashed job on the market again under a new job id (by hand).
+   * A job already offered again (automatically, or by an earlier call) answers with that offer:
+   * the work is on the market once, and escrowed once.
+   */
   async reoffer(jobId: string): Promise<SubmitJobResult> {
     const job = await this.context.state.getJob(jobId)
     if (job === undefined || job.role !== 'requester') {
@@ -105,28 +121,85 @@ export class RequesterOffers {
         `job ${jobId} is ${job.state}; only expired, failed or slashed jobs are re-offered`,
       )
     }
-    const old = decodeJobOffer(hexToBytes(requesterDetail(job).offer))
+    return this.reofferOnce(jobId)
+  }
+
+  /**
+   * The one re-offer of a dead job: a job already offered again answers with that offer, and
+   * a re-offer under way is joined, so by hand, timer and tick never put the work on the
+   * market twice (nor escrow it twice).
+   */
+  private reofferOnce(jobId: string): Promise<SubmitJobResult> {
+    const running = this.inFlight.get(jobId)
+    if (running !== undefined) return running
+    const { state } = this.context
+    const run = (async () => {
+      const job = await state.requireJob(jobId)
+      const done = requesterDetail(job).reofferedAs
+      if (done !== undefined) return { jobId: done }
+      const { jobId: next } = await this.republish(job, this.deadProvider(job))
+      const fresh = await state.requireJob(jobId)
+      await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), reofferedAs: next } })
+      this.context.log.info({ jobId, reofferedAs: next, state: job.state }, 'job offered again')
+      return { jobId: next }
+    })().finally(() => this.inFlight.delete(jobId))
+    this.inFlight.set(jobId, run)
+    return run
+  }
+
+  /** The same work as `job`, offered anew; its no-shows (and `job`'s provider when it is one) left out. */
+  private async republish(job: JobRecord, noShow?: string): Promise<SubmitJobResult> {
+    const detail = requesterDetail(job)
+    const old = decodeJobOffer(hexToBytes(detail.offer))
     const { requester: _r, biddingEnds: _b, deadline: _d, salt: _s, ...base } = old.terms
+    const excluded = new Set(detail.excludedProviders ?? [])
+    if (noShow !== undefined) excluded.add(noShow.toLowerCase())
     return this.publish(base, old.spec ?? new Uint8Array(), old, {
       attempts: job.attempts + 1,
-      reofferOf: jobId,
+      reofferOf: job.id,
+      excludedProviders: [...excluded],
     })
   }
 
-  /** The automatic re-offer after a bidding round without a usable bid; the old record points to the new job. */
-  reofferLater(jobId: string, delayMs: number): void {
-    const { state, log, timers } = this.context
-    timers.after(delayMs, () => {
-      this.reoffer(jobId)
-        .then(async ({ jobId: next }) => {
-          const old = await state.requireJob(jobId)
-          await state.updateJob(jobId, {
-            detail: { ...requesterDetail(old), reofferedAs: next },
-          })
-          log.info({ jobId, reofferedAs: next }, 'no bids: job offered again')
-        })
-        .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed'))
-    })
+  /** Whether a job that died now may be offered again: attempts left in requester.noBidReoffers. */
+  canReoffer(job: JobRecord): boolean {
+    return job.attempts <= this.context.options.noBidReoffers
+  }
+
+  /**
+   * Schedules the automatic re-offer of a job that died, `delayMs` from now, unless its retry
+   * budget is spent or it was re-offered already. Returns whether a re-offer is (or was) due.
+   */
+  async reofferLater(job: JobRecord, delayMs: number): Promise<boolean> {
+    const { state, timers } = this.context
+    const detail = requesterDetail(job)
+    if (detail.reofferedAs !== undefined) return true
+    if (!this.canReoffer(job)) return false
+    if (detail.reofferDueAt === undefined) {
+      await state.updateJob(job.id, { detail: { ...detail, reofferDueAt: Date.now() + delayMs } })
+    }
+    timers.after(delayMs, () => this.reofferDue(job.id))
+    return true
+  }
+
+  /** Re-offers the job now if its automatic re-offer is due and not done (timers and the tick call it). */
+  reofferDue(jobId: string): void {
+    const { state, log } = this.context
+    if (this.inFlight.has(jobId)) return
+    state
+      .requireJob(jobId)
+      .then((job) => {
+        const detail = requesterDetail(job)
+        if (detail.reofferedAs !== undefined || detail.reofferDueAt === undefined) return
+        if (Date.now() < detail.reofferDueAt) return
+        return this.reofferOnce(jobId)
+      })
+      .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed; the tick tries again'))
+  }
+
+  /** The provider a dead job was awarded to (an expiry's no-show), left out of the next round. */
+  private deadProvider(job: JobRecord): string | undefined {
+    return job.state === 'awarded' || job.state === 'expired' ? job.provider : undefined
   }
 
   /** The jobs this requester has open for bids, as the API lists offers. */

@@ -2,7 +2,12 @@
  * Keeping the requester's records in line with the chain: on each protocol event and on
  * every tick (which also recovers the jobs left open by a restart), a job's record follows
  * its on-chain status, an overdue award expires for the refund, and whatever the new state
- * calls for (the award, the results fetch) is started.
+ * calls for (the award, the results fetch, the re-offer of a job that died) is started.
+ *
+ * A provider still uncommitted past its announced ETA plus requester.noShowGraceMs is a
+ * no-show: the job is offered again at once without it, and the old award is left to expire
+ * after its deadline (the refund of its escrow). Should the no-show commit after all, the old
+ * job is followed and paid like any other: the money path stays the contract's.
  */
 import { expire, getJob, type ProtocolEvent } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
@@ -15,6 +20,10 @@ export interface ReconcileFollowUps {
   award(jobId: string): void
   /** results are committed: fetch and check them */
   fetchResults(jobId: string): void
+  /** the job died: offer it again after `delayMs` while its retry budget lasts */
+  reofferLater(job: JobRecord, delayMs: number): Promise<boolean>
+  /** a recorded re-offer is due: publish it unless it is done */
+  reofferDue(jobId: string): void
 }
 
 export class RequesterReconciler {
@@ -39,6 +48,10 @@ export class RequesterReconciler {
     const { state, log } = this.context
     const jobs = await state.listJobs({ role: 'requester' })
     for (const job of jobs) {
+      // a re-offer recorded but not published (its timer died with a restart) is published now
+      const detail = requesterDetail(job)
+      if (detail.reofferDueAt !== undefined && detail.reofferedAs === undefined)
+        this.followUps.reofferDue(job.id)
       if (['expired', 'failed', 'slashed'].includes(job.state)) continue
       if (job.state === 'finalized' && requesterDetail(job).results !== undefined) continue
       await this.applyStatus(job).catch((err: unknown) =>
@@ -72,6 +85,7 @@ export class RequesterReconciler {
       await go('slashed', { note: 'provider caught cheating; price refunded' })
     } else if (onChain.status === 'expired' && job.state === 'awarded') {
       await go('expired', { note: 'provider never committed; price refunded' })
+      await this.followUps.reofferLater(job, 0)
     } else if (onChain.status === 'awarded' && job.state === 'awarded') {
       if ((await chain.chainTime()) > BigInt(onChain.deadline)) {
         const { hash } = await chain.serialize(() =>
@@ -79,7 +93,8 @@ export class RequesterReconciler {
         )
         await go('expired', { txHash: hash, note: 'provider never committed; price refunded' })
         log.warn({ jobId, provider: onChain.provider }, 'job expired: refunded, provider slashed')
-      }
+        await this.followUps.reofferLater(job, 0)
+      } else await this.checkNoShow(job)
     }
     if (
       ['committed', 'challenged', 'finalized'].includes(job.state) &&
@@ -87,5 +102,17 @@ export class RequesterReconciler {
     ) {
       this.followUps.fetchResults(jobId)
     }
+  }
+
+  /** An awarded provider silent past its ETA and the grace: the job goes on the market again without it. */
+  private async checkNoShow(job: JobRecord): Promise<void> {
+    const detail = requesterDetail(job)
+    if (detail.noShowAt === undefined || Date.now() <= detail.noShowAt) return
+    if (detail.reofferDueAt !== undefined || detail.reofferedAs !== undefined) return
+    this.context.log.warn(
+      { jobId: job.id, provider: job.provider },
+      'no-show: the provider has not committed past its ETA; offering the job again without it',
+    )
+    await this.followUps.reofferLater(job, 0)
   }
 }
