@@ -6,6 +6,7 @@
 import {
   attributionResultProblem,
   checkpointHash,
+  createLogger,
   decodeSafetensors,
   encodeSafetensors,
   type InferenceResult,
@@ -20,6 +21,7 @@ import {
   cheatIndices,
   corruptCheckpoints,
   corruptMicroBatches,
+  createCheatingFaultPlan,
   forgeAttributionResult,
   parseCheatingFaultPlanOptions,
 } from '../../src/devnet/faults.js'
@@ -140,5 +142,25 @@ describe('parseCheatingFaultPlanOptions', () => {
     expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"forgeAttribution":1}')).toThrow(
       /not a fault plan/,
     )
+    expect(parseCheatingFaultPlanOptions('{"fraction":0,"crashAfterCommitSent":true}')).toEqual({
+      fraction: 0,
+      crashAfterCommitSent: true,
+    })
+    expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"crashAfterCommitSent":"yes"}')).toThrow(
+      /not a fault plan/,
+    )
+  })
+})
+
+describe('crashAfterCommitSent', () => {
+  it('crashes right after a commit is sent only when the plan says so', async () => {
+    const log = createLogger({ level: 'silent' })
+    const at = { jobId: `0x${'ab'.repeat(32)}` as const, log }
+    let crashes = 0
+    const honest = createCheatingFaultPlan({ fraction: 0 }, () => crashes++)
+    expect(honest.afterCommitSent).toBeUndefined()
+    const crashing = createCheatingFaultPlan({ fraction: 0, crashAfterCommitSent: true }, () => crashes++)
+    await crashing.afterCommitSent?.(at, `0x${'cd'.repeat(32)}`)
+    expect(crashes).toBe(1)
   })
 })

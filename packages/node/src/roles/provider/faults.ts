@@ -36,6 +36,11 @@ export interface ProviderFaultPlan {
   tamperInference(at: FaultContext, result: InferenceOutputs): Tampered<InferenceOutputs>
   tamperTraining(at: FaultContext, result: TrainingCheckpoints): Tampered<TrainingCheckpoints>
   tamperAttribution(at: FaultContext, result: AttributionResult): AttributionResult
+  /**
+   * Called right after a commit transaction is sent and its hash recorded, before its
+   * receipt (the devnet's chaos test crashes the process here). Honest plans have none.
+   */
+  afterCommitSent?(at: FaultContext, txHash: Hex): void | Promise<void>
 }
 
 /** Every result as it was computed. */
