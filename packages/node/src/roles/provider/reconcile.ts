@@ -10,21 +10,16 @@
  * The handlers of one job run one at a time (JobLocks): an event and the tick that saw the
  * same chain change act one after the other, and the second finds the work done.
  */
-import {
-  finalize,
-  getJob,
-  type JobStatus,
-  type GetJobReturnType as JobView,
-  type ProtocolEvent,
-} from '@ocn/contracts-client'
+import { finalize, getJob, type GetJobReturnType as JobView, type ProtocolEvent } from '@ocn/contracts-client'
 import { decodeJobOffer } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
 import { intentOutcome, sendWithIntent } from '../../chain/intents.js'
 import { providerDetail } from '../../state/job-detail.js'
 import { JobLocks } from '../../state/job-locks.js'
-import { isTerminalJobState } from '../../state/job-state.js'
-import type { JobRecord } from '../../state/records.js'
+import { isTerminalJobState, type JobState } from '../../state/job-state.js'
+import type { JobPatch, JobRecord } from '../../state/records.js'
 import { openJobs, type ProviderContext } from './context.js'
+import { reconcilePlan } from './reconcile-plan.js'
 
 export interface ReconcilerDeps {
   /** starts (or joins) the execution of an awarded job */
@@ -41,9 +36,6 @@ const SETTLING_EVENTS: ReadonlySet<string> = new Set([
   'JobFinalized',
   'JobExpired',
 ])
-
-/** On-chain statuses after a commit: the record must reach `committed` before it follows them. */
-const AFTER_COMMIT: readonly JobStatus[] = ['committed', 'challenged', 'finalized', 'providerSlashed']
 
 export class Reconciler {
   private readonly locks = new JobLocks()
@@ -127,80 +119,54 @@ export class Reconciler {
   }
 
   private async follow(job: JobRecord, onChain: JobView): Promise<void> {
-    const { state } = this.ctx.components
-    if (onChain.status === 'none') return this.neverAwarded(job)
-    if (onChain.provider.toLowerCase() !== this.ctx.me) {
-      if (job.state === 'bidding')
-        await state.transitionJob(job.id, 'failed', { note: 'awarded to another provider' })
-      return
-    }
+    const mine = onChain.status !== 'none' && onChain.provider.toLowerCase() === this.ctx.me
+    const plan = reconcilePlan(job.state, onChain.status, mine)
     let current = job
-    if (current.state === 'bidding') {
-      current = await state.transitionJob(job.id, 'awarded', {
-        patch: { price: onChain.price, collateral: onChain.collateral },
-        note: 'award found on-chain after restart',
-      })
-    }
-    if (onChain.status === 'awarded') {
-      if (current.state === 'awarded' || current.state === 'executing') this.deps.execute(job.id)
-      return
-    }
-    if (onChain.status === 'expired') {
-      await this.end(
-        current,
-        'expired',
-        'the job expired on-chain unexecuted; the collateral penalty was taken',
-      )
-      return
-    }
-    if (AFTER_COMMIT.includes(onChain.status)) current = await this.recordCommit(current, onChain)
-    switch (onChain.status) {
-      case 'committed':
+    for (const { to, note } of plan.transitions) current = await this.step(current, to, note, onChain)
+    switch (plan.action) {
+      case 'execute':
+        return this.deps.execute(job.id)
+      case 'finalize':
         return this.finalizeWhenDue(current, onChain)
-      case 'challenged':
-        if (current.state === 'committed') await state.transitionJob(job.id, 'challenged')
-        return
-      case 'finalized':
-        return this.end(current, 'finalized', 'finalized on-chain')
-      case 'providerSlashed':
-        return this.end(current, 'slashed', 'challenge upheld on-chain')
+      case 'give-up-when-due':
+        return this.neverAwarded(current)
     }
   }
 
-  /** Ends the record in a terminal on-chain state, when the state machine allows it from here. */
-  private async end(job: JobRecord, to: 'expired' | 'finalized' | 'slashed', note: string): Promise<void> {
-    const { state } = this.ctx.components
-    if (job.state === to) return
-    await state.transitionJob(job.id, to, { note })
+  /** One planned transition, with what the chain says of the job where the record lacks it. */
+  private async step(job: JobRecord, to: JobState, note: string, onChain: JobView): Promise<JobRecord> {
+    const patch: JobPatch =
+      to === 'awarded'
+        ? { price: onChain.price, collateral: onChain.collateral }
+        : to === 'committed' && job.resultRoot === undefined
+          ? { resultRoot: onChain.resultRoot }
+          : {}
+    const next = await this.ctx.components.state.transitionJob(job.id, to, { patch, note })
+    if (to === 'committed') this.recordedCommit(job, onChain)
     if (to === 'finalized') this.ctx.log.info({ jobId: job.id }, 'job finalized on-chain')
-    else this.ctx.log.warn({ jobId: job.id, state: to, note }, 'job ended on-chain')
+    else if (isTerminalJobState(to) || to === 'expired')
+      this.ctx.log.warn({ jobId: job.id, state: to, note }, 'job ended on-chain')
+    return next
   }
 
   /**
-   * The commit landed while the record still says `awarded` or `executing` (killed between
-   * the transaction and its record): the record catches up. The leaves were written before
-   * the transaction was sent, so they are the ones the chain holds.
+   * The record caught up with a commit that landed while it said `awarded` or `executing`
+   * (killed between the transaction and its record). The leaves were written before the
+   * transaction was sent, so they are the ones the chain holds.
    */
-  private async recordCommit(job: JobRecord, onChain: JobView): Promise<JobRecord> {
-    if (job.state !== 'awarded' && job.state !== 'executing') return job
+  private recordedCommit(job: JobRecord, onChain: JobView): void {
     if (job.verification === 'replay' && job.resultRoot !== onChain.resultRoot) {
       this.ctx.log.error(
         { jobId: job.id, local: job.resultRoot, onChain: onChain.resultRoot },
         'the committed root is not the one on this record: its leaves cannot answer a dispute',
       )
     }
-    const next = await this.ctx.components.state.transitionJob(job.id, 'committed', {
-      ...(job.resultRoot === undefined ? { patch: { resultRoot: onChain.resultRoot } } : {}),
-      note: 'commit found on-chain after restart',
-    })
     this.ctx.metrics.resultsCommitted.inc({ kind: job.kind })
-    return next
   }
 
   /** Finalizes a committed job once its challenge window is behind us (and collects the payment). */
   private async finalizeWhenDue(job: JobRecord, onChain: JobView): Promise<void> {
     const { chain, state } = this.ctx.components
-    if (job.state !== 'committed' && job.state !== 'challenged') return
     if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
     // a finalize sent before a restart and still pending is not sent again
     if (job.intent?.action === 'finalize' && (await intentOutcome(chain.client, job.intent)) === 'pending')
@@ -218,7 +184,7 @@ export class Reconciler {
     } catch (err) {
       // anyone may finalize: the requester's finalize may have landed first
       if ((await getJob(chain.client, { jobMarket, jobId })).status !== 'finalized') throw err
-      await this.end(await state.requireJob(jobId), 'finalized', 'finalized on-chain by another party')
+      await state.transitionJob(jobId, 'finalized', { note: 'finalized on-chain by another party' })
     }
   }
 
