@@ -63,7 +63,7 @@ describe('reconcilePlan', () => {
 
   it('records a commit that landed while the record said executing, then follows the chain', () => {
     expect(reconcilePlan('executing', 'committed', true)).toEqual({
-      transitions: [{ to: 'committed', note: 'commit found on-chain after restart' }],
+      transitions: [{ to: 'committed', note: 'commit found on-chain (its record was not written: a crash)' }],
       action: 'finalize',
     })
     expect(reconcilePlan('executing', 'challenged', true).transitions.map((t) => t.to)).toEqual([

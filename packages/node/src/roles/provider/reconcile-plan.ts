@@ -40,7 +40,7 @@ export function reconcilePlan(local: JobState, onChain: JobStatus, mine: boolean
     transitions.push({ to, note })
     state = to
   }
-  if (state === 'bidding') step('awarded', 'award found on-chain after restart')
+  if (state === 'bidding') step('awarded', 'award found on-chain')
   switch (onChain) {
     case 'awarded':
       return { transitions, ...(EXECUTABLE.includes(state) ? { action: 'execute' as const } : {}) }
@@ -50,7 +50,8 @@ export function reconcilePlan(local: JobState, onChain: JobStatus, mine: boolean
       return { transitions }
   }
   // the commit landed while the record still says awarded or executing (killed in between)
-  if (EXECUTABLE.includes(state)) step('committed', 'commit found on-chain after restart')
+  if (EXECUTABLE.includes(state))
+    step('committed', 'commit found on-chain (its record was not written: a crash)')
   switch (onChain) {
     case 'committed':
       return {
