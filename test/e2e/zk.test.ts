@@ -2,14 +2,15 @@
  * A zk-mode job across real nodes: the requester computes the input commitment from its circuit
  * for the model and posts it as the offer's inputHash; only the provider holding the circuit
  * bids; on award it fetches the inputs over the artifact protocol, proves in the prover's child
- * process and calls commitZkResult, which checks the Groth16 proof on anvil and pays at once.
+ * process and calls commitZkResult, which checks the Groth16 proof (bound to the job and the
+ * provider by its job binding) on anvil and pays at once.
  * The verifier leaves the job alone. Balances to the wei.
  */
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { getJob, getMarketParams, registerZkModel } from '@ocn/contracts-client'
 import type { RequesterRole } from '@ocn/node'
-import { contentHashOf } from '@ocn/protocol'
+import { contentHashOf, zkJobBinding } from '@ocn/protocol'
 import { buildMlpModel, buildZkCircuit, compileGroth16Verifier, encodeOnnxModel, type Mlp } from '@ocn/prover'
 import { deployContract, waitForTransactionReceipt } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -211,6 +212,8 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
     )
     expect(proofJson.output).toHaveLength(4)
     expect(proofJson.publicSignals[1]).toBe(BigInt(done.inputHash!).toString())
+    // the proof the chain accepted is bound to this job and this provider
+    expect(proofJson.publicSignals[3]).toBe(zkJobBinding(jobId as `0x${string}`, addr.prover!).toString())
     // the verifier saw the award but left the job to the chain
     const atVerifier = await node('verifier').daemon.state.getJob(jobId)
     expect(atVerifier === undefined || atVerifier.state !== 'challenged').toBe(true)

@@ -10,7 +10,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
-import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+import {IGroth16Verifier, ZkJobBinding} from "./IGroth16Verifier.sol";
 import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {AttributionPool} from "./attribution/AttributionPool.sol";
@@ -83,6 +83,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         /// @dev the attribution share fixed at award (0: the model had no weights, or no pool);
         /// in this slot so a job without attribution reads nothing extra at settlement
         uint16 attributionBps;
+        /// @dev DisputeCourt disputes open on the job; `finalize` waits until none is left
+        uint16 openDisputes;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
         bytes32 resultRoot;
     }
@@ -204,6 +206,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 challengerReward,
         uint256 bond
     );
+    /// @notice The DisputeCourt's jury convicted the job's provider (see `convict`).
+    event ProviderConvicted(
+        bytes32 indexed jobId, address indexed challenger, uint256 penalty, uint256 challengerReward, uint256 juryReward
+    );
     /// @notice A zk-mode job was awarded: the proof must carry these commitments and pass this verifier.
     event ZkJobAwarded(
         bytes32 indexed jobId,
@@ -259,6 +265,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error LeafIndexOutOfRange(uint256 leafIndex, uint32 leafCount);
     error VerifierStakeTooLow(address verifier, uint256 staked, uint256 required);
     error SelfChallenge();
+    error DisputeOpen(bytes32 jobId, uint16 openDisputes);
     error InvalidParameter(string name);
 
     constructor(
@@ -442,10 +449,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Proves a zk-mode job's result and settles it at once: the Groth16 proof (a, b, c)
-    /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment]
-    /// against the verifier bound at award. Pays the provider the price minus the protocol fee,
-    /// unlocks its collateral and stores `outputCommitment` as the job's result. Provider only,
-    /// before the deadline.
+    /// must verify with the public signals [modelCommitment, inputCommitment, outputCommitment,
+    /// jobBinding] against the verifier bound at award, where jobBinding is
+    /// `ZkJobBinding.compute(jobId, job.provider)`: a proof made for another job, or by another
+    /// provider, does not verify here even when the model and input are the same. Pays the
+    /// provider the price minus the protocol fee, unlocks its collateral and stores
+    /// `outputCommitment` as the job's result. Provider only, before the deadline.
     /// @dev Groth16 proofs are malleable, so nothing here keys on the proof bytes; the job's
     /// status is what makes a second settlement impossible. Signals at or above the field order
     /// are refused rather than left to the verifier, so no value can alias another mod p.
@@ -470,8 +479,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         }
         // A verifier that reverts (a malformed point fails the precompile) counts as a rejection.
         bool valid;
-        try terms.verifier.verifyProof(a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment])
-        returns (bool ok) {
+        // Computed here, never passed in: the caller cannot choose which job its proof is bound to.
+        uint256 jobBinding = ZkJobBinding.compute(jobId, job.provider);
+        try terms.verifier.verifyProof(
+            a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment, jobBinding]
+        ) returns (bool ok) {
             valid = ok;
         } catch {}
         if (!valid) revert InvalidZkProof(jobId);
@@ -528,21 +540,66 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             return;
         }
 
+        (uint256 penalty, uint256 reward,) = _convict(jobId, job, d.challenger, address(0), 0);
+        emit ChallengeResolved(jobId, d.challenger, true, penalty, reward, d.bond);
+        if (d.bond > 0) token.safeTransfer(d.challenger, d.bond);
+    }
+
+    // ---------------------------------------------------------------- dispute court (COURT role)
+
+    /// @notice The DisputeCourt opens a dispute on a Committed job inside its challenge window:
+    /// `finalize` waits until every such dispute is released. Any number may be open at once.
+    function holdForDispute(bytes32 jobId) external restricted {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
+        if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
+        job.openDisputes += 1;
+    }
+
+    /// @notice The DisputeCourt closed one of the job's disputes (whatever its outcome).
+    function releaseDispute(bytes32 jobId) external restricted {
+        _jobs[jobId].openDisputes -= 1;
+    }
+
+    /// @notice The DisputeCourt's jury convicted the provider of a Committed job: `cheatSlashBps`
+    /// of its collateral is slashed, the requester refunded in full, `challengerRewardBps` of the
+    /// penalty paid to `challenger`, `juryShareBps` of it (at most what the reward leaves) to
+    /// `juryPot`, the rest accrued to the treasury. The court passes its own governed share, so
+    /// the market needs no court parameter of its own.
+    function convict(bytes32 jobId, address challenger, address juryPot, uint16 juryShareBps)
+        external
+        restricted
+        nonReentrant
+        returns (uint256 penalty, uint256 challengerReward, uint256 juryReward)
+    {
+        Job storage job = _jobs[jobId];
+        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
+        (penalty, challengerReward, juryReward) = _convict(jobId, job, challenger, juryPot, juryShareBps);
+        emit ProviderConvicted(jobId, challenger, penalty, challengerReward, juryReward);
+    }
+
+    /// @dev Slashes a cheating provider and refunds the requester (no fee was earned, so no
+    /// attribution share either); pays the challenger's reward and the jury share.
+    function _convict(bytes32 jobId, Job storage job, address challenger, address juryPot, uint256 juryShareBps)
+        private
+        returns (uint256 penalty, uint256 reward, uint256 juryReward)
+    {
+        address provider = job.provider;
         Params memory p = _params;
         uint256 collateral = job.collateral;
-        uint256 penalty = collateral * p.cheatSlashBps / BPS;
-        uint256 reward = penalty * p.challengerRewardBps / BPS;
+        penalty = collateral * p.cheatSlashBps / BPS;
+        reward = penalty * p.challengerRewardBps / BPS;
+        juryReward = penalty * juryShareBps / BPS;
+        if (juryReward > penalty - reward) juryReward = penalty - reward;
         job.status = JobStatus.ProviderSlashed;
-        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty - reward);
-        // the requester gets the whole price back: no fee was earned, so no attribution share either
+        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty - reward - juryReward);
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         _records[provider].slashed += 1;
-        emit ChallengeResolved(jobId, d.challenger, true, penalty, reward, d.bond);
 
         stakeManager.slash(provider, collateral, penalty, address(this));
         token.safeTransfer(job.requester, job.price);
-        uint256 toChallenger = reward + d.bond;
-        if (toChallenger > 0) token.safeTransfer(d.challenger, toChallenger);
+        if (reward > 0) token.safeTransfer(challenger, reward);
+        if (juryReward > 0) token.safeTransfer(juryPot, juryReward);
     }
 
     // ---------------------------------------------------------------- settlement
@@ -553,6 +610,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
+        if (job.openDisputes != 0) revert DisputeOpen(jobId, job.openDisputes);
         _settle(jobId, job);
     }
 

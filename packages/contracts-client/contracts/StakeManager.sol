@@ -32,9 +32,15 @@ contract StakeManager is AccessManaged, ReentrancyGuardTransient {
     }
 
     IERC20 public immutable token;
-    /// @notice The only contract allowed to lock, unlock and slash. Immutable (its address is
-    /// known before it is deployed) so the hot path pays no storage read for the check.
+    /// @notice One of the two contracts allowed to lock, unlock and slash (job collateral).
+    /// Immutable (its address is known before it is deployed) so the hot path pays no storage
+    /// read for the check.
     address public immutable jobMarket;
+    /// @notice The other one: the DisputeCourt locks challengers' stake at risk and jurors'
+    /// stake, and slashes false challengers and incoherent jurors. Immutable like `jobMarket`;
+    /// address(0) for a deployment without a court. Each locker only ever releases or slashes
+    /// what it locked itself (both keep their own books), so neither can touch the other's locks.
+    address public immutable court;
 
     uint64 public unbondingDelay;
 
@@ -47,7 +53,7 @@ contract StakeManager is AccessManaged, ReentrancyGuardTransient {
     event Slashed(address indexed account, uint256 amount, address indexed to);
     event UnbondingDelayUpdated(uint64 delay);
 
-    error OnlyJobMarket(address caller);
+    error OnlyLocker(address caller);
     error ZeroAmount();
     error InsufficientFreeStake(address account, uint256 free, uint256 needed);
     error InsufficientLockedStake(address account, uint256 locked, uint256 needed);
@@ -55,16 +61,19 @@ contract StakeManager is AccessManaged, ReentrancyGuardTransient {
     error UnbondingNotReady(address account, uint64 readyAt, uint64 now_);
     error UnbondingDelayTooShort(uint64 delay, uint64 challengeWindow);
 
-    modifier onlyJobMarket() {
-        if (msg.sender != jobMarket) revert OnlyJobMarket(msg.sender);
+    modifier onlyLocker() {
+        if (msg.sender != jobMarket && msg.sender != court) {
+            revert OnlyLocker(msg.sender);
+        }
         _;
     }
 
-    constructor(IERC20 token_, address jobMarket_, address authority, uint64 unbondingDelay_)
+    constructor(IERC20 token_, address jobMarket_, address court_, address authority, uint64 unbondingDelay_)
         AccessManaged(authority)
     {
         token = token_;
         jobMarket = jobMarket_;
+        court = court_;
         unbondingDelay = unbondingDelay_;
         emit UnbondingDelayUpdated(unbondingDelay_);
     }
@@ -105,16 +114,16 @@ contract StakeManager is AccessManaged, ReentrancyGuardTransient {
         token.safeTransfer(msg.sender, u.amount);
     }
 
-    // ---------------------------------------------------------------- job market
+    // ---------------------------------------------------------------- job market and court
 
-    function lock(address account, uint256 amount) external onlyJobMarket {
+    function lock(address account, uint256 amount) external onlyLocker {
         Account storage a = _accounts[account];
         uint256 free = a.staked - a.locked;
         if (amount > free) revert InsufficientFreeStake(account, free, amount);
         a.locked += uint128(amount);
     }
 
-    function unlock(address account, uint256 amount) external onlyJobMarket {
+    function unlock(address account, uint256 amount) external onlyLocker {
         Account storage a = _accounts[account];
         if (amount > a.locked) revert InsufficientLockedStake(account, a.locked, amount);
         a.locked -= uint128(amount);
@@ -122,7 +131,7 @@ contract StakeManager is AccessManaged, ReentrancyGuardTransient {
 
     /// @notice Releases `lockedAmount` of `account`'s collateral and takes `penalty` (at most
     /// the released collateral) out of its stake, sending it to `to`.
-    function slash(address account, uint256 lockedAmount, uint256 penalty, address to) external onlyJobMarket {
+    function slash(address account, uint256 lockedAmount, uint256 penalty, address to) external onlyLocker {
         Account storage a = _accounts[account];
         if (lockedAmount > a.locked) revert InsufficientLockedStake(account, a.locked, lockedAmount);
         if (penalty > lockedAmount) revert InsufficientLockedStake(account, lockedAmount, penalty);

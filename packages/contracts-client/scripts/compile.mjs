@@ -22,6 +22,7 @@ const exported = [
   ['OpenToken.sol', 'OpenToken', 'openToken'],
   ['StakeManager.sol', 'StakeManager', 'stakeManager'],
   ['JobMarket.sol', 'JobMarket', 'jobMarket'],
+  ['DisputeCourt.sol', 'DisputeCourt', 'disputeCourt'],
   ['ZkVerifierRegistry.sol', 'ZkVerifierRegistry', 'zkVerifierRegistry'],
   ['ModelRegistry.sol', 'ModelRegistry', 'modelRegistry'],
   ['@openzeppelin/contracts/access/manager/AccessManager.sol', 'AccessManager', 'accessManager'],
@@ -37,6 +38,13 @@ const settings = {
   optimizer: { enabled: true, runs: 10_000 },
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 }
+
+/**
+ * Sources compiled on their own with fewer optimizer runs: the DisputeCourt is called only in
+ * disputes (rare, and never on the happy path), so its size matters more than its per-call gas,
+ * and at 10 000 runs it would exceed the EIP-170 limit. Nothing else imports these files.
+ */
+const sizeOptimized = { 'DisputeCourt.sol': 200 }
 
 function listSources(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -64,7 +72,9 @@ const sources = Object.fromEntries(
 const solcVersion = require('solc/package.json').version
 const ozVersion = require('@openzeppelin/contracts/package.json').version
 const key = createHash('sha256')
-  .update(JSON.stringify({ sources, settings, solcVersion, ozVersion, exported, generator: 2 }))
+  .update(
+    JSON.stringify({ sources, settings, sizeOptimized, solcVersion, ozVersion, exported, generator: 3 }),
+  )
   .digest('hex')
 
 if (existsSync(cacheFile) && existsSync(generatedFile) && readFileSync(cacheFile, 'utf8') === key) {
@@ -72,10 +82,11 @@ if (existsSync(cacheFile) && existsSync(generatedFile) && readFileSync(cacheFile
 }
 
 const solc = require('solc')
+const mainSources = Object.fromEntries(Object.entries(sources).filter(([name]) => !(name in sizeOptimized)))
 const input = {
   language: 'Solidity',
   sources: {
-    ...sources,
+    ...mainSources,
     // compiled as a source of its own so its ABI and bytecode come out too
     'AccessManager.sol': {
       content:
@@ -85,17 +96,37 @@ const input = {
   settings,
 }
 const started = Date.now()
-const output = JSON.parse(solc.compile(JSON.stringify(input), { import: readImport }))
-const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
-for (const e of output.errors ?? []) {
-  if (e.severity !== 'error' && !e.sourceLocation?.file?.startsWith('@openzeppelin')) {
-    process.stderr.write(e.formattedMessage)
+
+/** Compiles one standard-JSON input; prints warnings outside OpenZeppelin, exits on errors. */
+function compile(input) {
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: readImport }))
+  const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
+  for (const e of output.errors ?? []) {
+    if (e.severity !== 'error' && !e.sourceLocation?.file?.startsWith('@openzeppelin')) {
+      process.stderr.write(e.formattedMessage)
+    }
   }
+  if (errors.length > 0) {
+    for (const e of errors) process.stderr.write(e.formattedMessage)
+    process.stderr.write(`solc ${solcVersion}: ${errors.length} error(s)\n`)
+    process.exit(1)
+  }
+  return output
 }
-if (errors.length > 0) {
-  for (const e of errors) process.stderr.write(e.formattedMessage)
-  process.stderr.write(`solc ${solcVersion}: ${errors.length} error(s)\n`)
-  process.exit(1)
+
+const output = compile(input)
+for (const [file, runs] of Object.entries(sizeOptimized)) {
+  const own = compile({
+    language: 'Solidity',
+    sources: { [file]: sources[file] },
+    settings: {
+      ...settings,
+      optimizer: { enabled: true, runs },
+      // only this file's contracts: the imported ones are not generated again
+      outputSelection: { [file]: { '*': settings.outputSelection['*']['*'] } },
+    },
+  })
+  output.contracts[file] = own.contracts[file]
 }
 
 mkdirSync(artifactsDir, { recursive: true })

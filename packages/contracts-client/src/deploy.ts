@@ -8,6 +8,9 @@
  * The AttributionPool is deployed with it: the JobMarket is wired to it at construction (paid-out
  * jobs on models with weights send `attributionShareBps` of the price there) and its
  * `setWeights` goes to the ATTRIBUTION role.
+ * The DisputeCourt is deployed right after the JobMarket: the StakeManager pins both as its only
+ * lockers, the JobMarket's court hooks (`holdForDispute`, `releaseDispute`, `convict`) go to the
+ * COURT role, held by the court contract alone, and the court's `setParams` to the PARAMETERS role.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -19,6 +22,8 @@ import {
   accessManagerBytecode,
   attributionPoolAbi,
   attributionPoolBytecode,
+  disputeCourtAbi,
+  disputeCourtBytecode,
   jobMarketAbi,
   jobMarketBytecode,
   modelRegistryAbi,
@@ -71,6 +76,57 @@ export const defaultMarketParameters: MarketParameters = {
   attributionShareBps: 1_000,
 }
 
+/** The DisputeCourt's parameters (DisputeCourt.CourtParams); durations in seconds. */
+export interface CourtParameters {
+  /** OPEN a challenger posts at `commitChallenge`; an appeal costs this times 2^(appeal number); at most uint96 */
+  challengeBond: bigint
+  /** OPEN of the challenger's free stake locked for the dispute */
+  challengerStakeAtRisk: bigint
+  /** part of `challengerStakeAtRisk` a false challenger loses, basis points */
+  falseChallengeSlashBps: number
+  /** jurors' share of a convicted provider's penalty and of a loser's bonds and slash, basis points */
+  juryShareBps: number
+  /** jurors in the first round (odd, at most 15); an appeal draws 2n+1 */
+  jurySize: number
+  /** rounds per dispute, the first included (1 to 3) */
+  maxRounds: number
+  /** blocks between a reveal or appeal and the block whose hash draws the jury (1 to 128) */
+  drawDelay: number
+  /** OPEN a juror must lock to join the pool */
+  jurorMinStake: bigint
+  /** OPEN a juror loses for voting against the final ruling or not revealing */
+  jurorPenalty: bigint
+  /** seconds a challenger has to reveal its challenge */
+  revealPeriod: number
+  /** seconds drawn jurors have to commit their votes */
+  voteCommitPeriod: number
+  /** seconds to reveal the votes after the commit period */
+  voteRevealPeriod: number
+  /** seconds after a ruling in which the losing party may appeal */
+  appealPeriod: number
+}
+
+/**
+ * Devnet defaults (blocks every second): a dispute runs its course in a few minutes. The bond and
+ * stake at risk make a false challenge cost 10 + 25 OPEN; a juror risks 10 of its 100 OPEN per
+ * seat; a fifth of the penalty of a convicted provider pays the jury.
+ */
+export const defaultCourtParameters: CourtParameters = {
+  challengeBond: parseEther('10'),
+  challengerStakeAtRisk: parseEther('50'),
+  falseChallengeSlashBps: 5_000,
+  juryShareBps: 2_000,
+  jurySize: 3,
+  maxRounds: 2,
+  drawDelay: 2,
+  jurorMinStake: parseEther('100'),
+  jurorPenalty: parseEther('10'),
+  revealPeriod: 60,
+  voteCommitPeriod: 120,
+  voteRevealPeriod: 60,
+  appealPeriod: 180,
+}
+
 export interface DeployProtocolParameters {
   /** receives the whole OPEN supply; defaults to the deployer */
   tokenHolder?: Address
@@ -87,6 +143,7 @@ export interface DeployProtocolParameters {
   /** granted the ATTRIBUTION role (`AttributionPool.setWeights`); defaults to the deployer */
   attributor?: Address
   params?: Partial<MarketParameters>
+  court?: Partial<CourtParameters>
   /** when set, the deployment JSON is written there */
   outFile?: string
 }
@@ -97,9 +154,11 @@ export interface Deployment {
   /** block of the first deployment transaction (where watchers start) */
   deployBlock: bigint
   deployer: Address
-  /** `modelCurator` and `attribution` are absent in files written before those roles existed */
-  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint; attribution?: bigint }
+  /** `modelCurator`, `attribution` and `court` are absent in files written before those roles existed */
+  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint; attribution?: bigint; court?: bigint }
   params: MarketParameters
+  /** absent in files written before the DisputeCourt existed */
+  courtParams?: CourtParameters
   /** set once `deployGovernance` has put the protocol under governance */
   governance?: GovernanceAddresses
 }
@@ -125,6 +184,14 @@ const MARKET_PARAMETER_FUNCTIONS = [
   'setAttributionShare(uint16)',
 ]
 const ATTRIBUTION_FUNCTIONS = ['setWeights(bytes32,bytes32,bytes32)']
+const COURT_FUNCTIONS = [
+  'holdForDispute(bytes32)',
+  'releaseDispute(bytes32)',
+  'convict(bytes32,address,address,uint16)',
+]
+const COURT_PARAMETER_FUNCTIONS = [
+  'setParams((uint96,uint96,uint16,uint16,uint8,uint8,uint8,uint96,uint96,uint32,uint32,uint32,uint32))',
+]
 const STAKE_PARAMETER_FUNCTIONS = ['setUnbondingDelay(uint64)']
 const MODEL_CURATOR_FUNCTIONS = [
   'approveModel(bytes32)',
@@ -139,6 +206,7 @@ export async function deployProtocol(
 ): Promise<DeployProtocolReturnType> {
   const deployer = client.account.address
   const params: MarketParameters = { ...defaultMarketParameters, ...parameters.params }
+  const courtParams: CourtParameters = { ...defaultCourtParameters, ...parameters.court }
   if (params.unbondingDelay < BigInt(params.challengeWindow)) {
     throw new DeploymentError('unbondingDelay must be at least challengeWindow', {
       details: `unbondingDelay ${params.unbondingDelay} < challengeWindow ${params.challengeWindow}`,
@@ -169,7 +237,8 @@ export async function deployProtocol(
     const deployBlock = await getBlockNumber(client, { cacheTime: 0 })
 
     // Each transaction is mined before the next is sent, so nonces are sequential and the
-    // JobMarket's address can be known before it exists (the StakeManager pins it immutably).
+    // JobMarket's and the DisputeCourt's addresses can be known before they exist (the
+    // StakeManager pins both immutably).
     const { deploy, manage: manageOn } = deploymentSteps(
       client,
       (message, details) => new DeploymentError(message, details === undefined ? {} : { details }),
@@ -202,10 +271,11 @@ export async function deployProtocol(
     })
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
     const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
+    const predictedCourt = getContractAddress({ from: deployer, nonce: BigInt(nonce + 2) })
     const stakeManager = await deploy('StakeManager', {
       abi: stakeManagerAbi,
       bytecode: stakeManagerBytecode,
-      args: [token, predictedMarket, accessManager, params.unbondingDelay],
+      args: [token, predictedMarket, predictedCourt, accessManager, params.unbondingDelay],
       nonce,
     })
     const jobMarket = await deploy('JobMarket', {
@@ -238,6 +308,18 @@ export async function deployProtocol(
       })
     }
 
+    const disputeCourt = await deploy('DisputeCourt', {
+      abi: disputeCourtAbi,
+      bytecode: disputeCourtBytecode,
+      args: [token, stakeManager, jobMarket, accessManager, courtParams],
+      nonce: nonce + 2,
+    })
+    if (disputeCourt.toLowerCase() !== predictedCourt.toLowerCase()) {
+      throw new DeploymentError('DisputeCourt landed at an unexpected address', {
+        details: `expected ${predictedCourt}, got ${disputeCourt}; was another transaction sent from the deployer meanwhile?`,
+      })
+    }
+
     const manage = (functionName: 'setTargetFunctionRole' | 'grantRole', args: readonly unknown[]) =>
       manageOn(accessManager, functionName, args)
     const selectors = (signatures: string[]) => signatures.map((s) => toFunctionSelector(s))
@@ -245,6 +327,12 @@ export async function deployProtocol(
     await manage('setTargetFunctionRole', [
       jobMarket,
       selectors(MARKET_PARAMETER_FUNCTIONS),
+      ProtocolRole.parameters,
+    ])
+    await manage('setTargetFunctionRole', [jobMarket, selectors(COURT_FUNCTIONS), ProtocolRole.court])
+    await manage('setTargetFunctionRole', [
+      disputeCourt,
+      selectors(COURT_PARAMETER_FUNCTIONS),
       ProtocolRole.parameters,
     ])
     await manage('setTargetFunctionRole', [
@@ -266,6 +354,8 @@ export async function deployProtocol(
     await manage('grantRole', [ProtocolRole.modelCurator, modelCurator, 0])
     await manage('grantRole', [ProtocolRole.parameters, parameterAdmin, 0])
     await manage('grantRole', [ProtocolRole.attribution, attributor, 0])
+    // the court contract only: no account can hold a dispute open or convict a provider
+    await manage('grantRole', [ProtocolRole.court, disputeCourt, 0])
 
     const wiredMarket = await readContract(client, {
       address: stakeManager,
@@ -294,6 +384,7 @@ export async function deployProtocol(
         zkVerifierRegistry,
         modelRegistry,
         attributionPool,
+        disputeCourt,
       },
       deployBlock,
       deployer,
@@ -302,8 +393,10 @@ export async function deployProtocol(
         parameters: ProtocolRole.parameters,
         modelCurator: ProtocolRole.modelCurator,
         attribution: ProtocolRole.attribution,
+        court: ProtocolRole.court,
       },
       params,
+      courtParams,
     }
     if (parameters.outFile !== undefined) await writeDeploymentFile(parameters.outFile, deployment)
     return deployment
@@ -331,6 +424,7 @@ export function parseDeployment(json: string): Deployment {
     roles?: Record<string, unknown>
     params?: Record<string, unknown>
     governance?: Record<string, unknown>
+    courtParams?: Record<string, unknown>
   }
   try {
     raw = JSON.parse(json)
@@ -369,6 +463,11 @@ export function parseDeployment(json: string): Deployment {
     raw.roles?.attribution === undefined
       ? {}
       : { attribution: big(raw.roles.attribution, 'roles.attribution') }
+  // Nor do those written before the DisputeCourt: no court address, role or parameters.
+  const disputeCourt =
+    a.disputeCourt === undefined ? {} : { disputeCourt: address(a.disputeCourt, 'addresses.disputeCourt') }
+  const courtRole = raw.roles?.court === undefined ? {} : { court: big(raw.roles.court, 'roles.court') }
+  const courtParams = raw.courtParams === undefined ? {} : { courtParams: parseCourtParams(raw.courtParams) }
   return {
     chainId: num(raw.chainId, 'chainId'),
     addresses: {
@@ -379,6 +478,7 @@ export function parseDeployment(json: string): Deployment {
       zkVerifierRegistry: address(a.zkVerifierRegistry, 'addresses.zkVerifierRegistry'),
       ...modelRegistry,
       ...attributionPool,
+      ...disputeCourt,
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),
@@ -387,7 +487,9 @@ export function parseDeployment(json: string): Deployment {
       parameters: big(raw.roles?.parameters, 'roles.parameters'),
       ...modelCurator,
       ...attributionRole,
+      ...courtRole,
     },
+    ...courtParams,
     // Deployments written before governance (or never put under it) have no such entry.
     ...(raw.governance === undefined || raw.governance === null
       ? {}
@@ -410,5 +512,31 @@ export function parseDeployment(json: string): Deployment {
       attributionShareBps:
         p.attributionShareBps === undefined ? 0 : num(p.attributionShareBps, 'params.attributionShareBps'),
     },
+  }
+}
+
+function parseCourtParams(c: Record<string, unknown>): CourtParameters {
+  const big = (name: keyof CourtParameters): bigint => {
+    const v = c[name]
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      throw new DeploymentError(`deployment file: courtParams.${name} missing`)
+    }
+    return BigInt(v)
+  }
+  const num = (name: keyof CourtParameters): number => Number(big(name))
+  return {
+    challengeBond: big('challengeBond'),
+    challengerStakeAtRisk: big('challengerStakeAtRisk'),
+    falseChallengeSlashBps: num('falseChallengeSlashBps'),
+    juryShareBps: num('juryShareBps'),
+    jurySize: num('jurySize'),
+    maxRounds: num('maxRounds'),
+    drawDelay: num('drawDelay'),
+    jurorMinStake: big('jurorMinStake'),
+    jurorPenalty: big('jurorPenalty'),
+    revealPeriod: num('revealPeriod'),
+    voteCommitPeriod: num('voteCommitPeriod'),
+    voteRevealPeriod: num('voteRevealPeriod'),
+    appealPeriod: num('appealPeriod'),
   }
 }

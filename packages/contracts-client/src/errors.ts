@@ -9,6 +9,7 @@ import { ContractFunctionRevertedError, decodeErrorResult, type Hex, BaseError a
 import {
   accessManagerAbi,
   attributionPoolAbi,
+  disputeCourtAbi,
   jobMarketAbi,
   modelRegistryAbi,
   openTokenAbi,
@@ -105,6 +106,8 @@ export const protocolErrorsAbi = [
   ...accessManagerAbi,
   // a JobMarket payout deposits into the pool, so its errors can bubble up through a settlement
   ...attributionPoolAbi,
+  // the court's calls into the JobMarket and the StakeManager bubble up through it
+  ...disputeCourtAbi,
 ].filter((item) => item.type === 'error')
 
 /** Decodes raw revert data against the protocol's errors; undefined when unknown. */

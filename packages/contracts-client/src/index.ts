@@ -1,12 +1,15 @@
 export * from './actions/index.js'
 export * from './attribution/index.js'
 export * from './channels/index.js'
+export * from './court/index.js'
 export * from './deploy.js'
 export * from './devChain.js'
 export * from './errors.js'
 export {
   accessManagerAbi,
   accessManagerBytecode,
+  disputeCourtAbi,
+  disputeCourtBytecode,
   jobMarketAbi,
   jobMarketBytecode,
   modelRegistryAbi,

@@ -14,6 +14,8 @@ export interface ProtocolAddresses {
   /** model id -> attribution weights root, fee rounds, claims; the JobMarket routes
    * `attributionShareBps` of paid-out jobs there; absent in files written before it existed */
   attributionPool?: Address
+  /** the dispute game (challenges, jury, appeals); absent in files written before it existed */
+  disputeCourt?: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */
@@ -64,6 +66,8 @@ export const ProtocolRole = {
   modelCurator: 4n,
   /** `AttributionPool.setWeights` (who commits a model's attribution weights) */
   attribution: 5n,
+  /** the JobMarket's court hooks (`holdForDispute`, `releaseDispute`, `convict`): the DisputeCourt only */
+  court: 6n,
 } as const
 
 /** Model status as ModelRegistry.ModelStatus stores it. */

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { NodeError, readTensorFiles, registerZkVerifier, typedView } from '@ocn/node'
-import { contentHashOf } from '@ocn/protocol'
+import { contentHashOf, zkJobBinding } from '@ocn/protocol'
 import {
   buildZkCircuit,
   inferenceProofFromJson,
@@ -17,7 +17,7 @@ import {
   type ZkCircuitArtifacts,
   ZkError,
 } from '@ocn/prover'
-import { type Hex, isHex } from 'viem'
+import { type Hex, isAddress, isHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
@@ -185,7 +185,31 @@ export const zkBuildCommand: Command = {
   },
 }
 
-const proveUsage = 'ocn zk prove --circuit <dir> --inputs <file.npy|file.safetensors> --out <proof.json>'
+const proveUsage =
+  'ocn zk prove --circuit <dir> --inputs <file.npy|file.safetensors> --out <proof.json> [--job-id <0x...> --provider <0x...>]'
+
+/**
+ * The job binding a proof carries: `zkJobBinding(jobId, provider)` when both flags are given (a
+ * proof that settles exactly that job by that provider), else 0, a proof that settles no job.
+ */
+function jobBindingFor(context: CommandContext): bigint {
+  const jobId = stringFlag(context.flags, 'job-id')
+  const provider = stringFlag(context.flags, 'provider')
+  if (jobId === undefined && provider === undefined) return 0n
+  if (jobId === undefined || !isHex(jobId) || jobId.length !== 66) {
+    throw new CliError(
+      'CLI_USAGE',
+      `--job-id must be a 32-byte hex job id next to --provider; usage: ${proveUsage}`,
+    )
+  }
+  if (provider === undefined || !isAddress(provider, { strict: false })) {
+    throw new CliError(
+      'CLI_USAGE',
+      `--provider must be the job's provider address next to --job-id; usage: ${proveUsage}`,
+    )
+  }
+  return zkJobBinding(jobId, provider)
+}
 
 export const zkProveCommand: Command = {
   path: ['zk', 'prove'],
@@ -197,15 +221,22 @@ export const zkProveCommand: Command = {
     circuit: { type: 'string', value: '<dir>', description: 'the circuit folder `ocn zk build` printed' },
     inputs: { type: 'string', value: '<file>', description: 'one input sample (.npy or .safetensors)' },
     out: { type: 'string', value: '<file>', description: 'where to write the proof JSON' },
+    'job-id': {
+      type: 'string',
+      value: '<0x...>',
+      description: 'bind the proof to this job (with --provider)',
+    },
+    provider: { type: 'string', value: '<0x...>', description: "the job's provider address (with --job-id)" },
   },
   async run(context) {
+    const jobBinding = jobBindingFor(context)
     const artifacts = loadCircuit(context, proveUsage)
     const inputsPath = resolve(context.io.cwd, requireFlag(context, 'inputs', proveUsage))
     const outPath = resolve(context.io.cwd, requireFlag(context, 'out', proveUsage))
     const input = await readZkInput(inputsPath, artifacts.model.inputSize)
     let proof: Awaited<ReturnType<typeof proveInference>>
     try {
-      proof = await proveInference({ artifacts, input })
+      proof = await proveInference({ artifacts, input, jobBinding })
     } catch (error) {
       throw fromZkError(error)
     }
@@ -215,6 +246,7 @@ export const zkProveCommand: Command = {
         proof: outPath,
         publicSignals: proof.publicSignals,
         commitments: proof.commitments,
+        jobBinding: proof.jobBinding,
         output: proof.output,
         proveMs: Math.round(proof.proveMs),
       },
@@ -223,6 +255,7 @@ export const zkProveCommand: Command = {
         `output           [${proof.output.join(', ')}]`,
         `input commitment ${proof.commitments.inputCommitment}`,
         `output commitment ${proof.commitments.outputCommitment}`,
+        `job binding      ${jobBinding === 0n ? '0 (no --job-id/--provider: settles no job)' : proof.jobBinding}`,
       ].join('\n'),
     }
   },

@@ -2,8 +2,9 @@
  * Devnet fault injection: a provider fault plan (roles/provider/faults.ts) that cheats, which
  * the devnet hands to its cheating provider and the tests to theirs, so verifiers have a
  * cheater to catch. It is a component passed in, never a setting of the user's config. Each
- * cheat rehashes what it changed, so the results, the leaves and the root agree with each
- * other and only a re-execution can tell.
+ * result cheat rehashes what it changed, so the results, the leaves and the root agree with
+ * each other and only a re-execution can tell; the answer cheats (answer-faults.ts) withhold
+ * or mangle what a spot check asks for instead.
  */
 
 import type { ProviderFaultPlan } from '@ocn/node'
@@ -18,6 +19,7 @@ import {
 import { type AttributionResult, attributionResultHash } from '@ocn/node/attribution'
 import { attributionWeightsTree } from '@ocn/protocol'
 import type { Hex } from 'viem'
+import { ANSWER_CHEATS, type AnswerCheat, manifestWithheld, rewriteLeaves } from './answer-faults.js'
 import { DevnetError } from './errors.js'
 
 /** Which micro-batches a cheating provider corrupts: `fraction` of them, spread evenly, at least one. */
@@ -103,6 +105,8 @@ export interface CheatingFaultPlanOptions {
   fraction: number
   /** commit a forged attribution result */
   forgeAttribution?: boolean
+  /** answer spot checks dishonestly (answer-faults.ts); honest answers when absent */
+  answer?: AnswerCheat
   /**
    * Die (SIGKILL, as `kill -9` would) right after the first commit transaction is sent and
    * before its receipt: the chaos test's "between the commit and its record" crash.
@@ -155,6 +159,26 @@ export function createCheatingFaultPlan(
       at.log.warn({ jobId: at.jobId }, 'cheat mode: committing a forged attribution result')
       return forgeAttributionResult(result)
     },
+    async tamperAnswer(at, _request, response) {
+      const cheat = options.answer
+      if (cheat === undefined || response.result === undefined) return response
+      at.log.warn({ jobId: at.jobId, cheat }, 'cheat mode: answering a spot check dishonestly')
+      const result = rewriteLeaves(cheat, response.result)
+      // only a training job's output is a manifest of checkpoints
+      if (cheat !== 'withhold-checkpoints' || result.leafCount === 0) return { ...response, result }
+      const manifest = await at.read(result.outputHash).catch(() => undefined)
+      if (manifest === undefined || !isTrainingManifest(manifest)) return { ...response, result }
+      return { ...response, result: { ...result, outputHash: await at.publish(manifestWithheld(manifest)) } }
+    },
+  }
+}
+
+function isTrainingManifest(bytes: Uint8Array): boolean {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(bytes)) as { checkpoints?: unknown }
+    return Array.isArray(parsed.checkpoints)
+  } catch {
+    return false
   }
 }
 
@@ -172,16 +196,19 @@ export function parseCheatingFaultPlanOptions(json: string | undefined): Cheatin
     throw invalid(`not JSON: ${(cause as Error).message}`)
   }
   if (typeof value !== 'object' || value === null) throw invalid('not an object')
-  const { fraction, forgeAttribution, crashAfterCommitSent } = value as Record<string, unknown>
+  const { fraction, forgeAttribution, answer, crashAfterCommitSent } = value as Record<string, unknown>
   if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1))
     throw invalid('fraction must be 0..1')
   if (forgeAttribution !== undefined && typeof forgeAttribution !== 'boolean')
     throw invalid('forgeAttribution must be a boolean')
+  if (answer !== undefined && !ANSWER_CHEATS.includes(answer as AnswerCheat))
+    throw invalid(`answer must be one of ${ANSWER_CHEATS.join(', ')}`)
   if (crashAfterCommitSent !== undefined && typeof crashAfterCommitSent !== 'boolean')
     throw invalid('crashAfterCommitSent must be a boolean')
   return {
     fraction,
     ...(forgeAttribution === undefined ? {} : { forgeAttribution }),
+    ...(answer === undefined ? {} : { answer: answer as AnswerCheat }),
     ...(crashAfterCommitSent === undefined ? {} : { crashAfterCommitSent }),
   }
 }

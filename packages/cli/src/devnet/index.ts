@@ -1,3 +1,4 @@
+export * from './answer-faults.js'
 export * from './datanet.js'
 export * from './devnet.js'
 export * from './errors.js'

@@ -98,6 +98,9 @@ describe('ocn zk', () => {
     const reply = JSON.parse(proved.stdout)
     expect(reply.publicSignals[0]).toBe(modelCommitment)
     expect(reply.output).toHaveLength(4)
+    // without --job-id and --provider the proof is bound to no job
+    expect(reply.publicSignals).toHaveLength(4)
+    expect(reply.jobBinding).toBe('0')
 
     const ok = await ocn(['zk', 'verify', '--circuit', circuitDir, '--proof', proofPath, '--json'])
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
@@ -128,12 +131,58 @@ describe('ocn zk', () => {
     ])
     expect(mismatch.code).toBe(1)
     expect(JSON.parse(mismatch.stdout).valid).toBe(false)
+
+    // bound to a job: the binding is @ocn/protocol's test vector for this job id and provider
+    const boundPath = join(dir, 'bound.json')
+    const bound = await ocn(
+      [
+        'zk',
+        'prove',
+        '--circuit',
+        circuitDir,
+        '--inputs',
+        join(dir, 'x.npy'),
+        '--out',
+        boundPath,
+        '--job-id',
+        `0x${'11'.repeat(32)}`,
+        '--provider',
+        `0x${'22'.repeat(20)}`,
+        '--json',
+      ],
+      120_000,
+    )
+    expect(bound.code, bound.stdout + bound.stderr).toBe(0)
+    expect(JSON.parse(bound.stdout).publicSignals[3]).toBe(
+      '9450949520939005032428298284028694927535443221032981854353657136215969888401',
+    )
+    const boundOk = await ocn(['zk', 'verify', '--circuit', circuitDir, '--proof', boundPath, '--json'])
+    expect(boundOk.code, boundOk.stdout + boundOk.stderr).toBe(0)
   }, 240_000)
 
   it('exits 2 on usage errors: missing flags, a wrong-size input, no circuit', async () => {
     const missing = await ocn(['zk', 'verify', '--circuit', circuitDir, '--json'])
     expect(missing.code).toBe(2)
     expect(JSON.parse(missing.stdout).error.code).toBe('CLI_USAGE')
+    // a job binding needs both halves
+    const half = await ocn([
+      'zk',
+      'prove',
+      '--circuit',
+      circuitDir,
+      '--inputs',
+      join(dir, 'x.npy'),
+      '--out',
+      join(dir, 'p.json'),
+      '--job-id',
+      `0x${'11'.repeat(32)}`,
+      '--json',
+    ])
+    expect(half.code).toBe(2)
+    expect(JSON.parse(half.stdout).error).toMatchObject({
+      code: 'CLI_USAGE',
+      message: expect.stringMatching(/--provider/),
+    })
     const short = await ocn([
       'zk',
       'prove',

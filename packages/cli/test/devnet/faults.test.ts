@@ -1,22 +1,32 @@
 /**
- * The devnet's cheats (devnet/faults.ts): each corrupts a result so that it stays consistent
- * with itself (outputs, leaves, root and hashes agree), so only a re-execution can tell.
+ * The devnet's cheats (devnet/faults.ts): each result cheat corrupts a result so that it stays
+ * consistent with itself (outputs, leaves, root and hashes agree), so only a re-execution can
+ * tell; each answer cheat withholds or mangles what a spot check asks for.
  */
 
 import {
   attributionResultProblem,
   checkpointHash,
-  createLogger,
+  createSilentLogger,
   decodeSafetensors,
   encodeSafetensors,
+  honestFaultPlan,
   type InferenceResult,
   outputsDataHash,
   sliceRows,
 } from '@ocn/node'
 import { type AttributionResult, attributionResultHash } from '@ocn/node/attribution'
-import { attributionWeightsTree, MerkleTree } from '@ocn/protocol'
-import type { Hex } from 'viem'
+import {
+  assertResultLeaves,
+  attributionWeightsTree,
+  contentHashOf,
+  MerkleTree,
+  type ResultRequest,
+  type ResultResponse,
+} from '@ocn/protocol'
+import { type Hex, keccak256, toHex } from 'viem'
 import { describe, expect, it } from 'vitest'
+import type { ANSWER_CHEATS } from '../../src/devnet/answer-faults.js'
 import {
   cheatIndices,
   corruptCheckpoints,
@@ -142,6 +152,13 @@ describe('parseCheatingFaultPlanOptions', () => {
     expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"forgeAttribution":1}')).toThrow(
       /not a fault plan/,
     )
+    expect(parseCheatingFaultPlanOptions('{"fraction":0,"answer":"partial"}')).toEqual({
+      fraction: 0,
+      answer: 'partial',
+    })
+    expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"answer":"lie"}')).toThrow(
+      expect.objectContaining({ code: 'DEVNET_OPTIONS_INVALID', details: expect.stringMatching(/withhold/) }),
+    )
     expect(parseCheatingFaultPlanOptions('{"fraction":0,"crashAfterCommitSent":true}')).toEqual({
       fraction: 0,
       crashAfterCommitSent: true,
@@ -152,9 +169,100 @@ describe('parseCheatingFaultPlanOptions', () => {
   })
 })
 
+describe('spot-check answer cheats', () => {
+  const dataHashes = Array.from({ length: 8 }, (_, i) => keccak256(toHex(`leaf ${i}`)))
+  const tree = MerkleTree.fromDataHashes(dataHashes)
+  const store = new Map<Hex, Uint8Array>()
+  const manifest = new TextEncoder().encode(JSON.stringify({ checkpoints: dataHashes.slice(0, 3), steps: 4 }))
+  const manifestHash = contentHashOf(manifest)
+  store.set(manifestHash, manifest)
+  const at = {
+    jobId: keccak256(toHex('job')),
+    log: createSilentLogger(),
+    publish: async (bytes: Uint8Array) => {
+      const hash = contentHashOf(bytes)
+      store.set(hash, bytes)
+      return hash
+    },
+    read: async (hash: Hex) => {
+      const bytes = store.get(hash)
+      if (bytes === undefined) throw new Error('not stored')
+      return bytes
+    },
+  }
+  const request: ResultRequest = { version: 1, jobId: at.jobId, indices: [1, 3, 4, 6] }
+  const honest: ResultResponse = {
+    version: 1,
+    jobId: at.jobId,
+    status: 'ok',
+    result: {
+      resultRoot: tree.root,
+      leafCount: dataHashes.length,
+      outputHash: manifestHash,
+      leaves: request.indices.map((index) => ({
+        index,
+        dataHash: dataHashes[index]!,
+        proof: tree.proof(index),
+      })),
+    },
+  }
+  const answer = (cheat?: (typeof ANSWER_CHEATS)[number]) =>
+    createCheatingFaultPlan({ fraction: 0, ...(cheat === undefined ? {} : { answer: cheat }) }).tamperAnswer(
+      at,
+      request,
+      honest,
+    )
+
+  it('the honest plan and a plan without an answer cheat hand the answer back unchanged', async () => {
+    expect(await honestFaultPlan.tamperAnswer(at, request, honest)).toBe(honest)
+    expect(await answer()).toBe(honest)
+    assertResultLeaves(honest)
+  })
+
+  it('withholds every leaf, or serves only the first half, still answering ok', async () => {
+    const withheld = await answer('withhold')
+    expect(withheld.status).toBe('ok')
+    expect(withheld.result?.leaves).toEqual([])
+    const partial = await answer('partial')
+    expect(partial.status).toBe('ok')
+    expect(partial.result?.leaves.map((l) => l.index)).toEqual([1, 3])
+    assertResultLeaves(partial)
+  })
+
+  it('answers out of range or malformed leaves, which no longer prove against the root', async () => {
+    const outOfRange = await answer('out-of-range')
+    expect(outOfRange.result?.leaves.map((l) => l.index)).toEqual([9, 11, 12, 14])
+    expect(() => assertResultLeaves(outOfRange)).toThrow(/out of range/)
+    const malformed = await answer('malformed')
+    expect(malformed.result?.leaves.map((l) => l.index)).toEqual(request.indices)
+    expect(() => assertResultLeaves(malformed)).toThrow(/does not verify/)
+  })
+
+  it('withholds the checkpoints: the leaves as committed, a manifest naming states nobody has', async () => {
+    const cheated = await answer('withhold-checkpoints')
+    expect(cheated.result?.leaves).toEqual(honest.result?.leaves)
+    const outputHash = cheated.result!.outputHash
+    expect(outputHash).not.toBe(manifestHash)
+    const served = JSON.parse(new TextDecoder().decode(store.get(outputHash))) as {
+      checkpoints: Hex[]
+      steps: number
+    }
+    expect(served.steps).toBe(4)
+    expect(served.checkpoints).toHaveLength(3)
+    for (const h of served.checkpoints) {
+      expect(dataHashes).not.toContain(h)
+      expect(store.has(h)).toBe(false)
+    }
+    // an inference answer (its output is no manifest) is left as it is
+    store.set(manifestHash, new Uint8Array([1, 2, 3]))
+    expect((await answer('withhold-checkpoints')).result).toEqual(honest.result)
+    store.set(manifestHash, manifest)
+  })
+})
+
 describe('crashAfterCommitSent', () => {
   it('crashes right after a commit is sent only when the plan says so', async () => {
-    const log = createLogger({ level: 'silent' })
+    const log = createSilentLogger()
     const at = { jobId: `0x${'ab'.repeat(32)}` as const, log }
     let crashes = 0
     const honest = createCheatingFaultPlan({ fraction: 0 }, () => crashes++)

@@ -24,6 +24,8 @@ export interface GetJobReturnType {
   verification: number
   /** attribution share (basis points) fixed at award; 0 when the job owes none */
   attributionBps: number
+  /** DisputeCourt disputes open on the job (finalize waits for 0) */
+  openDisputes: number
   resultRoot: Hex
 }
 

@@ -15,6 +15,7 @@ export {
   type ModelStatusReadOptions,
 } from './models.js'
 export { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
+export { readRequesterFunds } from './reads.js'
 export {
   type ChainServiceComponents,
   type ChainServiceInit,

@@ -1,7 +1,7 @@
 /** What the chain service reads for the API and the roles: balances, chain time, model statuses. */
-import { type Deployment, getModel, getStake, getTokenBalance } from '@ocn/contracts-client'
+import { type Deployment, getModel, getStake, getTokenBalance, openTokenAbi } from '@ocn/contracts-client'
 import type { Address, Hash } from 'viem'
-import { getBalance, getBlock } from 'viem/actions'
+import { getBalance, getBlock, readContract } from 'viem/actions'
 import type { Balances } from '../api/interface.js'
 import type { OcnChainClient } from './client.js'
 import { ChainServiceError } from './errors.js'
@@ -20,6 +20,28 @@ export async function readBalances(
     getStake(client, { stakeManager: deployment.addresses.stakeManager, account }),
   ])
   return { address, native, token, staked: stake.staked, locked: stake.locked }
+}
+
+/**
+ * What a requester can pay: its OPEN balance and its allowance to the JobMarket (gossip checks
+ * an offer's maxPrice against them before providers spend anything on it).
+ */
+export async function readRequesterFunds(
+  client: OcnChainClient,
+  deployment: Deployment,
+  requester: Address,
+): Promise<{ balance: bigint; allowance: bigint }> {
+  const { token, jobMarket } = deployment.addresses
+  const [balance, allowance] = await Promise.all([
+    getTokenBalance(client, { token, account: requester }),
+    readContract(client, {
+      address: token,
+      abi: openTokenAbi,
+      functionName: 'allowance',
+      args: [requester, jobMarket],
+    }),
+  ])
+  return { balance, allowance }
 }
 
 /** latest block timestamp (unix seconds) */

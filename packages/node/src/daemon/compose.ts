@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path'
 import type { ExecutorService, P2PService, RoleService } from '../api/services.js'
 import type { ArtifactStore } from '../artifacts/store.js'
 import { createArtifactStore } from '../artifacts/store.js'
+import { readRequesterFunds } from '../chain/reads.js'
 import { type ChainServiceInit, createChainService, type OcnChainService } from '../chain/service.js'
 import { type NodeConfig, type NodeRole, nodeRoles } from '../config/options.js'
 import { createExecutor, type Executor } from '../executor/executor.js'
@@ -100,8 +101,20 @@ async function startNetwork(
       },
       bids: { domain },
     },
-    { logger, store, registry },
+    {
+      logger,
+      store,
+      registry,
+      // offers are accepted only from requesters whose balance covers their maxPrice
+      readFunds: (requester) => readRequesterFunds(chain.client, chain.deployment, requester),
+    },
   )
+  // an award moves the requester's tokens into escrow: read its funds again on the next offer
+  chain.onEvents((events) => {
+    for (const event of events) {
+      if (event.eventName === 'JobAwarded') network.funds?.invalidate(event.args.requester)
+    }
+  })
   const p2p = p2pService(network, keys)
   await context.start('p2p', p2p)
   return { store, network, p2p }

@@ -13,11 +13,20 @@ import { BoundedSet } from '../core/collections.js'
 import type { Logger } from '../core/logger.js'
 import { deadline } from '../core/time.js'
 import { readBody } from './backpressure.js'
-import { P2PError, P2PErrorCode } from './errors.js'
+import { isP2PError, P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 import type { P2PMetrics } from './metrics.js'
 import { ARTIFACT_PROTOCOL, type StreamProtocolOptions } from './options.js'
-import { type PeerTarget, peerLabel, readMessage, toDialTarget, toP2PError, writeMessage } from './streams.js'
+import {
+  armedDeadline,
+  type PeerTarget,
+  peerLabel,
+  readMessage,
+  toDialTarget,
+  toP2PError,
+  writeMessage,
+} from './streams.js'
+import { transferDeadlineMs } from './upload-slots.js'
 
 export interface FetchArtifactOptions {
   signal?: AbortSignal
@@ -45,6 +54,11 @@ function noPeerServed(hash: ContentHash, failures: P2PError[]): P2PError {
     details: `${hash}: ${failures.map((f) => f.code).join(', ') || 'no peers given'}`,
     causes: failures,
   })
+}
+
+/** the transfer's own error inside the store's wrapper */
+function unwrapStoreError(error: unknown): unknown {
+  return error instanceof ArtifactStoreError ? error.cause : error
 }
 
 export class ArtifactFetcher {
@@ -182,8 +196,10 @@ export class ArtifactFetcher {
     fetchOptions: FetchArtifactOptions,
   ): Promise<PutResult> {
     const { options, metrics, store } = this.context
+    // a server slower than the minimum rate is as good as stalled: the next peer is asked
+    const total = armedDeadline(fetchOptions.signal, transferDeadlineMs(size, options))
     const body = readBody(raw, size, {
-      signal: fetchOptions.signal ?? new AbortController().signal,
+      signal: total.signal,
       idleTimeoutMs: options.idleTimeoutMs,
       highWaterMark: options.artifactHighWaterMarkBytes,
     })
@@ -193,11 +209,27 @@ export class ArtifactFetcher {
         yield chunk
       }
     })()
-    return store.put(counted, {
-      expectedHash: hash,
-      maxBytes: size,
-      ...(fetchOptions.signal === undefined ? {} : { signal: fetchOptions.signal }),
-    })
+    try {
+      return await store.put(counted, {
+        expectedHash: hash,
+        maxBytes: size,
+        ...(fetchOptions.signal === undefined ? {} : { signal: fetchOptions.signal }),
+      })
+    } catch (error) {
+      if (total.signal.aborted && !fetchOptions.signal?.aborted) {
+        metrics.streamStalls.inc({ protocol: ARTIFACT_PROTOCOL, direction: 'outbound' })
+        throw new P2PError(P2PErrorCode.TIMEOUT, 'artifact transfer too slow', {
+          cause: error,
+          details: `${size} bytes not done in ${transferDeadlineMs(size, options)} ms`,
+        })
+      }
+      if (isP2PError(unwrapStoreError(error), P2PErrorCode.TIMEOUT)) {
+        metrics.streamStalls.inc({ protocol: ARTIFACT_PROTOCOL, direction: 'outbound' })
+      }
+      throw error
+    } finally {
+      total.clear()
+    }
   }
 
   private mapFailure(thrown: unknown, hash: ContentHash, label: string, signal: AbortSignal): P2PError {

@@ -22,13 +22,17 @@ import { definedOnly } from './bid-protocol.js'
 import type { OcnHost } from './host.js'
 import { createP2PMetrics } from './metrics.js'
 import { ARTIFACT_PROTOCOL, defaultStreamProtocolOptions, type StreamProtocolOptions } from './options.js'
+import { PeerPenalties } from './peer-penalties.js'
 import type { PeerTarget } from './streams.js'
+import { defaultUploadSlotOptions, type UploadSlotOptions, UploadSlots } from './upload-slots.js'
 
 export type { FetchArtifactOptions } from './artifact-fetch.js'
 
 export interface ArtifactProtocolInit extends Partial<StreamProtocolOptions> {
-  /** uploads served at once by this node; more get status `busy` */
+  /** uploads served at once by this node; more get status `busy` (uploadSlots.total) */
   maxConcurrentUploads?: number
+  /** fair shares of the upload slots (upload-slots.ts) */
+  uploadSlots?: Partial<UploadSlotOptions>
 }
 
 export interface ArtifactProtocolComponents {
@@ -36,6 +40,8 @@ export interface ArtifactProtocolComponents {
   store: ArtifactStore
   logger: Logger
   registry?: Registry
+  /** the node's shared penalty box (createNetwork passes one); a private one when absent */
+  penalties?: PeerPenalties
 }
 
 export interface ArtifactProtocol {
@@ -49,6 +55,16 @@ export interface ArtifactProtocol {
   fetch(hash: ContentHash, peers: readonly PeerTarget[], options?: FetchArtifactOptions): Promise<PutResult>
   /** peers caught serving bytes that do not match their hash */
   misbehavingPeers(): string[]
+  /**
+   * Reserves upload capacity for a peer the roles vouch for until `untilMs` (epoch ms): the
+   * requester calls it for the provider it awarded, so that provider gets the job's inputs
+   * even while strangers hold every other slot. A trusted peer is never refused for stalls.
+   */
+  trustPeer(peerId: string, untilMs: number): void
+  /** ends a trustPeer reservation early (the job ended) */
+  untrustPeer(peerId: string): void
+  /** uploads running now (diagnostics, tests) */
+  uploadUsage(): { uploads: number; untrusted: number; peers: number }
 }
 
 export function createArtifactProtocol(
@@ -59,8 +75,13 @@ export function createArtifactProtocol(
   const { host, store } = components
   const log = components.logger.child({ component: 'artifact-protocol' })
   const metrics = createP2PMetrics(components.registry)
-  const maxUploads = init.maxConcurrentUploads ?? 8
-  const server = new ArtifactServer({ store, options, maxUploads, log, metrics })
+  const slots = new UploadSlots({
+    ...defaultUploadSlotOptions,
+    ...definedOnly(init.uploadSlots ?? {}),
+    ...(init.maxConcurrentUploads === undefined ? {} : { total: init.maxConcurrentUploads }),
+  })
+  const penalties = components.penalties ?? new PeerPenalties()
+  const server = new ArtifactServer({ store, options, slots, penalties, log, metrics })
   const fetcher = new ArtifactFetcher({ host, store, options, log, metrics })
 
   return {
@@ -75,6 +96,9 @@ export function createArtifactProtocol(
       await host.unhandle(ARTIFACT_PROTOCOL).catch(() => {})
     },
     misbehavingPeers: () => fetcher.misbehavingPeers(),
+    trustPeer: (peerId, untilMs) => penalties.trust(peerId, untilMs),
+    untrustPeer: (peerId) => penalties.untrust(peerId),
+    uploadUsage: () => slots.usage(),
     fetch: (hash, peers, fetchOptions) => fetcher.fetch(hash, peers, fetchOptions),
   }
 }

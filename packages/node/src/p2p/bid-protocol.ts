@@ -20,6 +20,7 @@ import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 import { createP2PMetrics } from './metrics.js'
 import { BID_PROTOCOL, defaultStreamProtocolOptions, type StreamProtocolOptions } from './options.js'
+import { PeerPenalties } from './peer-penalties.js'
 import { type PeerTarget, request, serveRequest } from './streams.js'
 
 /** What the requester's market logic answers for an authentic bid. */
@@ -40,6 +41,8 @@ export interface BidProtocolComponents {
   host: OcnHost
   logger: Logger
   registry?: Registry
+  /** the node's shared penalty box: stallers are penalised and refused for a while */
+  penalties?: PeerPenalties
 }
 
 export interface BidProtocol {
@@ -65,6 +68,7 @@ export function createBidProtocol(init: BidProtocolInit, components: BidProtocol
   const log = components.logger.child({ component: 'bid-protocol' })
   const metrics = createP2PMetrics(components.registry)
   let handler = init.onBid
+  const guard = { protocol: BID_PROTOCOL, penalties: components.penalties ?? new PeerPenalties(), metrics }
 
   async function handleStream(stream: Stream, connection: Connection): Promise<void> {
     const outcome = await serveRequest(
@@ -95,6 +99,7 @@ export function createBidProtocol(init: BidProtocolInit, components: BidProtocol
           return receipt({ accepted: false, reason: 'internal' })
         }
       },
+      guard,
     )
     metrics.streamRequests.inc({
       protocol: BID_PROTOCOL,

@@ -23,6 +23,7 @@ import { GossipValidator, type Validation } from './gossip-validation.js'
 import type { OcnHost } from './host.js'
 import { createP2PMetrics } from './metrics.js'
 import { CAPABILITIES_TOPIC, defaultGossipOptions, type GossipOptions, OFFERS_TOPIC } from './options.js'
+import type { RequesterFunds } from './requester-funds.js'
 
 export type { Validation, Verdict } from './gossip-validation.js'
 
@@ -44,6 +45,8 @@ export interface GossipServiceComponents {
   registry?: Registry
   /** clock in milliseconds; injectable for tests */
   now?: () => number
+  /** the offer requesters' on-chain funds (createNetwork builds it from the chain reader) */
+  funds?: RequesterFunds
 }
 
 export interface GossipService {
@@ -56,8 +59,13 @@ export interface GossipService {
   onCapabilityAd(listener: (event: ReceivedCapabilityAd) => void): () => void
   /** the newest unexpired ad of every provider heard from */
   capabilityAds(): CapabilityAd[]
-  /** the validator itself, for direct tests; `from` is the publishing peer id */
-  validate(topic: string, from: string | undefined, data: Uint8Array): Promise<Validation>
+  /**
+   * the validator itself, for direct tests; `from` is the publishing peer id, `source` the
+   * forwarding peer whose ignore budget the message spends (`from` when absent)
+   */
+  validate(topic: string, from: string | undefined, data: Uint8Array, source?: string): Promise<Validation>
+  /** entries in the validator's caches, each bounded (tests, diagnostics) */
+  cacheSizes(): Record<string, number>
 }
 
 export type GossipServiceInit = Partial<GossipOptions>
@@ -103,15 +111,21 @@ export function createGossipService(
   const log = components.logger.child({ component: 'gossip' })
   const metrics = createP2PMetrics(components.registry)
   const pubsub = host.services.pubsub
-  const validator = new GossipValidator({ options, now: components.now ?? Date.now, log, metrics })
+  const validator = new GossipValidator({
+    options,
+    now: components.now ?? Date.now,
+    log,
+    metrics,
+    ...(components.funds === undefined ? {} : { funds: components.funds }),
+  })
   const offerListeners = new Set<(e: ReceivedOffer) => void>()
   const adListeners = new Set<(e: ReceivedCapabilityAd) => void>()
   let started = false
 
   function validatorFor(topic: string) {
-    return async (_propagationSource: unknown, msg: Message) => {
+    return async (propagationSource: { toString(): string }, msg: Message) => {
       const from = msg.type === 'signed' ? msg.from.toString() : undefined
-      const result = await validator.validate(topic, from, msg.data)
+      const result = await validator.validate(topic, from, msg.data, propagationSource.toString())
       return result.verdict as never
     }
   }
@@ -180,7 +194,8 @@ export function createGossipService(
       return () => adListeners.delete(listener)
     },
     capabilityAds: () => validator.currentAds(),
-    validate: (topic, from, data) => validator.validate(topic, from, data),
+    validate: (topic, from, data, source) => validator.validate(topic, from, data, source ?? from),
+    cacheSizes: () => validator.cacheSizes(),
   }
 }
 

@@ -29,6 +29,7 @@ import {
   type HostOptions,
   OFFERS_TOPIC,
 } from './options.js'
+import type { PeerPenalties } from './peer-penalties.js'
 import { createScoreParams, scoreThresholds } from './scoring.js'
 
 // a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
@@ -54,6 +55,8 @@ export interface HostComponents {
   registry?: Registry
   /** persistent datastore for the peer store and DHT records; in memory when absent */
   datastore?: NonNullable<Libp2pOptions['datastore']>
+  /** the node's penalty box: its points are gossipsub's app-specific score */
+  penalties?: PeerPenalties
 }
 
 /** Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate. */
@@ -66,6 +69,7 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
   const options: HostOptions = { ...defaultHostOptions, ...stripUndefined(init) }
   const gossipOptions: GossipOptions = { ...defaultGossipOptions, ...stripUndefined(init.gossip ?? {}) }
   const log = components.logger.child({ component: 'p2p-host' })
+  const { penalties } = components
 
   const peerDiscovery: Array<(c: never) => PeerDiscovery> = []
   if (options.bootstrap.length > 0) {
@@ -84,7 +88,9 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       allowPublishToZeroTopicPeers: true,
       ignoreDuplicatePublishError: true,
       maxInboundDataLength: gossipOptions.maxInboundRpcBytes,
-      scoreParams: createScoreParams(gossipOptions.ipColocationWhitelist),
+      scoreParams: createScoreParams(gossipOptions.ipColocationWhitelist, (peer) =>
+        penalties === undefined ? 0 : penalties.appScore(peer),
+      ),
       scoreThresholds,
       // peer exchange only from well-scored peers (acceptPXThreshold) helps sparse networks heal
       doPX: true,

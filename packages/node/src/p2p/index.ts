@@ -29,6 +29,15 @@ export { createOcnHost, type HostComponents, type HostInit, type OcnHost, type O
 export { createP2PMetrics, type P2PMetrics } from './metrics.js'
 export { createNetwork, type Network, type NetworkComponents, type NetworkInit } from './network.js'
 export * from './options.js'
+export { defaultPeerPenaltyOptions, PeerPenalties, type PeerPenaltyOptions } from './peer-penalties.js'
+export {
+  defaultRequesterFundsOptions,
+  type Funds,
+  type FundsReader,
+  type FundsVerdict,
+  RequesterFunds,
+  type RequesterFundsOptions,
+} from './requester-funds.js'
 export {
   createResultProtocol,
   type ResultHandler,
@@ -39,3 +48,10 @@ export {
 } from './result-protocol.js'
 export { createScoreParams, scoreThresholds } from './scoring.js'
 export type { PeerTarget } from './streams.js'
+export {
+  defaultUploadSlotOptions,
+  type SlotRefusal,
+  transferDeadlineMs,
+  type UploadSlotOptions,
+  UploadSlots,
+} from './upload-slots.js'

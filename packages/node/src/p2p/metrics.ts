@@ -8,6 +8,12 @@ export interface P2PMetrics {
   gossipValidations: LabelledCounter<'topic' | 'verdict' | 'reason'>
   streamRequests: LabelledCounter<'protocol' | 'direction' | 'outcome'>
   artifactBytes: LabelledCounter<'direction'>
+  /** streams cut off for stalling past their idle or total deadline */
+  streamStalls: LabelledCounter<'protocol' | 'direction'>
+  /** inbound requests refused before any work: a penalised peer, a full peer share, no slot */
+  streamRefusals: LabelledCounter<'protocol' | 'reason'>
+  /** gossip verdicts escalated from ignore to reject (a peer past its ignore budget) */
+  gossipEscalations: LabelledCounter<'topic'>
 }
 
 function counter<L extends string>(
@@ -25,7 +31,14 @@ function counter<L extends string>(
 export function createP2PMetrics(registry: Registry | undefined): P2PMetrics {
   if (registry === undefined) {
     const noop = { inc: () => {} }
-    return { gossipValidations: noop, streamRequests: noop, artifactBytes: noop }
+    return {
+      gossipValidations: noop,
+      streamRequests: noop,
+      artifactBytes: noop,
+      streamStalls: noop,
+      streamRefusals: noop,
+      gossipEscalations: noop,
+    }
   }
   return {
     gossipValidations: counter(
@@ -44,6 +57,24 @@ export function createP2PMetrics(registry: Registry | undefined): P2PMetrics {
       'ocn_artifact_transfer_bytes_total',
       'Artifact bytes sent and received',
       ['direction'],
+    ),
+    streamStalls: counter(
+      registry,
+      'ocn_stream_stalls_total',
+      'Streams cut off for stalling past their idle or total deadline',
+      ['protocol', 'direction'],
+    ),
+    streamRefusals: counter(
+      registry,
+      'ocn_stream_refusals_total',
+      'Inbound stream requests refused before any work, by reason',
+      ['protocol', 'reason'],
+    ),
+    gossipEscalations: counter(
+      registry,
+      'ocn_gossip_ignore_escalations_total',
+      'Gossip messages rejected because their sender was past its budget of ignored messages',
+      ['topic'],
     ),
   }
 }

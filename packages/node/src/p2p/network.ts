@@ -11,9 +11,16 @@ import {
   type ArtifactProtocolInit,
   createArtifactProtocol,
 } from './artifact-protocol.js'
-import { type BidProtocol, type BidProtocolInit, createBidProtocol } from './bid-protocol.js'
+import { type BidProtocol, type BidProtocolInit, createBidProtocol, definedOnly } from './bid-protocol.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
 import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
+import { defaultPeerPenaltyOptions, PeerPenalties, type PeerPenaltyOptions } from './peer-penalties.js'
+import {
+  defaultRequesterFundsOptions,
+  type FundsReader,
+  RequesterFunds,
+  type RequesterFundsOptions,
+} from './requester-funds.js'
 import { createResultProtocol, type ResultProtocol, type ResultProtocolInit } from './result-protocol.js'
 
 export interface NetworkInit {
@@ -22,6 +29,10 @@ export interface NetworkInit {
   bids?: BidProtocolInit
   artifacts?: ArtifactProtocolInit
   results?: ResultProtocolInit
+  /** how stalling peers are penalised (peer-penalties.ts) */
+  penalties?: Partial<PeerPenaltyOptions>
+  /** how requesters' funds are cached (requester-funds.ts); used when `readFunds` is given */
+  funds?: Partial<RequesterFundsOptions>
 }
 
 export interface NetworkComponents {
@@ -30,6 +41,8 @@ export interface NetworkComponents {
   registry?: Registry
   now?: () => number
   datastore?: HostComponents['datastore']
+  /** reads a requester's OPEN balance and allowance; without it offers are not checked against funds */
+  readFunds?: FundsReader
 }
 
 export interface Network {
@@ -38,21 +51,38 @@ export interface Network {
   bids: BidProtocol
   artifacts: ArtifactProtocol
   results: ResultProtocol
+  /** the node's penalty box, shared by every stream protocol and gossipsub's app score */
+  penalties: PeerPenalties
+  /** the requesters' funds cache (absent without `readFunds`); invalidate it on chain events */
+  funds: RequesterFunds | undefined
   peerId: string
   start(): Promise<void>
   stop(): Promise<void>
 }
 
 export async function createNetwork(init: NetworkInit, components: NetworkComponents): Promise<Network> {
-  const { logger, registry, store } = components
-  const shared = { logger, ...(registry === undefined ? {} : { registry }) }
+  const { logger, registry, store, readFunds } = components
+  const now = components.now ?? Date.now
+  const penalties = new PeerPenalties(
+    { ...defaultPeerPenaltyOptions, ...definedOnly(init.penalties ?? {}) },
+    now,
+  )
+  const funds =
+    readFunds === undefined
+      ? undefined
+      : new RequesterFunds(
+          readFunds,
+          { ...defaultRequesterFundsOptions, ...definedOnly(init.funds ?? {}) },
+          now,
+        )
+  const shared = { logger, penalties, ...(registry === undefined ? {} : { registry }) }
   const host = await createOcnHost(init.host ?? {}, {
     ...shared,
     ...(components.datastore === undefined ? {} : { datastore: components.datastore }),
   })
   const gossip = createGossipService(
     { ...(init.host?.gossip ?? {}), ...(init.gossip ?? {}) },
-    { host, ...shared, ...(components.now === undefined ? {} : { now: components.now }) },
+    { host, ...shared, now, ...(funds === undefined ? {} : { funds }) },
   )
   const bids = createBidProtocol(init.bids ?? {}, { host, ...shared })
   const artifacts = createArtifactProtocol(init.artifacts ?? {}, { host, store, ...shared })
@@ -64,6 +94,8 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
     bids,
     artifacts,
     results,
+    penalties,
+    funds,
     peerId: host.peerId.toString(),
     async start() {
       if (host.status !== 'started') await host.start()

@@ -66,6 +66,14 @@ export interface GossipOptions {
   ipColocationWhitelist: string[]
   /** gossipsub inbound RPC cap (whole frame, several messages) */
   maxInboundRpcBytes: number
+  /**
+   * ignore verdicts one forwarding peer may earn (token bucket: burst, then per second)
+   * before its further not-for-us messages are rejected, which lowers its score (P4)
+   */
+  ignoreBudgetBurst: number
+  ignoreBudgetPerSecond: number
+  /** offers whose signature verdict is remembered by offer id and signature */
+  signatureCacheSize: number
 }
 
 export const defaultGossipOptions: GossipOptions = {
@@ -77,6 +85,9 @@ export const defaultGossipOptions: GossipOptions = {
   bindingCacheSize: 4096,
   ipColocationWhitelist: [],
   maxInboundRpcBytes: 1024 * 1024,
+  ignoreBudgetBurst: 50,
+  ignoreBudgetPerSecond: 0.5,
+  signatureCacheSize: 4096,
 }
 
 export interface StreamProtocolOptions {
@@ -92,6 +103,11 @@ export interface StreamProtocolOptions {
   artifactHighWaterMarkBytes: number
   /** largest artifact this node will download */
   maxArtifactBytes: number
+  /**
+   * the slowest transfer rate served or accepted: an artifact transfer of `size` bytes may take
+   * at most requestTimeoutMs + size / this (in seconds) in total, idle or not
+   */
+  minTransferBytesPerSecond: number
 }
 
 export const defaultStreamProtocolOptions: StreamProtocolOptions = {
@@ -102,4 +118,5 @@ export const defaultStreamProtocolOptions: StreamProtocolOptions = {
   maxInboundResultStreams: 16,
   artifactHighWaterMarkBytes: 2 * 2 ** 20,
   maxArtifactBytes: 8 * 2 ** 30,
+  minTransferBytesPerSecond: 128 * 2 ** 10,
 }

@@ -22,6 +22,7 @@ import {
   RESULT_PROTOCOL,
   type StreamProtocolOptions,
 } from './options.js'
+import { PeerPenalties } from './peer-penalties.js'
 import {
   createResultNoticeReceiver,
   type ResultNoticeHandler,
@@ -45,6 +46,8 @@ export interface ResultProtocolComponents {
   host: OcnHost
   logger: Logger
   registry?: Registry
+  /** the node's shared penalty box: stallers are penalised and refused for a while */
+  penalties?: PeerPenalties
 }
 
 export interface ResultProtocol {
@@ -99,6 +102,7 @@ export function createResultProtocol(
   const metrics = createP2PMetrics(components.registry)
   let handler = init.onResultRequest
   let noticeHandler = init.onResultNotice
+  const penalties = components.penalties ?? new PeerPenalties()
   const streamLimits = {
     maxInboundStreams: options.maxInboundResultStreams,
     maxOutboundStreams: options.maxInboundResultStreams,
@@ -125,6 +129,7 @@ export function createResultProtocol(
       'resultResponse',
       options.requestTimeoutMs,
       answer,
+      { protocol: RESULT_PROTOCOL, penalties, metrics },
     )
     metrics.streamRequests.inc({
       protocol: RESULT_PROTOCOL,
@@ -137,6 +142,7 @@ export function createResultProtocol(
     requestTimeoutMs: options.requestTimeoutMs,
     log,
     metrics,
+    penalties,
     handler: () => noticeHandler,
   })
 

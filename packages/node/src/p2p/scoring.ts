@@ -58,14 +58,21 @@ function topicParams(weight: number): TopicScoreParams {
   }
 }
 
-export function createScoreParams(ipColocationWhitelist: readonly string[]): Partial<PeerScoreParams> {
+/**
+ * `appScore` is P5, the app-specific score: minus the penalty points a peer earned on our
+ * streams (stalls) and in gossip beyond its ignore budget (peer-penalties.ts), weight 1.
+ */
+export function createScoreParams(
+  ipColocationWhitelist: readonly string[],
+  appScore: (peerId: string) => number = () => 0,
+): Partial<PeerScoreParams> {
   return {
     topics: {
       [OFFERS_TOPIC]: topicParams(1),
       [CAPABILITIES_TOPIC]: topicParams(1),
     },
     topicScoreCap: 50,
-    appSpecificScore: () => 0,
+    appSpecificScore: appScore,
     appSpecificWeight: 1,
     // P6: more than 3 peers on one IP starts costing (x - 3)^2 * -20
     IPColocationFactorWeight: -20,

@@ -18,6 +18,8 @@ import {
 import { deadline } from '../core/time.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
+import type { P2PMetrics } from './metrics.js'
+import type { PeerPenalties } from './peer-penalties.js'
 
 export type PeerTarget = PeerId | Multiaddr | string
 
@@ -53,6 +55,10 @@ export function toP2PError(
     return new P2PError(code, `${context.what}: invalid message from peer`, { cause: error, ...peer })
   }
   const name = (error as { name?: string } | undefined)?.name
+  // an inner deadline (idle, total) fired while the caller's own signal still runs
+  if (name === 'TimeoutError') {
+    return new P2PError(P2PErrorCode.TIMEOUT, `${context.what}: timed out`, { cause: error, ...peer })
+  }
   if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
     return new P2PError(P2PErrorCode.TOO_LARGE, `${context.what}: message over the size limit`, {
       cause: error,
@@ -91,6 +97,33 @@ export async function writeMessage<T extends MessageType>(
   signal: AbortSignal,
 ): Promise<void> {
   await lp.write(encodeMessage(type, message), { signal })
+}
+
+/**
+ * A deadline kept alive by its own timer, linked to `parent`. Long transfers use it instead of
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: a composite signal holds its sources
+ * weakly, and a timeout signal collected before it fires never aborts anything, which left an
+ * upload of a stalled reader holding its slot for good. Call `clear()` once the work is done.
+ */
+export function armedDeadline(
+  parent: AbortSignal | undefined,
+  ms: number,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController()
+  const onParentAbort = () => controller.abort(parent?.reason)
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
+    ms,
+  )
+  if (parent?.aborted) onParentAbort()
+  else parent?.addEventListener('abort', onParentAbort, { once: true })
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer)
+      parent?.removeEventListener('abort', onParentAbort)
+    },
+  }
 }
 
 export interface RequestOptions {
@@ -141,6 +174,17 @@ export type RequestHandler<Req extends MessageType, Res extends MessageType> = (
   context: { remotePeer: string; connection: Connection; signal: AbortSignal },
 ) => Promise<MessageTypes[Res]>
 
+/**
+ * What an inbound request protocol does about misbehaving peers: refuse a penalised peer at
+ * once, and penalise one that stalls (does not send its request, or does not take our answer,
+ * before the deadline). Time our own handler spends is never held against the peer.
+ */
+export interface StreamGuard {
+  protocol: string
+  penalties: PeerPenalties
+  metrics: P2PMetrics
+}
+
 /** Serves one request on an inbound stream: read (limited, timed), answer, close. */
 export async function serveRequest<Req extends MessageType, Res extends MessageType>(
   stream: Stream,
@@ -149,26 +193,35 @@ export async function serveRequest<Req extends MessageType, Res extends MessageT
   responseType: Res,
   timeoutMs: number,
   handler: RequestHandler<Req, Res>,
+  guard?: StreamGuard,
 ): Promise<'ok' | P2PError> {
+  const remotePeer = connection.remotePeer.toString()
+  if (guard?.penalties.isRefused(remotePeer)) {
+    guard.metrics.streamRefusals.inc({ protocol: guard.protocol, reason: 'penalised' })
+    const refused = new P2PError(P2PErrorCode.REMOTE_REFUSED, 'peer refused for a while after stalling', {
+      peer: remotePeer,
+    })
+    stream.abort(refused)
+    return refused
+  }
   const signal = AbortSignal.timeout(timeoutMs)
+  let phase: 'read' | 'handle' | 'write' = 'read'
   try {
     const lp = lpFor(stream, requestType)
     const message = await readMessage(lp, requestType, signal)
-    const response = await handler(message, {
-      remotePeer: connection.remotePeer.toString(),
-      connection,
-      signal,
-    })
+    phase = 'handle'
+    const response = await handler(message, { remotePeer, connection, signal })
+    phase = 'write'
     await writeMessage(lp, responseType, response, signal)
     await stream.close({ signal })
     return 'ok'
   } catch (error) {
-    const mapped = toP2PError(error, {
-      signal,
-      peer: connection.remotePeer.toString(),
-      what: 'inbound request',
-    })
+    const mapped = toP2PError(error, { signal, peer: remotePeer, what: 'inbound request' })
     stream.abort(mapped)
+    if (guard !== undefined && mapped.code === P2PErrorCode.TIMEOUT && phase !== 'handle') {
+      guard.penalties.penalise(remotePeer)
+      guard.metrics.streamStalls.inc({ protocol: guard.protocol, direction: 'inbound' })
+    }
     return mapped
   }
 }

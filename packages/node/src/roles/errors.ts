@@ -13,6 +13,8 @@ export type RoleErrorCode =
   | 'ROLE_MODEL_NOT_APPROVED'
   /** a provider's check before bidding found the offered job cannot run (roles/prebid.ts) */
   | 'ROLE_JOB_INVALID'
+  /** a verifier's own re-execution of a job failed (its executor, not the provider's data) */
+  | 'ROLE_REPLAY_FAILED'
 
 /** A role could not do what was asked; `details` says what to change. */
 export class RoleError extends NodeError<RoleErrorCode> {

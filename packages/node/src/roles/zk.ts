@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import {
   ContractsClientError,
   commitZkResult,
+  getJob,
   getZkModel,
   getZkTerms,
   type ProtocolReadClient,
@@ -20,6 +21,7 @@ import {
   registerZkModel,
   type WriteResult,
 } from '@ocn/contracts-client'
+import { zkJobBinding } from '@ocn/protocol'
 import {
   ARTIFACTS_MANIFEST,
   compileGroth16Verifier,
@@ -33,7 +35,7 @@ import {
   vectorCommitment,
   type ZkCircuitArtifacts,
 } from '@ocn/prover'
-import { type Address, type Hash, type Hex, toHex } from 'viem'
+import { type Address, type Hash, type Hex, isAddressEqual, toHex } from 'viem'
 import { deployContract, waitForTransactionReceipt } from 'viem/actions'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type NamedTensors, typedView } from '../executor/tensor.js'
@@ -188,7 +190,9 @@ export interface ProveZkJobResult {
 /**
  * Proves the job's inference in the prover's child process and settles it with commitZkResult.
  * The award bound the model and input commitments; both are checked against the chain first,
- * so a mismatch fails here rather than as a reverted transaction.
+ * so a mismatch fails here rather than as a reverted transaction. The proof is bound to this
+ * job and this node's address (the job binding, which commitZkResult recomputes from the job),
+ * so it settles nothing else and is worthless to anyone who copies it.
  */
 export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJobResult> {
   const { client, jobMarket, jobId, artifacts } = params
@@ -197,9 +201,17 @@ export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJ
   if (terms.modelCommitment.toString() !== artifacts.modelCommitment) {
     throw new RoleError('ROLE_INPUT_MISMATCH', 'the circuit is not for the model the job was awarded with')
   }
+  // checked before proving: a proof bound to another provider's job could never settle
+  const { provider } = await getJob(client, { jobMarket, jobId })
+  if (!isAddressEqual(provider, client.account.address)) {
+    throw new RoleError('ROLE_INVALID_PARAMS', `job ${jobId} was awarded to ${provider}, not to this node`, {
+      details: `this node signs as ${client.account.address}; only the awarded provider can settle the job`,
+    })
+  }
   const proof = await proveInference({
     artifacts,
     input: zkInputVector(artifacts, params.inputs),
+    jobBinding: zkJobBinding(jobId, provider),
     ...(params.signal === undefined ? {} : { signal: params.signal }),
   })
   if (BigInt(proof.commitments.inputCommitment) !== terms.inputCommitment) {

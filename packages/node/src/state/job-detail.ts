@@ -65,23 +65,29 @@ export interface ProviderJobDetail {
 
 export interface VerificationReport {
   checkedIndices: number[]
+  /** the leaf count the job's terms fix (the sample is drawn from it) */
   leafCount: number
+  /** the leaf count the provider committed; another than `leafCount` is a fault */
+  committedLeafCount?: number
   samples: number
   /** probability that this check catches a provider that faked one micro-batch */
   detectionProbability: number
   passed: boolean
-  mismatches: Array<{ index: number; reason: string; claimed?: Hex; replayed?: Hex }>
+  mismatches: Array<{ index: number; reason: string; claimed?: Hex; replayed?: Hex; error?: string }>
   /** re-execution time */
   costMs: number
-  randomnessBlock: string
+  /** the verifier's signature over the commitment its private sample was drawn from */
+  sampleSignature?: Hex
   /** set when the provider did not serve its leaves */
   unserved?: string
+  /** the leaf challenged and the hash this verifier replayed for it */
+  challenged?: { index: number; replayed: Hex }
 }
 
 export interface VerifierJobDetail {
   role: 'verifier'
   award: AwardedJob
-  /** the block of the result commitment; the spot-check's randomness comes after it */
+  /** the block of the result commitment (set once the job is committed) */
   commitBlock?: bigint
   report?: VerificationReport
 }

@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type ContentHash, contentHashOf, createContentHasher } from '@ocn/protocol'
+import { lpStream } from '@libp2p/utils'
+import { type ContentHash, contentHashOf, createContentHasher, encodeMessage } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { P2PError, P2PErrorCode } from '../../src/p2p/index.js'
-import { connect, startNode, stopNodes, type TestNode } from './helpers.js'
+import { ARTIFACT_PROTOCOL, P2PError, P2PErrorCode } from '../../src/p2p/index.js'
+import { connect, startNode, stopNodes, type TestNode, waitFor } from './helpers.js'
 
 const MiB = 2 ** 20
 let fetcher: TestNode
@@ -128,5 +129,53 @@ describe('artifact protocol', () => {
       .catch((e: unknown) => e)
     expect((error as P2PError).causes[0]?.code).toBe(P2PErrorCode.TOO_LARGE)
     expect(await fetcher.store.has(hash)).toBe(false)
+  })
+})
+
+describe('bounded uploads (issue 13)', () => {
+  /** asks `server` for `hash` and never reads the answer (the stream is paused at once) */
+  async function stalledRead(reader: TestNode, server: TestNode, hash: ContentHash) {
+    const stream = await reader.host.dialProtocol(server.host.getMultiaddrs()[0]!, ARTIFACT_PROTOCOL)
+    stream.pause()
+    await lpStream(stream).write(encodeMessage('artifactRequest', { version: 1, hash }))
+    return stream
+  }
+
+  it('a stalled reader holds at most its share, is cut off at the idle deadline, penalised and refused; a trusted peer keeps a slot', async () => {
+    const server = await startNode({
+      artifacts: {
+        idleTimeoutMs: 500,
+        uploadSlots: { total: 3, reservedForTrusted: 1, maxPerPeer: 1, maxPerTrustedPeer: 2 },
+      },
+    })
+    const staller = await startNode()
+    const stranger = await startNode()
+    const trusted = await startNode()
+    try {
+      for (const peer of [staller, stranger, trusted]) await connect(peer, server)
+      const big = await storeRandom(server, 16 * MiB)
+      const small = await storeRandom(server, 1024)
+      await stalledRead(staller, server, big)
+      await stalledRead(staller, server, big)
+      await waitFor(() => server.artifacts.uploadUsage().uploads === 1, 5_000, 'the stalled upload')
+      // its second read got `busy` (its share is 1); the stranger takes the last untrusted slot
+      await stalledRead(stranger, server, big)
+      await waitFor(() => server.artifacts.uploadUsage().uploads === 2, 5_000, 'the stranger upload')
+      // untrusted peers hold 2 of 3: a third stranger is busy, the trusted peer is served
+      const refused = await staller.artifacts.fetch(small, [server.peerId]).catch((e: unknown) => e)
+      expect((refused as P2PError).causes[0]?.code).toBe(P2PErrorCode.REMOTE_REFUSED)
+      server.artifacts.trustPeer(trusted.peerId, Date.now() + 60_000)
+      expect((await trusted.artifacts.fetch(small, [server.peerId])).hash).toBe(small)
+      // the idle deadline cuts both stalled uploads off; both readers are penalised
+      await waitFor(() => server.artifacts.uploadUsage().uploads === 0, 10_000, 'the stalls to be cut off')
+      expect(server.penalties.isRefused(staller.peerId)).toBe(true)
+      expect(server.penalties.appScore(stranger.peerId)).toBeLessThan(0)
+      // refused at once now, even for a small file
+      const again = await stranger.artifacts.fetch(small, [server.peerId]).catch((e: unknown) => e)
+      expect(again).toBeInstanceOf(P2PError)
+      expect(await stranger.store.has(small)).toBe(false)
+    } finally {
+      await stopNodes([server, staller, stranger, trusted])
+    }
   })
 })

@@ -1,9 +1,10 @@
 /**
  * The roles' zk pieces on a real anvil with a real circuit: the node's circuit index found by
  * the registry's model commitment, the requester's input commitment from a tensor, and the
- * provider's prove-and-settle of an awarded zk job, paid at commit to the wei.
+ * provider's prove-and-settle of an awarded zk job (its proof bound to the job and the provider),
+ * paid at commit to the wei.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -20,8 +21,8 @@ import {
   startDevChain,
   transferToken,
 } from '@ocn/contracts-client'
-import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
-import type { BuildZkCircuitResult } from '@ocn/prover'
+import { contentHashOf, jobIdOf, type OfferTerms, zkJobBinding } from '@ocn/protocol'
+import { ARTIFACTS_MANIFEST, type BuildZkCircuitResult } from '@ocn/prover'
 import {
   type Account,
   type Chain,
@@ -114,6 +115,19 @@ describe('roles/zk', () => {
     )
   })
 
+  it('skips a circuit built before the job binding instead of proving with it', async () => {
+    // same model commitment, three public signals: it would shadow the new circuit in the index
+    const old = join(dir, 'pre-binding')
+    await mkdir(old, { recursive: true })
+    const manifest = JSON.parse(await readFile(join(built.artifacts.dir, ARTIFACTS_MANIFEST), 'utf8'))
+    await writeFile(join(old, ARTIFACTS_MANIFEST), JSON.stringify({ ...manifest, version: 1 }))
+    const skipped: unknown[] = []
+    const index = loadZkCircuits([built.artifacts.dir, old], (_d, error) => skipped.push(error))
+    expect(index.circuits.map((c) => c.dir)).toEqual([built.artifacts.dir])
+    expect(skipped).toEqual([expect.objectContaining({ code: 'ZK_ARTIFACTS' })])
+    expect(String((skipped[0] as Error).message)).toMatch(/predates the job binding/)
+  })
+
   it('refuses an input that does not fit the circuit', () => {
     expect(() => zkInputVector(built.artifacts, tensorOf([1, 2, 3]))).toThrow(/does not fit the zk circuit/)
   })
@@ -152,6 +166,20 @@ describe('roles/zk', () => {
     })
     const { jobId } = await award(requester, { jobMarket, offer, bid, signature })
 
+    // the proof is bound to the job's provider: another node is refused before it proves
+    await expect(
+      proveZkJob({
+        client: requester,
+        jobMarket,
+        jobId,
+        artifacts: built.artifacts,
+        inputs: tensorOf(input),
+      }),
+    ).rejects.toMatchObject({
+      code: 'ROLE_INVALID_PARAMS',
+      message: expect.stringMatching(/not to this node/),
+    })
+
     // another input than the awarded one is refused before any transaction
     const other = input.map((v) => v + 1)
     await expect(
@@ -173,5 +201,6 @@ describe('roles/zk', () => {
     const job = await getJob(admin, { jobMarket, jobId })
     expect(job.status).toBe('finalized')
     expect(job.resultRoot).toBe(toHex(BigInt(proof.commitments.outputCommitment), { size: 32 }))
+    expect(proof.jobBinding).toBe(zkJobBinding(jobId, provider.account.address).toString())
   }, 240_000)
 })

@@ -39,15 +39,19 @@ export interface LeafClaim {
 export interface SpotCheckParameters {
   kind: 'inference' | 'training'
   jobId: string
-  /** 32 bytes that did not exist when the provider committed (e.g. a later block hash) */
+  /** the verifier's private sample seed (privateSampleSeed): 32 bytes the provider cannot know */
   randomness: Hex | Uint8Array
-  /** the committed Merkle root and its number of leaves */
+  /** the committed Merkle root */
   root: Hex
+  /** the number of leaves the job's terms fix (never the provider's own count) */
   leafCount: number
   /** how many items to re-execute */
   samples: number
-  /** the provider's leaf claims (from its result bundle or over the network) */
-  claim: (index: number) => Promise<LeafClaim> | LeafClaim
+  /**
+   * the provider's leaf claims (from its result bundle or over the network); undefined, or a
+   * throw, when the provider did not serve the leaf: that is a `not-served` mismatch
+   */
+  claim: (index: number) => Promise<LeafClaim | undefined> | LeafClaim | undefined
   executor: ReplayExecutor
   /** for the report: the fraction of cheated items the check is sized against (default 1 item) */
   assumedCheatedFraction?: number
@@ -55,6 +59,7 @@ export interface SpotCheckParameters {
 }
 
 export type SpotCheckMismatch =
+  | { index: number; reason: 'not-served'; error: string }
   | { index: number; reason: 'bad-proof'; claimed: Hex }
   | { index: number; reason: 'different-result'; claimed: Hex; replayed: Hex }
   | { index: number; reason: 'replay-failed'; claimed: Hex; error: string }
@@ -70,7 +75,7 @@ export interface SpotCheckReport {
 }
 
 export async function spotCheck(params: SpotCheckParameters): Promise<SpotCheckReport> {
-  const { leafCount, executor, signal } = params
+  const { leafCount, signal } = params
   const indices = sampleIndices(
     params.randomness,
     params.jobId,
@@ -83,26 +88,19 @@ export async function spotCheck(params: SpotCheckParameters): Promise<SpotCheckR
   for (const index of indices) {
     if (signal?.aborted)
       throw new ReplayError('REPLAY_ABORTED', 'spot check aborted', { cause: signal.reason })
-    const claim = await params.claim(index)
-    if (!verifyMerkleProof(params.root, merkleLeaf(index, claim.dataHash), claim.proof)) {
+    const claim = await servedClaim(params, index)
+    if ('error' in claim) {
+      mismatches.push({ index, reason: 'not-served', error: claim.error })
+      continue
+    }
+    if (!provesAgainst(params.root, index, claim)) {
       mismatches.push({ index, reason: 'bad-proof', claimed: claim.dataHash })
       continue
     }
     const started = performance.now()
     try {
-      const opts = signal ? { signal } : {}
-      if (params.kind === 'inference' && executor.matchesMicroBatch) {
-        const { match, replayed } = await executor.matchesMicroBatch(index, claim.dataHash, opts)
-        if (!match) mismatches.push({ index, reason: 'different-result', claimed: claim.dataHash, replayed })
-      } else {
-        const replayed =
-          params.kind === 'inference'
-            ? await executor.runMicroBatch(index, opts)
-            : await executor.runTrainingSegment(index, opts)
-        if (replayed.toLowerCase() !== claim.dataHash.toLowerCase()) {
-          mismatches.push({ index, reason: 'different-result', claimed: claim.dataHash, replayed })
-        }
-      }
+      const mismatch = await replayAndCompare(params, index, claim.dataHash)
+      if (mismatch !== undefined) mismatches.push(mismatch)
     } catch (error) {
       if (signal?.aborted) throw new ReplayError('REPLAY_ABORTED', 'spot check aborted', { cause: error })
       mismatches.push({ index, reason: 'replay-failed', claimed: claim.dataHash, error: String(error) })
@@ -117,6 +115,48 @@ export async function spotCheck(params: SpotCheckParameters): Promise<SpotCheckR
     passed: mismatches.length === 0,
     costMs,
   }
+}
+
+/** The provider's claim for `index`, or why there is none (a claim source that throws serves nothing). */
+async function servedClaim(
+  params: SpotCheckParameters,
+  index: number,
+): Promise<LeafClaim | { error: string }> {
+  try {
+    const claim = await params.claim(index)
+    return claim ?? { error: `leaf ${index} not served` }
+  } catch (error) {
+    return { error: `leaf ${index} not served: ${String(error)}` }
+  }
+}
+
+/** Whether a claim opens the committed root; a malformed claim (bad hex, bad proof shape) does not. */
+function provesAgainst(root: Hex, index: number, claim: LeafClaim): boolean {
+  try {
+    return verifyMerkleProof(root, merkleLeaf(index, claim.dataHash), claim.proof)
+  } catch {
+    return false
+  }
+}
+
+/** Re-executes item `index` and compares it with the provider's data hash (undefined: they agree). */
+async function replayAndCompare(
+  params: SpotCheckParameters,
+  index: number,
+  claimed: Hex,
+): Promise<SpotCheckMismatch | undefined> {
+  const { executor, signal } = params
+  const opts = signal ? { signal } : {}
+  if (params.kind === 'inference' && executor.matchesMicroBatch) {
+    const { match, replayed } = await executor.matchesMicroBatch(index, claimed, opts)
+    return match ? undefined : { index, reason: 'different-result', claimed, replayed }
+  }
+  const replayed =
+    params.kind === 'inference'
+      ? await executor.runMicroBatch(index, opts)
+      : await executor.runTrainingSegment(index, opts)
+  if (replayed.toLowerCase() === claimed.toLowerCase()) return undefined
+  return { index, reason: 'different-result', claimed, replayed }
 }
 
 /** Provider side: the claim for an index from its own tree and data hashes. */

@@ -26,6 +26,13 @@ import { runZkTask } from './worker-client.js'
 import type { R1csInfoResult } from './worker-protocol.js'
 
 export const ARTIFACTS_MANIFEST = 'artifacts.json'
+/**
+ * The manifest's format. 2: circuits whose public signals end with the job binding. Compiled
+ * circuits are cached by the hash of their source, so a new circuit never reuses an old one's keys;
+ * but a node loads every folder under its zk dir, and a version-1 folder (three public signals,
+ * same model commitment) would shadow the new circuit and prove what no job accepts.
+ */
+export const ARTIFACTS_VERSION = 2
 const CIRCUIT_FILE = 'circuit.circom'
 
 /** A quantized MLP as JSON (bigints as decimal strings). */
@@ -419,7 +426,7 @@ function writeManifest(path: string, artifacts: ZkCircuitArtifacts): void {
   const dir = dirname(path)
   const rel = (p: string): string => relative(dir, p)
   const stored = {
-    version: 1,
+    version: ARTIFACTS_VERSION,
     ...artifacts,
     dir: '.',
     circuitPath: rel(artifacts.circuitPath),
@@ -447,7 +454,16 @@ export function loadZkArtifacts(dir: string): ZkCircuitArtifacts {
   } catch (cause) {
     throw new ZkError('ZK_ARTIFACTS', `no readable ${ARTIFACTS_MANIFEST} in ${dir}`, { cause })
   }
-  if (stored.version !== 1)
+  if (stored.version === 1) {
+    throw new ZkError(
+      'ZK_ARTIFACTS',
+      `the circuit in ${dir} predates the job binding and can settle no job`,
+      {
+        details: 'rebuild it with `ocn zk build` (or buildZkCircuit) and register the new verifier',
+      },
+    )
+  }
+  if (stored.version !== ARTIFACTS_VERSION)
     throw new ZkError('ZK_ARTIFACTS', `unknown artifacts version ${String(stored.version)}`)
   const abs = (p: string): string => resolve(base, p)
   const { version: _version, ...rest } = stored

@@ -5,8 +5,10 @@ import { modelCommitment, type QuantizedMlp } from './quantize.js'
 /**
  * The circom 2 source of a quantized MLP's proof of inference.
  *
- * Public signals, in this order: modelCommitment, inputCommitment, outputCommitment. Private: the
- * quantized input vector. The weights are constants of the circuit, so every weight-times-activation
+ * Public signals, in this order: modelCommitment, inputCommitment, outputCommitment, jobBinding.
+ * Private: the quantized input vector. jobBinding (`zkJobBinding` in @ocn/protocol: the job id and
+ * the provider hashed into the field) plays no part in the inference; it is there so a proof only
+ * settles the job and provider it was made for. The weights are constants of the circuit, so every weight-times-activation
  * term is a linear combination and costs no constraint; the constraints are the range checks (bit
  * decompositions), the rescale and ReLU, and the Poseidon sponges for the input and output commitments.
  * The model commitment is checked against the constant computed from the same weights, so a proof
@@ -24,7 +26,12 @@ export interface GeneratedCircuit {
 }
 
 export const CIRCUIT_MAIN_TEMPLATE = 'OcnMlpInference'
-export const PUBLIC_SIGNAL_NAMES = ['modelCommitment', 'inputCommitment', 'outputCommitment'] as const
+export const PUBLIC_SIGNAL_NAMES = [
+  'modelCommitment',
+  'inputCommitment',
+  'outputCommitment',
+  'jobBinding',
+] as const
 
 function list(values: readonly (bigint | number)[]): string {
   return `[${values.map((v) => v.toString()).join(', ')}]`
@@ -165,6 +172,24 @@ template OcnRelu() {
 `
 }
 
+/**
+ * The job binding takes part in no computation. A Groth16 proof holds a public input only through
+ * the constraints the input appears in: with none, its verification-key term carries no
+ * constraint of the circuit, so whether a proof can be replayed with another value rests on the
+ * extra rows one setup tool (snarkjs) adds per public input, not on the circuit. Squaring it into
+ * a signal gives it a quadratic constraint of its own, which circom's simplification (it removes
+ * linear constraints only) keeps: the proof commits to the binding in any setup, and a proof made
+ * for one job and provider fails verification with any other binding.
+ */
+function jobBindingConstraint(): string[] {
+  return [
+    '    // jobBinding (the job id and provider hashed into the field) is used in no other constraint;',
+    '    // squaring it keeps a constraint on it, so the proof cannot be reused with another binding.',
+    '    signal jobBindingSquare;',
+    '    jobBindingSquare <== jobBinding * jobBinding;',
+  ]
+}
+
 function mainTemplate(model: QuantizedMlp, commitment: bigint): string {
   const s = model.scaleBits
   const v = model.valueBits
@@ -173,6 +198,7 @@ function mainTemplate(model: QuantizedMlp, commitment: bigint): string {
   lines.push('    signal input modelCommitment;')
   lines.push('    signal input inputCommitment;')
   lines.push('    signal input outputCommitment;')
+  lines.push('    signal input jobBinding;')
   lines.push(`    signal input x[${model.inputSize}];`)
   lines.push('')
   lines.push('    // The input is private; its commitment and range are public facts.')
@@ -226,6 +252,8 @@ function mainTemplate(model: QuantizedMlp, commitment: bigint): string {
   lines.push(`    component outputHash = OcnPoseidonSponge(${model.outputSize});`)
   lines.push(`    for (var i = 0; i < ${model.outputSize}; i++) { outputHash.in[i] <== ${previous}[i]; }`)
   lines.push('    outputCommitment === outputHash.out;')
+  lines.push('')
+  lines.push(...jobBindingConstraint())
   lines.push('}')
   lines.push('')
   lines.push(`component main {public [${PUBLIC_SIGNAL_NAMES.join(', ')}]} = ${CIRCUIT_MAIN_TEMPLATE}();`)

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { deserializeQuantizedMlp, type ZkCircuitArtifacts } from './artifacts.js'
+import { PUBLIC_SIGNAL_NAMES } from './circuit.js'
 import { ZkError } from './errors.js'
 import { BN254_SCALAR_FIELD, fieldToSigned, isFieldElement, signedToField } from './field.js'
 import { defaultZkOptions } from './options.js'
@@ -22,15 +23,32 @@ export interface Groth16Proof {
   curve: string
 }
 
-/** The three public signals of an inference proof, as decimal field elements. */
+/** The model, input and output commitments of an inference proof, as decimal field elements. */
 export interface InferenceCommitments {
   modelCommitment: string
   inputCommitment: string
   outputCommitment: string
 }
 
-export function publicSignalsOf(commitments: InferenceCommitments): string[] {
-  return [commitments.modelCommitment, commitments.inputCommitment, commitments.outputCommitment]
+/**
+ * The four public signals in circuit order: the commitments, then the job binding
+ * (`zkJobBinding(jobId, provider)` from @ocn/protocol, decimal), which ties the proof to one job
+ * and one provider.
+ */
+export function publicSignalsOf(commitments: InferenceCommitments, jobBinding: string): string[] {
+  return [commitments.modelCommitment, commitments.inputCommitment, commitments.outputCommitment, jobBinding]
+}
+
+/** A job binding as the decimal field element the circuit takes, or ZK_BAD_INPUT. */
+function checkJobBinding(jobBinding: bigint | string): string {
+  const value =
+    typeof jobBinding === 'bigint' ? jobBinding : DECIMAL.test(jobBinding) ? BigInt(jobBinding) : -1n
+  if (!isFieldElement(value)) {
+    throw new ZkError('ZK_BAD_INPUT', 'the job binding is not a field element', {
+      details: `${String(jobBinding)}: compute it with zkJobBinding(jobId, provider) from @ocn/protocol`,
+    })
+  }
+  return value.toString()
 }
 
 export interface ProveInferenceParameters {
@@ -39,15 +57,22 @@ export interface ProveInferenceParameters {
   input?: ArrayLike<number>
   /** the already quantized input. */
   quantizedInput?: readonly bigint[]
+  /**
+   * `zkJobBinding(jobId, provider)` from @ocn/protocol: the proof settles only that job, by only
+   * that provider. A proof that is not meant for settlement (a demonstration) may pass 0n.
+   */
+  jobBinding: bigint | string
   signal?: AbortSignal
   timeoutMs?: number
 }
 
 export interface InferenceProof {
   proof: Groth16Proof
-  /** [modelCommitment, inputCommitment, outputCommitment]. */
+  /** [modelCommitment, inputCommitment, outputCommitment, jobBinding]. */
   publicSignals: string[]
   commitments: InferenceCommitments
+  /** The job binding the proof carries (decimal). */
+  jobBinding: string
   quantizedInput: bigint[]
   /** The output vector the circuit computed (read from the witness), scale 2^s. */
   quantizedOutput: bigint[]
@@ -70,6 +95,7 @@ export async function proveInference(params: ProveInferenceParameters): Promise<
   if (params.quantizedInput) quantizedInput = [...params.quantizedInput]
   else if (params.input) quantizedInput = quantizeInput(model, params.input)
   else throw new ZkError('ZK_BAD_INPUT', 'give an input or a quantizedInput')
+  const jobBinding = checkJobBinding(params.jobBinding)
   const expected = quantizedForward(model, quantizedInput)
   const commitments: InferenceCommitments = {
     modelCommitment: artifacts.modelCommitment,
@@ -85,6 +111,7 @@ export async function proveInference(params: ProveInferenceParameters): Promise<
         zkeyPath: artifacts.zkeyPath,
         input: {
           ...commitments,
+          jobBinding,
           x: quantizedInput.map((v) => signedToField(v).toString()),
         },
         witnessIndices: artifacts.outputWitnessIndices,
@@ -104,14 +131,18 @@ export async function proveInference(params: ProveInferenceParameters): Promise<
       details: `circuit [${quantizedOutput.join(', ')}], reference [${expected.join(', ')}]`,
     })
   }
-  const signals = publicSignalsOf(commitments)
-  if (result.publicSignals.some((s, i) => s !== signals[i])) {
+  const signals = publicSignalsOf(commitments, jobBinding)
+  if (
+    result.publicSignals.length !== signals.length ||
+    result.publicSignals.some((s, i) => s !== signals[i])
+  ) {
     throw new ZkError('ZK_PROVE_FAILED', 'the proof carries other public signals than the commitments')
   }
   return {
     proof: result.proof as Groth16Proof,
     publicSignals: result.publicSignals,
     commitments,
+    jobBinding,
     quantizedInput,
     quantizedOutput,
     output: dequantize(model, quantizedOutput),
@@ -134,12 +165,19 @@ function parseDecimal(value: unknown, what: string): bigint {
 }
 
 /**
- * Checks the shape of public signals: exactly three, decimal, each below the scalar field modulus.
- * A value p + x would otherwise alias x in the pairing check while reading as another commitment.
+ * Checks the shape of public signals: exactly four (PUBLIC_SIGNAL_NAMES), decimal, each below the
+ * scalar field modulus. A value p + x would otherwise alias x in the pairing check while reading
+ * as another commitment.
  */
 export function checkPublicSignals(publicSignals: unknown): string[] {
-  if (!Array.isArray(publicSignals) || publicSignals.length !== 3) {
-    throw new ZkError('ZK_BAD_PROOF', 'an inference proof has exactly three public signals')
+  if (!Array.isArray(publicSignals) || publicSignals.length !== PUBLIC_SIGNAL_NAMES.length) {
+    throw new ZkError(
+      'ZK_BAD_PROOF',
+      `an inference proof has exactly ${PUBLIC_SIGNAL_NAMES.length} public signals (${PUBLIC_SIGNAL_NAMES.join(', ')})`,
+      {
+        details: 'a proof with three signals predates the job binding: prove it again with a rebuilt circuit',
+      },
+    )
   }
   return publicSignals.map((s, i) => {
     const v = parseDecimal(s, `public signal ${i}`)
@@ -194,8 +232,8 @@ export interface VerifyInferenceProofParameters {
   artifacts?: ZkCircuitArtifacts
   proof: unknown
   publicSignals: unknown
-  /** Commitments the caller expects; a mismatch makes the result invalid before any pairing. */
-  expected?: Partial<InferenceCommitments>
+  /** Signals the caller expects; a mismatch makes the result invalid before any pairing. */
+  expected?: Partial<InferenceCommitments & { jobBinding: string }>
   signal?: AbortSignal
   timeoutMs?: number
 }
@@ -217,8 +255,7 @@ export async function verifyInferenceProof(
 ): Promise<VerifyInferenceProofResult> {
   const publicSignals = checkPublicSignals(params.publicSignals)
   const proof = checkProofShape(params.proof)
-  const names = ['modelCommitment', 'inputCommitment', 'outputCommitment'] as const
-  for (const [i, name] of names.entries()) {
+  for (const [i, name] of PUBLIC_SIGNAL_NAMES.entries()) {
     const want = params.expected?.[name]
     if (want !== undefined && want !== publicSignals[i]) {
       return { valid: false, reason: `${name} is not the expected one`, verifyMs: 0 }
@@ -262,6 +299,7 @@ export interface InferenceProofJson {
   proof: Groth16Proof
   publicSignals: string[]
   commitments: InferenceCommitments
+  jobBinding: string
   quantizedInput: string[]
   quantizedOutput: string[]
   output: number[]
@@ -272,6 +310,7 @@ export function inferenceProofToJson(proof: InferenceProof): InferenceProofJson 
     proof: proof.proof,
     publicSignals: proof.publicSignals,
     commitments: proof.commitments,
+    jobBinding: proof.jobBinding,
     quantizedInput: proof.quantizedInput.map((v) => v.toString()),
     quantizedOutput: proof.quantizedOutput.map((v) => v.toString()),
     output: proof.output,
@@ -309,6 +348,10 @@ export function inferenceProofFromJson(
     inputCommitment: publicSignals[1]!,
     outputCommitment: publicSignals[2]!,
   }
+  const jobBinding = publicSignals[3]!
+  if (j.jobBinding !== undefined && j.jobBinding !== jobBinding) {
+    throw new ZkError('ZK_BAD_PROOF', 'the job binding is not the fourth public signal')
+  }
   if (vectorCommitment(quantizedInput).toString() !== commitments.inputCommitment) {
     throw new ZkError('ZK_BAD_PROOF', 'the quantized input does not match the input commitment')
   }
@@ -316,5 +359,5 @@ export function inferenceProofFromJson(
     throw new ZkError('ZK_BAD_PROOF', 'the quantized output does not match the output commitment')
   }
   const output = Array.isArray(j.output) ? j.output.map(Number) : []
-  return { proof, publicSignals, commitments, quantizedInput, quantizedOutput, output }
+  return { proof, publicSignals, commitments, jobBinding, quantizedInput, quantizedOutput, output }
 }

@@ -10,7 +10,7 @@ import type { CompileSolidityResult } from './worker-protocol.js'
 /** The contract name in snarkjs's Groth16 verifier template. */
 export const GROTH16_VERIFIER_CONTRACT = 'Groth16Verifier'
 
-/** ABI of the exported verifier for our three public signals. */
+/** ABI of the exported verifier for our four public signals (PUBLIC_SIGNAL_NAMES). */
 export const groth16VerifierAbi = [
   {
     type: 'function',
@@ -20,7 +20,7 @@ export const groth16VerifierAbi = [
       { name: '_pA', type: 'uint256[2]' },
       { name: '_pB', type: 'uint256[2][2]' },
       { name: '_pC', type: 'uint256[2]' },
-      { name: '_pubSignals', type: 'uint256[3]' },
+      { name: '_pubSignals', type: 'uint256[4]' },
     ],
     outputs: [{ name: '', type: 'bool' }],
   },
@@ -30,7 +30,8 @@ export interface Groth16CallArguments {
   a: readonly [bigint, bigint]
   b: readonly [readonly [bigint, bigint], readonly [bigint, bigint]]
   c: readonly [bigint, bigint]
-  publicSignals: readonly [bigint, bigint, bigint]
+  /** [modelCommitment, inputCommitment, outputCommitment, jobBinding]. */
+  publicSignals: readonly [bigint, bigint, bigint, bigint]
 }
 
 /**
@@ -39,7 +40,9 @@ export interface Groth16CallArguments {
  */
 export function toGroth16CallArguments(proof: unknown, publicSignals: unknown): Groth16CallArguments {
   const p = checkProofShape(proof)
-  const s = checkPublicSignals(publicSignals).map(BigInt) as [bigint, bigint, bigint]
+  // checkPublicSignals guarantees exactly four
+  const v = checkPublicSignals(publicSignals).map(BigInt)
+  const s = [v[0]!, v[1]!, v[2]!, v[3]!] as const
   const n = (v: string | undefined): bigint => BigInt(v ?? '0')
   if (p.pi_a[2] !== '1' || p.pi_c[2] !== '1' || p.pi_b[2]?.[0] !== '1' || p.pi_b[2]?.[1] !== '0') {
     throw new ZkError('ZK_BAD_PROOF', 'the proof points are not in affine form')

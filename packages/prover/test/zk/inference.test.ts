@@ -1,4 +1,5 @@
 import { type DevChain, startDevChain } from '@ocn/contracts-client'
+import { zkJobBinding } from '@ocn/protocol'
 import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildMlpModel, encodeOnnxModel } from '../../src/onnx/index.js'
@@ -44,6 +45,9 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
   let verifier: Hex
   let otherVerifier: Hex
   const modelPath = `${TEST_CACHE_DIR}/test-mlp-16-16-4.onnx`
+  // what a provider proves with: its job id and address hashed into the field
+  const jobBinding = zkJobBinding(`0x${'ab'.repeat(32)}`, `0x${'cd'.repeat(20)}`)
+  const otherBinding = zkJobBinding(`0x${'ab'.repeat(32)}`, `0x${'ce'.repeat(20)}`)
 
   beforeAll(async () => {
     const { mkdirSync, writeFileSync } = await import('node:fs')
@@ -51,7 +55,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     writeFileSync(modelPath, encodeOnnxModel(buildMlpModel(mlp, { style: 'matmul-add' })))
     built = await buildZkCircuit({ modelPath, cacheDir: TEST_CACHE_DIR, calibrationInputs: inputs })
     other = await buildZkCircuit({ model: otherMlp, cacheDir: TEST_CACHE_DIR })
-    proof = await proveInference({ artifacts: built.artifacts, input: inputs[0]! })
+    proof = await proveInference({ artifacts: built.artifacts, input: inputs[0]!, jobBinding })
 
     chain = await startDevChain()
     client = createPublicClient({ chain: chain.chain, transport: http(chain.rpcUrl) }) as PublicClient
@@ -81,7 +85,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
 
   it('reads the ONNX file and reports the quantization loss', () => {
     expect(built.artifacts.constraints).toBeGreaterThan(1000)
-    expect(built.artifacts.publicSignalCount).toBe(3)
+    expect(built.artifacts.publicSignalCount).toBe(4)
     expect(built.accuracy?.samples).toBe(8)
     expect(built.accuracy!.maxAbsError).toBeLessThan(0.1)
     expect(loadZkArtifacts(built.artifacts.dir)).toEqual(built.artifacts)
@@ -97,7 +101,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     })
     // ... and the circuit's own output (from the witness) is ORT's, for the proven input and a second one
     expect(proof.quantizedOutput.map(Number)).toEqual(ort[0])
-    const second = await proveInference({ artifacts: built.artifacts, input: inputs[1]! })
+    const second = await proveInference({ artifacts: built.artifacts, input: inputs[1]!, jobBinding })
     expect(second.quantizedOutput.map(Number)).toEqual(ort[1])
     // The float model in ORT lies within the measured quantization loss of the proven output.
     const float = await runOrt(encodeOnnxModel(buildMlpModel(mlp)), [inputs[0]!], 'float32')
@@ -109,6 +113,13 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
   it('verifies off-chain and on-chain, also after a trip through JSON', async () => {
     const restored = inferenceProofFromJson(JSON.parse(JSON.stringify(inferenceProofToJson(proof))))
     expect(restored.quantizedOutput).toEqual(proof.quantizedOutput)
+    expect(restored.jobBinding).toBe(jobBinding.toString())
+    expect(restored.publicSignals).toEqual([
+      built.artifacts.modelCommitment,
+      proof.commitments.inputCommitment,
+      proof.commitments.outputCommitment,
+      jobBinding.toString(),
+    ])
     const result = await verifyInferenceProof({
       artifacts: built.artifacts,
       proof: restored.proof,
@@ -119,8 +130,8 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     expect(await verifyOnChain(verifier, proof.proof, proof.publicSignals)).toBe(true)
   })
 
-  it('fails with any one public signal altered, off-chain and on-chain', async () => {
-    for (let i = 0; i < 3; i++) {
+  it('fails with any one public signal altered, the job binding included, off-chain and on-chain', async () => {
+    for (let i = 0; i < 4; i++) {
       const altered = [...proof.publicSignals]
       altered[i] = (BigInt(altered[i]!) + 1n).toString()
       const result = await verifyInferenceProof({
@@ -131,6 +142,59 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
       expect(result.valid).toBe(false)
       expect(await verifyOnChain(verifier, proof.proof, altered)).toBe(false)
     }
+  })
+
+  it('binds the proof to its job and provider: the same inference proven for another binding', async () => {
+    const rebound = await proveInference({
+      artifacts: built.artifacts,
+      input: inputs[0]!,
+      jobBinding: otherBinding,
+    })
+    // same commitments, only the binding differs ...
+    expect(rebound.publicSignals.slice(0, 3)).toEqual(proof.publicSignals.slice(0, 3))
+    expect(rebound.publicSignals[3]).toBe(otherBinding.toString())
+    // ... and neither proof verifies with the other's binding
+    for (const [p, signals] of [
+      [proof.proof, rebound.publicSignals],
+      [rebound.proof, proof.publicSignals],
+    ] as const) {
+      const result = await verifyInferenceProof({
+        artifacts: built.artifacts,
+        proof: p,
+        publicSignals: signals,
+      })
+      expect(result.valid).toBe(false)
+      expect(await verifyOnChain(verifier, p, signals)).toBe(false)
+    }
+    expect(await verifyOnChain(verifier, rebound.proof, rebound.publicSignals)).toBe(true)
+    // a caller expecting a binding rejects another before any pairing
+    const expected = await verifyInferenceProof({
+      artifacts: built.artifacts,
+      proof: proof.proof,
+      publicSignals: proof.publicSignals,
+      expected: { jobBinding: otherBinding.toString() },
+    })
+    expect(expected).toMatchObject({ valid: false, reason: 'jobBinding is not the expected one' })
+  })
+
+  it('refuses a binding outside the field and a proof with the three signals of old circuits', async () => {
+    await expect(
+      proveInference({
+        artifacts: built.artifacts,
+        input: inputs[0]!,
+        jobBinding: 21888242871839275222246405745257275088548364400416034343698204186575808495617n,
+      }),
+    ).rejects.toMatchObject({ code: 'ZK_BAD_INPUT' })
+    await expect(
+      verifyInferenceProof({
+        artifacts: built.artifacts,
+        proof: proof.proof,
+        publicSignals: proof.publicSignals.slice(0, 3),
+      }),
+    ).rejects.toMatchObject({ code: 'ZK_BAD_PROOF' })
+    const json = inferenceProofToJson(proof)
+    json.jobBinding = otherBinding.toString()
+    expect(() => inferenceProofFromJson(json)).toThrow(expect.objectContaining({ code: 'ZK_BAD_PROOF' }))
   })
 
   it('refuses JSON whose output does not match its output commitment', () => {
@@ -185,6 +249,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
           modelCommitment: other.artifacts.modelCommitment,
           inputCommitment: proof.publicSignals[1]!,
           outputCommitment: proof.publicSignals[2]!,
+          jobBinding: proof.publicSignals[3]!,
           x: quantizeInput(model, inputs[0]!).map((v) => v.toString()),
         },
         witnessIndices: [],
@@ -197,6 +262,7 @@ describe('zk proof of inference, 16-16-4 MLP', () => {
     const pending = proveInference({
       artifacts: built.artifacts,
       input: inputs[2]!,
+      jobBinding,
       signal: controller.signal,
     })
     setTimeout(() => controller.abort(), 50)

@@ -21,7 +21,7 @@ import {
   startDevChain,
   transferToken,
 } from '@ocn/contracts-client'
-import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
+import { contentHashOf, jobIdOf, type OfferTerms, zkJobBinding } from '@ocn/protocol'
 import {
   type Account,
   type Address,
@@ -56,7 +56,8 @@ import { randomInputs, randomMlp, TEST_CACHE_DIR } from './helpers.js'
  * A zk-mode job settled on a real anvil with a real Groth16 proof: the prover's 16-16-4 circuit
  * (the same models as inference.test.ts, so a warm cache skips the setup), its exported
  * verifier deployed and registered in the ZkVerifierRegistry, and JobMarket.commitZkResult
- * checking the proof and paying out in the same transaction.
+ * checking the proof and paying out in the same transaction. Every proof is made for one job and
+ * one provider (the job binding, its fourth public signal), so each job here gets its own proof.
  */
 type Wallet = Client<Transport, Chain, Account>
 const e = parseEther
@@ -70,12 +71,13 @@ describe('zk-mode job settled on-chain with a real proof', () => {
   const modelPath = `${TEST_CACHE_DIR}/onchain-settle-mlp-16-16-4.onnx`
   let built: BuildZkCircuitResult
   let other: BuildZkCircuitResult
-  let proof: InferenceProof
   let chain: DevChain
   let deployment: Deployment
   let admin: Wallet
   let requester: Wallet
   let provider: Wallet
+  /** A second staked provider, for proofs carried from one provider to another. */
+  let rival: Wallet
   let modelHash: Hex
   let otherModelHash: Hex
   let verifier: Address
@@ -92,10 +94,11 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     return BigInt(inferenceCommitments(result.artifacts, quantizeInput(model, input), []).inputCommitment)
   }
 
-  /** Awards a zk-mode offer for `forModel` with `inputCommitment` to the provider. */
+  /** Awards a zk-mode offer for `forModel` with `inputCommitment` to `to` (the provider). */
   const awardZkJob = async (
     forModel: Hex,
     inputCommitment: bigint,
+    to: Wallet = provider,
   ): Promise<{ jobId: Hex; offer: OfferTerms; awardGas: bigint }> => {
     const now = (await getBlock(admin)).timestamp
     salt += 1n
@@ -117,14 +120,14 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     }
     const bid = {
       jobId: jobIdOf(offer),
-      provider: provider.account.address,
+      provider: to.account.address,
       price: PRICE,
       collateral: COLLATERAL,
       expiry: now + 600n,
       nonce,
       etaSeconds: 30,
     }
-    const signature = await signBid(provider, {
+    const signature = await signBid(to, {
       domain: { chainId: chain.chain.id, verifyingContract: deployment.addresses.jobMarket },
       bid,
     })
@@ -137,10 +140,24 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     return { jobId, offer, awardGas: receipt.gasUsed }
   }
 
-  const commit = (jobId: Hex, p: InferenceProof, signals: readonly string[] = p.publicSignals) => {
-    // the points from the proof; the signals go in as given, so a test can send out-of-field values
+  /** The provider's proof for the job: input 0 of `inputs`, bound to `jobId` and `by`. */
+  const proveFor = (jobId: Hex, by: Wallet = provider) =>
+    proveInference({
+      artifacts: built.artifacts,
+      input: inputs[0]!,
+      jobBinding: zkJobBinding(jobId, by.account.address),
+    })
+
+  const commit = (
+    jobId: Hex,
+    p: InferenceProof,
+    signals: readonly string[] = p.publicSignals,
+    by: Wallet = provider,
+  ) => {
+    // the points from the proof; the signals go in as given, so a test can send out-of-field values;
+    // the job binding is not an argument: the contract computes it from the job it settles
     const args = toGroth16CallArguments(p.proof, p.publicSignals)
-    return commitZkResult(provider, {
+    return commitZkResult(by, {
       jobMarket: deployment.addresses.jobMarket,
       jobId,
       proof: { a: args.a, b: args.b, c: args.c },
@@ -168,20 +185,22 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     // a cold cache generates the power-12 ptau and both setups (a few minutes on 2 cores)
     built = await buildZkCircuit({ modelPath, cacheDir: TEST_CACHE_DIR, calibrationInputs: inputs })
     other = await buildZkCircuit({ model: otherMlp, cacheDir: TEST_CACHE_DIR })
-    proof = await proveInference({ artifacts: built.artifacts, input: inputs[0]! })
 
     chain = await startDevChain()
-    const [a0, a1, a2] = chain.accounts
+    const [a0, a1, a2, a3] = chain.accounts
     admin = wallet(a0!)
     requester = wallet(a1!)
     provider = wallet(a2!)
+    rival = wallet(a3!)
     deployment = await deployProtocol(admin)
     const { token, stakeManager, jobMarket, zkVerifierRegistry } = deployment.addresses
-    for (const w of [requester, provider]) {
+    for (const w of [requester, provider, rival]) {
       await transferToken(admin, { token, to: w.account.address, amount: e('10000') })
     }
-    await approveToken(provider, { token, spender: stakeManager, amount: e('5000') })
-    await stake(provider, { stakeManager, amount: e('5000') })
+    for (const w of [provider, rival]) {
+      await approveToken(w, { token, spender: stakeManager, amount: e('5000') })
+      await stake(w, { stakeManager, amount: e('5000') })
+    }
     await approveToken(requester, { token, spender: jobMarket, amount: e('10000') })
 
     const deployVerifier = async (result: BuildZkCircuitResult): Promise<Address> => {
@@ -214,7 +233,6 @@ describe('zk-mode job settled on-chain with a real proof', () => {
   it('settles at once on a valid proof: provider paid, collateral unlocked, balances to the wei', async () => {
     const { token, stakeManager, jobMarket } = deployment.addresses
     const inputCommitment = inputCommitmentOf(built, inputs[0]!)
-    expect(inputCommitment.toString()).toBe(proof.publicSignals[1])
     const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
     const { jobId, awardGas } = await awardZkJob(modelHash, inputCommitment)
     console.log(`zk award gas, provider's first job: ${awardGas}`)
@@ -233,6 +251,8 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     const params = await getMarketParams(admin, { jobMarket, stakeManager })
     const recordBefore = await getProviderRecord(admin, { jobMarket, provider: provider.account.address })
 
+    const proof = await proveFor(jobId)
+    expect(proof.publicSignals[1]).toBe(inputCommitment.toString())
     const { receipt } = await commit(jobId, proof)
     const fee = (PRICE * BigInt(params.protocolFeeBps)) / 10_000n
     const payout = PRICE - fee
@@ -270,10 +290,11 @@ describe('zk-mode job settled on-chain with a real proof', () => {
   })
 
   it('reverts a proof with any one public signal altered', async () => {
-    const inputCommitment = BigInt(proof.publicSignals[1]!)
-    const output = BigInt(proof.publicSignals[2]!)
+    const inputCommitment = inputCommitmentOf(built, inputs[0]!)
     // the output commitment, altered by one, and aliased past the field order
     const { jobId, awardGas } = await awardZkJob(modelHash, inputCommitment)
+    const proof = await proveFor(jobId)
+    const output = BigInt(proof.publicSignals[2]!)
     console.log(`zk award gas, steady state: ${awardGas}`)
     await expectRevert(
       commit(jobId, proof, [proof.publicSignals[0]!, String(inputCommitment), String(output + 1n)]),
@@ -289,13 +310,19 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     )
     expect(aliased.args).toEqual([2n, output + BN254_SCALAR_FIELD])
     // the input commitment: a job whose offer names input + 1, proven with the signal altered to match
+    // (proven for that job, so only the input is wrong)
     const { jobId: otherInputJob } = await awardZkJob(modelHash, inputCommitment + 1n)
+    const otherInputProof = await proveFor(otherInputJob)
     await expectRevert(
-      commit(otherInputJob, proof, [proof.publicSignals[0]!, String(inputCommitment + 1n), String(output)]),
+      commit(otherInputJob, otherInputProof, [
+        otherInputProof.publicSignals[0]!,
+        String(inputCommitment + 1n),
+        String(output),
+      ]),
       'InvalidZkProof',
     )
     // and the one the job was awarded for must be the one proven
-    await expectRevert(commit(otherInputJob, proof), 'InputCommitmentMismatch')
+    await expectRevert(commit(otherInputJob, otherInputProof), 'InputCommitmentMismatch')
     // the model commitment: the same verifier registered for the commitment plus one
     const shiftedModel = contentHashOf(new TextEncoder().encode('model registered with a shifted commitment'))
     await registerZkModel(admin, {
@@ -305,7 +332,7 @@ describe('zk-mode job settled on-chain with a real proof', () => {
       verifier,
     })
     const { jobId: shiftedJob } = await awardZkJob(shiftedModel, inputCommitment)
-    await expectRevert(commit(shiftedJob, proof), 'InvalidZkProof')
+    await expectRevert(commit(shiftedJob, await proveFor(shiftedJob)), 'InvalidZkProof')
     // none of them moved
     for (const id of [jobId, otherInputJob, shiftedJob]) {
       expect((await getJob(admin, { jobMarket: deployment.addresses.jobMarket, jobId: id })).status).toBe(
@@ -321,8 +348,36 @@ describe('zk-mode job settled on-chain with a real proof', () => {
 
   it("reverts a proof of this model on a job for another model's commitment", async () => {
     expect(other.artifacts.modelCommitment).not.toBe(built.artifacts.modelCommitment)
-    const { jobId } = await awardZkJob(otherModelHash, BigInt(proof.publicSignals[1]!))
-    await expectRevert(commit(jobId, proof), 'InvalidZkProof')
+    const { jobId } = await awardZkJob(otherModelHash, inputCommitmentOf(built, inputs[0]!))
+    await expectRevert(commit(jobId, await proveFor(jobId)), 'InvalidZkProof')
+  })
+
+  it('binds a proof to its job and provider: no reuse on another job, none by another provider', async () => {
+    const { jobMarket } = deployment.addresses
+    const inputCommitment = inputCommitmentOf(built, inputs[0]!)
+    // two jobs of one provider with the same model and input, and a third awarded to the rival
+    const { jobId: jobA } = await awardZkJob(modelHash, inputCommitment)
+    const { jobId: jobB } = await awardZkJob(modelHash, inputCommitment)
+    const { jobId: jobC } = await awardZkJob(modelHash, inputCommitment, rival)
+    const proofA = await proveFor(jobA)
+    // job A's valid proof does not settle job B, although every commitment matches B's terms
+    await expectRevert(commit(jobB, proofA), 'InvalidZkProof')
+    // the rival cannot settle its own job with the provider's proof, copied from job A ...
+    await expectRevert(commit(jobC, proofA, proofA.publicSignals, rival), 'InvalidZkProof')
+    // ... nor with one the provider made for job C's id: the binding names the provider too
+    const forCByProvider = await proveFor(jobC, provider)
+    await expectRevert(commit(jobC, forCByProvider, forCByProvider.publicSignals, rival), 'InvalidZkProof')
+    for (const id of [jobA, jobB, jobC]) {
+      expect((await getJob(admin, { jobMarket, jobId: id })).status).toBe('awarded')
+    }
+    // the happy path still settles: each job with the proof made for it, by its own provider
+    await commit(jobA, proofA)
+    await commit(jobB, await proveFor(jobB))
+    const forCByRival = await proveFor(jobC, rival)
+    await commit(jobC, forCByRival, forCByRival.publicSignals, rival)
+    for (const id of [jobA, jobB, jobC]) {
+      expect((await getJob(admin, { jobMarket, jobId: id })).status).toBe('finalized')
+    }
   })
 
   // last: it gives the proven model attribution weights, which changes the payout of later jobs
@@ -335,7 +390,8 @@ describe('zk-mode job settled on-chain with a real proof', () => {
       weightsRoot: contentHashOf(new TextEncoder().encode('weights root')),
       resultHash: contentHashOf(new TextEncoder().encode('attribution result')),
     })
-    const { jobId } = await awardZkJob(modelHash, BigInt(proof.publicSignals[1]!))
+    const { jobId } = await awardZkJob(modelHash, inputCommitmentOf(built, inputs[0]!))
+    const proof = await proveFor(jobId)
     const balance = (account: Address) => getTokenBalance(admin, { token, account })
     const [providerBefore, poolBefore, marketBefore] = await Promise.all([
       balance(provider.account.address),
@@ -361,7 +417,7 @@ describe('zk-mode job settled on-chain with a real proof', () => {
   it('refuses to award a zk job for a model with no registered verifier', async () => {
     const unregistered = contentHashOf(new TextEncoder().encode('no circuit for this model'))
     const err = await expectRevert(
-      awardZkJob(unregistered, BigInt(proof.publicSignals[1]!)),
+      awardZkJob(unregistered, inputCommitmentOf(built, inputs[0]!)),
       'ZkModelNotRegistered',
     )
     expect(err.args).toEqual([unregistered])

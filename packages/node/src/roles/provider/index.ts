@@ -76,7 +76,7 @@ export function createProviderRole(
       ctx.zkCircuits = loadZkCircuits([options.zkDir], (dir, err) =>
         ctx.log.warn({ dir, err }, 'zk circuit skipped'),
       )
-      network.results.setResultHandler((request) => serveResult(ctx, request))
+      network.results.setResultHandler((request) => serveResult(ctx, request, extras.faults))
       unsubscribers.push(
         network.gossip.onOffer(({ offer, jobId }) => {
           bidding

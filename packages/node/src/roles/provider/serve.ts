@@ -1,7 +1,9 @@
 /**
  * Serving a job's committed leaves to verifiers and requesters: each asked leaf with its
  * Merkle proof under the committed root, and the output file's hash. A zk job has no leaves:
- * the chain checked its proof, and the output file is the proof JSON.
+ * the chain checked its proof, and the output file is the proof JSON. Every answer passes
+ * through the provider's fault plan, which hands it back unchanged unless a devnet cheat
+ * withholds or mangles it.
  */
 import { MerkleTree, type ResultLeaf, type ResultRequest, type ResultResponse } from '@ocn/protocol'
 import type { Hex } from 'viem'
@@ -9,8 +11,26 @@ import { type ProviderJobDetail, providerDetail } from '../../state/job-detail.j
 import type { JobRecord } from '../../state/records.js'
 import { committedResult } from './commit.js'
 import type { ProviderContext } from './context.js'
+import { type AnswerContext, honestFaultPlan, type ProviderFaultPlan } from './faults.js'
 
-export async function serveResult(ctx: ProviderContext, request: ResultRequest): Promise<ResultResponse> {
+export async function serveResult(
+  ctx: ProviderContext,
+  request: ResultRequest,
+  faults: ProviderFaultPlan = honestFaultPlan,
+): Promise<ResultResponse> {
+  const response = await honestAnswer(ctx, request)
+  if (response.status !== 'ok') return response
+  const { store } = ctx.components
+  const at: AnswerContext = {
+    jobId: request.jobId,
+    log: ctx.log,
+    publish: async (bytes) => (await store.putBytes(bytes)).hash,
+    read: (hash) => store.getBytes(hash),
+  }
+  return faults.tamperAnswer(at, request, response)
+}
+
+async function honestAnswer(ctx: ProviderContext, request: ResultRequest): Promise<ResultResponse> {
   const base = { version: 1 as const, jobId: request.jobId }
   const job = await ctx.components.state.getJob(request.jobId)
   if (job === undefined || job.role !== 'provider') return { ...base, status: 'not-found' }

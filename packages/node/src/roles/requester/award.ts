@@ -220,6 +220,8 @@ export class RequesterAwards {
           bids: bids.map((b) => ({ ...b, status: b.bidId === record.bidId ? 'accepted' : 'rejected' })),
         })
         directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+        // the awarded provider fetches the job's files from us: keep upload slots for it to the deadline
+        this.context.network.artifacts.trustPeer(bid.providerPeerId, Number(offer.terms.deadline) * 1000)
         metrics.jobsAwarded.inc()
         log.info({ jobId, provider: bid.terms.provider, price: bid.terms.price.toString() }, 'job awarded')
         return

@@ -1,13 +1,15 @@
 /**
- * The verifier role: watches result commitments, waits for the first block after the commit,
- * draws the micro-batches to check from that block's hash and the job id (so the provider
- * could not know them when it committed), re-executes them under the job's replay profile,
- * compares them with the provider's leaves, and challenges on a mismatch or when the provider
- * will not serve its leaves. Each check leaves a report on the job record: indices, detection
- * probability, cost.
+ * The verifier role: watches result commitments, draws the leaves to check from its own
+ * signature over the commitment (a private sample: the provider cannot know it, and every
+ * verifier checks other leaves) out of the leaf count the job's terms fix, re-executes them
+ * under the job's replay profile, compares them with the provider's leaves, and challenges on
+ * a mismatch, on leaves or checkpoints the provider will not serve, and on a committed leaf
+ * count other than the terms'. Each check leaves a report on the job record: indices,
+ * detection probability, cost, the sample's signature.
  *
  * watch.ts records jobs and follows their events, sample.ts draws the leaves, check.ts runs
- * a check and writes its report, challenge.ts opens the challenge.
+ * a check and writes its report, evidence.ts turns its findings into a challenge,
+ * challenge.ts opens the challenge.
  */
 import type { Hex } from 'viem'
 import type { RoleService } from '../../api/services.js'

@@ -1,0 +1,75 @@
+/**
+ * What a spot check's findings are worth on the chain: the leaf to challenge and the hash
+ * this verifier replayed for it. Anything the provider failed to do counts against it, never
+ * as the verifier's error: a different result, a sampled leaf not served (or served without a
+ * proof against the committed root, or malformed), a training segment that cannot start from
+ * the provider's own checkpoint (withheld or unreadable), and a committed leaf count other
+ * than the terms'. Only a failure of this verifier's own inference replay is its own problem.
+ */
+import type { ReplayExecutor, SpotCheckMismatch } from '@ocn/prover'
+import type { Hex } from 'viem'
+import { RoleError } from '../errors.js'
+import type { ChallengeEvidence } from './challenge.js'
+
+/** The claim of a leaf this verifier could not replay (the provider withheld what it starts from). */
+export const UNREPLAYABLE: Hex = `0x${'00'.repeat(32)}`
+
+export interface Findings {
+  kind: 'inference' | 'training'
+  mismatches: readonly SpotCheckMismatch[]
+  /** the leaf count of the job's terms */
+  termsLeafCount: number
+  /** the leaf count the provider committed on the chain */
+  committedLeafCount: number
+  replay: ReplayExecutor
+}
+
+/** The challenge the findings support (undefined: the provider passed). */
+export async function evidenceFor(findings: Findings): Promise<ChallengeEvidence | undefined> {
+  const { mismatches, committedLeafCount: committed, termsLeafCount: terms } = findings
+  // the chain only takes a leaf of the commitment
+  const onChain = mismatches.filter((m) => m.index < committed)
+  const different = onChain.find((m) => m.reason === 'different-result')
+  if (different !== undefined) return { index: different.index, replayed: different.replayed }
+  const missing = onChain.find(
+    (m) =>
+      m.reason === 'not-served' ||
+      m.reason === 'bad-proof' ||
+      (m.reason === 'replay-failed' && findings.kind === 'training'),
+  )
+  if (missing !== undefined)
+    return { index: missing.index, replayed: await replayed(findings, missing.index) }
+  const failed = mismatches.find((m) => m.reason === 'replay-failed')
+  if (failed !== undefined && 'error' in failed) {
+    throw new RoleError('ROLE_REPLAY_FAILED', `re-executing micro-batch ${failed.index} failed here`, {
+      details: `${failed.error}; check this node's executor (the check is retried while the window is open)`,
+    })
+  }
+  if (committed === terms) return undefined
+  // a count the terms do not fix: the first leaf past the terms, or the last one committed
+  if (committed > terms) return { index: terms, replayed: UNREPLAYABLE }
+  return { index: committed - 1, replayed: await replayed(findings, committed - 1) }
+}
+
+/**
+ * This verifier's replay of leaf `index`. An inference micro-batch needs nothing from the
+ * provider; a training segment starts from the provider's checkpoint, and when that is not
+ * to be had the claim says so (UNREPLAYABLE).
+ */
+async function replayed(findings: Findings, index: number): Promise<Hex> {
+  if (findings.kind === 'inference') {
+    try {
+      return await findings.replay.runMicroBatch(index)
+    } catch (cause) {
+      throw new RoleError('ROLE_REPLAY_FAILED', `re-executing micro-batch ${index} failed here`, {
+        details: "check this node's executor (the check is retried while the window is open)",
+        cause,
+      })
+    }
+  }
+  try {
+    return await findings.replay.runTrainingSegment(index)
+  } catch {
+    return UNREPLAYABLE
+  }
+}

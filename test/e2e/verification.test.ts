@@ -1,0 +1,293 @@
+/**
+ * No way around the spot check: a provider that computes and commits but then will not let
+ * its results be checked (answers `ok` without the leaves asked for, serves half of them,
+ * moves them out of range, mangles them, withholds its training checkpoints) is challenged by
+ * a verifier and convicted by the arbiter, like one that fakes a result. One devnet: a real
+ * anvil with the real contracts, daemons over libp2p TCP, real ONNX Runtime; one provider
+ * whose fault plan switches cheat between jobs, and two verifiers that each draw their own
+ * private sample of k < n leaves under the cap. Money is checked to the wei, job by job.
+ */
+
+import { type CheatingFaultPlanOptions, createCheatingFaultPlan } from '@ocn/cli'
+import { getJob, getMarketParams, jobMarketAbi, sweepTreasury } from '@ocn/contracts-client'
+import type { ProviderFaultPlan, RequesterRole, VerificationReport } from '@ocn/node'
+import { sampleIndices, verifySampleSeed } from '@ocn/prover'
+import { type Address, type Hex, keccak256 } from 'viem'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  arbiterDecision,
+  fundAndStake,
+  jobIn,
+  OPEN,
+  removeDir,
+  startChain,
+  startNodes,
+  type TestNode,
+  tempDir,
+  tokenBalances,
+  waitFor,
+  walletFor,
+  writeFixture,
+  writeTrainingFixture,
+} from './helpers.js'
+
+const REQUESTER = 1
+const PROVIDER = 2
+const VERIFIER_A = 3
+const VERIFIER_B = 4
+const ARBITER = 5
+const TREASURY = 9
+const CHALLENGE_WINDOW = 20
+/** the verifiers' cap: 3 of the 16 micro-batches (inference) or of the 5 checkpoints (training) */
+const MAX_SAMPLES = 3
+
+type Net = Awaited<ReturnType<typeof startChain>> & { dir: string; nodes: TestNode[] }
+
+/** A fault plan whose cheat the test switches between jobs (the provider keeps one plan object). */
+function switchablePlan(current: () => CheatingFaultPlanOptions): ProviderFaultPlan {
+  const plan = () => createCheatingFaultPlan(current())
+  return {
+    tamperInference: (at, result) => plan().tamperInference(at, result),
+    tamperTraining: (at, result) => plan().tamperTraining(at, result),
+    tamperAttribution: (at, result) => plan().tamperAttribution(at, result),
+    tamperAnswer: (at, request, response) => plan().tamperAnswer(at, request, response),
+  }
+}
+
+describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => {
+  let net: Net
+  let fixture: { modelPath: string; inputsPath: string }
+  let training: { inputsPath: string; trainingSpecPath: string }
+  let cheat: CheatingFaultPlanOptions = { fraction: 0 }
+  const node = (name: string) => net.nodes.find((n) => n.name === name)!
+  const verifiers = () => [node('verifier-a'), node('verifier-b')]
+  const requester = () => node('requester').components.parts.roles.requester as RequesterRole
+  const client = () => walletFor(net.chain, net.chain.privateKeys[0]!)
+  const treasury = () => net.chain.accounts[TREASURY]!.address
+  const market = () => net.deployment.addresses.jobMarket
+
+  beforeAll(async () => {
+    const dir = await tempDir()
+    const started = await startChain({
+      challengeWindow: CHALLENGE_WINDOW,
+      treasuryIndex: TREASURY,
+      arbiterIndex: ARBITER,
+    })
+    net = { ...started, dir, nodes: [] }
+    const { chain, deployment } = net
+    await fundAndStake(chain, deployment, REQUESTER, 100n * OPEN, 0n)
+    await fundAndStake(chain, deployment, PROVIDER, 200n * OPEN, 100n * OPEN)
+    await fundAndStake(chain, deployment, VERIFIER_A, 200n * OPEN, 100n * OPEN)
+    await fundAndStake(chain, deployment, VERIFIER_B, 200n * OPEN, 100n * OPEN)
+    fixture = await writeFixture(dir)
+    training = await writeTrainingFixture(dir)
+    const capped = (c: { verifier: { maxSamplesPerJob: number } }) => {
+      c.verifier.maxSamplesPerJob = MAX_SAMPLES
+    }
+    net.nodes = await startNodes(chain, deployment, dir, [
+      { name: 'arbiter', accountIndex: ARBITER, roles: ['arbiter'] },
+      { name: 'verifier-a', accountIndex: VERIFIER_A, roles: ['verifier'], configure: capped },
+      { name: 'verifier-b', accountIndex: VERIFIER_B, roles: ['verifier'], configure: capped },
+      { name: 'provider', accountIndex: PROVIDER, roles: ['provider'], faults: switchablePlan(() => cheat) },
+      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
+    ])
+    for (const watcher of [...verifiers(), node('arbiter')]) {
+      await waitFor(`the provider's capability ad at ${watcher.name}`, async () =>
+        watcher.components.parts.network!.gossip.capabilityAds().length > 0 ? true : undefined,
+      )
+    }
+  }, 240_000)
+
+  afterAll(async () => {
+    for (const n of [...(net?.nodes ?? [])].reverse()) await n.daemon.stop().catch(() => {})
+    await net?.chain.stop()
+    if (net?.dir) await removeDir(net.dir)
+  })
+
+  /** A verifier's report, checked as a private sample of k < n leaves drawn from its own signature. */
+  async function privateSample(verifier: TestNode, jobId: Hex, states: Array<'slashed' | 'finalized'>) {
+    await jobIn(verifier, jobId, states)
+    const report = await waitFor(`${verifier.name}'s report`, async () => {
+      const r = await verifier.daemon.state.getJob(jobId)
+      return (r?.detail as { report?: VerificationReport } | undefined)?.report
+    })
+    const onChain = await getJob(client(), { jobMarket: market(), jobId })
+    expect(report.samples).toBe(MAX_SAMPLES)
+    expect(report.samples).toBeLessThan(report.leafCount)
+    expect(report.checkedIndices).toHaveLength(report.samples)
+    const signature = report.sampleSignature!
+    const commitment = {
+      chainId: net.chain.chain.id,
+      jobMarket: market(),
+      jobId,
+      resultRoot: onChain.resultRoot,
+    }
+    expect(
+      await verifySampleSeed(verifier.address, commitment, { seed: keccak256(signature), signature }),
+    ).toBe(true)
+    expect(sampleIndices(keccak256(signature), jobId, report.leafCount, report.samples)).toEqual(
+      report.checkedIndices,
+    )
+    return report
+  }
+
+  /** Runs one job under `plan` and checks the provider convicted and every balance to the wei. */
+  async function convicted(
+    plan: CheatingFaultPlanOptions,
+    submit: Parameters<RequesterRole['submitJob']>[0],
+  ) {
+    cheat = plan
+    const { chain, deployment } = net
+    await sweepTreasury(client(), { jobMarket: market() })
+    const accounts: Address[] = [node('requester').address, node('provider').address, treasury()]
+    for (const v of verifiers()) accounts.push(v.address)
+    const before = await tokenBalances(chain, deployment, accounts)
+    const job = await requester().submitJob(submit)
+    const jobId = job.jobId as Hex
+    await jobIn(node('requester'), jobId, ['slashed'])
+    const decision = await arbiterDecision(node('arbiter'), jobId)
+    expect(decision.providerCheated).toBe(true)
+    const [resolved] = await client().getContractEvents({
+      address: market(),
+      abi: jobMarketAbi,
+      eventName: 'ChallengeResolved',
+      args: { jobId },
+      fromBlock: deployment.deployBlock,
+    })
+    const challenger = resolved!.args.challenger!
+    const isChallenger = (v: TestNode) => v.address.toLowerCase() === challenger.toLowerCase()
+    // the challenger's report names the disputed leaf; the other verifier checked too, unless
+    // the job was already challenged when its check came due
+    const challengerReport = await privateSample(verifiers().find(isChallenger)!, jobId, ['slashed'])
+    expect(challengerReport.challenged?.index).toBe(decision.leafIndex)
+    const other = verifiers().find((v) => !isChallenger(v))!
+    await jobIn(other, jobId, ['slashed'])
+    const reports = [challengerReport]
+    const otherRecord = await other.daemon.state.getJob(jobId)
+    if ((otherRecord?.detail as { report?: VerificationReport } | undefined)?.report !== undefined) {
+      const otherReport = await privateSample(other, jobId, ['slashed'])
+      // two verifiers, two signatures: each drew its own sample
+      expect(otherReport.sampleSignature).not.toBe(challengerReport.sampleSignature)
+      reports.push(otherReport)
+    }
+
+    const onChain = await getJob(client(), { jobMarket: market(), jobId })
+    const params = await getMarketParams(client(), {
+      jobMarket: market(),
+      stakeManager: deployment.addresses.stakeManager,
+    })
+    await sweepTreasury(client(), { jobMarket: market() })
+    const after = await tokenBalances(chain, deployment, accounts)
+    const penalty = (onChain.collateral * BigInt(params.cheatSlashBps)) / 10_000n
+    const reward = (penalty * BigInt(params.challengerRewardBps)) / 10_000n
+    const requesterAddress = node('requester').address
+    const provider = node('provider').address
+    expect(penalty).toBeGreaterThan(0n)
+    // the requester is refunded in full; the provider loses the slash from its stake, earns nothing
+    expect(after[requesterAddress]!.token).toBe(before[requesterAddress]!.token)
+    expect(after[provider]!.token).toBe(before[provider]!.token)
+    expect(after[provider]!.staked).toBe(before[provider]!.staked - penalty)
+    expect(after[provider]!.locked).toBe(0n)
+    // the challenger gets its bond back and its share; the other verifier is where it was
+    for (const v of verifiers()) {
+      const gain = v.address.toLowerCase() === challenger.toLowerCase() ? reward : 0n
+      expect(after[v.address]!.token).toBe(before[v.address]!.token + gain)
+      expect(after[v.address]!.staked).toBe(before[v.address]!.staked)
+    }
+    expect(after[treasury()]!.token).toBe(before[treasury()]!.token + penalty - reward)
+    return { decision, reports }
+  }
+
+  it('an honest provider passes two private samples of 3 of 16 leaves and is paid to the wei', async () => {
+    cheat = { fraction: 0 }
+    const { chain, deployment } = net
+    await sweepTreasury(client(), { jobMarket: market() })
+    const provider = node('provider').address
+    const requesterAddress = node('requester').address
+    const accounts: Address[] = [requesterAddress, provider, treasury()]
+    const before = await tokenBalances(chain, deployment, accounts)
+    const job = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    const jobId = job.jobId as Hex
+    const done = await jobIn(node('requester'), jobId, ['finalized'])
+    const reports = []
+    for (const v of verifiers()) reports.push(await privateSample(v, jobId, ['finalized']))
+    for (const r of reports) {
+      expect(r).toMatchObject({ passed: true, leafCount: 16, committedLeafCount: 16, mismatches: [] })
+      expect(r.challenged).toBeUndefined()
+    }
+    expect(reports[0]!.sampleSignature).not.toBe(reports[1]!.sampleSignature)
+    const params = await getMarketParams(client(), {
+      jobMarket: market(),
+      stakeManager: deployment.addresses.stakeManager,
+    })
+    await sweepTreasury(client(), { jobMarket: market() })
+    const after = await tokenBalances(chain, deployment, accounts)
+    const fee = (done.price! * BigInt(params.protocolFeeBps)) / 10_000n
+    expect(after[requesterAddress]!.token).toBe(before[requesterAddress]!.token - done.price!)
+    expect(after[provider]!.token).toBe(before[provider]!.token + done.price! - fee)
+    expect(after[provider]!.staked).toBe(before[provider]!.staked)
+    expect(after[treasury()]!.token).toBe(before[treasury()]!.token + fee)
+  }, 240_000)
+
+  it('answers ok without the leaves asked for: challenged on a withheld leaf, convicted', async () => {
+    const { decision, reports } = await convicted(
+      { fraction: 0, answer: 'withhold' },
+      { ...fixture, kind: 'inference', verification: 'replay' },
+    )
+    for (const r of reports) {
+      expect(r.passed).toBe(false)
+      expect(r.mismatches.map((m) => m.reason)).toEqual(['not-served', 'not-served', 'not-served'])
+    }
+    expect(decision.reason).toBe('provider leaf missing or not proven against the committed root')
+  }, 240_000)
+
+  it('serves only part of the leaves asked for: challenged on a missing one, convicted', async () => {
+    const { decision, reports } = await convicted(
+      { fraction: 0, answer: 'partial' },
+      { ...fixture, kind: 'inference', verification: 'replay' },
+    )
+    for (const r of reports) {
+      // 3 asked, the first one served (and correct), the other two not
+      expect(r.mismatches.map((m) => m.reason)).toEqual(['not-served', 'not-served'])
+      expect(r.mismatches.map((m) => m.index)).toEqual(r.checkedIndices.slice(1))
+    }
+    expect(reports[0]!.mismatches.map((m) => m.index)).toContain(decision.leafIndex)
+    expect(decision.reason).toBe('provider leaf missing or not proven against the committed root')
+  }, 240_000)
+
+  it('withholds its training checkpoints: no segment replays from them, challenged, convicted', async () => {
+    const { decision, reports } = await convicted(
+      { fraction: 0, answer: 'withhold-checkpoints' },
+      {
+        modelPath: fixture.modelPath,
+        inputsPath: training.inputsPath,
+        trainingSpecPath: training.trainingSpecPath,
+        kind: 'training',
+        verification: 'replay',
+      },
+    )
+    for (const r of reports) {
+      expect(r.leafCount).toBe(5)
+      // every sampled segment after the seed's starts from a withheld checkpoint
+      const failed = r.mismatches.filter((m) => m.reason === 'replay-failed').map((m) => m.index)
+      expect(failed).toEqual(r.checkedIndices.filter((i) => i > 0))
+    }
+    expect(decision.leafIndex).toBeGreaterThan(0)
+    expect(decision.reason).toMatch(/cannot be replayed from the provider's checkpoint/)
+  }, 240_000)
+
+  it('answers leaves out of range, then malformed leaves: both count against it, convicted', async () => {
+    for (const answer of ['out-of-range', 'malformed'] as const) {
+      const { decision, reports } = await convicted(
+        { fraction: 0, answer },
+        { ...fixture, kind: 'inference', verification: 'replay' },
+      )
+      for (const r of reports) {
+        expect(r.unserved).toMatch(/provider did not serve leaves/)
+        expect(r.mismatches.every((m) => m.reason === 'not-served')).toBe(true)
+        expect(r.mismatches).toHaveLength(MAX_SAMPLES)
+      }
+      expect(decision.reason).toMatch(/provider did not serve the leaf/)
+    }
+  }, 480_000)
+})
