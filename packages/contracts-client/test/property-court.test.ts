@@ -45,7 +45,7 @@ import {
   wealth,
 } from './property-court-world.js'
 
-const RUNS = Number(process.env.OCN_PROPERTY_COURT_RUNS ?? 25)
+const RUNS = Number(process.env.OCN_PROPERTY_COURT_RUNS ?? 40)
 let w: World
 
 beforeAll(async () => {
@@ -94,10 +94,10 @@ const challengers: Challenger[] = ['verifier', 'puppet', 'grieferPuppet', 'copyc
 const progressChallengers: Challenger[] = [
   'verifier',
   'copycat',
+  'verifier',
   'puppet',
   'verifier',
   'grieferPuppet',
-  'copycat',
 ]
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: awardArb },
@@ -158,7 +158,7 @@ const stakers = () => [w.verifier, w.puppet, w.grieferPuppet, w.copycat, w.cheat
 
 /** The next step of a dispute by its phase: reveal, jury, appeal or close. */
 async function progressDispute(d: DisputeModel, choice: number): Promise<WriteResult | undefined> {
-  const { phase, rounds, maxRounds, isFinal, revealEnds } = await getCourtDispute(w.reader, {
+  const { phase, rounds, maxRounds, isFinal, revealEnds, appealEnds } = await getCourtDispute(w.reader, {
     disputeCourt: w.court,
     disputeId: d.id,
   })
@@ -168,8 +168,8 @@ async function progressDispute(d: DisputeModel, choice: number): Promise<WriteRe
   if (phase === CourtPhase.committed)
     return d.copied || choice % 7 === 0 ? closeDisputeStep(w, d, true) : revealStep(w, d)
   if (phase === CourtPhase.awaitingDraw) return juryStep(w, d)
-  if (phase === CourtPhase.ruled && choice % 3 === 0 && rounds < maxRounds && !isFinal)
-    return appealStep(w, d)
+  const appealable = rounds < maxRounds && !isFinal && timestamp < BigInt(appealEnds)
+  if (phase === CourtPhase.ruled && choice % 3 === 0 && appealable) return appealStep(w, d)
   return closeDisputeStep(w, d, true)
 }
 
@@ -229,7 +229,10 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
   }
 }
 
-/** Runs out every timeout: each dispute to its end (in commit order), then each job; then sweeps. */
+/**
+ * Runs out every timeout: each dispute to its end (in commit order; the losing side appeals while
+ * it can), then each job; then sweeps.
+ */
 async function drain(s: RunState, record: (r: WriteResult | undefined) => void): Promise<void> {
   for (let pass = 0; pass < 12; pass++) {
     let open = 0
@@ -240,7 +243,7 @@ async function drain(s: RunState, record: (r: WriteResult | undefined) => void):
       )
         continue
       open++
-      await refused(async () => record(await progressDispute(d, 1)))
+      await refused(async () => record(await progressDispute(d, 3)))
     }
     for (const job of s.jobs) await refused(async () => record(await closeJobStep(w, job, true)))
     if (open === 0) break
@@ -259,6 +262,29 @@ async function refused(run: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * One scripted sequence, run before the random ones, so every run of the test meets each adversary
+ * at least once and ends in a conviction: the cheater forges two leaves, the verifier challenges,
+ * the copycat copies the sealed commitment (its reveal is refused), the griefer's puppet and the
+ * cheater's puppet challenge honest leaves; the drain then draws the juries (lazy juror and
+ * colluders included), rules, lets the losers appeal and executes.
+ */
+const SCRIPTED: [Extract<Action, { kind: 'award' }>, Action[]] = [
+  { kind: 'award', griefer: false, cheater: true, price: e('40'), collateral: e('80'), lastSecond: false },
+  [
+    { kind: 'progress', choice: 2 },
+    { kind: 'progress', choice: 2 },
+    { kind: 'challenge', job: 0, who: 'copycat', pick: 0 },
+    { kind: 'reveal', dispute: 1 },
+    { kind: 'reveal', dispute: 0 },
+    { kind: 'award', griefer: true, cheater: false, price: e('40'), collateral: e('80'), lastSecond: false },
+    { kind: 'challenge', job: 0, who: 'grieferPuppet', pick: 0 },
+    { kind: 'reveal', dispute: 0 },
+    { kind: 'challenge', job: 1, who: 'puppet', pick: 0 },
+    { kind: 'reveal', dispute: 0 },
+  ],
+]
+
 /** Events every run of the test must have seen at least once. */
 const COVERED = [
   'JobAwarded',
@@ -267,6 +293,7 @@ const COVERED = [
   'ChallengeRevealed',
   'ChallengeExpired',
   'Ruled',
+  'Appealed',
   'DisputeExecuted',
   'ProviderConvicted',
   'JobFinalized',
@@ -325,7 +352,7 @@ describe('the dispute game under adversarial actors', () => {
           expect(await getTokenBalance(w.reader, { token, account: w.court })).toBe(0n)
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, examples: [SCRIPTED] },
     )
     const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
     console.info(
