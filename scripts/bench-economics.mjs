@@ -84,7 +84,8 @@ async function measure(w, s) {
   log(
     `${s.name}: profit ${formatEther(r.profitWei)} OPEN over ${jobs} jobs (${r.profitWei} wei), ` +
       `detection ${detectionRate.toFixed(3)}, convicted ${r.stats.convicted}, appeals ${r.stats.appeals}, ` +
-      `honest slashed ${r.stats.honestSlashed}, stuck ${r.stuck} wei` +
+      `honest slashed ${r.stats.honestSlashed}, stuck ${r.stuck} wei, ` +
+      `honest verifiers ${formatEther(r.honestSide.verifiersWei)} OPEN, honest jurors ${formatEther(r.honestSide.jurorsWei)} OPEN` +
       extras(r.stats) +
       ` (${Math.round((Date.now() - started) / 1000)} s)`,
   )

@@ -213,7 +213,10 @@ export async function runStrategy(w, s, jobs, verifierCount, log) {
   const snapshot = await w.test.snapshot()
   try {
     const accounts = s.accounts(w)
+    const verifiers = w.verifiers.slice(0, verifierCount)
+    const jurors = w.jurors.filter((_, i) => (s.jurorKind?.(i) ?? 'vote') === 'vote')
     const before = await wealthOf(w, accounts)
+    const others = [await wealthOf(w, verifiers), await wealthOf(w, jurors)]
     const stats = newStats()
     const started = Date.now()
     for (let i = 0; i < jobs; i++) {
@@ -223,10 +226,15 @@ export async function runStrategy(w, s, jobs, verifierCount, log) {
     }
     await sweepTreasury(w.admin, { jobMarket: w.addresses.jobMarket })
     const after = await wealthOf(w, accounts)
+    // what the honest side earned: verifiers (rewards less bonds) and the jurors who voted the truth
+    const honestSide = {
+      verifiersWei: (await wealthOf(w, verifiers)) - others[0],
+      jurorsWei: (await wealthOf(w, jurors)) - others[1],
+    }
     // a requester buys its results: what it paid for delivered ones is not a griefing loss
     const profitWei = after - before + (s.griefer ? PRICE * BigInt(stats.delivered) : 0n)
     const { stuck, conserved } = await stuckWei(w, await openEscrow(w, stats), 0n)
-    return { profitWei, stats, stuck, conserved, jobs }
+    return { profitWei, stats, stuck, conserved, jobs, honestSide }
   } finally {
     await w.test.revert({ id: snapshot })
   }
