@@ -1,6 +1,7 @@
 // The strategies the bench measures. Each names the accounts whose wealth is its profit and how
 // its detection rate is counted (the share of its deviations the protocol caught or neutralised).
 import { LEAF_COUNT } from './job.mjs'
+import { JUROR_COUNT } from './world.mjs'
 
 const convictionRate = (st, jobs) => st.convicted / jobs
 
@@ -13,7 +14,7 @@ const fake = (name, forge) => ({
 })
 
 const colluding = (s) => ({
-  name: `colluding jurors s=${s} (of ${11}) for a cheater faking 1 leaf`,
+  name: `colluding jurors s=${s} (of ${JUROR_COUNT}) for a cheater faking 1 leaf`,
   forge: 1,
   cheating: true,
   providerAppeals: true,
