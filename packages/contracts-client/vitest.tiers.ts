@@ -17,6 +17,7 @@ export const integration: Record<string, string> = {
   'test/lifecycle.test.ts': 'starts anvil',
   'test/model-registry.test.ts': 'starts anvil',
   'test/property.test.ts': 'starts anvil',
+  'test/property-court.test.ts': 'starts anvil',
   'test/reverts.test.ts': 'starts anvil',
   'test/watcher.test.ts': 'starts anvil',
   'test/zk-registry.test.ts': 'starts anvil',
