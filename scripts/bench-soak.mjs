@@ -264,22 +264,27 @@ async function duringExecution(step) {
  */
 async function commitSent(step) {
   const names = honestProviders.map((n) => n.name)
-  for (const name of names) {
-    await nodes.kill9(name)
-    await nodes.restart(name, { fraction: 0, crashAfterCommitSent: true })
+  /** the crash-plan process of each provider, by name: the first may crash before the last starts */
+  const pids = new Map()
+  try {
+    for (const name of names) {
+      await nodes.kill9(name)
+      stats.kills++
+      pids.set(name, (await nodes.restart(name, { fraction: 0, crashAfterCommitSent: true })).ready.pid)
+    }
+    const until = Date.now() + TRIGGER_TIMEOUT_MS
+    while (![...pids.values()].some(processExited) && Date.now() < until && running) await sleep(100)
+    return [...pids.values()].some(processExited) ? undefined : 'missed'
+  } finally {
+    // every one honest again: the crashed one after its down time, the others killed now
+    await sleep(step.downMs)
+    for (const name of names) {
+      const pid = pids.get(name)
+      if (pid !== undefined && !processExited(pid)) await nodes.kill9(name)
+      if (pid !== undefined) stats.kills++
+      if (!(await isRunning(name))) await nodes.restart(name, faultsOf(name))
+    }
   }
-  stats.kills += names.length
-  const pids = await Promise.all(names.map((name) => nodes.pidOf(name)))
-  const until = Date.now() + TRIGGER_TIMEOUT_MS
-  while (!pids.some(processExited) && Date.now() < until && running) await sleep(100)
-  const crashed = names.filter((_name, i) => processExited(pids[i]))
-  await sleep(step.downMs)
-  for (const name of names) {
-    if (!crashed.includes(name)) await nodes.kill9(name)
-    await nodes.restart(name, faultsOf(name))
-  }
-  stats.kills += names.length
-  return crashed.length > 0 ? undefined : 'missed'
 }
 
 /** The verifier, the requester or both, while a commitment's challenge window is open. */
@@ -319,6 +324,8 @@ async function chaosLoop() {
       log(`chaos: ${step.point}${outcome === 'missed' ? ' (point not reached: missed)' : ''}`)
     } catch (error) {
       log(`chaos: ${step.point} failed: ${error instanceof Error ? error.message : String(error)}`)
+      // a step cut short may leave its victim down: the run goes on with every node up
+      await everyNodeUp().catch((e) => log(`chaos: a restart failed: ${e.message ?? e}`))
     }
     await sleep(Math.max(0, Math.min(step.waitMs, endAt - Date.now())))
   }
@@ -418,12 +425,15 @@ async function progressLoop(started) {
 
 // ---- the end --------------------------------------------------------------------------------
 
+/** Whether a daemon runs on the node's data dir now. */
+async function isRunning(name) {
+  const runtime = await readApiRuntimeFile(nodes.node(name).dataDir).catch(() => undefined)
+  return runtime !== undefined && !processExited(runtime.pid)
+}
+
 /** Every node up again (a chaos step cut short may have left one down), cheater with its plan. */
 async function everyNodeUp() {
-  for (const n of devnet.nodes) {
-    const runtime = await readApiRuntimeFile(n.dataDir).catch(() => undefined)
-    if (runtime === undefined || processExited(runtime.pid)) await nodes.restart(n.name, faultsOf(n.name))
-  }
+  for (const n of devnet.nodes) if (!(await isRunning(n.name))) await nodes.restart(n.name, faultsOf(n.name))
 }
 
 async function settle() {
