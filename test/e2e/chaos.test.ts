@@ -25,7 +25,15 @@
  * accrued fees, and each party's balance moved by exactly the prices and fees of its jobs.
  */
 
-import { type Devnet, startDevnet } from '@ocn/cli'
+import {
+  type Devnet,
+  DevnetProcesses,
+  isSettledRecord,
+  processExited,
+  readDevnetBooks,
+  seeded,
+  startDevnet,
+} from '@ocn/cli'
 import {
   type GetJobReturnType,
   getJob,
@@ -33,14 +41,11 @@ import {
   getProviderRecord,
   getStake,
   getTokenBalance,
-  openTokenAbi,
 } from '@ocn/contracts-client'
-import { isTerminalJobState, type JobRecord, providerDetail } from '@ocn/node'
+import { getApiJson as apiGet, postApiJson as apiPost, type JobRecord, providerDetail } from '@ocn/node'
 import { type Address, createPublicClient, type Hex, http } from 'viem'
-import { readContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor, writeFixture } from './helpers.js'
-import { apiGet, apiPost, DevnetProcesses, exited } from './processes.js'
 
 /** Long enough to kill and restart the requester inside it on a loaded 2-core machine. */
 const BIDDING_WINDOW_MS = 6_000
@@ -57,18 +62,6 @@ const killPoints = [
 ] as const
 type KillPoint = (typeof killPoints)[number]
 
-/** mulberry32: a small seeded generator, enough to make a schedule replayable. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 interface Step {
   point: KillPoint
   /** ms waited after the point is reached before the kill */
@@ -78,7 +71,7 @@ interface Step {
 }
 
 function schedule(seed: number): Step[] {
-  const random = seededRandom(seed)
+  const random = seeded(seed)
   const order = [...killPoints]
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
@@ -246,7 +239,7 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
     const pid = await nodes.pidOf(provider)
     await waitFor(
       `${provider} crashed after its commit`,
-      async () => (exited(pid) ? true : undefined),
+      async () => (processExited(pid) ? true : undefined),
       120_000,
       100,
     )
@@ -333,7 +326,7 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
   })
 
   it('every job ends finalized or refunded, no honest provider is slashed, no record is left open, tokens add up', async () => {
-    const { jobMarket, stakeManager, token } = devnet.deployment.addresses
+    const { jobMarket, stakeManager } = devnet.deployment.addresses
     const before = await holdings()
     const recordsBefore = new Map<string, Awaited<ReturnType<typeof getProviderRecord>>>()
     for (const name of PROVIDERS) {
@@ -375,50 +368,28 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
       expect(after.get(address)!.staked, `${name} stake`).toBe(before.get(address)!.staked - penalties)
       expect(after.get(address)!.locked, `${name} locked`).toBe(0n)
     }
-    const supply = await readContract(client(), {
-      address: token,
-      abi: openTokenAbi,
-      functionName: 'totalSupply',
-    })
-    const contracts = [
-      ...new Set(
-        Object.values(devnet.deployment.addresses)
-          .filter((a): a is Address => typeof a === 'string')
-          .map((a) => a.toLowerCase() as Address),
-      ),
-    ]
-    const contractBalances = new Map<string, bigint>()
-    for (const c of contracts) contractBalances.set(c, await getTokenBalance(client(), { token, account: c }))
-    const heldByAccounts = [...after.values()].reduce((sum, h) => sum + h.token, 0n)
-    const heldByContracts = [...contractBalances.values()].reduce((sum, b) => sum + b, 0n)
-    expect(heldByAccounts + heldByContracts, 'token supply = sum of holders').toBe(supply)
-    const stakes = [...after.values()].reduce((sum, h) => sum + h.staked + h.unbonding, 0n)
-    expect(contractBalances.get(stakeManager.toLowerCase()), 'StakeManager = stakes').toBe(stakes)
+    const books = await readDevnetBooks(devnet, { jobIds: jobs })
+    expect(books.held, 'token supply = sum of holders').toBe(books.supply)
+    expect(books.stakeManager.balance, 'StakeManager = stakes').toBe(books.stakeManager.stakes)
     // every job settled and no dispute open: the JobMarket holds only the accrued fees and penalties
-    expect(contractBalances.get(jobMarket.toLowerCase()), 'JobMarket = escrow + bonds + fees').toBe(
-      params.treasuryAccrued,
-    )
+    expect(books.jobMarket.escrow + books.jobMarket.bonds).toBe(0n)
+    expect(books.jobMarket.balance, 'JobMarket = escrow + bonds + fees').toBe(params.treasuryAccrued)
 
     // no node holds a record that is not terminal
     for (const name of ['requester', 'verifier', ...PROVIDERS]) {
       await waitFor(
         `${name}: every record terminal`,
         async () => {
-          const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isTerminalOrClosed(j))
+          const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isSettledRecord(j))
           return open.length === 0 ? true : undefined
         },
         60_000,
         1_000,
       ).catch(async (error: unknown) => {
-        const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isTerminalOrClosed(j))
+        const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isSettledRecord(j))
         const which = open.map((j) => `${j.id}=${j.state} (the ${steps[jobs.indexOf(j.id)]?.point} job)`)
         throw new Error(`${String(error)}; open: ${which.join(', ')}`)
       })
     }
   }, 600_000)
 })
-
-/** Terminal, or closed for this node: a lost bid (`failed`) or a refunded job (`expired`). */
-function isTerminalOrClosed(job: JobRecord): boolean {
-  return isTerminalJobState(job.state) || job.state === 'failed' || job.state === 'expired'
-}

@@ -1,6 +1,6 @@
 /**
  * Issue 13, "floods that cost nothing" and "a stalled reader blocks every new job": hostile
- * peers built only from public libp2p packages (hostile-peer.ts) flood the OCN gossip topics
+ * peers built only from public libp2p packages (@ocn/cli's devnet/hostile-peer.ts) flood the OCN gossip topics
  * with garbage, oversized, wrongly signed, other-chain, unfunded and replayed messages, and
  * hold stalled streams on every OCN protocol the honest nodes registered, eight of them
  * artifact reads of a 6 MiB file that never read a byte, while a real job runs between real
@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
+import { hostilePeer } from '@ocn/cli'
 import { p2p, type RequesterRole } from '@ocn/node'
 import type { MarketDomain } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,17 +28,18 @@ import {
   waitFor,
   writeFixture,
 } from './helpers.js'
-import {
+
+const {
   floodMalformed,
   floodOtherChain,
   floodUnfunded,
-  type Hostile,
   OFFERS,
   ocnProtocolsOf,
   openSilentStream,
   openStalledArtifactRead,
   startHostilePeer,
-} from './hostile-peer.js'
+} = hostilePeer
+type Hostile = hostilePeer.Hostile
 
 const REQUESTER = 1
 const PROVIDER = 2

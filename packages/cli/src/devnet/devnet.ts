@@ -16,7 +16,6 @@ import {
   freePort,
   getStake,
   getTokenBalance,
-  openTokenAbi,
   stake,
   startDevChain,
   transferToken,
@@ -34,7 +33,8 @@ import {
   nodeRoles,
 } from '@ocn/node'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
-import { getBalance, readContract, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
+import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
+import { readDevnetBooks } from './conservation.js'
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { type FollowedJob, readFollowingReoffers } from './jobs.js'
@@ -852,22 +852,8 @@ async function workloadChecks(
   }
 }
 
-/** Every OPEN is held by an account here, the StakeManager (stakes) or the JobMarket (escrow, bonds, fees). */
+/** Every OPEN is held by an account here or a contract (conservation.ts), the phases' holders included. */
 async function tokensConserved(devnet: Devnet, holders: Address[]): Promise<boolean> {
-  const client = adminWallet(devnet.chain)
-  const { token, stakeManager, jobMarket } = devnet.deployment.addresses
-  const supply = await readContract(client, {
-    address: token,
-    abi: openTokenAbi,
-    functionName: 'totalSupply',
-  })
-  // Every contract of the deployment may hold OPEN (escrow, stakes, pools, channels).
-  const contracts = Object.values(devnet.deployment.addresses).filter(
-    (a): a is Address => typeof a === 'string',
-  )
-  const unique = [
-    ...new Set([...holders, stakeManager, jobMarket, ...contracts].map((a) => a.toLowerCase() as Address)),
-  ]
-  const held = await Promise.all(unique.map((account) => getTokenBalance(client, { token, account })))
-  return held.reduce((a, b) => a + b, 0n) === supply
+  const books = await readDevnetBooks(devnet, { holders })
+  return books.held === books.supply
 }

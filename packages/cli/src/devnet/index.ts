@@ -1,8 +1,13 @@
 export * from './answer-faults.js'
+export * from './conservation.js'
+export * from './control.js'
 export * from './datanet.js'
 export * from './devnet.js'
 export * from './errors.js'
 export * from './faults.js'
+// a foreign libp2p peer (public packages only) for the hostile-peer test and the soak benchmark
+export * as hostilePeer from './hostile-peer.js'
+export { type FollowedJob, readFollowingReoffers } from './jobs.js'
 export * from './options.js'
 export * from './phase.js'
 export { devnetPhaseNames, devnetPhases } from './phases.js'
@@ -13,4 +18,5 @@ export {
   ocnBinPath,
   spawnNode,
 } from './processes.js'
+export * from './rss.js'
 export * from './workload.js'

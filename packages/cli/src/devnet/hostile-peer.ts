@@ -1,8 +1,9 @@
 /**
- * A hostile libp2p peer for the hostile-peer test, built only from public libp2p packages
- * (TCP, Noise, Yamux, identify, gossipsub): no OCN networking code. It uses @ocn/protocol only
- * to build messages an honest node would otherwise accept at first glance (correctly signed
- * offers for another chain or from a requester with no tokens, an artifact request).
+ * A hostile libp2p peer for the hostile-peer test and the soak benchmark, built only from
+ * public libp2p packages (TCP, Noise, Yamux, identify, gossipsub): no OCN networking code.
+ * It uses @ocn/protocol only to build messages an honest node would otherwise accept at first
+ * glance (correctly signed offers for another chain or from a requester with no tokens, an
+ * artifact request).
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
