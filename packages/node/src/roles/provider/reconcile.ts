@@ -67,15 +67,17 @@ export class Reconciler {
       case 'awarded':
         return this.awarded(job, onChain)
       case 'committed':
+        // a DisputeCourt dispute holds the job: it stays committed on the chain until ruled
+        if (onChain.openDisputes > 0 && job.state === 'committed') {
+          await state.transitionJob(jobId, 'challenged', { note: 'disputed in the court' })
+          return
+        }
         return this.committed(job, onChain)
-      case 'challenged':
-        if (job.state === 'committed') await state.transitionJob(jobId, 'challenged')
-        return
       case 'finalized':
         return this.finalized(job, onChain)
       case 'providerSlashed':
         if (job.state === 'committed' || job.state === 'challenged') {
-          await state.transitionJob(jobId, 'slashed', { note: 'challenge upheld' })
+          await state.transitionJob(jobId, 'slashed', { note: 'convicted by a jury' })
         }
         return
       case 'expired':
@@ -103,7 +105,8 @@ export class Reconciler {
       await state.transitionJob(job.id, 'committed', { note: 'commit found on-chain after restart' })
       return
     }
-    if (job.state !== 'committed') return
+    // a job whose disputes were all ruled not guilty (or expired) is finalized like any other
+    if ((job.state !== 'committed' && job.state !== 'challenged') || onChain.openDisputes > 0) return
     if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
     const { hash } = await chain.serialize(() =>
       finalize(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId: job.id as Hex }),

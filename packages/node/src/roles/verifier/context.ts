@@ -19,6 +19,10 @@ export interface VerifierContext {
   readonly me: string
   /** the JobMarket the deployment names */
   market(): Address
+  /** the DisputeCourt the deployment names (throws ROLE_NOT_SUPPORTED when it names none) */
+  court(): Address
+  /** waits `ms`; rejects once the role stops, so no wait outlives it */
+  pause(ms: number): Promise<void>
   /** checks a committed job in the background unless a check of it is already running */
   startCheck(jobId: string): void
   /** brings a job's record in line with the chain, and checks it when a check is due */
