@@ -158,6 +158,7 @@ function applyCourtEvent(
         })
       return
     case 'JurorPaid':
+      if ((args.amount as bigint) === 0n) return
       d.money.push({
         name: nameOf(args.juror as Address),
         address: args.juror as Address,
