@@ -87,6 +87,23 @@ export async function serveSeat(ctx: VerifierContext, disputeId: bigint, round: 
   }
   const r = await getCourtRound(chain.client, { disputeCourt, disputeId, round })
   let vote = verifierDetail(job).votes?.find((v) => v.disputeId === disputeId && v.round === round)
+  // a seat whose round is over (ruled, or past its deadlines) is closed for good, never retried
+  const now = await chain.chainTime()
+  const committable = dispute.phase === CourtPhase.voting && now <= BigInt(r.commitEnds)
+  if (
+    dispute.phase !== CourtPhase.voting ||
+    now > BigInt(r.revealEnds) ||
+    (!committable && vote?.committed !== true)
+  ) {
+    if (vote !== undefined && vote.revealed === undefined) {
+      await saveVote(ctx, jobId, {
+        ...vote,
+        revealed: false,
+        reason: `${vote.reason}; the round ended first`,
+      })
+    }
+    return
+  }
   if (vote === undefined) {
     const verdict = await juryVerdict(ctx, {
       jobId,
