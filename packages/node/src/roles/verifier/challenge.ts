@@ -19,7 +19,7 @@ import {
 } from '@ocn/contracts-client'
 import { bytesToHex, type Hex } from 'viem'
 import { type CourtChallengeRecord, verifierDetail } from '../../state/job-detail.js'
-import type { VerifierContext } from './context.js'
+import type { CourtContext } from './context.js'
 
 /** A leaf the provider got wrong (or would not serve) and this verifier's replay of it. */
 export interface ChallengeEvidence {
@@ -36,7 +36,7 @@ export function randomSalt(): Hex {
 
 /** Records the sealed challenge (salt first) and drives it through commit and reveal. */
 export async function challengeLeaf(
-  ctx: VerifierContext,
+  ctx: CourtContext,
   jobId: Hex,
   evidence: ChallengeEvidence,
 ): Promise<void> {
@@ -58,7 +58,7 @@ export function challengePending(challenge: CourtChallengeRecord | undefined): b
  * Moves this verifier's challenge one step on: commits it when the chain has no such
  * commitment yet, then reveals it in a later block, or records why it was given up.
  */
-export async function advanceChallenge(ctx: VerifierContext, jobId: Hex): Promise<void> {
+export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<void> {
   const challenge = verifierDetail(await ctx.components.state.requireJob(jobId)).challenge
   if (challenge === undefined || !challengePending(challenge)) return
   const disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
@@ -72,7 +72,7 @@ export async function advanceChallenge(ctx: VerifierContext, jobId: Hex): Promis
 }
 
 async function patchChallenge(
-  ctx: VerifierContext,
+  ctx: CourtContext,
   jobId: Hex,
   patch: Partial<CourtChallengeRecord>,
 ): Promise<void> {
@@ -82,10 +82,10 @@ async function patchChallenge(
   await state.updateJob(jobId, { detail: { ...detail, challenge: { ...detail.challenge, ...patch } } })
 }
 
-function commitmentOf(ctx: VerifierContext, jobId: Hex, c: CourtChallengeRecord): Hex {
+function commitmentOf(ctx: CourtContext, jobId: Hex, c: CourtChallengeRecord): Hex {
   return challengeCommitment({
     jobId,
-    challenger: ctx.components.keys.account.address,
+    challenger: ctx.components.chain.address,
     leafIndex: BigInt(c.index),
     claimedDataHash: c.replayed,
     salt: c.salt,
@@ -94,7 +94,7 @@ function commitmentOf(ctx: VerifierContext, jobId: Hex, c: CourtChallengeRecord)
 
 /** This node's commitment among the job's disputes (a commit mined before a crash). */
 async function findOwnDispute(
-  ctx: VerifierContext,
+  ctx: CourtContext,
   jobId: Hex,
   c: CourtChallengeRecord,
 ): Promise<bigint | undefined> {
@@ -113,7 +113,7 @@ async function findOwnDispute(
 
 /** Commits the sealed challenge with its bond; undefined (and given up) once the window closed. */
 async function commitSealed(
-  ctx: VerifierContext,
+  ctx: CourtContext,
   jobId: Hex,
   c: CourtChallengeRecord,
 ): Promise<bigint | undefined> {
@@ -158,7 +158,7 @@ async function commitSealed(
  * deadline; past the deadline the challenge is recorded as given up (its bond is the
  * treasury's once anyone expires it).
  */
-async function revealSealed(ctx: VerifierContext, jobId: Hex, disputeId: bigint): Promise<void> {
+async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): Promise<void> {
   const { chain, state } = ctx.components
   const court = ctx.court()
   const dispute = await getCourtDispute(chain.client, { disputeCourt: court, disputeId })

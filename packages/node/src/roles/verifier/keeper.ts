@@ -18,7 +18,7 @@ import {
   getCourtRound,
   ruleDispute,
 } from '@ocn/contracts-client'
-import type { VerifierContext } from './context.js'
+import type { CourtContext } from './context.js'
 
 /** A keeper's step on one dispute: what it sent, or that the dispute is closed. */
 export type KeeperStep = 'closed' | 'waiting' | 'expired' | 'drawn' | 'ruled' | 'executed'
@@ -32,7 +32,7 @@ export interface CourtKeeper {
   tick(): Promise<void>
 }
 
-export function createCourtKeeper(ctx: VerifierContext): CourtKeeper {
+export function createCourtKeeper(ctx: CourtContext): CourtKeeper {
   const open = new Set<bigint>()
   return {
     track: (disputeId) => void open.add(disputeId),
@@ -63,7 +63,7 @@ export function createCourtKeeper(ctx: VerifierContext): CourtKeeper {
 }
 
 /** Takes the one step dispute `disputeId` is due for, if any. */
-export async function keepDispute(ctx: VerifierContext, disputeId: bigint): Promise<KeeperStep> {
+export async function keepDispute(ctx: CourtContext, disputeId: bigint): Promise<KeeperStep> {
   const { chain } = ctx.components
   const disputeCourt = ctx.court()
   const d = await getCourtDispute(chain.client, { disputeCourt, disputeId })
