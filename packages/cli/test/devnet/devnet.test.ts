@@ -1,5 +1,5 @@
 /**
- * The devnet as a user runs it: `ocn devnet --once --json` as a child process (anvil, five
+ * The devnet as a user runs it: `ocn devnet --once --json` as a child process (anvil, eight
  * `ocn start` processes over TCP, the generated workload), then the summary is checked
  * against the protocol's money rules, to the wei.
  */
