@@ -234,7 +234,11 @@ describe('ocn devnet --once --json', () => {
       expect(delta(byName.get(node.name)!, 'token'), node.name).toBe(gained)
       expect(delta(byName.get(node.name)!, 'staked'), node.name).toBe(0n)
     }
-    for (const b of summary.balances) expect(BigInt(b.after.locked)).toBe(0n)
+    // nothing stays locked by a job or a dispute: only the verifiers' juror stakes, locked at start
+    for (const b of summary.balances) {
+      expect(BigInt(b.after.locked), b.name).toBe(BigInt(b.before.locked))
+      if (!b.name.startsWith('verifier')) expect(BigInt(b.after.locked), b.name).toBe(0n)
+    }
   })
 
   it('pays inference over one payment channel: one redeem for all requests, the rest refunded', () => {
