@@ -11,11 +11,12 @@ import { createCheatingFaultPlan, writeDatanetFixture } from '@ocn/cli'
 import { getJob } from '@ocn/contracts-client'
 import type { attribution, RequesterRole, VerificationReport } from '@ocn/node'
 import { attributionWeightsTree } from '@ocn/protocol'
+import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  arbiterDecision,
   fundAndStake,
   jobIn,
+  juryConviction,
   OPEN,
   removeDir,
   startChain,
@@ -30,7 +31,7 @@ const REQUESTER = 1
 const HONEST = 2
 const FORGER = 3
 const VERIFIER = 4
-const ARBITER = 5
+const JUROR = 5
 const TREASURY = 9
 // contributor payout addresses: accounts without any role
 const CONTRIBUTORS = [6, 7, 8]
@@ -57,14 +58,16 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
 
   beforeAll(async () => {
     dir = await tempDir()
-    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
+    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY })
     const { chain, deployment, deployer } = net
     jobMarket = deployment.addresses.jobMarket
     client = deployer as unknown as Parameters<typeof getJob>[0]
     await fundAndStake(chain, deployment, REQUESTER, 100n * OPEN, 0n)
     await fundAndStake(chain, deployment, HONEST, 200n * OPEN, 100n * OPEN)
     await fundAndStake(chain, deployment, FORGER, 200n * OPEN, 100n * OPEN)
-    await fundAndStake(chain, deployment, VERIFIER, 200n * OPEN, 100n * OPEN)
+    // verifier minimum, juror pool and a challenge's stake at risk
+    await fundAndStake(chain, deployment, VERIFIER, 400n * OPEN, 300n * OPEN)
+    await fundAndStake(chain, deployment, JUROR, 400n * OPEN, 300n * OPEN)
     modelPath = (await writeFixture(dir)).modelPath
     // contributor 1 supplies random labels
     fixture = await writeDatanetFixture(dir, {
@@ -72,7 +75,7 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
       noisy: [1],
     })
     nodes = await startNodes(chain, deployment, dir, [
-      { name: 'arbiter', accountIndex: ARBITER, roles: ['arbiter'] },
+      { name: 'juror', accountIndex: JUROR, roles: ['verifier'] },
       { name: 'verifier', accountIndex: VERIFIER, roles: ['verifier'] },
       { name: 'honest', accountIndex: HONEST, roles: ['provider'] },
       { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
@@ -158,11 +161,10 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
     expect(report.passed).toBe(false)
     // only the attribution leaf is wrong: the checkpoints are honest
     expect(report.mismatches.map((m) => [m.index, m.reason])).toEqual([[4, 'different-result']])
-    expect(await arbiterDecision(node('arbiter'), jobId)).toMatchObject({
-      leafIndex: 4,
-      providerCheated: true,
-      reason: 'provider leaf differs from the re-execution',
-    })
+    // the jury (the verifier that did not challenge) re-executed leaf 4 and voted guilty
+    const conviction = await juryConviction(net.chain, net.deployment, jobId as Hex)
+    expect(conviction.leafIndex).toBe(4)
+    expect(conviction.jurors.map((j) => j.vote)).toEqual([1])
   }, 300_000)
 
   it('refuses attribution jobs whose datanet does not fit: typed errors, nothing recorded', async () => {

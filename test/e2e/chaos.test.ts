@@ -372,8 +372,11 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
     expect(books.held, 'token supply = sum of holders').toBe(books.supply)
     expect(books.stakeManager.balance, 'StakeManager = stakes').toBe(books.stakeManager.stakes)
     // every job settled and no dispute open: the JobMarket holds only the accrued fees and penalties
-    expect(books.jobMarket.escrow + books.jobMarket.bonds).toBe(0n)
-    expect(books.jobMarket.balance, 'JobMarket = escrow + bonds + fees').toBe(params.treasuryAccrued)
+    expect(books.jobMarket.escrow).toBe(0n)
+    expect(books.jobMarket.balance, 'JobMarket = escrow + fees').toBe(params.treasuryAccrued)
+    // every dispute closed: the court paid out every bond, slashed stake and jury pot
+    expect(books.court?.openDisputes ?? 0).toBe(0)
+    expect(books.court?.balance ?? 0n, 'DisputeCourt holds nothing').toBe(0n)
 
     // no node holds a record that is not terminal
     for (const name of ['requester', 'verifier', ...PROVIDERS]) {

@@ -10,11 +10,17 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
+  type CourtParameters,
+  CourtPhase,
   type Deployment,
   type DevChain,
   deployProtocol,
+  disputeCourtAbi,
+  getCourtDispute,
+  getJobDisputes,
   getStake,
   getTokenBalance,
+  jobMarketAbi,
   type ProtocolWalletClient,
   stake,
   startDevChain,
@@ -22,8 +28,6 @@ import {
   writeDeploymentFile,
 } from '@ocn/contracts-client'
 import {
-  type ArbiterDecision,
-  type ArbiterRole,
   createDaemon,
   createNodeComponents,
   createSilentLogger,
@@ -103,7 +107,23 @@ export interface StartNetworkOptions {
   /** chain seconds a commitment stays open to challenges */
   challengeWindow: number
   treasuryIndex: number
-  arbiterIndex: number
+  /** DisputeCourt parameters beyond the e2e defaults (E2E_COURT) */
+  court?: Partial<CourtParameters>
+}
+
+/**
+ * The court the e2e networks deploy: a jury of one (the tests run two verifiers, and a
+ * challenger never sits on its own dispute), no appeal round (the ruling is final and executes
+ * at once), periods short enough for a test.
+ */
+export const E2E_COURT: Partial<CourtParameters> = {
+  jurySize: 1,
+  maxRounds: 1,
+  drawDelay: 1,
+  revealPeriod: 10,
+  voteCommitPeriod: 15,
+  voteRevealPeriod: 15,
+  appealPeriod: 5,
 }
 
 export async function startChain(options: StartNetworkOptions) {
@@ -111,7 +131,7 @@ export async function startChain(options: StartNetworkOptions) {
   const deployer = walletFor(chain, chain.privateKeys[0]!)
   const deployment = await deployProtocol(deployer, {
     treasury: chain.accounts[options.treasuryIndex]!.address,
-    arbiter: chain.accounts[options.arbiterIndex]!.address,
+    court: { ...E2E_COURT, ...options.court },
     params: {
       challengeWindow: options.challengeWindow,
       unbondingDelay: BigInt(options.challengeWindow),
@@ -361,15 +381,127 @@ export async function jobIn(node: TestNode, jobId: string, states: JobRecord['st
   })
 }
 
-/**
- * The arbiter's decision on a job. It is recorded once the resolve transaction's receipt is
- * back, which can be after other nodes already saw the job slashed on-chain: so wait for it.
- */
-export async function arbiterDecision(node: TestNode, jobId: string): Promise<ArbiterDecision> {
-  const arbiter = node.components.parts.roles.arbiter as ArbiterRole
-  return waitFor(`${node.name}: arbiter decision on ${jobId.slice(0, 10)}`, async () =>
-    arbiter.decisions().find((d) => d.jobId === jobId),
+/** How a jury convicted a job's provider, read back from the chain once every dispute on it closed. */
+export interface JuryConviction {
+  disputeId: bigint
+  challenger: Address
+  leafIndex: number
+  /** the convicting round's jurors and their revealed votes (1 guilty, 2 not guilty, 0 none) */
+  jurors: { address: Address; vote: number }[]
+  penalty: bigint
+  challengerReward: bigint
+  /** per lowercased juror address, over every dispute on the job: paid shares and lost penalties */
+  juryPaid: Map<string, bigint>
+  juryPenalized: Map<string, bigint>
+}
+
+/** Waits until a jury convicted the job's provider and every dispute on the job is closed. */
+export async function juryConviction(
+  chain: DevChain,
+  deployment: Deployment,
+  jobId: Hex,
+  timeoutMs = 120_000,
+): Promise<JuryConviction> {
+  const client = walletFor(chain, chain.privateKeys[0]!)
+  const disputeCourt = deployment.addresses.disputeCourt!
+  const ids = await waitFor(
+    `a jury conviction on ${jobId.slice(0, 10)} with every dispute closed`,
+    async () => {
+      const all = await getJobDisputes(client, { disputeCourt, jobId })
+      if (all.length === 0) return undefined
+      for (const disputeId of all) {
+        if ((await getCourtDispute(client, { disputeCourt, disputeId })).phase !== CourtPhase.closed)
+          return undefined
+      }
+      return all
+    },
+    timeoutMs,
   )
+  const fromBlock = deployment.deployBlock
+  const [convicted] = await client.getContractEvents({
+    address: deployment.addresses.jobMarket,
+    abi: jobMarketAbi,
+    eventName: 'ProviderConvicted',
+    args: { jobId },
+    fromBlock,
+  })
+  if (convicted === undefined) throw new Error(`no jury convicted the provider of ${jobId}`)
+  const executed = await client.getContractEvents({
+    address: disputeCourt,
+    abi: disputeCourtAbi,
+    eventName: 'DisputeExecuted',
+    args: { jobId },
+    fromBlock,
+  })
+  const disputeId = executed.find((e) => e.args.convicted)!.args.disputeId!
+  const dispute = await getCourtDispute(client, { disputeCourt, disputeId })
+  const drawn = await client.getContractEvents({
+    address: disputeCourt,
+    abi: disputeCourtAbi,
+    eventName: 'JuryDrawn',
+    args: { disputeId },
+    fromBlock,
+  })
+  const revealed = await client.getContractEvents({
+    address: disputeCourt,
+    abi: disputeCourtAbi,
+    eventName: 'VoteRevealed',
+    args: { disputeId },
+    fromBlock,
+  })
+  const jurors = (drawn.at(-1)?.args.jurors ?? []).map((address) => ({
+    address,
+    vote: revealed.find((r) => r.args.juror?.toLowerCase() === address.toLowerCase())?.args.choice ?? 0,
+  }))
+  const sums = async (eventName: 'JurorPaid' | 'JurorPenalized') => {
+    const out = new Map<string, bigint>()
+    for (const id of ids) {
+      const logs = await client.getContractEvents({
+        address: disputeCourt,
+        abi: disputeCourtAbi,
+        eventName,
+        args: { disputeId: id },
+        fromBlock,
+      })
+      for (const l of logs) {
+        const key = l.args.juror!.toLowerCase()
+        out.set(key, (out.get(key) ?? 0n) + l.args.amount!)
+      }
+    }
+    return out
+  }
+  return {
+    disputeId,
+    challenger: dispute.challenger,
+    leafIndex: dispute.leafIndex,
+    jurors,
+    penalty: convicted.args.penalty!,
+    challengerReward: convicted.args.challengerReward!,
+    juryPaid: await sums('JurorPaid'),
+    juryPenalized: await sums('JurorPenalized'),
+  }
+}
+
+/**
+ * What the conviction moved to each of `verifiers` (token: reward and jury shares; staked: lost
+ * penalties) and to the treasury: the expectations the tests check to the wei.
+ */
+export function convictionFlows(c: JuryConviction, verifiers: readonly Address[]) {
+  const of = (m: Map<string, bigint>, a: Address) => m.get(a.toLowerCase()) ?? 0n
+  const total = (m: Map<string, bigint>) => [...m.values()].reduce((x, y) => x + y, 0n)
+  return {
+    verifier: Object.fromEntries(
+      verifiers.map((v) => [
+        v,
+        {
+          token:
+            (v.toLowerCase() === c.challenger.toLowerCase() ? c.challengerReward : 0n) + of(c.juryPaid, v),
+          staked: -of(c.juryPenalized, v),
+        },
+      ]),
+    ) as Record<Address, { token: bigint; staked: bigint }>,
+    treasury: c.penalty - c.challengerReward - total(c.juryPaid) + total(c.juryPenalized),
+  }
 }
 
 export async function tokenBalances(chain: DevChain, deployment: Deployment, addresses: Address[]) {

@@ -43,7 +43,6 @@ type Hostile = hostilePeer.Hostile
 
 const REQUESTER = 1
 const PROVIDER = 2
-const ARBITER = 5
 const TREASURY = 9
 const MiB = 2 ** 20
 
@@ -69,7 +68,7 @@ describe('hostile peers against honest nodes (public libp2p flooder, anvil, ORT)
 
   beforeAll(async () => {
     dir = await tempDir()
-    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
+    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY })
     await fundAndStake(net.chain, net.deployment, REQUESTER, 100n * OPEN, 0n)
     await fundAndStake(net.chain, net.deployment, PROVIDER, 200n * OPEN, 100n * OPEN)
     fixture = await writeFixture(dir)

@@ -1,15 +1,14 @@
 /**
  * The whole job lifecycle across real nodes: a requester, an honest and a cheating provider,
- * a verifier and the interim arbiter, each a daemon built by createNodeComponents, talking
+ * two verifiers (challengers and jurors of the DisputeCourt), each a daemon built by createNodeComponents, talking
  * libp2p over TCP on 127.0.0.1, settling on a real anvil with the real contracts, running
  * real ONNX Runtime. Balances are checked to the wei.
  */
 
 import { join } from 'node:path'
 import { createCheatingFaultPlan } from '@ocn/cli'
-import { getJob, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
+import { getJob, getJobDisputes, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
-  type ArbiterRole,
   createStateStore,
   type JobRecord,
   type RequesterRole,
@@ -19,10 +18,11 @@ import {
 import { contentHashOf } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  arbiterDecision,
+  convictionFlows,
   fundAndStake,
   increaseTime,
   jobIn,
+  juryConviction,
   OPEN,
   removeDir,
   restartNode,
@@ -42,13 +42,12 @@ const REQUESTER = 1
 const HONEST = 2
 const CHEATER = 3
 const VERIFIER = 4
-const ARBITER = 5
+const JUROR = 5
 const TREASURY = 9
 const NO_SHOW = 6
 const NO_SHOW_BPS = 2_000n
 const CHALLENGE_WINDOW = 10
 const FEE_BPS = 250n
-const CHALLENGER_BPS = 5_000n
 
 describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
   let net: Omit<TestNetwork, 'wallet' | 'stop'> & { nodes: TestNode[] }
@@ -61,16 +60,17 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const { chain, deployment } = await startChain({
       challengeWindow: CHALLENGE_WINDOW,
       treasuryIndex: TREASURY,
-      arbiterIndex: ARBITER,
     })
     net = { chain, deployment, dir, nodes: [] }
     await fundAndStake(chain, deployment, REQUESTER, 100n * OPEN, 0n)
     await fundAndStake(chain, deployment, HONEST, 200n * OPEN, 100n * OPEN)
     await fundAndStake(chain, deployment, CHEATER, 200n * OPEN, 100n * OPEN)
-    await fundAndStake(chain, deployment, VERIFIER, 200n * OPEN, 100n * OPEN)
+    // verifier minimum, juror pool and a challenge's stake at risk
+    await fundAndStake(chain, deployment, VERIFIER, 400n * OPEN, 300n * OPEN)
+    await fundAndStake(chain, deployment, JUROR, 400n * OPEN, 300n * OPEN)
     fixture = await writeFixture(dir)
     net.nodes = await startNodes(chain, deployment, dir, [
-      { name: 'arbiter', accountIndex: ARBITER, roles: ['arbiter'] },
+      { name: 'juror', accountIndex: JUROR, roles: ['verifier'] },
       { name: 'verifier', accountIndex: VERIFIER, roles: ['verifier'] },
       {
         name: 'honest',
@@ -92,11 +92,12 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       },
       { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
     ])
-    // the verifier and arbiter learn provider peers from capability ads
-    await waitFor('capability ads at the verifier', async () => {
-      const ads = node('verifier').components.parts.network!.gossip.capabilityAds()
-      return ads.length >= 2 ? ads : undefined
-    })
+    // the verifiers learn provider peers from capability ads
+    for (const name of ['verifier', 'juror'])
+      await waitFor(`capability ads at the ${name}`, async () => {
+        const ads = node(name).components.parts.network!.gossip.capabilityAds()
+        return ads.length >= 2 ? ads : undefined
+      })
   }, 240_000)
 
   afterAll(async () => {
@@ -109,7 +110,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const { chain, deployment } = net
     const addr = Object.fromEntries(net.nodes.map((n) => [n.name, n.address]))
     const treasury = chain.accounts[TREASURY]!.address
-    const accounts = [addr.requester!, addr.honest!, addr.cheater!, addr.verifier!, treasury]
+    const accounts = [addr.requester!, addr.honest!, addr.cheater!, addr.verifier!, addr.juror!, treasury]
     const before = await tokenBalances(chain, deployment, accounts)
 
     // --- job 1: the cheater bids lowest and wins; the verifier catches it
@@ -131,8 +132,11 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(report1.mismatches.some((m) => m.reason === 'different-result')).toBe(true)
     expect(report1.detectionProbability).toBeGreaterThan(0.9)
     await jobIn(node('cheater'), job1.jobId, ['slashed'])
-    expect(await arbiterDecision(node('arbiter'), job1.jobId)).toMatchObject({ providerCheated: true })
-    expect((node('arbiter').components.parts.roles.arbiter as ArbiterRole).decisions()).toHaveLength(1)
+    // a jury of one verifier (never the challenger) re-executed the leaf and voted guilty
+    const conviction = await juryConviction(chain, deployment, job1.jobId as `0x${string}`)
+    expect(conviction.jurors).toHaveLength(1)
+    expect(conviction.jurors[0]!.vote).toBe(1)
+    expect(conviction.jurors[0]!.address).not.toBe(conviction.challenger)
     const onChain1 = await getJob(walletFor(chain, chain.privateKeys[0]!), {
       jobMarket: deployment.addresses.jobMarket,
       jobId: job1.jobId as `0x${string}`,
@@ -169,7 +173,13 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(report2.checkedIndices.length).toBe(report2.samples)
     expect(verifierJob2.history.map((h) => h.state)).not.toContain('challenged')
     await jobIn(node('honest'), job2.jobId, ['finalized'])
-    expect((node('arbiter').components.parts.roles.arbiter as ArbiterRole).decisions()).toHaveLength(1)
+    // nobody disputed the honest job
+    expect(
+      await getJobDisputes(walletFor(chain, chain.privateKeys[0]!), {
+        disputeCourt: deployment.addresses.disputeCourt!,
+        jobId: job2.jobId as `0x${string}`,
+      }),
+    ).toHaveLength(0)
     const price2 = finalized.price!
 
     // --- money, to the wei
@@ -178,7 +188,9 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const after = await tokenBalances(chain, deployment, accounts)
     const fee2 = (price2 * FEE_BPS) / 10_000n
     const penalty = collateral1 // cheatSlashBps is 100%
-    const reward = (penalty * CHALLENGER_BPS) / 10_000n
+    expect(conviction.penalty).toBe(penalty)
+    expect(conviction.challengerReward).toBe(penalty / 2n) // challengerRewardBps 50%
+    const flows = convictionFlows(conviction, [addr.verifier!, addr.juror!])
     expect(price1).toBeGreaterThan(0n)
     // requester: job 1 refunded in full, job 2 paid
     expect(after[addr.requester!]!.token).toBe(before[addr.requester!]!.token - price2)
@@ -190,10 +202,13 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(after[addr.cheater!]!.token).toBe(before[addr.cheater!]!.token)
     expect(after[addr.cheater!]!.staked).toBe(before[addr.cheater!]!.staked - penalty)
     expect(after[addr.cheater!]!.locked).toBe(0n)
-    // verifier: bond back plus its share of the slash
-    expect(after[addr.verifier!]!.token).toBe(before[addr.verifier!]!.token + reward)
+    // verifiers: bonds back; the convicting challenger's reward and the coherent jurors' shares
+    for (const v of [addr.verifier!, addr.juror!]) {
+      expect(after[v]!.token).toBe(before[v]!.token + flows.verifier[v]!.token)
+      expect(after[v]!.staked).toBe(before[v]!.staked + flows.verifier[v]!.staked)
+    }
     // treasury: the fee of job 2 and the rest of the slash
-    expect(after[treasury]!.token).toBe(before[treasury]!.token + fee2 + (penalty - reward))
+    expect(after[treasury]!.token).toBe(before[treasury]!.token + fee2 + flows.treasury)
 
     const records = {
       cheater: await getProviderRecord(deployer, {
@@ -391,7 +406,8 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const report = (checked.detail as { report: VerificationReport }).report
     expect(report.passed).toBe(false)
     expect(report.mismatches.some((m) => m.reason === 'different-result')).toBe(true)
-    expect(await arbiterDecision(node('arbiter'), job.jobId)).toMatchObject({ providerCheated: true })
+    const conviction = await juryConviction(net.chain, net.deployment, job.jobId as `0x${string}`)
+    expect(conviction.jurors.map((j) => j.vote)).toEqual([1])
     await restartNode(honest, net.nodes)
   }, 240_000)
 

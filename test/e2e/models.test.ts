@@ -34,7 +34,6 @@ const STRICT_REQUESTER = 2
 const OPEN_PROVIDER = 3
 const STRICT_PROVIDER = 4
 const PROPOSER = 5
-const ARBITER = 6
 const TREASURY = 9
 /** the chain service's default cache time for a status read, plus a margin */
 const STATUS_TTL_MS = 5_500
@@ -120,7 +119,6 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
     ;({ chain, deployment } = await startChain({
       challengeWindow: 30,
       treasuryIndex: TREASURY,
-      arbiterIndex: ARBITER,
     }))
     await fundAndStake(chain, deployment, OPEN_REQUESTER, 100n * OPEN, 0n)
     await fundAndStake(chain, deployment, STRICT_REQUESTER, 100n * OPEN, 0n)

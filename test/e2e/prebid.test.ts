@@ -44,7 +44,6 @@ import {
 
 const REQUESTER = 1
 const PROVIDER = 2
-const ARBITER = 5
 const TREASURY = 9
 
 describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)', () => {
@@ -132,7 +131,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
 
   beforeAll(async () => {
     dir = await tempDir()
-    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
+    net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY })
     await fundAndStake(net.chain, net.deployment, REQUESTER, 100n * OPEN, 0n)
     await fundAndStake(net.chain, net.deployment, PROVIDER, 200n * OPEN, 100n * OPEN)
     fixture = await writeFixture(dir)

@@ -48,7 +48,6 @@ import {
 
 const REQUESTER = 1
 const HONEST = [2, 3]
-const ARBITER = 5
 const TREASURY = 9
 const JOBS = 3
 /** the honest providers' price for the 64-sample fixture: their default floor, 1e-4 OPEN a sample */
@@ -132,7 +131,7 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
 
   beforeAll(async () => {
     dir = await tempDir()
-    net = await startChain({ challengeWindow: 5, treasuryIndex: TREASURY, arbiterIndex: ARBITER })
+    net = await startChain({ challengeWindow: 5, treasuryIndex: TREASURY })
     await fundAndStake(net.chain, net.deployment, REQUESTER, 100n * OPEN, 0n)
     for (const index of HONEST) await fundAndStake(net.chain, net.deployment, index, 200n * OPEN, 100n * OPEN)
     sybils = SYBIL_STAKES.map((amount) => {

@@ -33,7 +33,6 @@ const REQUESTER = 1
 const PROVIDER = 2
 const NO_CIRCUIT = 3
 const VERIFIER = 4
-const ARBITER = 5
 const TREASURY = 9
 /** The prover tests' cache (gitignored): a warm one holds this model's circuit and keys. */
 const CACHE_DIR = resolve(import.meta.dirname, '../../.cache/ocn-zk')
@@ -77,7 +76,6 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
     const { chain, deployment, deployer } = await startChain({
       challengeWindow: 30,
       treasuryIndex: TREASURY,
-      arbiterIndex: ARBITER,
     })
     net = { chain, deployment, dir, nodes: [] }
     await fundAndStake(chain, deployment, REQUESTER, 100n * OPEN, 0n)
@@ -125,7 +123,6 @@ describe('zk-mode job (in-process nodes, anvil, real Groth16 proof)', () => {
       await symlink(CACHE_DIR, join(dir, name, 'zk'), 'dir')
     }
     net.nodes = await startNodes(chain, deployment, dir, [
-      { name: 'arbiter', accountIndex: ARBITER, roles: ['arbiter'] },
       { name: 'verifier', accountIndex: VERIFIER, roles: ['verifier'] },
       {
         name: 'prover',

@@ -558,9 +558,8 @@ contract DisputeCourt is AccessManaged, ReentrancyGuardTransient {
         for (uint256 i; i < d.seq; ++i) {
             if (_disputes[ids[i]].phase != Phase.Closed) revert EarlierDisputeOpen(disputeId, ids[i]);
         }
-        JobMarket.JobStatus status = jobMarket.getJob(jobId).status;
-        // an old-path dispute in flight: wait for its ruling (reverts in convict otherwise)
-        if (status == JobMarket.JobStatus.Committed || status == JobMarket.JobStatus.Challenged) {
+        // a job an earlier dispute already convicted is not convicted twice
+        if (jobMarket.getJob(jobId).status == JobMarket.JobStatus.Committed) {
             (,, juryPot) = jobMarket.convict(jobId, d.challenger, address(this), d.juryShareBps);
             convicted = true;
         }

@@ -18,9 +18,10 @@ import {AttributionPool} from "./attribution/AttributionPool.sol";
 /// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
 /// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
 /// price in OPEN while the provider's collateral is locked in the StakeManager. The provider
-/// commits a Merkle root over its results, which opens a challenge window; a staked verifier
-/// may dispute one leaf with a bond, and an arbiter (an AccessManager role) decides. Settlement
-/// pays the provider (minus the protocol fee), refunds the requester, or slashes.
+/// commits a Merkle root over its results, which opens a challenge window; staked verifiers
+/// dispute it in the DisputeCourt, whose jury decides (the COURT role holds the job while a
+/// dispute is open and convicts). Settlement pays the provider (minus the protocol fee),
+/// refunds the requester, or slashes.
 /// In verification mode 1 (zk) the provider instead proves its result with a Groth16 proof,
 /// checked by the verifier the ZkVerifierRegistry names for the offer's model, and the job
 /// settles in the same transaction with no challenge window.
@@ -60,7 +61,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         None,
         Awarded,
         Committed,
-        Challenged,
         Finalized,
         ProviderSlashed,
         Expired
@@ -94,21 +94,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 modelCommitment;
         uint256 inputCommitment;
         IGroth16Verifier verifier;
-    }
-
-    /// @dev Two slots; the disputed leaf index lives in the job's third slot.
-    struct Dispute {
-        address challenger;
-        uint96 bond;
-        bytes32 claimedDataHash;
-    }
-
-    /// @notice An open dispute as the arbiter sees it.
-    struct DisputeView {
-        address challenger;
-        uint96 bond;
-        uint256 leafIndex;
-        bytes32 claimedDataHash;
     }
 
     /// @notice Reputation inputs, one slot per provider.
@@ -168,7 +153,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     uint16 public attributionShareBps;
 
     mapping(bytes32 jobId => Job) private _jobs;
-    mapping(bytes32 jobId => Dispute) private _disputes;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
     /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
     mapping(bytes32 jobId => bytes32 modelHash) private _attributedModel;
@@ -194,17 +178,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     );
     event ResultCommitted(
         bytes32 indexed jobId, address indexed provider, bytes32 resultRoot, uint32 leafCount, uint64 challengeEnds
-    );
-    event Challenged(
-        bytes32 indexed jobId, address indexed challenger, uint256 leafIndex, bytes32 claimedDataHash, uint256 bond
-    );
-    event ChallengeResolved(
-        bytes32 indexed jobId,
-        address indexed challenger,
-        bool providerCheated,
-        uint256 slashed,
-        uint256 challengerReward,
-        uint256 bond
     );
     /// @notice The DisputeCourt's jury convicted the job's provider (see `convict`).
     event ProviderConvicted(
@@ -262,9 +235,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error ChallengeWindowClosed(bytes32 jobId, uint64 challengeEnds);
     error ChallengeWindowOpen(bytes32 jobId, uint64 challengeEnds);
     error DeadlineNotPassed(bytes32 jobId, uint64 deadline);
-    error LeafIndexOutOfRange(uint256 leafIndex, uint32 leafCount);
-    error VerifierStakeTooLow(address verifier, uint256 staked, uint256 required);
-    error SelfChallenge();
     error DisputeOpen(bytes32 jobId, uint16 openDisputes);
     error InvalidParameter(string name);
 
@@ -498,51 +468,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @notice What a zk-mode job's proof must match (all zero for other jobs and once settled).
     function getZkTerms(bytes32 jobId) external view returns (ZkTerms memory) {
         return _zkTerms[jobId];
-    }
-
-    // ---------------------------------------------------------------- verifiers
-
-    /// @notice Disputes leaf `leafIndex` of a committed result, claiming its data hash should be
-    /// `claimedDataHash`. Pulls the challenge bond; one dispute may be open per job at a time.
-    function challenge(bytes32 jobId, uint256 leafIndex, bytes32 claimedDataHash) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
-        if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
-        if (leafIndex >= job.leafCount) revert LeafIndexOutOfRange(leafIndex, job.leafCount);
-        if (msg.sender == job.provider) revert SelfChallenge();
-        (uint256 staked,,) = stakeManager.stakeOf(msg.sender);
-        uint256 required = verifierMinStake;
-        if (staked < required) revert VerifierStakeTooLow(msg.sender, staked, required);
-
-        uint96 bond = uint96(minChallengeBond);
-        job.status = JobStatus.Challenged;
-        job.disputedLeaf = uint32(leafIndex); // < leafCount, a uint32
-        _disputes[jobId] = Dispute({challenger: msg.sender, bond: bond, claimedDataHash: claimedDataHash});
-        emit Challenged(jobId, msg.sender, leafIndex, claimedDataHash, bond);
-        if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
-    }
-
-    /// @notice The arbiter's decision on the open dispute. A cheating provider loses
-    /// `cheatSlashBps` of its collateral (the challenger gets `challengerRewardBps` of that plus
-    /// its bond back, the treasury the rest) and the requester is refunded in full. A false
-    /// challenger's bond goes to the provider and the job returns to its challenge window.
-    function resolve(bytes32 jobId, bool providerCheated) external restricted nonReentrant {
-        Job storage job = _jobs[jobId];
-        if (job.status != JobStatus.Challenged) revert InvalidJobStatus(jobId, job.status);
-        Dispute memory d = _disputes[jobId];
-        delete _disputes[jobId];
-        address provider = job.provider;
-
-        if (!providerCheated) {
-            job.status = JobStatus.Committed;
-            emit ChallengeResolved(jobId, d.challenger, false, 0, 0, d.bond);
-            if (d.bond > 0) token.safeTransfer(provider, d.bond);
-            return;
-        }
-
-        (uint256 penalty, uint256 reward,) = _convict(jobId, job, d.challenger, address(0), 0);
-        emit ChallengeResolved(jobId, d.challenger, true, penalty, reward, d.bond);
-        if (d.bond > 0) token.safeTransfer(d.challenger, d.bond);
     }
 
     // ---------------------------------------------------------------- dispute court (COURT role)
@@ -804,14 +729,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     function getJob(bytes32 jobId) external view returns (Job memory) {
         return _jobs[jobId];
-    }
-
-    function getDispute(bytes32 jobId) external view returns (DisputeView memory) {
-        Dispute memory d = _disputes[jobId];
-        uint256 leafIndex = d.challenger == address(0) ? 0 : _jobs[jobId].disputedLeaf;
-        return DisputeView({
-            challenger: d.challenger, bond: d.bond, leafIndex: leafIndex, claimedDataHash: d.claimedDataHash
-        });
     }
 
     function getProviderRecord(address provider) external view returns (ProviderRecord memory) {

@@ -1,7 +1,7 @@
 /**
  * Deploys the protocol on any EVM JSON-RPC endpoint and wires its permissions through the
- * AccessManager: the arbiter role may call `JobMarket.resolve`, the parameters role the
- * setters of both contracts, and the deployer (AccessManager admin) can hand either role, or
+ * AccessManager: the parameters role may call the setters of the contracts, and the deployer
+ * (AccessManager admin) can hand that role, or
  * the admin role itself, to governance later. The ZkVerifierRegistry's setters stay at the
  * admin role: registering a verifier decides which proofs pay out. The ModelRegistry's status
  * changes go to the MODEL_CURATOR role (JobMarket refuses awards for revoked models).
@@ -134,8 +134,6 @@ export interface DeployProtocolParameters {
   tokenSupply?: bigint
   /** receives fees and slashes; defaults to the deployer */
   treasury?: Address
-  /** granted the ARBITER role; defaults to the deployer */
-  arbiter?: Address
   /** granted the PARAMETERS role; defaults to the deployer */
   parameterAdmin?: Address
   /** granted the MODEL_CURATOR role (approve, deprecate, reject, revoke models); defaults to the deployer */
@@ -155,7 +153,7 @@ export interface Deployment {
   deployBlock: bigint
   deployer: Address
   /** `modelCurator`, `attribution` and `court` are absent in files written before those roles existed */
-  roles: { arbiter: bigint; parameters: bigint; modelCurator?: bigint; attribution?: bigint; court?: bigint }
+  roles: { parameters: bigint; modelCurator?: bigint; attribution?: bigint; court?: bigint }
   params: MarketParameters
   /** absent in files written before the DisputeCourt existed */
   courtParams?: CourtParameters
@@ -172,7 +170,6 @@ export interface GovernanceAddresses {
 
 export type DeployProtocolReturnType = Deployment
 
-const ARBITER_FUNCTIONS = ['resolve(bytes32,bool)']
 const MARKET_PARAMETER_FUNCTIONS = [
   'setProtocolFee(uint16)',
   'setSlashFractions(uint16,uint16)',
@@ -215,7 +212,6 @@ export async function deployProtocol(
   const tokenHolder = parameters.tokenHolder ?? deployer
   const tokenSupply = parameters.tokenSupply ?? parseEther('1000000000')
   const treasury = parameters.treasury ?? deployer
-  const arbiter = parameters.arbiter ?? deployer
   const parameterAdmin = parameters.parameterAdmin ?? deployer
   const modelCurator = parameters.modelCurator ?? deployer
   const attributor = parameters.attributor ?? deployer
@@ -323,7 +319,6 @@ export async function deployProtocol(
     const manage = (functionName: 'setTargetFunctionRole' | 'grantRole', args: readonly unknown[]) =>
       manageOn(accessManager, functionName, args)
     const selectors = (signatures: string[]) => signatures.map((s) => toFunctionSelector(s))
-    await manage('setTargetFunctionRole', [jobMarket, selectors(ARBITER_FUNCTIONS), ProtocolRole.arbiter])
     await manage('setTargetFunctionRole', [
       jobMarket,
       selectors(MARKET_PARAMETER_FUNCTIONS),
@@ -350,7 +345,6 @@ export async function deployProtocol(
       selectors(ATTRIBUTION_FUNCTIONS),
       ProtocolRole.attribution,
     ])
-    await manage('grantRole', [ProtocolRole.arbiter, arbiter, 0])
     await manage('grantRole', [ProtocolRole.modelCurator, modelCurator, 0])
     await manage('grantRole', [ProtocolRole.parameters, parameterAdmin, 0])
     await manage('grantRole', [ProtocolRole.attribution, attributor, 0])
@@ -389,7 +383,6 @@ export async function deployProtocol(
       deployBlock,
       deployer,
       roles: {
-        arbiter: ProtocolRole.arbiter,
         parameters: ProtocolRole.parameters,
         modelCurator: ProtocolRole.modelCurator,
         attribution: ProtocolRole.attribution,
@@ -483,7 +476,6 @@ export function parseDeployment(json: string): Deployment {
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),
     roles: {
-      arbiter: big(raw.roles?.arbiter, 'roles.arbiter'),
       parameters: big(raw.roles?.parameters, 'roles.parameters'),
       ...modelCurator,
       ...attributionRole,

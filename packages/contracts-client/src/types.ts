@@ -46,10 +46,9 @@ export const JobStatus = {
   none: 0,
   awarded: 1,
   committed: 2,
-  challenged: 3,
-  finalized: 4,
-  providerSlashed: 5,
-  expired: 6,
+  finalized: 3,
+  providerSlashed: 4,
+  expired: 5,
 } as const
 export type JobStatus = keyof typeof JobStatus
 export const jobStatusName = Object.fromEntries(Object.entries(JobStatus).map(([k, v]) => [v, k])) as Record<
@@ -60,7 +59,7 @@ export const jobStatusName = Object.fromEntries(Object.entries(JobStatus).map(([
 /** AccessManager roles the deployment wires (0 is AccessManager's own admin role). */
 export const ProtocolRole = {
   admin: 0n,
-  arbiter: 1n,
+  /** 1 was the interim single-key ARBITER role, gone with the DisputeCourt: never reused */
   parameters: 2n,
   /** ModelRegistry status changes; 3 is the governance OPERATIONS role */
   modelCurator: 4n,

@@ -14,10 +14,13 @@
 import { type Address, type Hash, type Log, parseEventLogs } from 'viem'
 import { getBlock, getBlockNumber, getLogs } from 'viem/actions'
 import { toContractsClientError, WatcherError } from './errors.js'
-import { jobMarketAbi, stakeManagerAbi } from './generated/abis.js'
+import { disputeCourtAbi, jobMarketAbi, stakeManagerAbi } from './generated/abis.js'
 import type { ProtocolReadClient } from './types.js'
 
-export const protocolEventsAbi = [...jobMarketAbi, ...stakeManagerAbi].filter((i) => i.type === 'event')
+/** The events of the JobMarket, the StakeManager and the DisputeCourt (their names do not overlap). */
+export const protocolEventsAbi = [...jobMarketAbi, ...stakeManagerAbi, ...disputeCourtAbi].filter(
+  (i) => i.type === 'event',
+)
 
 export interface WatcherCursor {
   /** last block whose events up to `logIndex` were delivered */
@@ -59,7 +62,7 @@ export const defaultEventWatcherOptions: EventWatcherOptions = {
 
 export interface EventWatcherInit extends Partial<EventWatcherOptions> {
   client: ProtocolReadClient
-  /** contracts whose events to watch (the StakeManager and the JobMarket) */
+  /** contracts whose events to watch (the StakeManager, the JobMarket and the DisputeCourt) */
   addresses: Address[]
   /** start here when there is no cursor (usually the deployment block) */
   fromBlock: bigint

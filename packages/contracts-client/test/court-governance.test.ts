@@ -101,8 +101,8 @@ describe('court under governance', () => {
     const lower = (a: Address) => a.toLowerCase() as Address
     expect([...(map.get(ProtocolRole.court) ?? [])]).toEqual([lower(deployment.addresses.disputeCourt!)])
     expect([...(map.get(ProtocolRole.admin) ?? [])]).toEqual([lower(governance.timelock)])
-    // the interim single-key arbiter path moved to the timelock, held by no account
-    expect([...(map.get(ProtocolRole.arbiter) ?? [])]).toEqual([lower(governance.timelock)])
+    // no ARBITER at all: role 1 (the interim single-key arbiter) is held by nobody
+    expect(map.get(1n)?.size ?? 0).toBe(0)
   })
 
   it('restricts only the court parameter setter: no role can decide a dispute', async () => {

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   award,
   awardWithPermit,
-  challenge,
   commitResult,
   expire,
   finalize,
@@ -13,7 +12,6 @@ import {
   getProviderRecord,
   getStake,
   getTokenBalance,
-  resolve,
   sweepTreasury,
 } from '../src/index.js'
 import {
@@ -73,17 +71,6 @@ async function awarded(price = e('40'), collateral = e('200')) {
   return { offer, bid, jobId }
 }
 
-async function committed() {
-  const job = await awarded()
-  await commitResult(p.provider, {
-    jobMarket: p.deployment.addresses.jobMarket,
-    jobId: job.jobId,
-    resultRoot: tree.root,
-    leafCount: tree.leafCount,
-  })
-  return job
-}
-
 describe('job lifecycle', () => {
   it('award, commit, finalize pays the provider minus the fee, to the wei', async () => {
     const { jobMarket, stakeManager } = p.deployment.addresses
@@ -132,65 +119,6 @@ describe('job lifecycle', () => {
     const { jobId } = await awardWithPermit(p.requester, { jobMarket, token, offer, bid, signature })
     expect((await balances()).requester).toBe(before.requester - e('7'))
     expect((await getJob(p.admin, { jobMarket, jobId })).price).toBe(e('7'))
-  })
-
-  it('a cheating provider is slashed: requester refunded, challenger rewarded, rest to the treasury', async () => {
-    const { jobMarket, stakeManager } = p.deployment.addresses
-    const before = await balances()
-    const accruedBefore = (await getMarketParams(p.admin, { jobMarket, stakeManager })).treasuryAccrued
-    const stakeBefore = await getStake(p.admin, { stakeManager, account: p.provider.account.address })
-    const { jobId } = await committed()
-    await approveMarket(p, p.verifier, e('10'))
-    await challenge(p.verifier, {
-      jobMarket,
-      jobId,
-      leafIndex: 3n,
-      claimedDataHash: keccak256(toHex('other')),
-    })
-    expect((await getJob(p.admin, { jobMarket, jobId })).status).toBe('challenged')
-    await resolve(p.admin, { jobMarket, jobId, providerCheated: true })
-
-    const after = await balances()
-    // full collateral (200) slashed: half to the challenger, half to the treasury
-    expect(after.requester).toBe(before.requester)
-    expect(after.verifier).toBe(before.verifier + e('100'))
-    expect(after.market).toBe(before.market + e('100'))
-    expect(after.stakes).toBe(before.stakes - e('200'))
-    expect((await getMarketParams(p.admin, { jobMarket, stakeManager })).treasuryAccrued).toBe(
-      accruedBefore + e('100'),
-    )
-    const stakeAfter = await getStake(p.admin, { stakeManager, account: p.provider.account.address })
-    expect(stakeAfter.staked).toBe(stakeBefore.staked - e('200'))
-    expect(stakeAfter.locked).toBe(stakeBefore.locked)
-    expect((await getJob(p.admin, { jobMarket, jobId })).status).toBe('providerSlashed')
-    expect(
-      (await getProviderRecord(p.admin, { jobMarket, provider: p.provider.account.address })).slashed,
-    ).toBe(1)
-  })
-
-  it('a false challenger loses its bond to the provider, and the job still finalizes', async () => {
-    const { jobMarket } = p.deployment.addresses
-    const before = await balances()
-    const { jobId } = await committed()
-    await approveMarket(p, p.verifier, e('10'))
-    await challenge(p.verifier, {
-      jobMarket,
-      jobId,
-      leafIndex: 0n,
-      claimedDataHash: keccak256(toHex('wrong')),
-    })
-    await resolve(p.admin, { jobMarket, jobId, providerCheated: false })
-    const afterResolve = await balances()
-    expect(afterResolve.verifier).toBe(before.verifier - e('10'))
-    expect(afterResolve.provider).toBe(before.provider + e('10'))
-    expect((await getJob(p.admin, { jobMarket, jobId })).status).toBe('committed')
-
-    await advance(p, 601)
-    await finalize(p.other, { jobMarket, jobId })
-    const after = await balances()
-    expect(after.provider).toBe(before.provider + e('10') + e('39'))
-    expect(after.requester).toBe(before.requester - e('40'))
-    expect(after.market).toBe(before.market + e('1'))
   })
 
   it('award then expire refunds the requester and slashes the no-show', async () => {

@@ -21,19 +21,16 @@ import {
   approveToken,
   award,
   ContractRevertError,
-  challenge,
   commitResult,
   expire,
   finalize,
   getAttributionPool,
-  getDispute,
   getJob,
   getStake,
   getTokenBalance,
   jobMarketAbi,
   openTokenAbi,
   requestUnbonding,
-  resolve,
   setAttributionWeights,
   signBid,
   stake,
@@ -103,8 +100,6 @@ type Action =
       weighted: boolean
     }
   | { kind: 'commit'; job: number }
-  | { kind: 'challenge'; job: number; verifier: number; leaf: number }
-  | { kind: 'resolve'; job: number; cheated: boolean }
   | { kind: 'finalize'; job: number; caller: number }
   | { kind: 'expire'; job: number; caller: number }
   | { kind: 'advance'; seconds: number }
@@ -137,16 +132,6 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: awardArb,
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), job }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('challenge' as const),
-      job,
-      verifier: actor,
-      leaf: fc.integer({ min: 0, max: 4 }),
-    }),
-  },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('resolve' as const), job, cheated: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('finalize' as const), job, caller: actor }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), job, caller: actor }) },
   {
@@ -243,21 +228,6 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
         leafCount: 5,
       })
     }
-    case 'challenge': {
-      const j = pick(a.job)
-      if (!j) return undefined
-      return challenge(actors[a.verifier]!, {
-        jobMarket,
-        jobId: j.jobId,
-        leafIndex: BigInt(a.leaf),
-        claimedDataHash: keccak256(toHex(a.leaf)),
-      })
-    }
-    case 'resolve': {
-      const j = pick(a.job)
-      if (!j) return undefined
-      return resolve(p.admin, { jobMarket, jobId: j.jobId, providerCheated: a.cheated })
-    }
     case 'finalize': {
       const j = pick(a.job)
       if (!j) return undefined
@@ -293,23 +263,16 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       }
       if (!j) return step(s, fresh)
       const { status, deadline } = await getJob(reader, { jobMarket, jobId: j.jobId })
-      const providerIndex = actors.findIndex((w) => w.account.address === j.provider)
       if (status === 'awarded' && a.choice % 4 === 0) {
         const now = Number(await chainTime(reader))
         if (now <= deadline) await step(s, { kind: 'advance', seconds: deadline - now + 1 })
         return step(s, { kind: 'expire', job: a.job, caller: a.caller })
       }
       if (status === 'awarded') return step(s, { kind: 'commit', job: a.job })
-      if (status === 'committed' && a.choice % 2 === 0) {
-        const verifier = (providerIndex + 1 + (a.choice % 3)) % actors.length
-        return step(s, { kind: 'challenge', job: a.job, verifier, leaf: a.choice % 5 })
-      }
       if (status === 'committed') {
         await step(s, { kind: 'advance', seconds: WINDOW })
         return step(s, { kind: 'finalize', job: a.job, caller: a.caller })
       }
-      if (status === 'challenged')
-        return step(s, { kind: 'resolve', job: a.job, cheated: a.choice % 2 === 0 })
       return undefined
     }
   }
@@ -322,14 +285,9 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
   if (result) {
     const logs = parseEventLogs({ abi: jobMarketAbi, logs: result.receipt.logs })
     for (const log of logs) {
-      if (
-        log.eventName === 'JobFinalized' ||
-        log.eventName === 'JobExpired' ||
-        log.eventName === 'ChallengeResolved'
-      ) {
+      if (log.eventName === 'JobFinalized' || log.eventName === 'JobExpired') {
         const jobId = log.args.jobId
         const model = s.jobs.find((j) => j.jobId === jobId)!
-        if (log.eventName === 'ChallengeResolved' && !log.args.providerCheated) continue
         s.settlements.set(jobId, (s.settlements.get(jobId) ?? 0) + 1)
         expect(s.settlements.get(jobId)).toBe(1)
         if (log.eventName !== 'JobFinalized') expect(log.args.slashed).toBeLessThanOrEqual(model.collateral)
@@ -360,9 +318,7 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
       Promise.all(
         s.jobs.map(async (j) => {
           const job = await getJob(reader, { jobMarket, jobId: j.jobId })
-          const dispute =
-            job.status === 'challenged' ? await getDispute(reader, { jobMarket, jobId: j.jobId }) : undefined
-          return { ...job, bond: dispute?.bond ?? 0n, model: j }
+          return { ...job, model: j }
         }),
       ),
       readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
@@ -385,11 +341,9 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
   // the StakeManager holds exactly the stake it owes
   expect(stakeBalance).toBe(stakes.reduce((x, st) => x + st.staked + st.unbonding, 0n))
 
-  // the JobMarket holds exactly open escrows, open bonds and the treasury's accrual
-  const open = jobs.filter(
-    (j) => j.status === 'awarded' || j.status === 'committed' || j.status === 'challenged',
-  )
-  expect(marketBalance).toBe(open.reduce((x, j) => x + j.price + j.bond, 0n) + accrued)
+  // the JobMarket holds exactly open escrows and the treasury's accrual (bonds are the court's)
+  const open = jobs.filter((j) => j.status === 'awarded' || j.status === 'committed')
+  expect(marketBalance).toBe(open.reduce((x, j) => x + j.price, 0n) + accrued)
 
   // locked stake is exactly the collateral of each provider's open jobs, and never above its stake
   actors.forEach((a, i) => {
@@ -406,8 +360,6 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
 function progressKind(result: WriteResult): string {
   const names: Record<string, string> = {
     ResultCommitted: 'commit',
-    Challenged: 'challenge',
-    ChallengeResolved: 'resolve',
     JobFinalized: 'finalize',
     JobExpired: 'expire',
   }
@@ -453,7 +405,7 @@ describe('protocol invariants under random action sequences', () => {
     // the generator must exercise real transitions, not only refusals
     const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
     console.info(`property: ${succeeded} transactions (${kinds}), ${reverted} refused steps`)
-    for (const k of ['award', 'commit', 'challenge', 'resolve', 'finalize', 'expire']) {
+    for (const k of ['award', 'commit', 'finalize', 'expire']) {
       expect(transitions.get(k) ?? 0, k).toBeGreaterThan(0)
     }
     expect(succeeded).toBeGreaterThan(RUNS)

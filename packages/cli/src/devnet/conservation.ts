@@ -1,19 +1,22 @@
 /**
  * The devnet's books, to the wei: every OPEN of the supply is held by an account or a
  * contract; the StakeManager holds exactly the stakes (staked and unbonding); the JobMarket
- * holds exactly the escrow of its unsettled jobs, the bonds of its open disputes and the
- * fees and penalties it accrued for the treasury. Read from the chain alone, so it holds
- * whichever adjudication (arbiter or jury) settled the disputes.
+ * holds exactly the escrow of its unsettled jobs and the fees and penalties it accrued for
+ * the treasury; the DisputeCourt holds nothing once every dispute on the jobs is closed (bonds,
+ * slashed stakes and jury pots all paid out). Read from the chain alone.
  */
 import {
+  CourtPhase,
   type Deployment,
   type DevChain,
-  getDispute,
+  getCourtDispute,
   getJob,
+  getJobDisputes,
   getMarketParams,
   getStake,
   getTokenBalance,
   openTokenAbi,
+  type ProtocolReadClient,
 } from '@ocn/contracts-client'
 import { type Address, createPublicClient, type Hex, http } from 'viem'
 import { readContract } from 'viem/actions'
@@ -25,7 +28,9 @@ export interface DevnetBooks {
   /** OPEN held by every account and contract of the devnet */
   held: bigint
   stakeManager: { balance: bigint; stakes: bigint }
-  jobMarket: { balance: bigint; escrow: bigint; bonds: bigint; fees: bigint }
+  jobMarket: { balance: bigint; escrow: bigint; fees: bigint }
+  /** `openDisputes` on the jobs; with none open the court must hold nothing */
+  court?: { balance: bigint; openDisputes: number }
 }
 
 /** What the books are read from: a Devnet (devnet.ts) is one; its nodes are holders and stakers. */
@@ -36,14 +41,14 @@ export interface BooksSource {
 }
 
 export interface ReadBooksOptions {
-  /** The jobs whose escrow and bonds the JobMarket may hold (every job the caller submitted). */
+  /** The jobs whose escrow the JobMarket and whose disputes the court may hold (every job the caller submitted). */
   jobIds?: readonly string[]
   /** Holders beyond the nodes, anvil's accounts and the deployment's contracts. */
   holders?: readonly Address[]
 }
 
 /** Job statuses whose price the JobMarket still holds. */
-const ESCROWED = new Set(['awarded', 'committed', 'challenged'])
+const ESCROWED = new Set(['awarded', 'committed'])
 
 export async function readDevnetBooks(
   devnet: BooksSource,
@@ -73,25 +78,41 @@ export async function readDevnetBooks(
     await Promise.all(accounts.map((account) => getStake(client, { stakeManager, account })))
   ).reduce((sum, s) => sum + s.staked + s.unbonding, 0n)
 
+  const { disputeCourt } = devnet.deployment.addresses
   let escrow = 0n
-  let bonds = 0n
+  let openDisputes = 0
   for (const id of new Set(options.jobIds ?? [])) {
-    const job = await getJob(client, { jobMarket, jobId: id as Hex })
+    const jobId = id as Hex
+    const job = await getJob(client, { jobMarket, jobId })
     if (ESCROWED.has(job.status)) escrow += job.price
-    if (job.status === 'challenged') bonds += (await getDispute(client, { jobMarket, jobId: id as Hex })).bond
+    if (disputeCourt !== undefined) openDisputes += await countOpen(client, disputeCourt, jobId)
   }
   const fees = (await getMarketParams(client, { jobMarket, stakeManager })).treasuryAccrued
+  const court =
+    disputeCourt === undefined ? undefined : { balance: await balanceOf(disputeCourt), openDisputes }
   const books = {
     supply,
     held,
     stakeManager: { balance: await balanceOf(stakeManager), stakes },
-    jobMarket: { balance: await balanceOf(jobMarket), escrow, bonds, fees },
+    jobMarket: { balance: await balanceOf(jobMarket), escrow, fees },
+    ...(court === undefined ? {} : { court }),
   }
   return {
     ok:
       held === supply &&
       books.stakeManager.balance === stakes &&
-      books.jobMarket.balance === escrow + bonds + fees,
+      books.jobMarket.balance === escrow + fees &&
+      (court === undefined || court.openDisputes > 0 || court.balance === 0n),
     ...books,
   }
+}
+
+/** Disputes on `jobId` not yet closed (their bonds and stakes may still sit in the court). */
+async function countOpen(client: ProtocolReadClient, disputeCourt: Address, jobId: Hex): Promise<number> {
+  let open = 0
+  for (const disputeId of await getJobDisputes(client, { disputeCourt, jobId })) {
+    const dispute = await getCourtDispute(client, { disputeCourt, disputeId })
+    if (dispute.phase !== CourtPhase.closed) open += 1
+  }
+  return open
 }

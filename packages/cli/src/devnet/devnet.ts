@@ -1,7 +1,7 @@
 /**
  * The devnet: a whole OCN network on this machine. Anvil with the protocol deployed, funded
  * and staked accounts, and one `ocn start` process per node (providers, one of them
- * cheating, a verifier that also holds the interim arbiter role, a requester) talking
+ * cheating, staked verifiers that challenge and sit on DisputeCourt juries, a requester) talking
  * libp2p over TCP on 127.0.0.1. It can run a workload through the requester's local API
  * and report what happened, on-chain balances included.
  */
@@ -30,11 +30,11 @@ import {
   loadNodeKeys,
   type NodeKeyInfo,
   type NodeRole,
-  nodeRoles,
 } from '@ocn/node'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
-import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
+import { getBalance, readContract, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 import { readDevnetBooks } from './conservation.js'
+import { cheaterConvictedByJury, type DevnetDispute, readDisputes } from './disputes.js'
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { type FollowedJob, readFollowingReoffers } from './jobs.js'
@@ -100,6 +100,8 @@ export interface DevnetSummary {
   dir: string
   nodes: Omit<DevnetNode, 'dataDir' | 'listen'>[]
   jobs: DevnetJob[]
+  /** Every DisputeCourt dispute: challenger, leaf, jurors and votes, outcome, who gained and lost what. */
+  disputes: DevnetDispute[]
   balances: { name: string; address: Address; before: AccountBalance; after: AccountBalance }[]
   /** What each phase demonstrated (see phase.ts), by phase name. */
   phases: Record<string, Omit<DevnetPhaseReport, 'checks'>>
@@ -158,11 +160,15 @@ const TERMINAL: ReadonlySet<string> = new Set(['finalized', 'slashed', 'expired'
 const SETTLEMENT: ReadonlySet<string> = new Set(['finalized', 'slashed'])
 
 function plans(options: DevnetOptions): NodePlan[] {
-  // The arbiter (interim council) rides on the verifier when the build has such a role.
-  const arbiter = (nodeRoles as readonly string[]).includes('arbiter') ? ['arbiter'] : []
-  const list: NodePlan[] = [
-    { name: 'verifier', roles: ['verifier'], extraRoles: arbiter, cheater: false, stake: true },
-  ]
+  // Every verifier challenges what it finds and sits in the juror pool; the first keeps the
+  // plain name 'verifier'.
+  const list: NodePlan[] = Array.from({ length: Math.max(1, options.verifiers) }, (_v, i) => ({
+    name: i === 0 ? 'verifier' : `verifier-${i + 1}`,
+    roles: ['verifier'],
+    extraRoles: [],
+    cheater: false,
+    stake: true,
+  }))
   const honest = Math.max(1, options.cheater ? options.providers - 1 : options.providers)
   for (let i = 0; i < honest; i++) {
     list.push({
@@ -385,8 +391,8 @@ async function createNodeKeys(start: StartContext): Promise<KeyedNode[]> {
 }
 
 /**
- * Deploys the protocol (the verifier as interim arbiter), gives every node ETH and OPEN, and
- * stakes the nodes that must.
+ * Deploys the protocol (with the devnet's short court periods), gives every node ETH and OPEN,
+ * and stakes the nodes that must.
  */
 async function deployAndFund(
   start: StartContext,
@@ -395,10 +401,9 @@ async function deployAndFund(
   keyed: readonly KeyedNode[],
 ): Promise<Deployment> {
   const { options } = start
-  const verifierAddress = keyed.find((n) => n.plan.name === 'verifier')!.info.address
   start.step('deploying the protocol')
   const deployment = await deployProtocol(admin, {
-    arbiter: verifierAddress,
+    court: options.court,
     params: {
       challengeWindow: options.challengeWindowSeconds,
       unbondingDelay: BigInt(Math.max(options.challengeWindowSeconds, 60)),
@@ -648,7 +653,16 @@ async function runWorkload(
   const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
   const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
   const holders = [...accountList.map((a) => a.address), ...outcome.tokenHolders]
-  const checks = await workloadChecks(devnet, jobs, balances, holders, outcome.checks)
+  const disputes = await readDisputes(
+    adminWallet(devnet.chain),
+    devnet.deployment,
+    new Map(accountList.map((a) => [a.address.toLowerCase(), a.name])),
+    new Map(jobs.map((j) => [j.id.toLowerCase(), j.name])),
+  )
+  const checks = await workloadChecks(devnet, jobs, balances, holders, {
+    cheaterConvictedByJury: !devnet.nodes.some((n) => n.cheater) || convictedByJury(devnet, jobs, disputes),
+    ...outcome.checks,
+  })
   return {
     ok: Object.values(checks).every(Boolean),
     chainId: devnet.deployment.chainId,
@@ -658,6 +672,7 @@ async function runWorkload(
     dir: devnet.dir,
     nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => node),
     jobs,
+    disputes,
     balances,
     phases: outcome.reports,
     checks,
@@ -826,6 +841,19 @@ async function runPhasesAfterWorkload(
     }
   }
   return outcome
+}
+
+/** Some job of the cheating provider ended in a jury's guilty ruling that slashed it. */
+function convictedByJury(
+  devnet: Devnet,
+  jobs: readonly DevnetJob[],
+  disputes: readonly DevnetDispute[],
+): boolean {
+  const cheaters = new Set(devnet.nodes.filter((n) => n.cheater).map((n) => n.address.toLowerCase()))
+  const providerOf = new Map(
+    jobs.filter((j) => j.provider !== null).map((j) => [j.id.toLowerCase(), j.provider!]),
+  )
+  return cheaterConvictedByJury(disputes, cheaters, providerOf)
 }
 
 /** The summary's checks: the network's own four, then the phases' (see DevnetSummary.checks). */

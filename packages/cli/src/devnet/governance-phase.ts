@@ -40,7 +40,7 @@ import { sleep } from './sleep.js'
  */
 export const devnetGovernorSettings = {
   votingDelay: 1,
-  votingPeriod: 8,
+  votingPeriod: 15,
   timelockDelay: 3n,
 } as const
 

@@ -1,3 +1,4 @@
+import type { CourtParameters } from '@ocn/contracts-client'
 import { parseEther } from 'viem'
 
 export interface DevnetOptions {
@@ -7,6 +8,13 @@ export interface DevnetOptions {
   keep?: boolean
   /** Providers; one of them cheats when `cheater` is set. */
   providers: number
+  /**
+   * Staked verifiers, every one in the DisputeCourt's juror pool. A challenger never sits on its
+   * own dispute's jury, so the pool needs more verifiers than `court.jurySize`.
+   */
+  verifiers: number
+  /** DisputeCourt parameters set at deploy: periods short enough for the devnet's few minutes. */
+  court: Partial<CourtParameters>
   /** Make one provider cheat (the benchmark runs without). */
   cheater: boolean
   /** Fraction of micro-batch outputs the cheating provider corrupts. */
@@ -24,7 +32,7 @@ export interface DevnetOptions {
   challengeWindowSeconds: number
   /** Anvil block interval; chain randomness after a commitment needs later blocks. 0 mines per transaction. */
   blockTimeSeconds: number
-  /** OPEN every node receives, and what providers and the verifier stake of it. */
+  /** OPEN every node receives, and what providers and verifiers stake of it. */
   fundOpen: bigint
   stakeOpen: bigint
   /** Time each node has to come up. */
@@ -47,6 +55,15 @@ export interface DevnetOptions {
 
 export const defaultDevnetOptions: DevnetOptions = {
   providers: 3,
+  verifiers: 4,
+  court: {
+    revealPeriod: 10,
+    voteCommitPeriod: 15,
+    voteRevealPeriod: 15,
+    appealPeriod: 10,
+    jurySize: 3,
+    drawDelay: 2,
+  },
   cheater: true,
   cheatFraction: 0.5,
   inferenceJobs: 3,

@@ -1,5 +1,5 @@
 /**
- * The devnet as a user runs it: `ocn devnet --once --json` as a child process (anvil, five
+ * The devnet as a user runs it: `ocn devnet --once --json` as a child process (anvil, eight
  * `ocn start` processes over TCP, the generated workload), then the summary is checked
  * against the protocol's money rules, to the wei.
  */
@@ -21,6 +21,11 @@ interface Balance {
 }
 interface Summary {
   ok: boolean
+  disputes: {
+    convicted: boolean
+    outcome: string
+    money: { name: string; wei: string; why: string }[]
+  }[]
   chainId: number
   rpcUrl: string
   contracts: Record<string, string>
@@ -134,7 +139,7 @@ describe('ocn devnet --once --json', () => {
     expect(stderr).toMatch(/inference-1 +0x[0-9a-f]+…[0-9a-f]{4} awarded to provider-/)
   })
 
-  it('reports the chain, the contracts and five nodes, one of them cheating', () => {
+  it('reports the chain, the contracts and eight nodes, one of them cheating', () => {
     expect(summary.chainId).toBe(31337)
     expect(summary.rpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     for (const name of ['token', 'stakeManager', 'jobMarket', 'accessManager'])
@@ -145,9 +150,12 @@ describe('ocn devnet --once --json', () => {
       'provider',
       'requester',
       'verifier',
+      'verifier',
+      'verifier',
+      'verifier',
     ])
     expect(summary.nodes.filter((n) => n.cheater)).toHaveLength(1)
-    expect(new Set(summary.nodes.map((n) => n.peerId)).size).toBe(5)
+    expect(new Set(summary.nodes.map((n) => n.peerId)).size).toBe(8)
     for (const node of summary.nodes) expect(node.peerId).toMatch(/^12D3KooW/)
   })
 
@@ -208,12 +216,29 @@ describe('ocn devnet --once --json', () => {
       )
       expect(delta(byName.get(node.name)!, 'staked')).toBe(0n)
     }
-    // The cheater loses collateral from its stake and earns nothing; the verifier gets half of it.
+    // The cheater loses collateral from its stake and earns nothing. The disputes report every
+    // transfer: the convicting challenger's reward and the coherent jurors' shares are exactly
+    // what each verifier gained, and no honest juror lost stake.
     const slashed = -delta(byName.get(cheater.name)!, 'staked')
     expect(slashed).toBeGreaterThan(0n)
     expect(delta(byName.get(cheater.name)!, 'token')).toBe(0n)
-    expect(delta(byName.get('verifier')!, 'token')).toBe((slashed * 5_000n) / 10_000n)
-    for (const b of summary.balances) expect(BigInt(b.after.locked)).toBe(0n)
+    const convictions = summary.disputes.filter((d) => d.convicted)
+    expect(convictions.length).toBeGreaterThan(0)
+    const penalties = convictions.flatMap((d) => d.money.filter((m) => m.why === 'slashed collateral'))
+    expect(penalties.reduce((sum, m) => sum - BigInt(m.wei), 0n)).toBe(slashed)
+    for (const node of summary.nodes.filter((n) => n.role === 'verifier')) {
+      const gained = summary.disputes
+        .flatMap((d) => d.money)
+        .filter((m) => m.name === node.name)
+        .reduce((sum, m) => sum + BigInt(m.wei), 0n)
+      expect(delta(byName.get(node.name)!, 'token'), node.name).toBe(gained)
+      expect(delta(byName.get(node.name)!, 'staked'), node.name).toBe(0n)
+    }
+    // nothing stays locked by a job or a dispute: only the verifiers' juror stakes, locked at start
+    for (const b of summary.balances) {
+      expect(BigInt(b.after.locked), b.name).toBe(BigInt(b.before.locked))
+      if (!b.name.startsWith('verifier')) expect(BigInt(b.after.locked), b.name).toBe(0n)
+    }
   })
 
   it('pays inference over one payment channel: one redeem for all requests, the rest refunded', () => {

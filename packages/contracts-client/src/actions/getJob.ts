@@ -18,7 +18,7 @@ export interface GetJobReturnType {
   challengeEnds: number
   leafCount: number
   status: JobStatus
-  /** leaf index named by the open or last dispute (0 when never challenged) */
+  /** unused since the DisputeCourt (always 0) */
   disputedLeaf: number
   /** 0 replay, 1 zk */
   verification: number

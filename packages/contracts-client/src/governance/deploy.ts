@@ -2,8 +2,7 @@
  * Puts an existing protocol deployment under governance: deploys the TimelockController, the
  * OpenGovernor (the timelock's only proposer and canceller) and the Council, moves the
  * council-delegated setters to their own AccessManager role, gives the timelock the admin,
- * parameter, model-curator and attribution roles and takes them, and the arbiter role, away
- * from the deployer (the COURT role stays with the DisputeCourt contract alone). After this the
+ * parameter, model-curator and attribution roles and takes them away from the deployer (the COURT role stays with the DisputeCourt contract alone). After this the
  * deployer can change nothing: every parameter and model status moves only through a passed
  * proposal after the timelock delay, or through the council within the bounds governance set.
  */
@@ -61,8 +60,6 @@ export interface DeployGovernanceParameters {
   revokeModelCurators?: Address[]
   /** holders of the ATTRIBUTION role to revoke; defaults to the deployer */
   revokeAttributors?: Address[]
-  /** holders of the (interim) ARBITER role to revoke; defaults to the deployer */
-  revokeArbiters?: Address[]
   /** when set, the deployment JSON with the governance addresses added is written there */
   outFile?: string
 }
@@ -108,7 +105,6 @@ export async function deployGovernance(
   const revoke = parameters.revokeParameterAdmins ?? [deployment.deployer]
   const revokeCurators = parameters.revokeModelCurators ?? [deployment.deployer]
   const revokeAttributors = parameters.revokeAttributors ?? [deployment.deployer]
-  const revokeArbiters = parameters.revokeArbiters ?? [deployment.deployer]
   const modelCuratorRole = deployment.roles.modelCurator
   const attributionRole = deployment.roles.attribution
 
@@ -197,11 +193,7 @@ export async function deployGovernance(
     // a 32-byte hash no council range can bound: structural, so the timelock only. Deployments
     // from before the AttributionPool have no such role.
     if (attributionRole !== undefined) await manage('grantRole', [attributionRole, timelock, 0])
-    // The old single-key arbiter path (`JobMarket.resolve`) stays only until the node moves to the
-    // DisputeCourt. Under governance no single key may hold it: it moves to the timelock, so an
-    // old-path dispute still opened can be closed by a passed vote instead of locking its
-    // escrow for good. The court's own disputes are never decided by any role.
-    await manage('grantRole', [deployment.roles.arbiter, timelock, 0])
+    // No role decides a dispute: the DisputeCourt's juries do, and the COURT role is the court's.
     await manage('grantRole', [ProtocolRole.admin, timelock, 0])
     for (const holder of revoke) {
       if (holder.toLowerCase() === timelock.toLowerCase()) continue
@@ -218,10 +210,6 @@ export async function deployGovernance(
         if (holder.toLowerCase() === timelock.toLowerCase()) continue
         await manage('revokeRole', [attributionRole, holder])
       }
-    }
-    for (const holder of revokeArbiters) {
-      if (holder.toLowerCase() === timelock.toLowerCase()) continue
-      await manage('revokeRole', [deployment.roles.arbiter, holder])
     }
     // last: after this the deployer has no power left over the protocol
     await manage('renounceRole', [ProtocolRole.admin, deployer])

@@ -64,7 +64,7 @@ export class ProtocolEventFeed {
   }
 
   /**
-   * Watches the deployment's JobMarket and StakeManager from the saved cursor (or the
+   * Watches the deployment's JobMarket, StakeManager and DisputeCourt from the saved cursor (or the
    * deploy block) and marks the feed running; returns the block it resumes from.
    */
   async watch(client: OcnChainClient, deployment: Deployment): Promise<bigint> {
@@ -72,7 +72,11 @@ export class ProtocolEventFeed {
     const cursor = resumeCursor(saved, deployment.deployBlock)
     this.watcher = createEventWatcher({
       client,
-      addresses: [deployment.addresses.jobMarket, deployment.addresses.stakeManager],
+      addresses: [
+        deployment.addresses.jobMarket,
+        deployment.addresses.stakeManager,
+        ...(deployment.addresses.disputeCourt === undefined ? [] : [deployment.addresses.disputeCourt]),
+      ],
       fromBlock: deployment.deployBlock,
       confirmations: this.options.confirmations,
       pollIntervalMs: this.options.pollIntervalMs,

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { LogFormat, LogLevel } from '../core/logger.js'
 
 /** The roles one daemon can play; several can be enabled at once. */
-export const nodeRoles = ['provider', 'verifier', 'requester', 'arbiter'] as const
+export const nodeRoles = ['provider', 'verifier', 'requester'] as const
 export type NodeRole = (typeof nodeRoles)[number]
 
 export { type LogFormat, type LogLevel, logFormats, logLevels } from '../core/logger.js'
@@ -81,6 +81,11 @@ export interface VerifierConfig {
   targetDetectionProbability: number
   /** Cap on samples (or training segments) re-executed per job: the most a check may cost. */
   maxSamplesPerJob: number
+  /**
+   * OPEN of free stake locked into the DisputeCourt's juror pool at start (the verifier sits on
+   * juries); 0 means the court's `jurorMinStake`.
+   */
+  jurorStake: bigint
 }
 
 export interface RequesterConfig {
@@ -165,7 +170,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       prebidFetchMaxBytes: 4 * 1024 * 1024,
       prebidTimeoutMs: 1_000,
     },
-    verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64 },
+    verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64, jurorStake: 0n },
     requester: {
       biddingWindowMs: 2_000,
       awardGraceMs: 20_000,

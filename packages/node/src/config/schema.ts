@@ -81,7 +81,7 @@ export const configOptions: readonly OptionSpec[] = [
     env: 'OCN_ROLES',
     flag: 'role',
     values: nodeRoles,
-    doc: 'Roles this daemon plays: provider, verifier, requester, arbiter (several allowed).',
+    doc: 'Roles this daemon plays: provider, verifier (challenger and juror), requester (several allowed).',
   },
   {
     key: 'logLevel',
@@ -256,6 +256,13 @@ export const configOptions: readonly OptionSpec[] = [
     min: 1,
     max: 1_000_000,
     doc: 'Most samples or training segments re-executed per job (the cost cap of one check).',
+  },
+  {
+    key: 'verifier.jurorStake',
+    type: 'wei',
+    env: 'OCN_VERIFIER_JUROR_STAKE',
+    flag: 'juror-stake',
+    doc: 'Free stake locked into the dispute court\'s juror pool at start, in token base units or "<amount> OPEN" (0: the court minimum).',
   },
   {
     key: 'requester.biddingWindowMs',

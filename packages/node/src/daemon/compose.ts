@@ -16,7 +16,6 @@ import { type NodeConfig, type NodeRole, nodeRoles } from '../config/options.js'
 import { createExecutor, type Executor } from '../executor/executor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import { createNetwork, type Network } from '../p2p/network.js'
-import { createArbiterRole } from '../roles/arbiter/index.js'
 import { processAttributor } from '../roles/attribution.js'
 import { defaultRoleOptions, type RoleOptions } from '../roles/options.js'
 import { createProviderRole, type ProviderFaultPlan } from '../roles/provider/index.js'
@@ -160,8 +159,6 @@ function createRole(
       return createRequesterRole({ ...config.requester, ...timing, zkDir }, components)
     case 'verifier':
       return createVerifierRole({ ...config.verifier, ...timing }, components)
-    case 'arbiter':
-      return createArbiterRole(timing, components)
   }
 }
 

@@ -1,4 +1,3 @@
-export { type ArbiterDecision, type ArbiterRole, createArbiterRole } from './arbiter/index.js'
 export {
   ATTRIBUTION_RESULT_FILE,
   attributionLeafIndex,
@@ -10,7 +9,6 @@ export { RoleError, type RoleErrorCode } from './errors.js'
 export type { RequesterRole, SubmitJobParams, SubmitJobResult } from './interface.js'
 export { describeModelStatus, type ModelPolicyKey, requireModelRegistry, unapprovedStatus } from './models.js'
 export {
-  type ArbiterRoleOptions,
   defaultRoleOptions,
   type ProviderRoleOptions,
   type RequesterRoleOptions,

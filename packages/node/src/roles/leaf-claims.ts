@@ -1,6 +1,6 @@
 /**
  * A provider's claimed leaves of a committed job, fetched over the result protocol: what a
- * verifier spot-checks and what the arbiter rules on. Along with the leaves asked for come
+ * verifier spot-checks and what a juror rules on. Along with the leaves asked for come
  * the ones their replay reads (leavesNeeded). The result protocol has already checked each
  * leaf's proof against the root the provider serves; whether that root is the one committed
  * on the chain is for the caller to weigh (sameRoot, or provenAgainst for a leaf-by-leaf view).

@@ -50,10 +50,10 @@ export function createRoleMetrics(factory: MetricsFactory | undefined) {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     }),
     challenges: m.counter({ name: 'verifier_challenges_total', help: 'Challenges this verifier opened' }),
-    resolutions: m.counter({
-      name: 'arbiter_resolutions_total',
-      help: 'Disputes resolved by this arbiter',
-      labelNames: ['provider_cheated'] as const,
+    juryVotes: m.counter({
+      name: 'verifier_jury_votes_total',
+      help: 'Votes this verifier committed as a drawn juror, by choice',
+      labelNames: ['choice'] as const,
     }),
   }
 }

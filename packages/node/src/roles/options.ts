@@ -13,7 +13,7 @@ export interface RoleOptions {
    * Not knowing a provider's peer is the checker's ignorance, not the provider's refusal
    * (its capability ad may not have reached us yet), so a verifier keeps waiting for it
    * until this many seconds before the challenge window closes, and only then challenges
-   * the data as unserved. The arbiter waits this long for it before deciding.
+   * the data as unserved.
    */
   unknownPeerGraceSeconds: number
 }
@@ -33,4 +33,3 @@ export const defaultRoleOptions: RoleOptions = {
 export type ProviderRoleOptions = ProviderConfig & RoleOptions & { zkDir: string }
 export type RequesterRoleOptions = RequesterConfig & RoleOptions & { zkDir: string }
 export type VerifierRoleOptions = VerifierConfig & RoleOptions
-export type ArbiterRoleOptions = RoleOptions

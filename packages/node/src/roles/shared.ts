@@ -176,7 +176,7 @@ export function createTicker(intervalMs: number, tick: () => Promise<void>, log:
 }
 
 /**
- * The replay side of a job for a verifier or the arbiter: micro-batches for inference; for
+ * The replay side of a job for a verifier or a juror: micro-batches for inference; for
  * training, segment i replayed from the provider's checkpoint i-1 (fetched through the
  * training manifest, checked against the proven leaf i-1 by the executor).
  */

@@ -90,12 +90,44 @@ export interface VerificationReport {
   challenged?: { index: number; replayed: Hex }
 }
 
+/**
+ * This verifier's sealed challenge in the DisputeCourt. The salt is written before the commit
+ * transaction is sent, so after a crash the node can still reveal (or knows it let the
+ * challenge expire).
+ */
+export interface CourtChallengeRecord {
+  index: number
+  replayed: Hex
+  /** 32 random bytes, secret until the reveal */
+  salt: Hex
+  /** set once the commit transaction is mined */
+  disputeId?: bigint
+  revealed?: boolean
+  /** the reveal deadline passed (or the window closed) before the reveal: given up knowingly */
+  abandoned?: string
+}
+
+/** This node's seat as a juror in one round of a dispute on the job. */
+export interface JurorVoteRecord {
+  disputeId: bigint
+  round: bigint
+  /** CourtVote: 1 guilty, 2 not guilty */
+  choice: number
+  /** written before the commit transaction, so a restarted juror can still reveal */
+  salt: Hex
+  reason: string
+  committed?: boolean
+  revealed?: boolean
+}
+
 export interface VerifierJobDetail {
   role: 'verifier'
   award: AwardedJob
   /** the block of the result commitment (set once the job is committed) */
   commitBlock?: bigint
   report?: VerificationReport
+  challenge?: CourtChallengeRecord
+  votes?: JurorVoteRecord[]
 }
 
 export type JobDetail = RequesterJobDetail | ProviderJobDetail | VerifierJobDetail

@@ -16,7 +16,6 @@ const REACHABLE: Record<JobStatus, readonly JobState[]> = {
   awarded: ['bidding', 'awarded', 'executing'],
   expired: ['bidding', 'awarded', 'executing'],
   committed: OPEN,
-  challenged: OPEN,
   finalized: OPEN,
   providerSlashed: OPEN,
 }
@@ -66,7 +65,8 @@ describe('reconcilePlan', () => {
       transitions: [{ to: 'committed', note: 'commit found on-chain (its record was not written: a crash)' }],
       action: 'finalize',
     })
-    expect(reconcilePlan('executing', 'challenged', true).transitions.map((t) => t.to)).toEqual([
+    // committed on the chain with a dispute open in the court
+    expect(reconcilePlan('executing', 'committed', true, 1).transitions.map((t) => t.to)).toEqual([
       'committed',
       'challenged',
     ])
@@ -86,15 +86,15 @@ describe('reconcilePlan', () => {
     })
     expect(reconcilePlan('committed', 'committed', true)).toEqual({ transitions: [], action: 'finalize' })
     expect(reconcilePlan('challenged', 'committed', true)).toEqual({ transitions: [], action: 'finalize' })
-    expect(reconcilePlan('committed', 'challenged', true).transitions.map((t) => t.to)).toEqual([
-      'challenged',
-    ])
+    expect(reconcilePlan('committed', 'committed', true, 2)).toEqual({
+      transitions: [{ to: 'challenged', note: 'disputed in the court' }],
+    })
     expect(reconcilePlan('bidding', 'awarded', false).transitions.map((t) => t.to)).toEqual(['failed'])
     expect(reconcilePlan('bidding', 'none', false)).toEqual({ transitions: [], action: 'give-up-when-due' })
   })
 
   it('is a no-op where the record already matches the chain (an event and a tick racing)', () => {
-    expect(reconcilePlan('challenged', 'challenged', true)).toEqual({ transitions: [] })
+    expect(reconcilePlan('challenged', 'committed', true, 1)).toEqual({ transitions: [] })
     expect(reconcilePlan('executing', 'awarded', false)).toEqual({ transitions: [] })
   })
 })

@@ -49,7 +49,7 @@ export interface ProviderFaultPlan {
   tamperInference(at: FaultContext, result: InferenceOutputs): Tampered<InferenceOutputs>
   tamperTraining(at: FaultContext, result: TrainingCheckpoints): Tampered<TrainingCheckpoints>
   tamperAttribution(at: FaultContext, result: AttributionResult): AttributionResult
-  /** the answer to a verifier's, arbiter's or requester's request for committed leaves */
+  /** the answer to a verifier's, juror's or requester's request for committed leaves */
   tamperAnswer(at: AnswerContext, request: ResultRequest, response: ResultResponse): Promise<ResultResponse>
   /**
    * Called right after a commit transaction is sent and its hash recorded, before its

@@ -26,9 +26,16 @@ const none: ReconcilePlan = { transitions: [] }
 
 /**
  * The plan for a record in `local` whose job is `onChain` on the chain, awarded to this
- * provider (`mine`) or to another.
+ * provider (`mine`) or to another. A committed job with `openDisputes` in the DisputeCourt
+ * stays committed on the chain until they are ruled: the record says challenged meanwhile and
+ * the job is finalized only once none is left.
  */
-export function reconcilePlan(local: JobState, onChain: JobStatus, mine: boolean): ReconcilePlan {
+export function reconcilePlan(
+  local: JobState,
+  onChain: JobStatus,
+  mine: boolean,
+  openDisputes = 0,
+): ReconcilePlan {
   if (onChain === 'none') return local === 'bidding' ? { transitions: [], action: 'give-up-when-due' } : none
   if (!mine)
     return local === 'bidding'
@@ -54,18 +61,19 @@ export function reconcilePlan(local: JobState, onChain: JobStatus, mine: boolean
     step('committed', 'commit found on-chain (its record was not written: a crash)')
   switch (onChain) {
     case 'committed':
+      if (openDisputes > 0) {
+        if (state === 'committed') step('challenged', 'disputed in the court')
+        return { transitions }
+      }
       return {
         transitions,
         ...(state === 'committed' || state === 'challenged' ? { action: 'finalize' as const } : {}),
       }
-    case 'challenged':
-      if (state === 'committed') step('challenged', 'challenged on-chain')
-      return { transitions }
     case 'finalized':
       if (state === 'committed' || state === 'challenged') step('finalized', 'finalized on-chain')
       return { transitions }
     case 'providerSlashed':
-      if (state === 'committed' || state === 'challenged') step('slashed', 'challenge upheld on-chain')
+      if (state === 'committed' || state === 'challenged') step('slashed', 'convicted by a jury')
       return { transitions }
   }
 }

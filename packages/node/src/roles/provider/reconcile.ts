@@ -120,7 +120,7 @@ export class Reconciler {
 
   private async follow(job: JobRecord, onChain: JobView): Promise<void> {
     const mine = onChain.status !== 'none' && onChain.provider.toLowerCase() === this.ctx.me
-    const plan = reconcilePlan(job.state, onChain.status, mine)
+    const plan = reconcilePlan(job.state, onChain.status, mine, onChain.openDisputes)
     let current = job
     for (const { to, note } of plan.transitions) current = await this.step(current, to, note, onChain)
     switch (plan.action) {

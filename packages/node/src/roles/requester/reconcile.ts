@@ -74,7 +74,12 @@ export class RequesterReconciler {
     }
     if (onChain.status === 'committed' && job.state === 'awarded') {
       await go('committed', { patch: { resultRoot: onChain.resultRoot } })
-    } else if (onChain.status === 'challenged' && (job.state === 'awarded' || job.state === 'committed')) {
+    } else if (
+      onChain.status === 'committed' &&
+      onChain.openDisputes > 0 &&
+      (job.state === 'awarded' || job.state === 'committed')
+    ) {
+      // a DisputeCourt dispute holds the job until the jury's ruling is executed
       if (job.state === 'awarded') await go('committed', { patch: { resultRoot: onChain.resultRoot } })
       await go('challenged')
     } else if (onChain.status === 'finalized' && job.state !== 'finalized') {

@@ -1,11 +1,25 @@
 /**
- * Challenging a result: the bond is approved at the amount the market asks now
- * (governance may have changed it since deployment) and the challenge names the replayed
- * hash of the disputed leaf, for the arbiter to rule on.
+ * Challenging a result through the DisputeCourt, sealed so that nobody can copy it: the
+ * verifier draws a random salt and writes it to the job record BEFORE the commit transaction
+ * (a crash never leaves a commitment this node cannot open), commits
+ * challengeCommitment(jobId, me, leaf, replayed, salt) with the bond, waits for a later block,
+ * and reveals. Each step is idempotent and driven again by the role's ticks, so a restarted
+ * node finds its commitment on the chain and reveals it, or records that it let it expire.
  */
-import { approveToken, challenge, getJob, getMarketParams } from '@ocn/contracts-client'
-import type { Hex } from 'viem'
-import type { VerifierContext } from './context.js'
+import {
+  approveToken,
+  CourtPhase,
+  challengeCommitment,
+  commitChallenge,
+  getCourtDispute,
+  getCourtParams,
+  getJob,
+  getJobDisputes,
+  revealChallenge,
+} from '@ocn/contracts-client'
+import { bytesToHex, type Hex } from 'viem'
+import { type CourtChallengeRecord, verifierDetail } from '../../state/job-detail.js'
+import type { CourtContext } from './context.js'
 
 /** A leaf the provider got wrong (or would not serve) and this verifier's replay of it. */
 export interface ChallengeEvidence {
@@ -13,34 +27,168 @@ export interface ChallengeEvidence {
   replayed: Hex
 }
 
+/** How often the challenger looks for the block after its commitment. */
+const BLOCK_POLL_MS = 500
+
+export function randomSalt(): Hex {
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(32)))
+}
+
+/** Records the sealed challenge (salt first) and drives it through commit and reveal. */
 export async function challengeLeaf(
-  ctx: VerifierContext,
+  ctx: CourtContext,
   jobId: Hex,
   evidence: ChallengeEvidence,
 ): Promise<void> {
+  const { state } = ctx.components
+  const detail = verifierDetail(await state.requireJob(jobId))
+  if (detail.challenge === undefined) {
+    const challenge: CourtChallengeRecord = { ...evidence, salt: randomSalt() }
+    await state.updateJob(jobId, { detail: { ...detail, challenge } })
+  }
+  await advanceChallenge(ctx, jobId)
+}
+
+/** True while this verifier's challenge of the job still needs a commit or a reveal. */
+export function challengePending(challenge: CourtChallengeRecord | undefined): boolean {
+  return challenge !== undefined && challenge.revealed !== true && challenge.abandoned === undefined
+}
+
+/**
+ * Moves this verifier's challenge one step on: commits it when the chain has no such
+ * commitment yet, then reveals it in a later block, or records why it was given up.
+ */
+export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<void> {
+  const challenge = verifierDetail(await ctx.components.state.requireJob(jobId)).challenge
+  if (challenge === undefined || !challengePending(challenge)) return
+  const disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
+  if (disputeId === undefined) {
+    const committed = await commitSealed(ctx, jobId, challenge)
+    if (committed !== undefined) await revealSealed(ctx, jobId, committed)
+    return
+  }
+  if (challenge.disputeId === undefined) await patchChallenge(ctx, jobId, { disputeId })
+  await revealSealed(ctx, jobId, disputeId)
+}
+
+async function patchChallenge(
+  ctx: CourtContext,
+  jobId: Hex,
+  patch: Partial<CourtChallengeRecord>,
+): Promise<void> {
+  const { state } = ctx.components
+  const detail = verifierDetail(await state.requireJob(jobId))
+  if (detail.challenge === undefined) return
+  await state.updateJob(jobId, { detail: { ...detail, challenge: { ...detail.challenge, ...patch } } })
+}
+
+function commitmentOf(ctx: CourtContext, jobId: Hex, c: CourtChallengeRecord): Hex {
+  return challengeCommitment({
+    jobId,
+    challenger: ctx.components.chain.address,
+    leafIndex: BigInt(c.index),
+    claimedDataHash: c.replayed,
+    salt: c.salt,
+  })
+}
+
+/** This node's commitment among the job's disputes (a commit mined before a crash). */
+async function findOwnDispute(
+  ctx: CourtContext,
+  jobId: Hex,
+  c: CourtChallengeRecord,
+): Promise<bigint | undefined> {
+  const { client } = ctx.components.chain
+  const court = ctx.court()
+  const sealed = commitmentOf(ctx, jobId, c).toLowerCase()
+  for (const disputeId of await getJobDisputes(client, { disputeCourt: court, jobId })) {
+    const d = await getCourtDispute(client, { disputeCourt: court, disputeId })
+    if (d.challenger.toLowerCase() !== ctx.me) continue
+    const opened =
+      d.phase !== CourtPhase.committed && d.claimedDataHash.toLowerCase() === c.replayed.toLowerCase()
+    if (d.commitment.toLowerCase() === sealed || (opened && d.leafIndex === c.index)) return disputeId
+  }
+  return undefined
+}
+
+/** Commits the sealed challenge with its bond; undefined (and given up) once the window closed. */
+async function commitSealed(
+  ctx: CourtContext,
+  jobId: Hex,
+  c: CourtChallengeRecord,
+): Promise<bigint | undefined> {
   const { chain, state } = ctx.components
-  const market = ctx.market()
-  const now = await getJob(chain.client, { jobMarket: market, jobId })
-  if (now.status !== 'committed') return ctx.reconcile(await state.requireJob(jobId))
-  const { hash } = await chain.serialize(async () => {
+  const onChain = await getJob(chain.client, { jobMarket: ctx.market(), jobId })
+  if (onChain.status !== 'committed' || (await chain.chainTime()) >= BigInt(onChain.challengeEnds)) {
+    await patchChallenge(ctx, jobId, {
+      abandoned: `not committed: the job is ${onChain.status}, its window over`,
+    })
+    ctx.log.warn({ jobId, leaf: c.index }, 'challenge not committed: the challenge window closed first')
+    return undefined
+  }
+  const court = ctx.court()
+  const { disputeId, hash } = await chain.serialize(async () => {
+    const { challengeBond } = await getCourtParams(chain.client, { disputeCourt: court })
     await approveToken(chain.client, {
       token: chain.deployment.addresses.token,
-      spender: market,
-      amount: (
-        await getMarketParams(chain.client, {
-          jobMarket: market,
-          stakeManager: chain.deployment.addresses.stakeManager,
-        })
-      ).minChallengeBond,
+      spender: court,
+      amount: challengeBond,
     })
-    return challenge(chain.client, {
-      jobMarket: market,
+    return commitChallenge(chain.client, {
+      disputeCourt: court,
       jobId,
-      leafIndex: BigInt(evidence.index),
-      claimedDataHash: evidence.replayed,
+      commitment: commitmentOf(ctx, jobId, c),
     })
   })
-  await state.transitionJob(jobId, 'challenged', { txHash: hash, note: `leaf ${evidence.index} disputed` })
+  await patchChallenge(ctx, jobId, { disputeId })
+  const job = await state.requireJob(jobId)
+  if (job.state === 'committed') {
+    await state.transitionJob(jobId, 'challenged', {
+      txHash: hash,
+      note: `sealed challenge of leaf ${c.index}`,
+    })
+  }
   ctx.metrics.challenges.inc()
-  ctx.log.warn({ jobId, leaf: evidence.index }, 'challenged a faked result')
+  ctx.log.warn({ jobId, leaf: c.index, disputeId }, 'committed a sealed challenge of a faked result')
+  return disputeId
+}
+
+/**
+ * Reveals the committed challenge in a block after the commitment and before the reveal
+ * deadline; past the deadline the challenge is recorded as given up (its bond is the
+ * treasury's once anyone expires it).
+ */
+async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): Promise<void> {
+  const { chain, state } = ctx.components
+  const court = ctx.court()
+  const dispute = await getCourtDispute(chain.client, { disputeCourt: court, disputeId })
+  if (dispute.phase !== CourtPhase.committed) {
+    await patchChallenge(ctx, jobId, { revealed: true })
+    return
+  }
+  while ((await chain.blockNumber()) <= dispute.commitBlock) {
+    if ((await chain.chainTime()) > BigInt(dispute.revealEnds)) break
+    await ctx.pause(BLOCK_POLL_MS)
+  }
+  if ((await chain.chainTime()) > BigInt(dispute.revealEnds)) {
+    await patchChallenge(ctx, jobId, { abandoned: 'the reveal deadline passed; the bond is forfeited' })
+    ctx.log.error(
+      { jobId, disputeId },
+      'challenge not revealed in time; it expires and its bond goes to the treasury',
+    )
+    return
+  }
+  const c = verifierDetail(await state.requireJob(jobId)).challenge
+  if (c === undefined) return
+  await chain.serialize(() =>
+    revealChallenge(chain.client, {
+      disputeCourt: court,
+      disputeId,
+      leafIndex: BigInt(c.index),
+      claimedDataHash: c.replayed,
+      salt: c.salt,
+    }),
+  )
+  await patchChallenge(ctx, jobId, { revealed: true })
+  ctx.log.warn({ jobId, disputeId, leaf: c.index }, 'revealed the challenge; a jury will be drawn')
 }

@@ -17,7 +17,7 @@ import {
 } from '../../state/job-detail.js'
 import { fetchLeafClaims, type UnservedLeaves } from '../leaf-claims.js'
 import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
-import { type ChallengeEvidence, challengeLeaf } from './challenge.js'
+import { advanceChallenge, type ChallengeEvidence, challengeLeaf, challengePending } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
 import { drawSample, type Sample, termsLeafCount } from './sample.js'
@@ -37,6 +37,10 @@ type ServedClaims =
   | { claims?: undefined; outputHash?: undefined; unserved: string }
 
 export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
+  // a challenge this verifier already found (and sealed) is driven on, not checked again
+  if (challengePending(verifierDetail(await ctx.components.state.requireJob(jobId)).challenge)) {
+    return advanceChallenge(ctx, jobId)
+  }
   const due = await dueCheck(ctx, jobId)
   if (due === undefined) return
   const { award, providerPeer, onChain } = due

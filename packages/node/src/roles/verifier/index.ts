@@ -7,17 +7,26 @@
  * count other than the terms'. Each check leaves a report on the job record: indices,
  * detection probability, cost, the sample's signature.
  *
+ * Challenges go to the DisputeCourt sealed (commit, then reveal), and the verifier is a juror
+ * there too: it joins the juror pool at start, re-executes the disputed leaf when it is drawn
+ * and votes by commit–reveal, and keeps every dispute it hears of moving (draw, rule, execute,
+ * expire) when nobody else does.
+ *
  * watch.ts records jobs and follows their events, sample.ts draws the leaves, check.ts runs
  * a check and writes its report, evidence.ts turns its findings into a challenge,
- * challenge.ts opens the challenge.
+ * challenge.ts commits and reveals it; court-duty.ts joins the pool and runs jury.ts (seats,
+ * with jury-verdict.ts judging the leaf) and keeper.ts (the court's stages).
  */
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import type { RoleService } from '../../api/services.js'
+import { sleep } from '../../core/time.js'
+import { RoleError } from '../errors.js'
 import { createRoleMetrics } from '../metrics.js'
 import type { VerifierRoleOptions } from '../options.js'
 import { createTicker, type RoleComponents } from '../shared.js'
 import { check } from './check.js'
 import type { VerifierContext } from './context.js'
+import { createCourtDuty } from './court-duty.js'
 import { onVerifierEvents, reconcileJob } from './watch.js'
 
 export interface VerifierRole extends RoleService {
@@ -29,6 +38,7 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
   const { chain, state, keys } = components
   const checking = new Map<string, Promise<void>>()
   const unsubscribers: Array<() => void> = []
+  const stopping = new AbortController()
   const ctx: VerifierContext = {
     components,
     options,
@@ -36,6 +46,9 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
     log: components.logger.child({ role: 'verifier' }),
     me: keys.account.address.toLowerCase(),
     market: () => chain.deployment.addresses.jobMarket,
+    court: () => courtOf(chain.deployment.addresses.disputeCourt),
+    pause: (ms) =>
+      sleep(ms, stopping.signal, () => new RoleError('ROLE_JOB_STATE', 'the verifier role is stopping')),
     startCheck(jobId) {
       if (checking.has(jobId)) return
       const run = check(ctx, jobId as Hex)
@@ -46,7 +59,10 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
     reconcile: (job) => reconcileJob(ctx, job),
   }
 
+  const court = createCourtDuty(ctx)
+
   async function tick(): Promise<void> {
+    await court.tick()
     const jobs = await state.listJobs({ role: 'verifier' })
     for (const job of jobs) {
       if (job.state !== 'committed' && job.state !== 'challenged' && job.state !== 'awarded') continue
@@ -63,13 +79,27 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
     role: 'verifier',
     async start() {
       unsubscribers.push(chain.onEvents((events) => onVerifierEvents(ctx, events)))
+      unsubscribers.push(chain.onEvents((events) => court.onEvents(events)))
+      await court.start()
       ticker.start()
     },
     async stop() {
       for (const off of unsubscribers.splice(0)) off()
+      stopping.abort()
       await ticker.stop()
       await Promise.allSettled([...checking.values()])
+      await court.stop()
     },
     tick: () => ticker.now(),
   }
+}
+
+function courtOf(address: Address | undefined): Address {
+  if (address === undefined) {
+    throw new RoleError('ROLE_NOT_SUPPORTED', 'the deployment names no DisputeCourt', {
+      details:
+        'the verifier challenges and sits on juries through it: use a deployment file written by deployProtocol with the court (addresses.disputeCourt)',
+    })
+  }
+  return address
 }

@@ -1,19 +1,25 @@
 /**
  * What the verifier watches: awards of other parties' jobs are recorded as they happen, a
  * result commitment makes a job due for checking, and the market's later events
- * (finalized, challenged, resolved, expired) are reconciled against the chain.
+ * (finalized, convicted, expired) are reconciled against the chain. The DisputeCourt's
+ * events go to the court side (index.ts): its keeper and jury duty.
  */
 import { getJob, type ProtocolEvent } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
 import { type VerifierJobDetail, verifierDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
 import { type AwardedJob, findAwardedJob } from '../shared.js'
+import { challengePending } from './challenge.js'
 import type { VerifierContext } from './context.js'
 
 type CommitEvent = Extract<ProtocolEvent, { eventName: 'ResultCommitted' }>
 
 /** The verifier's record of an awarded job (the existing one when it has one already). */
-async function recordJob(ctx: VerifierContext, award: AwardedJob, commitBlock: bigint | undefined) {
+export async function recordJob(
+  ctx: Pick<VerifierContext, 'components'>,
+  award: AwardedJob,
+  commitBlock: bigint | undefined,
+) {
   const { state } = ctx.components
   const existing = await state.getJob(award.jobId)
   if (existing !== undefined) return existing
@@ -71,9 +77,8 @@ export async function onVerifierEvents(ctx: VerifierContext, events: ProtocolEve
       await onCommitted(ctx, event)
     } else if (
       event.eventName === 'JobFinalized' ||
-      event.eventName === 'ChallengeResolved' ||
-      event.eventName === 'JobExpired' ||
-      event.eventName === 'Challenged'
+      event.eventName === 'ProviderConvicted' ||
+      event.eventName === 'JobExpired'
     ) {
       const job = await ctx.components.state.getJob(event.args.jobId)
       if (job?.role === 'verifier') await ctx.reconcile(job)
@@ -103,11 +108,13 @@ export async function reconcileJob(ctx: VerifierContext, recorded: JobRecord): P
     (job.state === 'committed' || job.state === 'challenged')
   ) {
     await state.transitionJob(job.id, 'slashed')
-  } else if (onChain.status === 'challenged' && job.state === 'committed') {
-    await state.transitionJob(job.id, 'challenged', { note: 'challenged by another verifier' })
   } else if (onChain.status === 'expired' && job.state === 'awarded') {
     await state.transitionJob(job.id, 'expired')
-  } else if (job.state === 'committed' && verifierDetail(job).report === undefined) {
+  } else if (
+    (job.state === 'committed' && verifierDetail(job).report === undefined) ||
+    challengePending(verifierDetail(job).challenge)
+  ) {
+    // a check not run yet, or this verifier's own challenge still to commit or reveal
     ctx.startCheck(job.id)
   }
 }

@@ -1,0 +1,342 @@
+/**
+ * The verifier's court parts against a real anvil with the real contracts: the sealed
+ * challenge survives a crash at each step (salt written but nothing sent; commitment mined but
+ * not recorded; the reveal deadline missed), and the keeper drives a dispute from draw to
+ * execution while a juror votes, ending with the provider convicted to the wei.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  approveToken,
+  award,
+  CourtPhase,
+  CourtVote,
+  challengeCommitment,
+  commitChallenge,
+  commitResult,
+  commitVote,
+  type Deployment,
+  type DevChain,
+  deployProtocol,
+  getCourtDispute,
+  getJob,
+  joinJury,
+  revealVote,
+  signBid,
+  stake,
+  startDevChain,
+  transferToken,
+  voteCommitment,
+  writeDeploymentFile,
+} from '@ocn/contracts-client'
+import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
+import {
+  type Account,
+  type Chain,
+  type Client,
+  createWalletClient,
+  type Hex,
+  http,
+  keccak256,
+  parseEther,
+  type Transport,
+  toHex,
+} from 'viem'
+import { getBlock } from 'viem/actions'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createChainService, type OcnChainService } from '../../src/chain/index.js'
+import { createSilentLogger } from '../../src/core/logger.js'
+import { sleep } from '../../src/core/time.js'
+import { createRoleMetrics } from '../../src/roles/metrics.js'
+import { advanceChallenge, randomSalt } from '../../src/roles/verifier/challenge.js'
+import type { CourtContext } from '../../src/roles/verifier/context.js'
+import { keepDispute } from '../../src/roles/verifier/keeper.js'
+import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
+
+const e = parseEther
+const COLLATERAL = e('100')
+const PRICE = e('10')
+const REVEAL_PERIOD = 20
+type Wallet = Client<Transport, Chain, Account>
+
+let dir: string
+let chain: DevChain
+let deployment: Deployment
+let deploymentFile: string
+let admin: Wallet
+let requester: Wallet
+let provider: Wallet
+let juror: Wallet
+let verifierAccount: Account
+let salt = 0n
+
+const wallet = (account: Account): Wallet =>
+  createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl), pollingInterval: 50 })
+
+/** Runs the keeper on the dispute until it takes `step` (a few blocks at most). */
+async function keeperTakes(ctx: CourtContext, disputeId: bigint, step: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const taken = await keepDispute(ctx, disputeId)
+    if (taken === step) return
+    expect(taken).toBe('waiting')
+    await sleep(500, undefined, () => new Error('stopped'))
+  }
+  throw new Error(`the keeper never took ${step}`)
+}
+
+async function advance(seconds: number): Promise<void> {
+  await admin.request({ method: 'evm_increaseTime' as 'eth_chainId', params: [seconds] as never })
+  await admin.request({ method: 'evm_mine' as 'eth_chainId' })
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ocn-roles-court-'))
+  // blocks keep coming (the reveal waits for a block after the commitment)
+  chain = await startDevChain({ blockTime: 1 })
+  const [a0, a1, a2, a3, a4] = chain.accounts
+  admin = wallet(a0!)
+  requester = wallet(a1!)
+  provider = wallet(a2!)
+  verifierAccount = a3!
+  juror = wallet(a4!)
+  deployment = await deployProtocol(admin, {
+    court: { jurySize: 1, maxRounds: 1, drawDelay: 1, revealPeriod: REVEAL_PERIOD, appealPeriod: 5 },
+  })
+  deploymentFile = join(dir, 'deployment.json')
+  await writeDeploymentFile(deploymentFile, deployment)
+  const { token, stakeManager, jobMarket } = deployment.addresses
+  for (const w of [requester, provider, wallet(verifierAccount), juror])
+    await transferToken(admin, { token, to: w.account.address, amount: e('10000') })
+  for (const w of [provider, wallet(verifierAccount), juror]) {
+    await approveToken(w, { token, spender: stakeManager, amount: e('1000') })
+    await stake(w, { stakeManager, amount: e('1000') })
+  }
+  await joinJury(juror, { disputeCourt: deployment.addresses.disputeCourt!, amount: e('100') })
+  await approveToken(requester, { token, spender: jobMarket, amount: e('10000') })
+}, 120_000)
+
+afterAll(async () => {
+  await chain?.stop()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+/** A committed replay job of 4 leaves. */
+async function committedJob(): Promise<Hex> {
+  const { jobMarket } = deployment.addresses
+  const now = (await getBlock(admin)).timestamp
+  salt += 1n
+  const offer: OfferTerms = {
+    requester: requester.account.address,
+    modelHash: contentHashOf(new Uint8Array([1])),
+    inputHash: contentHashOf(new Uint8Array([2])),
+    specHash: contentHashOf(new Uint8Array([3])),
+    kind: 0,
+    verification: 0,
+    maxPrice: e('50'),
+    minCollateral: COLLATERAL,
+    biddingEnds: now + 60n,
+    deadline: now + 3600n,
+    sampleCount: 4,
+    microBatchSize: 1,
+    salt,
+  }
+  const bid = {
+    jobId: jobIdOf(offer),
+    provider: provider.account.address,
+    price: PRICE,
+    collateral: COLLATERAL,
+    expiry: now + 600n,
+    nonce: salt,
+    etaSeconds: 30,
+  }
+  const signature = await signBid(provider, {
+    domain: { chainId: chain.chain.id, verifyingContract: jobMarket },
+    bid,
+  })
+  const { jobId } = await award(requester, { jobMarket, offer, bid, signature })
+  await commitResult(provider, { jobMarket, jobId, resultRoot: keccak256(toHex('root')), leafCount: 4 })
+  return jobId
+}
+
+/** A verifier's court parts over a fresh chain service on `state`: what a restarted node has. */
+async function courtContext(state: StateStore): Promise<{ ctx: CourtContext; service: OcnChainService }> {
+  const init = {
+    rpcUrl: chain.rpcUrl,
+    account: verifierAccount,
+    deploymentFile,
+    confirmations: 0,
+    pollIntervalMs: 50,
+  }
+  const service = createChainService(init, { state, logger: createSilentLogger() })
+  await service.start()
+  const ctx: CourtContext = {
+    components: { chain: service, state },
+    metrics: createRoleMetrics(undefined),
+    log: createSilentLogger(),
+    me: verifierAccount.address.toLowerCase(),
+    market: () => deployment.addresses.jobMarket,
+    court: () => deployment.addresses.disputeCourt!,
+    pause: (ms) => sleep(ms, undefined, () => new Error('stopped')),
+  }
+  return { ctx, service }
+}
+
+/** The verifier's record of a committed job, with its sealed challenge of leaf 2 (salt only). */
+async function recordWithSealedChallenge(state: StateStore, jobId: Hex, sealSalt: Hex) {
+  const job = await getJob(admin, { jobMarket: deployment.addresses.jobMarket, jobId })
+  await state.createJob({
+    id: jobId,
+    role: 'verifier',
+    state: 'committed',
+    kind: 'inference',
+    verification: 'replay',
+    modelHash: contentHashOf(new Uint8Array([1])),
+    inputHash: contentHashOf(new Uint8Array([2])),
+    requester: job.requester,
+    provider: job.provider,
+    price: job.price,
+    collateral: job.collateral,
+    detail: {
+      role: 'verifier',
+      award: {
+        jobId,
+        requester: job.requester,
+        provider: job.provider,
+        price: job.price,
+        collateral: job.collateral,
+        modelHash: contentHashOf(new Uint8Array([1])),
+        inputHash: contentHashOf(new Uint8Array([2])),
+        specHash: contentHashOf(new Uint8Array([3])),
+        kind: 0,
+        verification: 0,
+        deadline: 0n,
+        sampleCount: 4,
+        microBatchSize: 1,
+        blockNumber: 0n,
+      },
+      challenge: { index: 2, replayed: keccak256(toHex('replayed')), salt: sealSalt },
+    },
+  })
+}
+
+async function openState(name: string): Promise<StateStore> {
+  const state = createStateStore({ path: join(dir, name) })
+  await state.open()
+  return state
+}
+
+describe('roles/verifier court parts', () => {
+  it('a crash after the salt is written and before the commit: the restarted node commits and reveals it', async () => {
+    const jobId = await committedJob()
+    const state = await openState('crash-before-commit')
+    await recordWithSealedChallenge(state, jobId, randomSalt())
+    const { ctx, service } = await courtContext(state)
+    await advanceChallenge(ctx, jobId)
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c).toMatchObject({ revealed: true, disputeId: expect.any(BigInt) })
+    const d = await getCourtDispute(admin, { disputeCourt: ctx.court(), disputeId: c.disputeId! })
+    expect(d).toMatchObject({ phase: CourtPhase.awaitingDraw, leafIndex: 2, claimedDataHash: c.replayed })
+    expect((await state.requireJob(jobId)).state).toBe('challenged')
+
+    // the keeper draws the jury of one (the only pool member), the juror votes, the keeper
+    // rules and executes: the provider is convicted
+    await keeperTakes(ctx, c.disputeId!, 'drawn')
+    const voteSalt = randomSalt()
+    const disputeCourt = ctx.court()
+    const commitment = voteCommitment({
+      disputeId: c.disputeId!,
+      round: 0n,
+      juror: juror.account.address,
+      choice: CourtVote.guilty,
+      salt: voteSalt,
+    })
+    await commitVote(juror, { disputeCourt, disputeId: c.disputeId!, commitment })
+    expect(await keepDispute(ctx, c.disputeId!)).toBe('waiting')
+    await revealVote(juror, {
+      disputeCourt,
+      disputeId: c.disputeId!,
+      choice: CourtVote.guilty,
+      salt: voteSalt,
+    })
+    await keeperTakes(ctx, c.disputeId!, 'ruled')
+    // one round only: the ruling is final and executes at once
+    await keeperTakes(ctx, c.disputeId!, 'executed')
+    expect(await keepDispute(ctx, c.disputeId!)).toBe('closed')
+    const job = await getJob(admin, { jobMarket: ctx.market(), jobId })
+    expect(job.status).toBe('providerSlashed')
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  it('a crash after the commitment is mined and before it is recorded: the restarted node finds it and reveals', async () => {
+    const jobId = await committedJob()
+    const state = await openState('crash-after-commit')
+    const sealSalt = randomSalt()
+    await recordWithSealedChallenge(state, jobId, sealSalt)
+    const { ctx, service } = await courtContext(state)
+    const verifier = wallet(verifierAccount)
+    const disputeCourt = ctx.court()
+    await approveToken(verifier, {
+      token: deployment.addresses.token,
+      spender: disputeCourt,
+      amount: e('10'),
+    })
+    const { disputeId } = await commitChallenge(verifier, {
+      disputeCourt,
+      jobId,
+      commitment: challengeCommitment({
+        jobId,
+        challenger: verifierAccount.address,
+        leafIndex: 2n,
+        claimedDataHash: keccak256(toHex('replayed')),
+        salt: sealSalt,
+      }),
+    })
+    await advanceChallenge(ctx, jobId)
+    expect(verifierDetail(await state.requireJob(jobId)).challenge).toMatchObject({
+      disputeId,
+      revealed: true,
+    })
+    expect((await getCourtDispute(admin, { disputeCourt, disputeId })).phase).toBe(CourtPhase.awaitingDraw)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  it('a node back after its reveal deadline gives the challenge up knowingly; any keeper expires it', async () => {
+    const jobId = await committedJob()
+    const state = await openState('back-too-late')
+    const sealSalt = randomSalt()
+    await recordWithSealedChallenge(state, jobId, sealSalt)
+    const { ctx, service } = await courtContext(state)
+    const verifier = wallet(verifierAccount)
+    const disputeCourt = ctx.court()
+    await approveToken(verifier, {
+      token: deployment.addresses.token,
+      spender: disputeCourt,
+      amount: e('10'),
+    })
+    const { disputeId } = await commitChallenge(verifier, {
+      disputeCourt,
+      jobId,
+      commitment: challengeCommitment({
+        jobId,
+        challenger: verifierAccount.address,
+        leafIndex: 2n,
+        claimedDataHash: keccak256(toHex('replayed')),
+        salt: sealSalt,
+      }),
+    })
+    await advance(REVEAL_PERIOD + 1)
+    await advanceChallenge(ctx, jobId)
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c.revealed).toBeUndefined()
+    expect(c.abandoned).toMatch(/reveal deadline passed/)
+    // nothing more is attempted for it
+    await advanceChallenge(ctx, jobId)
+    await keeperTakes(ctx, disputeId, 'expired')
+    expect(await keepDispute(ctx, disputeId)).toBe('closed')
+    await service.stop()
+    await state.close()
+  }, 120_000)
+})
