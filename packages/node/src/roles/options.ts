@@ -13,7 +13,8 @@ export interface RoleOptions {
    * Not knowing a provider's peer is the checker's ignorance, not the provider's refusal
    * (its capability ad may not have reached us yet), so a verifier keeps waiting for it
    * until this many seconds before the challenge window closes, and only then challenges
-   * the data as unserved.
+   * the data as unserved. A provider that does not answer at all (unreachable, refusing,
+   * timing out: perhaps restarting after a crash) is asked again until then too.
    */
   unknownPeerGraceSeconds: number
 }

@@ -55,6 +55,13 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   }
   const sample = await drawSample(ctx, jobId, onChain.resultRoot, termsLeafCount(award, assets))
   const served = await claimsFor(ctx, due, assets, sample.indices)
+  if (served.unserved !== undefined && (await unservedMayRecover(ctx, onChain.challengeEnds))) {
+    // an honest provider may be restarting: a challenge now would cost this verifier its bond
+    // when the jurors later find the leaves served. Asked again on the next tick, and judged
+    // unserved only once the window's end is within the grace.
+    ctx.log.info({ jobId, unserved: served.unserved }, 'provider did not answer; asking again before judging')
+    return
+  }
   const replay = await replayFor(ctx.components, assets, {
     peer: providerPeer,
     outputHash: served.outputHash,
@@ -116,6 +123,17 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
     return
   }
   return { jobId, detail, award, onChain, providerPeer }
+}
+
+/**
+ * Whether an answer the provider did not give at all (unreachable, refused, busy, timed out)
+ * may still come: true while the challenge window's end is farther than the grace, which is
+ * long enough for a provider restart. Answers that leave leaves out or break them are judged
+ * at once: they are not the symptom of a crash.
+ */
+async function unservedMayRecover(ctx: VerifierContext, challengeEnds: number | bigint): Promise<boolean> {
+  const left = BigInt(challengeEnds) - (await ctx.components.chain.chainTime())
+  return left > BigInt(ctx.options.unknownPeerGraceSeconds)
 }
 
 /** The provider's claims for the sampled leaves, taken only from the root it committed. */
