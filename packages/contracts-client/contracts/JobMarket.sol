@@ -416,14 +416,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
         if (err != ECDSA.RecoverError.NoError || signer != provider) revert InvalidBidSignature(provider);
 
-        job.requester = msg.sender;
-        job.price = SafeCast.toUint96(bid.price);
-        job.provider = provider;
-        job.collateral = SafeCast.toUint96(bid.collateral);
-        job.deadline = SafeCast.toUint40(offer.deadline);
-        job.status = JobStatus.Awarded;
-        job.leafCount = _leafCountOf(jobId, offer);
-        job.termsId = currentTermsId;
+        _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
         if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
         if (address(attributionPool) != address(0)) _bindAttribution(jobId, job, offer.modelHash);
 
@@ -474,6 +467,24 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             offer.sampleCount,
             offer.microBatchSize
         );
+    }
+
+    /// @dev Writes the awarded job's first three slots. Every value is computed (and every cast
+    /// checked) before the first write, so the writes to each slot sit together with no branch
+    /// between them and the optimizer keeps the slot's value instead of reloading it per field.
+    function _storeAwarded(Job storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
+        uint96 price = SafeCast.toUint96(bid.price);
+        uint96 collateral = SafeCast.toUint96(bid.collateral);
+        uint40 deadline = SafeCast.toUint40(offer.deadline);
+        uint32 termsId = currentTermsId;
+        job.requester = msg.sender;
+        job.price = price;
+        job.provider = bid.provider;
+        job.collateral = collateral;
+        job.deadline = deadline;
+        job.status = JobStatus.Awarded;
+        job.leafCount = leafCount;
+        job.termsId = termsId;
     }
 
     /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
