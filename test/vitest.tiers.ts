@@ -9,6 +9,7 @@ export const system: Record<string, string> = {
   'e2e/hostile.test.ts':
     'anvil and two daemons over libp2p TCP; four hostile libp2p peers flood gossip and stall streams',
   'e2e/fresh-clone.test.ts': 'clones the repository, npm ci and a full build in child processes',
+  'e2e/chaos.test.ts': 'a devnet of ocn processes, killed (SIGKILL) and restarted on a seeded schedule',
   'e2e/crash.test.ts': 'a devnet of ocn processes, killed and restarted',
   'e2e/lifecycle.test.ts': 'anvil and five daemons over libp2p TCP',
   'e2e/models.test.ts': 'anvil and daemons over libp2p TCP; spawns ocn',

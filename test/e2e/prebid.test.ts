@@ -9,7 +9,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeDatanetFixture } from '@ocn/cli'
-import { getJob } from '@ocn/contracts-client'
+import { approveToken, getJob } from '@ocn/contracts-client'
 import {
   cpuReplayProfile,
   decodeSafetensors,
@@ -91,6 +91,14 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     const r = node('requester')
     const { chain, network, store } = r.components.parts as Required<typeof r.components.parts>
     for (const bytes of [job.model, job.inputBytes, job.specBytes]) await store.putBytes(bytes)
+    // peers accept an offer only when the requester's allowance covers its maxPrice
+    await chain.serialize(() =>
+      approveToken(chain.client, {
+        token: net.deployment.addresses.token,
+        spender: net.deployment.addresses.jobMarket,
+        amount: OPEN,
+      }),
+    )
     const now = BigInt(Math.floor(Date.now() / 1000))
     const terms: OfferTerms = {
       requester: r.address,

@@ -14,6 +14,7 @@ export async function submit(
   // the request object simulateContract returned; its precise type is checked at the call site
   request: unknown,
   functionName: string,
+  onSent?: (hash: Hash) => void | Promise<void>,
 ): Promise<WriteResult> {
   let hash: Hash
   try {
@@ -21,6 +22,7 @@ export async function submit(
   } catch (err) {
     throw toContractsClientError(err, functionName)
   }
+  await onSent?.(hash)
   const receipt = await waitForTransactionReceipt(client, { hash }).catch((err: unknown) => {
     throw toContractsClientError(err, functionName)
   })

@@ -34,6 +34,11 @@ export interface WriteResult {
 export interface WriteOptions {
   /** overrides the estimate; tests and benchmarks keep it undefined */
   gas?: bigint
+  /**
+   * Called with the transaction's hash as soon as it is sent, before its receipt: a caller
+   * that records it survives a crash while the transaction is pending.
+   */
+  onSent?: (hash: Hash) => void | Promise<void>
 }
 
 /** Job status as JobMarket.JobStatus stores it. */

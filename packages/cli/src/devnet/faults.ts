@@ -107,11 +107,32 @@ export interface CheatingFaultPlanOptions {
   forgeAttribution?: boolean
   /** answer spot checks dishonestly (answer-faults.ts); honest answers when absent */
   answer?: AnswerCheat
+  /**
+   * Die (SIGKILL, as `kill -9` would) right after the first commit transaction is sent and
+   * before its receipt: the chaos test's "between the commit and its record" crash.
+   */
+  crashAfterCommitSent?: boolean
 }
 
-/** A provider that commits corrupted results, as `options` says. */
-export function createCheatingFaultPlan(options: CheatingFaultPlanOptions): ProviderFaultPlan {
+/** What the crash seam does: the process kills itself as `kill -9` would, with no cleanup. */
+const killSelf = (): void => {
+  process.kill(process.pid, 'SIGKILL')
+}
+
+/** A provider that commits corrupted results (or crashes mid-commit), as `options` says. */
+export function createCheatingFaultPlan(
+  options: CheatingFaultPlanOptions,
+  crash: () => void = killSelf,
+): ProviderFaultPlan {
   return {
+    ...(options.crashAfterCommitSent === true
+      ? {
+          afterCommitSent(at, txHash) {
+            at.log.warn({ jobId: at.jobId, txHash }, 'fault plan: crashing right after the commit was sent')
+            crash()
+          },
+        }
+      : {}),
     tamperInference(at, result) {
       const tampered = cheatIndices(result.dataHashes.length, options.fraction)
       if (tampered.length === 0) return { ...result, tampered }
@@ -175,16 +196,19 @@ export function parseCheatingFaultPlanOptions(json: string | undefined): Cheatin
     throw invalid(`not JSON: ${(cause as Error).message}`)
   }
   if (typeof value !== 'object' || value === null) throw invalid('not an object')
-  const { fraction, forgeAttribution, answer } = value as Record<string, unknown>
+  const { fraction, forgeAttribution, answer, crashAfterCommitSent } = value as Record<string, unknown>
   if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1))
     throw invalid('fraction must be 0..1')
   if (forgeAttribution !== undefined && typeof forgeAttribution !== 'boolean')
     throw invalid('forgeAttribution must be a boolean')
   if (answer !== undefined && !ANSWER_CHEATS.includes(answer as AnswerCheat))
     throw invalid(`answer must be one of ${ANSWER_CHEATS.join(', ')}`)
+  if (crashAfterCommitSent !== undefined && typeof crashAfterCommitSent !== 'boolean')
+    throw invalid('crashAfterCommitSent must be a boolean')
   return {
     fraction,
     ...(forgeAttribution === undefined ? {} : { forgeAttribution }),
     ...(answer === undefined ? {} : { answer: answer as AnswerCheat }),
+    ...(crashAfterCommitSent === undefined ? {} : { crashAfterCommitSent }),
   }
 }

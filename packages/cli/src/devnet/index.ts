@@ -6,5 +6,11 @@ export * from './faults.js'
 export * from './options.js'
 export * from './phase.js'
 export { devnetPhaseNames, devnetPhases } from './phases.js'
-export { type NodeProcess, type NodeReadyLine, ocnBinPath, spawnNode } from './processes.js'
+export {
+  faultyNodeBinPath,
+  type NodeProcess,
+  type NodeReadyLine,
+  ocnBinPath,
+  spawnNode,
+} from './processes.js'
 export * from './workload.js'

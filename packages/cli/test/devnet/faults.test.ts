@@ -159,6 +159,13 @@ describe('parseCheatingFaultPlanOptions', () => {
     expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"answer":"lie"}')).toThrow(
       expect.objectContaining({ code: 'DEVNET_OPTIONS_INVALID', details: expect.stringMatching(/withhold/) }),
     )
+    expect(parseCheatingFaultPlanOptions('{"fraction":0,"crashAfterCommitSent":true}')).toEqual({
+      fraction: 0,
+      crashAfterCommitSent: true,
+    })
+    expect(() => parseCheatingFaultPlanOptions('{"fraction":0,"crashAfterCommitSent":"yes"}')).toThrow(
+      /not a fault plan/,
+    )
   })
 })
 
@@ -250,5 +257,18 @@ describe('spot-check answer cheats', () => {
     store.set(manifestHash, new Uint8Array([1, 2, 3]))
     expect((await answer('withhold-checkpoints')).result).toEqual(honest.result)
     store.set(manifestHash, manifest)
+  })
+})
+
+describe('crashAfterCommitSent', () => {
+  it('crashes right after a commit is sent only when the plan says so', async () => {
+    const log = createSilentLogger()
+    const at = { jobId: `0x${'ab'.repeat(32)}` as const, log }
+    let crashes = 0
+    const honest = createCheatingFaultPlan({ fraction: 0 }, () => crashes++)
+    expect(honest.afterCommitSent).toBeUndefined()
+    const crashing = createCheatingFaultPlan({ fraction: 0, crashAfterCommitSent: true }, () => crashes++)
+    await crashing.afterCommitSent?.(at, `0x${'cd'.repeat(32)}`)
+    expect(crashes).toBe(1)
   })
 })

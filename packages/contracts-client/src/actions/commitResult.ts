@@ -18,7 +18,7 @@ export type CommitResultReturnType = WriteResult
 /** Commits the Merkle root over the job's result leaves (provider only, before the deadline). */
 export async function commitResult(
   client: ProtocolWalletClient,
-  { jobMarket, jobId, resultRoot, leafCount, gas }: CommitResultParameters,
+  { jobMarket, jobId, resultRoot, leafCount, gas, onSent }: CommitResultParameters,
 ): Promise<CommitResultReturnType> {
   const { request } = await simulate('commitResult', () =>
     simulateContract(client, {
@@ -30,5 +30,5 @@ export async function commitResult(
       ...(gas === undefined ? {} : { gas }),
     }),
   )
-  return submit(client, request, 'commitResult')
+  return submit(client, request, 'commitResult', onSent)
 }

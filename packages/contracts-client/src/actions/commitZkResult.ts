@@ -32,7 +32,7 @@ export type CommitZkResultReturnType = WriteResult
  */
 export async function commitZkResult(
   client: ProtocolWalletClient,
-  { jobMarket, jobId, proof, inputCommitment, outputCommitment, gas }: CommitZkResultParameters,
+  { jobMarket, jobId, proof, inputCommitment, outputCommitment, gas, onSent }: CommitZkResultParameters,
 ): Promise<CommitZkResultReturnType> {
   const { request } = await simulate('commitZkResult', () =>
     simulateContract(client, {
@@ -54,5 +54,5 @@ export async function commitZkResult(
       ...(gas === undefined ? {} : { gas }),
     }),
   )
-  return submit(client, request, 'commitZkResult')
+  return submit(client, request, 'commitZkResult', onSent)
 }

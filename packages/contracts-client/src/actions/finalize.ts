@@ -14,7 +14,7 @@ export type FinalizeReturnType = WriteResult
 /** Settles a committed job after its challenge window: pays the provider, unlocks collateral. */
 export async function finalize(
   client: ProtocolWalletClient,
-  { jobMarket, jobId, gas }: FinalizeParameters,
+  { jobMarket, jobId, gas, onSent }: FinalizeParameters,
 ): Promise<FinalizeReturnType> {
   const { request } = await simulate('finalize', () =>
     simulateContract(client, {
@@ -26,5 +26,5 @@ export async function finalize(
       ...(gas === undefined ? {} : { gas }),
     }),
   )
-  return submit(client, request, 'finalize')
+  return submit(client, request, 'finalize', onSent)
 }

@@ -1,5 +1,13 @@
 export { ChainServiceError, type ChainServiceErrorCode } from './errors.js'
 export {
+  awaitIntent,
+  type IntentDeps,
+  type IntentOutcome,
+  intentOutcome,
+  type SendWithIntentParameters,
+  sendWithIntent,
+} from './intents.js'
+export {
   createModelStatusCache,
   defaultModelStatusCacheOptions,
   type ModelStatusCache,

@@ -32,9 +32,8 @@ export interface RequesterFundsOptions {
   /** a read that takes longer counts as unknown */
   readTimeoutMs: number
   /**
-   * also require the allowance to cover maxPrice. Off by default: our requester approves the
-   * JobMarket just before it awards (roles/requester/award.ts), so at offer time an honest
-   * requester's allowance is usually 0.
+   * also require the allowance to cover maxPrice (on by default: the requester role raises its
+   * allowance before it publishes an offer, roles/requester/allowance.ts)
    */
   requireAllowance: boolean
 }
@@ -44,7 +43,7 @@ export const defaultRequesterFundsOptions: RequesterFundsOptions = {
   shortfallTtlMs: 2_000,
   capacity: 4096,
   readTimeoutMs: 5_000,
-  requireAllowance: false,
+  requireAllowance: true,
 }
 
 export type FundsVerdict = 'covered' | 'short-balance' | 'short-allowance' | 'unknown'

@@ -19,6 +19,7 @@ import {
   type ProtocolReadClient,
   type ProtocolWalletClient,
   registerZkModel,
+  type WriteResult,
 } from '@ocn/contracts-client'
 import { zkJobBinding } from '@ocn/protocol'
 import {
@@ -34,7 +35,7 @@ import {
   vectorCommitment,
   type ZkCircuitArtifacts,
 } from '@ocn/prover'
-import { type Address, type Hex, isAddressEqual, toHex } from 'viem'
+import { type Address, type Hash, type Hex, isAddressEqual, toHex } from 'viem'
 import { deployContract, waitForTransactionReceipt } from 'viem/actions'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type NamedTensors, typedView } from '../executor/tensor.js'
@@ -169,8 +170,15 @@ export interface ProveZkJobParameters {
   jobId: Hex
   artifacts: ZkCircuitArtifacts
   inputs: NamedTensors
-  /** Runs the commit transaction (the chain service serializes a node's transactions). */
-  send?: <T>(write: () => Promise<T>) => Promise<T>
+  /**
+   * Runs the commit transaction (the chain service serializes a node's transactions), with
+   * the proof in hand before it is sent (the provider stores it first, to survive a crash);
+   * `write` calls `onSent` with the hash before it waits for the receipt.
+   */
+  send?: (
+    write: (onSent?: (hash: Hash) => Promise<void>) => Promise<WriteResult>,
+    proof: InferenceProof,
+  ) => Promise<WriteResult>
   signal?: AbortSignal
 }
 
@@ -210,15 +218,16 @@ export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJ
     throw new RoleError('ROLE_INPUT_MISMATCH', 'the fetched input is not the one the award committed to')
   }
   const args = toGroth16CallArguments(proof.proof, proof.publicSignals)
-  const write = () =>
+  const write = (onSent?: (hash: Hash) => Promise<void>) =>
     commitZkResult(client, {
+      ...(onSent === undefined ? {} : { onSent }),
       jobMarket,
       jobId,
       proof: { a: args.a, b: args.b, c: args.c },
       inputCommitment: BigInt(proof.commitments.inputCommitment),
       outputCommitment: BigInt(proof.commitments.outputCommitment),
     })
-  const { hash } = params.send === undefined ? await write() : await params.send(write)
+  const { hash } = params.send === undefined ? await write() : await params.send(write, proof)
   return { proof, txHash: hash }
 }
 

@@ -26,7 +26,10 @@ export function createdJob(record: NewJobRecord): JobRecord {
   }
 }
 
-/** `job` moved to `to` (the caller has checked the state machine allows it). */
+/**
+ * `job` moved to `to` (the caller has checked the state machine allows it). A transition
+ * records the outcome of the intent that was pending, so it drops it unless the patch sets one.
+ */
 export function transitionedJob(
   job: JobRecord,
   to: JobState,
@@ -36,8 +39,9 @@ export function transitionedJob(
   const entry: JobHistoryEntry = { state: to, at }
   if (parameters.txHash !== undefined) entry.txHash = parameters.txHash
   if (parameters.note !== undefined) entry.note = parameters.note
+  const { intent: _done, ...rest } = job
   return {
-    ...job,
+    ...rest,
     ...parameters.patch,
     id: job.id,
     role: job.role,

@@ -14,6 +14,22 @@ export interface JobHistoryEntry {
   note?: string
 }
 
+/** The on-chain actions a node records as intents before it sends their transactions. */
+export type ChainAction = 'commit' | 'zkCommit' | 'finalize' | 'award' | 'expire' | 'challenge'
+
+/**
+ * An on-chain action this node decided on, written before its transaction is sent and dropped
+ * by the transition that records its outcome: a node restarted with an intent pending knows
+ * a transaction may be in flight (its hash, once sent) and asks the chain before acting again.
+ */
+export interface ChainIntent {
+  action: ChainAction
+  /** Unix milliseconds the intent was recorded. */
+  recordedAt: number
+  /** The transaction's hash, recorded as soon as it was sent (before its receipt). */
+  txHash?: string
+}
+
 /**
  * One job as this node sees it. `role` says which side the node is on; ids and hashes are
  * 0x-hex strings as they appear on-chain and on the wire; amounts are bigints in token base
@@ -40,6 +56,8 @@ export interface JobRecord {
   updatedAt: number
   history: JobHistoryEntry[]
   detail?: JobDetail
+  /** The on-chain action in flight for this job, if any (see ChainIntent). */
+  intent?: ChainIntent | undefined
 }
 
 export type BidStatus = 'sent' | 'received' | 'accepted' | 'rejected'

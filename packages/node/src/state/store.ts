@@ -36,10 +36,15 @@ export interface StateStore {
   /**
    * Moves a job to `to`, checked against the state machine, writing the job and anything
    * in `parameters` in one atomic batch. Transitions of one job are serialized, so two
-   * concurrent attempts to settle it cannot both succeed.
+   * concurrent attempts to settle it cannot both succeed. A move to the state the job is
+   * already in is a no-op (an event and a tick that both saw the same chain change race
+   * harmlessly): the job is returned unchanged, and only the bids and cursor are written.
    */
   transitionJob(id: string, to: JobState, parameters?: TransitionJobParameters): Promise<JobRecord>
-  /** Updates fields without changing state (e.g. a fetched result location). */
+  /**
+   * Updates fields without changing state (e.g. a fetched result location). A patch with an
+   * `intent` records it (see ChainIntent); `intent: undefined` drops the pending one.
+   */
   updateJob(id: string, patch: JobPatch): Promise<JobRecord>
   putBid(bid: BidRecord): Promise<void>
   listBids(jobId?: string): Promise<BidRecord[]>
@@ -103,6 +108,10 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     async transitionJob(id, to, parameters = {}) {
       return locks.run(id, async () => {
         const job = await requireJob(id)
+        if (job.state === to) {
+          await commit(alongside(parameters))
+          return job
+        }
         if (!canTransition(job.state, to)) throw new IllegalTransitionError(id, job.state, to)
         const next = transitionedJob(job, to, parameters)
         await commit({ jobs: [next], ...alongside(parameters) })

@@ -186,10 +186,14 @@ describe('gossip validator: floods cost the flooder', () => {
     expect(other.verdict).toBe('ignore')
   })
 
-  it('an offer from a requester whose balance does not cover maxPrice is ignored; a funded one accepted', async () => {
+  it('an offer whose requester balance or allowance does not cover maxPrice is ignored; a funded one accepted', async () => {
     const broke = await makeIdentity()
     const funded = await makeIdentity()
-    const book = new Map<string, Funds>([[funded.account.address, { balance: 10n ** 18n, allowance: 0n }]])
+    const unapproved = await makeIdentity()
+    const book = new Map<string, Funds>([
+      [funded.account.address, { balance: 10n ** 18n, allowance: 10n ** 18n }],
+      [unapproved.account.address, { balance: 10n ** 18n, allowance: 0n }],
+    ])
     const { v } = await validator(
       new RequesterFunds(async (a) => book.get(a) ?? { balance: 0n, allowance: 0n }),
     )
@@ -198,9 +202,15 @@ describe('gossip validator: floods cost the flooder', () => {
       verdict: 'ignore',
       reason: 'unfunded-short-balance',
     })
+    // rich, but the JobMarket could not pull the escrow: an award would revert
+    const unapprovedOffer = encodeJobOffer(await signedOffer(unapproved))
+    expect(await v.validate(OFFERS_TOPIC, unapproved.peerId, unapprovedOffer)).toEqual({
+      verdict: 'ignore',
+      reason: 'unfunded-short-allowance',
+    })
     const richOffer = encodeJobOffer(await signedOffer(funded))
     expect((await v.validate(OFFERS_TOPIC, funded.peerId, richOffer)).verdict).toBe('accept')
-    expect(v.cacheSizes()).toMatchObject({ seenJobs: 1, signatureVerdicts: 2, requesterFunds: 2 })
+    expect(v.cacheSizes()).toMatchObject({ seenJobs: 1, signatureVerdicts: 3, requesterFunds: 3 })
   })
 
   it('a forged offer is rejected once per signature, from the cache after that', async () => {

@@ -51,6 +51,11 @@ export interface ProviderFaultPlan {
   tamperAttribution(at: FaultContext, result: AttributionResult): AttributionResult
   /** the answer to a verifier's, arbiter's or requester's request for committed leaves */
   tamperAnswer(at: AnswerContext, request: ResultRequest, response: ResultResponse): Promise<ResultResponse>
+  /**
+   * Called right after a commit transaction is sent and its hash recorded, before its
+   * receipt (the devnet's chaos test crashes the process here). Honest plans have none.
+   */
+  afterCommitSent?(at: FaultContext, txHash: Hex): void | Promise<void>
 }
 
 /** Every result as it was computed. */

@@ -57,7 +57,7 @@ export function createProviderRole(
   const bidding = new Bidding(ctx)
   const runner: JobRunner = new JobRunner(ctx, {
     faults: extras.faults ?? honestFaultPlan,
-    reconcile: (job) => reconciler.reconcile(job),
+    reconcile: (job) => reconciler.reconcile(job.id),
     // a fresh ad means a verifier that joined after the last periodic ad still finds us
     committed: () => void advertiser.publish(),
   })
@@ -95,6 +95,7 @@ export function createProviderRole(
       network.results.setResultHandler(undefined)
       await ticker.stop()
       await runner.drain()
+      await reconciler.settled()
     },
     async offers() {
       return bidding.offers()

@@ -1,15 +1,25 @@
 /**
  * Keeping the provider's records in line with the chain. Award events start executions; the
- * tick asks the chain where each open job stands, which also recovers a restart: a job left
- * in `awarded` or `executing` runs again, a commit or award made just before a crash is found,
- * and a committed job is finalized once its challenge window has passed.
+ * other events of our jobs (commit, challenge, resolution, finalization, expiry) and the
+ * periodic tick ask the chain where the job stands and walk the record there, which also
+ * recovers a restart: a job left in `awarded` or `executing` runs again, a commit or award
+ * made just before a crash is found, and a committed job is finalized once its challenge
+ * window has passed. Every terminal on-chain state (finalized, slashed, expired) ends the
+ * local record, so its job slot is freed.
+ *
+ * The handlers of one job run one at a time (JobLocks): an event and the tick that saw the
+ * same chain change act one after the other, and the second finds the work done.
  */
 import { finalize, getJob, type GetJobReturnType as JobView, type ProtocolEvent } from '@ocn/contracts-client'
 import { decodeJobOffer } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
+import { intentOutcome, sendWithIntent } from '../../chain/intents.js'
 import { providerDetail } from '../../state/job-detail.js'
-import type { JobRecord } from '../../state/records.js'
+import { JobLocks } from '../../state/job-locks.js'
+import { isTerminalJobState, type JobState } from '../../state/job-state.js'
+import type { JobPatch, JobRecord } from '../../state/records.js'
 import { openJobs, type ProviderContext } from './context.js'
+import { reconcilePlan } from './reconcile-plan.js'
 
 export interface ReconcilerDeps {
   /** starts (or joins) the execution of an awarded job */
@@ -17,7 +27,19 @@ export interface ReconcilerDeps {
   isRunning(jobId: string): boolean
 }
 
+/** Events after the award that move one of our jobs: each makes the job reconcile at once. */
+const SETTLING_EVENTS: ReadonlySet<string> = new Set([
+  'ResultCommitted',
+  'ZkResultCommitted',
+  'Challenged',
+  'ChallengeResolved',
+  'JobFinalized',
+  'JobExpired',
+])
+
 export class Reconciler {
+  private readonly locks = new JobLocks()
+
   constructor(
     private readonly ctx: ProviderContext,
     private readonly deps: ReconcilerDeps,
@@ -27,104 +49,143 @@ export class Reconciler {
   async tick(): Promise<void> {
     for (const job of await openJobs(this.ctx)) {
       if (this.deps.isRunning(job.id)) continue
-      // a challenge resolved in our favour puts the job back to committed on-chain
-      await this.reconcile(job).catch((err: unknown) =>
+      await this.reconcile(job.id).catch((err: unknown) =>
         this.ctx.log.warn({ jobId: job.id, err }, 'reconcile failed'),
       )
     }
   }
 
-  /** JobAwarded events: ours start executing, a bid that lost is closed. */
+  /** Resolves once the handlers started so far have ended (shutdown). */
+  settled(): Promise<void> {
+    return this.locks.settled()
+  }
+
+  /** JobAwarded events: ours start executing, a bid that lost is closed; later events reconcile. */
   async onEvents(events: ProtocolEvent[]): Promise<void> {
-    const { state } = this.ctx.components
     for (const event of events) {
-      if (event.eventName !== 'JobAwarded') continue
-      const { jobId, provider } = event.args
-      const job = await state.getJob(jobId)
-      if (job === undefined || job.role !== 'provider') continue
-      if (provider.toLowerCase() !== this.ctx.me) {
-        if (job.state === 'bidding')
-          await state.transitionJob(jobId, 'failed', { note: 'awarded to another provider' })
-        continue
+      if (event.eventName === 'JobAwarded') {
+        const { jobId, provider, price, collateral } = event.args
+        await this.locks.run(jobId, () =>
+          this.onAward(jobId, provider, { price, collateral, txHash: event.transactionHash }),
+        )
+      } else if (SETTLING_EVENTS.has(event.eventName) && 'jobId' in event.args) {
+        const jobId = event.args.jobId
+        // a job executing records its own commit; the tick follows it from there
+        if (this.deps.isRunning(jobId)) continue
+        // quick: the listener only starts the reconcile (the tick catches up on a failure)
+        void this.reconcile(jobId).catch((err: unknown) =>
+          this.ctx.log.warn({ jobId, err }, 'reconcile after an event failed'),
+        )
       }
-      if (job.state === 'bidding') {
-        await state.transitionJob(jobId, 'awarded', {
-          patch: { price: event.args.price, collateral: event.args.collateral },
-          txHash: event.transactionHash,
-        })
-        this.ctx.log.info({ jobId }, 'job awarded to us')
-      }
-      this.deps.execute(jobId)
     }
   }
 
-  /** Brings a local record in line with the job's on-chain status. */
-  async reconcile(job: JobRecord): Promise<void> {
-    const { chain, state } = this.ctx.components
-    const jobId = job.id as Hex
-    const onChain = await getJob(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId })
-    switch (onChain.status) {
-      case 'awarded':
-        return this.awarded(job, onChain)
-      case 'committed':
-        return this.committed(job, onChain)
-      case 'challenged':
-        if (job.state === 'committed') await state.transitionJob(jobId, 'challenged')
-        return
-      case 'finalized':
-        return this.finalized(job, onChain)
-      case 'providerSlashed':
-        if (job.state === 'committed' || job.state === 'challenged') {
-          await state.transitionJob(jobId, 'slashed', { note: 'challenge upheld' })
-        }
-        return
-      case 'expired':
-        if (job.state === 'awarded' || job.state === 'executing') await state.transitionJob(jobId, 'expired')
-        return
-      case 'none':
-        return this.neverAwarded(job)
-    }
-  }
-
-  private async awarded(job: JobRecord, onChain: JobView): Promise<void> {
-    const { state } = this.ctx.components
-    // the award event may have been missed while the node was down
-    if (job.state === 'bidding' && onChain.provider.toLowerCase() === this.ctx.me) {
-      await state.transitionJob(job.id, 'awarded', { note: 'award found on-chain after restart' })
-      this.deps.execute(job.id)
-    } else if (job.state === 'bidding') {
-      await state.transitionJob(job.id, 'failed', { note: 'awarded to another provider' })
-    } else if (job.state === 'awarded' || job.state === 'executing') this.deps.execute(job.id)
-  }
-
-  private async committed(job: JobRecord, onChain: JobView): Promise<void> {
-    const { chain, state } = this.ctx.components
-    if (job.state === 'executing' && onChain.resultRoot === job.resultRoot) {
-      await state.transitionJob(job.id, 'committed', { note: 'commit found on-chain after restart' })
-      return
-    }
-    if (job.state !== 'committed') return
-    if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
-    const { hash } = await chain.serialize(() =>
-      finalize(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobId: job.id as Hex }),
-    )
-    await state.transitionJob(job.id, 'finalized', { txHash: hash })
-    this.ctx.log.info({ jobId: job.id }, 'job finalized; payment collected')
-  }
-
-  private async finalized(job: JobRecord, onChain: JobView): Promise<void> {
-    const { state } = this.ctx.components
-    // a zk job settles at commit: a restart after commitZkResult finds it finalized while executing
-    if (job.state === 'executing' && job.verification === 'zk') {
-      await state.transitionJob(job.id, 'committed', {
-        patch: { resultRoot: onChain.resultRoot },
-        note: 'zk commit found on-chain after restart',
+  /** Brings the local record of `jobId` in line with the job's on-chain status. */
+  reconcile(jobId: string): Promise<void> {
+    return this.locks.run(jobId, async () => {
+      const job = await this.ctx.components.state.getJob(jobId)
+      if (job === undefined || job.role !== 'provider' || isTerminalJobState(job.state)) return
+      const { chain } = this.ctx.components
+      const onChain = await getJob(chain.client, {
+        jobMarket: chain.deployment.addresses.jobMarket,
+        jobId: jobId as Hex,
       })
-      await state.transitionJob(job.id, 'finalized')
+      await this.follow(job, onChain)
+    })
+  }
+
+  private async onAward(
+    jobId: string,
+    provider: string,
+    award: { price: bigint; collateral: bigint; txHash: string },
+  ): Promise<void> {
+    const { state } = this.ctx.components
+    const job = await state.getJob(jobId)
+    if (job === undefined || job.role !== 'provider') return
+    if (provider.toLowerCase() !== this.ctx.me) {
+      if (job.state === 'bidding')
+        await state.transitionJob(jobId, 'failed', { note: 'awarded to another provider' })
       return
     }
-    if (job.state === 'committed' || job.state === 'challenged')
-      await state.transitionJob(job.id, 'finalized')
+    if (job.state === 'bidding') {
+      await state.transitionJob(jobId, 'awarded', {
+        patch: { price: award.price, collateral: award.collateral },
+        txHash: award.txHash,
+      })
+      this.ctx.log.info({ jobId }, 'job awarded to us')
+    }
+    if (job.state === 'bidding' || job.state === 'awarded' || job.state === 'executing')
+      this.deps.execute(jobId)
+  }
+
+  private async follow(job: JobRecord, onChain: JobView): Promise<void> {
+    const mine = onChain.status !== 'none' && onChain.provider.toLowerCase() === this.ctx.me
+    const plan = reconcilePlan(job.state, onChain.status, mine)
+    let current = job
+    for (const { to, note } of plan.transitions) current = await this.step(current, to, note, onChain)
+    switch (plan.action) {
+      case 'execute':
+        return this.deps.execute(job.id)
+      case 'finalize':
+        return this.finalizeWhenDue(current, onChain)
+      case 'give-up-when-due':
+        return this.neverAwarded(current)
+    }
+  }
+
+  /** One planned transition, with what the chain says of the job where the record lacks it. */
+  private async step(job: JobRecord, to: JobState, note: string, onChain: JobView): Promise<JobRecord> {
+    const patch: JobPatch =
+      to === 'awarded'
+        ? { price: onChain.price, collateral: onChain.collateral }
+        : to === 'committed' && job.resultRoot === undefined
+          ? { resultRoot: onChain.resultRoot }
+          : {}
+    const next = await this.ctx.components.state.transitionJob(job.id, to, { patch, note })
+    if (to === 'committed') this.recordedCommit(job, onChain)
+    if (to === 'finalized') this.ctx.log.info({ jobId: job.id }, 'job finalized on-chain')
+    else if (isTerminalJobState(to) || to === 'expired')
+      this.ctx.log.warn({ jobId: job.id, state: to, note }, 'job ended on-chain')
+    return next
+  }
+
+  /**
+   * The record caught up with a commit that landed while it said `awarded` or `executing`
+   * (killed between the transaction and its record). The leaves were written before the
+   * transaction was sent, so they are the ones the chain holds.
+   */
+  private recordedCommit(job: JobRecord, onChain: JobView): void {
+    if (job.verification === 'replay' && job.resultRoot !== onChain.resultRoot) {
+      this.ctx.log.error(
+        { jobId: job.id, local: job.resultRoot, onChain: onChain.resultRoot },
+        'the committed root is not the one on this record: its leaves cannot answer a dispute',
+      )
+    }
+    this.ctx.metrics.resultsCommitted.inc({ kind: job.kind })
+  }
+
+  /** Finalizes a committed job once its challenge window is behind us (and collects the payment). */
+  private async finalizeWhenDue(job: JobRecord, onChain: JobView): Promise<void> {
+    const { chain, state } = this.ctx.components
+    if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
+    // a finalize sent before a restart and still pending is not sent again
+    if (job.intent?.action === 'finalize' && (await intentOutcome(chain.client, job.intent)) === 'pending')
+      return
+    const jobMarket = chain.deployment.addresses.jobMarket
+    const jobId = job.id as Hex
+    try {
+      const { hash } = await sendWithIntent(this.ctx.components, {
+        jobId,
+        action: 'finalize',
+        send: (onSent) => finalize(chain.client, { jobMarket, jobId, onSent }),
+      })
+      await state.transitionJob(jobId, 'finalized', { txHash: hash })
+      this.ctx.log.info({ jobId }, 'job finalized; payment collected')
+    } catch (err) {
+      // anyone may finalize: the requester's finalize may have landed first
+      if ((await getJob(chain.client, { jobMarket, jobId })).status !== 'finalized') throw err
+      await state.transitionJob(jobId, 'finalized', { note: 'finalized on-chain by another party' })
+    }
   }
 
   /** Never awarded: give up once the offer's deadline is behind us. */

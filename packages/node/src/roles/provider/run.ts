@@ -7,6 +7,7 @@
 import { getJob } from '@ocn/contracts-client'
 import { decodeJobOffer, MerkleTree } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
+import { awaitIntent, intentOutcome } from '../../chain/intents.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
 import type { InferenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
 import { providerDetail } from '../../state/job-detail.js'
@@ -14,9 +15,18 @@ import type { JobRecord } from '../../state/records.js'
 import { attributionRequestFor } from '../attribution.js'
 import { RoleError } from '../errors.js'
 import { type JobAssets, loadJobAssets } from '../shared.js'
-import { type ComputedResult, commitComputedResult, proveAndCommitZkJob } from './commit.js'
+import {
+  type ComputedResult,
+  commitComputedResult,
+  persistedResult,
+  proveAndCommitZkJob,
+  sendCommit,
+} from './commit.js'
 import type { ProviderContext } from './context.js'
 import type { FaultContext, ProviderFaultPlan } from './faults.js'
+
+/** How long a restarted provider waits for a commit it sent before the restart to be mined. */
+const PENDING_COMMIT_WAIT_MS = 60_000
 
 /** The output artifact of a training job: what the requester and verifiers fetch. */
 export interface TrainingManifest {
@@ -79,6 +89,7 @@ export class JobRunner {
     }
     if (job.state === 'awarded') job = await state.transitionJob(jobId, 'executing')
     if (job.state !== 'executing') return
+    if (await this.resumeCommit(job)) return
     const detail = providerDetail(job)
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.spec !== undefined) await store.putBytes(offer.spec)
@@ -94,8 +105,35 @@ export class JobRunner {
       spec.kind === 'training'
         ? await this.runTraining(at, { ...assets, spec }, started)
         : await this.runInference(at, { ...assets, spec }, started)
-    await commitComputedResult(this.ctx, jobId, detail, computed)
+    await commitComputedResult(this.ctx, job, computed, this.deps.faults)
     this.deps.committed()
+  }
+
+  /**
+   * A result computed before a restart (its leaves and output on the record and in the store)
+   * is committed as it is, not computed again: a commit still pending is waited for, one that
+   * never landed is sent again. False when there is no such result and the job must run.
+   */
+  private async resumeCommit(job: JobRecord): Promise<boolean> {
+    const { chain, state, store } = this.ctx.components
+    const result = persistedResult(job)
+    if (job.verification === 'zk' || result === undefined || !(await store.has(result.outputHash)))
+      return false
+    const intent = job.intent
+    if (intent !== undefined && (await intentOutcome(chain.client, intent)) === 'pending') {
+      this.ctx.log.info(
+        { jobId: job.id, txHash: intent.txHash },
+        'waiting for the commit sent before a restart',
+      )
+      await awaitIntent(chain.client, intent, PENDING_COMMIT_WAIT_MS)
+      await this.deps.reconcile(await state.requireJob(job.id))
+      return true
+    }
+    await sendCommit(this.ctx, job, this.deps.faults, {
+      note: 'result persisted before a restart, committed',
+    })
+    this.deps.committed()
+    return true
   }
 
   private async runInference(

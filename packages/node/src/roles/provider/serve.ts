@@ -9,10 +9,9 @@ import { MerkleTree, type ResultLeaf, type ResultRequest, type ResultResponse } 
 import type { Hex } from 'viem'
 import { type ProviderJobDetail, providerDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
+import { committedResult } from './commit.js'
 import type { ProviderContext } from './context.js'
 import { type AnswerContext, honestFaultPlan, type ProviderFaultPlan } from './faults.js'
-
-const SERVED_STATES: readonly string[] = ['committed', 'challenged', 'finalized', 'slashed']
 
 export async function serveResult(
   ctx: ProviderContext,
@@ -38,7 +37,7 @@ async function honestAnswer(ctx: ProviderContext, request: ResultRequest): Promi
   const detail = providerDetail(job)
   if (job.verification === 'zk') return serveZkResult(job, detail, request)
   const { dataHashes, outputHash } = detail
-  if (!SERVED_STATES.includes(job.state) || dataHashes === undefined || outputHash === undefined) {
+  if (!(await committedResult(ctx, job)) || dataHashes === undefined || outputHash === undefined) {
     return { ...base, status: 'not-ready' }
   }
   if (request.indices.some((i) => i >= dataHashes.length)) return { ...base, status: 'bad-request' }

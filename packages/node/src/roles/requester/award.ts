@@ -5,13 +5,14 @@
  * on-chain with the price in escrow, the next one tried when an award fails, all before the
  * bidding end (the market refuses later awards). A job left without an award is re-offered.
  */
-import { approveToken, award, getJob, getTokenBalance } from '@ocn/contracts-client'
+import { award, getJob, getTokenBalance } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { BidRecord, JobRecord } from '../../state/records.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
+import { ensureMarketAllowance } from './allowance.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 import { type Candidate, priceFloor, rankBids } from './ranking.js'
 import { BidderStandings } from './standing.js'
@@ -263,13 +264,10 @@ export class RequesterAwards {
   private async awardOne(job: JobRecord, offer: JobOffer, item: StoredBid, bid: Bid, bids: StoredBid[]) {
     const { state, chain, metrics, log, directory } = this.context
     const market = jobMarket(this.context)
-    // approve and award back to back: another award in between would reset the allowance
+    // the allowance was raised when the offer was published; top it up and award back to
+    // back, so no other transaction of this node spends it in between
     const { hash } = await chain.serialize(async () => {
-      await approveToken(chain.client, {
-        token: chain.deployment.addresses.token,
-        spender: market,
-        amount: bid.terms.price,
-      })
+      await ensureMarketAllowance(this.context, bid.terms.price)
       return award(chain.client, {
         jobMarket: market,
         offer: offer.terms,

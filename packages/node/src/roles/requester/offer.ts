@@ -23,6 +23,7 @@ import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
+import { ensureMarketAllowance } from './allowance.js'
 import { jobMarket, type RequesterContext } from './context.js'
 
 /** An offer's terms before publishing fixes its requester, windows and salt. */
@@ -85,6 +86,8 @@ export class RequesterOffers {
         ? {}
         : { excludedProviders: extra.excludedProviders }),
     }
+    // peers drop offers whose maxPrice the requester's allowance does not cover
+    await chain.serialize(() => ensureMarketAllowance(this.context, terms.maxPrice))
     await state.createJob({
       id: jobId,
       role: 'requester',

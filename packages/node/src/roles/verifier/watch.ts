@@ -81,9 +81,21 @@ export async function onVerifierEvents(ctx: VerifierContext, events: ProtocolEve
   }
 }
 
-export async function reconcileJob(ctx: VerifierContext, job: JobRecord): Promise<void> {
+export async function reconcileJob(ctx: VerifierContext, recorded: JobRecord): Promise<void> {
   const { state, chain } = ctx.components
-  const onChain = await getJob(chain.client, { jobMarket: ctx.market(), jobId: job.id as Hex })
+  const onChain = await getJob(chain.client, { jobMarket: ctx.market(), jobId: recorded.id as Hex })
+  let job = recorded
+  // a commit whose event this verifier missed (killed while it came): the record catches up,
+  // so that the job's settlement ends it (no check: the commit's block is unknown)
+  if (
+    job.state === 'awarded' &&
+    ['committed', 'challenged', 'finalized', 'providerSlashed'].includes(onChain.status)
+  ) {
+    job = await state.transitionJob(job.id, 'committed', {
+      patch: { resultRoot: onChain.resultRoot },
+      note: 'commit found on-chain; its event was missed',
+    })
+  }
   if (onChain.status === 'finalized' && (job.state === 'committed' || job.state === 'challenged')) {
     await state.transitionJob(job.id, 'finalized')
   } else if (
