@@ -83,6 +83,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         /// @dev the attribution share fixed at award (0: the model had no weights, or no pool);
         /// in this slot so a job without attribution reads nothing extra at settlement
         uint16 attributionBps;
+        /// @dev the job's terms: the id of the parameter snapshot in force at award
+        uint32 termsId;
         /// @dev DisputeCourt disputes open on the job; `finalize` waits until none is left
         uint16 openDisputes;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
@@ -114,6 +116,23 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint160 treasuryAccrued;
     }
 
+    /// @notice The terms a job is bound to at award: a snapshot of the parameters in force then.
+    /// Governance changes append a new snapshot and never touch an old one, so a running job is
+    /// settled, slashed or expired exactly as the provider and the requester agreed.
+    struct Terms {
+        uint16 protocolFeeBps;
+        uint16 cheatSlashBps;
+        uint16 noShowSlashBps;
+        uint16 challengerRewardBps;
+        uint32 challengeWindow;
+        /// @dev jobs priced below this are paid but do not count toward a provider's `completed`
+        uint64 minRecordPrice;
+        /// @dev fees and slashes owed to the treasury from jobs under these terms. Kept in the
+        /// slot settlement reads anyway, so fixing terms at award costs the happy path nothing;
+        /// it cannot overflow: the constructor caps the token's supply at uint96.
+        uint96 accrued;
+    }
+
     /// @dev Constructor argument: the pool (address(0) for none) and the initial share.
     struct AttributionConfig {
         AttributionPool pool;
@@ -128,6 +147,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     );
     uint8 public constant VERIFICATION_REPLAY = 0;
     uint8 public constant VERIFICATION_ZK = 1;
+    uint8 public constant KIND_INFERENCE = 0;
+    uint8 public constant KIND_TRAINING = 1;
     uint16 private constant BPS = 10_000;
     /// @notice Upper bound of `attributionShareBps`: at most half of a job's price goes to the data.
     uint16 public constant MAX_ATTRIBUTION_SHARE_BPS = 5_000;
@@ -149,8 +170,13 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     uint128 public verifierMinStake;
     address public treasury;
     /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
-    /// basis points (packed with `treasury`; read once per award when a pool is configured).
+    /// basis points (packed with `treasury`; read once per award).
     uint16 public attributionShareBps;
+    /// @notice The id of the terms a job awarded now is bound to (same slot: no extra read per award).
+    uint32 public currentTermsId;
+    /// @dev Append-only parameter snapshots, ids 0 .. `currentTermsId`; a job's `termsId` keys it.
+    /// A mapping, not an array: reading a job's terms then costs no length check.
+    mapping(uint256 termsId => Terms) private _terms;
 
     mapping(bytes32 jobId => Job) private _jobs;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
@@ -199,6 +225,18 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @notice A paid-out job sent `amount` to the attribution pool for `modelHash` (right before `JobFinalized`).
     event AttributionPaid(bytes32 indexed jobId, bytes32 indexed modelHash, uint256 amount);
     event AttributionShareUpdated(uint16 attributionShareBps);
+    /// @notice Jobs awarded from now on are bound to terms `termsId` (these values).
+    event TermsSnapshotted(
+        uint32 indexed termsId,
+        uint16 protocolFeeBps,
+        uint16 cheatSlashBps,
+        uint16 noShowSlashBps,
+        uint16 challengerRewardBps,
+        uint32 challengeWindow,
+        uint64 minRecordPrice
+    );
+    /// @notice `provider` withdrew the bids signed with the nonces `word * 256 + i` for each bit i of `mask`.
+    event NoncesInvalidated(address indexed provider, uint256 indexed word, uint256 mask);
     event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
     event TreasurySwept(address indexed treasury, uint256 amount);
     event ParamsUpdated(
@@ -237,6 +275,16 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error DeadlineNotPassed(bytes32 jobId, uint64 deadline);
     error DisputeOpen(bytes32 jobId, uint16 openDisputes);
     error InvalidParameter(string name);
+    /// @dev An award after the offer's bidding end: providers price and hold collateral for the
+    /// bidding window only, and a late award could land too close to the deadline to deliver.
+    error BiddingClosed(bytes32 jobId, uint64 biddingEnds);
+    /// @dev The bid's promised delivery time no longer fits before the deadline: the award would
+    /// turn the provider into a no-show. Award earlier or pick a faster bid.
+    error EtaPastDeadline(bytes32 jobId, uint256 readyAt, uint64 deadline);
+    /// @dev The requester named itself as the provider (paying itself to inflate a record).
+    error SelfAward(address account);
+    /// @dev The committed leaf count differs from the one the job's terms fixed at award.
+    error LeafCountMismatch(bytes32 jobId, uint32 expected, uint32 actual);
 
     constructor(
         IERC20 token_,
@@ -248,6 +296,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Params memory params_,
         uint128 minChallengeBond_,
         uint128 verifierMinStake_,
+        uint64 minRecordPrice_,
         AttributionConfig memory attribution
     ) AccessManaged(authority) EIP712("OCN JobMarket", "1") {
         AttributionPool attributionPool_ = attribution.pool;
@@ -260,12 +309,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
+        // a bond is posted as a uint96: a larger value would truncate (2^96 to a zero bond)
+        if (minChallengeBond_ > type(uint96).max) revert InvalidParameter("minChallengeBond");
+        // every amount this contract books fits a uint96 (prices, collateral, `Terms.accrued`)
+        if (token_.totalSupply() > type(uint96).max) revert InvalidParameter("token");
         _params = params_;
         minChallengeBond = minChallengeBond_;
         verifierMinStake = verifierMinStake_;
         treasury = treasury_;
         _checkAttributionShare(attributionShareBps_, params_.protocolFeeBps);
         attributionShareBps = attributionShareBps_;
+        _snapshotTerms(0, minRecordPrice_);
         // The pool pulls each share with `deposit` (transferFrom), so it only ever books tokens
         // it actually received; one standing approval keeps that to a single call per payout.
         if (address(attributionPool_) != address(0)) {
@@ -314,8 +368,15 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         jobId = hashJobOffer(offer);
         if (offer.verification > VERIFICATION_ZK || offer.kind > 1) revert InvalidOffer(jobId);
         if (block.timestamp >= offer.deadline) revert OfferDeadlinePassed(jobId, offer.deadline);
+        if (block.timestamp > offer.biddingEnds) revert BiddingClosed(jobId, offer.biddingEnds);
         if (bid.jobId != jobId) revert BidJobMismatch(bid.jobId, jobId);
         if (block.timestamp > bid.expiry) revert BidExpired(bid.expiry, uint64(block.timestamp));
+        uint256 readyAt;
+        unchecked {
+            readyAt = block.timestamp + bid.etaSeconds; // a uint32 on a timestamp: no overflow
+        }
+        if (readyAt > offer.deadline) revert EtaPastDeadline(jobId, readyAt, offer.deadline);
+        if (bid.provider == msg.sender) revert SelfAward(msg.sender);
         if (bid.price > offer.maxPrice) revert PriceAboveMax(bid.price, offer.maxPrice);
         if (bid.collateral < offer.minCollateral) revert CollateralBelowMin(bid.collateral, offer.minCollateral);
         // Only revocation blocks an award: unknown, proposed, approved and deprecated models still
@@ -332,12 +393,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
         if (err != ECDSA.RecoverError.NoError || signer != provider) revert InvalidBidSignature(provider);
 
-        job.requester = msg.sender;
-        job.price = SafeCast.toUint96(bid.price);
-        job.provider = provider;
-        job.collateral = SafeCast.toUint96(bid.collateral);
-        job.deadline = SafeCast.toUint40(offer.deadline);
-        job.status = JobStatus.Awarded;
+        _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
         if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
         if (address(attributionPool) != address(0)) _bindAttribution(jobId, job, offer.modelHash);
 
@@ -390,6 +446,43 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
     }
 
+    /// @dev Writes the awarded job's first three slots. Every value is computed (and every cast
+    /// checked) before the first write, so the writes to each slot sit together with no branch
+    /// between them and the optimizer keeps the slot's value instead of reloading it per field.
+    function _storeAwarded(Job storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
+        uint96 price = SafeCast.toUint96(bid.price);
+        uint96 collateral = SafeCast.toUint96(bid.collateral);
+        uint40 deadline = SafeCast.toUint40(offer.deadline);
+        uint32 termsId = currentTermsId;
+        job.requester = msg.sender;
+        job.price = price;
+        job.provider = bid.provider;
+        job.collateral = collateral;
+        job.deadline = deadline;
+        job.status = JobStatus.Awarded;
+        job.leafCount = leafCount;
+        job.termsId = termsId;
+    }
+
+    /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
+    /// (inflating it sends sampled indices out of the real range, where a replay proves nothing).
+    /// Inference: one leaf per micro-batch, ceil(sampleCount / microBatchSize). Training: one leaf
+    /// per checkpoint; a training offer carries the optimizer step count in `sampleCount` and the
+    /// checkpoint interval in `microBatchSize`, and checkpoints sit at steps 0, k, 2k, ... and at the
+    /// final step, so ceil(sampleCount / microBatchSize) + 1. A zk offer carries 1 and 1.
+    function _leafCountOf(bytes32 jobId, JobOffer calldata offer) private pure returns (uint32) {
+        uint256 perLeaf = offer.microBatchSize;
+        if (perLeaf == 0) revert InvalidOffer(jobId);
+        uint256 leaves;
+        unchecked {
+            // two uint32s and a 1: far from overflowing
+            leaves = (uint256(offer.sampleCount) + perLeaf - 1) / perLeaf;
+            if (offer.kind == KIND_TRAINING) ++leaves;
+        }
+        if (leaves == 0 || leaves > type(uint32).max) revert InvalidOffer(jobId);
+        return uint32(leaves);
+    }
+
     function _useNonce(address provider, uint256 nonce) private {
         mapping(uint256 => uint256) storage words = _nonceBitmap[provider];
         uint256 bit = 1 << (nonce & 0xff);
@@ -400,19 +493,29 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- provider
 
+    /// @notice Withdraws the caller's bids signed with nonces `word * 256 + i`, for each bit i set
+    /// in `mask`: such a bid can no longer be awarded (a signed bid is otherwise good until its
+    /// expiry). Marking a nonce already used or invalidated is harmless.
+    function invalidateNonces(uint256 word, uint256 mask) external {
+        _nonceBitmap[msg.sender][word] |= mask;
+        emit NoncesInvalidated(msg.sender, word, mask);
+    }
+
     /// @notice Commits the Merkle root over the job's result leaves
     /// (leaf = keccak256(keccak256(abi.encode(uint256 index, bytes32 dataHash))), sorted-pair
-    /// tree) and opens the challenge window.
+    /// tree) and opens the challenge window (the length in the job's terms). `leafCount` must be
+    /// the count the terms fixed at award (`getJob(jobId).leafCount`): it is restated so a
+    /// provider that built another tree learns it here instead of in a dispute.
     function commitResult(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) external {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
         if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
-        if (resultRoot == bytes32(0) || leafCount == 0) revert EmptyCommitment();
-        uint40 challengeEnds = uint40(block.timestamp) + _params.challengeWindow;
+        if (resultRoot == bytes32(0)) revert EmptyCommitment();
+        if (leafCount != job.leafCount) revert LeafCountMismatch(jobId, job.leafCount, leafCount);
+        uint40 challengeEnds = uint40(block.timestamp) + _terms[job.termsId].challengeWindow;
         job.challengeEnds = challengeEnds;
-        job.leafCount = leafCount;
         job.status = JobStatus.Committed;
         job.resultRoot = resultRoot;
         emit ResultCommitted(jobId, msg.sender, resultRoot, leafCount, challengeEnds);
@@ -510,14 +613,15 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         returns (uint256 penalty, uint256 reward, uint256 juryReward)
     {
         address provider = job.provider;
-        Params memory p = _params;
+        // the slash and the challenger's share are the job's own terms, fixed at award
+        Terms storage terms = _termsOf(job);
         uint256 collateral = job.collateral;
-        penalty = collateral * p.cheatSlashBps / BPS;
-        reward = penalty * p.challengerRewardBps / BPS;
+        penalty = collateral * terms.cheatSlashBps / BPS;
+        reward = penalty * terms.challengerRewardBps / BPS;
         juryReward = penalty * juryShareBps / BPS;
         if (juryReward > penalty - reward) juryReward = penalty - reward;
         job.status = JobStatus.ProviderSlashed;
-        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty - reward - juryReward);
+        terms.accrued += uint96(penalty - reward - juryReward);
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         _records[provider].slashed += 1;
 
@@ -547,24 +651,26 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
 
-        Params memory p = _params;
-        uint256 fee = price * p.protocolFeeBps / BPS;
+        // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
+        Terms storage terms = _termsOf(job);
+        uint256 fee = price * terms.protocolFeeBps / BPS;
         uint256 payout = price - fee;
         uint256 share;
         bytes32 modelHash;
         if (attributionBps != 0) {
             share = price * attributionBps / BPS;
-            // The share was fixed at award and the fee is read now; should governance have raised
-            // the fee since, the share shrinks rather than the settlement reverting (no stuck escrow).
+            // Both were fixed at award, and fee + share <= BPS held then; the cap only guards that.
             if (share > payout) share = payout;
             payout -= share;
             modelHash = _attributedModel[jobId];
             delete _attributedModel[jobId];
         }
         job.status = JobStatus.Finalized;
-        _params.treasuryAccrued = p.treasuryAccrued + uint160(fee);
+        terms.accrued += uint96(fee);
         ProviderRecord storage record = _records[provider];
-        record.completed += 1;
+        // a job below the record price is paid but earns no record: a requester paying its own
+        // sock puppet a trifle cannot buy it a track record
+        if (price >= terms.minRecordPrice) record.completed += 1;
         record.totalEarned += uint160(payout);
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
@@ -577,7 +683,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice After the deadline with no commitment: refunds the requester in full and slashes
-    /// `noShowSlashBps` of the provider's collateral to the treasury. Anyone may call it.
+    /// the `noShowSlashBps` of the job's terms (those at award) of the provider's collateral to
+    /// the treasury. Anyone may call it.
     function expire(bytes32 jobId) external nonReentrant {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
@@ -586,10 +693,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 collateral = job.collateral;
         uint256 price = job.price;
 
-        Params memory p = _params;
-        uint256 penalty = collateral * p.noShowSlashBps / BPS;
+        Terms storage terms = _termsOf(job);
+        uint256 penalty = collateral * terms.noShowSlashBps / BPS;
         job.status = JobStatus.Expired;
-        _params.treasuryAccrued = p.treasuryAccrued + uint160(penalty);
+        terms.accrued += uint96(penalty);
         _records[provider].noShows += 1;
         if (job.verification == VERIFICATION_ZK) delete _zkTerms[jobId];
         if (job.attributionBps != 0) delete _attributedModel[jobId];
@@ -600,9 +707,19 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
+    /// Walks every terms snapshot (one per governance change, so few), where settlements accrue.
     function sweepTreasury() external nonReentrant returns (uint256 amount) {
         amount = _params.treasuryAccrued;
         _params.treasuryAccrued = 0;
+        uint256 last = currentTermsId;
+        for (uint256 id = 0; id <= last; ++id) {
+            Terms storage terms = _terms[id];
+            uint256 accrued = terms.accrued;
+            if (accrued != 0) {
+                amount += accrued;
+                terms.accrued = 0;
+            }
+        }
         address to = treasury;
         emit TreasurySwept(to, amount);
         if (amount > 0) token.safeTransfer(to, amount);
@@ -610,11 +727,21 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- governance (AccessManager)
 
+    // Every setter of a value in `Terms` appends a snapshot: jobs awarded from then on get the
+    // new terms, jobs already awarded keep theirs.
+
     function setProtocolFee(uint16 protocolFeeBps) external restricted {
         _params.protocolFeeBps = protocolFeeBps;
         _checkParams(_params);
         _checkAttributionShare(attributionShareBps, protocolFeeBps);
         _emitParams();
+        _nextTerms();
+    }
+
+    /// @notice Sets the price below which a paid-out job does not count toward the provider's
+    /// `completed` record (it is still paid), for jobs awarded from now on.
+    function setMinRecordPrice(uint64 minRecordPrice_) external restricted {
+        _snapshotTerms(uint256(currentTermsId) + 1, minRecordPrice_);
     }
 
     /// @notice Sets the share of each paid-out job's price that goes to the attribution pool for
@@ -631,12 +758,14 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _params.noShowSlashBps = noShowSlashBps;
         _checkParams(_params);
         _emitParams();
+        _nextTerms();
     }
 
     function setChallengerRewardShare(uint16 challengerRewardBps) external restricted {
         _params.challengerRewardBps = challengerRewardBps;
         _checkParams(_params);
         _emitParams();
+        _nextTerms();
     }
 
     /// @dev The unbonding delay must stay at least the challenge window, so a window can never
@@ -647,6 +776,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         }
         _params.challengeWindow = challengeWindow_;
         _emitParams();
+        _nextTerms();
     }
 
     function setMinChallengeBond(uint128 bond) external restricted {
@@ -680,6 +810,48 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (share > MAX_ATTRIBUTION_SHARE_BPS || uint256(share) + protocolFeeBps > BPS) {
             revert InvalidParameter("attributionShareBps");
         }
+    }
+
+    /// @dev Snapshots the parameters in force now (and the current record price) as the terms of
+    /// jobs awarded from now on.
+    function _nextTerms() private {
+        uint256 current = currentTermsId;
+        _snapshotTerms(current + 1, _terms[current].minRecordPrice);
+    }
+
+    /// @dev Writes the parameters in force now as terms `id`, the terms of jobs awarded from now
+    /// on: the constructor writes id 0, every later change the next id.
+    function _snapshotTerms(uint256 id, uint64 minRecordPrice_) private {
+        Params memory p = _params;
+        _terms[id] = (
+            Terms({
+                protocolFeeBps: p.protocolFeeBps,
+                cheatSlashBps: p.cheatSlashBps,
+                noShowSlashBps: p.noShowSlashBps,
+                challengerRewardBps: p.challengerRewardBps,
+                challengeWindow: p.challengeWindow,
+                minRecordPrice: minRecordPrice_,
+                accrued: 0
+            })
+        );
+        // a uint32 id outlasts any plausible number of governance changes
+        currentTermsId = SafeCast.toUint32(id);
+        emit TermsSnapshotted(
+            uint32(id),
+            p.protocolFeeBps,
+            p.cheatSlashBps,
+            p.noShowSlashBps,
+            p.challengerRewardBps,
+            p.challengeWindow,
+            minRecordPrice_
+        );
+    }
+
+    /// @dev The terms `job` was awarded under (fees, slash fractions, reward share, window).
+    /// Settlement, expiry and dispute outcomes read these, never the current parameters.
+    /// Fees and slashes owed to the treasury may be added to its `accrued` (swept like the rest).
+    function _termsOf(Job storage job) internal view returns (Terms storage) {
+        return _terms[job.termsId];
     }
 
     function _emitParams() private {
@@ -731,20 +903,40 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         return _jobs[jobId];
     }
 
+    /// @notice The terms job `jobId` was awarded under; reverts for a job never awarded.
+    function getJobTerms(bytes32 jobId) external view returns (Terms memory) {
+        Job storage job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert InvalidJobStatus(jobId, JobStatus.None);
+        return _termsOf(job);
+    }
+
+    /// @notice Jobs priced below this are paid but do not count toward `completed` (for awards from now on).
+    function minRecordPrice() external view returns (uint64) {
+        return _terms[currentTermsId].minRecordPrice;
+    }
+
     function getProviderRecord(address provider) external view returns (ProviderRecord memory) {
         return _records[provider];
     }
 
-    function params() external view returns (Params memory) {
-        return _params;
+    /// @notice The parameters in force now (for jobs awarded from now on) and everything the
+    /// treasury is owed, as `sweepTreasury` would send it.
+    function params() external view returns (Params memory p) {
+        p = _params;
+        p.treasuryAccrued = uint160(treasuryAccrued());
     }
 
     function challengeWindow() external view returns (uint64) {
         return _params.challengeWindow;
     }
 
-    function treasuryAccrued() external view returns (uint256) {
-        return _params.treasuryAccrued;
+    /// @notice Fees and slashes owed to the treasury, over all terms snapshots.
+    function treasuryAccrued() public view returns (uint256 amount) {
+        amount = _params.treasuryAccrued;
+        uint256 last = currentTermsId;
+        for (uint256 id = 0; id <= last; ++id) {
+            amount += _terms[id].accrued;
+        }
     }
 
     /// @notice The model a job owes an attribution share for (zero when it owes none or has ended).

@@ -59,6 +59,10 @@ export interface MarketParameters {
    * there, basis points; at most MAX_ATTRIBUTION_SHARE_BPS, and with `protocolFeeBps` at most
    * 10 000. Deployment files written before the pool existed read as 0. */
   attributionShareBps: number
+  /** OPEN: a paid-out job priced below this does not count toward the provider's `completed`
+   * record (it is still paid), so a requester cannot buy its own sock puppet a record for a
+   * trifle. Deployment files written before it existed read as 0. */
+  minRecordPrice: bigint
 }
 
 /** Upper bound of `attributionShareBps` (JobMarket.MAX_ATTRIBUTION_SHARE_BPS). */
@@ -74,6 +78,10 @@ export const defaultMarketParameters: MarketParameters = {
   verifierMinStake: parseEther('100'),
   unbondingDelay: 7n * 24n * 3600n,
   attributionShareBps: 1_000,
+  // Kills the price-0 self-award while every devnet job still counts: its cheapest is a one-sample
+  // zk job at the 0.0001 OPEN per-sample floor (packages/cli/src/devnet). Raise it by governance
+  // once real prices are known: each record a sock puppet buys costs it the fee on this price.
+  minRecordPrice: parseEther('0.0001'),
 }
 
 /** The DisputeCourt's parameters (DisputeCourt.CourtParams); durations in seconds. */
@@ -179,6 +187,7 @@ const MARKET_PARAMETER_FUNCTIONS = [
   'setVerifierMinStake(uint128)',
   'setTreasury(address)',
   'setAttributionShare(uint16)',
+  'setMinRecordPrice(uint64)',
 ]
 const ATTRIBUTION_FUNCTIONS = ['setWeights(bytes32,bytes32,bytes32)']
 const COURT_FUNCTIONS = [
@@ -294,6 +303,7 @@ export async function deployProtocol(
         },
         params.minChallengeBond,
         params.verifierMinStake,
+        params.minRecordPrice,
         { pool: attributionPool, shareBps: share },
       ],
       nonce: nonce + 1,
@@ -503,6 +513,7 @@ export function parseDeployment(json: string): Deployment {
       unbondingDelay: big(p.unbondingDelay, 'params.unbondingDelay'),
       attributionShareBps:
         p.attributionShareBps === undefined ? 0 : num(p.attributionShareBps, 'params.attributionShareBps'),
+      minRecordPrice: p.minRecordPrice === undefined ? 0n : big(p.minRecordPrice, 'params.minRecordPrice'),
     },
   }
 }

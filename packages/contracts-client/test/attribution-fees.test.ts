@@ -98,7 +98,8 @@ async function balances() {
 }
 
 async function awarded(modelHash: Hex, price: bigint) {
-  const offer = await makeOffer(p, { modelHash, maxPrice: price })
+  // four leaves, as `tree` has: the terms fix the leaf count at award
+  const offer = await makeOffer(p, { modelHash, maxPrice: price, sampleCount: 4, microBatchSize: 1 })
   const { bid, signature } = await makeBid(p, offer, { price, collateral: e('200') })
   await approveMarket(p, p.requester, price)
   const { jobId } = await award(p.requester, {
@@ -255,7 +256,7 @@ describe('attribution fee routing', () => {
     }
   })
 
-  it('governs the share: unauthorized and out-of-range values revert, running jobs keep theirs', async () => {
+  it('governs the share: unauthorized and out-of-range values revert, running jobs keep theirs and their fee', async () => {
     const { jobMarket, stakeManager } = p.deployment.addresses
     await expectRevert(
       setAttributionShare(p.other, { jobMarket, attributionShareBps: 500 }),
@@ -279,8 +280,8 @@ describe('attribution fee routing', () => {
     expect((await getJob(p.admin, { jobMarket, jobId: early })).attributionBps).toBe(SHARE)
     expect((await getJob(p.admin, { jobMarket, jobId: late })).attributionBps).toBe(5_000)
 
-    // governance then drops the share and raises the fee to the whole price: the late job's
-    // share shrinks to what is left (nothing) instead of its settlement reverting
+    // governance then drops the share and raises the fee to the whole price: both running jobs
+    // still settle on the fee and the share of their award (terms are fixed at award)
     await setAttributionShare(p.admin, { jobMarket, attributionShareBps: 0 })
     await setProtocolFee(p.admin, { jobMarket, protocolFeeBps: 10_000 })
     const before = await balances()
@@ -290,12 +291,12 @@ describe('attribution fee routing', () => {
     await finalize(p.other, { jobMarket, jobId: early })
     await finalize(p.other, { jobMarket, jobId: late })
     const after = await balances()
+    const fee = (price * BigInt(FEE)) / 10_000n
+    const shares = (price * BigInt(SHARE)) / 10_000n + (price * 5_000n) / 10_000n
     expect(after.total).toBe(before.total)
-    expect(after.pool).toBe(before.pool)
-    expect(after.provider).toBe(before.provider)
-    // both escrows stay in the market as fees owed to the treasury
-    expect(after.market).toBe(before.market)
-    expect(await accrued()).toBe(accruedBefore + 2n * price)
+    expect(after.pool - before.pool).toBe(shares)
+    expect(after.provider - before.provider).toBe(2n * (price - fee) - shares)
+    expect(await accrued()).toBe(accruedBefore + 2n * fee)
     await setProtocolFee(p.admin, { jobMarket, protocolFeeBps: FEE })
     await setAttributionShare(p.admin, { jobMarket, attributionShareBps: SHARE })
   })

@@ -44,7 +44,8 @@ afterAll(async () => {
 })
 
 async function awardedJob() {
-  const offer = await makeOffer(p)
+  // three leaves, as `tree` has: the terms fix the leaf count at award
+  const offer = await makeOffer(p, { sampleCount: 3, microBatchSize: 1 })
   const { bid, signature } = await makeBid(p, offer)
   const { jobId } = await award(p.requester, { jobMarket, offer, bid, signature })
   return { offer, bid, signature, jobId }

@@ -265,7 +265,11 @@ describe('JobMarket zk mode without a real proof', () => {
   it('expires an unproven zk job like any other and forgets its terms', async () => {
     const now = await chainTime(p.admin)
     const offer = await zkOffer({ deadline: now + 100n })
-    const { jobId } = await award(p.requester, { jobMarket, offer, ...(await makeBid(p, offer)) })
+    const { jobId } = await award(p.requester, {
+      jobMarket,
+      offer,
+      ...(await makeBid(p, offer, { etaSeconds: 60 })),
+    })
     await advance(p, 200)
     await expectRevert(
       commitZkResult(p.provider, {

@@ -20,6 +20,10 @@ export type AwardReturnType = WriteResult & { jobId: Hex }
 /**
  * Awards a job to a signed bid, escrowing `bid.price` from the requester (approve the
  * JobMarket first, or use `awardWithPermit`) and locking the provider's collateral.
+ * Award before `offer.biddingEnds` (else `BiddingClosed`) and while `now + bid.etaSeconds`
+ * still fits before `offer.deadline` (else `EtaPastDeadline`); the requester cannot award to
+ * itself (`SelfAward`), nor to a bid whose nonce the provider invalidated (`NonceAlreadyUsed`).
+ * The job is bound to the current terms (`getJobTerms`) and its leaf count to the offer.
  */
 export async function award(
   client: ProtocolWalletClient,

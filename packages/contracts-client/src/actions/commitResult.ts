@@ -8,6 +8,8 @@ export interface CommitResultParameters extends WriteOptions {
   jobMarket: Address
   jobId: Hex
   resultRoot: Hex
+  /** must equal the count the job's terms fixed at award (`getJob(...).leafCount`), else the
+   * commit reverts `LeafCountMismatch`: ceil(sampleCount / microBatchSize), plus one for training */
   leafCount: number
 }
 

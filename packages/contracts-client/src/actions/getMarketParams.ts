@@ -24,6 +24,8 @@ export interface GetMarketParamsReturnType {
   attributionShareBps: number
   /** where attribution shares go (the zero address: none) */
   attributionPool: Address
+  /** OPEN: jobs awarded from now on below this price are paid but do not raise `completed` */
+  minRecordPrice: bigint
 }
 
 export async function getMarketParams(
@@ -38,6 +40,7 @@ export async function getMarketParams(
     treasury,
     attributionShareBps,
     attributionPool,
+    minRecordPrice,
   ] = await simulate('params', () =>
     Promise.all([
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'params' }),
@@ -47,6 +50,7 @@ export async function getMarketParams(
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasury' }),
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'attributionShareBps' }),
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'attributionPool' }),
+      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'minRecordPrice' }),
     ]),
   )
   return {
@@ -57,5 +61,6 @@ export async function getMarketParams(
     treasury,
     attributionShareBps,
     attributionPool,
+    minRecordPrice,
   }
 }

@@ -156,6 +156,21 @@ export function checkpointStepsFor(
   return steps
 }
 
+/**
+ * The offer fields of a training job over `rows` rows. The chain fixes a job's leaf count at
+ * award from its offer (JobMarket `_leafCountOf`), one leaf per checkpoint: for training
+ * ceil(sampleCount / microBatchSize) + 1. So a training offer carries the optimizer step count
+ * in `sampleCount` and the checkpoint interval (at most the step count, which the offer checks
+ * require and which leaves the count unchanged) in `microBatchSize`.
+ */
+export function trainingOfferCounts(
+  spec: Pick<TrainingJobSpec, 'batchSize' | 'epochs' | 'checkpointInterval'>,
+  rows: number,
+): { sampleCount: number; microBatchSize: number } {
+  const steps = Math.ceil(rows / spec.batchSize) * spec.epochs
+  return { sampleCount: steps, microBatchSize: Math.max(1, Math.min(spec.checkpointInterval, steps)) }
+}
+
 /** Row indices of step s. */
 export class DataOrder {
   private epoch = -1

@@ -17,6 +17,7 @@ import { type ExecutorError, executorVerdict } from '../../executor/errors.js'
 import { decodeSafetensors } from '../../executor/formats/safetensors.js'
 import { type JobSpec, parseJobSpec } from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
+import { trainingOfferCounts } from '../../executor/training/plan.js'
 import { P2PError, P2PErrorCode } from '../../p2p/errors.js'
 import { checkAttributionDataset, parseJobDatanet } from '../attribution.js'
 import { RoleError } from '../errors.js'
@@ -139,10 +140,17 @@ export async function checkOfferArtifacts(
   const { rows } = await executorCheck(() =>
     executor.checkTraining({ spec, dataset: inputs, ...('baseModel' in spec.model ? { model } : {}) }),
   )
-  if (rows !== terms.sampleCount) {
-    throw new PrebidRejection('sample-count', 'the dataset holds another number of rows than offered', {
-      details: `dataset ${rows}, offer ${terms.sampleCount}`,
-    })
+  // a training offer carries the step count (trainingOfferCounts), from which the chain fixes the
+  // number of checkpoints this provider must commit
+  const { sampleCount: steps } = trainingOfferCounts(spec, rows)
+  if (steps !== terms.sampleCount) {
+    throw new PrebidRejection(
+      'sample-count',
+      'the dataset makes another number of training steps than offered',
+      {
+        details: `dataset ${rows} rows: ${steps} steps, offer ${terms.sampleCount}`,
+      },
+    )
   }
   if (spec.attribution !== undefined) {
     const manifestBytes = await fetch(spec.attribution.manifest, 'datanet manifest', options.maxBytes)

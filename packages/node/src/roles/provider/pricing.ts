@@ -8,7 +8,6 @@ import { type BidTerms, type JobOffer, MAX_RESULT_LEAVES_PER_REQUEST } from '@oc
 import type { Hex } from 'viem'
 import { ortVersion } from '../../executor/capabilities.js'
 import type { JobSpec } from '../../executor/spec.js'
-import { checkpointStepsFor } from '../../executor/training/plan.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
 import { busySlots, offerSpec, type ProviderContext, zkCircuitFor } from './context.js'
@@ -25,12 +24,18 @@ async function unrunnable(ctx: ProviderContext, offer: JobOffer, spec: JobSpec):
   if (spec.profile.ortVersion !== ortVersion()) return `needs onnxruntime ${spec.profile.ortVersion}`
   if (!ctx.options.devices.some((d) => d.split(':')[0] === spec.profile.executionProvider))
     return `device ${spec.profile.executionProvider} not offered`
-  if (spec.profile.microBatchSize !== t.microBatchSize) return 'spec and offer disagree on micro-batch size'
+  // a training offer carries steps and checkpoint interval (trainingOfferCounts); prebid checks
+  // the steps against the dataset
+  if (spec.kind === 'training') {
+    if (Math.min(spec.checkpointInterval, t.sampleCount) !== t.microBatchSize)
+      return 'spec and offer disagree on the checkpoint interval'
+  } else if (spec.profile.microBatchSize !== t.microBatchSize)
+    return 'spec and offer disagree on micro-batch size'
   // a verifier replaying the attribution leaf asks for every checkpoint in one result request
   if (
     spec.kind === 'training' &&
     spec.attribution !== undefined &&
-    checkpointStepsFor(spec, t.sampleCount).length + 1 > MAX_RESULT_LEAVES_PER_REQUEST
+    Math.ceil(t.sampleCount / t.microBatchSize) + 2 > MAX_RESULT_LEAVES_PER_REQUEST
   )
     return 'attribution job with more checkpoints than one result request carries'
   return undefined
@@ -40,16 +45,12 @@ async function unrunnable(ctx: ProviderContext, offer: JobOffer, spec: JobSpec):
 async function priceAndCollateral(
   ctx: ProviderContext,
   offer: JobOffer,
-  spec: JobSpec,
 ): Promise<{ price: bigint; collateral: bigint } | string> {
   const { chain, keys } = ctx.components
   const { options } = ctx
   const t = offer.terms
-  // inference is priced per sample, training per optimizer step
-  const units =
-    spec.kind === 'training'
-      ? BigInt(spec.epochs * Math.ceil(t.sampleCount / spec.batchSize))
-      : BigInt(t.sampleCount)
+  // inference is priced per sample, training per optimizer step (a training offer's sampleCount)
+  const units = BigInt(t.sampleCount)
   const price = options.priceFloorPerSample * units
   if (price > t.maxPrice) return 'max price below our floor'
   const multiple = BigInt(Math.round(options.collateral.priceMultiple * 1000))
@@ -77,7 +78,7 @@ export async function bidTerms(
   if (spec === undefined) return 'no usable inline job spec'
   const why = await unrunnable(ctx, offer, spec)
   if (why !== undefined) return why
-  const priced = await priceAndCollateral(ctx, offer, spec)
+  const priced = await priceAndCollateral(ctx, offer)
   if (typeof priced === 'string') return priced
   return {
     jobId,

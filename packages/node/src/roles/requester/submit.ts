@@ -6,6 +6,7 @@ import { contentHashOf } from '@ocn/protocol'
 import { ortVersion } from '../../executor/capabilities.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
 import { cpuReplayProfile, type InferenceJobSpec } from '../../executor/spec.js'
+import { trainingOfferCounts } from '../../executor/training/plan.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobParams, SubmitJobResult } from '../interface.js'
 import { circuitForModel, loadZkCircuits, zkInputCommitment } from '../zk.js'
@@ -171,8 +172,8 @@ export class JobSubmitter {
         verification: 0,
         maxPrice,
         minCollateral: maxPrice,
-        sampleCount: features.dims[0] ?? 0,
-        microBatchSize: spec.batchSize,
+        // steps and checkpoint interval: the chain derives the checkpoint count from them
+        ...trainingOfferCounts(spec, features.dims[0] ?? 0),
       },
       specBytes,
       { modelBytes: model.length, inputBytes: inputBytes.length },
