@@ -74,10 +74,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint96 collateral;
         uint40 deadline;
         uint40 challengeEnds;
+        /// @dev fixed at award from the offer; at commit, the count the provider committed
         uint32 leafCount;
         JobStatus status;
-        /// @dev leaf named by the open (or last) dispute; kept here because this slot is written anyway
-        uint32 disputedLeaf;
+        /// @dev a training job: its result may end with one attribution leaf after the checkpoints
+        /// (whether the spec asks for one is off-chain; verifiers and jurors hold it to the spec)
+        bool training;
         /// @dev the offer's verification mode; in this slot so telling the modes apart reads nothing extra
         uint8 verification;
         /// @dev the attribution share fixed at award (0: the model had no weights, or no pool);
@@ -461,6 +463,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.deadline = deadline;
         job.status = JobStatus.Awarded;
         job.leafCount = leafCount;
+        job.training = offer.kind == KIND_TRAINING;
         job.termsId = termsId;
     }
 
@@ -469,7 +472,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// Inference: one leaf per micro-batch, ceil(sampleCount / microBatchSize). Training: one leaf
     /// per checkpoint; a training offer carries the optimizer step count in `sampleCount` and the
     /// checkpoint interval in `microBatchSize`, and checkpoints sit at steps 0, k, 2k, ... and at the
-    /// final step, so ceil(sampleCount / microBatchSize) + 1. A zk offer carries 1 and 1.
+    /// final step, so ceil(sampleCount / microBatchSize) + 1; a training result may add one
+    /// attribution leaf after them (commitResult accepts the count with or without it). A zk offer
+    /// carries 1 and 1.
     function _leafCountOf(bytes32 jobId, JobOffer calldata offer) private pure returns (uint32) {
         uint256 perLeaf = offer.microBatchSize;
         if (perLeaf == 0) revert InvalidOffer(jobId);
@@ -504,8 +509,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @notice Commits the Merkle root over the job's result leaves
     /// (leaf = keccak256(keccak256(abi.encode(uint256 index, bytes32 dataHash))), sorted-pair
     /// tree) and opens the challenge window (the length in the job's terms). `leafCount` must be
-    /// the count the terms fixed at award (`getJob(jobId).leafCount`): it is restated so a
-    /// provider that built another tree learns it here instead of in a dispute.
+    /// the count the terms fixed at award (`getJob(jobId).leafCount`), or for a training job that
+    /// count plus its attribution leaf; the committed count is stored in its place.
     function commitResult(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) external {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
@@ -513,7 +518,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
         if (resultRoot == bytes32(0)) revert EmptyCommitment();
-        if (leafCount != job.leafCount) revert LeafCountMismatch(jobId, job.leafCount, leafCount);
+        uint32 terms = job.leafCount;
+        if (leafCount != terms && !(job.training && leafCount == terms + 1)) {
+            revert LeafCountMismatch(jobId, terms, leafCount);
+        }
+        job.leafCount = leafCount;
         uint40 challengeEnds = uint40(block.timestamp) + _terms[job.termsId].challengeWindow;
         job.challengeEnds = challengeEnds;
         job.status = JobStatus.Committed;

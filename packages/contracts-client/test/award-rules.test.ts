@@ -306,7 +306,29 @@ describe('leaf count fixed by the terms', () => {
     const offer = await makeOffer(p, { kind: 1, sampleCount: 24, microBatchSize: 5 })
     const { bid, signature } = await makeBid(p, offer)
     const { jobId } = await award(p.requester, { jobMarket, offer, bid, signature })
-    expect((await getJob(p.admin, { jobMarket, jobId })).leafCount).toBe(6)
+    const job = await getJob(p.admin, { jobMarket, jobId })
+    expect(job.leafCount).toBe(6)
+    expect(job.training).toBe(true)
+    // one attribution leaf after the checkpoints is allowed, a second is not, nor one fewer
+    for (const leafCount of [5, 8]) {
+      await expectRevert(
+        commitResult(p.provider, { jobMarket, jobId, resultRoot: treeOf(leafCount).root, leafCount }),
+        'LeafCountMismatch',
+      )
+    }
+    await commitResult(p.provider, { jobMarket, jobId, resultRoot: treeOf(7).root, leafCount: 7 })
+    expect((await getJob(p.admin, { jobMarket, jobId })).leafCount).toBe(7)
+  })
+
+  it('allows no extra leaf on an inference job', async () => {
+    const offer = await makeOffer(p, { sampleCount: 4, microBatchSize: 2 })
+    const { bid, signature } = await makeBid(p, offer)
+    const { jobId } = await award(p.requester, { jobMarket, offer, bid, signature })
+    expect((await getJob(p.admin, { jobMarket, jobId })).training).toBe(false)
+    await expectRevert(
+      commitResult(p.provider, { jobMarket, jobId, resultRoot: treeOf(3).root, leafCount: 3 }),
+      'LeafCountMismatch',
+    )
   })
 
   it('rejects an offer with no leaves (zero micro-batch size, or no samples)', async () => {

@@ -16,10 +16,11 @@ export interface GetJobReturnType {
   collateral: bigint
   deadline: number
   challengeEnds: number
+  /** fixed at award by the offer's terms; once committed, the count the provider committed */
   leafCount: number
   status: JobStatus
-  /** unused since the DisputeCourt (always 0) */
-  disputedLeaf: number
+  /** a training job (its result may end with one attribution leaf after the checkpoints) */
+  training: boolean
   /** 0 replay, 1 zk */
   verification: number
   /** attribution share (basis points) fixed at award; 0 when the job owes none */
