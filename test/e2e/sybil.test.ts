@@ -5,7 +5,7 @@
  * providers on every job. Before, they won every job and let it die. Now the requester drops
  * the 1-wei bids at once (price floor) and the under-staked ones before ranking (free stake
  * read once per window), so: no job is awarded to an under-staked bidder, no award is even
- * attempted (the requester sent exactly one approval and one award per job), no job dies
+ * attempted (the requester sent exactly one award per job and none of its transactions reverted), no job dies
  * without a re-offer, honest providers run every job, and the books hold to the wei.
  *
  * A staked stranger can still win (its collateral ranks it, and it risks that collateral):
@@ -190,6 +190,21 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
     await stake(wallet, { stakeManager: net.deployment.addresses.stakeManager, amount: sybil.stake })
   }
 
+  /** Every transaction `from` sent since `firstBlock`, with its receipt's status. */
+  async function transactionsFrom(from: Address, firstBlock: bigint) {
+    const last = await net.deployer.getBlockNumber()
+    const out: Array<{ hash: Hex; to: string | undefined; status: string }> = []
+    for (let n = firstBlock; n <= last; n++) {
+      const block = await net.deployer.getBlock({ blockNumber: n, includeTransactions: true })
+      for (const tx of block.transactions) {
+        if (tx.from.toLowerCase() !== from.toLowerCase()) continue
+        const receipt = await net.deployer.getTransactionReceipt({ hash: tx.hash })
+        out.push({ hash: tx.hash, to: tx.to?.toLowerCase(), status: receipt.status })
+      }
+    }
+    return out
+  }
+
   /** The job as it ends, following the requester's re-offers. */
   async function settled(jobId: string): Promise<JobRecord[]> {
     const chain: JobRecord[] = []
@@ -221,7 +236,7 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
       token: net.deployment.addresses.token,
       account: net.deployment.addresses.jobMarket,
     })
-    const noncesBefore = await net.deployer.getTransactionCount({ address: requesterAddress })
+    const firstBlock = (await net.deployer.getBlockNumber()) + 1n
 
     const submitted: string[] = []
     for (let j = 0; j < JOBS; j++) {
@@ -255,8 +270,8 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
       expect(job.state).toBe('finalized')
       expect(honest).toContain(job.provider!.toLowerCase())
     }
-    // awards on chain: only honest providers; and the requester sent one approval and one
-    // award per awarded job, so no award to a Sybil was ever attempted (none reverted)
+    // awards on chain: only honest providers; and the requester sent one award per awarded
+    // job and no transaction of it reverted, so no award to a Sybil was ever attempted
     let awarded = 0
     for (const job of jobs) {
       const onChain = await getJob(client(), {
@@ -267,8 +282,10 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
       awarded++
       expect(honest).toContain(onChain.provider.toLowerCase())
     }
-    const noncesAfter = await net.deployer.getTransactionCount({ address: requesterAddress })
-    expect(noncesAfter - noncesBefore).toBe(2 * awarded)
+    const sent = await transactionsFrom(requesterAddress, firstBlock)
+    const awards = sent.filter((tx) => tx.to === net.deployment.addresses.jobMarket.toLowerCase())
+    expect(awards.length).toBe(awarded)
+    for (const tx of sent) expect(tx.status, `requester tx ${tx.hash}`).toBe('success')
     for (const job of jobs) {
       const bids = await node('requester').daemon.state.listBids(job.id)
       for (const bid of bids) {
