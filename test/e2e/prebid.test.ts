@@ -129,6 +129,23 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     return (await network.gossip.publishOffer(offer)).jobId
   }
 
+  /**
+   * A training offer's step count and checkpoint interval, as our requester fills them (the
+   * chain derives the checkpoint count from them), so the provider refuses a crafted offer for
+   * the fault under test and not for its counts.
+   */
+  function trainingCounts(
+    spec: { batchSize: number; epochs: number; checkpointInterval: number; data?: { features: string } },
+    inputBytes: Uint8Array,
+  ): { sampleCount: number; microBatchSize: number } {
+    const tensors = decodeSafetensors(inputBytes).tensors
+    // the rows are those of the spec's features tensor (a crafted dataset may hold others)
+    const features = spec.data === undefined ? Object.values(tensors)[0] : tensors[spec.data.features]
+    const rows = features?.dims[0] ?? 0
+    const steps = Math.ceil(rows / spec.batchSize) * spec.epochs
+    return { sampleCount: steps, microBatchSize: Math.max(1, Math.min(spec.checkpointInterval, steps)) }
+  }
+
   beforeAll(async () => {
     dir = await tempDir()
     net = await startChain({ challengeWindow: 20, treasuryIndex: TREASURY })
@@ -212,15 +229,18 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
       )
     expect(refused).toBe('ROLE_INPUT_MISMATCH')
     const rejected = await rejections('inputs-mismatch')
-    const raw = JSON.parse(await readFile(trainingSpecPath, 'utf8')) as { batchSize: number }
+    const raw = JSON.parse(await readFile(trainingSpecPath, 'utf8')) as {
+      batchSize: number
+      epochs: number
+      checkpointInterval: number
+    }
     const spec = { ...raw, profile: cpuReplayProfile(ortVersion(), raw.batchSize, 'feeds') }
     const jobId = await publishCrafted({
       model: new Uint8Array(await readFile(fixture.modelPath)),
       inputBytes: new Uint8Array(await readFile(widePath)),
       specBytes: new TextEncoder().encode(JSON.stringify(spec)),
       kind: 1,
-      sampleCount: 64,
-      microBatchSize: raw.batchSize,
+      ...trainingCounts(spec, new Uint8Array(await readFile(widePath))),
     })
     await waitFor('the provider refusing the offer', async () =>
       (await rejections('inputs-mismatch')) === rejected + 1 ? true : undefined,
@@ -250,8 +270,15 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
       inputBytes,
       specBytes,
       kind: 1,
-      sampleCount: 120,
-      microBatchSize: 16,
+      ...trainingCounts(
+        datanet.spec as {
+          batchSize: number
+          epochs: number
+          checkpointInterval: number
+          data: { features: string }
+        },
+        inputBytes,
+      ),
     })
     await waitFor('the provider refusing the offer', async () =>
       (await rejections('manifest-invalid')) === rejected + 1 ? true : undefined,
