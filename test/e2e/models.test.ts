@@ -95,7 +95,9 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
     })
     const job = await jobIn(node('open-requester'), jobId, ['awarded', 'committed', 'finalized', 'failed'])
     expect(await node('strict-provider').daemon.state.getJob(jobId)).toBeUndefined()
-    expect(await refusedOffers('strict-provider', status)).toBe(before + 1)
+    // the open requester re-offers a job whose award the market refused, so the strict provider
+    // may have refused the re-offer as well by now
+    expect(await refusedOffers('strict-provider', status)).toBeGreaterThanOrEqual(before + 1)
     return job
   }
 
