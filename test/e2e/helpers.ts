@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { waitUntil } from '@ocn/cli'
 import {
   type CourtParameters,
   CourtPhase,
@@ -354,25 +355,8 @@ export async function writeTrainingFixture(
   return { inputsPath, trainingSpecPath }
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-  intervalMs = 250,
-): Promise<T> {
-  const until = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < until) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-}
+/** Polls `probe` until it returns a value (the devnet's `waitUntil`: one poller for tests and tools). */
+export const waitFor = waitUntil
 
 export async function jobIn(node: TestNode, jobId: string, states: JobRecord['state'][]): Promise<JobRecord> {
   return waitFor(`${node.name}: job ${jobId.slice(0, 10)} in ${states.join('|')}`, async () => {
