@@ -33,6 +33,7 @@ import {
 import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
 import {
   type Account,
+  type Address,
   type Chain,
   type Client,
   createWalletClient,
@@ -269,30 +270,32 @@ describe('roles/verifier court parts', () => {
     await state.close()
   }, 120_000)
 
+  /** The verifier's sealed challenge mined on chain (as if sent just before a crash); its dispute id. */
+  async function commitSealedOnChain(disputeCourt: Address, jobId: Hex, salt: Hex): Promise<bigint> {
+    const verifier = wallet(verifierAccount)
+    await approveToken(verifier, {
+      token: deployment.addresses.token,
+      spender: disputeCourt,
+      amount: e('10'),
+    })
+    const commitment = challengeCommitment({
+      jobId,
+      challenger: verifierAccount.address,
+      leafIndex: 2n,
+      claimedDataHash: keccak256(toHex('replayed')),
+      salt,
+    })
+    return (await commitChallenge(verifier, { disputeCourt, jobId, commitment })).disputeId
+  }
+
   it('a crash after the commitment is mined and before it is recorded: the restarted node finds it and reveals', async () => {
     const jobId = await committedJob()
     const state = await openState('crash-after-commit')
     const sealSalt = randomSalt()
     await recordWithSealedChallenge(state, jobId, sealSalt)
     const { ctx, service } = await courtContext(state)
-    const verifier = wallet(verifierAccount)
     const disputeCourt = ctx.court()
-    await approveToken(verifier, {
-      token: deployment.addresses.token,
-      spender: disputeCourt,
-      amount: e('10'),
-    })
-    const { disputeId } = await commitChallenge(verifier, {
-      disputeCourt,
-      jobId,
-      commitment: challengeCommitment({
-        jobId,
-        challenger: verifierAccount.address,
-        leafIndex: 2n,
-        claimedDataHash: keccak256(toHex('replayed')),
-        salt: sealSalt,
-      }),
-    })
+    const disputeId = await commitSealedOnChain(disputeCourt, jobId, sealSalt)
     await advanceChallenge(ctx, jobId)
     expect(verifierDetail(await state.requireJob(jobId)).challenge).toMatchObject({
       disputeId,
@@ -309,24 +312,8 @@ describe('roles/verifier court parts', () => {
     const sealSalt = randomSalt()
     await recordWithSealedChallenge(state, jobId, sealSalt)
     const { ctx, service } = await courtContext(state)
-    const verifier = wallet(verifierAccount)
     const disputeCourt = ctx.court()
-    await approveToken(verifier, {
-      token: deployment.addresses.token,
-      spender: disputeCourt,
-      amount: e('10'),
-    })
-    const { disputeId } = await commitChallenge(verifier, {
-      disputeCourt,
-      jobId,
-      commitment: challengeCommitment({
-        jobId,
-        challenger: verifierAccount.address,
-        leafIndex: 2n,
-        claimedDataHash: keccak256(toHex('replayed')),
-        salt: sealSalt,
-      }),
-    })
+    const disputeId = await commitSealedOnChain(disputeCourt, jobId, sealSalt)
     await advance(REVEAL_PERIOD + 1)
     await advanceChallenge(ctx, jobId)
     const c = verifierDetail(await state.requireJob(jobId)).challenge!
