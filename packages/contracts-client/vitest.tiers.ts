@@ -12,6 +12,7 @@ export const integration: Record<string, string> = {
   'test/court.test.ts': 'starts anvil',
   'test/court-jury.test.ts': 'starts anvil',
   'test/court-governance.test.ts': 'starts anvil',
+  'test/datanet.test.ts': 'starts anvil',
   'test/devchain.test.ts': 'starts anvil; spawns a node process that owns it',
   'test/eip712.test.ts': 'starts anvil',
   'test/governance.test.ts': 'starts anvil',

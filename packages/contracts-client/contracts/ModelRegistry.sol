@@ -40,6 +40,10 @@ contract ModelRegistry is AccessManaged {
     uint256 public constant MAX_STORAGE_POINTER_LENGTH = 256;
 
     mapping(bytes32 modelHash => ModelRecord) private _models;
+    /// @notice The JobMarket training job that produced a model, named by its owner while it was
+    /// proposed (so the review before approval covers the claim): the job whose committed
+    /// attribution the DatanetRegistry may turn into the model's pool weights.
+    mapping(bytes32 modelHash => bytes32 jobId) public trainingJobOf;
 
     event ModelProposed(
         bytes32 indexed modelHash,
@@ -48,6 +52,7 @@ contract ModelRegistry is AccessManaged {
         bytes32 trainingSpecHash,
         bytes32 evaluationReportHash
     );
+    event TrainingJobBound(bytes32 indexed modelHash, bytes32 indexed jobId);
     event ModelStatusChanged(
         bytes32 indexed modelHash, ModelStatus indexed from, ModelStatus indexed to, address by
     );
@@ -55,6 +60,7 @@ contract ModelRegistry is AccessManaged {
     error InvalidModelHash();
     error InvalidStoragePointer(uint256 length);
     error InvalidModelTransition(bytes32 modelHash, ModelStatus from, ModelStatus to);
+    error NotModelOwner(bytes32 modelHash, address caller);
 
     constructor(address authority) AccessManaged(authority) {}
 
@@ -81,6 +87,16 @@ contract ModelRegistry is AccessManaged {
         emit ModelStatusChanged(modelHash, ModelStatus.None, ModelStatus.Proposed, msg.sender);
     }
 
+    /// @notice The owner of a Proposed model names the training job that produced it (once
+    /// approved, the binding is fixed). Zero clears it.
+    function bindTrainingJob(bytes32 modelHash, bytes32 jobId) external {
+        ModelRecord storage m = _models[modelHash];
+        if (m.status != ModelStatus.Proposed) revert InvalidModelTransition(modelHash, m.status, ModelStatus.Proposed);
+        if (msg.sender != m.owner) revert NotModelOwner(modelHash, msg.sender);
+        trainingJobOf[modelHash] = jobId;
+        emit TrainingJobBound(modelHash, jobId);
+    }
+
     /// @notice Proposed -> Approved: the model may be run where nodes only run approved models.
     function approveModel(bytes32 modelHash) external restricted {
         _transition(modelHash, ModelStatus.Proposed, ModelStatus.Approved);
@@ -97,6 +113,7 @@ contract ModelRegistry is AccessManaged {
         ModelStatus from = _models[modelHash].status;
         if (from != ModelStatus.Proposed) revert InvalidModelTransition(modelHash, from, ModelStatus.None);
         delete _models[modelHash];
+        delete trainingJobOf[modelHash];
         emit ModelStatusChanged(modelHash, from, ModelStatus.None, msg.sender);
     }
 
@@ -122,6 +139,12 @@ contract ModelRegistry is AccessManaged {
     /// @notice The status alone (one storage read): what JobMarket checks at award.
     function modelStatus(bytes32 modelHash) external view returns (ModelStatus) {
         return _models[modelHash].status;
+    }
+
+    /// @notice Approved or Deprecated: a model that went through review and was not revoked.
+    function isLive(bytes32 modelHash) external view returns (bool) {
+        ModelStatus s = _models[modelHash].status;
+        return s == ModelStatus.Approved || s == ModelStatus.Deprecated;
     }
 
     /// @notice The whole record; status None (and zero fields) means no record.

@@ -31,6 +31,7 @@ const exported = [
   ['governance/Council.sol', 'Council', 'council'],
   ['channels/PaymentChannels.sol', 'PaymentChannels', 'paymentChannels'],
   ['attribution/AttributionPool.sol', 'AttributionPool', 'attributionPool'],
+  ['datanet/DatanetRegistry.sol', 'DatanetRegistry', 'datanetRegistry'],
 ]
 
 const settings = {

@@ -16,6 +16,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { type Address, getContractAddress, parseEther, toFunctionSelector } from 'viem'
 import { getBlockNumber, getChainId, getTransactionCount, readContract } from 'viem/actions'
+import { deployDatanetRegistry } from './datanet/deploy.js'
+import { type DatanetParameters, defaultDatanetParameters } from './datanet/params.js'
 import { DeploymentError, toContractsClientError } from './errors.js'
 import {
   accessManagerAbi,
@@ -150,6 +152,8 @@ export interface DeployProtocolParameters {
   attributor?: Address
   params?: Partial<MarketParameters>
   court?: Partial<CourtParameters>
+  /** DatanetRegistry parameters; defaults to `defaultDatanetParameters` */
+  datanet?: Partial<DatanetParameters>
   /** when set, the deployment JSON is written there */
   outFile?: string
 }
@@ -244,10 +248,11 @@ export async function deployProtocol(
     // Each transaction is mined before the next is sent, so nonces are sequential and the
     // JobMarket's and the DisputeCourt's addresses can be known before they exist (the
     // StakeManager pins both immutably).
-    const { deploy, manage: manageOn } = deploymentSteps(
+    const steps = deploymentSteps(
       client,
       (message, details) => new DeploymentError(message, details === undefined ? {} : { details }),
     )
+    const { deploy, manage: manageOn } = steps
 
     const accessManager = await deploy('AccessManager', {
       abi: accessManagerAbi,
@@ -361,6 +366,12 @@ export async function deployProtocol(
     // the court contract only: no account can hold a dispute open or convict a provider
     await manage('grantRole', [ProtocolRole.court, disputeCourt, 0])
 
+    const datanetRegistry = await deployDatanetRegistry(
+      steps,
+      { accessManager, token, jobMarket, modelRegistry, attributionPool },
+      { ...defaultDatanetParameters, ...parameters.datanet },
+    )
+
     const wiredMarket = await readContract(client, {
       address: stakeManager,
       abi: stakeManagerAbi,
@@ -389,6 +400,7 @@ export async function deployProtocol(
         modelRegistry,
         attributionPool,
         disputeCourt,
+        datanetRegistry,
       },
       deployBlock,
       deployer,
@@ -469,6 +481,10 @@ export function parseDeployment(json: string): Deployment {
   // Nor do those written before the DisputeCourt: no court address, role or parameters.
   const disputeCourt =
     a.disputeCourt === undefined ? {} : { disputeCourt: address(a.disputeCourt, 'addresses.disputeCourt') }
+  const datanetRegistry =
+    a.datanetRegistry === undefined
+      ? {}
+      : { datanetRegistry: address(a.datanetRegistry, 'addresses.datanetRegistry') }
   const courtRole = raw.roles?.court === undefined ? {} : { court: big(raw.roles.court, 'roles.court') }
   const courtParams = raw.courtParams === undefined ? {} : { courtParams: parseCourtParams(raw.courtParams) }
   return {
@@ -482,6 +498,7 @@ export function parseDeployment(json: string): Deployment {
       ...modelRegistry,
       ...attributionPool,
       ...disputeCourt,
+      ...datanetRegistry,
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),

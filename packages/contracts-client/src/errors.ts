@@ -9,6 +9,7 @@ import { ContractFunctionRevertedError, decodeErrorResult, type Hex, BaseError a
 import {
   accessManagerAbi,
   attributionPoolAbi,
+  datanetRegistryAbi,
   disputeCourtAbi,
   jobMarketAbi,
   modelRegistryAbi,
@@ -99,6 +100,7 @@ export class WatcherError extends ContractsClientError {
 /** Every custom error any protocol contract can revert with (inner calls bubble up). */
 export const protocolErrorsAbi = [
   ...jobMarketAbi,
+  ...datanetRegistryAbi,
   ...zkVerifierRegistryAbi,
   ...modelRegistryAbi,
   ...stakeManagerAbi,

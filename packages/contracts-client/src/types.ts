@@ -16,6 +16,8 @@ export interface ProtocolAddresses {
   attributionPool?: Address
   /** the dispute game (challenges, jury, appeals); absent in files written before it existed */
   disputeCourt?: Address
+  /** datanets, staked contributions, attribution from finalized jobs; absent in files written before it existed */
+  datanetRegistry?: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */

@@ -15,6 +15,7 @@ describe('contract sizes', () => {
     'DisputeCourt',
     'StakeManager',
     'AttributionPool',
+    'DatanetRegistry',
     'PaymentChannels',
     'OpenGovernor',
   ])('%s runtime bytecode is under 24 KiB', (name) => {
