@@ -18,6 +18,7 @@ export const integration: Record<string, string> = {
   'test/governance.test.ts': 'starts anvil',
   'test/lifecycle.test.ts': 'starts anvil',
   'test/model-registry.test.ts': 'starts anvil',
+  'test/model-release.test.ts': 'starts anvil and a juror pool',
   'test/property.test.ts': 'starts anvil',
   'test/property-court.test.ts': 'starts anvil',
   'test/reverts.test.ts': 'starts anvil',

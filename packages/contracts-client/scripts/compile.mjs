@@ -25,6 +25,7 @@ const exported = [
   ['DisputeCourt.sol', 'DisputeCourt', 'disputeCourt'],
   ['ZkVerifierRegistry.sol', 'ZkVerifierRegistry', 'zkVerifierRegistry'],
   ['ModelRegistry.sol', 'ModelRegistry', 'modelRegistry'],
+  ['ModelMonitor.sol', 'ModelMonitor', 'modelMonitor'],
   ['@openzeppelin/contracts/access/manager/AccessManager.sol', 'AccessManager', 'accessManager'],
   ['governance/OpenGovernor.sol', 'OpenGovernor', 'openGovernor'],
   ['@openzeppelin/contracts/governance/TimelockController.sol', 'TimelockController', 'timelockController'],

@@ -38,6 +38,13 @@ import {
   zkVerifierRegistryBytecode,
 } from './generated/abis.js'
 import { deploymentSteps } from './internal.js'
+import { deployModelMonitor } from './release/deploy.js'
+import {
+  defaultModelMonitorParameters,
+  defaultModelReleaseParameters,
+  type ModelMonitorParameters,
+  type ModelReleaseParameters,
+} from './release/params.js'
 import { type ProtocolAddresses, ProtocolRole, type ProtocolWalletClient } from './types.js'
 
 export interface MarketParameters {
@@ -152,6 +159,10 @@ export interface DeployProtocolParameters {
   attributor?: Address
   params?: Partial<MarketParameters>
   court?: Partial<CourtParameters>
+  /** ModelRegistry release gate; defaults to `defaultModelReleaseParameters` */
+  modelRelease?: Partial<ModelReleaseParameters>
+  /** ModelMonitor thresholds; defaults to `defaultModelMonitorParameters` */
+  modelMonitor?: Partial<ModelMonitorParameters>
   /** DatanetRegistry parameters; defaults to `defaultDatanetParameters` */
   datanet?: Partial<DatanetParameters>
   /** when set, the deployment JSON is written there */
@@ -272,7 +283,7 @@ export async function deployProtocol(
     const modelRegistry = await deploy('ModelRegistry', {
       abi: modelRegistryAbi,
       bytecode: modelRegistryBytecode,
-      args: [accessManager],
+      args: [accessManager, token, { ...defaultModelReleaseParameters, ...parameters.modelRelease }],
     })
     const attributionPool = await deploy('AttributionPool', {
       abi: attributionPoolAbi,
@@ -372,6 +383,12 @@ export async function deployProtocol(
       { ...defaultDatanetParameters, ...parameters.datanet },
     )
 
+    const modelMonitor = await deployModelMonitor(
+      steps,
+      { accessManager, jobMarket, disputeCourt, modelRegistry },
+      { ...defaultModelMonitorParameters, ...parameters.modelMonitor },
+    )
+
     const wiredMarket = await readContract(client, {
       address: stakeManager,
       abi: stakeManagerAbi,
@@ -401,6 +418,7 @@ export async function deployProtocol(
         attributionPool,
         disputeCourt,
         datanetRegistry,
+        modelMonitor,
       },
       deployBlock,
       deployer,
@@ -485,6 +503,8 @@ export function parseDeployment(json: string): Deployment {
     a.datanetRegistry === undefined
       ? {}
       : { datanetRegistry: address(a.datanetRegistry, 'addresses.datanetRegistry') }
+  const modelMonitor =
+    a.modelMonitor === undefined ? {} : { modelMonitor: address(a.modelMonitor, 'addresses.modelMonitor') }
   const courtRole = raw.roles?.court === undefined ? {} : { court: big(raw.roles.court, 'roles.court') }
   const courtParams = raw.courtParams === undefined ? {} : { courtParams: parseCourtParams(raw.courtParams) }
   return {
@@ -499,6 +519,7 @@ export function parseDeployment(json: string): Deployment {
       ...attributionPool,
       ...disputeCourt,
       ...datanetRegistry,
+      ...modelMonitor,
     },
     deployBlock: big(raw.deployBlock, 'deployBlock'),
     deployer: address(raw.deployer, 'deployer'),

@@ -12,6 +12,7 @@ import {
   datanetRegistryAbi,
   disputeCourtAbi,
   jobMarketAbi,
+  modelMonitorAbi,
   modelRegistryAbi,
   openTokenAbi,
   stakeManagerAbi,
@@ -101,6 +102,7 @@ export class WatcherError extends ContractsClientError {
 export const protocolErrorsAbi = [
   ...jobMarketAbi,
   ...datanetRegistryAbi,
+  ...modelMonitorAbi,
   ...zkVerifierRegistryAbi,
   ...modelRegistryAbi,
   ...stakeManagerAbi,

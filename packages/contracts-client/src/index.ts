@@ -23,5 +23,6 @@ export {
   zkVerifierRegistryBytecode,
 } from './generated/abis.js'
 export * from './governance/index.js'
+export * from './release/index.js'
 export * from './types.js'
 export * from './watcher.js'

@@ -18,6 +18,8 @@ export interface ProtocolAddresses {
   disputeCourt?: Address
   /** datanets, staked contributions, attribution from finalized jobs; absent in files written before it existed */
   datanetRegistry?: Address
+  /** suspends models whose jobs lose too many disputes; absent in files written before it existed */
+  modelMonitor?: Address
 }
 
 /** A client that can read (any viem Client works with the actions here). */
@@ -69,6 +71,8 @@ export const ProtocolRole = {
   attribution: 5n,
   /** the JobMarket's court hooks (`holdForDispute`, `releaseDispute`, `convict`): the DisputeCourt only */
   court: 6n,
+  /** `ModelRegistry.suspendModel`: the ModelMonitor contract only */
+  modelMonitor: 7n,
 } as const
 
 /** Model status as ModelRegistry.ModelStatus stores it. */
@@ -78,6 +82,8 @@ export const ModelStatus = {
   approved: 2,
   deprecated: 3,
   revoked: 4,
+  /** the ModelMonitor suspended it (too many lost disputes) until governance reinstates it */
+  suspended: 5,
 } as const
 export type ModelStatus = keyof typeof ModelStatus
 export const modelStatusName = Object.fromEntries(

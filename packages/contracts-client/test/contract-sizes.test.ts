@@ -16,6 +16,8 @@ describe('contract sizes', () => {
     'StakeManager',
     'AttributionPool',
     'DatanetRegistry',
+    'ModelRegistry',
+    'ModelMonitor',
     'PaymentChannels',
     'OpenGovernor',
   ])('%s runtime bytecode is under 24 KiB', (name) => {
