@@ -2,7 +2,8 @@
 // token accounting invariants must hold. Runs against one anvil, rewinding it with
 // evm_snapshot/evm_revert between sequences. OCN_PROPERTY_RUNS raises the run count.
 // Half the jobs run on a model with attribution weights, so the AttributionPool's share of
-// their payouts is part of the accounting.
+// their payouts is part of the accounting. Datanet actors create datanets (burning OPEN into the
+// sink), contribute with stakes, curate and withdraw: the burns and the stakes are accounted too.
 import { jobIdOf } from '@ocn/protocol'
 import fc from 'fast-check'
 import {
@@ -18,24 +19,32 @@ import {
 import { readContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  acceptContribution,
   approveToken,
   award,
   ContractRevertError,
   commitResult,
+  contribute,
+  createDatanet,
+  datanetRegistryAbi,
+  defaultDatanetParameters,
   expire,
   finalize,
   getAttributionPool,
+  getContribution,
   getJob,
   getStake,
   getTokenBalance,
   jobMarketAbi,
   openTokenAbi,
+  rejectContribution,
   requestUnbonding,
   setAttributionWeights,
   signBid,
   stake,
   sweepTreasury,
   type WriteResult,
+  withdrawContributionStake,
   withdrawStake,
 } from '../src/index.js'
 import { chainTime, type Protocol, setupProtocol, type Wallet } from './helpers.js'
@@ -53,6 +62,7 @@ const SHARE_BPS = 1_000
 const FEE_BPS = 300
 const weightedModel = keccak256(toHex('m with weights'))
 const plainModel = keccak256(toHex('m'))
+const BURN_SINK: Address = '0x000000000000000000000000000000000000dEaD'
 beforeAll(async () => {
   p = await setupProtocol({
     challengeWindow: WINDOW,
@@ -75,6 +85,7 @@ beforeAll(async () => {
     await approveToken(a, { token, spender: stakeManager, amount: 2n ** 255n })
     await approveToken(a, { token, spender: jobMarket, amount: 2n ** 255n })
     await stake(a, { stakeManager, amount: e('400') })
+    await approveToken(a, { token, spender: p.deployment.addresses.datanetRegistry!, amount: 2n ** 255n })
   }
   holders = [p.admin.account.address, p.treasury.account.address, ...actors.map((a) => a.account.address)]
   totalSupply = await readContract(reader, { address: token, abi: openTokenAbi, functionName: 'totalSupply' })
@@ -107,6 +118,11 @@ type Action =
   | { kind: 'unbond'; actor: number; amount: bigint }
   | { kind: 'withdraw'; actor: number }
   | { kind: 'sweep' }
+  | { kind: 'createDatanet'; actor: number; curated: boolean }
+  | { kind: 'contribute'; actor: number; datanet: number; rows: number }
+  | { kind: 'curate'; datanet: number; index: number; accept: boolean }
+  // wait: first move time past the stake lock (else the withdrawal is usually refused as locked)
+  | { kind: 'withdrawContribution'; actor: number; datanet: number; index: number; wait: boolean }
   // the next natural step of a job (whatever its status), so sequences reach deep states
   | { kind: 'progress'; job: number; choice: number; caller: number }
 
@@ -152,6 +168,38 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), actor }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'sweep' as const }) },
   {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('createDatanet' as const), actor, curated: fc.boolean() }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('contribute' as const),
+      actor,
+      datanet: fc.nat(3),
+      rows: fc.integer({ min: 0, max: 20 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('curate' as const),
+      datanet: fc.nat(3),
+      index: fc.nat(3),
+      accept: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('withdrawContribution' as const),
+      actor,
+      datanet: fc.nat(3),
+      index: fc.nat(3),
+      wait: fc.boolean(),
+    }),
+  },
+  {
     weight: 12,
     arbitrary: fc.record({ kind: fc.constant('progress' as const), job, choice: fc.nat(11), caller: actor }),
   },
@@ -165,7 +213,15 @@ interface JobModel {
   weighted: boolean
 }
 
+interface DatanetModel {
+  id: bigint
+  creator: number
+  /** contributions submitted so far (their indices are 0..count-1) */
+  count: number
+}
+
 interface RunState {
+  datanets: DatanetModel[]
   jobs: JobModel[]
   settlements: Map<Hex, number>
   nonce: bigint
@@ -250,6 +306,11 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       return withdrawStake(actors[a.actor]!, { stakeManager })
     case 'sweep':
       return sweepTreasury(actors[0]!, { jobMarket })
+    case 'createDatanet':
+    case 'contribute':
+    case 'curate':
+    case 'withdrawContribution':
+      return datanetStep(s, a)
     case 'progress': {
       const j = pick(a.job)
       const fresh = {
@@ -276,6 +337,64 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       return undefined
     }
   }
+}
+
+type DatanetAction = Extract<
+  Action,
+  { kind: 'createDatanet' | 'contribute' | 'curate' | 'withdrawContribution' }
+>
+
+async function datanetStep(s: RunState, a: DatanetAction): Promise<WriteResult | undefined> {
+  const datanetRegistry = p.deployment.addresses.datanetRegistry!
+  if (a.kind === 'createDatanet') {
+    const created = await createDatanet(actors[a.actor]!, {
+      datanetRegistry,
+      curated: a.curated,
+      metadataHash: keccak256(toHex('d')),
+    })
+    s.datanets.push({ id: created.datanetId, creator: a.actor, count: 0 })
+    return created
+  }
+  // a datanet step on none yet creates one first, so short sequences reach contributions
+  if (s.datanets.length === 0) {
+    await datanetStep(s, {
+      kind: 'createDatanet',
+      actor: a.datanet % actors.length,
+      curated: a.datanet % 2 === 0,
+    })
+  }
+  const d = s.datanets[s.datanets.length - 1 - (a.datanet % s.datanets.length)]
+  if (!d) return undefined
+  const datanetId = d.id
+  if (a.kind === 'contribute') {
+    const dataHash = keccak256(toHex(`data ${a.actor}`))
+    const done = await contribute(actors[a.actor]!, {
+      datanetRegistry,
+      datanetId,
+      dataHash,
+      rows: BigInt(a.rows),
+    })
+    d.count += 1
+    return done
+  }
+  if (d.count === 0) return undefined
+  const index = BigInt(a.index % d.count)
+  if (a.kind === 'curate') {
+    const curate = a.accept ? acceptContribution : rejectContribution
+    return curate(actors[d.creator]!, { datanetRegistry, datanetId, index })
+  }
+  if (a.wait) {
+    await p.test.increaseTime({ seconds: defaultDatanetParameters.stakeLockPeriod + 1 })
+    await p.test.mine({ blocks: 1 })
+  }
+  // a stake comes back only once unlocked and past any challenge period
+  const before = await getContribution(reader, { datanetRegistry, datanetId, index })
+  const done = await withdrawContributionStake(actors[a.actor]!, { datanetRegistry, datanetId, index })
+  if (before.status === 'accepted') {
+    const { timestamp } = await reader.getBlock({ blockNumber: done.receipt.blockNumber })
+    expect(Number(timestamp)).toBeGreaterThan(Math.max(before.unlocksAt, before.challengeableUntil))
+  }
+  return done
 }
 
 async function checkInvariants(s: RunState, result: WriteResult | undefined): Promise<void> {
@@ -306,6 +425,15 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
   const pool = p.deployment.addresses.attributionPool!
   const balanceOf = (account: Address) => getTokenBalance(reader, { token, account })
   const poolState = (modelId: Hex) => getAttributionPool(reader, { attributionPool: pool, modelId })
+  const registry = p.deployment.addresses.datanetRegistry!
+  const readRegistry = (functionName: 'totalStaked' | 'totalBurned') =>
+    readContract(reader, { address: registry, abi: datanetRegistryAbi, functionName })
+  const [registryBalance, sinkBalance, staked, burned] = await Promise.all([
+    balanceOf(registry),
+    balanceOf(BURN_SINK),
+    readRegistry('totalStaked'),
+    readRegistry('totalBurned'),
+  ])
   const [holderBalances, marketBalance, stakeBalance, poolBalance, weighted, plain, stakes, jobs, accrued] =
     await Promise.all([
       Promise.all(holders.map(balanceOf)),
@@ -324,9 +452,13 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
       readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
     ])
 
-  // token conservation: every holder plus the three contracts account for the whole supply
+  // token conservation: every holder, the four contracts and the burn sink account for the whole
+  // supply, to the wei; the sink holds exactly what datanet creation burned, the registry exactly
+  // the live contribution stakes
   const sum = holderBalances.reduce((x, y) => x + y, 0n) + marketBalance + stakeBalance + poolBalance
-  expect(sum).toBe(totalSupply)
+  expect(sum + registryBalance + sinkBalance).toBe(totalSupply)
+  expect(sinkBalance).toBe(burned)
+  expect(registryBalance).toBe(staked)
 
   // the pool holds exactly the shares of finalized jobs on the weighted model, all of it pending
   // (nothing settles rounds here); the model without weights was never paid anything
@@ -381,7 +513,7 @@ describe('protocol invariants under random action sequences', () => {
           const actions: Action[] = [first, ...rest]
           await p.test.revert({ id: snapshot })
           snapshot = await p.test.snapshot()
-          const s: RunState = { jobs: [], settlements: new Map(), nonce: 0n, salt: 0n }
+          const s: RunState = { datanets: [], jobs: [], settlements: new Map(), nonce: 0n, salt: 0n }
           for (const a of actions) {
             let result: WriteResult | undefined
             try {
@@ -405,7 +537,7 @@ describe('protocol invariants under random action sequences', () => {
     // the generator must exercise real transitions, not only refusals
     const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
     console.info(`property: ${succeeded} transactions (${kinds}), ${reverted} refused steps`)
-    for (const k of ['award', 'commit', 'finalize', 'expire']) {
+    for (const k of ['award', 'commit', 'finalize', 'expire', 'contribute']) {
       expect(transitions.get(k) ?? 0, k).toBeGreaterThan(0)
     }
     expect(succeeded).toBeGreaterThan(RUNS)
