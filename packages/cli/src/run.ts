@@ -3,11 +3,13 @@ import { configFlagOptions, configOptions, isNodeError, nodeVersion } from '@ocn
 import type { CliComponents, Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
+import { datanetCommands } from './commands/datanet.js'
 import { devnetCommand } from './commands/devnet.js'
 import { govCommands } from './commands/gov.js'
 import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
+import { modelCommands } from './commands/model.js'
 import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
@@ -36,6 +38,8 @@ export const commands: readonly Command[] = [
   ...channelCommands,
   ...govCommands,
   ...zkCommands,
+  ...datanetCommands,
+  ...modelCommands,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>

@@ -101,6 +101,14 @@ describe('court under governance', () => {
     const lower = (a: Address) => a.toLowerCase() as Address
     expect([...(map.get(ProtocolRole.court) ?? [])]).toEqual([lower(deployment.addresses.disputeCourt!)])
     expect([...(map.get(ProtocolRole.admin) ?? [])]).toEqual([lower(governance.timelock)])
+    // only the ModelMonitor suspends models; the weights root reaches the pool through the
+    // DatanetRegistry, with the timelock's role left as the emergency override
+    expect([...(map.get(ProtocolRole.modelMonitor) ?? [])]).toEqual([
+      lower(deployment.addresses.modelMonitor!),
+    ])
+    expect(new Set(map.get(ProtocolRole.attribution))).toEqual(
+      new Set([lower(deployment.addresses.datanetRegistry!), lower(governance.timelock)]),
+    )
     // no ARBITER at all: role 1 (the interim single-key arbiter) is held by nobody
     expect(map.get(1n)?.size ?? 0).toBe(0)
   })

@@ -474,4 +474,75 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
     await expectRevert(challengeContribution(p.requester, { ...ds, index: 0n }), 'NotChallengeable')
     await withdrawContributionStake(p.other, { ...ds, index: 0n })
   })
+
+  it('refuses a committed result that does not fit the datanet or has no attribution leaf', async () => {
+    const ds = { datanetRegistry: registry, datanetId }
+    const jobMarket = p.deployment.addresses.jobMarket
+    const modelRegistry = p.deployment.addresses.modelRegistry as Address
+    const manifestHash = await getDatanetManifestHash(p.admin, { ...ds, datasetId, count: 3n })
+    const checkpointHashes = [h('ck0'), h('ck1'), h('ck2')]
+    const weights = scoresToBasisPoints(scores).map((weight, i) => ({
+      address: contributors()[i]!.account.address,
+      weight,
+    }))
+    // weights in another order than the manifest's contributors, committed as the job's leaf
+    const misordered: CommittedAttribution = {
+      method: 'tracin-cp-v1',
+      manifestHash,
+      validationHash: h('validation'),
+      checkpointHashes,
+      scores,
+      weights: [...weights].reverse(),
+      weightsRoot: attributionWeightsTree([...weights].reverse()).root,
+    }
+    const jobs = []
+    for (const [label, attributionLeaf] of [
+      ['misordered', true],
+      ['no leaf', false],
+    ] as const) {
+      const offer = await makeOffer(p, { kind: 1, inputHash: datasetId, sampleCount: 8, microBatchSize: 4 })
+      const { bid, signature } = await makeBid(p, offer)
+      const { jobId } = await award(p.requester, { jobMarket, offer, bid, signature })
+      const leaves = checkpointHashes.map((c, i) => merkleLeaf(i, c))
+      if (attributionLeaf) leaves.push(merkleLeaf(3, resultHash(misordered)))
+      const tree = MerkleTree.fromLeaves(leaves)
+      await commitResult(p.provider, { jobMarket, jobId, resultRoot: tree.root, leafCount: leaves.length })
+      const modelHash = h(`model ${label}`)
+      await proposeModel(p.requester, {
+        modelRegistry,
+        modelHash,
+        storagePointer: `ipfs://${label}`,
+        trainingSpecHash: h('spec'),
+        evaluationReportHash: h('eval'),
+      })
+      await bindTrainingJob(p.requester, { modelRegistry, modelHash, jobId })
+      await approveModel(p.admin, { modelRegistry, modelHash })
+      jobs.push({ offer, jobId, tree, modelHash })
+    }
+    await advance(p, 601)
+    for (const j of jobs) await finalize(p.requester, { jobMarket, jobId: j.jobId })
+    const [bad, leafless] = jobs
+    await expectRevert(
+      recordAttribution(p.verifier, {
+        ...ds,
+        count: 3n,
+        modelHash: bad!.modelHash,
+        offer: bad!.offer,
+        result: misordered,
+        proof: bad!.tree.proof(3),
+      }),
+      'WeightsMismatch',
+    )
+    await expectRevert(
+      recordAttribution(p.verifier, {
+        ...ds,
+        count: 3n,
+        modelHash: leafless!.modelHash,
+        offer: leafless!.offer,
+        result: misordered,
+        proof: [],
+      }),
+      'AttributionLeafMismatch',
+    )
+  })
 })

@@ -96,6 +96,14 @@ describe('ModelRegistry release gate', () => {
       anchorEvaluationReport(p.other, { modelRegistry: registry, modelHash, reportHash: h('r') }),
       'NotModelOwner',
     )
+    await expectRevert(
+      anchorEvaluationReport(p.requester, {
+        modelRegistry: registry,
+        modelHash,
+        reportHash: `0x${'00'.repeat(32)}`,
+      }),
+      'ReportNotAnchored',
+    )
     await anchorEvaluationReport(p.requester, { modelRegistry: registry, modelHash, reportHash: h('report') })
     expect((await getModel(p.admin, { modelRegistry: registry, modelHash }))?.evaluationReportHash).toBe(
       h('report'),
@@ -159,12 +167,22 @@ describe('ModelMonitor', () => {
     await propose('monitored')
     await advance(p, REVIEW)
     await approveModel(p.admin, { modelRegistry: registry, modelHash })
-    await writeContract(p.admin, {
-      address: monitor,
-      abi: modelMonitorAbi,
-      functionName: 'setParams',
-      args: [{ window: 24 * 3600, maxLostBps: 5_000, minDisputes: 1 }],
-    })
+    const setMonitor = (window: number, maxLostBps: number, minDisputes: number) =>
+      writeContract(p.admin, {
+        address: monitor,
+        abi: modelMonitorAbi,
+        functionName: 'setParams',
+        args: [{ window, maxLostBps, minDisputes }],
+      })
+    const bounds: [number, number, number][] = [
+      [60, 5_000, 1],
+      [24 * 3600, 10_000, 1],
+      [24 * 3600, 5_000, 0],
+    ]
+    for (const [window, maxLost, min] of bounds) {
+      await expect(setMonitor(window, maxLost, min)).rejects.toThrow(/InvalidParams|reverted/)
+    }
+    await setMonitor(24 * 3600, 5_000, 1)
 
     // a job on the model whose provider forged a leaf, challenged and convicted by a real jury
     await stakeAs(p, p.provider, e('1000'))

@@ -41,6 +41,7 @@ export type ChainCommandErrorCode =
   | 'CHAIN_NOTHING_UNBONDING'
   | 'CHAIN_REVERTED'
   | 'CHAIN_INVALID_AMOUNT'
+  | 'CHAIN_INVALID_ARGUMENT'
 
 /** A chain command failed for a reason the user can fix (exit code 2). */
 export class ChainCommandError extends NodeError<ChainCommandErrorCode> {

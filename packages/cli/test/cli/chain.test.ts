@@ -175,3 +175,54 @@ describe('ocn stake / unstake / balance', () => {
     expect(JSON.parse(down.stdout).error).toMatchObject({ code: 'CHAIN_UNREACHABLE' })
   })
 })
+
+describe('ocn datanet / ocn model', () => {
+  it('creates a curated datanet (burning OPEN), contributes, curates, proposes and objects to a model', async () => {
+    const { dataDir, address } = await fundedNode('datanet', parseEther('1000'))
+    const rpc = ['--data-dir', dataDir, '--rpc-url', chain.rpcUrl, '--json']
+    const run = async (args: string[]) => {
+      const r = await ocn([...args, ...rpc])
+      expect(r.stderr, args.join(' ')).toBe('')
+      expect(r.code, args.join(' ')).toBe(0)
+      return JSON.parse(r.stdout)
+    }
+    const created = await run(['datanet', 'create', '--curated', '--describe', 'iris rows'])
+    expect(created).toMatchObject({ curated: true, burned: parseEther('100').toString() })
+    const data = join(dir, 'rows.bin')
+    await writeFile(data, 'ten rows of data')
+    const id = created.datanetId as string
+    const contributed = await run(['datanet', 'contribute', id, data, '--rows', '10'])
+    expect(contributed).toMatchObject({ index: '0', status: 'pending', stake: parseEther('50').toString() })
+    // one contribution per contributor: the second is refused with the contract's reason
+    const again = await ocn(['datanet', 'contribute', id, data, '--rows', '10', ...rpc])
+    expect(again.code).toBe(2)
+    expect(JSON.parse(again.stdout).error.code).toBe('CHAIN_REVERTED')
+    await run(['datanet', 'curate', id, '0', 'accept'])
+    const status = await run(['datanet', 'status', id])
+    expect(status).toMatchObject({
+      accepted: 1,
+      contributions: [{ index: '0', status: 'accepted', rows: '10' }],
+    })
+
+    const modelHash = `0x${'ab'.repeat(32)}`
+    const proposed = await run([
+      'model',
+      'propose',
+      modelHash,
+      '--pointer',
+      'ipfs://model',
+      '--spec-hash',
+      `0x${'01'.repeat(32)}`,
+      '--report-hash',
+      `0x${'02'.repeat(32)}`,
+    ])
+    expect(proposed.reviewEndsAt).toBeGreaterThan(0)
+    const objected = await run(['model', 'object', modelHash, '--reason', 'eval report is wrong'])
+    expect(objected.bond).toBe(parseEther('10').toString())
+    const model = await run(['model', 'status', modelHash])
+    expect(model).toMatchObject({ status: 'proposed', owner: address, objection: { objector: address } })
+    // to the wei: the burn, the stake and the bond left the account
+    const left = await getTokenBalance(admin(), { token: deployment.addresses.token, account: address })
+    expect(left).toBe(parseEther('1000') - parseEther('100') - parseEther('50') - parseEther('10'))
+  })
+})
