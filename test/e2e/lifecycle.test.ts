@@ -489,6 +489,18 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
         (j) => j.maxPrice === 1n,
       )
       expect(offers).toHaveLength(3)
+      // a crash between publishing a re-offer and linking it: the first job forgets its link,
+      // and offering it again finds the published re-offer instead of a second one
+      const first = chain[0]!
+      const linked = (await requesterNode.daemon.state.requireJob(first.id)).detail
+      if (linked?.role !== 'requester') throw new Error('the first job lost its requester detail')
+      const { reofferedAs: _link, ...unlinked } = linked
+      await requesterNode.daemon.state.updateJob(first.id, { detail: unlinked })
+      expect(await requester().reoffer(first.id)).toEqual({ jobId: chain[1]!.id })
+      const again = (await requesterNode.daemon.state.listJobs({ role: 'requester' })).filter(
+        (j) => j.maxPrice === 1n,
+      )
+      expect(again).toHaveLength(3)
     } finally {
       requesterNode.config.requester.noBidReoffers = noBidReoffers
       requesterNode.config.requester.noBidReofferDelayMs = noBidReofferDelayMs

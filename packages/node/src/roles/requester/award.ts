@@ -5,7 +5,7 @@
  * on-chain with the price in escrow, the next one tried when an award fails, all before the
  * bidding end (the market refuses later awards). A job left without an award is re-offered.
  */
-import { award, getJob, getTokenBalance } from '@ocn/contracts-client'
+import { award, ContractRevertError, getJob, getTokenBalance } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
@@ -227,6 +227,21 @@ export class RequesterAwards {
   }
 
   /**
+   * The market reverted the award with ModelRevoked (the registry revoked the model after the
+   * offer went out, whatever requester.models.onlyApproved says): the job fails for good, since
+   * every re-offer of the same model would be refused the same way.
+   */
+  private async marketRefusedModel(job: JobRecord, offer: JobOffer, bids: StoredBid[]): Promise<void> {
+    const { state, metrics, log } = this.context
+    metrics.unapprovedModelJobs.inc({ stage: 'award', status: 'revoked' })
+    await state.transitionJob(job.id, 'failed', {
+      note: `not awarded: the market refused model ${offer.terms.modelHash} (ModelRevoked); not re-offered`,
+      bids: bids.map((b) => ({ ...b, status: 'rejected' })),
+    })
+    log.warn({ jobId: job.id, modelHash: offer.terms.modelHash }, 'market refused the model: job not awarded')
+  }
+
+  /**
    * Awards the best bid on-chain, trying the next when an award fails, while an award can
    * still land before the bidding end; bids the requester's balance cannot escrow are skipped.
    */
@@ -251,6 +266,11 @@ export class RequesterAwards {
         await this.awardOne(job, offer, item, bid, bids)
         return
       } catch (err) {
+        // the market refuses the model itself: no other bid and no re-offer can be awarded
+        if (err instanceof ContractRevertError && err.errorName === 'ModelRevoked') {
+          await this.marketRefusedModel(job, offer, bids)
+          return
+        }
         // e.g. the provider's stake was locked by another award meanwhile: try the next bid
         log.warn(
           { jobId: job.id, provider: bid.terms.provider, err },

@@ -140,7 +140,8 @@ export class RequesterOffers {
       const job = await state.requireJob(jobId)
       const done = requesterDetail(job).reofferedAs
       if (done !== undefined) return { jobId: done }
-      const { jobId: next } = await this.republish(job, this.deadProvider(job))
+      const published = await this.reofferedBeforeCrash(jobId)
+      const next = published ?? (await this.republish(job, this.deadProvider(job))).jobId
       const fresh = await state.requireJob(jobId)
       await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), reofferedAs: next } })
       this.context.log.info({ jobId, reofferedAs: next, state: job.state }, 'job offered again')
@@ -198,6 +199,16 @@ export class RequesterOffers {
         return this.reofferOnce(jobId)
       })
       .catch((err: unknown) => log.error({ jobId, err }, 'automatic re-offer failed; the tick tries again'))
+  }
+
+  /**
+   * The re-offer of `jobId` that was published before a crash cut off the write of
+   * `reofferedAs` (the new job names its origin in `reofferOf`): found, it is recorded instead
+   * of putting the work on the market a second time.
+   */
+  private async reofferedBeforeCrash(jobId: string): Promise<string | undefined> {
+    const jobs = await this.context.state.listJobs({ role: 'requester' })
+    return jobs.find((j) => requesterDetail(j).reofferOf === jobId)?.id
   }
 
   /** The provider a dead job was awarded to (an expiry's no-show), left out of the next round. */
