@@ -89,6 +89,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint32 termsId;
         /// @dev DisputeCourt disputes open on the job; `finalize` waits until none is left
         uint16 openDisputes;
+        /// @dev the challenge window of the job's terms, copied at award (same slot): `commitResult`
+        /// opens the window without reading the terms snapshot
+        uint32 challengeWindow;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
         bytes32 resultRoot;
     }
@@ -168,7 +171,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     AttributionPool public immutable attributionPool;
 
     Params private _params;
-    uint128 public minChallengeBond;
+    /// @notice Stake a verifier needs to challenge in the DisputeCourt (the court reads it).
     uint128 public verifierMinStake;
     address public treasury;
     /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
@@ -176,6 +179,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     uint16 public attributionShareBps;
     /// @notice The id of the terms a job awarded now is bound to (same slot: no extra read per award).
     uint32 public currentTermsId;
+    /// @dev The challenge window of terms `currentTermsId`, mirrored here (same slot) so an award
+    /// copies it into the job and a commit reads no terms snapshot to open the window.
+    uint32 private _currentChallengeWindow;
     /// @dev Append-only parameter snapshots, ids 0 .. `currentTermsId`; a job's `termsId` keys it.
     /// A mapping, not an array: reading a job's terms then costs no length check.
     mapping(uint256 termsId => Terms) private _terms;
@@ -224,6 +230,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         bytes32 indexed jobId, address indexed provider, uint256 inputCommitment, uint256 outputCommitment
     );
     event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
+    /// @notice `finalizeBatch` left this job as it was: its status is not Committed, its challenge
+    /// window is still open, or a dispute is open on it (`finalize` says which).
+    event FinalizeSkipped(bytes32 indexed jobId, JobStatus status);
     /// @notice A paid-out job sent `amount` to the attribution pool for `modelHash` (right before `JobFinalized`).
     event AttributionPaid(bytes32 indexed jobId, bytes32 indexed modelHash, uint256 amount);
     event AttributionShareUpdated(uint16 attributionShareBps);
@@ -247,7 +256,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint16 noShowSlashBps,
         uint16 challengerRewardBps,
         uint32 challengeWindow,
-        uint128 minChallengeBond,
         uint128 verifierMinStake,
         address treasury
     );
@@ -287,6 +295,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error SelfAward(address account);
     /// @dev The committed leaf count differs from the one the job's terms fixed at award.
     error LeafCountMismatch(bytes32 jobId, uint32 expected, uint32 actual);
+    /// @dev A batch call's arrays are empty or of different lengths.
+    error BatchLengthMismatch();
 
     constructor(
         IERC20 token_,
@@ -296,7 +306,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         address authority,
         address treasury_,
         Params memory params_,
-        uint128 minChallengeBond_,
         uint128 verifierMinStake_,
         uint64 minRecordPrice_,
         AttributionConfig memory attribution
@@ -311,12 +320,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
-        // a bond is posted as a uint96: a larger value would truncate (2^96 to a zero bond)
-        if (minChallengeBond_ > type(uint96).max) revert InvalidParameter("minChallengeBond");
         // every amount this contract books fits a uint96 (prices, collateral, `Terms.accrued`)
         if (token_.totalSupply() > type(uint96).max) revert InvalidParameter("token");
         _params = params_;
-        minChallengeBond = minChallengeBond_;
         verifierMinStake = verifierMinStake_;
         treasury = treasury_;
         _checkAttributionShare(attributionShareBps_, params_.protocolFeeBps);
@@ -341,7 +347,28 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         returns (bytes32 jobId)
     {
         jobId = _award(offer, bid, signature);
-        token.safeTransferFrom(msg.sender, address(this), bid.price);
+        _escrow(bid.price);
+    }
+
+    /// @notice Awards several offers in one transaction, each to its signed bid, with one escrow
+    /// transfer of the summed prices. All or nothing: any award that `award` would refuse reverts
+    /// the whole batch with that award's error (the requester fixes its own input and resends).
+    /// The job ids are the offers' `hashJobOffer` (and in the `JobAwarded` events).
+    function awardBatch(JobOffer[] calldata offers, Bid[] calldata bids, bytes[] calldata signatures)
+        external
+        nonReentrant
+    {
+        uint256 n = offers.length;
+        if (n == 0 || bids.length != n || signatures.length != n) revert BatchLengthMismatch();
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            _award(offers[i], bids[i], signatures[i]);
+            // each price was cast to a uint96 in `_award`, and at most 2^32 of them: no overflow
+            unchecked {
+                total += bids[i].price;
+            }
+        }
+        _escrow(total);
     }
 
     /// @notice As `award`, with an ERC-2612 permit for the escrow instead of a prior approval.
@@ -359,7 +386,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), bid.price, permitDeadline, v, r, s) {}
             catch {}
         jobId = _award(offer, bid, signature);
-        token.safeTransferFrom(msg.sender, address(this), bid.price);
+        _escrow(bid.price);
     }
 
     function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
@@ -401,6 +428,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
         stakeManager.lock(provider, bid.collateral);
         _emitAwarded(jobId, offer, bid);
+    }
+
+    /// @dev Pulls `amount` from the requester into escrow (needs its allowance or a permit).
+    function _escrow(uint256 amount) private {
+        token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @dev A zk-mode offer names its model by artifact hash (as every offer does) and carries the
@@ -456,6 +488,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint96 collateral = SafeCast.toUint96(bid.collateral);
         uint40 deadline = SafeCast.toUint40(offer.deadline);
         uint32 termsId = currentTermsId;
+        uint32 window = _currentChallengeWindow;
         job.requester = msg.sender;
         job.price = price;
         job.provider = bid.provider;
@@ -465,6 +498,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.leafCount = leafCount;
         job.training = offer.kind == KIND_TRAINING;
         job.termsId = termsId;
+        job.challengeWindow = window;
     }
 
     /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
@@ -512,6 +546,22 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// the count the terms fixed at award (`getJob(jobId).leafCount`), or for a training job that
     /// count plus its attribution leaf; the committed count is stored in its place.
     function commitResult(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) external {
+        _commit(jobId, resultRoot, leafCount);
+    }
+
+    /// @notice Commits several of the caller's jobs at once, each as `commitResult` would. All or
+    /// nothing: one commit `commitResult` would refuse reverts the batch with its error.
+    function commitBatch(bytes32[] calldata jobIds, bytes32[] calldata resultRoots, uint32[] calldata leafCounts)
+        external
+    {
+        uint256 n = jobIds.length;
+        if (n == 0 || resultRoots.length != n || leafCounts.length != n) revert BatchLengthMismatch();
+        for (uint256 i; i < n; ++i) {
+            _commit(jobIds[i], resultRoots[i], leafCounts[i]);
+        }
+    }
+
+    function _commit(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) private {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
         if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
@@ -523,7 +573,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             revert LeafCountMismatch(jobId, terms, leafCount);
         }
         job.leafCount = leafCount;
-        uint40 challengeEnds = uint40(block.timestamp) + _terms[job.termsId].challengeWindow;
+        uint40 challengeEnds = uint40(block.timestamp) + job.challengeWindow;
         job.challengeEnds = challengeEnds;
         job.status = JobStatus.Committed;
         job.resultRoot = resultRoot;
@@ -634,8 +684,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         _records[provider].slashed += 1;
 
-        stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(job.requester, job.price);
+        _slashAndRefund(job, provider, collateral, penalty);
         if (reward > 0) token.safeTransfer(challenger, reward);
         if (juryReward > 0) token.safeTransfer(juryPot, juryReward);
     }
@@ -644,7 +693,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @notice After the challenge window with no open dispute: pays the provider the price
     /// minus the protocol fee and unlocks its collateral. Anyone may call it.
-    function finalize(bytes32 jobId) external nonReentrant {
+    /// @dev No reentrancy guard (it costs the happy path ~300 gas): the job is Finalized before
+    /// the first external call, and every call goes to a contract fixed at construction (the
+    /// StakeManager, the OPEN token, the AttributionPool), none of which calls back.
+    function finalize(bytes32 jobId) external {
         Job storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
@@ -652,18 +704,72 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _settle(jobId, job);
     }
 
+    /// @notice Finalizes every job of `jobIds` that `finalize` would accept and skips the others
+    /// with `FinalizeSkipped` (not Committed, window still open, or a dispute open): anyone may
+    /// sweep many jobs, and a dispute opened on one of them meanwhile must not sink the rest.
+    /// Consecutive jobs of the same provider are paid and unlocked with one transfer and one
+    /// unlock, so list a provider's jobs together. Returns how many jobs it finalized.
+    /// @dev No reentrancy guard, as `finalize`.
+    function finalizeBatch(bytes32[] calldata jobIds) external returns (uint256 finalized) {
+        address provider;
+        uint256 payout;
+        uint256 collateral;
+        for (uint256 i; i < jobIds.length; ++i) {
+            bytes32 jobId = jobIds[i];
+            Job storage job = _jobs[jobId];
+            if (job.status != JobStatus.Committed || block.timestamp < job.challengeEnds || job.openDisputes != 0) {
+                emit FinalizeSkipped(jobId, job.status);
+                continue;
+            }
+            (address p, uint256 pay, uint256 coll) = _book(jobId, job);
+            if (p != provider) {
+                _pay(provider, payout, collateral);
+                (provider, payout, collateral) = (p, 0, 0);
+            }
+            // sums of uint96 amounts, at most 2^32 of them (calldata bounds the length)
+            unchecked {
+                payout += pay;
+                collateral += coll;
+                ++finalized;
+            }
+        }
+        _pay(provider, payout, collateral);
+    }
+
     /// @dev Pays the provider the price minus the protocol fee and the attribution share (if the
     /// job owes one) and unlocks its collateral.
     function _settle(bytes32 jobId, Job storage job) private {
-        address provider = job.provider;
+        (address provider, uint256 payout, uint256 collateral) = _book(jobId, job);
+        _pay(provider, payout, collateral);
+    }
+
+    /// @dev Unlocks `collateral` of `provider`'s stake and sends it `payout` (nothing for no provider).
+    function _pay(address provider, uint256 payout, uint256 collateral) private {
+        if (provider == address(0)) return;
+        stakeManager.unlock(provider, collateral);
+        token.safeTransfer(provider, payout);
+    }
+
+    /// @dev Books a payout: marks the job Finalized, accrues the fee to its terms, updates the
+    /// provider's record and deposits the attribution share (if the job owes one). Returns what
+    /// `_pay` owes the provider.
+    function _book(bytes32 jobId, Job storage job)
+        private
+        returns (address provider, uint256 payout, uint256 collateral)
+    {
+        provider = job.provider;
         uint256 price = job.price;
-        uint256 collateral = job.collateral;
+        collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
 
         // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
         Terms storage terms = _termsOf(job);
-        uint256 fee = price * terms.protocolFeeBps / BPS;
-        uint256 payout = price - fee;
+        uint256 fee;
+        unchecked {
+            // a uint96 price times a bps at most 10 000: no overflow, and fee <= price
+            fee = price * terms.protocolFeeBps / BPS;
+            payout = price - fee;
+        }
         uint256 share;
         bytes32 modelHash;
         if (attributionBps != 0) {
@@ -675,7 +781,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             delete _attributedModel[jobId];
         }
         job.status = JobStatus.Finalized;
-        terms.accrued += uint96(fee);
+        // the accrual is tokens this contract holds: below the uint96 supply cap (constructor)
+        unchecked {
+            terms.accrued += uint96(fee);
+        }
         ProviderRecord storage record = _records[provider];
         // a job below the record price is paid but earns no record: a requester paying its own
         // sock puppet a trifle cannot buy it a track record
@@ -684,8 +793,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
 
-        stakeManager.unlock(provider, collateral);
-        token.safeTransfer(provider, payout);
         // Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
         // amount (skipped) or a failed transfer, which the escrow held for this job rules out.
         if (share != 0) attributionPool.deposit(modelHash, share);
@@ -711,8 +818,14 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         emit JobExpired(jobId, provider, price, penalty);
 
+        _slashAndRefund(job, provider, collateral, penalty);
+    }
+
+    /// @dev Releases the job's collateral, slashing `penalty` of it to this contract, and refunds
+    /// the requester the whole price (expiry and conviction both end a job this way).
+    function _slashAndRefund(Job storage job, address provider, uint256 collateral, uint256 penalty) private {
         stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(job.requester, price);
+        token.safeTransfer(job.requester, job.price);
     }
 
     /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
@@ -780,18 +893,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @dev The unbonding delay must stay at least the challenge window, so a window can never
     /// outlast the stake that answers for it.
     function setChallengeWindow(uint32 challengeWindow_) external restricted {
-        if (challengeWindow_ == 0 || challengeWindow_ > stakeManager.unbondingDelay()) {
-            revert InvalidParameter("challengeWindow");
-        }
         _params.challengeWindow = challengeWindow_;
+        _checkParams(_params);
         _emitParams();
         _nextTerms();
-    }
-
-    function setMinChallengeBond(uint128 bond) external restricted {
-        if (bond > type(uint96).max) revert InvalidParameter("minChallengeBond");
-        minChallengeBond = bond;
-        _emitParams();
     }
 
     function setVerifierMinStake(uint128 stake) external restricted {
@@ -845,6 +950,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
         // a uint32 id outlasts any plausible number of governance changes
         currentTermsId = SafeCast.toUint32(id);
+        _currentChallengeWindow = p.challengeWindow;
         emit TermsSnapshotted(
             uint32(id),
             p.protocolFeeBps,
@@ -871,7 +977,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             p.noShowSlashBps,
             p.challengerRewardBps,
             p.challengeWindow,
-            minChallengeBond,
             verifierMinStake,
             treasury
         );
