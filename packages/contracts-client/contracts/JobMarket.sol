@@ -66,7 +66,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Expired
     }
 
-    /// @dev Four slots; the first three are written once at award, the fourth at commit.
+    /// @notice A job as `getJob` returns it (stored as a `StoredJob`, parties by account id).
     struct Job {
         address requester;
         uint96 price;
@@ -93,6 +93,31 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         /// opens the window without reading the terms snapshot
         uint32 challengeWindow;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
+        bytes32 resultRoot;
+    }
+
+    /// @dev A job in storage: three slots, the first two written at award, the result root at
+    /// commit. The requester and the provider are stored as account ids (see `_accountIdOf`), so
+    /// the parties and the amounts share one slot, and every field commit and settlement test
+    /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
+    struct StoredJob {
+        uint96 price;
+        uint96 collateral;
+        uint32 requesterId;
+        // ---- slot 2
+        uint40 deadline;
+        uint40 challengeEnds;
+        uint32 leafCount;
+        JobStatus status;
+        bool training;
+        uint8 verification;
+        uint16 attributionBps;
+        /// @dev the terms snapshot id (at most 2^16 - 1 governance changes: `_snapshotTerms`)
+        uint16 termsId;
+        uint16 openDisputes;
+        uint32 challengeWindow;
+        uint32 providerId;
+        // ---- slot 3
         bytes32 resultRoot;
     }
 
@@ -173,6 +198,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     Params private _params;
     /// @notice Stake a verifier needs to challenge in the DisputeCourt (the court reads it).
     uint128 public verifierMinStake;
+    /// @dev Accounts given an id so far (packed with `verifierMinStake`, read only to register one).
+    uint32 private _accountCount;
     address public treasury;
     /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
     /// basis points (packed with `treasury`; read once per award).
@@ -186,7 +213,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// A mapping, not an array: reading a job's terms then costs no length check.
     mapping(uint256 termsId => Terms) private _terms;
 
-    mapping(bytes32 jobId => Job) private _jobs;
+    mapping(bytes32 jobId => StoredJob) private _jobs;
+    /// @dev Requesters and providers by a 4-byte id, given at an account's first award (ids from 1):
+    /// a job then stores both parties with its amounts in one slot instead of two.
+    mapping(address account => uint32 id) private _accountIds;
+    mapping(uint256 id => address account) private _accounts;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
     /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
     mapping(bytes32 jobId => bytes32 modelHash) private _attributedModel;
@@ -414,7 +445,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             revert ModelRevoked(offer.modelHash);
         }
 
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
         address provider = bid.provider;
         _useNonce(provider, bid.nonce);
@@ -440,7 +471,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// signal) in `inputHash`: the provider signed the offer through its job id, so both sides
     /// agreed on exactly which input the proof must be about. The registry entry is copied, so a
     /// later change to it does not strand a job already awarded.
-    function _bindZkTerms(bytes32 jobId, Job storage job, JobOffer calldata offer) private {
+    function _bindZkTerms(bytes32 jobId, StoredJob storage job, JobOffer calldata offer) private {
         (uint256 modelCommitment, IGroth16Verifier verifier) = zkVerifierRegistry.getZkModel(offer.modelHash);
         if (address(verifier) == address(0)) revert ZkModelNotRegistered(offer.modelHash);
         uint256 inputCommitment = uint256(offer.inputHash);
@@ -455,7 +486,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// bid knowing what it will be paid, and a later change of the share or of the weights never
     /// changes a running job. A model without weights owes nothing, so no deposit can sit in the
     /// pool's `pending` with no weights to settle it under (weights, once set, are never removed).
-    function _bindAttribution(bytes32 jobId, Job storage job, bytes32 modelHash) private {
+    function _bindAttribution(bytes32 jobId, StoredJob storage job, bytes32 modelHash) private {
         uint16 share = attributionShareBps;
         if (share == 0 || !attributionPool.hasWeights(modelHash)) return;
         job.attributionBps = share;
@@ -480,25 +511,43 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @dev Writes the awarded job's first three slots. Every value is computed (and every cast
+    /// @dev Writes the awarded job's first two slots. Every value is computed (and every cast
     /// checked) before the first write, so the writes to each slot sit together with no branch
     /// between them and the optimizer keeps the slot's value instead of reloading it per field.
-    function _storeAwarded(Job storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
+    function _storeAwarded(StoredJob storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
         uint96 price = SafeCast.toUint96(bid.price);
         uint96 collateral = SafeCast.toUint96(bid.collateral);
         uint40 deadline = SafeCast.toUint40(offer.deadline);
-        uint32 termsId = currentTermsId;
+        // below 2^16 (`_snapshotTerms`)
+        uint16 termsId = uint16(currentTermsId);
         uint32 window = _currentChallengeWindow;
-        job.requester = msg.sender;
+        uint32 requesterId = _accountIdOf(msg.sender);
+        uint32 providerId = _accountIdOf(bid.provider);
         job.price = price;
-        job.provider = bid.provider;
         job.collateral = collateral;
+        job.requesterId = requesterId;
         job.deadline = deadline;
         job.status = JobStatus.Awarded;
         job.leafCount = leafCount;
         job.training = offer.kind == KIND_TRAINING;
         job.termsId = termsId;
         job.challengeWindow = window;
+        job.providerId = providerId;
+    }
+
+    /// @dev The account's id, registering it at its first award (two new slots, once per account).
+    function _accountIdOf(address account) private returns (uint32 id) {
+        id = _accountIds[account];
+        if (id == 0) {
+            id = ++_accountCount;
+            _accountIds[account] = id;
+            _accounts[id] = account;
+        }
+    }
+
+    /// @dev The job's provider (address(0) for no job).
+    function _providerOf(StoredJob storage job) private view returns (address) {
+        return _accounts[job.providerId];
     }
 
     /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
@@ -562,9 +611,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     function _commit(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) private {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        if (_accountIds[msg.sender] != job.providerId) revert NotProvider(msg.sender, _providerOf(job));
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
         if (resultRoot == bytes32(0)) revert EmptyCommitment();
@@ -598,9 +647,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 inputCommitment,
         uint256 outputCommitment
     ) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        address provider = _providerOf(job);
+        if (msg.sender != provider) revert NotProvider(msg.sender, provider);
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_ZK) revert VerificationModeMismatch(jobId, job.verification);
         if (inputCommitment >= SNARK_SCALAR_FIELD) revert PublicSignalOutOfField(1, inputCommitment);
@@ -612,7 +662,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         // A verifier that reverts (a malformed point fails the precompile) counts as a rejection.
         bool valid;
         // Computed here, never passed in: the caller cannot choose which job its proof is bound to.
-        uint256 jobBinding = ZkJobBinding.compute(jobId, job.provider);
+        uint256 jobBinding = ZkJobBinding.compute(jobId, provider);
         try terms.verifier.verifyProof(
             a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment, jobBinding]
         ) returns (bool ok) {
@@ -637,7 +687,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @notice The DisputeCourt opens a dispute on a Committed job inside its challenge window:
     /// `finalize` waits until every such dispute is released. Any number may be open at once.
     function holdForDispute(bytes32 jobId) external restricted {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
         job.openDisputes += 1;
@@ -659,7 +709,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 penalty, uint256 challengerReward, uint256 juryReward)
     {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         (penalty, challengerReward, juryReward) = _convict(jobId, job, challenger, juryPot, juryShareBps);
         emit ProviderConvicted(jobId, challenger, penalty, challengerReward, juryReward);
@@ -667,11 +717,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @dev Slashes a cheating provider and refunds the requester (no fee was earned, so no
     /// attribution share either); pays the challenger's reward and the jury share.
-    function _convict(bytes32 jobId, Job storage job, address challenger, address juryPot, uint256 juryShareBps)
+    function _convict(bytes32 jobId, StoredJob storage job, address challenger, address juryPot, uint256 juryShareBps)
         private
         returns (uint256 penalty, uint256 reward, uint256 juryReward)
     {
-        address provider = job.provider;
+        address provider = _providerOf(job);
         // the slash and the challenger's share are the job's own terms, fixed at award
         Terms storage terms = _termsOf(job);
         uint256 collateral = job.collateral;
@@ -697,7 +747,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// the first external call, and every call goes to a contract fixed at construction (the
     /// StakeManager, the OPEN token, the AttributionPool), none of which calls back.
     function finalize(bytes32 jobId) external {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
         if (job.openDisputes != 0) revert DisputeOpen(jobId, job.openDisputes);
@@ -716,7 +766,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 collateral;
         for (uint256 i; i < jobIds.length; ++i) {
             bytes32 jobId = jobIds[i];
-            Job storage job = _jobs[jobId];
+            StoredJob storage job = _jobs[jobId];
             if (job.status != JobStatus.Committed || block.timestamp < job.challengeEnds || job.openDisputes != 0) {
                 emit FinalizeSkipped(jobId, job.status);
                 continue;
@@ -738,7 +788,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @dev Pays the provider the price minus the protocol fee and the attribution share (if the
     /// job owes one) and unlocks its collateral.
-    function _settle(bytes32 jobId, Job storage job) private {
+    function _settle(bytes32 jobId, StoredJob storage job) private {
         (address provider, uint256 payout, uint256 collateral) = _book(jobId, job);
         _pay(provider, payout, collateral);
     }
@@ -753,11 +803,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @dev Books a payout: marks the job Finalized, accrues the fee to its terms, updates the
     /// provider's record and deposits the attribution share (if the job owes one). Returns what
     /// `_pay` owes the provider.
-    function _book(bytes32 jobId, Job storage job)
+    function _book(bytes32 jobId, StoredJob storage job)
         private
         returns (address provider, uint256 payout, uint256 collateral)
     {
-        provider = job.provider;
+        provider = _providerOf(job);
         uint256 price = job.price;
         collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
@@ -802,10 +852,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// the `noShowSlashBps` of the job's terms (those at award) of the provider's collateral to
     /// the treasury. Anyone may call it.
     function expire(bytes32 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp <= job.deadline) revert DeadlineNotPassed(jobId, job.deadline);
-        address provider = job.provider;
+        address provider = _providerOf(job);
         uint256 collateral = job.collateral;
         uint256 price = job.price;
 
@@ -823,9 +873,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @dev Releases the job's collateral, slashing `penalty` of it to this contract, and refunds
     /// the requester the whole price (expiry and conviction both end a job this way).
-    function _slashAndRefund(Job storage job, address provider, uint256 collateral, uint256 penalty) private {
+    function _slashAndRefund(StoredJob storage job, address provider, uint256 collateral, uint256 penalty) private {
         stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(job.requester, job.price);
+        token.safeTransfer(_accounts[job.requesterId], job.price);
     }
 
     /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
@@ -948,8 +998,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
                 accrued: 0
             })
         );
-        // a uint32 id outlasts any plausible number of governance changes
-        currentTermsId = SafeCast.toUint32(id);
+        // a job stores its terms id in 16 bits: 65 535 governance changes is far beyond any plausible count
+        currentTermsId = SafeCast.toUint16(id);
         _currentChallengeWindow = p.challengeWindow;
         emit TermsSnapshotted(
             uint32(id),
@@ -965,7 +1015,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @dev The terms `job` was awarded under (fees, slash fractions, reward share, window).
     /// Settlement, expiry and dispute outcomes read these, never the current parameters.
     /// Fees and slashes owed to the treasury may be added to its `accrued` (swept like the rest).
-    function _termsOf(Job storage job) internal view returns (Terms storage) {
+    function _termsOf(StoredJob storage job) internal view returns (Terms storage) {
         return _terms[job.termsId];
     }
 
@@ -1014,12 +1064,29 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     function getJob(bytes32 jobId) external view returns (Job memory) {
-        return _jobs[jobId];
+        StoredJob storage s = _jobs[jobId];
+        return Job({
+            requester: _accounts[s.requesterId],
+            price: s.price,
+            provider: _accounts[s.providerId],
+            collateral: s.collateral,
+            deadline: s.deadline,
+            challengeEnds: s.challengeEnds,
+            leafCount: s.leafCount,
+            status: s.status,
+            training: s.training,
+            verification: s.verification,
+            attributionBps: s.attributionBps,
+            termsId: s.termsId,
+            openDisputes: s.openDisputes,
+            challengeWindow: s.challengeWindow,
+            resultRoot: s.resultRoot
+        });
     }
 
     /// @notice The terms job `jobId` was awarded under; reverts for a job never awarded.
     function getJobTerms(bytes32 jobId) external view returns (Terms memory) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status == JobStatus.None) revert InvalidJobStatus(jobId, JobStatus.None);
         return _termsOf(job);
     }
