@@ -2,12 +2,16 @@
 import {
   approveToken,
   award,
-  challenge,
+  awardBatch,
+  challengeCommitment,
+  commitBatch,
+  commitChallenge,
   commitResult,
   deployProtocol,
   expire,
+  expireChallenge,
   finalize,
-  resolve,
+  finalizeBatch,
   setAttributionWeights,
   signBid,
   stake,
@@ -19,10 +23,13 @@ import {
 // Usage: npm run bench:gas [-- --json]
 // With --json the last stdout line is one JSON object:
 //   { stake, award, commitResult, finalize, challenge, resolve, expire, happyPath,
-//     awardAttributed, finalizeAttributed, happyPathAttributed }
-// happyPath = award + commitResult + finalize. The plain figures are for a model without
+//     awardAttributed, finalizeAttributed, happyPathAttributed, batchedPerJob }
+// happyPath = award + commitResult + finalize. challenge is a sealed challenge committed to the
+// DisputeCourt (it holds the job), resolve the court releasing it (an unrevealed challenge expired). The plain figures are for a model without
 // attribution weights (the deployment's AttributionPool is configured, so award still asks it);
 // the *Attributed ones for a model with weights, whose payout also deposits the share in the pool.
+// batchedPerJob: (awardBatch + commitBatch + finalizeBatch) / 32 for 32 jobs of one requester
+// and one provider (the jobs of one provider are paid with one transfer and one unlock).
 //
 // The figures are steady state: the provider has finished a job before, so its nonce word,
 // reputation record and token balance already exist, as do the market's token balance and
@@ -72,7 +79,7 @@ try {
   const tree = MerkleTree.fromDataHashes(Array.from({ length: 64 }, (_, i) => keccak256(toHex(`out ${i}`))))
   let salt = 0n
   let nonce = 0n
-  const newJob = async (modelHash = keccak256(toHex('model'))) => {
+  const signedJob = async (modelHash = keccak256(toHex('model'))) => {
     const now = (await getBlock(admin)).timestamp
     salt += 1n
     nonce += 1n
@@ -101,7 +108,10 @@ try {
       etaSeconds: 60,
     }
     const signature = await signBid(provider, { domain, bid })
-    const awarded = await award(requester, { jobMarket, offer, bid, signature })
+    return { offer, bid, signature }
+  }
+  const newJob = async (modelHash) => {
+    const awarded = await award(requester, { jobMarket, ...(await signedJob(modelHash)) })
     return { jobId: awarded.jobId, award: gasOf(awarded) }
   }
   const advance = async (seconds) => {
@@ -133,15 +143,19 @@ try {
     resultRoot: tree.root,
     leafCount: tree.leafCount,
   })
-  const challengeGas = gasOf(
-    await challenge(verifier, {
-      jobMarket,
-      jobId: disputed.jobId,
-      leafIndex: 7n,
-      claimedDataHash: keccak256(toHex('honest output 7')),
-    }),
-  )
-  const resolveGas = gasOf(await resolve(admin, { jobMarket, jobId: disputed.jobId, providerCheated: true }))
+  const disputeCourt = deployment.addresses.disputeCourt
+  await approveToken(verifier, { token, spender: disputeCourt, amount: 2n ** 256n - 1n })
+  const commitment = challengeCommitment({
+    jobId: disputed.jobId,
+    challenger: verifier.account.address,
+    leafIndex: 7n,
+    claimedDataHash: keccak256(toHex('honest output 7')),
+    salt: keccak256(toHex('salt')),
+  })
+  const challenged = await commitChallenge(verifier, { disputeCourt, jobId: disputed.jobId, commitment })
+  const challengeGas = gasOf(challenged)
+  await advance(deployment.courtParams.revealPeriod + 1)
+  const resolveGas = gasOf(await expireChallenge(admin, { disputeCourt, disputeId: challenged.disputeId }))
 
   const noShow = await newJob()
   await advance(3601)
@@ -158,6 +172,25 @@ try {
   await happy(attributedModel)
   const attributed = await happy(attributedModel)
 
+  const BATCH = 32
+  const awards = []
+  for (let i = 0; i < BATCH; i++) awards.push(await signedJob())
+  const batchAwarded = await awardBatch(requester, { jobMarket, awards })
+  const commits = batchAwarded.jobIds.map((jobId) => ({
+    jobId,
+    resultRoot: tree.root,
+    leafCount: tree.leafCount,
+  }))
+  const batchCommitted = await commitBatch(provider, { jobMarket, commits })
+  await advance(window + 1)
+  const batchFinalized = await finalizeBatch(verifier, { jobMarket, jobIds: batchAwarded.jobIds })
+  if (batchFinalized.finalized.length !== BATCH)
+    throw new Error('bench: the batch did not finalize every job')
+  const batchGas = [batchAwarded, batchCommitted, batchFinalized].map(gasOf)
+  log(
+    `batch of ${BATCH}: awardBatch ${batchGas[0]}, commitBatch ${batchGas[1]}, finalizeBatch ${batchGas[2]} (per job ${batchGas.map((g) => Math.round(g / BATCH)).join(' + ')})`,
+  )
+
   const figures = {
     stake: stakeGas,
     award: steady.award,
@@ -170,10 +203,12 @@ try {
     awardAttributed: attributed.award,
     finalizeAttributed: attributed.finalize,
     happyPathAttributed: attributed.happyPath,
+    batchedPerJob: Math.round(batchGas.reduce((a, b) => a + b, 0) / BATCH),
   }
   log('gas used (steady state: the provider has completed a job before)')
   for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(19)} ${String(v).padStart(8)}`)
   log(`  target happyPath <= 200000: ${figures.happyPath <= 200_000 ? 'met' : 'NOT met'}`)
+  log(`  target batchedPerJob <= 60000: ${figures.batchedPerJob <= 60_000 ? 'met' : 'NOT met'}`)
   log(
     `first job of a fresh provider: award ${first.award}, commitResult ${first.commitResult}, finalize ${first.finalize}, happyPath ${first.happyPath}`,
   )

@@ -7,6 +7,7 @@ export const integration: Record<string, string> = {
   'test/attribution-fees.test.ts': 'starts anvil',
   'test/attribution.test.ts': 'starts anvil',
   'test/award-rules.test.ts': 'starts anvil',
+  'test/batch.test.ts': 'starts anvil',
   'test/channels.property.test.ts': 'starts anvil',
   'test/channels.test.ts': 'starts anvil',
   'test/court.test.ts': 'starts anvil',

@@ -136,7 +136,6 @@ export async function startChain(options: StartNetworkOptions) {
     params: {
       challengeWindow: options.challengeWindow,
       unbondingDelay: BigInt(options.challengeWindow),
-      minChallengeBond: parseEther('10'),
       verifierMinStake: parseEther('100'),
     },
   })

@@ -66,7 +66,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Expired
     }
 
-    /// @dev Four slots; the first three are written once at award, the fourth at commit.
+    /// @notice A job as `getJob` returns it (stored as a `StoredJob`, parties by account id).
     struct Job {
         address requester;
         uint96 price;
@@ -89,7 +89,35 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint32 termsId;
         /// @dev DisputeCourt disputes open on the job; `finalize` waits until none is left
         uint16 openDisputes;
+        /// @dev the challenge window of the job's terms, copied at award (same slot): `commitResult`
+        /// opens the window without reading the terms snapshot
+        uint32 challengeWindow;
         /// @dev replay: the Merkle root of the results; zk: the proven output commitment
+        bytes32 resultRoot;
+    }
+
+    /// @dev A job in storage: three slots, the first two written at award, the result root at
+    /// commit. The requester and the provider are stored as account ids (see `_accountIdOf`), so
+    /// the parties and the amounts share one slot, and every field commit and settlement test
+    /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
+    struct StoredJob {
+        uint96 price;
+        uint96 collateral;
+        uint32 requesterId;
+        // ---- slot 2
+        uint40 deadline;
+        uint40 challengeEnds;
+        uint32 leafCount;
+        JobStatus status;
+        bool training;
+        uint8 verification;
+        uint16 attributionBps;
+        /// @dev the terms snapshot id (at most 2^16 - 1 governance changes: `_snapshotTerms`)
+        uint16 termsId;
+        uint16 openDisputes;
+        uint32 challengeWindow;
+        uint32 providerId;
+        // ---- slot 3
         bytes32 resultRoot;
     }
 
@@ -168,19 +196,28 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     AttributionPool public immutable attributionPool;
 
     Params private _params;
-    uint128 public minChallengeBond;
+    /// @notice Stake a verifier needs to challenge in the DisputeCourt (the court reads it).
     uint128 public verifierMinStake;
+    /// @dev Accounts given an id so far (packed with `verifierMinStake`, read only to register one).
+    uint32 private _accountCount;
     address public treasury;
     /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
     /// basis points (packed with `treasury`; read once per award).
     uint16 public attributionShareBps;
     /// @notice The id of the terms a job awarded now is bound to (same slot: no extra read per award).
     uint32 public currentTermsId;
+    /// @dev The challenge window of terms `currentTermsId`, mirrored here (same slot) so an award
+    /// copies it into the job and a commit reads no terms snapshot to open the window.
+    uint32 private _currentChallengeWindow;
     /// @dev Append-only parameter snapshots, ids 0 .. `currentTermsId`; a job's `termsId` keys it.
     /// A mapping, not an array: reading a job's terms then costs no length check.
     mapping(uint256 termsId => Terms) private _terms;
 
-    mapping(bytes32 jobId => Job) private _jobs;
+    mapping(bytes32 jobId => StoredJob) private _jobs;
+    /// @dev Requesters and providers by a 4-byte id, given at an account's first award (ids from 1):
+    /// a job then stores both parties with its amounts in one slot instead of two.
+    mapping(address account => uint32 id) private _accountIds;
+    mapping(uint256 id => address account) private _accounts;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
     /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
     mapping(bytes32 jobId => bytes32 modelHash) private _attributedModel;
@@ -224,6 +261,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         bytes32 indexed jobId, address indexed provider, uint256 inputCommitment, uint256 outputCommitment
     );
     event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
+    /// @notice `finalizeBatch` left this job as it was: its status is not Committed, its challenge
+    /// window is still open, or a dispute is open on it (`finalize` says which).
+    event FinalizeSkipped(bytes32 indexed jobId, JobStatus status);
     /// @notice A paid-out job sent `amount` to the attribution pool for `modelHash` (right before `JobFinalized`).
     event AttributionPaid(bytes32 indexed jobId, bytes32 indexed modelHash, uint256 amount);
     event AttributionShareUpdated(uint16 attributionShareBps);
@@ -247,7 +287,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint16 noShowSlashBps,
         uint16 challengerRewardBps,
         uint32 challengeWindow,
-        uint128 minChallengeBond,
         uint128 verifierMinStake,
         address treasury
     );
@@ -287,6 +326,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error SelfAward(address account);
     /// @dev The committed leaf count differs from the one the job's terms fixed at award.
     error LeafCountMismatch(bytes32 jobId, uint32 expected, uint32 actual);
+    /// @dev A batch call's arrays are empty or of different lengths.
+    error BatchLengthMismatch();
 
     constructor(
         IERC20 token_,
@@ -296,7 +337,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         address authority,
         address treasury_,
         Params memory params_,
-        uint128 minChallengeBond_,
         uint128 verifierMinStake_,
         uint64 minRecordPrice_,
         AttributionConfig memory attribution
@@ -311,12 +351,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
-        // a bond is posted as a uint96: a larger value would truncate (2^96 to a zero bond)
-        if (minChallengeBond_ > type(uint96).max) revert InvalidParameter("minChallengeBond");
         // every amount this contract books fits a uint96 (prices, collateral, `Terms.accrued`)
         if (token_.totalSupply() > type(uint96).max) revert InvalidParameter("token");
         _params = params_;
-        minChallengeBond = minChallengeBond_;
         verifierMinStake = verifierMinStake_;
         treasury = treasury_;
         _checkAttributionShare(attributionShareBps_, params_.protocolFeeBps);
@@ -341,7 +378,28 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         returns (bytes32 jobId)
     {
         jobId = _award(offer, bid, signature);
-        token.safeTransferFrom(msg.sender, address(this), bid.price);
+        _escrow(bid.price);
+    }
+
+    /// @notice Awards several offers in one transaction, each to its signed bid, with one escrow
+    /// transfer of the summed prices. All or nothing: any award that `award` would refuse reverts
+    /// the whole batch with that award's error (the requester fixes its own input and resends).
+    /// The job ids are the offers' `hashJobOffer` (and in the `JobAwarded` events).
+    function awardBatch(JobOffer[] calldata offers, Bid[] calldata bids, bytes[] calldata signatures)
+        external
+        nonReentrant
+    {
+        uint256 n = offers.length;
+        if (n == 0 || bids.length != n || signatures.length != n) revert BatchLengthMismatch();
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            _award(offers[i], bids[i], signatures[i]);
+            // each price was cast to a uint96 in `_award`, and at most 2^32 of them: no overflow
+            unchecked {
+                total += bids[i].price;
+            }
+        }
+        _escrow(total);
     }
 
     /// @notice As `award`, with an ERC-2612 permit for the escrow instead of a prior approval.
@@ -359,7 +417,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), bid.price, permitDeadline, v, r, s) {}
             catch {}
         jobId = _award(offer, bid, signature);
-        token.safeTransferFrom(msg.sender, address(this), bid.price);
+        _escrow(bid.price);
     }
 
     function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
@@ -387,7 +445,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             revert ModelRevoked(offer.modelHash);
         }
 
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
         address provider = bid.provider;
         _useNonce(provider, bid.nonce);
@@ -403,12 +461,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _emitAwarded(jobId, offer, bid);
     }
 
+    /// @dev Pulls `amount` from the requester into escrow (needs its allowance or a permit).
+    function _escrow(uint256 amount) private {
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
     /// @dev A zk-mode offer names its model by artifact hash (as every offer does) and carries the
     /// input commitment (the Poseidon hash of the quantized input, the circuit's second public
     /// signal) in `inputHash`: the provider signed the offer through its job id, so both sides
     /// agreed on exactly which input the proof must be about. The registry entry is copied, so a
     /// later change to it does not strand a job already awarded.
-    function _bindZkTerms(bytes32 jobId, Job storage job, JobOffer calldata offer) private {
+    function _bindZkTerms(bytes32 jobId, StoredJob storage job, JobOffer calldata offer) private {
         (uint256 modelCommitment, IGroth16Verifier verifier) = zkVerifierRegistry.getZkModel(offer.modelHash);
         if (address(verifier) == address(0)) revert ZkModelNotRegistered(offer.modelHash);
         uint256 inputCommitment = uint256(offer.inputHash);
@@ -423,7 +486,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// bid knowing what it will be paid, and a later change of the share or of the weights never
     /// changes a running job. A model without weights owes nothing, so no deposit can sit in the
     /// pool's `pending` with no weights to settle it under (weights, once set, are never removed).
-    function _bindAttribution(bytes32 jobId, Job storage job, bytes32 modelHash) private {
+    function _bindAttribution(bytes32 jobId, StoredJob storage job, bytes32 modelHash) private {
         uint16 share = attributionShareBps;
         if (share == 0 || !attributionPool.hasWeights(modelHash)) return;
         job.attributionBps = share;
@@ -448,23 +511,43 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @dev Writes the awarded job's first three slots. Every value is computed (and every cast
+    /// @dev Writes the awarded job's first two slots. Every value is computed (and every cast
     /// checked) before the first write, so the writes to each slot sit together with no branch
     /// between them and the optimizer keeps the slot's value instead of reloading it per field.
-    function _storeAwarded(Job storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
+    function _storeAwarded(StoredJob storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
         uint96 price = SafeCast.toUint96(bid.price);
         uint96 collateral = SafeCast.toUint96(bid.collateral);
         uint40 deadline = SafeCast.toUint40(offer.deadline);
-        uint32 termsId = currentTermsId;
-        job.requester = msg.sender;
+        // below 2^16 (`_snapshotTerms`)
+        uint16 termsId = uint16(currentTermsId);
+        uint32 window = _currentChallengeWindow;
+        uint32 requesterId = _accountIdOf(msg.sender);
+        uint32 providerId = _accountIdOf(bid.provider);
         job.price = price;
-        job.provider = bid.provider;
         job.collateral = collateral;
+        job.requesterId = requesterId;
         job.deadline = deadline;
         job.status = JobStatus.Awarded;
         job.leafCount = leafCount;
         job.training = offer.kind == KIND_TRAINING;
         job.termsId = termsId;
+        job.challengeWindow = window;
+        job.providerId = providerId;
+    }
+
+    /// @dev The account's id, registering it at its first award (two new slots, once per account).
+    function _accountIdOf(address account) private returns (uint32 id) {
+        id = _accountIds[account];
+        if (id == 0) {
+            id = ++_accountCount;
+            _accountIds[account] = id;
+            _accounts[id] = account;
+        }
+    }
+
+    /// @dev The job's provider (address(0) for no job).
+    function _providerOf(StoredJob storage job) private view returns (address) {
+        return _accounts[job.providerId];
     }
 
     /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
@@ -512,9 +595,25 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// the count the terms fixed at award (`getJob(jobId).leafCount`), or for a training job that
     /// count plus its attribution leaf; the committed count is stored in its place.
     function commitResult(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) external {
-        Job storage job = _jobs[jobId];
+        _commit(jobId, resultRoot, leafCount);
+    }
+
+    /// @notice Commits several of the caller's jobs at once, each as `commitResult` would. All or
+    /// nothing: one commit `commitResult` would refuse reverts the batch with its error.
+    function commitBatch(bytes32[] calldata jobIds, bytes32[] calldata resultRoots, uint32[] calldata leafCounts)
+        external
+    {
+        uint256 n = jobIds.length;
+        if (n == 0 || resultRoots.length != n || leafCounts.length != n) revert BatchLengthMismatch();
+        for (uint256 i; i < n; ++i) {
+            _commit(jobIds[i], resultRoots[i], leafCounts[i]);
+        }
+    }
+
+    function _commit(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) private {
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        if (_accountIds[msg.sender] != job.providerId) revert NotProvider(msg.sender, _providerOf(job));
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
         if (resultRoot == bytes32(0)) revert EmptyCommitment();
@@ -523,7 +622,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             revert LeafCountMismatch(jobId, terms, leafCount);
         }
         job.leafCount = leafCount;
-        uint40 challengeEnds = uint40(block.timestamp) + _terms[job.termsId].challengeWindow;
+        uint40 challengeEnds = uint40(block.timestamp) + job.challengeWindow;
         job.challengeEnds = challengeEnds;
         job.status = JobStatus.Committed;
         job.resultRoot = resultRoot;
@@ -548,9 +647,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 inputCommitment,
         uint256 outputCommitment
     ) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (msg.sender != job.provider) revert NotProvider(msg.sender, job.provider);
+        address provider = _providerOf(job);
+        if (msg.sender != provider) revert NotProvider(msg.sender, provider);
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_ZK) revert VerificationModeMismatch(jobId, job.verification);
         if (inputCommitment >= SNARK_SCALAR_FIELD) revert PublicSignalOutOfField(1, inputCommitment);
@@ -562,7 +662,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         // A verifier that reverts (a malformed point fails the precompile) counts as a rejection.
         bool valid;
         // Computed here, never passed in: the caller cannot choose which job its proof is bound to.
-        uint256 jobBinding = ZkJobBinding.compute(jobId, job.provider);
+        uint256 jobBinding = ZkJobBinding.compute(jobId, provider);
         try terms.verifier.verifyProof(
             a, b, c, [terms.modelCommitment, inputCommitment, outputCommitment, jobBinding]
         ) returns (bool ok) {
@@ -587,7 +687,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @notice The DisputeCourt opens a dispute on a Committed job inside its challenge window:
     /// `finalize` waits until every such dispute is released. Any number may be open at once.
     function holdForDispute(bytes32 jobId) external restricted {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
         job.openDisputes += 1;
@@ -609,7 +709,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (uint256 penalty, uint256 challengerReward, uint256 juryReward)
     {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         (penalty, challengerReward, juryReward) = _convict(jobId, job, challenger, juryPot, juryShareBps);
         emit ProviderConvicted(jobId, challenger, penalty, challengerReward, juryReward);
@@ -617,11 +717,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @dev Slashes a cheating provider and refunds the requester (no fee was earned, so no
     /// attribution share either); pays the challenger's reward and the jury share.
-    function _convict(bytes32 jobId, Job storage job, address challenger, address juryPot, uint256 juryShareBps)
+    function _convict(bytes32 jobId, StoredJob storage job, address challenger, address juryPot, uint256 juryShareBps)
         private
         returns (uint256 penalty, uint256 reward, uint256 juryReward)
     {
-        address provider = job.provider;
+        address provider = _providerOf(job);
         // the slash and the challenger's share are the job's own terms, fixed at award
         Terms storage terms = _termsOf(job);
         uint256 collateral = job.collateral;
@@ -634,8 +734,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         _records[provider].slashed += 1;
 
-        stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(job.requester, job.price);
+        _slashAndRefund(job, provider, collateral, penalty);
         if (reward > 0) token.safeTransfer(challenger, reward);
         if (juryReward > 0) token.safeTransfer(juryPot, juryReward);
     }
@@ -644,26 +743,83 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @notice After the challenge window with no open dispute: pays the provider the price
     /// minus the protocol fee and unlocks its collateral. Anyone may call it.
-    function finalize(bytes32 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
+    /// @dev No reentrancy guard (it costs the happy path ~300 gas): the job is Finalized before
+    /// the first external call, and every call goes to a contract fixed at construction (the
+    /// StakeManager, the OPEN token, the AttributionPool), none of which calls back.
+    function finalize(bytes32 jobId) external {
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp < job.challengeEnds) revert ChallengeWindowOpen(jobId, job.challengeEnds);
         if (job.openDisputes != 0) revert DisputeOpen(jobId, job.openDisputes);
         _settle(jobId, job);
     }
 
+    /// @notice Finalizes every job of `jobIds` that `finalize` would accept and skips the others
+    /// with `FinalizeSkipped` (not Committed, window still open, or a dispute open): anyone may
+    /// sweep many jobs, and a dispute opened on one of them meanwhile must not sink the rest.
+    /// Consecutive jobs of the same provider are paid and unlocked with one transfer and one
+    /// unlock, so list a provider's jobs together. Returns how many jobs it finalized.
+    /// @dev No reentrancy guard, as `finalize`.
+    function finalizeBatch(bytes32[] calldata jobIds) external returns (uint256 finalized) {
+        address provider;
+        uint256 payout;
+        uint256 collateral;
+        for (uint256 i; i < jobIds.length; ++i) {
+            bytes32 jobId = jobIds[i];
+            StoredJob storage job = _jobs[jobId];
+            if (job.status != JobStatus.Committed || block.timestamp < job.challengeEnds || job.openDisputes != 0) {
+                emit FinalizeSkipped(jobId, job.status);
+                continue;
+            }
+            (address p, uint256 pay, uint256 coll) = _book(jobId, job);
+            if (p != provider) {
+                _pay(provider, payout, collateral);
+                (provider, payout, collateral) = (p, 0, 0);
+            }
+            // sums of uint96 amounts, at most 2^32 of them (calldata bounds the length)
+            unchecked {
+                payout += pay;
+                collateral += coll;
+                ++finalized;
+            }
+        }
+        _pay(provider, payout, collateral);
+    }
+
     /// @dev Pays the provider the price minus the protocol fee and the attribution share (if the
     /// job owes one) and unlocks its collateral.
-    function _settle(bytes32 jobId, Job storage job) private {
-        address provider = job.provider;
+    function _settle(bytes32 jobId, StoredJob storage job) private {
+        (address provider, uint256 payout, uint256 collateral) = _book(jobId, job);
+        _pay(provider, payout, collateral);
+    }
+
+    /// @dev Unlocks `collateral` of `provider`'s stake and sends it `payout` (nothing for no provider).
+    function _pay(address provider, uint256 payout, uint256 collateral) private {
+        if (provider == address(0)) return;
+        stakeManager.unlock(provider, collateral);
+        token.safeTransfer(provider, payout);
+    }
+
+    /// @dev Books a payout: marks the job Finalized, accrues the fee to its terms, updates the
+    /// provider's record and deposits the attribution share (if the job owes one). Returns what
+    /// `_pay` owes the provider.
+    function _book(bytes32 jobId, StoredJob storage job)
+        private
+        returns (address provider, uint256 payout, uint256 collateral)
+    {
+        provider = _providerOf(job);
         uint256 price = job.price;
-        uint256 collateral = job.collateral;
+        collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
 
         // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
         Terms storage terms = _termsOf(job);
-        uint256 fee = price * terms.protocolFeeBps / BPS;
-        uint256 payout = price - fee;
+        uint256 fee;
+        unchecked {
+            // a uint96 price times a bps at most 10 000: no overflow, and fee <= price
+            fee = price * terms.protocolFeeBps / BPS;
+            payout = price - fee;
+        }
         uint256 share;
         bytes32 modelHash;
         if (attributionBps != 0) {
@@ -675,7 +831,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             delete _attributedModel[jobId];
         }
         job.status = JobStatus.Finalized;
-        terms.accrued += uint96(fee);
+        // the accrual is tokens this contract holds: below the uint96 supply cap (constructor)
+        unchecked {
+            terms.accrued += uint96(fee);
+        }
         ProviderRecord storage record = _records[provider];
         // a job below the record price is paid but earns no record: a requester paying its own
         // sock puppet a trifle cannot buy it a track record
@@ -684,8 +843,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
 
-        stakeManager.unlock(provider, collateral);
-        token.safeTransfer(provider, payout);
         // Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
         // amount (skipped) or a failed transfer, which the escrow held for this job rules out.
         if (share != 0) attributionPool.deposit(modelHash, share);
@@ -695,10 +852,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// the `noShowSlashBps` of the job's terms (those at award) of the provider's collateral to
     /// the treasury. Anyone may call it.
     function expire(bytes32 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
         if (block.timestamp <= job.deadline) revert DeadlineNotPassed(jobId, job.deadline);
-        address provider = job.provider;
+        address provider = _providerOf(job);
         uint256 collateral = job.collateral;
         uint256 price = job.price;
 
@@ -711,8 +868,14 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (job.attributionBps != 0) delete _attributedModel[jobId];
         emit JobExpired(jobId, provider, price, penalty);
 
+        _slashAndRefund(job, provider, collateral, penalty);
+    }
+
+    /// @dev Releases the job's collateral, slashing `penalty` of it to this contract, and refunds
+    /// the requester the whole price (expiry and conviction both end a job this way).
+    function _slashAndRefund(StoredJob storage job, address provider, uint256 collateral, uint256 penalty) private {
         stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(job.requester, price);
+        token.safeTransfer(_accounts[job.requesterId], job.price);
     }
 
     /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
@@ -780,18 +943,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @dev The unbonding delay must stay at least the challenge window, so a window can never
     /// outlast the stake that answers for it.
     function setChallengeWindow(uint32 challengeWindow_) external restricted {
-        if (challengeWindow_ == 0 || challengeWindow_ > stakeManager.unbondingDelay()) {
-            revert InvalidParameter("challengeWindow");
-        }
         _params.challengeWindow = challengeWindow_;
+        _checkParams(_params);
         _emitParams();
         _nextTerms();
-    }
-
-    function setMinChallengeBond(uint128 bond) external restricted {
-        if (bond > type(uint96).max) revert InvalidParameter("minChallengeBond");
-        minChallengeBond = bond;
-        _emitParams();
     }
 
     function setVerifierMinStake(uint128 stake) external restricted {
@@ -843,8 +998,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
                 accrued: 0
             })
         );
-        // a uint32 id outlasts any plausible number of governance changes
-        currentTermsId = SafeCast.toUint32(id);
+        // a job stores its terms id in 16 bits: 65 535 governance changes is far beyond any plausible count
+        currentTermsId = SafeCast.toUint16(id);
+        _currentChallengeWindow = p.challengeWindow;
         emit TermsSnapshotted(
             uint32(id),
             p.protocolFeeBps,
@@ -859,7 +1015,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// @dev The terms `job` was awarded under (fees, slash fractions, reward share, window).
     /// Settlement, expiry and dispute outcomes read these, never the current parameters.
     /// Fees and slashes owed to the treasury may be added to its `accrued` (swept like the rest).
-    function _termsOf(Job storage job) internal view returns (Terms storage) {
+    function _termsOf(StoredJob storage job) internal view returns (Terms storage) {
         return _terms[job.termsId];
     }
 
@@ -871,7 +1027,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             p.noShowSlashBps,
             p.challengerRewardBps,
             p.challengeWindow,
-            minChallengeBond,
             verifierMinStake,
             treasury
         );
@@ -909,12 +1064,29 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     function getJob(bytes32 jobId) external view returns (Job memory) {
-        return _jobs[jobId];
+        StoredJob storage s = _jobs[jobId];
+        return Job({
+            requester: _accounts[s.requesterId],
+            price: s.price,
+            provider: _accounts[s.providerId],
+            collateral: s.collateral,
+            deadline: s.deadline,
+            challengeEnds: s.challengeEnds,
+            leafCount: s.leafCount,
+            status: s.status,
+            training: s.training,
+            verification: s.verification,
+            attributionBps: s.attributionBps,
+            termsId: s.termsId,
+            openDisputes: s.openDisputes,
+            challengeWindow: s.challengeWindow,
+            resultRoot: s.resultRoot
+        });
     }
 
     /// @notice The terms job `jobId` was awarded under; reverts for a job never awarded.
     function getJobTerms(bytes32 jobId) external view returns (Terms memory) {
-        Job storage job = _jobs[jobId];
+        StoredJob storage job = _jobs[jobId];
         if (job.status == JobStatus.None) revert InvalidJobStatus(jobId, JobStatus.None);
         return _termsOf(job);
     }

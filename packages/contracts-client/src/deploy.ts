@@ -58,8 +58,6 @@ export interface MarketParameters {
   challengerRewardBps: number
   /** seconds a commitment stays open to challenges */
   challengeWindow: number
-  /** OPEN a challenger posts as a bond */
-  minChallengeBond: bigint
   /** OPEN a verifier must have staked to challenge */
   verifierMinStake: bigint
   /** seconds between an unbonding request and the withdrawal; at least `challengeWindow` */
@@ -83,7 +81,6 @@ export const defaultMarketParameters: MarketParameters = {
   noShowSlashBps: 2_000,
   challengerRewardBps: 5_000,
   challengeWindow: 600,
-  minChallengeBond: parseEther('10'),
   verifierMinStake: parseEther('100'),
   unbondingDelay: 7n * 24n * 3600n,
   attributionShareBps: 1_000,
@@ -198,7 +195,6 @@ const MARKET_PARAMETER_FUNCTIONS = [
   'setSlashFractions(uint16,uint16)',
   'setChallengerRewardShare(uint16)',
   'setChallengeWindow(uint32)',
-  'setMinChallengeBond(uint128)',
   'setVerifierMinStake(uint128)',
   'setTreasury(address)',
   'setAttributionShare(uint16)',
@@ -317,7 +313,6 @@ export async function deployProtocol(
           challengeWindow: params.challengeWindow,
           treasuryAccrued: 0n,
         },
-        params.minChallengeBond,
         params.verifierMinStake,
         params.minRecordPrice,
         { pool: attributionPool, shareBps: share },
@@ -546,7 +541,6 @@ export function parseDeployment(json: string): Deployment {
       noShowSlashBps: num(p.noShowSlashBps, 'params.noShowSlashBps'),
       challengerRewardBps: num(p.challengerRewardBps, 'params.challengerRewardBps'),
       challengeWindow: num(p.challengeWindow, 'params.challengeWindow'),
-      minChallengeBond: big(p.minChallengeBond, 'params.minChallengeBond'),
       verifierMinStake: big(p.verifierMinStake, 'params.verifierMinStake'),
       unbondingDelay: big(p.unbondingDelay, 'params.unbondingDelay'),
       attributionShareBps:

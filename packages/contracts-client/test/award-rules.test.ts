@@ -1,24 +1,14 @@
 /**
  * Award and settlement rules that protect providers and records, each as the attack it stops,
  * on anvil with the real contracts: a last-second award, a withdrawn bid, a self-award, a
- * sock-puppet record, a mid-job parameter change, an oversized bond parameter and a provider
- * that commits another leaf count than the terms fixed.
+ * sock-puppet record, a mid-job parameter change and a provider that commits another leaf
+ * count than the terms fixed.
  */
 import { jobIdOf, MerkleTree } from '@ocn/protocol'
-import {
-  type Address,
-  BaseError,
-  decodeErrorResult,
-  encodeDeployData,
-  type Hex,
-  keccak256,
-  parseEther,
-  toHex,
-  zeroAddress,
-} from 'viem'
-import { call, readContract } from 'viem/actions'
+import { type Address, keccak256, parseEther, toHex } from 'viem'
+import { readContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jobMarketAbi, jobMarketBytecode } from '../src/generated/abis.js'
+import { jobMarketAbi } from '../src/generated/abis.js'
 import {
   award,
   commitResult,
@@ -34,7 +24,6 @@ import {
   isNonceUsed,
   nonceWordAndMask,
   setChallengeWindow,
-  setMinChallengeBond,
   setMinRecordPrice,
   setProtocolFee,
   setSlashFractions,
@@ -230,59 +219,6 @@ describe('terms fixed at award', () => {
   })
 })
 
-describe('oversized bond parameter', () => {
-  it('reverts InvalidParameter("minChallengeBond") at 2^96 in the setter and in the constructor', async () => {
-    const err = await expectRevert(
-      setMinChallengeBond(p.admin, { jobMarket, bond: 2n ** 96n }),
-      'InvalidParameter',
-    )
-    expect(err.args).toEqual(['minChallengeBond'])
-    await setMinChallengeBond(p.admin, { jobMarket, bond: 2n ** 96n - 1n })
-
-    const a = p.deployment.addresses
-    const params = {
-      protocolFeeBps: 250,
-      cheatSlashBps: 10_000,
-      noShowSlashBps: 2_000,
-      challengerRewardBps: 5_000,
-      challengeWindow: 600,
-      treasuryAccrued: 0n,
-    }
-    const deployWithBond = (bond: bigint) =>
-      call(p.admin, {
-        account: p.admin.account,
-        data: encodeDeployData({
-          abi: jobMarketAbi,
-          bytecode: jobMarketBytecode,
-          args: [
-            a.token,
-            a.stakeManager,
-            a.zkVerifierRegistry,
-            a.modelRegistry ?? zeroAddress,
-            a.accessManager,
-            p.treasury.account.address,
-            params,
-            bond,
-            e('100'),
-            e('0.01'),
-            { pool: a.attributionPool ?? zeroAddress, shareBps: 0 },
-          ],
-        }),
-      })
-    await deployWithBond(2n ** 96n - 1n)
-    const reverted = await deployWithBond(2n ** 96n).then(
-      () => undefined,
-      (error: unknown) => error,
-    )
-    expect(reverted).toBeInstanceOf(BaseError)
-    const data = revertData(reverted as BaseError)
-    expect(data).toBeDefined()
-    const decoded = decodeErrorResult({ abi: jobMarketAbi, data: data ?? '0x' })
-    expect(decoded.errorName).toBe('InvalidParameter')
-    expect(decoded.args).toEqual(['minChallengeBond'])
-  })
-})
-
 describe('leaf count fixed by the terms', () => {
   it('reverts LeafCountMismatch for an inflated or short count, and accepts the count of the terms', async () => {
     // 10 samples in micro-batches of 4: ceil(10 / 4) = 3 leaves
@@ -339,17 +275,6 @@ describe('leaf count fixed by the terms', () => {
     }
   })
 })
-
-/** The raw revert data somewhere in a viem error's cause chain. */
-function revertData(err: BaseError): Hex | undefined {
-  let found: Hex | undefined
-  err.walk((x) => {
-    const data = (x as { data?: unknown }).data
-    if (typeof data === 'string' && data.startsWith('0x')) found = data as Hex
-    return found !== undefined
-  })
-  return found
-}
 
 async function treasuryAccrued(): Promise<bigint> {
   return readContract(p.admin, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' })

@@ -132,7 +132,6 @@ beforeAll(async () => {
     },
     council: {
       challengeWindow: { min: 300n, max: 3600n, cooldown: 3600, delay: ROUTINE_DELAY },
-      minChallengeBond: { min: e('1'), max: e('100'), cooldown: 3600, delay: ROUTINE_DELAY },
       verifierMinStake: { min: e('10'), max: e('1000'), cooldown: 3600, delay: MEDIUM_DELAY },
     },
     councilMembers: [member.account.address],
@@ -410,8 +409,8 @@ describe('council', () => {
       scheduleCouncilChange(member, {
         council: council(),
         jobMarket,
-        parameter: 'minChallengeBond',
-        value: e('101'),
+        parameter: 'verifierMinStake',
+        value: e('1001'),
       }),
       'CouncilValueOutOfRange',
     )
@@ -419,7 +418,7 @@ describe('council', () => {
       scheduleCouncilChange(member, {
         council: council(),
         jobMarket,
-        parameter: 'minChallengeBond',
+        parameter: 'verifierMinStake',
         value: 0n,
       }),
       'CouncilValueOutOfRange',
@@ -438,8 +437,8 @@ describe('council', () => {
       scheduleCouncilChange(attacker, {
         council: council(),
         jobMarket,
-        parameter: 'minChallengeBond',
-        value: e('5'),
+        parameter: 'verifierMinStake',
+        value: e('50'),
       }),
       'CouncilOnlyMember',
     )
@@ -492,17 +491,18 @@ describe('council', () => {
     expect(stake).toBe(e('100'))
   })
   it('obeys bounds narrowed by a vote and stops when governance revokes its role', async () => {
-    const { id } = await scheduleCouncilChange(member, {
+    await advance(3600) // the vetoed change above started the parameter's cooldown
+    const { id, eta } = await scheduleCouncilChange(member, {
       council: council(),
       jobMarket,
-      parameter: 'minChallengeBond',
+      parameter: 'verifierMinStake',
       value: e('50'),
     })
     await expectRevert(
       scheduleCouncilChange(member, {
         council: council(),
         jobMarket,
-        parameter: 'minChallengeBond',
+        parameter: 'verifierMinStake',
         value: e('40'),
       }),
       'CouncilChangePending',
@@ -513,8 +513,8 @@ describe('council', () => {
         councilBoundsCall({
           council: council(),
           jobMarket,
-          parameter: 'minChallengeBond',
-          bounds: { min: e('1'), max: e('20'), cooldown: 3600, delay: ROUTINE_DELAY },
+          parameter: 'verifierMinStake',
+          bounds: { min: e('10'), max: e('20'), cooldown: 3600, delay: MEDIUM_DELAY },
         }),
         proposalCall({
           target: deployment.addresses.accessManager,
@@ -523,18 +523,19 @@ describe('council', () => {
           args: [gov.roles.operations, council()],
         }),
       ],
-      description: 'Cap the challenge bond at 20 OPEN and suspend the council',
+      description: 'Cap the verifier minimum stake at 20 OPEN and suspend the council',
     })
     expect(
-      await getCouncilBounds(alice, { council: council(), jobMarket, parameter: 'minChallengeBond' }),
+      await getCouncilBounds(alice, { council: council(), jobMarket, parameter: 'verifierMinStake' }),
     ).toEqual({
-      min: e('1'),
+      min: e('10'),
       max: e('20'),
       cooldown: 3600,
-      delay: ROUTINE_DELAY,
+      delay: MEDIUM_DELAY,
       enabled: true,
     })
-    // the waiting change is now out of range
+    // the waiting change, due now, is out of range
+    if ((await now()) <= eta) await advance(eta - (await now()) + 1n)
     await expectRevert(executeCouncilChange(alice, { council: council(), id }), 'CouncilValueOutOfRange')
     // and an in-range change fails at the AccessManager
     await advance(3600)
@@ -550,11 +551,11 @@ describe('council', () => {
       'AccessManagedUnauthorized',
     )
     expect((await params()).challengeWindow).toBe(900)
-    const bond = await readContract(alice, {
+    const minStake = await readContract(alice, {
       address: jobMarket,
       abi: jobMarketAbi,
-      functionName: 'minChallengeBond',
+      functionName: 'verifierMinStake',
     })
-    expect(bond).toBe(e('10'))
+    expect(minStake).toBe(e('100'))
   })
 })

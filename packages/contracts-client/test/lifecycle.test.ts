@@ -35,7 +35,6 @@ beforeAll(async () => {
     noShowSlashBps: 2_000,
     challengerRewardBps: 5_000,
     challengeWindow: 600,
-    minChallengeBond: e('10'),
     verifierMinStake: e('100'),
   })
   await stakeAs(p, p.provider, e('1000'))

@@ -67,7 +67,6 @@ beforeAll(async () => {
   p = await setupProtocol({
     challengeWindow: WINDOW,
     unbondingDelay: 200n,
-    minChallengeBond: e('5'),
     verifierMinStake: e('50'),
     protocolFeeBps: FEE_BPS,
     attributionShareBps: SHARE_BPS,

@@ -64,7 +64,6 @@ export const governedParameters = {
   challengerRewardBps: { kind: 'bps', setter: 'JobMarket.setChallengerRewardShare' },
   attributionShareBps: { kind: 'bps', setter: 'JobMarket.setAttributionShare' },
   challengeWindow: { kind: 'seconds', setter: 'JobMarket.setChallengeWindow' },
-  minChallengeBond: { kind: 'open', setter: 'JobMarket.setMinChallengeBond' },
   verifierMinStake: { kind: 'open', setter: 'JobMarket.setVerifierMinStake' },
   treasury: { kind: 'address', setter: 'JobMarket.setTreasury' },
   unbondingDelay: { kind: 'seconds', setter: 'StakeManager.setUnbondingDelay' },
@@ -165,9 +164,6 @@ export async function callsFor(
         break
       case 'challengeWindow':
         calls.push(market('setChallengeWindow', [Number(v)]))
-        break
-      case 'minChallengeBond':
-        calls.push(market('setMinChallengeBond', [BigInt(v)]))
         break
       case 'verifierMinStake':
         calls.push(market('setVerifierMinStake', [BigInt(v)]))

@@ -187,7 +187,7 @@ export const govProposeCommand: Command = {
       multiple: true,
       value: '<param>=<value>',
       description:
-        'a parameter change: protocolFeeBps, cheatSlashBps, noShowSlashBps, challengerRewardBps, attributionShareBps (bps), challengeWindow, unbondingDelay (seconds), minChallengeBond, verifierMinStake (OPEN), treasury (address)',
+        'a parameter change: protocolFeeBps, cheatSlashBps, noShowSlashBps, challengerRewardBps, attributionShareBps (bps), challengeWindow, unbondingDelay (seconds), verifierMinStake (OPEN), treasury (address)',
     },
     message: { type: 'string', short: 'm', value: '<text>', description: 'the proposal description' },
     ...passphraseFlag,

@@ -229,8 +229,8 @@ describe('ocn gov', () => {
   })
 
   it('parses parameter values in their units and refuses bad ones before touching the chain', () => {
-    expect(parseParameterChange('minChallengeBond=2.5')).toEqual({
-      parameter: 'minChallengeBond',
+    expect(parseParameterChange('verifierMinStake=2.5')).toEqual({
+      parameter: 'verifierMinStake',
       value: parseEther('2.5').toString(),
     })
     expect(parseParameterChange('challengeWindow=900')).toEqual({

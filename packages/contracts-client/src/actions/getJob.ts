@@ -27,6 +27,8 @@ export interface GetJobReturnType {
   attributionBps: number
   /** DisputeCourt disputes open on the job (finalize waits for 0) */
   openDisputes: number
+  /** seconds: the challenge window of the job's terms, copied at award (commit opens it) */
+  challengeWindow: number
   resultRoot: Hex
 }
 

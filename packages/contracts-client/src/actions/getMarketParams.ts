@@ -16,7 +16,6 @@ export interface GetMarketParamsReturnType {
   challengerRewardBps: number
   challengeWindow: number
   treasuryAccrued: bigint
-  minChallengeBond: bigint
   verifierMinStake: bigint
   unbondingDelay: bigint
   treasury: Address
@@ -34,7 +33,6 @@ export async function getMarketParams(
 ): Promise<GetMarketParamsReturnType> {
   const [
     params,
-    minChallengeBond,
     verifierMinStake,
     unbondingDelay,
     treasury,
@@ -44,7 +42,6 @@ export async function getMarketParams(
   ] = await simulate('params', () =>
     Promise.all([
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'params' }),
-      readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'minChallengeBond' }),
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'verifierMinStake' }),
       readContract(client, { address: stakeManager, abi: stakeManagerAbi, functionName: 'unbondingDelay' }),
       readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasury' }),
@@ -55,7 +52,6 @@ export async function getMarketParams(
   )
   return {
     ...params,
-    minChallengeBond,
     verifierMinStake,
     unbondingDelay,
     treasury,

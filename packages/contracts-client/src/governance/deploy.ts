@@ -35,7 +35,6 @@ export const OPERATIONS_ROLE = 3n
 /** The JobMarket setters the council may call, by parameter name. */
 export const councilSetters = {
   challengeWindow: 'setChallengeWindow(uint32)',
-  minChallengeBond: 'setMinChallengeBond(uint128)',
   verifierMinStake: 'setVerifierMinStake(uint128)',
 } as const satisfies Record<keyof CouncilParameterBounds, string>
 export type CouncilParameter = keyof typeof councilSetters
@@ -43,7 +42,6 @@ export type CouncilParameter = keyof typeof councilSetters
 /** Largest value each setter's argument type can carry (the council bound must stay below). */
 const setterMax: Record<CouncilParameter, bigint> = {
   challengeWindow: 2n ** 32n - 1n,
-  minChallengeBond: 2n ** 128n - 1n,
   verifierMinStake: 2n ** 128n - 1n,
 }
 

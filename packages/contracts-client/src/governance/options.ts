@@ -39,19 +39,17 @@ export interface CouncilBounds {
 /** The JobMarket setters delegated to the council, with their bounds. */
 export interface CouncilParameterBounds {
   challengeWindow: CouncilBounds
-  minChallengeBond: CouncilBounds
   verifierMinStake: CouncilBounds
 }
 
 /**
- * Routine tier (short delay, narrow range, rate cap): the challenge window and the challenge
- * bond are tuned to the network's latency and to spam. Medium tier (delay longer than a full
+ * Routine tier (short delay, narrow range, rate cap): the challenge window is tuned to the
+ * network's latency (the challenge bond is the DisputeCourt's, governed there). Medium tier (delay longer than a full
  * vote, so governance can veto in time): the verifier minimum stake, because raising it can lock
  * existing verifiers out.
  */
 export const defaultCouncilBounds: CouncilParameterBounds = {
   challengeWindow: { min: 300n, max: 24n * 3600n, cooldown: 24 * 3600, delay: 6 * 3600 },
-  minChallengeBond: { min: parseEther('1'), max: parseEther('1000'), cooldown: 24 * 3600, delay: 6 * 3600 },
   verifierMinStake: {
     min: parseEther('10'),
     max: parseEther('10000'),
