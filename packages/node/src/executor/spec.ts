@@ -353,6 +353,8 @@ function parseSequenceSpec(o: Record<string, unknown>): SequenceJobSpec {
   onlyKeys(o, 'spec', ['kind', 'profile', 'state', 'inputAxes', 'outputs'])
   const profile = parseReplayProfile(o.profile)
   if (profile.microBatchSize !== 1) fail('profile.microBatchSize', 'must be 1 for a sequence job')
+  // a chunk's leaf binds the exact state it hands on, so its replay must give the same bits
+  if (profile.comparison !== 'bit-exact') fail('profile.comparison', "must be 'bit-exact' for a sequence job")
   if (!Array.isArray(o.state) || o.state.length === 0 || o.state.length > 64) {
     fail(
       'spec.state',
