@@ -65,7 +65,7 @@ describe('sequence results at the requester', () => {
     forged[2] = h(7)
     expect(sequenceMismatches(manifest, forged, { prob }, { prob: 0 })).toEqual([2])
     const changed = { ...prob, data: prob.data.slice() }
-    changed.data[0] ^= 1 // chunk 0 of stream 0: leaf 0
+    changed.data[0] = (changed.data[0] ?? 0) ^ 1 // chunk 0 of stream 0: leaf 0
     expect(sequenceMismatches(manifest, leaves, { prob: changed }, { prob: 0 })).toEqual([0])
   })
 
