@@ -15,6 +15,7 @@ export const integration: Record<string, string> = {
   'test/executor/inference.test.ts': 'forks executor worker processes',
   'test/executor/limits.test.ts': 'forks executor worker processes; runs nvidia-smi',
   'test/executor/replay.test.ts': 'forks executor worker processes',
+  'test/executor/sequence.test.ts': 'runs ONNX Runtime sessions in executor worker threads (~5 s)',
   'test/executor/tolerance.test.ts': 'forks executor worker processes',
   'test/executor/training.test.ts': 'forks executor worker processes',
   'test/p2p/artifact.test.ts': 'libp2p over TCP',

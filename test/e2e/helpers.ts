@@ -43,7 +43,7 @@ import {
   type ProviderFaultPlan,
   type RoleOptions,
 } from '@ocn/node'
-import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
+import { buildMlpModel, buildStatefulVadModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
 import {
   type Address,
   createWalletClient,
@@ -272,6 +272,35 @@ export async function tempDir(): Promise<string> {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
+}
+
+/**
+ * A stateful sequence job's files: the VAD-like fixture (audio [batch, 32], state
+ * [2, batch, 128] with batch on axis 1, scalar int64 sample rate) and audio of `chunks`
+ * chunks of `streams` streams ([chunks, streams, 32]); the state starts as zeros.
+ */
+export async function writeSequenceFixture(
+  dir: string,
+  chunks = 4,
+  streams = 2,
+): Promise<{ modelPath: string; inputsPath: string; state: { output: string; input: string }[] }> {
+  let seed = 11
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+  const modelPath = join(dir, 'vad.onnx')
+  const inputsPath = join(dir, 'audio.safetensors')
+  await writeFile(modelPath, encodeOnnxModel(buildStatefulVadModel()))
+  const audio = Float32Array.from({ length: chunks * streams * 32 }, rand)
+  await writeFile(
+    inputsPath,
+    encodeSafetensors({
+      input: { dtype: 'float32', dims: [chunks, streams, 32], data: new Uint8Array(audio.buffer) },
+      sr: { dtype: 'int64', dims: [], data: new Uint8Array(new BigInt64Array([16000n]).buffer) },
+    }),
+  )
+  return { modelPath, inputsPath, state: [{ output: 'stateN', input: 'state' }] }
 }
 
 /**

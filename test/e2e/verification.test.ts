@@ -29,6 +29,7 @@ import {
   waitFor,
   walletFor,
   writeFixture,
+  writeSequenceFixture,
   writeTrainingFixture,
 } from './helpers.js'
 
@@ -58,6 +59,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
   let net: Net
   let fixture: { modelPath: string; inputsPath: string }
   let training: { inputsPath: string; trainingSpecPath: string }
+  let sequence: Awaited<ReturnType<typeof writeSequenceFixture>>
   let cheat: CheatingFaultPlanOptions = { fraction: 0 }
   const node = (name: string) => net.nodes.find((n) => n.name === name)!
   const verifiers = () => [node('verifier-a'), node('verifier-b')]
@@ -81,6 +83,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     await fundAndStake(chain, deployment, VERIFIER_B, 400n * OPEN, 300n * OPEN)
     fixture = await writeFixture(dir)
     training = await writeTrainingFixture(dir)
+    sequence = await writeSequenceFixture(dir)
     const capped = (c: { verifier: { maxSamplesPerJob: number } }) => {
       c.verifier.maxSamplesPerJob = MAX_SAMPLES
     }
@@ -230,6 +233,39 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     expect(after[provider]!.staked).toBe(before[provider]!.staked)
     expect(after[treasury()]!.token).toBe(before[treasury()]!.token + fee)
   }, 240_000)
+
+  it('a stateful multi-input sequence job (batch on axis 1, a scalar input) is spot-checked chunk by chunk and finalized', async () => {
+    cheat = { fraction: 0 }
+    // 4 chunks of 2 streams: 8 leaves, each replayed from the provider's served incoming state
+    const job = await requester().submitJob({
+      modelPath: sequence.modelPath,
+      inputsPath: sequence.inputsPath,
+      kind: 'inference',
+      verification: 'replay',
+      state: sequence.state,
+    })
+    // a loaded machine may miss the first bidding window: the requester re-offers the same work
+    let jobId = job.jobId as Hex
+    await waitFor(
+      `sequence job ${jobId.slice(0, 10)} (or its re-offer) finalized`,
+      async () => {
+        const r = await node('requester').daemon.state.getJob(jobId)
+        const next = (r?.detail as { reofferedAs?: Hex } | undefined)?.reofferedAs
+        if (next !== undefined) jobId = next
+        return r?.state === 'finalized' ? r : undefined
+      },
+      110_000,
+    )
+    for (const v of verifiers()) {
+      const r = await privateSample(v, jobId, ['finalized'])
+      expect(r).toMatchObject({ passed: true, leafCount: 8, committedLeafCount: 8, mismatches: [] })
+    }
+    const results = await waitFor("the requester's checked results", async () => {
+      const r = await node('requester').daemon.state.getJob(jobId)
+      return (r?.detail as { results?: { verified: boolean; leafCount: number } } | undefined)?.results
+    })
+    expect(results).toMatchObject({ verified: true, leafCount: 8 })
+  }, 180_000)
 
   it('answers ok without the leaves asked for: challenged on a withheld leaf, convicted', async () => {
     const { decision, reports } = await convicted(

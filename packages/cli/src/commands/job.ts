@@ -156,8 +156,49 @@ async function parseSubmitOptions(context: CommandContext, usage: string): Promi
       ? {}
       : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),
     ...(microBatch === undefined ? {} : { microBatchSize: Number(microBatch) }),
+    ...sequenceOptions(context, trainingSpecPath !== undefined || verification === 'zk'),
   }
   return { body, timeoutText }
+}
+
+/** The values of a repeatable `name=value` flag, split at the first '='. */
+function pairFlags(context: CommandContext, flag: string, shape: string): [string, string][] {
+  const raw = context.flags[flag]
+  const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]
+  return values.map((v) => {
+    const text = String(v)
+    const at = text.indexOf('=')
+    if (at <= 0 || at === text.length - 1)
+      throw new CliError('CLI_USAGE', `--${flag} takes ${shape} (got "${text}")`)
+    return [text.slice(0, at), text.slice(at + 1)]
+  })
+}
+
+/** --input-axis and --state: the inputs' batch axes, and a sequence job's state pairs. */
+function sequenceOptions(
+  context: CommandContext,
+  notInference: boolean,
+): Pick<ApiJson<SubmitJobRequest>, 'inputAxes' | 'state'> {
+  const axes = pairFlags(context, 'input-axis', '<input>=<axis|broadcast>')
+  const inputAxes: Record<string, number | 'broadcast'> = {}
+  for (const [name, axis] of axes) {
+    if (axis !== 'broadcast' && !/^\d{1,2}$/.test(axis))
+      throw new CliError(
+        'CLI_USAGE',
+        `--input-axis ${name}= takes an axis number or broadcast (got "${axis}")`,
+      )
+    inputAxes[name] = axis === 'broadcast' ? 'broadcast' : Number(axis)
+  }
+  const state = pairFlags(context, 'state', '<output>=<input>').map(([output, input]) => ({ output, input }))
+  if (state.length > 0 && notInference)
+    throw new CliError(
+      'CLI_USAGE',
+      '--state makes a sequence job: it does not go with --training or --verification zk',
+    )
+  return {
+    ...(axes.length === 0 ? {} : { inputAxes }),
+    ...(state.length === 0 ? {} : { state }),
+  }
 }
 
 /** The line `ocn job submit` prints when a job first reaches a lifecycle state. */
@@ -271,7 +312,7 @@ export const jobSubmitCommand: Command = {
   path: ['job', 'submit'],
   summary: 'put a job on the market through the running requester and follow it to settlement',
   usage:
-    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--no-wait]',
+    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--input-axis <input>=<axis|broadcast>]... [--state <output>=<input>]... [--no-wait]',
   configFlags: false,
   maxPositionals: 0,
   flags: {
@@ -297,6 +338,20 @@ export const jobSubmitCommand: Command = {
       type: 'string',
       value: '<n>',
       description: 'samples per micro-batch (one Merkle leaf each)',
+    },
+    'input-axis': {
+      type: 'string',
+      multiple: true,
+      value: '<input>=<axis|broadcast>',
+      description:
+        "an input's batch axis (any axis), or broadcast: given whole to every micro-batch (scalars are); inferred from the model when left out",
+    },
+    state: {
+      type: 'string',
+      multiple: true,
+      value: '<output>=<input>',
+      description:
+        'a state pair of a stateful sequence job: the output that feeds the input at the next chunk (makes this a sequence job)',
     },
     'no-wait': { type: 'boolean', description: 'print the job id and return at once' },
     timeout: {

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { getApiJson, readTensorFiles } from '@ocn/node'
+import { encodeSafetensors, getApiJson, readTensorFiles } from '@ocn/node'
+import { buildStatefulVadModel, encodeOnnxModel } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
 import { ocnBin, runOcnIn } from '../ocn.js'
@@ -98,6 +99,30 @@ describe('ocn job', () => {
       'lots',
     ])
     expect(JSON.parse(badPrice.stdout).error.code).toBe('CHAIN_INVALID_AMOUNT')
+
+    // A streaming VAD (audio [batch, 32], state [2, batch, 128], scalar sr): its axes are
+    // inferred, so a wrong --input-axis is the first blocker, named with the flag that fixes it.
+    const vad = join(dir, 'vad.onnx')
+    const vadInputs = join(dir, 'vad.safetensors')
+    await writeFile(vad, encodeOnnxModel(buildStatefulVadModel()))
+    await writeFile(
+      vadInputs,
+      encodeSafetensors({
+        input: { dtype: 'float32', dims: [3, 32], data: new Uint8Array(3 * 32 * 4) },
+        state: { dtype: 'float32', dims: [2, 3, 128], data: new Uint8Array(2 * 3 * 128 * 4) },
+        sr: { dtype: 'int64', dims: [], data: new Uint8Array(8) },
+      }),
+    )
+    const scalarAxis = await ocn([...submit, '--model', vad, '--inputs', vadInputs, '--input-axis', 'sr=0'])
+    const scalarError = JSON.parse(scalarAxis.stdout).error
+    expect(scalarError.code).toBe('API_JOB_REJECTED')
+    expect(scalarError.message).toContain('input sr is a scalar, so it has no batch axis')
+    expect(scalarError.message).toContain('--input-axis sr=broadcast')
+    const noValue = await ocn([...submit, '--model', vad, '--inputs', vadInputs, '--input-axis', 'sr'])
+    expect(JSON.parse(noValue.stdout).error).toMatchObject({
+      code: 'CLI_USAGE',
+      message: '--input-axis takes <input>=<axis|broadcast> (got "sr")',
+    })
 
     const unknown = await ocn(['job', 'status', `0x${'00'.repeat(32)}`, '--api-url', api])
     expect(unknown.code).toBe(2)

@@ -13,6 +13,8 @@ const SUBMIT_FIELDS = new Set([
   'verification',
   'maxPrice',
   'microBatchSize',
+  'inputAxes',
+  'state',
 ])
 
 /** Checks a `POST /jobs` body field by field, so a client learns exactly what is wrong. */
@@ -75,5 +77,50 @@ export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobReques
       throw new ApiError('API_BAD_REQUEST', 'microBatchSize must be an integer from 1 to 1000000')
     request.microBatchSize = size
   }
+  if (raw.inputAxes !== undefined) request.inputAxes = parseInputAxesField(raw.inputAxes)
+  if (raw.state !== undefined) {
+    if (kind !== 'inference' || verification !== 'replay')
+      throw new ApiError('API_BAD_REQUEST', 'state (a sequence job) goes with kind "inference" and replay')
+    request.state = parseStateField(raw.state)
+  }
   return request
+}
+
+const VALUE_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/
+
+function parseInputAxesField(v: unknown): NonNullable<SubmitJobRequest['inputAxes']> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.keys(v).length > 256)
+    throw new ApiError('API_BAD_REQUEST', 'inputAxes must be an object of input name to axis or "broadcast"')
+  const out: NonNullable<SubmitJobRequest['inputAxes']> = {}
+  for (const [name, axis] of Object.entries(v)) {
+    if (
+      !VALUE_NAME.test(name) ||
+      !(axis === 'broadcast' || (Number.isInteger(axis) && axis >= 0 && axis < 64))
+    )
+      throw new ApiError('API_BAD_REQUEST', `inputAxes.${name} must be an axis (0..63) or "broadcast"`)
+    out[name] = axis as number | 'broadcast'
+  }
+  return out
+}
+
+function parseStateField(v: unknown): NonNullable<SubmitJobRequest['state']> {
+  const bad = () =>
+    new ApiError(
+      'API_BAD_REQUEST',
+      'state must list 1..64 pairs { "output": <state output>, "input": <state input> }',
+    )
+  if (!Array.isArray(v) || v.length === 0 || v.length > 64) throw bad()
+  return v.map((p) => {
+    if (typeof p !== 'object' || p === null) throw bad()
+    const { output, input, ...rest } = p as Record<string, unknown>
+    if (
+      typeof output !== 'string' ||
+      typeof input !== 'string' ||
+      !VALUE_NAME.test(output) ||
+      !VALUE_NAME.test(input) ||
+      Object.keys(rest).length > 0
+    )
+      throw bad()
+    return { output, input }
+  })
 }

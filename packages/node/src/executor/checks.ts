@@ -1,14 +1,12 @@
 /**
- * The checks a job passes before any compute: the replay profile against this host, the
- * model's size, and inference inputs against the model's signature.
+ * The checks a job passes before any compute: the replay profile against this host and the
+ * model's size (inputs against the model's signature: input-axes.ts).
  */
 import { createHash } from 'node:crypto'
 import type { Hex } from 'viem'
 import { assertProviderAvailable, ortVersion } from './capabilities.js'
 import { ExecutorError } from './errors.js'
 import type { ReplayProfile } from './spec.js'
-import { checkTensor, elementCount, type NamedTensors } from './tensor.js'
-import type { ModelSignature } from './worker-protocol.js'
 
 const modelHashes = new WeakMap<Uint8Array, Hex>()
 
@@ -43,86 +41,4 @@ export function checkModel(model: Uint8Array, maxModelBytes: number): Hex {
     })
   }
   return modelHash(model)
-}
-
-const mismatch = (msg: string, details?: string) =>
-  new ExecutorError('EXECUTOR_INPUT_MISMATCH', msg, { details })
-
-/** Checks inputs against the model before any compute; returns the sample count. */
-export function validateInputs(
-  sig: ModelSignature,
-  inputs: NamedTensors,
-  microBatchSize: number,
-  maxTensorElements: number,
-): number {
-  const expected = new Set(sig.inputs.map((i) => i.name))
-  for (const name of Object.keys(inputs)) {
-    if (!expected.has(name)) {
-      throw mismatch(
-        `input ${name} is not an input of the model`,
-        `model inputs: ${[...expected].join(', ')}`,
-      )
-    }
-  }
-  let samples: number | undefined
-  for (const want of sig.inputs) {
-    const got = inputs[want.name]
-    if (!got)
-      throw mismatch(`the model's input ${want.name} is missing`, `given: ${Object.keys(inputs).join(', ')}`)
-    checkTensor(want.name, got)
-    if (elementCount(got.dims) > maxTensorElements) {
-      throw new ExecutorError(
-        'EXECUTOR_TENSOR_TOO_LARGE',
-        `input ${want.name} has more elements than allowed`,
-        {
-          details: `[${got.dims.join(', ')}] > ${maxTensorElements} elements`,
-        },
-      )
-    }
-    if (got.dtype !== want.type)
-      throw mismatch(`input ${want.name} is ${got.dtype}; the model takes ${want.type}`)
-    if (got.dims.length === 0)
-      throw mismatch(`input ${want.name} is a scalar; inputs need a sample axis first`)
-    if (want.shape) checkShape(want.name, want.shape, got.dims, microBatchSize)
-    const n = got.dims[0]!
-    if (samples !== undefined && n !== samples) {
-      throw mismatch(`inputs disagree on the sample count (${samples} vs ${n} for ${want.name})`)
-    }
-    samples = n
-  }
-  if (!samples) throw mismatch('the job has no samples')
-  const fixedBatch = sig.inputs.find((i) => typeof i.shape?.[0] === 'number')
-  if (fixedBatch && samples % microBatchSize !== 0) {
-    throw mismatch(
-      `input ${fixedBatch.name} has a fixed batch axis, so the sample count must be a multiple of ${microBatchSize}`,
-    )
-  }
-  return samples
-}
-
-/** An input's dims against the model's declared shape; a fixed first axis must be the micro-batch size. */
-function checkShape(
-  name: string,
-  shape: readonly (number | string)[],
-  dims: readonly number[],
-  microBatchSize: number,
-): void {
-  if (shape.length !== dims.length) {
-    throw mismatch(
-      `input ${name} has rank ${dims.length}; the model takes rank ${shape.length}`,
-      `model shape [${shape.join(', ')}]`,
-    )
-  }
-  shape.forEach((d, i) => {
-    if (typeof d !== 'number') return
-    if (i === 0) {
-      if (d !== microBatchSize) {
-        throw mismatch(
-          `input ${name} has a fixed batch axis of ${d}; set the profile's microBatchSize to ${d}`,
-        )
-      }
-    } else if (d !== dims[i]) {
-      throw mismatch(`input ${name} has size ${dims[i]} on axis ${i}; the model takes ${d}`)
-    }
-  })
 }

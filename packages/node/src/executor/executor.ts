@@ -17,6 +17,14 @@ import type { RunOptions } from './job-signal.js'
 import { createExecutorMetrics } from './metrics.js'
 import { defaultExecutorOptions, type ExecutorOptions } from './options.js'
 import { type ExecutorLogger, ExecutorRuntime } from './runtime.js'
+import {
+  checkSequence,
+  runSequence,
+  type SequenceJob,
+  type SequenceResult,
+  type SequenceStateSource,
+  sequenceReplay,
+} from './sequence.js'
 import { type JobSpec, parseJobSpec, type ReplayProfile } from './spec.js'
 import {
   type CheckpointSource,
@@ -33,6 +41,7 @@ export { modelHash } from './checks.js'
 export type { InferenceJob, InferenceResult } from './inference.js'
 export type { RunOptions } from './job-signal.js'
 export type { ExecutorLogger } from './runtime.js'
+export type { SequenceJob, SequenceLeafPreimage, SequenceResult, SequenceStateSource } from './sequence.js'
 export type { TrainingJob, TrainingResult } from './training-jobs.js'
 
 export interface ExecutorInit {
@@ -65,6 +74,15 @@ export interface Executor {
   checkTraining(job: TrainingJob): Promise<{ rows: number; checkpoints: number }>
   runInference(job: InferenceJob, options?: RunOptions & { keepOutputs?: boolean }): Promise<InferenceResult>
   runTraining(job: TrainingJob, options?: TrainingRunOptions): Promise<TrainingResult>
+  /** The checks runSequence makes before any compute (sequence.ts); throws what it would throw. */
+  checkSequence(
+    job: SequenceJob,
+    options?: RunOptions,
+  ): Promise<{ streams: number; chunks: number; leaves: number }>
+  /** A stateful sequence job: every stream chunk by chunk, one leaf per chunk (sequence.ts). */
+  runSequence(job: SequenceJob, options?: RunOptions): Promise<SequenceResult>
+  /** Verifier side of a sequence job: leaf i replayed from the provider's incoming state. */
+  sequenceReplay(job: SequenceJob, source: SequenceStateSource): ReplayExecutor
   /**
    * Verifier side of an inference job: re-runs single micro-batches. Under a tolerance
    * profile, `claimedOutputs` supplies the provider's outputs of a micro-batch (they must
@@ -111,6 +129,9 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     runTraining: (job, o = {}) => runTraining(rt, job, o),
     inferenceReplay: (job, source) => inferenceReplay(rt, job, source),
     trainingReplay: (job, source) => trainingReplay(rt, job, source),
+    checkSequence: (job, o = {}) => checkSequence(rt, job, o),
+    runSequence: (job, o = {}) => runSequence(rt, job, o),
+    sequenceReplay: (job, source) => sequenceReplay(rt, job, source),
   }
 }
 

@@ -4,8 +4,19 @@ export * from './errors.js'
 export * from './executor.js'
 export * from './formats/index.js'
 export * from './hashing.js'
+export {
+  concatAxis,
+  type InputAxes,
+  type InputAxis,
+  outputAxes,
+  outputAxesOfModel,
+  resolveInputAxes,
+  sliceAxis,
+  validateInputAxes,
+} from './input-axes.js'
 export * from './metrics.js'
 export * from './options.js'
+export { chunkOf, sequenceLeafHash, sequenceStateHash } from './sequence.js'
 export * from './spec.js'
 export * from './tensor.js'
 export {

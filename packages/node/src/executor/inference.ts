@@ -4,19 +4,20 @@
  */
 import { MerkleTree } from '@ocn/protocol'
 import type { Hex } from 'viem'
-import { checkModel, checkProfile, validateInputs } from './checks.js'
+import { checkModel, checkProfile } from './checks.js'
 import { ExecutorError } from './errors.js'
+import { concatAxis, feedsOf, type InputAxes, outputAxes, validateInputAxes } from './input-axes.js'
 import type { RunOptions } from './job-signal.js'
 import type { ExecutorOptions } from './options.js'
 import type { ExecutorRuntime } from './runtime.js'
 import { type InferenceJobSpec, parseJobSpec } from './spec.js'
-import { concatRows, type NamedTensors, sliceRows } from './tensor.js'
+import type { NamedTensors } from './tensor.js'
 import type { WorkerResults } from './worker-protocol.js'
 
 export interface InferenceJob {
   spec: InferenceJobSpec
   model: Uint8Array
-  /** tensors keyed by model input name, samples along the first axis */
+  /** tensors keyed by model input name, samples along each one's batch axis (spec.inputAxes) */
   inputs: NamedTensors
 }
 
@@ -29,7 +30,7 @@ export interface InferenceResult {
   dataHashes: Hex[]
   tree: MerkleTree
   root: Hex
-  /** all micro-batches' outputs concatenated along the first axis (unless keepOutputs is false) */
+  /** all micro-batches' outputs joined along each output's batch axis (unless keepOutputs is false) */
   outputs: NamedTensors | undefined
 }
 
@@ -39,6 +40,10 @@ export interface InferencePlan {
   hash: Hex
   samples: number
   microBatches: number
+  /** each input's batch axis or 'broadcast', declared or inferred */
+  axes: InputAxes
+  /** each output's batch axis, for joining the micro-batches' outputs */
+  outputAxes: Record<string, number>
 }
 
 export type MicroBatchResult = WorkerResults['infer']
@@ -60,29 +65,39 @@ export async function planInference(
       if (!outs.has(o)) throw new ExecutorError('EXECUTOR_INPUT_MISMATCH', `the model has no output ${o}`)
     }
   }
-  const samples = validateInputs(sig, job.inputs, spec.profile.microBatchSize, rt.options.maxTensorElements)
-  return { spec, hash, samples, microBatches: Math.ceil(samples / spec.profile.microBatchSize) }
+  const { samples, axes } = validateInputAxes(
+    sig,
+    job.inputs,
+    spec.inputAxes,
+    spec.profile.microBatchSize,
+    rt.options.maxTensorElements,
+  )
+  return {
+    spec,
+    hash,
+    samples,
+    microBatches: Math.ceil(samples / spec.profile.microBatchSize),
+    axes,
+    outputAxes: outputAxes(sig),
+  }
 }
 
 function microBatchFeeds(
   inputs: NamedTensors,
+  plan: InferencePlan,
   index: number,
-  m: number,
-  samples: number,
   isolation: ExecutorOptions['isolation'],
 ): NamedTensors {
-  const feeds: NamedTensors = {}
+  const m = plan.spec.profile.microBatchSize
   const start = index * m
-  const end = Math.min(start + m, samples)
+  const end = Math.min(start + m, plan.samples)
   // Worker threads: a copy, not a view, since posting a view would clone the whole input
   // buffer (the copy is then moved, not cloned). Child processes: a view, since the IPC
   // serializer writes only the view's bytes; a copy would be one more 'external' buffer
   // per micro-batch, and those drive the main thread's GC (measured: ~15% of its CPU).
   const copy = isolation !== 'process'
-  for (const [name, t] of Object.entries(inputs)) {
-    const rows = sliceRows(t, start, end)
-    feeds[name] = copy ? { ...rows, data: rows.data.slice() } : rows
-  }
+  const feeds = feedsOf(inputs, plan.axes, start, end)
+  if (copy) for (const [name, t] of Object.entries(feeds)) feeds[name] = { ...t, data: t.data.slice() }
   return feeds
 }
 
@@ -93,14 +108,14 @@ export async function runMicroBatch(
   index: number,
   signal: AbortSignal,
 ): Promise<MicroBatchResult> {
-  const { spec, hash, samples } = plan
+  const { spec, hash } = plan
   const started = performance.now()
   const r = await rt.running().run(
     {
       type: 'infer',
       modelHash: hash,
       profile: spec.profile,
-      feeds: microBatchFeeds(job.inputs, index, spec.profile.microBatchSize, samples, rt.options.isolation),
+      feeds: microBatchFeeds(job.inputs, plan, index, rt.options.isolation),
       outputs: spec.outputs,
       maxTensorElements: rt.options.maxTensorElements,
     },
@@ -155,9 +170,10 @@ function inferenceResult(
   if (keepOutputs) {
     outputs = {}
     for (const name of Object.keys(results[0]!.outputs)) {
-      outputs[name] = concatRows(
+      outputs[name] = concatAxis(
         name,
         results.map((r) => r.outputs[name]!),
+        plan.outputAxes[name] ?? 0,
       )
     }
   }

@@ -4,6 +4,7 @@
  * hashes the whole spec into the job's specHash.
  */
 import { ExecutorError } from './errors.js'
+import { type InputAxes, parseInputAxes } from './input-axes-spec.js'
 
 /** The attribution methods a training spec can name (computed by src/attribution). */
 export const attributionMethods = ['tracin-cp-v1'] as const
@@ -42,6 +43,11 @@ export interface InferenceJobSpec {
    * Poseidon commitment there, which no store can look up, so the spec names the file.
    */
   zkInput?: `0x${string}`
+  /**
+   * per input: its batch axis (micro-batches cut along it) or 'broadcast' (every micro-batch
+   * gets it whole); inputs left out are inferred from the model (input-axes.ts)
+   */
+  inputAxes?: InputAxes
 }
 
 export type Activation = 'relu' | 'tanh' | 'gelu'
@@ -94,7 +100,24 @@ export interface TrainingAttributionSpec {
   validation: { features: string; targets: string }
 }
 
-export type JobSpec = InferenceJobSpec | TrainingJobSpec
+/**
+ * A stateful sequence job (sequence.ts): the model runs over an ordered sequence of chunks,
+ * each state output feeding its paired state input at the next chunk, for one or many
+ * independent streams (the model's batch axis). One leaf per chunk of each stream.
+ */
+export interface SequenceJobSpec {
+  kind: 'sequence'
+  /** microBatchSize must be 1: each stream runs on its own, one chunk per leaf */
+  profile: ReplayProfile
+  /** named pairs: output `output` of chunk c is input `input` of chunk c + 1 */
+  state: { input: string; output: string }[]
+  /** per input: its stream (batch) axis in the model's shape, or 'broadcast'; inferred when left out */
+  inputAxes?: InputAxes
+  /** outputs to keep besides the state outputs, default all */
+  outputs?: string[]
+}
+
+export type JobSpec = InferenceJobSpec | TrainingJobSpec | SequenceJobSpec
 
 function fail(path: string, what: string): never {
   throw new ExecutorError('EXECUTOR_SPEC_INVALID', `job spec: ${path} ${what}`)
@@ -168,13 +191,15 @@ export function parseReplayProfile(v: unknown, path = 'profile'): ReplayProfile 
 /** Validates a parsed JSON value as a job spec; throws EXECUTOR_SPEC_INVALID naming the field. */
 export function parseJobSpec(v: unknown): JobSpec {
   const o = obj(v, 'spec')
-  const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training'] as const)
+  const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training', 'sequence'] as const)
+  if (kind === 'sequence') return parseSequenceSpec(o)
   return kind === 'inference' ? parseInferenceSpec(o) : parseTrainingSpec(o)
 }
 
 function parseInferenceSpec(o: Record<string, unknown>): InferenceJobSpec {
-  onlyKeys(o, 'spec', ['kind', 'profile', 'outputs', 'zkInput'])
+  onlyKeys(o, 'spec', ['kind', 'profile', 'outputs', 'zkInput', 'inputAxes'])
   const spec: InferenceJobSpec = { kind: 'inference', profile: parseReplayProfile(o.profile) }
+  if (o.inputAxes !== undefined) spec.inputAxes = parseInputAxes(o.inputAxes)
   if (o.zkInput !== undefined) {
     if (typeof o.zkInput !== 'string' || !/^0x[0-9a-f]{64}$/.test(o.zkInput)) {
       fail('spec.zkInput', 'must be a lowercase 0x-prefixed 32-byte content hash')
@@ -322,6 +347,37 @@ function parseAttribution(v: unknown, spec: TrainingJobSpec): TrainingAttributio
     if (training.includes(n)) fail('spec.attribution.validation', `names the training tensor "${n}"`)
   }
   return { method, manifest: a.manifest as `0x${string}`, validation }
+}
+
+function parseSequenceSpec(o: Record<string, unknown>): SequenceJobSpec {
+  onlyKeys(o, 'spec', ['kind', 'profile', 'state', 'inputAxes', 'outputs'])
+  const profile = parseReplayProfile(o.profile)
+  if (profile.microBatchSize !== 1) fail('profile.microBatchSize', 'must be 1 for a sequence job')
+  // a chunk's leaf binds the exact state it hands on, so its replay must give the same bits
+  if (profile.comparison !== 'bit-exact') fail('profile.comparison', "must be 'bit-exact' for a sequence job")
+  if (!Array.isArray(o.state) || o.state.length === 0 || o.state.length > 64) {
+    fail(
+      'spec.state',
+      'must list 1..64 state pairs { "output": ..., "input": ... } (--state <output>=<input>)',
+    )
+  }
+  const state = o.state.map((p, i) => {
+    const pair = obj(p, `spec.state[${i}]`)
+    onlyKeys(pair, `spec.state[${i}]`, ['input', 'output'])
+    if (typeof pair.input !== 'string' || typeof pair.output !== 'string')
+      fail(`spec.state[${i}]`, 'must name an input and an output')
+    return { input: pair.input, output: pair.output }
+  })
+  if (new Set(state.map((p) => p.input)).size !== state.length)
+    fail('spec.state', 'names a state input twice')
+  const spec: SequenceJobSpec = { kind: 'sequence', profile, state }
+  if (o.inputAxes !== undefined) spec.inputAxes = parseInputAxes(o.inputAxes)
+  if (o.outputs !== undefined) {
+    if (!Array.isArray(o.outputs) || !o.outputs.every((x) => typeof x === 'string') || o.outputs.length === 0)
+      fail('spec.outputs', 'must be a non-empty list of output names')
+    spec.outputs = o.outputs as string[]
+  }
+  return spec
 }
 
 /** A CPU profile with this host's ONNX Runtime version: the usual starting point. */

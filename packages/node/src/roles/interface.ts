@@ -19,6 +19,16 @@ export interface SubmitJobParams {
   maxPrice?: bigint
   /** Samples per micro-batch (one Merkle leaf each); defaults to the executor's choice. */
   microBatchSize?: number
+  /**
+   * Per input: its batch axis, or 'broadcast' for one every micro-batch (or chunk) gets whole;
+   * inputs left out are inferred from the model (CLI: --input-axis name=axis|broadcast)
+   */
+  inputAxes?: Record<string, number | 'broadcast'>
+  /**
+   * A stateful sequence job (executor/sequence.ts): the model's state outputs and the inputs
+   * they feed at the next chunk (CLI: --state output=input)
+   */
+  state?: { output: string; input: string }[]
 }
 
 export interface SubmitJobResult {

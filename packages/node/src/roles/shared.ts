@@ -22,6 +22,7 @@ import type { AwardedJob } from '../state/job-detail.js'
 import type { StateStore } from '../state/store.js'
 import { attributionLeafIndex, attributionRequestFor, parseJobDatanet } from './attribution.js'
 import { RoleError } from './errors.js'
+import { sequenceReplayFor } from './sequence.js'
 
 /** The parts every role runs on, all of them running before any role is created. */
 export interface RoleComponents {
@@ -190,6 +191,8 @@ export async function replayFor(
   },
 ): Promise<ReplayExecutor> {
   const { executor, store, network } = components
+  if (assets.spec.kind === 'sequence')
+    return sequenceReplayFor(components, { ...assets, spec: assets.spec }, provider)
   if (assets.spec.kind === 'inference') {
     return executor.inferenceReplay({ spec: assets.spec, model: assets.model, inputs: assets.inputs })
   }
@@ -263,12 +266,13 @@ export async function replayFor(
  * sampled, since its replay reads them all.
  */
 export function leavesNeeded(
-  kind: 'inference' | 'training',
+  kind: JobSpec['kind'],
   indices: readonly number[],
   attributionIndex?: number,
 ): number[] {
   const need = new Set(indices)
-  if (kind === 'training') for (const i of indices) if (i > 0) need.add(i - 1)
+  // a training segment and a sequence chunk are replayed from the state the leaf before committed
+  if (kind === 'training' || kind === 'sequence') for (const i of indices) if (i > 0) need.add(i - 1)
   if (kind === 'training' && attributionIndex !== undefined && indices.includes(attributionIndex)) {
     for (let i = 0; i < attributionIndex; i++) need.add(i)
   }

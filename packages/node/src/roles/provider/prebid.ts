@@ -126,6 +126,18 @@ export async function checkOfferArtifacts(
       details: (cause as Error).message,
     })
   }
+  if (spec.kind === 'sequence') {
+    // a sequence offer carries chunks x streams leaves in micro-batches of 1 (submit.ts)
+    const { leaves } = await executorCheck(() =>
+      executor.checkSequence({ spec, model, inputs }, { signal: options.signal }),
+    )
+    if (leaves !== terms.sampleCount) {
+      throw new PrebidRejection('sample-count', 'the inputs hold another number of chunks than offered', {
+        details: `inputs ${leaves} chunks over all streams, offer ${terms.sampleCount}`,
+      })
+    }
+    return { checked: true }
+  }
   if (spec.kind === 'inference') {
     const { samples } = await executorCheck(() =>
       executor.checkInference({ spec, model, inputs }, { signal: options.signal }),

@@ -9,11 +9,12 @@ import { decodeJobOffer, MerkleTree } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
 import { awaitIntent, intentOutcome } from '../../chain/intents.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
-import type { InferenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
+import type { InferenceJobSpec, SequenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
 import { providerDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
 import { attributionRequestFor } from '../attribution.js'
 import { RoleError } from '../errors.js'
+import { storeSequenceResult } from '../sequence.js'
 import { type JobAssets, loadJobAssets } from '../shared.js'
 import {
   type ComputedResult,
@@ -104,7 +105,9 @@ export class JobRunner {
     const computed =
       spec.kind === 'training'
         ? await this.runTraining(at, { ...assets, spec }, started)
-        : await this.runInference(at, { ...assets, spec }, started)
+        : spec.kind === 'sequence'
+          ? await this.runSequence({ ...assets, spec }, started)
+          : await this.runInference(at, { ...assets, spec }, started)
     await commitComputedResult(this.ctx, job, computed, this.deps.faults)
     this.deps.committed()
   }
@@ -162,6 +165,21 @@ export class JobRunner {
       }),
     )
     return { leaves: dataHashes, outputHash: put.hash, tampered, started }
+  }
+
+  /** A sequence job: one leaf per chunk; the incoming states are stored for verifiers (roles/sequence.ts). */
+  private async runSequence(
+    assets: JobAssets & { spec: SequenceJobSpec },
+    started: number,
+  ): Promise<ComputedResult> {
+    const { executor, store } = this.ctx.components
+    const result = await executor.runSequence({
+      spec: assets.spec,
+      model: assets.model,
+      inputs: assets.inputs,
+    })
+    const outputHash = await storeSequenceResult(store, result)
+    return { leaves: result.dataHashes, outputHash, tampered: [], started }
   }
 
   private async runTraining(

@@ -36,20 +36,19 @@ export async function readInputs(params: SubmitJobParams) {
 }
 
 /** Runs one of the executor's pre-run checks; what it refuses becomes ROLE_INPUT_MISMATCH. */
-export async function inputsFit(
-  check: () => Promise<unknown>,
-  modelPath: string,
-  mismatch: string,
-): Promise<void> {
+export async function inputsFit<T>(check: () => Promise<T>, modelPath: string, mismatch: string): Promise<T> {
   try {
-    await check()
+    return await check()
   } catch (cause) {
     // a verdict on the job; anything else (a timeout, a crashed worker) is this node's trouble
     const verdict = executorVerdict(cause)
     if (verdict === undefined) throw cause
     throw new RoleError(
       'ROLE_INPUT_MISMATCH',
-      verdict === 'model-invalid' ? `the model ${modelPath} cannot be loaded` : mismatch,
+      // the executor's refusal names the blocker and the flag that fixes it: it leads the message
+      verdict === 'model-invalid'
+        ? `the model ${modelPath} cannot be loaded`
+        : `${mismatch}: ${(cause as { shortMessage?: string }).shortMessage ?? (cause as Error).message}`,
       { cause, details: (cause as Error).message },
     )
   }

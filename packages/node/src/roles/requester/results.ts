@@ -9,10 +9,12 @@ import { inferenceProofFromJson } from '@ocn/prover'
 import { type Hex, hexToBytes, toHex } from 'viem'
 import { decodeSafetensors } from '../../executor/formats/safetensors.js'
 import { outputsDataHash } from '../../executor/hashing.js'
-import { type NamedTensors, sliceRows } from '../../executor/tensor.js'
+import { outputAxesOfModel, sliceAxis } from '../../executor/input-axes.js'
+import type { NamedTensors } from '../../executor/tensor.js'
 import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
 import { attributionResultProblem } from '../attribution.js'
 import type { TrainingManifest } from '../provider/index.js'
+import { parseSequenceManifest, sequenceMismatches } from '../sequence.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 
 /** What the provider served for a job: its output file and the data hash of every leaf. */
@@ -55,6 +57,7 @@ export class RequesterResultFetcher {
     await network.artifacts.fetch(served.outputHash, [providerPeer])
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.terms.kind === 1) return this.checkTraining(jobId, providerPeer, onChain, served)
+    if (isSequenceOffer(offer)) return this.checkSequence(jobId, providerPeer, offer, onChain, served)
     return this.checkInference(jobId, offer, onChain, served)
   }
 
@@ -173,11 +176,13 @@ export class RequesterResultFetcher {
     const { store, log } = this.context
     const outputs = decodeSafetensors(await store.getBytes(served.outputHash)).tensors
     const m = offer.terms.microBatchSize
+    // each output is cut along its own batch axis, as the provider joined the micro-batches
+    const axes = outputAxesOfModel(await store.getBytes(offer.terms.modelHash))
     const mismatchedLeaves: number[] = []
     for (let i = 0; i < onChain.leafCount; i++) {
       const slice: NamedTensors = {}
       for (const [name, t] of Object.entries(outputs)) {
-        slice[name] = sliceRows(t, i * m, Math.min(offer.terms.sampleCount, (i + 1) * m))
+        slice[name] = sliceAxis(t, axes[name] ?? 0, i * m, Math.min(offer.terms.sampleCount, (i + 1) * m))
       }
       if (outputsDataHash(slice) !== served.dataHashes[i]) mismatchedLeaves.push(i)
     }
@@ -193,10 +198,46 @@ export class RequesterResultFetcher {
     )
   }
 
+  /** A sequence job: the manifest's leaves, their state chain and the outputs file against the committed leaves. */
+  private async checkSequence(
+    jobId: string,
+    providerPeer: string,
+    offer: JobOffer,
+    onChain: GetJobReturnType,
+    served: ServedResult,
+  ): Promise<void> {
+    const { network, store, log } = this.context
+    const manifest = parseSequenceManifest(await store.getBytes(served.outputHash))
+    await network.artifacts.fetch(manifest.outputs, [providerPeer])
+    const outputs = decodeSafetensors(await store.getBytes(manifest.outputs)).tensors
+    const axes = outputAxesOfModel(await store.getBytes(offer.terms.modelHash))
+    const mismatchedLeaves = sequenceMismatches(manifest, served.dataHashes, outputs, axes)
+    await this.save(jobId, {
+      outputHash: manifest.outputs,
+      leafCount: onChain.leafCount,
+      verified: mismatchedLeaves.length === 0 && served.dataHashes.length === onChain.leafCount,
+      mismatchedLeaves,
+    })
+    log.info(
+      { jobId, outputHash: manifest.outputs, verified: mismatchedLeaves.length === 0 },
+      'sequence results fetched',
+    )
+  }
+
   /** Records the results on the job as it is now (it may have moved on during the fetch). */
   private async save(jobId: string, results: RequesterResults): Promise<void> {
     const { state } = this.context
     const fresh = await state.requireJob(jobId)
     await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), results } })
+  }
+}
+
+/** Whether an inference-kind offer's spec is a sequence job's (its leaves are chunks, not micro-batches). */
+function isSequenceOffer(offer: JobOffer): boolean {
+  if (offer.spec === undefined) return false
+  try {
+    return (JSON.parse(new TextDecoder().decode(offer.spec)) as { kind?: unknown }).kind === 'sequence'
+  } catch {
+    return false
   }
 }

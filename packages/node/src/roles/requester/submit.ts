@@ -5,7 +5,8 @@
 import { contentHashOf } from '@ocn/protocol'
 import { ortVersion } from '../../executor/capabilities.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
-import { cpuReplayProfile, type InferenceJobSpec } from '../../executor/spec.js'
+import { cpuReplayProfile, type InferenceJobSpec, type SequenceJobSpec } from '../../executor/spec.js'
+import type { NamedTensors } from '../../executor/tensor.js'
 import { trainingOfferCounts } from '../../executor/training/plan.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobParams, SubmitJobResult } from '../interface.js'
@@ -23,35 +24,70 @@ export class JobSubmitter {
   async submit(params: SubmitJobParams): Promise<SubmitJobResult> {
     if (params.verification === 'zk') return this.submitZk(params)
     if (params.kind === 'training') return this.submitTraining(params)
+    if (params.state !== undefined) return this.submitSequence(params)
     return this.submitInference(params)
   }
 
   private async submitInference(params: SubmitJobParams): Promise<SubmitJobResult> {
-    const { store, executor, options } = this.context
+    const { executor, options } = this.context
     const { model, inputs } = await readInputs(params)
-    const names = Object.keys(inputs)
-    const samples = inputs[names[0]!]?.dims[0]
-    if (samples === undefined || samples < 1) {
-      throw new RoleError('ROLE_INVALID_PARAMS', 'the inputs hold no samples')
-    }
     if (
       params.microBatchSize !== undefined &&
       (!Number.isInteger(params.microBatchSize) || params.microBatchSize < 1)
     ) {
       throw new RoleError('ROLE_INVALID_PARAMS', 'microBatchSize must be a positive integer')
     }
-    const microBatchSize = params.microBatchSize ?? Math.max(1, Math.ceil(samples / options.targetLeafCount))
-    const spec: InferenceJobSpec = {
+    const specWith = (microBatchSize: number): InferenceJobSpec => ({
       kind: 'inference',
       profile: cpuReplayProfile(ortVersion(), microBatchSize),
+      ...(params.inputAxes === undefined ? {} : { inputAxes: params.inputAxes }),
+    })
+    // the executor's own pre-run check (model loads, every input's name, dtype, shape and batch
+    // axis fit): a job no provider could run fails here, not after an award. The first pass
+    // counts the samples along the declared or inferred batch axes.
+    const check = (spec: InferenceJobSpec) =>
+      inputsFit(
+        () => executor.checkInference({ spec, model, inputs }),
+        params.modelPath,
+        'the inputs do not match the model',
+      )
+    const { samples } = await check(specWith(params.microBatchSize ?? 1))
+    const microBatchSize = params.microBatchSize ?? Math.max(1, Math.ceil(samples / options.targetLeafCount))
+    const spec = specWith(microBatchSize)
+    if (microBatchSize !== (params.microBatchSize ?? 1)) await check(spec)
+    return this.publishReplayJob(params, model, inputs, spec, { sampleCount: samples, microBatchSize })
+  }
+
+  /**
+   * A stateful sequence job: one leaf per chunk of each stream. The chain fixes the leaf count
+   * from sampleCount / microBatchSize (JobMarket `_leafCountOf`), so the offer carries
+   * chunks x streams samples in micro-batches of 1.
+   */
+  private async submitSequence(params: SubmitJobParams): Promise<SubmitJobResult> {
+    const { model, inputs } = await readInputs(params)
+    const spec: SequenceJobSpec = {
+      kind: 'sequence',
+      profile: cpuReplayProfile(ortVersion(), 1),
+      state: params.state ?? [],
+      ...(params.inputAxes === undefined ? {} : { inputAxes: params.inputAxes }),
     }
-    // the executor's own pre-run check (model loads, every input's name, dtype and shape fit):
-    // a job no provider could run fails here, not after an award
-    await inputsFit(
-      () => executor.checkInference({ spec, model, inputs }),
+    const { leaves } = await inputsFit(
+      () => this.context.executor.checkSequence({ spec, model, inputs }),
       params.modelPath,
-      'the inputs do not match the model',
+      'the inputs do not fit the sequence job',
     )
+    return this.publishReplayJob(params, model, inputs, spec, { sampleCount: leaves, microBatchSize: 1 })
+  }
+
+  /** Stores a replay-verified inference or sequence job's artifacts and publishes its offer. */
+  private async publishReplayJob(
+    params: SubmitJobParams,
+    model: Uint8Array,
+    inputs: NamedTensors,
+    spec: InferenceJobSpec | SequenceJobSpec,
+    counts: { sampleCount: number; microBatchSize: number },
+  ): Promise<SubmitJobResult> {
+    const { store, options } = this.context
     const maxPrice = params.maxPrice ?? options.maxPrice
     await checkBalance(this.context, maxPrice)
     const specBytes = new TextEncoder().encode(JSON.stringify(spec))
@@ -70,8 +106,7 @@ export class JobSubmitter {
         verification: 0,
         maxPrice,
         minCollateral: maxPrice,
-        sampleCount: samples,
-        microBatchSize,
+        ...counts,
       },
       specBytes,
       { modelBytes: model.length, inputBytes: inputBytes.length },

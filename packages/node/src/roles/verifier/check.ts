@@ -68,7 +68,8 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     leaf: (i) => served.claims?.get(i)?.dataHash,
   })
   const result = await spotCheck({
-    kind: assets.spec.kind,
+    // a sequence job's leaves are replayed one by one like micro-batches
+    kind: assets.spec.kind === 'training' ? 'training' : 'inference',
     jobId,
     randomness: sample.seed,
     root: onChain.resultRoot,

@@ -8,6 +8,7 @@
  */
 import type { ReplayExecutor, SpotCheckMismatch } from '@ocn/prover'
 import type { Hex } from 'viem'
+import type { JobSpec } from '../../executor/spec.js'
 import { RoleError } from '../errors.js'
 import type { ChallengeEvidence } from './challenge.js'
 
@@ -15,7 +16,7 @@ import type { ChallengeEvidence } from './challenge.js'
 export const UNREPLAYABLE: Hex = `0x${'00'.repeat(32)}`
 
 export interface Findings {
-  kind: 'inference' | 'training'
+  kind: JobSpec['kind']
   mismatches: readonly SpotCheckMismatch[]
   /** the leaf count of the job's terms */
   termsLeafCount: number
@@ -35,7 +36,8 @@ export async function evidenceFor(findings: Findings): Promise<ChallengeEvidence
     (m) =>
       m.reason === 'not-served' ||
       m.reason === 'bad-proof' ||
-      (m.reason === 'replay-failed' && findings.kind === 'training'),
+      // a training segment or a sequence chunk starts from the provider's served state
+      (m.reason === 'replay-failed' && findings.kind !== 'inference'),
   )
   if (missing !== undefined)
     return { index: missing.index, replayed: await replayed(findings, missing.index) }
@@ -68,7 +70,9 @@ async function replayed(findings: Findings, index: number): Promise<Hex> {
     }
   }
   try {
-    return await findings.replay.runTrainingSegment(index)
+    return findings.kind === 'sequence'
+      ? await findings.replay.runMicroBatch(index)
+      : await findings.replay.runTrainingSegment(index)
   } catch {
     return UNREPLAYABLE
   }

@@ -117,8 +117,8 @@ async function judge(
         ? await replay.runTrainingSegment(seat.leafIndex)
         : await replay.runMicroBatch(seat.leafIndex)
   } catch (err) {
-    // a segment the provider's own committed checkpoint cannot start counts against it
-    if (assets.spec.kind === 'training') {
+    // a segment (or chunk) the provider's own committed state cannot start counts against it
+    if (assets.spec.kind !== 'inference') {
       return guilty(
         `segment ${seat.leafIndex} cannot start from the provider's checkpoint: ${(err as Error).message}`,
       )

@@ -27,7 +27,8 @@ export function termsLeafCount(
   assets: JobAssets,
 ): number {
   const spec = assets.spec
-  if (spec.kind === 'inference') {
+  // a sequence job's offer carries its chunks over all streams as samples, one per leaf
+  if (spec.kind === 'inference' || spec.kind === 'sequence') {
     if (!(award.microBatchSize >= 1 && award.sampleCount >= 1)) {
       throw new RoleError('ROLE_INVALID_PARAMS', 'the award names no micro-batches', {
         details: `sampleCount ${award.sampleCount}, microBatchSize ${award.microBatchSize}`,
