@@ -3,6 +3,7 @@
 // same prompt, same threads, same run; and what verifying the result costs.
 //
 // Usage: npm run bench:generate [-- --json] [-- --new-tokens N] [-- --prompt-tokens P] [-- --rounds R]
+//        [-- --isolation thread|process]   (the executor's worker isolation, default process)
 //
 // Model: the project's GPT fixture (buildGptModel), seeded weights. Decoding is greedy on
 // both sides, so both produce the same tokens (checked).
@@ -47,6 +48,8 @@ const MODEL = `gpt-fixture-v${CONFIG.vocab}-d${CONFIG.dModel}-h${CONFIG.heads}-l
 const PROMPT_TOKENS = arg('--prompt-tokens', 32)
 const NEW_TOKENS = arg('--new-tokens', 256)
 const ROUNDS = arg('--rounds', 5)
+const isolationAt = args.indexOf('--isolation')
+const ISOLATION = isolationAt >= 0 ? args[isolationAt + 1] : 'process'
 
 const model = encodeOnnxModel(buildGptModel(CONFIG))
 const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 11) % CONFIG.vocab)
@@ -100,7 +103,7 @@ async function rawLoop(session) {
 async function main() {
   const executor = createExecutor({
     workerUrl: new URL('../packages/node/dist/executor/worker.js', import.meta.url),
-    options: { poolSize: 1 },
+    options: { poolSize: 1, isolation: ISOLATION },
   })
   await executor.start()
   const session = await ort.InferenceSession.create(model, {
