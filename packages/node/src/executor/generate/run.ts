@@ -201,6 +201,17 @@ export async function checkSequence(
   const plan = await planGeneration(rt, job, signal)
   if (prompt >= plan.prompts.length)
     throw new ExecutorError('EXECUTOR_SPEC_INVALID', `prompt ${prompt} is outside the job`)
+  // the prefill's logits hold a row per position: refuse before the worker allocates them
+  const rows = plan.prompts[prompt]!.length + s.tokens.length
+  if (plan.layout.vocab !== undefined && rows * plan.layout.vocab > rt.options.maxTensorElements) {
+    throw new ExecutorError(
+      'EXECUTOR_TENSOR_TOO_LARGE',
+      'the check pass would return more logits than allowed',
+      {
+        details: `${rows} positions × ${plan.layout.vocab} vocab > ${rt.options.maxTensorElements} elements (executor maxTensorElements)`,
+      },
+    )
+  }
   return rt.running().run(
     {
       type: 'generate-check',
