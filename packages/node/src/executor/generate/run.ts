@@ -112,7 +112,18 @@ async function planGeneration(
   checkProfile(spec.profile)
   const hash = checkModel(job.model, rt.options.maxModelBytes)
   const layout = decoderLayout(await rt.signatureOf(job.model, hash, spec.profile, signal))
-  return { spec, hash, layout, prompts: promptsOf(job.inputs, layout.vocab) }
+  const prompts = promptsOf(job.inputs, layout.vocab)
+  const longest = Math.max(...prompts.map((p) => p.length))
+  if (layout.vocab !== undefined && longest * layout.vocab > rt.options.maxTensorElements) {
+    throw new ExecutorError(
+      'EXECUTOR_TENSOR_TOO_LARGE',
+      'the prefill would return more logits than allowed',
+      {
+        details: `${longest} prompt tokens × ${layout.vocab} vocab > ${rt.options.maxTensorElements} elements (executor maxTensorElements)`,
+      },
+    )
+  }
+  return { spec, hash, layout, prompts }
 }
 
 function paramsOf(plan: GeneratePlan, prompt: number): DecodeParams {
