@@ -12,6 +12,7 @@ export const integration: Record<string, string> = {
   'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',
   'test/executor/checks.test.ts': 'forks executor worker processes',
   'test/executor/formats.test.ts': 'forks executor worker processes',
+  'test/executor/generate.test.ts': 'forks executor worker processes',
   'test/executor/inference.test.ts': 'forks executor worker processes',
   'test/executor/limits.test.ts': 'forks executor worker processes; runs nvidia-smi',
   'test/executor/replay.test.ts': 'forks executor worker processes',

@@ -7,10 +7,18 @@
 import { readFile } from 'node:fs/promises'
 import type { ReplayExecutor } from '@ocn/prover'
 import type { Registry } from 'prom-client'
+import type { Hex } from 'viem'
 import { type ExecutorCapabilities, executorCapabilities } from './capabilities.js'
 import { checkModel, checkProfile } from './checks.js'
 import { ExecutorError } from './errors.js'
 import { readTensorFiles, writeTensorFile } from './formats/index.js'
+import { type ClaimedSequencesSource, generationReplay } from './generate/replay.js'
+import {
+  type GenerateJob,
+  type GenerateResult,
+  type GenerateRunOptions,
+  runGeneration,
+} from './generate/run.js'
 import { checkInference, type InferenceJob, type InferenceResult, runInference } from './inference.js'
 import { type ClaimedOutputsSource, inferenceReplay } from './inference-replay.js'
 import type { RunOptions } from './job-signal.js'
@@ -38,6 +46,14 @@ import {
 import type { ModelSignature } from './worker-protocol.js'
 
 export { modelHash } from './checks.js'
+export type { ClaimedSequencesSource } from './generate/replay.js'
+export type {
+  GeneratedSequence,
+  GenerateJob,
+  GenerateResult,
+  GenerateRunOptions,
+  TokenEvent,
+} from './generate/run.js'
 export type { InferenceJob, InferenceResult } from './inference.js'
 export type { RunOptions } from './job-signal.js'
 export type { ExecutorLogger } from './runtime.js'
@@ -95,6 +111,16 @@ export interface Executor {
    * provider's committed leaf i-1, already checked against the Merkle root).
    */
   trainingReplay(job: TrainingJob, source: CheckpointSource): ReplayExecutor
+  /**
+   * A generate job: prompts decode in parallel on the pool, each token reported to onToken
+   * as it is picked; one leaf per (prompt, position), maxNewTokens per prompt.
+   */
+  runGeneration(job: GenerateJob, options?: GenerateRunOptions): Promise<GenerateResult>
+  /**
+   * Verifier side of a generate job: the shipped sequences must rebuild `committedRoot`;
+   * sampled leaves are checked from one prefill pass per prompt (matchesMicroBatch).
+   */
+  generationReplay(job: GenerateJob, source: ClaimedSequencesSource, committedRoot: Hex): ReplayExecutor
 }
 
 export function createExecutor(init: ExecutorInit = {}, components: ExecutorComponents = {}): Executor {
@@ -132,6 +158,8 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     checkSequence: (job, o = {}) => checkSequence(rt, job, o),
     runSequence: (job, o = {}) => runSequence(rt, job, o),
     sequenceReplay: (job, source) => sequenceReplay(rt, job, source),
+    runGeneration: (job, o = {}) => runGeneration(rt, job, o),
+    generationReplay: (job, source, root) => generationReplay(rt, job, source, root),
   }
 }
 

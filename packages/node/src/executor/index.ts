@@ -3,6 +3,10 @@ export * from './compare.js'
 export * from './errors.js'
 export * from './executor.js'
 export * from './formats/index.js'
+export { type DecoderLayout, decoderLayout } from './generate/layout.js'
+export { generationLeaves, promptsOf, sequenceFault, tieToleranceOf } from './generate/run.js'
+export * from './generate/sampling.js'
+export { DEFAULT_TIE_TOLERANCE, type GenerateFields } from './generate/spec.js'
 export * from './hashing.js'
 export {
   concatAxis,

@@ -5,6 +5,7 @@
  */
 import { ExecutorError } from './errors.js'
 import { type InputAxes, parseInputAxes } from './input-axes-spec.js'
+import { type GenerateFields, parseGenerateFields } from './generate/spec.js'
 
 /** The attribution methods a training spec can name (computed by src/attribution). */
 export const attributionMethods = ['tracin-cp-v1'] as const
@@ -119,6 +120,12 @@ export interface SequenceJobSpec {
 
 export type JobSpec = InferenceJobSpec | TrainingJobSpec | SequenceJobSpec
 
+/**
+ * Text generation with a decoder in the export layout (generate/*, docs/execution.md). Not
+ * yet part of JobSpec: the roles (offer, award, commit, spot-check) do not handle it yet.
+ */
+export type GenerateJobSpec = { kind: 'generate'; profile: ReplayProfile } & GenerateFields
+
 function fail(path: string, what: string): never {
   throw new ExecutorError('EXECUTOR_SPEC_INVALID', `job spec: ${path} ${what}`)
 }
@@ -194,6 +201,14 @@ export function parseJobSpec(v: unknown): JobSpec {
   const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training', 'sequence'] as const)
   if (kind === 'sequence') return parseSequenceSpec(o)
   return kind === 'inference' ? parseInferenceSpec(o) : parseTrainingSpec(o)
+}
+
+/** Validates a parsed JSON value as a generate job spec; throws EXECUTOR_SPEC_INVALID naming the field. */
+export function parseGenerateJobSpec(v: unknown): GenerateJobSpec {
+  const o = obj(v, 'spec')
+  if (o.kind !== 'generate') fail('spec.kind', "must be 'generate'")
+  onlyKeys(o, 'spec', ['kind', 'profile', 'maxNewTokens', 'stopTokens', 'sampling', 'seed', 'tieTolerance'])
+  return { kind: 'generate', profile: parseReplayProfile(o.profile), ...parseGenerateFields(o) }
 }
 
 function parseInferenceSpec(o: Record<string, unknown>): InferenceJobSpec {

@@ -93,6 +93,7 @@ export function runTraining(
         {
           signal,
           onProgress: (p) => {
+            if (!('step' in p)) return
             rt.metrics?.trainingSteps.inc(p.step - lastStep)
             lastStep = p.step
             o.onProgress?.(p)

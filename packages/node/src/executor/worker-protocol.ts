@@ -1,6 +1,7 @@
 /** Messages between the executor pool (main thread) and its workers. */
 import type { Hex } from 'viem'
 import type { SerializedExecutorError } from './errors.js'
+import type { Decoded, DecodeParams } from './generate/params.js'
 import type { InferenceJobSpec, ReplayProfile, TrainingJobSpec } from './spec.js'
 import type { NamedTensors, TensorDType } from './tensor.js'
 import type { TrainingRunResult } from './training/run.js'
@@ -50,18 +51,27 @@ export type WorkerRequest =
       /** the committed hash of the start checkpoint; the worker refuses a state that does not match */
       expectedStartHash: Hex | undefined
     }
+  | ({ type: 'generate'; params: DecodeParams } & ModelRef)
+  | ({ type: 'generate-check'; params: DecodeParams & { tokens: number[]; tieTolerance: number } } & ModelRef)
 
 export interface WorkerResults {
   load: ModelSignature
   infer: { outputs: NamedTensors; dataHash: Hex }
   train: TrainingRunResult
   'train-segment': { checkpointHash: Hex }
+  generate: Decoded
+  'generate-check': { accepted: boolean[]; digests: Hex[] }
 }
+
+/** A training checkpoint reached, or a generated token (streamed while decoding). */
+export type WorkerProgress =
+  | { checkpoint: number; step: number; loss: number | undefined }
+  | { position: number; token: number }
 
 export type WorkerReply =
   | { id: number; ok: true; result: unknown; loadedModels: Hex[] }
   | { id: number; ok: false; error: SerializedExecutorError; loadedModels: Hex[] }
-  | { id: number; progress: { checkpoint: number; step: number; loss: number | undefined } }
+  | { id: number; progress: WorkerProgress }
 
 export interface WorkerData {
   sessionCacheSize: number

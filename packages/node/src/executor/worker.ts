@@ -8,6 +8,7 @@ import type * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
+import { checkDecoded, decode } from './generate/decode.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
 import { createSession } from './session-options.js'
 import type { NamedTensors } from './tensor.js'
@@ -224,6 +225,17 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
             cancelled,
           ),
         }
+        break
+      case 'generate':
+        result = await decode(
+          (await sessionFor(msg)).session,
+          msg.params,
+          (position, token) => port.postMessage({ id: msg.id, progress: { position, token } }),
+          cancelled,
+        )
+        break
+      case 'generate-check':
+        result = await checkDecoded((await sessionFor(msg)).session, msg.params)
         break
     }
     reply = { id: msg.id, ok: true, result, loadedModels: loadedModels() }

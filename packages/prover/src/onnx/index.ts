@@ -1,5 +1,6 @@
 export * from './builder.js'
 export * from './errors.js'
+export * from './gpt.js'
 export * from './mlp.js'
 export * from './model.js'
 export * from './stateful.js'

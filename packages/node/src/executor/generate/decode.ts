@@ -1,0 +1,109 @@
+/**
+ * The decoding loop and its check, run inside an executor worker (never on the main
+ * thread): KV-cache steps that pick one token each under the job's sampling rule, and the
+ * verifier's single prefill pass over prompt plus generated tokens.
+ */
+import * as ort from 'onnxruntime-node'
+import type { Hex } from 'viem'
+import { ExecutorError } from '../errors.js'
+import type { Decoded, DecodeParams, DecoderLayout } from './params.js'
+import { acceptsToken, logitsDigest, pickToken, uniformFor } from './sampling.js'
+
+const ints = (values: number[]) =>
+  new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    [1, values.length],
+  )
+
+/** The feeds of one call: `ids` after `pastLength` cached positions. */
+function feedsFor(
+  layout: DecoderLayout,
+  ids: number[],
+  pastLength: number,
+  past: ort.InferenceSession.OnnxValueMapType | undefined,
+): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: ints(ids),
+    attention_mask: ints(new Array<number>(pastLength + ids.length).fill(1)),
+  }
+  if (layout.positionIds) feeds.position_ids = ints(ids.map((_, i) => pastLength + i))
+  const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, layout.heads, 0, layout.headDim])
+  for (const l of layout.layers) {
+    feeds[l.pastKey] = (past?.[l.presentKey] as ort.Tensor | undefined) ?? empty()
+    feeds[l.pastValue] = (past?.[l.presentValue] as ort.Tensor | undefined) ?? empty()
+  }
+  return feeds
+}
+
+async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) {
+  try {
+    return await session.run(feeds)
+  } catch (cause) {
+    throw new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime failed running the decoder', {
+      details: cause instanceof Error ? cause.message : String(cause),
+      cause,
+    })
+  }
+}
+
+/** Row `row` of the logits output [1, seq, vocab]. */
+function logitsRow(out: ort.InferenceSession.OnnxValueMapType, row: number): Float32Array {
+  const t = out.logits as ort.Tensor
+  const vocab = t.dims[2]!
+  return (t.data as Float32Array).subarray(row * vocab, (row + 1) * vocab)
+}
+
+/**
+ * Prefill, then one cached step per token until a stop token or maxNewTokens. onToken sees
+ * each token as it is picked; `cancelled` is polled between steps.
+ */
+export async function decode(
+  session: ort.InferenceSession,
+  p: DecodeParams,
+  onToken: (position: number, token: number) => void,
+  cancelled: () => boolean,
+): Promise<Decoded> {
+  const tokens: number[] = []
+  const digests: Hex[] = []
+  const stops = new Set(p.stopTokens)
+  let out = await run(session, feedsFor(p.layout, p.prompt, 0, undefined))
+  let row = p.prompt.length - 1
+  for (let i = 0; i < p.maxNewTokens; i++) {
+    const logits = logitsRow(out, row)
+    const token = pickToken(logits, p.rule, uniformFor(p.seed, p.promptIndex, i))
+    tokens.push(token)
+    digests.push(logitsDigest(logits))
+    onToken(i, token)
+    if (stops.has(token) || i === p.maxNewTokens - 1) break
+    if (cancelled()) throw new ExecutorError('EXECUTOR_ABORTED', 'the generation was cancelled')
+    out = await run(session, feedsFor(p.layout, [token], p.prompt.length + i, out))
+    row = 0
+  }
+  return { tokens, digests }
+}
+
+/**
+ * The verifier's pass: prompt plus the claimed tokens in one prefill, and per generated
+ * position whether the claimed token is what the rule picks from these logits (within the
+ * tie tolerance, relative to the row's largest magnitude) and the digest the row hashes to.
+ */
+export async function checkDecoded(
+  session: ort.InferenceSession,
+  p: DecodeParams & { tokens: number[]; tieTolerance: number },
+): Promise<{ accepted: boolean[]; digests: Hex[] }> {
+  if (p.tokens.length === 0) return { accepted: [], digests: [] }
+  const sequence = [...p.prompt, ...p.tokens.slice(0, -1)]
+  const out = await run(session, feedsFor(p.layout, sequence, 0, undefined))
+  const accepted: boolean[] = []
+  const digests: Hex[] = []
+  p.tokens.forEach((token, i) => {
+    const logits = logitsRow(out, p.prompt.length - 1 + i)
+    let scale = 1
+    for (const v of logits) scale = Math.max(scale, Math.abs(v))
+    const u = uniformFor(p.seed, p.promptIndex, i)
+    accepted.push(acceptsToken(logits, p.rule, u, token, p.tieTolerance * scale))
+    digests.push(logitsDigest(logits))
+  })
+  return { accepted, digests }
+}

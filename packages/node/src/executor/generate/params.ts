@@ -1,0 +1,32 @@
+/** The types a decoding task carries to a worker (kept apart so the worker protocol imports no code). */
+import type { Hex } from 'viem'
+import type { SamplingRule } from './sampling.js'
+
+export interface DecoderLayout {
+  layers: { pastKey: string; pastValue: string; presentKey: string; presentValue: string }[]
+  /** whether the model takes position_ids (otherwise it derives positions itself) */
+  positionIds: boolean
+  heads: number
+  headDim: number
+  /** the fixed vocabulary size, when the signature states it */
+  vocab: number | undefined
+}
+
+export interface DecodeParams {
+  layout: DecoderLayout
+  /** the prompt's token ids (padding already removed) */
+  prompt: number[]
+  /** the prompt's index in the job: part of each position's uniform number and leaf */
+  promptIndex: number
+  rule: SamplingRule
+  seed: string
+  maxNewTokens: number
+  stopTokens: number[]
+}
+
+export interface Decoded {
+  /** the generated tokens, a stop token included as the last one */
+  tokens: number[]
+  /** per generated token: the digest of the logits that chose it */
+  digests: Hex[]
+}

@@ -1,0 +1,133 @@
+import { MerkleTree } from '@ocn/protocol'
+import { buildGptModel, encodeOnnxModel, gptCacheNames } from '@ocn/prover/onnx'
+import * as ort from 'onnxruntime-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type GeneratedSequence,
+  type GenerateJob,
+  generationLeaf,
+  generationLeaves,
+  PAD_TOKEN,
+  parseGenerateJobSpec,
+  type TokenEvent,
+  ZERO_DIGEST,
+} from '../../src/executor/index.js'
+import { profile, testExecutor } from './helpers.js'
+
+const config = { vocab: 61, dModel: 32, heads: 4, layers: 2, maxPositions: 128, seed: 7 }
+const model = encodeOnnxModel(buildGptModel(config))
+const prompts = [
+  [3, 17, 42, 5],
+  [60, 1, 2, 9],
+]
+const executor = testExecutor()
+
+function int64(rows: number[][]) {
+  const flat = BigInt64Array.from(rows.flat().map(BigInt))
+  return { dtype: 'int64' as const, dims: [rows.length, rows[0]!.length], data: new Uint8Array(flat.buffer) }
+}
+
+function job(fields: Record<string, unknown>): GenerateJob {
+  const spec = parseGenerateJobSpec({
+    kind: 'generate',
+    profile: profile(1),
+    seed: 'seed-a',
+    maxNewTokens: 12,
+    ...fields,
+  })
+  return { spec, model, inputs: { input_ids: int64(prompts) } }
+}
+
+/** A plain onnxruntime greedy loop with the KV cache: what the executor must agree with. */
+async function plainGreedy(prompt: number[], steps: number): Promise<number[]> {
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 })
+  const ints = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [1, v.length])
+  const out: number[] = []
+  let past: ort.InferenceSession.OnnxValueMapType | undefined
+  let ids = prompt
+  let length = 0
+  for (let s = 0; s < steps; s++) {
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: ints(ids),
+      attention_mask: ints(Array(length + ids.length).fill(1)),
+      position_ids: ints(ids.map((_, i) => length + i)),
+    }
+    for (let l = 0; l < config.layers; l++) {
+      const n = gptCacheNames(l)
+      const empty = new ort.Tensor('float32', new Float32Array(0), [1, config.heads, 0, 8])
+      feeds[n.pastKey] = (past?.[n.presentKey] as ort.Tensor) ?? empty
+      feeds[n.pastValue] = (past?.[n.presentValue] as ort.Tensor) ?? empty
+    }
+    past = await session.run(feeds)
+    const all = past.logits!.data as Float32Array
+    const row = all.subarray((ids.length - 1) * config.vocab, ids.length * config.vocab)
+    const token = row.indexOf(Math.max(...row))
+    out.push(token)
+    length += ids.length
+    ids = [token]
+  }
+  await session.release()
+  return out
+}
+
+beforeAll(() => executor.start())
+afterAll(() => executor.stop())
+
+describe('generate jobs', () => {
+  it('decodes greedily like a plain onnxruntime KV-cache loop, streaming each token', async () => {
+    const events: TokenEvent[] = []
+    const r = await executor.runGeneration(job({ sampling: { temperature: 0 } }), {
+      onToken: (e) => events.push(e),
+    })
+    for (const [p, prompt] of prompts.entries()) {
+      expect(r.sequences[p]!.tokens).toEqual(await plainGreedy(prompt, 12))
+      const streamed = events.filter((e) => e.prompt === p)
+      expect(streamed.map((e) => e.position)).toEqual([...Array(12).keys()])
+      expect(streamed.map((e) => e.token)).toEqual(r.sequences[p]!.tokens)
+    }
+    expect(r.dataHashes).toHaveLength(prompts.length * 12)
+    expect(r.root).toBe(MerkleTree.fromDataHashes(generationLeaves(r.sequences, 12)).root)
+  })
+
+  it('reproduces a seeded sampling run, stops at a stop token and pads its leaves', async () => {
+    const sampling = { temperature: 1, topK: 20, topP: 0.95 }
+    const a = await executor.runGeneration(job({ sampling }))
+    expect((await executor.runGeneration(job({ sampling }))).root).toBe(a.root)
+    const other = await executor.runGeneration(job({ sampling, seed: 'seed-b' }))
+    expect(other.sequences.map((s) => s.tokens)).not.toEqual(a.sequences.map((s) => s.tokens))
+    const stop = a.sequences[0]!.tokens[2]!
+    const stopped = await executor.runGeneration(job({ sampling, stopTokens: [stop] }))
+    const first = stopped.sequences[0]!.tokens
+    expect(first.length).toBeLessThanOrEqual(3)
+    expect(first.at(-1)).toBe(stop)
+    expect(first).toEqual(a.sequences[0]!.tokens.slice(0, first.length))
+    expect(stopped.dataHashes).toHaveLength(prompts.length * 12)
+    expect(stopped.dataHashes[11]).toBe(generationLeaf(0, 11, PAD_TOKEN, ZERO_DIGEST))
+  })
+
+  it('verifies honest sequences from one prefill and catches a forged token', async () => {
+    const j = job({ sampling: { temperature: 0.9, topK: 30 } })
+    const r = await executor.runGeneration(j)
+    const honest = executor.generationReplay(j, { claimedSequences: async () => r.sequences }, r.root)
+    for (let i = 0; i < r.dataHashes.length; i++) {
+      expect((await honest.matchesMicroBatch!(i, r.dataHashes[i]!)).match).toBe(true)
+    }
+    // the cheater swaps one token (keeping its digest) and commits to what it ships
+    const forged: GeneratedSequence[] = r.sequences.map((s) => ({
+      tokens: [...s.tokens],
+      digests: [...s.digests],
+    }))
+    forged[1]!.tokens[5] = (forged[1]!.tokens[5]! + 1) % config.vocab
+    const leaves = generationLeaves(forged, 12)
+    const cheat = executor.generationReplay(
+      j,
+      { claimedSequences: async () => forged },
+      MerkleTree.fromDataHashes(leaves).root,
+    )
+    expect((await cheat.matchesMicroBatch!(12 + 5, leaves[12 + 5]!)).match).toBe(false)
+    expect((await cheat.matchesMicroBatch!(12 + 4, leaves[12 + 4]!)).match).toBe(true)
+    // shipping other sequences than the committed ones fails every leaf
+    const mismatched = executor.generationReplay(j, { claimedSequences: async () => forged }, r.root)
+    expect((await mismatched.matchesMicroBatch!(0, r.dataHashes[0]!)).match).toBe(false)
+  })
+})

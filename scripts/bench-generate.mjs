@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Generation: the OCN executor against a plain onnxruntime-node KV-cache loop, same model,
+// same prompt, same threads, same run; and what verifying the result costs.
+//
+// Usage: npm run bench:generate [-- --json] [-- --new-tokens N] [-- --prompt-tokens P] [-- --rounds R]
+//        [-- --isolation thread|process]   (the executor's worker isolation, default process)
+//
+// Model: the project's GPT fixture (buildGptModel), seeded weights. Decoding is greedy on
+// both sides, so both produce the same tokens (checked).
+// (a) OCN: executor.runGeneration — the model checked, one worker with a single-threaded
+//     session, prefill plus one cached step per token, each token streamed to the main
+//     thread, each position's logits hashed into its leaf, the Merkle tree built.
+// (b) raw: one onnxruntime-node session in this process, intraOpNumThreads 1, the same
+//     prefill and cached steps, argmax, nothing else.
+// Rounds alternate a, b, a, b, ...; each side reports its median round.
+// Verification: a fresh generationReplay checks the leaves a verifier samples at the default
+// detection target (verifier.targetDetectionProbability 0.99, at most maxSamplesPerJob 64):
+// one prefill pass over prompt plus generated tokens; verifyCostRatio = its time over (a)'s.
+//
+// With --json the last stdout line is one JSON object:
+//   { model, promptTokens, newTokens, tokensPerSec, rawTokensPerSec, ratio, verifyCostRatio }
+import {
+  buildGptModel,
+  encodeOnnxModel,
+  gptCacheNames,
+  sampleIndices,
+  samplesForDetection,
+} from '@ocn/prover'
+import * as ort from 'onnxruntime-node'
+import {
+  cpuReplayProfile,
+  createExecutor,
+  defaultNodeConfig,
+  ortVersion,
+  parseGenerateJobSpec,
+} from '../packages/node/dist/index.js'
+
+const args = process.argv.slice(2)
+const json = args.includes('--json')
+const arg = (name, fallback) => {
+  const i = args.indexOf(name)
+  return i >= 0 ? Number(args[i + 1]) : fallback
+}
+const log = (...a) => (json ? console.error(...a) : console.log(...a))
+
+const CONFIG = { vocab: 512, dModel: 128, heads: 4, layers: 4, maxPositions: 1024, seed: 1 }
+const MODEL = `gpt-fixture-v${CONFIG.vocab}-d${CONFIG.dModel}-h${CONFIG.heads}-l${CONFIG.layers}`
+const PROMPT_TOKENS = arg('--prompt-tokens', 32)
+const NEW_TOKENS = arg('--new-tokens', 256)
+const ROUNDS = arg('--rounds', 5)
+const isolationAt = args.indexOf('--isolation')
+const ISOLATION = isolationAt >= 0 ? args[isolationAt + 1] : 'process'
+
+const model = encodeOnnxModel(buildGptModel(CONFIG))
+const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 11) % CONFIG.vocab)
+const inputIds = {
+  dtype: 'int64',
+  dims: [1, PROMPT_TOKENS],
+  data: new Uint8Array(BigInt64Array.from(prompt.map(BigInt)).buffer),
+}
+const spec = parseGenerateJobSpec({
+  kind: 'generate',
+  profile: cpuReplayProfile(ortVersion(), 1),
+  maxNewTokens: NEW_TOKENS,
+  seed: 'bench',
+  sampling: { temperature: 0 },
+})
+const job = { spec, model, inputs: { input_ids: inputIds } }
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function rawLoop(session) {
+  const ints = (v) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [1, v.length])
+  const headDim = CONFIG.dModel / CONFIG.heads
+  const tokens = []
+  let past
+  let ids = prompt
+  let length = 0
+  for (let s = 0; s < NEW_TOKENS; s++) {
+    const feeds = {
+      input_ids: ints(ids),
+      attention_mask: ints(new Array(length + ids.length).fill(1)),
+      position_ids: ints(ids.map((_, i) => length + i)),
+    }
+    for (let l = 0; l < CONFIG.layers; l++) {
+      const n = gptCacheNames(l)
+      const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, CONFIG.heads, 0, headDim])
+      feeds[n.pastKey] = past?.[n.presentKey] ?? empty()
+      feeds[n.pastValue] = past?.[n.presentValue] ?? empty()
+    }
+    past = await session.run(feeds)
+    const all = past.logits.data
+    const row = all.subarray((ids.length - 1) * CONFIG.vocab, ids.length * CONFIG.vocab)
+    let best = 0
+    for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i
+    tokens.push(best)
+    length += ids.length
+    ids = [best]
+  }
+  return tokens
+}
+
+async function main() {
+  const executor = createExecutor({
+    workerUrl: new URL('../packages/node/dist/executor/worker.js', import.meta.url),
+    options: { poolSize: 1, isolation: ISOLATION },
+  })
+  await executor.start()
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  })
+  // warm-up: the worker's session, the raw session
+  const warm = await executor.runGeneration(job)
+  const rawTokens = await rawLoop(session)
+  if (warm.sequences[0].tokens.join() !== rawTokens.join())
+    throw new Error('OCN and raw decoded different tokens')
+  const ocnTimes = []
+  const rawTimes = []
+  let result = warm
+  for (let r = 0; r < ROUNDS; r++) {
+    let t = performance.now()
+    result = await executor.runGeneration(job)
+    ocnTimes.push(performance.now() - t)
+    t = performance.now()
+    await rawLoop(session)
+    rawTimes.push(performance.now() - t)
+    log(`round ${r}: ocn ${ocnTimes.at(-1).toFixed(0)} ms, raw ${rawTimes.at(-1).toFixed(0)} ms`)
+  }
+  const verifier = defaultNodeConfig({}).verifier
+  const leaves = result.dataHashes.length
+  const samples = Math.min(
+    leaves,
+    verifier.maxSamplesPerJob,
+    samplesForDetection(leaves, 1 / leaves, verifier.targetDetectionProbability),
+  )
+  const verifyTimes = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const replay = executor.generationReplay(
+      job,
+      { claimedSequences: async () => result.sequences },
+      result.root,
+    )
+    const indices = sampleIndices(`0x${(r + 1).toString(16).padStart(64, '0')}`, 'bench', leaves, samples)
+    const t = performance.now()
+    for (const i of indices) {
+      const { match } = await replay.matchesMicroBatch(i, result.dataHashes[i])
+      if (!match) throw new Error(`honest leaf ${i} failed verification`)
+    }
+    verifyTimes.push(performance.now() - t)
+  }
+  await session.release()
+  await executor.stop()
+  const ocn = median(ocnTimes)
+  const raw = median(rawTimes)
+  log(`verify: ${samples} of ${leaves} leaves, median ${median(verifyTimes).toFixed(0)} ms`)
+  const out = {
+    model: MODEL,
+    promptTokens: PROMPT_TOKENS,
+    newTokens: NEW_TOKENS,
+    tokensPerSec: Number(((NEW_TOKENS * 1000) / ocn).toFixed(1)),
+    rawTokensPerSec: Number(((NEW_TOKENS * 1000) / raw).toFixed(1)),
+    ratio: Number((raw / ocn).toFixed(3)),
+    verifyCostRatio: Number((median(verifyTimes) / ocn).toFixed(3)),
+  }
+  if (json) console.log(JSON.stringify(out))
+  else console.log(out)
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
