@@ -8,6 +8,7 @@ import { govCommands } from './commands/gov.js'
 import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
+import { modelMergeLoraCommand } from './commands/model.js'
 import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   ...channelCommands,
   ...govCommands,
   ...zkCommands,
+  modelMergeLoraCommand,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>

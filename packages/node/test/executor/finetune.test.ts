@@ -18,8 +18,9 @@ import {
   loraTargets,
   mergeLora,
   type NamedTensors,
+  parseJobSpec,
 } from '../../src/executor/index.js'
-import { f32, lcg, randomMlp, referenceMlp } from './helpers.js'
+import { classifierSpec, f32, lcg, randomMlp, referenceMlp } from './helpers.js'
 
 /** Each layer's effective float64 weight [in, out]: W + s A B where adapted. */
 function effectiveWeights(
@@ -179,7 +180,8 @@ describe('LoRA', () => {
         rank: String(rank),
         alpha: String(alpha),
       })
-      const merged = mergeLora(base, file)
+      const { model: merged, weights } = mergeLora(base, file)
+      expect(weights).toEqual(['layer1.weight', 'layer2.weight'])
       const mergedModel = decodeOnnxModel(merged)
       // only the adapted weights change
       const before = new Map(decodeOnnxModel(base).graph.initializers.map((t) => [t.name, t.data.join()]))
@@ -259,5 +261,36 @@ describe('head on a frozen backbone', () => {
         message: expect.stringContaining('spec.model.head.features'),
       }),
     )
+  })
+})
+
+describe('fine-tuning specs', () => {
+  const parse = (model: unknown, extra: Record<string, unknown> = {}) =>
+    parseJobSpec({ ...classifierSpec(), model, ...extra })
+  const head = { features: 'h', hiddenLayers: [4], outputs: 3, activation: 'relu' }
+
+  it('parses head and lora models (alpha defaults to rank)', () => {
+    expect(parse({ baseModel: true, head })).toMatchObject({ model: { baseModel: true, head } })
+    expect(parse({ baseModel: true, lora: { targets: ['w'], rank: 2 } })).toMatchObject({
+      model: { lora: { targets: ['w'], rank: 2, alpha: 2 } },
+    })
+  })
+
+  it('refuses mixed, empty or duplicate choices and attribution, naming the field', () => {
+    const refused = (model: unknown, field: string, extra?: Record<string, unknown>) =>
+      expect(() => parse(model, extra)).toThrow(
+        expect.objectContaining({ message: expect.stringContaining(field) }),
+      )
+    refused({ baseModel: true, head, lora: { targets: ['w'], rank: 2 } }, 'names both head and lora')
+    refused({ baseModel: true, lora: { targets: [], rank: 2 } }, 'spec.model.lora.targets')
+    refused({ baseModel: true, lora: { targets: ['w', 'w'], rank: 2 } }, 'spec.model.lora.targets')
+    refused({ baseModel: true, lora: { targets: ['w'], rank: 0 } }, 'spec.model.lora.rank')
+    refused({ baseModel: true, head: { ...head, features: '' } }, 'spec.model.head.features')
+    const attribution = {
+      method: 'tracin-cp-v1',
+      manifest: `0x${'ab'.repeat(32)}`,
+      validation: { features: 'vx', targets: 'vy' },
+    }
+    refused({ baseModel: true, head }, 'drop spec.attribution', { attribution })
   })
 })

@@ -228,7 +228,10 @@ const mergeError = (message: string, details?: string) =>
  * (computed in float64, rounded once), stored in the weight's own layout (a Gemm with
  * transB=1 keeps [out, in]). Everything else of the model is kept as it is.
  */
-export function mergeLora(baseModel: Uint8Array, adapters: Uint8Array): Uint8Array {
+export function mergeLora(
+  baseModel: Uint8Array,
+  adapters: Uint8Array,
+): { model: Uint8Array; weights: string[] } {
   const model = decodeOnnxModel(baseModel)
   const file = decodeSafetensors(adapters)
   if (file.metadata.format !== LORA_FORMAT) {
@@ -287,5 +290,8 @@ export function mergeLora(baseModel: Uint8Array, adapters: Uint8Array): Uint8Arr
     merged.set(weight, { ...w, data: new Uint8Array(out.buffer) })
   }
   const initializers = model.graph.initializers.map((t) => merged.get(t.name) ?? t)
-  return encodeOnnxModel({ ...model, graph: { ...model.graph, initializers } })
+  return {
+    model: encodeOnnxModel({ ...model, graph: { ...model.graph, initializers } }),
+    weights: [...merged.keys()],
+  }
 }
