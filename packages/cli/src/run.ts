@@ -10,6 +10,7 @@ import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
 import { modelCommands } from './commands/model.js'
+import { modelMergeLoraCommand } from './commands/model-lora.js'
 import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
@@ -40,6 +41,7 @@ export const commands: readonly Command[] = [
   ...zkCommands,
   ...datanetCommands,
   ...modelCommands,
+  modelMergeLoraCommand,
 ]
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>

@@ -29,6 +29,18 @@ export {
   stateSuffixes,
   type TrainingGraphOptions,
 } from './training/graph.js'
+export { backboneModel, composeHeadModel, HEAD_FEATURES } from './training/head.js'
+export {
+  adapterNames,
+  buildLoraStepModel,
+  denseWeights,
+  initialAdapters,
+  LORA_FORMAT,
+  type LoraTarget,
+  loraParams,
+  loraTargets,
+  mergeLora,
+} from './training/lora.js'
 export {
   DataOrder,
   datasetOf,

@@ -64,6 +64,34 @@ export type TrainingModelSpec =
     }
   /** fine-tune the dense layers of the job's model (an ONNX MLP) */
   | { baseModel: true }
+  /** train a generated head on a tensor of the job's model, the backbone, which stays frozen */
+  | { baseModel: true; head: TrainingHeadSpec }
+  /** train low-rank adapters on dense weights of the job's model (an ONNX MLP), which stays frozen */
+  | { baseModel: true; lora: LoraSpec }
+
+/** A head on a frozen backbone (docs/execution.md "Fine-tuning"). */
+export interface TrainingHeadSpec {
+  /** the backbone's tensor (any node output) the head reads, flattened to [N, F] */
+  features: string
+  hiddenLayers: number[]
+  outputs: number
+  activation: Activation
+}
+
+/** Rank-r adapters: W' = W + (alpha / rank) A B with A [in, rank] and B [rank, out]. */
+export interface LoraSpec {
+  /** the adapted weights: initializer names of the base model's dense layers */
+  targets: string[]
+  rank: number
+  alpha: number
+}
+
+/** The kind of network a training spec trains. */
+export function trainingModelKind(model: TrainingModelSpec): 'architecture' | 'base' | 'head' | 'lora' {
+  if ('head' in model) return 'head'
+  if ('lora' in model) return 'lora'
+  return 'baseModel' in model ? 'base' : 'architecture'
+}
 
 export interface TrainingJobSpec {
   kind: 'training'
@@ -269,36 +297,78 @@ function parseTrainingSpec(o: Record<string, unknown>): TrainingJobSpec {
     checkpointInterval: int(o.checkpointInterval, 'spec.checkpointInterval', 1, 1 << 30),
   }
   if (o.data !== undefined) spec.data = parseTrainingData(o.data)
-  if (o.attribution !== undefined) spec.attribution = parseAttribution(o.attribution, spec)
+  if (o.attribution !== undefined) {
+    const kind = trainingModelKind(model)
+    // TracIn needs per-row gradients of every trained parameter; those graphs exist for MLPs only
+    if (kind === 'head' || kind === 'lora') {
+      fail('spec.attribution', `is not available for ${kind} fine-tuning yet; drop spec.attribution`)
+    }
+    spec.attribution = parseAttribution(o.attribution, spec)
+  }
   return spec
 }
 
 function parseTrainingModel(v: unknown): TrainingModelSpec {
   const m = obj(v, 'spec.model')
   if ('baseModel' in m) {
-    onlyKeys(m, 'spec.model', ['baseModel'])
+    onlyKeys(m, 'spec.model', ['baseModel', 'head', 'lora'])
     if (m.baseModel !== true) fail('spec.model.baseModel', 'must be true')
+    if (m.head !== undefined && m.lora !== undefined) fail('spec.model', 'names both head and lora; pick one')
+    if (m.head !== undefined) return { baseModel: true, head: parseHead(m.head) }
+    if (m.lora !== undefined) return { baseModel: true, lora: parseLora(m.lora) }
     return { baseModel: true }
   }
   onlyKeys(m, 'spec.model', ['architecture'])
   const a = obj(m.architecture, 'spec.model.architecture')
   onlyKeys(a, 'spec.model.architecture', ['inputFeatures', 'hiddenLayers', 'outputs', 'activation'])
-  if (!Array.isArray(a.hiddenLayers) || a.hiddenLayers.length > 64)
-    fail('spec.model.architecture.hiddenLayers', 'must be a list')
   return {
     architecture: {
       inputFeatures: int(a.inputFeatures, 'spec.model.architecture.inputFeatures', 1, 1 << 20),
-      hiddenLayers: (a.hiddenLayers as unknown[]).map((h, i) =>
-        int(h, `spec.model.architecture.hiddenLayers[${i}]`, 1, 1 << 16),
-      ),
-      outputs: int(a.outputs, 'spec.model.architecture.outputs', 1, 1 << 20),
-      activation: oneOf(a.activation, 'spec.model.architecture.activation', [
-        'relu',
-        'tanh',
-        'gelu',
-      ] as const),
+      ...parseLayers(a, 'spec.model.architecture'),
     },
   }
+}
+
+/** Hidden layers, outputs and activation of a generated network. */
+function parseLayers(
+  a: Record<string, unknown>,
+  path: string,
+): { hiddenLayers: number[]; outputs: number; activation: Activation } {
+  if (!Array.isArray(a.hiddenLayers) || a.hiddenLayers.length > 64)
+    fail(`${path}.hiddenLayers`, 'must be a list')
+  return {
+    hiddenLayers: (a.hiddenLayers as unknown[]).map((h, i) =>
+      int(h, `${path}.hiddenLayers[${i}]`, 1, 1 << 16),
+    ),
+    outputs: int(a.outputs, `${path}.outputs`, 1, 1 << 20),
+    activation: oneOf(a.activation, `${path}.activation`, ['relu', 'tanh', 'gelu'] as const),
+  }
+}
+
+function parseHead(v: unknown): TrainingHeadSpec {
+  const h = obj(v, 'spec.model.head')
+  onlyKeys(h, 'spec.model.head', ['features', 'hiddenLayers', 'outputs', 'activation'])
+  if (typeof h.features !== 'string' || h.features.length === 0 || h.features.length > 256) {
+    fail('spec.model.head.features', "must name the backbone's tensor the head reads (1..256 chars)")
+  }
+  return { features: h.features, ...parseLayers(h, 'spec.model.head') }
+}
+
+function parseLora(v: unknown): LoraSpec {
+  const l = obj(v, 'spec.model.lora')
+  onlyKeys(l, 'spec.model.lora', ['targets', 'rank', 'alpha'])
+  const t = l.targets
+  if (
+    !Array.isArray(t) ||
+    t.length === 0 ||
+    t.length > 256 ||
+    !t.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 256) ||
+    new Set(t).size !== t.length
+  ) {
+    fail('spec.model.lora.targets', 'must be a non-empty list of distinct weight initializer names')
+  }
+  const rank = int(l.rank, 'spec.model.lora.rank', 1, 4096)
+  return { targets: t as string[], rank, alpha: num(l.alpha ?? rank, 'spec.model.lora.alpha', 0, 1e6, true) }
 }
 
 function parseOptimizer(v: unknown): OptimizerSpec {

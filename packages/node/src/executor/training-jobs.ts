@@ -13,7 +13,7 @@ import type { RunOptions } from './job-signal.js'
 import type { ExecutorRuntime } from './runtime.js'
 import { parseJobSpec, type TrainingJobSpec } from './spec.js'
 import { checkTensor, elementCount, type NamedTensors } from './tensor.js'
-import { datasetOf, initialMlp, makePlan } from './training/plan.js'
+import { checkTrainingPlan } from './training/program.js'
 import type { TrainingRunResult } from './training/run.js'
 
 export interface TrainingJob {
@@ -62,14 +62,9 @@ function checkTrainingJob(rt: ExecutorRuntime, job: TrainingJob): TrainingJobSpe
 
 export function checkTraining(rt: ExecutorRuntime, job: TrainingJob): { rows: number; checkpoints: number } {
   const spec = checkTrainingJob(rt, job)
-  // the worker's first steps (TrainingStepper.create): the network from the spec or the
-  // base model, then the dataset against it; pure checks over bounded tensors
-  const plan = makePlan(
-    spec,
-    initialMlp(spec, 'baseModel' in spec.model ? job.model : undefined),
-    datasetOf(spec, job.dataset),
-  )
-  return { rows: plan.rows, checkpoints: plan.checkpointSteps.length }
+  // the worker's first steps (TrainingStepper.create) short of running ONNX Runtime: the
+  // network from the spec or the base model, then the dataset against it
+  return checkTrainingPlan(spec, job.dataset, 'baseModel' in spec.model ? job.model : undefined)
 }
 
 export function runTraining(

@@ -29,6 +29,8 @@ export interface RequesterResults {
   outputHash: Hex
   /** training jobs: the trained model's content hash */
   modelHash?: Hex
+  /** training jobs whose result is not an ONNX model: its file name (LoRA: adapters.safetensors) */
+  modelFile?: string
   leafCount: number
   /** every micro-batch of the outputs file hashes to its committed leaf */
   verified: boolean

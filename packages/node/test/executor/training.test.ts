@@ -5,7 +5,10 @@ import {
   checkpointChain,
   checkpointHash,
   decodeSafetensors,
+  mergeLora,
   type NamedTensors,
+  type TrainingJob,
+  type TrainingResult,
 } from '../../src/executor/index.js'
 import { blobs, classifierSpec, f32, lcg, profile, randomMlp, testExecutor } from './helpers.js'
 
@@ -109,6 +112,70 @@ describe('executor training', () => {
     expect(tuned.graph.inputs[0]!.name).toBe('features')
     expect(tuned.graph.outputs[0]!.name).toBe('probs')
     expect(tuned.graph.nodes.some((n) => n.opType === 'Softmax')).toBe(true)
+  })
+
+  /** Every segment replayed from the provider's checkpoints, as a verifier does. */
+  async function replayedHashes(job: TrainingJob, r: TrainingResult) {
+    const replay = executor.trainingReplay(job, {
+      loadCheckpoint: async (i) => r.checkpoints[i]!,
+      expectedHash: async (i) => r.checkpointHashes[i]!,
+    })
+    const hashes = []
+    for (let i = 0; i < r.checkpointHashes.length; i++) hashes.push(await replay.runTrainingSegment(i))
+    return hashes
+  }
+
+  it('trains LoRA adapters on a frozen MatMul MLP; segments replay bit-exactly; merge-lora applies them', async () => {
+    const model = encodeOnnxModel(
+      buildMlpModel(randomMlp([2, 16, 16, 3], 'tanh', 4), { style: 'matmul-add' }),
+    )
+    const spec = classifierSpec({
+      model: { baseModel: true, lora: { targets: ['layer1.weight', 'layer2.weight'], rank: 4, alpha: 8 } },
+      epochs: 4,
+    })
+    const job = { spec, dataset: data, model }
+    expect(await executor.checkTraining(job)).toEqual({ rows: 300, checkpoints: 5 })
+    const r = await executor.runTraining(job)
+    // checkpoints hold the adapters and their optimizer state only, never the frozen base
+    const state = Object.keys(decodeSafetensors(r.checkpoints[0]!).tensors)
+    expect(state).toContain('layer1.weight.lora_A')
+    expect(state).not.toContain('layer0.weight')
+    expect(await replayedHashes(job, r)).toEqual(r.checkpointHashes)
+    // the result is the adapters file; merged into the base it is a better classifier
+    const adapters = decodeSafetensors(r.model)
+    expect(adapters.metadata).toEqual({ format: 'ocn-lora-v1', rank: '4', alpha: '8' })
+    expect(Object.keys(adapters.tensors).sort()).toEqual([
+      'layer1.weight.lora_A',
+      'layer1.weight.lora_B',
+      'layer2.weight.lora_A',
+      'layer2.weight.lora_B',
+    ])
+    const before = await accuracy(model, data)
+    const after = await accuracy(mergeLora(model, r.model).model, data)
+    expect(after).toBeGreaterThan(before)
+    expect(after).toBeGreaterThanOrEqual(0.9)
+  })
+
+  it('trains a head on a frozen backbone tensor; segments replay bit-exactly from recomputed features', async () => {
+    const backbone = buildMlpModel(randomMlp([2, 16, 16, 3], 'tanh', 4), { inputName: 'features' })
+    const features = backbone.graph.nodes.filter((n) => n.opType === 'Tanh')[1]!.outputs[0]!
+    const model = encodeOnnxModel(backbone)
+    const spec = classifierSpec({
+      model: { baseModel: true, head: { features, hiddenLayers: [8], outputs: 3, activation: 'relu' } },
+      epochs: 4,
+    })
+    const job = { spec, dataset: data, model }
+    expect(await executor.checkTraining(job)).toEqual({ rows: 300, checkpoints: 5 })
+    const r = await executor.runTraining(job)
+    expect(Object.keys(decodeSafetensors(r.checkpoints[0]!).tensors)).toContain('layer1.weight')
+    expect(await replayedHashes(job, r)).toEqual(r.checkpointHashes)
+    // the result runs as one model: the input goes through the backbone into the trained head
+    expect(await accuracy(r.model, data)).toBeGreaterThanOrEqual(0.9)
+    const head = { features: 'nope', hiddenLayers: [8], outputs: 3, activation: 'relu' as const }
+    const wrong = classifierSpec({ model: { baseModel: true, head } })
+    await expect(executor.checkTraining({ ...job, spec: wrong })).rejects.toMatchObject({
+      code: 'EXECUTOR_SPEC_INVALID',
+    })
   })
 
   it('a training job past its time limit is EXECUTOR_TIMEOUT and the pool keeps serving', async () => {

@@ -64,7 +64,8 @@ export function buildTrainingStepModel(options: TrainingGraphOptions) {
   )
   b.output(lossValue, 'float32', [], LOSS_OUTPUT)
   const grads = backward(b, layers, feeds, zs, as, dz)
-  applyOptimizer(b, options, feeds, grads)
+  const params = paramNames(layers.length).map((name) => ({ name, dims: paramShape(layers, name) }))
+  applyOptimizer(b, options.optimizer, params, feeds, grads, options.emitGradients)
   return b.build({ docString: 'OCN training step' })
 }
 
@@ -93,13 +94,30 @@ function declareFeeds(b: GraphBuilder, { layers, loss, optimizer }: TrainingGrap
     W.push(b.input(`layer${i}.weight`, 'float32', [l.inFeatures, l.outFeatures]))
     Bias.push(b.input(`layer${i}.bias`, 'float32', [l.outFeatures]))
   })
-  const suffixes = stateSuffixes(optimizer)
+  const params = paramNames(layers.length).map((name) => ({ name, dims: paramShape(layers, name) }))
+  return { x, y, W, Bias, ...declareOptimizerState(b, optimizer, params) }
+}
+
+/** A trainable parameter of a step graph: its feed name and shape. */
+export interface StepParam {
+  name: string
+  dims: number[]
+}
+
+/** The optimizer state inputs (`${param}.${suffix}`) of each parameter, then Adam's step. */
+export function declareOptimizerState(
+  b: GraphBuilder,
+  optimizer: OptimizerSpec,
+  params: StepParam[],
+): { state: Map<string, string>; t: string | undefined } {
   const state = new Map<string, string>()
-  for (const p of paramNames(layers.length)) {
-    for (const s of suffixes) state.set(`${p}.${s}`, b.input(`${p}.${s}`, 'float32', paramShape(layers, p)))
+  for (const p of params) {
+    for (const s of stateSuffixes(optimizer)) {
+      state.set(`${p.name}.${s}`, b.input(`${p.name}.${s}`, 'float32', p.dims))
+    }
   }
   const t = optimizer.type === 'adam' ? b.input(ADAM_STEP_FEED, 'float32', []) : undefined
-  return { x, y, W, Bias, state, t }
+  return { state, t }
 }
 
 /** Each layer's pre-activation z and activation a (the last layer's a is its z). */
@@ -121,7 +139,7 @@ function forward(
 }
 
 /** The loss and its gradient with respect to the last layer's output. */
-function lossAndGradient(
+export function lossAndGradient(
   b: GraphBuilder,
   loss: LossName,
   out: string,
@@ -174,11 +192,13 @@ function backward(
 }
 
 /** The optimizer update: each parameter's next value and next state as `next.*` outputs. */
-function applyOptimizer(
+export function applyOptimizer(
   b: GraphBuilder,
-  { layers, optimizer, emitGradients }: TrainingGraphOptions,
-  { state, t }: StepFeeds,
+  optimizer: OptimizerSpec,
+  params: StepParam[],
+  { state, t }: { state: Map<string, string>; t: string | undefined },
   grads: Map<string, string>,
+  emitGradients = false,
 ): void {
   // Adam's bias corrections 1 - b1^t and 1 - b2^t, shared by every parameter
   let c1 = ''
@@ -188,9 +208,8 @@ function applyOptimizer(
     c1 = b.op('Sub', [one, b.op('Pow', [b.constant([optimizer.beta1]), t!])])
     c2 = b.op('Sub', [one, b.op('Pow', [b.constant([optimizer.beta2]), t!])])
   }
-  for (const p of paramNames(layers.length)) {
+  for (const { name: p, dims: shape } of params) {
     const g = grads.get(p)!
-    const shape = paramShape(layers, p)
     if (emitGradients) b.output(g, 'float32', shape, `grad.${p}`)
     if (optimizer.type === 'sgd') {
       const v = b.op('Add', [b.op('Mul', [state.get(`${p}.velocity`)!, b.constant([optimizer.momentum])]), g])
@@ -219,7 +238,12 @@ function applyOptimizer(
   }
 }
 
-function activationDerivative(b: GraphBuilder, z: string, a: string, activation: MlpActivation): string {
+export function activationDerivative(
+  b: GraphBuilder,
+  z: string,
+  a: string,
+  activation: MlpActivation,
+): string {
   switch (activation) {
     case 'relu':
       return b.op('Cast', [b.op('Greater', [z, b.constant([0])])], { to: 1 })

@@ -18,9 +18,9 @@
 import { decodeOnnxModel, extractMlp, type Mlp } from '@ocn/prover/onnx'
 import { DeterministicRandom } from '@ocn/prover/replay'
 import { ExecutorError } from '../errors.js'
-import type { TrainingJobSpec } from '../spec.js'
+import type { Activation, TrainingJobSpec } from '../spec.js'
 import type { HostTensor, NamedTensors } from '../tensor.js'
-import { paramNames, stateSuffixes } from './graph.js'
+import { stateSuffixes } from './graph.js'
 
 export const STEP_TENSOR = 'step'
 
@@ -74,9 +74,15 @@ export function initialMlp(
     }
   }
   const a = spec.model.architecture
-  const sizes = [a.inputFeatures, ...a.hiddenLayers, a.outputs]
-  const seed = new TextEncoder().encode(spec.seed)
-  const layers = sizes.slice(1).map((out, l) => {
+  const layers = generatedLayers(spec.seed, [a.inputFeatures, ...a.hiddenLayers, a.outputs], a.activation)
+  return { layers, softmaxOutput: false, input: 'features', output: 'output' }
+}
+
+/** A generated network's layers with their initial weights (the rule in this file's header). */
+export function generatedLayers(seedText: string, sizes: number[], activation: Activation): Mlp['layers'] {
+  const a = { activation }
+  const seed = new TextEncoder().encode(seedText)
+  return sizes.slice(1).map((out, l) => {
     const inF = sizes[l]!
     const isLast = l === sizes.length - 2
     const r = a.activation === 'tanh' ? Math.sqrt(6 / (inF + out)) : Math.sqrt(6 / inF)
@@ -91,7 +97,6 @@ export function initialMlp(
       activation: isLast ? ('none' as const) : a.activation,
     }
   })
-  return { layers, softmaxOutput: false, input: 'features', output: 'output' }
 }
 
 export function makePlan(
@@ -110,6 +115,29 @@ export function makePlan(
   }
   const rows = features.dims[0]!
   if (rows === 0) throw bad('the dataset is empty')
+  checkTargets(spec, rows, last.outFeatures, targets)
+  const stepsPerEpoch = Math.ceil(rows / spec.batchSize)
+  const totalSteps = stepsPerEpoch * spec.epochs
+  const checkpointSteps = checkpointStepsFor(spec, rows)
+  return {
+    spec,
+    rows,
+    stepsPerEpoch,
+    totalSteps,
+    checkpointSteps,
+    exportNames: { input: mlp.input, output: mlp.output, softmaxOutput: mlp.softmaxOutput },
+  }
+}
+
+/** The targets must suit the loss: class indices below `outputs`, or float rows of `outputs` values. */
+export function checkTargets(
+  spec: Pick<TrainingJobSpec, 'loss'>,
+  rows: number,
+  outputs: number,
+  targets: HostTensor,
+): void {
+  const bad = (what: string) => new ExecutorError('EXECUTOR_INPUT_MISMATCH', `training data: ${what}`)
+  const last = { outFeatures: outputs }
   if (spec.loss === 'softmax-cross-entropy') {
     if (targets.dtype !== 'int64' || targets.dims.length !== 1 || targets.dims[0] !== rows) {
       throw bad(
@@ -130,17 +158,6 @@ export function makePlan(
     throw bad(
       `targets must be float32 [${rows}, ${last.outFeatures}], got ${targets.dtype} [${targets.dims.join(', ')}]`,
     )
-  }
-  const stepsPerEpoch = Math.ceil(rows / spec.batchSize)
-  const totalSteps = stepsPerEpoch * spec.epochs
-  const checkpointSteps = checkpointStepsFor(spec, rows)
-  return {
-    spec,
-    rows,
-    stepsPerEpoch,
-    totalSteps,
-    checkpointSteps,
-    exportNames: { input: mlp.input, output: mlp.output, softmaxOutput: mlp.softmaxOutput },
   }
 }
 
@@ -195,12 +212,23 @@ export class DataOrder {
 
 /** The full training state at step 0: weights, zeroed optimizer state, step counter. */
 export function initialState(spec: TrainingJobSpec, mlp: Mlp): NamedTensors {
-  const state: NamedTensors = {}
+  return initialStateOf(spec, mlpParams(mlp))
+}
+
+/** An MLP's weights and biases as the parameters of its training-step graph, in feed order. */
+export function mlpParams(mlp: Mlp): NamedTensors {
+  const params: NamedTensors = {}
   mlp.layers.forEach((l, i) => {
-    state[`layer${i}.weight`] = f32([l.inFeatures, l.outFeatures], l.weight)
-    state[`layer${i}.bias`] = f32([l.outFeatures], l.bias)
+    params[`layer${i}.weight`] = f32([l.inFeatures, l.outFeatures], l.weight)
+    params[`layer${i}.bias`] = f32([l.outFeatures], l.bias)
   })
-  for (const p of paramNames(mlp.layers.length)) {
+  return params
+}
+
+/** The state at step 0 from the initial parameters: zeroed optimizer state and step counter. */
+export function initialStateOf(spec: TrainingJobSpec, params: NamedTensors): NamedTensors {
+  const state: NamedTensors = { ...params }
+  for (const p of Object.keys(params)) {
     for (const s of stateSuffixes(spec.optimizer)) {
       const shape = state[p]!.dims
       state[`${p}.${s}`] = {
@@ -228,7 +256,7 @@ export function withStep(state: NamedTensors, step: number): NamedTensors {
   return { ...state, [STEP_TENSOR]: { dtype: 'int64', dims: [], data } }
 }
 
-function f32(dims: number[], values: Float32Array): HostTensor {
+export function f32(dims: number[], values: Float32Array): HostTensor {
   const copy = values.slice()
   return { dtype: 'float32', dims, data: new Uint8Array(copy.buffer) }
 }

@@ -2,34 +2,33 @@
  * Runs training-step graphs in ONNX Runtime. Used inside executor workers only (this module
  * loads onnxruntime-node and blocks while a step runs).
  */
-import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover/onnx'
+import { encodeOnnxModel } from '@ocn/prover/onnx'
 import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
 import { encodeSafetensors } from '../formats/safetensors.js'
 import { checkpointHash } from '../hashing.js'
 import { createSession } from '../session-options.js'
-import type { TrainingJobSpec } from '../spec.js'
-import { gatherRows, type HostTensor, type NamedTensors, typedView } from '../tensor.js'
+import type { ReplayProfile, TrainingHeadSpec, TrainingJobSpec } from '../spec.js'
 import {
-  ADAM_STEP_FEED,
-  buildTrainingStepModel,
-  FEATURES_FEED,
-  LOSS_OUTPUT,
-  paramNames,
-  stateSuffixes,
-  TARGETS_FEED,
-} from './graph.js'
+  concatRows,
+  gatherRows,
+  type HostTensor,
+  type NamedTensors,
+  sliceRows,
+  typedView,
+} from '../tensor.js'
+import { ADAM_STEP_FEED, FEATURES_FEED, LOSS_OUTPUT, stateSuffixes, TARGETS_FEED } from './graph.js'
+import { type Backbone, backboneModel, HEAD_FEATURES } from './head.js'
 import {
   DataOrder,
-  initialMlp,
-  initialState,
-  makePlan,
+  initialStateOf,
   stepOf,
   type TrainingDataset,
   type TrainingPlan,
   withStep,
 } from './plan.js'
+import { baseModelOf, headProgram, loraProgram, mlpProgram, type TrainingProgram } from './program.js'
 
 export interface TrainingRunResult {
   /** the trained model as an ONNX inference graph */
@@ -55,34 +54,95 @@ export function fromOrtTensor(t: ort.Tensor): HostTensor {
   }
 }
 
+/**
+ * A head's features: the backbone run over the dataset's features in dataset order,
+ * `chunkRows` rows per run, under the job's profile (head.ts says why they are recomputed).
+ */
+export async function backboneFeatures(
+  backbone: Backbone,
+  input: HostTensor,
+  profile: ReplayProfile,
+  chunkRows: number,
+): Promise<HostTensor> {
+  const session = await createSession(encodeOnnxModel(backbone.model), profile, (details, cause) => {
+    return new ExecutorError('EXECUTOR_MODEL_INVALID', 'ONNX Runtime cannot load the backbone', {
+      details,
+      cause,
+    })
+  })
+  try {
+    const rows = input.dims[0] ?? 0
+    const parts: HostTensor[] = []
+    for (let start = 0; start < rows; start += chunkRows) {
+      const feeds = {
+        [backbone.input]: toOrtTensor(sliceRows(input, start, Math.min(rows, start + chunkRows))),
+      }
+      let out: ort.Tensor
+      try {
+        out = (await session.run(feeds, [HEAD_FEATURES]))[HEAD_FEATURES] as ort.Tensor
+      } catch (cause) {
+        throw new ExecutorError('EXECUTOR_RUN_FAILED', `the backbone failed on rows ${start}..`, {
+          details: cause instanceof Error ? cause.message : String(cause),
+          cause,
+        })
+      }
+      if (out.type !== 'float32') {
+        throw new ExecutorError(
+          'EXECUTOR_MODEL_INVALID',
+          `a head needs float32 features, the backbone gives ${out.type}`,
+        )
+      }
+      const t = fromOrtTensor(out)
+      parts.push({ ...t, data: t.data.slice() })
+    }
+    return concatRows(HEAD_FEATURES, parts)
+  } finally {
+    await session.release()
+  }
+}
+
+/** The program of a job (program.ts); a head's needs its features computed first. */
+export async function trainingProgram(
+  spec: TrainingJobSpec,
+  data: TrainingDataset,
+  baseModel: Uint8Array | undefined,
+): Promise<TrainingProgram> {
+  const model = spec.model
+  if ('lora' in model) return loraProgram(spec, model.lora, data, baseModel)
+  if (!('head' in model)) return mlpProgram(spec, data, baseModel)
+  const head: TrainingHeadSpec = model.head
+  const backbone = backboneModel(baseModelOf(spec, baseModel), head)
+  const features = await backboneFeatures(backbone, data.features, spec.profile, spec.batchSize)
+  return headProgram(spec, head, backbone, { features, targets: data.targets })
+}
+
 export class TrainingStepper {
+  readonly plan: TrainingPlan
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly plan: TrainingPlan,
-    readonly mlp: Mlp,
-    private readonly data: TrainingDataset,
+    private readonly program: TrainingProgram,
     private readonly order: DataOrder,
-  ) {}
+  ) {
+    this.plan = program.plan
+  }
 
   static async create(
     spec: TrainingJobSpec,
     data: TrainingDataset,
     baseModel?: Uint8Array,
   ): Promise<TrainingStepper> {
-    const mlp = initialMlp(spec, baseModel)
-    const plan = makePlan(spec, mlp, data)
-    const graph = buildTrainingStepModel({ layers: mlp.layers, loss: spec.loss, optimizer: spec.optimizer })
+    const program = await trainingProgram(spec, data, baseModel)
     const refused = (details: string, cause: unknown) =>
       new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime refused the training-step graph', {
         details,
         cause,
       })
-    const session = await createSession(encodeOnnxModel(graph), spec.profile, refused)
-    return new TrainingStepper(session, plan, mlp, data, new DataOrder(plan))
+    const session = await createSession(encodeOnnxModel(program.graph), spec.profile, refused)
+    return new TrainingStepper(session, program, new DataOrder(program.plan))
   }
 
   initialState(): NamedTensors {
-    return initialState(this.plan.spec, this.mlp)
+    return initialStateOf(this.plan.spec, this.program.initialParams)
   }
 
   /** One optimizer step; returns the next state and the batch loss. */
@@ -90,10 +150,10 @@ export class TrainingStepper {
     const step = stepOf(state)
     const rows = this.order.rowsOf(step)
     const feeds: Record<string, ort.Tensor> = {
-      [FEATURES_FEED]: toOrtTensor(gatherRows(this.data.features, rows)),
-      [TARGETS_FEED]: toOrtTensor(gatherRows(this.data.targets, rows)),
+      [FEATURES_FEED]: toOrtTensor(gatherRows(this.program.data.features, rows)),
+      [TARGETS_FEED]: toOrtTensor(gatherRows(this.program.data.targets, rows)),
     }
-    const names = paramNames(this.mlp.layers.length)
+    const names = this.program.params.map((p) => p.name)
     const suffixes = stateSuffixes(this.plan.spec.optimizer)
     for (const p of names) {
       feeds[p] = toOrtTensor(state[p]!)
@@ -138,15 +198,9 @@ export class TrainingStepper {
     return s
   }
 
-  /** The inference model with the weights of `state`. */
+  /** The job's result for `state` (an inference model, or a LoRA job's adapters file). */
   exportModel(state: NamedTensors): Uint8Array {
-    const layers = this.mlp.layers.map((l, i) => ({
-      ...l,
-      weight: new Float32Array(state[`layer${i}.weight`]!.data.slice().buffer),
-      bias: new Float32Array(state[`layer${i}.bias`]!.data.slice().buffer),
-    }))
-    const { input, output, softmaxOutput } = this.plan.exportNames
-    return encodeOnnxModel(buildMlpModel({ layers, softmaxOutput }, { inputName: input, outputName: output }))
+    return this.program.exportResult(state)
   }
 
   async release(): Promise<void> {

@@ -15,7 +15,7 @@ export function resultFiles(job: JobRecord): Array<{ name: string; hash: string 
   if (results.zk === true) return [{ name: 'zk-proof.json', hash: results.outputHash }]
   if (results.modelHash !== undefined) {
     return [
-      { name: 'model.onnx', hash: results.modelHash },
+      { name: results.modelFile ?? 'model.onnx', hash: results.modelHash },
       { name: 'training-manifest.json', hash: results.outputHash },
       ...(results.attributionHash === undefined
         ? []

@@ -10,6 +10,7 @@ import { type Hex, hexToBytes, toHex } from 'viem'
 import { decodeSafetensors } from '../../executor/formats/safetensors.js'
 import { outputsDataHash } from '../../executor/hashing.js'
 import { outputAxesOfModel, sliceAxis } from '../../executor/input-axes.js'
+import { parseJobSpec, trainingModelKind } from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
 import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
 import { attributionResultProblem } from '../attribution.js'
@@ -56,7 +57,7 @@ export class RequesterResultFetcher {
     if (served === undefined) return
     await network.artifacts.fetch(served.outputHash, [providerPeer])
     const offer = decodeJobOffer(hexToBytes(detail.offer))
-    if (offer.terms.kind === 1) return this.checkTraining(jobId, providerPeer, onChain, served)
+    if (offer.terms.kind === 1) return this.checkTraining(jobId, providerPeer, onChain, served, offer)
     if (isSequenceOffer(offer)) return this.checkSequence(jobId, providerPeer, offer, onChain, served)
     return this.checkInference(jobId, offer, onChain, served)
   }
@@ -125,6 +126,7 @@ export class RequesterResultFetcher {
     providerPeer: string,
     onChain: GetJobReturnType,
     served: ServedResult,
+    offer: JobOffer,
   ): Promise<void> {
     const { network, store, log } = this.context
     const manifest = JSON.parse(
@@ -136,12 +138,25 @@ export class RequesterResultFetcher {
     await this.save(jobId, {
       outputHash: served.outputHash,
       modelHash: manifest.model,
+      ...((await this.isLoraJob(offer)) ? { modelFile: 'adapters.safetensors' } : {}),
       leafCount: onChain.leafCount,
       verified: leaves === onChain.leafCount && mismatchedLeaves.length === 0,
       mismatchedLeaves,
       ...(manifest.attribution === undefined ? {} : { attributionHash: manifest.attribution }),
     })
     log.info({ jobId, model: manifest.model }, 'trained model fetched')
+  }
+
+  /** A LoRA job's result is its adapters file, not an ONNX model (the spec is in the store since submit). */
+  private async isLoraJob(offer: JobOffer): Promise<boolean> {
+    try {
+      const bytes = await this.context.store.getBytes(offer.terms.specHash, { maxBytes: 1024 * 1024 })
+      const spec = parseJobSpec(JSON.parse(new TextDecoder().decode(bytes)))
+      return spec.kind === 'training' && trainingModelKind(spec.model) === 'lora'
+    } catch {
+      // only the result's file name depends on it: an unreadable spec keeps the default name
+      return false
+    }
   }
 
   /**
