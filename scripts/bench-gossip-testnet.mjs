@@ -154,9 +154,17 @@ async function floodRound(workers, options, say) {
   const views = await Promise.all(honest.map((w) => w.ask({ cmd: 'scores', peers: spamIds }, 'scores')))
   let graylisted = 0
   let slowestMs = 0
+  const perSpammer = []
   for (const id of spamIds) {
-    const judges = views.filter((v) => v.peers.includes(id))
+    // its honest neighbours: every honest node connected to it at some time during the flood
+    const judges = views.filter((v) => v.neighbours[id] === true)
     const times = judges.map((v) => v.graylistedAt[id])
+    perSpammer.push({
+      honestNeighbours: judges.length,
+      stillConnected: judges.filter((v) => v.peers.includes(id)).length,
+      graylistedBy: times.filter((t) => t !== undefined).length,
+      minScores: judges.map((v) => Math.round(v.minScores[id])),
+    })
     if (judges.length > 0 && times.every((t) => t !== undefined)) {
       graylisted++
       slowestMs = Math.max(slowestMs, ...times.map((t) => t - start))
@@ -169,6 +177,7 @@ async function floodRound(workers, options, say) {
     invalidMessages: sent,
     spamPerSpammerPerSecond: Math.round(sent / spammerCount / (floodMs / 1000)),
     graylistedWithinMs: graylisted > 0 ? Math.round(slowestMs) : null,
+    perSpammer,
   }
 }
 

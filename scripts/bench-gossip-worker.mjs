@@ -99,12 +99,21 @@ pubsub.addEventListener('gossipsub:message', (e) => {
   if (e.detail.msg.topic === OFFERS_TOPIC && seenPayloads.length < 64) seenPayloads.push(e.detail.msg.data)
 })
 
-/** When each watched peer's score first fell below the graylist threshold. */
+/**
+ * Of each watched peer: whether it was ever a neighbour (connected) since the watch began,
+ * its lowest score, and when that first fell below the graylist threshold.
+ */
 const graylistedAt = {}
+const neighbours = {}
+const minScores = {}
 let watched = []
 setInterval(() => {
+  const connected = new Set(net.host.getPeers().map(String))
   for (const peer of watched) {
-    if (graylistedAt[peer] === undefined && peerScore(net.host, peer) < scoreThresholds.graylistThreshold)
+    if (connected.has(peer)) neighbours[peer] = true
+    const score = peerScore(net.host, peer)
+    minScores[peer] = Math.min(minScores[peer] ?? 0, score)
+    if (graylistedAt[peer] === undefined && score < scoreThresholds.graylistThreshold)
       graylistedAt[peer] = now()
   }
 }, 100).unref()
@@ -124,25 +133,25 @@ async function spam({ ratePerSecond, ms }) {
   const variant = (base) => encodeJobOffer({ ...base, terms: { ...base.terms, salt: salt++ } })
   let replayed = 0
   let sent = 0
-  const end = now() + ms
+  const start = now()
+  const end = start + ms
+  const next = () => {
+    const kind = sent % 4
+    if (kind === 0) return variant(forged)
+    if (kind === 1) return variant(expired)
+    if (kind === 2) return randomBytes(20 * 1024)
+    // an honest offer, byte for byte, published as the attacker's own
+    if (replayed < seenPayloads.length) return seenPayloads[replayed++]
+    return variant(forged)
+  }
   while (now() < end) {
-    const tickStart = now()
-    const batch = Math.max(1, Math.round(ratePerSecond / 20))
-    for (let i = 0; i < batch; i++) {
-      const kind = sent % 4
-      let data
-      if (kind === 0) data = variant(forged)
-      else if (kind === 1) data = variant(expired)
-      else if (kind === 2) data = randomBytes(20 * 1024)
-      else if (replayed < seenPayloads.length)
-        // an honest offer, byte for byte, published as the attacker's own
-        data = seenPayloads[replayed++]
-      else data = variant(forged)
-      pubsub.publish(OFFERS_TOPIC, data).catch(() => {})
+    // catch up with the schedule (rate x time so far) whenever the loop was held up
+    const due = Math.floor(((now() - start) / 1000) * ratePerSecond)
+    for (let i = 0; sent < due && i < ratePerSecond; i++) {
+      pubsub.publish(OFFERS_TOPIC, next()).catch(() => {})
       sent++
     }
-    const wait = 50 - (now() - tickStart)
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)))
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
   return sent
 }
@@ -169,7 +178,7 @@ async function handle(message) {
     send({ watching: true })
   } else if (message.cmd === 'scores') {
     const scores = Object.fromEntries(message.peers.map((p) => [p, peerScore(net.host, p)]))
-    send({ scores, graylistedAt, peers: net.host.getPeers().map(String) })
+    send({ scores, graylistedAt, neighbours, minScores, peers: net.host.getPeers().map(String) })
   }
 }
 
