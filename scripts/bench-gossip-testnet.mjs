@@ -119,7 +119,7 @@ async function publishRound(honest, count, intervalMs) {
 async function connect(network, workers, chords) {
   const address = (w) => `${network.dialAddress(w.index)}/p2p/${w.peerId}`
   const n = workers.length
-  await Promise.all(
+  return Promise.all(
     workers.map((w, i) => {
       const targets = [workers[(i + 1) % n]]
       for (let c = 0; c < chords; c++) {
@@ -128,7 +128,7 @@ async function connect(network, workers, chords) {
       }
       return w.ask({ cmd: 'dial', addrs: targets.map(address) }, 'dialed')
     }),
-  )
+  ).then((answers) => answers.flatMap((a) => a.errors ?? []))
 }
 
 /** The flood: spammers attack while honest workers publish; then who graylisted whom, and when. */
@@ -193,7 +193,8 @@ export async function runOnTestnet(options, say) {
   const stopAll = async () => {
     await Promise.all(workers.map((w) => w.stop()))
     await network.stop()
-    await rm(dir, { recursive: true, force: true })
+    if (options.keep) say(`kept the workers' and relays' logs in ${dir}`)
+    else await rm(dir, { recursive: true, force: true })
   }
   const onSignal = () => {
     void stopAll().finally(() => process.exit(130))
@@ -208,7 +209,9 @@ export async function runOnTestnet(options, say) {
       workers.push(...batch)
       await Promise.all(batch.map((w) => w.ready))
     }
-    await connect(network, workers, options.chords)
+    const dialErrors = await connect(network, workers, options.chords)
+    if (dialErrors.length > 0)
+      say(`${dialErrors.length} dials failed, e.g. ${dialErrors.slice(0, 3).join('; ')}`)
     const deadline = Date.now() + 30_000
     for (;;) {
       const meshes = await Promise.all(workers.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))

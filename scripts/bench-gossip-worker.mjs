@@ -158,12 +158,15 @@ async function spam({ ratePerSecond, ms }) {
 
 async function handle(message) {
   if (message.cmd === 'dial') {
+    const errors = []
     await Promise.all(
       message.addrs.map((a) =>
-        net.host.dial(multiaddr(a), { signal: AbortSignal.timeout(10_000) }).catch(() => undefined),
+        net.host
+          .dial(multiaddr(a), { signal: AbortSignal.timeout(20_000) })
+          .catch((error) => errors.push(`${a}: ${error.message}`)),
       ),
     )
-    send({ dialed: true, peers: net.host.getPeers().length })
+    send({ dialed: true, peers: net.host.getPeers().length, errors })
   } else if (message.cmd === 'mesh') {
     send({ mesh: pubsub.getMeshPeers(OFFERS_TOPIC).length, peers: net.host.getPeers().map(String) })
   } else if (message.cmd === 'publish') {

@@ -12,7 +12,7 @@
  * `--in-process` keeps the old mode: every node in this one process on 127.0.0.1.
  *
  * Usage: npm run bench:gossip -- [--nodes 50] [--messages 20] [--spammers 0.2] [--chords 2]
- *          [--interval 250] [--link-delay 20-60] [--rate 100] [--spam-rate 200] [--in-process] [--json]
+ *          [--interval 250] [--link-delay 20-60] [--rate 100] [--spam-rate 200] [--in-process] [--keep] [--json]
  * The last stdout line is one JSON object with --json.
  *
  * Note: in-process, every node validates every offer (EIP-712 ECDSA recovery, gossip
@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '100' },
     'spam-rate': { type: 'string', default: '200' },
     'in-process': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 })
@@ -284,6 +285,7 @@ async function onTestnet() {
       linkDelayMs: [low, high],
       rateMbit: Number(args.rate),
       spamRate: Number(args['spam-rate']),
+      keep: args.keep,
     },
     say,
   )

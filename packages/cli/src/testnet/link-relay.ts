@@ -77,7 +77,12 @@ function relayConnection(client: Socket, options: LinkRelayOptions): void {
     localAddress: loopbackAlias(remote),
     timeout: CONNECT_TIMEOUT_MS,
   })
+  const opened = performance.now()
   const close = () => {
+    if (!client.destroyed && process.env.TESTNET_RELAY_TRACE === '1')
+      process.stderr.write(
+        `relay: ${remote} closed after ${Math.round(performance.now() - opened)} ms, in ${client.bytesRead} B, out ${client.bytesWritten} B\n`,
+      )
     client.destroy()
     upstream.destroy()
   }
