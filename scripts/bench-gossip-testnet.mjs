@@ -128,7 +128,9 @@ async function connect(network, workers, chords) {
       }
       return w.ask({ cmd: 'dial', addrs: targets.map(address) }, 'dialed')
     }),
-  ).then((answers) => answers.flatMap((a) => a.errors ?? []))
+  ).then((answers) =>
+    answers.flatMap((a, i) => (a.errors ?? []).map((e) => ({ worker: workers[i], addr: e.addr }))),
+  )
 }
 
 /** The flood: spammers attack while honest workers publish; then who graylisted whom, and when. */
@@ -209,9 +211,17 @@ export async function runOnTestnet(options, say) {
       workers.push(...batch)
       await Promise.all(batch.map((w) => w.ready))
     }
-    const dialErrors = await connect(network, workers, options.chords)
-    if (dialErrors.length > 0)
-      say(`${dialErrors.length} dials failed, e.g. ${dialErrors.slice(0, 3).join('; ')}`)
+    const failed = await connect(network, workers, options.chords)
+    if (failed.length > 0) {
+      // once more, each on its own: a dial that timed out in the opening burst
+      const again = await Promise.all(
+        failed.map(({ worker, addr }) => worker.ask({ cmd: 'dial', addrs: [addr] }, 'dialed')),
+      )
+      const left = again.flatMap((a) => a.errors)
+      say(
+        `${failed.length} dials failed at first, ${left.length} again${left.length > 0 ? `: ${left[0].message}` : ''}`,
+      )
+    }
     const deadline = Date.now() + 30_000
     for (;;) {
       const meshes = await Promise.all(workers.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))
