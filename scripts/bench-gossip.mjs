@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 /**
- * Gossip benchmark: N real libp2p nodes on 127.0.0.1 in a sparse topology (a ring plus
- * random chords), all in this one process. Publishes M signed offers and measures the
- * delivery ratio and propagation latency (publish call to validated delivery, same
- * clock); then repeats with a fraction of the nodes flooding invalid offers (forged
- * signatures, expired offers, oversized garbage) and reports how many of them ended up
- * graylisted by all their honest neighbours.
+ * Gossip benchmark: N real libp2p nodes in a sparse topology (a ring plus random chords).
+ * Publishes M signed offers and measures the delivery ratio and propagation latency
+ * (publish call to validated delivery); then repeats with a fraction of the nodes flooding
+ * invalid offers (forged signatures, expired offers, oversized garbage, replays) and reports
+ * how many of them ended up graylisted by all their honest neighbours.
+ *
+ * By default it runs on the testnet (bench-gossip-testnet.mjs; needs root): each node its own
+ * process in its own network namespace, links of --link-delay ms one way (default 20-60) and
+ * --rate Mbit/s, each spammer an attacker that relays nothing and sends --spam-rate messages/s.
+ * `--in-process` keeps the old mode: every node in this one process on 127.0.0.1.
  *
  * Usage: npm run bench:gossip -- [--nodes 50] [--messages 20] [--spammers 0.2] [--chords 2]
- *                              [--interval 250] [--json]
+ *          [--interval 250] [--link-delay 20-60] [--rate 100] [--spam-rate 200] [--in-process] [--keep] [--json]
  * The last stdout line is one JSON object with --json.
  *
- * Note: every node validates every offer (EIP-712 ECDSA recovery, gossip signature) on
- * this process's single event loop, so latency grows with N here in a way it does not on
- * a real network where each node has its own CPU.
+ * Note: in-process, every node validates every offer (EIP-712 ECDSA recovery, gossip
+ * signature) on this process's single event loop, so latency grows with N there in a way it
+ * does not on a real network where each node has its own CPU.
  */
 import '@ocn/protocol/polyfill'
 import { randomBytes } from 'node:crypto'
@@ -35,6 +39,11 @@ const { values: args } = parseArgs({
     spammers: { type: 'string', default: '0.2' },
     chords: { type: 'string', default: '2' },
     interval: { type: 'string', default: '250' },
+    'link-delay': { type: 'string', default: '20-60' },
+    rate: { type: 'string', default: '100' },
+    'spam-rate': { type: 'string', default: '200' },
+    'in-process': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 })
@@ -239,6 +248,7 @@ async function main() {
     nodes: N,
     messages: M,
     intervalMs: INTERVAL_MS,
+    processes: false,
     delivery: clean.delivery,
     p50Ms: clean.p50Ms,
     p99Ms: clean.p99Ms,
@@ -255,7 +265,35 @@ async function main() {
   else console.log(result)
 }
 
-main().catch((error) => {
+async function onTestnet() {
+  if (process.getuid?.() !== 0) {
+    console.error(
+      'bench:gossip runs on the testnet by default, which needs root (network namespaces); ' +
+        'run it as root, or pass --in-process for the single-process mode',
+    )
+    process.exit(2)
+  }
+  const [low, high = low] = args['link-delay'].split('-').map(Number)
+  const { runOnTestnet } = await import('./bench-gossip-testnet.mjs')
+  const result = await runOnTestnet(
+    {
+      nodes: N,
+      messages: M,
+      spamFraction: SPAM_FRACTION,
+      chords: CHORDS,
+      intervalMs: INTERVAL_MS,
+      linkDelayMs: [low, high],
+      rateMbit: Number(args.rate),
+      spamRate: Number(args['spam-rate']),
+      keep: args.keep,
+    },
+    say,
+  )
+  if (args.json) console.log(JSON.stringify(result))
+  else console.log(result)
+}
+
+;(args['in-process'] ? main() : onTestnet()).catch((error) => {
   console.error(error)
   process.exit(1)
 })

@@ -19,4 +19,6 @@ export const system: Record<string, string> = {
   'test/devnet/devnet.test.ts': 'runs `ocn devnet` (anvil and five ocn processes)',
   'test/devnet/supervision.test.ts': 'runs `ocn devnet` and kills it',
   'test/devnet/zk.test.ts': 'starts a devnet and builds a circuit',
+  'test/testnet/testnet.test.ts':
+    'needs root: runs `ocn testnet` (network namespaces, veth links, anvil, six ocn processes) and kills a harness',
 }

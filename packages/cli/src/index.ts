@@ -14,3 +14,4 @@ export {
   renderProgressLine,
 } from './progress.js'
 export { commandHelp, commands, generalHelp, runCli } from './run.js'
+export * from './testnet/index.js'

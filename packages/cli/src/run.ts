@@ -15,6 +15,7 @@ import { providerStartCommand, requesterStartCommand, verifierStartCommand } fro
 import { stakeCommand } from './commands/stake.js'
 import { startCommand } from './commands/start.js'
 import { statusCommand } from './commands/status.js'
+import { testnetCommand } from './commands/testnet.js'
 import { unstakeCommand } from './commands/unstake.js'
 import { zkCommands } from './commands/zk.js'
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'
@@ -36,6 +37,7 @@ export const commands: readonly Command[] = [
   jobStatusCommand,
   jobResultsCommand,
   devnetCommand,
+  testnetCommand,
   ...channelCommands,
   ...govCommands,
   ...zkCommands,

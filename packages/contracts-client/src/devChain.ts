@@ -16,8 +16,13 @@ import { DevChainError } from './errors.js'
 export const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
 
 export interface DevChainOptions {
-  /** loopback port; 0 (default) picks a free one */
+  /** port; 0 (default) picks a free one */
   port?: number
+  /**
+   * Address anvil binds (default 127.0.0.1): a local address only, such as the host's end of a
+   * testnet bridge that network namespaces reach it on.
+   */
+  host?: string
   chainId?: number
   mnemonic?: string
   accountCount?: number
@@ -90,9 +95,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when something already accepts connections on the port (it would answer for us). */
-async function portInUse(port: number): Promise<boolean> {
+async function portInUse(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port })
+    const socket = connect({ host, port })
     const done = (inUse: boolean) => {
       socket.destroy()
       resolve(inUse)
@@ -156,10 +161,11 @@ async function launch(
   opts: DevChainOptions & typeof defaultDevChainOptions,
 ): Promise<DevChain> {
   // anvil would fail to bind, while the readiness probe got answers from the other process
-  if (await portInUse(port)) throw new DevChainError(`port ${port} on 127.0.0.1 is already in use`)
+  const host = opts.host ?? '127.0.0.1'
+  if (await portInUse(port, host)) throw new DevChainError(`port ${port} on ${host} is already in use`)
   const args = [
     '--host',
-    '127.0.0.1',
+    host,
     '--port',
     String(port),
     '--chain-id',
@@ -237,7 +243,7 @@ async function launch(
     clearTimeout(timer)
   }
 
-  const rpcUrl = `http://127.0.0.1:${port}`
+  const rpcUrl = `http://${host}:${port}`
   const deadline = Date.now() + opts.startTimeoutMs
   try {
     for (;;) {

@@ -48,6 +48,7 @@ import {
   mergeConfig,
 } from './phase.js'
 import { devnetPhases } from './phases.js'
+import type { DevnetNodePlan, DevnetNodeSite } from './placement.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 import { sleep } from './sleep.js'
 import { createWorkload, type Workload, type WorkloadJob } from './workload.js'
@@ -147,19 +148,13 @@ function selectedPhases(options: DevnetOptions): DevnetPhase[] {
   return devnetPhases.filter((p) => wanted.includes(p.name))
 }
 
-interface NodePlan {
-  name: string
-  roles: NodeRole[]
-  extraRoles: string[]
-  cheater: boolean
-  stake: boolean
-  priceFloor?: bigint
-}
+type NodePlan = DevnetNodePlan
 
 const TERMINAL: ReadonlySet<string> = new Set(['finalized', 'slashed', 'expired', 'failed'])
 const SETTLEMENT: ReadonlySet<string> = new Set(['finalized', 'slashed'])
 
 function plans(options: DevnetOptions): NodePlan[] {
+  if (options.nodes !== undefined) return [...options.nodes]
   // Every verifier challenges what it finds and sits in the juror pool; the first keeps the
   // plain name 'verifier'.
   const list: NodePlan[] = Array.from({ length: Math.max(1, options.verifiers) }, (_v, i) => ({
@@ -198,7 +193,7 @@ function plans(options: DevnetOptions): NodePlan[] {
 function nodeConfig(
   plan: NodePlan,
   options: DevnetOptions,
-  network: { listen: string; bootstrap: string[] },
+  network: { listen: string; announce: string[]; bootstrap: string[]; apiHost: string },
   rpcUrl: string,
   deploymentFile: string,
 ): Record<string, unknown> {
@@ -206,9 +201,14 @@ function nodeConfig(
     roles: options.withRoles ? [...plan.roles, ...plan.extraRoles] : [],
     logLevel: options.nodeLogLevel,
     logFormat: 'json',
-    network: { listen: [network.listen], bootstrap: network.bootstrap, mdns: false },
+    network: {
+      listen: [network.listen],
+      announce: network.announce,
+      bootstrap: network.bootstrap,
+      mdns: false,
+    },
     chain: { rpcUrl, deploymentFile, confirmations: 1 },
-    api: { enabled: true, host: '127.0.0.1', port: 0 },
+    api: { enabled: true, host: network.apiHost, port: 0 },
   }
   if (plan.roles.includes('provider')) {
     const provider: Record<string, unknown> = {
@@ -231,13 +231,15 @@ function spawnPlannedNode(
   plan: NodePlan,
   dataDir: string,
   options: DevnetOptions,
+  wrapper: readonly string[] | undefined,
   signal: AbortSignal | undefined,
 ): Promise<NodeProcess> {
-  const faults: CheatingFaultPlanOptions = { fraction: options.cheatFraction }
+  const faults: CheatingFaultPlanOptions = plan.faults ?? { fraction: options.cheatFraction }
   return spawnNode({
     name: plan.name,
     dataDir,
     args: [],
+    ...(wrapper === undefined ? {} : { wrapper }),
     ...(plan.cheater
       ? { entry: faultyNodeBinPath(), env: { [DEVNET_FAULTS_ENV]: JSON.stringify(faults) } }
       : {}),
@@ -363,7 +365,10 @@ function startFailure(error: unknown): DevnetError {
 /** Anvil, and the ticker that mines an empty block every blockTimeSeconds. */
 async function startChain(start: StartContext): Promise<{ chain: DevChain; admin: AdminWallet }> {
   start.step('starting anvil')
-  const chain = await startDevChain({ ...(start.signal === undefined ? {} : { signal: start.signal }) })
+  const chain = await startDevChain({
+    ...(start.options.placement === undefined ? {} : { host: start.options.placement.chainHost }),
+    ...(start.signal === undefined ? {} : { signal: start.signal }),
+  })
   start.started.chain = chain
   const admin = adminWallet(chain)
   // Anvil mines each transaction at once; an extra empty block every interval gives
@@ -427,7 +432,7 @@ async function deployAndFund(
   await Promise.all(
     keyed
       .filter((n) => n.plan.stake)
-      .map(async ({ dataDir }) => {
+      .map(async ({ plan, dataDir }) => {
         const keys = await loadNodeKeys({ dataDir })
         const client = createWalletClient({
           account: keys.account,
@@ -435,8 +440,9 @@ async function deployAndFund(
           transport: http(chain.rpcUrl),
         })
         const { token, stakeManager } = deployment.addresses
-        await approveToken(client, { token, spender: stakeManager, amount: options.stakeOpen })
-        await stake(client, { stakeManager, amount: options.stakeOpen })
+        const amount = plan.stakeAmount ?? options.stakeOpen
+        await approveToken(client, { token, spender: stakeManager, amount })
+        await stake(client, { stakeManager, amount })
       }),
   )
   return deployment
@@ -486,15 +492,16 @@ async function writeNodeConfigs(
       fragments.set(name, [...(fragments.get(name) ?? []), fragment])
   }
 
-  // Ports and peer ids are known before any node starts, so every node bootstraps from all
-  // the others: of each pair, the one that starts second dials the first, and a single
-  // failed dial cannot leave a node alone.
-  const ports = await Promise.all(keyed.map(() => freePort()))
-  const addresses = keyed.map(({ info }, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${info.peerId}`)
+  const sites = await nodeSites(start.options, keyed.length)
+  const addresses = keyed.map(({ info }, i) => `${sites[i]!.dial}/p2p/${info.peerId}`)
+  const seeds = start.options.placement?.seeds
   for (const [index, { plan, dataDir }] of keyed.entries()) {
+    const site = sites[index]!
     const network = {
-      listen: `/ip4/127.0.0.1/tcp/${ports[index]}`,
-      bootstrap: addresses.filter((_a, i) => i !== index),
+      listen: site.listen,
+      announce: site.dial === site.listen ? [] : [site.dial],
+      apiHost: site.apiHost,
+      bootstrap: addresses.filter((_a, i) => i !== index && (seeds === undefined || seeds.includes(i))),
     }
     const config = (fragments.get(plan.name) ?? []).reduce(
       mergeConfig,
@@ -503,6 +510,22 @@ async function writeNodeConfigs(
     await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
   }
   return addresses
+}
+
+/**
+ * Where each node listens and is dialled. On loopback (no placement) ports and peer ids are
+ * known before any node starts, so every node bootstraps from all the others: of each pair,
+ * the one that starts second dials the first, and a single failed dial cannot leave a node
+ * alone. A placement (the testnet) puts each node on its own host, bootstrapping from seeds.
+ */
+async function nodeSites(options: DevnetOptions, count: number): Promise<DevnetNodeSite[]> {
+  const { placement } = options
+  if (placement !== undefined) return Array.from({ length: count }, (_v, i) => placement.site(i))
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()))
+  return ports.map((port) => {
+    const address = `/ip4/127.0.0.1/tcp/${port}`
+    return { listen: address, dial: address, apiHost: '127.0.0.1' }
+  })
 }
 
 /** Starts every node (providers last) and waits until they run and found each other. */
@@ -514,13 +537,15 @@ async function startNodes(
   start.step('starting the nodes')
   // Providers start last: they announce their capabilities (address -> peer id) as they
   // start, and the verifier and the requester must already be there to hear it.
-  const indexed = keyed.map((entry, i) => ({ entry, address: addresses[i]! }))
+  const indexed = keyed.map((entry, index) => ({ entry, index, address: addresses[index]! }))
   const isProvider = (e: (typeof indexed)[number]) => e.entry.plan.roles.includes('provider')
   const launched = await Promise.all(
-    indexed.filter((e) => !isProvider(e)).map((e) => launchNode(start, e.entry, e.address)),
+    indexed.filter((e) => !isProvider(e)).map((e) => launchNode(start, e.entry, e.index, e.address)),
   )
   launched.push(
-    ...(await Promise.all(indexed.filter(isProvider).map((e) => launchNode(start, e.entry, e.address)))),
+    ...(await Promise.all(
+      indexed.filter(isProvider).map((e) => launchNode(start, e.entry, e.index, e.address)),
+    )),
   )
   // Reported in plan order (verifier, providers, requester).
   const nodes = keyed.map((entry) => launched.find((n) => n.name === entry.plan.name)!)
@@ -531,8 +556,14 @@ async function startNodes(
 }
 
 /** Spawns one node (tracked for stop at once) and reports it when it runs. */
-async function launchNode(start: StartContext, entry: KeyedNode, listenAddress: string): Promise<DevnetNode> {
-  const proc = await spawnPlannedNode(entry.plan, entry.dataDir, start.options, start.signal)
+async function launchNode(
+  start: StartContext,
+  entry: KeyedNode,
+  index: number,
+  listenAddress: string,
+): Promise<DevnetNode> {
+  const wrapper = start.options.placement?.site(index).wrapper
+  const proc = await spawnPlannedNode(entry.plan, entry.dataDir, start.options, wrapper, start.signal)
   start.started.processes.push(proc)
   if (proc.ready.api === null) throw new DevnetError('DEVNET_NODE_FAILED', `${entry.plan.name} has no API`)
   const node: DevnetNode = {
@@ -558,9 +589,10 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
     const statuses = await Promise.all(
       nodes.map((n) => apiGet(n.api, apiRoutes.status, {}, { timeoutMs: 3_000 }).catch(() => undefined)),
     )
-    // A full mesh is expected (every node dials every other); after half the time any
-    // connected graph will do, gossip relays the rest.
-    const wanted = Date.now() < meshDeadline ? nodes.length - 1 : 1
+    // A full mesh is expected (every node dials every other; with seeds, every seed); after
+    // half the time any connected graph will do, gossip relays the rest.
+    const full = Math.min(nodes.length - 1, options.placement?.seeds.length ?? nodes.length)
+    const wanted = Date.now() < meshDeadline ? full : 1
     const ready = statuses.every((status) => {
       if (status === undefined) return false
       if (Object.values(status.services).some((state) => state === 'stopped')) return false

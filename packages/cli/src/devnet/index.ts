@@ -11,6 +11,7 @@ export { type FollowedJob, readFollowingReoffers } from './jobs.js'
 export * from './options.js'
 export * from './phase.js'
 export { devnetPhaseNames, devnetPhases } from './phases.js'
+export type { DevnetNodePlan, DevnetNodeSite, DevnetPlacement } from './placement.js'
 export {
   faultyNodeBinPath,
   type NodeProcess,

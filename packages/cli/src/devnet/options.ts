@@ -1,5 +1,6 @@
 import type { CourtParameters } from '@ocn/contracts-client'
 import { parseEther } from 'viem'
+import type { DevnetNodePlan, DevnetPlacement } from './placement.js'
 
 export interface DevnetOptions {
   /** Root directory for the chain's deployment file, node data dirs and the workload; a temporary one by default (removed on exit). */
@@ -50,6 +51,10 @@ export interface DevnetOptions {
   withRoles: boolean
   /** The phases to run beyond the job market (see phases.ts); all of them when unset. */
   phases?: readonly string[]
+  /** The nodes, instead of those `providers`, `verifiers` and `cheater` make (a testnet scenario). */
+  nodes?: readonly DevnetNodePlan[]
+  /** Where the nodes and anvil run; all on loopback in this network namespace when unset (the testnet sets it). */
+  placement?: DevnetPlacement
   signal?: AbortSignal
 }
 

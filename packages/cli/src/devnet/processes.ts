@@ -82,6 +82,11 @@ export interface SpawnNodeOptions {
   /** Where stderr goes; default `<dataDir>/node.log`. */
   logPath?: string
   env?: NodeJS.ProcessEnv
+  /**
+   * A command that runs node in turn and execs it (`ip netns exec <ns>`), so that the child is
+   * the node itself; none by default.
+   */
+  wrapper?: readonly string[]
   timeoutMs: number
   signal?: AbortSignal
 }
@@ -110,20 +115,26 @@ export async function spawnNode<Ready = NodeReadyLine>(
 function spawnLongRunning(options: SpawnNodeOptions, logPath: string): ChildProcess {
   const log = createWriteStream(logPath, { flags: 'a' })
   const command = options.command ?? ['start']
-  const child = spawn(
+  const argv = [
     process.execPath,
-    [options.entry ?? ocnBinPath(), ...command, '--json', '--data-dir', options.dataDir, ...options.args],
-    {
-      // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group: a terminal's Ctrl-C reaches the devnet only, which then stops
-      // each node once (a node signalled twice would skip its clean shutdown).
-      detached: true,
-      // The node's config file decides; an OCN_* variable of the user's shell (OCN_API_PORT...)
-      // would override it for every node alike and make them collide.
-      env: { ...inheritedEnv(), ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
-    },
-  )
+    options.entry ?? ocnBinPath(),
+    ...command,
+    '--json',
+    '--data-dir',
+    options.dataDir,
+    ...options.args,
+  ]
+  const [file, ...rest] = [...(options.wrapper ?? []), ...argv]
+  const child = spawn(file!, rest, {
+    // stdin stays an open pipe: when this process dies, it closes and the node stops itself.
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group: a terminal's Ctrl-C reaches the devnet only, which then stops
+    // each node once (a node signalled twice would skip its clean shutdown).
+    detached: true,
+    // The node's config file decides; an OCN_* variable of the user's shell (OCN_API_PORT...)
+    // would override it for every node alike and make them collide.
+    env: { ...inheritedEnv(), ...options.env, OCN_STOP_ON_STDIN_CLOSE: '1' },
+  })
   live.add(child)
   child.once('exit', () => {
     live.delete(child)

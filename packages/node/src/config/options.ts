@@ -11,6 +11,11 @@ export { type LogFormat, type LogLevel, logFormats, logLevels } from '../core/lo
 export interface NetworkConfig {
   /** Multiaddrs the libp2p host listens on. */
   listen: string[]
+  /**
+   * Multiaddrs other peers are told to dial instead of the listen addresses (a relay or a NAT in
+   * front of the host); empty announces the listen addresses.
+   */
+  announce: string[]
   /** Multiaddrs (with /p2p/<peerId>) dialled at start to join the network. */
   bootstrap: string[]
   /** Discover peers on the local network with mDNS. */
@@ -151,6 +156,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
     logFormat: 'auto',
     network: {
       listen: ['/ip4/0.0.0.0/tcp/4101'],
+      announce: [],
       bootstrap: [],
       mdns: true,
     },

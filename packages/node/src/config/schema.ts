@@ -108,6 +108,14 @@ export const configOptions: readonly OptionSpec[] = [
     check: checkMultiaddrs,
   },
   {
+    key: 'network.announce',
+    type: 'list',
+    env: 'OCN_ANNOUNCE',
+    flag: 'announce',
+    doc: 'Multiaddrs peers are told to dial instead of the listen addresses (empty: the listen addresses).',
+    check: checkMultiaddrs,
+  },
+  {
     key: 'network.bootstrap',
     type: 'list',
     env: 'OCN_BOOTSTRAP',

@@ -90,6 +90,7 @@ async function startNetwork(
       host: {
         privateKey: keys.privateKey,
         listen: config.network.listen,
+        announce: config.network.announce,
         bootstrap: config.network.bootstrap,
         mdns: config.network.mdns,
         gossip: {

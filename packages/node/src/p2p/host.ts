@@ -113,7 +113,10 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
   const libp2pOptions: Libp2pOptions = {
     ...(init.privateKey === undefined ? {} : { privateKey: init.privateKey }),
     ...(components.datastore === undefined ? {} : { datastore: components.datastore }),
-    addresses: { listen: options.listen },
+    addresses: {
+      listen: options.listen,
+      ...(options.announce.length === 0 ? {} : { announce: options.announce }),
+    },
     transports: [tcp({ outboundSocketInactivityTimeout: 120_000, inboundSocketInactivityTimeout: 120_000 })],
     connectionEncrypters: [noise()],
     streamMuxers: [

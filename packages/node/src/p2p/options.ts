@@ -14,6 +14,8 @@ export const DHT_PROTOCOL = '/ocn/kad/1.0.0'
 export interface HostOptions {
   /** multiaddrs to listen on */
   listen: string[]
+  /** multiaddrs peers are told to dial instead of `listen` (a relay in front); empty: `listen` */
+  announce: string[]
   /** multiaddrs (with /p2p/<id>) dialled on start */
   bootstrap: string[]
   /** discover peers on the LAN by mDNS */
@@ -35,6 +37,7 @@ export interface HostOptions {
 
 export const defaultHostOptions: HostOptions = {
   listen: ['/ip4/127.0.0.1/tcp/0'],
+  announce: [],
   bootstrap: [],
   mdns: false,
   dht: true,

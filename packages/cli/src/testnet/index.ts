@@ -1,0 +1,7 @@
+export * from './errors.js'
+export * from './link-relay.js'
+export * from './names.js'
+export * from './network.js'
+export * from './scenario.js'
+export * from './testnet.js'
+export { listTestnetThings } from './topology.js'
