@@ -4,8 +4,8 @@
  * hashes the whole spec into the job's specHash.
  */
 import { ExecutorError } from './errors.js'
-import { type InputAxes, parseInputAxes } from './input-axes-spec.js'
 import { type GenerateFields, parseGenerateFields } from './generate/spec.js'
+import { type InputAxes, parseInputAxes } from './input-axes-spec.js'
 
 /** The attribution methods a training spec can name (computed by src/attribution). */
 export const attributionMethods = ['tracin-cp-v1'] as const
