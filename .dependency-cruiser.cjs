@@ -55,6 +55,39 @@ module.exports = {
       to: { path: '^packages/cli/|@ocn/cli' },
     },
     {
+      name: 'client-fetch-only',
+      comment:
+        '@ocn/client runs in Node and in the browser: it uses fetch and web APIs, never a Node built-in',
+      severity: 'error',
+      from: { path: '^packages/client/src/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'client-standalone',
+      comment: '@ocn/client depends on nothing but (types of) @ocn/protocol, so a web page can ship it',
+      severity: 'error',
+      from: { path: '^packages/client/src/' },
+      to: { path: 'node_modules/|^packages/(?!client/|protocol/)', pathNot: 'node_modules/@ocn/protocol/' },
+    },
+    {
+      name: 'console-through-client',
+      comment:
+        'the console page reaches its node only through @ocn/client, with preact for views; never @ocn/node (no keys in a page)',
+      severity: 'error',
+      from: { path: '^packages/console/src/' },
+      to: {
+        path: 'node_modules/|^packages/(?!console/|client/)',
+        pathNot: 'node_modules/(preact|@ocn/client)/',
+      },
+    },
+    {
+      name: 'console-no-node-builtins',
+      comment: 'the console is a web page',
+      severity: 'error',
+      from: { path: '^packages/console/src/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
       name: 'no-folder-cycles',
       comment: 'folders of a package must not import each other in a loop',
       severity: 'error',

@@ -102,6 +102,7 @@ export function createApiProviders(parts: DaemonParts, view: DaemonView): ApiPro
     jobs: (query) => state.listJobs(query),
     job: (id) => state.getJob(id),
     bids: (query) => state.listBids(query.jobId),
+    onJobWritten: (listener) => state.onJobWritten(listener),
     async metrics() {
       return renderMetrics(registry)
     },
