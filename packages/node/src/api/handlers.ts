@@ -151,7 +151,14 @@ export function createRouteHandlers(
       const body = parseStakeBody(await readJsonBody(request, options.maxBodyBytes, `POST /${action}`))
       const run = providers[action]
       if (run === undefined) unavailable('staking calls')
-      return json(await run(body, call(signal)))
+      try {
+        return json(await run(body, call(signal)))
+      } catch (cause) {
+        // The node refused (too little OPEN, stake locked): the client learns the node's code.
+        if (cause instanceof NodeError && !(cause instanceof ApiError))
+          throw new ApiError('API_REFUSED', cause.shortMessage, { details: cause.code, cause })
+        throw cause
+      }
     }
   return {
     events: async ({ query, request }) => {

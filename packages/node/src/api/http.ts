@@ -146,7 +146,9 @@ export function sendError(response: ServerResponse, error: ApiError, head: boole
       code: error.code,
       message: error.shortMessage,
       // the requester's own code for a rejected job (EXECUTOR_FORMAT_INVALID, ...)
-      ...(error.code === 'API_JOB_REJECTED' && error.details !== undefined ? { reason: error.details } : {}),
+      ...((error.code === 'API_JOB_REJECTED' || error.code === 'API_REFUSED') && error.details !== undefined
+        ? { reason: error.details }
+        : {}),
     },
   })
   if (!response.headersSent) send(response, error.status, 'application/json; charset=utf-8', body, head)
