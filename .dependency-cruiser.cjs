@@ -63,24 +63,6 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
-      name: 'client-standalone',
-      comment: '@ocn/client depends on nothing but (types of) @ocn/protocol, so a web page can ship it',
-      severity: 'error',
-      from: { path: '^packages/client/src/' },
-      to: { path: 'node_modules/|^packages/(?!client/|protocol/)', pathNot: 'node_modules/@ocn/protocol/' },
-    },
-    {
-      name: 'console-through-client',
-      comment:
-        'the console page reaches its node only through @ocn/client, with preact for views; never @ocn/node (no keys in a page)',
-      severity: 'error',
-      from: { path: '^packages/console/src/' },
-      to: {
-        path: 'node_modules/|^packages/(?!console/|client/)',
-        pathNot: 'node_modules/(preact|@ocn/client)/',
-      },
-    },
-    {
       name: 'console-no-node-builtins',
       comment: 'the console is a web page',
       severity: 'error',

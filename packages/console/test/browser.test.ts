@@ -3,7 +3,7 @@
  * state store, serving the built console): the page takes the token from its URL fragment,
  * shows jobs from the node and follows their lifecycle live over the event stream, submits
  * through the form (its POST is same-origin with the token), and leaves a screenshot in
- * docs/images/. Chromium is the system's (test/chromium.ts).
+ * docs/images/. Chromium is the system's (chromium.js).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -18,8 +18,8 @@ import {
 } from '@ocn/node'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findChromium } from '../chromium.js'
 import { consoleDir } from '../console-dir.js'
-import { findChromium } from './chromium.js'
 
 const TOKEN = 'c'.repeat(43)
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', '..', 'docs', 'images')

@@ -8,7 +8,8 @@ import { delimiter, join } from 'node:path'
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
+/** @param {NodeJS.ProcessEnv} [env] @returns {string} */
+export function findChromium(env = process.env) {
   const candidates = [
     ...(env.OCN_CHROMIUM === undefined ? [] : [env.OCN_CHROMIUM]),
     ...(env.PATH ?? '').split(delimiter).flatMap((dir) => NAMES.map((name) => join(dir, name))),
