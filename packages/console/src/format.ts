@@ -8,6 +8,7 @@ export function formatOpen(value: string | bigint | undefined): string {
   const scale = 10n ** DECIMALS
   const whole = units / scale
   const fraction = ((units % scale) * 10_000n) / scale
+  if (units > 0n && whole === 0n && fraction === 0n) return '< 0.0001 OPEN'
   return fraction === 0n
     ? `${whole} OPEN`
     : `${whole}.${fraction.toString().padStart(4, '0').replace(/0+$/, '')} OPEN`
