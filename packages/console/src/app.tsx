@@ -14,6 +14,12 @@ const views = {
   network: NetworkView,
 }
 type ViewName = keyof typeof views
+const titles: Record<ViewName, string> = {
+  requester: 'Requester',
+  provider: 'Provider',
+  verifier: 'Verifier',
+  network: 'Network',
+}
 
 function viewFromHash(hash: string): ViewName {
   const name = hash.replace(/^#/, '')
@@ -37,7 +43,7 @@ export function App({ session }: { session: Session }) {
         <nav>
           {(Object.keys(views) as ViewName[]).map((name) => (
             <a key={name} href={`#${name}`} class={name === view ? 'active' : ''}>
-              {name}
+              {titles[name]}
             </a>
           ))}
         </nav>

@@ -69,6 +69,13 @@ beforeAll(async () => {
         job: (id) => store.getJob(id),
         bids: (query) => store.listBids(query.jobId),
         onJobWritten: (listener) => store.onJobWritten(listener),
+        balances: async () => ({
+          address: '0x00000000000000000000000000000000000000aa',
+          native: 10n ** 18n,
+          token: 500n * 10n ** 18n,
+          staked: 100n * 10n ** 18n,
+          locked: 2n * 10n ** 18n,
+        }),
       },
       logger: createSilentLogger(),
     },
@@ -114,6 +121,9 @@ describe('the console in Chromium', () => {
 
     await page.goto(`${server.url}/#provider`)
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
+    // free stake: staked minus locked, to the base unit
+    await page.getByTestId('stake').getByText('98 OPEN').waitFor()
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-provider.png') })
     expect(problems).toEqual([])
   }, 45_000)
 })
