@@ -7,6 +7,7 @@
 
 import { join } from 'node:path'
 import { createCheatingFaultPlan } from '@ocn/cli'
+import { createOcnClient } from '@ocn/client'
 import { getJob, getJobDisputes, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
   createStateStore,
@@ -90,7 +91,15 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
         },
         faults: createCheatingFaultPlan({ fraction: 0.25 }),
       },
-      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
+      {
+        name: 'requester',
+        accountIndex: REQUESTER,
+        roles: ['requester'],
+        // its API serves the second job to @ocn/client, as an application would use it
+        configure: (c) => {
+          c.api = { ...c.api, enabled: true, port: 0 }
+        },
+      },
     ])
     // the verifiers learn provider peers from capability ads
     for (const name of ['verifier', 'juror'])
@@ -145,8 +154,14 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const collateral1 = onChain1.collateral
     const price1 = onChain1.price
 
-    // --- job 2: the cheater's record now prices it out; the honest provider wins and is paid
-    const job2 = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+    // --- job 2: the cheater's record now prices it out; the honest provider wins and is paid.
+    // Submitted and followed through the requester's API with @ocn/client.
+    const ocn = createOcnClient({ url: node('requester').daemon.apiUrl! })
+    const job2 = await ocn.submit({ ...fixture, kind: 'inference', verification: 'replay' })
+    const followed: string[] = []
+    for await (const event of ocn.follow(job2.jobId, { signal: AbortSignal.timeout(120_000) }))
+      followed.push(event.job.state)
+    expect(followed.at(-1)).toBe('finalized')
     const awarded2 = await jobIn(node('requester'), job2.jobId, ['awarded', 'committed', 'finalized'])
     expect(awarded2.provider).toBe(addr.honest)
     const finalized = await jobIn(node('requester'), job2.jobId, ['finalized'])
@@ -167,6 +182,9 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     for await (const chunk of (await requester().openJobResult!(job2.jobId, 'outputs.safetensors'))!)
       chunks.push(chunk)
     expect(contentHashOf(Buffer.concat(chunks))).toBe(listed!.files[0]!.hash)
+    // the same file through the SDK: downloaded and checked against its announced hash
+    const downloaded = await ocn.download(job2.jobId, 'outputs.safetensors')
+    expect(downloaded).toMatchObject({ verified: true, hash: listed!.files[0]!.hash })
     const verifierJob2 = await jobIn(node('verifier'), job2.jobId, ['finalized'])
     const report2 = (verifierJob2.detail as { report: VerificationReport }).report
     expect(report2.passed).toBe(true)
@@ -194,6 +212,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(price1).toBeGreaterThan(0n)
     // requester: job 1 refunded in full, job 2 paid
     expect(after[addr.requester!]!.token).toBe(before[addr.requester!]!.token - price2)
+    expect((await ocn.balances()).token).toBe(after[addr.requester!]!.token)
     // honest provider: price minus fee, collateral unlocked, stake intact
     expect(after[addr.honest!]!.token).toBe(before[addr.honest!]!.token + price2 - fee2)
     expect(after[addr.honest!]!.staked).toBe(before[addr.honest!]!.staked)
