@@ -55,6 +55,21 @@ module.exports = {
       to: { path: '^packages/cli/|@ocn/cli' },
     },
     {
+      name: 'client-fetch-only',
+      comment:
+        '@ocn/client runs in Node and in the browser: it uses fetch and web APIs, never a Node built-in',
+      severity: 'error',
+      from: { path: '^packages/client/src/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'console-no-node-builtins',
+      comment: 'the console is a web page',
+      severity: 'error',
+      from: { path: '^packages/console/src/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
       name: 'no-folder-cycles',
       comment: 'folders of a package must not import each other in a loop',
       severity: 'error',

@@ -4,6 +4,7 @@
  * file enforces that). Each entry says why the file is not a unit test.
  */
 export const integration: Record<string, string> = {
+  'test/api/access.test.ts': 'serves the HTTP API on a TCP port (about 1 s)',
   'test/api/api.test.ts': 'serves the HTTP API on a TCP port',
   'test/api/daemon.test.ts': 'starts daemons: libp2p over TCP and the HTTP API',
   'test/api/libp2p-metrics.test.ts': 'libp2p over TCP',

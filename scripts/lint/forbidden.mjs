@@ -12,6 +12,16 @@ const rules = [
     fix: 'read per-job state through its typed accessor (state/job-detail.ts), not a double cast',
   },
   {
+    dir: 'packages/client/src',
+    pattern: /\bfrom '(?!\.|@ocn\/protocol')/,
+    fix: '@ocn/client ships to web pages: it imports nothing but its own modules and @ocn/protocol types',
+  },
+  {
+    dir: 'packages/console/src',
+    pattern: /\bfrom '(?!\.|preact'|preact\/hooks'|@ocn\/client')/,
+    fix: 'the console reaches its node only through @ocn/client (never @ocn/node: no keys in a page), views with preact',
+  },
+  {
     dir: 'packages/node/src',
     pattern: /detail\??:\s*Record<string, unknown>/,
     fix: 'give the detail a tagged type in state/job-detail.ts',
@@ -22,7 +32,7 @@ function* sources(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) yield* sources(path)
-    else if (name.endsWith('.ts')) yield path
+    else if (/\.tsx?$/.test(name)) yield path
   }
 }
 

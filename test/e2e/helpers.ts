@@ -198,6 +198,7 @@ export async function startNodes(
       logLevel: 'silent',
       network: {
         listen: ['/ip4/127.0.0.1/tcp/0'],
+        announce: [],
         bootstrap:
           existing.length + nodes.length === 0
             ? []

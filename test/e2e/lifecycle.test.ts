@@ -7,6 +7,7 @@
 
 import { join } from 'node:path'
 import { createCheatingFaultPlan } from '@ocn/cli'
+import { createOcnClient } from '@ocn/client'
 import { getJob, getJobDisputes, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
   createStateStore,
@@ -90,7 +91,15 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
         },
         faults: createCheatingFaultPlan({ fraction: 0.25 }),
       },
-      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
+      {
+        name: 'requester',
+        accountIndex: REQUESTER,
+        roles: ['requester'],
+        // its API serves the second job to @ocn/client, as an application would use it
+        configure: (c) => {
+          c.api = { ...c.api, enabled: true, port: 0 }
+        },
+      },
     ])
     // the verifiers learn provider peers from capability ads
     for (const name of ['verifier', 'juror'])
@@ -167,6 +176,15 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     for await (const chunk of (await requester().openJobResult!(job2.jobId, 'outputs.safetensors'))!)
       chunks.push(chunk)
     expect(contentHashOf(Buffer.concat(chunks))).toBe(listed!.files[0]!.hash)
+    // the same job through @ocn/client on the requester's API, as an application reads it: following
+    // a settled job yields its record once and ends; the file comes hash-checked
+    const ocn = createOcnClient({ url: node('requester').daemon.apiUrl! })
+    const followed: string[] = []
+    for await (const event of ocn.follow(job2.jobId, { signal: AbortSignal.timeout(30_000) }))
+      followed.push(event.job.state)
+    expect(followed).toEqual(['finalized'])
+    const downloaded = await ocn.download(job2.jobId, 'outputs.safetensors')
+    expect(downloaded).toMatchObject({ verified: true, hash: listed!.files[0]!.hash })
     const verifierJob2 = await jobIn(node('verifier'), job2.jobId, ['finalized'])
     const report2 = (verifierJob2.detail as { report: VerificationReport }).report
     expect(report2.passed).toBe(true)
@@ -194,6 +212,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(price1).toBeGreaterThan(0n)
     // requester: job 1 refunded in full, job 2 paid
     expect(after[addr.requester!]!.token).toBe(before[addr.requester!]!.token - price2)
+    expect((await ocn.balances()).token).toBe(after[addr.requester!]!.token)
     // honest provider: price minus fee, collateral unlocked, stake intact
     expect(after[addr.honest!]!.token).toBe(before[addr.honest!]!.token + price2 - fee2)
     expect(after[addr.honest!]!.staked).toBe(before[addr.honest!]!.staked)

@@ -3,6 +3,7 @@ import { configFlagOptions, configOptions, isNodeError, nodeVersion } from '@ocn
 import type { CliComponents, Command, FlagSpec, FlagValues } from './command.js'
 import { balanceCommand } from './commands/balance.js'
 import { configShowCommand } from './commands/config-show.js'
+import { consoleCommand } from './commands/console.js'
 import { datanetCommands } from './commands/datanet.js'
 import { devnetCommand } from './commands/devnet.js'
 import { govCommands } from './commands/gov.js'
@@ -26,6 +27,7 @@ export const commands: readonly Command[] = [
   initCommand,
   startCommand,
   statusCommand,
+  consoleCommand,
   configShowCommand,
   stakeCommand,
   unstakeCommand,

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { initNodeKeys } from '@ocn/node'
+import { ensureApiToken, initNodeKeys } from '@ocn/node'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { resolvePassphrase } from '../passphrase.js'
@@ -36,9 +36,12 @@ export const initCommand: Command = {
       passphrase,
       force: context.flags.force === true,
     })
+    // The local API's bearer token: the console and clients off loopback need it.
+    const apiToken = await ensureApiToken(config.dataDir)
     return {
       json: {
         dataDir: config.dataDir,
+        apiTokenCreated: apiToken.created,
         address: info.address,
         peerId: info.peerId,
         encrypted: info.encrypted,
@@ -48,6 +51,7 @@ export const initCommand: Command = {
         `Created node keys in ${info.paths.dir}${info.encrypted ? ' (encrypted)' : ''}`,
         `  address  ${info.address}`,
         `  peer id  ${info.peerId}`,
+        `  API token ${apiToken.created ? 'created' : 'kept'} (\`ocn console --print-url\` shows the console's address with it)`,
       ].join('\n'),
     }
   },

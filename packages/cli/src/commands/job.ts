@@ -9,7 +9,16 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join, resolve } from 'node:path'
 import type { JobRecord, JobResults, NodeConfig, SubmitJobRequest } from '@ocn/node'
-import { ApiError, type ApiJson, apiGet, apiPost, apiRoutes, NodeError, readApiRuntimeFile } from '@ocn/node'
+import {
+  ApiError,
+  type ApiJson,
+  apiGet,
+  apiPost,
+  apiRoutes,
+  NodeError,
+  readApiRuntimeFile,
+  readApiToken,
+} from '@ocn/node'
 import { formatEther } from 'viem'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
@@ -367,7 +376,8 @@ export const jobSubmitCommand: Command = {
     const { 'max-price': _jobMaxPrice, ...configFlags } = context.flags
     const { config } = await loadConfigFor({ ...context, flags: configFlags })
     const api = await resolveApiUrl(context, config)
-    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body)
+    const token = await readApiToken(config.dataDir)
+    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, { token })
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
     if (!context.json) context.io.stdout.write(`submitted job ${jobId}\n`)
     const job = await followJob(context, api, jobId, timeoutText)

@@ -1,3 +1,4 @@
+import { consoleDir } from '@ocn/console'
 import {
   createDaemon,
   createNodeComponents,
@@ -42,7 +43,7 @@ export const startCommand: Command = {
       keys,
       faults === undefined ? {} : { providerFaults: faults },
     )
-    const daemon = createDaemon(config, { ...components, logger })
+    const daemon = createDaemon(config, { ...components, logger }, { consoleDir })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {

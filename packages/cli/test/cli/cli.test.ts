@@ -80,6 +80,11 @@ describe('ocn init', () => {
     expect(first.address).toMatch(/^0x[0-9a-fA-F]{40}$/)
     expect(first.peerId).toMatch(/^12D3KooW/)
     expect((await stat(join(dataDir, 'keys'))).mode & 0o777).toBe(0o700)
+    // the API token for the console: created once, shown only with --print-url
+    expect(first.apiTokenCreated).toBe(true)
+    const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim()
+    const shown = await ocn(['console', '--print-url', '--data-dir', dataDir, '--json'])
+    expect(JSON.parse(shown.stdout).url).toBe(`http://127.0.0.1:7410/#token=${token}`)
     expect((await stat(join(dataDir, 'keys', 'evm.key'))).mode & 0o777).toBe(0o600)
 
     const again = await ocn(['init', '--data-dir', dataDir])

@@ -10,6 +10,8 @@ export interface GetApiJsonOptions {
 
 export interface PostApiJsonOptions extends GetApiJsonOptions {
   signal?: AbortSignal
+  /** The node's API token (`<dataDir>/api-token`): a node that has one takes no POST without it. */
+  token?: string | undefined
 }
 
 interface ApiErrorBody {
@@ -24,6 +26,7 @@ interface ApiCall {
   timeoutMs: number
   maxBytes: number
   signal?: AbortSignal | undefined
+  token?: string | undefined
   unreachableHint: string
   /** how an error answer (status >= 400) becomes the ApiError the CLI reports */
   errorFor: (status: number, error: ApiErrorBody | undefined) => ApiError
@@ -36,6 +39,7 @@ interface ApiCall {
 function callApi<T>(baseUrl: string, path: string, call: ApiCall): Promise<T> {
   const url = new URL(path, baseUrl)
   const headers: Record<string, string | number> = { accept: 'application/json' }
+  if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`
   if (call.payload !== undefined) {
     headers['content-type'] = 'application/json'
     headers['content-length'] = Buffer.byteLength(call.payload)
@@ -139,6 +143,7 @@ export function postApiJson<T>(
     timeoutMs: options.timeoutMs ?? 60_000,
     maxBytes: options.maxBytes ?? 1024 * 1024,
     signal: options.signal,
+    token: options.token,
     unreachableHint: 'is the daemon running?',
     errorFor: (status, error) => {
       const code =

@@ -6,7 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/logger.js'
 import { withTimeout as withDeadline } from '../core/time.js'
 import type { MetricsFactory } from '../metrics/index.js'
+import { checkAccess } from './access.js'
+import { consoleFilePath, readConsoleFile } from './console-files.js'
 import { ApiError } from './errors.js'
+import { createEventStreams } from './events.js'
 import { createRouteHandlers } from './handlers.js'
 import { hostWithoutPort, loopbackHosts, type RouteResult, readBody, sendError, sendResult } from './http.js'
 import type { ApiProviders } from './interface.js'
@@ -36,7 +39,8 @@ export function createRequestDispatch(
   components: { providers: ApiProviders; logger: Logger; metrics?: MetricsFactory | undefined },
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   const { logger } = components
-  const handlers = createRouteHandlers(components.providers, options)
+  const streams = createEventStreams(options, components.providers.onJobWritten)
+  const handlers = createRouteHandlers(components.providers, options, streams)
   const observe = requestMetrics(components.metrics)
   const guardHost = loopbackHosts.has(options.host)
 
@@ -59,7 +63,7 @@ export function createRequestDispatch(
       response.setHeader('allow', 'GET, HEAD')
       throw new ApiError(
         'API_METHOD_NOT_ALLOWED',
-        `method ${request.method} is not allowed; only POST /jobs changes anything`,
+        `method ${request.method} is not allowed; only POST /jobs, /stake and /unstake change anything`,
       )
     }
     if (guardHost) {
@@ -76,6 +80,12 @@ export function createRequestDispatch(
     match: ApiRouteMatch | undefined,
     url: URL,
   ): Promise<RouteResult> {
+    if (match === undefined && request.method !== 'POST') {
+      // The console's files are public (the token is never in them); the API behind them is not.
+      const file = consoleFilePath(url.pathname)
+      if (file !== undefined) return readConsoleFile(options.consoleDir, file)
+    }
+    checkAccess(request, { host: options.host, token: options.token, stateChange: request.method === 'POST' })
     const run = (found: ApiRouteMatch) => (signal: AbortSignal) =>
       handlers[found.name]({ params: found.params, query: url.searchParams, request, signal })
     // A POST handler reads its own (larger) body, within the longer time a submission has.
@@ -96,6 +106,7 @@ export function createRequestDispatch(
       const url = new URL(request.url ?? '/', 'http://api.invalid')
       match ??= matchApiRoute('GET', url.pathname)
       if (match !== undefined) routeName = apiRoutes[match.name].label
+      else if (consoleFilePath(url.pathname) !== undefined) routeName = 'console'
       await sendResult(response, await answer(request, match, url), head)
     } catch (cause) {
       const error =

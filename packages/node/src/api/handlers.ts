@@ -4,8 +4,9 @@ import { nodeRoles } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { isJobState } from '../state/job-state.js'
 import { ApiError } from './errors.js'
-import { hostWithoutPort, loopbackHosts, type RouteResult, readBody } from './http.js'
-import type { ApiJobQuery, ApiProviders, CallOptions } from './interface.js'
+import type { createEventStreams } from './events.js'
+import { type RouteResult, readBody } from './http.js'
+import type { ApiJobQuery, ApiProviders, CallOptions, StakeRequest } from './interface.js'
 import type { ApiRouteName } from './routes.js'
 import { parseSubmitJobBody } from './submit-body.js'
 
@@ -74,29 +75,43 @@ function resultFileName(name: string | undefined): string {
   return name
 }
 
+/**
+ * A POST's JSON body. A JSON content type makes a browser preflight a cross-origin POST,
+ * which this API never approves; access.ts refuses a cross-origin one that comes anyway.
+ */
+async function readJsonBody(request: IncomingMessage, limit: number, route: string): Promise<unknown> {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/json')
+    throw new ApiError(
+      'API_UNSUPPORTED_MEDIA_TYPE',
+      `${route} takes a JSON body (content-type application/json)`,
+    )
+  const bytes = await readBody(request, limit)
+  try {
+    return JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new ApiError('API_BAD_REQUEST', 'the body is not valid JSON')
+  }
+}
+
+/** `{ "amount": "<OPEN base units>" }`, nothing else. */
+function parseStakeBody(body: unknown): StakeRequest {
+  const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
+  const keys = Object.keys(raw)
+  if (keys.length !== 1 || typeof raw.amount !== 'string' || !/^[1-9]\d{0,77}$/.test(raw.amount))
+    throw new ApiError(
+      'API_BAD_REQUEST',
+      'the body must be { "amount": "<positive integer in OPEN base units, as a string>" }',
+    )
+  return { amount: BigInt(raw.amount) }
+}
+
 async function submitJob(
   providers: ApiProviders,
   maxJobBodyBytes: number,
   { request, signal }: RouteInput,
 ): Promise<RouteResult> {
-  // A JSON content type makes a browser preflight a cross-origin POST, which this API never
-  // approves: a web page cannot submit jobs (and spend the node's money) through it.
-  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type !== 'application/json')
-    throw new ApiError(
-      'API_UNSUPPORTED_MEDIA_TYPE',
-      'POST /jobs takes a JSON body (content-type application/json)',
-    )
-  const origin = request.headers.origin
-  if (origin !== undefined && !loopbackHosts.has(hostWithoutPort(origin.replace(/^https?:\/\//, ''))))
-    throw new ApiError('API_FORBIDDEN_HOST', 'requests from web pages are refused')
-  const bytes = await readBody(request, maxJobBodyBytes)
-  let body: unknown
-  try {
-    body = JSON.parse(bytes.toString('utf8'))
-  } catch {
-    throw new ApiError('API_BAD_REQUEST', 'the body is not valid JSON')
-  }
+  const body = await readJsonBody(request, maxJobBodyBytes, 'POST /jobs')
   const params = await parseSubmitJobBody(body)
   if (providers.submitJob === undefined)
     throw new ApiError(
@@ -126,10 +141,41 @@ function json(body: unknown): RouteResult {
 /** The handlers of every route; a route without one does not compile. */
 export function createRouteHandlers(
   providers: ApiProviders,
-  options: { maxJobBodyBytes: number },
+  options: { maxJobBodyBytes: number; maxBodyBytes: number },
+  streams: ReturnType<typeof createEventStreams>,
 ): Record<ApiRouteName, RouteHandler> {
   const call = (signal: AbortSignal): CallOptions => ({ signal })
+  const staking =
+    (action: 'stake' | 'unstake') =>
+    async ({ request, signal }: RouteInput): Promise<RouteResult> => {
+      const body = parseStakeBody(await readJsonBody(request, options.maxBodyBytes, `POST /${action}`))
+      const run = providers[action]
+      if (run === undefined) unavailable('staking calls')
+      try {
+        return json(await run(body, call(signal)))
+      } catch (cause) {
+        // The node refused (too little OPEN, stake locked): the client learns the node's code.
+        if (cause instanceof NodeError && !(cause instanceof ApiError))
+          throw new ApiError('API_REFUSED', cause.shortMessage, { details: cause.code, cause })
+        throw cause
+      }
+    }
   return {
+    events: async ({ query, request }) => {
+      const id = query.get('jobId')
+      if (id !== null && !JOB_ID.test(id)) throw new ApiError('API_BAD_REQUEST', 'jobId is not a job id')
+      // The stream ends when the client's connection closes.
+      const controller = new AbortController()
+      const socket = request.socket
+      const onClose = () => controller.abort()
+      socket.once('close', onClose)
+      const body = streams.open(id === null ? {} : { jobId: id }, controller.signal, () =>
+        socket.off('close', onClose),
+      )
+      return { kind: 'stream', contentType: 'text/event-stream; charset=utf-8', body }
+    },
+    stake: staking('stake'),
+    unstake: staking('unstake'),
     status: async ({ signal }) => json(await providers.status(call(signal))),
     peers: async ({ signal }) => {
       if (providers.peers === undefined) unavailable('peers')

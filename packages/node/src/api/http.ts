@@ -1,6 +1,5 @@
 /** The node:http plumbing of the local API: host checks, bounded body reads, answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { toPublicJson } from '../state/codec.js'
 import { ApiError } from './errors.js'
 
 /** What a route handler answers; the server writes it out. */
@@ -8,6 +7,22 @@ export type RouteResult =
   | { kind: 'json'; body: unknown }
   | { kind: 'text'; contentType: string; body: string }
   | { kind: 'stream'; contentType: string; body: AsyncIterable<Uint8Array> }
+  | { kind: 'file'; contentType: string; body: Buffer }
+
+/**
+ * Record fields the API never serves: the salts of sealed court commitments (a challenge's
+ * index, a juror's vote) stay on the node until it reveals them itself, so neither a
+ * client nor the console page can learn a vote early.
+ */
+const SECRET_FIELDS = new Set(['salt'])
+
+/** JSON as the API answers it: bigints as decimal strings, secret fields left out. */
+export function apiJson(value: unknown): string {
+  return JSON.stringify(value, (key, item: unknown) => {
+    if (SECRET_FIELDS.has(key)) return undefined
+    return typeof item === 'bigint' ? item.toString() : item
+  })
+}
 
 export const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
@@ -59,6 +74,24 @@ export function send(
   response.end(head ? undefined : body)
 }
 
+/**
+ * A console file: the page may load only what the node serves itself (no CDN, no inline
+ * script), and may not be framed by another site.
+ */
+function sendFile(response: ServerResponse, contentType: string, body: Buffer, head: boolean): void {
+  response.writeHead(200, {
+    'content-type': contentType,
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy':
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+  })
+  response.end(head ? undefined : body)
+}
+
 /** Streams a result file with backpressure; an error midway cuts the connection (the client sees a short body). */
 async function sendStream(
   response: ServerResponse,
@@ -76,7 +109,18 @@ async function sendStream(
     return
   }
   for await (const chunk of body) {
-    if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve))
+    // A client that went away ends the loop (and so the source, through its return()).
+    if (response.destroyed) break
+    if (!response.write(chunk))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off('drain', done)
+          response.off('close', done)
+          resolve()
+        }
+        response.once('drain', done)
+        response.once('close', done)
+      })
   }
   response.end()
 }
@@ -87,8 +131,9 @@ export async function sendResult(
   head: boolean,
 ): Promise<void> {
   if (result.kind === 'json')
-    send(response, 200, 'application/json; charset=utf-8', toPublicJson(result.body), head)
+    send(response, 200, 'application/json; charset=utf-8', apiJson(result.body), head)
   else if (result.kind === 'text') send(response, 200, result.contentType, result.body, head)
+  else if (result.kind === 'file') sendFile(response, result.contentType, result.body, head)
   else await sendStream(response, result.contentType, result.body, head)
 }
 
@@ -96,12 +141,14 @@ export async function sendResult(
 export function sendError(response: ServerResponse, error: ApiError, head: boolean): void {
   if (error.code === 'API_PAYLOAD_TOO_LARGE' && !response.headersSent)
     response.setHeader('connection', 'close')
-  const body = toPublicJson({
+  const body = apiJson({
     error: {
       code: error.code,
       message: error.shortMessage,
       // the requester's own code for a rejected job (EXECUTOR_FORMAT_INVALID, ...)
-      ...(error.code === 'API_JOB_REJECTED' && error.details !== undefined ? { reason: error.details } : {}),
+      ...((error.code === 'API_JOB_REJECTED' || error.code === 'API_REFUSED') && error.details !== undefined
+        ? { reason: error.details }
+        : {}),
     },
   })
   if (!response.headersSent) send(response, error.status, 'application/json; charset=utf-8', body, head)

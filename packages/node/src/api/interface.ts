@@ -96,6 +96,16 @@ export interface JobResults {
   files: JobResultFile[]
 }
 
+/** The body of `POST /stake` and `POST /unstake`: an amount in OPEN base units. */
+export interface StakeRequest {
+  amount: bigint
+}
+
+export interface StakeResult {
+  transaction: string
+  balances: Balances
+}
+
 export interface CallOptions {
   signal: AbortSignal
 }
@@ -118,6 +128,12 @@ export interface ApiProviders {
   submitJob?(request: SubmitJobRequest, options: CallOptions): Promise<{ jobId: string }>
   /** The result files of a job; undefined when the job is unknown. */
   jobResults?(id: string, options: CallOptions): Promise<JobResults | undefined>
+  /** Calls `listener` with each job record the node writes; returns the unsubscribe (`GET /events`). */
+  onJobWritten?(listener: (job: JobRecord) => void): () => void
+  /** Present when the node holds its keys and a chain: stakes OPEN from the node account. */
+  stake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
+  /** Starts unbonding staked OPEN. */
+  unstake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** The bytes of one result file; undefined when the job or file is unknown. */
   openJobResult?(
     id: string,

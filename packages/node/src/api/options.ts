@@ -16,6 +16,17 @@ export interface ApiServerOptions {
   handlerTimeoutMs?: number
   /** Time `POST /jobs` has: the requester hashes and stores the job's files before offering it. */
   submitTimeoutMs?: number
+  /**
+   * The bearer token (`ocn init` writes it to `<dataDir>/api-token`). Required to bind a
+   * non-loopback host; when set, every POST needs it. Empty: no token.
+   */
+  token?: string
+  /** The built console (@ocn/console's dist folder) served at `/`; empty serves none. */
+  consoleDir?: string
+  maxEventStreams?: number
+  eventStreamMaxMs?: number
+  eventQueueLimit?: number
+  eventHeartbeatMs?: number
 }
 
 export const defaultApiServerOptions = {
@@ -30,4 +41,10 @@ export const defaultApiServerOptions = {
   keepAliveTimeoutMs: 5_000,
   handlerTimeoutMs: 10_000,
   submitTimeoutMs: 60_000,
+  token: '',
+  consoleDir: '',
+  maxEventStreams: 32,
+  eventStreamMaxMs: 30 * 60_000,
+  eventQueueLimit: 1_000,
+  eventHeartbeatMs: 15_000,
 } as const satisfies Required<ApiServerOptions>

@@ -11,6 +11,8 @@ import type {
   NodeStatus,
   OfferSummary,
   PeerSummary,
+  StakeRequest,
+  StakeResult,
   SubmitJobRequest,
 } from './interface.js'
 
@@ -24,7 +26,7 @@ export type ApiJson<T> = T extends bigint
       : T
 
 /** How a route answers: a JSON document, a text document, or a stream of bytes. */
-export type ApiRouteFormat = 'json' | 'text' | 'bytes'
+export type ApiRouteFormat = 'json' | 'text' | 'bytes' | 'events'
 
 export interface ApiRoute<
   Params extends Record<string, string> = Record<never, string>,
@@ -87,6 +89,24 @@ export const apiRoutes = {
     'GET',
     '/metrics',
     'text',
+  ),
+  /** Server-sent events: `job` (a job record each time the node writes it), `ready`, `end`. */
+  events: defineRoute<
+    AsyncIterable<Uint8Array>,
+    Record<never, string>,
+    { jobId?: string },
+    undefined,
+    'events'
+  >('GET', '/events', 'events'),
+  stake: defineRoute<StakeResult, Record<never, string>, Record<never, string>, StakeRequest>(
+    'POST',
+    '/stake',
+    'json',
+  ),
+  unstake: defineRoute<StakeResult, Record<never, string>, Record<never, string>, StakeRequest>(
+    'POST',
+    '/unstake',
+    'json',
   ),
   job: defineRoute<JobRecord, { id: string }>('GET', '/jobs/:id', 'json'),
   jobResults: defineRoute<JobResults, { id: string }>('GET', '/jobs/:id/results', 'json'),

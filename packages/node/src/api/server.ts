@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../core/logger.js'
 import type { MetricsFactory } from '../metrics/index.js'
+import { checkBinding } from './access.js'
 import { createRequestDispatch } from './dispatch.js'
 import { ApiError } from './errors.js'
 import type { ApiProviders } from './interface.js'
@@ -22,7 +23,8 @@ export interface ApiServer {
 }
 
 /**
- * The local HTTP API on node:http. Read-only (GET/HEAD) but for `POST /jobs`, JSON with
+ * The local HTTP API on node:http. Read-only (GET/HEAD) but for `POST /jobs`, `/stake` and
+ * `/unstake`; the web console's files at `/`; job events at `/events`. JSON with
  * bigints as decimal strings, errors as `{ "error": { "code", "message" } }`. It binds to
  * loopback by default and then also checks the Host header, so a web page cannot reach it
  * by DNS rebinding.
@@ -46,6 +48,7 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
 
     async start() {
       if (server !== undefined) return
+      checkBinding(options.host, options.token)
       const instance = createServer(
         { maxHeaderSize: options.maxHeaderBytes, requestTimeout: options.requestTimeoutMs },
         (request, response) => {

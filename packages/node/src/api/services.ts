@@ -20,6 +20,10 @@ export interface ChainService extends Startable {
   chainId(): Promise<number>
   blockNumber(): Promise<bigint>
   balances(address: string): Promise<Balances>
+  /** Stakes OPEN from the node account (approve + stake); the transaction's hash. */
+  stake?(amount: bigint): Promise<string>
+  /** Starts unbonding free stake; the transaction's hash. */
+  unstake?(amount: bigint): Promise<string>
 }
 
 /** The execution back-end (ONNX Runtime workers). */

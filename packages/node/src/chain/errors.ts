@@ -8,6 +8,7 @@ export type ChainServiceErrorCode =
   | 'CHAIN_NOT_STARTED'
   | 'CHAIN_NO_MODEL_REGISTRY'
   | 'CHAIN_TIMEOUT'
+  | 'CHAIN_INSUFFICIENT_FUNDS'
 
 /** The daemon's chain service could not do what it was asked (deployment, RPC endpoint). */
 export class ChainServiceError extends NodeError<ChainServiceErrorCode> {

@@ -27,6 +27,7 @@ import { ProtocolEventFeed, type ProtocolEventListener } from './events.js'
 import type { ModelStatusCache, ModelStatusReadOptions } from './models.js'
 import { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
 import { createRegistryStatusCache, readBalances, readBlockHash, readChainTime } from './reads.js'
+import { stakeFromNode, unstakeFromNode } from './staking.js'
 
 export type { OcnChainClient } from './client.js'
 export { loadDeploymentFile } from './deployment.js'
@@ -52,6 +53,8 @@ export interface OcnChainService extends ChainService {
   readonly deployment: Deployment
   readonly domain: MarketDomain
   readonly options: ChainServiceOptions
+  stake(amount: bigint): Promise<string>
+  unstake(amount: bigint): Promise<string>
   /** latest block timestamp (unix seconds): the clock the contracts judge deadlines by */
   chainTime(): Promise<bigint>
   blockHash(blockNumber: bigint): Promise<Hash | undefined>
@@ -121,6 +124,8 @@ export function createChainService(
     events.pollContinuously()
   }
 
+  const serialize = createSerialQueue()
+  const staking = () => ({ client: need(client), deployment: need(deployment), serialize })
   return {
     rpcUrl: init.rpcUrl,
     options,
@@ -146,7 +151,9 @@ export function createChainService(
     balances: async (address) => readBalances(need(client), need(deployment), address),
     onEvents: (listener) => events.subscribe(listener),
     poll: () => events.poll(),
-    serialize: createSerialQueue(),
+    serialize,
+    stake: (amount) => stakeFromNode(staking(), amount),
+    unstake: (amount) => unstakeFromNode(staking(), amount),
     async modelStatus(modelHash, readOptions) {
       models ??= createRegistryStatusCache(need(client), need(deployment), options)
       return models.status(modelHash, readOptions)

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { ApiProviders } from '../api/interface.js'
 import { type ApiServer, createApiServer } from '../api/server.js'
 import type { ChainService, ExecutorService, P2PService, RoleService } from '../api/services.js'
+import { readApiToken } from '../api/token.js'
 import type { NodeConfig } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { createLogger, type Logger } from '../core/logger.js'
@@ -67,9 +68,13 @@ async function startApi(
   config: NodeConfig,
   parts: { providers: ApiProviders; logger: Logger; metrics: MetricsFactory; stack: PartStack },
   startedAt: number,
+  options: DaemonOptions,
 ): Promise<ApiServer> {
+  // The token `ocn init` wrote, if any: POSTs then need it, and a non-loopback host needs it.
+  const token = (await readApiToken(config.dataDir)) ?? ''
+  const consoleDir = options.consoleDir ?? defaultDaemonOptions.consoleDir
   const server = createApiServer(
-    { host: config.api.host, port: config.api.port },
+    { host: config.api.host, port: config.api.port, token, consoleDir },
     { providers: parts.providers, logger: parts.logger.child({ component: 'api' }), metrics: parts.metrics },
   )
   await parts.stack.start('api', server)
@@ -123,7 +128,8 @@ export function createDaemon(
         services = await components.node.compose({ logger, metrics, state, start: stack.start })
       }
       addServiceProviders(providers, services, keys)
-      if (config.api.enabled) api = await startApi(config, { providers, logger, metrics, stack }, startedAt)
+      if (config.api.enabled)
+        api = await startApi(config, { providers, logger, metrics, stack }, startedAt, options)
       startTime.set(startedAt / 1000)
       status = 'running'
       logger.info({ roles: config.roles, api: api?.url, dataDir: config.dataDir }, 'node started')

@@ -102,6 +102,7 @@ export function createApiProviders(parts: DaemonParts, view: DaemonView): ApiPro
     jobs: (query) => state.listJobs(query),
     job: (id) => state.getJob(id),
     bids: (query) => state.listBids(query.jobId),
+    onJobWritten: (listener) => state.onJobWritten(listener),
     async metrics() {
       return renderMetrics(registry)
     },
@@ -131,6 +132,14 @@ export function addServiceProviders(
   if (chain !== undefined && keys !== undefined) {
     const address = keys.info.address
     providers.balances = () => chain.balances(address)
+    for (const action of ['stake', 'unstake'] as const) {
+      const send = chain[action]?.bind(chain)
+      if (send === undefined) continue
+      providers[action] = async ({ amount }) => {
+        const transaction = await send(amount)
+        return { transaction, balances: await chain.balances(address) }
+      }
+    }
   }
   if (p2p !== undefined) providers.peers = () => p2p.peers()
 }

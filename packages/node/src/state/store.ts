@@ -52,6 +52,11 @@ export interface StateStore {
   setChainCursor(cursor: ChainCursor): Promise<void>
   /** Raw atomic write of several records; no transition checks (for imports and repairs). */
   write(write: StateWrite): Promise<void>
+  /**
+   * Calls `listener` with each job record once it is durably written (created, moved,
+   * patched): the API's event stream follows jobs through it. Returns the unsubscribe.
+   */
+  onJobWritten(listener: (job: JobRecord) => void): () => void
 }
 
 export function createStateStore(options: StateStoreOptions): StateStore {
@@ -59,7 +64,18 @@ export function createStateStore(options: StateStoreOptions): StateStore {
   const maxListSize = options.maxListSize ?? defaultStateStoreOptions.maxListSize
   const database = new StateDatabase(options.path, sync)
   const locks = new JobLocks()
-  const commit = (write: StateWrite) => database.commit(write)
+  const listeners = new Set<(job: JobRecord) => void>()
+  const commit = async (write: StateWrite) => {
+    await database.commit(write)
+    for (const job of write.jobs ?? []) {
+      for (const listener of listeners) {
+        // A listener (an API event stream) must never fail the write that already happened.
+        try {
+          listener(job)
+        } catch {}
+      }
+    }
+  }
   const getJob = (id: string) => database.getJob(id)
 
   async function requireJob(id: string): Promise<JobRecord> {
@@ -130,5 +146,9 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     getChainCursor: () => database.getChainCursor(),
     setChainCursor: (cursor) => commit({ cursor }),
     write: commit,
+    onJobWritten(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
   }
 }

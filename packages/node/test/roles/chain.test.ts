@@ -8,14 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   approveModel,
-  approveToken,
   type Deployment,
   type DevChain,
   deployProtocol,
   type ProtocolEvent,
   proposeModel,
   revokeModel,
-  stake,
   startDevChain,
   transferToken,
   writeDeploymentFile,
@@ -68,18 +66,18 @@ describe('chain service', () => {
     service.onEvents((events) => void seen.push(...events))
     await service.start()
     expect(await service.chainId()).toBe(31337)
-    const { addresses } = service.deployment
-    await approveToken(service.client, {
-      token: addresses.token,
-      spender: addresses.stakeManager,
-      amount: parseEther('20'),
+    // staking as the API's POST /stake does it: approve + stake through the transaction queue
+    await expect(service.stake(parseEther('51'))).rejects.toMatchObject({ code: 'CHAIN_INSUFFICIENT_FUNDS' })
+    expect(await service.stake(parseEther('25'))).toMatch(/^0x[0-9a-f]{64}$/)
+    await expect(service.unstake(parseEther('26'))).rejects.toMatchObject({
+      code: 'CHAIN_INSUFFICIENT_FUNDS',
     })
-    await stake(service.client, { stakeManager: addresses.stakeManager, amount: parseEther('20') })
+    expect(await service.unstake(parseEther('5'))).toMatch(/^0x[0-9a-f]{64}$/)
     await service.poll()
     const staked = seen.filter((e) => e.eventName === 'Staked')
     expect(staked).toHaveLength(1)
     const balances = await service.balances(account.address)
-    expect(balances).toMatchObject({ token: parseEther('30'), staked: parseEther('20'), locked: 0n })
+    expect(balances).toMatchObject({ token: parseEther('25'), staked: parseEther('20'), locked: 0n })
     await service.stop()
     const cursor = await state.getChainCursor()
     expect(cursor?.blockNumber).toBe(await service.blockNumber())

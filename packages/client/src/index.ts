@@ -1,0 +1,18 @@
+export {
+  createOcnClient,
+  type DownloadOptions,
+  type FollowOptions,
+  type OcnClient,
+  type OcnClientOptions,
+  sha256Hex,
+} from './client.js'
+export {
+  ClientError,
+  type ClientErrorCode,
+  isOcnClientError,
+  NodeApiError,
+  OcnClientError,
+  type OcnClientErrorOptions,
+} from './errors.js'
+export type { CallOptions } from './http.js'
+export * from './types.js'

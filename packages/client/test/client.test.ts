@@ -1,0 +1,187 @@
+/**
+ * @ocn/client against a real node API server (@ocn/node's createApiServer over a real
+ * state store), with no devnet: every call, typed errors, following a job to settlement,
+ * cancellation, and hash-checked downloads. Staking answers from a stand-in provider
+ * behind the same ApiProviders interface (the chain part is the devnet's to test).
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type ApiProviders,
+  type ApiServer,
+  createApiServer,
+  createSilentLogger,
+  createStateStore,
+  type StateStore,
+} from '@ocn/node'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ClientError, createOcnClient, type JobEvent, NodeApiError } from '../src/index.js'
+
+const TOKEN = 't'.repeat(43)
+const OUTPUT = new TextEncoder().encode('the outputs of job 0xaa01')
+const sha256 = (bytes: Uint8Array) => `0x${createHash('sha256').update(bytes).digest('hex')}`
+
+let dir: string
+let store: StateStore
+let server: ApiServer
+let announcedHash: string
+let staked: bigint[]
+
+function providers(state: StateStore): ApiProviders {
+  return {
+    status: async () => ({
+      version: 't',
+      roles: ['requester'],
+      startedAt: 1,
+      uptimeMs: 2,
+      services: {},
+      jobs: {},
+    }),
+    jobs: (query) => state.listJobs(query),
+    job: (id) => state.getJob(id),
+    bids: (query) => state.listBids(query.jobId),
+    onJobWritten: (listener) => state.onJobWritten(listener),
+    balances: async () => ({ address: '0xab', native: 10n ** 18n, token: 2n ** 70n, staked: 5n, locked: 1n }),
+    jobResults: async (id) =>
+      id === '0xaa01'
+        ? {
+            jobId: id,
+            state: 'finalized',
+            files: [{ name: 'outputs.safetensors', bytes: OUTPUT.length, hash: announcedHash }],
+          }
+        : undefined,
+    openJobResult: async (id, name) =>
+      id === '0xaa01' && name === 'outputs.safetensors'
+        ? (async function* () {
+            yield OUTPUT
+          })()
+        : undefined,
+    stake: async ({ amount }) => {
+      staked.push(amount)
+      return {
+        transaction: '0xfeed',
+        balances: { address: '0xab', native: 1n, token: 0n, staked: amount, locked: 0n },
+      }
+    },
+  }
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ocn-client-'))
+  store = createStateStore({ path: join(dir, 'state'), sync: false })
+  await store.open()
+  announcedHash = sha256(OUTPUT)
+  staked = []
+  await store.createJob({
+    id: '0xaa01',
+    role: 'requester',
+    state: 'offered',
+    kind: 'inference',
+    verification: 'replay',
+    maxPrice: 2n ** 80n,
+  })
+  server = createApiServer(
+    { port: 0, token: TOKEN },
+    { providers: providers(store), logger: createSilentLogger() },
+  )
+  await server.start()
+})
+
+afterEach(async () => {
+  await server.stop()
+  await store.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('@ocn/client', () => {
+  it('reads status, jobs, a job, bids and balances (bigints as bigints)', async () => {
+    const client = createOcnClient({ url: server.url! })
+    expect((await client.status()).roles).toEqual(['requester'])
+    const jobs = await client.jobs({ role: 'requester' })
+    expect(jobs.map((job) => job.id)).toEqual(['0xaa01'])
+    expect((await client.job('0xaa01')).maxPrice).toBe((2n ** 80n).toString())
+    expect(await client.bids('0xaa01')).toEqual([])
+    const balances = await client.balances()
+    expect(balances.token).toBe(2n ** 70n)
+    expect(balances.locked).toBe(1n)
+  })
+
+  it('throws typed errors: bad input before sending, the node code, an unreachable node', async () => {
+    const client = createOcnClient({ url: server.url! })
+    expect(() => client.job('../status')).toThrow(ClientError)
+    const missing = await client.job('0x99').catch((error: unknown) => error)
+    expect(missing).toBeInstanceOf(NodeApiError)
+    expect(missing).toMatchObject({ code: 'API_NOT_FOUND', status: 404, shortMessage: 'unknown job 0x99' })
+    const peers = await client.peers().catch((error: unknown) => error)
+    expect(peers).toMatchObject({ code: 'API_SERVICE_UNAVAILABLE', status: 503 })
+    const closed = createOcnClient({ url: 'http://127.0.0.1:9', timeoutMs: 2_000 })
+    await expect(closed.status()).rejects.toMatchObject({ code: 'CLIENT_UNREACHABLE' })
+    await expect(client.stake(0n)).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
+  })
+
+  it('stakes with the token, and the node refuses a POST without it', async () => {
+    const anonymous = createOcnClient({ url: server.url! })
+    await expect(anonymous.stake(5n)).rejects.toMatchObject({ code: 'API_UNAUTHORIZED', status: 401 })
+    const client = createOcnClient({ url: server.url!, token: TOKEN })
+    const result = await client.stake(12n)
+    expect(result).toMatchObject({ transaction: '0xfeed' })
+    expect(result.balances.staked).toBe(12n)
+    expect(staked).toEqual([12n])
+    await expect(
+      client.submit({ kind: 'inference', modelPath: '/no/such/model.onnx', inputsPath: '/no/such/inputs' }),
+    ).rejects.toMatchObject({ code: 'API_BAD_REQUEST' })
+  })
+
+  it('follows a job through its lifecycle and ends at settlement', async () => {
+    const client = createOcnClient({ url: server.url! })
+    const seen: JobEvent[] = []
+    const following = (async () => {
+      for await (const event of client.follow('0xaa01')) seen.push(event)
+    })()
+    // the follower has its snapshot once it has seen one event
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    for (const state of ['awarded', 'executing', 'committed', 'finalized'] as const) {
+      await store.transitionJob('0xaa01', state)
+    }
+    await following
+    expect(seen.map((event) => event.job.state)).toEqual([
+      'offered',
+      'awarded',
+      'executing',
+      'committed',
+      'finalized',
+    ])
+    expect(seen[0]!.type).toBe('snapshot')
+    expect(seen[4]).toMatchObject({ type: 'update', previous: 'committed' })
+  })
+
+  it('stops following when its AbortSignal aborts', async () => {
+    const client = createOcnClient({ url: server.url! })
+    const controller = new AbortController()
+    const seen: string[] = []
+    const following = (async () => {
+      for await (const event of client.follow('0xaa01', { signal: controller.signal })) {
+        seen.push(event.job.state)
+        controller.abort()
+      }
+    })()
+    await expect(following).rejects.toMatchObject({ code: 'CLIENT_ABORTED' })
+    expect(seen).toEqual(['offered'])
+  })
+
+  it('downloads a result file and checks its hash', async () => {
+    const client = createOcnClient({ url: server.url! })
+    const file = await client.download('0xaa01', 'outputs.safetensors')
+    expect(file.verified).toBe(true)
+    expect(new TextDecoder().decode(file.bytes)).toBe('the outputs of job 0xaa01')
+    announcedHash = `0x${'00'.repeat(32)}`
+    await expect(client.download('0xaa01', 'outputs.safetensors')).rejects.toMatchObject({
+      code: 'CLIENT_HASH_MISMATCH',
+    })
+    await expect(client.download('0xaa01', 'missing.bin')).rejects.toMatchObject({
+      code: 'CLIENT_INVALID_INPUT',
+    })
+  })
+})

@@ -1,0 +1,180 @@
+/** The requester's view: submit a job, follow each job's lifecycle, download checked results. */
+import type { Bid, Job, JobKind, JobResults, VerificationMode } from '@ocn/client'
+import { useEffect, useState } from 'preact/hooks'
+import { formatOpen, formatTime, parseOpen, shortId } from '../format.js'
+import type { Session } from '../session.js'
+import { JobTable, Problem, TokenNotice, type ViewProps } from './common.js'
+
+function describe(error: unknown): string {
+  const coded = error as { code?: string; shortMessage?: string; message?: string }
+  return `${coded.code ?? 'ERROR'}: ${coded.shortMessage ?? coded.message ?? String(error)}`
+}
+
+function SubmitForm({ session }: { session: Session }) {
+  const [kind, setKind] = useState<JobKind>('inference')
+  const [message, setMessage] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const onSubmit = async (event: Event) => {
+    event.preventDefault()
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const text = (name: string) => String(form.get(name) ?? '').trim()
+    const price = text('maxPrice')
+    const maxPrice = price === '' ? undefined : parseOpen(price)
+    if (price !== '' && maxPrice === undefined) return setMessage('the price is an amount of OPEN, e.g. 1.5')
+    const common = {
+      modelPath: text('modelPath'),
+      inputsPath: text('inputsPath'),
+      verification: text('verification') as VerificationMode,
+      ...(maxPrice === undefined ? {} : { maxPrice }),
+    }
+    setBusy(true)
+    try {
+      const { jobId } = await session.client.submit(
+        kind === 'training'
+          ? { ...common, kind, trainingSpecPath: text('trainingSpecPath') }
+          : { ...common, kind },
+      )
+      setMessage(`submitted job ${jobId}`)
+    } catch (error) {
+      setMessage(describe(error))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <form class="card" onSubmit={onSubmit} data-testid="submit-form">
+      <h2>Submit a job</h2>
+      <TokenNotice session={session} />
+      <label>
+        model (path on the node)
+        <input name="modelPath" required placeholder="/data/model.onnx" />
+      </label>
+      <label>
+        inputs (path on the node)
+        <input name="inputsPath" required placeholder="/data/inputs.safetensors" />
+      </label>
+      <div class="row">
+        <label>
+          kind
+          <select
+            name="kind"
+            value={kind}
+            onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as JobKind)}
+          >
+            <option value="inference">inference</option>
+            <option value="training">training</option>
+          </select>
+        </label>
+        <label>
+          verification
+          <select name="verification">
+            <option value="replay">replay</option>
+            <option value="zk">zk</option>
+          </select>
+        </label>
+        <label>
+          max price (OPEN)
+          <input name="maxPrice" inputMode="decimal" placeholder="node default" />
+        </label>
+      </div>
+      {kind === 'training' && (
+        <label>
+          training spec (path on the node)
+          <input name="trainingSpecPath" required />
+        </label>
+      )}
+      <button type="submit" disabled={busy}>
+        {busy ? 'submitting…' : 'submit'}
+      </button>
+      {message !== undefined && <p class="message">{message}</p>}
+    </form>
+  )
+}
+
+function Timeline({ job, session }: { job: Job; session: Session }) {
+  const [bids, setBids] = useState<Bid[]>([])
+  const [results, setResults] = useState<JobResults>()
+  const [note, setNote] = useState<string>()
+  useEffect(() => {
+    session.client.bids(job.id).then(setBids, () => setBids([]))
+    session.client.results(job.id).then(setResults, () => setResults(undefined))
+  }, [job.id, job.state, session])
+  const download = async (name: string) => {
+    try {
+      const file = await session.client.download(job.id, name)
+      const url = URL.createObjectURL(new Blob([file.bytes]))
+      const link = document.createElement('a')
+      link.href = url
+      link.download = name
+      link.click()
+      URL.revokeObjectURL(url)
+      setNote(`${name}: ${file.bytes.length} bytes, sha-256 ${file.verified ? 'checked' : 'not announced'}`)
+    } catch (error) {
+      setNote(describe(error))
+    }
+  }
+  return (
+    <section class="card" data-testid="timeline">
+      <h2>Job {shortId(job.id)}</h2>
+      <ol class="timeline">
+        {job.history.map((entry) => (
+          <li key={`${entry.state}-${entry.at}`} class={`state ${entry.state}`}>
+            <b>{entry.state}</b> {formatTime(entry.at)} {entry.note === undefined ? '' : `· ${entry.note}`}
+            {entry.txHash !== undefined && <span class="muted"> tx {shortId(entry.txHash)}</span>}
+          </li>
+        ))}
+      </ol>
+      <h3>Bids</h3>
+      {bids.length === 0 ? (
+        <p class="muted">no bids recorded</p>
+      ) : (
+        <ul>
+          {bids.map((bid) => (
+            <li key={bid.bidId}>
+              {shortId(bid.provider)} · {formatOpen(bid.price)} · collateral {formatOpen(bid.collateral)} ·{' '}
+              {bid.status}
+            </li>
+          ))}
+        </ul>
+      )}
+      <h3>Results</h3>
+      {results === undefined || results.files.length === 0 ? (
+        <p class="muted">no result files yet</p>
+      ) : (
+        <ul>
+          {results.files.map((file) => (
+            <li key={file.name}>
+              {file.name} ({file.bytes} bytes){' '}
+              <button type="button" onClick={() => void download(file.name)}>
+                download
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {note !== undefined && <p class="message">{note}</p>}
+    </section>
+  )
+}
+
+export function RequesterView({ data, session }: ViewProps) {
+  const jobs = data.jobs.filter((job) => job.role === 'requester')
+  const [selected, setSelected] = useState<string>()
+  const job = jobs.find((entry) => entry.id === selected) ?? jobs[0]
+  return (
+    <div class="grid">
+      <SubmitForm session={session} />
+      <section class="card wide">
+        <h2>Jobs</h2>
+        <Problem text={data.problems.jobs} />
+        <JobTable
+          jobs={jobs}
+          selected={job?.id}
+          onSelect={setSelected}
+          empty="no jobs submitted from this node"
+        />
+      </section>
+      {job !== undefined && <Timeline job={job} session={session} />}
+    </div>
+  )
+}

@@ -1,0 +1,129 @@
+/**
+ * The console in headless Chromium against a real node API (@ocn/node's server over a real
+ * state store, serving the built console): the page takes the token from its URL fragment,
+ * shows jobs from the node and follows their lifecycle live over the event stream, submits
+ * through the form (its POST is same-origin with the token), and leaves a screenshot in
+ * docs/images/. Chromium is the system's (chromium.js).
+ */
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type ApiServer,
+  createApiServer,
+  createSilentLogger,
+  createStateStore,
+  type StateStore,
+} from '@ocn/node'
+import { type Browser, chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findChromium } from '../chromium.js'
+import { consoleDir } from '../console-dir.js'
+
+const TOKEN = 'c'.repeat(43)
+const SCREENSHOTS = join(import.meta.dirname, '..', '..', '..', 'docs', 'images')
+
+let dir: string
+let store: StateStore
+let server: ApiServer
+let browser: Browser
+
+beforeAll(async () => {
+  if (!existsSync(join(consoleDir, 'index.html')))
+    throw new Error('the console is not built: run `npm run build -w @ocn/console` first')
+  const executablePath = findChromium()
+  dir = await mkdtemp(join(tmpdir(), 'ocn-console-'))
+  store = createStateStore({ path: join(dir, 'state'), sync: false })
+  await store.open()
+  await store.createJob({
+    id: '0xaa01',
+    role: 'requester',
+    state: 'offered',
+    kind: 'inference',
+    verification: 'replay',
+    maxPrice: 3n * 10n ** 18n,
+  })
+  await store.createJob({
+    id: '0xbb02',
+    role: 'provider',
+    state: 'finalized',
+    kind: 'inference',
+    verification: 'replay',
+    price: 2n * 10n ** 18n,
+  })
+  server = createApiServer(
+    { port: 0, token: TOKEN, consoleDir },
+    {
+      providers: {
+        status: async () => ({
+          version: 'test',
+          roles: ['requester', 'provider'],
+          startedAt: Date.now(),
+          uptimeMs: 1,
+          services: { state: 'running' },
+          chain: { rpcUrl: 'http://127.0.0.1:8545', chainId: 31337, blockNumber: 1234n },
+          jobs: {},
+        }),
+        jobs: (query) => store.listJobs(query),
+        job: (id) => store.getJob(id),
+        bids: (query) => store.listBids(query.jobId),
+        onJobWritten: (listener) => store.onJobWritten(listener),
+        balances: async () => ({
+          address: '0x00000000000000000000000000000000000000aa',
+          native: 10n ** 18n,
+          token: 500n * 10n ** 18n,
+          staked: 100n * 10n ** 18n,
+          locked: 2n * 10n ** 18n,
+        }),
+      },
+      logger: createSilentLogger(),
+    },
+  )
+  await server.start()
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] })
+}, 30_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+  await store?.close()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('the console in Chromium', () => {
+  it('shows the node live, follows a job over events, submits through the form', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 720 } })
+    const problems: string[] = []
+    page.on('pageerror', (error) => problems.push(error.message))
+    await page.goto(`${server.url}/#token=${TOKEN}`)
+    await page.getByTestId('stream').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 })
+    // the token left the address bar
+    expect(page.url()).not.toContain('token')
+    await expect(page.getByTestId('chain-block').textContent()).resolves.toBe('block 1234')
+    const row = page.locator('[data-testid="jobs"] tr[data-state]')
+    await row.first().waitFor()
+    expect(await row.first().getAttribute('data-state')).toBe('offered')
+
+    // a write on the node reaches the page through the event stream
+    await store.transitionJob('0xaa01', 'awarded', { patch: { price: 25n * 10n ** 17n } })
+    await page.locator('tr[data-state="awarded"]').waitFor({ timeout: 5_000 })
+    await page.getByText('2.5 OPEN').first().waitFor()
+
+    // the form's POST reaches the node (token, same origin) and its refusal comes back typed
+    await page.locator('input[name="modelPath"]').fill('/no/such/model.onnx')
+    await page.locator('input[name="inputsPath"]').fill('/no/such/inputs.safetensors')
+    await page.getByRole('button', { name: 'submit' }).click()
+    await page.getByText('API_BAD_REQUEST: modelPath: no file at /no/such/model.onnx').waitFor()
+
+    await mkdir(SCREENSHOTS, { recursive: true })
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-requester.png') })
+
+    await page.goto(`${server.url}/#provider`)
+    await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
+    // free stake: staked minus locked, to the base unit
+    await page.getByTestId('stake').getByText('98 OPEN').waitFor()
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-provider.png') })
+    expect(problems).toEqual([])
+  }, 45_000)
+})
