@@ -127,9 +127,14 @@ export async function revealCopy(w, stolen) {
   )
 }
 
-/** What a seated juror does: `vote` (the truth), `lazy` (commits, never reveals), `collude` (not guilty). */
-function ballot(kind, guilty) {
-  if (kind === 'collude') return { choice: CourtVote.notGuilty, reveals: true }
+/**
+ * What a seated juror does: `vote` (the truth), `lazy` (commits, never reveals), `collude`
+ * (acquits, where the colluders hold a majority of this round's seats; the seats are public
+ * once drawn, so a rational group that cannot carry the round votes the truth and keeps its
+ * stake instead of paying the penalty for a lost cause).
+ */
+function ballot(kind, guilty, colludersRule) {
+  if (kind === 'collude' && colludersRule) return { choice: CourtVote.notGuilty, reveals: true }
   const choice = guilty ? CourtVote.guilty : CourtVote.notGuilty
   return { choice, reveals: kind !== 'lazy' }
 }
@@ -138,9 +143,11 @@ function ballot(kind, guilty) {
 async function voteRound(w, ctx, d, guilty) {
   const id = d.disputeId
   const round = await getCourtRound(w.reader, { disputeCourt: w.court, disputeId: id })
+  const colluders = round.jurors.filter((address) => ctx.jurorKind(address) === 'collude').length
+  const colludersRule = colluders * 2 > round.jurors.length
   const seats = round.jurors.map((address) => {
     const wallet = ctx.walletOf(address)
-    const b = ballot(ctx.jurorKind(address), guilty)
+    const b = ballot(ctx.jurorKind(address), guilty, colludersRule)
     ctx.stats.seats.set(address, (ctx.stats.seats.get(address) ?? 0) + 1)
     return { wallet, ...b, salt: freshSalt() }
   })

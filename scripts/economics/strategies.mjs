@@ -13,8 +13,13 @@ const fake = (name, forge) => ({
   detection: convictionRate,
 })
 
-const colluding = (s) => ({
-  name: `colluding jurors s=${s} (of ${JUROR_COUNT}) for a cheater faking 1 leaf`,
+/**
+ * The first s of the pool's equal-stake jurors serve a cheater that forges one leaf: they acquit
+ * wherever they hold a majority of the seats, vote the truth elsewhere, and the cheater appeals
+ * every guilty ruling.
+ */
+const colluding = (s, note = '') => ({
+  name: `colluding jurors s=${s} (of ${JUROR_COUNT}) for a cheater faking 1 leaf${note}`,
   forge: 1,
   cheating: true,
   providerAppeals: true,
@@ -72,7 +77,6 @@ export function strategies() {
     colluding(1),
     colluding(3),
     colluding(5),
-    colluding(6),
     {
       name: 'griefing requester (false challenges, last-second awards)',
       cheating: true,
@@ -81,4 +85,14 @@ export function strategies() {
       detection: (st) => (st.griefAttempts === 0 ? 0 : st.griefCaught / st.griefAttempts),
     },
   ]
+}
+
+/**
+ * Strategies outside the security assumption, measured and reported apart (`outsideAssumption`),
+ * not counted in `cheatingProfitable`: a group holding a majority of all juror stake can rule
+ * anything in a stake-weighted court (the assumption is an honest stake majority; docs/lifecycle.md).
+ */
+export function outsideAssumption() {
+  const majority = Math.floor(JUROR_COUNT / 2) + 1
+  return [colluding(majority, ': a majority of the juror stake')]
 }

@@ -18,7 +18,7 @@ import { readContract } from 'viem/actions'
 
 export const e = parseEther
 const MAX = 2n ** 255n
-/** Jurors in the pool: a first jury of 3 and an appeal jury of 7 can always be seated. */
+/** Jurors in the pool: the deploy.ts default first jury of 5 and its appeal jury of 11 (the whole pool) can always be seated. */
 export const JUROR_COUNT = 11
 export const VERIFIER_COUNT_MAX = 5
 const FUNDING = e('100000')

@@ -123,14 +123,17 @@ export interface CourtParameters {
 /**
  * Devnet defaults (blocks every second): a dispute runs its course in a few minutes. The bond and
  * stake at risk make a false challenge cost 10 + 25 OPEN; a juror risks 10 of its 100 OPEN per
- * seat; a fifth of the penalty of a convicted provider pays the jury.
+ * seat; a fifth of the penalty of a convicted provider pays the jury. A first jury of 5 makes the
+ * appeal jury 11: the larger the deciding jury, the less often a random draw hands a stake
+ * minority its majority (with 3 and 7, colluders holding 5 of 11 equal stakes won 35 % of the
+ * appeal rounds; docs/lifecycle.md, "Colluding jurors").
  */
 export const defaultCourtParameters: CourtParameters = {
   challengeBond: parseEther('10'),
   challengerStakeAtRisk: parseEther('50'),
   falseChallengeSlashBps: 5_000,
   juryShareBps: 2_000,
-  jurySize: 3,
+  jurySize: 5,
   maxRounds: 2,
   drawDelay: 2,
   jurorMinStake: parseEther('100'),

@@ -59,12 +59,16 @@ export interface Actors {
   verifier: Wallet
   /** copies the verifier's sealed commitments verbatim, and its revealed challenges */
   copycat: Wallet
-  /** honest jurors, then the lazy one, then two colluders (acquit the cheater) */
+  /**
+   * Eleven: eight honest jurors, then the lazy one, then two colluders (acquit the cheater). Eleven
+   * so that the default appeal jury (2 · 5 + 1) can be seated and appeal rounds are voted.
+   */
   jurors: Wallet[]
 }
 
 export type JurorKind = 'honest' | 'lazy' | 'collude'
-export const jurorKind = (i: number): JurorKind => (i < 4 ? 'honest' : i === 4 ? 'lazy' : 'collude')
+export const JUROR_COUNT = 11
+export const jurorKind = (i: number): JurorKind => (i < 8 ? 'honest' : i === 8 ? 'lazy' : 'collude')
 
 export interface World extends Actors {
   chain: DevChain
@@ -77,7 +81,7 @@ export interface World extends Actors {
 }
 
 export async function createWorld(): Promise<World> {
-  const chain = await startDevChain({ accountCount: 17 })
+  const chain = await startDevChain({ accountCount: 10 + JUROR_COUNT })
   try {
     const w = chain.accounts.map((a) => walletFor(chain, a))
     const admin = w[0]!
@@ -98,7 +102,7 @@ export async function createWorld(): Promise<World> {
       verifier: w[7]!,
       copycat: w[8]!,
       grieferPuppet: w[9]!,
-      jurors: w.slice(10, 17),
+      jurors: w.slice(10, 10 + JUROR_COUNT),
     }
     const world: World = {
       ...actors,
