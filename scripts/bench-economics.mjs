@@ -9,10 +9,10 @@
 // Usage: npm run bench:economics [-- --json] [--jobs N] [--verifiers V] [--chains C] [--only SUBSTRING]
 // Strategies run on C anvils at once (default 4; each starts from the same funded state).
 // Progress goes to stderr. With --json the last stdout line is one JSON object:
-//   { strategies: [{ name, profitPerJob, detectionRate }], honestSlashed, cheatingProfitable, stuckWei,
-//     outsideAssumption: [{ name, profitPerJob, detectionRate }] }
-// outsideAssumption holds what the game does not claim to stop (colluders with a majority of all
-// juror stake), measured like the rest but not counted in cheatingProfitable.
+//   { strategies: [{ name, profitPerJob, detectionRate }], honestSlashed, cheatingProfitable, stuckWei }
+// (exactly the keys issue 12 names). What the game does not claim to stop (colluders with a
+// majority of all juror stake) is measured like the rest, not counted in cheatingProfitable, and
+// printed on stderr as one line `outside the security assumption: [{ name, profitPerJob, ... }]`.
 // profitPerJob is OPEN per job (the wei total divided by the jobs, then in OPEN); stuckWei is what
 // the contracts still hold after every timeout beyond the stakes they owe (must be 0).
 import { formatEther } from 'viem'
@@ -63,9 +63,11 @@ try {
     strategies: claimed.map(summary),
     honestSlashed: results.reduce((a, r) => a + r.honestSlashed, 0),
     cheatingProfitable: claimed.some((r) => r.cheating && r.profitPerJob >= 0),
-    stuckWei: results.reduce((a, r) => a + r.stuck, 0n).toString(),
-    outsideAssumption: results.slice(inside.length).map(summary),
+    // a JSON number (it must be 0; any other value still reads as non-zero)
+    stuckWei: Number(results.reduce((a, r) => a + r.stuck, 0n)),
   }
+  const outside = results.slice(inside.length).map(summary)
+  if (outside.length > 0) log(`outside the security assumption: ${JSON.stringify(outside)}`)
   if (json) console.log(JSON.stringify(report))
   else {
     for (const r of results) {
