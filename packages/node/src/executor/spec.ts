@@ -6,7 +6,7 @@
 import { ExecutorError } from './errors.js'
 
 /** The attribution methods a training spec can name (computed by src/attribution). */
-export const attributionMethods = ['tracin-cp-v1'] as const
+export const attributionMethods = ['tracin-cp-v1', 'knn-shapley-v1'] as const
 export type AttributionMethodName = (typeof attributionMethods)[number]
 
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'all'] as const
