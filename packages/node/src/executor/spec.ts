@@ -298,6 +298,13 @@ function parseAttribution(v: unknown, spec: TrainingJobSpec): TrainingAttributio
   const a = obj(v, 'spec.attribution')
   onlyKeys(a, 'spec.attribution', ['method', 'manifest', 'validation'])
   const method = oneOf(a.method, 'spec.attribution.method', attributionMethods)
+  // KNN-Shapley's utility is a classifier's vote: refuse at submission, not after training
+  if (method === 'knn-shapley-v1' && spec.loss !== 'softmax-cross-entropy') {
+    fail(
+      'spec.attribution.method',
+      'knn-shapley-v1 needs class labels (softmax-cross-entropy); use tracin-cp-v1',
+    )
+  }
   if (typeof a.manifest !== 'string' || !CONTENT_HASH.test(a.manifest)) {
     fail(
       'spec.attribution.manifest',

@@ -212,7 +212,12 @@ describe('knn-shapley-v1', () => {
     expect((err as AttributionError).code).toBe('ATTRIBUTION_CHECKPOINT_MISMATCH')
   })
 
-  it('refuses regression targets, naming the fix', () => {
+  it('refuses regression targets, naming the fix, already in the spec', () => {
+    const regression = { ...JSON.parse(JSON.stringify(spec)), loss: 'mse' }
+    expect(() => parseJobSpec(regression)).toThrow(/knn-shapley-v1 needs class labels/)
+    expect(() =>
+      parseJobSpec({ ...regression, attribution: { ...regression.attribution, method: 'tracin-cp-v1' } }),
+    ).not.toThrow()
     const reg: LabelledRows = { features: training.x, targets: f32([3 * PER, 1], new Array(3 * PER).fill(0)) }
     expect(() => knnShapleyRowValues(reg, reg)).toThrow(AttributionError)
     expect(() => knnShapleyRowValues(reg, reg)).toThrow(/int64 class labels/)
