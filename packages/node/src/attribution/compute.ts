@@ -1,5 +1,6 @@
 /**
- * The influence computation itself (method `tracin-cp-v1`, see method.ts). Loads
+ * The influence computation itself (methods `tracin-cp-v1` and `knn-shapley-v1`, see
+ * method.ts). Loads
  * onnxruntime-node and blocks while gradients run: only the attribution process imports it.
  */
 import {
@@ -34,6 +35,7 @@ import {
 } from '../executor/training/plan.js'
 import { toOrtTensor } from '../executor/training/run.js'
 import { AttributionError } from './errors.js'
+import { knnShapleyScores } from './knn-shapley.js'
 import { type AttributionMethodSpec, CHUNK_ROWS, parseAttributionMethod } from './method.js'
 import { type AttributionResult, buildAttributionResult } from './result.js'
 
@@ -70,7 +72,48 @@ function bad(what: string, details?: string): AttributionError {
 export async function computeAttributionResult(req: AttributionRequest): Promise<AttributionResult> {
   const method = parseAttributionMethod(req.method)
   const manifest = parseDatanetManifest(req.manifest)
-  const { spec, mlp, data, plan, validation } = planAttribution(req, manifest)
+  const planned = planAttribution(req, manifest)
+  const contributorRowSets = manifest.contributors.map(contributorRows)
+  const { checkpointHashes, scores } =
+    method.method === 'knn-shapley-v1'
+      ? knnShapleyRun(req, planned, contributorRowSets)
+      : await tracinRun(req, planned, contributorRowSets)
+  return buildAttributionResult({
+    method: method.method,
+    manifest,
+    manifestHash: datanetManifestHash(manifest),
+    validationHash: hashTensors(VALIDATION_HASH_DOMAIN, {
+      features: planned.validation.features,
+      targets: planned.validation.targets,
+    }),
+    checkpointHashes,
+    scores,
+  })
+}
+
+type PlannedAttribution = ReturnType<typeof planAttribution>
+interface MethodRun {
+  checkpointHashes: Hex[]
+  scores: number[]
+}
+
+/** `knn-shapley-v1`: every checkpoint checked against its commitment, then the closed form. */
+function knnShapleyRun(
+  req: AttributionRequest,
+  { spec, mlp, data, plan, validation }: PlannedAttribution,
+  contributorRowSets: Uint32Array[],
+): MethodRun {
+  const names = { params: paramNames(mlp.layers.length), suffixes: stateSuffixes(spec.optimizer) }
+  const checkpointHashes = req.checkpoints.map((_b, c) => loadCheckpoint(req, c, names, plan).hash)
+  return { checkpointHashes, scores: knnShapleyScores(data, validation, contributorRowSets) }
+}
+
+/** `tracin-cp-v1`: gradients of the training-step graph at each checkpoint (see method.ts). */
+async function tracinRun(
+  req: AttributionRequest,
+  { spec, mlp, data, plan, validation }: PlannedAttribution,
+  contributorRowSets: Uint32Array[],
+): Promise<MethodRun> {
   const graph = buildTrainingStepModel({
     layers: mlp.layers,
     loss: spec.loss,
@@ -90,9 +133,8 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
       params: paramNames(mlp.layers.length),
       suffixes: stateSuffixes(spec.optimizer),
     }
-    const contributorRowSets = manifest.contributors.map(contributorRows)
     const validationRows = Uint32Array.from({ length: validation.features.dims[0]! }, (_, i) => i)
-    const scores = manifest.contributors.map(() => 0)
+    const scores = contributorRowSets.map(() => 0)
     const checkpointHashes: Hex[] = []
     for (let c = 0; c < req.checkpoints.length; c++) {
       const { state, hash } = loadCheckpoint(req, c, gradients, plan)
@@ -107,17 +149,7 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
         scores[k]! += eta * dot(gVal, g)
       }
     }
-    return buildAttributionResult({
-      method: method.method,
-      manifest,
-      manifestHash: datanetManifestHash(manifest),
-      validationHash: hashTensors(VALIDATION_HASH_DOMAIN, {
-        features: validation.features,
-        targets: validation.targets,
-      }),
-      checkpointHashes,
-      scores,
-    })
+    return { checkpointHashes, scores }
   } finally {
     await session.release()
   }
@@ -154,7 +186,7 @@ interface GradientGraph {
 function loadCheckpoint(
   req: AttributionRequest,
   c: number,
-  { params, suffixes }: GradientGraph,
+  { params, suffixes }: Pick<GradientGraph, 'params' | 'suffixes'>,
   plan: TrainingPlan,
 ): { state: NamedTensors; hash: Hex } {
   let state: NamedTensors

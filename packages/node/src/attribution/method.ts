@@ -1,5 +1,5 @@
 /**
- * The attribution methods a job spec can name. One today:
+ * The attribution methods a job spec can name. Two:
  *
  * `tracin-cp-v1` (TracIn over checkpoints): for each training segment s (checkpoint s to
  * s+1, with the weights w_s of checkpoint s) and each contributor c with rows R_c,
@@ -11,6 +11,10 @@
  * order (chunk mean gradient times chunk rows), dot products in float64 in parameter order, so
  * the scores are bit-exact under the job's replay profile. Scores become weights with
  * `scoresToBasisPoints` from @ocn/protocol (negative influence counts as zero).
+ *
+ * `knn-shapley-v1` (exact Shapley values of a K-nearest-neighbour utility over the input
+ * features, knn-shapley.ts): no gradients; the checkpoints are still read and checked against
+ * their committed hashes, so the result pins the same run and has the same leaf format.
  */
 import { type AttributionMethodName, attributionMethods } from '../executor/spec.js'
 import { AttributionError } from './errors.js'

@@ -8,7 +8,7 @@ import { type GenerateFields, parseGenerateFields } from './generate/spec.js'
 import { type InputAxes, parseInputAxes } from './input-axes-spec.js'
 
 /** The attribution methods a training spec can name (computed by src/attribution). */
-export const attributionMethods = ['tracin-cp-v1'] as const
+export const attributionMethods = ['tracin-cp-v1', 'knn-shapley-v1'] as const
 export type AttributionMethodName = (typeof attributionMethods)[number]
 
 export const graphOptimizationLevels = ['disabled', 'basic', 'extended', 'all'] as const
@@ -408,6 +408,13 @@ function parseAttribution(v: unknown, spec: TrainingJobSpec): TrainingAttributio
   const a = obj(v, 'spec.attribution')
   onlyKeys(a, 'spec.attribution', ['method', 'manifest', 'validation'])
   const method = oneOf(a.method, 'spec.attribution.method', attributionMethods)
+  // KNN-Shapley's utility is a classifier's vote: refuse at submission, not after training
+  if (method === 'knn-shapley-v1' && spec.loss !== 'softmax-cross-entropy') {
+    fail(
+      'spec.attribution.method',
+      'knn-shapley-v1 needs class labels (softmax-cross-entropy); use tracin-cp-v1',
+    )
+  }
   if (typeof a.manifest !== 'string' || !CONTENT_HASH.test(a.manifest)) {
     fail(
       'spec.attribution.manifest',

@@ -164,6 +164,20 @@ describe('Proof of Attribution (TracIn over checkpoints)', () => {
     expect((await attributor.verify(forged, request)).valid).toBe(false)
   })
 
+  it('knn-shapley-v1 over the same run: noise ranks last, replays in a process, forgery fails', async () => {
+    const knn = { ...request, method: { method: 'knn-shapley-v1' as const } }
+    const shapley = await attributor.compute(knn)
+    expect(shapley.method).toBe('knn-shapley-v1')
+    expect(shapley.checkpointHashes).toEqual(training.checkpointHashes)
+    expect(shapley.scores[1]!).toBeLessThan(Math.min(shapley.scores[0]!, shapley.scores[2]!))
+    expect(shapley.resultHash).not.toBe(result.resultHash)
+    expect((await attributor.verify(shapley, knn)).valid).toBe(true)
+    const weights = shapley.weights.map((w, i) => ({ ...w, weight: i === 1 ? ATTRIBUTION_WEIGHT_TOTAL : 0 }))
+    const forged = { ...shapley, weights, weightsRoot: attributionWeightsTree(weights).root }
+    forged.resultHash = attributionResultHash(forged)
+    expect((await attributor.verify(forged, knn)).valid).toBe(false)
+  })
+
   it('refuses a checkpoint that does not match its committed hash, and bad manifests', async () => {
     const hashes = [...training.checkpointHashes]
     hashes[2] = keccak256(stringToHex('not this checkpoint'))
