@@ -32,7 +32,7 @@ import {
   type NodeRole,
 } from '@ocn/node'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
-import { getBalance, readContract, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
+import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 import { readDevnetBooks } from './conservation.js'
 import { cheaterConvictedByJury, type DevnetDispute, readDisputes } from './disputes.js'
 import { DevnetError } from './errors.js'
