@@ -36,6 +36,7 @@ import { getContractEvents } from 'viem/actions'
 import {
   createWorkload,
   DevnetProcesses,
+  defaultDevnetOptions,
   hostilePeer,
   isSettledRecord,
   processExited,
@@ -89,6 +90,13 @@ const BIDDING_WINDOW_MS = 5_000
  * for a restart the rules meant to allow (measured: 15 s slashed 3 in 30 minutes).
  */
 const CHALLENGE_WINDOW_SECONDS = 45
+/**
+ * The same holds for the court's deadlines: a verifier killed between its sealed challenge and
+ * the reveal, or a juror between its vote commit and reveal, must be back before the period
+ * ends, or it forfeits stake it was right to risk (the devnet's 10-15 s periods are shorter than
+ * a loaded restart; measured: one honest challenger lost 25 OPEN in a 30-minute run).
+ */
+const COURT_PERIODS = { revealPeriod: 40, voteCommitPeriod: 40, voteRevealPeriod: 40, appealPeriod: 20 }
 const CHEAT_FRACTION = 0.5
 const HOSTILE_ROUND_MS = 30_000
 const RSS_EVERY_MS = 10_000
@@ -131,6 +139,7 @@ const devnet = await startDevnet(
     cheatFraction: CHEAT_FRACTION,
     biddingWindowMs: BIDDING_WINDOW_MS,
     challengeWindowSeconds: CHALLENGE_WINDOW_SECONDS,
+    court: { ...defaultDevnetOptions.court, ...COURT_PERIODS },
     blockTimeSeconds: 1,
     nodeLogLevel: 'info',
     // the job market only: no zk circuit, datanet or governance to prepare
