@@ -59,8 +59,8 @@ const propose = (label: string, report: Hex = h(`${label} eval`)) =>
   })
 
 beforeAll(async () => {
-  // three jurors: the first round's jury, and a cheaper setup than the court tests' pool of eight
-  p = await setupCourt({}, {}, 3)
+  // a first jury of three, all of a pool of three: cheaper than the court tests' pool of eight
+  p = await setupCourt({ jurySize: 3 }, {}, 3)
   registry = p.deployment.addresses.modelRegistry as Address
   monitor = p.deployment.addresses.modelMonitor as Address
   await writeContract(p.admin, {
