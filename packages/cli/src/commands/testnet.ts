@@ -1,6 +1,6 @@
 import { toPublicJson } from '@ocn/node'
 import { type Command, stringFlag } from '../command.js'
-import type { DevnetEvent, DevnetSummary } from '../devnet/devnet.js'
+import { type DevnetEvent, type DevnetSummary, displayApiUrl } from '../devnet/devnet.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
 import { defaultScenario, readScenario, type TestnetScenario } from '../testnet/scenario.js'
 import { startTestnet, type Testnet } from '../testnet/testnet.js'
@@ -28,7 +28,7 @@ async function scenarioFrom(flags: Record<string, unknown>): Promise<TestnetScen
 function progressLine(event: DevnetEvent): string {
   if (event.type === 'step') return event.message
   if (event.type === 'node')
-    return `${event.node.name.padEnd(12)} up: ${event.node.roles.join('+')}, API ${event.node.api}`
+    return `${event.node.name.padEnd(12)} up: ${event.node.roles.join('+')}, API ${displayApiUrl(event.node.api)}`
   return `${event.job.name.padEnd(12)} ${event.state}${event.job.providerName === null ? '' : ` (${event.job.providerName})`}`
 }
 

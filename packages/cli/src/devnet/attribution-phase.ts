@@ -148,7 +148,11 @@ async function resultFile(api: string, jobId: string, name: string): Promise<Uin
     })
   }
   const url = new URL(apiRoutes.jobResultFile.path({ id: jobId, name }), api)
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+  // fetch refuses a URL with credentials: the devnet's token (its user part) goes in a header
+  const headers: Record<string, string> =
+    url.username === '' ? {} : { authorization: `Bearer ${decodeURIComponent(url.username)}` }
+  url.username = ''
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) })
   if (!response.ok) {
     throw new DevnetError('DEVNET_PHASE_FAILED', `the requester did not serve ${name}`, {
       details: `HTTP ${response.status}`,

@@ -13,7 +13,7 @@ import {
   readApiRuntimeFile,
   STATE_DIR_NAME,
 } from '@ocn/node'
-import type { Devnet, DevnetNode } from './devnet.js'
+import { type Devnet, type DevnetNode, devnetApiUrl } from './devnet.js'
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
@@ -131,7 +131,7 @@ export class DevnetProcesses {
     this.touched.add(proc.ready.pid)
     if (proc.ready.api === null)
       throw new DevnetError('DEVNET_NODE_FAILED', `${name} restarted without an API`)
-    const api = proc.ready.api
+    const api = await devnetApiUrl(proc.ready.api, this.node(name).dataDir)
     this.apis.set(name, api)
     await waitUntil(`${name} reconnected`, async () => {
       const status = await getApiJson<{ network?: { peers: number } }>(api, '/status')

@@ -26,10 +26,14 @@ import {
   apiGet,
   apiPost,
   apiRoutes,
+  apiUrlWithToken,
+  ensureApiToken,
   initNodeKeys,
+  isLoopbackHost,
   loadNodeKeys,
   type NodeKeyInfo,
   type NodeRole,
+  readApiToken,
 } from '@ocn/node'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
 import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
@@ -508,6 +512,8 @@ async function writeNodeConfigs(
       nodeConfig(plan, start.options, network, context.chain.rpcUrl, start.deploymentFile),
     )
     await writeFile(join(dataDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
+    // a node serving its API off loopback (the testnet) must have a token, as `ocn init` makes
+    if (!isLoopbackHost(site.apiHost)) await ensureApiToken(dataDir)
   }
   return addresses
 }
@@ -574,11 +580,28 @@ async function launchNode(
     address: entry.info.address,
     peerId: proc.ready.peerId,
     dataDir: entry.dataDir,
-    api: proc.ready.api,
+    api: await devnetApiUrl(proc.ready.api, entry.dataDir),
     listen: [listenAddress],
   }
   start.emit({ type: 'node', node })
   return node
+}
+
+/**
+ * The URL the devnet reaches a node's API by: with the node's token (if `ocn init` or the
+ * testnet made one) as its user part, so every API call of the devnet sends it.
+ */
+export async function devnetApiUrl(api: string, dataDir: string): Promise<string> {
+  return apiUrlWithToken(api, await readApiToken(dataDir))
+}
+
+/** A node's API URL as shown to people and in summaries: without the token devnetApiUrl adds. */
+export function displayApiUrl(api: string): string {
+  const url = new URL(api)
+  if (url.username === '') return api
+  url.username = ''
+  url.password = ''
+  return url.toString()
 }
 
 /** Waits until every node's API answers and, where it runs libp2p, it is connected. */
@@ -702,7 +725,11 @@ async function runWorkload(
     contracts: devnet.deployment.addresses,
     deployBlock: devnet.deployment.deployBlock,
     dir: devnet.dir,
-    nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => node),
+    // the summary is printed and stored: it names each API without its token
+    nodes: devnet.nodes.map(({ dataDir: _d, listen: _l, ...node }) => ({
+      ...node,
+      api: displayApiUrl(node.api),
+    })),
     jobs,
     disputes,
     balances,

@@ -38,8 +38,13 @@ interface ApiCall {
  */
 function callApi<T>(baseUrl: string, path: string, call: ApiCall): Promise<T> {
   const url = new URL(path, baseUrl)
+  // a base URL may carry the token as its user part (what apiUrlWithToken makes for a node
+  // served off loopback): it goes in the Authorization header, never on the wire as userinfo
+  const token = call.token ?? (url.username === '' ? undefined : decodeURIComponent(url.username))
+  url.username = ''
+  url.password = ''
   const headers: Record<string, string | number> = { accept: 'application/json' }
-  if (call.token !== undefined) headers.authorization = `Bearer ${call.token}`
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
   if (call.payload !== undefined) {
     headers['content-type'] = 'application/json'
     headers['content-length'] = Buffer.byteLength(call.payload)
@@ -176,4 +181,15 @@ export function apiPost<Params extends Record<string, string>, Query extends obj
   options: PostApiJsonOptions = {},
 ): Promise<ApiJson<Response>> {
   return postApiJson<ApiJson<Response>>(baseUrl, route.path(params), body, options)
+}
+
+/**
+ * A node's API base URL with its token as the URL's user part, for callers that hold one URL
+ * per node (the devnet, the testnet): every call of this client through it sends the token.
+ */
+export function apiUrlWithToken(baseUrl: string, token: string | undefined): string {
+  if (token === undefined || token === '') return baseUrl
+  const url = new URL(baseUrl)
+  url.username = encodeURIComponent(token)
+  return url.toString()
 }

@@ -1,6 +1,8 @@
+export { isLoopbackHost } from './access.js'
 export {
   apiGet,
   apiPost,
+  apiUrlWithToken,
   type GetApiJsonOptions,
   getApiJson,
   type PostApiJsonOptions,
