@@ -270,7 +270,7 @@ export async function restartNode(node: TestNode, peers: TestNode[]): Promise<Te
     executorPoolSize: 1,
     ...(node.faults === undefined ? {} : { providerFaults: node.faults }),
   })
-  const daemon = createDaemon(node.config, { ...components, logger: createSilentLogger() })
+  const daemon = createDaemon(node.config, { ...components, logger: testLogger(node.name) })
   await daemon.start()
   for (const peer of peers) {
     if (peer === node || peer.daemon.status !== 'running') continue
