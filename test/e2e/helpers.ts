@@ -3,6 +3,7 @@
  * real daemons (libp2p over TCP on 127.0.0.1, ONNX Runtime worker pools, LevelDB state)
  * built with `createNodeComponents`, exactly as `ocn start` builds them.
  */
+import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,12 +31,14 @@ import {
 } from '@ocn/contracts-client'
 import {
   createDaemon,
+  createLogger,
   createNodeComponents,
   createSilentLogger,
   type Daemon,
   defaultNodeConfig,
   encodeSafetensors,
   type JobRecord,
+  type Logger,
   type NodeComponents,
   type NodeConfig,
   type NodeKeys,
@@ -179,6 +182,18 @@ export interface NodeSpec {
   faults?: ProviderFaultPlan
 }
 
+/**
+ * The nodes are silent, unless OCN_E2E_LOG_DIR names a folder: then each node writes its debug
+ * log there as JSON lines (<name>.log), to see why a provider did not bid or a job stalled.
+ * config.logLevel cannot do this: the daemon takes the logger given here.
+ */
+function testLogger(name: string): Logger {
+  const dir = process.env.OCN_E2E_LOG_DIR
+  if (dir === undefined || dir === '') return createSilentLogger()
+  const destination = createWriteStream(join(dir, `${name}.log`), { flags: 'a' })
+  return createLogger({ level: 'debug', name, format: 'json', destination })
+}
+
 export async function startNodes(
   chain: DevChain,
   deployment: Deployment,
@@ -217,7 +232,7 @@ export async function startNodes(
       executorPoolSize: 1,
       ...(spec.faults === undefined ? {} : { providerFaults: spec.faults }),
     })
-    const daemon = createDaemon(config, { ...components, logger: createSilentLogger() })
+    const daemon = createDaemon(config, { ...components, logger: testLogger(spec.name) })
     await daemon.start()
     nodes.push({
       name: spec.name,
@@ -255,7 +270,7 @@ export async function restartNode(node: TestNode, peers: TestNode[]): Promise<Te
     executorPoolSize: 1,
     ...(node.faults === undefined ? {} : { providerFaults: node.faults }),
   })
-  const daemon = createDaemon(node.config, { ...components, logger: createSilentLogger() })
+  const daemon = createDaemon(node.config, { ...components, logger: testLogger(node.name) })
   await daemon.start()
   for (const peer of peers) {
     if (peer === node || peer.daemon.status !== 'running') continue
@@ -382,6 +397,70 @@ export async function writeTrainingFixture(
     }),
   )
   return { inputsPath, trainingSpecPath }
+}
+
+/**
+ * Fine-tuning a "pretrained" network: a 2-8-3 tanh MLP (MatMul + Add, as most exporters write
+ * dense layers) with seeded weights, the blobs dataset of writeTrainingFixture, and training
+ * specs that fine-tune it: LoRA adapters (rank 2) on both weights, and a generated head on the
+ * backbone's hidden layer.
+ */
+export async function writeFinetuneFixture(dir: string): Promise<{
+  modelPath: string
+  inputsPath: string
+  loraSpecPath: string
+  headSpecPath: string
+  mlp: Mlp
+}> {
+  let seed = 23
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+  const layer = (inFeatures: number, outFeatures: number, activation: 'tanh' | 'none') => ({
+    inFeatures,
+    outFeatures,
+    weight: Float32Array.from({ length: inFeatures * outFeatures }, rand),
+    bias: Float32Array.from({ length: outFeatures }, rand),
+    activation,
+  })
+  const mlp: Mlp = { layers: [layer(2, 8, 'tanh'), layer(8, 3, 'none')], softmaxOutput: false }
+  const modelPath = join(dir, 'pretrained.onnx')
+  const model = buildMlpModel(mlp, { style: 'matmul-add' })
+  await writeFile(modelPath, encodeOnnxModel(model))
+  // the head reads the hidden layer: the output of the backbone's Tanh
+  const hidden = model.graph.nodes.find((n) => n.opType === 'Tanh')!.outputs[0]!
+  const { inputsPath } = await writeTrainingFixture(dir)
+  const common = {
+    kind: 'training',
+    loss: 'softmax-cross-entropy',
+    optimizer: { type: 'adam', learningRate: 0.05, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+    batchSize: 16,
+    epochs: 2,
+    seed: 'e2e-finetune',
+    checkpointInterval: 2,
+    data: { features: 'x', targets: 'y' },
+  }
+  const loraSpecPath = join(dir, 'lora.json')
+  await writeFile(
+    loraSpecPath,
+    JSON.stringify({
+      ...common,
+      model: { baseModel: true, lora: { targets: ['layer0.weight', 'layer1.weight'], rank: 2, alpha: 4 } },
+    }),
+  )
+  const headSpecPath = join(dir, 'head.json')
+  await writeFile(
+    headSpecPath,
+    JSON.stringify({
+      ...common,
+      model: {
+        baseModel: true,
+        head: { features: hidden, hiddenLayers: [4], outputs: 3, activation: 'tanh' },
+      },
+    }),
+  )
+  return { modelPath, inputsPath, loraSpecPath, headSpecPath, mlp }
 }
 
 /** Polls `probe` until it returns a value (the devnet's `waitUntil`: one poller for tests and tools). */

@@ -5,18 +5,24 @@
  * real ONNX Runtime. Balances are checked to the wei.
  */
 
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCheatingFaultPlan } from '@ocn/cli'
 import { createOcnClient } from '@ocn/client'
 import { getJob, getJobDisputes, getProviderRecord, sweepTreasury } from '@ocn/contracts-client'
 import {
+  cpuReplayProfile,
   createStateStore,
+  decodeSafetensors,
   type JobRecord,
+  mergeLora,
+  ortVersion,
   type RequesterRole,
   STATE_DIR_NAME,
   type VerificationReport,
 } from '@ocn/node'
 import { contentHashOf } from '@ocn/protocol'
+import { decodeOnnxModel } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   convictionFlows,
@@ -35,6 +41,7 @@ import {
   tokenBalances,
   waitFor,
   walletFor,
+  writeFinetuneFixture,
   writeFixture,
   writeTrainingFixture,
 } from './helpers.js'
@@ -400,6 +407,106 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(after[treasury]!.token).toBe(before[treasury]!.token + fee)
   }, 240_000)
 
+  it('a LoRA fine-tuning job on a pretrained model: bid on, trained, spot-checked, finalized; merge-lora folds the adapters in', async () => {
+    const tune = await writeFinetuneFixture(net.dir)
+    const requesterNode = node('requester')
+    const job = await requester().submitJob({
+      modelPath: tune.modelPath,
+      inputsPath: tune.inputsPath,
+      trainingSpecPath: tune.loraSpecPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    expect(done.provider).toBe(node('honest').address)
+    const results = await waitFor('the adapters at the requester', async () => {
+      const record = await requesterNode.daemon.state.getJob(job.jobId)
+      return (record?.detail as { results?: { verified: boolean; leafCount: number } } | undefined)?.results
+    })
+    // 2 epochs x 4 steps, a checkpoint every 2 steps: checkpoints 0, 2, 4, 6, 8
+    expect(results).toMatchObject({ verified: true, leafCount: 5 })
+    const files = await requester().jobResults!(job.jobId)
+    expect(files?.files.map((f) => f.name)).toEqual(['adapters.safetensors', 'training-manifest.json'])
+    const report = (
+      (await jobIn(node('verifier'), job.jobId, ['finalized'])).detail as { report: VerificationReport }
+    ).report
+    expect(report).toMatchObject({ passed: true, leafCount: 5 })
+    expect(report.checkedIndices.length).toBeGreaterThan(0)
+
+    const adapters = await readAll(requester().openJobResult!(job.jobId, 'adapters.safetensors'))
+    const base = new Uint8Array(await readFile(tune.modelPath))
+    const merged = mergeLora(base, adapters)
+    expect(merged.weights.sort()).toEqual(['layer0.weight', 'layer1.weight'])
+    // the merged model computes the base network with W + (alpha/rank) A B in every adapted layer
+    const { tensors } = decodeSafetensors(adapters)
+    const layers = tune.mlp.layers.map((l, i) => {
+      const a = floats(tensors[`layer${i}.weight.lora_A`]!.data)
+      const b = floats(tensors[`layer${i}.weight.lora_B`]!.data)
+      const weight = Float64Array.from(l.weight, (w, at) => {
+        const [r, o] = [Math.floor(at / l.outFeatures), at % l.outFeatures]
+        return w + 2 * (a[2 * r]! * b[o]! + a[2 * r + 1]! * b[l.outFeatures + o]!)
+      })
+      return { ...l, weight }
+    })
+    // the requester's own executor (real ONNX Runtime) runs the merged model on the dataset
+    const x = decodeSafetensors(new Uint8Array(await readFile(tune.inputsPath))).tensors.x!
+    const run = await requesterNode.components.parts.executor!.runInference({
+      spec: { kind: 'inference', profile: cpuReplayProfile(ortVersion(), 64) },
+      model: merged.model,
+      inputs: { input: x },
+    })
+    const got = new Float32Array(run.outputs!.output!.data.slice().buffer)
+    const rows = x.dims[0]!
+    const expected = forward(layers, floats(x.data), rows)
+    expect(got.length).toBe(expected.length)
+    for (let i = 0; i < expected.length; i++) expect(got[i]!).toBeCloseTo(expected[i]!, 4)
+    // the job trained something: the merged network is not the base one
+    const baseOut = forward(tune.mlp.layers, floats(x.data), rows)
+    expect(baseOut.some((v, i) => Math.abs(v - expected[i]!) > 1e-3)).toBe(true)
+  }, 240_000)
+
+  it('a head on a frozen backbone: the pretrained hidden layer feeds a trained head, spot-checked, finalized', async () => {
+    const tune = await writeFinetuneFixture(net.dir)
+    const requesterNode = node('requester')
+    const job = await requester().submitJob({
+      modelPath: tune.modelPath,
+      inputsPath: tune.inputsPath,
+      trainingSpecPath: tune.headSpecPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    expect(done.provider).toBe(node('honest').address)
+    const results = await waitFor('the head model at the requester', async () => {
+      const record = await requesterNode.daemon.state.getJob(job.jobId)
+      return (record?.detail as { results?: { verified: boolean; leafCount: number } } | undefined)?.results
+    })
+    expect(results).toMatchObject({ verified: true, leafCount: 5 })
+    const files = await requester().jobResults!(job.jobId)
+    expect(files?.files.map((f) => f.name)).toEqual(['model.onnx', 'training-manifest.json'])
+    const report = (
+      (await jobIn(node('verifier'), job.jobId, ['finalized'])).detail as { report: VerificationReport }
+    ).report
+    expect(report).toMatchObject({ passed: true, leafCount: 5 })
+
+    // the result is the frozen backbone (the base model's first layer, bit for bit) and the head
+    const model = await readAll(requester().openJobResult!(job.jobId, 'model.onnx'))
+    const base = decodeOnnxModel(new Uint8Array(await readFile(tune.modelPath)))
+    const tuned = decodeOnnxModel(model)
+    for (const name of ['layer0.weight', 'layer0.bias']) {
+      const init = (m: typeof base) => m.graph.initializers.find((t) => t.name === name)?.data
+      expect(init(tuned)).toEqual(init(base))
+    }
+    expect(tuned.graph.initializers.some((t) => t.name === 'layer1.weight')).toBe(false)
+    const x = decodeSafetensors(new Uint8Array(await readFile(tune.inputsPath))).tensors.x!
+    const run = await requesterNode.components.parts.executor!.runInference({
+      spec: { kind: 'inference', profile: cpuReplayProfile(ortVersion(), 64) },
+      model,
+      inputs: { input: x },
+    })
+    expect(run.outputs!.output!.dims).toEqual([64, 3])
+  }, 240_000)
+
   it('a cheating provider on a training job: a segment replay catches a faked checkpoint', async () => {
     const training = await writeTrainingFixture(net.dir)
     const honest = node('honest')
@@ -526,3 +633,42 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     }
   }, 120_000)
 })
+
+const floats = (bytes: Uint8Array) => new Float32Array(bytes.slice().buffer)
+
+async function readAll(
+  source: Promise<AsyncIterable<Uint8Array> | undefined> | undefined,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of (await source)!) chunks.push(chunk)
+  // a copy: Buffer.concat may hand back a view into Node's shared pool, whose .buffer is not the file
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+/** float64 forward of a dense tanh/linear network, [rows, out] row-major: the reference for the merged model. */
+function forward(
+  layers: {
+    inFeatures: number
+    outFeatures: number
+    weight: ArrayLike<number>
+    bias: ArrayLike<number>
+    activation: string
+  }[],
+  x: ArrayLike<number>,
+  rows: number,
+): number[] {
+  let h = Array.from(x)
+  for (const l of layers) {
+    const out: number[] = []
+    for (let r = 0; r < rows; r++) {
+      for (let o = 0; o < l.outFeatures; o++) {
+        let z = l.bias[o]!
+        for (let i = 0; i < l.inFeatures; i++)
+          z += h[r * l.inFeatures + i]! * l.weight[i * l.outFeatures + o]!
+        out.push(l.activation === 'tanh' ? Math.tanh(z) : z)
+      }
+    }
+    h = out
+  }
+  return h
+}

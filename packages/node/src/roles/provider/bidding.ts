@@ -57,7 +57,10 @@ export class Bidding {
     // again: slots and free stake may have changed while the artifacts were checked
     const terms = await bidTerms(ctx, offer, jobId)
     if (typeof terms === 'string') {
-      ctx.log.debug({ jobId, reason: terms }, 'not bidding')
+      // at info, unlike the first check: the artifacts were fetched and passed, so an operator
+      // who sees them land in the store and no bid go out learns why here (the offer's own
+      // terms passed the first check; what fails now is our slots or stake, our own words)
+      ctx.log.info({ jobId, reason: terms }, 'not bidding after the artifacts were checked')
       return
     }
     await this.bid(offer, jobId, terms, binding)
