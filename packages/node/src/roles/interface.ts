@@ -29,6 +29,22 @@ export interface SubmitJobParams {
    * they feed at the next chunk (CLI: --state output=input)
    */
   state?: { output: string; input: string }[]
+  /**
+   * A generate job (executor/generate/*): the inputs are input_ids (and attention_mask) of a
+   * decoder in the export layout; one leaf per generated position (CLI: --generate N)
+   */
+  generate?: GenerateParams
+}
+
+/** A generate job's decoding: the spec's generation fields (executor/generate/spec.ts). */
+export interface GenerateParams {
+  maxNewTokens: number
+  stopTokens?: number[]
+  /** default greedy ({ temperature: 0 }) */
+  sampling?: { temperature: number; topK?: number; topP?: number }
+  /** seeds the sampling; default: a fresh random seed (greedy decoding does not use it) */
+  seed?: string
+  tieTolerance?: number
 }
 
 export interface SubmitJobResult {
