@@ -118,7 +118,8 @@ export class JobRunner {
           : spec.kind === 'generate'
             ? await this.runGeneration(at, { ...assets, spec }, started)
             : await this.runInference(at, { ...assets, spec }, started)
-    await commitComputedResult(this.ctx, job, computed, this.deps.faults)
+    // the record as it is now: a generate job wrote its streamed tokens to it while running
+    await commitComputedResult(this.ctx, await state.requireJob(jobId), computed, this.deps.faults)
     this.deps.committed()
   }
 
