@@ -1,3 +1,4 @@
+import type { GenerateRequest } from '../api/interface.js'
 import type { RoleService } from '../api/services.js'
 
 /** What a requester needs to put a job on the market. */
@@ -37,15 +38,7 @@ export interface SubmitJobParams {
 }
 
 /** A generate job's decoding: the spec's generation fields (executor/generate/spec.ts). */
-export interface GenerateParams {
-  maxNewTokens: number
-  stopTokens?: number[]
-  /** default greedy ({ temperature: 0 }) */
-  sampling?: { temperature: number; topK?: number; topP?: number }
-  /** seeds the sampling; default: a fresh random seed (greedy decoding does not use it) */
-  seed?: string
-  tieTolerance?: number
-}
+export type GenerateParams = GenerateRequest
 
 export interface SubmitJobResult {
   jobId: string
