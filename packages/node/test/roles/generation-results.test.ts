@@ -14,6 +14,8 @@ import {
   parseGenerationManifest,
   tokenStream,
 } from '../../src/roles/generation.js'
+import { resultFiles } from '../../src/roles/requester/result-files.js'
+import type { JobRecord } from '../../src/state/records.js'
 import { profile } from '../executor/helpers.js'
 
 const h = (n: number): Hex => `0x${n.toString(16).padStart(64, '0')}`
@@ -86,6 +88,27 @@ describe('generate results across the roles', () => {
       attention_mask: { dtype: 'int64' as const, dims: [2, 3], data: new Uint8Array(mask.buffer) },
     }
     expect(generationLeafCount(spec, inputs)).toBe(10)
+  })
+
+  it("the requester serves a generate job's manifest as generation.json", () => {
+    const job: JobRecord = {
+      id: h(1),
+      role: 'requester',
+      state: 'finalized',
+      kind: 'inference',
+      verification: 'replay',
+      attempts: 1,
+      createdAt: 0,
+      updatedAt: 0,
+      history: [],
+      detail: {
+        role: 'requester',
+        offer: '0x',
+        biddingClosesAt: 0,
+        results: { outputHash: h(2), leafCount: 8, verified: true, mismatchedLeaves: [], tokens: [[5]] },
+      },
+    }
+    expect(resultFiles(job)).toEqual([{ name: 'generation.json', hash: h(2) }])
   })
 
   it('streamed tokens are handed on throttled, in order, and flushed whole', async () => {

@@ -257,7 +257,9 @@ export class RequesterResultFetcher {
     served: ServedResult,
   ): Promise<void> {
     const { store, log } = this.context
-    const spec = parseGenerateJobSpec(JSON.parse(new TextDecoder().decode(offer.spec ?? new Uint8Array())))
+    // the spec is in the store since submit (the offer carries it inline too)
+    const specBytes = await store.getBytes(offer.terms.specHash, { maxBytes: 1024 * 1024 })
+    const spec = parseGenerateJobSpec(JSON.parse(new TextDecoder().decode(specBytes)))
     const manifest = parseGenerationManifest(
       await store.getBytes(served.outputHash, { maxBytes: MAX_GENERATION_MANIFEST_BYTES }),
     )
