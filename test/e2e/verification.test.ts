@@ -8,10 +8,18 @@
  * private sample of k < n leaves under the cap. Money is checked to the wei, job by job.
  */
 
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { type CheatingFaultPlanOptions, createCheatingFaultPlan } from '@ocn/cli'
 import { getJob, getMarketParams, sweepTreasury } from '@ocn/contracts-client'
-import type { ProviderFaultPlan, RequesterRole, VerificationReport } from '@ocn/node'
-import { sampleIndices, verifySampleSeed } from '@ocn/prover'
+import {
+  encodeSafetensors,
+  type ProviderFaultPlan,
+  type RequesterRole,
+  type VerificationReport,
+} from '@ocn/node'
+import { buildGptModel, encodeOnnxModel, gptCacheNames, sampleIndices, verifySampleSeed } from '@ocn/prover'
+import * as ort from 'onnxruntime-node'
 import { type Address, type Hex, keccak256 } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -44,6 +52,73 @@ const MAX_SAMPLES = 3
 
 type Net = Awaited<ReturnType<typeof startChain>> & { dir: string; nodes: TestNode[] }
 
+/** The generate fixture: a small GPT-style decoder from the project's builder, two prompts. */
+const GPT = { vocab: 61, dModel: 32, heads: 4, layers: 2, maxPositions: 64, seed: 7 }
+const PROMPTS = [
+  [3, 17, 42, 5],
+  [60, 1, 2, 9],
+]
+/** 2 prompts x 8 positions: 16 leaves, of which each verifier checks MAX_SAMPLES */
+const NEW_TOKENS = 8
+
+async function writeGenerateFixture(
+  dir: string,
+): Promise<{ modelPath: string; inputsPath: string; model: Uint8Array }> {
+  const model = encodeOnnxModel(buildGptModel(GPT))
+  const modelPath = join(dir, 'gpt.onnx')
+  const inputsPath = join(dir, 'prompts.safetensors')
+  await writeFile(modelPath, model)
+  const ids = BigInt64Array.from(PROMPTS.flat().map(BigInt))
+  await writeFile(
+    inputsPath,
+    encodeSafetensors({
+      input_ids: {
+        dtype: 'int64',
+        dims: [PROMPTS.length, PROMPTS[0]!.length],
+        data: new Uint8Array(ids.buffer),
+      },
+    }),
+  )
+  return { modelPath, inputsPath, model }
+}
+
+/** A plain onnxruntime greedy loop over the fixture with its KV cache: what the job must return. */
+async function plainGreedy(model: Uint8Array, prompt: number[], steps: number): Promise<number[]> {
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 })
+  const ints = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), [1, v.length])
+  const headDim = GPT.dModel / GPT.heads
+  const out: number[] = []
+  let past: ort.InferenceSession.OnnxValueMapType | undefined
+  let ids = prompt
+  let length = 0
+  try {
+    for (let s = 0; s < steps; s++) {
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: ints(ids),
+        attention_mask: ints(Array(length + ids.length).fill(1)),
+        position_ids: ints(ids.map((_, i) => length + i)),
+      }
+      const empty = new ort.Tensor('float32', new Float32Array(0), [1, GPT.heads, 0, headDim])
+      for (let l = 0; l < GPT.layers; l++) {
+        const n = gptCacheNames(l)
+        feeds[n.pastKey] = (past?.[n.presentKey] as ort.Tensor | undefined) ?? empty
+        feeds[n.pastValue] = (past?.[n.presentValue] as ort.Tensor | undefined) ?? empty
+      }
+      past = await session.run(feeds)
+      const logits = (past.logits as ort.Tensor).data as Float32Array
+      const row = logits.subarray(logits.length - GPT.vocab)
+      let best = 0
+      for (let v = 1; v < GPT.vocab; v++) if (row[v]! > row[best]!) best = v
+      out.push(best)
+      length += ids.length
+      ids = [best]
+    }
+  } finally {
+    await session.release()
+  }
+  return out
+}
+
 /** A fault plan whose cheat the test switches between jobs (the provider keeps one plan object). */
 function switchablePlan(current: () => CheatingFaultPlanOptions): ProviderFaultPlan {
   const plan = () => createCheatingFaultPlan(current())
@@ -51,6 +126,7 @@ function switchablePlan(current: () => CheatingFaultPlanOptions): ProviderFaultP
     tamperInference: (at, result) => plan().tamperInference(at, result),
     tamperTraining: (at, result) => plan().tamperTraining(at, result),
     tamperAttribution: (at, result) => plan().tamperAttribution(at, result),
+    tamperGeneration: (at, result) => plan().tamperGeneration!(at, result),
     tamperAnswer: (at, request, response) => plan().tamperAnswer(at, request, response),
   }
 }
@@ -60,6 +136,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
   let fixture: { modelPath: string; inputsPath: string }
   let training: { inputsPath: string; trainingSpecPath: string }
   let sequence: Awaited<ReturnType<typeof writeSequenceFixture>>
+  let gpt: Awaited<ReturnType<typeof writeGenerateFixture>>
   let cheat: CheatingFaultPlanOptions = { fraction: 0 }
   const node = (name: string) => net.nodes.find((n) => n.name === name)!
   const verifiers = () => [node('verifier-a'), node('verifier-b')]
@@ -84,6 +161,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     fixture = await writeFixture(dir)
     training = await writeTrainingFixture(dir)
     sequence = await writeSequenceFixture(dir)
+    gpt = await writeGenerateFixture(dir)
     const capped = (c: { verifier: { maxSamplesPerJob: number } }) => {
       c.verifier.maxSamplesPerJob = MAX_SAMPLES
     }
@@ -266,6 +344,58 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     })
     expect(results).toMatchObject({ verified: true, leafCount: 8 })
   }, 180_000)
+
+  it('a generate job (a GPT-style decoder, 2 prompts x 8 tokens) streams its tokens, is spot-checked position by position and finalized with the greedy tokens at the requester', async () => {
+    cheat = { fraction: 0 }
+    const job = await requester().submitJob({
+      modelPath: gpt.modelPath,
+      inputsPath: gpt.inputsPath,
+      kind: 'inference',
+      verification: 'replay',
+      generate: { maxNewTokens: NEW_TOKENS },
+    })
+    let jobId = job.jobId as Hex
+    await waitFor(
+      `generate job ${jobId.slice(0, 10)} (or its re-offer) finalized`,
+      async () => {
+        const r = await node('requester').daemon.state.getJob(jobId)
+        const next = (r?.detail as { reofferedAs?: Hex } | undefined)?.reofferedAs
+        if (next !== undefined) jobId = next
+        return r?.state === 'finalized' ? r : undefined
+      },
+      110_000,
+    )
+    const greedy = await Promise.all(PROMPTS.map((p) => plainGreedy(gpt.model, p, NEW_TOKENS)))
+    // the provider streamed its tokens onto its job record (the API's event stream carries it)
+    const provided = await node('provider').daemon.state.getJob(jobId)
+    expect((provided?.detail as { generated?: number[][] } | undefined)?.generated).toEqual(greedy)
+    for (const v of verifiers()) {
+      const r = await privateSample(v, jobId, ['finalized'])
+      expect(r).toMatchObject({ passed: true, leafCount: 16, committedLeafCount: 16, mismatches: [] })
+    }
+    const results = await waitFor("the requester's checked tokens", async () => {
+      const r = await node('requester').daemon.state.getJob(jobId)
+      return (
+        r?.detail as { results?: { verified: boolean; leafCount: number; tokens?: number[][] } } | undefined
+      )?.results
+    })
+    expect(results).toMatchObject({ verified: true, leafCount: 16, mismatchedLeaves: [] })
+    expect(results.tokens).toEqual(greedy)
+  }, 180_000)
+
+  it('forges generated tokens (consistent leaves and root): a sampled position fails the prefill check, challenged, convicted', async () => {
+    const { decision } = await convicted(
+      { fraction: 1 },
+      {
+        modelPath: gpt.modelPath,
+        inputsPath: gpt.inputsPath,
+        kind: 'inference',
+        verification: 'replay',
+        generate: { maxNewTokens: NEW_TOKENS },
+      },
+    )
+    expect(decision.reason).toMatch(/not the one the sampling rule picks/)
+  }, 240_000)
 
   it('answers ok without the leaves asked for: challenged on a withheld leaf, convicted', async () => {
     const { decision, reports } = await convicted(

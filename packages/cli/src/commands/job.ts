@@ -25,6 +25,7 @@ import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
 import { createProgressBar } from '../progress.js'
 import { parseOpenAmount } from './chain-access.js'
+import { awaitGeneratedTokens, generateFlags, generateOptions, tokensText } from './job-generate.js'
 
 export type JobCommandErrorCode = 'JOB_FILE_MISSING' | 'JOB_NOT_FOUND' | 'JOB_NO_RESULTS' | 'JOB_TIMEOUT'
 
@@ -166,6 +167,16 @@ async function parseSubmitOptions(context: CommandContext, usage: string): Promi
       : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),
     ...(microBatch === undefined ? {} : { microBatchSize: Number(microBatch) }),
     ...sequenceOptions(context, trainingSpecPath !== undefined || verification === 'zk'),
+    ...generateOptions(
+      context,
+      trainingSpecPath !== undefined
+        ? '--training'
+        : verification === 'zk'
+          ? '--verification zk'
+          : context.flags.state !== undefined
+            ? '--state'
+            : undefined,
+    ),
   }
   return { body, timeoutText }
 }
@@ -321,7 +332,7 @@ export const jobSubmitCommand: Command = {
   path: ['job', 'submit'],
   summary: 'put a job on the market through the running requester and follow it to settlement',
   usage:
-    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--input-axis <input>=<axis|broadcast>]... [--state <output>=<input>]... [--no-wait]',
+    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--input-axis <input>=<axis|broadcast>]... [--state <output>=<input>]... [--generate <n> [--stop-token <id>]... [--temperature <t>] [--top-k <k>] [--top-p <p>] [--seed <text>]] [--no-wait]',
   configFlags: false,
   maxPositionals: 0,
   flags: {
@@ -362,6 +373,7 @@ export const jobSubmitCommand: Command = {
       description:
         'a state pair of a stateful sequence job: the output that feeds the input at the next chunk (makes this a sequence job)',
     },
+    ...generateFlags,
     'no-wait': { type: 'boolean', description: 'print the job id and return at once' },
     timeout: {
       type: 'string',
@@ -381,9 +393,14 @@ export const jobSubmitCommand: Command = {
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
     if (!context.json) context.io.stdout.write(`submitted job ${jobId}\n`)
     const job = await followJob(context, api, jobId, timeoutText)
+    // a generate job's tokens, once the requester has checked them against the committed leaves
+    const generated =
+      body.generate !== undefined && job.state === 'finalized'
+        ? await awaitGeneratedTokens(() => fetchJob(api, job.id))
+        : undefined
     return {
-      json: jobJson(job),
-      text: jobText(job),
+      json: { ...jobJson(job), ...(generated === undefined ? {} : { generated }) },
+      text: generated === undefined ? jobText(job) : `${jobText(job)}\n${tokensText(generated)}`,
       ...(job.state === 'finalized' ? {} : { exitCode: EXIT_FAILURE }),
     }
   },

@@ -12,6 +12,8 @@ import {
   checkpointHash,
   decodeSafetensors,
   encodeSafetensors,
+  type GeneratedSequence,
+  generationLeaf,
   type NamedTensors,
   outputsDataHash,
   sliceRows,
@@ -89,6 +91,32 @@ export function corruptCheckpoints(
 }
 
 /**
+ * Forges the token of each chosen generated position (prompt-major leaf index over
+ * maxNewTokens per prompt; padding positions are left alone): the token one below the picked
+ * one (one above for 0), with the digest of the logits that picked the real one, and rehashes
+ * the leaf, so the sequences, leaves and root agree and only a prefill check tells.
+ */
+export function forgeTokens(
+  result: { sequences: readonly GeneratedSequence[]; dataHashes: readonly Hex[]; maxNewTokens: number },
+  indices: readonly number[],
+): { sequences: GeneratedSequence[]; dataHashes: Hex[]; forged: number[] } {
+  const sequences = result.sequences.map((s) => ({ tokens: [...s.tokens], digests: [...s.digests] }))
+  const dataHashes = [...result.dataHashes]
+  const forged: number[] = []
+  for (const i of indices) {
+    const p = Math.floor(i / result.maxNewTokens)
+    const at = i % result.maxNewTokens
+    const s = sequences[p]
+    const token = s?.tokens[at]
+    if (s === undefined || token === undefined) continue
+    s.tokens[at] = token === 0 ? 1 : token - 1
+    dataHashes[i] = generationLeaf(p, at, s.tokens[at]!, s.digests[at]!)
+    forged.push(i)
+  }
+  return { sequences, dataHashes, forged }
+}
+
+/**
  * Hands every contributor the next one's weight (so the noise
  * contributor is paid the signal's share) and rehashes, so the result is consistent with
  * itself and only a recomputation tells.
@@ -101,7 +129,10 @@ export function forgeAttributionResult(result: AttributionResult): AttributionRe
 }
 
 export interface CheatingFaultPlanOptions {
-  /** the share of leaves (micro-batches, or checkpoints after the seed's) corrupted; 0 for none */
+  /**
+   * the share of leaves (micro-batches, checkpoints after the seed's, or generated positions,
+   * whose tokens are forged) corrupted; 0 for none
+   */
   fraction: number
   /** commit a forged attribution result */
   forgeAttribution?: boolean
@@ -153,6 +184,16 @@ export function createCheatingFaultPlan(
         'cheat mode: corrupted training checkpoints before committing',
       )
       return { ...corrupted, tampered }
+    },
+    tamperGeneration(at, result) {
+      const chosen = cheatIndices(result.dataHashes.length, options.fraction)
+      if (chosen.length === 0) return { ...result, tampered: [] }
+      const { forged, ...rest } = forgeTokens(result, chosen)
+      at.log.warn(
+        { jobId: at.jobId, cheated: forged },
+        'cheat mode: forged generated tokens before committing',
+      )
+      return { ...result, ...rest, tampered: forged }
     },
     tamperAttribution(at, result) {
       if (options.forgeAttribution !== true) return result

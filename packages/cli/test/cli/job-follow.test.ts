@@ -20,7 +20,7 @@ let dir: string
 let server: ApiServer
 let api: string
 /** what the scripted requester does with the next submission */
-let script: 'reoffers' | 'dies' = 'reoffers'
+let script: 'reoffers' | 'dies' | 'generates' = 'reoffers'
 let submittedAt = 0
 
 function ocn(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -68,6 +68,20 @@ function record(id: string, steps: Step[], detail: Record<string, unknown> = {})
  * `dies`, a round without bids whose retry budget is spent.
  */
 function jobAt(id: string, ms: number): JobRecord | undefined {
+  if (script === 'generates') {
+    if (id !== ids[0]) return undefined
+    const done: Step[] = [['offered'], ['bidding'], ['awarded'], ['committed'], ['finalized']]
+    if (ms < 300) return record(id, done.slice(0, 2))
+    // the requester fetches and checks the tokens a moment after the job is finalized
+    if (ms < 800) return record(id, done)
+    const tokens = [
+      [5, 6, 7],
+      [9, 0, 0],
+    ]
+    return record(id, done, {
+      results: { outputHash: '0x', leafCount: 6, verified: true, mismatchedLeaves: [], tokens },
+    })
+  }
   if (script === 'dies') {
     if (id !== ids[0]) return undefined
     return ms < 500
@@ -138,6 +152,33 @@ describe('ocn job submit', () => {
     expect(stdout).toContain(`re-offered as ${ids[2]}`)
     expect(stdout).toContain(`job ${ids[2]}`)
     expect(stdout).toContain('state      finalized')
+  }, 60_000)
+
+  it('prints the checked tokens of a generate job once the requester holds them', async () => {
+    script = 'generates'
+    const { code, stdout, stderr } = await ocn([
+      ...['job', 'submit', '--api-url', api, '--model', 'model.onnx', '--inputs', 'inputs.npy'],
+      ...['--generate', '3', '--stop-token', '0'],
+    ])
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    expect(stdout).toContain('generated tokens (each checked against its committed leaf)')
+    expect(stdout).toContain('  prompt 0: 5 6 7\n  prompt 1: 9 0 0')
+  }, 60_000)
+
+  it('refuses sampling flags without --generate, and --generate with --state', async () => {
+    const alone = await ocn([
+      ...['job', 'submit', '--api-url', api, '--model', 'model.onnx', '--inputs', 'inputs.npy'],
+      ...['--temperature', '0.7'],
+    ])
+    expect(alone.code).not.toBe(0)
+    expect(alone.stderr).toContain('--temperature goes with --generate')
+    const both = await ocn([
+      ...['job', 'submit', '--api-url', api, '--model', 'model.onnx', '--inputs', 'inputs.npy'],
+      ...['--generate', '3', '--state', 'stateN=state'],
+    ])
+    expect(both.code).not.toBe(0)
+    expect(both.stderr).toContain('--generate makes a generate job: it does not go with --state')
   }, 60_000)
 
   it('exits non-zero when the job ends without a result and no re-offer follows', async () => {

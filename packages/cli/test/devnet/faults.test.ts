@@ -10,6 +10,7 @@ import {
   createSilentLogger,
   decodeSafetensors,
   encodeSafetensors,
+  generationLeaves,
   honestFaultPlan,
   type InferenceResult,
   outputsDataHash,
@@ -33,6 +34,7 @@ import {
   corruptMicroBatches,
   createCheatingFaultPlan,
   forgeAttributionResult,
+  forgeTokens,
   parseCheatingFaultPlanOptions,
 } from '../../src/devnet/faults.js'
 
@@ -125,6 +127,39 @@ describe('forgeAttributionResult', () => {
     )
     expect(forged.resultHash).not.toBe(result.resultHash)
     expect(forged.scores).toEqual(result.scores)
+  })
+})
+
+describe('forgeTokens', () => {
+  const h = (n: number): Hex => toHex(n, { size: 32 })
+  const honest = () => {
+    // two prompts of at most 3 positions; the second stopped after one token
+    const sequences = [
+      { tokens: [4, 0, 9], digests: [h(1), h(2), h(3)] },
+      { tokens: [7], digests: [h(4)] },
+    ]
+    return { sequences, dataHashes: generationLeaves(sequences, 3), maxNewTokens: 3 }
+  }
+
+  it('forges the chosen generated tokens, keeps their digests and rehashes their leaves, leaving padding alone', () => {
+    const result = honest()
+    const forged = forgeTokens(result, [1, 3, 4])
+    expect(forged.forged).toEqual([1, 3])
+    expect(forged.sequences.map((s) => s.tokens)).toEqual([[4, 1, 9], [6]])
+    expect(forged.sequences.map((s) => s.digests)).toEqual(result.sequences.map((s) => s.digests))
+    // consistent with itself: only a prefill check of the token tells
+    expect(forged.dataHashes).toEqual(generationLeaves(forged.sequences, 3))
+    expect(forged.dataHashes.filter((d, i) => d !== result.dataHashes[i])).toHaveLength(2)
+    expect(result.sequences[0]!.tokens).toEqual([4, 0, 9])
+  })
+
+  it('the cheating plan forges its fraction of positions; an honest one none', () => {
+    const at = { jobId: h(9), log: createSilentLogger() }
+    const honestPlan = createCheatingFaultPlan({ fraction: 0 }).tamperGeneration!(at, honest())
+    expect(honestPlan.tampered).toEqual([])
+    const cheat = createCheatingFaultPlan({ fraction: 1 }).tamperGeneration!(at, honest())
+    expect(cheat.tampered).toEqual([0, 1, 2, 3])
+    expect(honestFaultPlan.tamperGeneration!(at, honest()).tampered).toEqual([])
   })
 })
 

@@ -77,6 +77,23 @@ export interface SubmitJobRequest {
    * they feed at the next chunk (CLI: --state output=input)
    */
   state?: { output: string; input: string }[]
+  /**
+   * A generate job (executor/generate/*): the inputs are input_ids (and attention_mask) of a
+   * decoder in the export layout (CLI: --generate <max new tokens>, --stop-token,
+   * --temperature, --top-k, --top-p, --seed)
+   */
+  generate?: GenerateRequest
+}
+
+/** A generate job's decoding, as a client asks for it (the spec's generation fields). */
+export interface GenerateRequest {
+  maxNewTokens: number
+  stopTokens?: number[]
+  /** default greedy ({ temperature: 0 }) */
+  sampling?: { temperature: number; topK?: number; topP?: number }
+  /** seeds the sampling; default a fresh random seed (greedy decoding does not use it) */
+  seed?: string
+  tieTolerance?: number
 }
 
 /** One result file of a job; its bytes are served at `GET /jobs/:id/results/:name`. */

@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { ApiError } from './errors.js'
-import type { SubmitJobRequest } from './interface.js'
+import type { GenerateRequest, SubmitJobRequest } from './interface.js'
 
 const SUBMIT_FIELDS = new Set([
   'modelPath',
@@ -15,6 +15,7 @@ const SUBMIT_FIELDS = new Set([
   'microBatchSize',
   'inputAxes',
   'state',
+  'generate',
 ])
 
 /** Checks a `POST /jobs` body field by field, so a client learns exactly what is wrong. */
@@ -83,7 +84,51 @@ export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobReques
       throw new ApiError('API_BAD_REQUEST', 'state (a sequence job) goes with kind "inference" and replay')
     request.state = parseStateField(raw.state)
   }
+  if (raw.generate !== undefined) {
+    if (kind !== 'inference' || verification !== 'replay' || request.state !== undefined)
+      throw new ApiError('API_BAD_REQUEST', 'generate goes with kind "inference", replay and no state')
+    request.generate = parseGenerateField(raw.generate)
+  }
   return request
+}
+
+/**
+ * The shape of a generate request; the values themselves (ranges, greedy without topK or
+ * topP) are checked by the job spec's parser at submit, whose errors name the field.
+ */
+function parseGenerateField(v: unknown): GenerateRequest {
+  const bad = (what: string) => new ApiError('API_BAD_REQUEST', `generate.${what}`)
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ApiError('API_BAD_REQUEST', 'generate must be an object { "maxNewTokens": n, ... }')
+  const { maxNewTokens, stopTokens, sampling, seed, tieTolerance, ...rest } = v as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) throw bad(`${unknown} is not a known field`)
+  if (typeof maxNewTokens !== 'number') throw bad('maxNewTokens must be a number')
+  const out: GenerateRequest = { maxNewTokens }
+  if (stopTokens !== undefined) {
+    if (
+      !Array.isArray(stopTokens) ||
+      stopTokens.length > 64 ||
+      !stopTokens.every((t) => typeof t === 'number')
+    )
+      throw bad('stopTokens must be a list of at most 64 token ids')
+    out.stopTokens = stopTokens
+  }
+  if (sampling !== undefined) {
+    const s = sampling as Record<string, unknown> | null
+    if (typeof s !== 'object' || s === null || typeof s.temperature !== 'number')
+      throw bad('sampling must be { "temperature": t, "topK"?: k, "topP"?: p }')
+    out.sampling = sampling as NonNullable<GenerateRequest['sampling']>
+  }
+  if (seed !== undefined) {
+    if (typeof seed !== 'string') throw bad('seed must be a string')
+    out.seed = seed
+  }
+  if (tieTolerance !== undefined) {
+    if (typeof tieTolerance !== 'number') throw bad('tieTolerance must be a number')
+    out.tieTolerance = tieTolerance
+  }
+  return out
 }
 
 const VALUE_NAME = /^[A-Za-z0-9_.:/-]{1,128}$/

@@ -146,13 +146,14 @@ export interface SequenceJobSpec {
   outputs?: string[]
 }
 
-export type JobSpec = InferenceJobSpec | TrainingJobSpec | SequenceJobSpec
-
 /**
- * Text generation with a decoder in the export layout (generate/*, docs/execution.md). Not
- * yet part of JobSpec: the roles (offer, award, commit, spot-check) do not handle it yet.
+ * Text generation with a decoder in the export layout (generate/*, docs/execution.md). Its
+ * offer is an inference-kind offer (kind 0) of prompts × maxNewTokens samples in micro-batches
+ * of 1: one leaf per generated position (roles/generation.ts).
  */
 export type GenerateJobSpec = { kind: 'generate'; profile: ReplayProfile } & GenerateFields
+
+export type JobSpec = InferenceJobSpec | TrainingJobSpec | SequenceJobSpec | GenerateJobSpec
 
 function fail(path: string, what: string): never {
   throw new ExecutorError('EXECUTOR_SPEC_INVALID', `job spec: ${path} ${what}`)
@@ -226,8 +227,9 @@ export function parseReplayProfile(v: unknown, path = 'profile'): ReplayProfile 
 /** Validates a parsed JSON value as a job spec; throws EXECUTOR_SPEC_INVALID naming the field. */
 export function parseJobSpec(v: unknown): JobSpec {
   const o = obj(v, 'spec')
-  const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training', 'sequence'] as const)
+  const kind = oneOf(o.kind, 'spec.kind', ['inference', 'training', 'sequence', 'generate'] as const)
   if (kind === 'sequence') return parseSequenceSpec(o)
+  if (kind === 'generate') return parseGenerateJobSpec(o)
   return kind === 'inference' ? parseInferenceSpec(o) : parseTrainingSpec(o)
 }
 

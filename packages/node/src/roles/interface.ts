@@ -1,3 +1,4 @@
+import type { GenerateRequest } from '../api/interface.js'
 import type { RoleService } from '../api/services.js'
 
 /** What a requester needs to put a job on the market. */
@@ -29,7 +30,15 @@ export interface SubmitJobParams {
    * they feed at the next chunk (CLI: --state output=input)
    */
   state?: { output: string; input: string }[]
+  /**
+   * A generate job (executor/generate/*): the inputs are input_ids (and attention_mask) of a
+   * decoder in the export layout; one leaf per generated position (CLI: --generate N)
+   */
+  generate?: GenerateParams
 }
+
+/** A generate job's decoding: the spec's generation fields (executor/generate/spec.ts). */
+export type GenerateParams = GenerateRequest
 
 export interface SubmitJobResult {
   jobId: string

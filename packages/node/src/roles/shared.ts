@@ -22,6 +22,7 @@ import type { AwardedJob } from '../state/job-detail.js'
 import type { StateStore } from '../state/store.js'
 import { attributionLeafIndex, attributionRequestFor, parseJobDatanet } from './attribution.js'
 import { RoleError } from './errors.js'
+import { generationReplayFor } from './generation.js'
 import { sequenceReplayFor } from './sequence.js'
 
 /** The parts every role runs on, all of them running before any role is created. */
@@ -188,9 +189,13 @@ export async function replayFor(
     peer: string | undefined
     outputHash: Hex | undefined
     leaf: (index: number) => Hex | undefined
+    /** the committed result root: a generate job's shipped sequences must rebuild it */
+    root: Hex
   },
 ): Promise<ReplayExecutor> {
   const { executor, store, network } = components
+  if (assets.spec.kind === 'generate')
+    return generationReplayFor(components, { ...assets, spec: assets.spec }, provider, provider.root)
   if (assets.spec.kind === 'sequence')
     return sequenceReplayFor(components, { ...assets, spec: assets.spec }, provider)
   if (assets.spec.kind === 'inference') {

@@ -39,6 +39,8 @@ export interface RequesterResults {
   zk?: boolean
   /** training jobs that name attribution: content hash of the AttributionResult JSON */
   attributionHash?: Hex
+  /** generate jobs: the generated tokens per prompt, checked against every committed leaf */
+  tokens?: number[][]
 }
 
 export interface RequesterJobDetail {
@@ -69,6 +71,8 @@ export interface ProviderJobDetail {
   outputHash?: Hex
   /** devnet fault injection only: the micro-batches this provider corrupted */
   cheatedIndices?: number[]
+  /** generate jobs: the tokens picked so far per prompt, written as they stream (throttled) */
+  generated?: number[][]
 }
 
 export interface VerificationReport {

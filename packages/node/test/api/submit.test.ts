@@ -100,6 +100,15 @@ describe('POST /jobs', () => {
     ])
   })
 
+  it('hands a generate job on with its decoding fields', async () => {
+    const generate = { maxNewTokens: 8, stopTokens: [0], sampling: { temperature: 0.7, topK: 5 }, seed: 's' }
+    const response = await post({ modelPath: model, inputsPath: inputs, generate })
+    expect(response.status).toBe(200)
+    expect(submitted).toEqual([
+      { modelPath: model, inputsPath: inputs, kind: 'inference', verification: 'replay', generate },
+    ])
+  })
+
   it('names what is wrong with a bad body and submits nothing', async () => {
     const cases: [unknown, RegExp][] = [
       ['{not json', /not valid JSON/],
@@ -113,6 +122,16 @@ describe('POST /jobs', () => {
       [{ modelPath: model, inputsPath: inputs, maxPrice: 5 }, /maxPrice must be/],
       [{ modelPath: model, inputsPath: inputs, microBatchSize: 0 }, /microBatchSize/],
       [{ modelPath: model, inputsPath: inputs, priority: 'high' }, /unknown field "priority"/],
+      [{ modelPath: model, inputsPath: inputs, generate: 8 }, /generate must be an object/],
+      [{ modelPath: model, inputsPath: inputs, generate: { maxNewTokens: '8' } }, /maxNewTokens must be/],
+      [
+        { modelPath: model, inputsPath: inputs, generate: { maxNewTokens: 8, beam: 2 } },
+        /generate.beam is not/,
+      ],
+      [
+        { modelPath: model, inputsPath: inputs, verification: 'zk', generate: { maxNewTokens: 8 } },
+        /generate goes with kind "inference", replay/,
+      ],
     ]
     for (const [body, message] of cases) {
       const response = await post(body)

@@ -9,6 +9,7 @@ import type { ResultRequest, ResultResponse } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import type { AttributionResult } from '../../attribution/result.js'
 import type { Logger } from '../../core/logger.js'
+import type { GeneratedSequence } from '../../executor/executor.js'
 import type { NamedTensors } from '../../executor/tensor.js'
 
 /** The job a seam is called for, and where it may say what it did. */
@@ -32,6 +33,16 @@ export interface TrainingCheckpoints {
 }
 
 /**
+ * A generate job's sequences and their leaves (maxNewTokens per prompt, prompt-major), as
+ * they are about to be committed.
+ */
+export interface GeneratedTokens {
+  sequences: GeneratedSequence[]
+  dataHashes: Hex[]
+  maxNewTokens: number
+}
+
+/**
  * Where a spot-check answer is being made: the job, and the provider's artifact store, in
  * which a cheat may place what its answer points to (a training manifest, say).
  */
@@ -49,6 +60,8 @@ export interface ProviderFaultPlan {
   tamperInference(at: FaultContext, result: InferenceOutputs): Tampered<InferenceOutputs>
   tamperTraining(at: FaultContext, result: TrainingCheckpoints): Tampered<TrainingCheckpoints>
   tamperAttribution(at: FaultContext, result: AttributionResult): AttributionResult
+  /** optional: a plan without it leaves generated tokens as they were picked */
+  tamperGeneration?(at: FaultContext, result: GeneratedTokens): Tampered<GeneratedTokens>
   /** the answer to a verifier's, juror's or requester's request for committed leaves */
   tamperAnswer(at: AnswerContext, request: ResultRequest, response: ResultResponse): Promise<ResultResponse>
   /**
@@ -63,5 +76,6 @@ export const honestFaultPlan: ProviderFaultPlan = {
   tamperInference: (_at, result) => ({ ...result, tampered: [] }),
   tamperTraining: (_at, result) => ({ ...result, tampered: [] }),
   tamperAttribution: (_at, result) => result,
+  tamperGeneration: (_at, result) => ({ ...result, tampered: [] }),
   tamperAnswer: async (_at, _request, response) => response,
 }

@@ -15,12 +15,13 @@ import type { JobOffer } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import { type ExecutorError, executorVerdict } from '../../executor/errors.js'
 import { decodeSafetensors } from '../../executor/formats/safetensors.js'
-import { type JobSpec, parseJobSpec } from '../../executor/spec.js'
+import { type JobSpec, parseJobSpec, type TrainingJobSpec } from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
 import { trainingOfferCounts } from '../../executor/training/plan.js'
 import { P2PError, P2PErrorCode } from '../../p2p/errors.js'
 import { checkAttributionDataset, parseJobDatanet } from '../attribution.js'
 import { RoleError } from '../errors.js'
+import { generationLeafCount } from '../generation.js'
 import type { RoleComponents } from '../shared.js'
 
 /** Why an offer got no bid after its artifacts were checked: the metric's `reason` label. */
@@ -126,27 +127,8 @@ export async function checkOfferArtifacts(
       details: (cause as Error).message,
     })
   }
-  if (spec.kind === 'sequence') {
-    // a sequence offer carries chunks x streams leaves in micro-batches of 1 (submit.ts)
-    const { leaves } = await executorCheck(() =>
-      executor.checkSequence({ spec, model, inputs }, { signal: options.signal }),
-    )
-    if (leaves !== terms.sampleCount) {
-      throw new PrebidRejection('sample-count', 'the inputs hold another number of chunks than offered', {
-        details: `inputs ${leaves} chunks over all streams, offer ${terms.sampleCount}`,
-      })
-    }
-    return { checked: true }
-  }
-  if (spec.kind === 'inference') {
-    const { samples } = await executorCheck(() =>
-      executor.checkInference({ spec, model, inputs }, { signal: options.signal }),
-    )
-    if (samples !== terms.sampleCount) {
-      throw new PrebidRejection('sample-count', 'the inputs hold another number of samples than offered', {
-        details: `inputs ${samples}, offer ${terms.sampleCount}`,
-      })
-    }
+  if (spec.kind !== 'training') {
+    await checkLeafCount(executor, { spec, model, inputs }, terms, options.signal)
     return { checked: true }
   }
   const { rows } = await executorCheck(() =>
@@ -173,6 +155,49 @@ export async function checkOfferArtifacts(
     roleCheck('inputs-mismatch', () => checkAttributionDataset(spec, inputs, manifest))
   }
   return { checked: true }
+}
+
+/**
+ * An inference, sequence or generate job fits its offer: the executor's own check passes and
+ * the offer's samples give the leaves the inputs make. Throws PrebidRejection when not.
+ */
+async function checkLeafCount(
+  executor: RoleComponents['executor'],
+  job: { spec: Exclude<JobSpec, TrainingJobSpec>; model: Uint8Array; inputs: NamedTensors },
+  terms: JobOffer['terms'],
+  signal: AbortSignal,
+): Promise<void> {
+  const { spec, model, inputs } = job
+  if (spec.kind === 'sequence') {
+    // a sequence offer carries chunks x streams leaves in micro-batches of 1 (submit.ts)
+    const { leaves } = await executorCheck(() => executor.checkSequence({ spec, model, inputs }, { signal }))
+    if (leaves !== terms.sampleCount) {
+      throw new PrebidRejection('sample-count', 'the inputs hold another number of chunks than offered', {
+        details: `inputs ${leaves} chunks over all streams, offer ${terms.sampleCount}`,
+      })
+    }
+    return
+  }
+  if (spec.kind === 'generate') {
+    // a generate offer carries prompts x maxNewTokens positions in micro-batches of 1 (submit.ts)
+    const leaves = await executorCheck(async () => generationLeafCount(spec, inputs))
+    if (leaves !== terms.sampleCount || terms.microBatchSize !== 1) {
+      throw new PrebidRejection(
+        'sample-count',
+        'the prompts and token limit give another leaf count than offered',
+        {
+          details: `inputs ${leaves} positions (prompts x maxNewTokens), offer ${terms.sampleCount} in micro-batches of ${terms.microBatchSize}`,
+        },
+      )
+    }
+    return
+  }
+  const { samples } = await executorCheck(() => executor.checkInference({ spec, model, inputs }, { signal }))
+  if (samples !== terms.sampleCount) {
+    throw new PrebidRejection('sample-count', 'the inputs hold another number of samples than offered', {
+      details: `inputs ${samples}, offer ${terms.sampleCount}`,
+    })
+  }
 }
 
 /** A RoleError from a shared check, as a rejection for `reason`. */

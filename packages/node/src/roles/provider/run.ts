@@ -9,11 +9,17 @@ import { decodeJobOffer, MerkleTree } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
 import { awaitIntent, intentOutcome } from '../../chain/intents.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
-import type { InferenceJobSpec, SequenceJobSpec, TrainingJobSpec } from '../../executor/spec.js'
+import type {
+  GenerateJobSpec,
+  InferenceJobSpec,
+  SequenceJobSpec,
+  TrainingJobSpec,
+} from '../../executor/spec.js'
 import { providerDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
 import { attributionRequestFor } from '../attribution.js'
 import { RoleError } from '../errors.js'
+import { generationLeafCount, storeGenerationResult, tokenStream } from '../generation.js'
 import { storeSequenceResult } from '../sequence.js'
 import { type JobAssets, loadJobAssets } from '../shared.js'
 import {
@@ -28,6 +34,8 @@ import type { FaultContext, ProviderFaultPlan } from './faults.js'
 
 /** How long a restarted provider waits for a commit it sent before the restart to be mined. */
 const PENDING_COMMIT_WAIT_MS = 60_000
+/** How often a generate job's streamed tokens are written to its record (each is a durable write). */
+const TOKEN_PROGRESS_MS = 250
 
 /** The output artifact of a training job: what the requester and verifiers fetch. */
 export interface TrainingManifest {
@@ -107,8 +115,11 @@ export class JobRunner {
         ? await this.runTraining(at, { ...assets, spec }, started)
         : spec.kind === 'sequence'
           ? await this.runSequence({ ...assets, spec }, started)
-          : await this.runInference(at, { ...assets, spec }, started)
-    await commitComputedResult(this.ctx, job, computed, this.deps.faults)
+          : spec.kind === 'generate'
+            ? await this.runGeneration(at, { ...assets, spec }, started)
+            : await this.runInference(at, { ...assets, spec }, started)
+    // the record as it is now: a generate job wrote its streamed tokens to it while running
+    await commitComputedResult(this.ctx, await state.requireJob(jobId), computed, this.deps.faults)
     this.deps.committed()
   }
 
@@ -180,6 +191,39 @@ export class JobRunner {
     })
     const outputHash = await storeSequenceResult(store, result)
     return { leaves: result.dataHashes, outputHash, tampered: [], started }
+  }
+
+  /**
+   * A generate job: one leaf per generated position. Tokens are written to the job record as
+   * they are picked (detail.generated, throttled), so the API's event stream carries them.
+   */
+  private async runGeneration(
+    at: FaultContext,
+    assets: JobAssets & { spec: GenerateJobSpec },
+    started: number,
+  ): Promise<ComputedResult> {
+    const { executor, store, state } = this.ctx.components
+    const prompts = generationLeafCount(assets.spec, assets.inputs) / assets.spec.maxNewTokens
+    const stream = tokenStream(prompts, TOKEN_PROGRESS_MS, async (generated) => {
+      const job = await state.requireJob(at.jobId)
+      await state.updateJob(at.jobId, { detail: { ...providerDetail(job), generated } })
+    })
+    const result = await executor.runGeneration(
+      { spec: assets.spec, model: assets.model, inputs: assets.inputs },
+      { onToken: stream.onToken },
+    )
+    await stream.flush()
+    const computed = {
+      sequences: result.sequences,
+      dataHashes: result.dataHashes,
+      maxNewTokens: assets.spec.maxNewTokens,
+    }
+    const { sequences, dataHashes, tampered } = this.deps.faults.tamperGeneration?.(at, computed) ?? {
+      ...computed,
+      tampered: [],
+    }
+    const outputHash = await storeGenerationResult(store, sequences)
+    return { leaves: dataHashes, outputHash, tampered, started }
   }
 
   private async runTraining(

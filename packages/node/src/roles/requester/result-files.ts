@@ -22,6 +22,8 @@ export function resultFiles(job: JobRecord): Array<{ name: string; hash: string 
         : [{ name: ATTRIBUTION_RESULT_FILE, hash: results.attributionHash }]),
     ]
   }
+  // a generate job's output is its manifest of tokens and logits digests (roles/generation.ts)
+  if (results.tokens !== undefined) return [{ name: 'generation.json', hash: results.outputHash }]
   return [{ name: 'outputs.safetensors', hash: results.outputHash }]
 }
 

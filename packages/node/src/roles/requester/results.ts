@@ -10,10 +10,15 @@ import { type Hex, hexToBytes, toHex } from 'viem'
 import { decodeSafetensors } from '../../executor/formats/safetensors.js'
 import { outputsDataHash } from '../../executor/hashing.js'
 import { outputAxesOfModel, sliceAxis } from '../../executor/input-axes.js'
-import { parseJobSpec, trainingModelKind } from '../../executor/spec.js'
+import { parseGenerateJobSpec, parseJobSpec, trainingModelKind } from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
 import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
 import { attributionResultProblem } from '../attribution.js'
+import {
+  generationMismatches,
+  MAX_GENERATION_MANIFEST_BYTES,
+  parseGenerationManifest,
+} from '../generation.js'
 import type { TrainingManifest } from '../provider/index.js'
 import { parseSequenceManifest, sequenceMismatches } from '../sequence.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
@@ -58,7 +63,9 @@ export class RequesterResultFetcher {
     await network.artifacts.fetch(served.outputHash, [providerPeer])
     const offer = decodeJobOffer(hexToBytes(detail.offer))
     if (offer.terms.kind === 1) return this.checkTraining(jobId, providerPeer, onChain, served, offer)
-    if (isSequenceOffer(offer)) return this.checkSequence(jobId, providerPeer, offer, onChain, served)
+    const kind = specKindOf(offer)
+    if (kind === 'sequence') return this.checkSequence(jobId, providerPeer, offer, onChain, served)
+    if (kind === 'generate') return this.checkGeneration(jobId, offer, onChain, served)
     return this.checkInference(jobId, offer, onChain, served)
   }
 
@@ -239,6 +246,35 @@ export class RequesterResultFetcher {
     )
   }
 
+  /**
+   * A generate job: the sequences must give every committed leaf; the tokens are kept on the
+   * job record (what `ocn job submit` prints and `ocn job results` shows).
+   */
+  private async checkGeneration(
+    jobId: string,
+    offer: JobOffer,
+    onChain: GetJobReturnType,
+    served: ServedResult,
+  ): Promise<void> {
+    const { store, log } = this.context
+    // the spec is in the store since submit (the offer carries it inline too)
+    const specBytes = await store.getBytes(offer.terms.specHash, { maxBytes: 1024 * 1024 })
+    const spec = parseGenerateJobSpec(JSON.parse(new TextDecoder().decode(specBytes)))
+    const manifest = parseGenerationManifest(
+      await store.getBytes(served.outputHash, { maxBytes: MAX_GENERATION_MANIFEST_BYTES }),
+    )
+    const mismatchedLeaves = generationMismatches(manifest, spec.maxNewTokens, served.dataHashes)
+    const verified = mismatchedLeaves.length === 0 && served.dataHashes.length === onChain.leafCount
+    await this.save(jobId, {
+      outputHash: served.outputHash,
+      leafCount: onChain.leafCount,
+      verified,
+      mismatchedLeaves,
+      tokens: manifest.sequences.map((s) => s.tokens),
+    })
+    log.info({ jobId, prompts: manifest.sequences.length, verified }, 'generated tokens fetched')
+  }
+
   /** Records the results on the job as it is now (it may have moved on during the fetch). */
   private async save(jobId: string, results: RequesterResults): Promise<void> {
     const { state } = this.context
@@ -247,12 +283,15 @@ export class RequesterResultFetcher {
   }
 }
 
-/** Whether an inference-kind offer's spec is a sequence job's (its leaves are chunks, not micro-batches). */
-function isSequenceOffer(offer: JobOffer): boolean {
-  if (offer.spec === undefined) return false
+/**
+ * The spec kind of an inference-kind offer: a sequence job's leaves are chunks and a generate
+ * job's are generated positions, not micro-batches.
+ */
+function specKindOf(offer: JobOffer): unknown {
+  if (offer.spec === undefined) return undefined
   try {
-    return (JSON.parse(new TextDecoder().decode(offer.spec)) as { kind?: unknown }).kind === 'sequence'
+    return (JSON.parse(new TextDecoder().decode(offer.spec)) as { kind?: unknown }).kind
   } catch {
-    return false
+    return undefined
   }
 }

@@ -2,14 +2,25 @@
  * Submitting a job: the inputs are read and checked for the job's kind (inference, zk
  * inference, training), the artifacts go into the local store, and the offer is published.
  */
+import { randomBytes } from 'node:crypto'
 import { contentHashOf } from '@ocn/protocol'
+import { bytesToHex } from 'viem'
 import { ortVersion } from '../../executor/capabilities.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
-import { cpuReplayProfile, type InferenceJobSpec, type SequenceJobSpec } from '../../executor/spec.js'
+import { decoderLayout } from '../../executor/generate/layout.js'
+import { promptsOf } from '../../executor/generate/run.js'
+import {
+  cpuReplayProfile,
+  type GenerateJobSpec,
+  type InferenceJobSpec,
+  parseGenerateJobSpec,
+  type SequenceJobSpec,
+} from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
 import { trainingOfferCounts } from '../../executor/training/plan.js'
 import { RoleError } from '../errors.js'
-import type { SubmitJobParams, SubmitJobResult } from '../interface.js'
+import { generationLeafCount } from '../generation.js'
+import type { GenerateParams, SubmitJobParams, SubmitJobResult } from '../interface.js'
 import { circuitForModel, loadZkCircuits, zkInputCommitment } from '../zk.js'
 import type { RequesterContext } from './context.js'
 import { checkAttributionJob, checkBalance, inputsFit, readInputs, readTrainingSpec } from './inputs.js'
@@ -25,6 +36,7 @@ export class JobSubmitter {
     if (params.verification === 'zk') return this.submitZk(params)
     if (params.kind === 'training') return this.submitTraining(params)
     if (params.state !== undefined) return this.submitSequence(params)
+    if (params.generate !== undefined) return this.submitGeneration(params, params.generate)
     return this.submitInference(params)
   }
 
@@ -79,12 +91,43 @@ export class JobSubmitter {
     return this.publishReplayJob(params, model, inputs, spec, { sampleCount: leaves, microBatchSize: 1 })
   }
 
-  /** Stores a replay-verified inference or sequence job's artifacts and publishes its offer. */
+  /**
+   * A generate job: one leaf per generated position, maxNewTokens per prompt whatever the
+   * sequence's length, so the offer carries prompts x maxNewTokens samples in micro-batches
+   * of 1 (JobMarket `_leafCountOf`). The model must be a decoder in the export layout.
+   */
+  private async submitGeneration(params: SubmitJobParams, g: GenerateParams): Promise<SubmitJobResult> {
+    const { executor } = this.context
+    const { model, inputs } = await readInputs(params)
+    const profile = cpuReplayProfile(ortVersion(), 1)
+    const spec = await inputsFit(
+      async () => {
+        const parsed = parseGenerateJobSpec({
+          kind: 'generate',
+          profile,
+          maxNewTokens: g.maxNewTokens,
+          stopTokens: g.stopTokens ?? [],
+          sampling: g.sampling ?? { temperature: 0 },
+          seed: g.seed ?? bytesToHex(randomBytes(16)),
+          ...(g.tieTolerance === undefined ? {} : { tieTolerance: g.tieTolerance }),
+        })
+        const layout = decoderLayout(await executor.inspectModel(model, profile))
+        promptsOf(inputs, layout.vocab)
+        return parsed
+      },
+      params.modelPath,
+      'the inputs do not fit the generate job',
+    )
+    const leaves = generationLeafCount(spec, inputs)
+    return this.publishReplayJob(params, model, inputs, spec, { sampleCount: leaves, microBatchSize: 1 })
+  }
+
+  /** Stores a replay-verified inference, sequence or generate job's artifacts and publishes its offer. */
   private async publishReplayJob(
     params: SubmitJobParams,
     model: Uint8Array,
     inputs: NamedTensors,
-    spec: InferenceJobSpec | SequenceJobSpec,
+    spec: InferenceJobSpec | SequenceJobSpec | GenerateJobSpec,
     counts: { sampleCount: number; microBatchSize: number },
   ): Promise<SubmitJobResult> {
     const { store, options } = this.context

@@ -66,9 +66,11 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     peer: providerPeer,
     outputHash: served.outputHash,
     leaf: (i) => served.claims?.get(i)?.dataHash,
+    root: onChain.resultRoot,
   })
   const result = await spotCheck({
-    // a sequence job's leaves are replayed one by one like micro-batches
+    // a sequence job's leaves are replayed one by one like micro-batches; a generate job's
+    // positions are matched (matchesMicroBatch) against the verifier's own prefill
     kind: assets.spec.kind === 'training' ? 'training' : 'inference',
     jobId,
     randomness: sample.seed,

@@ -35,7 +35,7 @@ const RETRY_MS = 1_000
 const guilty = (reason: string): Verdict => ({ choice: CourtVote.guilty, reason })
 
 /** The provider's leaves proven against the committed root (and output hash), or why none is served. */
-type ProviderLeaf = { proven: Map<number, Hex>; outputHash: Hex } | { unserved: string }
+type ProviderLeaf = { proven: Map<number, Hex>; outputHash: Hex; root: Hex } | { unserved: string }
 
 /** The verdict, or undefined when this juror cannot judge (it then does not vote). */
 export async function juryVerdict(ctx: VerifierContext, seat: DisputedLeaf): Promise<Verdict | undefined> {
@@ -85,7 +85,7 @@ async function providerLeaf(
     committedRoot: root,
   })
   if (!fetched.served) return { unserved: unservedReason(fetched.unserved) }
-  return { proven: provenAgainst(root, fetched.claims), outputHash: fetched.outputHash }
+  return { proven: provenAgainst(root, fetched.claims), outputHash: fetched.outputHash, root }
 }
 
 function unservedReason(unserved: UnservedLeaves): string {
@@ -99,7 +99,7 @@ async function judge(
   ctx: VerifierContext,
   seat: DisputedLeaf,
   assets: JobAssets,
-  served: { proven: Map<number, Hex>; outputHash: Hex },
+  served: { proven: Map<number, Hex>; outputHash: Hex; root: Hex },
   providerPeer: string | undefined,
 ): Promise<Verdict | undefined> {
   const leaf = served.proven.get(seat.leafIndex)
@@ -109,9 +109,18 @@ async function judge(
     peer: providerPeer,
     outputHash: served.outputHash,
     leaf: (i) => served.proven.get(i),
+    root: served.root,
   })
   let replayed: Hex
   try {
+    // a generated position is matched against this juror's own prefill (its sampling rule
+    // within the tie tolerance), not compared by hash
+    if (assets.spec.kind === 'generate' && replay.matchesMicroBatch) {
+      const { match } = await replay.matchesMicroBatch(seat.leafIndex, leaf)
+      return match
+        ? { choice: CourtVote.notGuilty, reason: 'the generated token is the one the sampling rule picks' }
+        : guilty('the generated token is not the one the sampling rule picks')
+    }
     replayed =
       assets.spec.kind === 'training'
         ? await replay.runTrainingSegment(seat.leafIndex)

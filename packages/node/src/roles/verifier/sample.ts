@@ -28,7 +28,8 @@ export function termsLeafCount(
 ): number {
   const spec = assets.spec
   // a sequence job's offer carries its chunks over all streams as samples, one per leaf
-  if (spec.kind === 'inference' || spec.kind === 'sequence') {
+  // (and a generate job's offer its prompts x maxNewTokens positions)
+  if (spec.kind === 'inference' || spec.kind === 'sequence' || spec.kind === 'generate') {
     if (!(award.microBatchSize >= 1 && award.sampleCount >= 1)) {
       throw new RoleError('ROLE_INVALID_PARAMS', 'the award names no micro-batches', {
         details: `sampleCount ${award.sampleCount}, microBatchSize ${award.microBatchSize}`,

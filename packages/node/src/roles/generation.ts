@@ -1,0 +1,144 @@
+/**
+ * Generation jobs across the roles: the provider stores its sequences (tokens and the logits
+ * digest that chose each) as the job's output, a verifier checks sampled positions from them
+ * with one prefill pass per prompt (executor/generate/replay.ts), and the requester rebuilds
+ * every committed leaf from them, so the tokens it keeps are the committed ones.
+ */
+import type { ReplayExecutor } from '@ocn/prover'
+import type { Hex } from 'viem'
+import type { ArtifactStore } from '../artifacts/store.js'
+import type { Executor, GeneratedSequence, TokenEvent } from '../executor/executor.js'
+import { generationLeaves, promptsOf } from '../executor/generate/run.js'
+import type { GenerateJobSpec } from '../executor/spec.js'
+import type { NamedTensors } from '../executor/tensor.js'
+import type { Network } from '../p2p/network.js'
+import { RoleError } from './errors.js'
+
+/** The output artifact of a generate job: what the requester and verifiers fetch. */
+export interface GenerationManifest {
+  kind: 'generate'
+  /** per prompt: the generated tokens and, per token, the digest of the logits that chose it */
+  sequences: GeneratedSequence[]
+}
+
+/** A manifest bigger than this is refused before it is parsed (65 536 positions × ~80 bytes). */
+export const MAX_GENERATION_MANIFEST_BYTES = 64 * 1024 * 1024
+
+/** Stores the sequences; the manifest's hash is the job's output. */
+export async function storeGenerationResult(
+  store: ArtifactStore,
+  sequences: readonly GeneratedSequence[],
+): Promise<Hex> {
+  const manifest: GenerationManifest = { kind: 'generate', sequences: [...sequences] }
+  return (await store.putBytes(new TextEncoder().encode(JSON.stringify(manifest)))).hash
+}
+
+const HASH = /^0x[0-9a-fA-F]{64}$/
+
+export function parseGenerationManifest(bytes: Uint8Array): GenerationManifest {
+  const bad = (why: string) =>
+    new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `the generation manifest is malformed: ${why}`)
+  if (bytes.byteLength > MAX_GENERATION_MANIFEST_BYTES) throw bad('too large')
+  let m: GenerationManifest
+  try {
+    m = JSON.parse(new TextDecoder().decode(bytes)) as GenerationManifest
+  } catch {
+    throw bad('not JSON')
+  }
+  if (m?.kind !== 'generate' || !Array.isArray(m.sequences)) throw bad('no sequences')
+  for (const s of m.sequences) {
+    if (!Array.isArray(s?.tokens) || !Array.isArray(s.digests)) throw bad('a sequence has no tokens')
+    if (!s.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < 2 ** 31))
+      throw bad('a token is not an id')
+    if (!s.digests.every((d) => typeof d === 'string' && HASH.test(d))) throw bad('a digest is not a hash')
+  }
+  return m
+}
+
+/** The number of leaves a generate job has: maxNewTokens per prompt. */
+export function generationLeafCount(spec: GenerateJobSpec, inputs: NamedTensors): number {
+  return promptsOf(inputs, undefined).length * spec.maxNewTokens
+}
+
+/**
+ * The verifier's (and a juror's) replay of a generate job: the provider's sequences come from
+ * its manifest and must rebuild the committed root before any position is checked.
+ */
+export function generationReplayFor(
+  components: { store: ArtifactStore; network: Network; executor: Executor },
+  assets: { spec: GenerateJobSpec; model: Uint8Array; inputs: NamedTensors },
+  provider: { peer: string | undefined; outputHash: Hex | undefined },
+  committedRoot: Hex,
+): ReplayExecutor {
+  const { store, network, executor } = components
+  const peers = provider.peer === undefined ? [] : [provider.peer]
+  return executor.generationReplay(
+    { spec: assets.spec, model: assets.model, inputs: assets.inputs },
+    {
+      async claimedSequences() {
+        const hash = provider.outputHash
+        if (hash === undefined) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no generation manifest')
+        if (!(await store.has(hash))) await network.artifacts.fetch(hash, peers)
+        return parseGenerationManifest(await store.getBytes(hash)).sequences
+      },
+    },
+    committedRoot,
+  )
+}
+
+/**
+ * The requester's check of a generate result: the manifest's sequences must give every
+ * committed leaf. Returns the leaves that differ (all of them when the shape is wrong).
+ */
+export function generationMismatches(
+  manifest: GenerationManifest,
+  maxNewTokens: number,
+  dataHashes: readonly Hex[],
+): number[] {
+  const leaves = generationLeaves(
+    manifest.sequences.map((s) => ({
+      tokens: s.tokens.slice(0, maxNewTokens),
+      digests: s.digests.slice(0, maxNewTokens),
+    })),
+    maxNewTokens,
+  )
+  if (leaves.length !== dataHashes.length || manifest.sequences.some((s) => s.tokens.length > maxNewTokens))
+    return dataHashes.map((_, i) => i)
+  const bad: number[] = []
+  leaves.forEach((leaf, i) => {
+    if (leaf.toLowerCase() !== dataHashes[i]?.toLowerCase()) bad.push(i)
+  })
+  return bad
+}
+
+/**
+ * Collects streamed tokens per prompt and hands them on at most every `intervalMs` (each
+ * hand-on is a durable job write, so it is throttled); `flush` hands on what is left.
+ */
+export function tokenStream(
+  prompts: number,
+  intervalMs: number,
+  publish: (tokens: number[][]) => Promise<void>,
+): { onToken: (e: TokenEvent) => void; flush: () => Promise<void> } {
+  const tokens: number[][] = Array.from({ length: prompts }, () => [])
+  let last = 0
+  let pending: Promise<void> = Promise.resolve()
+  const push = () => {
+    last = Date.now()
+    const copy = tokens.map((t) => [...t])
+    // one write at a time, in order; a failed progress write never fails the job
+    pending = pending.then(() => publish(copy)).catch(() => {})
+  }
+  return {
+    onToken(e) {
+      const row = tokens[e.prompt]
+      if (row === undefined) return
+      row[e.position] = e.token
+      if (Date.now() - last >= intervalMs) push()
+    },
+    async flush() {
+      push()
+      await pending
+    },
+  }
+}
