@@ -2,10 +2,11 @@
  * The console in headless Chromium against a real node API (@ocn/node's server over a real
  * state store, serving the built console): the page takes the token from its URL fragment,
  * shows jobs from the node and follows their lifecycle live over the event stream, submits
- * through the form (its POST is same-origin with the token), and leaves a screenshot in
- * docs/images/. Chromium is the system's (chromium.js).
+ * through the form (its POST is same-origin with the token), and leaves a screenshot of each
+ * view: in docs/images/ with OCN_UPDATE_SCREENSHOTS=1 (to refresh the docs), else in a temp dir,
+ * so a test run never changes tracked files. Chromium is the system's (chromium.js).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,7 +23,10 @@ import { findChromium } from '../chromium.js'
 import { consoleDir } from '../console-dir.js'
 
 const TOKEN = 'c'.repeat(43)
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', '..', 'docs', 'images')
+const SCREENSHOTS =
+  process.env.OCN_UPDATE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '..', '..', '..', 'docs', 'images')
+    : mkdtempSync(join(tmpdir(), 'ocn-console-shots-'))
 
 let dir: string
 let store: StateStore
