@@ -14,37 +14,21 @@ import {
   getDatanet,
   rejectContribution,
 } from '@ocn/contracts-client'
-import { readNodeKeyInfo } from '@ocn/node'
 import { contentHashOf } from '@ocn/protocol'
 import { type Address, type Hex, keccak256, stringToHex } from 'viem'
 import { readContract } from 'viem/actions'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
-import { loadConfigFor } from '../context.js'
-import { loadKeysFor, passphraseFlag } from './account.js'
+import { passphraseFlag } from './account.js'
 import {
   type ChainAccess,
   ChainCommandError,
   formatOpen,
-  openChain,
   toChainCommandError,
 } from './chain-access.js'
+import { openDeployedContract } from './contract-access.js'
 
-async function openRegistry(
-  context: CommandContext,
-  sign: boolean,
-): Promise<{ access: ChainAccess; registry: Address }> {
-  const { config } = await loadConfigFor(context)
-  const account = sign
-    ? (await loadKeysFor(context, config.dataDir)).account
-    : ((await readNodeKeyInfo(config.dataDir)).address as Address)
-  const access = await openChain(config, account)
-  const registry = access.deployment.addresses.datanetRegistry
-  if (registry === undefined) {
-    throw new ChainCommandError('CHAIN_DEPLOYMENT_INVALID', 'the deployment has no DatanetRegistry', {
-      details: 'redeploy with a current @ocn/contracts-client (deployProtocol deploys it)',
-    })
-  }
-  return { access, registry }
+function openRegistry(context: CommandContext, sign: boolean) {
+  return openDeployedContract(context, sign, 'datanetRegistry', 'DatanetRegistry')
 }
 
 function parseId(text: string | undefined, what: string): bigint {

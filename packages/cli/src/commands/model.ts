@@ -13,37 +13,20 @@ import {
   objectToModel,
   proposeModel,
 } from '@ocn/contracts-client'
-import { readNodeKeyInfo } from '@ocn/node'
 import { contentHashOf } from '@ocn/protocol'
-import { type Address, type Hex, isHex, keccak256, stringToHex } from 'viem'
+import { type Hex, isHex, keccak256, stringToHex } from 'viem'
 import { readContract } from 'viem/actions'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
-import { loadConfigFor } from '../context.js'
-import { loadKeysFor, passphraseFlag } from './account.js'
+import { passphraseFlag } from './account.js'
 import {
-  type ChainAccess,
   ChainCommandError,
   formatOpen,
-  openChain,
   toChainCommandError,
 } from './chain-access.js'
+import { openDeployedContract } from './contract-access.js'
 
-async function openModels(
-  context: CommandContext,
-  sign: boolean,
-): Promise<{ access: ChainAccess; registry: Address }> {
-  const { config } = await loadConfigFor(context)
-  const account = sign
-    ? (await loadKeysFor(context, config.dataDir)).account
-    : ((await readNodeKeyInfo(config.dataDir)).address as Address)
-  const access = await openChain(config, account)
-  const registry = access.deployment.addresses.modelRegistry
-  if (registry === undefined) {
-    throw new ChainCommandError('CHAIN_DEPLOYMENT_INVALID', 'the deployment has no ModelRegistry', {
-      details: 'redeploy with a current @ocn/contracts-client',
-    })
-  }
-  return { access, registry }
+function openModels(context: CommandContext, sign: boolean) {
+  return openDeployedContract(context, sign, 'modelRegistry', 'ModelRegistry')
 }
 
 function hash32(text: string | undefined, what: string): Hex {
