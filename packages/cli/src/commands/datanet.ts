@@ -19,12 +19,7 @@ import { type Address, type Hex, keccak256, stringToHex } from 'viem'
 import { readContract } from 'viem/actions'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { passphraseFlag } from './account.js'
-import {
-  type ChainAccess,
-  ChainCommandError,
-  formatOpen,
-  toChainCommandError,
-} from './chain-access.js'
+import { type ChainAccess, ChainCommandError, formatOpen, toChainCommandError } from './chain-access.js'
 import { openDeployedContract } from './contract-access.js'
 
 function openRegistry(context: CommandContext, sign: boolean) {

@@ -18,11 +18,7 @@ import { type Hex, isHex, keccak256, stringToHex } from 'viem'
 import { readContract } from 'viem/actions'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { passphraseFlag } from './account.js'
-import {
-  ChainCommandError,
-  formatOpen,
-  toChainCommandError,
-} from './chain-access.js'
+import { ChainCommandError, formatOpen, toChainCommandError } from './chain-access.js'
 import { openDeployedContract } from './contract-access.js'
 
 function openModels(context: CommandContext, sign: boolean) {
