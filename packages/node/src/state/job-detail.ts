@@ -106,6 +106,11 @@ export interface CourtChallengeRecord {
   replayed: Hex
   /** 32 random bytes, secret until the reveal */
   salt: Hex
+  /**
+   * the commit transaction's hash, written as soon as it is sent (before its receipt): a node
+   * restarted while it is pending waits for it instead of committing (and paying the bond) twice
+   */
+  commitTx?: Hex
   /** set once the commit transaction is mined */
   disputeId?: bigint
   revealed?: boolean
@@ -117,11 +122,13 @@ export interface CourtChallengeRecord {
 export interface JurorVoteRecord {
   disputeId: bigint
   round: bigint
-  /** CourtVote: 1 guilty, 2 not guilty */
+  /** CourtVote: 1 guilty, 2 not guilty; 0 abstained (no vote sent: the court takes jurorPenalty) */
   choice: number
   /** written before the commit transaction, so a restarted juror can still reveal */
   salt: Hex
   reason: string
+  /** the commit transaction's hash once sent: a restart waits for it rather than sending again */
+  commitTx?: Hex
   committed?: boolean
   revealed?: boolean
 }
@@ -131,6 +138,8 @@ export interface VerifierJobDetail {
   award: AwardedJob
   /** the block of the result commitment (set once the job is committed) */
   commitBlock?: bigint
+  /** the provider's libp2p peer as last heard: a restarted node asks it before its ads come again */
+  providerPeer?: string
   report?: VerificationReport
   challenge?: CourtChallengeRecord
   votes?: JurorVoteRecord[]

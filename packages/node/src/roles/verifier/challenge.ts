@@ -2,9 +2,11 @@
  * Challenging a result through the DisputeCourt, sealed so that nobody can copy it: the
  * verifier draws a random salt and writes it to the job record BEFORE the commit transaction
  * (a crash never leaves a commitment this node cannot open), commits
- * challengeCommitment(jobId, me, leaf, replayed, salt) with the bond, waits for a later block,
- * and reveals. Each step is idempotent and driven again by the role's ticks, so a restarted
- * node finds its commitment on the chain and reveals it, or records that it let it expire.
+ * challengeCommitment(jobId, me, leaf, replayed, salt) with the bond, writes the commit's hash
+ * the moment it is sent, waits for a later block, and reveals. Each step is idempotent and
+ * driven again by the role's ticks (and first thing at start), so a restarted node finds its
+ * commitment on the chain and reveals it, waits for a commit still in flight instead of
+ * committing (and paying the bond) twice, or records that it let the challenge expire.
  */
 import {
   approveToken,
@@ -20,6 +22,7 @@ import {
 import { bytesToHex, type Hex } from 'viem'
 import { type CourtChallengeRecord, verifierDetail } from '../../state/job-detail.js'
 import type { CourtContext } from './context.js'
+import { sentTxOutcome } from './sent-tx.js'
 
 /** A leaf the provider got wrong (or would not serve) and this verifier's replay of it. */
 export interface ChallengeEvidence {
@@ -34,19 +37,12 @@ export function randomSalt(): Hex {
   return bytesToHex(crypto.getRandomValues(new Uint8Array(32)))
 }
 
-/** Records the sealed challenge (salt first) and drives it through commit and reveal. */
-export async function challengeLeaf(
-  ctx: CourtContext,
-  jobId: Hex,
-  evidence: ChallengeEvidence,
-): Promise<void> {
-  const { state } = ctx.components
-  const detail = verifierDetail(await state.requireJob(jobId))
-  if (detail.challenge === undefined) {
-    const challenge: CourtChallengeRecord = { ...evidence, salt: randomSalt() }
-    await state.updateJob(jobId, { detail: { ...detail, challenge } })
-  }
-  await advanceChallenge(ctx, jobId)
+/**
+ * The record of a sealed challenge of `evidence` with a fresh salt: everything the commit and
+ * the reveal need, written to the job record before anything is sent (then advanceChallenge).
+ */
+export function sealedChallenge(evidence: ChallengeEvidence): CourtChallengeRecord {
+  return { index: evidence.index, replayed: evidence.replayed, salt: randomSalt() }
 }
 
 /** True while this verifier's challenge of the job still needs a commit or a reveal. */
@@ -61,7 +57,17 @@ export function challengePending(challenge: CourtChallengeRecord | undefined): b
 export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<void> {
   const challenge = verifierDetail(await ctx.components.state.requireJob(jobId)).challenge
   if (challenge === undefined || !challengePending(challenge)) return
-  const disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
+  let disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
+  if (disputeId === undefined && challenge.commitTx !== undefined) {
+    // sent before a crash and not found: still in flight, or lost
+    const sent = await sentTxOutcome(ctx.components.chain.client, 'challenge', challenge.commitTx)
+    if (sent === 'pending') {
+      ctx.log.info({ jobId, tx: challenge.commitTx }, 'challenge commit still pending; waiting for it')
+      return
+    }
+    disputeId = await findOwnDispute(ctx, jobId, challenge)
+    if (disputeId === undefined) await patchChallenge(ctx, jobId, {}, 'commitTx')
+  }
   if (disputeId === undefined) {
     const committed = await commitSealed(ctx, jobId, challenge)
     if (committed !== undefined) await revealSealed(ctx, jobId, committed)
@@ -71,15 +77,19 @@ export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<v
   await revealSealed(ctx, jobId, disputeId)
 }
 
+/** Updates the challenge record with `patch`, dropping the field `drop` (a lost commit's hash). */
 async function patchChallenge(
   ctx: CourtContext,
   jobId: Hex,
   patch: Partial<CourtChallengeRecord>,
+  drop?: 'commitTx',
 ): Promise<void> {
   const { state } = ctx.components
   const detail = verifierDetail(await state.requireJob(jobId))
   if (detail.challenge === undefined) return
-  await state.updateJob(jobId, { detail: { ...detail, challenge: { ...detail.challenge, ...patch } } })
+  const challenge = { ...detail.challenge, ...patch }
+  if (drop !== undefined) delete challenge[drop]
+  await state.updateJob(jobId, { detail: { ...detail, challenge } })
 }
 
 function commitmentOf(ctx: CourtContext, jobId: Hex, c: CourtChallengeRecord): Hex {
@@ -138,6 +148,8 @@ async function commitSealed(
       disputeCourt: court,
       jobId,
       commitment: commitmentOf(ctx, jobId, c),
+      // durable before the receipt: a node killed now waits for this commit when it restarts
+      onSent: (txHash) => patchChallenge(ctx, jobId, { commitTx: txHash }),
     })
   })
   await patchChallenge(ctx, jobId, { disputeId })
