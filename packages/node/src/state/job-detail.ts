@@ -107,6 +107,13 @@ export interface CourtChallengeRecord {
   /** 32 random bytes, secret until the reveal */
   salt: Hex
   /**
+   * the evidence is that the provider did not serve the leaf: it is asked again until shortly
+   * before the reveal deadline, and a provider that then serves it gets the challenge withdrawn
+   * (left unrevealed: the bond is forfeited, the stake at risk kept, instead of both lost to a
+   * false-challenge ruling)
+   */
+  unserved?: boolean
+  /**
    * the commit transaction's hash, written as soon as it is sent (before its receipt): a node
    * restarted while it is pending waits for it instead of committing (and paying the bond) twice
    */

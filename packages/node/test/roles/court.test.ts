@@ -56,7 +56,7 @@ import { createChainService, type OcnChainService } from '../../src/chain/index.
 import { createSilentLogger } from '../../src/core/logger.js'
 import { sleep } from '../../src/core/time.js'
 import { createRoleMetrics } from '../../src/roles/metrics.js'
-import { advanceChallenge, randomSalt } from '../../src/roles/verifier/challenge.js'
+import { advanceChallenge, REVEAL_MARGIN_SECONDS, randomSalt } from '../../src/roles/verifier/challenge.js'
 import type { CourtContext } from '../../src/roles/verifier/context.js'
 import { keepDispute } from '../../src/roles/verifier/keeper.js'
 import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
@@ -407,6 +407,63 @@ describe('roles/verifier court parts: killed mid-dispute, and a juror that absta
     expect(reward).toBe(e('50'))
     expect(await getTokenBalance(admin, { token, account: me })).toBe(balanceBefore + reward)
     expect(await getStake(admin, { stakeManager, account: me })).toEqual(stakeBefore)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  /** A verifier's sealed challenge on a leaf the provider did not serve, committed on chain. */
+  async function unservedChallenge(name: string) {
+    const jobId = await committedJob()
+    const state = await openState(name)
+    await recordWithSealedChallenge(state, jobId, randomSalt())
+    const job = await state.requireJob(jobId)
+    const detail = verifierDetail(job)
+    await state.updateJob(jobId, {
+      detail: { ...detail, challenge: { ...detail.challenge!, unserved: true } },
+    })
+    return { jobId, state, ...(await courtContext(state)) }
+  }
+
+  it('a challenge on a leaf not served is withdrawn when the provider serves it before the reveal: only the bond is lost', async () => {
+    const { token, stakeManager } = deployment.addresses
+    const me = verifierAccount.address
+    const balanceBefore = await getTokenBalance(admin, { token, account: me })
+    const stakeBefore = await getStake(admin, { stakeManager, account: me })
+    const { jobId, state, ctx, service } = await unservedChallenge('unserved-answered')
+    const asked: number[] = []
+    await advanceChallenge(ctx, jobId, async (c) => {
+      asked.push(c.index)
+      return 'answered'
+    })
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(asked).toEqual([2])
+    expect(c.revealed).toBeUndefined()
+    expect(c.abandoned).toMatch(/provider served the leaf before the reveal/)
+    await advance(REVEAL_PERIOD + 1)
+    await keeperTakes(ctx, c.disputeId!, 'expired')
+    // the bond is the treasury's; the stake at risk is unlocked whole (a false-challenge ruling
+    // would have taken falseChallengeSlashBps of it as well)
+    expect(await getTokenBalance(admin, { token, account: me })).toBe(
+      balanceBefore - defaultCourtParameters.challengeBond,
+    )
+    expect(await getStake(admin, { stakeManager, account: me })).toEqual(stakeBefore)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  it('a challenge on a leaf still not served is revealed shortly before the reveal deadline', async () => {
+    const { jobId, state, ctx, service } = await unservedChallenge('unserved-silent')
+    let asked = 0
+    await advanceChallenge(ctx, jobId, async () => {
+      // the provider stays silent while the reveal period runs out
+      if (asked++ === 0) await advance(REVEAL_PERIOD - Number(REVEAL_MARGIN_SECONDS))
+      return 'unserved'
+    })
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c).toMatchObject({ revealed: true })
+    expect(asked).toBeGreaterThan(0)
+    const d = await getCourtDispute(admin, { disputeCourt: ctx.court(), disputeId: c.disputeId! })
+    expect(d.phase).toBe(CourtPhase.awaitingDraw)
     await service.stop()
     await state.close()
   }, 120_000)

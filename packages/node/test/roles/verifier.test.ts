@@ -109,9 +109,11 @@ describe('evidenceFor', () => {
   })
 
   it('challenges a leaf not served or not proven, replaying it itself', async () => {
+    // not served at all: marked, so that the provider is asked again before the reveal
     expect(await evidenceFor(findings([{ index: 3, reason: 'not-served', error: 'gone' }]))).toEqual({
       index: 3,
       replayed: replayedHash(3),
+      unserved: true,
     })
     expect(await evidenceFor(findings([{ index: 7, reason: 'bad-proof', claimed }]))).toEqual({
       index: 7,
@@ -132,6 +134,7 @@ describe('evidenceFor', () => {
     ).toEqual({
       index: 0,
       replayed: replayedHash(0),
+      unserved: true,
     })
   })
 

@@ -28,7 +28,21 @@ import { sentTxOutcome } from './sent-tx.js'
 export interface ChallengeEvidence {
   index: number
   replayed: Hex
+  /** the provider did not serve the leaf at all (see CourtChallengeRecord.unserved) */
+  unserved?: boolean
 }
+
+/**
+ * Asks the provider again for the challenged leaf: `answered` when it now serves it proven
+ * against its root and it does not contradict this verifier's replay (the challenge would be
+ * ruled false), `differs` when the served leaf is not the replayed one, `unserved` otherwise.
+ */
+export type Recheck = (challenge: CourtChallengeRecord) => Promise<'answered' | 'differs' | 'unserved'>
+
+/** Seconds before the reveal deadline that an unserved challenge stops waiting and reveals. */
+export const REVEAL_MARGIN_SECONDS = 4n
+/** How often a challenge on a leaf not served asks the provider again before its reveal. */
+const RECHECK_MS = 2_000
 
 /** How often the challenger looks for the block after its commitment. */
 const BLOCK_POLL_MS = 500
@@ -42,7 +56,8 @@ export function randomSalt(): Hex {
  * the reveal need, written to the job record before anything is sent (then advanceChallenge).
  */
 export function sealedChallenge(evidence: ChallengeEvidence): CourtChallengeRecord {
-  return { index: evidence.index, replayed: evidence.replayed, salt: randomSalt() }
+  const { index, replayed, unserved } = evidence
+  return { index, replayed, salt: randomSalt(), ...(unserved === true ? { unserved } : {}) }
 }
 
 /** True while this verifier's challenge of the job still needs a commit or a reveal. */
@@ -54,7 +69,7 @@ export function challengePending(challenge: CourtChallengeRecord | undefined): b
  * Moves this verifier's challenge one step on: commits it when the chain has no such
  * commitment yet, then reveals it in a later block, or records why it was given up.
  */
-export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<void> {
+export async function advanceChallenge(ctx: CourtContext, jobId: Hex, recheck?: Recheck): Promise<void> {
   const challenge = verifierDetail(await ctx.components.state.requireJob(jobId)).challenge
   if (challenge === undefined || !challengePending(challenge)) return
   let disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
@@ -70,11 +85,11 @@ export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<v
   }
   if (disputeId === undefined) {
     const committed = await commitSealed(ctx, jobId, challenge)
-    if (committed !== undefined) await revealSealed(ctx, jobId, committed)
+    if (committed !== undefined) await revealSealed(ctx, jobId, committed, recheck)
     return
   }
   if (challenge.disputeId === undefined) await patchChallenge(ctx, jobId, { disputeId })
-  await revealSealed(ctx, jobId, disputeId)
+  await revealSealed(ctx, jobId, disputeId, recheck)
 }
 
 /** Updates the challenge record with `patch`, dropping the field `drop` (a lost commit's hash). */
@@ -170,13 +185,31 @@ async function commitSealed(
  * deadline; past the deadline the challenge is recorded as given up (its bond is the
  * treasury's once anyone expires it).
  */
-async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): Promise<void> {
+async function revealSealed(
+  ctx: CourtContext,
+  jobId: Hex,
+  disputeId: bigint,
+  recheck: Recheck | undefined,
+): Promise<void> {
   const { chain, state } = ctx.components
   const court = ctx.court()
   const dispute = await getCourtDispute(chain.client, { disputeCourt: court, disputeId })
   if (dispute.phase !== CourtPhase.committed) {
     await patchChallenge(ctx, jobId, { revealed: true })
     return
+  }
+  const sealed = verifierDetail(await state.requireJob(jobId)).challenge
+  if (sealed?.unserved === true && recheck !== undefined) {
+    if ((await providerAnswers(ctx, sealed, BigInt(dispute.revealEnds), recheck)) === 'answered') {
+      await patchChallenge(ctx, jobId, {
+        abandoned: 'the provider served the leaf before the reveal: withdrawn (bond forfeited, stake kept)',
+      })
+      ctx.log.warn(
+        { jobId, disputeId },
+        'provider answered before the reveal: challenge left unrevealed (bond forfeited, stake kept)',
+      )
+      return
+    }
   }
   while ((await chain.blockNumber()) <= dispute.commitBlock) {
     if ((await chain.chainTime()) > BigInt(dispute.revealEnds)) break
@@ -203,4 +236,27 @@ async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): P
   )
   await patchChallenge(ctx, jobId, { revealed: true })
   ctx.log.warn({ jobId, disputeId, leaf: c.index }, 'revealed the challenge; a jury will be drawn')
+}
+
+/**
+ * For a challenge on a leaf not served: asks the provider again until shortly before the
+ * reveal deadline. A provider back from a restart that now serves the leaf would have the
+ * challenge ruled false (bond and falseChallengeSlashBps of the stake at risk lost); left
+ * unrevealed it costs the bond only.
+ */
+async function providerAnswers(
+  ctx: CourtContext,
+  c: CourtChallengeRecord,
+  revealEnds: bigint,
+  recheck: Recheck,
+): Promise<'answered' | 'differs' | 'unserved'> {
+  for (;;) {
+    const answer = await recheck(c).catch((err: unknown) => {
+      ctx.log.debug({ err }, 'asking the provider again failed')
+      return 'unserved' as const
+    })
+    if (answer !== 'unserved') return answer
+    if ((await ctx.components.chain.chainTime()) >= revealEnds - REVEAL_MARGIN_SECONDS) return answer
+    await ctx.pause(RECHECK_MS)
+  }
 }

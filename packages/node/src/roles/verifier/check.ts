@@ -20,6 +20,8 @@ import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
 import { advanceChallenge, type ChallengeEvidence, challengePending, sealedChallenge } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
+import { knownProviderPeer } from './provider-peer.js'
+import { recheckOf } from './recheck.js'
 import { drawSample, type Sample, termsLeafCount } from './sample.js'
 
 /** A job whose check is due now, with what the check starts from. */
@@ -40,7 +42,7 @@ type ServedClaims =
 export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   // a challenge this verifier already found (and sealed) is driven on, not checked again
   if (challengePending(verifierDetail(await ctx.components.state.requireJob(jobId)).challenge)) {
-    return advanceChallenge(ctx, jobId)
+    return advanceChallenge(ctx, jobId, recheckOf(ctx, jobId))
   }
   const due = await dueCheck(ctx, jobId)
   if (due === undefined) return
@@ -110,7 +112,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     { jobId, passed: report.passed, checked: report.checkedIndices.length, p: report.detectionProbability },
     'verification report',
   )
-  if (evidence !== undefined) await advanceChallenge(ctx, jobId)
+  if (evidence !== undefined) await advanceChallenge(ctx, jobId, recheckOf(ctx, jobId))
 }
 
 /**
@@ -141,28 +143,6 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
   }
   const known = providerPeer === undefined ? detail : { ...detail, providerPeer }
   return { jobId, detail: known, award, onChain, providerPeer }
-}
-
-/**
- * The provider's peer as gossip says it, or as this node's record kept it from before a
- * restart (the directory lives in memory; the provider's ads may take a while to come again).
- * A peer the directory knows and the record does not yet is written to the record.
- */
-async function knownProviderPeer(
-  ctx: VerifierContext,
-  jobId: string,
-  detail: VerifierJobDetail,
-): Promise<string | undefined> {
-  const { directory, state } = ctx.components
-  const heard = directory.providerPeer(detail.award.provider)
-  if (heard === undefined) {
-    if (detail.providerPeer !== undefined)
-      directory.rememberProvider(detail.award.provider, detail.providerPeer)
-    return detail.providerPeer
-  }
-  if (heard !== detail.providerPeer)
-    await state.updateJob(jobId, { detail: { ...detail, providerPeer: heard } })
-  return heard
 }
 
 /**

@@ -48,8 +48,11 @@ export async function evidenceFor(findings: Findings): Promise<ChallengeEvidence
       // a training segment or a sequence chunk starts from the provider's served state
       (m.reason === 'replay-failed' && findings.kind !== 'inference'),
   )
-  if (missing !== undefined)
-    return { index: missing.index, replayed: await replayed(findings, missing.index) }
+  if (missing !== undefined) {
+    const evidence = { index: missing.index, replayed: await replayed(findings, missing.index) }
+    // a leaf not served at all may yet be served (a provider back from a restart): re-asked before the reveal
+    return missing.reason === 'not-served' ? { ...evidence, unserved: true } : evidence
+  }
   const failed = mismatches.find((m) => m.reason === 'replay-failed')
   if (failed !== undefined && 'error' in failed) {
     throw new RoleError('ROLE_REPLAY_FAILED', `re-executing micro-batch ${failed.index} failed here`, {
