@@ -57,6 +57,9 @@ describe('replayFault', () => {
       expect(replayFault(kind, new RoleError('ROLE_ARTIFACT_UNAVAILABLE', 'no checkpoint 2'))).toBe(
         'unserved',
       )
+      // the provider answered that it does not have a state its own manifest names
+      const notFound = new P2PError(P2PErrorCode.ARTIFACT_NOT_FOUND, 'no peer has the artifact')
+      expect(replayFault(kind, notFound)).toBe('provider')
     }
   })
 })

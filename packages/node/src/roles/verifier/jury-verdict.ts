@@ -128,7 +128,7 @@ export function verdictAtDeadline(
   }
   if (trouble?.fault === 'unserved') {
     return guilty(
-      `segment ${seat.leafIndex} cannot start: the provider's state is not served: ${trouble.message}`,
+      `segment ${seat.leafIndex} cannot start from the provider's checkpoint (not served): ${trouble.message}`,
     )
   }
   log.error(

@@ -6,7 +6,9 @@
  * ONNX Runtime failing, a timeout, a crashed worker, an artifact store error) never does.
  *
  * - `provider`: the provider's state is wrong: it does not match the hash the provider
- *   committed, or it is not a readable state at all.
+ *   committed, or it is not a readable state at all; or the provider answered that it does not
+ *   have a state its own committed manifest names (an honest provider keeps them on disk, so a
+ *   restart does not lose them).
  * - `unserved`: the provider's state could not be had (the peer did not serve it, or its
  *   manifest lacks it). A provider restarting may serve it later: judged against the provider
  *   only once the grace for a restart is over, like a leaf not served.
@@ -14,7 +16,7 @@
  */
 
 import type { JobSpec } from '../../executor/spec.js'
-import { P2PError } from '../../p2p/index.js'
+import { P2PError, P2PErrorCode } from '../../p2p/index.js'
 
 export type ReplayFault = 'provider' | 'unserved' | 'own'
 
@@ -29,7 +31,8 @@ const PROVIDER_STATE_CODES: ReadonlySet<string> = new Set([
 export function replayFault(kind: JobSpec['kind'], error: unknown): ReplayFault {
   // an inference micro-batch replays from the job's own artifacts only: nothing of the provider's
   if (kind === 'inference') return 'own'
-  if (error instanceof P2PError) return 'unserved'
+  if (error instanceof P2PError)
+    return error.code === P2PErrorCode.ARTIFACT_NOT_FOUND ? 'provider' : 'unserved'
   const code = (error as { code?: unknown } | null)?.code
   if (code === 'ROLE_ARTIFACT_UNAVAILABLE') return 'unserved'
   if (typeof code === 'string' && PROVIDER_STATE_CODES.has(code)) return 'provider'
