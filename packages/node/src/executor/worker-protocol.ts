@@ -1,7 +1,7 @@
 /** Messages between the executor pool (main thread) and its workers. */
 import type { Hex } from 'viem'
 import type { SerializedExecutorError } from './errors.js'
-import type { Decoded, DecodeParams } from './generate/params.js'
+import type { CheckedPositions, CheckParams, Decoded, DecodeParams } from './generate/params.js'
 import type { InferenceJobSpec, ReplayProfile, TrainingJobSpec } from './spec.js'
 import type { NamedTensors, TensorDType } from './tensor.js'
 import type { TrainingRunResult } from './training/run.js'
@@ -52,7 +52,7 @@ export type WorkerRequest =
       expectedStartHash: Hex | undefined
     }
   | ({ type: 'generate'; params: DecodeParams } & ModelRef)
-  | ({ type: 'generate-check'; params: DecodeParams & { tokens: number[]; tieTolerance: number } } & ModelRef)
+  | ({ type: 'generate-check'; params: CheckParams } & ModelRef)
 
 export interface WorkerResults {
   load: ModelSignature
@@ -60,7 +60,7 @@ export interface WorkerResults {
   train: TrainingRunResult
   'train-segment': { checkpointHash: Hex }
   generate: Decoded
-  'generate-check': { accepted: boolean[]; digests: Hex[] }
+  'generate-check': CheckedPositions
 }
 
 /** A training checkpoint reached, or a generated token (streamed while decoding). */

@@ -68,7 +68,11 @@ export function generationLeafCount(spec: GenerateJobSpec, inputs: NamedTensors)
 export function generationReplayFor(
   components: { store: ArtifactStore; network: Network; executor: Executor },
   assets: { spec: GenerateJobSpec; model: Uint8Array; inputs: NamedTensors },
-  provider: { peer: string | undefined; outputHash: Hex | undefined },
+  provider: {
+    peer: string | undefined
+    outputHash: Hex | undefined
+    sampled?: readonly number[] | undefined
+  },
   committedRoot: Hex,
 ): ReplayExecutor {
   const { store, network, executor } = components
@@ -84,6 +88,8 @@ export function generationReplayFor(
       },
     },
     committedRoot,
+    // the verifier's sample: each prompt's prefill covers only up to its last sampled position
+    provider.sampled === undefined ? {} : { sampled: provider.sampled },
   )
 }
 
