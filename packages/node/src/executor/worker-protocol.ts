@@ -63,10 +63,10 @@ export interface WorkerResults {
   'generate-check': CheckedPositions
 }
 
-/** A training checkpoint reached, or a generated token (streamed while decoding). */
+/** A training checkpoint reached, or generated tokens from `position` on (streamed while decoding). */
 export type WorkerProgress =
   | { checkpoint: number; step: number; loss: number | undefined }
-  | { position: number; token: number }
+  | { position: number; tokens: number[] }
 
 export type WorkerReply =
   | { id: number; ok: true; result: unknown; loadedModels: Hex[] }

@@ -54,6 +54,35 @@ function logitsRow(out: ort.InferenceSession.OnnxValueMapType, row: number): Flo
   return (t.data as Float32Array).subarray(row * vocab, (row + 1) * vocab)
 }
 
+/** Tokens wait in the worker for at most this many... */
+const PROGRESS_TOKENS = 8
+/** ...or this long since the last progress message (a message per token costs each step an IPC write). */
+const PROGRESS_MS = 20
+
+/**
+ * Hands picked tokens on in runs (`post(from, tokens)`): once PROGRESS_TOKENS wait or
+ * PROGRESS_MS passed since the last run went, so a fast decoder sends a message per few
+ * tokens and a slow one a message per token. `flush` sends what waits.
+ */
+export function tokenProgress(post: (position: number, tokens: number[]) => void) {
+  let waiting: number[] = []
+  let from = 0
+  let last = Date.now()
+  const flush = () => {
+    if (waiting.length > 0) post(from, waiting)
+    waiting = []
+    last = Date.now()
+  }
+  return {
+    add(position: number, token: number): void {
+      if (waiting.length === 0) from = position
+      waiting.push(token)
+      if (waiting.length >= PROGRESS_TOKENS || Date.now() - last >= PROGRESS_MS) flush()
+    },
+    flush,
+  }
+}
+
 /**
  * Prefill, then one cached step per token until a stop token or maxNewTokens. onToken sees
  * each token as it is picked; `cancelled` is polled between steps.

@@ -58,18 +58,13 @@ function positionsByPrompt(sampled: readonly number[], maxNew: number): Map<numb
   return byPrompt
 }
 
-export function generationReplay(
-  rt: ExecutorRuntime,
-  job: GenerateJob,
-  source: ClaimedSequencesSource,
-  committedRoot: Hex,
-  options: GenerationReplayOptions = {},
-): ReplayExecutor {
-  const maxNew = job.spec.maxNewTokens
-  const planned = options.sampled === undefined ? undefined : positionsByPrompt(options.sampled, maxNew)
-  let claimed: Promise<Claimed> | undefined
+/**
+ * The check passes of one replay: the job's plan made once, one pass per prompt over its
+ * sampled positions (all of them without a sample), one per leaf outside the sample. A failed
+ * or aborted pass is not remembered: the next leaf that needs it runs it again.
+ */
+function passCache(rt: ExecutorRuntime, job: GenerateJob, planned: Map<number, number[]> | undefined) {
   let plan: Promise<GeneratePlan> | undefined
-  // one pass per prompt (key `p`), and one per leaf outside the sample (key `p/i`)
   const checks = new Map<string, Promise<CheckedPositions>>()
   const planOnce = (signal: AbortSignal) => {
     if (!plan) {
@@ -80,11 +75,43 @@ export function generationReplay(
     }
     return plan
   }
-  const passFor = (p: number, i: number): { key: string; positions: number[] | undefined } => {
-    if (planned === undefined) return { key: `${p}`, positions: undefined }
-    const mine = planned.get(p)
-    return mine?.includes(i) ? { key: `${p}`, positions: mine } : { key: `${p}/${i}`, positions: [i] }
+  return (p: number, i: number, s: GeneratedSequence, signal: AbortSignal): Promise<CheckedPositions> => {
+    const mine = planned?.get(p)
+    const pass =
+      planned === undefined
+        ? { key: `${p}`, positions: undefined }
+        : mine?.includes(i)
+          ? { key: `${p}`, positions: mine }
+          : { key: `${p}/${i}`, positions: [i] }
+    let check = checks.get(pass.key)
+    if (!check) {
+      check = planOnce(signal).then((pl) =>
+        checkSequence(
+          rt,
+          job,
+          pl,
+          { prompt: p, sequence: s, ...(pass.positions === undefined ? {} : { positions: pass.positions }) },
+          signal,
+        ),
+      )
+      checks.set(pass.key, check)
+      check.catch(() => checks.delete(pass.key))
+    }
+    return check
   }
+}
+
+export function generationReplay(
+  rt: ExecutorRuntime,
+  job: GenerateJob,
+  source: ClaimedSequencesSource,
+  committedRoot: Hex,
+  options: GenerationReplayOptions = {},
+): ReplayExecutor {
+  const maxNew = job.spec.maxNewTokens
+  const planned = options.sampled === undefined ? undefined : positionsByPrompt(options.sampled, maxNew)
+  let claimed: Promise<Claimed> | undefined
+  const judge = passCache(rt, job, planned)
   const load = async (): Promise<Claimed> => {
     const sequences = await source.claimedSequences()
     const faults = sequences.map((s, p) => {
@@ -122,22 +149,7 @@ export function generationReplay(
     if (own.toLowerCase() !== leaf.toLowerCase()) return { match: false, replayed: own }
     // a padding leaf after a valid stop: the root check already vouched for the stop
     if (i >= s.tokens.length) return { match: true, replayed: own }
-    const pass = passFor(p, i)
-    let check = checks.get(pass.key)
-    if (!check) {
-      check = planOnce(signal).then((pl) =>
-        checkSequence(
-          rt,
-          job,
-          pl,
-          { prompt: p, sequence: s, ...(pass.positions === undefined ? {} : { positions: pass.positions }) },
-          signal,
-        ),
-      )
-      checks.set(pass.key, check)
-      // a failed or aborted pass is not remembered: the next sampled leaf runs it again
-      check.catch(() => checks.delete(pass.key))
-    }
+    const check = judge(p, i, s, signal)
     const r = await check
     const at = r.positions.indexOf(i)
     if (at < 0) throw new ExecutorError('EXECUTOR_RUN_FAILED', `the check pass did not judge position ${i}`)

@@ -168,7 +168,9 @@ export function runGeneration(
               model: { hash: plan.hash, bytes: job.model },
               signal,
               onProgress: (e) => {
-                if ('token' in e) o.onToken?.({ prompt: p, position: e.position, token: e.token })
+                if (!('tokens' in e)) return
+                for (const [k, token] of e.tokens.entries())
+                  o.onToken?.({ prompt: p, position: e.position + k, token })
               },
             },
           ),
