@@ -41,6 +41,11 @@ export interface RequesterResults {
   attributionHash?: Hex
   /** generate jobs: the generated tokens per prompt, checked against every committed leaf */
   tokens?: number[][]
+  /**
+   * generate jobs: the prompts whose tokens streamed by the provider while it decoded differ
+   * from the committed ones (the committed tokens are the authority); absent when none streamed
+   */
+  streamMismatches?: number[]
 }
 
 export interface RequesterJobDetail {
@@ -58,6 +63,8 @@ export interface RequesterJobDetail {
   /** when the awarded provider counts as a no-show if it has not committed (ms): award + ETA + grace */
   noShowAt?: number
   biddingClosesAt: number
+  /** generate jobs: the tokens the provider streamed so far per prompt (a preview; written throttled) */
+  streamed?: number[][]
   results?: RequesterResults
 }
 

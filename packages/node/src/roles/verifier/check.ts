@@ -79,6 +79,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     outputHash: served.outputHash,
     leaf: (i) => served.claims?.get(i)?.dataHash,
     root: onChain.resultRoot,
+    sampled: sample.indices,
   })
   const result = await spotCheck({
     // a sequence job's leaves are replayed one by one like micro-batches; a generate job's
