@@ -473,6 +473,49 @@ export async function jobIn(node: TestNode, jobId: string, states: JobRecord['st
   })
 }
 
+/** Whether every one of `verifiers` holds a passed report on the job. */
+async function everyVerifierPassed(verifiers: readonly TestNode[], jobId: string): Promise<boolean> {
+  for (const verifier of verifiers) {
+    const record = await verifier.daemon.state.getJob(jobId)
+    if ((record?.detail as { report?: { passed: boolean } } | undefined)?.report?.passed !== true)
+      return false
+  }
+  return true
+}
+
+/**
+ * Waits until the job is finalized at `node`, like jobIn; with `followReoffers`, the job it was
+ * offered again as, when a loaded machine missed its bidding window (the record's id says which).
+ * Once every verifier has checked the job and passed it, the rest of its challenge window has
+ * nothing left to catch: chain time jumps past it (anvil) instead of the test waiting it out.
+ * Until then the window runs in real time, so a slow verifier still has all of it.
+ */
+export async function finalizedOncePassed(
+  chain: DevChain,
+  node: TestNode,
+  verifiers: readonly TestNode[],
+  jobId: string,
+  options: { windowSeconds: number; timeoutMs?: number; followReoffers?: boolean },
+): Promise<JobRecord> {
+  let id = jobId
+  let forwarded: string | undefined
+  return waitFor(
+    `${node.name}: job ${jobId.slice(0, 10)}${options.followReoffers ? ' (or its re-offer)' : ''} finalized`,
+    async () => {
+      const job = await node.daemon.state.getJob(id)
+      const next = (job?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+      if (options.followReoffers && next !== undefined) id = next
+      else if (job?.state === 'finalized') return job
+      else if (forwarded !== id && (await everyVerifierPassed(verifiers, id))) {
+        await increaseTime(chain, options.windowSeconds)
+        forwarded = id
+      }
+      return undefined
+    },
+    options.timeoutMs,
+  )
+}
+
 /** How a jury convicted a job's provider, read back from the chain once every dispute on it closed. */
 export interface JuryConviction {
   disputeId: bigint
