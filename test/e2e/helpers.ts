@@ -130,8 +130,16 @@ export const E2E_COURT: Partial<CourtParameters> = {
   appealPeriod: 5,
 }
 
+/** Seconds between the blocks the nodes run on (startNodes). */
+export const BLOCK_TIME_SECONDS = 1
+
+/**
+ * Anvil with the protocol deployed. Until startNodes it mines every transaction at once, so the
+ * deployment and the funding (some sixty transactions) take seconds, not a block each; startNodes
+ * then switches it to a block every BLOCK_TIME_SECONDS, the chain the nodes run on.
+ */
 export async function startChain(options: StartNetworkOptions) {
-  const chain = await startDevChain({ blockTime: 1 })
+  const chain = await startDevChain()
   const deployer = walletFor(chain, chain.privateKeys[0]!)
   const deployment = await deployProtocol(deployer, {
     treasury: chain.accounts[options.treasuryIndex]!.address,
@@ -203,6 +211,12 @@ export async function startNodes(
 ): Promise<TestNode[]> {
   const deploymentFile = join(dir, 'deployment.json')
   await writeDeploymentFile(deploymentFile, deployment)
+  // the nodes run on interval mining: blocks keep coming while idle (a reveal waits for a block
+  // after its commitment, verifiers draw samples from block hashes); again on a later call is harmless
+  await walletFor(chain, chain.privateKeys[0]!).request({
+    method: 'evm_setIntervalMining',
+    params: [BLOCK_TIME_SECONDS],
+  } as never)
   const nodes: TestNode[] = []
   for (const spec of specs) {
     const base = defaultNodeConfig({})
