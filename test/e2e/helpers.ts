@@ -130,8 +130,16 @@ export const E2E_COURT: Partial<CourtParameters> = {
   appealPeriod: 5,
 }
 
+/** Seconds between the blocks the nodes run on (startNodes). */
+export const BLOCK_TIME_SECONDS = 1
+
+/**
+ * Anvil with the protocol deployed. Until startNodes it mines every transaction at once, so the
+ * deployment and the funding (some sixty transactions) take seconds, not a block each; startNodes
+ * then switches it to a block every BLOCK_TIME_SECONDS, the chain the nodes run on.
+ */
 export async function startChain(options: StartNetworkOptions) {
-  const chain = await startDevChain({ blockTime: 1 })
+  const chain = await startDevChain()
   const deployer = walletFor(chain, chain.privateKeys[0]!)
   const deployment = await deployProtocol(deployer, {
     treasury: chain.accounts[options.treasuryIndex]!.address,
@@ -203,6 +211,12 @@ export async function startNodes(
 ): Promise<TestNode[]> {
   const deploymentFile = join(dir, 'deployment.json')
   await writeDeploymentFile(deploymentFile, deployment)
+  // the nodes run on interval mining: blocks keep coming while idle (a reveal waits for a block
+  // after its commitment, verifiers draw samples from block hashes); again on a later call is harmless
+  await walletFor(chain, chain.privateKeys[0]!).request({
+    method: 'evm_setIntervalMining',
+    params: [BLOCK_TIME_SECONDS],
+  } as never)
   const nodes: TestNode[] = []
   for (const spec of specs) {
     const base = defaultNodeConfig({})
@@ -471,6 +485,49 @@ export async function jobIn(node: TestNode, jobId: string, states: JobRecord['st
     const job = await node.daemon.state.getJob(jobId)
     return job !== undefined && states.includes(job.state) ? job : undefined
   })
+}
+
+/** Whether every one of `verifiers` holds a passed report on the job. */
+async function everyVerifierPassed(verifiers: readonly TestNode[], jobId: string): Promise<boolean> {
+  for (const verifier of verifiers) {
+    const record = await verifier.daemon.state.getJob(jobId)
+    if ((record?.detail as { report?: { passed: boolean } } | undefined)?.report?.passed !== true)
+      return false
+  }
+  return true
+}
+
+/**
+ * Waits until the job is finalized at `node`, like jobIn; with `followReoffers`, the job it was
+ * offered again as, when a loaded machine missed its bidding window (the record's id says which).
+ * Once every verifier has checked the job and passed it, the rest of its challenge window has
+ * nothing left to catch: chain time jumps past it (anvil) instead of the test waiting it out.
+ * Until then the window runs in real time, so a slow verifier still has all of it.
+ */
+export async function finalizedOncePassed(
+  chain: DevChain,
+  node: TestNode,
+  verifiers: readonly TestNode[],
+  jobId: string,
+  options: { windowSeconds: number; timeoutMs?: number; followReoffers?: boolean },
+): Promise<JobRecord> {
+  let id = jobId
+  let forwarded: string | undefined
+  return waitFor(
+    `${node.name}: job ${jobId.slice(0, 10)}${options.followReoffers ? ' (or its re-offer)' : ''} finalized`,
+    async () => {
+      const job = await node.daemon.state.getJob(id)
+      const next = (job?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+      if (options.followReoffers && next !== undefined) id = next
+      else if (job?.state === 'finalized') return job
+      else if (forwarded !== id && (await everyVerifierPassed(verifiers, id))) {
+        await increaseTime(chain, options.windowSeconds)
+        forwarded = id
+      }
+      return undefined
+    },
+    options.timeoutMs,
+  )
 }
 
 /** How a jury convicted a job's provider, read back from the chain once every dispute on it closed. */

@@ -26,6 +26,7 @@ import { decodeOnnxModel } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   convictionFlows,
+  finalizedOncePassed,
   fundAndStake,
   increaseTime,
   jobIn,
@@ -62,6 +63,11 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
   let fixture: { modelPath: string; inputsPath: string }
   const node = (name: string) => net.nodes.find((n) => n.name === name)!
   const requester = () => node('requester').components.parts.roles.requester as RequesterRole
+  /** The job finalized at the requester; the window's rest is skipped once both verifiers passed it. */
+  const finalizedAtRequester = (jobId: string) =>
+    finalizedOncePassed(net.chain, node('requester'), [node('verifier'), node('juror')], jobId, {
+      windowSeconds: CHALLENGE_WINDOW,
+    })
 
   beforeAll(async () => {
     const dir = await tempDir()
@@ -165,7 +171,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const job2 = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
     const awarded2 = await jobIn(node('requester'), job2.jobId, ['awarded', 'committed', 'finalized'])
     expect(awarded2.provider).toBe(addr.honest)
-    const finalized = await jobIn(node('requester'), job2.jobId, ['finalized'])
+    const finalized = await finalizedAtRequester(job2.jobId)
     await waitFor('results checked by the requester', async () => {
       const job = await node('requester').daemon.state.getJob(job2.jobId)
       return (job?.detail as { results?: unknown } | undefined)?.results
@@ -300,7 +306,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const awardedAgain = await jobIn(node('requester'), again.jobId, ['awarded', 'committed', 'finalized'])
     expect(awardedAgain.provider).toBe(addr.honest)
     expect(awardedAgain.attempts).toBe(2)
-    const done = await jobIn(node('requester'), again.jobId, ['finalized'])
+    const done = await finalizedAtRequester(again.jobId)
 
     const deployer = walletFor(chain, chain.privateKeys[0]!)
     await sweepTreasury(deployer, { jobMarket: deployment.addresses.jobMarket })
@@ -341,7 +347,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const awarded = await jobIn(requesterNode, job.jobId, ['awarded'])
     expect(awarded.provider).toBe(honest.address)
     await restartNode(honest, net.nodes)
-    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    const done = await finalizedAtRequester(job.jobId)
     expect(done.history.filter((h) => h.state === 'awarded')).toHaveLength(1)
     await jobIn(honest, job.jobId, ['finalized'])
     await waitFor('results checked after the restarts', async () => {
@@ -378,7 +384,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     const awarded = await jobIn(requesterNode, job.jobId, ['awarded', 'committed', 'finalized'])
     expect(awarded.kind).toBe('training')
     expect(awarded.provider).toBe(honest.address)
-    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    const done = await finalizedAtRequester(job.jobId)
     const results = await waitFor('the trained model at the requester', async () => {
       const record = await requesterNode.daemon.state.getJob(job.jobId)
       return (
@@ -417,7 +423,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       kind: 'training',
       verification: 'replay',
     })
-    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    const done = await finalizedAtRequester(job.jobId)
     expect(done.provider).toBe(node('honest').address)
     const results = await waitFor('the adapters at the requester', async () => {
       const record = await requesterNode.daemon.state.getJob(job.jobId)
@@ -475,7 +481,7 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
       kind: 'training',
       verification: 'replay',
     })
-    const done = await jobIn(requesterNode, job.jobId, ['finalized'])
+    const done = await finalizedAtRequester(job.jobId)
     expect(done.provider).toBe(node('honest').address)
     const results = await waitFor('the head model at the requester', async () => {
       const record = await requesterNode.daemon.state.getJob(job.jobId)

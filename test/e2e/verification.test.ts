@@ -24,6 +24,7 @@ import { type Address, type Hex, keccak256 } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   convictionFlows,
+  finalizedOncePassed,
   fundAndStake,
   jobIn,
   juryConviction,
@@ -144,6 +145,15 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
   const client = () => walletFor(net.chain, net.chain.privateKeys[0]!)
   const treasury = () => net.chain.accounts[TREASURY]!.address
   const market = () => net.deployment.addresses.jobMarket
+  /** The job finalized at the requester; the window's rest is skipped once both verifiers passed it. */
+  const finalizedAtRequester = (
+    jobId: string,
+    options: { timeoutMs?: number; followReoffers?: boolean } = {},
+  ) =>
+    finalizedOncePassed(net.chain, node('requester'), verifiers(), jobId, {
+      windowSeconds: CHALLENGE_WINDOW,
+      ...options,
+    })
 
   beforeAll(async () => {
     const dir = await tempDir()
@@ -291,7 +301,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     const before = await tokenBalances(chain, deployment, accounts)
     const job = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
     const jobId = job.jobId as Hex
-    const done = await jobIn(node('requester'), jobId, ['finalized'])
+    const done = await finalizedAtRequester(jobId)
     const reports = []
     for (const v of verifiers()) reports.push(await privateSample(v, jobId, ['finalized']))
     for (const r of reports) {
@@ -323,17 +333,8 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
       state: sequence.state,
     })
     // a loaded machine may miss the first bidding window: the requester re-offers the same work
-    let jobId = job.jobId as Hex
-    await waitFor(
-      `sequence job ${jobId.slice(0, 10)} (or its re-offer) finalized`,
-      async () => {
-        const r = await node('requester').daemon.state.getJob(jobId)
-        const next = (r?.detail as { reofferedAs?: Hex } | undefined)?.reofferedAs
-        if (next !== undefined) jobId = next
-        return r?.state === 'finalized' ? r : undefined
-      },
-      110_000,
-    )
+    const jobId = (await finalizedAtRequester(job.jobId, { timeoutMs: 110_000, followReoffers: true }))
+      .id as Hex
     for (const v of verifiers()) {
       const r = await privateSample(v, jobId, ['finalized'])
       expect(r).toMatchObject({ passed: true, leafCount: 8, committedLeafCount: 8, mismatches: [] })
@@ -357,17 +358,8 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
       verification: 'replay',
       generate: { maxNewTokens: NEW_TOKENS },
     })
-    let jobId = job.jobId as Hex
-    await waitFor(
-      `generate job ${jobId.slice(0, 10)} (or its re-offer) finalized`,
-      async () => {
-        const r = await node('requester').daemon.state.getJob(jobId)
-        const next = (r?.detail as { reofferedAs?: Hex } | undefined)?.reofferedAs
-        if (next !== undefined) jobId = next
-        return r?.state === 'finalized' ? r : undefined
-      },
-      110_000,
-    )
+    const jobId = (await finalizedAtRequester(job.jobId, { timeoutMs: 110_000, followReoffers: true }))
+      .id as Hex
     const greedy = await Promise.all(PROMPTS.map((p) => plainGreedy(gpt.model, p, NEW_TOKENS)))
     // the provider streamed its tokens onto its job record (the API's event stream carries it)
     const provided = await node('provider').daemon.state.getJob(jobId)

@@ -99,8 +99,8 @@ async function advance(seconds: number): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ocn-roles-court-'))
-  // blocks keep coming (the reveal waits for a block after the commitment)
-  chain = await startDevChain({ blockTime: 1 })
+  // each setup transaction is mined at once; the tests then run on a block a second (below)
+  chain = await startDevChain()
   const [a0, a1, a2, a3, a4] = chain.accounts
   admin = wallet(a0!)
   requester = wallet(a1!)
@@ -121,6 +121,8 @@ beforeAll(async () => {
   }
   await joinJury(juror, { disputeCourt: deployment.addresses.disputeCourt!, amount: e('100') })
   await approveToken(requester, { token, spender: jobMarket, amount: e('10000') })
+  // blocks keep coming (the reveal waits for a block after the commitment)
+  await admin.request({ method: 'evm_setIntervalMining' as 'eth_chainId', params: [1] as never })
 }, 120_000)
 
 afterAll(async () => {
