@@ -457,7 +457,8 @@ function attributionChecks(
       pools.committed.attributionResult === result.resultHash,
     noiseSlashed:
       slashed.length === NOISY.length && slashed.every((x) => noisy.includes(x.contributor.toLowerCase())),
-    feeShareRouted: share > 0n && pools.paid.pending - pools.committed.pending === share,
+    // pending grew by the slashed stake's pool part (slashed after the root was set) and the share
+    feeShareRouted: share > 0n && pools.paid.pending - pools.committed.pending === share + toPool,
     signalEarnsMoreThanNoise: NOISY.every((n) => signal.every((s) => payouts[n]! < payouts[s]!)),
     // the round holds the slashed stake's pool part and the inference's share, all claimed
     claimsSumToRound: roundInfo.amount === share + toPool && total === roundInfo.amount,
