@@ -22,6 +22,7 @@ export const integration: Record<string, string> = {
   'test/model-release.test.ts': 'starts anvil and a juror pool',
   'test/property.test.ts': 'starts anvil',
   'test/property-court.test.ts': 'starts anvil',
+  'test/property-datanet.test.ts': 'starts anvil',
   'test/reverts.test.ts': 'starts anvil',
   'test/watcher.test.ts': 'starts anvil',
   'test/zk-registry.test.ts': 'starts anvil',

@@ -4,14 +4,33 @@
  * the attributor's child process and commits the result's hash as the leaf after the
  * checkpoints; the verifier samples and replays it like a segment; the requester gets
  * attribution.json. A provider that forges the weights is challenged on that leaf and slashed.
+ * The data economy around it (issue 16): a datanet created on chain by burning OPEN, its
+ * contributors staking, a KNN-Shapley job's committed attribution setting the pool's weights
+ * root from a contributor's transaction (no governance), the harmful contributor slashed and the
+ * others paid by Merkle claims, every balance checked to the wei.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createCheatingFaultPlan, writeDatanetFixture } from '@ocn/cli'
-import { getJob } from '@ocn/contracts-client'
+import {
+  createCheatingFaultPlan,
+  recordFinalizedAttribution,
+  registerDatanetOnChain,
+  releaseTrainedModel,
+  slashHarmfulContributions,
+  writeDatanetFixture,
+} from '@ocn/cli'
+import {
+  claimContributorRewards,
+  defaultDatanetParameters,
+  getAttributionPool,
+  getContributorRecord,
+  getJob,
+  getTokenBalance,
+} from '@ocn/contracts-client'
 import type { attribution, RequesterRole, VerificationReport } from '@ocn/node'
-import { attributionWeightsTree } from '@ocn/protocol'
-import type { Hex } from 'viem'
+import { attributionWeightsTree, contentHashOf } from '@ocn/protocol'
+import { createWalletClient, type Hex, http } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   finalizedOncePassed,
@@ -37,6 +56,9 @@ const TREASURY = 9
 const CHALLENGE_WINDOW = 20
 // contributor payout addresses: accounts without any role
 const CONTRIBUTORS = [6, 7, 8]
+const STAKE = defaultDatanetParameters.contributionStake
+const BURN = defaultDatanetParameters.creationBurn
+const BURN_SINK = '0x000000000000000000000000000000000000dEaD'
 
 describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () => {
   let dir: string
@@ -141,6 +163,137 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
     expect(report.leafCount).toBe(5)
     // five leaves at a 0.99 target: every one is checked, the attribution leaf included
     expect(report.checkedIndices).toContain(4)
+  }, 300_000)
+
+  it('a datanet on chain: three contributors stake, anyone records the finalized job attribution (no governance), the label-noise contributor is slashed, claims paid to the wei', async () => {
+    const { chain, deployment, deployer } = net
+    const { token } = deployment.addresses
+    const datanetRegistry = deployment.addresses.datanetRegistry!
+    const attributionPool = deployment.addresses.attributionPool!
+    const wallets = CONTRIBUTORS.map((i) =>
+      createWalletClient({
+        account: privateKeyToAccount(chain.privateKeys[i]!),
+        chain: chain.chain,
+        transport: http(chain.rpcUrl),
+      }),
+    )
+    const addresses = wallets.map((w) => w.account.address)
+    for (const i of CONTRIBUTORS) await fundAndStake(chain, deployment, i, STAKE, 0n)
+    const holders = [...addresses, deployer.account.address, BURN_SINK] as const
+    const balances = () => Promise.all(holders.map((account) => getTokenBalance(client, { token, account })))
+    const before = await balances()
+
+    // the same rows as the TracIn job, attributed by KNN-Shapley: the noise is clearly harmful there
+    const knnDir = join(dir, 'knn')
+    await mkdir(knnDir, { recursive: true })
+    const knn = await writeDatanetFixture(knnDir, {
+      contributors: addresses,
+      noisy: [1],
+      method: 'knn-shapley-v1',
+    })
+    const datanet = await registerDatanetOnChain(deployer, wallets, deployment, knn.manifest)
+    expect(datanet).toMatchObject({ burned: BURN, stake: STAKE, indices: [0n, 1n, 2n] })
+
+    const submitted = await requester().submitJob({
+      modelPath,
+      inputsPath: knn.inputsPath,
+      trainingSpecPath: knn.trainingSpecPath,
+      datanetManifestPath: knn.manifestPath,
+      kind: 'training',
+      verification: 'replay',
+    })
+    // on a loaded machine a provider may skip the first offer (its artifact check still
+    // running): follow the job through its automatic re-offers to the one that finalized
+    const jobId = await waitFor(
+      'the datanet job finalized (following re-offers)',
+      async () => {
+        let id = submitted.jobId
+        for (let hops = 0; hops < 10; hops++) {
+          const record = await node('requester').daemon.state.getJob(id)
+          const next = (record?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+          if (next === undefined) return record?.state === 'finalized' ? id : undefined
+          id = next
+        }
+        return undefined
+      },
+      240_000,
+    )
+    await waitFor('the checked results at the requester', async () => {
+      const record = await node('requester').daemon.state.getJob(jobId)
+      return (record?.detail as { results?: unknown } | undefined)?.results
+    })
+    const read = async (name: string) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of (await requester().openJobResult!(jobId, name))!)
+        chunks.push(Buffer.from(chunk as Uint8Array))
+      return Buffer.concat(chunks)
+    }
+    const result = JSON.parse(
+      (await read('attribution.json')).toString('utf8'),
+    ) as attribution.AttributionResult
+    expect(result.method).toBe('knn-shapley-v1')
+    expect(result.scores[1]!).toBeLessThan(0)
+    const modelHash = contentHashOf(await read('model.onnx'))
+    const offer = ((await node('requester').daemon.state.getJob(jobId))!.detail as { offer: Hex }).offer
+    await releaseTrainedModel(deployer, deployer, deployment, {
+      modelHash,
+      jobId: jobId as Hex,
+      storagePointer: 'ipfs://datanet-knn-model',
+      trainingSpecHash: contentHashOf(await readFile(knn.trainingSpecPath)),
+      evaluationReportHash: result.validationHash,
+    })
+    // a contributor, holding no role, sets the pool's weights root from the committed leaf
+    await recordFinalizedAttribution(wallets[0]!, deployment, {
+      datanetId: datanet.datanetId,
+      count: 3,
+      modelHash,
+      offer,
+      result,
+    })
+    const pool = await getAttributionPool(client, { attributionPool, modelId: modelHash })
+    expect(pool).toMatchObject({ weightsRoot: result.weightsRoot, attributionResult: result.resultHash })
+
+    // contributor 2 challenges: only the noise contributor was ranked harmful
+    const slashed = await slashHarmfulContributions(
+      wallets[2]!,
+      deployment,
+      datanet.datanetId,
+      datanet.indices,
+    )
+    const reward = (STAKE * BigInt(defaultDatanetParameters.challengerShareBps)) / 10_000n
+    const pot = STAKE - reward
+    expect(slashed.map((x) => [x.index, x.contributor, x.reward, x.toPool])).toEqual([
+      [1n, addresses[1], reward, pot],
+    ])
+
+    const claim = (w: (typeof wallets)[number]) =>
+      claimContributorRewards(w, {
+        datanetRegistry,
+        attributionPool,
+        datanetId: datanet.datanetId,
+        fromBlock: deployment.deployBlock,
+      })
+    const claims = []
+    for (const w of wallets) claims.push(await claim(w))
+    const weights = result.weights.map((w) => w.weight)
+    expect(weights[1]).toBe(0)
+    const share0 = (pot * BigInt(weights[0]!)) / 10_000n
+    // the last claim of the round takes its remainder (the rounding dust)
+    expect(claims.map((c) => c.paid)).toEqual([share0, 0n, pot - share0])
+    expect(claims.map((c) => c.stake.state)).toEqual(['locked', 'gone', 'locked'])
+    expect((await claim(wallets[0]!)).paid).toBe(0n)
+
+    const after = await balances()
+    const [c0, c1, c2, creator, sink] = after.map((b, i) => b - before[i]!)
+    expect([c0, c1, c2, creator, sink]).toEqual([
+      share0 - STAKE,
+      -STAKE,
+      reward + pot - share0 - STAKE,
+      -BURN,
+      BURN,
+    ])
+    const record = await getContributorRecord(client, { datanetRegistry, contributor: addresses[1]! })
+    expect(record).toMatchObject({ attributions: 1, harmful: 1, slashed: 1, reputation: 0n })
   }, 300_000)
 
   it('a forged attribution (weights handed to the wrong contributors) is challenged on its leaf and slashed', async () => {

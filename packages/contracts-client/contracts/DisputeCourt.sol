@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
 import {JobMarket} from "./JobMarket.sol";
+import {IDisputeCourt} from "./IDisputeCourt.sol";
 
 /// @title DisputeCourt: a dispute game over committed job results that no single key rules
 /// @notice Any number of staked verifiers may dispute a committed replay-mode job while its
@@ -31,7 +32,7 @@ import {JobMarket} from "./JobMarket.sol";
 /// Residual trust: the provider's, requester's and challenger's own addresses are excluded from
 /// the jury, but a party's other accounts in the pool are not identifiable; stake weighting and
 /// the appeal to a jury twice as large make buying a majority cost a majority of the drawn stake.
-contract DisputeCourt is AccessManaged, ReentrancyGuardTransient {
+contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Governed parameters (three slots). Durations are seconds, `drawDelay` blocks.
@@ -692,6 +693,12 @@ contract DisputeCourt is AccessManaged, ReentrancyGuardTransient {
 
     function params() external view returns (CourtParams memory) {
         return _params;
+    }
+
+    /// @inheritdoc IDisputeCourt
+    function disputeOutcome(uint256 disputeId) external view returns (bytes32 jobId, bool closed, uint8 ruling) {
+        Dispute storage d = _disputes[disputeId];
+        return (d.jobId, d.phase == Phase.Closed, d.ruling);
     }
 
     function getDispute(uint256 disputeId) external view returns (Dispute memory) {

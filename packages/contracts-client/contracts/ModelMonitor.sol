@@ -4,45 +4,7 @@ pragma solidity ^0.8.28;
 import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
 import {JobMarket} from "./JobMarket.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
-
-/// @dev What the monitor reads of the DisputeCourt. Not an import: DisputeCourt.sol is compiled on
-/// its own with fewer optimizer runs, and importing it would compile it a second time. The struct
-/// is DisputeCourt.Dispute field for field (its ABI encoding is what `getDispute` returns); the
-/// monitor's contract test fails if the two ever diverge.
-interface IDisputeOutcomes {
-    enum Phase {
-        None,
-        Committed,
-        AwaitingDraw,
-        Voting,
-        Ruled,
-        Closed
-    }
-
-    struct Dispute {
-        bytes32 jobId;
-        address challenger;
-        uint96 bond;
-        bytes32 commitment;
-        bytes32 claimedDataHash;
-        uint96 stakeAtRisk;
-        uint96 jurorPenalty;
-        uint32 leafIndex;
-        uint16 falseChallengeSlashBps;
-        uint16 juryShareBps;
-        uint64 commitBlock;
-        uint40 revealEnds;
-        uint40 appealEnds;
-        Phase phase;
-        uint8 ruling;
-        uint8 rounds;
-        uint8 maxRounds;
-        bool isFinal;
-        uint32 seq;
-    }
-
-    function getDispute(uint256 disputeId) external view returns (Dispute memory);
-}
+import {IDisputeCourt} from "./IDisputeCourt.sol";
 
 /**
  * @title ModelMonitor: suspends a model whose jobs keep losing disputes
@@ -53,6 +15,9 @@ interface IDisputeOutcomes {
  * ended; once at least `minDisputes` are counted and more than `maxLostBps` of them were lost,
  * the monitor suspends the model in the ModelRegistry (it holds the MODEL_MONITOR role there).
  * Governance reinstates a suspended model through the registry.
+ * @dev The court is read through IDisputeCourt.disputeOutcome only (not DisputeCourt.sol, which
+ * is compiled on its own with fewer optimizer runs, and not its Dispute struct), so a change of
+ * the court's layout cannot silently change what the monitor decodes.
  */
 contract ModelMonitor is AccessManaged {
     uint256 private constant BPS = 10_000;
@@ -72,7 +37,7 @@ contract ModelMonitor is AccessManaged {
     }
 
     JobMarket public immutable jobMarket;
-    IDisputeOutcomes public immutable disputeCourt;
+    IDisputeCourt public immutable disputeCourt;
     ModelRegistry public immutable modelRegistry;
 
     Params private _params;
@@ -91,7 +56,7 @@ contract ModelMonitor is AccessManaged {
     constructor(
         address authority,
         JobMarket jobMarket_,
-        IDisputeOutcomes disputeCourt_,
+        IDisputeCourt disputeCourt_,
         ModelRegistry modelRegistry_,
         Params memory params_
     ) AccessManaged(authority) {
@@ -120,9 +85,9 @@ contract ModelMonitor is AccessManaged {
     function reportDispute(JobMarket.JobOffer calldata offer, uint256 disputeId) external {
         if (reported[disputeId]) revert AlreadyReported(disputeId);
         bytes32 jobId = jobMarket.hashJobOffer(offer);
-        IDisputeOutcomes.Dispute memory d = disputeCourt.getDispute(disputeId);
-        if (d.jobId != jobId) revert DisputeJobMismatch(disputeId, jobId);
-        if (d.phase != IDisputeOutcomes.Phase.Closed) revert DisputeNotClosed(disputeId);
+        (bytes32 disputedJob, bool closed, uint8 ruling) = disputeCourt.disputeOutcome(disputeId);
+        if (disputedJob != jobId) revert DisputeJobMismatch(disputeId, jobId);
+        if (!closed) revert DisputeNotClosed(disputeId);
         reported[disputeId] = true;
         bytes32 modelHash = offer.modelHash;
         Params memory p = _params;
@@ -131,7 +96,7 @@ contract ModelMonitor is AccessManaged {
             t = Tally({windowStart: uint40(block.timestamp), disputes: 0, lost: 0});
         }
         // DisputeCourt.RULING_GUILTY
-        bool lost = d.ruling == 1;
+        bool lost = ruling == 1;
         t.disputes += 1;
         if (lost) t.lost += 1;
         _tallies[modelHash] = t;

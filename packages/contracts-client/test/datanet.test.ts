@@ -23,6 +23,7 @@ import {
   bindTrainingJob,
   type CommittedAttribution,
   challengeContribution,
+  claimContributorRewards,
   commitResult,
   contribute,
   createDatanet,
@@ -33,6 +34,7 @@ import {
   getContributorRecord,
   getDatanet,
   getDatanetManifestHash,
+  getRecordedAttributions,
   getTokenBalance,
   ProtocolRole,
   proposeModel,
@@ -468,11 +470,58 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
     expect(await balance(registry)).toBe(staked)
   })
 
+  it('contributors claim their shares once (settling the slashed stake) and take their stakes back once unlocked', async () => {
+    const ds = { datanetRegistry: registry, datanetId }
+    const attributionPool = p.deployment.addresses.attributionPool as Address
+    const claim = (w: Wallet, contributor?: Address) =>
+      claimContributorRewards(w, {
+        ...ds,
+        attributionPool,
+        fromBlock: p.deployment.deployBlock,
+        ...(contributor === undefined ? {} : { contributor }),
+      })
+    const recorded = await getRecordedAttributions(p.admin, { ...ds, fromBlock: p.deployment.deployBlock })
+    expect(recorded).toHaveLength(1)
+    const weights = recorded[0]!.weights.map((w) => w.weight)
+    const pot = STAKE - (STAKE * BigInt(defaultDatanetParameters.challengerShareBps)) / 10_000n
+
+    // contributor 0 (honest, its lock passed before the job finalized) claims and withdraws in one go
+    const otherBefore = await balance(p.other.account.address)
+    const first = await claim(p.other)
+    const share0 = (pot * BigInt(weights[0]!)) / 10_000n
+    expect(first.claims.map((c) => [c.round, c.index, c.paid])).toEqual([[0n, 0, share0]])
+    expect(first.stake).toMatchObject({ state: 'withdrawn', index: 0n, amount: STAKE })
+    expect(await balance(p.other.account.address)).toBe(otherBefore + share0 + STAKE)
+    // a second run finds nothing left to claim or withdraw
+    const again = await claim(p.other)
+    expect(again.paid).toBe(0n)
+    expect(again.stake).toMatchObject({ state: 'gone', status: 'withdrawn' })
+    expect(await balance(p.other.account.address)).toBe(otherBefore + share0 + STAKE)
+
+    // anyone may claim for a contributor: the money goes to its leaf's address, the stake stays
+    const adminBefore = await balance(p.admin.account.address)
+    const forAdmin = await claim(p.requester, p.admin.account.address)
+    // the last weight to claim takes the round's remainder (its rounding dust)
+    expect(forAdmin.paid).toBe(pot - share0)
+    expect(forAdmin.stake).toMatchObject({ state: 'gone', status: 'withdrawn' })
+    expect(await balance(p.admin.account.address)).toBe(adminBefore + pot - share0)
+    // the slashed contributor's leaf (weight 0) is paid nothing and has no stake left
+    const slashed = await claim(p.verifier)
+    expect(slashed.paid).toBe(0n)
+    expect(slashed.stake).toMatchObject({ state: 'gone', status: 'slashed' })
+    const round = await readContract(p.admin, {
+      address: attributionPool,
+      abi: attributionPoolAbi,
+      functionName: 'getRound',
+      args: [recorded[0]!.modelHash, 0n],
+    })
+    expect(round).toMatchObject({ amount: pot, claimedAmount: pot, claimedWeight: 10_000n })
+  })
+
   it('closes the challenge period', async () => {
     const ds = { datanetRegistry: registry, datanetId }
     await advance(p, defaultDatanetParameters.challengePeriod + 1)
     await expectRevert(challengeContribution(p.requester, { ...ds, index: 0n }), 'NotChallengeable')
-    await withdrawContributionStake(p.other, { ...ds, index: 0n })
   })
 
   it('refuses a committed result that does not fit the datanet or has no attribution leaf', async () => {

@@ -3,7 +3,7 @@
 // suspends a model once a real jury convicted one of its jobs, and only governance reinstates it.
 import { MerkleTree } from '@ocn/protocol'
 import { type Address, type Hex, keccak256, toHex } from 'viem'
-import { writeContract } from 'viem/actions'
+import { readContract, writeContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   anchorEvaluationReport,
@@ -12,6 +12,7 @@ import {
   award,
   commitResult,
   defaultModelReleaseParameters,
+  disputeCourtAbi,
   executeDispute,
   getModel,
   getModelDisputeTally,
@@ -205,6 +206,16 @@ describe('ModelMonitor', () => {
     await drawVoteRule(p, challenge.disputeId, () => honestChoice(BigInt(FORGED_LEAF)))
     await advance(p, p.courtParams.appealPeriod + 1)
     await executeDispute(p.admin, { disputeCourt: p.court, disputeId: challenge.disputeId })
+    // the monitor reads only this view of the court (IDisputeCourt), never its Dispute struct
+    const outcome = (disputeId: bigint) =>
+      readContract(p.admin, {
+        address: p.court,
+        abi: disputeCourtAbi,
+        functionName: 'disputeOutcome',
+        args: [disputeId],
+      })
+    expect(await outcome(challenge.disputeId)).toEqual([bid.jobId, true, 1])
+    expect(await outcome(10_000n)).toEqual([`0x${'0'.repeat(64)}`, false, 0])
 
     const other = await makeOffer(p, { modelHash })
     await expectRevert(

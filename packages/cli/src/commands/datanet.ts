@@ -1,12 +1,15 @@
 /**
- * `ocn datanet create|contribute|curate|status`: datanets on chain (the DatanetRegistry) from
- * the node account. Creating burns the governed amount of OPEN; contributing registers a data
- * file by its content hash and locks the governed stake.
+ * `ocn datanet create|contribute|curate|status|claim`: datanets on chain (the DatanetRegistry)
+ * from the node account. Creating burns the governed amount of OPEN; contributing registers a
+ * data file by its content hash and locks the governed stake; claiming collects the account's
+ * attribution rewards from the AttributionPool and its stake once unlocked.
  */
 import { readFile } from 'node:fs/promises'
 import {
   acceptContribution,
   approveToken,
+  type ClaimContributorRewardsResult,
+  claimContributorRewards,
   contribute,
   createDatanet,
   datanetRegistryAbi,
@@ -15,7 +18,7 @@ import {
   rejectContribution,
 } from '@ocn/contracts-client'
 import { contentHashOf } from '@ocn/protocol'
-import { type Address, type Hex, keccak256, stringToHex } from 'viem'
+import { type Address, type Hex, isAddress, keccak256, stringToHex } from 'viem'
 import { readContract } from 'viem/actions'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { passphraseFlag } from './account.js'
@@ -199,9 +202,85 @@ export const datanetStatusCommand: Command = {
   },
 }
 
+function describeStake(stake: ClaimContributorRewardsResult['stake']): string {
+  switch (stake.state) {
+    case 'none':
+      return 'no contribution in this datanet'
+    case 'withdrawn':
+      return `stake of ${formatOpen(stake.amount)} withdrawn (transaction ${stake.transaction})`
+    case 'locked':
+      return `stake of ${formatOpen(stake.amount)} locked until ${new Date(stake.until * 1000).toISOString()} (run claim again then)`
+    case 'not-contributor':
+      return 'stake left for the contributor itself to withdraw'
+    case 'gone':
+      return `no stake to withdraw (contribution ${stake.index} is ${stake.status})`
+  }
+}
+
+export const datanetClaimCommand: Command = {
+  path: ['datanet', 'claim'],
+  summary: "claim the account's attribution rewards from a datanet's models and its stake once unlocked",
+  usage: 'ocn datanet claim <datanetId> [--for <address>] [config flags]',
+  configFlags: true,
+  maxPositionals: 1,
+  flags: {
+    ...passphraseFlag,
+    for: {
+      type: 'string',
+      value: '<address>',
+      description: 'claim for this contributor (paid to it; its stake stays for it to withdraw)',
+    },
+  },
+  async run(context) {
+    const datanetId = parseId(context.positionals[0], 'the datanet id')
+    const forAddress = stringFlag(context.flags, 'for')
+    if (forAddress !== undefined && !isAddress(forAddress)) {
+      throw new ChainCommandError('CHAIN_INVALID_ARGUMENT', `--for must be an address (got "${forAddress}")`)
+    }
+    const r = await openRegistry(context, true)
+    const { attributionPool } = r.access.deployment.addresses
+    if (attributionPool === undefined) {
+      throw new ChainCommandError('CHAIN_DEPLOYMENT_INVALID', 'the deployment has no AttributionPool', {
+        details: 'redeploy with a current @ocn/contracts-client (deployProtocol deploys it)',
+      })
+    }
+    const done = await claimContributorRewards(r.access.client, {
+      datanetRegistry: r.registry,
+      attributionPool,
+      datanetId,
+      fromBlock: r.access.deployment.deployBlock,
+      ...(forAddress === undefined ? {} : { contributor: forAddress }),
+    }).catch((cause) => {
+      throw toChainCommandError(cause, r.access)
+    })
+    const { stake } = done
+    return {
+      json: {
+        datanetId: datanetId.toString(),
+        contributor: done.contributor,
+        paid: done.paid.toString(),
+        claims: done.claims.map((c) => ({ ...c, round: c.round.toString(), paid: c.paid.toString() })),
+        stake: {
+          ...stake,
+          ...('index' in stake ? { index: stake.index.toString() } : {}),
+          ...('amount' in stake ? { amount: stake.amount.toString() } : {}),
+        },
+      },
+      text: [
+        `Claimed ${formatOpen(done.paid)} for ${done.contributor} in ${done.claims.length} round(s) of datanet ${datanetId}`,
+        ...done.claims.map(
+          (c) => `  model ${c.modelHash} round ${c.round}: ${formatOpen(c.paid)} (${c.weight} bp)`,
+        ),
+        describeStake(stake),
+      ].join('\n'),
+    }
+  },
+}
+
 export const datanetCommands = [
   datanetCreateCommand,
   datanetContributeCommand,
   datanetCurateCommand,
   datanetStatusCommand,
+  datanetClaimCommand,
 ]

@@ -1,29 +1,34 @@
 /**
- * The devnet's attribution phase: Proof of Attribution paid out end to end.
+ * The devnet's attribution phase: the data economy of issue 16 end to end.
  *
- * 1. Before the nodes start, a tiny datanet is generated: three contributors (fresh keys, so
- *    their balances start at zero), one of them supplying random labels.
- * 2. Its training job (spec naming `tracin-cp-v1`) runs in the workload like any other: the
- *    provider commits the attribution result as the leaf after the checkpoints, the verifier
- *    replays it.
- * 3. Afterwards the deployer, who holds the pool's ATTRIBUTION role until governance takes
- *    it, sets the committed weights root for the trained model (its content hash is the
- *    pool's model id); an inference job on that model then pays the JobMarket's attribution
- *    share of its price into the AttributionPool; the round is settled and every contributor
- *    is paid with its Merkle proof (the claims are sent by the deployer; they pay the
- *    contributor, who needs no gas).
+ * 1. Before the nodes start, a tiny datanet is generated: three contributors (fresh keys,
+ *    funded by the deployer with gas and exactly one contribution stake), one of them supplying
+ *    random labels. The datanet is created on chain (the deployer burns the creation amount)
+ *    and each contributor stakes its rows in manifest order (datanet-chain.ts).
+ * 2. Its training job (spec naming `knn-shapley-v1`, under which label noise scores clearly
+ *    negative) runs in the workload like any other: the provider commits the attribution
+ *    result as the leaf after the checkpoints, the verifier replays it.
+ * 3. Afterwards the trained model is released in the ModelRegistry with its training job
+ *    bound, and a contributor (no role, no governance) records the finalized job's committed
+ *    attribution: the registry checks it against the job's result root and sets the weights
+ *    root in the AttributionPool. The noise contributor, ranked harmful, is challenged by
+ *    another contributor and its stake slashed (a share to the challenger, the rest into the
+ *    model's pool). An inference job on the model then pays the JobMarket's attribution share
+ *    into the pool; each contributor claims its share of the settled round with its Merkle
+ *    proof (claimContributorRewards, what `ocn datanet claim` runs).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
-  claimAttribution,
+  type ClaimContributorRewardsResult,
+  claimContributorRewards,
+  datanetRegistryAbi,
   getAttributionPool,
   getAttributionRound,
   getTokenBalance,
   jobMarketAbi,
   type ProtocolWalletClient,
-  setAttributionWeights,
-  settleAttributionRound,
+  transferToken,
 } from '@ocn/contracts-client'
 import type { JobRecord, SubmitJobRequest } from '@ocn/node'
 import {
@@ -35,12 +40,20 @@ import {
   attributionResultProblem,
   writeTensorFile,
 } from '@ocn/node'
-import { type AttributionResult, attributionClaim } from '@ocn/node/attribution'
+import type { AttributionResult } from '@ocn/node/attribution'
 import { contentHashOf } from '@ocn/protocol'
-import type { Address, Hex } from 'viem'
+import { type Address, createWalletClient, type Hex, http, parseEther } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { getContractEvents } from 'viem/actions'
+import { getContractEvents, readContract, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 import { writeDatanetFixture } from './datanet.js'
+import {
+  type DatanetOnChain,
+  recordFinalizedAttribution,
+  registerDatanetOnChain,
+  releaseTrainedModel,
+  type SlashedContribution,
+  slashHarmfulContributions,
+} from './datanet-chain.js'
 import { DevnetError } from './errors.js'
 import { readFollowingReoffers } from './jobs.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
@@ -51,6 +64,8 @@ export const ATTRIBUTION_TRAINING_JOB = 'datanet-training'
 /** Contributor 1 supplies random labels; 0 and 2 clean ones. */
 const NOISY = [1]
 const INFERENCE_SAMPLES = 16
+/** Where the registry sends burned OPEN (DatanetRegistry.BURN_SINK): a holder for the books. */
+const BURN_SINK: Address = '0x000000000000000000000000000000000000dEaD'
 
 const phaseDir = (context: DevnetPhaseContext) => join(context.dir, 'attribution')
 const planFile = (context: DevnetPhaseContext) => join(phaseDir(context), 'datanet.json')
@@ -58,27 +73,86 @@ const planFile = (context: DevnetPhaseContext) => join(phaseDir(context), 'datan
 /** What prepare leaves on disk for the later steps (the phase keeps no state in memory). */
 interface DatanetPlan {
   contributors: Address[]
+  /** the contributors' throwaway devnet keys: they stake, record, challenge and claim */
+  contributorKeys: Hex[]
   inputsPath: string
   manifestPath: string
   trainingSpecPath: string
+  /** the on-chain datanet (bigints as decimal strings) */
+  datanetId: string
+  burned: string
+  stake: string
+  indices: string[]
+}
+
+function walletOf(context: DevnetPhaseContext, key: Hex): ProtocolWalletClient {
+  return createWalletClient({
+    account: privateKeyToAccount(key),
+    chain: context.chain.chain,
+    transport: http(context.chain.rpcUrl),
+  })
+}
+
+/** Gas and exactly one contribution stake of OPEN for each contributor, from the deployer. */
+async function fundContributors(
+  context: DevnetPhaseContext,
+  contributors: readonly Address[],
+): Promise<void> {
+  const { admin, deployment } = context
+  const { contributionStake } = await readContract(admin, {
+    address: deployment.addresses.datanetRegistry!,
+    abi: datanetRegistryAbi,
+    functionName: 'params',
+  })
+  for (const to of contributors) {
+    const hash = await sendTransaction(admin, {
+      to,
+      value: parseEther('1'),
+      account: admin.account,
+      chain: admin.chain,
+    })
+    await waitForTransactionReceipt(admin, { hash })
+    await transferToken(admin, { token: deployment.addresses.token, to, amount: contributionStake })
+  }
 }
 
 async function prepare(context: DevnetPhaseContext): Promise<undefined> {
   await mkdir(phaseDir(context), { recursive: true })
-  // payout addresses only: nobody signs for them (claims are sent on their behalf)
-  const contributors = [0, 1, 2].map(() => privateKeyToAccount(generatePrivateKey()).address)
-  const fixture = await writeDatanetFixture(phaseDir(context), { contributors, noisy: NOISY })
+  const contributorKeys = [0, 1, 2].map(() => generatePrivateKey())
+  const wallets = contributorKeys.map((k) => walletOf(context, k))
+  const contributors = wallets.map((w) => w.account.address)
+  const fixture = await writeDatanetFixture(phaseDir(context), {
+    contributors,
+    noisy: NOISY,
+    method: 'knn-shapley-v1',
+  })
+  await fundContributors(context, contributors)
+  const datanet = await registerDatanetOnChain(context.admin, wallets, context.deployment, fixture.manifest)
   const plan: DatanetPlan = {
     contributors,
+    contributorKeys,
     inputsPath: fixture.inputsPath,
     manifestPath: fixture.manifestPath,
     trainingSpecPath: fixture.trainingSpecPath,
+    datanetId: datanet.datanetId.toString(),
+    burned: datanet.burned.toString(),
+    stake: datanet.stake.toString(),
+    indices: datanet.indices.map(String),
   }
   await writeFile(planFile(context), `${JSON.stringify(plan, null, 2)}\n`)
   context.step(
-    `attribution: a datanet of ${fixture.manifest.rows} rows from ${contributors.length} contributors (one with label noise)`,
+    `attribution: datanet ${datanet.datanetId} created on chain (${datanet.burned} wei burned): ${fixture.manifest.rows} rows from ${contributors.length} staked contributors (one with label noise)`,
   )
   return undefined
+}
+
+function datanetOf(plan: DatanetPlan): DatanetOnChain {
+  return {
+    datanetId: BigInt(plan.datanetId),
+    burned: BigInt(plan.burned),
+    stake: BigInt(plan.stake),
+    indices: plan.indices.map(BigInt),
+  }
 }
 
 async function readPlan(context: DevnetPhaseContext): Promise<DatanetPlan> {
@@ -172,8 +246,10 @@ interface AttributionRun {
   /** The requester's local API. */
   api: string
   attributionPool: Address
-  /** The deployer: it holds the pool's ATTRIBUTION role until governance takes it. */
+  /** The deployer: it releases the model (the ModelRegistry's curator until governance). */
   client: ProtocolWalletClient
+  /** The contributors' wallets, in manifest order. */
+  wallets: ProtocolWalletClient[]
 }
 
 async function planRun(context: DevnetAfterContext): Promise<AttributionRun> {
@@ -184,7 +260,8 @@ async function planRun(context: DevnetAfterContext): Promise<AttributionRun> {
   if (attributionPool === undefined) {
     throw new DevnetError('DEVNET_PHASE_FAILED', 'the deployment has no AttributionPool')
   }
-  return { context, plan, api: requester.api, attributionPool, client: context.admin }
+  const wallets = plan.contributorKeys.map((k) => walletOf(context, k))
+  return { context, plan, api: requester.api, attributionPool, client: context.admin, wallets }
 }
 
 type JobSummary = DevnetAfterContext['jobs'][number]
@@ -229,6 +306,8 @@ interface TrainedModel {
   /** The model's content hash: the pool's model id. */
   modelId: Hex
   modelPath: string
+  /** The training job's signed offer (wire bytes): its hash is the job id. */
+  offer: Hex
 }
 
 async function trainedModel(run: AttributionRun): Promise<TrainedModel> {
@@ -259,7 +338,8 @@ async function trainedModel(run: AttributionRun): Promise<TrainedModel> {
   context.step(
     `attribution: weights ${result.weights.map((w) => w.weight).join(' / ')} bp for model ${modelId.slice(0, 10)}`,
   )
-  return { training, results, result, modelId, modelPath }
+  const offer = (record.detail as { offer: Hex }).offer
+  return { training, results, result, modelId, modelPath, offer }
 }
 
 /** An inference job on the trained model, and the attribution share it sent to the pool. */
@@ -315,43 +395,42 @@ async function inferOnTrainedModel(run: AttributionRun, trained: TrainedModel): 
 
 /** The settled round and what each contributor's claim paid. */
 interface ClaimedRound {
-  settleTx: Hex
   round: bigint
   roundInfo: Awaited<ReturnType<typeof getAttributionRound>>
   payouts: bigint[]
-  /** What a second claim of the same leaf came to. */
-  again: string
+  /** What each contributor's claim did (stakes stay locked for the governed period). */
+  results: ClaimContributorRewardsResult[]
+  /** What a second claim by contributor 0 paid. */
+  again: bigint
   claimed: Awaited<ReturnType<typeof getAttributionRound>>
 }
 
-/** Settles the round and pays every contributor with its proof (sent by the deployer). */
-async function settleAndClaim(run: AttributionRun, trained: TrainedModel): Promise<ClaimedRound> {
-  const { client, attributionPool, plan } = run
-  const { modelId, result } = trained
-  const token = run.context.deployment.addresses.token
-  const settleTx = await settleAttributionRound(client, { attributionPool, modelId })
-  const settled = await getAttributionPool(client, { attributionPool, modelId })
-  const round = settled.rounds - 1n
-  const roundInfo = await getAttributionRound(client, { attributionPool, modelId, round })
+/** Each contributor claims for itself: the first claim settles the pool's pending OPEN into a round. */
+async function claimAll(run: AttributionRun, trained: TrainedModel): Promise<ClaimedRound> {
+  const { client, attributionPool, plan, context } = run
+  const { modelId } = trained
+  const token = context.deployment.addresses.token
+  const claim = (wallet: ProtocolWalletClient) =>
+    claimContributorRewards(wallet, {
+      datanetRegistry: context.deployment.addresses.datanetRegistry!,
+      attributionPool,
+      datanetId: BigInt(plan.datanetId),
+      fromBlock: context.deployment.deployBlock,
+    })
   const payouts: bigint[] = []
-  for (const [i, account] of plan.contributors.entries()) {
+  const results: ClaimContributorRewardsResult[] = []
+  for (const [i, wallet] of run.wallets.entries()) {
+    const account = plan.contributors[i]!
     const before = await getTokenBalance(client, { token, account })
-    const claim = attributionClaim(result, i)
-    await claimAttribution(client, { attributionPool, modelId, round, ...claim })
-    const after = await getTokenBalance(client, { token, account })
-    payouts.push(after - before)
+    results.push(await claim(wallet))
+    payouts.push((await getTokenBalance(client, { token, account })) - before)
   }
-  // a second claim of the same leaf is refused
-  const again = await claimAttribution(client, {
-    attributionPool,
-    modelId,
-    round,
-    ...attributionClaim(result, 0),
-  })
-    .then(() => 'paid twice')
-    .catch((err: unknown) => (err as { code?: string; shortMessage?: string }).shortMessage ?? 'refused')
+  // a second claim finds its leaves claimed: it pays nothing
+  const again = (await claim(run.wallets[0]!)).paid
+  const round = (await getAttributionPool(client, { attributionPool, modelId })).rounds - 1n
+  const roundInfo = await getAttributionRound(client, { attributionPool, modelId, round })
   const claimed = await getAttributionRound(client, { attributionPool, modelId, round, indices: [0, 1, 2] })
-  return { settleTx: settleTx.hash, round, roundInfo, payouts, again, claimed }
+  return { round, roundInfo, payouts, results, again, claimed }
 }
 
 type PoolState = Awaited<ReturnType<typeof getAttributionPool>>
@@ -360,24 +439,73 @@ function attributionChecks(
   trained: TrainedModel,
   pools: { committed: PoolState; paid: PoolState },
   inference: PaidInference,
+  slashed: readonly SlashedContribution[],
   claims: ClaimedRound,
+  plan: DatanetPlan,
 ): Record<string, boolean> {
   const { result, results } = trained
   const { share } = inference
   const { payouts, roundInfo, claimed } = claims
   const signal = [0, 1, 2].filter((i) => !NOISY.includes(i))
   const total = payouts.reduce((a, b) => a + b, 0n)
+  const toPool = slashed.reduce((a, x) => a + x.toPool, 0n)
+  const noisy = NOISY.map((i) => plan.contributors[i]!.toLowerCase())
   return {
     trainedWithAttribution: results.verified && results.leafCount === result.checkpointHashes.length + 1,
     weightsCommitted:
       pools.committed.weightsRoot === result.weightsRoot &&
       pools.committed.attributionResult === result.resultHash,
-    feeShareRouted: share > 0n && pools.paid.pending - pools.committed.pending === share,
+    noiseSlashed:
+      slashed.length === NOISY.length && slashed.every((x) => noisy.includes(x.contributor.toLowerCase())),
+    // pending grew by the slashed stake's pool part (slashed after the root was set) and the share
+    feeShareRouted: share > 0n && pools.paid.pending - pools.committed.pending === share + toPool,
     signalEarnsMoreThanNoise: NOISY.every((n) => signal.every((s) => payouts[n]! < payouts[s]!)),
-    claimsSumToRound: roundInfo.amount === share && total === roundInfo.amount,
+    // the round holds the slashed stake's pool part and the inference's share, all claimed
+    claimsSumToRound: roundInfo.amount === share + toPool && total === roundInfo.amount,
     roundFullyClaimed: claimed.claimedWeight === 10_000n && claimed.claimed.every(Boolean),
-    noDoubleClaim: claims.again !== 'paid twice',
+    noDoubleClaim: claims.again === 0n,
   }
+}
+
+/** The release, the permissionless record of the weights root, and the slash of the noise. */
+interface Recorded {
+  recordTx: Hex
+  committed: PoolState
+  slashed: SlashedContribution[]
+}
+
+async function recordAndSlash(run: AttributionRun, trained: TrainedModel): Promise<Recorded> {
+  const { context, client, attributionPool, plan, wallets } = run
+  const { result, modelId, training } = trained
+  const datanet = datanetOf(plan)
+  // the model is released with its training job bound (the deployer curates until governance)
+  await releaseTrainedModel(client, client, context.deployment, {
+    modelHash: modelId,
+    jobId: training.id as Hex,
+    storagePointer: `file://${trained.modelPath}`,
+    trainingSpecHash: contentHashOf(await readFile(plan.trainingSpecPath)),
+    evaluationReportHash: result.validationHash,
+  })
+  // contributor 0, holding no role, sets the weights root from the job's committed leaf
+  const recordTx = await recordFinalizedAttribution(wallets[0]!, context.deployment, {
+    datanetId: datanet.datanetId,
+    count: plan.contributors.length,
+    modelHash: modelId,
+    offer: trained.offer,
+    result,
+  })
+  const committed = await getAttributionPool(client, { attributionPool, modelId })
+  // the last contributor challenges what the attribution ranked harmful
+  const slashed = await slashHarmfulContributions(
+    wallets[wallets.length - 1]!,
+    context.deployment,
+    datanet.datanetId,
+    datanet.indices,
+  )
+  context.step(
+    `attribution: weights root set by a contributor (${recordTx.slice(0, 10)}); ${slashed.length} harmful contribution(s) slashed`,
+  )
+  return { recordTx, committed, slashed }
 }
 
 async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseReport> {
@@ -386,19 +514,13 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
   // 1. the trained model and its committed attribution
   const trained = await trainedModel(run)
   const { result, modelId, training } = trained
-  // 2. the attribution role commits the weights root for the trained model
-  const setTx = await setAttributionWeights(client, {
-    attributionPool,
-    modelId,
-    weightsRoot: result.weightsRoot,
-    resultHash: result.resultHash,
-  })
-  const committed = await getAttributionPool(client, { attributionPool, modelId })
+  // 2. released, weights root recorded without governance, the harmful stake slashed
+  const { recordTx, committed, slashed } = await recordAndSlash(run, trained)
   // 3. an inference job on the trained model: its attribution share flows into the pool
   const paidInference = await inferOnTrainedModel(run, trained)
   const paid = await getAttributionPool(client, { attributionPool, modelId })
-  // 4. settle the round and pay every contributor with its proof
-  const claims = await settleAndClaim(run, trained)
+  // 4. every contributor claims its share of the settled round with its proof
+  const claims = await claimAll(run, trained)
 
   const { inference, share } = paidInference
   const { payouts, round } = claims
@@ -408,14 +530,22 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
     score: result.scores[i],
     weight: result.weights[i]!.weight,
     payout: payouts[i]!,
+    stake: claims.results[i]!.stake.state,
   }))
+  const slashedToPool = slashed.reduce((a, x) => a + x.toPool, 0n)
   return {
     report: {
       trainingJob: training.id,
+      method: result.method,
+      datanetId: plan.datanetId,
+      burned: BigInt(plan.burned),
+      contributionStake: BigInt(plan.stake),
       modelId,
       resultHash: result.resultHash,
       weightsRoot: result.weightsRoot,
-      setWeightsTx: setTx.hash,
+      recordAttributionTx: recordTx,
+      slashed: slashed.map((x) => ({ ...x, index: Number(x.index) })),
+      slashedToPool,
       inferenceJob: inference.id,
       // what moved for the inference job, for balance accounting: the requester paid `price`,
       // its provider got price - fee - share, the pool `share`
@@ -426,16 +556,17 @@ async function afterWorkload(context: DevnetAfterContext): Promise<DevnetPhaseRe
       inferenceFee: paidInference.fee,
       attributionShare: share,
       round,
-      settleTx: claims.settleTx,
+      roundAmount: claims.roundInfo.amount,
       contributors,
       secondClaim: claims.again,
     },
-    checks: attributionChecks(trained, { committed, paid }, paidInference, claims),
+    checks: attributionChecks(trained, { committed, paid }, paidInference, slashed, claims, plan),
     lines: [
-      `datanet training ${training.id.slice(0, 10)}: weights ${contributors.map((c) => `${c.weight}${c.noisy ? ' (noise)' : ''}`).join(' / ')} bp`,
+      `datanet ${plan.datanetId} (${plan.burned} wei burned), training ${training.id.slice(0, 10)} by ${result.method}: weights ${contributors.map((c) => `${c.weight}${c.noisy ? ' (noise)' : ''}`).join(' / ')} bp`,
+      `weights root recorded by a contributor; noise stake slashed (${slashedToPool} wei to the pool)`,
       `inference ${inference.id.slice(0, 10)} on the trained model sent ${share} wei to the pool; round ${round} paid ${payouts.join(' / ')} wei`,
     ],
-    tokenHolders: [attributionPool, ...plan.contributors],
+    tokenHolders: [attributionPool, BURN_SINK, ...plan.contributors],
   }
 }
 

@@ -20,6 +20,8 @@ export interface DatanetFixtureOptions {
   rowsPerContributor?: number
   validationRows?: number
   seed?: number
+  /** the spec's attribution method (default tracin-cp-v1) */
+  method?: 'tracin-cp-v1' | 'knn-shapley-v1'
 }
 
 export interface DatanetFixture {
@@ -101,7 +103,7 @@ export async function writeDatanetFixture(
     checkpointInterval: 8,
     data: { features: 'x', targets: 'y' },
     attribution: {
-      method: 'tracin-cp-v1',
+      method: options.method ?? 'tracin-cp-v1',
       manifest: contentHashOf(manifestBytes),
       validation: { features: 'x_val', targets: 'y_val' },
     },

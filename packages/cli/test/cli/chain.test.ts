@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import {
   type Deployment,
   type DevChain,
+  defaultDatanetParameters,
   deployProtocol,
   getStake,
   getTokenBalance,
@@ -16,7 +17,7 @@ import {
   transferToken,
   writeDeploymentFile,
 } from '@ocn/contracts-client'
-import { createWalletClient, http, parseEther } from 'viem'
+import { createTestClient, createWalletClient, http, parseEther } from 'viem'
 import { sendTransaction } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ocnBin, runOcnIn } from '../ocn.js'
@@ -224,5 +225,25 @@ describe('ocn datanet / ocn model', () => {
     // to the wei: the burn, the stake and the bond left the account
     const left = await getTokenBalance(admin(), { token: deployment.addresses.token, account: address })
     expect(left).toBe(parseEther('1000') - parseEther('100') - parseEther('50') - parseEther('10'))
+
+    // claim: no attribution recorded yet, and the stake is locked for the governed period
+    const early = await run(['datanet', 'claim', id])
+    expect(early).toMatchObject({
+      contributor: address,
+      paid: '0',
+      claims: [],
+      stake: { state: 'locked', index: '0', amount: parseEther('50').toString() },
+    })
+    const test = createTestClient({ mode: 'anvil', chain: chain.chain, transport: http(chain.rpcUrl) })
+    await test.increaseTime({ seconds: defaultDatanetParameters.stakeLockPeriod + 1 })
+    await test.mine({ blocks: 1 })
+    const claimed = await run(['datanet', 'claim', id])
+    expect(claimed.stake).toMatchObject({ state: 'withdrawn', amount: parseEther('50').toString() })
+    expect(await getTokenBalance(admin(), { token: deployment.addresses.token, account: address })).toBe(
+      left + parseEther('50'),
+    )
+    const bad = await ocn(['datanet', 'claim', id, '--for', 'nobody', ...rpc])
+    expect(bad.code).toBe(2)
+    expect(JSON.parse(bad.stdout).error.code).toBe('CHAIN_INVALID_ARGUMENT')
   })
 })

@@ -256,15 +256,20 @@ describe('ocn devnet --once --json', () => {
     expect(report.transactions).toEqual({ requester: 2, provider: 1 })
   })
 
-  it('pays a datanet: the fee share of the trained model is claimed by its contributors, noise earning least', () => {
+  it('pays a datanet: the fee share of the trained model and the slashed noise stake are claimed by its contributors, noise earning least', () => {
     const report = summary.phases.attribution!.report as {
       attributionShare: string
-      contributors: { noisy: boolean; weight: number; payout: string }[]
+      slashedToPool: string
+      slashed: { contributor: string }[]
+      contributors: { address: string; noisy: boolean; weight: number; payout: string }[]
     }
     expect(report.contributors).toHaveLength(3)
     expect(report.contributors.reduce((sum, c) => sum + c.weight, 0)).toBe(10_000)
     expect(report.contributors.reduce((sum, c) => sum + BigInt(c.payout), 0n)).toBe(
-      BigInt(report.attributionShare),
+      BigInt(report.attributionShare) + BigInt(report.slashedToPool),
+    )
+    expect(report.slashed.map((x) => x.contributor)).toEqual(
+      report.contributors.filter((c) => c.noisy).map((c) => c.address),
     )
     const noise = report.contributors.filter((c) => c.noisy)
     const signal = report.contributors.filter((c) => !c.noisy)
