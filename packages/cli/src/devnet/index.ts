@@ -21,3 +21,4 @@ export {
 } from './processes.js'
 export * from './rss.js'
 export * from './workload.js'
+export * from './workload-generation.js'
