@@ -187,8 +187,8 @@ describe('ocn devnet --once --json', () => {
     // the first generate job goes out while the cheater is a stranger: it wins it, forges tokens
     const forged = generate.find((j) => j.provider?.toLowerCase() === cheater)
     expect(forged).toMatchObject({ name: 'generate-1', status: 'slashed', challenged: true })
-    const forgedDispute = summary.disputes.find((d) => d.job === forged!.name)
-    expect(forgedDispute).toMatchObject({ convicted: true })
+    // a jury convicted it on that job (the other challengers' disputes of it convict nothing more)
+    expect(summary.disputes.some((d) => d.job === forged!.name && d.convicted)).toBe(true)
     // 2 prompts x 8 new tokens, every leaf checked by the requester; the provider streamed the same tokens
     const honest = generate.find((j) => j.status === 'finalized')
     expect(honest?.results).toMatchObject({ leafCount: 16, verified: true })
