@@ -6,8 +6,8 @@
  *   the cheater wins it and forges tokens (faults.ts, tamperGeneration); the other is an
  *   honest provider's and finalizes.
  * - a stateful sequence job on the VAD-like fixture: audio [chunks, streams, samples], a
- *   recurrent state [2, streams, width] whose batch axis is 1 (its initial value, given in the
- *   file), and a scalar int64 sample rate broadcast to every chunk.
+ *   recurrent state [2, streams, width] whose batch axis is 1 (starting as zeros, as in the
+ *   e2e sequence test), and a scalar int64 sample rate broadcast to every chunk.
  */
 
 import { writeFile } from 'node:fs/promises'
@@ -26,7 +26,6 @@ export const WORKLOAD_NEW_TOKENS = 8
 
 /** The VAD fixture's sizes (buildStatefulVadModel's defaults) and the job's stream layout. */
 const VAD_SAMPLES = 32
-const VAD_WIDTH = 128
 export const WORKLOAD_SEQUENCE_CHUNKS = 4
 export const WORKLOAD_SEQUENCE_STREAMS = 2
 
@@ -90,11 +89,9 @@ export async function writeSequenceJob(
     { length: WORKLOAD_SEQUENCE_CHUNKS * streams * VAD_SAMPLES },
     () => random() - 0.5,
   )
-  const state = Float32Array.from({ length: 2 * streams * VAD_WIDTH }, () => (random() - 0.5) * 0.1)
   const inputsPath = join(dir, 'audio.safetensors')
   await writeTensorFile(inputsPath, {
     [n.audio]: float32Tensor([WORKLOAD_SEQUENCE_CHUNKS, streams, VAD_SAMPLES], audio),
-    [n.state]: float32Tensor([2, streams, VAD_WIDTH], state),
     [n.sampleRate]: int64Tensor([], [16000]),
   })
   return {
