@@ -26,7 +26,7 @@ export function summaryText(summary: DevnetSummary): string {
   ]
   for (const job of summary.jobs) {
     lines.push(
-      `  ${job.name.padEnd(14)} ${job.kind.padEnd(10)} ${(job.providerName ?? '-').padEnd(12)} ${open(job.price).padEnd(18)} ${job.status.padEnd(11)} ${String(job.challenged).padEnd(11)} ${job.latencyMs === null ? '-'.padEnd(9) : `${job.latencyMs} ms`.padEnd(9)} ${job.settledMs === null ? '-' : `${job.settledMs} ms`}`,
+      `  ${job.name.padEnd(14)} ${(job.mode ?? job.kind).padEnd(10)} ${(job.providerName ?? '-').padEnd(12)} ${open(job.price).padEnd(18)} ${job.status.padEnd(11)} ${String(job.challenged).padEnd(11)} ${job.latencyMs === null ? '-'.padEnd(9) : `${job.latencyMs} ms`.padEnd(9)} ${job.settledMs === null ? '-' : `${job.settledMs} ms`}`,
     )
     if (job.error !== undefined) lines.push(`      error: ${job.error}`)
   }

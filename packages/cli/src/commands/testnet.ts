@@ -100,6 +100,9 @@ export const testnetCommand: Command = {
           devnet: {
             inferenceJobs: jobsText === undefined ? 1 : Number(jobsText),
             trainingJob: false,
+            // the scenarios check the network's paths, not the job kinds
+            generateJobs: false,
+            sequenceJob: false,
             phases: [],
             cheater: scenario.nodes.some((n) => n.cheater),
           },

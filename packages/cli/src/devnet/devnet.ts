@@ -56,6 +56,7 @@ import type { DevnetNodePlan, DevnetNodeSite } from './placement.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 import { sleep } from './sleep.js'
 import { createWorkload, type Workload, type WorkloadJob } from './workload.js'
+import { type DevnetJobResults, readJobResults } from './workload-results.js'
 
 export interface DevnetNode {
   name: string
@@ -93,6 +94,10 @@ export interface DevnetJob {
   settledMs: number | null
   /** Times the requester offered it again after a bidding round without a usable bid. */
   reoffers?: number
+  /** A generate or stateful sequence job (both are inference-kind offers). */
+  mode?: 'generate' | 'sequence'
+  /** generate and sequence jobs that finalized: the requester's checked results */
+  results?: DevnetJobResults
   error?: string
 }
 
@@ -156,6 +161,8 @@ type NodePlan = DevnetNodePlan
 
 const TERMINAL: ReadonlySet<string> = new Set(['finalized', 'slashed', 'expired', 'failed'])
 const SETTLEMENT: ReadonlySet<string> = new Set(['finalized', 'slashed'])
+/** A result is committed (or the job ended): the provider's slot is free again. */
+const COMMITTED: ReadonlySet<string> = new Set([...TERMINAL, 'committed', 'challenged'])
 
 function plans(options: DevnetOptions): NodePlan[] {
   if (options.nodes !== undefined) return [...options.nodes]
@@ -702,6 +709,7 @@ async function runWorkload(
     ...(signal === undefined ? {} : { signal }),
   }
   const jobs = await submitWorkload(following, workload.jobs)
+  await readModeResults(devnet, following, jobs)
   const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
 
   // Settlement transfers happen in the transactions the requester just saw; read after them.
@@ -746,15 +754,22 @@ async function runWorkload(
 async function submitWorkload(following: JobFollowing, specs: readonly WorkloadJob[]): Promise<DevnetJob[]> {
   const { emit, signal } = following
   const jobs: DevnetJob[] = []
-  // The cheater bids lowest, so it wins the first job alone and meets the verifier. The
-  // rest go out once that is settled, when the requester knows the cheater's record.
-  const [opening, ...rest] = specs
-  if (opening !== undefined) {
-    emit({ type: 'step', message: `submitting ${opening.name}` })
-    const job = await submitJob(following, opening)
+  // The cheater bids lowest, so it wins the first job alone and meets the verifier; each
+  // `opening` job goes out once the one before it was committed (the cheater's slot is free
+  // again and no conviction is on its record yet), so the cheater wins those too. The rest go
+  // out once these are settled, when the requester knows the cheater's record.
+  const [first, ...others] = specs
+  const openings = first === undefined ? [] : [first, ...others.filter((s) => s.opening === true)]
+  const rest = others.filter((s) => s.opening !== true)
+  const opened: DevnetJob[] = []
+  for (const spec of openings) {
+    if (opened.length > 0) await followJobs(following, opened.slice(-1), COMMITTED)
+    emit({ type: 'step', message: `submitting ${spec.name}` })
+    const job = await submitJob(following, spec)
+    opened.push(job)
     jobs.push(job)
-    await followJobs(following, [job])
   }
+  await followJobs(following, opened)
   if (rest.length > 0) {
     emit({ type: 'step', message: `submitting ${rest.map((j) => j.name).join(', ')}` })
     const batch: DevnetJob[] = []
@@ -785,6 +800,11 @@ async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<De
     challenged: false,
     latencyMs: null,
     settledMs: null,
+    ...(spec.generate !== undefined
+      ? { mode: 'generate' }
+      : spec.state !== undefined
+        ? { mode: 'sequence' }
+        : {}),
   }
   try {
     const body = {
@@ -795,6 +815,9 @@ async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<De
       ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
       ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
       ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
+      ...(spec.inputAxes === undefined ? {} : { inputAxes: spec.inputAxes }),
+      ...(spec.state === undefined ? {} : { state: spec.state }),
+      ...(spec.generate === undefined ? {} : { generate: spec.generate }),
     }
     const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, {
       ...(signal === undefined ? {} : { signal }),
@@ -808,10 +831,17 @@ async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<De
   return job
 }
 
-/** Polls the batch's submitted jobs until each reached a terminal state or the deadline passed. */
-async function followJobs(following: JobFollowing, batch: readonly DevnetJob[]): Promise<void> {
+/**
+ * Polls the batch's submitted jobs until each reached one of `until` (a terminal state by
+ * default) or the deadline passed.
+ */
+async function followJobs(
+  following: JobFollowing,
+  batch: readonly DevnetJob[],
+  until: ReadonlySet<string> = TERMINAL,
+): Promise<void> {
   for (;;) {
-    const pending = batch.filter((j) => j.id !== '' && !TERMINAL.has(j.status))
+    const pending = batch.filter((j) => j.id !== '' && !until.has(j.status))
     if (pending.length === 0) return
     if (Date.now() > following.deadline) {
       for (const job of pending) job.status = 'timeout'
@@ -862,6 +892,20 @@ async function refreshJob(following: JobFollowing, job: DevnetJob): Promise<void
   }
   // Failed without a bid but about to be offered again: not settled yet.
   job.status = followed.awaitingReoffer ? 'bidding' : record.state
+}
+
+/** The requester's checked results of each finalized generate and sequence job. */
+async function readModeResults(
+  devnet: Devnet,
+  following: JobFollowing,
+  jobs: readonly DevnetJob[],
+): Promise<void> {
+  for (const job of jobs) {
+    if (job.mode === undefined || job.status !== 'finalized') continue
+    const provider = devnet.nodes.find((n) => n.name === job.providerName)
+    const results = await readJobResults(following.api, provider?.api, job.id, following.signal)
+    if (results !== undefined) job.results = results
+  }
 }
 
 /** Each phase's own demonstration; a phase that throws fails its check, not the run. */

@@ -22,3 +22,4 @@ export {
 } from './processes.js'
 export * from './rss.js'
 export * from './workload.js'
+export * from './workload-generation.js'

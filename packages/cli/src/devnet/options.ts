@@ -24,6 +24,13 @@ export interface DevnetOptions {
   inferenceJobs: number
   /** Adds one training job to the workload. */
   trainingJob: boolean
+  /**
+   * Adds two generate jobs (a GPT-style decoder): the cheater wins the first and forges
+   * tokens, the second finalizes (workload-generation.ts).
+   */
+  generateJobs: boolean
+  /** Adds a stateful sequence job (a VAD-like model: state batch on axis 1, a scalar input). */
+  sequenceJob: boolean
   /** Samples per inference job and per micro-batch (Merkle leaf). */
   samplesPerJob: number
   microBatchSize: number
@@ -73,6 +80,8 @@ export const defaultDevnetOptions: DevnetOptions = {
   cheatFraction: 0.5,
   inferenceJobs: 3,
   trainingJob: true,
+  generateJobs: true,
+  sequenceJob: true,
   samplesPerJob: 64,
   microBatchSize: 8,
   biddingWindowMs: 800,

@@ -1,29 +1,21 @@
 /**
  * The devnet's workload, generated at start (nothing is downloaded or shipped): a small
- * classifier MLP built with @ocn/prover's ONNX builder, inference inputs as safetensors, and
- * a training job (spec + dataset) for a small MLP on separable clusters.
+ * classifier MLP built with @ocn/prover's ONNX builder, inference inputs as safetensors, a
+ * training job (spec + dataset) for a small MLP on separable clusters, and optionally generate
+ * jobs on a GPT-style decoder and a stateful sequence job (workload-generation.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HostTensor } from '@ocn/node'
 import { writeTensorFile } from '@ocn/node'
 import { buildMlpModel, encodeOnnxModel, type Mlp } from '@ocn/prover'
+import { writeGenerateJobs, writeSequenceJob } from './workload-generation.js'
+import type { WorkloadJob } from './workload-job.js'
+
+export type { WorkloadJob }
 
 export const WORKLOAD_FEATURES = 4
 export const WORKLOAD_CLASSES = 3
-
-export interface WorkloadJob {
-  name: string
-  kind: 'inference' | 'training'
-  /** 'replay' unless a phase adds a zk job. */
-  verification?: 'replay' | 'zk'
-  modelPath: string
-  inputsPath: string
-  trainingSpecPath?: string
-  /** the datanet manifest of a training spec that names attribution */
-  datanetManifestPath?: string
-  microBatchSize?: number
-}
 
 export interface Workload {
   dir: string
@@ -108,6 +100,10 @@ export interface CreateWorkloadOptions {
   samplesPerJob: number
   microBatchSize: number
   seed?: number
+  /** Two generate jobs on a GPT-style decoder (the first opens with the cheater); none when unset. */
+  generateJobs?: boolean
+  /** A stateful sequence job (state batch on axis 1, a scalar input); none when unset. */
+  sequenceJob?: boolean
 }
 
 /** Writes the model, one inputs file per inference job, and the training job's spec and data. */
@@ -168,5 +164,7 @@ export async function createWorkload(dir: string, options: CreateWorkloadOptions
     await writeFile(trainingSpecPath, `${JSON.stringify(spec, null, 2)}\n`)
     jobs.push({ name: 'training-1', kind: 'training', modelPath, inputsPath: dataPath, trainingSpecPath })
   }
+  if (options.generateJobs === true) jobs.push(...(await writeGenerateJobs(dir, seeded(seed + 2), seed, 2)))
+  if (options.sequenceJob === true) jobs.push(await writeSequenceJob(dir, seeded(seed + 3), seed))
   return { dir, modelPath, jobs }
 }

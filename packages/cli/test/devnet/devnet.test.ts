@@ -22,6 +22,7 @@ interface Balance {
 interface Summary {
   ok: boolean
   disputes: {
+    job: string | null
     convicted: boolean
     outcome: string
     money: { name: string; wei: string; why: string }[]
@@ -49,6 +50,8 @@ interface Summary {
     status: string
     challenged: boolean
     latencyMs: number | null
+    mode?: 'generate' | 'sequence'
+    results?: { leafCount: number; verified: boolean; tokens?: number[][]; streamed?: number[][] }
   }[]
   balances: { name: string; address: string; before: Balance; after: Balance }[]
   phases: Record<string, { report: Record<string, unknown> }>
@@ -176,6 +179,26 @@ describe('ocn devnet --once --json', () => {
       }
     }
     expect(summary.jobs.some((j) => j.status === 'slashed')).toBe(true)
+  })
+
+  it('finalizes a generate job (tokens streamed, then checked) and a stateful sequence job; convicts the token forger', () => {
+    const cheater = summary.nodes.find((n) => n.cheater)!.address.toLowerCase()
+    const generate = summary.jobs.filter((j) => j.mode === 'generate')
+    // the first generate job goes out while the cheater is a stranger: it wins it, forges tokens
+    const forged = generate.find((j) => j.provider?.toLowerCase() === cheater)
+    expect(forged).toMatchObject({ name: 'generate-1', status: 'slashed', challenged: true })
+    // a jury convicted it on that job (the other challengers' disputes of it convict nothing more)
+    expect(summary.disputes.some((d) => d.job === forged!.name && d.convicted)).toBe(true)
+    // 2 prompts x 8 new tokens, every leaf checked by the requester; the provider streamed the same tokens
+    const honest = generate.find((j) => j.status === 'finalized')
+    expect(honest?.results).toMatchObject({ leafCount: 16, verified: true })
+    expect(honest!.results!.tokens).toHaveLength(2)
+    for (const tokens of honest!.results!.tokens!) expect(tokens).toHaveLength(8)
+    expect(honest!.results!.streamed).toEqual(honest!.results!.tokens)
+    // VAD-like model: state batch on axis 1, scalar sample rate; 4 chunks x 2 streams
+    const sequence = summary.jobs.find((j) => j.mode === 'sequence')
+    expect(sequence).toMatchObject({ name: 'sequence-1', status: 'finalized', challenged: false })
+    expect(sequence!.results).toMatchObject({ leafCount: 8, verified: true })
   })
 
   it('settles the zk job by its Groth16 proof on-chain: an honest provider, no challenge window', () => {

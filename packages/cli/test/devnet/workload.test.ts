@@ -17,6 +17,8 @@ beforeAll(async () => {
     trainingJob: true,
     samplesPerJob: 24,
     microBatchSize: 8,
+    generateJobs: true,
+    sequenceJob: true,
   })
 })
 
@@ -36,7 +38,7 @@ describe('devnet workload', () => {
   })
 
   it('writes one inputs file per inference job, shaped for the model, and different per job', async () => {
-    const inference = workload.jobs.filter((j) => j.kind === 'inference')
+    const inference = workload.jobs.filter((j) => j.name.startsWith('inference-'))
     expect(inference).toHaveLength(2)
     const [a, b] = await Promise.all(inference.map((j) => readTensorFiles([j.inputsPath])))
     expect(a!.input).toMatchObject({ dtype: 'float32', dims: [24, WORKLOAD_FEATURES] })
@@ -52,12 +54,30 @@ describe('devnet workload', () => {
     expect(data.y).toMatchObject({ dtype: 'int64', dims: [96] })
   })
 
+  it('writes generate jobs (prompts for the GPT fixture, the first opening with the cheater) and a sequence job', async () => {
+    const generate = workload.jobs.filter((j) => j.generate !== undefined)
+    expect(generate.map((j) => [j.name, j.opening === true])).toEqual([
+      ['generate-1', true],
+      ['generate-2', false],
+    ])
+    const prompts = await readTensorFiles([generate[0]!.inputsPath])
+    expect(prompts.input_ids).toMatchObject({ dtype: 'int64', dims: [2, 4] })
+    const sequence = workload.jobs.find((j) => j.state !== undefined)!
+    expect(sequence.inputAxes).toEqual({ state: 1, sr: 'broadcast' })
+    const audio = await readTensorFiles([sequence.inputsPath])
+    expect(audio.input).toMatchObject({ dtype: 'float32', dims: [4, 2, 32] })
+    expect(audio.state).toBeUndefined()
+    expect(audio.sr).toMatchObject({ dtype: 'int64', dims: [] })
+  })
+
   it('is reproducible from its seed', async () => {
     const again = await createWorkload(join(dir, 'again'), {
       inferenceJobs: 2,
       trainingJob: true,
       samplesPerJob: 24,
       microBatchSize: 8,
+      generateJobs: true,
+      sequenceJob: true,
     })
     for (const [i, job] of workload.jobs.entries()) {
       expect(await readFile(again.jobs[i]!.inputsPath)).toEqual(await readFile(job.inputsPath))

@@ -7,6 +7,7 @@ import type { Hex } from 'viem'
 import { checkModel, checkProfile } from './checks.js'
 import { ExecutorError } from './errors.js'
 import { concatAxis, feedsOf, type InputAxes, outputAxes, validateInputAxes } from './input-axes.js'
+import { fileFeedsOf, type InputFile, writeInputFile } from './input-file.js'
 import type { RunOptions } from './job-signal.js'
 import type { ExecutorOptions } from './options.js'
 import type { ExecutorRuntime } from './runtime.js'
@@ -87,18 +88,23 @@ function microBatchFeeds(
   plan: InferencePlan,
   index: number,
   isolation: ExecutorOptions['isolation'],
-): NamedTensors {
+  file: InputFile | undefined,
+): { feeds: NamedTensors; fileFeeds?: ReturnType<typeof fileFeedsOf> } {
   const m = plan.spec.profile.microBatchSize
   const start = index * m
   const end = Math.min(start + m, plan.samples)
+  // Process workers read the inputs in the job's input file themselves (input-file.ts).
+  const inFile = file === undefined ? {} : file.offsets
+  const rest = Object.fromEntries(Object.entries(inputs).filter(([name]) => !(name in inFile)))
   // Worker threads: a copy, not a view, since posting a view would clone the whole input
   // buffer (the copy is then moved, not cloned). Child processes: a view, since the IPC
   // serializer writes only the view's bytes; a copy would be one more 'external' buffer
   // per micro-batch, and those drive the main thread's GC (measured: ~15% of its CPU).
   const copy = isolation !== 'process'
-  const feeds = feedsOf(inputs, plan.axes, start, end)
+  const feeds = feedsOf(rest, plan.axes, start, end)
   if (copy) for (const [name, t] of Object.entries(feeds)) feeds[name] = { ...t, data: t.data.slice() }
-  return feeds
+  if (file === undefined) return { feeds }
+  return { feeds, fileFeeds: fileFeedsOf(file, inputs, plan.axes, start, end) }
 }
 
 export async function runMicroBatch(
@@ -107,6 +113,7 @@ export async function runMicroBatch(
   plan: InferencePlan,
   index: number,
   signal: AbortSignal,
+  file?: InputFile,
 ): Promise<MicroBatchResult> {
   const { spec, hash } = plan
   const started = performance.now()
@@ -115,7 +122,7 @@ export async function runMicroBatch(
       type: 'infer',
       modelHash: hash,
       profile: spec.profile,
-      feeds: microBatchFeeds(job.inputs, plan, index, rt.options.isolation),
+      ...microBatchFeeds(job.inputs, plan, index, rt.options.isolation, file),
       outputs: spec.outputs,
       maxTensorElements: rt.options.maxTensorElements,
     },
@@ -148,10 +155,19 @@ export function runInference(
     const { signal, done } = rt.jobSignal(o)
     try {
       const plan = await planInference(rt, job, signal)
-      const results = await Promise.all(
-        Array.from({ length: plan.microBatches }, (_, i) => runMicroBatch(rt, job, plan, i, signal)),
-      )
-      return inferenceResult(plan, results, o.keepOutputs !== false)
+      // process workers read their rows from a file rather than over IPC (input-file.ts)
+      const file =
+        rt.options.isolation === 'process' && plan.microBatches > 1
+          ? await writeInputFile(job.inputs, plan.axes)
+          : undefined
+      try {
+        const results = await Promise.all(
+          Array.from({ length: plan.microBatches }, (_, i) => runMicroBatch(rt, job, plan, i, signal, file)),
+        )
+        return inferenceResult(plan, results, o.keepOutputs !== false)
+      } finally {
+        await file?.remove()
+      }
     } finally {
       done()
     }

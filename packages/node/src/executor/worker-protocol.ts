@@ -19,6 +19,15 @@ export interface ModelSignature {
   outputs: ValueSignature[]
 }
 
+/** A tensor whose bytes are `length` bytes at `offset` of the file at `path` (input-file.ts). */
+export interface FileFeed {
+  dtype: TensorDType
+  dims: number[]
+  path: string
+  offset: number
+  length: number
+}
+
 export interface ModelRef {
   modelHash: Hex
   /** sent only when the worker does not hold the model yet */
@@ -31,6 +40,8 @@ export type WorkerRequest =
   | ({
       type: 'infer'
       feeds: NamedTensors
+      /** inputs the worker reads from a file the pool wrote (process workers; input-file.ts) */
+      fileFeeds?: Record<string, FileFeed>
       outputs: string[] | undefined
       maxTensorElements: number
     } & ModelRef)

@@ -10,6 +10,7 @@ import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
 import { checkDecoded, decode, tokenProgress } from './generate/decode.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
+import { readFileFeed } from './input-file.js'
 import { createSession } from './session-options.js'
 import type { NamedTensors } from './tensor.js'
 import { elementCount } from './tensor.js'
@@ -127,6 +128,7 @@ async function infer(req: Extract<WorkerRequest, { type: 'infer' }>) {
   const { session } = await sessionFor(req)
   const feeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrtTensor(t)
+  for (const [name, f] of Object.entries(req.fileFeeds ?? {})) feeds[name] = toOrtTensor(readFileFeed(f))
   let out: ort.InferenceSession.OnnxValueMapType
   try {
     out = await session.run(feeds, req.outputs ?? session.outputNames)

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { MerkleTree } from '@ocn/protocol'
 import { buildMlpModel, encodeOnnxModel, GraphBuilder } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -47,6 +49,28 @@ describe('executor inference', () => {
       } finally {
         await other.stop()
       }
+    }
+  })
+
+  it('process workers read a large input from the job input file: the same leaves and outputs as worker threads, and the file is gone after', async () => {
+    // just over 1 MiB of rows (INPUT_FILE_MIN_BYTES), in 11 micro-batches
+    const rows = 44_000
+    const big = { input: f32([rows, 6], Float32Array.from({ length: rows * 6 }, lcg(9))) }
+    const job = { spec: { kind: 'inference' as const, profile: profile(4096) }, model: mlpModel, inputs: big }
+    const spilled = () => readdirSync(tmpdir()).filter((n) => n.startsWith('ocn-inputs-')).length
+    const before = spilled()
+    const viaFile = await executor.runInference(job)
+    expect(spilled()).toBe(before)
+    const threads = testExecutor({ isolation: 'thread' })
+    await threads.start()
+    try {
+      const viaMessages = await threads.runInference(job)
+      expect(viaFile.dataHashes).toEqual(viaMessages.dataHashes)
+      expect(
+        Buffer.from(viaFile.outputs!.output!.data).equals(Buffer.from(viaMessages.outputs!.output!.data)),
+      ).toBe(true)
+    } finally {
+      await threads.stop()
     }
   })
 
