@@ -903,7 +903,7 @@ async function readModeResults(
   for (const job of jobs) {
     if (job.mode === undefined || job.status !== 'finalized') continue
     const provider = devnet.nodes.find((n) => n.name === job.providerName)
-    const results = await readJobResults(following.api, provider?.api, job.id, following.signal)
+    const results = await readJobResults(following.api, job.id, following.signal)
     if (results !== undefined) job.results = results
   }
 }

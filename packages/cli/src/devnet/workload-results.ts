@@ -14,10 +14,8 @@ export interface DevnetJobResults {
   /** generate jobs: the requester's checked tokens, per prompt */
   tokens?: number[][]
   /**
-   * generate jobs: the tokens the provider streamed onto its job record while generating
-   * (the API's event stream carries each update).
-   * TODO(genstream): once tokens are streamed to the requester over p2p, read the requester's
-   * own streamed copy here instead of the provider's record.
+   * generate jobs: the tokens the requester received over `/ocn/tokens` while the provider
+   * generated them (its job record's `streamed`), per prompt
    */
   streamed?: number[][]
 }
@@ -28,27 +26,31 @@ const POLL_MS = 250
 
 function resultsOf(
   detail: unknown,
-): { leafCount: number; verified: boolean; tokens?: number[][] } | undefined {
-  const results = (detail as { results?: unknown } | undefined)?.results
+): DevnetJobResults | undefined {
+  const { results, streamed } = (detail ?? {}) as { results?: unknown; streamed?: unknown }
   if (typeof results !== 'object' || results === null) return undefined
   const { leafCount, verified, tokens } = results as Record<string, unknown>
   if (typeof leafCount !== 'number' || typeof verified !== 'boolean') return undefined
-  return { leafCount, verified, ...(Array.isArray(tokens) ? { tokens: tokens as number[][] } : {}) }
+  return {
+    leafCount,
+    verified,
+    ...(Array.isArray(tokens) ? { tokens: tokens as number[][] } : {}),
+    ...(Array.isArray(tokens) && Array.isArray(streamed) ? { streamed: streamed as number[][] } : {}),
+  }
 }
 
 /**
  * A finalized job's results from the requester's API (waited for a little: they are fetched
- * after finalization), with the provider's streamed tokens when it is a generate job; undefined
- * when the requester has none in time.
+ * after finalization), with the tokens streamed to it when it is a generate job; undefined when
+ * the requester has none in time.
  */
 export async function readJobResults(
   requesterApi: string,
-  providerApi: string | undefined,
   jobId: string,
   signal?: AbortSignal,
 ): Promise<DevnetJobResults | undefined> {
   const until = Date.now() + RESULTS_WAIT_MS
-  let results: ReturnType<typeof resultsOf>
+  let results: DevnetJobResults | undefined
   for (;;) {
     const record = await apiGet(requesterApi, apiRoutes.job, { id: jobId }, { timeoutMs: 5_000 }).catch(
       () => undefined,
@@ -57,11 +59,5 @@ export async function readJobResults(
     if (results !== undefined || Date.now() > until) break
     await sleep(POLL_MS, signal)
   }
-  if (results === undefined) return undefined
-  if (results.tokens === undefined || providerApi === undefined) return results
-  const provided = await apiGet(providerApi, apiRoutes.job, { id: jobId }, { timeoutMs: 5_000 }).catch(
-    () => undefined,
-  )
-  const generated = (provided?.detail as { generated?: unknown } | undefined)?.generated
-  return Array.isArray(generated) ? { ...results, streamed: generated as number[][] } : results
+  return results
 }
