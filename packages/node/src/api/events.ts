@@ -3,6 +3,7 @@
  * fixed number may be open at once, each lives a limited time (the client reconnects), and
  * a client that reads too slowly to keep up is cut off rather than buffered without end.
  */
+import type { ProgressUpdate } from '../core/progress.js'
 import type { JobRecord } from '../state/records.js'
 import { ApiError } from './errors.js'
 import { apiJson } from './http.js'
@@ -19,6 +20,14 @@ export interface EventStreamLimits {
 }
 
 export type JobSource = (listener: (job: JobRecord) => void) => () => void
+export type ProgressSource = (listener: (update: ProgressUpdate) => void) => () => void
+
+/** What one stream carries: one job's writes or all, and progress updates when asked for. */
+export interface EventFilter {
+  jobId?: string
+  /** `progress` events too (`?progress=1`); clients that only follow records never see them */
+  progress?: boolean
+}
 
 const encoder = new TextEncoder()
 
@@ -29,11 +38,15 @@ export function formatEvent(event: string, data: unknown, id?: number): Uint8Arr
 }
 
 /** Counts the open streams so the route can refuse one too many before it starts. */
-export function createEventStreams(limits: EventStreamLimits, source: JobSource | undefined) {
+export function createEventStreams(
+  limits: EventStreamLimits,
+  source: JobSource | undefined,
+  progressSource?: ProgressSource,
+) {
   let open = 0
 
   async function* stream(
-    filter: { jobId?: string },
+    filter: EventFilter,
     closed: AbortSignal,
     onDone: () => void,
   ): AsyncGenerator<Uint8Array> {
@@ -45,12 +58,21 @@ export function createEventStreams(limits: EventStreamLimits, source: JobSource 
       wake?.()
       wake = undefined
     }
-    const unsubscribe = source!((job) => {
-      if (filter.jobId !== undefined && job.id !== filter.jobId) return
+    const push = (event: string, data: unknown) => {
       if (queue.length >= limits.eventQueueLimit) overflow = true
-      else queue.push(formatEvent('job', { job }, ++sequence))
+      else queue.push(formatEvent(event, data, ++sequence))
       notify()
+    }
+    const unsubscribe = source!((job) => {
+      if (filter.jobId === undefined || job.id === filter.jobId) push('job', { job })
     })
+    // progress is already rate-limited per piece of work by the node's progress hub
+    const unsubscribeProgress =
+      filter.progress === true && progressSource !== undefined
+        ? progressSource((progress) => {
+            if (filter.jobId === undefined || progress.jobId === filter.jobId) push('progress', { progress })
+          })
+        : () => {}
     const heartbeat = setInterval(() => {
       queue.push(encoder.encode(': ping\n\n'))
       notify()
@@ -77,6 +99,7 @@ export function createEventStreams(limits: EventStreamLimits, source: JobSource 
       }
     } finally {
       unsubscribe()
+      unsubscribeProgress()
       clearInterval(heartbeat)
       clearTimeout(expiry)
       closed.removeEventListener('abort', notify)
@@ -87,7 +110,7 @@ export function createEventStreams(limits: EventStreamLimits, source: JobSource 
 
   return {
     /** Opens a stream, or throws 503 when none is available; `closed` aborts when the client goes. */
-    open(filter: { jobId?: string }, closed: AbortSignal, onDone: () => void): AsyncIterable<Uint8Array> {
+    open(filter: EventFilter, closed: AbortSignal, onDone: () => void): AsyncIterable<Uint8Array> {
       if (source === undefined)
         throw new ApiError('API_SERVICE_UNAVAILABLE', 'events are not available: this node has no job store')
       if (open >= limits.maxEventStreams)

@@ -169,9 +169,11 @@ export function createRouteHandlers(
       const socket = request.socket
       const onClose = () => controller.abort()
       socket.once('close', onClose)
-      const body = streams.open(id === null ? {} : { jobId: id }, controller.signal, () =>
-        socket.off('close', onClose),
-      )
+      const progress = query.get('progress')
+      if (progress !== null && progress !== '1' && progress !== '0')
+        throw new ApiError('API_BAD_REQUEST', 'progress is 1 (send progress events) or 0')
+      const filter = { ...(id === null ? {} : { jobId: id }), progress: progress === '1' }
+      const body = streams.open(filter, controller.signal, () => socket.off('close', onClose))
       return { kind: 'stream', contentType: 'text/event-stream; charset=utf-8', body }
     },
     stake: staking('stake'),
@@ -180,6 +182,15 @@ export function createRouteHandlers(
     peers: async ({ signal }) => {
       if (providers.peers === undefined) unavailable('peers')
       return json({ peers: await providers.peers(call(signal)) })
+    },
+    network: async ({ signal }) => {
+      if (providers.network === undefined) unavailable('network details')
+      return json(await providers.network(call(signal)))
+    },
+    devnet: async ({ signal }) => {
+      if (providers.devnet === undefined)
+        throw new ApiError('API_NOT_FOUND', 'this node is not part of an `ocn devnet`')
+      return json(await providers.devnet(call(signal)))
     },
     offers: async ({ signal }) => {
       if (providers.offers === undefined) unavailable('offers')

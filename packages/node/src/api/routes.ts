@@ -7,7 +7,9 @@ import type { BidRecord, JobRecord } from '../state/records.js'
 import type {
   ApiJobQuery,
   Balances,
+  DevnetSummary,
   JobResults,
+  NetworkSummary,
   NodeStatus,
   OfferSummary,
   PeerSummary,
@@ -90,11 +92,16 @@ export const apiRoutes = {
     '/metrics',
     'text',
   ),
-  /** Server-sent events: `job` (a job record each time the node writes it), `ready`, `end`. */
+  network: defineRoute<NetworkSummary>('GET', '/network', 'json'),
+  devnet: defineRoute<DevnetSummary>('GET', '/devnet', 'json'),
+  /**
+   * Server-sent events: `job` (a job record each time the node writes it), `ready`, `end`,
+   * and with `progress=1` also `progress` (`{ progress: ProgressUpdate }`, rate-limited).
+   */
   events: defineRoute<
     AsyncIterable<Uint8Array>,
     Record<never, string>,
-    { jobId?: string },
+    { jobId?: string; progress?: 0 | 1 },
     undefined,
     'events'
   >('GET', '/events', 'events'),

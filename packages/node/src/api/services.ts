@@ -1,6 +1,13 @@
 import type { NodeRole } from '../config/options.js'
 import type { Startable } from '../core/lifecycle.js'
-import type { Balances, JobResults, OfferSummary, PeerSummary, SubmitJobRequest } from './interface.js'
+import type {
+  Balances,
+  JobResults,
+  NetworkSummary,
+  OfferSummary,
+  PeerSummary,
+  SubmitJobRequest,
+} from './interface.js'
 
 /**
  * The parts of a node as the local API and the composition root see them. Each layer
@@ -12,6 +19,8 @@ export interface P2PService extends Startable {
   readonly peerId: string
   listenAddresses(): string[]
   peers(): Promise<PeerSummary[]>
+  /** peers with gossip scores and the topics (the console's network page) */
+  network?(): Promise<NetworkSummary>
 }
 
 /** The chain client as the daemon needs it; the contracts-client layer implements it. */

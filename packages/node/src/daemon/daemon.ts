@@ -8,6 +8,7 @@ import { readApiToken } from '../api/token.js'
 import type { NodeConfig } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { createLogger, type Logger } from '../core/logger.js'
+import { createProgressHub } from '../core/progress.js'
 import { createMetricsFactory, createMetricsRegistry, type MetricsFactory } from '../metrics/index.js'
 import { STATE_DIR_NAME } from '../state/options.js'
 import { createStateStore, type StateStore } from '../state/store.js'
@@ -119,13 +120,14 @@ export function createDaemon(
     services: () => services,
   }
   const startTime = registerDaemonMetrics(metrics, state, view)
-  const providers = createApiProviders({ config, state, registry, keys }, view)
+  const progress = createProgressHub()
+  const providers = createApiProviders({ config, state, registry, keys, progress }, view)
 
   async function startAll(): Promise<void> {
     try {
       await stack.start('state', { start: () => state.open(), stop: () => state.close() })
       if (components.node !== undefined) {
-        services = await components.node.compose({ logger, metrics, state, start: stack.start })
+        services = await components.node.compose({ logger, metrics, state, progress, start: stack.start })
       }
       addServiceProviders(providers, services, keys)
       if (config.api.enabled)

@@ -20,6 +20,7 @@ import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
 import { advanceChallenge, type ChallengeEvidence, challengeLeaf, challengePending } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
+import { replayWithProgress } from './replay-progress.js'
 import { drawSample, type Sample, termsLeafCount } from './sample.js'
 
 /** A job whose check is due now, with what the check starts from. */
@@ -48,7 +49,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
   let assets: JobAssets
   try {
-    assets = await loadJobAssets(ctx.components, award, peers)
+    assets = await loadJobAssets(ctx.components, award, peers, { jobId })
   } catch (err) {
     ctx.log.warn({ jobId, err }, 'job artifacts unavailable; cannot verify yet')
     return
@@ -68,6 +69,8 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     leaf: (i) => served.claims?.get(i)?.dataHash,
     root: onChain.resultRoot,
   })
+  const progress = ctx.components.progress
+  const watched = replayWithProgress(replay, progress, { jobId, sampled: sample.indices.length })
   const result = await spotCheck({
     // a sequence job's leaves are replayed one by one like micro-batches; a generate job's
     // positions are matched (matchesMicroBatch) against the verifier's own prefill
@@ -79,7 +82,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     samples: sample.samples,
     // a leaf the provider left out of its answer is a `not-served` mismatch
     claim: (i) => served.claims?.get(i),
-    executor: replay,
+    executor: watched,
   })
   const evidence = await evidenceFor({
     kind: assets.spec.kind,
