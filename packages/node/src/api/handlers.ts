@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { nodeRoles } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { isJobState } from '../state/job-state.js'
+import { readDevnetBoard } from './devnet-board.js'
 import { ApiError } from './errors.js'
 import type { createEventStreams } from './events.js'
 import { type RouteResult, readBody } from './http.js'
@@ -141,7 +142,7 @@ function json(body: unknown): RouteResult {
 /** The handlers of every route; a route without one does not compile. */
 export function createRouteHandlers(
   providers: ApiProviders,
-  options: { maxJobBodyBytes: number; maxBodyBytes: number },
+  options: { maxJobBodyBytes: number; maxBodyBytes: number; devnetBoard: string },
   streams: ReturnType<typeof createEventStreams>,
 ): Record<ApiRouteName, RouteHandler> {
   const call = (signal: AbortSignal): CallOptions => ({ signal })
@@ -188,8 +189,7 @@ export function createRouteHandlers(
       return json(await providers.network(call(signal)))
     },
     devnet: async ({ signal }) => {
-      if (providers.devnet === undefined)
-        throw new ApiError('API_NOT_FOUND', 'this node is not part of an `ocn devnet`')
+      if (providers.devnet === undefined) return json(await readDevnetBoard(options.devnetBoard))
       return json(await providers.devnet(call(signal)))
     },
     offers: async ({ signal }) => {

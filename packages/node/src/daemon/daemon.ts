@@ -75,7 +75,13 @@ async function startApi(
   const token = (await readApiToken(config.dataDir)) ?? ''
   const consoleDir = options.consoleDir ?? defaultDaemonOptions.consoleDir
   const server = createApiServer(
-    { host: config.api.host, port: config.api.port, token, consoleDir },
+    {
+      host: config.api.host,
+      port: config.api.port,
+      token,
+      consoleDir,
+      devnetBoard: options.devnetBoard ?? defaultDaemonOptions.devnetBoard,
+    },
     { providers: parts.providers, logger: parts.logger.child({ component: 'api' }), metrics: parts.metrics },
   )
   await parts.stack.start('api', server)
