@@ -3,6 +3,7 @@
  * AbortSignal; every answer is size limited; errors are ClientError (this side) or
  * NodeApiError (the node's code).
  */
+import type { ActivityItem, DevnetBoard, NetworkView, Progress } from './activity.js'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
 import { readServerEvents } from './sse.js'
@@ -137,6 +138,37 @@ export function createOcnClient(options: OcnClientOptions) {
   }
 
   /**
+   * The node's job writes and the progress of its long work (execution, replays, transfers,
+   * proofs), in one stream: what the console's live pages follow.
+   */
+  async function* activity(
+    filter: { jobId?: string } = {},
+    call: CallOptions = {},
+  ): AsyncGenerator<ActivityItem> {
+    const jobId = filter.jobId === undefined ? undefined : requireJobId(filter.jobId)
+    const path = `/events${query({ jobId, progress: 1 })}`
+    const opened = await open(transport, path, { method: 'GET', accept: 'text/event-stream' }, call)
+    const body = opened.response.body
+    if (body === null) throw new ClientError('CLIENT_BAD_RESPONSE', 'the event stream has no body')
+    try {
+      for await (const event of readServerEvents(body, MAX_EVENT_BYTES)) {
+        if (event.event === 'ready') yield 'ready'
+        else if (event.event === 'end' || event.event === 'overflow') {
+          yield 'end'
+          return
+        } else if (event.event === 'job')
+          yield { type: 'job', job: (JSON.parse(event.data) as { job: Job }).job }
+        else if (event.event === 'progress')
+          yield { type: 'progress', progress: (JSON.parse(event.data) as { progress: Progress }).progress }
+      }
+    } catch (cause) {
+      throw opened.failure(cause)
+    } finally {
+      opened.release()
+    }
+  }
+
+  /**
    * Follows one job: its record now, then each write of it, until `until` holds (by default
    * once it is settled). The stream is opened before the record is read, so no write falls
    * between them; a stream the node ends at its time limit is reopened.
@@ -243,7 +275,12 @@ export function createOcnClient(options: OcnClientOptions) {
       return { name, bytes, hash, verified: file.hash !== undefined }
     },
     events,
+    activity,
     follow,
+    /** Connected peers with their gossip scores, and this node's topics. */
+    network: (call?: CallOptions) => get<NetworkView>('/network', call),
+    /** Under `ocn devnet`: every node and the workload's progress (NodeApiError 404 elsewhere). */
+    devnet: (call?: CallOptions) => get<DevnetBoard>('/devnet', call),
   }
 }
 
