@@ -138,13 +138,13 @@ describe('the console in Chromium', () => {
     await page.getByText('API_BAD_REQUEST: modelPath: no file at /no/such/model.onnx').waitFor()
 
     await mkdir(SCREENSHOTS, { recursive: true })
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-requester.png') })
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-requester.png') })
 
     await page.goto(`${server.url}/#provider`)
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
     // free stake: staked minus locked, to the base unit
     await page.getByTestId('stake').getByText('98 OPEN').waitFor()
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-provider.png') })
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-provider.png') })
 
     // the network page: peers with their gossip scores, the topics; no devnet board here
     await page.goto(`${server.url}/#network`)
