@@ -35,6 +35,7 @@ import {
   createNodeComponents,
   createSilentLogger,
   type Daemon,
+  type DaemonOptions,
   defaultNodeConfig,
   encodeSafetensors,
   type JobRecord,
@@ -188,6 +189,8 @@ export interface NodeSpec {
   roleOptions?: Partial<RoleOptions>
   /** a provider that cheats: its fault plan (createCheatingFaultPlan) */
   faults?: ProviderFaultPlan
+  /** the daemon's own options (the console's files to serve) */
+  daemon?: DaemonOptions
 }
 
 /**
@@ -246,7 +249,7 @@ export async function startNodes(
       executorPoolSize: 1,
       ...(spec.faults === undefined ? {} : { providerFaults: spec.faults }),
     })
-    const daemon = createDaemon(config, { ...components, logger: testLogger(spec.name) })
+    const daemon = createDaemon(config, { ...components, logger: testLogger(spec.name) }, spec.daemon)
     await daemon.start()
     nodes.push({
       name: spec.name,

@@ -11,9 +11,11 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CheatingFaultPlanOptions, createCheatingFaultPlan } from '@ocn/cli'
+import { consoleDir } from '@ocn/console'
 import { getJob, getMarketParams, sweepTreasury } from '@ocn/contracts-client'
 import {
   encodeSafetensors,
+  type NodeConfig,
   type ProviderFaultPlan,
   type RequesterRole,
   type VerificationReport,
@@ -22,6 +24,7 @@ import { buildGptModel, encodeOnnxModel, gptCacheNames, sampleIndices, verifySam
 import * as ort from 'onnxruntime-node'
 import { type Address, type Hex, keccak256 } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { consoleInBrowser } from './console.js'
 import {
   convictionFlows,
   finalizedOncePassed,
@@ -172,14 +175,37 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     training = await writeTrainingFixture(dir)
     sequence = await writeSequenceFixture(dir)
     gpt = await writeGenerateFixture(dir)
-    const capped = (c: { verifier: { maxSamplesPerJob: number } }) => {
+    const capped = (c: NodeConfig) => {
       c.verifier.maxSamplesPerJob = MAX_SAMPLES
     }
+    // the requester, the provider and verifier-a serve their API and console (the browser test)
+    const withConsole = {
+      configure: (c: NodeConfig) => {
+        c.api = { ...c.api, enabled: true, port: 0 }
+      },
+    }
+    const daemon = { consoleDir }
     net.nodes = await startNodes(chain, deployment, dir, [
-      { name: 'verifier-a', accountIndex: VERIFIER_A, roles: ['verifier'], configure: capped },
+      {
+        name: 'verifier-a',
+        accountIndex: VERIFIER_A,
+        roles: ['verifier'],
+        daemon,
+        configure: (c) => {
+          capped(c)
+          withConsole.configure(c)
+        },
+      },
       { name: 'verifier-b', accountIndex: VERIFIER_B, roles: ['verifier'], configure: capped },
-      { name: 'provider', accountIndex: PROVIDER, roles: ['provider'], faults: switchablePlan(() => cheat) },
-      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'] },
+      {
+        name: 'provider',
+        accountIndex: PROVIDER,
+        roles: ['provider'],
+        faults: switchablePlan(() => cheat),
+        daemon,
+        ...withConsole,
+      },
+      { name: 'requester', accountIndex: REQUESTER, roles: ['requester'], daemon, ...withConsole },
     ])
     for (const watcher of verifiers()) {
       await waitFor(`the provider's capability ad at ${watcher.name}`, async () =>
@@ -466,4 +492,21 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
       expect(decision.reason).toMatch(/not served: provider did not serve the leaf/)
     }
   }, 480_000)
+
+  it('the console in Chromium: the requester submits through the form and downloads the checked result, the provider sees its earning, the verifier the conviction; foreign requests are refused', async () => {
+    cheat = { fraction: 0 }
+    const url = (name: string) => node(name).daemon.apiUrl!
+    await consoleInBrowser({
+      requester: url('requester'),
+      provider: url('provider'),
+      verifier: url('verifier-a'),
+      fixture,
+      // the provider's earning as its own store has it, to the base unit
+      earned: async () =>
+        (await node('provider').daemon.state.listJobs({ state: 'finalized' })).reduce(
+          (sum, job) => sum + (job.price ?? 0n),
+          0n,
+        ),
+    })
+  }, 180_000)
 })

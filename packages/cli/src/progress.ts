@@ -103,3 +103,64 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
     },
   }
 }
+
+/** One step of long work on a node (the `progress` events of `GET /events?progress=1`). */
+export interface WorkStep {
+  stage: string
+  unit: string
+  done: number
+  total?: number
+  label?: string
+  finished?: boolean
+}
+
+export interface ProgressBoard {
+  /** Moves (or starts) the bar of the step's piece of work; a finished step ends it. */
+  update(step: WorkStep): void
+  /** Ends every bar still open (the job ended, or the stream did). */
+  close(message?: string): void
+}
+
+/**
+ * A bar per piece of a job's long work (execution, each artifact's transfer, replays,
+ * proving), drawn one at a time: on a terminal the running one redraws its line, elsewhere
+ * each prints one line when it ends. Silent with `--json`.
+ */
+export function createProgressBoard(
+  options: Pick<ProgressBarOptions, 'stream' | 'silent'> & { indent?: string },
+) {
+  const bars = new Map<string, ProgressBar>()
+  let current: string | undefined
+  const board: ProgressBoard = {
+    update(step) {
+      const key = `${step.stage}|${step.label ?? ''}`
+      let bar = bars.get(key)
+      if (bar === undefined) {
+        // a terminal has one line to redraw: the bar drawn before ends its line first
+        if (current !== undefined && current !== key) bars.get(current)?.finish('…')
+        if (current !== undefined && current !== key) bars.delete(current)
+        bar = createProgressBar({
+          stream: options.stream,
+          label: `${options.indent ?? ''}${step.label === undefined ? step.stage : `${step.stage} ${step.label}`}`,
+          ...(step.total === undefined ? {} : { total: step.total }),
+          unit: step.unit,
+          ...(options.silent === undefined ? {} : { silent: options.silent }),
+        })
+        bars.set(key, bar)
+      }
+      current = key
+      bar.update(step.done)
+      if (step.finished === true) {
+        bar.finish()
+        bars.delete(key)
+        current = undefined
+      }
+    },
+    close(message = 'stopped') {
+      for (const bar of bars.values()) bar.fail(message)
+      bars.clear()
+      current = undefined
+    },
+  }
+  return board
+}

@@ -3,6 +3,7 @@
  * AbortSignal; every answer is size limited; errors are ClientError (this side) or
  * NodeApiError (the node's code).
  */
+import type { ActivityItem, DevnetBoard, NetworkView, Progress } from './activity.js'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
 import { readServerEvents, type ServerEvent } from './sse.js'
@@ -115,10 +116,11 @@ export function createOcnClient(options: OcnClientOptions) {
 
   /** The node's server-sent events as they are (all jobs, or one). */
   async function* serverEvents(
-    filter: { jobId?: string },
+    filter: { jobId?: string; progress?: boolean },
     call: CallOptions = {},
   ): AsyncGenerator<ServerEvent> {
-    const path = `/events${query({ jobId: filter.jobId === undefined ? undefined : requireJobId(filter.jobId) })}`
+    const jobId = filter.jobId === undefined ? undefined : requireJobId(filter.jobId)
+    const path = `/events${query({ jobId, progress: filter.progress === true ? 1 : undefined })}`
     const opened = await open(transport, path, { method: 'GET', accept: 'text/event-stream' }, call)
     const body = opened.response.body
     if (body === null) throw new ClientError('CLIENT_BAD_RESPONSE', 'the event stream has no body')
@@ -161,6 +163,26 @@ export function createOcnClient(options: OcnClientOptions) {
       id,
       call.signal,
     )
+  }
+
+  /**
+   * The node's job writes and the progress of its long work (execution, replays, transfers,
+   * proofs), in one stream: what the console's live pages follow.
+   */
+  async function* activity(
+    filter: { jobId?: string } = {},
+    call: CallOptions = {},
+  ): AsyncGenerator<ActivityItem> {
+    for await (const event of serverEvents({ ...filter, progress: true }, call)) {
+      if (event.event === 'ready') yield 'ready'
+      else if (event.event === 'end' || event.event === 'overflow') {
+        yield 'end'
+        return
+      } else if (event.event === 'job')
+        yield { type: 'job', job: (JSON.parse(event.data) as { job: Job }).job }
+      else if (event.event === 'progress')
+        yield { type: 'progress', progress: (JSON.parse(event.data) as { progress: Progress }).progress }
+    }
   }
 
   /**
@@ -270,8 +292,13 @@ export function createOcnClient(options: OcnClientOptions) {
       return { name, bytes, hash, verified: file.hash !== undefined }
     },
     events,
+    activity,
     follow,
     streamTokens,
+    /** Connected peers with their gossip scores, and this node's topics. */
+    network: (call?: CallOptions) => get<NetworkView>('/network', call),
+    /** Under `ocn devnet`: every node and the workload's progress (NodeApiError 404 elsewhere). */
+    devnet: (call?: CallOptions) => get<DevnetBoard>('/devnet', call),
   }
 }
 

@@ -1,3 +1,4 @@
+export type * from './activity.js'
 export {
   createOcnClient,
   type DownloadOptions,

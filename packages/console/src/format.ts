@@ -30,3 +30,34 @@ export function shortId(id: string | undefined): string {
 export function formatTime(at: number | undefined): string {
   return at === undefined ? '—' : new Date(at).toLocaleTimeString()
 }
+
+/** A count in its unit: bytes in KiB/MiB, anything else as `12 micro-batches`. */
+export function formatAmount(value: number, unit: string): string {
+  if (unit === 'bytes') {
+    if (value >= 1024 * 1024) return `${(value / (1024 * 1024)).toFixed(1)} MiB`
+    if (value >= 1024) return `${(value / 1024).toFixed(1)} KiB`
+    return `${value} B`
+  }
+  return `${value} ${unit}`
+}
+
+/** One step of long work as a line: `execution 3/8 micro-batches (37%) · 2.5/s`. */
+export function describeProgress(step: {
+  stage: string
+  unit: string
+  done: number
+  total?: number
+  label?: string
+  rate?: number
+}): string {
+  const what = step.label === undefined ? step.stage : `${step.stage} ${step.label}`
+  const count =
+    step.total === undefined || step.total <= 0
+      ? formatAmount(step.done, step.unit)
+      : step.unit === 'bytes'
+        ? `${formatAmount(step.done, 'bytes')} of ${formatAmount(step.total, 'bytes')} (${Math.floor((100 * step.done) / step.total)}%)`
+        : `${step.done}/${step.total} ${step.unit} (${Math.floor((100 * step.done) / step.total)}%)`
+  if (step.rate === undefined || step.rate <= 0) return `${what} ${count}`
+  const rate = step.unit === 'bytes' ? `${formatAmount(Math.round(step.rate), 'bytes')}/s` : `${step.rate}/s`
+  return `${what} ${count} · ${rate}`
+}

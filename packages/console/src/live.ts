@@ -2,7 +2,17 @@
  * The node's data as the page shows it: read once, then kept current by the node's job
  * event stream (through @ocn/client), with the status (chain block, peers) polled.
  */
-import type { Balances, Job, NodeStatus, OcnClient, Offer, Peer } from '@ocn/client'
+import type {
+  Balances,
+  DevnetBoard,
+  Job,
+  NetworkView,
+  NodeStatus,
+  OcnClient,
+  Offer,
+  Peer,
+  Progress,
+} from '@ocn/client'
 import { useEffect, useState } from 'preact/hooks'
 
 export interface NodeData {
@@ -11,6 +21,11 @@ export interface NodeData {
   balances?: Balances
   peers?: Peer[]
   offers?: Offer[]
+  network?: NetworkView
+  /** under `ocn devnet` only */
+  devnet?: DevnetBoard
+  /** per job: the latest step of each piece of long work (stage and label), finished ones kept */
+  progress: Record<string, Progress[]>
   /** Why a part could not be read (e.g. "API_SERVICE_UNAVAILABLE: peers are not available"). */
   problems: Record<string, string>
   stream: 'connecting' | 'live' | 'down'
@@ -25,18 +40,38 @@ function describe(error: unknown): string {
   return `${coded.code ?? 'ERROR'}: ${coded.shortMessage ?? coded.message ?? String(error)}`
 }
 
+/** Pieces of work followed per job (a transfer of each artifact, execution, replays...). */
+const MAX_PIECES = 8
+/** Jobs whose progress is kept; the oldest is dropped past it. */
+const MAX_PROGRESS_JOBS = 200
+
+function withProgress(all: Record<string, Progress[]>, step: Progress): Record<string, Progress[]> {
+  const id = step.jobId ?? 'node'
+  const same = (known: Progress) => known.stage === step.stage && known.label === step.label
+  const pieces = [...(all[id] ?? []).filter((known) => !same(known)), step].slice(-MAX_PIECES)
+  const next = { ...all, [id]: pieces }
+  const ids = Object.keys(next)
+  if (ids.length > MAX_PROGRESS_JOBS) delete next[ids[0]!]
+  return next
+}
+
 function upsert(jobs: Job[], job: Job): Job[] {
   const rest = jobs.filter((known) => known.id !== job.id)
   return [job, ...rest].sort((a, b) => b.updatedAt - a.updatedAt)
 }
 
 export function useNodeData(client: OcnClient): NodeData {
-  const [data, setData] = useState<NodeData>({ jobs: [], problems: {}, stream: 'connecting' })
+  const [data, setData] = useState<NodeData>({
+    jobs: [],
+    problems: {},
+    stream: 'connecting',
+    progress: {},
+  })
 
   useEffect(() => {
     const stop = new AbortController()
     const signal = stop.signal
-    const read = async <K extends 'status' | 'jobs' | 'balances' | 'peers' | 'offers'>(
+    const read = async <K extends 'status' | 'jobs' | 'balances' | 'peers' | 'offers' | 'network' | 'devnet'>(
       key: K,
       load: () => Promise<NodeData[K]>,
     ) => {
@@ -48,6 +83,8 @@ export function useNodeData(client: OcnClient): NodeData {
           return { ...now, [key]: value, problems }
         })
       } catch (error) {
+        // a node outside a devnet has no board: nothing to report
+        if (key === 'devnet' && (error as { status?: number }).status === 404) return
         if (!signal.aborted)
           setData((now) => ({ ...now, problems: { ...now.problems, [key]: describe(error) } }))
       }
@@ -57,11 +94,13 @@ export function useNodeData(client: OcnClient): NodeData {
       void read('balances', () => client.balances({ signal }))
       void read('peers', () => client.peers({ signal }))
       void read('offers', () => client.offers({ signal }))
+      void read('network', () => client.network({ signal }))
+      void read('devnet', () => client.devnet({ signal }))
     }
     const follow = async () => {
       for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
         try {
-          for await (const item of client.events({}, { signal })) {
+          for await (const item of client.activity({}, { signal })) {
             if (item === 'ready') {
               setData((now) => ({ ...now, stream: 'live' }))
               await read('jobs', async () =>
@@ -69,7 +108,13 @@ export function useNodeData(client: OcnClient): NodeData {
               )
               delay = 500
             } else if (item !== 'end') {
-              setData((now) => ({ ...now, jobs: upsert(now.jobs, item), lastEventAt: Date.now() }))
+              if (item.type === 'progress') {
+                const step = item.progress
+                setData((now) => ({ ...now, progress: withProgress(now.progress, step) }))
+              } else {
+                const job = item.job
+                setData((now) => ({ ...now, jobs: upsert(now.jobs, job), lastEventAt: Date.now() }))
+              }
             }
           }
         } catch {

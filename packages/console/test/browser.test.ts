@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import {
   type ApiServer,
   createApiServer,
+  createProgressHub,
   createSilentLogger,
   createStateStore,
   type StateStore,
@@ -32,6 +33,7 @@ let dir: string
 let store: StateStore
 let server: ApiServer
 let browser: Browser
+const hub = createProgressHub({ intervalMs: 20 })
 
 beforeAll(async () => {
   if (!existsSync(join(consoleDir, 'index.html')))
@@ -73,6 +75,15 @@ beforeAll(async () => {
         job: (id) => store.getJob(id),
         bids: (query) => store.listBids(query.jobId),
         onJobWritten: (listener) => store.onJobWritten(listener),
+        onProgress: (listener) => hub.subscribe(listener),
+        network: async () => ({
+          peerId: '12D3KooWself',
+          listen: ['/ip4/127.0.0.1/tcp/4001'],
+          peers: [
+            { peerId: '12D3KooWpeerA', addresses: ['/ip4/127.0.0.1/tcp/4002'], score: -12.5, topics: ['t'] },
+          ],
+          topics: [{ topic: '/ocn/offers/1', meshPeers: 1, subscribers: 1 }],
+        }),
         balances: async () => ({
           address: '0x00000000000000000000000000000000000000aa',
           native: 10n ** 18n,
@@ -113,6 +124,12 @@ describe('the console in Chromium', () => {
     await store.transitionJob('0xaa01', 'awarded', { patch: { price: 25n * 10n ** 17n } })
     await page.locator('tr[data-state="awarded"]').waitFor({ timeout: 5_000 })
     await page.getByText('2.5 OPEN').first().waitFor()
+    // long work's progress reaches the job's timeline over the same stream
+    await store.transitionJob('0xaa01', 'executing')
+    hub.report({ jobId: '0xaa01', stage: 'transfer', label: 'model', unit: 'bytes', done: 2048, total: 4096 })
+    hub.report({ jobId: '0xaa01', stage: 'execution', unit: 'micro-batches', done: 3, total: 8 })
+    await page.getByTestId('work-progress').getByText('execution 3/8 micro-batches (37%)').waitFor()
+    await page.getByTestId('work-progress').getByText('transfer model 2.0 KiB of 4.0 KiB (50%)').waitFor()
 
     // the form's POST reaches the node (token, same origin) and its refusal comes back typed
     await page.locator('input[name="modelPath"]').fill('/no/such/model.onnx')
@@ -121,13 +138,19 @@ describe('the console in Chromium', () => {
     await page.getByText('API_BAD_REQUEST: modelPath: no file at /no/such/model.onnx').waitFor()
 
     await mkdir(SCREENSHOTS, { recursive: true })
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-requester.png') })
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-requester.png') })
 
     await page.goto(`${server.url}/#provider`)
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
     // free stake: staked minus locked, to the base unit
     await page.getByTestId('stake').getByText('98 OPEN').waitFor()
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-provider.png') })
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-provider.png') })
+
+    // the network page: peers with their gossip scores, the topics; no devnet board here
+    await page.goto(`${server.url}/#network`)
+    await page.getByTestId('peer').getByText('-12.5').waitFor()
+    await page.getByTestId('topics').getByText('/ocn/offers/1').waitFor()
+    expect(await page.getByTestId('devnet').count()).toBe(0)
     expect(problems).toEqual([])
   }, 45_000)
 })

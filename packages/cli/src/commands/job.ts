@@ -23,6 +23,7 @@ import { formatEther } from 'viem'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
+import { watchJobProgress } from '../job-progress.js'
 import { createProgressBar } from '../progress.js'
 import { parseOpenAmount } from './chain-access.js'
 import {
@@ -309,32 +310,48 @@ async function followJob(
   let bar = biddingBar(context)
   let id = jobId
   let sameSince = { state: '', at: Date.now() }
-  for (;;) {
-    const job = await fetchJob(api, id)
-    bar.update(job)
-    for (const entry of job.history) {
-      if (shown.has(entry.state)) continue
-      shown.add(entry.state)
-      if (context.json || entry.state === 'bidding') continue
-      tokens?.breakLine()
-      out.write(stepLine(job, entry.state))
+  // bars of the job's long work (transfers, execution, replays) from the node's event stream
+  let work = watchJobProgress(api, id, { stream: out, silent: context.json })
+  try {
+    return await followLoop()
+  } finally {
+    work.stop()
+  }
+  async function followLoop(): Promise<ApiJson<JobRecord>> {
+    for (;;) {
+      const job = await fetchJob(api, id)
+      bar.update(job)
+      for (const entry of job.history) {
+        if (shown.has(entry.state)) continue
+        shown.add(entry.state)
+        if (context.json || entry.state === 'bidding') continue
+        tokens?.breakLine()
+        out.write(stepLine(job, entry.state))
+      }
+      tokens?.onJob(job)
+      if (job.state !== sameSince.state) sameSince = { state: job.state, at: Date.now() }
+      const lead = leadOf(job, Date.now() - sameSince.at >= SETTLE_MS)
+      if (lead.to === 'end') return job
+      if (lead.to === 'reoffer') {
+        const why = job.history.at(-1)?.note
+        bar.finish(job.state)
+        if (!context.json) out.write(`  re-offered as ${lead.id}${why === undefined ? '' : ` (${why})`}\n`)
+        ;[id, shown, bar, sameSince] = [
+          lead.id,
+          new Set(),
+          biddingBar(context),
+          { state: '', at: Date.now() },
+        ]
+        work.stop()
+        work = watchJobProgress(api, id, { stream: out, silent: context.json })
+        continue
+      }
+      if (Date.now() > deadline)
+        throw new JobCommandError('JOB_TIMEOUT', `job ${id} is still ${job.state} after ${timeoutText} s`, {
+          details: `follow it with \`ocn job status ${id}\``,
+        })
+      await new Promise((r) => setTimeout(r, 250))
     }
-    tokens?.onJob(job)
-    if (job.state !== sameSince.state) sameSince = { state: job.state, at: Date.now() }
-    const lead = leadOf(job, Date.now() - sameSince.at >= SETTLE_MS)
-    if (lead.to === 'end') return job
-    if (lead.to === 'reoffer') {
-      const why = job.history.at(-1)?.note
-      bar.finish(job.state)
-      if (!context.json) out.write(`  re-offered as ${lead.id}${why === undefined ? '' : ` (${why})`}\n`)
-      ;[id, shown, bar, sameSince] = [lead.id, new Set(), biddingBar(context), { state: '', at: Date.now() }]
-      continue
-    }
-    if (Date.now() > deadline)
-      throw new JobCommandError('JOB_TIMEOUT', `job ${id} is still ${job.state} after ${timeoutText} s`, {
-        details: `follow it with \`ocn job status ${id}\``,
-      })
-    await new Promise((r) => setTimeout(r, 250))
   }
 }
 

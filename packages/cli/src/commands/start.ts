@@ -9,6 +9,7 @@ import {
 } from '@ocn/node'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor, loggerFor } from '../context.js'
+import { DEVNET_BOARD_ENV } from '../devnet/board.js'
 import { resolvePassphrase } from '../passphrase.js'
 
 export const startCommand: Command = {
@@ -43,7 +44,9 @@ export const startCommand: Command = {
       keys,
       faults === undefined ? {} : { providerFaults: faults },
     )
-    const daemon = createDaemon(config, { ...components, logger }, { consoleDir })
+    // a node of `ocn devnet` serves the devnet's board (every node, the workload) at GET /devnet
+    const devnetBoard = context.io.env[DEVNET_BOARD_ENV] ?? ''
+    const daemon = createDaemon(config, { ...components, logger }, { consoleDir, devnetBoard })
     await daemon.start()
     // Handlers go in before the node announces itself: a script may signal it right after.
     const { stopped, dispose } = stopOnSignals(daemon, {

@@ -7,7 +7,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import {
   approveToken,
   type Deployment,
@@ -37,6 +37,7 @@ import {
 } from '@ocn/node'
 import { type Address, createWalletClient, http, parseEther } from 'viem'
 import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
+import { createDevnetBoard, DEVNET_BOARD_ENV, DEVNET_BOARD_FILE } from './board.js'
 import { readDevnetBooks } from './conservation.js'
 import { cheaterConvictedByJury, type DevnetDispute, readDisputes } from './disputes.js'
 import { DevnetError } from './errors.js'
@@ -251,9 +252,11 @@ function spawnPlannedNode(
     dataDir,
     args: [],
     ...(wrapper === undefined ? {} : { wrapper }),
-    ...(plan.cheater
-      ? { entry: faultyNodeBinPath(), env: { [DEVNET_FAULTS_ENV]: JSON.stringify(faults) } }
-      : {}),
+    ...(plan.cheater ? { entry: faultyNodeBinPath() } : {}),
+    env: {
+      [DEVNET_BOARD_ENV]: join(dirname(dataDir), DEVNET_BOARD_FILE),
+      ...(plan.cheater ? { [DEVNET_FAULTS_ENV]: JSON.stringify(faults) } : {}),
+    },
     timeoutMs: options.nodeStartTimeoutMs,
     ...(signal === undefined ? {} : { signal }),
   })
@@ -320,11 +323,16 @@ export async function startDevnet(
 ): Promise<Devnet> {
   const options: DevnetOptions = { ...defaultDevnetOptions, ...init }
   const phases = selectedPhases(options)
-  const emit = (event: DevnetEvent) => hooks.onEvent?.(event)
   const signal = options.signal
   const temporary = options.dir === undefined
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'ocn-devnet-')))
   await mkdir(dir, { recursive: true })
+  // every node serves the board at GET /devnet (the console's network page)
+  const board = createDevnetBoard(dir)
+  const emit = (event: DevnetEvent) => {
+    board.onEvent(event)
+    hooks.onEvent?.(event)
+  }
   const started: Started = { dir, keep: options.keep === true || !temporary, processes: [] }
   const stop = stopper(started)
   const start: StartContext = {

@@ -1,4 +1,5 @@
 export * from './answer-faults.js'
+export * from './board.js'
 export * from './conservation.js'
 export * from './control.js'
 export * from './datanet.js'

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createProgressBar, renderProgressLine } from '../../src/progress.js'
+import { createProgressBar, createProgressBoard, renderProgressLine } from '../../src/progress.js'
 
 function stream(isTTY: boolean): Writable & { isTTY: boolean; columns: number; text: () => string } {
   const chunks: string[] = []
@@ -50,5 +50,43 @@ describe('progress bar', () => {
     quiet.update(1)
     quiet.finish()
     expect(silent.text()).toBe('')
+  })
+})
+
+describe('progress board', () => {
+  it('draws a bar per piece of work and prints one line each when not a terminal', () => {
+    const out = stream(false)
+    const board = createProgressBoard({ stream: out })
+    board.update({ stage: 'transfer', label: 'model', unit: 'bytes', done: 0, total: 2048 })
+    board.update({
+      stage: 'transfer',
+      label: 'model',
+      unit: 'bytes',
+      done: 2048,
+      total: 2048,
+      finished: true,
+    })
+    board.update({ stage: 'execution', unit: 'micro-batches', done: 2, total: 4 })
+    board.update({ stage: 'execution', unit: 'micro-batches', done: 4, total: 4, finished: true })
+    board.update({ stage: 'verification', unit: 'replays', done: 1, total: 3 })
+    board.close('job ended')
+    expect(out.text().split('\n').filter(Boolean)).toEqual([
+      `transfer model [${'#'.repeat(36)}] 100% 2.0 KiB/2.0 KiB done`,
+      `execution [${'#'.repeat(40)}] 100% 4 micro-batches/4 micro-batches done`,
+      `verification [${'#'.repeat(13)}${'-'.repeat(25)}]  33% 1 replays/3 replays job ended`,
+    ])
+  })
+
+  it('redraws on a terminal and prints nothing with --json', () => {
+    const tty = stream(true)
+    const board = createProgressBoard({ stream: tty })
+    board.update({ stage: 'execution', unit: 'tokens', done: 1, total: 8 })
+    board.update({ stage: 'execution', unit: 'tokens', done: 8, total: 8, finished: true })
+    expect(tty.text()).toContain('\r')
+    expect(tty.text().endsWith('done\x1b[K\n')).toBe(true)
+    const quiet = stream(false)
+    const silent = createProgressBoard({ stream: quiet, silent: true })
+    silent.update({ stage: 'execution', unit: 'tokens', done: 8, total: 8, finished: true })
+    expect(quiet.text()).toBe('')
   })
 })

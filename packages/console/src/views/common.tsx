@@ -1,6 +1,6 @@
 /** Pieces the views share: a job table, a lifecycle bar, a notice for what cannot be read. */
-import type { Job, JobState } from '@ocn/client'
-import { formatOpen, formatTime, shortId } from '../format.js'
+import type { Job, JobState, Progress as WorkStep } from '@ocn/client'
+import { describeProgress, formatOpen, formatTime, shortId } from '../format.js'
 import type { NodeData } from '../live.js'
 import type { Session } from '../session.js'
 
@@ -23,16 +23,55 @@ export function Progress({ state }: { state: JobState }) {
   )
 }
 
+/** A bar of one piece of long work (or a count where its total is unknown). */
+function StepBar({ step }: { step: WorkStep }) {
+  const share = step.total === undefined || step.total <= 0 ? undefined : Math.min(1, step.done / step.total)
+  return (
+    <span class={`progress work ${step.finished ? 'done' : ''}`} title={describeProgress(step)}>
+      <span style={{ width: `${Math.round((share ?? (step.finished ? 1 : 0.5)) * 100)}%` }} />
+    </span>
+  )
+}
+
+/** Each piece of a job's long work as it stands: execution, transfers, replays, proving. */
+export function WorkProgress({ steps }: { steps: WorkStep[] | undefined }) {
+  if (steps === undefined || steps.length === 0) return null
+  return (
+    <ul class="work-progress" data-testid="work-progress">
+      {steps.map((step) => (
+        <li key={`${step.stage}-${step.label ?? ''}`} data-stage={step.stage}>
+          <StepBar step={step} /> {describeProgress(step)}
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+/** The job's running work as a bar where there is some, else where its lifecycle stands. */
+function JobProgressCell({ job, steps }: { job: Job; steps: WorkStep[] | undefined }) {
+  const running = steps?.filter((step) => !step.finished)
+  const step = running?.at(-1)
+  if (step === undefined) return <Progress state={job.state} />
+  return (
+    <span title={describeProgress(step)}>
+      <StepBar step={step} />
+    </span>
+  )
+}
+
 export function JobTable({
   jobs,
   selected,
   onSelect,
   empty,
+  progress,
 }: {
   jobs: Job[]
   selected?: string | undefined
   onSelect?: (id: string) => void
   empty: string
+  /** live progress per job id (NodeData.progress) */
+  progress?: Record<string, WorkStep[]>
 }) {
   if (jobs.length === 0) return <p class="muted">{empty}</p>
   return (
@@ -59,7 +98,7 @@ export function JobTable({
             <td>{job.kind}</td>
             <td class={`state ${job.state}`}>{job.state}</td>
             <td>
-              <Progress state={job.state} />
+              <JobProgressCell job={job} steps={progress?.[job.id]} />
             </td>
             <td>{formatOpen(job.price ?? job.maxPrice)}</td>
             <td>{formatTime(job.updatedAt)}</td>

@@ -2,6 +2,52 @@
 import { formatOpen, formatTime, shortId } from '../format.js'
 import { Problem, type ViewProps } from './common.js'
 
+/** Under `ocn devnet`: every node (with a link to its own console) and the workload's progress. */
+function DevnetCard({ data }: Pick<ViewProps, 'data'>) {
+  const board = data.devnet
+  if (board === undefined) return null
+  const work = board.workload
+  return (
+    <section class="card wide" data-testid="devnet">
+      <h2>Devnet ({board.nodes.length} nodes)</h2>
+      {work !== undefined && (
+        <p>
+          <span class="progress">
+            <span
+              style={{ width: `${work.total === 0 ? 0 : Math.round((100 * work.settled) / work.total)}%` }}
+            />
+          </span>{' '}
+          workload: {work.settled} of {work.total} jobs settled · {work.submitted} submitted
+          {work.failed > 0 ? ` · ${work.failed} failed` : ''}
+        </p>
+      )}
+      <table>
+        <thead>
+          <tr>
+            <th>node</th>
+            <th>roles</th>
+            <th>address</th>
+            <th>console</th>
+          </tr>
+        </thead>
+        <tbody>
+          {board.nodes.map((node) => (
+            <tr key={node.name} data-testid="devnet-node">
+              <td>
+                {node.name}
+                {node.cheater ? ' (cheats)' : ''}
+              </td>
+              <td>{node.roles.join(', ')}</td>
+              <td title={node.address}>{shortId(node.address)}</td>
+              <td>{node.apiUrl === undefined ? '—' : <a href={node.apiUrl}>{node.apiUrl}</a>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  )
+}
+
 export function NetworkView({ data }: ViewProps) {
   const status = data.status
   return (
@@ -34,16 +80,53 @@ export function NetworkView({ data }: ViewProps) {
         )}
       </section>
       <section class="card" data-testid="peers">
-        <h2>Peers ({data.peers?.length ?? 0})</h2>
-        <Problem text={data.problems.peers} />
-        <ul>
-          {(data.peers ?? []).map((peer) => (
-            <li key={peer.peerId}>
-              {shortId(peer.peerId)} {peer.latencyMs === undefined ? '' : `· ${peer.latencyMs} ms`}
-            </li>
-          ))}
-        </ul>
+        <h2>Peers ({data.network?.peers.length ?? data.peers?.length ?? 0})</h2>
+        <Problem text={data.problems.network ?? data.problems.peers} />
+        {data.network === undefined ? (
+          <ul>
+            {(data.peers ?? []).map((peer) => (
+              <li key={peer.peerId}>
+                {shortId(peer.peerId)} {peer.latencyMs === undefined ? '' : `· ${peer.latencyMs} ms`}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>peer</th>
+                <th>gossip score</th>
+                <th>topics</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.network.peers.map((peer) => (
+                <tr key={peer.peerId} data-testid="peer">
+                  <td title={peer.addresses.join(' ')}>{shortId(peer.peerId)}</td>
+                  <td class={(peer.score ?? 0) < 0 ? 'state slashed' : ''}>{peer.score ?? '—'}</td>
+                  <td>{peer.topics.length}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
+      <section class="card" data-testid="topics">
+        <h2>Topics</h2>
+        {(data.network?.topics ?? []).length === 0 ? (
+          <p class="muted">no topics joined</p>
+        ) : (
+          <ul>
+            {data.network!.topics.map((topic) => (
+              <li key={topic.topic}>
+                <code>{topic.topic}</code> · {topic.subscribers} subscribers
+                {topic.meshPeers === undefined ? '' : ` · ${topic.meshPeers} in mesh`}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <DevnetCard data={data} />
       <section class="card wide">
         <h2>Offers on the market</h2>
         <Problem text={data.problems.offers} />

@@ -2,7 +2,7 @@
 import type { Job } from '@ocn/client'
 import { useState } from 'preact/hooks'
 import { formatOpen, parseOpen, shortId } from '../format.js'
-import { JobTable, Problem, TokenNotice, type ViewProps } from './common.js'
+import { JobTable, Problem, TokenNotice, type ViewProps, WorkProgress } from './common.js'
 
 function StakeCard({ data, session }: ViewProps) {
   const [message, setMessage] = useState<string>()
@@ -102,7 +102,10 @@ export function ProviderView({ data, session }: ViewProps) {
       </section>
       <section class="card wide">
         <h2>Running jobs</h2>
-        <JobTable jobs={running} empty="no jobs running" />
+        <JobTable jobs={running} empty="no jobs running" progress={data.progress} />
+        {running.map((job) => (
+          <WorkProgress key={job.id} steps={data.progress[job.id]} />
+        ))}
         <h2>All jobs</h2>
         <JobTable jobs={jobs} empty="this node has not worked on a job" />
       </section>

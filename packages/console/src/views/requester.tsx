@@ -1,9 +1,9 @@
 /** The requester's view: submit a job, follow each job's lifecycle, download checked results. */
-import type { Bid, Job, JobKind, JobResults, VerificationMode } from '@ocn/client'
+import type { Bid, Job, JobKind, JobResults, Progress, VerificationMode } from '@ocn/client'
 import { useEffect, useState } from 'preact/hooks'
 import { formatOpen, formatTime, parseOpen, shortId } from '../format.js'
 import type { Session } from '../session.js'
-import { JobTable, Problem, TokenNotice, type ViewProps } from './common.js'
+import { JobTable, Problem, TokenNotice, type ViewProps, WorkProgress } from './common.js'
 
 function describe(error: unknown): string {
   const coded = error as { code?: string; shortMessage?: string; message?: string }
@@ -91,7 +91,7 @@ function SubmitForm({ session }: { session: Session }) {
   )
 }
 
-function Timeline({ job, session }: { job: Job; session: Session }) {
+function Timeline({ job, session, steps }: { job: Job; session: Session; steps: Progress[] | undefined }) {
   const [bids, setBids] = useState<Bid[]>([])
   const [results, setResults] = useState<JobResults>()
   const [note, setNote] = useState<string>()
@@ -124,6 +124,7 @@ function Timeline({ job, session }: { job: Job; session: Session }) {
           </li>
         ))}
       </ol>
+      <WorkProgress steps={steps} />
       <h3>Bids</h3>
       {bids.length === 0 ? (
         <p class="muted">no bids recorded</p>
@@ -172,9 +173,10 @@ export function RequesterView({ data, session }: ViewProps) {
           selected={job?.id}
           onSelect={setSelected}
           empty="no jobs submitted from this node"
+          progress={data.progress}
         />
       </section>
-      {job !== undefined && <Timeline job={job} session={session} />}
+      {job !== undefined && <Timeline job={job} session={session} steps={data.progress[job.id]} />}
     </div>
   )
 }

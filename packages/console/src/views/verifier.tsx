@@ -82,7 +82,7 @@ export function VerifierView({ data }: ViewProps) {
       </section>
       <section class="card wide">
         <h2>Jobs watched</h2>
-        <JobTable jobs={jobs} empty="this node has not verified a job" />
+        <JobTable jobs={jobs} empty="this node has not verified a job" progress={data.progress} />
       </section>
     </div>
   )

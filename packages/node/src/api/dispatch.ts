@@ -44,6 +44,7 @@ export function createRequestDispatch(
     components.providers.onJobWritten,
     // read when a stream opens: the requester role's source is added after the API starts
     (listener) => components.providers.onTokens?.(listener) ?? (() => {}),
+    components.providers.onProgress,
   )
   const handlers = createRouteHandlers(components.providers, options, streams)
   const observe = requestMetrics(components.metrics)

@@ -4,6 +4,8 @@
  * fixed number may be open at once, each lives a limited time (the client reconnects), and
  * a client that reads too slowly to keep up is cut off rather than buffered without end.
  */
+
+import type { ProgressUpdate } from '../core/progress.js'
 import type { JobRecord } from '../state/records.js'
 import { ApiError } from './errors.js'
 import { apiJson } from './http.js'
@@ -22,6 +24,14 @@ export interface EventStreamLimits {
 
 export type JobSource = (listener: (job: JobRecord) => void) => () => void
 export type TokenSource = (listener: (tokens: StreamedTokens) => void) => () => void
+export type ProgressSource = (listener: (update: ProgressUpdate) => void) => () => void
+
+/** What one stream carries: one job's writes or all, and progress updates when asked for. */
+export interface EventFilter {
+  jobId?: string
+  /** `progress` events too (`?progress=1`); clients that only follow records never see them */
+  progress?: boolean
+}
 
 const encoder = new TextEncoder()
 
@@ -36,11 +46,12 @@ export function createEventStreams(
   limits: EventStreamLimits,
   source: JobSource | undefined,
   tokenSource?: TokenSource,
+  progressSource?: ProgressSource,
 ) {
   let open = 0
 
   async function* stream(
-    filter: { jobId?: string },
+    filter: EventFilter,
     closed: AbortSignal,
     onDone: () => void,
   ): AsyncGenerator<Uint8Array> {
@@ -60,6 +71,11 @@ export function createEventStreams(
     }
     const unsubscribeJobs = source!((job) => enqueue(job.id, 'job', { job }))
     const unsubscribeTokens = tokenSource?.((tokens) => enqueue(tokens.jobId, 'tokens', tokens))
+    // progress is already rate-limited per piece of work by the node's progress hub
+    const unsubscribeProgress =
+      filter.progress === true
+        ? progressSource?.((progress) => enqueue(progress.jobId ?? '', 'progress', { progress }))
+        : undefined
     const heartbeat = setInterval(() => {
       queue.push(encoder.encode(': ping\n\n'))
       notify()
@@ -87,6 +103,7 @@ export function createEventStreams(
     } finally {
       unsubscribeJobs()
       unsubscribeTokens?.()
+      unsubscribeProgress?.()
       clearInterval(heartbeat)
       clearTimeout(expiry)
       closed.removeEventListener('abort', notify)
@@ -97,7 +114,7 @@ export function createEventStreams(
 
   return {
     /** Opens a stream, or throws 503 when none is available; `closed` aborts when the client goes. */
-    open(filter: { jobId?: string }, closed: AbortSignal, onDone: () => void): AsyncIterable<Uint8Array> {
+    open(filter: EventFilter, closed: AbortSignal, onDone: () => void): AsyncIterable<Uint8Array> {
       if (source === undefined)
         throw new ApiError('API_SERVICE_UNAVAILABLE', 'events are not available: this node has no job store')
       if (open >= limits.maxEventStreams)

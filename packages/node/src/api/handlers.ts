@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { nodeRoles } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { isJobState } from '../state/job-state.js'
+import { readDevnetBoard } from './devnet-board.js'
 import { ApiError } from './errors.js'
 import type { createEventStreams } from './events.js'
 import { type RouteResult, readBody } from './http.js'
@@ -141,7 +142,7 @@ function json(body: unknown): RouteResult {
 /** The handlers of every route; a route without one does not compile. */
 export function createRouteHandlers(
   providers: ApiProviders,
-  options: { maxJobBodyBytes: number; maxBodyBytes: number },
+  options: { maxJobBodyBytes: number; maxBodyBytes: number; devnetBoard: string },
   streams: ReturnType<typeof createEventStreams>,
 ): Record<ApiRouteName, RouteHandler> {
   const call = (signal: AbortSignal): CallOptions => ({ signal })
@@ -169,9 +170,11 @@ export function createRouteHandlers(
       const socket = request.socket
       const onClose = () => controller.abort()
       socket.once('close', onClose)
-      const body = streams.open(id === null ? {} : { jobId: id }, controller.signal, () =>
-        socket.off('close', onClose),
-      )
+      const progress = query.get('progress')
+      if (progress !== null && progress !== '1' && progress !== '0')
+        throw new ApiError('API_BAD_REQUEST', 'progress is 1 (send progress events) or 0')
+      const filter = { ...(id === null ? {} : { jobId: id }), progress: progress === '1' }
+      const body = streams.open(filter, controller.signal, () => socket.off('close', onClose))
       return { kind: 'stream', contentType: 'text/event-stream; charset=utf-8', body }
     },
     stake: staking('stake'),
@@ -180,6 +183,14 @@ export function createRouteHandlers(
     peers: async ({ signal }) => {
       if (providers.peers === undefined) unavailable('peers')
       return json({ peers: await providers.peers(call(signal)) })
+    },
+    network: async ({ signal }) => {
+      if (providers.network === undefined) unavailable('network details')
+      return json(await providers.network(call(signal)))
+    },
+    devnet: async ({ signal }) => {
+      if (providers.devnet === undefined) return json(await readDevnetBoard(options.devnetBoard))
+      return json(await providers.devnet(call(signal)))
     },
     offers: async ({ signal }) => {
       if (providers.offers === undefined) unavailable('offers')

@@ -8,6 +8,7 @@ export {
   type PostApiJsonOptions,
   postApiJson,
 } from './client.js'
+export { readDevnetBoard } from './devnet-board.js'
 export { ApiError, type ApiErrorCode, apiErrorStatus } from './errors.js'
 export { formatEvent } from './events.js'
 export type * from './interface.js'

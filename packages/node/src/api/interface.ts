@@ -1,4 +1,5 @@
 import type { NodeRole } from '../config/options.js'
+import type { ProgressUpdate } from '../core/progress.js'
 import type { JobState } from '../state/job-state.js'
 import type { BidRecord, JobKind, JobRecord, VerificationMode } from '../state/records.js'
 
@@ -25,6 +26,45 @@ export interface PeerSummary {
   protocols?: string[]
   latencyMs?: number
 }
+
+/** A connected peer as gossipsub scores it. */
+export interface GossipPeer {
+  peerId: string
+  addresses: string[]
+  /** gossipsub's score of the peer (negative: penalised) */
+  score?: number
+  /** the topics the peer subscribes to, of those this node knows */
+  topics: string[]
+}
+
+/** `GET /network`: connected peers with their gossip scores, and this node's topics. */
+export interface NetworkSummary {
+  peerId: string
+  listen: string[]
+  peers: GossipPeer[]
+  /** topic → peers in this node's mesh for it */
+  topics: { topic: string; meshPeers?: number; subscribers: number }[]
+}
+
+/** One node of a devnet as the devnet runner sees it. */
+export interface DevnetNodeSummary {
+  name: string
+  roles: NodeRole[]
+  address: string
+  /** the node's API (its console), on loopback */
+  apiUrl?: string
+  /** a provider that cheats (the devnet's fault plan) */
+  cheater?: boolean
+  state: 'starting' | 'running' | 'stopped'
+}
+
+/** `GET /devnet`: under `ocn devnet`, every node and the workload's progress. */
+export interface DevnetSummary {
+  nodes: DevnetNodeSummary[]
+  workload?: { submitted: number; settled: number; total: number; failed: number }
+}
+
+export type { ProgressUpdate }
 
 /** An offer seen on gossip and not yet expired. */
 export interface OfferSummary {
@@ -158,6 +198,12 @@ export interface ApiProviders {
   onJobWritten?(listener: (job: JobRecord) => void): () => void
   /** Calls `listener` with each run of streamed tokens the requester takes (`GET /events`, `tokens`). */
   onTokens?(listener: (tokens: StreamedTokens) => void): () => void
+  /** Calls `listener` with each progress update of long work (`GET /events?progress=1`). */
+  onProgress?(listener: (update: ProgressUpdate) => void): () => void
+  /** The libp2p view for the console's network page: peers with gossip scores, topics. */
+  network?(options: CallOptions): Promise<NetworkSummary>
+  /** Present under `ocn devnet`: every node of the devnet and the workload's progress. */
+  devnet?(options: CallOptions): Promise<DevnetSummary>
   /** Present when the node holds its keys and a chain: stakes OPEN from the node account. */
   stake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** Starts unbonding staked OPEN. */

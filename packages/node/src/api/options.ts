@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   token?: string
   /** The built console (@ocn/console's dist folder) served at `/`; empty serves none. */
   consoleDir?: string
+  /** Under `ocn devnet`: the devnet's board file, served at `GET /devnet`; empty serves none. */
+  devnetBoard?: string
   maxEventStreams?: number
   eventStreamMaxMs?: number
   eventQueueLimit?: number
@@ -43,6 +45,7 @@ export const defaultApiServerOptions = {
   submitTimeoutMs: 60_000,
   token: '',
   consoleDir: '',
+  devnetBoard: '',
   maxEventStreams: 32,
   eventStreamMaxMs: 30 * 60_000,
   eventQueueLimit: 1_000,

@@ -7,7 +7,9 @@ import type { BidRecord, JobRecord } from '../state/records.js'
 import type {
   ApiJobQuery,
   Balances,
+  DevnetSummary,
   JobResults,
+  NetworkSummary,
   NodeStatus,
   OfferSummary,
   PeerSummary,
@@ -90,14 +92,17 @@ export const apiRoutes = {
     '/metrics',
     'text',
   ),
+  network: defineRoute<NetworkSummary>('GET', '/network', 'json'),
+  devnet: defineRoute<DevnetSummary>('GET', '/devnet', 'json'),
   /**
    * Server-sent events: `job` (a job record each time the node writes it), `tokens` (a run of
-   * tokens a generate job's provider streamed to this requester), `ready`, `end`.
+   * tokens a generate job's provider streamed to this requester), `ready`, `end`,
+   * and with `progress=1` also `progress` (`{ progress: ProgressUpdate }`, rate-limited).
    */
   events: defineRoute<
     AsyncIterable<Uint8Array>,
     Record<never, string>,
-    { jobId?: string },
+    { jobId?: string; progress?: 0 | 1 },
     undefined,
     'events'
   >('GET', '/events', 'events'),

@@ -3,6 +3,7 @@ import type { Startable } from '../core/lifecycle.js'
 import type {
   Balances,
   JobResults,
+  NetworkSummary,
   OfferSummary,
   PeerSummary,
   StreamedTokens,
@@ -19,6 +20,8 @@ export interface P2PService extends Startable {
   readonly peerId: string
   listenAddresses(): string[]
   peers(): Promise<PeerSummary[]>
+  /** peers with gossip scores and the topics (the console's network page) */
+  network?(): Promise<NetworkSummary>
 }
 
 /** The chain client as the daemon needs it; the contracts-client layer implements it. */

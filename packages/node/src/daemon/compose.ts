@@ -16,6 +16,7 @@ import { type NodeConfig, type NodeRole, nodeRoles } from '../config/options.js'
 import { createExecutor, type Executor } from '../executor/executor.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import { createNetwork, type Network } from '../p2p/network.js'
+import { networkSummary } from '../p2p/network-summary.js'
 import { processAttributor } from '../roles/attribution.js'
 import { defaultRoleOptions, type RoleOptions } from '../roles/options.js'
 import { createProviderRole, type ProviderFaultPlan } from '../roles/provider/index.js'
@@ -68,6 +69,7 @@ function p2pService(network: Network, keys: NodeKeys): P2PService {
         .getConnections()
         .map((c) => ({ peerId: c.remotePeer.toString(), addresses: [c.remoteAddr.toString()] }))
     },
+    network: async () => networkSummary(network.host),
     start: () => network.start(),
     stop: () => network.stop(),
   }
@@ -200,6 +202,7 @@ export function composeNode(
       directory,
       metrics: context.metrics,
       attributor: processAttributor(),
+      progress: context.progress.report,
     }
     const roles: RoleService[] = []
     for (const role of config.roles) {

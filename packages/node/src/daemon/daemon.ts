@@ -8,6 +8,7 @@ import { readApiToken } from '../api/token.js'
 import type { NodeConfig } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { createLogger, type Logger } from '../core/logger.js'
+import { createProgressHub } from '../core/progress.js'
 import { createMetricsFactory, createMetricsRegistry, type MetricsFactory } from '../metrics/index.js'
 import { STATE_DIR_NAME } from '../state/options.js'
 import { createStateStore, type StateStore } from '../state/store.js'
@@ -74,7 +75,13 @@ async function startApi(
   const token = (await readApiToken(config.dataDir)) ?? ''
   const consoleDir = options.consoleDir ?? defaultDaemonOptions.consoleDir
   const server = createApiServer(
-    { host: config.api.host, port: config.api.port, token, consoleDir },
+    {
+      host: config.api.host,
+      port: config.api.port,
+      token,
+      consoleDir,
+      devnetBoard: options.devnetBoard ?? defaultDaemonOptions.devnetBoard,
+    },
     { providers: parts.providers, logger: parts.logger.child({ component: 'api' }), metrics: parts.metrics },
   )
   await parts.stack.start('api', server)
@@ -119,13 +126,14 @@ export function createDaemon(
     services: () => services,
   }
   const startTime = registerDaemonMetrics(metrics, state, view)
-  const providers = createApiProviders({ config, state, registry, keys }, view)
+  const progress = createProgressHub()
+  const providers = createApiProviders({ config, state, registry, keys, progress }, view)
 
   async function startAll(): Promise<void> {
     try {
       await stack.start('state', { start: () => state.open(), stop: () => state.close() })
       if (components.node !== undefined) {
-        services = await components.node.compose({ logger, metrics, state, start: stack.start })
+        services = await components.node.compose({ logger, metrics, state, progress, start: stack.start })
       }
       addServiceProviders(providers, services, keys)
       if (config.api.enabled)

@@ -3,6 +3,7 @@ import type { ChainService, ExecutorService, P2PService, RoleService } from '../
 import type { NodeRole } from '../config/options.js'
 import type { Startable } from '../core/lifecycle.js'
 import type { Logger } from '../core/logger.js'
+import type { ProgressHub } from '../core/progress.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import type { MetricsFactory } from '../metrics/index.js'
 import type { StateStore } from '../state/store.js'
@@ -18,6 +19,8 @@ export interface ComposeContext {
   logger: Logger
   metrics: MetricsFactory
   state: StateStore
+  /** long work's progress, served on `GET /events?progress=1` */
+  progress: ProgressHub
   start(name: string, part: Startable): Promise<void>
 }
 

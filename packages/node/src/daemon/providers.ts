@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client'
 import type { ApiProviders, NodeStatus, ServiceState } from '../api/interface.js'
 import type { NodeConfig } from '../config/options.js'
+import type { ProgressHub } from '../core/progress.js'
 import type { NodeKeys } from '../keys/keystore.js'
 import { type MetricsFactory, renderMetrics } from '../metrics/index.js'
 import { type JobState, jobStates } from '../state/job-state.js'
@@ -25,6 +26,7 @@ interface DaemonParts {
   state: StateStore
   registry: Registry
   keys: NodeKeys | undefined
+  progress: ProgressHub
 }
 
 export async function countJobs(state: StateStore): Promise<Partial<Record<JobState, number>>> {
@@ -103,6 +105,7 @@ export function createApiProviders(parts: DaemonParts, view: DaemonView): ApiPro
     job: (id) => state.getJob(id),
     bids: (query) => state.listBids(query.jobId),
     onJobWritten: (listener) => state.onJobWritten(listener),
+    onProgress: (listener) => parts.progress.subscribe(listener),
     async metrics() {
       return renderMetrics(registry)
     },
@@ -144,4 +147,6 @@ export function addServiceProviders(
     }
   }
   if (p2p !== undefined) providers.peers = () => p2p.peers()
+  const network = p2p?.network?.bind(p2p)
+  if (network !== undefined) providers.network = () => network()
 }

@@ -23,7 +23,13 @@ import {
   type GenerateRunOptions,
   runGeneration,
 } from './generate/run.js'
-import { checkInference, type InferenceJob, type InferenceResult, runInference } from './inference.js'
+import {
+  checkInference,
+  type InferenceJob,
+  type InferenceResult,
+  type InferenceRunOptions,
+  runInference,
+} from './inference.js'
 import { type ClaimedOutputsSource, inferenceReplay } from './inference-replay.js'
 import type { RunOptions } from './job-signal.js'
 import { createExecutorMetrics } from './metrics.js'
@@ -92,7 +98,7 @@ export interface Executor {
    * the base model's shape, the features and targets against the network), without training.
    */
   checkTraining(job: TrainingJob): Promise<{ rows: number; checkpoints: number }>
-  runInference(job: InferenceJob, options?: RunOptions & { keepOutputs?: boolean }): Promise<InferenceResult>
+  runInference(job: InferenceJob, options?: RunOptions & InferenceRunOptions): Promise<InferenceResult>
   runTraining(job: TrainingJob, options?: TrainingRunOptions): Promise<TrainingResult>
   /** The checks runSequence makes before any compute (sequence.ts); throws what it would throw. */
   checkSequence(

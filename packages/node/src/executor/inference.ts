@@ -132,6 +132,12 @@ export async function runMicroBatch(
   return r
 }
 
+export interface InferenceRunOptions {
+  keepOutputs?: boolean
+  /** micro-batches finished of all, after each (progress; they finish in any order) */
+  onMicroBatch?: (done: number, total: number) => void
+}
+
 export async function checkInference(
   rt: ExecutorRuntime,
   job: InferenceJob,
@@ -149,7 +155,7 @@ export async function checkInference(
 export function runInference(
   rt: ExecutorRuntime,
   job: InferenceJob,
-  o: RunOptions & { keepOutputs?: boolean },
+  o: RunOptions & InferenceRunOptions,
 ): Promise<InferenceResult> {
   return rt.tracked('inference', async () => {
     const { signal, done } = rt.jobSignal(o)
@@ -161,8 +167,14 @@ export function runInference(
           ? await writeInputFile(job.inputs, plan.axes)
           : undefined
       try {
+        let finished = 0
+        o.onMicroBatch?.(0, plan.microBatches)
         const results = await Promise.all(
-          Array.from({ length: plan.microBatches }, (_, i) => runMicroBatch(rt, job, plan, i, signal, file)),
+          Array.from({ length: plan.microBatches }, async (_, i) => {
+            const result = await runMicroBatch(rt, job, plan, i, signal, file)
+            o.onMicroBatch?.(++finished, plan.microBatches)
+            return result
+          }),
         )
         return inferenceResult(plan, results, o.keepOutputs !== false)
       } finally {

@@ -32,6 +32,8 @@ export interface FetchArtifactOptions {
   signal?: AbortSignal
   /** refuse an artifact announced larger than this */
   maxBytes?: number
+  /** bytes received so far of the announced size, after each chunk (a progress bar) */
+  onProgress?: (received: number, size: number) => void
 }
 
 export interface ArtifactFetcherContext {
@@ -203,9 +205,14 @@ export class ArtifactFetcher {
       idleTimeoutMs: options.idleTimeoutMs,
       highWaterMark: options.artifactHighWaterMarkBytes,
     })
+    const onProgress = fetchOptions.onProgress
     const counted = (async function* () {
+      let received = 0
+      onProgress?.(0, size)
       for await (const chunk of body) {
         metrics.artifactBytes.inc({ direction: 'received' }, chunk.length)
+        received += chunk.length
+        onProgress?.(received, size)
         yield chunk
       }
     })()

@@ -11,6 +11,7 @@ import type { ArtifactStore } from '../artifacts/store.js'
 import type { Attributor } from '../attribution/attributor.js'
 import type { OcnChainService } from '../chain/service.js'
 import type { Logger } from '../core/logger.js'
+import type { ProgressReport } from '../core/progress.js'
 import type { Executor } from '../executor/executor.js'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type JobSpec, parseJobSpec } from '../executor/spec.js'
@@ -39,6 +40,8 @@ export interface RoleComponents {
   metrics: MetricsFactory
   /** Proof of Attribution computations */
   attributor: Attributor
+  /** long work's progress (execution, replays, transfers, proofs) for the API's event stream */
+  progress?: ProgressReport
 }
 
 /** Who is who on the network, as heard on gossip: providers by address, requesters by job. */
@@ -106,21 +109,45 @@ export interface JobAssets {
   datanet?: DatanetManifest
 }
 
+/** A fetch's byte counts as `transfer` progress of the job, labelled by what is fetched. */
+export function transferProgress(
+  progress: ProgressReport | undefined,
+  jobId: string | undefined,
+  label: string,
+): { onProgress?: (received: number, size: number) => void } {
+  if (progress === undefined) return {}
+  return {
+    onProgress: (received, size) =>
+      progress({
+        ...(jobId === undefined ? {} : { jobId }),
+        stage: 'transfer',
+        unit: 'bytes',
+        label,
+        done: received,
+        total: size,
+        ...(received >= size ? { finished: true } : {}),
+      }),
+  }
+}
+
 /** Gets the job's spec, model and inputs into the local store (from `peers`) and decodes them. */
 export async function loadJobAssets(
-  components: Pick<RoleComponents, 'store' | 'network'>,
+  components: Pick<RoleComponents, 'store' | 'network' | 'progress'>,
   job: { modelHash: Hex; inputHash: Hex; specHash: Hex },
   peers: readonly string[],
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; jobId?: string } = {},
 ): Promise<JobAssets> {
-  const { store, network } = components
+  const { store, network, progress } = components
   const get = async (hash: Hex, what: string): Promise<Uint8Array> => {
     const h = hash.toLowerCase() as Hex
     if (!(await store.has(h))) {
       if (peers.length === 0) {
         throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `no peer known to serve the ${what} ${h}`)
       }
-      await network.artifacts.fetch(h, peers, options.signal ? { signal: options.signal } : {})
+      await network.artifacts.fetch(h, peers, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...transferProgress(progress, options.jobId, what),
+      })
     }
     return store.getBytes(h)
   }

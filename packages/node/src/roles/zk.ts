@@ -8,6 +8,7 @@
  * its circuits carries that commitment. No local table maps model hashes to circuits, so a
  * registry change can never leave a node proving for a stale commitment.
  */
+
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -37,6 +38,7 @@ import {
 } from '@ocn/prover'
 import { type Address, type Hash, type Hex, isAddressEqual, toHex } from 'viem'
 import { deployContract, waitForTransactionReceipt } from 'viem/actions'
+import type { ProgressReport } from '../core/progress.js'
 import { decodeSafetensors } from '../executor/formats/safetensors.js'
 import { type NamedTensors, typedView } from '../executor/tensor.js'
 import { RoleError } from './errors.js'
@@ -180,6 +182,8 @@ export interface ProveZkJobParameters {
     proof: InferenceProof,
   ) => Promise<WriteResult>
   signal?: AbortSignal
+  /** `proving` progress: witness and proof, then the commit transaction */
+  progress?: ProgressReport
 }
 
 export interface ProveZkJobResult {
@@ -208,6 +212,17 @@ export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJ
       details: `this node signs as ${client.account.address}; only the awarded provider can settle the job`,
     })
   }
+  const stage = (done: number) =>
+    params.progress?.({
+      jobId,
+      stage: 'proving',
+      unit: 'stages',
+      label: 'groth16',
+      done,
+      total: 2,
+      ...(done === 2 ? { finished: true } : {}),
+    })
+  stage(0)
   const proof = await proveInference({
     artifacts,
     input: zkInputVector(artifacts, params.inputs),
@@ -227,7 +242,9 @@ export async function proveZkJob(params: ProveZkJobParameters): Promise<ProveZkJ
       inputCommitment: BigInt(proof.commitments.inputCommitment),
       outputCommitment: BigInt(proof.commitments.outputCommitment),
     })
+  stage(1)
   const { hash } = params.send === undefined ? await write() : await params.send(write, proof)
+  stage(2)
   return { proof, txHash: hash }
 }
 

@@ -15,12 +15,14 @@ import {
   readApiToken,
 } from '../../src/api/index.js'
 import { createSilentLogger } from '../../src/core/logger.js'
+import { createProgressHub } from '../../src/core/progress.js'
 import { createStateStore, type StateStore } from '../../src/state/index.js'
 import { httpRequest } from './helpers.js'
 
 let dir: string
 let store: StateStore
 let server: ApiServer | undefined
+const hub = createProgressHub({ intervalMs: 50 })
 const TOKEN = 'a'.repeat(20) + 'B'.repeat(23)
 
 function providersOver(state: StateStore): ApiProviders {
@@ -30,6 +32,7 @@ function providersOver(state: StateStore): ApiProviders {
     job: (id) => state.getJob(id),
     bids: async () => [],
     onJobWritten: (listener) => state.onJobWritten(listener),
+    onProgress: (listener) => hub.subscribe(listener),
     stake: async ({ amount }) => ({
       transaction: '0x01',
       balances: { address: '0xa', native: 1n, token: 0n, staked: amount, locked: 0n },
@@ -173,6 +176,35 @@ describe('console files and events', () => {
     await readUntil('"state":"bidding"')
     expect(text).not.toContain('0xbb')
     expect(text).toContain('"maxPrice":"7"')
+    controller.abort()
+  })
+
+  it('sends progress events only to a stream that asks (?progress=1), rate-limited, for its job', async () => {
+    const base = await start({})
+    const controller = new AbortController()
+    const plain = await fetch(`${base}/events`, { signal: controller.signal })
+    const response = await fetch(`${base}/events?jobId=0xaa&progress=1`, { signal: controller.signal })
+    const reader = response.body!.getReader()
+    const plainReader = plain.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) text += decoder.decode((await reader.read()).value)
+    }
+    await readUntil('event: ready')
+    // a fast loop: 200 steps at once; the first and the last reach the stream, not all 200
+    for (let done = 1; done <= 200; done++)
+      hub.report({ jobId: '0xaa', stage: 'execution', unit: 'micro-batches', done, total: 200 })
+    hub.report({ jobId: '0xbb', stage: 'transfer', unit: 'bytes', done: 5, total: 10 })
+    await readUntil('"done":200')
+    expect(text).toContain('event: progress')
+    expect(text).toContain('"done":1,')
+    expect(text.match(/event: progress/g)!.length).toBeLessThan(5)
+    expect(text).not.toContain('0xbb')
+    // the plain stream saw its ready and no progress
+    const first = decoder.decode((await plainReader.read()).value)
+    expect(first).toContain('event: ready')
+    expect((await httpRequest(`${base}/events?progress=yes`)).status).toBe(400)
     controller.abort()
   })
 })

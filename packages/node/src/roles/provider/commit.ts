@@ -130,6 +130,7 @@ export async function proveAndCommitZkJob(ctx: ProviderContext, jobId: Hex, offe
     jobId,
     artifacts: circuit,
     inputs,
+    ...(components.progress === undefined ? {} : { progress: components.progress }),
     // the proof JSON (with the output vector) is what the requester fetches as the result:
     // stored and on the record with the intent before the transaction that pays for it
     send: async (write, proved) => {

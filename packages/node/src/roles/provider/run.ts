@@ -107,7 +107,7 @@ export class JobRunner {
       await proveAndCommitZkJob(this.ctx, jobId, offer)
       return
     }
-    const assets = await loadJobAssets(this.ctx.components, offer.terms, [detail.requesterPeerId])
+    const assets = await loadJobAssets(this.ctx.components, offer.terms, [detail.requesterPeerId], { jobId })
     const started = Date.now()
     const at: FaultContext = { jobId, log: this.ctx.log }
     const { spec } = assets
@@ -157,9 +157,21 @@ export class JobRunner {
     started: number,
   ): Promise<ComputedResult> {
     const { executor, store } = this.ctx.components
+    const progress = this.ctx.components.progress
     const result = await executor.runInference(
       { spec: assets.spec, model: assets.model, inputs: assets.inputs },
-      { keepOutputs: true },
+      {
+        keepOutputs: true,
+        onMicroBatch: (done, total) =>
+          progress?.({
+            jobId: at.jobId,
+            stage: 'execution',
+            unit: 'micro-batches',
+            done,
+            total,
+            ...(done === total ? { finished: true } : {}),
+          }),
+      },
     )
     if (result.outputs === undefined) {
       throw new RoleError('ROLE_INPUT_MISMATCH', 'the executor kept no outputs of the inference job')
@@ -211,17 +223,22 @@ export class JobRunner {
       await state.updateJob(at.jobId, { detail: { ...providerDetail(job), generated } })
     })
     const push = tokenPusher((runs) => this.pushTokens(at.jobId, runs))
+    const progress = this.ctx.components.progress
+    const total = prompts * assets.spec.maxNewTokens
+    let tokens = 0
     const result = await executor
       .runGeneration(
         { spec: assets.spec, model: assets.model, inputs: assets.inputs },
         {
-          onToken: (e) => {
-            stream.onToken(e)
-            push.onToken(e)
+          onToken: (event) => {
+            stream.onToken(event)
+            push.onToken(event)
+            progress?.({ jobId: at.jobId, stage: 'execution', unit: 'tokens', done: ++tokens, total })
           },
         },
       )
       .finally(() => push.close())
+    progress?.({ jobId: at.jobId, stage: 'execution', unit: 'tokens', done: tokens, total, finished: true })
     await stream.flush()
     const computed = {
       sequences: result.sequences,
@@ -260,8 +277,19 @@ export class JobRunner {
         dataset: assets.inputs,
         ...('baseModel' in assets.spec.model ? { model: assets.model } : {}),
       },
-      { keepCheckpoints: true },
+      {
+        keepCheckpoints: true,
+        onProgress: ({ step }) =>
+          this.ctx.components.progress?.({ jobId: at.jobId, stage: 'execution', unit: 'steps', done: step }),
+      },
     )
+    this.ctx.components.progress?.({
+      jobId: at.jobId,
+      stage: 'execution',
+      unit: 'steps',
+      done: trained.checkpointSteps.at(-1) ?? 0,
+      finished: true,
+    })
     const { states, checkpointHashes, tampered } = this.deps.faults.tamperTraining(at, {
       states: trained.checkpoints,
       checkpointHashes: trained.checkpointHashes,

@@ -22,6 +22,7 @@ import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
 import { knownProviderPeer } from './provider-peer.js'
 import { recheckOf } from './recheck.js'
+import { replayWithProgress } from './replay-progress.js'
 import { drawSample, type Sample, termsLeafCount } from './sample.js'
 
 /** A job whose check is due now, with what the check starts from. */
@@ -51,7 +52,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   const peers = [providerPeer, requesterPeer].filter((p): p is string => p !== undefined)
   let assets: JobAssets
   try {
-    assets = await loadJobAssets(ctx.components, award, peers)
+    assets = await loadJobAssets(ctx.components, award, peers, { jobId })
   } catch (err) {
     ctx.log.warn({ jobId, err }, 'job artifacts unavailable; cannot verify yet')
     return
@@ -81,6 +82,8 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     root: onChain.resultRoot,
     sampled: sample.indices,
   })
+  const progress = ctx.components.progress
+  const watched = replayWithProgress(replay, progress, { jobId, sampled: sample.indices.length })
   const result = await spotCheck({
     // a sequence job's leaves are replayed one by one like micro-batches; a generate job's
     // positions are matched (matchesMicroBatch) against the verifier's own prefill
@@ -92,7 +95,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     samples: sample.samples,
     // a leaf the provider left out of its answer is a `not-served` mismatch
     claim: (i) => served.claims?.get(i),
-    executor: replay,
+    executor: watched,
   })
   const evidence = await evidenceFor({
     kind: assets.spec.kind,
