@@ -3,6 +3,7 @@
  * AbortSignal; every answer is size limited; errors are ClientError (this side) or
  * NodeApiError (the node's code).
  */
+import { type ApiEvents, balancesFromJson, isApiJobId, type SubmitJobResult } from '@ocn/protocol/api'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
 import { readServerEvents } from './sse.js'
@@ -18,7 +19,7 @@ import {
   type Offer,
   type Peer,
   type StakeResult,
-  type SubmitJobRequest,
+  type SubmitJobInput,
   settledJobStates,
 } from './types.js'
 
@@ -45,13 +46,12 @@ export interface FollowOptions extends CallOptions {
   until?: (job: Job) => boolean
 }
 
-const JOB_ID = /^[A-Za-z0-9_-]{1,130}$/
 const MAX_EVENT_BYTES = 1024 * 1024
 /** Reconnects a follow makes when the node ends a stream at its time limit. */
 const MAX_RECONNECTS = 1000
 
 function requireJobId(id: string): string {
-  if (!JOB_ID.test(id))
+  if (!isApiJobId(id))
     throw new ClientError('CLIENT_INVALID_INPUT', `"${id}" is not a job id`, {
       details: 'a job id is 1 to 130 letters, digits, - or _ (the 0x-hex id the node gave)',
     })
@@ -64,21 +64,14 @@ function requireAmount(amount: bigint, what: string): bigint {
   return amount
 }
 
-function toBalances(raw: Record<string, string>): Balances {
-  const amount = (name: string) => {
-    const value = raw[name]
-    if (typeof value !== 'string' || !/^\d+$/.test(value))
-      throw new ClientError('CLIENT_BAD_RESPONSE', `the node's balances lack a decimal "${name}"`)
-    return BigInt(value)
-  }
-  return {
-    address: String(raw.address),
-    native: amount('native'),
-    token: amount('token'),
-    staked: amount('staked'),
-    locked: amount('locked'),
-    ...(raw.escrowed === undefined ? {} : { escrowed: amount('escrowed') }),
-  }
+function toBalances(raw: unknown): Balances {
+  const balances = balancesFromJson(raw)
+  if ('invalidField' in balances)
+    throw new ClientError(
+      'CLIENT_BAD_RESPONSE',
+      `the node's balances lack a decimal "${balances.invalidField}"`,
+    )
+  return balances
 }
 
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -127,7 +120,7 @@ export function createOcnClient(options: OcnClientOptions) {
         else if (event.event === 'end' || event.event === 'overflow') {
           yield 'end'
           return
-        } else if (event.event === 'job') yield (JSON.parse(event.data) as { job: Job }).job
+        } else if (event.event === 'job') yield (JSON.parse(event.data) as ApiEvents['job']).job
       }
     } catch (cause) {
       throw opened.failure(cause)
@@ -188,19 +181,19 @@ export function createOcnClient(options: OcnClientOptions) {
           call,
         )
       ).bids,
-    balances: async (call?: CallOptions) => toBalances(await get<Record<string, string>>('/balances', call)),
+    balances: async (call?: CallOptions) => toBalances(await get<unknown>('/balances', call)),
     /** Puts a job on the market from the node's requester role. */
-    submit: (request: SubmitJobRequest, call: CallOptions = {}) => {
+    submit: (request: SubmitJobInput, call: CallOptions = {}) => {
       if (typeof request.modelPath !== 'string' || typeof request.inputsPath !== 'string')
         throw new ClientError(
           'CLIENT_INVALID_INPUT',
           'modelPath and inputsPath are paths on the node machine',
         )
       if (request.maxPrice !== undefined) requireAmount(request.maxPrice, 'maxPrice')
-      return post<{ jobId: string }>('/jobs', request, { timeoutMs: 60_000, ...call })
+      return post<SubmitJobResult>('/jobs', request, { timeoutMs: 60_000, ...call })
     },
     stake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: Record<string, string> }>(
+      const raw = await post<{ transaction: string; balances: unknown }>(
         '/stake',
         { amount: requireAmount(amount, 'the amount to stake') },
         { timeoutMs: 60_000, ...call },
@@ -208,7 +201,7 @@ export function createOcnClient(options: OcnClientOptions) {
       return { transaction: raw.transaction, balances: toBalances(raw.balances) }
     },
     unstake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: Record<string, string> }>(
+      const raw = await post<{ transaction: string; balances: unknown }>(
         '/unstake',
         { amount: requireAmount(amount, 'the amount to unstake') },
         { timeoutMs: 60_000, ...call },
