@@ -211,6 +211,40 @@ export function createOcnClient(options: OcnClientOptions) {
     results: (id: string, call?: CallOptions) =>
       get<JobResults>(`/jobs/${encodeURIComponent(requireJobId(id))}/results`, call),
     /**
+     * One result file's bytes as a stream, for files too large to hold (the caller checks the
+     * hash `results` announced). Cancelling the stream, or the call's signal, ends the request.
+     */
+    async openResult(id: string, name: string, call: CallOptions = {}): Promise<ReadableStream<Uint8Array>> {
+      const opened = await open(
+        transport,
+        `/jobs/${encodeURIComponent(requireJobId(id))}/results/${encodeURIComponent(name)}`,
+        { method: 'GET', accept: 'application/octet-stream' },
+        call,
+      )
+      const reader = opened.response.body?.getReader()
+      if (reader === undefined) {
+        opened.release()
+        throw new ClientError('CLIENT_BAD_RESPONSE', `the node sent no body for ${name}`)
+      }
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read()
+            if (!done) return controller.enqueue(value)
+            opened.release()
+            controller.close()
+          } catch (cause) {
+            opened.release()
+            controller.error(opened.failure(cause))
+          }
+        },
+        cancel(reason) {
+          opened.release()
+          return reader.cancel(reason)
+        },
+      })
+    },
+    /**
      * Downloads one result file and checks its SHA-256 against the hash the node announced
      * (`results`), so a file corrupted on disk or in transit is never handed back.
      */

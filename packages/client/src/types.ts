@@ -24,6 +24,7 @@ export {
   type InferenceJobInput,
   isApiJobId,
   isJobState,
+  isResultFileName,
   type JobHistoryEntry,
   type JobKind,
   type JobResults,
