@@ -173,7 +173,8 @@ export function createOcnClient(options: OcnClientOptions) {
     offers: async (call?: CallOptions) => (await get<{ offers: Offer[] }>('/offers', call)).offers,
     jobs: async (filter: { state?: JobState; role?: NodeRole; limit?: number } = {}, call?: CallOptions) =>
       (await get<{ jobs: Job[] }>(`/jobs${query({ ...filter })}`, call)).jobs,
-    job: (id: string, call?: CallOptions) => get<Job>(`/jobs/${encodeURIComponent(requireJobId(id))}`, call),
+    job: async (id: string, call?: CallOptions) =>
+      get<Job>(`/jobs/${encodeURIComponent(requireJobId(id))}`, call),
     bids: async (jobId?: string, call?: CallOptions) =>
       (
         await get<{ bids: Bid[] }>(
@@ -183,7 +184,7 @@ export function createOcnClient(options: OcnClientOptions) {
       ).bids,
     balances: async (call?: CallOptions) => toBalances(await get<unknown>('/balances', call)),
     /** Puts a job on the market from the node's requester role. */
-    submit: (request: SubmitJobInput, call: CallOptions = {}) => {
+    submit: async (request: SubmitJobInput, call: CallOptions = {}) => {
       if (typeof request.modelPath !== 'string' || typeof request.inputsPath !== 'string')
         throw new ClientError(
           'CLIENT_INVALID_INPUT',
@@ -208,7 +209,7 @@ export function createOcnClient(options: OcnClientOptions) {
       )
       return { transaction: raw.transaction, balances: toBalances(raw.balances) }
     },
-    results: (id: string, call?: CallOptions) =>
+    results: async (id: string, call?: CallOptions) =>
       get<JobResults>(`/jobs/${encodeURIComponent(requireJobId(id))}/results`, call),
     /**
      * One result file's bytes as a stream, for files too large to hold (the caller checks the
