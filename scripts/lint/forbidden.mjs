@@ -13,8 +13,8 @@ const rules = [
   },
   {
     dir: 'packages/client/src',
-    pattern: /\bfrom '(?!\.|@ocn\/protocol')/,
-    fix: '@ocn/client ships to web pages: it imports nothing but its own modules and @ocn/protocol types',
+    pattern: /\bfrom '(?!\.|@ocn\/protocol\/api')/,
+    fix: "@ocn/client ships to web pages: it imports nothing but its own modules and @ocn/protocol's pure api module (@ocn/protocol/api)",
   },
   {
     dir: 'packages/console/src',

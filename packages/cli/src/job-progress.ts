@@ -4,29 +4,21 @@
  * as bars (createProgressBoard). Best effort: a node without the stream, or one that ends
  * it, leaves the lifecycle lines alone.
  */
-import { createOcnClient } from '@ocn/client'
+import type { OcnClient } from '@ocn/client'
 import { createProgressBoard } from './progress.js'
 
 export interface JobProgressWatch {
   stop(): void
 }
 
-/** The API URL the CLI holds may carry the token as its user part (apiUrlWithToken). */
-function clientFor(api: string) {
-  const url = new URL(api)
-  const token = decodeURIComponent(url.username)
-  return createOcnClient({ url: url.origin, ...(token === '' ? {} : { token }) })
-}
-
 export function watchJobProgress(
-  api: string,
+  client: OcnClient,
   jobId: string,
   output: { stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }; silent: boolean },
 ): JobProgressWatch {
   const stop = new AbortController()
   const board = createProgressBoard({ stream: output.stream, silent: output.silent, indent: '    ' })
   const run = async () => {
-    const client = clientFor(api)
     for await (const item of client.activity({ jobId }, { signal: stop.signal, timeoutMs: 24 * 3600_000 })) {
       if (item === 'end') return
       if (item !== 'ready' && item.type === 'progress') board.update(item.progress)

@@ -6,6 +6,7 @@ import { configShowCommand } from './commands/config-show.js'
 import { consoleCommand } from './commands/console.js'
 import { datanetCommands } from './commands/datanet.js'
 import { devnetCommand } from './commands/devnet.js'
+import { doctorCommand } from './commands/doctor.js'
 import { govCommands } from './commands/gov.js'
 import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
@@ -32,6 +33,7 @@ export const commands: readonly Command[] = [
   stakeCommand,
   unstakeCommand,
   balanceCommand,
+  doctorCommand,
   providerStartCommand,
   verifierStartCommand,
   requesterStartCommand,

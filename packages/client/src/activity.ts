@@ -1,27 +1,22 @@
 /**
  * What the console's live pages read beyond the job records: progress of long work (the
  * `progress` events of `GET /events?progress=1`), the network with gossip scores
- * (`GET /network`) and, under `ocn devnet`, the devnet's board (`GET /devnet`). These shapes
- * mirror @ocn/node's api/interface.ts (ProgressUpdate, NetworkSummary, DevnetSummary).
+ * (`GET /network`) and, under `ocn devnet`, the devnet's board (`GET /devnet`). The shapes are
+ * the node API's wire types from @ocn/protocol/api, under the names the console uses.
  */
-import type { Job, NodeRole } from './types.js'
+import type {
+  DevnetNodeSummary,
+  DevnetSummary,
+  GossipPeer,
+  NetworkSummary,
+  ProgressStage,
+  ProgressUpdate,
+} from '@ocn/protocol/api'
+import type { Job } from './types.js'
 
-export type ProgressStage = 'execution' | 'verification' | 'transfer' | 'circuit' | 'proving'
-
+export type { ProgressStage }
 /** One step of long work on the node, rate-limited by the node (a few per second at most). */
-export interface Progress {
-  jobId?: string
-  stage: ProgressStage
-  /** `micro-batches`, `steps`, `tokens`, `replays`, `bytes`, `stages` */
-  unit: string
-  done: number
-  total?: number
-  label?: string
-  /** units per second since the work began (bytes/s for transfers) */
-  rate?: number
-  at: number
-  finished?: boolean
-}
+export type Progress = ProgressUpdate
 
 /** An item of `activity()`: a job record written, a progress step, or the stream's own marks. */
 export type ActivityItem =
@@ -30,31 +25,7 @@ export type ActivityItem =
   | 'ready'
   | 'end'
 
-export interface NetworkPeer {
-  peerId: string
-  addresses: string[]
-  /** gossipsub's score (negative: penalised) */
-  score?: number
-  topics: string[]
-}
-
-export interface NetworkView {
-  peerId: string
-  listen: string[]
-  peers: NetworkPeer[]
-  topics: { topic: string; meshPeers?: number; subscribers: number }[]
-}
-
-export interface DevnetBoardNode {
-  name: string
-  roles: NodeRole[]
-  address: string
-  apiUrl?: string
-  cheater?: boolean
-  state: 'starting' | 'running' | 'stopped'
-}
-
-export interface DevnetBoard {
-  nodes: DevnetBoardNode[]
-  workload?: { submitted: number; settled: number; total: number; failed: number }
-}
+export type NetworkPeer = GossipPeer
+export type NetworkView = NetworkSummary
+export type DevnetBoardNode = DevnetNodeSummary
+export type DevnetBoard = DevnetSummary

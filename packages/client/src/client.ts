@@ -3,6 +3,7 @@
  * AbortSignal; every answer is size limited; errors are ClientError (this side) or
  * NodeApiError (the node's code).
  */
+import { type ApiEvents, balancesFromJson, isApiJobId, type SubmitJobResult } from '@ocn/protocol/api'
 import type { ActivityItem, DevnetBoard, NetworkView, Progress } from './activity.js'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
@@ -20,7 +21,7 @@ import {
   type Offer,
   type Peer,
   type StakeResult,
-  type SubmitJobRequest,
+  type SubmitJobInput,
   settledJobStates,
 } from './types.js'
 
@@ -47,13 +48,12 @@ export interface FollowOptions extends CallOptions {
   until?: (job: Job) => boolean
 }
 
-const JOB_ID = /^[A-Za-z0-9_-]{1,130}$/
 const MAX_EVENT_BYTES = 1024 * 1024
 /** Reconnects a follow makes when the node ends a stream at its time limit. */
 const MAX_RECONNECTS = 1000
 
 function requireJobId(id: string): string {
-  if (!JOB_ID.test(id))
+  if (!isApiJobId(id))
     throw new ClientError('CLIENT_INVALID_INPUT', `"${id}" is not a job id`, {
       details: 'a job id is 1 to 130 letters, digits, - or _ (the 0x-hex id the node gave)',
     })
@@ -66,21 +66,14 @@ function requireAmount(amount: bigint, what: string): bigint {
   return amount
 }
 
-function toBalances(raw: Record<string, string>): Balances {
-  const amount = (name: string) => {
-    const value = raw[name]
-    if (typeof value !== 'string' || !/^\d+$/.test(value))
-      throw new ClientError('CLIENT_BAD_RESPONSE', `the node's balances lack a decimal "${name}"`)
-    return BigInt(value)
-  }
-  return {
-    address: String(raw.address),
-    native: amount('native'),
-    token: amount('token'),
-    staked: amount('staked'),
-    locked: amount('locked'),
-    ...(raw.escrowed === undefined ? {} : { escrowed: amount('escrowed') }),
-  }
+function toBalances(raw: unknown): Balances {
+  const balances = balancesFromJson(raw)
+  if ('invalidField' in balances)
+    throw new ClientError(
+      'CLIENT_BAD_RESPONSE',
+      `the node's balances lack a decimal "${balances.invalidField}"`,
+    )
+  return balances
 }
 
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -143,7 +136,7 @@ export function createOcnClient(options: OcnClientOptions) {
       else if (event.event === 'end' || event.event === 'overflow') {
         yield 'end'
         return
-      } else if (event.event === 'job') yield (JSON.parse(event.data) as { job: Job }).job
+      } else if (event.event === 'job') yield (JSON.parse(event.data) as ApiEvents['job']).job
     }
   }
 
@@ -229,7 +222,8 @@ export function createOcnClient(options: OcnClientOptions) {
     offers: async (call?: CallOptions) => (await get<{ offers: Offer[] }>('/offers', call)).offers,
     jobs: async (filter: { state?: JobState; role?: NodeRole; limit?: number } = {}, call?: CallOptions) =>
       (await get<{ jobs: Job[] }>(`/jobs${query({ ...filter })}`, call)).jobs,
-    job: (id: string, call?: CallOptions) => get<Job>(`/jobs/${encodeURIComponent(requireJobId(id))}`, call),
+    job: async (id: string, call?: CallOptions) =>
+      get<Job>(`/jobs/${encodeURIComponent(requireJobId(id))}`, call),
     bids: async (jobId?: string, call?: CallOptions) =>
       (
         await get<{ bids: Bid[] }>(
@@ -237,19 +231,19 @@ export function createOcnClient(options: OcnClientOptions) {
           call,
         )
       ).bids,
-    balances: async (call?: CallOptions) => toBalances(await get<Record<string, string>>('/balances', call)),
+    balances: async (call?: CallOptions) => toBalances(await get<unknown>('/balances', call)),
     /** Puts a job on the market from the node's requester role. */
-    submit: (request: SubmitJobRequest, call: CallOptions = {}) => {
+    submit: async (request: SubmitJobInput, call: CallOptions = {}) => {
       if (typeof request.modelPath !== 'string' || typeof request.inputsPath !== 'string')
         throw new ClientError(
           'CLIENT_INVALID_INPUT',
           'modelPath and inputsPath are paths on the node machine',
         )
       if (request.maxPrice !== undefined) requireAmount(request.maxPrice, 'maxPrice')
-      return post<{ jobId: string }>('/jobs', request, { timeoutMs: 60_000, ...call })
+      return post<SubmitJobResult>('/jobs', request, { timeoutMs: 60_000, ...call })
     },
     stake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: Record<string, string> }>(
+      const raw = await post<{ transaction: string; balances: unknown }>(
         '/stake',
         { amount: requireAmount(amount, 'the amount to stake') },
         { timeoutMs: 60_000, ...call },
@@ -257,15 +251,49 @@ export function createOcnClient(options: OcnClientOptions) {
       return { transaction: raw.transaction, balances: toBalances(raw.balances) }
     },
     unstake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: Record<string, string> }>(
+      const raw = await post<{ transaction: string; balances: unknown }>(
         '/unstake',
         { amount: requireAmount(amount, 'the amount to unstake') },
         { timeoutMs: 60_000, ...call },
       )
       return { transaction: raw.transaction, balances: toBalances(raw.balances) }
     },
-    results: (id: string, call?: CallOptions) =>
+    results: async (id: string, call?: CallOptions) =>
       get<JobResults>(`/jobs/${encodeURIComponent(requireJobId(id))}/results`, call),
+    /**
+     * One result file's bytes as a stream, for files too large to hold (the caller checks the
+     * hash `results` announced). Cancelling the stream, or the call's signal, ends the request.
+     */
+    async openResult(id: string, name: string, call: CallOptions = {}): Promise<ReadableStream<Uint8Array>> {
+      const opened = await open(
+        transport,
+        `/jobs/${encodeURIComponent(requireJobId(id))}/results/${encodeURIComponent(name)}`,
+        { method: 'GET', accept: 'application/octet-stream' },
+        call,
+      )
+      const reader = opened.response.body?.getReader()
+      if (reader === undefined) {
+        opened.release()
+        throw new ClientError('CLIENT_BAD_RESPONSE', `the node sent no body for ${name}`)
+      }
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read()
+            if (!done) return controller.enqueue(value)
+            opened.release()
+            controller.close()
+          } catch (cause) {
+            opened.release()
+            controller.error(opened.failure(cause))
+          }
+        },
+        cancel(reason) {
+          opened.release()
+          return reader.cancel(reason)
+        },
+      })
+    },
     /**
      * Downloads one result file and checks its SHA-256 against the hash the node announced
      * (`results`), so a file corrupted on disk or in transit is never handed back.

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { TextDecoder } from 'node:util'
-import type { ApiJson, GenerateRequest, JobRecord } from '@ocn/node'
+import type { GenerateRequest, Job } from '@ocn/client'
 import { type CommandContext, stringFlag } from '../command.js'
 import { CliError } from '../errors.js'
 
@@ -97,7 +97,7 @@ export function generateOptions(
 }
 
 /** The requester's checked tokens of a generate job, once it has them. */
-export function generatedTokens(job: ApiJson<JobRecord>): number[][] | undefined {
+export function generatedTokens(job: Job): number[][] | undefined {
   const results = (job.detail as { results?: { tokens?: unknown; verified?: unknown } } | undefined)?.results
   const tokens = results?.tokens
   if (!Array.isArray(tokens) || !tokens.every((t) => Array.isArray(t))) return undefined
@@ -112,7 +112,7 @@ export const TOKENS_WAIT_MS = 30_000
  * over; what it printed before (the tokens as they are known) is never printed again.
  */
 export async function awaitGeneratedTokens(
-  fetch: () => Promise<ApiJson<JobRecord>>,
+  fetch: () => Promise<Job>,
   waitMs = TOKENS_WAIT_MS,
 ): Promise<GeneratedTokens | undefined> {
   const until = Date.now() + waitMs

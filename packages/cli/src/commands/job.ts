@@ -6,24 +6,25 @@
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
-import { request } from 'node:http'
 import { join, resolve } from 'node:path'
-import type { JobRecord, JobResults, NodeConfig, SubmitJobRequest } from '@ocn/node'
+import { pipeline } from 'node:stream/promises'
 import {
-  ApiError,
-  type ApiJson,
-  apiGet,
-  apiPost,
-  apiRoutes,
-  NodeError,
-  readApiRuntimeFile,
-  readApiToken,
-} from '@ocn/node'
+  type InferenceJobInput,
+  isResultFileName,
+  type Job,
+  type JobResults,
+  NodeApiError,
+  type SubmitJobInput,
+  type VerificationMode,
+} from '@ocn/client'
+import type { NodeConfig } from '@ocn/node'
+import { ApiError, NodeError, readApiRuntimeFile, readApiToken } from '@ocn/node'
 import { formatEther } from 'viem'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
 import { watchJobProgress } from '../job-progress.js'
+import { cliApiError, connectNodeApi, type NodeApi } from '../node-api.js'
 import { createProgressBar } from '../progress.js'
 import { parseOpenAmount } from './chain-access.js'
 import {
@@ -97,19 +98,19 @@ function checkJobId(id: string | undefined, usage: string): string {
 }
 
 /** Maps a 404 from the API onto "unknown job". */
-async function fetchJob(api: string, id: string): Promise<ApiJson<JobRecord>> {
+async function fetchJob(api: NodeApi, id: string): Promise<Job> {
   try {
-    return await apiGet(api, apiRoutes.job, { id })
+    return await api.call('read', (client) => client.job(id))
   } catch (error) {
     if (error instanceof ApiError && error.details === 'API_NOT_FOUND')
-      throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api} knows no job ${id}`, {
+      throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api.url} knows no job ${id}`, {
         details: 'ask the requester that submitted it',
       })
     throw error
   }
 }
 
-function jobJson(job: ApiJson<JobRecord>): Record<string, unknown> {
+function jobJson(job: Job): Record<string, unknown> {
   return JSON.parse(JSON.stringify(job, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
 }
 
@@ -117,7 +118,7 @@ function price(value: unknown): string {
   return value === undefined || value === null ? '-' : `${formatEther(BigInt(value as string))} OPEN`
 }
 
-function jobText(job: ApiJson<JobRecord>): string {
+function jobText(job: Job): string {
   const lines = [
     `job ${job.id}`,
     `  state      ${job.state}`,
@@ -138,7 +139,7 @@ function jobText(job: ApiJson<JobRecord>): string {
 }
 
 interface SubmitOptions {
-  body: ApiJson<SubmitJobRequest>
+  body: SubmitJobInput
   /** --timeout as given (seconds), for the follow loop and its error message. */
   timeoutText: string
 }
@@ -163,16 +164,12 @@ async function parseSubmitOptions(context: CommandContext, usage: string): Promi
   const timeoutText = stringFlag(context.flags, 'timeout') ?? '900'
   if (!/^[1-9]\d{0,5}$/.test(timeoutText))
     throw new CliError('CLI_USAGE', `--timeout must be a number of seconds (got "${timeoutText}")`)
-  const body: ApiJson<SubmitJobRequest> = {
+  const mode: VerificationMode = verification
+  const common = {
     modelPath,
     inputsPath,
-    kind: trainingSpecPath === undefined ? 'inference' : 'training',
-    verification,
-    ...(trainingSpecPath === undefined ? {} : { trainingSpecPath }),
-    ...(datanetManifestPath === undefined ? {} : { datanetManifestPath }),
-    ...(maxPriceText === undefined
-      ? {}
-      : { maxPrice: parseOpenAmount(maxPriceText, '--max-price').toString() }),
+    verification: mode,
+    ...(maxPriceText === undefined ? {} : { maxPrice: parseOpenAmount(maxPriceText, '--max-price') }),
     ...(microBatch === undefined ? {} : { microBatchSize: Number(microBatch) }),
     ...sequenceOptions(context, trainingSpecPath !== undefined || verification === 'zk'),
     ...generateOptions(
@@ -186,6 +183,15 @@ async function parseSubmitOptions(context: CommandContext, usage: string): Promi
             : undefined,
     ),
   }
+  const body: SubmitJobInput =
+    trainingSpecPath === undefined
+      ? { ...common, kind: 'inference' }
+      : {
+          ...common,
+          kind: 'training',
+          trainingSpecPath,
+          ...(datanetManifestPath === undefined ? {} : { datanetManifestPath }),
+        }
   return { body, timeoutText }
 }
 
@@ -206,7 +212,7 @@ function pairFlags(context: CommandContext, flag: string, shape: string): [strin
 function sequenceOptions(
   context: CommandContext,
   notInference: boolean,
-): Pick<ApiJson<SubmitJobRequest>, 'inputAxes' | 'state'> {
+): Pick<InferenceJobInput, 'inputAxes' | 'state'> {
   const axes = pairFlags(context, 'input-axis', '<input>=<axis|broadcast>')
   const inputAxes: Record<string, number | 'broadcast'> = {}
   for (const [name, axis] of axes) {
@@ -230,7 +236,7 @@ function sequenceOptions(
 }
 
 /** The line `ocn job submit` prints when a job first reaches a lifecycle state. */
-function stepLine(job: ApiJson<JobRecord>, state: string): string {
+function stepLine(job: Job, state: string): string {
   const who =
     state === 'awarded' && job.provider !== undefined ? ` to ${job.provider} at ${price(job.price)}` : ''
   const what =
@@ -251,7 +257,7 @@ const SETTLE_MS = 3_000
  */
 type JobLead = { to: 'reoffer'; id: string } | { to: 'pending' } | { to: 'end' } | { to: 'open' }
 
-function leadOf(job: ApiJson<JobRecord>, settled: boolean): JobLead {
+function leadOf(job: Job, settled: boolean): JobLead {
   const detail = job.detail as { reofferedAs?: unknown; reofferDueAt?: unknown } | undefined
   // a no-show's job is re-offered while its old award still runs to its deadline: follow the new one
   if (typeof detail?.reofferedAs === 'string') return { to: 'reoffer', id: detail.reofferedAs }
@@ -267,7 +273,7 @@ function leadOf(job: ApiJson<JobRecord>, settled: boolean): JobLead {
 function biddingBar(context: CommandContext) {
   let bar: ReturnType<typeof createProgressBar> | undefined
   return {
-    update(job: ApiJson<JobRecord>): void {
+    update(job: Job): void {
       const closesAt = (job.detail as { biddingClosesAt?: number } | undefined)?.biddingClosesAt
       if (closesAt === undefined) return
       if (job.state === 'bidding' && bar === undefined) {
@@ -299,11 +305,11 @@ function biddingBar(context: CommandContext) {
  */
 async function followJob(
   context: CommandContext,
-  api: string,
+  api: NodeApi,
   jobId: string,
   timeoutText: string,
   tokens?: ReturnType<typeof streamedTokensPrinter>,
-): Promise<ApiJson<JobRecord>> {
+): Promise<Job> {
   const out = context.io.stdout
   const deadline = Date.now() + Number(timeoutText) * 1000
   let shown = new Set<string>()
@@ -311,13 +317,13 @@ async function followJob(
   let id = jobId
   let sameSince = { state: '', at: Date.now() }
   // bars of the job's long work (transfers, execution, replays) from the node's event stream
-  let work = watchJobProgress(api, id, { stream: out, silent: context.json })
+  let work = watchJobProgress(api.reader, id, { stream: out, silent: context.json })
   try {
     return await followLoop()
   } finally {
     work.stop()
   }
-  async function followLoop(): Promise<ApiJson<JobRecord>> {
+  async function followLoop(): Promise<Job> {
     for (;;) {
       const job = await fetchJob(api, id)
       bar.update(job)
@@ -343,7 +349,7 @@ async function followJob(
           { state: '', at: Date.now() },
         ]
         work.stop()
-        work = watchJobProgress(api, id, { stream: out, silent: context.json })
+        work = watchJobProgress(api.reader, id, { stream: out, silent: context.json })
         continue
       }
       if (Date.now() > deadline)
@@ -414,8 +420,7 @@ export const jobSubmitCommand: Command = {
     // --max-price here is the job's own limit, not the config option of the same flag name.
     const { 'max-price': _jobMaxPrice, ...configFlags } = context.flags
     const { config } = await loadConfigFor({ ...context, flags: configFlags })
-    const api = await resolveApiUrl(context, config)
-    const token = await readApiToken(config.dataDir)
+    const api = connectNodeApi(await resolveApiUrl(context, config), await readApiToken(config.dataDir))
     // a generate job's tokens as the provider streams them, on a terminal
     const vocab = stringFlag(context.flags, 'vocab')
     const printer =
@@ -425,7 +430,7 @@ export const jobSubmitCommand: Command = {
             vocab === undefined ? undefined : await readTokenText(vocab),
           )
         : undefined
-    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, { token })
+    const { jobId } = await api.call('write', (client) => client.submit(body))
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
     if (!context.json) context.io.stdout.write(`submitted job ${jobId}\n`)
     const job = await followJob(context, api, jobId, timeoutText, printer)
@@ -453,14 +458,17 @@ export const jobStatusCommand: Command = {
   async run(context) {
     const id = checkJobId(context.positionals[0], this.usage)
     const { config } = await loadConfigFor(context)
-    const job = await fetchJob(await resolveApiUrl(context, config), id)
+    const job = await fetchJob(connectNodeApi(await resolveApiUrl(context, config)), id)
     return { json: jobJson(job), text: jobText(job) }
   },
 }
 
+/** A download that gets no bytes for this long has stalled. */
+const DOWNLOAD_STALL_MS = 30_000
+
 /** Downloads one result file into `dir`, checking its hash, through a temporary name. */
-function download(
-  api: string,
+async function download(
+  api: NodeApi,
   id: string,
   name: string,
   dir: string,
@@ -468,47 +476,46 @@ function download(
 ): Promise<number> {
   const target = join(dir, name)
   const partial = `${target}.partial`
-  return new Promise<number>((resolvePromise, reject) => {
-    const req = request(
-      new URL(apiRoutes.jobResultFile.path({ id, name }), api),
-      { timeout: 30_000 },
-      (res) => {
-        if ((res.statusCode ?? 500) !== 200) {
-          res.resume()
-          reject(new ApiError('API_BAD_RESPONSE', `the node did not serve ${name} (HTTP ${res.statusCode})`))
-          return
-        }
-        const digest = createHash('sha256')
-        let bytes = 0
-        const file = createWriteStream(partial, { mode: 0o600 })
-        res.on('data', (chunk: Buffer) => {
-          digest.update(chunk)
-          bytes += chunk.length
-        })
-        res.pipe(file)
-        file.on('error', reject)
-        res.on('error', reject)
-        file.on('finish', () => {
-          const got = `0x${digest.digest('hex')}`
-          if (hash !== undefined && got !== hash.toLowerCase()) {
-            reject(
-              new ApiError('API_BAD_RESPONSE', `${name} does not match its hash`, {
-                details: `${got} != ${hash}`,
-              }),
-            )
-            return
-          }
-          rename(partial, target).then(() => resolvePromise(bytes), reject)
-        })
-      },
-    )
-    req.on('timeout', () => req.destroy(new ApiError('API_UNREACHABLE', `downloading ${name} stalled`)))
-    req.on('error', reject)
-    req.end()
-  }).catch(async (error: unknown) => {
+  const stall = new AbortController()
+  let timer = setTimeout(() => stall.abort(), DOWNLOAD_STALL_MS)
+  const digest = createHash('sha256')
+  let bytes = 0
+  try {
+    const stream = await api.reader.openResult(id, name, {
+      signal: stall.signal,
+      timeoutMs: DOWNLOAD_STALL_MS,
+    })
+    const reader = stream.getReader()
+    // each chunk restarts the stall timer and goes into the hash on its way to the file
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return
+        clearTimeout(timer)
+        timer = setTimeout(() => stall.abort(), DOWNLOAD_STALL_MS)
+        digest.update(value)
+        bytes += value.length
+        yield value
+      }
+    }
+    await pipeline(chunks, createWriteStream(partial, { mode: 0o600 }))
+    const got = `0x${digest.digest('hex')}`
+    if (hash !== undefined && got !== hash.toLowerCase())
+      throw new ApiError('API_BAD_RESPONSE', `${name} does not match its hash`, {
+        details: `${got} != ${hash}`,
+      })
+    await rename(partial, target)
+    return bytes
+  } catch (error) {
     await rm(partial, { force: true })
-    throw error
-  })
+    if (error instanceof NodeApiError)
+      throw new ApiError('API_BAD_RESPONSE', `the node did not serve ${name} (HTTP ${error.status})`)
+    if (stall.signal.aborted) throw new ApiError('API_UNREACHABLE', `downloading ${name} stalled`)
+    throw cliApiError(error, api.url, 'read')
+  } finally {
+    clearTimeout(timer)
+    stall.abort()
+  }
 }
 
 export const jobResultsCommand: Command = {
@@ -530,13 +537,13 @@ export const jobResultsCommand: Command = {
     const outFlag = stringFlag(context.flags, 'out')
     if (outFlag === undefined) throw new CliError('CLI_USAGE', `--out is required; usage: ${this.usage}`)
     const { config } = await loadConfigFor(context)
-    const api = await resolveApiUrl(context, config)
-    let results: ApiJson<JobResults>
+    const api = connectNodeApi(await resolveApiUrl(context, config))
+    let results: JobResults
     try {
-      results = await apiGet(api, apiRoutes.jobResults, { id })
+      results = await api.call('read', (client) => client.results(id))
     } catch (error) {
       if (error instanceof ApiError && error.details === 'API_NOT_FOUND')
-        throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api} knows no job ${id}`)
+        throw new JobCommandError('JOB_NOT_FOUND', `the node at ${api.url} knows no job ${id}`)
       throw error
     }
     if (results.files.length === 0)
@@ -547,7 +554,7 @@ export const jobResultsCommand: Command = {
     await mkdir(dir, { recursive: true })
     const files: { name: string; path: string; bytes: number; hash?: string }[] = []
     for (const file of results.files) {
-      if (!/^[A-Za-z0-9._-]{1,128}$/.test(file.name) || file.name.startsWith('.'))
+      if (!isResultFileName(file.name))
         throw new ApiError('API_BAD_RESPONSE', `the node named a result file "${file.name}"`)
       const bytes = await download(api, id, file.name, dir, file.hash)
       files.push({

@@ -1,7 +1,8 @@
-import { apiGet, apiRoutes, readApiRuntimeFile } from '@ocn/node'
+import { readApiRuntimeFile } from '@ocn/node'
 import { type Command, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError } from '../errors.js'
+import { connectNodeApi } from '../node-api.js'
 
 function apiUrlFromFlag(text: string): string {
   try {
@@ -39,7 +40,7 @@ export const statusCommand: Command = {
       flagUrl !== undefined
         ? apiUrlFromFlag(flagUrl)
         : (announced?.url ?? `http://${host}:${config.api.port}`)
-    const status = await apiGet(url, apiRoutes.status, {})
+    const status = await connectNodeApi(url).call('read', (client) => client.status())
     const services = Object.entries(status.services)
       .map(([name, state]) => `${name}=${state}`)
       .join(' ')

@@ -24,9 +24,7 @@ export interface DevnetJobResults {
 const RESULTS_WAIT_MS = 15_000
 const POLL_MS = 250
 
-function resultsOf(
-  detail: unknown,
-): DevnetJobResults | undefined {
+function resultsOf(detail: unknown): DevnetJobResults | undefined {
   const { results, streamed } = (detail ?? {}) as { results?: unknown; streamed?: unknown }
   if (typeof results !== 'object' || results === null) return undefined
   const { leafCount, verified, tokens } = results as Record<string, unknown>

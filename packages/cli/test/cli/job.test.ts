@@ -1,12 +1,14 @@
 /**
  * `ocn job submit|status|results` as child processes against a real devnet (anvil, real
  * node processes over TCP): the happy path, and every way a user can get it wrong, each
- * with a clear error and nothing lost (no job recorded, no OPEN moved).
+ * with a clear error and nothing lost (no job recorded, no OPEN moved). On the same devnet,
+ * @ocn/client (the SDK the CLI uses) makes every call of its own.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ClientError, createOcnClient, type JobEvent, NodeApiError, settledJobStates } from '@ocn/client'
 import { encodeSafetensors, getApiJson, readTensorFiles } from '@ocn/node'
 import { buildStatefulVadModel, encodeOnnxModel } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,6 +20,8 @@ let dir: string
 let devnet: Devnet
 let workload: Workload
 let api: string
+/** The jobs the CLI put on the market, for the SDK's test to read and follow. */
+const submittedIds: { inference?: string; training?: string } = {}
 
 const ocn = (args: string[]) => runOcnIn(dir, args, { timeoutMs: 120_000 })
 
@@ -161,6 +165,7 @@ describe('ocn job', () => {
     expect(submitted.stdout).toContain('committed (result committed; the verification window is open)')
     expect(submitted.stdout).toContain('state      finalized')
     const id = /submitted job (0x[0-9a-f]{64})/.exec(submitted.stdout)![1]!
+    submittedIds.inference = id
 
     const status = await ocn(['job', 'status', id, '--api-url', api, '--json'])
     const job = JSON.parse(status.stdout)
@@ -212,7 +217,78 @@ describe('ocn job', () => {
     expect(submitted.code).toBe(0)
     const { jobId } = JSON.parse(submitted.stdout)
     expect(jobId).toMatch(/^0x[0-9a-f]{64}$/)
+    submittedIds.training = jobId
     const status = await ocn(['job', 'status', jobId, '--api-url', api, '--json'])
     expect(JSON.parse(status.stdout)).toMatchObject({ id: jobId, kind: 'training', role: 'requester' })
   })
+
+  it('@ocn/client: cancels a follow, follows a job to settlement, reads everything, stakes to the wei', async () => {
+    const inferenceId = submittedIds.inference!
+    const trainingId = submittedIds.training!
+    const user = new URL(api).username
+    const client = createOcnClient({ url: api, ...(user === '' ? {} : { token: decodeURIComponent(user) }) })
+
+    // Cancellation: a follow that would never end by itself stops at the caller's abort.
+    const controller = new AbortController()
+    const cancelled: JobEvent[] = []
+    const following = (async () => {
+      for await (const event of client.follow(trainingId, {
+        signal: controller.signal,
+        until: () => false,
+      })) {
+        cancelled.push(event)
+        controller.abort()
+      }
+    })()
+    await expect(following).rejects.toMatchObject({ code: 'CLIENT_ABORTED' })
+    expect(cancelled.map((e) => e.type)).toEqual(['snapshot'])
+
+    // The iterator ends by itself once the job settles (the training job the CLI submitted).
+    const events: JobEvent[] = []
+    for await (const event of client.follow(trainingId)) events.push(event)
+    const last = events.at(-1)!.job
+    expect(settledJobStates).toContain(last.state)
+    expect(last.state).toBe('finalized')
+    expect(events.slice(1).every((e) => e.type === 'update')).toBe(true)
+
+    const status = await client.status()
+    expect(status.roles).toContain('requester')
+    expect(status.chain?.blockNumber).toMatch(/^\d+$/)
+    expect((await client.peers()).length).toBeGreaterThan(0)
+    expect(Array.isArray(await client.offers())).toBe(true)
+    const jobs = await client.jobs({ role: 'requester' })
+    expect(jobs.map((j) => j.id)).toEqual(expect.arrayContaining([inferenceId, trainingId]))
+    expect((await client.job(inferenceId)).state).toBe('finalized')
+    expect((await client.bids(inferenceId)).some((b) => b.status === 'accepted')).toBe(true)
+    const results = await client.results(inferenceId)
+    const file = results.files[0]!
+    const downloaded = await client.download(inferenceId, file.name)
+    expect(downloaded).toMatchObject({ name: file.name, verified: true, hash: file.hash })
+    expect(downloaded.bytes.length).toBe(file.bytes)
+
+    // Typed errors: refused here before sending, or the node's own code.
+    await expect(client.job('no such id!')).rejects.toBeInstanceOf(ClientError)
+    await expect(client.job(`0x${'00'.repeat(32)}`)).rejects.toMatchObject({
+      code: 'API_NOT_FOUND',
+      status: 404,
+    })
+    const refused = client.submit({
+      kind: 'inference',
+      modelPath: join(dir, 'nope.onnx'),
+      inputsPath: file.name,
+    })
+    await expect(refused).rejects.toBeInstanceOf(NodeApiError)
+    await expect(refused).rejects.toMatchObject({ code: 'API_BAD_REQUEST', status: 400 })
+    await expect(client.stake(0n)).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
+
+    // Stake and unstake one base unit; the balances move by exactly that.
+    const before = await client.balances()
+    const staked = await client.stake(1n)
+    expect(staked.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(staked.balances.staked).toBe(before.staked + 1n)
+    expect(staked.balances.token).toBe(before.token - 1n)
+    const unstaked = await client.unstake(1n)
+    expect(unstaked.balances.staked).toBe(before.staked)
+    expect(unstaked.balances.token).toBe(before.token - 1n)
+  }, 240_000)
 })

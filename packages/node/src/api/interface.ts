@@ -1,179 +1,48 @@
-import type { NodeRole } from '../config/options.js'
-import type { ProgressUpdate } from '../core/progress.js'
-import type { JobState } from '../state/job-state.js'
-import type { BidRecord, JobKind, JobRecord, VerificationMode } from '../state/records.js'
+/**
+ * What the API serves and reads from. The wire types (what a request and an answer carry)
+ * live in @ocn/protocol's api module, shared with @ocn/client; they are re-exported here so
+ * the node's layers keep importing them from the API layer.
+ */
+import type {
+  ApiJobQuery,
+  Balances,
+  DevnetSummary,
+  JobResults,
+  NetworkSummary,
+  NodeStatus,
+  OfferSummary,
+  PeerSummary,
+  ProgressUpdate,
+  StakeRequest,
+  StakeResult,
+  StreamedTokens,
+  SubmitJobRequest,
+} from '@ocn/protocol/api'
+import type { BidRecord, JobRecord } from '../state/records.js'
 
-/** Whether each part of the daemon runs; `absent` means this daemon was built without it. */
-export type ServiceState = 'running' | 'stopped' | 'absent'
-
-export interface NodeStatus {
-  version: string
-  roles: NodeRole[]
-  address?: string
-  peerId?: string
-  startedAt: number
-  uptimeMs: number
-  services: Record<string, ServiceState>
-  chain?: { rpcUrl: string; chainId?: number; blockNumber?: bigint; cursor?: bigint }
-  network?: { listen: string[]; peers: number }
-  /** Number of jobs in each state in the local store. */
-  jobs: Partial<Record<JobState, number>>
-}
-
-export interface PeerSummary {
-  peerId: string
-  addresses: string[]
-  protocols?: string[]
-  latencyMs?: number
-}
-
-/** A connected peer as gossipsub scores it. */
-export interface GossipPeer {
-  peerId: string
-  addresses: string[]
-  /** gossipsub's score of the peer (negative: penalised) */
-  score?: number
-  /** the topics the peer subscribes to, of those this node knows */
-  topics: string[]
-}
-
-/** `GET /network`: connected peers with their gossip scores, and this node's topics. */
-export interface NetworkSummary {
-  peerId: string
-  listen: string[]
-  peers: GossipPeer[]
-  /** topic → peers in this node's mesh for it */
-  topics: { topic: string; meshPeers?: number; subscribers: number }[]
-}
-
-/** One node of a devnet as the devnet runner sees it. */
-export interface DevnetNodeSummary {
-  name: string
-  roles: NodeRole[]
-  address: string
-  /** the node's API (its console), on loopback */
-  apiUrl?: string
-  /** a provider that cheats (the devnet's fault plan) */
-  cheater?: boolean
-  state: 'starting' | 'running' | 'stopped'
-}
-
-/** `GET /devnet`: under `ocn devnet`, every node and the workload's progress. */
-export interface DevnetSummary {
-  nodes: DevnetNodeSummary[]
-  workload?: { submitted: number; settled: number; total: number; failed: number }
-}
-
-export type { ProgressUpdate }
-
-/** An offer seen on gossip and not yet expired. */
-export interface OfferSummary {
-  jobId: string
-  requester: string
-  kind: JobKind
-  verification: VerificationMode
-  maxPrice: bigint
-  minStake?: bigint
-  biddingEndsAt?: number
-  receivedAt: number
-}
-
-export interface Balances {
-  address: string
-  /** Native coin for gas, in wei. */
-  native: bigint
-  /** OPEN tokens held, in base units. */
-  token: bigint
-  staked: bigint
-  /** Part of the stake locked as collateral of running jobs. */
-  locked: bigint
-  escrowed?: bigint
-}
-
-export interface ApiJobQuery {
-  state?: JobState
-  role?: NodeRole
-  limit?: number
-}
-
-/** The body of `POST /jobs`: files are paths on the node's machine, never uploaded bytes. */
-export interface SubmitJobRequest {
-  modelPath: string
-  inputsPath: string
-  kind: JobKind
-  trainingSpecPath?: string
-  /** the datanet manifest of a training spec that names attribution */
-  datanetManifestPath?: string
-  verification: VerificationMode
-  maxPrice?: bigint
-  microBatchSize?: number
-  /**
-   * Per input: its batch axis, or 'broadcast' for one every micro-batch (or chunk) gets whole;
-   * inputs left out are inferred from the model (CLI: --input-axis name=axis|broadcast)
-   */
-  inputAxes?: Record<string, number | 'broadcast'>
-  /**
-   * A stateful sequence job (executor/sequence.ts): the model's state outputs and the inputs
-   * they feed at the next chunk (CLI: --state output=input)
-   */
-  state?: { output: string; input: string }[]
-  /**
-   * A generate job (executor/generate/*): the inputs are input_ids (and attention_mask) of a
-   * decoder in the export layout (CLI: --generate <max new tokens>, --stop-token,
-   * --temperature, --top-k, --top-p, --seed)
-   */
-  generate?: GenerateRequest
-}
-
-/** A generate job's decoding, as a client asks for it (the spec's generation fields). */
-export interface GenerateRequest {
-  maxNewTokens: number
-  stopTokens?: number[]
-  /** default greedy ({ temperature: 0 }) */
-  sampling?: { temperature: number; topK?: number; topP?: number }
-  /** seeds the sampling; default a fresh random seed (greedy decoding does not use it) */
-  seed?: string
-  tieTolerance?: number
-}
-
-/** One result file of a job; its bytes are served at `GET /jobs/:id/results/:name`. */
-export interface JobResultFile {
-  /** File name: letters, digits, `.`, `-`, `_` (e.g. `outputs.safetensors`). */
-  name: string
-  bytes: number
-  /** 0x-hex content hash, when the node knows it. */
-  hash?: string
-}
-
-/** What `GET /jobs/:id/results` answers. */
-export interface JobResults {
-  jobId: string
-  state: JobState
-  resultRoot?: string
-  files: JobResultFile[]
-}
-
-/** The body of `POST /stake` and `POST /unstake`: an amount in OPEN base units. */
-export interface StakeRequest {
-  amount: bigint
-}
-
-export interface StakeResult {
-  transaction: string
-  balances: Balances
-}
+export type {
+  ApiJobQuery,
+  Balances,
+  DevnetNodeSummary,
+  DevnetSummary,
+  GenerateRequest,
+  GossipPeer,
+  JobResultFile,
+  JobResults,
+  NetworkSummary,
+  NodeStatus,
+  OfferSummary,
+  PeerSummary,
+  ProgressUpdate,
+  ServiceState,
+  StakeRequest,
+  StakeResult,
+  StreamedTokens,
+  SubmitJobRequest,
+} from '@ocn/protocol/api'
 
 export interface CallOptions {
   signal: AbortSignal
-}
-
-/** A run of tokens a generate job's provider streamed to this requester (`tokens` event of `GET /events`). */
-export interface StreamedTokens {
-  jobId: string
-  prompt: number
-  /** the position of the first token in the run */
-  from: number
-  tokens: number[]
 }
 
 /**

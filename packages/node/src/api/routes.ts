@@ -3,6 +3,7 @@
  * table (and labels its metrics with it); clients build their paths from it, so a path
  * string is never written by hand on either side.
  */
+import type { ApiBid, ApiJob, ApiJson } from '@ocn/protocol/api'
 import type { BidRecord, JobRecord } from '../state/records.js'
 import type {
   ApiJobQuery,
@@ -18,14 +19,15 @@ import type {
   SubmitJobRequest,
 } from './interface.js'
 
-/** A value as the API's JSON carries it: bigints arrive as decimal strings. */
-export type ApiJson<T> = T extends bigint
-  ? string
-  : T extends readonly (infer Item)[]
-    ? ApiJson<Item>[]
-    : T extends object
-      ? { [K in keyof T]: ApiJson<T[K]> }
-      : T
+export type { ApiJson }
+
+/**
+ * Type-only guards: the records the node serves are the wire shapes @ocn/client reads, so a
+ * field added to JobRecord or BidRecord without its wire type fails to compile here.
+ */
+type Assignable<From extends To, To> = [From, To]
+export type WireJobCheck = Assignable<ApiJson<JobRecord>, ApiJob>
+export type WireBidCheck = Assignable<Omit<ApiJson<BidRecord>, 'signature'>, ApiBid>
 
 /** How a route answers: a JSON document, a text document, or a stream of bytes. */
 export type ApiRouteFormat = 'json' | 'text' | 'bytes' | 'events'

@@ -7,26 +7,9 @@
  * latest count is never lost.
  */
 
-export type ProgressStage = 'execution' | 'verification' | 'transfer' | 'circuit' | 'proving'
+import type { ProgressStage, ProgressUpdate } from '@ocn/protocol/api'
 
-export interface ProgressUpdate {
-  /** the job the work is for, when it is for one */
-  jobId?: string
-  stage: ProgressStage
-  /** what is counted: `micro-batches`, `steps`, `tokens`, `replays`, `bytes`, `stages` */
-  unit: string
-  done: number
-  /** the amount when known (a bar); absent for a counter */
-  total?: number
-  /** what exactly runs (`model`, `inputs`, `setup`): one job may run several pieces of one stage */
-  label?: string
-  /** units per second since the piece of work began (bytes/s for transfers); set by the hub */
-  rate?: number
-  /** Unix ms of the update; set by the hub */
-  at: number
-  /** the work ended (done or failed): the last update of this piece */
-  finished?: boolean
-}
+export type { ProgressStage, ProgressUpdate }
 
 /** What a worker calls with each step; the hub stamps `at` and `rate`. */
 export type ProgressReport = (update: Omit<ProgressUpdate, 'at' | 'rate'>) => void
