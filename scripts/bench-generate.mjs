@@ -12,10 +12,13 @@
 //     thread, each position's logits hashed into its leaf, the Merkle tree built.
 // (b) raw: one onnxruntime-node session in this process, intraOpNumThreads 1, the same
 //     prefill and cached steps, argmax, nothing else.
-// Rounds alternate a, b, a, b, ...; each side reports its median round.
-// Verification: a fresh generationReplay checks the leaves a verifier samples at the default
-// detection target (verifier.targetDetectionProbability 0.99, at most maxSamplesPerJob 64):
-// one prefill pass over prompt plus generated tokens; verifyCostRatio = its time over (a)'s.
+// (v) verification: a fresh generationReplay, told the sample up front as the verifier role
+//     tells it, checks the leaves a verifier samples at the default detection target
+//     (verifier.targetDetectionProbability 0.99, at most maxSamplesPerJob 64): one prefill
+//     pass over the prompt and the generated tokens up to the last sampled position, fetching
+//     only the logits, judging and hashing only the sampled rows.
+// Rounds run a, b, v, a, b, v, ... so the three see the same load; each reports its median
+// round. ratio = raw median / OCN median; verifyCostRatio = verify median / OCN median.
 //
 // With --json the last stdout line is one JSON object:
 //   { model, promptTokens, newTokens, tokensPerSec, rawTokensPerSec, ratio, verifyCostRatio }
@@ -100,6 +103,25 @@ async function rawLoop(session) {
   return tokens
 }
 
+/** A verifier's check of the sampled leaves of one result (the sample drawn per round). */
+async function verify(executor, result, samples, round) {
+  const leaves = result.dataHashes.length
+  const seed = `0x${(round + 1).toString(16).padStart(64, '0')}`
+  const indices = sampleIndices(seed, 'bench', leaves, samples)
+  const t = performance.now()
+  const replay = executor.generationReplay(
+    job,
+    { claimedSequences: async () => result.sequences },
+    result.root,
+    { sampled: indices },
+  )
+  for (const i of indices) {
+    const { match } = await replay.matchesMicroBatch(i, result.dataHashes[i])
+    if (!match) throw new Error(`honest leaf ${i} failed verification`)
+  }
+  return performance.now() - t
+}
+
 async function main() {
   const executor = createExecutor({
     workerUrl: new URL('../packages/node/dist/executor/worker.js', import.meta.url),
@@ -116,39 +138,27 @@ async function main() {
   const rawTokens = await rawLoop(session)
   if (warm.sequences[0].tokens.join() !== rawTokens.join())
     throw new Error('OCN and raw decoded different tokens')
-  const ocnTimes = []
-  const rawTimes = []
-  let result = warm
-  for (let r = 0; r < ROUNDS; r++) {
-    let t = performance.now()
-    result = await executor.runGeneration(job)
-    ocnTimes.push(performance.now() - t)
-    t = performance.now()
-    await rawLoop(session)
-    rawTimes.push(performance.now() - t)
-    log(`round ${r}: ocn ${ocnTimes.at(-1).toFixed(0)} ms, raw ${rawTimes.at(-1).toFixed(0)} ms`)
-  }
   const verifier = defaultNodeConfig({}).verifier
-  const leaves = result.dataHashes.length
+  const leaves = warm.dataHashes.length
   const samples = Math.min(
     leaves,
     verifier.maxSamplesPerJob,
     samplesForDetection(leaves, 1 / leaves, verifier.targetDetectionProbability),
   )
+  const ocnTimes = []
+  const rawTimes = []
   const verifyTimes = []
   for (let r = 0; r < ROUNDS; r++) {
-    const replay = executor.generationReplay(
-      job,
-      { claimedSequences: async () => result.sequences },
-      result.root,
+    let t = performance.now()
+    const result = await executor.runGeneration(job)
+    ocnTimes.push(performance.now() - t)
+    t = performance.now()
+    await rawLoop(session)
+    rawTimes.push(performance.now() - t)
+    verifyTimes.push(await verify(executor, result, samples, r))
+    log(
+      `round ${r}: ocn ${ocnTimes.at(-1).toFixed(0)} ms, raw ${rawTimes.at(-1).toFixed(0)} ms, verify ${verifyTimes.at(-1).toFixed(0)} ms`,
     )
-    const indices = sampleIndices(`0x${(r + 1).toString(16).padStart(64, '0')}`, 'bench', leaves, samples)
-    const t = performance.now()
-    for (const i of indices) {
-      const { match } = await replay.matchesMicroBatch(i, result.dataHashes[i])
-      if (!match) throw new Error(`honest leaf ${i} failed verification`)
-    }
-    verifyTimes.push(performance.now() - t)
   }
   await session.release()
   await executor.stop()

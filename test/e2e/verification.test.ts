@@ -347,6 +347,9 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
 
   it('a generate job (a GPT-style decoder, 2 prompts x 8 tokens) streams its tokens, is spot-checked position by position and finalized with the greedy tokens at the requester', async () => {
     cheat = { fraction: 0 }
+    // what the provider streams to the requester over /ocn/tokens/1.0.0, as the API's events see it
+    const streamed: { jobId: string; prompt: number; from: number; tokens: number[]; at: number }[] = []
+    const unlisten = requester().onTokens!((e) => streamed.push({ ...e, at: Date.now() }))
     const job = await requester().submitJob({
       modelPath: gpt.modelPath,
       inputsPath: gpt.inputsPath,
@@ -381,6 +384,19 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     })
     expect(results).toMatchObject({ verified: true, leafCount: 16, mismatchedLeaves: [] })
     expect(results.tokens).toEqual(greedy)
+    // every token reached the requester while the job ran, before it was finalized, and the
+    // streamed tokens are the committed ones (none flagged)
+    unlisten()
+    const final = await node('requester').daemon.state.getJob(jobId)
+    const finalizedAt = final!.history.find((h) => h.state === 'finalized')!.at
+    const mine = streamed.filter((e) => e.jobId === jobId)
+    expect(mine.length).toBeGreaterThan(0)
+    expect(Math.max(...mine.map((e) => e.at))).toBeLessThanOrEqual(finalizedAt)
+    const received: number[][] = PROMPTS.map(() => [])
+    for (const e of mine) received[e.prompt]!.splice(e.from, e.tokens.length, ...e.tokens)
+    expect(received).toEqual(greedy)
+    expect(results).toMatchObject({ streamMismatches: [] })
+    expect((final?.detail as { streamed?: number[][] } | undefined)?.streamed).toEqual(greedy)
   }, 180_000)
 
   it('forges generated tokens (consistent leaves and root): a sampled position fails the prefill check, challenged, convicted', async () => {

@@ -5,7 +5,8 @@
  */
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
-import { readServerEvents } from './sse.js'
+import { readServerEvents, type ServerEvent } from './sse.js'
+import { streamJobTokens, type TokenStreamEvent } from './tokens.js'
 import {
   type Balances,
   type Bid,
@@ -112,28 +113,54 @@ export function createOcnClient(options: OcnClientOptions) {
   const post = <T>(path: string, body: unknown, call: CallOptions = {}) =>
     callJson<T>(transport, path, { ...call, method: 'POST', body })
 
-  /** The node's job writes as they happen (all jobs, or one). */
-  async function* events(
-    filter: { jobId?: string } = {},
+  /** The node's server-sent events as they are (all jobs, or one). */
+  async function* serverEvents(
+    filter: { jobId?: string },
     call: CallOptions = {},
-  ): AsyncGenerator<Job | 'ready' | 'end'> {
+  ): AsyncGenerator<ServerEvent> {
     const path = `/events${query({ jobId: filter.jobId === undefined ? undefined : requireJobId(filter.jobId) })}`
     const opened = await open(transport, path, { method: 'GET', accept: 'text/event-stream' }, call)
     const body = opened.response.body
     if (body === null) throw new ClientError('CLIENT_BAD_RESPONSE', 'the event stream has no body')
     try {
-      for await (const event of readServerEvents(body, MAX_EVENT_BYTES)) {
-        if (event.event === 'ready') yield 'ready'
-        else if (event.event === 'end' || event.event === 'overflow') {
-          yield 'end'
-          return
-        } else if (event.event === 'job') yield (JSON.parse(event.data) as { job: Job }).job
-      }
+      yield* readServerEvents(body, MAX_EVENT_BYTES)
     } catch (cause) {
       throw opened.failure(cause)
     } finally {
       opened.release()
     }
+  }
+
+  /** The node's job writes as they happen (all jobs, or one). */
+  async function* events(
+    filter: { jobId?: string } = {},
+    call: CallOptions = {},
+  ): AsyncGenerator<Job | 'ready' | 'end'> {
+    for await (const event of serverEvents(filter, call)) {
+      if (event.event === 'ready') yield 'ready'
+      else if (event.event === 'end' || event.event === 'overflow') {
+        yield 'end'
+        return
+      } else if (event.event === 'job') yield (JSON.parse(event.data) as { job: Job }).job
+    }
+  }
+
+  /**
+   * A generate job's tokens as the provider streams them to this requester (each position
+   * once, a chunk per run), then its committed tokens (`type: 'committed'`), which are the
+   * authority: prompts whose streamed tokens differ from them are flagged. Ends after that,
+   * or when the job ends without them (slashed, expired, failed).
+   */
+  function streamTokens(id: string, call: CallOptions = {}): AsyncGenerator<TokenStreamEvent> {
+    requireJobId(id)
+    return streamJobTokens(
+      {
+        events: (jobId) => serverEvents({ jobId }, { signal: call.signal, timeoutMs: call.timeoutMs }),
+        job: (jobId) => get<Job>(`/jobs/${encodeURIComponent(jobId)}`, call),
+      },
+      id,
+      call.signal,
+    )
   }
 
   /**
@@ -244,6 +271,7 @@ export function createOcnClient(options: OcnClientOptions) {
     },
     events,
     follow,
+    streamTokens,
   }
 }
 

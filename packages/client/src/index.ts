@@ -15,4 +15,5 @@ export {
   type OcnClientErrorOptions,
 } from './errors.js'
 export type { CallOptions } from './http.js'
+export type { CommittedTokens, StreamedTokenChunk, TokenStreamEvent } from './tokens.js'
 export * from './types.js'

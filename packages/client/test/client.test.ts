@@ -15,9 +15,16 @@ import {
   createSilentLogger,
   createStateStore,
   type StateStore,
+  type StreamedTokens,
 } from '@ocn/node'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ClientError, createOcnClient, type JobEvent, NodeApiError } from '../src/index.js'
+import {
+  ClientError,
+  createOcnClient,
+  type JobEvent,
+  NodeApiError,
+  type TokenStreamEvent,
+} from '../src/index.js'
 
 const TOKEN = 't'.repeat(43)
 const OUTPUT = new TextEncoder().encode('the outputs of job 0xaa01')
@@ -28,6 +35,7 @@ let store: StateStore
 let server: ApiServer
 let announcedHash: string
 let staked: bigint[]
+const tokenListeners = new Set<(e: StreamedTokens) => void>()
 
 function providers(state: StateStore): ApiProviders {
   return {
@@ -43,6 +51,10 @@ function providers(state: StateStore): ApiProviders {
     job: (id) => state.getJob(id),
     bids: (query) => state.listBids(query.jobId),
     onJobWritten: (listener) => state.onJobWritten(listener),
+    onTokens: (listener) => {
+      tokenListeners.add(listener)
+      return () => tokenListeners.delete(listener)
+    },
     balances: async () => ({ address: '0xab', native: 10n ** 18n, token: 2n ** 70n, staked: 5n, locked: 1n }),
     jobResults: async (id) =>
       id === '0xaa01'
@@ -155,6 +167,33 @@ describe('@ocn/client', () => {
     ])
     expect(seen[0]!.type).toBe('snapshot')
     expect(seen[4]).toMatchObject({ type: 'update', previous: 'committed' })
+  })
+
+  it('streams a generate job: the tokens on the record, then each tokens event once, then the committed tokens with the differing prompts flagged', async () => {
+    const client = createOcnClient({ url: server.url! })
+    const detail = { role: 'requester', offer: '0x', biddingClosesAt: 0 }
+    await store.updateJob('0xaa01', { detail: { ...detail, streamed: [[1, 2]] } as never })
+    const seen: TokenStreamEvent[] = []
+    const streaming = (async () => {
+      for await (const event of client.streamTokens('0xaa01')) seen.push(event)
+    })()
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    const emit = (e: Omit<StreamedTokens, 'jobId'>) => {
+      for (const listener of tokenListeners) listener({ jobId: '0xaa01', ...e })
+    }
+    emit({ prompt: 0, from: 1, tokens: [2, 3] })
+    emit({ prompt: 1, from: 0, tokens: [7] })
+    emit({ prompt: 1, from: 5, tokens: [9] })
+    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    const results = { verified: true, tokens: [[1, 2, 3], [8]], streamMismatches: [] }
+    await store.updateJob('0xaa01', { detail: { ...detail, results } as never })
+    await streaming
+    expect(seen).toEqual([
+      { type: 'tokens', prompt: 0, from: 0, tokens: [1, 2] },
+      { type: 'tokens', prompt: 0, from: 2, tokens: [3] },
+      { type: 'tokens', prompt: 1, from: 0, tokens: [7] },
+      { type: 'committed', tokens: [[1, 2, 3], [8]], verified: true, streamMismatches: [1] },
+    ])
   })
 
   it('stops following when its AbortSignal aborts', async () => {

@@ -33,6 +33,8 @@ export const MessageSizeLimit = {
   resultResponse: 256 * 1024,
   artifactRequest: 256,
   artifactResponse: 256,
+  /** at most MAX_STREAMED_TOKENS_PER_BATCH tokens of ≤ 5 bytes in ≤ MAX_TOKEN_RUNS_PER_BATCH runs: < 6 KiB */
+  tokenBatch: 8 * 1024,
 } as const
 export type MessageType = keyof typeof MessageSizeLimit
 
@@ -41,6 +43,12 @@ export const MAX_INLINE_SPEC_BYTES = 8 * 1024
 export const MAX_CACHED_MODELS_ADVERTISED = 64
 export const MAX_RESULT_LEAVES_PER_REQUEST = 128
 export const MAX_MERKLE_PROOF_DEPTH = 32
+/** A token batch holds at most this many runs (one prompt's consecutive positions each)... */
+export const MAX_TOKEN_RUNS_PER_BATCH = 64
+/** ...and at most this many tokens in all (the sender packs to it; the size limit enforces it). */
+export const MAX_STREAMED_TOKENS_PER_BATCH = 1024
+/** The largest token id a batch carries (int32, as generation leaves commit tokens). */
+export const MAX_STREAMED_TOKEN_ID = 2 ** 31 - 1
 
 // ---------------------------------------------------------------------------------------
 // Types (the TypeScript form)
@@ -173,6 +181,24 @@ export interface ResultResponse {
 }
 
 /** `/ocn/artifact/1.0.0` request. */
+/** Consecutive generated tokens of one prompt, from position `from` on. */
+export interface TokenRun {
+  prompt: number
+  from: number
+  tokens: number[]
+}
+
+/**
+ * `/ocn/tokens/1.0.0`: tokens a provider generated for a job, pushed to the requester while
+ * it decodes. Unsigned: the requester takes it only from the awarded provider's peer, and the
+ * committed result stays the authority (streamed tokens that differ from it are flagged).
+ */
+export interface TokenBatch {
+  version: 1
+  jobId: Hex
+  runs: TokenRun[]
+}
+
 export interface ArtifactRequest {
   version: 1
   hash: ContentHash
@@ -309,6 +335,18 @@ export const messageSchemas: Record<MessageType, Field> = {
     ),
   }),
   artifactRequest: f.struct({ version, hash: hexHash() }),
+  tokenBatch: f.struct({
+    version,
+    jobId: hexHash(),
+    runs: f.list(
+      f.struct({
+        prompt: f.u32(),
+        from: f.u32(),
+        tokens: f.list(f.uint(MAX_STREAMED_TOKEN_ID), MAX_STREAMED_TOKENS_PER_BATCH),
+      }),
+      MAX_TOKEN_RUNS_PER_BATCH,
+    ),
+  }),
   artifactResponse: f.struct({
     version,
     status: f.enum(ArtifactStatus),
@@ -326,4 +364,5 @@ export interface MessageTypes {
   resultResponse: ResultResponse
   artifactRequest: ArtifactRequest
   artifactResponse: ArtifactResponse
+  tokenBatch: TokenBatch
 }

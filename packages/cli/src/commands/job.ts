@@ -25,7 +25,14 @@ import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
 import { createProgressBar } from '../progress.js'
 import { parseOpenAmount } from './chain-access.js'
-import { awaitGeneratedTokens, generateFlags, generateOptions, tokensText } from './job-generate.js'
+import {
+  awaitGeneratedTokens,
+  generateFlags,
+  generateOptions,
+  readTokenText,
+  streamedTokensPrinter,
+  tokensText,
+} from './job-generate.js'
 
 export type JobCommandErrorCode = 'JOB_FILE_MISSING' | 'JOB_NOT_FOUND' | 'JOB_NO_RESULTS' | 'JOB_TIMEOUT'
 
@@ -294,6 +301,7 @@ async function followJob(
   api: string,
   jobId: string,
   timeoutText: string,
+  tokens?: ReturnType<typeof streamedTokensPrinter>,
 ): Promise<ApiJson<JobRecord>> {
   const out = context.io.stdout
   const deadline = Date.now() + Number(timeoutText) * 1000
@@ -308,8 +316,10 @@ async function followJob(
       if (shown.has(entry.state)) continue
       shown.add(entry.state)
       if (context.json || entry.state === 'bidding') continue
+      tokens?.breakLine()
       out.write(stepLine(job, entry.state))
     }
+    tokens?.onJob(job)
     if (job.state !== sameSince.state) sameSince = { state: job.state, at: Date.now() }
     const lead = leadOf(job, Date.now() - sameSince.at >= SETTLE_MS)
     if (lead.to === 'end') return job
@@ -332,7 +342,7 @@ export const jobSubmitCommand: Command = {
   path: ['job', 'submit'],
   summary: 'put a job on the market through the running requester and follow it to settlement',
   usage:
-    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--input-axis <input>=<axis|broadcast>]... [--state <output>=<input>]... [--generate <n> [--stop-token <id>]... [--temperature <t>] [--top-k <k>] [--top-p <p>] [--seed <text>]] [--no-wait]',
+    'ocn job submit --model <file> --inputs <file> [--training <spec> [--datanet <manifest>]] [--verification replay|zk] [--max-price <OPEN>] [--micro-batch <n>] [--input-axis <input>=<axis|broadcast>]... [--state <output>=<input>]... [--generate <n> [--stop-token <id>]... [--temperature <t>] [--top-k <k>] [--top-p <p>] [--seed <text>] [--vocab <file>]] [--no-wait]',
   configFlags: false,
   maxPositionals: 0,
   flags: {
@@ -389,10 +399,20 @@ export const jobSubmitCommand: Command = {
     const { config } = await loadConfigFor({ ...context, flags: configFlags })
     const api = await resolveApiUrl(context, config)
     const token = await readApiToken(config.dataDir)
+    // a generate job's tokens as the provider streams them, on a terminal
+    const vocab = stringFlag(context.flags, 'vocab')
+    const printer =
+      body.generate !== undefined && !context.json && context.io.stdout.isTTY === true
+        ? streamedTokensPrinter(
+            (text) => context.io.stdout.write(text),
+            vocab === undefined ? undefined : await readTokenText(vocab),
+          )
+        : undefined
     const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, { token })
     if (context.flags['no-wait'] === true) return { json: { jobId }, text: jobId }
     if (!context.json) context.io.stdout.write(`submitted job ${jobId}\n`)
-    const job = await followJob(context, api, jobId, timeoutText)
+    const job = await followJob(context, api, jobId, timeoutText, printer)
+    printer?.breakLine()
     // a generate job's tokens, once the requester has checked them against the committed leaves
     const generated =
       body.generate !== undefined && job.state === 'finalized'

@@ -23,9 +23,9 @@ export interface CommitChallengeReturnType extends WriteResult {
  */
 export async function commitChallenge(
   client: ProtocolWalletClient,
-  { disputeCourt, jobId, commitment, gas }: CommitChallengeParameters,
+  { disputeCourt, jobId, commitment, gas, onSent }: CommitChallengeParameters,
 ): Promise<CommitChallengeReturnType> {
-  const result = await callCourt(client, disputeCourt, 'commitChallenge', [jobId, commitment], gas)
+  const result = await callCourt(client, disputeCourt, 'commitChallenge', [jobId, commitment], gas, onSent)
   const [event] = parseEventLogs({
     abi: disputeCourtAbi,
     eventName: 'ChallengeCommitted',

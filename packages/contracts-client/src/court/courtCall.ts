@@ -1,4 +1,4 @@
-import type { Address, ContractFunctionArgs, ContractFunctionName } from 'viem'
+import type { Address, ContractFunctionArgs, ContractFunctionName, Hash } from 'viem'
 import { simulateContract } from 'viem/actions'
 import { disputeCourtAbi } from '../generated/abis.js'
 import { simulate, submit } from '../internal.js'
@@ -18,6 +18,7 @@ export async function callCourt<F extends CourtWriteFunction>(
   functionName: F,
   args: ContractFunctionArgs<typeof disputeCourtAbi, 'nonpayable', F>,
   gas: bigint | undefined,
+  onSent?: (hash: Hash) => void | Promise<void>,
 ): Promise<WriteResult> {
   const { request } = await simulate(functionName, () =>
     simulateContract(client, {
@@ -29,5 +30,5 @@ export async function callCourt<F extends CourtWriteFunction>(
       ...(gas === undefined ? {} : { gas }),
     } as Parameters<typeof simulateContract>[1]),
   )
-  return submit(client, request, functionName)
+  return submit(client, request, functionName, onSent)
 }

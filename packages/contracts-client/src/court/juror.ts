@@ -40,9 +40,9 @@ export interface CommitVoteParameters extends WriteOptions {
 /** A drawn juror's sealed vote, before the round's commit deadline. */
 export async function commitVote(
   client: ProtocolWalletClient,
-  { disputeCourt, disputeId, commitment, gas }: CommitVoteParameters,
+  { disputeCourt, disputeId, commitment, gas, onSent }: CommitVoteParameters,
 ): Promise<WriteResult> {
-  return callCourt(client, disputeCourt, 'commitVote', [disputeId, commitment], gas)
+  return callCourt(client, disputeCourt, 'commitVote', [disputeId, commitment], gas, onSent)
 }
 
 export interface RevealVoteParameters extends WriteOptions {

@@ -39,7 +39,12 @@ export function createRequestDispatch(
   components: { providers: ApiProviders; logger: Logger; metrics?: MetricsFactory | undefined },
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   const { logger } = components
-  const streams = createEventStreams(options, components.providers.onJobWritten)
+  const streams = createEventStreams(
+    options,
+    components.providers.onJobWritten,
+    // read when a stream opens: the requester role's source is added after the API starts
+    (listener) => components.providers.onTokens?.(listener) ?? (() => {}),
+  )
   const handlers = createRouteHandlers(components.providers, options, streams)
   const observe = requestMetrics(components.metrics)
   const guardHost = loopbackHosts.has(options.host)

@@ -1,11 +1,13 @@
 /**
- * `GET /events`: the node's job writes as server-sent events. Each stream is bounded: a
+ * `GET /events`: the node's job writes as server-sent events (`job`), and the tokens generate
+ * jobs stream to this requester as they arrive (`tokens`, a StreamedTokens each). Each stream is bounded: a
  * fixed number may be open at once, each lives a limited time (the client reconnects), and
  * a client that reads too slowly to keep up is cut off rather than buffered without end.
  */
 import type { JobRecord } from '../state/records.js'
 import { ApiError } from './errors.js'
 import { apiJson } from './http.js'
+import type { StreamedTokens } from './interface.js'
 
 export interface EventStreamLimits {
   /** Streams open at once; one more is refused with 503. */
@@ -19,6 +21,7 @@ export interface EventStreamLimits {
 }
 
 export type JobSource = (listener: (job: JobRecord) => void) => () => void
+export type TokenSource = (listener: (tokens: StreamedTokens) => void) => () => void
 
 const encoder = new TextEncoder()
 
@@ -29,7 +32,11 @@ export function formatEvent(event: string, data: unknown, id?: number): Uint8Arr
 }
 
 /** Counts the open streams so the route can refuse one too many before it starts. */
-export function createEventStreams(limits: EventStreamLimits, source: JobSource | undefined) {
+export function createEventStreams(
+  limits: EventStreamLimits,
+  source: JobSource | undefined,
+  tokenSource?: TokenSource,
+) {
   let open = 0
 
   async function* stream(
@@ -45,12 +52,14 @@ export function createEventStreams(limits: EventStreamLimits, source: JobSource 
       wake?.()
       wake = undefined
     }
-    const unsubscribe = source!((job) => {
-      if (filter.jobId !== undefined && job.id !== filter.jobId) return
+    const enqueue = (jobId: string, event: string, data: unknown) => {
+      if (filter.jobId !== undefined && jobId !== filter.jobId) return
       if (queue.length >= limits.eventQueueLimit) overflow = true
-      else queue.push(formatEvent('job', { job }, ++sequence))
+      else queue.push(formatEvent(event, data, ++sequence))
       notify()
-    })
+    }
+    const unsubscribeJobs = source!((job) => enqueue(job.id, 'job', { job }))
+    const unsubscribeTokens = tokenSource?.((tokens) => enqueue(tokens.jobId, 'tokens', tokens))
     const heartbeat = setInterval(() => {
       queue.push(encoder.encode(': ping\n\n'))
       notify()
@@ -76,7 +85,8 @@ export function createEventStreams(limits: EventStreamLimits, source: JobSource 
         })
       }
     } finally {
-      unsubscribe()
+      unsubscribeJobs()
+      unsubscribeTokens?.()
       clearInterval(heartbeat)
       clearTimeout(expiry)
       closed.removeEventListener('abort', notify)

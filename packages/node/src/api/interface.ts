@@ -127,6 +127,15 @@ export interface CallOptions {
   signal: AbortSignal
 }
 
+/** A run of tokens a generate job's provider streamed to this requester (`tokens` event of `GET /events`). */
+export interface StreamedTokens {
+  jobId: string
+  prompt: number
+  /** the position of the first token in the run */
+  from: number
+  tokens: number[]
+}
+
 /**
  * What the API reads from. The daemon implements it over its state store and whatever
  * services run; an optional member that is absent answers 503, so the API can be served
@@ -147,6 +156,8 @@ export interface ApiProviders {
   jobResults?(id: string, options: CallOptions): Promise<JobResults | undefined>
   /** Calls `listener` with each job record the node writes; returns the unsubscribe (`GET /events`). */
   onJobWritten?(listener: (job: JobRecord) => void): () => void
+  /** Calls `listener` with each run of streamed tokens the requester takes (`GET /events`, `tokens`). */
+  onTokens?(listener: (tokens: StreamedTokens) => void): () => void
   /** Present when the node holds its keys and a chain: stakes OPEN from the node account. */
   stake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** Starts unbonding staked OPEN. */

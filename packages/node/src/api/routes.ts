@@ -90,7 +90,10 @@ export const apiRoutes = {
     '/metrics',
     'text',
   ),
-  /** Server-sent events: `job` (a job record each time the node writes it), `ready`, `end`. */
+  /**
+   * Server-sent events: `job` (a job record each time the node writes it), `tokens` (a run of
+   * tokens a generate job's provider streamed to this requester), `ready`, `end`.
+   */
   events: defineRoute<
     AsyncIterable<Uint8Array>,
     Record<never, string>,

@@ -1,6 +1,13 @@
 import type { NodeRole } from '../config/options.js'
 import type { Startable } from '../core/lifecycle.js'
-import type { Balances, JobResults, OfferSummary, PeerSummary, SubmitJobRequest } from './interface.js'
+import type {
+  Balances,
+  JobResults,
+  OfferSummary,
+  PeerSummary,
+  StreamedTokens,
+  SubmitJobRequest,
+} from './interface.js'
 
 /**
  * The parts of a node as the local API and the composition root see them. Each layer
@@ -40,6 +47,8 @@ export interface RoleService extends Startable {
   submitJob?(request: SubmitJobRequest, options?: { signal?: AbortSignal }): Promise<{ jobId: string }>
   /** The result files of a job this role holds (the API's `GET /jobs/:id/results`). */
   jobResults?(id: string, options?: { signal?: AbortSignal }): Promise<JobResults | undefined>
+  /** The tokens generate jobs stream to this requester as they arrive (the API's `tokens` events). */
+  onTokens?(listener: (tokens: StreamedTokens) => void): () => void
   /** The bytes of one result file (the API's `GET /jobs/:id/results/:name`). */
   openJobResult?(
     id: string,

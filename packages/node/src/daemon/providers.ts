@@ -122,6 +122,8 @@ export function addServiceProviders(
   if (submitter !== undefined) providers.submitJob = (request, call) => submitter.submitJob!(request, call)
   const resultSource = roles.find((role) => role.jobResults !== undefined)
   if (resultSource !== undefined) providers.jobResults = (id, call) => resultSource.jobResults!(id, call)
+  const tokenSource = roles.find((role) => role.onTokens !== undefined)
+  if (tokenSource !== undefined) providers.onTokens = (listener) => tokenSource.onTokens!(listener)
   const resultReader = roles.find((role) => role.openJobResult !== undefined)
   if (resultReader !== undefined)
     providers.openJobResult = (id, name, call) => resultReader.openJobResult!(id, name, call)

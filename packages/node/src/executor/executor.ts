@@ -12,7 +12,11 @@ import { type ExecutorCapabilities, executorCapabilities } from './capabilities.
 import { checkModel, checkProfile } from './checks.js'
 import { ExecutorError } from './errors.js'
 import { readTensorFiles, writeTensorFile } from './formats/index.js'
-import { type ClaimedSequencesSource, generationReplay } from './generate/replay.js'
+import {
+  type ClaimedSequencesSource,
+  type GenerationReplayOptions,
+  generationReplay,
+} from './generate/replay.js'
 import {
   type GenerateJob,
   type GenerateResult,
@@ -120,7 +124,12 @@ export interface Executor {
    * Verifier side of a generate job: the shipped sequences must rebuild `committedRoot`;
    * sampled leaves are checked from one prefill pass per prompt (matchesMicroBatch).
    */
-  generationReplay(job: GenerateJob, source: ClaimedSequencesSource, committedRoot: Hex): ReplayExecutor
+  generationReplay(
+    job: GenerateJob,
+    source: ClaimedSequencesSource,
+    committedRoot: Hex,
+    options?: GenerationReplayOptions,
+  ): ReplayExecutor
 }
 
 export function createExecutor(init: ExecutorInit = {}, components: ExecutorComponents = {}): Executor {
@@ -159,7 +168,7 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     runSequence: (job, o = {}) => runSequence(rt, job, o),
     sequenceReplay: (job, source) => sequenceReplay(rt, job, source),
     runGeneration: (job, o = {}) => runGeneration(rt, job, o),
-    generationReplay: (job, source, root) => generationReplay(rt, job, source, root),
+    generationReplay: (job, source, root, options) => generationReplay(rt, job, source, root, options),
   }
 }
 

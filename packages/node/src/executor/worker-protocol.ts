@@ -1,7 +1,7 @@
 /** Messages between the executor pool (main thread) and its workers. */
 import type { Hex } from 'viem'
 import type { SerializedExecutorError } from './errors.js'
-import type { Decoded, DecodeParams } from './generate/params.js'
+import type { CheckedPositions, CheckParams, Decoded, DecodeParams } from './generate/params.js'
 import type { InferenceJobSpec, ReplayProfile, TrainingJobSpec } from './spec.js'
 import type { NamedTensors, TensorDType } from './tensor.js'
 import type { TrainingRunResult } from './training/run.js'
@@ -52,7 +52,7 @@ export type WorkerRequest =
       expectedStartHash: Hex | undefined
     }
   | ({ type: 'generate'; params: DecodeParams } & ModelRef)
-  | ({ type: 'generate-check'; params: DecodeParams & { tokens: number[]; tieTolerance: number } } & ModelRef)
+  | ({ type: 'generate-check'; params: CheckParams } & ModelRef)
 
 export interface WorkerResults {
   load: ModelSignature
@@ -60,13 +60,13 @@ export interface WorkerResults {
   train: TrainingRunResult
   'train-segment': { checkpointHash: Hex }
   generate: Decoded
-  'generate-check': { accepted: boolean[]; digests: Hex[] }
+  'generate-check': CheckedPositions
 }
 
-/** A training checkpoint reached, or a generated token (streamed while decoding). */
+/** A training checkpoint reached, or generated tokens from `position` on (streamed while decoding). */
 export type WorkerProgress =
   | { checkpoint: number; step: number; loss: number | undefined }
-  | { position: number; token: number }
+  | { position: number; tokens: number[] }
 
 export type WorkerReply =
   | { id: number; ok: true; result: unknown; loadedModels: Hex[] }

@@ -8,7 +8,7 @@ import type * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
-import { checkDecoded, decode } from './generate/decode.js'
+import { checkDecoded, decode, tokenProgress } from './generate/decode.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
 import { createSession } from './session-options.js'
 import type { NamedTensors } from './tensor.js'
@@ -226,14 +226,17 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
           ),
         }
         break
-      case 'generate':
-        result = await decode(
-          (await sessionFor(msg)).session,
-          msg.params,
-          (position, token) => port.postMessage({ id: msg.id, progress: { position, token } }),
-          cancelled,
+      case 'generate': {
+        const tokens = tokenProgress((position, picked) =>
+          port.postMessage({ id: msg.id, progress: { position, tokens: picked } }),
         )
+        try {
+          result = await decode((await sessionFor(msg)).session, msg.params, tokens.add, cancelled)
+        } finally {
+          tokens.flush()
+        }
         break
+      }
       case 'generate-check':
         result = await checkDecoded((await sessionFor(msg)).session, msg.params)
         break

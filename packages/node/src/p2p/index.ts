@@ -49,6 +49,14 @@ export {
 export { createScoreParams, scoreThresholds } from './scoring.js'
 export type { PeerTarget } from './streams.js'
 export {
+  createTokenStreamProtocol,
+  defaultTokenStreamOptions,
+  packTokenBatches,
+  type TokenBatchHandler,
+  type TokenStreamOptions,
+  type TokenStreamProtocol,
+} from './token-stream.js'
+export {
   defaultUploadSlotOptions,
   type SlotRefusal,
   transferDeadlineMs,

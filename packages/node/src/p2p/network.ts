@@ -22,6 +22,11 @@ import {
   type RequesterFundsOptions,
 } from './requester-funds.js'
 import { createResultProtocol, type ResultProtocol, type ResultProtocolInit } from './result-protocol.js'
+import {
+  createTokenStreamProtocol,
+  type TokenStreamOptions,
+  type TokenStreamProtocol,
+} from './token-stream.js'
 
 export interface NetworkInit {
   host?: HostInit
@@ -29,6 +34,8 @@ export interface NetworkInit {
   bids?: BidProtocolInit
   artifacts?: ArtifactProtocolInit
   results?: ResultProtocolInit
+  /** `/ocn/tokens/1.0.0`: generated tokens pushed to the requester (token-stream.ts) */
+  tokens?: Partial<TokenStreamOptions>
   /** how stalling peers are penalised (peer-penalties.ts) */
   penalties?: Partial<PeerPenaltyOptions>
   /** how requesters' funds are cached (requester-funds.ts); used when `readFunds` is given */
@@ -51,6 +58,7 @@ export interface Network {
   bids: BidProtocol
   artifacts: ArtifactProtocol
   results: ResultProtocol
+  tokens: TokenStreamProtocol
   /** the node's penalty box, shared by every stream protocol and gossipsub's app score */
   penalties: PeerPenalties
   /** the requesters' funds cache (absent without `readFunds`); invalidate it on chain events */
@@ -87,13 +95,15 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
   const bids = createBidProtocol(init.bids ?? {}, { host, ...shared })
   const artifacts = createArtifactProtocol(init.artifacts ?? {}, { host, store, ...shared })
   const results = createResultProtocol(init.results ?? {}, { host, ...shared })
-  const services = [gossip, bids, artifacts, results]
+  const tokens = createTokenStreamProtocol(init.tokens ?? {}, { host, ...shared })
+  const services = [gossip, bids, artifacts, results, tokens]
   return {
     host,
     gossip,
     bids,
     artifacts,
     results,
+    tokens,
     penalties,
     funds,
     peerId: host.peerId.toString(),

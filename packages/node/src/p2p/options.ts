@@ -9,6 +9,8 @@ export const ARTIFACT_PROTOCOL = '/ocn/artifact/1.0.0'
 export const RESULT_PROTOCOL = '/ocn/result/1.0.0'
 /** one-way: a provider tells the requester its result is committed */
 export const RESULT_NOTICE_PROTOCOL = '/ocn/result-notice/1.0.0'
+/** one-way: a provider pushes a generate job's tokens to the requester while it decodes */
+export const TOKEN_PROTOCOL = '/ocn/tokens/1.0.0'
 export const DHT_PROTOCOL = '/ocn/kad/1.0.0'
 
 export interface HostOptions {

@@ -4,6 +4,7 @@
  * with one prefill pass per prompt (executor/generate/replay.ts), and the requester rebuilds
  * every committed leaf from them, so the tokens it keeps are the committed ones.
  */
+import type { TokenRun } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
 import type { Hex } from 'viem'
 import type { ArtifactStore } from '../artifacts/store.js'
@@ -67,7 +68,11 @@ export function generationLeafCount(spec: GenerateJobSpec, inputs: NamedTensors)
 export function generationReplayFor(
   components: { store: ArtifactStore; network: Network; executor: Executor },
   assets: { spec: GenerateJobSpec; model: Uint8Array; inputs: NamedTensors },
-  provider: { peer: string | undefined; outputHash: Hex | undefined },
+  provider: {
+    peer: string | undefined
+    outputHash: Hex | undefined
+    sampled?: readonly number[] | undefined
+  },
   committedRoot: Hex,
 ): ReplayExecutor {
   const { store, network, executor } = components
@@ -83,6 +88,8 @@ export function generationReplayFor(
       },
     },
     committedRoot,
+    // the verifier's sample: each prompt's prefill covers only up to its last sampled position
+    provider.sampled === undefined ? {} : { sampled: provider.sampled },
   )
 }
 
@@ -139,6 +146,78 @@ export function tokenStream(
     async flush() {
       push()
       await pending
+    },
+  }
+}
+
+/** How the provider batches the tokens it pushes to the requester (tokenPusher). */
+export interface TokenPushOptions {
+  /** a batch goes out once this many tokens wait... */
+  batchTokens: number
+  /** ...or this long after the first of them was picked */
+  intervalMs: number
+  /** failed sends in a row after which the job streams no more (its result is unaffected) */
+  maxFailures: number
+}
+
+export const defaultTokenPushOptions: TokenPushOptions = { batchTokens: 16, intervalMs: 100, maxFailures: 3 }
+
+/**
+ * Pushes a generate job's tokens to the requester while they are picked: waiting tokens go out
+ * as runs (one prompt's consecutive positions) once `batchTokens` wait or `intervalMs` after
+ * the first, one send at a time and in order; tokens picked during a send wait for the next.
+ * Streaming is a courtesy to the requester: a failed send never fails the job, and after
+ * `maxFailures` failures in a row the job streams no more. `close` sends what waits.
+ */
+export function tokenPusher(
+  send: (runs: TokenRun[]) => Promise<void>,
+  options: TokenPushOptions = defaultTokenPushOptions,
+): { onToken: (e: TokenEvent) => void; close: () => Promise<void> } {
+  let waiting: TokenRun[] = []
+  let count = 0
+  let timer: NodeJS.Timeout | undefined
+  let sending: Promise<void> | undefined
+  let failures = 0
+  const stopped = () => failures >= options.maxFailures
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (stopped()) waiting = []
+    if (sending !== undefined || waiting.length === 0) return
+    const runs = waiting
+    waiting = []
+    count = 0
+    sending = send(runs)
+      .then(
+        () => {
+          failures = 0
+        },
+        () => {
+          failures++
+        },
+      )
+      .finally(() => {
+        sending = undefined
+        if (stopped()) waiting = []
+        else if (waiting.length > 0) flush()
+      })
+  }
+  return {
+    onToken(e) {
+      if (stopped()) return
+      const last = waiting.findLast((r) => r.prompt === e.prompt)
+      if (last !== undefined && last.from + last.tokens.length === e.position) last.tokens.push(e.token)
+      else waiting.push({ prompt: e.prompt, from: e.position, tokens: [e.token] })
+      count++
+      if (count >= options.batchTokens) flush()
+      else timer ??= setTimeout(flush, options.intervalMs)
+    },
+    async close() {
+      for (;;) {
+        flush()
+        if (sending === undefined) return
+        await sending
+      }
     },
   }
 }

@@ -191,6 +191,8 @@ export async function replayFor(
     leaf: (index: number) => Hex | undefined
     /** the committed result root: a generate job's shipped sequences must rebuild it */
     root: Hex
+    /** the leaves the caller will check, when it knows them (a generate job's passes stop there) */
+    sampled?: readonly number[]
   },
 ): Promise<ReplayExecutor> {
   const { executor, store, network } = components

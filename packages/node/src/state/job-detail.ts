@@ -41,6 +41,11 @@ export interface RequesterResults {
   attributionHash?: Hex
   /** generate jobs: the generated tokens per prompt, checked against every committed leaf */
   tokens?: number[][]
+  /**
+   * generate jobs: the prompts whose tokens streamed by the provider while it decoded differ
+   * from the committed ones (the committed tokens are the authority); absent when none streamed
+   */
+  streamMismatches?: number[]
 }
 
 export interface RequesterJobDetail {
@@ -58,6 +63,8 @@ export interface RequesterJobDetail {
   /** when the awarded provider counts as a no-show if it has not committed (ms): award + ETA + grace */
   noShowAt?: number
   biddingClosesAt: number
+  /** generate jobs: the tokens the provider streamed so far per prompt (a preview; written throttled) */
+  streamed?: number[][]
   results?: RequesterResults
 }
 
@@ -106,6 +113,18 @@ export interface CourtChallengeRecord {
   replayed: Hex
   /** 32 random bytes, secret until the reveal */
   salt: Hex
+  /**
+   * the evidence is that the provider did not serve the leaf: it is asked again until shortly
+   * before the reveal deadline, and a provider that then serves it gets the challenge withdrawn
+   * (left unrevealed: the bond is forfeited, the stake at risk kept, instead of both lost to a
+   * false-challenge ruling)
+   */
+  unserved?: boolean
+  /**
+   * the commit transaction's hash, written as soon as it is sent (before its receipt): a node
+   * restarted while it is pending waits for it instead of committing (and paying the bond) twice
+   */
+  commitTx?: Hex
   /** set once the commit transaction is mined */
   disputeId?: bigint
   revealed?: boolean
@@ -117,11 +136,13 @@ export interface CourtChallengeRecord {
 export interface JurorVoteRecord {
   disputeId: bigint
   round: bigint
-  /** CourtVote: 1 guilty, 2 not guilty */
+  /** CourtVote: 1 guilty, 2 not guilty; 0 abstained (no vote sent: the court takes jurorPenalty) */
   choice: number
   /** written before the commit transaction, so a restarted juror can still reveal */
   salt: Hex
   reason: string
+  /** the commit transaction's hash once sent: a restart waits for it rather than sending again */
+  commitTx?: Hex
   committed?: boolean
   revealed?: boolean
 }
@@ -131,6 +152,8 @@ export interface VerifierJobDetail {
   award: AwardedJob
   /** the block of the result commitment (set once the job is committed) */
   commitBlock?: bigint
+  /** the provider's libp2p peer as last heard: a restarted node asks it before its ads come again */
+  providerPeer?: string
   report?: VerificationReport
   challenge?: CourtChallengeRecord
   votes?: JurorVoteRecord[]

@@ -15,7 +15,15 @@ export interface JobHistoryEntry {
 }
 
 /** The on-chain actions a node records as intents before it sends their transactions. */
-export type ChainAction = 'commit' | 'zkCommit' | 'finalize' | 'award' | 'expire' | 'challenge'
+export type ChainAction =
+  | 'commit'
+  | 'zkCommit'
+  | 'finalize'
+  | 'award'
+  | 'expire'
+  | 'challenge'
+  /** a juror's sealed vote (recorded on the vote's own record, not the job's intent) */
+  | 'vote'
 
 /**
  * An on-chain action this node decided on, written before its transaction is sent and dropped

@@ -126,6 +126,21 @@ describe('generate jobs', () => {
     )
     expect((await cheat.matchesMicroBatch!(12 + 5, leaves[12 + 5]!)).match).toBe(false)
     expect((await cheat.matchesMicroBatch!(12 + 4, leaves[12 + 4]!)).match).toBe(true)
+    // told its sample up front, a prompt's pass stops at its last sampled position and judges
+    // only those; a leaf outside the sample gets a pass of its own
+    const sampled = executor.generationReplay(
+      j,
+      { claimedSequences: async () => forged },
+      MerkleTree.fromDataHashes(leaves).root,
+      { sampled: [3, 12 + 2, 12 + 5] },
+    )
+    const match = async (i: number) => (await sampled.matchesMicroBatch!(i, leaves[i]!)).match
+    expect([await match(12 + 2), await match(12 + 5), await match(3), await match(12 + 4)]).toEqual([
+      true,
+      false,
+      true,
+      true,
+    ])
     // shipping other sequences than the committed ones fails every leaf
     const mismatched = executor.generationReplay(j, { claimedSequences: async () => forged }, r.root)
     expect((await mismatched.matchesMicroBatch!(0, r.dataHashes[0]!)).match).toBe(false)

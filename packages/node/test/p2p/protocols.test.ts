@@ -10,7 +10,13 @@ import {
 } from '@ocn/protocol'
 import { keccak256, toHex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BID_PROTOCOL, P2PError, P2PErrorCode } from '../../src/p2p/index.js'
+import {
+  BID_PROTOCOL,
+  P2PError,
+  P2PErrorCode,
+  packTokenBatches,
+  TOKEN_PROTOCOL,
+} from '../../src/p2p/index.js'
 import {
   connect,
   domain,
@@ -219,5 +225,34 @@ describe('result protocol', () => {
       .catch(() => {})
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(notices).toHaveLength(1)
+  })
+})
+
+describe('token stream protocol', () => {
+  it('hands each batch to the handler with its authenticated sender; an oversized frame is cut off at its length prefix', async () => {
+    const seen: string[] = []
+    requester.tokens.setTokenHandler((batch, { remotePeer }) => {
+      seen.push(
+        `${batch.runs.map((r) => `${r.prompt}:${r.from}:${r.tokens.join(',')}`).join('|')}@${remotePeer}`,
+      )
+    })
+    const jobId = `0x${'cd'.repeat(32)}` as const
+    const runs = [
+      { prompt: 1, from: 4, tokens: [7, 8, 9] },
+      { prompt: 0, from: 0, tokens: [3] },
+    ]
+    for (const batch of packTokenBatches(jobId, runs))
+      await provider.tokens.sendTokens(requester.peerId, batch)
+    await waitFor(() => seen.length === 1, 5000, 'token batch')
+    expect(seen[0]).toBe(`1:4:7,8,9|0:0:3@${provider.peerId}`)
+    const stream = await provider.host.dialProtocol(requester.host.peerId, TOKEN_PROTOCOL)
+    const { lpStream } = await import('@libp2p/utils')
+    const lp = lpStream(stream, { maxDataLength: 1 << 20 })
+    await lp.write(new Uint8Array(9 * 1024)).catch(() => {})
+    await expect(lp.read({ signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({
+      name: 'StreamResetError',
+    })
+    expect(seen).toHaveLength(1)
+    requester.tokens.setTokenHandler(undefined)
   })
 })

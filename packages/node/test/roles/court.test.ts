@@ -18,9 +18,15 @@ import {
   commitVote,
   type Deployment,
   type DevChain,
+  defaultCourtParameters,
+  defaultMarketParameters,
   deployProtocol,
   getCourtDispute,
   getJob,
+  getJobDisputes,
+  getJuror,
+  getStake,
+  getTokenBalance,
   joinJury,
   revealVote,
   signBid,
@@ -50,7 +56,7 @@ import { createChainService, type OcnChainService } from '../../src/chain/index.
 import { createSilentLogger } from '../../src/core/logger.js'
 import { sleep } from '../../src/core/time.js'
 import { createRoleMetrics } from '../../src/roles/metrics.js'
-import { advanceChallenge, randomSalt } from '../../src/roles/verifier/challenge.js'
+import { advanceChallenge, REVEAL_MARGIN_SECONDS, randomSalt } from '../../src/roles/verifier/challenge.js'
 import type { CourtContext } from '../../src/roles/verifier/context.js'
 import { keepDispute } from '../../src/roles/verifier/keeper.js'
 import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
@@ -323,6 +329,173 @@ describe('roles/verifier court parts', () => {
     await advanceChallenge(ctx, jobId)
     await keeperTakes(ctx, disputeId, 'expired')
     expect(await keepDispute(ctx, disputeId)).toBe('closed')
+    await service.stop()
+    await state.close()
+  }, 120_000)
+})
+
+describe('roles/verifier court parts: killed mid-dispute, and a juror that abstains', () => {
+  /** The state store with one change: the write of the commit's hash is the node's last act. */
+  function killedOnceCommitSent(state: StateStore): StateStore {
+    return {
+      ...state,
+      async updateJob(id, patch) {
+        const written = await state.updateJob(id, patch)
+        const c = verifierDetail(written).challenge
+        if (c?.commitTx !== undefined && c.disputeId === undefined) throw new Error('SIGKILL')
+        return written
+      },
+    }
+  }
+
+  it('a verifier killed between its challenge commit and its reveal reveals once restarted, and is paid to the wei', async () => {
+    const jobId = await committedJob()
+    const { token, stakeManager, jobMarket } = deployment.addresses
+    const disputeCourt = deployment.addresses.disputeCourt!
+    const me = verifierAccount.address
+    const balanceBefore = await getTokenBalance(admin, { token, account: me })
+    const stakeBefore = await getStake(admin, { stakeManager, account: me })
+    const state = await openState('killed-before-reveal')
+    await recordWithSealedChallenge(state, jobId, randomSalt())
+
+    // first life: the commit is sent, its hash written, and the node dies before its receipt
+    const first = await courtContext(killedOnceCommitSent(state))
+    await expect(advanceChallenge(first.ctx, jobId)).rejects.toThrow('SIGKILL')
+    await first.service.stop()
+    const sealed = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(sealed.commitTx).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(sealed.disputeId).toBeUndefined()
+
+    // second life, on the same records: it finds (or waits for) that commit and reveals it
+    const { ctx, service } = await courtContext(state)
+    await advanceChallenge(ctx, jobId)
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c).toMatchObject({ revealed: true, disputeId: expect.any(BigInt) })
+    // one commitment, one bond: the restart did not commit again
+    expect(await getJobDisputes(admin, { disputeCourt, jobId })).toEqual([c.disputeId])
+
+    // the keeper's pass over the voting round shows its jurors (a restarted juror finds its seat)
+    await keeperTakes(ctx, c.disputeId!, 'drawn')
+    const seen: Address[][] = []
+    await keepDispute(ctx, c.disputeId!, (_id, _d, round) => void seen.push([...round.jurors]))
+    expect(seen).toEqual([[juror.account.address]])
+    const voteSalt = randomSalt()
+    const commitment = voteCommitment({
+      disputeId: c.disputeId!,
+      round: 0n,
+      juror: juror.account.address,
+      choice: CourtVote.guilty,
+      salt: voteSalt,
+    })
+    await commitVote(juror, { disputeCourt, disputeId: c.disputeId!, commitment })
+    await revealVote(juror, {
+      disputeCourt,
+      disputeId: c.disputeId!,
+      choice: CourtVote.guilty,
+      salt: voteSalt,
+    })
+    await keeperTakes(ctx, c.disputeId!, 'ruled')
+    await keeperTakes(ctx, c.disputeId!, 'executed')
+    expect((await getJob(admin, { jobMarket, jobId })).status).toBe('providerSlashed')
+
+    // its bond back and the challenger's reward (the default terms: the whole collateral
+    // slashed, half of it to the challenger); its stake whole and unlocked again
+    const reward =
+      (((COLLATERAL * BigInt(defaultMarketParameters.cheatSlashBps)) / 10_000n) *
+        BigInt(defaultMarketParameters.challengerRewardBps)) /
+      10_000n
+    expect(reward).toBe(e('50'))
+    expect(await getTokenBalance(admin, { token, account: me })).toBe(balanceBefore + reward)
+    expect(await getStake(admin, { stakeManager, account: me })).toEqual(stakeBefore)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  /** A verifier's sealed challenge on a leaf the provider did not serve, committed on chain. */
+  async function unservedChallenge(name: string) {
+    const jobId = await committedJob()
+    const state = await openState(name)
+    await recordWithSealedChallenge(state, jobId, randomSalt())
+    const job = await state.requireJob(jobId)
+    const detail = verifierDetail(job)
+    await state.updateJob(jobId, {
+      detail: { ...detail, challenge: { ...detail.challenge!, unserved: true } },
+    })
+    return { jobId, state, ...(await courtContext(state)) }
+  }
+
+  it('a challenge on a leaf not served is withdrawn when the provider serves it before the reveal: only the bond is lost', async () => {
+    const { token, stakeManager } = deployment.addresses
+    const me = verifierAccount.address
+    const balanceBefore = await getTokenBalance(admin, { token, account: me })
+    const stakeBefore = await getStake(admin, { stakeManager, account: me })
+    const { jobId, state, ctx, service } = await unservedChallenge('unserved-answered')
+    const asked: number[] = []
+    await advanceChallenge(ctx, jobId, async (c) => {
+      asked.push(c.index)
+      return 'answered'
+    })
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(asked).toEqual([2])
+    expect(c.revealed).toBeUndefined()
+    expect(c.abandoned).toMatch(/provider served the leaf before the reveal/)
+    await advance(REVEAL_PERIOD + 1)
+    await keeperTakes(ctx, c.disputeId!, 'expired')
+    // the bond is the treasury's; the stake at risk is unlocked whole (a false-challenge ruling
+    // would have taken falseChallengeSlashBps of it as well)
+    expect(await getTokenBalance(admin, { token, account: me })).toBe(
+      balanceBefore - defaultCourtParameters.challengeBond,
+    )
+    expect(await getStake(admin, { stakeManager, account: me })).toEqual(stakeBefore)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  it('a challenge on a leaf still not served is revealed shortly before the reveal deadline', async () => {
+    const { jobId, state, ctx, service } = await unservedChallenge('unserved-silent')
+    let asked = 0
+    await advanceChallenge(ctx, jobId, async () => {
+      // the provider stays silent while the reveal period runs out
+      if (asked++ === 0) await advance(REVEAL_PERIOD - Number(REVEAL_MARGIN_SECONDS))
+      return 'unserved'
+    })
+    const c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c).toMatchObject({ revealed: true })
+    expect(asked).toBeGreaterThan(0)
+    const d = await getCourtDispute(admin, { disputeCourt: ctx.court(), disputeId: c.disputeId! })
+    expect(d.phase).toBe(CourtPhase.awaitingDraw)
+    await service.stop()
+    await state.close()
+  }, 120_000)
+
+  // last in the file: the abstaining juror's stake ends below the pool minimum
+  it('a drawn juror that abstains (no vote) convicts nobody: NOT_PROVEN, and it loses jurorPenalty per seat', async () => {
+    const jobId = await committedJob()
+    const { stakeManager, jobMarket } = deployment.addresses
+    const disputeCourt = deployment.addresses.disputeCourt!
+    const state = await openState('juror-abstains')
+    await recordWithSealedChallenge(state, jobId, randomSalt())
+    const { ctx, service } = await courtContext(state)
+    await advanceChallenge(ctx, jobId)
+    const disputeId = verifierDetail(await state.requireJob(jobId)).challenge!.disputeId!
+    const jurorStake = (await getStake(admin, { stakeManager, account: juror.account.address })).staked
+    const pool = (await getJuror(admin, { disputeCourt, juror: juror.account.address })).stake
+    // drawn twice (the round and its redraw after the 0-0 tie), silent both times
+    for (let seat = 0; seat < 2; seat++) {
+      await keeperTakes(ctx, disputeId, 'drawn')
+      await advance(defaultCourtParameters.voteCommitPeriod + defaultCourtParameters.voteRevealPeriod + 1)
+      await keeperTakes(ctx, disputeId, 'ruled')
+    }
+    await keeperTakes(ctx, disputeId, 'executed')
+    const d = await getCourtDispute(admin, { disputeCourt, disputeId })
+    expect(d.ruling).toBe(3) // RULING_NOT_PROVEN
+    // the provider is not convicted: its job settles as committed
+    expect((await getJob(admin, { jobMarket, jobId })).status).toBe('committed')
+    const penalty = 2n * defaultCourtParameters.jurorPenalty
+    expect((await getStake(admin, { stakeManager, account: juror.account.address })).staked).toBe(
+      jurorStake - penalty,
+    )
+    expect((await getJuror(admin, { disputeCourt, juror: juror.account.address })).stake).toBe(pool - penalty)
     await service.stop()
     await state.close()
   }, 120_000)

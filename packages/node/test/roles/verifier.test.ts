@@ -6,8 +6,11 @@ import type { ReplayExecutor, SpotCheckMismatch } from '@ocn/prover'
 import { type Hex, keccak256, toHex } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { defaultNodeConfig } from '../../src/config/options.js'
+import { ExecutorError } from '../../src/executor/errors.js'
 import { cpuReplayProfile, type JobSpec, type TrainingJobSpec } from '../../src/executor/spec.js'
 import type { NamedTensors } from '../../src/executor/tensor.js'
+import { P2PError, P2PErrorCode } from '../../src/p2p/errors.js'
+import { RoleError } from '../../src/roles/errors.js'
 import type { JobAssets } from '../../src/roles/shared.js'
 import { evidenceFor, type Findings, UNREPLAYABLE } from '../../src/roles/verifier/evidence.js'
 import { samplesFor, termsLeafCount } from '../../src/roles/verifier/sample.js'
@@ -16,14 +19,30 @@ const replayedHash = (i: number) => keccak256(toHex(`replayed ${i}`))
 const replay: ReplayExecutor = {
   runMicroBatch: async (i) => replayedHash(i),
   runTrainingSegment: async (i) => {
-    if (i > 0) throw new Error(`checkpoint ${i - 1} not served`)
+    if (i > 0) throw new RoleError('ROLE_ARTIFACT_UNAVAILABLE', `checkpoint ${i - 1} not served`)
     return replayedHash(i)
   },
 }
 
 function findings(mismatches: SpotCheckMismatch[], over: Partial<Findings> = {}): Findings {
-  return { kind: 'inference', mismatches, termsLeafCount: 16, committedLeafCount: 16, replay, ...over }
+  return {
+    kind: 'inference',
+    mismatches,
+    termsLeafCount: 16,
+    committedLeafCount: 16,
+    replay,
+    lastChance: true,
+    ...over,
+  }
 }
+
+/** A training replay whose segments all fail with `error`. */
+const failingWith = (error: Error): ReplayExecutor => ({
+  ...replay,
+  runTrainingSegment: async () => {
+    throw error
+  },
+})
 
 const claimed = keccak256(toHex('claimed'))
 
@@ -90,9 +109,11 @@ describe('evidenceFor', () => {
   })
 
   it('challenges a leaf not served or not proven, replaying it itself', async () => {
+    // not served at all: marked, so that the provider is asked again before the reveal
     expect(await evidenceFor(findings([{ index: 3, reason: 'not-served', error: 'gone' }]))).toEqual({
       index: 3,
       replayed: replayedHash(3),
+      unserved: true,
     })
     expect(await evidenceFor(findings([{ index: 7, reason: 'bad-proof', claimed }]))).toEqual({
       index: 7,
@@ -113,7 +134,40 @@ describe('evidenceFor', () => {
     ).toEqual({
       index: 0,
       replayed: replayedHash(0),
+      unserved: true,
     })
+  })
+
+  it("training: the verifier's own replay failing is never a challenge; a wrong checkpoint always is", async () => {
+    const training = { kind: 'training' as const, termsLeafCount: 5, committedLeafCount: 5 }
+    const failed = [{ index: 3, reason: 'replay-failed' as const, claimed, error: 'x' }]
+    // ONNX Runtime erroring, a timeout, a crashed worker: this node's trouble, at any time
+    for (const own of [
+      new ExecutorError('EXECUTOR_RUN_FAILED', 'onnxruntime: bad alloc'),
+      new ExecutorError('EXECUTOR_TIMEOUT', 'segment took too long'),
+      new Error('model file unreadable'),
+    ]) {
+      await expect(
+        evidenceFor(findings(failed, { ...training, replay: failingWith(own) })),
+      ).rejects.toMatchObject({ code: 'ROLE_REPLAY_FAILED' })
+    }
+    // a checkpoint not served: asked again until the window's end comes within the grace
+    const unserved = new P2PError(P2PErrorCode.ALL_PEERS_FAILED, 'could not fetch the artifact from any peer')
+    await expect(
+      evidenceFor(findings(failed, { ...training, replay: failingWith(unserved), lastChance: false })),
+    ).rejects.toMatchObject({ code: 'ROLE_REPLAY_FAILED' })
+    expect(
+      await evidenceFor(findings(failed, { ...training, replay: failingWith(unserved), lastChance: true })),
+    ).toEqual({ index: 3, replayed: UNREPLAYABLE })
+    // a checkpoint that is not the committed one, or no checkpoint at all: at once
+    for (const wrong of [
+      new ExecutorError('EXECUTOR_INPUT_MISMATCH', 'the start checkpoint does not match its committed hash'),
+      new ExecutorError('EXECUTOR_FORMAT_INVALID', 'invalid safetensors file'),
+    ]) {
+      expect(
+        await evidenceFor(findings(failed, { ...training, replay: failingWith(wrong), lastChance: false })),
+      ).toEqual({ index: 3, replayed: UNREPLAYABLE })
+    }
   })
 
   it("inference: its own replay failing is the verifier's error, typed, not a challenge", async () => {

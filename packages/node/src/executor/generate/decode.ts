@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
-import type { Decoded, DecodeParams, DecoderLayout } from './params.js'
+import type { CheckedPositions, CheckParams, Decoded, DecodeParams, DecoderLayout } from './params.js'
 import { acceptsToken, logitsDigest, pickToken, uniformFor } from './sampling.js'
 
 const ints = (values: number[]) =>
@@ -36,9 +36,9 @@ function feedsFor(
   return feeds
 }
 
-async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) {
+async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches?: string[]) {
   try {
-    return await session.run(feeds)
+    return await (fetches === undefined ? session.run(feeds) : session.run(feeds, fetches))
   } catch (cause) {
     throw new ExecutorError('EXECUTOR_RUN_FAILED', 'ONNX Runtime failed running the decoder', {
       details: cause instanceof Error ? cause.message : String(cause),
@@ -52,6 +52,35 @@ function logitsRow(out: ort.InferenceSession.OnnxValueMapType, row: number): Flo
   const t = out.logits as ort.Tensor
   const vocab = t.dims[2]!
   return (t.data as Float32Array).subarray(row * vocab, (row + 1) * vocab)
+}
+
+/** Tokens wait in the worker for at most this many... */
+const PROGRESS_TOKENS = 8
+/** ...or this long since the last progress message (a message per token costs each step an IPC write). */
+const PROGRESS_MS = 20
+
+/**
+ * Hands picked tokens on in runs (`post(from, tokens)`): once PROGRESS_TOKENS wait or
+ * PROGRESS_MS passed since the last run went, so a fast decoder sends a message per few
+ * tokens and a slow one a message per token. `flush` sends what waits.
+ */
+export function tokenProgress(post: (position: number, tokens: number[]) => void) {
+  let waiting: number[] = []
+  let from = 0
+  let last = Date.now()
+  const flush = () => {
+    if (waiting.length > 0) post(from, waiting)
+    waiting = []
+    last = Date.now()
+  }
+  return {
+    add(position: number, token: number): void {
+      if (waiting.length === 0) from = position
+      waiting.push(token)
+      if (waiting.length >= PROGRESS_TOKENS || Date.now() - last >= PROGRESS_MS) flush()
+    },
+    flush,
+  }
 }
 
 /**
@@ -71,7 +100,9 @@ export async function decode(
   let row = p.prompt.length - 1
   for (let i = 0; i < p.maxNewTokens; i++) {
     const logits = logitsRow(out, row)
-    const token = pickToken(logits, p.rule, uniformFor(p.seed, p.promptIndex, i))
+    // greedy picks ignore u: no hash per step
+    const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
+    const token = pickToken(logits, p.rule, u)
     tokens.push(token)
     digests.push(logitsDigest(logits))
     onToken(i, token)
@@ -83,27 +114,39 @@ export async function decode(
   return { tokens, digests }
 }
 
+/** The largest magnitude in a row, at least 1 (the tie tolerance is relative to it). */
+function scaleOf(logits: Float32Array): number {
+  let scale = 1
+  for (let k = 0; k < logits.length; k++) {
+    const v = logits[k]!
+    if (v > scale) scale = v
+    else if (-v > scale) scale = -v
+  }
+  return scale
+}
+
 /**
- * The verifier's pass: prompt plus the claimed tokens in one prefill, and per generated
+ * The verifier's pass: prompt plus the claimed tokens in one prefill, and per checked
  * position whether the claimed token is what the rule picks from these logits (within the
  * tie tolerance, relative to the row's largest magnitude) and the digest the row hashes to.
+ * The prefill stops at the last checked position and fetches only the logits (no KV cache);
+ * only the checked positions are judged and hashed (all of them when none are named).
  */
-export async function checkDecoded(
-  session: ort.InferenceSession,
-  p: DecodeParams & { tokens: number[]; tieTolerance: number },
-): Promise<{ accepted: boolean[]; digests: Hex[] }> {
-  if (p.tokens.length === 0) return { accepted: [], digests: [] }
-  const sequence = [...p.prompt, ...p.tokens.slice(0, -1)]
-  const out = await run(session, feedsFor(p.layout, sequence, 0, undefined))
+export async function checkDecoded(session: ort.InferenceSession, p: CheckParams): Promise<CheckedPositions> {
+  const positions = (p.positions ?? p.tokens.map((_, i) => i)).filter(
+    (i) => Number.isInteger(i) && i >= 0 && i < p.tokens.length,
+  )
+  if (positions.length === 0) return { positions: [], accepted: [], digests: [] }
+  const last = Math.max(...positions)
+  const sequence = [...p.prompt, ...p.tokens.slice(0, last)]
+  const out = await run(session, feedsFor(p.layout, sequence, 0, undefined), ['logits'])
   const accepted: boolean[] = []
   const digests: Hex[] = []
-  p.tokens.forEach((token, i) => {
+  for (const i of positions) {
     const logits = logitsRow(out, p.prompt.length - 1 + i)
-    let scale = 1
-    for (const v of logits) scale = Math.max(scale, Math.abs(v))
-    const u = uniformFor(p.seed, p.promptIndex, i)
-    accepted.push(acceptsToken(logits, p.rule, u, token, p.tieTolerance * scale))
+    const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
+    accepted.push(acceptsToken(logits, p.rule, u, p.tokens[i]!, p.tieTolerance * scaleOf(logits)))
     digests.push(logitsDigest(logits))
-  })
-  return { accepted, digests }
+  }
+  return { positions, accepted, digests }
 }

@@ -24,6 +24,21 @@ export interface DecodeParams {
   stopTokens: number[]
 }
 
+/** The verifier's check of one prompt's claimed tokens (decode.ts checkDecoded). */
+export interface CheckParams extends DecodeParams {
+  tokens: number[]
+  tieTolerance: number
+  /** the generated positions to judge (the verifier's sample); all of them when absent */
+  positions?: number[]
+}
+
+/** Per judged position (in `positions` order): the verdict and the digest of its logits row. */
+export interface CheckedPositions {
+  positions: number[]
+  accepted: boolean[]
+  digests: Hex[]
+}
+
 export interface Decoded {
   /** the generated tokens, a stop token included as the last one */
   tokens: number[]

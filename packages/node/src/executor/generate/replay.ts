@@ -5,6 +5,10 @@
  * generated tokens: the committed token must be what the sampling rule picks from the
  * verifier's own logits at i, within the tie tolerance. A forged token fails like a faked
  * micro-batch: spotCheck reports 'different-result' and the verifier challenges it.
+ *
+ * Cost: the job's plan (model hash, layout) is made once per replay. Given the verifier's
+ * sample up front (`sampled`), a prompt's prefill stops at its last sampled position and only
+ * the sampled positions are judged and hashed; a leaf outside the sample gets a pass of its own.
  */
 
 import { MerkleTree } from '@ocn/protocol'
@@ -12,11 +16,14 @@ import type { ReplayExecutor } from '@ocn/prover'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
 import type { ExecutorRuntime } from '../runtime.js'
+import type { CheckedPositions } from './params.js'
 import {
   checkSequence,
   type GeneratedSequence,
   type GenerateJob,
+  type GeneratePlan,
   generationLeaves,
+  planGeneration,
   sequenceFault,
 } from './run.js'
 import { generationLeaf, PAD_TOKEN, ZERO_DIGEST } from './sampling.js'
@@ -32,15 +39,79 @@ interface Claimed {
   fault: string | undefined
 }
 
+export interface GenerationReplayOptions {
+  /** the leaf indices the verifier will check (its sample), so each prompt's pass covers just them */
+  sampled?: readonly number[]
+}
+
+/** The sampled generated positions per prompt, ascending. */
+function positionsByPrompt(sampled: readonly number[], maxNew: number): Map<number, number[]> {
+  const byPrompt = new Map<number, number[]>()
+  for (const index of sampled) {
+    if (!Number.isInteger(index) || index < 0) continue
+    const p = Math.floor(index / maxNew)
+    const list = byPrompt.get(p) ?? []
+    list.push(index % maxNew)
+    byPrompt.set(p, list)
+  }
+  for (const list of byPrompt.values()) list.sort((a, b) => a - b)
+  return byPrompt
+}
+
+/**
+ * The check passes of one replay: the job's plan made once, one pass per prompt over its
+ * sampled positions (all of them without a sample), one per leaf outside the sample. A failed
+ * or aborted pass is not remembered: the next leaf that needs it runs it again.
+ */
+function passCache(rt: ExecutorRuntime, job: GenerateJob, planned: Map<number, number[]> | undefined) {
+  let plan: Promise<GeneratePlan> | undefined
+  const checks = new Map<string, Promise<CheckedPositions>>()
+  const planOnce = (signal: AbortSignal) => {
+    if (!plan) {
+      plan = planGeneration(rt, job, signal)
+      plan.catch(() => {
+        plan = undefined
+      })
+    }
+    return plan
+  }
+  return (p: number, i: number, s: GeneratedSequence, signal: AbortSignal): Promise<CheckedPositions> => {
+    const mine = planned?.get(p)
+    const pass =
+      planned === undefined
+        ? { key: `${p}`, positions: undefined }
+        : mine?.includes(i)
+          ? { key: `${p}`, positions: mine }
+          : { key: `${p}/${i}`, positions: [i] }
+    let check = checks.get(pass.key)
+    if (!check) {
+      check = planOnce(signal).then((pl) =>
+        checkSequence(
+          rt,
+          job,
+          pl,
+          { prompt: p, sequence: s, ...(pass.positions === undefined ? {} : { positions: pass.positions }) },
+          signal,
+        ),
+      )
+      checks.set(pass.key, check)
+      check.catch(() => checks.delete(pass.key))
+    }
+    return check
+  }
+}
+
 export function generationReplay(
   rt: ExecutorRuntime,
   job: GenerateJob,
   source: ClaimedSequencesSource,
   committedRoot: Hex,
+  options: GenerationReplayOptions = {},
 ): ReplayExecutor {
   const maxNew = job.spec.maxNewTokens
+  const planned = options.sampled === undefined ? undefined : positionsByPrompt(options.sampled, maxNew)
   let claimed: Promise<Claimed> | undefined
-  const checks = new Map<number, Promise<{ accepted: boolean[]; digests: Hex[] }>>()
+  const judge = passCache(rt, job, planned)
   const load = async (): Promise<Claimed> => {
     const sequences = await source.claimedSequences()
     const faults = sequences.map((s, p) => {
@@ -78,15 +149,11 @@ export function generationReplay(
     if (own.toLowerCase() !== leaf.toLowerCase()) return { match: false, replayed: own }
     // a padding leaf after a valid stop: the root check already vouched for the stop
     if (i >= s.tokens.length) return { match: true, replayed: own }
-    let check = checks.get(p)
-    if (!check) {
-      check = checkSequence(rt, job, p, s, signal)
-      checks.set(p, check)
-      // a failed or aborted pass is not remembered: the next sampled leaf runs it again
-      check.catch(() => checks.delete(p))
-    }
+    const check = judge(p, i, s, signal)
     const r = await check
-    return { match: r.accepted[i] === true, replayed: generationLeaf(p, i, s.tokens[i]!, r.digests[i]!) }
+    const at = r.positions.indexOf(i)
+    if (at < 0) throw new ExecutorError('EXECUTOR_RUN_FAILED', `the check pass did not judge position ${i}`)
+    return { match: r.accepted[at] === true, replayed: generationLeaf(p, i, s.tokens[i]!, r.digests[at]!) }
   }
   return {
     async runMicroBatch() {

@@ -13,7 +13,7 @@ import type { ExecutorRuntime } from '../runtime.js'
 import { type GenerateJobSpec, parseGenerateJobSpec } from '../spec.js'
 import type { HostTensor, NamedTensors } from '../tensor.js'
 import { type DecoderLayout, decoderLayout } from './layout.js'
-import type { DecodeParams } from './params.js'
+import type { CheckedPositions, DecodeParams } from './params.js'
 import { generationLeaf, PAD_TOKEN, ZERO_DIGEST } from './sampling.js'
 import { DEFAULT_TIE_TOLERANCE } from './spec.js'
 
@@ -51,7 +51,7 @@ export interface GenerateRunOptions extends RunOptions {
   onToken?: (event: TokenEvent) => void
 }
 
-interface GeneratePlan {
+export interface GeneratePlan {
   spec: GenerateJobSpec
   hash: Hex
   layout: DecoderLayout
@@ -103,7 +103,8 @@ export function promptsOf(inputs: NamedTensors, vocab: number | undefined): numb
   })
 }
 
-async function planGeneration(
+/** The checks before any decoding or checking: the spec, the model's hash and layout, the prompts. */
+export async function planGeneration(
   rt: ExecutorRuntime,
   job: GenerateJob,
   signal: AbortSignal,
@@ -167,7 +168,9 @@ export function runGeneration(
               model: { hash: plan.hash, bytes: job.model },
               signal,
               onProgress: (e) => {
-                if ('token' in e) o.onToken?.({ prompt: p, position: e.position, token: e.token })
+                if (!('tokens' in e)) return
+                for (const [k, token] of e.tokens.entries())
+                  o.onToken?.({ prompt: p, position: e.position + k, token })
               },
             },
           ),
@@ -201,15 +204,18 @@ export function sequenceFault(s: GeneratedSequence, spec: GenerateJobSpec): stri
   return undefined
 }
 
-/** The verifier's prefill check of one prompt's claimed sequence: per position, accepted or not. */
+/**
+ * The verifier's prefill check of one prompt's claimed sequence: per checked position (all
+ * when `positions` is absent), accepted or not. `plan` is the job's, made once per replay.
+ */
 export async function checkSequence(
   rt: ExecutorRuntime,
   job: GenerateJob,
-  prompt: number,
-  s: GeneratedSequence,
+  plan: GeneratePlan,
+  check: { prompt: number; sequence: GeneratedSequence; positions?: number[] },
   signal: AbortSignal,
-): Promise<{ accepted: boolean[]; digests: Hex[] }> {
-  const plan = await planGeneration(rt, job, signal)
+): Promise<CheckedPositions> {
+  const { prompt, sequence: s } = check
   if (prompt >= plan.prompts.length)
     throw new ExecutorError('EXECUTOR_SPEC_INVALID', `prompt ${prompt} is outside the job`)
   // the prefill's logits hold a row per position: refuse before the worker allocates them
@@ -228,7 +234,12 @@ export async function checkSequence(
       type: 'generate-check',
       modelHash: plan.hash,
       profile: plan.spec.profile,
-      params: { ...paramsOf(plan, prompt), tokens: s.tokens, tieTolerance: tieToleranceOf(plan.spec) },
+      params: {
+        ...paramsOf(plan, prompt),
+        tokens: s.tokens,
+        tieTolerance: tieToleranceOf(plan.spec),
+        ...(check.positions === undefined ? {} : { positions: check.positions }),
+      },
     },
     { model: { hash: plan.hash, bytes: job.model }, signal },
   )

@@ -5,7 +5,7 @@
  * it is committed (an honest plan hands it back unchanged).
  */
 import { getJob } from '@ocn/contracts-client'
-import { decodeJobOffer, MerkleTree } from '@ocn/protocol'
+import { decodeJobOffer, MerkleTree, type TokenRun } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
 import { awaitIntent, intentOutcome } from '../../chain/intents.js'
 import { encodeSafetensors } from '../../executor/formats/safetensors.js'
@@ -15,11 +15,12 @@ import type {
   SequenceJobSpec,
   TrainingJobSpec,
 } from '../../executor/spec.js'
+import { packTokenBatches } from '../../p2p/token-stream.js'
 import { providerDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
 import { attributionRequestFor } from '../attribution.js'
 import { RoleError } from '../errors.js'
-import { generationLeafCount, storeGenerationResult, tokenStream } from '../generation.js'
+import { generationLeafCount, storeGenerationResult, tokenPusher, tokenStream } from '../generation.js'
 import { storeSequenceResult } from '../sequence.js'
 import { type JobAssets, loadJobAssets } from '../shared.js'
 import {
@@ -195,7 +196,8 @@ export class JobRunner {
 
   /**
    * A generate job: one leaf per generated position. Tokens are written to the job record as
-   * they are picked (detail.generated, throttled), so the API's event stream carries them.
+   * they are picked (detail.generated, throttled), so the API's event stream carries them, and
+   * pushed to the requester's peer (`/ocn/tokens/1.0.0`), all of them before the commit.
    */
   private async runGeneration(
     at: FaultContext,
@@ -208,10 +210,18 @@ export class JobRunner {
       const job = await state.requireJob(at.jobId)
       await state.updateJob(at.jobId, { detail: { ...providerDetail(job), generated } })
     })
-    const result = await executor.runGeneration(
-      { spec: assets.spec, model: assets.model, inputs: assets.inputs },
-      { onToken: stream.onToken },
-    )
+    const push = tokenPusher((runs) => this.pushTokens(at.jobId, runs))
+    const result = await executor
+      .runGeneration(
+        { spec: assets.spec, model: assets.model, inputs: assets.inputs },
+        {
+          onToken: (e) => {
+            stream.onToken(e)
+            push.onToken(e)
+          },
+        },
+      )
+      .finally(() => push.close())
     await stream.flush()
     const computed = {
       sequences: result.sequences,
@@ -224,6 +234,18 @@ export class JobRunner {
     }
     const outputHash = await storeGenerationResult(store, sequences)
     return { leaves: dataHashes, outputHash, tampered, started }
+  }
+
+  /** One push of streamed tokens to the job's requester; a failure is logged, never fatal. */
+  private async pushTokens(jobId: string, runs: TokenRun[]): Promise<void> {
+    const { state, network } = this.ctx.components
+    const peer = providerDetail(await state.requireJob(jobId)).requesterPeerId
+    try {
+      for (const batch of packTokenBatches(jobId as Hex, runs)) await network.tokens.sendTokens(peer, batch)
+    } catch (err) {
+      this.ctx.log.debug({ jobId, err }, 'pushing generated tokens to the requester failed')
+      throw err
+    }
   }
 
   private async runTraining(

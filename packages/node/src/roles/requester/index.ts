@@ -24,6 +24,7 @@ import { RequesterReconciler } from './reconcile.js'
 import { jobResults, openJobResult } from './result-files.js'
 import { RequesterResultFetcher } from './results.js'
 import { JobSubmitter } from './submit.js'
+import { RequesterTokenStreams } from './token-stream.js'
 
 export { NO_BID_REOFFER_NOTE } from './award.js'
 export { bidRisk, expectedCost, priceFloor, rankBids } from './ranking.js'
@@ -57,7 +58,8 @@ export function createRequesterRole(
   const awards = new RequesterAwards(context, {
     reofferLater: (job, delayMs) => offers.reofferLater(job, delayMs),
   })
-  const results = new RequesterResultFetcher(context)
+  const tokens = new RequesterTokenStreams(context)
+  const results = new RequesterResultFetcher(context, tokens)
   const submitter = new JobSubmitter(context, offers)
   const reconciler = new RequesterReconciler(context, {
     award: (jobId) => awards.start(jobId),
@@ -76,6 +78,7 @@ export function createRequesterRole(
       checkAwardTiming(options)
       if (options.models.onlyApproved) requireModelRegistry(chain, 'requester.models.onlyApproved')
       network.bids.setBidHandler((bid) => awards.onBid(bid))
+      network.tokens.setTokenHandler((batch, from) => tokens.onBatch(batch, from))
       unsubscribers.push(chain.onEvents((events) => reconciler.onEvents(events)))
       ticker.start()
     },
@@ -83,12 +86,14 @@ export function createRequesterRole(
       timers.clear()
       for (const off of unsubscribers.splice(0)) off()
       network.bids.setBidHandler(undefined)
+      network.tokens.setTokenHandler(undefined)
       await ticker.stop()
       await Promise.allSettled([...awards.inProgress(), ...results.inProgress()])
     },
     offers: () => offers.open(),
     jobResults: (id) => jobResults(context, id),
     openJobResult: (id, name, callOptions) => openJobResult(context, id, name, callOptions),
+    onTokens: (listener) => tokens.listen(listener),
     tick: () => ticker.now(),
   }
 }

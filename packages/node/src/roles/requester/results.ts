@@ -22,6 +22,7 @@ import {
 import type { TrainingManifest } from '../provider/index.js'
 import { parseSequenceManifest, sequenceMismatches } from '../sequence.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
+import { type RequesterTokenStreams, streamMismatches } from './token-stream.js'
 
 /** What the provider served for a job: its output file and the data hash of every leaf. */
 interface ServedResult {
@@ -32,7 +33,10 @@ interface ServedResult {
 export class RequesterResultFetcher {
   private readonly runs = new JobRuns()
 
-  constructor(private readonly context: RequesterContext) {}
+  constructor(
+    private readonly context: RequesterContext,
+    private readonly streams?: RequesterTokenStreams,
+  ) {}
 
   /** Fetches the job's results unless a fetch is already under way; a failure is retried later. */
   start(jobId: string): void {
@@ -265,13 +269,22 @@ export class RequesterResultFetcher {
     )
     const mismatchedLeaves = generationMismatches(manifest, spec.maxNewTokens, served.dataHashes)
     const verified = mismatchedLeaves.length === 0 && served.dataHashes.length === onChain.leafCount
+    const tokens = manifest.sequences.map((s) => s.tokens)
+    // the streamed preview ends here; the committed tokens are the authority over it
+    const streamed =
+      (await this.streams?.finish(jobId)) ??
+      requesterDetail(await this.context.state.requireJob(jobId)).streamed
+    const differ = streamed === undefined ? undefined : streamMismatches(streamed, tokens)
     await this.save(jobId, {
       outputHash: served.outputHash,
       leafCount: onChain.leafCount,
       verified,
       mismatchedLeaves,
-      tokens: manifest.sequences.map((s) => s.tokens),
+      tokens,
+      ...(differ === undefined ? {} : { streamMismatches: differ }),
     })
+    if (differ !== undefined && differ.length > 0)
+      log.warn({ jobId, prompts: differ }, 'streamed tokens differ from the committed ones')
     log.info({ jobId, prompts: manifest.sequences.length, verified }, 'generated tokens fetched')
   }
 

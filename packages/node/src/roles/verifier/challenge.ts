@@ -2,9 +2,11 @@
  * Challenging a result through the DisputeCourt, sealed so that nobody can copy it: the
  * verifier draws a random salt and writes it to the job record BEFORE the commit transaction
  * (a crash never leaves a commitment this node cannot open), commits
- * challengeCommitment(jobId, me, leaf, replayed, salt) with the bond, waits for a later block,
- * and reveals. Each step is idempotent and driven again by the role's ticks, so a restarted
- * node finds its commitment on the chain and reveals it, or records that it let it expire.
+ * challengeCommitment(jobId, me, leaf, replayed, salt) with the bond, writes the commit's hash
+ * the moment it is sent, waits for a later block, and reveals. Each step is idempotent and
+ * driven again by the role's ticks (and first thing at start), so a restarted node finds its
+ * commitment on the chain and reveals it, waits for a commit still in flight instead of
+ * committing (and paying the bond) twice, or records that it let the challenge expire.
  */
 import {
   approveToken,
@@ -20,12 +22,27 @@ import {
 import { bytesToHex, type Hex } from 'viem'
 import { type CourtChallengeRecord, verifierDetail } from '../../state/job-detail.js'
 import type { CourtContext } from './context.js'
+import { sentTxOutcome } from './sent-tx.js'
 
 /** A leaf the provider got wrong (or would not serve) and this verifier's replay of it. */
 export interface ChallengeEvidence {
   index: number
   replayed: Hex
+  /** the provider did not serve the leaf at all (see CourtChallengeRecord.unserved) */
+  unserved?: boolean
 }
+
+/**
+ * Asks the provider again for the challenged leaf: `answered` when it now serves it proven
+ * against its root and it does not contradict this verifier's replay (the challenge would be
+ * ruled false), `differs` when the served leaf is not the replayed one, `unserved` otherwise.
+ */
+export type Recheck = (challenge: CourtChallengeRecord) => Promise<'answered' | 'differs' | 'unserved'>
+
+/** Seconds before the reveal deadline that an unserved challenge stops waiting and reveals. */
+export const REVEAL_MARGIN_SECONDS = 4n
+/** How often a challenge on a leaf not served asks the provider again before its reveal. */
+const RECHECK_MS = 2_000
 
 /** How often the challenger looks for the block after its commitment. */
 const BLOCK_POLL_MS = 500
@@ -34,19 +51,13 @@ export function randomSalt(): Hex {
   return bytesToHex(crypto.getRandomValues(new Uint8Array(32)))
 }
 
-/** Records the sealed challenge (salt first) and drives it through commit and reveal. */
-export async function challengeLeaf(
-  ctx: CourtContext,
-  jobId: Hex,
-  evidence: ChallengeEvidence,
-): Promise<void> {
-  const { state } = ctx.components
-  const detail = verifierDetail(await state.requireJob(jobId))
-  if (detail.challenge === undefined) {
-    const challenge: CourtChallengeRecord = { ...evidence, salt: randomSalt() }
-    await state.updateJob(jobId, { detail: { ...detail, challenge } })
-  }
-  await advanceChallenge(ctx, jobId)
+/**
+ * The record of a sealed challenge of `evidence` with a fresh salt: everything the commit and
+ * the reveal need, written to the job record before anything is sent (then advanceChallenge).
+ */
+export function sealedChallenge(evidence: ChallengeEvidence): CourtChallengeRecord {
+  const { index, replayed, unserved } = evidence
+  return { index, replayed, salt: randomSalt(), ...(unserved === true ? { unserved } : {}) }
 }
 
 /** True while this verifier's challenge of the job still needs a commit or a reveal. */
@@ -58,28 +69,42 @@ export function challengePending(challenge: CourtChallengeRecord | undefined): b
  * Moves this verifier's challenge one step on: commits it when the chain has no such
  * commitment yet, then reveals it in a later block, or records why it was given up.
  */
-export async function advanceChallenge(ctx: CourtContext, jobId: Hex): Promise<void> {
+export async function advanceChallenge(ctx: CourtContext, jobId: Hex, recheck?: Recheck): Promise<void> {
   const challenge = verifierDetail(await ctx.components.state.requireJob(jobId)).challenge
   if (challenge === undefined || !challengePending(challenge)) return
-  const disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
+  let disputeId = challenge.disputeId ?? (await findOwnDispute(ctx, jobId, challenge))
+  if (disputeId === undefined && challenge.commitTx !== undefined) {
+    // sent before a crash and not found: still in flight, or lost
+    const sent = await sentTxOutcome(ctx.components.chain.client, 'challenge', challenge.commitTx)
+    if (sent === 'pending') {
+      ctx.log.info({ jobId, tx: challenge.commitTx }, 'challenge commit still pending; waiting for it')
+      return
+    }
+    disputeId = await findOwnDispute(ctx, jobId, challenge)
+    if (disputeId === undefined) await patchChallenge(ctx, jobId, {}, 'commitTx')
+  }
   if (disputeId === undefined) {
     const committed = await commitSealed(ctx, jobId, challenge)
-    if (committed !== undefined) await revealSealed(ctx, jobId, committed)
+    if (committed !== undefined) await revealSealed(ctx, jobId, committed, recheck)
     return
   }
   if (challenge.disputeId === undefined) await patchChallenge(ctx, jobId, { disputeId })
-  await revealSealed(ctx, jobId, disputeId)
+  await revealSealed(ctx, jobId, disputeId, recheck)
 }
 
+/** Updates the challenge record with `patch`, dropping the field `drop` (a lost commit's hash). */
 async function patchChallenge(
   ctx: CourtContext,
   jobId: Hex,
   patch: Partial<CourtChallengeRecord>,
+  drop?: 'commitTx',
 ): Promise<void> {
   const { state } = ctx.components
   const detail = verifierDetail(await state.requireJob(jobId))
   if (detail.challenge === undefined) return
-  await state.updateJob(jobId, { detail: { ...detail, challenge: { ...detail.challenge, ...patch } } })
+  const challenge = { ...detail.challenge, ...patch }
+  if (drop !== undefined) delete challenge[drop]
+  await state.updateJob(jobId, { detail: { ...detail, challenge } })
 }
 
 function commitmentOf(ctx: CourtContext, jobId: Hex, c: CourtChallengeRecord): Hex {
@@ -138,6 +163,8 @@ async function commitSealed(
       disputeCourt: court,
       jobId,
       commitment: commitmentOf(ctx, jobId, c),
+      // durable before the receipt: a node killed now waits for this commit when it restarts
+      onSent: (txHash) => patchChallenge(ctx, jobId, { commitTx: txHash }),
     })
   })
   await patchChallenge(ctx, jobId, { disputeId })
@@ -158,13 +185,31 @@ async function commitSealed(
  * deadline; past the deadline the challenge is recorded as given up (its bond is the
  * treasury's once anyone expires it).
  */
-async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): Promise<void> {
+async function revealSealed(
+  ctx: CourtContext,
+  jobId: Hex,
+  disputeId: bigint,
+  recheck: Recheck | undefined,
+): Promise<void> {
   const { chain, state } = ctx.components
   const court = ctx.court()
   const dispute = await getCourtDispute(chain.client, { disputeCourt: court, disputeId })
   if (dispute.phase !== CourtPhase.committed) {
     await patchChallenge(ctx, jobId, { revealed: true })
     return
+  }
+  const sealed = verifierDetail(await state.requireJob(jobId)).challenge
+  if (sealed?.unserved === true && recheck !== undefined) {
+    if ((await providerAnswers(ctx, sealed, BigInt(dispute.revealEnds), recheck)) === 'answered') {
+      await patchChallenge(ctx, jobId, {
+        abandoned: 'the provider served the leaf before the reveal: withdrawn (bond forfeited, stake kept)',
+      })
+      ctx.log.warn(
+        { jobId, disputeId },
+        'provider answered before the reveal: challenge left unrevealed (bond forfeited, stake kept)',
+      )
+      return
+    }
   }
   while ((await chain.blockNumber()) <= dispute.commitBlock) {
     if ((await chain.chainTime()) > BigInt(dispute.revealEnds)) break
@@ -191,4 +236,27 @@ async function revealSealed(ctx: CourtContext, jobId: Hex, disputeId: bigint): P
   )
   await patchChallenge(ctx, jobId, { revealed: true })
   ctx.log.warn({ jobId, disputeId, leaf: c.index }, 'revealed the challenge; a jury will be drawn')
+}
+
+/**
+ * For a challenge on a leaf not served: asks the provider again until shortly before the
+ * reveal deadline. A provider back from a restart that now serves the leaf would have the
+ * challenge ruled false (bond and falseChallengeSlashBps of the stake at risk lost); left
+ * unrevealed it costs the bond only.
+ */
+async function providerAnswers(
+  ctx: CourtContext,
+  c: CourtChallengeRecord,
+  revealEnds: bigint,
+  recheck: Recheck,
+): Promise<'answered' | 'differs' | 'unserved'> {
+  for (;;) {
+    const answer = await recheck(c).catch((err: unknown) => {
+      ctx.log.debug({ err }, 'asking the provider again failed')
+      return 'unserved' as const
+    })
+    if (answer !== 'unserved') return answer
+    if ((await ctx.components.chain.chainTime()) >= revealEnds - REVEAL_MARGIN_SECONDS) return answer
+    await ctx.pause(RECHECK_MS)
+  }
 }

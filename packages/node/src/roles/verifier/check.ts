@@ -17,9 +17,11 @@ import {
 } from '../../state/job-detail.js'
 import { fetchLeafClaims, type UnservedLeaves } from '../leaf-claims.js'
 import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
-import { advanceChallenge, type ChallengeEvidence, challengeLeaf, challengePending } from './challenge.js'
+import { advanceChallenge, type ChallengeEvidence, challengePending, sealedChallenge } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
+import { knownProviderPeer } from './provider-peer.js'
+import { recheckOf } from './recheck.js'
 import { drawSample, type Sample, termsLeafCount } from './sample.js'
 
 /** A job whose check is due now, with what the check starts from. */
@@ -33,13 +35,14 @@ interface DueCheck {
 
 /** What the provider served for the sampled leaves, or why it served nothing usable. */
 type ServedClaims =
-  | { claims: Map<number, LeafClaim>; outputHash: Hex; unserved?: undefined }
-  | { claims?: undefined; outputHash?: undefined; unserved: string }
+  | { claims: Map<number, LeafClaim>; outputHash: Hex; unserved?: undefined; noPeer?: undefined }
+  /** `noPeer`: nothing was asked (the provider's peer is not known here) */
+  | { claims?: undefined; outputHash?: undefined; unserved: string; noPeer?: boolean }
 
 export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   // a challenge this verifier already found (and sealed) is driven on, not checked again
   if (challengePending(verifierDetail(await ctx.components.state.requireJob(jobId)).challenge)) {
-    return advanceChallenge(ctx, jobId)
+    return advanceChallenge(ctx, jobId, recheckOf(ctx, jobId))
   }
   const due = await dueCheck(ctx, jobId)
   if (due === undefined) return
@@ -55,7 +58,16 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
   }
   const sample = await drawSample(ctx, jobId, onChain.resultRoot, termsLeafCount(award, assets))
   const served = await claimsFor(ctx, due, assets, sample.indices)
-  if (served.unserved !== undefined && (await unservedMayRecover(ctx, onChain.challengeEnds))) {
+  const mayRecover = await unservedMayRecover(ctx, onChain.challengeEnds)
+  if (served.noPeer === true && !ctx.heardEveryAd()) {
+    // no request was ever made: a node that has not heard the provider's peer since it
+    // started (killed and restarted, the provider's ads not come again yet) has no evidence, and
+    // a challenge on its own ignorance is ruled false once the jurors reach the provider (half
+    // its stake at risk lost). Other verifiers, and this one once it hears the peer, judge it.
+    ctx.log.warn({ jobId, provider: award.provider }, 'provider peer not heard since start: no challenge')
+    return
+  }
+  if (served.unserved !== undefined && mayRecover) {
     // an honest provider may be restarting: a challenge now would cost this verifier its bond
     // when the jurors later find the leaves served. Asked again on the next tick, and judged
     // unserved only once the window's end is within the grace.
@@ -67,6 +79,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     outputHash: served.outputHash,
     leaf: (i) => served.claims?.get(i)?.dataHash,
     root: onChain.resultRoot,
+    sampled: sample.indices,
   })
   const result = await spotCheck({
     // a sequence job's leaves are replayed one by one like micro-batches; a generate job's
@@ -87,16 +100,20 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     termsLeafCount: sample.leafCount,
     committedLeafCount: onChain.leafCount,
     replay,
+    lastChance: !mayRecover,
   })
   const report = reportOf(result, sample, onChain.leafCount, served.unserved, evidence)
-  await ctx.components.state.updateJob(jobId, { detail: { ...due.detail, report } })
+  // the report and the sealed challenge (its salt) in one write: a node killed right after it
+  // neither checks again nor forgets the challenge it found
+  const challenge = evidence === undefined ? {} : { challenge: sealedChallenge(evidence) }
+  await ctx.components.state.updateJob(jobId, { detail: { ...due.detail, report, ...challenge } })
   ctx.metrics.checks.inc({ result: report.passed ? 'passed' : 'failed' })
   ctx.metrics.checkSeconds.observe(report.costMs / 1000)
   ctx.log.info(
     { jobId, passed: report.passed, checked: report.checkedIndices.length, p: report.detectionProbability },
     'verification report',
   )
-  if (evidence !== undefined) await challengeLeaf(ctx, jobId, evidence)
+  if (evidence !== undefined) await advanceChallenge(ctx, jobId, recheckOf(ctx, jobId))
 }
 
 /**
@@ -105,7 +122,7 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
  * within the grace period.
  */
 async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | undefined> {
-  const { state, chain, directory } = ctx.components
+  const { state, chain } = ctx.components
   const job = await state.requireJob(jobId)
   const detail = verifierDetail(job)
   if (job.state !== 'committed' || detail.report !== undefined) return
@@ -117,7 +134,7 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
     return
   }
   if ((await chain.chainTime()) >= BigInt(onChain.challengeEnds)) return
-  const providerPeer = directory.providerPeer(award.provider)
+  const providerPeer = await knownProviderPeer(ctx, job.id, detail)
   if (
     providerPeer === undefined &&
     BigInt(onChain.challengeEnds) - (await chain.chainTime()) > BigInt(ctx.options.unknownPeerGraceSeconds)
@@ -125,7 +142,8 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
     ctx.log.debug({ jobId, provider: award.provider }, 'provider peer not known yet; waiting for its ad')
     return
   }
-  return { jobId, detail, award, onChain, providerPeer }
+  const known = providerPeer === undefined ? detail : { ...detail, providerPeer }
+  return { jobId, detail: known, award, onChain, providerPeer }
 }
 
 /**
@@ -152,7 +170,9 @@ async function claimsFor(
     indices,
     committedRoot: due.onChain.resultRoot,
   })
-  if (!fetched.served) return { unserved: unservedReason(fetched.unserved) }
+  if (!fetched.served) {
+    return { unserved: unservedReason(fetched.unserved), noPeer: fetched.unserved.reason === 'no-peer' }
+  }
   if (!fetched.sameRoot) return { unserved: 'provider serves another root than it committed' }
   return { claims: fetched.claims, outputHash: fetched.outputHash }
 }

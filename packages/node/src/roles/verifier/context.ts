@@ -45,4 +45,10 @@ export interface VerifierContext extends CourtContext {
   startCheck(jobId: string): void
   /** brings a job's record in line with the chain, and checks it when a check is due */
   reconcile(job: JobRecord): Promise<void>
+  /**
+   * whether this node has run long enough (a capability ad's TTL) to have heard every live
+   * provider's ad: before that, a provider peer unknown here is this node's ignorance, not
+   * evidence that the provider is unreachable
+   */
+  heardEveryAd(): boolean
 }

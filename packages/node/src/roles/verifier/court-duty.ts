@@ -1,10 +1,13 @@
 /**
  * The verifier's part in the DisputeCourt beyond its own challenges: it sits in the juror
  * pool, serves the seats it is drawn for (jury.ts) and keeps every dispute it hears of moving
- * (keeper.ts). Seats run in the background, one task per seat; a restart finds committed but
- * unrevealed votes on the job records and reveals them.
+ * (keeper.ts). Seats run in the background, one task per seat. A restart resumes first
+ * thing what it had sealed (resume): its challenges still to reveal and its votes still to
+ * reveal, from the job records. A seat whose JuryDrawn event came before a crash but whose
+ * vote was never written is found again on the keeper's pass over the voting rounds.
  */
 import type { ProtocolEvent } from '@ocn/contracts-client'
+import { verifierDetail } from '../../state/job-detail.js'
 import type { VerifierContext } from './context.js'
 import { joinJuryPool, pendingSeats, serveSeat } from './jury.js'
 import { createCourtKeeper } from './keeper.js'
@@ -13,6 +16,8 @@ import { createCourtKeeper } from './keeper.js'
 const JOIN_RETRY_MS = 15_000
 
 export interface CourtDuty {
+  /** restarts the seats whose vote is on a record but not revealed (a restart calls it first) */
+  resume(): Promise<void>
   start(): Promise<void>
   onEvents(events: ProtocolEvent[]): void
   tick(): Promise<void>
@@ -20,8 +25,16 @@ export interface CourtDuty {
 }
 
 export function createCourtDuty(ctx: VerifierContext): CourtDuty {
-  const keeper = createCourtKeeper(ctx)
   const seats = new Map<string, Promise<void>>()
+  // a voting round this node sits on, with no vote on its record yet: a seat the node lost
+  const keeper = createCourtKeeper(ctx, async (disputeId, dispute, round) => {
+    if (!round.jurors.some((j) => j.toLowerCase() === ctx.me)) return
+    const job = await ctx.components.state.getJob(dispute.jobId)
+    const voted =
+      job?.role === 'verifier' &&
+      (verifierDetail(job).votes ?? []).some((v) => v.disputeId === disputeId && v.round === round.index)
+    if (!voted) startSeat(disputeId, round.index)
+  })
   let joined = false
   let lastJoinAttempt = 0
 
@@ -43,7 +56,13 @@ export function createCourtDuty(ctx: VerifierContext): CourtDuty {
     })
   }
 
+  async function resume(): Promise<void> {
+    for (const job of await ctx.components.state.listJobs({ role: 'verifier' }))
+      for (const vote of pendingSeats(job)) startSeat(vote.disputeId, vote.round)
+  }
+
   return {
+    resume,
     async start() {
       await join()
       await keeper.recover()
@@ -61,8 +80,7 @@ export function createCourtDuty(ctx: VerifierContext): CourtDuty {
     },
     async tick() {
       await join()
-      for (const job of await ctx.components.state.listJobs({ role: 'verifier' }))
-        for (const vote of pendingSeats(job)) startSeat(vote.disputeId, vote.round)
+      await resume()
       await keeper.tick()
     },
     async stop() {

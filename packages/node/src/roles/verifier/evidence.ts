@@ -3,14 +3,18 @@
  * this verifier replayed for it. Anything the provider failed to do counts against it, never
  * as the verifier's error: a different result, a sampled leaf not served (or served without a
  * proof against the committed root, or malformed), a training segment that cannot start from
- * the provider's own checkpoint (withheld or unreadable), and a committed leaf count other
- * than the terms'. Only a failure of this verifier's own inference replay is its own problem.
+ * the provider's own checkpoint (wrong or unreadable; withheld once the grace for a provider
+ * restart is over), and a committed leaf count other than the terms'. A failure of this
+ * verifier's own replay (its executor, ONNX Runtime, a timeout: replay-fault.ts) is its own
+ * problem and never a challenge: a challenge the jurors refute costs the challenger its bond
+ * and half its stake at risk.
  */
 import type { ReplayExecutor, SpotCheckMismatch } from '@ocn/prover'
 import type { Hex } from 'viem'
 import type { JobSpec } from '../../executor/spec.js'
 import { RoleError } from '../errors.js'
 import type { ChallengeEvidence } from './challenge.js'
+import { replayFault } from './replay-fault.js'
 
 /** The claim of a leaf this verifier could not replay (the provider withheld what it starts from). */
 export const UNREPLAYABLE: Hex = `0x${'00'.repeat(32)}`
@@ -23,6 +27,11 @@ export interface Findings {
   /** the leaf count the provider committed on the chain */
   committedLeafCount: number
   replay: ReplayExecutor
+  /**
+   * the challenge window's end is within the grace for a provider restart: a start state the
+   * provider does not serve now counts against it (before that the check is retried)
+   */
+  lastChance: boolean
 }
 
 /** The challenge the findings support (undefined: the provider passed). */
@@ -39,8 +48,11 @@ export async function evidenceFor(findings: Findings): Promise<ChallengeEvidence
       // a training segment or a sequence chunk starts from the provider's served state
       (m.reason === 'replay-failed' && findings.kind !== 'inference'),
   )
-  if (missing !== undefined)
-    return { index: missing.index, replayed: await replayed(findings, missing.index) }
+  if (missing !== undefined) {
+    const evidence = { index: missing.index, replayed: await replayed(findings, missing.index) }
+    // a leaf not served at all may yet be served (a provider back from a restart): re-asked before the reveal
+    return missing.reason === 'not-served' ? { ...evidence, unserved: true } : evidence
+  }
   const failed = mismatches.find((m) => m.reason === 'replay-failed')
   if (failed !== undefined && 'error' in failed) {
     throw new RoleError('ROLE_REPLAY_FAILED', `re-executing micro-batch ${failed.index} failed here`, {
@@ -73,7 +85,15 @@ async function replayed(findings: Findings, index: number): Promise<Hex> {
     return findings.kind === 'sequence'
       ? await findings.replay.runMicroBatch(index)
       : await findings.replay.runTrainingSegment(index)
-  } catch {
-    return UNREPLAYABLE
+  } catch (cause) {
+    const fault = replayFault(findings.kind, cause)
+    if (fault === 'provider' || (fault === 'unserved' && findings.lastChance)) return UNREPLAYABLE
+    throw new RoleError('ROLE_REPLAY_FAILED', `re-executing segment ${index} failed here`, {
+      details:
+        fault === 'unserved'
+          ? "the provider's start state is not served yet; asked again while the window is open"
+          : "check this node's executor (the check is retried while the window is open)",
+      cause,
+    })
   }
 }

@@ -20,10 +20,12 @@
 import type { Address, Hex } from 'viem'
 import type { RoleService } from '../../api/services.js'
 import { sleep } from '../../core/time.js'
+import { verifierDetail } from '../../state/job-detail.js'
 import { RoleError } from '../errors.js'
 import { createRoleMetrics } from '../metrics.js'
 import type { VerifierRoleOptions } from '../options.js'
 import { createTicker, type RoleComponents } from '../shared.js'
+import { challengePending } from './challenge.js'
 import { check } from './check.js'
 import type { VerifierContext } from './context.js'
 import { createCourtDuty } from './court-duty.js'
@@ -39,6 +41,7 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
   const checking = new Map<string, Promise<void>>()
   const unsubscribers: Array<() => void> = []
   const stopping = new AbortController()
+  const startedAt = Date.now()
   const ctx: VerifierContext = {
     components,
     options,
@@ -57,6 +60,7 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
       checking.set(jobId, run)
     },
     reconcile: (job) => reconcileJob(ctx, job),
+    heardEveryAd: () => Date.now() - startedAt >= options.capabilityAdTtlSeconds * 1000,
   }
 
   const court = createCourtDuty(ctx)
@@ -75,9 +79,20 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
 
   const ticker = createTicker(ctx.options.tickIntervalMs, tick, ctx.log)
 
+  /** Starts (in the background) every challenge still to commit or reveal and every vote to reveal. */
+  async function resumeSealed(): Promise<void> {
+    for (const job of await state.listJobs({ role: 'verifier' })) {
+      if (challengePending(verifierDetail(job).challenge)) ctx.startCheck(job.id)
+    }
+    await court.resume()
+  }
+
   return {
     role: 'verifier',
     async start() {
+      // first thing: what this node sealed before a restart has deadlines (reveal its
+      // challenges and its votes) and must not wait for joining the pool or reading old events
+      await resumeSealed()
       unsubscribers.push(chain.onEvents((events) => onVerifierEvents(ctx, events)))
       unsubscribers.push(chain.onEvents((events) => court.onEvents(events)))
       await court.start()

@@ -4,7 +4,9 @@
  * a JuryDrawn event seats it, it judges the disputed leaf (jury-verdict.ts), writes its vote
  * and a random salt to the job record BEFORE the commit transaction, commits the sealed vote,
  * and reveals it once the commit phase is over and before the reveal deadline. The record
- * lets a restarted juror reveal what it committed.
+ * lets a restarted juror reveal what it committed (its commit's hash, written as it is sent,
+ * lets it wait for a commit still in flight rather than send it twice); a seat whose vote was
+ * never written (killed while judging) is found again from the chain by the keeper's pass.
  */
 import {
   CourtPhase,
@@ -28,6 +30,7 @@ import { findAwardedJob } from '../shared.js'
 import { randomSalt } from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { juryVerdict } from './jury-verdict.js'
+import { sentTxOutcome } from './sent-tx.js'
 import { recordJob } from './watch.js'
 
 const REVEAL_POLL_MS = 1_000
@@ -110,25 +113,44 @@ export async function serveSeat(ctx: VerifierContext, disputeId: bigint, round: 
       award: verifierDetail(job).award,
       leafIndex: dispute.leafIndex,
       commitEnds: BigInt(r.commitEnds),
+      knownPeer: verifierDetail(job).providerPeer,
     })
-    if (verdict === undefined) return
+    if (verdict === undefined) {
+      // abstained (juryVerdict says why): recorded, so that the seat is not judged again
+      const reason = 'abstained: this juror could not judge the leaf itself'
+      await saveVote(ctx, jobId, { disputeId, round, choice: 0, salt: randomSalt(), reason, revealed: false })
+      return
+    }
     vote = { disputeId, round, choice: verdict.choice, salt: randomSalt(), reason: verdict.reason }
     await saveVote(ctx, jobId, vote)
   }
   if (vote.committed !== true) vote = await commitSeat(ctx, jobId, vote)
-  if (vote.revealed !== true) await revealSeat(ctx, jobId, vote)
+  // a commit still in flight (sent before a restart) is waited for on the next tick
+  if (vote.committed === true && vote.revealed !== true) await revealSeat(ctx, jobId, vote)
 }
 
+/**
+ * Commits the sealed vote unless the chain has it already. A commit sent before a restart (its
+ * hash on the record) is waited for first: the vote comes back uncommitted while it is pending.
+ */
 async function commitSeat(ctx: VerifierContext, jobId: Hex, vote: JurorVoteRecord): Promise<JurorVoteRecord> {
   const { chain } = ctx.components
   const disputeCourt = ctx.court()
-  const onChain = await readContract(chain.client, {
-    address: disputeCourt,
-    abi: disputeCourtAbi,
-    functionName: 'getVote',
-    args: [vote.disputeId, vote.round, chain.address],
-  })
-  if (/^0x0*$/.test(onChain.commitment)) {
+  const committedOnChain = async () => {
+    const onChain = await readContract(chain.client, {
+      address: disputeCourt,
+      abi: disputeCourtAbi,
+      functionName: 'getVote',
+      args: [vote.disputeId, vote.round, chain.address],
+    })
+    return !/^0x0*$/.test(onChain.commitment)
+  }
+  let committed = await committedOnChain()
+  if (!committed && vote.commitTx !== undefined) {
+    if ((await sentTxOutcome(chain.client, 'vote', vote.commitTx)) === 'pending') return vote
+    committed = await committedOnChain()
+  }
+  if (!committed) {
     const commitment = voteCommitment({
       disputeId: vote.disputeId,
       round: vote.round,
@@ -137,7 +159,12 @@ async function commitSeat(ctx: VerifierContext, jobId: Hex, vote: JurorVoteRecor
       salt: vote.salt,
     })
     await chain.serialize(() =>
-      commitVote(chain.client, { disputeCourt, disputeId: vote.disputeId, commitment }),
+      commitVote(chain.client, {
+        disputeCourt,
+        disputeId: vote.disputeId,
+        commitment,
+        onSent: (txHash) => saveVote(ctx, jobId, { ...vote, commitTx: txHash }),
+      }),
     )
     ctx.metrics.juryVotes.inc({ choice: vote.choice === 1 ? 'guilty' : 'not-guilty' })
     ctx.log.info(
@@ -145,9 +172,9 @@ async function commitSeat(ctx: VerifierContext, jobId: Hex, vote: JurorVoteRecor
       'juror committed its vote',
     )
   }
-  const committed = { ...vote, committed: true }
-  await saveVote(ctx, jobId, committed)
-  return committed
+  const done = { ...vote, committed: true }
+  await saveVote(ctx, jobId, done)
+  return done
 }
 
 /** Waits until the round's reveal phase opens, then reveals (unless its deadline passed). */

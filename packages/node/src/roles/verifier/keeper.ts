@@ -9,7 +9,9 @@
  * Open disputes are found on the chain (ChallengeCommitted events), so a restart finds them again.
  */
 import {
+  type CourtDispute,
   CourtPhase,
+  type CourtRound,
   disputeCourtAbi,
   drawJury,
   executeDispute,
@@ -19,6 +21,13 @@ import {
   ruleDispute,
 } from '@ocn/contracts-client'
 import type { CourtContext } from './context.js'
+
+/** A dispute in its voting phase, with its current round (the jury duty looks for its seats). */
+export type OnVoting = (
+  disputeId: bigint,
+  dispute: CourtDispute,
+  round: CourtRound & { index: bigint },
+) => void | Promise<void>
 
 /** A keeper's step on one dispute: what it sent, or that the dispute is closed. */
 export type KeeperStep = 'closed' | 'waiting' | 'expired' | 'drawn' | 'ruled' | 'executed'
@@ -32,7 +41,7 @@ export interface CourtKeeper {
   tick(): Promise<void>
 }
 
-export function createCourtKeeper(ctx: CourtContext): CourtKeeper {
+export function createCourtKeeper(ctx: CourtContext, onVoting?: OnVoting): CourtKeeper {
   const open = new Set<bigint>()
   return {
     track: (disputeId) => void open.add(disputeId),
@@ -50,7 +59,7 @@ export function createCourtKeeper(ctx: CourtContext): CourtKeeper {
       // in commit order: an earlier dispute on the same job must close before a later one executes
       for (const disputeId of [...open].sort((a, b) => (a < b ? -1 : 1))) {
         try {
-          const step = await keepDispute(ctx, disputeId)
+          const step = await keepDispute(ctx, disputeId, onVoting)
           if (step === 'closed') open.delete(disputeId)
           else if (step !== 'waiting') ctx.log.info({ disputeId, step }, 'court keeper')
         } catch (err) {
@@ -62,8 +71,12 @@ export function createCourtKeeper(ctx: CourtContext): CourtKeeper {
   }
 }
 
-/** Takes the one step dispute `disputeId` is due for, if any. */
-export async function keepDispute(ctx: CourtContext, disputeId: bigint): Promise<KeeperStep> {
+/** Takes the one step dispute `disputeId` is due for, if any; `onVoting` sees a voting round. */
+export async function keepDispute(
+  ctx: CourtContext,
+  disputeId: bigint,
+  onVoting?: OnVoting,
+): Promise<KeeperStep> {
   const { chain } = ctx.components
   const disputeCourt = ctx.court()
   const d = await getCourtDispute(chain.client, { disputeCourt, disputeId })
@@ -78,6 +91,7 @@ export async function keepDispute(ctx: CourtContext, disputeId: bigint): Promise
     }
     case CourtPhase.voting: {
       const round = await getCourtRound(chain.client, { disputeCourt, disputeId })
+      await onVoting?.(disputeId, d, round)
       const allRevealed = round.revealed >= round.jurors.length
       return allRevealed || (await chain.chainTime()) > BigInt(round.revealEnds)
         ? send('ruled', ruleDispute)

@@ -23,10 +23,13 @@ export async function recordJob(
   const { state } = ctx.components
   const existing = await state.getJob(award.jobId)
   if (existing !== undefined) return existing
+  // the provider's peer, kept for a restart (the directory of peers lives in memory)
+  const providerPeer = ctx.components.directory.providerPeer(award.provider)
   const detail: VerifierJobDetail = {
     role: 'verifier',
     award,
     ...(commitBlock === undefined ? {} : { commitBlock }),
+    ...(providerPeer === undefined ? {} : { providerPeer }),
   }
   return state.createJob({
     id: award.jobId,
