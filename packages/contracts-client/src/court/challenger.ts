@@ -84,7 +84,7 @@ export async function expireChallenge(
  */
 export async function concedeChallenge(
   client: ProtocolWalletClient,
-  { disputeCourt, disputeId, gas }: DisputeCallParameters,
+  { disputeCourt, disputeId, gas, onSent }: DisputeCallParameters,
 ): Promise<WriteResult> {
-  return callCourt(client, disputeCourt, 'concedeChallenge', [disputeId], gas)
+  return callCourt(client, disputeCourt, 'concedeChallenge', [disputeId], gas, onSent)
 }
