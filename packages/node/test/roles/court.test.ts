@@ -16,6 +16,7 @@ import {
   commitChallenge,
   commitResult,
   commitVote,
+  concedeChallenge,
   type Deployment,
   type DevChain,
   defaultCourtParameters,
@@ -57,7 +58,12 @@ import { createChainService, type OcnChainService } from '../../src/chain/index.
 import { createSilentLogger } from '../../src/core/logger.js'
 import { sleep } from '../../src/core/time.js'
 import { createRoleMetrics } from '../../src/roles/metrics.js'
-import { advanceChallenge, REVEAL_MARGIN_SECONDS, randomSalt } from '../../src/roles/verifier/challenge.js'
+import {
+  advanceChallenge,
+  disputedByOthers,
+  REVEAL_MARGIN_SECONDS,
+  randomSalt,
+} from '../../src/roles/verifier/challenge.js'
 import type { CourtContext } from '../../src/roles/verifier/context.js'
 import { keepDispute } from '../../src/roles/verifier/keeper.js'
 import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
@@ -482,6 +488,18 @@ describe('roles/verifier court parts: killed mid-dispute, and a juror that absta
   it('a node killed between recording the concession and sending it concedes once restarted', async () => {
     const before = await books()
     const { jobId, state, ctx, service } = await unservedChallenge('unserved-crash')
+    // another challenger's open dispute holds this one back (no pile-on), its own does not
+    const disputeCourt = ctx.court()
+    expect(await disputedByOthers(ctx, jobId)).toBe(false)
+    await approveToken(juror, { token: deployment.addresses.token, spender: disputeCourt, amount: e('10') })
+    const other = await commitChallenge(juror, {
+      disputeCourt,
+      jobId,
+      commitment: keccak256(toHex('another verifier')),
+    })
+    expect(await disputedByOthers(ctx, jobId)).toBe(true)
+    await concedeChallenge(juror, { disputeCourt, disputeId: other.disputeId })
+    expect(await disputedByOthers(ctx, jobId)).toBe(false)
     // the commitment is on chain; the node recorded its concession intent and was killed before
     // sending it
     let c = verifierDetail(await state.requireJob(jobId)).challenge!

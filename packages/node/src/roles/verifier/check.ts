@@ -173,7 +173,7 @@ async function unservedMayRecover(ctx: VerifierContext, challengeEnds: number | 
 /**
  * No pile-on: when the provider is unreachable and another verifier's challenge is already open
  * on the job (it makes the provider answer a jury, unless withdrawn), this verifier waits for
- * the first half of the grace, asking again each tick. In the second half it challenges anyway:
+ * the first quarter of the grace, asking again each tick. After that it challenges anyway:
  * an open sealed challenge may be conceded after the window has closed (or be a withholding
  * provider's sock puppet that will), and only its own challenge keeps the provider bound.
  * Each honest challenger that then sees the leaf served concedes for the fee (challenge.ts).
@@ -184,7 +184,8 @@ async function pileOnAvoidable(
   challengeEnds: number | bigint,
 ): Promise<boolean> {
   const left = BigInt(challengeEnds) - (await ctx.components.chain.chainTime())
-  if (left <= BigInt(ctx.options.unknownPeerGraceSeconds) / 2n) return false
+  // three quarters of the grace stay for the last check and the commit to be mined in the window
+  if (left * 4n <= BigInt(ctx.options.unknownPeerGraceSeconds) * 3n) return false
   return disputedByOthers(ctx, jobId)
 }
 
