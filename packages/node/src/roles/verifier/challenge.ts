@@ -303,8 +303,10 @@ async function resumeConcession(
 ): Promise<void> {
   const { chain } = ctx.components
   if (dispute.phase === CourtPhase.closed) {
-    // conceded (or, had it been too late, expired by a keeper): nothing is left to do
-    await patchChallenge(ctx, jobId, { abandoned: `conceded: ${concede.reason}` })
+    // with a hash on the record this node's concession landed; without one a keeper closed it
+    // (expired past the reveal deadline: the bond is forfeited)
+    const how = concede.tx === undefined ? 'closed before the concession was sent' : 'conceded'
+    await patchChallenge(ctx, jobId, { abandoned: `${how}: ${concede.reason}` })
     return
   }
   if (concede.tx !== undefined) {
