@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The economics of the dispute game, measured with the real contracts on a fresh embedded anvil
 // under the deploy.ts default parameters: for each strategy (honest, forging leaves, sock-puppet
-// challenges, copied challenges, lazy and colluding jurors, a griefing requester) its profit per
+// challenges, conceded challenges, copied challenges, lazy and colluding jurors, a griefing
+// requester, a griefing verifier that challenges and concedes) its profit per
 // job, in OPEN, from its accounts' actual token and stake balances, and how often it was caught.
 // Honest verifiers each draw their own private sample of the node's default size; honest jurors
 // vote what re-executing the disputed leaf shows (modelled: the bench knows the forged leaves).

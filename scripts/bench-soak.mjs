@@ -17,8 +17,13 @@
  * --settle-minutes) lets every job end on chain and every record end locally. The last stdout
  * line (--json) is one JSON object:
  *   { jobs, finalized, honestSlashed, stuckRecords, conservationOk, rssGrowthMbPerHour }
- * honestSlashed counts StakeManager Slashed events of providers not running a cheating fault
- * plan (whatever adjudicated); stuckRecords the local records of every node still not
+ * honestSlashed counts StakeManager Slashed events of every honest participant, whatever
+ * adjudicated: providers not running a cheating fault plan, and every verifier (all of them act
+ * honestly here; a slash of one is a false-challenge ruling or a juror penalty it did not earn,
+ * e.g. a challenge of a provider that was only restarting). Concession fees that honest
+ * verifiers paid to withdraw such a challenge before its jury (DisputeCourt ChallengeConceded;
+ * not a slash, the fisherman's dilemma's price) go to stderr as `concession fees: ...`, not
+ * into the JSON, whose keys issue 13 fixes. stuckRecords the local records of every node still not
  * terminal; rssGrowthMbPerHour each node's memory growth (devnet/rss.ts). The process exits 1
  * when honestSlashed or stuckRecords is not 0 or the books do not balance.
  *
@@ -31,7 +36,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createPublicClient, http } from 'viem'
+import { createPublicClient, formatEther, http } from 'viem'
 import { getContractEvents } from 'viem/actions'
 import {
   createWorkload,
@@ -47,7 +52,7 @@ import {
   seeded,
   startDevnet,
 } from '../packages/cli/dist/devnet/index.js'
-import { getJob, stakeManagerAbi } from '../packages/contracts-client/dist/index.js'
+import { disputeCourtAbi, getJob, stakeManagerAbi } from '../packages/contracts-client/dist/index.js'
 import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
 import { readApiRuntimeFile } from '../packages/node/dist/daemon/index.js'
 import { contentHashOf } from '../packages/protocol/dist/index.js'
@@ -95,6 +100,11 @@ const CHALLENGE_WINDOW_SECONDS = 45
  * the reveal, or a juror between its vote commit and reveal, must be back before the period
  * ends, or it forfeits stake it was right to risk (the devnet's 10-15 s periods are shorter than
  * a loaded restart; measured: one honest challenger lost 25 OPEN in a 30-minute run).
+ * The reveal period is also how long a challenger of a provider that was down through its
+ * window keeps asking it again before revealing: a provider back within it (a restart under
+ * load took ~61 s from the crash) gets the challenge conceded, for the court's concessionFee
+ * (measured before concessions: four verifiers each lost 25 OPEN of stake, 16 times in 30
+ * minutes, all ruled false challenges of an honest provider back after the window).
  */
 const COURT_PERIODS = { revealPeriod: 40, voteCommitPeriod: 40, voteRevealPeriod: 40, appealPeriod: 20 }
 const CHEAT_FRACTION = 0.5
@@ -151,7 +161,7 @@ const devnet = await startDevnet(
 if (args.keep) log(`devnet dir (kept): ${devnet.dir}`)
 const nodes = new DevnetProcesses(devnet)
 const client = createPublicClient({ chain: devnet.chain.chain, transport: http(devnet.chain.rpcUrl) })
-const { jobMarket, stakeManager } = devnet.deployment.addresses
+const { jobMarket, stakeManager, disputeCourt } = devnet.deployment.addresses
 const chainStatus = async (id) => (await getJob(client, { jobMarket, jobId: id })).status
 const providers = devnet.nodes.filter((n) => n.role === 'provider')
 const honestProviders = providers.filter((n) => !n.cheater)
@@ -484,7 +494,12 @@ async function stuckRecords() {
   return open.length
 }
 
-/** StakeManager Slashed events of providers that run no cheating plan, whoever adjudicated. */
+/**
+ * StakeManager Slashed events of the honest participants, whoever adjudicated: the providers
+ * that run no cheating plan and every verifier (juror or challenger; none runs a fault here).
+ * Before this counted providers only, and honest verifiers slashed for challenging a provider
+ * that was down through its window (and then served the jurors) went unseen.
+ */
 async function honestSlashes() {
   const events = await getContractEvents(client, {
     address: stakeManager,
@@ -492,10 +507,33 @@ async function honestSlashes() {
     eventName: 'Slashed',
     fromBlock: 0n,
   })
-  const honest = new Set(honestProviders.map((n) => n.address.toLowerCase()))
+  const verifiers = devnet.nodes.filter((n) => n.role === 'verifier')
+  const honest = new Set([...honestProviders, ...verifiers].map((n) => n.address.toLowerCase()))
   for (const e of events)
     log(`slashed: ${nameOf(e.args.account) ?? e.args.account} ${e.args.amount} wei (block ${e.blockNumber})`)
   return events.filter((e) => honest.has(e.args.account.toLowerCase())).length
+}
+
+/**
+ * What the honest verifiers paid in concession fees (ChallengeConceded), per verifier, on stderr:
+ * the price of withdrawing a good-faith challenge of a provider that came back (not a slash).
+ */
+async function reportConcessions() {
+  if (disputeCourt === undefined) return
+  const events = await getContractEvents(client, {
+    address: disputeCourt,
+    abi: disputeCourtAbi,
+    eventName: 'ChallengeConceded',
+    fromBlock: 0n,
+  })
+  const paid = new Map()
+  for (const e of events) {
+    const who = nameOf(e.args.challenger) ?? e.args.challenger
+    const [count, wei] = paid.get(who) ?? [0, 0n]
+    paid.set(who, [count + 1, wei + e.args.fee])
+  }
+  const parts = [...paid].map(([who, [count, wei]]) => `${who} ${count}x ${formatEther(wei)} OPEN`)
+  log(`concession fees: ${parts.length === 0 ? 'none' : parts.join(', ')}`)
 }
 
 const started = Date.now()
@@ -514,6 +552,7 @@ try {
   progress(started)
   const ids = [...stats.jobs.values()].flatMap((j) => [...j.ids])
   const books = await readDevnetBooks(devnet, { jobIds: ids })
+  await reportConcessions()
   if (!books.ok) log(`books: ${JSON.stringify(books, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`)
   result = {
     jobs: stats.jobs.size,

@@ -5,6 +5,7 @@
 import {
   award,
   CourtRuling,
+  concedeChallenge,
   disputeCourtAbi,
   expire,
   finalize,
@@ -26,7 +27,7 @@ import {
   refusal,
   trueLeaf,
 } from './job.mjs'
-import { advance, now, stuckWei, wealthOf } from './world.mjs'
+import { advance, GAS, now, stuckWei, wealthOf } from './world.mjs'
 
 const WRONG_CLAIM = keccak256(toHex('a claim that is not the true output'))
 const TERMINAL = new Set(['finalized', 'providerSlashed', 'expired'])
@@ -77,6 +78,17 @@ async function openChallenges(w, s, stats, job, verifierCount) {
     const leaf = [...job.forged][0]
     disputes.push(await challengeLeaf(w, job, w.puppet, leaf, trueLeaf(job.jobId, leaf)))
   }
+  if (s.selfChallenge === 'concede') {
+    const leaf = [...job.forged][0]
+    disputes.push({
+      ...(await challengeLeaf(w, job, w.puppet, leaf, trueLeaf(job.jobId, leaf))),
+      concede: true,
+    })
+  }
+  if (s.concedeGrief) {
+    const sealed = await challengeLeaf(w, job, w.grieferPuppet, honestLeaf(job), WRONG_CLAIM)
+    disputes.push({ ...sealed, concede: true, grief: true })
+  }
   if (s.griefer) {
     disputes.push({
       ...(await challengeLeaf(w, job, w.grieferPuppet, honestLeaf(job), WRONG_CLAIM)),
@@ -99,10 +111,17 @@ async function openChallenges(w, s, stats, job, verifierCount) {
   return disputes
 }
 
-/** Reveals what can be revealed; the copycat tries its stolen commitments, then copies the revealed leaves. */
+/**
+ * Reveals what can be revealed, and concedes the challenges meant to be conceded (sealed, the
+ * cheapest moment); the copycat tries its stolen commitments, then copies the revealed leaves.
+ */
 async function revealChallenges(w, s, stats, job, disputes) {
   await w.test.mine({ blocks: 1 })
-  for (const d of disputes) if (!d.stolen) await reveal(w, d)
+  for (const d of disputes) if (!d.stolen && !d.concede) await reveal(w, d)
+  for (const d of disputes.filter((x) => x.concede)) {
+    await concedeChallenge(d.challenger, { disputeCourt: w.court, disputeId: d.disputeId, gas: GAS })
+    d.conceded = true
+  }
   if (!s.copycat) return disputes
   const copies = []
   for (const d of disputes) {
@@ -187,11 +206,13 @@ async function runJob(w, s, stats, verifierCount) {
   const opened = await openChallenges(w, s, stats, job, verifierCount)
   const disputes = opened.length === 0 ? [] : await revealChallenges(w, s, stats, job, opened)
   for (const d of disputes) if (d.revealed) await judge(w, ctx, job, d)
-  if (disputes.length > 0) readOutcome(w, stats, await settleDisputes(w, disputes))
+  const open = disputes.filter((d) => !d.conceded)
+  if (open.length > 0) readOutcome(w, stats, await settleDisputes(w, open))
   for (const d of disputes) {
     if (d.grief) {
       stats.griefAttempts += 1
-      if (d.finalRuling === CourtRuling.notGuilty) stats.griefCaught += 1
+      // a conceded grief cost its fee; a revealed one was ruled false
+      if (d.conceded || d.finalRuling === CourtRuling.notGuilty) stats.griefCaught += 1
     }
   }
   await closeJob(w, stats, job)

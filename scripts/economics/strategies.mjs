@@ -59,6 +59,21 @@ export function strategies() {
       accounts: (x) => [x.cheater, x.puppet],
     },
     {
+      // the puppet commits a true challenge of the forgery first, to take the reward if the
+      // verifiers catch it, and concedes to leave no trace otherwise: the fee goes to the treasury
+      ...fake('fake 1 leaf + sock puppet challenges the fake and concedes before the draw', 1),
+      selfChallenge: 'concede',
+      accounts: (x) => [x.cheater, x.puppet],
+    },
+    {
+      // delays an honest provider's payment by up to the reveal period for the concession fee
+      name: 'griefing verifier (challenges honest jobs, concedes before the draw)',
+      cheating: true,
+      concedeGrief: true,
+      accounts: (x) => [x.grieferPuppet],
+      detection: (st) => (st.griefAttempts === 0 ? 0 : st.griefCaught / st.griefAttempts),
+    },
+    {
       name: 'copycat verifier (front-runs sealed challenges, copies revealed ones)',
       forge: pct(5),
       cheating: true,

@@ -60,6 +60,8 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         uint32 voteCommitPeriod;
         uint32 voteRevealPeriod;
         uint32 appealPeriod;
+        /// @dev part of the bond a challenger pays (to the treasury) to concede before any jury is drawn
+        uint96 concessionFee;
     }
 
     enum Phase {
@@ -112,6 +114,8 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         bool isFinal;
         /// @dev position in the job's list of disputes (commit order)
         uint32 seq;
+        /// @dev what `concedeChallenge` keeps of the bond (copied at commit)
+        uint96 concessionFee;
     }
 
     struct Round {
@@ -160,6 +164,8 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         uint256 indexed disputeId, bytes32 indexed jobId, uint256 leafIndex, bytes32 claimedDataHash, uint64 drawBlock
     );
     event ChallengeExpired(uint256 indexed disputeId, bytes32 indexed jobId, uint256 bondToTreasury);
+    /// @notice The challenger withdrew its challenge before any jury was drawn; `fee` went to the treasury.
+    event ChallengeConceded(uint256 indexed disputeId, bytes32 indexed jobId, address indexed challenger, uint256 fee);
     event DrawRetargeted(uint256 indexed disputeId, uint256 round, uint64 drawBlock);
     event JuryDrawn(uint256 indexed disputeId, uint256 round, address[] jurors, uint40 commitEnds, uint40 revealEnds);
     event JuryUnfilled(uint256 indexed disputeId, uint256 round, uint8 ruling);
@@ -194,6 +200,8 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
     error RevealTooEarly(uint256 disputeId, uint64 commitBlock);
     error RevealPeriodOver(uint256 disputeId, uint40 revealEnds);
     error RevealPeriodOpen(uint256 disputeId, uint40 revealEnds);
+    /// @dev The first jury's seed block is mined (its jury is knowable): too late to concede.
+    error JuryKnowable(uint256 disputeId, uint64 drawBlock);
     error CommitmentMismatch(uint256 disputeId);
     error LeafIndexOutOfRange(uint256 leafIndex, uint32 leafCount);
     error DrawTooEarly(uint256 disputeId, uint64 drawBlock);
@@ -260,6 +268,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         d.revealEnds = uint40(block.timestamp + p.revealPeriod);
         d.phase = Phase.Committed;
         d.seq = uint32(ids.length);
+        d.concessionFee = p.concessionFee;
         ids.push(disputeId);
         emit ChallengeCommitted(disputeId, jobId, msg.sender, p.challengeBond, p.challengerStakeAtRisk);
 
@@ -313,6 +322,36 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         jobMarket.releaseDispute(d.jobId);
         stakeManager.unlock(d.challenger, d.stakeAtRisk);
         token.safeTransfer(jobMarket.treasury(), bond);
+    }
+
+    /// @notice The challenger withdraws its own challenge before any jury is drawn: while it is
+    /// sealed (before its reveal deadline), or revealed while its first draw block is not yet mined, so no one can know the jury
+    /// (a concession is never an option taken on a known jury). The challenger pays the
+    /// `concessionFee` copied at commit to the treasury (never to the provider: a cheater's sock
+    /// puppet would get its fee back) and gets the rest of its bond back and its stake unlocked.
+    /// Only this dispute's hold on the job ends; the window and the job's other disputes are unchanged.
+    function concedeChallenge(uint256 disputeId) external nonReentrant {
+        Dispute storage d = _disputes[disputeId];
+        if (msg.sender != d.challenger) revert NotChallenger(msg.sender, d.challenger);
+        Phase phase = d.phase;
+        if (phase == Phase.AwaitingDraw) {
+            Round[] storage rounds = _rounds[disputeId];
+            uint64 drawBlock = rounds[0].drawBlock;
+            if (rounds.length != 1 || block.number > drawBlock) revert JuryKnowable(disputeId, drawBlock);
+        } else if (phase != Phase.Committed) {
+            revert WrongPhase(disputeId, phase);
+        } else if (block.timestamp > d.revealEnds) {
+            // past it the whole bond is the treasury's (`expireChallenge`), as before concessions
+            revert RevealPeriodOver(disputeId, d.revealEnds);
+        }
+        d.phase = Phase.Closed;
+        bytes32 jobId = d.jobId;
+        uint256 fee = d.concessionFee;
+        emit ChallengeConceded(disputeId, jobId, msg.sender, fee);
+        jobMarket.releaseDispute(jobId);
+        stakeManager.unlock(msg.sender, d.stakeAtRisk);
+        token.safeTransfer(msg.sender, d.bond - fee);
+        token.safeTransfer(jobMarket.treasury(), fee);
     }
 
     // ---------------------------------------------------------------- jury pool
@@ -679,6 +718,9 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
             revert InvalidParameter("period");
         }
         if (!_period(p.appealPeriod)) revert InvalidParameter("appealPeriod");
+        // a free concession would make challenge-and-concede griefing cost gas only; more than the
+        // bond would punish a challenger who concedes more than one who lets its challenge expire
+        if (p.concessionFee == 0 || p.concessionFee > p.challengeBond) revert InvalidParameter("concessionFee");
         // the largest appeal bond (bond << (maxRounds - 1)) must fit the uint96 it is stored in
         if (uint256(p.challengeBond) << (p.maxRounds - 1) > type(uint96).max) revert InvalidParameter("challengeBond");
         _params = p;

@@ -118,6 +118,11 @@ export interface CourtParameters {
   voteRevealPeriod: number
   /** seconds after a ruling in which the losing party may appeal */
   appealPeriod: number
+  /**
+   * OPEN of its bond a challenger pays (to the treasury) to concede its challenge before any jury
+   * is drawn; more than 0 and at most `challengeBond`
+   */
+  concessionFee: bigint
 }
 
 /**
@@ -142,6 +147,9 @@ export const defaultCourtParameters: CourtParameters = {
   voteCommitPeriod: 120,
   voteRevealPeriod: 60,
   appealPeriod: 180,
+  // a verifier that challenged an unreachable provider in good faith and then saw the leaf served
+  // pays 1 OPEN instead of 10 + 25 (docs/lifecycle.md, "Conceding a challenge")
+  concessionFee: parseEther('1'),
 }
 
 export interface DeployProtocolParameters {
@@ -210,7 +218,7 @@ const COURT_FUNCTIONS = [
   'convict(bytes32,address,address,uint16)',
 ]
 const COURT_PARAMETER_FUNCTIONS = [
-  'setParams((uint96,uint96,uint16,uint16,uint8,uint8,uint8,uint96,uint96,uint32,uint32,uint32,uint32))',
+  'setParams((uint96,uint96,uint16,uint16,uint8,uint8,uint8,uint96,uint96,uint32,uint32,uint32,uint32,uint96))',
 ]
 const STAKE_PARAMETER_FUNCTIONS = ['setUnbondingDelay(uint64)']
 const MODEL_CURATOR_FUNCTIONS = [
@@ -576,5 +584,6 @@ function parseCourtParams(c: Record<string, unknown>): CourtParameters {
     voteCommitPeriod: num('voteCommitPeriod'),
     voteRevealPeriod: num('voteRevealPeriod'),
     appealPeriod: num('appealPeriod'),
+    concessionFee: big('concessionFee'),
   }
 }

@@ -123,7 +123,7 @@ describe('court under governance', () => {
       args: { target: deployment.addresses.disputeCourt! },
     })
     const setParams = toFunctionSelector(
-      'setParams((uint96,uint96,uint16,uint16,uint8,uint8,uint8,uint96,uint96,uint32,uint32,uint32,uint32))',
+      'setParams((uint96,uint96,uint16,uint16,uint8,uint8,uint8,uint96,uint96,uint32,uint32,uint32,uint32,uint96))',
     )
     expect(logs.map((l) => [l.args.selector, l.args.roleId])).toEqual([[setParams, ProtocolRole.parameters]])
     await expectRevert(
@@ -153,6 +153,9 @@ describe('court under governance', () => {
         { jurorPenalty: defaultCourtParameters.jurorMinStake + 1n },
         { appealPeriod: 0 },
         { challengeBond: 0n },
+        // a free concession makes challenge-and-concede griefing cost gas only
+        { concessionFee: 0n },
+        { concessionFee: defaultCourtParameters.challengeBond + 1n },
       ]) {
         const err = await expectRevert(
           setCourtParams(w, { disputeCourt: court, params: { ...defaultCourtParameters, ...bad } }),

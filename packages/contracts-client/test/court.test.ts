@@ -1,11 +1,13 @@
 // The DisputeCourt against the attacks of issue 12, on a real anvil with the real contracts and
 // the default court parameters: the self-challenge pair and the copycat no longer profit, a false
 // challenger pays the jury and the treasury (never the provider it accused), and a job cannot be
-// finalized while a dispute on it is open. Money is checked to the wei.
+// finalized while a dispute on it is open. Money is checked to the wei. A challenger may concede
+// before a jury is drawn, for `concessionFee`: that reopens none of those attacks.
 import type { Address, Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CourtRuling,
+  concedeChallenge,
   executeDispute,
   expireChallenge,
   finalize,
@@ -269,5 +271,99 @@ describe('DisputeCourt against the attacks of issue 12', () => {
     const market = p.deployment.params
     await advance(p, market.challengeWindow)
     await expectRevert(commitLeafChallenge(p, p.verifier, jobId, 0), 'ChallengeWindowClosed')
+  }, 120_000)
+})
+
+describe('conceding a challenge before the jury is drawn', () => {
+  it('sock puppet: its insurance challenge conceded, the real verifier still convicts; the pair loses the fee on top', async () => {
+    const { courtParams: c } = p
+    const market = p.deployment.params
+    const before = await snapshot(p, everyone())
+    const jobId = await committedJob(p)
+    // the cheater's second account commits a true challenge first, to take the reward if caught
+    const puppet = await commitLeafChallenge(p, p.other, jobId, FORGED_LEAF)
+    const real = await commitLeafChallenge(p, p.verifier, jobId, FORGED_LEAF)
+    await reveal(p, p.verifier, real)
+    // nobody but the challenger concedes, and the jury of a mined draw block is nobody's option
+    await expectRevert(
+      concedeChallenge(p.provider, { disputeCourt: p.court, disputeId: puppet.disputeId }),
+      'NotChallenger',
+    )
+    await concedeChallenge(p.other, { disputeCourt: p.court, disputeId: puppet.disputeId })
+    await expectRevert(
+      concedeChallenge(p.other, { disputeCourt: p.court, disputeId: puppet.disputeId }),
+      'WrongPhase',
+    )
+    await p.test.mine({ blocks: c.drawDelay + 1 })
+    await expectRevert(
+      concedeChallenge(p.verifier, { disputeCourt: p.court, disputeId: real.disputeId }),
+      'JuryKnowable',
+    )
+    const seats = await drawVoteRule(p, real.disputeId, honest(BigInt(FORGED_LEAF)))
+    await advance(p, c.appealPeriod + 1)
+    // the conceded earlier dispute is closed: the real one executes at once and takes the reward
+    await executeDispute(p.admin, { disputeCourt: p.court, disputeId: real.disputeId })
+    const job = await getJob(p.admin, { jobMarket: p.deployment.addresses.jobMarket, jobId })
+    expect(job.status).toBe('providerSlashed')
+    expect(job.openDisputes).toBe(0)
+
+    const d = deltas(before, await snapshot(p, everyone()))
+    const penalty = (COLLATERAL * BigInt(market.cheatSlashBps)) / 10_000n
+    const reward = (penalty * BigInt(market.challengerRewardBps)) / 10_000n
+    const juryShare = (penalty * BigInt(c.juryShareBps)) / 10_000n
+    const j = expectedJury(seats, CourtRuling.guilty, juryShare, c.jurorPenalty)
+    expect(d.get(p.other.account.address)).toBe(-c.concessionFee)
+    expect(d.get(p.provider.account.address)).toBe(-penalty)
+    expect(d.get(p.verifier.account.address)).toBe(reward)
+    expect(d.get(p.requester.account.address)).toBe(0n)
+    expectJurors(d, j.deltas)
+    expect(d.get(p.treasury.account.address)).toBe(
+      penalty - reward - juryShare + j.toTreasury + c.concessionFee,
+    )
+    expect([...d.values()].reduce((a, b) => a + b, 0n)).toBe(0n)
+    expect(await courtBalance(p)).toBe(0n)
+    expect(await lockedOf(p, p.other.account.address)).toBe(0n)
+    expect(await lockedOf(p, p.verifier.account.address)).toBe(0n)
+  }, 120_000)
+
+  it('sealed or revealed-undrawn concessions cost the fee only; the window and settlement are unchanged', async () => {
+    const { courtParams: c } = p
+    const market = p.deployment.params
+    const before = await snapshot(p, everyone())
+    const jobId = await committedJob(p, trueData)
+    // a griefer reveals and concedes before the draw block; a verifier concedes its sealed challenge
+    const grief = await commitLeafChallenge(p, p.extra, jobId, 2, trueData[6])
+    await reveal(p, p.extra, grief)
+    await concedeChallenge(p.extra, { disputeCourt: p.court, disputeId: grief.disputeId })
+    const sealed = await commitLeafChallenge(p, p.verifier, jobId, 4)
+    await concedeChallenge(p.verifier, { disputeCourt: p.court, disputeId: sealed.disputeId })
+    // a late concession would undercut the expiry, which keeps the whole bond
+    const late = await commitLeafChallenge(p, p.other, jobId, 5)
+    await advance(p, c.revealPeriod + 1)
+    await expectRevert(
+      concedeChallenge(p.other, { disputeCourt: p.court, disputeId: late.disputeId }),
+      'RevealPeriodOver',
+    )
+    await expireChallenge(p.admin, { disputeCourt: p.court, disputeId: late.disputeId })
+    const job = await getJob(p.admin, { jobMarket: p.deployment.addresses.jobMarket, jobId })
+    expect(job.openDisputes).toBe(0)
+    // the window is neither closed nor extended by a concession
+    await expectRevert(
+      finalize(p.admin, { jobMarket: p.deployment.addresses.jobMarket, jobId }),
+      'ChallengeWindowOpen',
+    )
+    await advance(p, market.challengeWindow)
+    await finalize(p.admin, { jobMarket: p.deployment.addresses.jobMarket, jobId })
+
+    const d = deltas(before, await snapshot(p, everyone()))
+    const fee = (PRICE * BigInt(market.protocolFeeBps)) / 10_000n
+    expect(d.get(p.extra.account.address)).toBe(-c.concessionFee)
+    expect(d.get(p.verifier.account.address)).toBe(-c.concessionFee)
+    expect(d.get(p.other.account.address)).toBe(-c.challengeBond)
+    // the accused provider is paid as if unchallenged: nothing of the fees reaches it
+    expect(d.get(p.provider.account.address)).toBe(PRICE - fee)
+    expect(d.get(p.treasury.account.address)).toBe(fee + 2n * c.concessionFee + c.challengeBond)
+    expect(await courtBalance(p)).toBe(0n)
+    for (const w of [p.extra, p.verifier, p.other]) expect(await lockedOf(p, w.account.address)).toBe(0n)
   }, 120_000)
 })

@@ -13,6 +13,7 @@ import {
   commitChallenge,
   commitResult,
   commitVote,
+  concedeChallenge,
   drawJury,
   executeDispute,
   expire,
@@ -44,6 +45,7 @@ import {
   trueLeaf,
   type World,
   WRONG_CLAIM,
+  wealth,
 } from './property-court-world.js'
 
 export interface RunState {
@@ -223,6 +225,31 @@ export async function revealStep(w: World, d: DisputeModel): Promise<WriteResult
     salt: d.salt,
   })
   if (d.copied) throw new Error(`the copycat revealed a copied commitment (dispute ${d.id})`)
+  return result
+}
+
+/**
+ * The challenger concedes its own challenge (the conceding verifier whose withheld data turned
+ * up, or a puppet or griefer giving up): it must lose exactly the concession fee copied at commit,
+ * to the wei, and the treasury gain exactly that. The court refuses it once a jury is knowable.
+ */
+export async function concedeStep(w: World, d: DisputeModel): Promise<WriteResult> {
+  const who = d.challenger.account.address
+  const treasury = w.treasury.account.address
+  const [before, treasuryBefore, state] = await Promise.all([
+    wealth(w, who),
+    wealth(w, treasury),
+    getCourtDispute(w.reader, { disputeCourt: w.court, disputeId: d.id }),
+  ])
+  const result = await concedeChallenge(d.challenger, { disputeCourt: w.court, disputeId: d.id })
+  // the commit took the bond: the concession returns all of it but the fee
+  const back = (await wealth(w, who)) - before
+  const toTreasury = (await wealth(w, treasury)) - treasuryBefore
+  if (back !== state.bond - state.concessionFee || toTreasury !== state.concessionFee) {
+    throw new Error(
+      `dispute ${d.id}: the concession returned ${back} and paid the treasury ${toTreasury} (bond ${state.bond}, fee ${state.concessionFee})`,
+    )
+  }
   return result
 }
 

@@ -2,7 +2,8 @@
 // one anvil (rewound with evm_snapshot/evm_revert between sequences): a provider that forges
 // leaves and challenges its own honest leaves through a sock puppet, a copycat that copies the
 // honest verifier's sealed and revealed challenges, a lazy juror, two colluding jurors, and a
-// griefing requester (false challenges through its puppet, last-second awards). After every step
+// griefing requester (false challenges through its puppet, last-second awards), and challengers
+// that concede before the jury is drawn (each loses exactly the fee). After every step
 // the money is conserved to the wei and the honest provider's wealth has not decreased; after
 // every sequence all timeouts are run out and nothing is left in the contracts.
 // OCN_PROPERTY_COURT_RUNS raises the run count.
@@ -29,6 +30,7 @@ import {
   closeDisputeStep,
   closeJobStep,
   commitStep,
+  concedeStep,
   juryStep,
   type RunState,
   revealStep,
@@ -66,7 +68,7 @@ type Action =
     }
   | { kind: 'commit'; job: number; forged: number }
   | { kind: 'challenge'; job: number; who: Challenger; pick: number }
-  | { kind: 'reveal' | 'jury' | 'appeal'; dispute: number }
+  | { kind: 'reveal' | 'jury' | 'appeal' | 'concede'; dispute: number }
   | { kind: 'close'; dispute: number; wait: boolean }
   | { kind: 'closeJob'; job: number; wait: boolean }
   | { kind: 'advance'; seconds: number }
@@ -121,7 +123,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
-      kind: fc.constantFrom('reveal' as const, 'jury' as const, 'appeal' as const),
+      kind: fc.constantFrom('reveal' as const, 'jury' as const, 'appeal' as const, 'concede' as const),
       dispute: index,
     }),
   },
@@ -165,8 +167,11 @@ async function progressDispute(d: DisputeModel, choice: number): Promise<WriteRe
   const { timestamp } = await w.reader.getBlock({ blockTag: 'latest' })
   // a challenge past its reveal deadline can only expire
   if (phase === CourtPhase.committed && timestamp >= BigInt(revealEnds)) return closeDisputeStep(w, d, true)
+  if (phase === CourtPhase.committed && choice % 7 === 1) return concedeStep(w, d)
   if (phase === CourtPhase.committed)
     return d.copied || choice % 7 === 0 ? closeDisputeStep(w, d, true) : revealStep(w, d)
+  // conceding right after the reveal, before the draw block is mined
+  if (phase === CourtPhase.awaitingDraw && choice % 11 === 5) return concedeStep(w, d)
   if (phase === CourtPhase.awaitingDraw) return juryStep(w, d)
   const appealable = rounds < maxRounds && !isFinal && timestamp < BigInt(appealEnds)
   if (phase === CourtPhase.ruled && choice % 3 === 0 && appealable) return appealStep(w, d)
@@ -211,6 +216,8 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       return dispute && juryStep(w, dispute)
     case 'appeal':
       return dispute && appealStep(w, dispute)
+    case 'concede':
+      return dispute && concedeStep(w, dispute)
     case 'close':
       return dispute && closeDisputeStep(w, dispute, a.wait)
     case 'closeJob':
@@ -282,6 +289,11 @@ const SCRIPTED: [Extract<Action, { kind: 'award' }>, Action[]] = [
     { kind: 'reveal', dispute: 0 },
     { kind: 'challenge', job: 1, who: 'puppet', pick: 0 },
     { kind: 'reveal', dispute: 0 },
+    // the verifier challenges again and concedes; the cheater's puppet concedes a sealed challenge
+    { kind: 'challenge', job: 1, who: 'verifier', pick: 1 },
+    { kind: 'concede', dispute: 0 },
+    { kind: 'challenge', job: 1, who: 'puppet', pick: 1 },
+    { kind: 'concede', dispute: 0 },
   ],
 ]
 
@@ -292,6 +304,7 @@ const COVERED = [
   'ChallengeCommitted',
   'ChallengeRevealed',
   'ChallengeExpired',
+  'ChallengeConceded',
   'Ruled',
   'Appealed',
   'DisputeExecuted',

@@ -31,7 +31,7 @@ export interface DevnetDispute {
   /** the disputed leaf (null: the challenge was never revealed) */
   leaf: number | null
   rounds: { round: number; jurors: DevnetJuror[] }[]
-  outcome: 'guilty' | 'notGuilty' | 'notProven' | 'expired' | 'open'
+  outcome: 'guilty' | 'notGuilty' | 'notProven' | 'expired' | 'conceded' | 'open'
   /** this dispute slashed the provider */
   convicted: boolean
   /** OPEN (wei) each party gained (positive) or lost (negative) through this dispute */
@@ -130,6 +130,15 @@ function applyCourtEvent(
         address: d.challengerAddress,
         wei: -(args.bondToTreasury as bigint),
         why: 'bond of an unrevealed challenge',
+      })
+      return
+    case 'ChallengeConceded':
+      d.outcome = 'conceded'
+      d.money.push({
+        name: d.challenger,
+        address: d.challengerAddress,
+        wei: -(args.fee as bigint),
+        why: 'concession fee (challenge withdrawn before its jury)',
       })
       return
     case 'JuryDrawn':

@@ -1,5 +1,5 @@
 // The challenger's side of the DisputeCourt: commit a sealed challenge, reveal it, or let anyone
-// expire one that was never revealed.
+// expire one that was never revealed, or concede its own before a jury is drawn.
 import { type Address, type Hex, parseEventLogs } from 'viem'
 import { ContractRevertError } from '../errors.js'
 import { disputeCourtAbi } from '../generated/abis.js'
@@ -74,4 +74,17 @@ export async function expireChallenge(
   { disputeCourt, disputeId, gas }: DisputeCallParameters,
 ): Promise<WriteResult> {
   return callCourt(client, disputeCourt, 'expireChallenge', [disputeId], gas)
+}
+
+/**
+ * The challenger withdraws its own challenge before any jury is drawn (sealed, or revealed while
+ * the first draw block is not mined yet): `concessionFee` of the bond goes to the treasury, the
+ * rest back to the challenger, its stake is unlocked. Reverts `JuryKnowable` once the draw block
+ * is mined. A verifier concedes when the data it challenged as withheld turns up and checks out.
+ */
+export async function concedeChallenge(
+  client: ProtocolWalletClient,
+  { disputeCourt, disputeId, gas, onSent }: DisputeCallParameters,
+): Promise<WriteResult> {
+  return callCourt(client, disputeCourt, 'concedeChallenge', [disputeId], gas, onSent)
 }

@@ -115,11 +115,15 @@ export interface CourtChallengeRecord {
   salt: Hex
   /**
    * the evidence is that the provider did not serve the leaf: it is asked again until shortly
-   * before the reveal deadline, and a provider that then serves it gets the challenge withdrawn
-   * (left unrevealed: the bond is forfeited, the stake at risk kept, instead of both lost to a
-   * false-challenge ruling)
+   * before the reveal deadline, and a provider that then serves it gets the challenge conceded
+   * (`concessionFee` of the bond lost, instead of bond and stake to a false-challenge ruling)
    */
   unserved?: boolean
+  /**
+   * the concession intent, written before `concedeChallenge` is sent (`tx` as soon as it is):
+   * a restarted node finishes or waits for the concession instead of revealing
+   */
+  concede?: { reason: string; tx?: Hex }
   /**
    * the commit transaction's hash, written as soon as it is sent (before its receipt): a node
    * restarted while it is pending waits for it instead of committing (and paying the bond) twice

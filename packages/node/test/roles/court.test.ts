@@ -16,11 +16,13 @@ import {
   commitChallenge,
   commitResult,
   commitVote,
+  concedeChallenge,
   type Deployment,
   type DevChain,
   defaultCourtParameters,
   defaultMarketParameters,
   deployProtocol,
+  finalize,
   getCourtDispute,
   getJob,
   getJobDisputes,
@@ -56,7 +58,12 @@ import { createChainService, type OcnChainService } from '../../src/chain/index.
 import { createSilentLogger } from '../../src/core/logger.js'
 import { sleep } from '../../src/core/time.js'
 import { createRoleMetrics } from '../../src/roles/metrics.js'
-import { advanceChallenge, REVEAL_MARGIN_SECONDS, randomSalt } from '../../src/roles/verifier/challenge.js'
+import {
+  advanceChallenge,
+  disputedByOthers,
+  REVEAL_MARGIN_SECONDS,
+  randomSalt,
+} from '../../src/roles/verifier/challenge.js'
 import type { CourtContext } from '../../src/roles/verifier/context.js'
 import { keepDispute } from '../../src/roles/verifier/keeper.js'
 import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
@@ -235,6 +242,24 @@ async function openState(name: string): Promise<StateStore> {
   return state
 }
 
+/** The verifier's sealed commitment of leaf 2, sent straight to the court (a commit the node did not record). */
+async function commitSealedOnChain(disputeCourt: Address, jobId: Hex, salt: Hex): Promise<bigint> {
+  const verifier = wallet(verifierAccount)
+  await approveToken(verifier, {
+    token: deployment.addresses.token,
+    spender: disputeCourt,
+    amount: e('10'),
+  })
+  const commitment = challengeCommitment({
+    jobId,
+    challenger: verifierAccount.address,
+    leafIndex: 2n,
+    claimedDataHash: keccak256(toHex('replayed')),
+    salt,
+  })
+  return (await commitChallenge(verifier, { disputeCourt, jobId, commitment })).disputeId
+}
+
 describe('roles/verifier court parts', () => {
   it('a crash after the salt is written and before the commit: the restarted node commits and reveals it', async () => {
     const jobId = await committedJob()
@@ -279,23 +304,6 @@ describe('roles/verifier court parts', () => {
   }, 120_000)
 
   /** The verifier's sealed challenge mined on chain (as if sent just before a crash); its dispute id. */
-  async function commitSealedOnChain(disputeCourt: Address, jobId: Hex, salt: Hex): Promise<bigint> {
-    const verifier = wallet(verifierAccount)
-    await approveToken(verifier, {
-      token: deployment.addresses.token,
-      spender: disputeCourt,
-      amount: e('10'),
-    })
-    const commitment = challengeCommitment({
-      jobId,
-      challenger: verifierAccount.address,
-      leafIndex: 2n,
-      claimedDataHash: keccak256(toHex('replayed')),
-      salt,
-    })
-    return (await commitChallenge(verifier, { disputeCourt, jobId, commitment })).disputeId
-  }
-
   it('a crash after the commitment is mined and before it is recorded: the restarted node finds it and reveals', async () => {
     const jobId = await committedJob()
     const state = await openState('crash-after-commit')
@@ -426,13 +434,36 @@ describe('roles/verifier court parts: killed mid-dispute, and a juror that absta
     return { jobId, state, ...(await courtContext(state)) }
   }
 
-  it('a challenge on a leaf not served is withdrawn when the provider serves it before the reveal: only the bond is lost', async () => {
+  /** Wealth of the verifier and the provider (tokens plus stake), and the verifier's locked stake. */
+  async function books() {
     const { token, stakeManager } = deployment.addresses
-    const me = verifierAccount.address
-    const balanceBefore = await getTokenBalance(admin, { token, account: me })
-    const stakeBefore = await getStake(admin, { stakeManager, account: me })
+    const of = async (account: Address) => {
+      const s = await getStake(admin, { stakeManager, account })
+      return (await getTokenBalance(admin, { token, account })) + s.staked + s.unbonding
+    }
+    const locked = (await getStake(admin, { stakeManager, account: verifierAccount.address })).locked
+    return {
+      verifier: await of(verifierAccount.address),
+      provider: await of(provider.account.address),
+      locked,
+    }
+  }
+
+  /** After the window: the job finalizes with no dispute open, the provider paid as if unchallenged. */
+  async function expectFinalized(jobId: Hex, providerBefore: bigint): Promise<void> {
+    const { jobMarket } = deployment.addresses
+    await advance(defaultMarketParameters.challengeWindow)
+    await finalize(admin, { jobMarket, jobId })
+    expect((await getJob(admin, { jobMarket, jobId })).status).toBe('finalized')
+    const fee = (PRICE * BigInt(defaultMarketParameters.protocolFeeBps)) / 10_000n
+    expect((await books()).provider).toBe(providerBefore + PRICE - fee)
+  }
+
+  it('a challenge on a leaf not served is conceded when the provider serves it before the reveal: only the concession fee is lost', async () => {
+    const before = await books()
     const { jobId, state, ctx, service } = await unservedChallenge('unserved-answered')
     const asked: number[] = []
+    // the provider was unreachable through the window; back now, it serves the leaf as replayed
     await advanceChallenge(ctx, jobId, async (c) => {
       asked.push(c.index)
       return 'answered'
@@ -440,16 +471,60 @@ describe('roles/verifier court parts: killed mid-dispute, and a juror that absta
     const c = verifierDetail(await state.requireJob(jobId)).challenge!
     expect(asked).toEqual([2])
     expect(c.revealed).toBeUndefined()
-    expect(c.abandoned).toMatch(/provider served the leaf before the reveal/)
-    await advance(REVEAL_PERIOD + 1)
-    await keeperTakes(ctx, c.disputeId!, 'expired')
-    // the bond is the treasury's; the stake at risk is unlocked whole (a false-challenge ruling
-    // would have taken falseChallengeSlashBps of it as well)
-    expect(await getTokenBalance(admin, { token, account: me })).toBe(
-      balanceBefore - defaultCourtParameters.challengeBond,
-    )
-    expect(await getStake(admin, { stakeManager, account: me })).toEqual(stakeBefore)
+    expect(c.concede).toMatchObject({ reason: expect.stringMatching(/served the leaf/) })
+    expect(c.concede?.tx).toMatch(/^0x/)
+    expect(c.abandoned).toMatch(/^conceded/)
+    const d = await getCourtDispute(admin, { disputeCourt: ctx.court(), disputeId: c.disputeId! })
+    expect(d.phase).toBe(CourtPhase.closed)
+    // to the wei: the verifier lost exactly the fee (a false-challenge ruling: 10 + 25 OPEN), its
+    // stake whole and unlocked; the provider is not slashed and is paid once the window is over
+    const after = await books()
+    expect(after.verifier).toBe(before.verifier - defaultCourtParameters.concessionFee)
+    expect(after.locked).toBe(before.locked)
+    expect(after.provider).toBe(before.provider)
+    await expectFinalized(jobId, before.provider)
     await service.stop()
+    await state.close()
+  }, 120_000)
+
+  it('a node killed between recording the concession and sending it concedes once restarted', async () => {
+    const before = await books()
+    const { jobId, state, ctx, service } = await unservedChallenge('unserved-crash')
+    // another challenger's open dispute holds this one back (no pile-on), its own does not
+    const disputeCourt = ctx.court()
+    expect(await disputedByOthers(ctx, jobId)).toBe(false)
+    await approveToken(juror, { token: deployment.addresses.token, spender: disputeCourt, amount: e('10') })
+    const other = await commitChallenge(juror, {
+      disputeCourt,
+      jobId,
+      commitment: keccak256(toHex('another verifier')),
+    })
+    expect(await disputedByOthers(ctx, jobId)).toBe(true)
+    await concedeChallenge(juror, { disputeCourt, disputeId: other.disputeId })
+    expect(await disputedByOthers(ctx, jobId)).toBe(false)
+    // the commitment is on chain; the node recorded its concession intent and was killed before
+    // sending it
+    let c = verifierDetail(await state.requireJob(jobId)).challenge!
+    const disputeId = await commitSealedOnChain(ctx.court(), jobId, c.salt)
+    await service.stop()
+    const detail = verifierDetail(await state.requireJob(jobId))
+    await state.updateJob(jobId, {
+      detail: {
+        ...detail,
+        challenge: { ...c, disputeId, concede: { reason: 'the provider served the leaf' } },
+      },
+    })
+    const restarted = await courtContext(state)
+    // the restarted node finishes the concession: it neither reveals nor asks the provider again
+    await advanceChallenge(restarted.ctx, jobId, async () => {
+      throw new Error('a recorded concession is not rechecked')
+    })
+    c = verifierDetail(await state.requireJob(jobId)).challenge!
+    expect(c.revealed).toBeUndefined()
+    expect(c.abandoned).toMatch(/^conceded/)
+    expect((await books()).verifier).toBe(before.verifier - defaultCourtParameters.concessionFee)
+    await expectFinalized(jobId, before.provider)
+    await restarted.service.stop()
     await state.close()
   }, 120_000)
 

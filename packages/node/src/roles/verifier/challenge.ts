@@ -7,12 +7,16 @@
  * driven again by the role's ticks (and first thing at start), so a restarted node finds its
  * commitment on the chain and reveals it, waits for a commit still in flight instead of
  * committing (and paying the bond) twice, or records that it let the challenge expire.
+ * A challenge on a leaf not served is conceded (`concedeChallenge`, the concession intent on
+ * the record first) when the provider comes back before the reveal and serves the leaf.
  */
 import {
   approveToken,
+  type CourtDispute,
   CourtPhase,
   challengeCommitment,
   commitChallenge,
+  concedeChallenge,
   getCourtDispute,
   getCourtParams,
   getJob,
@@ -194,21 +198,15 @@ async function revealSealed(
   const { chain, state } = ctx.components
   const court = ctx.court()
   const dispute = await getCourtDispute(chain.client, { disputeCourt: court, disputeId })
+  const sealed = verifierDetail(await state.requireJob(jobId)).challenge
+  if (sealed?.concede !== undefined) return resumeConcession(ctx, jobId, disputeId, dispute, sealed.concede)
   if (dispute.phase !== CourtPhase.committed) {
     await patchChallenge(ctx, jobId, { revealed: true })
     return
   }
-  const sealed = verifierDetail(await state.requireJob(jobId)).challenge
   if (sealed?.unserved === true && recheck !== undefined) {
     if ((await providerAnswers(ctx, sealed, BigInt(dispute.revealEnds), recheck)) === 'answered') {
-      await patchChallenge(ctx, jobId, {
-        abandoned: 'the provider served the leaf before the reveal: withdrawn (bond forfeited, stake kept)',
-      })
-      ctx.log.warn(
-        { jobId, disputeId },
-        'provider answered before the reveal: challenge left unrevealed (bond forfeited, stake kept)',
-      )
-      return
+      return concedeSealed(ctx, jobId, disputeId, 'the provider served the leaf before the reveal')
     }
   }
   while ((await chain.blockNumber()) <= dispute.commitBlock) {
@@ -259,4 +257,86 @@ async function providerAnswers(
     if ((await ctx.components.chain.chainTime()) >= revealEnds - REVEAL_MARGIN_SECONDS) return answer
     await ctx.pause(RECHECK_MS)
   }
+}
+
+/**
+ * Concedes this node's sealed challenge: the intent goes on the record before the transaction
+ * is sent and its hash the moment it is sent, so a restart finishes the concession instead of
+ * revealing a challenge the jurors would rule false. Costs the court's `concessionFee` (to the
+ * treasury) instead of the bond and `falseChallengeSlashBps` of the stake at risk.
+ */
+async function concedeSealed(
+  ctx: CourtContext,
+  jobId: Hex,
+  disputeId: bigint,
+  reason: string,
+): Promise<void> {
+  const { chain } = ctx.components
+  await patchChallenge(ctx, jobId, { concede: { reason } })
+  try {
+    await chain.serialize(() =>
+      concedeChallenge(chain.client, {
+        disputeCourt: ctx.court(),
+        disputeId,
+        onSent: (tx) => patchChallenge(ctx, jobId, { concede: { reason, tx } }),
+      }),
+    )
+  } catch (err) {
+    // the intent stays: the next tick asks the chain what became of it (resumeConcession)
+    ctx.log.warn({ jobId, disputeId, err }, 'concession not sent; the next tick tries again')
+    return
+  }
+  await patchChallenge(ctx, jobId, { abandoned: `conceded: ${reason}` })
+  ctx.log.warn(
+    { jobId, disputeId },
+    'provider served the leaf before the jury: challenge conceded (concession fee paid, rest of the bond back)',
+  )
+}
+
+/** After a restart (or a failed send) with the concession intent on the record. */
+async function resumeConcession(
+  ctx: CourtContext,
+  jobId: Hex,
+  disputeId: bigint,
+  dispute: CourtDispute,
+  concede: NonNullable<CourtChallengeRecord['concede']>,
+): Promise<void> {
+  const { chain } = ctx.components
+  if (dispute.phase === CourtPhase.closed) {
+    // with a hash on the record this node's concession landed; without one a keeper closed it
+    // (expired past the reveal deadline: the bond is forfeited)
+    const how = concede.tx === undefined ? 'closed before the concession was sent' : 'conceded'
+    await patchChallenge(ctx, jobId, { abandoned: `${how}: ${concede.reason}` })
+    return
+  }
+  if (concede.tx !== undefined) {
+    const sent = await sentTxOutcome(chain.client, 'challenge', concede.tx)
+    if (sent === 'pending') return
+    if (sent === 'landed') {
+      await patchChallenge(ctx, jobId, { abandoned: `conceded: ${concede.reason}` })
+      return
+    }
+  }
+  if (dispute.phase === CourtPhase.committed && (await chain.chainTime()) <= BigInt(dispute.revealEnds)) {
+    return concedeSealed(ctx, jobId, disputeId, concede.reason)
+  }
+  await patchChallenge(ctx, jobId, {
+    abandoned: 'the concession came too late (reveal deadline passed or jury knowable)',
+  })
+}
+
+/**
+ * Whether another challenger has an open dispute on the job. A verifier that cannot reach the
+ * provider waits for a while rather than pile on (check.ts), but never gives up its own
+ * challenge for it: a sealed challenge can be conceded, after the window too, so a withholding
+ * provider's sock puppet could hold every honest verifier back and then withdraw.
+ */
+export async function disputedByOthers(ctx: CourtContext, jobId: Hex): Promise<boolean> {
+  const { client } = ctx.components.chain
+  const court = ctx.court()
+  for (const disputeId of await getJobDisputes(client, { disputeCourt: court, jobId })) {
+    const d = await getCourtDispute(client, { disputeCourt: court, disputeId })
+    if (d.challenger.toLowerCase() !== ctx.me && d.phase !== CourtPhase.closed) return true
+  }
+  return false
 }

@@ -17,7 +17,13 @@ import {
 } from '../../state/job-detail.js'
 import { fetchLeafClaims, type UnservedLeaves } from '../leaf-claims.js'
 import { type JobAssets, loadJobAssets, replayFor } from '../shared.js'
-import { advanceChallenge, type ChallengeEvidence, challengePending, sealedChallenge } from './challenge.js'
+import {
+  advanceChallenge,
+  type ChallengeEvidence,
+  challengePending,
+  disputedByOthers,
+  sealedChallenge,
+} from './challenge.js'
 import type { VerifierContext } from './context.js'
 import { evidenceFor } from './evidence.js'
 import { knownProviderPeer } from './provider-peer.js'
@@ -73,6 +79,13 @@ export async function check(ctx: VerifierContext, jobId: Hex): Promise<void> {
     // when the jurors later find the leaves served. Asked again on the next tick, and judged
     // unserved only once the window's end is within the grace.
     ctx.log.info({ jobId, unserved: served.unserved }, 'provider did not answer; asking again before judging')
+    return
+  }
+  if (served.unserved !== undefined && (await pileOnAvoidable(ctx, jobId, onChain.challengeEnds))) {
+    ctx.log.info(
+      { jobId },
+      'provider unreachable, another verifier already challenged: waiting before piling on',
+    )
     return
   }
   const replay = await replayFor(ctx.components, assets, {
@@ -158,6 +171,25 @@ async function dueCheck(ctx: VerifierContext, jobId: Hex): Promise<DueCheck | un
 async function unservedMayRecover(ctx: VerifierContext, challengeEnds: number | bigint): Promise<boolean> {
   const left = BigInt(challengeEnds) - (await ctx.components.chain.chainTime())
   return left > BigInt(ctx.options.unknownPeerGraceSeconds)
+}
+
+/**
+ * No pile-on: when the provider is unreachable and another verifier's challenge is already open
+ * on the job (it makes the provider answer a jury, unless withdrawn), this verifier waits for
+ * the first quarter of the grace, asking again each tick. After that it challenges anyway:
+ * an open sealed challenge may be conceded after the window has closed (or be a withholding
+ * provider's sock puppet that will), and only its own challenge keeps the provider bound.
+ * Each honest challenger that then sees the leaf served concedes for the fee (challenge.ts).
+ */
+async function pileOnAvoidable(
+  ctx: VerifierContext,
+  jobId: Hex,
+  challengeEnds: number | bigint,
+): Promise<boolean> {
+  const left = BigInt(challengeEnds) - (await ctx.components.chain.chainTime())
+  // three quarters of the grace stay for the last check and the commit to be mined in the window
+  if (left * 4n <= BigInt(ctx.options.unknownPeerGraceSeconds) * 3n) return false
+  return disputedByOthers(ctx, jobId)
 }
 
 /** The provider's claims for the sampled leaves, taken only from the root it committed. */
