@@ -1,7 +1,7 @@
-import { toPublicJson } from '@ocn/node'
+import { readApiToken, toPublicJson } from '@ocn/node'
 import { formatEther } from 'viem'
 import { type Command, stringFlag } from '../command.js'
-import { type DevnetEvent, type DevnetSummary, startDevnet } from '../devnet/index.js'
+import { type DevnetEvent, type DevnetSummary, displayApiUrl, startDevnet } from '../devnet/index.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
 
 function short(id: string): string {
@@ -147,7 +147,14 @@ export const devnetCommand: Command = {
       }
       if (!once) {
         say('the network stays up for exploration; Ctrl-C stops it')
-        for (const node of devnet.nodes) say(`  ${node.name.padEnd(11)} ocn status --api-url ${node.api}`)
+        // the console URL carries the node's API token in its fragment (never sent to a server),
+        // as `ocn console --print-url` prints it, so the page can submit and stake
+        for (const node of devnet.nodes) {
+          const token = await readApiToken(node.dataDir)
+          const base = displayApiUrl(node.api).replace(/\/$/, '')
+          const consoleUrl = token === undefined ? `${base}/` : `${base}/#token=${token}`
+          say(`  ${node.name.padEnd(11)} console ${consoleUrl}  ·  ocn status --api-url ${base}`)
+        }
         say(`  deployment file ${devnet.dir}/deployment.json, RPC ${devnet.chain.rpcUrl}`)
         await new Promise<void>((resolve) => {
           if (controller.signal.aborted) resolve()
