@@ -5,21 +5,12 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { ResultNotice } from '@ocn/protocol'
 import type { Logger } from '../core/logger.js'
-import { deadline } from '../core/time.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 import type { P2PMetrics } from './metrics.js'
 import { RESULT_NOTICE_PROTOCOL } from './options.js'
 import type { PeerPenalties } from './peer-penalties.js'
-import {
-  lpFor,
-  type PeerTarget,
-  peerLabel,
-  readMessage,
-  toDialTarget,
-  toP2PError,
-  writeMessage,
-} from './streams.js'
+import { lpFor, type PeerTarget, readMessage, sendOneMessage, toP2PError } from './streams.js'
 
 /** Called with a notice whose provider peer is the peer that sent it. */
 export type ResultNoticeHandler = (
@@ -88,23 +79,11 @@ export async function sendResultNotice(
   notice: ResultNotice,
   options: { requestTimeoutMs: number; signal?: AbortSignal | undefined },
 ): Promise<void> {
-  const signal = deadline(options.signal, options.requestTimeoutMs)
-  const label = peerLabel(peer)
-  let stream: Stream
-  try {
-    stream = await host.dialProtocol(toDialTarget(peer), RESULT_NOTICE_PROTOCOL, { signal })
-  } catch (error) {
-    throw new P2PError(P2PErrorCode.DIAL_FAILED, `${RESULT_NOTICE_PROTOCOL}: cannot open a stream`, {
-      cause: error,
-      peer: label,
-    })
-  }
-  try {
-    await writeMessage(lpFor(stream, 'resultNotice'), 'resultNotice', notice, signal)
-    await stream.close({ signal })
-  } catch (error) {
-    const mapped = toP2PError(error, { signal, peer: label, what: RESULT_NOTICE_PROTOCOL })
-    stream.abort(mapped)
-    throw mapped
-  }
+  await sendOneMessage(
+    host,
+    peer,
+    RESULT_NOTICE_PROTOCOL,
+    { type: 'resultNotice', body: notice },
+    { timeoutMs: options.requestTimeoutMs, signal: options.signal },
+  )
 }

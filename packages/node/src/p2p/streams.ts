@@ -100,6 +100,41 @@ export async function writeMessage<T extends MessageType>(
 }
 
 /**
+ * A one-way protocol's send: dial `protocol`, write one length-prefixed `type` message, close.
+ * Failures come back as P2PError (DIAL_FAILED when no stream opened); the outcome is returned
+ * for the caller's metrics ('ok' or the error code) before a failure is rethrown.
+ */
+export async function sendOneMessage<T extends MessageType>(
+  host: OcnHost,
+  peer: PeerTarget,
+  protocol: string,
+  message: { type: T; body: MessageTypes[T] },
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; onOutcome?: (outcome: string) => void },
+): Promise<void> {
+  const signal = deadline(options.signal, options.timeoutMs)
+  const label = peerLabel(peer)
+  let stream: Stream
+  try {
+    stream = await host.dialProtocol(toDialTarget(peer), protocol, { signal })
+  } catch (error) {
+    throw new P2PError(P2PErrorCode.DIAL_FAILED, `${protocol}: cannot open a stream`, {
+      cause: error,
+      peer: label,
+    })
+  }
+  try {
+    await writeMessage(lpFor(stream, message.type), message.type, message.body, signal)
+    await stream.close({ signal })
+    options.onOutcome?.('ok')
+  } catch (error) {
+    const mapped = toP2PError(error, { signal, peer: label, what: protocol })
+    stream.abort(mapped)
+    options.onOutcome?.(mapped.code)
+    throw mapped
+  }
+}
+
+/**
  * A deadline kept alive by its own timer, linked to `parent`. Long transfers use it instead of
  * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: a composite signal holds its sources
  * weakly, and a timeout signal collected before it fires never aborts anything, which left an

@@ -15,21 +15,12 @@ import {
 import type { Registry } from 'prom-client'
 import type { Hex } from 'viem'
 import type { Logger } from '../core/logger.js'
-import { deadline } from '../core/time.js'
 import { P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
 import { createP2PMetrics } from './metrics.js'
 import { TOKEN_PROTOCOL } from './options.js'
 import { PeerPenalties } from './peer-penalties.js'
-import {
-  lpFor,
-  type PeerTarget,
-  peerLabel,
-  readMessage,
-  toDialTarget,
-  toP2PError,
-  writeMessage,
-} from './streams.js'
+import { lpFor, type PeerTarget, readMessage, sendOneMessage, toP2PError } from './streams.js'
 
 /** Takes a batch (or throws to refuse it); `remotePeer` is the authenticated sender. */
 export type TokenBatchHandler = (batch: TokenBatch, context: { remotePeer: string }) => void | Promise<void>
@@ -157,27 +148,18 @@ export function createTokenStreamProtocol(
       handler = next
     },
     async sendTokens(peer, batch, call = {}) {
-      const signal = deadline(call.signal, options.requestTimeoutMs)
-      const label = peerLabel(peer)
-      let stream: Stream
-      try {
-        stream = await host.dialProtocol(toDialTarget(peer), TOKEN_PROTOCOL, { signal })
-      } catch (error) {
-        throw new P2PError(P2PErrorCode.DIAL_FAILED, `${TOKEN_PROTOCOL}: cannot open a stream`, {
-          cause: error,
-          peer: label,
-        })
-      }
-      try {
-        await writeMessage(lpFor(stream, 'tokenBatch'), 'tokenBatch', batch, signal)
-        await stream.close({ signal })
-        metrics.streamRequests.inc({ protocol: TOKEN_PROTOCOL, direction: 'outbound', outcome: 'ok' })
-      } catch (error) {
-        const mapped = toP2PError(error, { signal, peer: label, what: TOKEN_PROTOCOL })
-        stream.abort(mapped)
-        metrics.streamRequests.inc({ protocol: TOKEN_PROTOCOL, direction: 'outbound', outcome: mapped.code })
-        throw mapped
-      }
+      await sendOneMessage(
+        host,
+        peer,
+        TOKEN_PROTOCOL,
+        { type: 'tokenBatch', body: batch },
+        {
+          timeoutMs: options.requestTimeoutMs,
+          signal: call.signal,
+          onOutcome: (outcome) =>
+            metrics.streamRequests.inc({ protocol: TOKEN_PROTOCOL, direction: 'outbound', outcome }),
+        },
+      )
     },
   }
 }

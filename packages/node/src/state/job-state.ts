@@ -3,19 +3,10 @@
  * records its own view of a job, but all views share these states and the same rules, so
  * no path can settle a job twice or revive a finished one.
  */
-export const jobStates = [
-  'offered',
-  'bidding',
-  'awarded',
-  'executing',
-  'committed',
-  'challenged',
-  'finalized',
-  'expired',
-  'slashed',
-  'failed',
-] as const
-export type JobState = (typeof jobStates)[number]
+import { type JobState, jobStates } from '@ocn/protocol/api'
+
+// the states are wire values too (the API's job records), so @ocn/protocol owns the list
+export { type JobState, jobStates }
 
 /**
  * Allowed transitions. `expired` and `failed` may be re-offered (the requester publishes
