@@ -147,15 +147,7 @@ export const devnetCommand: Command = {
       }
       if (!once) {
         say('the network stays up for exploration; Ctrl-C stops it')
-        // the console URL carries the node's API token in its fragment (never sent to a server),
-        // as `ocn console --print-url` prints it, so the page can submit and stake
-        for (const node of devnet.nodes) {
-          const token = await readApiToken(node.dataDir)
-          const base = displayApiUrl(node.api).replace(/\/$/, '')
-          const consoleUrl = token === undefined ? `${base}/` : `${base}/#token=${token}`
-          say(`  ${node.name.padEnd(11)} console ${consoleUrl}  ·  ocn status --api-url ${base}`)
-        }
-        say(`  deployment file ${devnet.dir}/deployment.json, RPC ${devnet.chain.rpcUrl}`)
+        for (const line of await explorationLines(devnet)) say(line)
         await new Promise<void>((resolve) => {
           if (controller.signal.aborted) resolve()
           else controller.signal.addEventListener('abort', () => resolve(), { once: true })
@@ -175,4 +167,21 @@ export const devnetCommand: Command = {
       for (const s of signals) process.off(s, onSignal)
     }
   },
+}
+
+/**
+ * What to open while the devnet stays up: each node's console URL, with the node's API token
+ * in its fragment (never sent to a server) as `ocn console --print-url` prints it, so the
+ * page can submit and stake; its `ocn status` line; the deployment and the RPC.
+ */
+async function explorationLines(devnet: Awaited<ReturnType<typeof startDevnet>>): Promise<string[]> {
+  const lines: string[] = []
+  for (const node of devnet.nodes) {
+    const token = await readApiToken(node.dataDir)
+    const base = displayApiUrl(node.api).replace(/\/$/, '')
+    const consoleUrl = token === undefined ? `${base}/` : `${base}/#token=${token}`
+    lines.push(`  ${node.name.padEnd(11)} console ${consoleUrl}  ·  ocn status --api-url ${base}`)
+  }
+  lines.push(`  deployment file ${devnet.dir}/deployment.json, RPC ${devnet.chain.rpcUrl}`)
+  return lines
 }

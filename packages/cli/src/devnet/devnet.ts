@@ -717,7 +717,7 @@ async function runWorkload(
     ...(signal === undefined ? {} : { signal }),
   }
   const jobs = await submitWorkload(following, workload.jobs)
-  await readModeResults(devnet, following, jobs)
+  await readModeResults(following, jobs)
   const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
 
   // Settlement transfers happen in the transactions the requester just saw; read after them.
@@ -903,14 +903,9 @@ async function refreshJob(following: JobFollowing, job: DevnetJob): Promise<void
 }
 
 /** The requester's checked results of each finalized generate and sequence job. */
-async function readModeResults(
-  devnet: Devnet,
-  following: JobFollowing,
-  jobs: readonly DevnetJob[],
-): Promise<void> {
+async function readModeResults(following: JobFollowing, jobs: readonly DevnetJob[]): Promise<void> {
   for (const job of jobs) {
     if (job.mode === undefined || job.status !== 'finalized') continue
-    const provider = devnet.nodes.find((n) => n.name === job.providerName)
     const results = await readJobResults(following.api, job.id, following.signal)
     if (results !== undefined) job.results = results
   }
