@@ -48,7 +48,11 @@ import {
   type Wallet,
 } from './helpers.js'
 
-const RUNS = Number(process.env.OCN_DATANET_PROPERTY_RUNS ?? 20)
+const RUNS = Number(process.env.OCN_DATANET_PROPERTY_RUNS ?? 40)
+// A fixed seed by default: the test also asserts that every kind of action succeeded at least
+// once, which a random draw of a few dozen short sequences does not always give (a withdrawal needs a
+// time jump past the lock first). Set OCN_DATANET_PROPERTY_SEED to explore other sequences.
+const SEED = Number(process.env.OCN_DATANET_PROPERTY_SEED ?? 1)
 const e = parseEther
 const BURN_SINK: Address = '0x000000000000000000000000000000000000dEaD'
 const SCORES = [1.0, -0.5, 0.02]
@@ -310,10 +314,10 @@ describe('datanet invariants under random action sequences', () => {
           await checkInvariants(s)
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, seed: SEED },
     )
     console.info(
-      `datanet property: ${[...seen.entries()].map(([k, n]) => `${k}=${n}`).join(' ')}, ${refused} refused`,
+      `datanet property (seed ${SEED}): ${[...seen.entries()].map(([k, n]) => `${k}=${n}`).join(' ')}, ${refused} refused`,
     )
     for (const k of ['withdraw', 'challenge', 'deposit', 'settle', 'claim']) {
       expect(seen.get(k) ?? 0, k).toBeGreaterThan(0)
