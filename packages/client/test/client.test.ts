@@ -122,7 +122,7 @@ describe('@ocn/client', () => {
 
   it('throws typed errors: bad input before sending, the node code, an unreachable node', async () => {
     const client = createOcnClient({ url: server.url! })
-    expect(() => client.job('../status')).toThrow(ClientError)
+    await expect(client.job('../status')).rejects.toThrow(ClientError)
     const missing = await client.job('0x99').catch((error: unknown) => error)
     expect(missing).toBeInstanceOf(NodeApiError)
     expect(missing).toMatchObject({ code: 'API_NOT_FOUND', status: 404, shortMessage: 'unknown job 0x99' })
