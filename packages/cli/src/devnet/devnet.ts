@@ -14,6 +14,7 @@ import {
   type DevChain,
   deployProtocol,
   freePort,
+  getJob,
   getStake,
   getTokenBalance,
   stake,
@@ -35,7 +36,7 @@ import {
   type NodeRole,
   readApiToken,
 } from '@ocn/node'
-import { type Address, createWalletClient, http, parseEther } from 'viem'
+import { type Address, createWalletClient, type Hex, http, parseEther } from 'viem'
 import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 import { createDevnetBoard, DEVNET_BOARD_ENV, DEVNET_BOARD_FILE } from './board.js'
 import { readDevnetBooks } from './conservation.js'
@@ -95,6 +96,13 @@ export interface DevnetJob {
   settledMs: number | null
   /** Times the requester offered it again after a bidding round without a usable bid. */
   reoffers?: number
+  /** the offers this job replaced (re-offers), oldest first */
+  superseded?: string[]
+  /**
+   * Price still escrowed in the JobMarket for replaced offers when the balances were read: a
+   * no-show's award is refunded only when it expires on chain, which can be after the summary.
+   */
+  escrowHeld?: bigint
   /** A generate or stateful sequence job (both are inference-kind offers). */
   mode?: 'generate' | 'sequence'
   /** generate and sequence jobs that finalized: the requester's checked results */
@@ -649,6 +657,20 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
   await sleep(2_000, signal)
 }
 
+/** Each job's replaced offers whose award still holds the requester's escrow (status Awarded). */
+async function readEscrowHeld(devnet: Devnet, jobs: readonly DevnetJob[]): Promise<void> {
+  const client = adminWallet(devnet.chain)
+  const { jobMarket } = devnet.deployment.addresses
+  for (const job of jobs) {
+    let held = 0n
+    for (const id of job.superseded ?? []) {
+      const onChain = await getJob(client, { jobMarket, jobId: id as Hex }).catch(() => undefined)
+      if (onChain?.status === 'awarded') held += onChain.price
+    }
+    if (held > 0n) job.escrowHeld = held
+  }
+}
+
 async function readBalance(devnet: Devnet, address: Address): Promise<AccountBalance> {
   const client = adminWallet(devnet.chain)
   const { token, stakeManager } = devnet.deployment.addresses
@@ -721,6 +743,7 @@ async function runWorkload(
   const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
 
   // Settlement transfers happen in the transactions the requester just saw; read after them.
+  await readEscrowHeld(devnet, jobs)
   const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
   const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
   const holders = [...accountList.map((a) => a.address), ...outcome.tokenHolders]
@@ -875,6 +898,7 @@ async function refreshJob(following: JobFollowing, job: DevnetJob): Promise<void
   const record = followed.record
   if (followed.id !== job.id) {
     emit({ type: 'job', job, state: `re-offered as ${followed.id}`, at: Date.now() })
+    job.superseded = [...(job.superseded ?? []), ...followed.superseded]
     job.id = followed.id
     job.reoffers = followed.reoffers + (job.reoffers ?? 0)
   }

@@ -15,6 +15,8 @@ export interface FollowedJob {
   record: ApiJson<JobRecord>
   /** Automatic re-offers followed to get there. */
   reoffers: number
+  /** the ids of the offers it replaced, oldest first (a no-show's award may still hold escrow) */
+  superseded: string[]
   /** Failed without a bid, and the requester will offer it again shortly. */
   awaitingReoffer: boolean
 }
@@ -28,6 +30,7 @@ export async function readFollowingReoffers(
   options: { timeoutMs?: number } = {},
 ): Promise<FollowedJob> {
   let id = jobId
+  const superseded: string[] = []
   for (let reoffers = 0; reoffers < MAX_HOPS; reoffers++) {
     const record = await apiGet(
       api,
@@ -40,6 +43,7 @@ export async function readFollowingReoffers(
     const detail = record.detail as { reofferedAs?: unknown; reofferDueAt?: unknown } | undefined
     // failed, expired, or a no-show's award still open on chain: the new offer is the job now
     if (typeof detail?.reofferedAs === 'string') {
+      superseded.push(id)
       id = detail.reofferedAs
       continue
     }
@@ -48,6 +52,7 @@ export async function readFollowingReoffers(
       id,
       record,
       reoffers,
+      superseded,
       awaitingReoffer:
         typeof detail?.reofferDueAt === 'number' ||
         (record.state === 'failed' && note.startsWith(NO_BID_REOFFER_NOTE)),
