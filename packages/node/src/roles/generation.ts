@@ -160,14 +160,17 @@ export interface TokenPushOptions {
   maxFailures: number
 }
 
-export const defaultTokenPushOptions: TokenPushOptions = { batchTokens: 16, intervalMs: 100, maxFailures: 3 }
+// five tries back off 100, 200, 400 and 800 ms: long enough for a requester that is still
+// recording the award (it refuses batches from a provider it has not yet recorded)
+export const defaultTokenPushOptions: TokenPushOptions = { batchTokens: 16, intervalMs: 100, maxFailures: 5 }
 
 /**
  * Pushes a generate job's tokens to the requester while they are picked: waiting tokens go out
  * as runs (one prompt's consecutive positions) once `batchTokens` wait or `intervalMs` after
  * the first, one send at a time and in order; tokens picked during a send wait for the next.
- * Streaming is a courtesy to the requester: a failed send never fails the job, and after
- * `maxFailures` failures in a row the job streams no more. `close` sends what waits.
+ * Streaming is a courtesy to the requester: a failed send never fails the job; its runs are
+ * tried again after a backoff (intervalMs, doubling), and after `maxFailures` failures in a
+ * row the job streams no more. `close` sends what waits, retries included.
  */
 export function tokenPusher(
   send: (runs: TokenRun[]) => Promise<void>,
@@ -179,6 +182,7 @@ export function tokenPusher(
   let sending: Promise<void> | undefined
   let failures = 0
   const stopped = () => failures >= options.maxFailures
+  const backoffMs = () => options.intervalMs * 2 ** Math.max(0, failures - 1)
   const flush = (): void => {
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
@@ -194,12 +198,15 @@ export function tokenPusher(
         },
         () => {
           failures++
+          // the failed runs go first again, so the rows the requester builds stay in order
+          if (!stopped()) waiting = [...runs, ...waiting]
         },
       )
       .finally(() => {
         sending = undefined
         if (stopped()) waiting = []
-        else if (waiting.length > 0) flush()
+        else if (waiting.length > 0 && failures === 0) flush()
+        else if (waiting.length > 0) timer ??= setTimeout(flush, backoffMs())
       })
   }
   return {
@@ -214,9 +221,14 @@ export function tokenPusher(
     },
     async close() {
       for (;;) {
+        if (sending !== undefined) {
+          await sending
+          continue
+        }
+        if (stopped() || waiting.length === 0) return
+        // a retry is due after its backoff: wait it here rather than leave it to the timer
+        if (failures > 0) await new Promise((resolve) => setTimeout(resolve, backoffMs()))
         flush()
-        if (sending === undefined) return
-        await sending
       }
     },
   }

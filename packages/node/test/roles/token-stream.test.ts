@@ -41,6 +41,23 @@ describe('tokenPusher', () => {
     expect(all.at(-1)).toEqual({ prompt: 1, from: 2, tokens: [22] })
   })
 
+  it('tries a failed batch again after a backoff (a requester still recording the award refuses it)', async () => {
+    const delivered: TokenRun[][] = []
+    let refusals = 2
+    const push = tokenPusher(
+      async (runs) => {
+        if (refusals-- > 0) throw new Error('the sender is not the awarded provider of the job')
+        delivered.push(runs)
+      },
+      { batchTokens: 2, intervalMs: 5, maxFailures: 5 },
+    )
+    for (let i = 0; i < 4; i++) push.onToken({ prompt: 0, position: i, token: 30 + i })
+    await push.close()
+    const row: number[] = []
+    for (const run of delivered.flat()) row.splice(run.from, run.tokens.length, ...run.tokens)
+    expect(row).toEqual([30, 31, 32, 33])
+  })
+
   it('sends what waits after intervalMs, holds tokens while a send runs, and keeps the order', async () => {
     const sent: TokenRun[][] = []
     let release: () => void = () => {}
