@@ -307,6 +307,26 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** A deterministic uniform stream in [-0.5, 0.5) (an LCG): fixtures are the same on every run. */
+function seededRandom(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+}
+
+/** An MLP of the given layer widths with weights drawn from `rand`; the last layer is linear. */
+function seededMlp(rand: () => number, widths: number[], activation: 'relu' | 'tanh'): Mlp {
+  const layers = widths.slice(1).map((outFeatures, i) => ({
+    inFeatures: widths[i]!,
+    outFeatures,
+    weight: Float32Array.from({ length: widths[i]! * outFeatures }, rand),
+    bias: Float32Array.from({ length: outFeatures }, rand),
+    activation: i === widths.length - 2 ? ('none' as const) : activation,
+  }))
+  return { layers, softmaxOutput: false }
+}
+
 /**
  * A stateful sequence job's files: the VAD-like fixture (audio [batch, 32], state
  * [2, batch, 128] with batch on axis 1, scalar int64 sample rate) and audio of `chunks`
@@ -317,11 +337,7 @@ export async function writeSequenceFixture(
   chunks = 4,
   streams = 2,
 ): Promise<{ modelPath: string; inputsPath: string; state: { output: string; input: string }[] }> {
-  let seed = 11
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
+  const rand = seededRandom(11)
   const modelPath = join(dir, 'vad.onnx')
   const inputsPath = join(dir, 'audio.safetensors')
   await writeFile(modelPath, encodeOnnxModel(buildStatefulVadModel()))
@@ -344,18 +360,8 @@ export async function writeFixture(
   dir: string,
   seed = 7,
 ): Promise<{ modelPath: string; inputsPath: string }> {
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
-  const layer = (inFeatures: number, outFeatures: number, activation: 'relu' | 'none') => ({
-    inFeatures,
-    outFeatures,
-    weight: Float32Array.from({ length: inFeatures * outFeatures }, rand),
-    bias: Float32Array.from({ length: outFeatures }, rand),
-    activation,
-  })
-  const mlp: Mlp = { layers: [layer(8, 16, 'relu'), layer(16, 4, 'none')], softmaxOutput: false }
+  const rand = seededRandom(seed)
+  const mlp = seededMlp(rand, [8, 16, 4], 'relu')
   const modelPath = join(dir, 'model.onnx')
   const inputsPath = join(dir, 'inputs.safetensors')
   await writeFile(modelPath, encodeOnnxModel(buildMlpModel(mlp)))
@@ -379,11 +385,7 @@ export async function writeTrainingFixture(
     [2, 0],
     [0, 2],
   ] as const
-  let seed = 11
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
+  const rand = seededRandom(11)
   for (let i = 0; i < n; i++) {
     const c = i % 3
     x[2 * i] = centres[c]![0] + rand()
@@ -429,19 +431,7 @@ export async function writeFinetuneFixture(dir: string): Promise<{
   headSpecPath: string
   mlp: Mlp
 }> {
-  let seed = 23
-  const rand = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
-  const layer = (inFeatures: number, outFeatures: number, activation: 'tanh' | 'none') => ({
-    inFeatures,
-    outFeatures,
-    weight: Float32Array.from({ length: inFeatures * outFeatures }, rand),
-    bias: Float32Array.from({ length: outFeatures }, rand),
-    activation,
-  })
-  const mlp: Mlp = { layers: [layer(2, 8, 'tanh'), layer(8, 3, 'none')], softmaxOutput: false }
+  const mlp = seededMlp(seededRandom(23), [2, 8, 3], 'tanh')
   const modelPath = join(dir, 'pretrained.onnx')
   const model = buildMlpModel(mlp, { style: 'matmul-add' })
   await writeFile(modelPath, encodeOnnxModel(model))
