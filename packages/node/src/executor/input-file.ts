@@ -11,7 +11,7 @@
  * are the same, so the results are the same bits.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ExecutorError } from './errors.js'
@@ -21,6 +21,43 @@ import type { FileFeed } from './worker-protocol.js'
 
 /** Inputs below this many bytes go over IPC as before: a file is not worth it. */
 export const INPUT_FILE_MIN_BYTES = 1024 * 1024
+
+/** The temporary folders are named `ocn-inputs-<pid of the writing process>-<random>`. */
+const DIR_PREFIX = 'ocn-inputs-'
+
+let swept: Promise<void> | undefined
+
+/**
+ * Removes the input folders of processes that no longer run: a node killed mid-job (SIGKILL,
+ * a crash) never reaches its `remove`, and each folder holds a whole job's inputs. Folders of
+ * live processes (other nodes on this machine) are left alone. Once per process, best effort.
+ */
+export async function sweepOrphanedInputDirs(parent = tmpdir()): Promise<string[]> {
+  const removed: string[] = []
+  const entries = await readdir(parent).catch(() => [] as string[])
+  for (const name of entries) {
+    const pid = Number(/^ocn-inputs-(\d+)-/.exec(name)?.[1])
+    if (!Number.isInteger(pid) || pid === process.pid || isRunning(pid)) continue
+    await rm(join(parent, name), { recursive: true, force: true }).catch(() => {})
+    removed.push(name)
+  }
+  return removed
+}
+
+function sweepOrphans(): Promise<void> {
+  swept ??= sweepOrphanedInputDirs().then(() => {})
+  return swept
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it runs, as another user
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
 
 /** The inputs written to a temporary file: where each one starts, and how to remove it. */
 export interface InputFile {
@@ -47,9 +84,10 @@ export async function writeInputFile(inputs: NamedTensors, axes: InputAxes): Pro
   const names = contiguousInputs(inputs, axes)
   const total = names.reduce((sum, n) => sum + inputs[n]!.data.byteLength, 0)
   if (total < INPUT_FILE_MIN_BYTES) return undefined
+  await sweepOrphans()
   let dir: string | undefined
   try {
-    dir = await mkdtemp(join(tmpdir(), 'ocn-inputs-'))
+    dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`))
     const path = join(dir, 'inputs.bin')
     const offsets: Record<string, number> = {}
     const handle = await open(path, 'wx', 0o600)

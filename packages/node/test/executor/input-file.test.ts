@@ -1,11 +1,15 @@
 /** The inputs file process workers read their rows from (executor/input-file.ts): no ONNX Runtime. */
 import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { sliceAxis } from '../../src/executor/input-axes.js'
 import {
   fileFeedsOf,
   INPUT_FILE_MIN_BYTES,
   readFileFeed,
+  sweepOrphanedInputDirs,
   writeInputFile,
 } from '../../src/executor/input-file.js'
 import type { NamedTensors } from '../../src/executor/tensor.js'
@@ -59,6 +63,21 @@ describe('executor input file', () => {
       )
     } finally {
       await file.remove()
+    }
+  })
+
+  it('sweeps the input folders a killed process left behind, and only those', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'ocn-sweep-test-'))
+    try {
+      // above Linux's largest pid_max (2^22): no process can have it
+      const dead = join(parent, 'ocn-inputs-4194399-abc')
+      const live = join(parent, `ocn-inputs-${process.ppid}-def`)
+      const other = join(parent, 'unrelated-7-ghi')
+      for (const dir of [dead, live, other]) await mkdir(dir)
+      expect(await sweepOrphanedInputDirs(parent)).toEqual(['ocn-inputs-4194399-abc'])
+      expect([existsSync(dead), existsSync(live), existsSync(other)]).toEqual([false, true, true])
+    } finally {
+      await rm(parent, { recursive: true, force: true })
     }
   })
 })
