@@ -362,6 +362,31 @@ describe('job lifecycle (in-process nodes, anvil, ORT)', () => {
     expect(results.verified).toBe(true)
   }, 240_000)
 
+  it("a bid whose receipt is lost on the way back is still honoured: the requester's award is executed, not left to expire", async () => {
+    const honest = node('honest')
+    const bids = honest.components.parts.network!.bids
+    const send = bids.sendBid
+    // the requester reads the bid and awards it, but its answer never arrives (a stream reset,
+    // a requester killed after storing it): a provider that closed its record would no-show
+    bids.sendBid = async (peer, bid, options) => {
+      await send(peer, bid, options)
+      throw new Error('the bid receipt was lost')
+    }
+    try {
+      const job = await requester().submitJob({ ...fixture, kind: 'inference', verification: 'replay' })
+      // before: the record closed as `failed` ('bid refused: not delivered') and the award was ignored
+      const awarded = await jobIn(node('requester'), job.jobId, ['awarded', 'committed', 'finalized'])
+      expect(awarded.provider).toBe(honest.address)
+      await finalizedAtRequester(job.jobId)
+      const done = await jobIn(honest, job.jobId, ['finalized'])
+      expect(done.history.map((h) => h.state)).toEqual(
+        expect.arrayContaining(['bidding', 'awarded', 'committed', 'finalized']),
+      )
+    } finally {
+      bids.sendBid = send
+    }
+  }, 240_000)
+
   it('a training job: trained, committed as a checkpoint chain, spot-checked by segment replay, finalized', async () => {
     const { chain, deployment } = net
     const training = await writeTrainingFixture(net.dir)

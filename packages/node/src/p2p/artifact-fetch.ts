@@ -11,7 +11,7 @@ import { ArtifactStoreError, ArtifactStoreErrorCode } from '../artifacts/errors.
 import type { ArtifactStore, PutResult } from '../artifacts/store.js'
 import { BoundedSet } from '../core/collections.js'
 import type { Logger } from '../core/logger.js'
-import { deadline } from '../core/time.js'
+import { deadline, sleep } from '../core/time.js'
 import { readBody } from './backpressure.js'
 import { isP2PError, P2PError, P2PErrorCode } from './errors.js'
 import type { OcnHost } from './host.js'
@@ -34,7 +34,15 @@ export interface FetchArtifactOptions {
   maxBytes?: number
   /** bytes received so far of the announced size, after each chunk (a progress bar) */
   onProgress?: (received: number, size: number) => void
+  /**
+   * how many times a peer that answers `busy` is asked again, after 250 ms, then twice as
+   * long each time (default 3: a verifier and three jurors asking one provider at once)
+   */
+  busyRetries?: number
 }
+
+const BUSY_BACKOFF_MS = 250
+const DEFAULT_BUSY_RETRIES = 3
 
 export interface ArtifactFetcherContext {
   host: OcnHost
@@ -99,11 +107,28 @@ export class ArtifactFetcher {
         continue
       }
       fetchOptions.signal?.throwIfAborted()
-      const outcome = await this.tryPeer(hash, peer, fetchOptions)
+      const outcome = await this.askPeer(hash, peer, fetchOptions)
       if (!(outcome instanceof P2PError)) return outcome
       failures.push(outcome)
     }
     throw noPeerServed(hash, failures)
+  }
+
+  /** `tryPeer`, asked again with a growing pause while the peer answers `busy` */
+  private async askPeer(
+    hash: ContentHash,
+    peer: PeerTarget,
+    fetchOptions: FetchArtifactOptions,
+  ): Promise<PutResult | P2PError> {
+    const retries = fetchOptions.busyRetries ?? DEFAULT_BUSY_RETRIES
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.tryPeer(hash, peer, fetchOptions)
+      if (!(outcome instanceof P2PError) || outcome.code !== P2PErrorCode.BUSY || attempt >= retries)
+        return outcome
+      await sleep(BUSY_BACKOFF_MS * 2 ** attempt, fetchOptions.signal, () => {
+        return new P2PError(P2PErrorCode.ABORTED, 'artifact fetch aborted', { peer: peerLabel(peer) })
+      })
+    }
   }
 
   /** the artifact from one peer, or that peer's error; throws only when the caller aborted */
@@ -176,6 +201,9 @@ export class ArtifactFetcher {
     const header = await readMessage(lp, 'artifactResponse', signal)
     if (header.status === 'not-found') {
       throw new P2PError(P2PErrorCode.ARTIFACT_NOT_FOUND, 'peer does not have the artifact', { peer: label })
+    }
+    if (header.status === 'busy') {
+      throw new P2PError(P2PErrorCode.BUSY, 'peer is serving as many as it can', { peer: label })
     }
     if (header.status !== 'ok') {
       throw new P2PError(P2PErrorCode.REMOTE_REFUSED, `peer answered ${header.status}`, { peer: label })

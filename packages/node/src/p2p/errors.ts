@@ -25,6 +25,8 @@ export const P2PErrorCode = {
   ARTIFACT_NOT_FOUND: 'ARTIFACT_NOT_FOUND',
   /** every peer asked failed, for different reasons (see `causes`) */
   ALL_PEERS_FAILED: 'ALL_PEERS_FAILED',
+  /** the remote serves as many as it can now (every upload slot, or this peer's share, taken): ask again later */
+  BUSY: 'BUSY',
   /** the remote answered with an error or refusal status */
   REMOTE_REFUSED: 'REMOTE_REFUSED',
   /** publishing to gossip failed, or a message we built is invalid */

@@ -170,6 +170,20 @@ describe('evidenceFor', () => {
     }
   })
 
+  it('training: a start state busy at first and then served is no evidence when the leaf holds', async () => {
+    const training = { kind: 'training' as const, termsLeafCount: 5, committedLeafCount: 5 }
+    // the provider's upload slots were full during the spot check (REMOTE_REFUSED busy)
+    const busy = [{ index: 3, reason: 'replay-failed' as const, claimed: replayedHash(3), error: 'busy' }]
+    const served: ReplayExecutor = { ...replay, runTrainingSegment: async (i) => replayedHash(i) }
+    expect(await evidenceFor(findings(busy, { ...training, replay: served }))).toBeUndefined()
+    // served on the re-run, but to another hash: the leaf is wrong
+    const wrong = [{ index: 3, reason: 'replay-failed' as const, claimed, error: 'busy' }]
+    expect(await evidenceFor(findings(wrong, { ...training, replay: served }))).toEqual({
+      index: 3,
+      replayed: replayedHash(3),
+    })
+  })
+
   it("inference: its own replay failing is the verifier's error, typed, not a challenge", async () => {
     await expect(
       evidenceFor(findings([{ index: 1, reason: 'replay-failed', claimed, error: 'worker crashed' }])),

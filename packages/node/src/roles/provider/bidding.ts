@@ -94,13 +94,21 @@ export class Bidding {
     }
     await this.recordBid(offer, jobId, terms, signature)
     const receipt = await network.bids.sendBid(offer.requesterPeerId, bid).catch((err: unknown) => {
-      this.ctx.log.warn({ jobId, err }, 'bid not delivered')
+      // the requester may have read the bid before the answer was lost (its node killed, the
+      // stream reset): the signed bid can still be awarded, and a provider that ignored that
+      // award would be slashed as a no-show. The record stays `bidding`: an award is executed,
+      // and the tick closes it once the offer's deadline passes without one.
+      this.ctx.log.warn({ jobId, err }, 'bid not acknowledged; an award of it is still honoured')
       return undefined
     })
-    if (receipt?.accepted !== true) {
-      await state.transitionJob(jobId, 'failed', {
-        note: `bid refused: ${receipt?.reason ?? 'not delivered'}`,
-      })
+    if (receipt === undefined) return
+    // `internal`: the requester's handler failed, perhaps after it stored the bid
+    if (!receipt.accepted && receipt.reason === 'internal') {
+      this.ctx.log.warn({ jobId }, 'the requester failed on the bid; an award of it is still honoured')
+      return
+    }
+    if (!receipt.accepted) {
+      await state.transitionJob(jobId, 'failed', { note: `bid refused: ${receipt.reason ?? 'no reason'}` })
       return
     }
     this.ctx.metrics.bidsSent.inc()

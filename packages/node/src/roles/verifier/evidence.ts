@@ -41,19 +41,24 @@ export async function evidenceFor(findings: Findings): Promise<ChallengeEvidence
   const onChain = mismatches.filter((m) => m.index < committed)
   const different = onChain.find((m) => m.reason === 'different-result')
   if (different !== undefined) return { index: different.index, replayed: different.replayed }
-  const missing = onChain.find(
-    (m) =>
-      m.reason === 'not-served' ||
-      m.reason === 'bad-proof' ||
+  for (const missing of onChain) {
+    if (missing.reason === 'replay-failed') {
       // a training segment or a sequence chunk starts from the provider's served state
-      (m.reason === 'replay-failed' && findings.kind !== 'inference'),
-  )
-  if (missing !== undefined) {
+      if (findings.kind === 'inference') continue
+      const again = await replayed(findings, missing.index)
+      // the start state came this time (it was busy before) and the leaf holds: no evidence
+      if (again === missing.claimed) continue
+      return { index: missing.index, replayed: again }
+    }
+    if (missing.reason !== 'not-served' && missing.reason !== 'bad-proof') continue
     const evidence = { index: missing.index, replayed: await replayed(findings, missing.index) }
     // a leaf not served at all may yet be served (a provider back from a restart): re-asked before the reveal
     return missing.reason === 'not-served' ? { ...evidence, unserved: true } : evidence
   }
-  const failed = mismatches.find((m) => m.reason === 'replay-failed')
+  // a training segment re-run above either held or became evidence; one past the commitment did not run
+  const failed = mismatches.find(
+    (m) => m.reason === 'replay-failed' && (findings.kind === 'inference' || m.index >= committed),
+  )
   if (failed !== undefined && 'error' in failed) {
     throw new RoleError('ROLE_REPLAY_FAILED', `re-executing micro-batch ${failed.index} failed here`, {
       details: `${failed.error}; check this node's executor (the check is retried while the window is open)`,
