@@ -322,7 +322,7 @@ export const configOptions: readonly OptionSpec[] = [
     flag: 'no-bid-reoffer-delay-ms',
     min: 0,
     max: 3_600_000,
-    doc: 'Milliseconds between a failed bidding round and the re-offer (busy providers free their slots meanwhile).',
+    doc: 'Milliseconds between the first failed bidding round and its re-offer, doubled for each later round up to 60 s (busy providers free their slots, slow checks before bidding finish meanwhile).',
   },
   {
     key: 'requester.maxPrice',

@@ -17,6 +17,9 @@ import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 import { type Candidate, priceFloor, rankBids } from './ranking.js'
 import { BidderStandings } from './standing.js'
 
+/** the longest pause before a re-offer after a round without bids */
+const MAX_REOFFER_DELAY_MS = 60_000
+
 /** The note on a job that failed without a bid and is offered again automatically. */
 export const NO_BID_REOFFER_NOTE = 'no usable bid; re-offered'
 
@@ -185,8 +188,13 @@ export class RequesterAwards {
   private async noUsableBid(job: JobRecord, bids: StoredBid[]): Promise<void> {
     const { state, options, log } = this.context
     // Every provider may just be busy: offer it again a few times (a new offer, a new id)
-    // before giving up, so one crowded moment does not fail the requester's work.
-    const delay = options.noBidReofferDelayMs
+    // before giving up, so one crowded moment does not fail the requester's work. The pause
+    // doubles each round: a provider's check of new artifacts goes on in the background and
+    // its verdict is ready for the re-offer, but on a loaded machine it needs the time.
+    const delay = Math.min(
+      options.noBidReofferDelayMs * 2 ** Math.max(0, job.attempts - 1),
+      MAX_REOFFER_DELAY_MS,
+    )
     const again = job.attempts <= options.noBidReoffers
     await state.transitionJob(job.id, 'failed', {
       note: again ? `${NO_BID_REOFFER_NOTE} in ${delay} ms` : 'no usable bid',
