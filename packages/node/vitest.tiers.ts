@@ -10,6 +10,7 @@ export const integration: Record<string, string> = {
   'test/api/libp2p-metrics.test.ts': 'libp2p over TCP',
   'test/api/submit.test.ts': 'serves the HTTP API on a TCP port',
   'test/attribution/attribution.test.ts': 'starts anvil',
+  'test/attribution/finetune.test.ts': 'forks the attribution process (verifier replay, ~3 s)',
   'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',
   'test/executor/checks.test.ts': 'forks executor worker processes',
   'test/executor/formats.test.ts': 'forks executor worker processes',

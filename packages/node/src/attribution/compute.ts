@@ -1,7 +1,10 @@
 /**
  * The influence computation itself (methods `tracin-cp-v1` and `knn-shapley-v1`, see
- * method.ts). Loads
- * onnxruntime-node and blocks while gradients run: only the attribution process imports it.
+ * method.ts) for every model form a training job can take: the job's TrainingProgram
+ * (executor/training/program.ts) says which parameters are trained (an MLP's weights, a head's,
+ * LoRA adapters) and which rows its step graph is fed (a head's: the frozen backbone's
+ * features), so attribution differentiates exactly what training did. Loads onnxruntime-node
+ * and blocks while gradients run: only the attribution process imports it.
  */
 import {
   contributorRows,
@@ -17,23 +20,10 @@ import { checkpointHash, hashTensors } from '../executor/hashing.js'
 import { createSession } from '../executor/session-options.js'
 import type { TrainingJobSpec } from '../executor/spec.js'
 import { gatherRows, type NamedTensors } from '../executor/tensor.js'
-import {
-  ADAM_STEP_FEED,
-  buildTrainingStepModel,
-  FEATURES_FEED,
-  paramNames,
-  stateSuffixes,
-  TARGETS_FEED,
-} from '../executor/training/graph.js'
-import {
-  datasetOf,
-  initialMlp,
-  makePlan,
-  stepOf,
-  type TrainingDataset,
-  type TrainingPlan,
-} from '../executor/training/plan.js'
-import { toOrtTensor } from '../executor/training/run.js'
+import { ADAM_STEP_FEED, FEATURES_FEED, stateSuffixes, TARGETS_FEED } from '../executor/training/graph.js'
+import { datasetOf, stepOf, type TrainingDataset, type TrainingPlan } from '../executor/training/plan.js'
+import type { TrainingProgram } from '../executor/training/program.js'
+import { toOrtTensor, trainingProgram } from '../executor/training/run.js'
 import { AttributionError } from './errors.js'
 import { knnShapleyScores } from './knn-shapley.js'
 import { type AttributionMethodSpec, CHUNK_ROWS, parseAttributionMethod } from './method.js'
@@ -42,7 +32,7 @@ import { type AttributionResult, buildAttributionResult } from './result.js'
 export const VALIDATION_HASH_DOMAIN = 'ocn/attribution/validation/v1'
 
 export interface AttributionRequest {
-  /** the training job's spec (architecture, loss, optimizer, replay profile, checkpoint interval) */
+  /** the training job's spec (model form, loss, optimizer, replay profile, checkpoint interval) */
   spec: TrainingJobSpec
   /** the attribution method the job names */
   method: AttributionMethodSpec
@@ -56,7 +46,7 @@ export interface AttributionRequest {
   checkpoints: Uint8Array[]
   /** when given, checkpoint i must hash to checkpointHashes[i] (the committed leaves) */
   checkpointHashes?: Hex[]
-  /** the base model of a fine-tuning job */
+  /** the base model of a fine-tuning job (whole-MLP, head or LoRA) */
   baseModel?: Uint8Array
 }
 
@@ -72,7 +62,7 @@ function bad(what: string, details?: string): AttributionError {
 export async function computeAttributionResult(req: AttributionRequest): Promise<AttributionResult> {
   const method = parseAttributionMethod(req.method)
   const manifest = parseDatanetManifest(req.manifest)
-  const planned = planAttribution(req, manifest)
+  const planned = await planAttribution(req, manifest)
   const contributorRowSets = manifest.contributors.map(contributorRows)
   const { checkpointHashes, scores } =
     method.method === 'knn-shapley-v1'
@@ -82,62 +72,55 @@ export async function computeAttributionResult(req: AttributionRequest): Promise
     method: method.method,
     manifest,
     manifestHash: datanetManifestHash(manifest),
+    // the validation rows as the request gives them (a head's backbone features derive from them)
     validationHash: hashTensors(VALIDATION_HASH_DOMAIN, {
-      features: planned.validation.features,
-      targets: planned.validation.targets,
+      features: planned.validationInput.features,
+      targets: planned.validationInput.targets,
     }),
     checkpointHashes,
     scores,
   })
 }
 
-type PlannedAttribution = ReturnType<typeof planAttribution>
+type PlannedAttribution = Awaited<ReturnType<typeof planAttribution>>
 interface MethodRun {
   checkpointHashes: Hex[]
   scores: number[]
 }
 
-/** `knn-shapley-v1`: every checkpoint checked against its commitment, then the closed form. */
+/**
+ * `knn-shapley-v1`: every checkpoint checked against its commitment, then the closed form
+ * over the rows the step graph is fed (a head's: the backbone's features, its embedding).
+ */
 function knnShapleyRun(
   req: AttributionRequest,
-  { spec, mlp, data, plan, validation }: PlannedAttribution,
+  { program, names, validation }: PlannedAttribution,
   contributorRowSets: Uint32Array[],
 ): MethodRun {
-  const names = { params: paramNames(mlp.layers.length), suffixes: stateSuffixes(spec.optimizer) }
-  const checkpointHashes = req.checkpoints.map((_b, c) => loadCheckpoint(req, c, names, plan).hash)
-  return { checkpointHashes, scores: knnShapleyScores(data, validation, contributorRowSets) }
+  const checkpointHashes = req.checkpoints.map((_b, c) => loadCheckpoint(req, c, names, program.plan).hash)
+  return { checkpointHashes, scores: knnShapleyScores(program.data, validation, contributorRowSets) }
 }
 
 /** `tracin-cp-v1`: gradients of the training-step graph at each checkpoint (see method.ts). */
 async function tracinRun(
   req: AttributionRequest,
-  { spec, mlp, data, plan, validation }: PlannedAttribution,
+  { spec, program, names, validation }: PlannedAttribution,
   contributorRowSets: Uint32Array[],
 ): Promise<MethodRun> {
-  const graph = buildTrainingStepModel({
-    layers: mlp.layers,
-    loss: spec.loss,
-    optimizer: spec.optimizer,
-    emitGradients: true,
-  })
+  const plan = program.plan
   const refused = (details: string, cause: unknown) =>
     new AttributionError('ATTRIBUTION_RUN_FAILED', 'ONNX Runtime refused the gradient graph', {
       details,
       cause,
     })
-  const session = await createSession(encodeOnnxModel(graph), spec.profile, refused)
+  const session = await createSession(encodeOnnxModel(program.graph), spec.profile, refused)
   try {
-    const gradients: GradientGraph = {
-      session,
-      spec,
-      params: paramNames(mlp.layers.length),
-      suffixes: stateSuffixes(spec.optimizer),
-    }
+    const gradients: GradientGraph = { session, spec, ...names }
     const validationRows = Uint32Array.from({ length: validation.features.dims[0]! }, (_, i) => i)
     const scores = contributorRowSets.map(() => 0)
     const checkpointHashes: Hex[] = []
     for (let c = 0; c < req.checkpoints.length; c++) {
-      const { state, hash } = loadCheckpoint(req, c, gradients, plan)
+      const { state, hash } = loadCheckpoint(req, c, names, plan)
       checkpointHashes.push(hash)
       // the final checkpoint starts no segment: it only pins which run this was
       if (c === req.checkpoints.length - 1) break
@@ -145,7 +128,7 @@ async function tracinRun(
       const gVal = await gradientSum(gradients, state, validation, validationRows)
       for (let i = 0; i < gVal.length; i++) gVal[i]! /= validationRows.length
       for (let k = 0; k < contributorRowSets.length; k++) {
-        const g = await gradientSum(gradients, state, data, contributorRowSets[k]!)
+        const g = await gradientSum(gradients, state, program.data, contributorRowSets[k]!)
         scores[k]! += eta * dot(gVal, g)
       }
     }
@@ -155,14 +138,20 @@ async function tracinRun(
   }
 }
 
-/** The training run's plan, with the validation set, manifest and checkpoints checked against it. */
-function planAttribution(req: AttributionRequest, manifest: DatanetManifest) {
+/**
+ * The training run's program (its step graph with `grad.*` outputs), the validation rows as
+ * that graph takes them, and the manifest and checkpoint count checked against the plan.
+ */
+async function planAttribution(req: AttributionRequest, manifest: DatanetManifest) {
   const spec = req.spec
-  const mlp = initialMlp(spec, req.baseModel)
-  const data = datasetOf(spec, req.dataset)
-  const plan = makePlan(spec, mlp, data)
-  const validation = datasetOf(spec, req.validation)
-  makePlan(spec, mlp, validation) // same shape and label checks as the training data
+  const program: TrainingProgram = await trainingProgram(spec, datasetOf(spec, req.dataset), req.baseModel, {
+    emitGradients: true,
+  })
+  const validationInput = datasetOf(spec, req.validation)
+  // a program over the validation rows: the same shape and label checks as the training data,
+  // and a head's validation features through the same frozen backbone, same chunks and profile
+  const validation = (await trainingProgram(spec, validationInput, req.baseModel)).data
+  const plan = program.plan
   if (manifest.rows !== plan.rows) {
     throw bad(`the manifest covers ${manifest.rows} rows, the dataset has ${plan.rows}`)
   }
@@ -171,7 +160,8 @@ function planAttribution(req: AttributionRequest, manifest: DatanetManifest) {
       `the training run has ${plan.checkpointSteps.length} checkpoints, ${req.checkpoints.length} were given`,
     )
   }
-  return { spec, mlp, data, plan, validation }
+  const names = { params: program.params.map((p) => p.name), suffixes: stateSuffixes(spec.optimizer) }
+  return { spec, program, names, validation, validationInput }
 }
 
 /** The gradient graph's session and the feeds it takes beside the data. */

@@ -4,8 +4,9 @@
  * nearest neighbor algorithms", VLDB 2019), summed per datanet contributor.
  *
  * For one validation row v with label y_v, sort the N training rows by squared Euclidean
- * distance to v over the spec's input features (ties broken by row index, so the order is a
- * total one and any correct sort gives it), a_1 nearest .. a_N farthest. With
+ * distance to v over the features the training-step graph reads (the spec's inputs; for a
+ * head job the frozen backbone's features, see compute.ts), ties broken by row index so the
+ * order is a total one and any correct sort gives it: a_1 nearest .. a_N farthest. With
  * m_i = 1[label(a_i) = y_v], the utility being the share of the K nearest that vote y_v, the
  * Shapley values are, in closed form,
  *   s(a_N) = m_N / N,

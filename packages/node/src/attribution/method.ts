@@ -7,13 +7,14 @@
  *   eta_s = learningRate * (steps in segment s),
  * where g_val is the mean loss gradient over the validation set and g_z a sample's loss
  * gradient, both from the executor's own training-step graph (so "gradient" means exactly what
- * training used). The inner sum is computed in fixed chunks of CHUNK_ROWS rows in manifest
+ * training used): the job's TrainingProgram, whose parameters are an MLP's weights, a head's
+ * (its rows the frozen backbone's features) or LoRA adapters. The inner sum is computed in fixed chunks of CHUNK_ROWS rows in manifest
  * order (chunk mean gradient times chunk rows), dot products in float64 in parameter order, so
  * the scores are bit-exact under the job's replay profile. Scores become weights with
  * `scoresToBasisPoints` from @ocn/protocol (negative influence counts as zero).
  *
- * `knn-shapley-v1` (exact Shapley values of a K-nearest-neighbour utility over the input
- * features, knn-shapley.ts): no gradients; the checkpoints are still read and checked against
+ * `knn-shapley-v1` (exact Shapley values of a K-nearest-neighbour utility over the rows the
+ * step graph is fed: the input features, a head job's backbone features; knn-shapley.ts): no gradients; the checkpoints are still read and checked against
  * their committed hashes, so the result pins the same run and has the same leaf format.
  */
 import { type AttributionMethodName, attributionMethods } from '../executor/spec.js'

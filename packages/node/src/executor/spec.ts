@@ -299,14 +299,8 @@ function parseTrainingSpec(o: Record<string, unknown>): TrainingJobSpec {
     checkpointInterval: int(o.checkpointInterval, 'spec.checkpointInterval', 1, 1 << 30),
   }
   if (o.data !== undefined) spec.data = parseTrainingData(o.data)
-  if (o.attribution !== undefined) {
-    const kind = trainingModelKind(model)
-    // TracIn needs per-row gradients of every trained parameter; those graphs exist for MLPs only
-    if (kind === 'head' || kind === 'lora') {
-      fail('spec.attribution', `is not available for ${kind} fine-tuning yet; drop spec.attribution`)
-    }
-    spec.attribution = parseAttribution(o.attribution, spec)
-  }
+  // every model form can carry attribution: it differentiates the job's own step graph
+  if (o.attribution !== undefined) spec.attribution = parseAttribution(o.attribution, spec)
   return spec
 }
 

@@ -276,7 +276,7 @@ describe('fine-tuning specs', () => {
     })
   })
 
-  it('refuses mixed, empty or duplicate choices and attribution, naming the field', () => {
+  it('refuses mixed, empty or duplicate choices, naming the field', () => {
     const refused = (model: unknown, field: string, extra?: Record<string, unknown>) =>
       expect(() => parse(model, extra)).toThrow(
         expect.objectContaining({ message: expect.stringContaining(field) }),
@@ -286,11 +286,19 @@ describe('fine-tuning specs', () => {
     refused({ baseModel: true, lora: { targets: ['w', 'w'], rank: 2 } }, 'spec.model.lora.targets')
     refused({ baseModel: true, lora: { targets: ['w'], rank: 0 } }, 'spec.model.lora.rank')
     refused({ baseModel: true, head: { ...head, features: '' } }, 'spec.model.head.features')
+  })
+
+  it('accepts attribution on head and lora jobs (test/attribution/finetune.test.ts computes it)', () => {
     const attribution = {
       method: 'tracin-cp-v1',
       manifest: `0x${'ab'.repeat(32)}`,
       validation: { features: 'vx', targets: 'vy' },
     }
-    refused({ baseModel: true, head }, 'drop spec.attribution', { attribution })
+    for (const model of [
+      { baseModel: true, head },
+      { baseModel: true, lora: { targets: ['w'], rank: 2 } },
+    ]) {
+      expect(parse(model, { attribution })).toMatchObject({ attribution })
+    }
   })
 })

@@ -39,6 +39,15 @@ export interface TrainingProgram {
   exportResult(state: NamedTensors): Uint8Array
 }
 
+/** How a program's step graph is built. */
+export interface ProgramOptions {
+  /**
+   * also output `grad.<param>` for every trainable parameter: attribution (TracIn) reads the
+   * per-chunk gradients of exactly the graph training ran, whatever the model form
+   */
+  emitGradients?: boolean
+}
+
 const floats = (state: NamedTensors, name: string) => new Float32Array(state[name]!.data.slice().buffer)
 
 function withWeights(mlp: Mlp, state: NamedTensors): Mlp {
@@ -54,6 +63,15 @@ function withWeights(mlp: Mlp, state: NamedTensors): Mlp {
 
 function mlpStepParams(mlp: Mlp): StepParam[] {
   return paramNames(mlp.layers.length).map((name) => ({ name, dims: paramShape(mlp.layers, name) }))
+}
+
+function mlpStepGraph(spec: TrainingJobSpec, mlp: Mlp, options: ProgramOptions): OnnxModel {
+  return buildTrainingStepModel({
+    layers: mlp.layers,
+    loss: spec.loss,
+    optimizer: spec.optimizer,
+    emitGradients: options.emitGradients === true,
+  })
 }
 
 export function baseModelOf(spec: TrainingJobSpec, baseModel: Uint8Array | undefined): OnnxModel {
@@ -77,13 +95,14 @@ export function mlpProgram(
   spec: TrainingJobSpec,
   data: TrainingDataset,
   baseModel?: Uint8Array,
+  options: ProgramOptions = {},
 ): TrainingProgram {
   const mlp = initialMlp(spec, baseModel)
   const plan = makePlan(spec, mlp, data)
   return {
     plan,
     data,
-    graph: buildTrainingStepModel({ layers: mlp.layers, loss: spec.loss, optimizer: spec.optimizer }),
+    graph: mlpStepGraph(spec, mlp, options),
     params: mlpStepParams(mlp),
     initialParams: mlpParams(mlp),
     exportResult(state) {
@@ -112,13 +131,14 @@ export function headProgram(
   head: TrainingHeadSpec,
   backbone: Backbone,
   data: TrainingDataset,
+  options: ProgramOptions = {},
 ): TrainingProgram {
   const mlp = headMlp(spec, head, data.features.dims[1] ?? 0)
   const plan = makePlan(spec, { ...mlp, input: backbone.input, output: 'output' }, data)
   return {
     plan,
     data,
-    graph: buildTrainingStepModel({ layers: mlp.layers, loss: spec.loss, optimizer: spec.optimizer }),
+    graph: mlpStepGraph(spec, mlp, options),
     params: mlpStepParams(mlp),
     initialParams: mlpParams(mlp),
     exportResult: (state) => encodeOnnxModel(composeHeadModel(backbone, withWeights(mlp, state))),
@@ -130,6 +150,7 @@ export function loraProgram(
   lora: LoraSpec,
   data: TrainingDataset,
   baseModel: Uint8Array | undefined,
+  options: ProgramOptions = {},
 ): TrainingProgram {
   const model = baseModelOf(spec, baseModel)
   const mlp = initialMlp(spec, baseModel)
@@ -138,7 +159,14 @@ export function loraProgram(
   return {
     plan,
     data,
-    graph: buildLoraStepModel({ mlp, targets, lora, loss: spec.loss, optimizer: spec.optimizer }),
+    graph: buildLoraStepModel({
+      mlp,
+      targets,
+      lora,
+      loss: spec.loss,
+      optimizer: spec.optimizer,
+      emitGradients: options.emitGradients === true,
+    }),
     params: loraParams(targets, lora.rank),
     initialParams: initialAdapters(spec.seed, targets, lora.rank),
     exportResult: (state) => encodeAdapters(state, targets, lora),

@@ -28,7 +28,14 @@ import {
   type TrainingPlan,
   withStep,
 } from './plan.js'
-import { baseModelOf, headProgram, loraProgram, mlpProgram, type TrainingProgram } from './program.js'
+import {
+  baseModelOf,
+  headProgram,
+  loraProgram,
+  mlpProgram,
+  type ProgramOptions,
+  type TrainingProgram,
+} from './program.js'
 
 export interface TrainingRunResult {
   /** the trained model as an ONNX inference graph */
@@ -101,19 +108,23 @@ export async function backboneFeatures(
   }
 }
 
-/** The program of a job (program.ts); a head's needs its features computed first. */
+/**
+ * The program of a job (program.ts); a head's needs its features computed first. Attribution
+ * builds one for its validation rows too, so they pass through the same frozen backbone.
+ */
 export async function trainingProgram(
   spec: TrainingJobSpec,
   data: TrainingDataset,
   baseModel: Uint8Array | undefined,
+  options: ProgramOptions = {},
 ): Promise<TrainingProgram> {
   const model = spec.model
-  if ('lora' in model) return loraProgram(spec, model.lora, data, baseModel)
-  if (!('head' in model)) return mlpProgram(spec, data, baseModel)
+  if ('lora' in model) return loraProgram(spec, model.lora, data, baseModel, options)
+  if (!('head' in model)) return mlpProgram(spec, data, baseModel, options)
   const head: TrainingHeadSpec = model.head
   const backbone = backboneModel(baseModelOf(spec, baseModel), head)
   const features = await backboneFeatures(backbone, data.features, spec.profile, spec.batchSize)
-  return headProgram(spec, head, backbone, { features, targets: data.targets })
+  return headProgram(spec, head, backbone, { features, targets: data.targets }, options)
 }
 
 export class TrainingStepper {
