@@ -19,6 +19,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type Job, OcnClientError, type SubmitJobInput } from '@ocn/client'
 import {
   type ClaimContributorRewardsResult,
   claimContributorRewards,
@@ -30,16 +31,7 @@ import {
   type ProtocolWalletClient,
   transferToken,
 } from '@ocn/contracts-client'
-import type { JobRecord, SubmitJobRequest } from '@ocn/node'
-import {
-  type ApiJson,
-  ATTRIBUTION_RESULT_FILE,
-  apiGet,
-  apiPost,
-  apiRoutes,
-  attributionResultProblem,
-  writeTensorFile,
-} from '@ocn/node'
+import { ATTRIBUTION_RESULT_FILE, attributionResultProblem, writeTensorFile } from '@ocn/node'
 import type { AttributionResult } from '@ocn/node/attribution'
 import { contentHashOf } from '@ocn/protocol'
 import { type Address, createWalletClient, type Hex, http, parseEther } from 'viem'
@@ -56,6 +48,7 @@ import {
 } from './datanet-chain.js'
 import { DevnetError } from './errors.js'
 import { readFollowingReoffers } from './jobs.js'
+import { devnetNodeApi, submissionOf } from './node-client.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
 import { sleep } from './sleep.js'
 import type { Workload, WorkloadJob } from './workload.js'
@@ -181,12 +174,12 @@ const TERMINAL = new Set(['finalized', 'slashed', 'expired', 'failed'])
 async function runJob(
   context: DevnetAfterContext,
   api: string,
-  body: ApiJson<SubmitJobRequest>,
+  body: SubmitJobInput,
   timeoutMs: number,
-): Promise<ApiJson<JobRecord>> {
-  const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, {
-    ...(context.signal === undefined ? {} : { signal: context.signal }),
-  })
+): Promise<Job> {
+  const { jobId } = await devnetNodeApi(api).call('write', (client) =>
+    client.submit(body, context.signal === undefined ? {} : { signal: context.signal }),
+  )
   return waitJob(context, api, jobId, (r) => TERMINAL.has(r.state), timeoutMs)
 }
 
@@ -194,9 +187,9 @@ async function waitJob(
   context: DevnetAfterContext,
   api: string,
   jobId: string,
-  done: (record: ApiJson<JobRecord>) => boolean,
+  done: (record: Job) => boolean,
   timeoutMs: number,
-): Promise<ApiJson<JobRecord>> {
+): Promise<Job> {
   const until = Date.now() + timeoutMs
   for (;;) {
     if (context.signal?.aborted) throw new DevnetError('DEVNET_ABORTED', 'the devnet was stopped')
@@ -212,31 +205,19 @@ async function waitJob(
   }
 }
 
-/** One result file of a job from the requester's API, checked against its content hash. */
+/**
+ * One result file of a job from the requester's API, checked against the content hash (its
+ * SHA-256) the requester announced for it.
+ */
 async function resultFile(api: string, jobId: string, name: string): Promise<Uint8Array> {
-  const listing = await apiGet(api, apiRoutes.jobResults, { id: jobId })
-  const entry = listing.files.find((f) => f.name === name)
-  if (entry === undefined) {
-    throw new DevnetError('DEVNET_PHASE_FAILED', `job ${jobId} has no ${name}`, {
-      details: `its files: ${listing.files.map((f) => f.name).join(', ') || 'none'}`,
+  try {
+    return (await devnetNodeApi(api).client.download(jobId, name, { timeoutMs: 30_000 })).bytes
+  } catch (cause) {
+    throw new DevnetError('DEVNET_PHASE_FAILED', `the requester did not serve ${name} of job ${jobId}`, {
+      cause,
+      details: cause instanceof OcnClientError ? cause.message : String(cause),
     })
   }
-  const url = new URL(apiRoutes.jobResultFile.path({ id: jobId, name }), api)
-  // fetch refuses a URL with credentials: the devnet's token (its user part) goes in a header
-  const headers: Record<string, string> =
-    url.username === '' ? {} : { authorization: `Bearer ${decodeURIComponent(url.username)}` }
-  url.username = ''
-  const response = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) })
-  if (!response.ok) {
-    throw new DevnetError('DEVNET_PHASE_FAILED', `the requester did not serve ${name}`, {
-      details: `HTTP ${response.status}`,
-    })
-  }
-  const bytes = new Uint8Array(await response.arrayBuffer())
-  if (entry.hash !== undefined && contentHashOf(bytes) !== entry.hash.toLowerCase()) {
-    throw new DevnetError('DEVNET_PHASE_FAILED', `${name} does not match its content hash`)
-  }
-  return bytes
 }
 
 /** What the steps after the workload share: the plan, the requester's API and the pool. */
@@ -276,19 +257,7 @@ async function finalizedTraining(run: AttributionRun): Promise<JobSummary> {
       `attribution: ${ATTRIBUTION_TRAINING_JOB} ended ${training?.status ?? 'unsubmitted'}; running it again`,
     )
     const job = trainingJob(run.plan, context.workload)
-    const record = await runJob(
-      context,
-      run.api,
-      {
-        modelPath: job.modelPath,
-        inputsPath: job.inputsPath,
-        kind: 'training',
-        verification: 'replay',
-        ...(job.trainingSpecPath === undefined ? {} : { trainingSpecPath: job.trainingSpecPath }),
-        ...(job.datanetManifestPath === undefined ? {} : { datanetManifestPath: job.datanetManifestPath }),
-      },
-      120_000,
-    )
+    const record = await runJob(context, run.api, submissionOf(job), 120_000)
     training = { name: job.name, id: record.id, status: record.state, provider: null }
   }
   if (training.status !== 'finalized') {
@@ -344,7 +313,7 @@ async function trainedModel(run: AttributionRun): Promise<TrainedModel> {
 
 /** An inference job on the trained model, and the attribution share it sent to the pool. */
 interface PaidInference {
-  inference: ApiJson<JobRecord>
+  inference: Job
   price: bigint
   fee: bigint
   share: bigint

@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { Job } from '@ocn/client'
 import {
   approveToken,
   type Deployment,
@@ -21,12 +22,8 @@ import {
   startDevChain,
   transferToken,
 } from '@ocn/contracts-client'
-import type { JobRecord, JobState } from '@ocn/node'
+import type { JobState } from '@ocn/node'
 import {
-  type ApiJson,
-  apiGet,
-  apiPost,
-  apiRoutes,
   apiUrlWithToken,
   ensureApiToken,
   initNodeKeys,
@@ -44,6 +41,7 @@ import { cheaterConvictedByJury, type DevnetDispute, readDisputes } from './disp
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { type FollowedJob, readFollowingReoffers } from './jobs.js'
+import { devnetNodeApi, submissionOf } from './node-client.js'
 import { type DevnetOptions, defaultDevnetOptions } from './options.js'
 import {
   type ConfigFragment,
@@ -633,7 +631,11 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
   const meshDeadline = Date.now() + options.nodeStartTimeoutMs / 2
   for (;;) {
     const statuses = await Promise.all(
-      nodes.map((n) => apiGet(n.api, apiRoutes.status, {}, { timeoutMs: 3_000 }).catch(() => undefined)),
+      nodes.map((n) =>
+        devnetNodeApi(n.api)
+          .client.status({ timeoutMs: 3_000 })
+          .catch(() => undefined),
+      ),
     )
     // A full mesh is expected (every node dials every other; with seeds, every seed); after
     // half the time any connected graph will do, gossip relays the rest.
@@ -689,7 +691,7 @@ async function accounts(devnet: Devnet): Promise<{ name: string; address: Addres
   ]
 }
 
-function historyAt(record: ApiJson<JobRecord>, states: ReadonlySet<string>): number | undefined {
+function historyAt(record: Job, states: ReadonlySet<string>): number | undefined {
   return record.history.find((entry) => states.has(entry.state))?.at
 }
 
@@ -838,21 +840,9 @@ async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<De
         : {}),
   }
   try {
-    const body = {
-      modelPath: spec.modelPath,
-      inputsPath: spec.inputsPath,
-      kind: spec.kind,
-      verification: spec.verification ?? 'replay',
-      ...(spec.trainingSpecPath === undefined ? {} : { trainingSpecPath: spec.trainingSpecPath }),
-      ...(spec.datanetManifestPath === undefined ? {} : { datanetManifestPath: spec.datanetManifestPath }),
-      ...(spec.microBatchSize === undefined ? {} : { microBatchSize: spec.microBatchSize }),
-      ...(spec.inputAxes === undefined ? {} : { inputAxes: spec.inputAxes }),
-      ...(spec.state === undefined ? {} : { state: spec.state }),
-      ...(spec.generate === undefined ? {} : { generate: spec.generate }),
-    }
-    const { jobId } = await apiPost(api, apiRoutes.submitJob, {}, body, {
-      ...(signal === undefined ? {} : { signal }),
-    })
+    const { jobId } = await devnetNodeApi(api).call('write', (client) =>
+      client.submit(submissionOf(spec), signal === undefined ? {} : { signal }),
+    )
     job.id = jobId
     job.status = 'offered'
   } catch (error) {

@@ -5,14 +5,15 @@
  * follows that chain.
  */
 
-import type { JobRecord } from '@ocn/node'
-import { type ApiJson, apiGet, apiRoutes, NO_BID_REOFFER_NOTE } from '@ocn/node'
+import type { Job } from '@ocn/client'
+import { NO_BID_REOFFER_NOTE } from '@ocn/node'
 import { DevnetError } from './errors.js'
+import { devnetNodeApi } from './node-client.js'
 
 export interface FollowedJob {
   /** The newest offer's job id. */
   id: string
-  record: ApiJson<JobRecord>
+  record: Job
   /** Automatic re-offers followed to get there. */
   reoffers: number
   /** the ids of the offers it replaced, oldest first (a no-show's award may still hold escrow) */
@@ -29,16 +30,13 @@ export async function readFollowingReoffers(
   jobId: string,
   options: { timeoutMs?: number } = {},
 ): Promise<FollowedJob> {
+  const node = devnetNodeApi(api)
   let id = jobId
   const superseded: string[] = []
   for (let reoffers = 0; reoffers < MAX_HOPS; reoffers++) {
-    const record = await apiGet(
-      api,
-      apiRoutes.job,
-      { id },
-      {
-        timeoutMs: options.timeoutMs ?? 5_000,
-      },
+    const current = id
+    const record = await node.call('read', (client) =>
+      client.job(current, { timeoutMs: options.timeoutMs ?? 5_000 }),
     )
     const detail = record.detail as { reofferedAs?: unknown; reofferDueAt?: unknown } | undefined
     // failed, expired, or a no-show's award still open on chain: the new offer is the job now

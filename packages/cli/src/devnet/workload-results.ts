@@ -3,7 +3,7 @@
  * requester's checked results (every leaf rebuilt from what the provider served) and, for a
  * generate job, the tokens the provider streamed while it generated them.
  */
-import { apiGet, apiRoutes } from '@ocn/node'
+import { devnetNodeApi } from './node-client.js'
 import { sleep } from './sleep.js'
 
 export interface DevnetJobResults {
@@ -47,12 +47,11 @@ export async function readJobResults(
   jobId: string,
   signal?: AbortSignal,
 ): Promise<DevnetJobResults | undefined> {
+  const requester = devnetNodeApi(requesterApi).client
   const until = Date.now() + RESULTS_WAIT_MS
   let results: DevnetJobResults | undefined
   for (;;) {
-    const record = await apiGet(requesterApi, apiRoutes.job, { id: jobId }, { timeoutMs: 5_000 }).catch(
-      () => undefined,
-    )
+    const record = await requester.job(jobId, { timeoutMs: 5_000 }).catch(() => undefined)
     results = resultsOf(record?.detail)
     if (results !== undefined || Date.now() > until) break
     await sleep(POLL_MS, signal)

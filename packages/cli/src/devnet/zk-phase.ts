@@ -15,7 +15,7 @@ import { homedir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getJob, getZkModel, jobMarketAbi } from '@ocn/contracts-client'
-import { apiGet, apiRoutes, defaultZkDir, registerZkVerifier, writeTensorFile } from '@ocn/node'
+import { defaultZkDir, registerZkVerifier, writeTensorFile } from '@ocn/node'
 import { contentHashOf } from '@ocn/protocol'
 import {
   buildMlpModel,
@@ -31,6 +31,7 @@ import {
 } from '@ocn/prover'
 import { type Address, type Hex, parseEventLogs, toHex } from 'viem'
 import { getContractEvents, getTransactionReceipt } from 'viem/actions'
+import { devnetNodeApi } from './node-client.js'
 import type { DevnetAfterContext, DevnetPhase, DevnetPhaseContext, DevnetPhaseReport } from './phase.js'
 import { WORKLOAD_FEATURES, type WorkloadJob, workloadMlp } from './workload.js'
 
@@ -195,16 +196,10 @@ async function jobs(context: DevnetPhaseContext): Promise<WorkloadJob[]> {
 
 /** The requester checks the proof's output vector against the settled commitment after finalization. */
 async function requesterVerdict(api: string, jobId: string, signal?: AbortSignal): Promise<boolean | null> {
+  const requester = devnetNodeApi(api).client
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline && signal?.aborted !== true) {
-    const record = await apiGet(
-      api,
-      apiRoutes.job,
-      { id: jobId },
-      {
-        timeoutMs: 5_000,
-      },
-    ).catch(() => undefined)
+    const record = await requester.job(jobId, { timeoutMs: 5_000 }).catch(() => undefined)
     const results = (record?.detail as { results?: { verified?: boolean } } | undefined)?.results
     if (results?.verified !== undefined) return results.verified
     await new Promise((r) => setTimeout(r, 250))

@@ -2,7 +2,8 @@
  * `ocn job submit|status|results` as child processes against a real devnet (anvil, real
  * node processes over TCP): the happy path, and every way a user can get it wrong, each
  * with a clear error and nothing lost (no job recorded, no OPEN moved). On the same devnet,
- * @ocn/client (the SDK the CLI uses) makes every call of its own.
+ * @ocn/client (the SDK the CLI uses) makes every call of its own, and `ocn doctor` checks a
+ * running provider against the real chain and its real sockets.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -47,6 +48,60 @@ beforeAll(async () => {
 afterAll(async () => {
   await devnet?.stop()
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('ocn doctor', () => {
+  it("passes a running provider's real checks, and fails an RPC URL with nothing behind it", async () => {
+    const provider = devnet.nodes.find((n) => n.name === 'provider-1')!
+    const doctor = (args: string[]) => ocn(['doctor', '--data-dir', provider.dataDir, ...args])
+
+    const healthy = await doctor(['--json'])
+    const report = JSON.parse(healthy.stdout) as {
+      ok: boolean
+      checks: { name: string; status: string; message: string; fix?: string }[]
+    }
+    const check = (name: string) => report.checks.find((c) => c.name === name)!
+    expect(healthy.code).toBe(0)
+    expect(report.ok).toBe(true)
+    // the disk may only warn on a crowded test machine; every other check is the node's own
+    expect(report.checks.filter((c) => c.name !== 'disk').map((c) => [c.name, c.status])).toEqual([
+      ['node', 'ok'],
+      ['keys', 'ok'],
+      ['chain', 'ok'],
+      ['funds', 'ok'],
+      ['listen', 'ok'],
+      ['bootstrap', 'ok'],
+      ['execution', 'ok'],
+    ])
+    expect(['ok', 'warn']).toContain(check('disk').status)
+    expect(check('chain').message).toBe(
+      `chain ${devnet.deployment.chainId} at ${devnet.chain.rpcUrl} matches the deployment`,
+    )
+    // the provider's stake from the devnet's set-up, free because no job runs yet
+    expect(check('funds').message).toMatch(/free stake [1-9][\d.,]* OPEN$/)
+    // the running node's libp2p port (its multiaddr less /p2p/<peer id>) took a real connection
+    const listen = provider.listen[0]!.split('/p2p/')[0]!
+    expect(listen).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*$/)
+    expect(check('listen').message).toBe(`listen addresses usable: ${listen}`)
+
+    const deadRpc = ['--rpc-url', 'http://127.0.0.1:1']
+    const failed = await doctor([...deadRpc, '--json'])
+    expect(failed.code).toBe(1)
+    const failedReport = JSON.parse(failed.stdout) as typeof report
+    expect(failedReport.ok).toBe(false)
+    const chain = failedReport.checks.find((c) => c.name === 'chain')!
+    expect(chain).toMatchObject({ status: 'fail', message: expect.stringContaining('http://127.0.0.1:1') })
+    expect(chain.fix).toBeTruthy()
+    expect(failedReport.checks.find((c) => c.name === 'funds')!.status).toBe('skip')
+
+    const text = await doctor(deadRpc)
+    expect(text.code).toBe(1)
+    const lines = text.stdout.trimEnd().split('\n')
+    const at = lines.findIndex((line) => line.startsWith('FAIL chain'))
+    expect(at).toBeGreaterThanOrEqual(0)
+    expect(lines[at + 1]!.trim()).toBe(`fix: ${chain.fix}`)
+    expect(lines.at(-1)).toBe('1 check(s) failed')
+  }, 30_000)
 })
 
 describe('ocn job', () => {
