@@ -17,7 +17,9 @@ import { contentHashOf } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  E2E_MODEL_REVIEW_SECONDS,
   fundAndStake,
+  increaseTime,
   jobIn,
   OPEN,
   removeDir,
@@ -75,6 +77,12 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
       trainingSpecHash: `0x${'11'.repeat(32)}`,
       evaluationReportHash: `0x${'22'.repeat(32)}`,
     })
+  }
+
+  /** The curator approves once the release gate's review period has passed (anvil's clock advanced). */
+  async function approveAfterReview(hash: Hex): Promise<void> {
+    await increaseTime(chain, E2E_MODEL_REVIEW_SECONDS)
+    await approveModel(curator(), { modelRegistry: registry(), modelHash: hash })
   }
 
   async function refusedOffers(name: string, status: string): Promise<number> {
@@ -218,7 +226,7 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
   })
 
   it('an approved model runs on the strict nodes', async () => {
-    await approveModel(curator(), { modelRegistry: registry(), modelHash: modelA.hash })
+    await approveAfterReview(modelA.hash)
     await new Promise((r) => setTimeout(r, STATUS_TTL_MS))
     const { jobId } = await requester('strict-requester').submitJob({
       modelPath: modelA.path,
@@ -235,7 +243,7 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
 
   it('a model revoked while the bids come in is not awarded; afterwards strict nodes refuse it', async () => {
     await propose(modelB.hash)
-    await approveModel(curator(), { modelRegistry: registry(), modelHash: modelB.hash })
+    await approveAfterReview(modelB.hash)
     const { jobId } = await requester('strict-requester').submitJob({
       modelPath: modelB.path,
       inputsPath,

@@ -406,6 +406,8 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
         ...over,
       })
     await expectRevert(record(), 'ModelNotBoundToJob')
+    // the release gate's default review period holds the approval (anyone may object meanwhile)
+    await expectRevert(approveModel(p.admin, { modelRegistry, modelHash }), 'ReviewNotOver')
     await advance(p, REVIEW)
     await approveModel(p.admin, { modelRegistry, modelHash })
     await expectRevert(record(), 'JobNotFinalized')
