@@ -248,7 +248,7 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
         trainingSpecHash: contentHashOf(await readFile(knn.trainingSpecPath)),
         evaluationReportHash: result.validationHash,
       },
-      // the review period passes on anvil's clock (a minute: the stakes stay locked)
+      // the review period passes on anvil's clock (seconds: the stakes stay locked)
       () => increaseTime(net.chain, E2E_MODEL_REVIEW_SECONDS),
     )
     // a contributor, holding no role, sets the pool's weights root from the committed leaf

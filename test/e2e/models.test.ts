@@ -218,6 +218,10 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
 
   it('a proposed model is refused by strict nodes and still traded by open ones', async () => {
     await propose(modelA.hash)
+    // its review period passes now, on anvil's clock, so the next test may approve it: before
+    // this test's job, whose challenge window the jump must not shorten (a finalized job would
+    // give the open provider a record that outranks the cheaper strict one there)
+    await increaseTime(chain, E2E_MODEL_REVIEW_SECONDS)
     // the strict provider cached "none" from the last offer: let it expire
     await new Promise((r) => setTimeout(r, STATUS_TTL_MS))
     await expectSubmitRefused(modelA, 'proposed')
@@ -226,7 +230,7 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
   })
 
   it('an approved model runs on the strict nodes', async () => {
-    await approveAfterReview(modelA.hash)
+    await approveModel(curator(), { modelRegistry: registry(), modelHash: modelA.hash })
     await new Promise((r) => setTimeout(r, STATUS_TTL_MS))
     const { jobId } = await requester('strict-requester').submitJob({
       modelPath: modelA.path,
