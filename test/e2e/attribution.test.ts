@@ -33,8 +33,10 @@ import { createWalletClient, type Hex, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  E2E_MODEL_REVIEW_SECONDS,
   finalizedOncePassed,
   fundAndStake,
+  increaseTime,
   jobIn,
   juryConviction,
   OPEN,
@@ -235,13 +237,20 @@ describe('attribution in the job lifecycle (in-process nodes, anvil, ORT)', () =
     expect(result.scores[1]!).toBeLessThan(0)
     const modelHash = contentHashOf(await read('model.onnx'))
     const offer = ((await node('requester').daemon.state.getJob(jobId))!.detail as { offer: Hex }).offer
-    await releaseTrainedModel(deployer, deployer, deployment, {
-      modelHash,
-      jobId: jobId as Hex,
-      storagePointer: 'ipfs://datanet-knn-model',
-      trainingSpecHash: contentHashOf(await readFile(knn.trainingSpecPath)),
-      evaluationReportHash: result.validationHash,
-    })
+    await releaseTrainedModel(
+      deployer,
+      deployer,
+      deployment,
+      {
+        modelHash,
+        jobId: jobId as Hex,
+        storagePointer: 'ipfs://datanet-knn-model',
+        trainingSpecHash: contentHashOf(await readFile(knn.trainingSpecPath)),
+        evaluationReportHash: result.validationHash,
+      },
+      // the review period passes on anvil's clock (seconds: the stakes stay locked)
+      () => increaseTime(net.chain, E2E_MODEL_REVIEW_SECONDS),
+    )
     // a contributor, holding no role, sets the pool's weights root from the committed leaf
     await recordFinalizedAttribution(wallets[0]!, deployment, {
       datanetId: datanet.datanetId,

@@ -139,6 +139,15 @@ export const BLOCK_TIME_SECONDS = 1
  * deployment and the funding (some sixty transactions) take seconds, not a block each; startNodes
  * then switches it to a block every BLOCK_TIME_SECONDS, the chain the nodes run on.
  */
+/**
+ * The review period of a proposed model on the e2e networks (the default is days, which would
+ * unlock every contribution stake and pass every deadline): the tests advance anvil's clock by
+ * it before approving a model, so the release gate still holds the approval until then. A few
+ * seconds: the jump must not end the challenge windows of jobs still in flight (20 to 30 s in
+ * the tests), whose finalization would change the providers' records and so the bid ranking.
+ */
+export const E2E_MODEL_REVIEW_SECONDS = 5
+
 export async function startChain(options: StartNetworkOptions) {
   const chain = await startDevChain()
   const deployer = walletFor(chain, chain.privateKeys[0]!)
@@ -150,6 +159,7 @@ export async function startChain(options: StartNetworkOptions) {
       unbondingDelay: BigInt(options.challengeWindow),
       verifierMinStake: parseEther('100'),
     },
+    modelRelease: { minReviewPeriod: E2E_MODEL_REVIEW_SECONDS },
   })
   return { chain, deployment, deployer }
 }

@@ -17,7 +17,9 @@ import { contentHashOf } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  E2E_MODEL_REVIEW_SECONDS,
   fundAndStake,
+  increaseTime,
   jobIn,
   OPEN,
   removeDir,
@@ -75,6 +77,12 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
       trainingSpecHash: `0x${'11'.repeat(32)}`,
       evaluationReportHash: `0x${'22'.repeat(32)}`,
     })
+  }
+
+  /** The curator approves once the release gate's review period has passed (anvil's clock advanced). */
+  async function approveAfterReview(hash: Hex): Promise<void> {
+    await increaseTime(chain, E2E_MODEL_REVIEW_SECONDS)
+    await approveModel(curator(), { modelRegistry: registry(), modelHash: hash })
   }
 
   async function refusedOffers(name: string, status: string): Promise<number> {
@@ -210,6 +218,10 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
 
   it('a proposed model is refused by strict nodes and still traded by open ones', async () => {
     await propose(modelA.hash)
+    // its review period passes now, on anvil's clock, so the next test may approve it: before
+    // this test's job, whose challenge window the jump must not shorten (a finalized job would
+    // give the open provider a record that outranks the cheaper strict one there)
+    await increaseTime(chain, E2E_MODEL_REVIEW_SECONDS)
     // the strict provider cached "none" from the last offer: let it expire
     await new Promise((r) => setTimeout(r, STATUS_TTL_MS))
     await expectSubmitRefused(modelA, 'proposed')
@@ -235,7 +247,7 @@ describe('approved models only (in-process nodes, anvil, ModelRegistry)', () => 
 
   it('a model revoked while the bids come in is not awarded; afterwards strict nodes refuse it', async () => {
     await propose(modelB.hash)
-    await approveModel(curator(), { modelRegistry: registry(), modelHash: modelB.hash })
+    await approveAfterReview(modelB.hash)
     const { jobId } = await requester('strict-requester').submitJob({
       modelPath: modelB.path,
       inputsPath,

@@ -9,8 +9,19 @@ import {
   merkleLeaf,
   scoresToBasisPoints,
 } from '@ocn/protocol'
-import { type Address, encodeAbiParameters, type Hex, keccak256, parseEther, stringToHex, toHex } from 'viem'
-import { readContract, writeContract } from 'viem/actions'
+import {
+  type Address,
+  encodeAbiParameters,
+  encodeFunctionData,
+  type Hex,
+  keccak256,
+  parseEther,
+  stringToHex,
+  toHex,
+  zeroAddress,
+  zeroHash,
+} from 'viem'
+import { deployContract, readContract, waitForTransactionReceipt, writeContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   acceptContribution,
@@ -29,6 +40,8 @@ import {
   createDatanet,
   datanetRegistryAbi,
   defaultDatanetParameters,
+  defaultModelReleaseParameters,
+  depositAttributionFees,
   finalize,
   getContribution,
   getContributorRecord,
@@ -41,6 +54,8 @@ import {
   recordAttribution,
   rejectContribution,
   setDatanetCurator,
+  timelockControllerAbi,
+  timelockControllerBytecode,
   withdrawContributionStake,
 } from '../src/index.js'
 import {
@@ -60,6 +75,7 @@ const BURN_SINK: Address = '0x000000000000000000000000000000000000dEaD'
 const STAKE = defaultDatanetParameters.contributionStake
 const BURN = defaultDatanetParameters.creationBurn
 const LOCK = defaultDatanetParameters.stakeLockPeriod
+const REVIEW = defaultModelReleaseParameters.minReviewPeriod
 let p: Protocol
 let registry: Address
 let token: Address
@@ -390,6 +406,9 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
         ...over,
       })
     await expectRevert(record(), 'ModelNotBoundToJob')
+    // the release gate's default review period holds the approval (anyone may object meanwhile)
+    await expectRevert(approveModel(p.admin, { modelRegistry, modelHash }), 'ReviewNotOver')
+    await advance(p, REVIEW)
     await approveModel(p.admin, { modelRegistry, modelHash })
     await expectRevert(record(), 'JobNotFinalized')
     await advance(p, 601)
@@ -565,11 +584,13 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
         evaluationReportHash: h('eval'),
       })
       await bindTrainingJob(p.requester, { modelRegistry, modelHash, jobId })
-      await approveModel(p.admin, { modelRegistry, modelHash })
       jobs.push({ offer, jobId, tree, modelHash })
     }
-    await advance(p, 601)
-    for (const j of jobs) await finalize(p.requester, { jobMarket, jobId: j.jobId })
+    await advance(p, REVIEW)
+    for (const j of jobs) {
+      await approveModel(p.admin, { modelRegistry, modelHash: j.modelHash })
+      await finalize(p.requester, { jobMarket, jobId: j.jobId })
+    }
     const [bad, leafless] = jobs
     await expectRevert(
       recordAttribution(p.verifier, {
@@ -593,5 +614,102 @@ describe('DatanetRegistry: attribution from a finalized job, harm and slashing',
       }),
       'AttributionLeafMismatch',
     )
+  })
+  it('pays the contributors of an attribution recorded through another contract (a timelock), to the wei', async () => {
+    const ds = { datanetRegistry: registry, datanetId }
+    const jobMarket = p.deployment.addresses.jobMarket
+    const modelRegistry = p.deployment.addresses.modelRegistry as Address
+    const attributionPool = p.deployment.addresses.attributionPool as Address
+    // a real forwarding contract: OpenZeppelin's TimelockController, delay 0, the requester proposes and executes
+    const deployHash = await deployContract(p.requester, {
+      abi: timelockControllerAbi,
+      bytecode: timelockControllerBytecode,
+      args: [0n, [p.requester.account.address], [p.requester.account.address], zeroAddress],
+    })
+    const timelock = (await waitForTransactionReceipt(p.requester, { hash: deployHash })).contractAddress!
+
+    // a second training job on the same three contributions, every influence positive
+    const manifestHash = await getDatanetManifestHash(p.admin, { ...ds, datasetId, count: 3n })
+    const positive = [0.5, 0.3, 0.2]
+    const weights = scoresToBasisPoints(positive).map((weight, i) => ({
+      address: contributors()[i]!.account.address,
+      weight,
+    }))
+    const result: CommittedAttribution = {
+      method: 'tracin-cp-v1',
+      manifestHash,
+      validationHash: h('validation 2'),
+      checkpointHashes: [h('ck a'), h('ck b')],
+      scores: positive,
+      weights,
+      weightsRoot: attributionWeightsTree(weights).root,
+    }
+    const tree = MerkleTree.fromLeaves([
+      ...result.checkpointHashes.map((c, i) => merkleLeaf(i, c)),
+      merkleLeaf(2, resultHash(result)),
+    ])
+    const offer = await makeOffer(p, { kind: 1, inputHash: datasetId, sampleCount: 8, microBatchSize: 4 })
+    const { bid, signature } = await makeBid(p, offer)
+    const { jobId } = await award(p.requester, { jobMarket, offer, bid, signature })
+    await commitResult(p.provider, { jobMarket, jobId, resultRoot: tree.root, leafCount: 3 })
+    const modelHash = h('model recorded through a timelock')
+    await proposeModel(p.requester, {
+      modelRegistry,
+      modelHash,
+      storagePointer: 'ipfs://timelocked',
+      trainingSpecHash: h('spec'),
+      evaluationReportHash: h('eval 2'),
+    })
+    await bindTrainingJob(p.requester, { modelRegistry, modelHash, jobId })
+    await advance(p, REVIEW)
+    await approveModel(p.admin, { modelRegistry, modelHash })
+    await finalize(p.requester, { jobMarket, jobId })
+
+    // the timelock calls recordAttribution: the transaction goes to the timelock, not the registry
+    const data = encodeFunctionData({
+      abi: datanetRegistryAbi,
+      functionName: 'recordAttribution',
+      args: [datanetId, 3n, modelHash, offer, attributionResultArgs(result), tree.proof(2)],
+    })
+    const operation = [registry, 0n, data, zeroHash, h('salt')] as const
+    await writeContract(p.requester, {
+      address: timelock,
+      abi: timelockControllerAbi,
+      functionName: 'schedule',
+      args: [...operation, 0n],
+    })
+    const executed = await writeContract(p.requester, {
+      address: timelock,
+      abi: timelockControllerAbi,
+      functionName: 'execute',
+      args: operation,
+    })
+    const receipt = await waitForTransactionReceipt(p.requester, { hash: executed })
+    expect(receipt.status).toBe('success')
+    expect(receipt.to?.toLowerCase()).toBe(timelock.toLowerCase())
+
+    const recorded = await getRecordedAttributions(p.admin, { ...ds, fromBlock: p.deployment.deployBlock })
+    expect(recorded.map((r) => [r.modelHash, r.transaction])).toContainEqual([modelHash, executed])
+    expect(recorded.find((r) => r.modelHash === modelHash)?.weights).toEqual(weights)
+
+    // fees for the model, then each contributor claims its share: the last takes the remainder
+    const fees = e('7') + 1n
+    await approveToken(p.requester, { token, spender: attributionPool, amount: fees })
+    await depositAttributionFees(p.requester, { attributionPool, modelId: modelHash, amount: fees })
+    const before = await Promise.all(contributors().map((w) => balance(w.account.address)))
+    const paid: bigint[] = []
+    for (const w of contributors()) {
+      const done = await claimContributorRewards(w, {
+        ...ds,
+        attributionPool,
+        fromBlock: p.deployment.deployBlock,
+      })
+      expect(done.claims.map((c) => c.modelHash)).toEqual([modelHash])
+      paid.push(done.paid)
+    }
+    const share = (i: number) => (fees * BigInt(weights[i]!.weight)) / 10_000n
+    expect(paid).toEqual([share(0), share(1), fees - share(0) - share(1)])
+    const after = await Promise.all(contributors().map((w) => balance(w.account.address)))
+    expect(after.map((b, i) => b - before[i]!)).toEqual(paid)
   })
 })

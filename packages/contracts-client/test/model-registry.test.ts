@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   approveModel,
   award,
+  defaultModelReleaseParameters,
   deprecateModel,
   getJob,
   getModel,
@@ -17,6 +18,7 @@ import {
   revokeModel,
 } from '../src/index.js'
 import {
+  advance,
   approveMarket,
   chainTime,
   expectRevert,
@@ -28,6 +30,7 @@ import {
 } from './helpers.js'
 
 const e = parseEther
+const REVIEW = defaultModelReleaseParameters.minReviewPeriod
 let p: Protocol
 let registry: Hex
 let jobMarket: Hex
@@ -85,6 +88,8 @@ describe('ModelRegistry', () => {
       toBlock: receipt.blockNumber,
     })
     expect(ev?.args).toEqual({ modelHash, owner: p.other.account.address, ...meta('a') })
+    // the release gate's default review period passes before the approval
+    await advance(p, REVIEW)
 
     const steps = [
       [approveModel, 'approved', ModelStatus.proposed, ModelStatus.approved],
@@ -125,6 +130,7 @@ describe('ModelRegistry', () => {
     // proposing twice, deprecating before approval
     await expectRevert(proposeModel(p.provider, { ...args, ...meta('c') }), 'InvalidModelTransition')
     await expectRevert(deprecateModel(p.admin, args), 'InvalidModelTransition')
+    await advance(p, REVIEW)
     await approveModel(p.admin, args)
     await expectRevert(approveModel(p.admin, args), 'InvalidModelTransition')
     await expectRevert(rejectModel(p.admin, args), 'InvalidModelTransition')
@@ -202,6 +208,7 @@ describe('JobMarket award and the model registry', () => {
     const bad = hashOf('revoked at award')
     const good = hashOf('approved at award')
     await proposeModel(p.other, { modelRegistry: registry, modelHash: good, ...meta('good') })
+    await advance(p, REVIEW)
     await approveModel(p.admin, { modelRegistry: registry, modelHash: good })
 
     // a pending offer for `bad`, bid on before the model was revoked

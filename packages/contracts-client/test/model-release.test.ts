@@ -45,6 +45,7 @@ import { approveMarket, expectRevert, makeBid, makeOffer, stakeAs } from './help
 let p: CourtProtocol
 let registry: Address
 let monitor: Address
+let deployedRelease: { minReviewPeriod: number; objectionBond: bigint }
 const REVIEW = 3600
 const BOND = defaultModelReleaseParameters.objectionBond
 const h = (label: string) => keccak256(toHex(label))
@@ -64,6 +65,11 @@ beforeAll(async () => {
   p = await setupCourt({ jurySize: 3 }, {}, 3)
   registry = p.deployment.addresses.modelRegistry as Address
   monitor = p.deployment.addresses.modelMonitor as Address
+  deployedRelease = await readContract(p.admin, {
+    address: registry,
+    abi: modelRegistryAbi,
+    functionName: 'releaseParams',
+  })
   await writeContract(p.admin, {
     address: registry,
     abi: modelRegistryAbi,
@@ -77,6 +83,11 @@ afterAll(async () => {
 })
 
 describe('ModelRegistry release gate', () => {
+  it('is deployed with a non-zero review period', () => {
+    expect(deployedRelease).toEqual(defaultModelReleaseParameters)
+    expect(deployedRelease.minReviewPeriod).toBe(3 * 24 * 3600)
+  })
+
   it('bounds and restricts the gate parameters', async () => {
     const set = (minReviewPeriod: number, from = p.admin) =>
       writeContract(from, {

@@ -26,6 +26,7 @@ import {
   contribute,
   createDatanet,
   datanetRegistryAbi,
+  defaultModelReleaseParameters,
   depositAttributionFees,
   finalize,
   getContribution,
@@ -71,6 +72,17 @@ let datanetId: bigint
 
 /** The world before the sequences: a datanet of three staked contributions, attribution recorded. */
 async function recordedDatanet(): Promise<void> {
+  // proposed first, its review period passed before the contributions lock their stakes, so the
+  // sequences start with the stakes' locks whole
+  const modelRegistry = p.deployment.addresses.modelRegistry as Address
+  await proposeModel(p.requester, {
+    modelRegistry,
+    modelHash,
+    storagePointer: 'ipfs://m',
+    trainingSpecHash: h('spec'),
+    evaluationReportHash: h('eval'),
+  })
+  await advance(p, defaultModelReleaseParameters.minReviewPeriod)
   await approveToken(p.requester, { token, spender: registry, amount: e('1000') })
   ;({ datanetId } = await createDatanet(p.requester, {
     datanetRegistry: registry,
@@ -118,14 +130,6 @@ async function recordedDatanet(): Promise<void> {
     merkleLeaf(2, await committedHash(result)),
   ])
   await commitResult(p.provider, { jobMarket, jobId, resultRoot: tree.root, leafCount: 3 })
-  const modelRegistry = p.deployment.addresses.modelRegistry as Address
-  await proposeModel(p.requester, {
-    modelRegistry,
-    modelHash,
-    storagePointer: 'ipfs://m',
-    trainingSpecHash: h('spec'),
-    evaluationReportHash: h('eval'),
-  })
   await bindTrainingJob(p.requester, { modelRegistry, modelHash, jobId })
   await approveModel(p.admin, { modelRegistry, modelHash })
   await advance(p, 101)

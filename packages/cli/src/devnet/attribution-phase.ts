@@ -40,11 +40,13 @@ import { getContractEvents, readContract, sendTransaction, waitForTransactionRec
 import { writeDatanetFixture } from './datanet.js'
 import {
   type DatanetOnChain,
+  DEVNET_MODEL_REVIEW_SECONDS,
   recordFinalizedAttribution,
   registerDatanetOnChain,
   releaseTrainedModel,
   type SlashedContribution,
   slashHarmfulContributions,
+  untilChainTime,
 } from './datanet-chain.js'
 import { DevnetError } from './errors.js'
 import { readFollowingReoffers } from './jobs.js'
@@ -447,14 +449,23 @@ async function recordAndSlash(run: AttributionRun, trained: TrainedModel): Promi
   const { context, client, attributionPool, plan, wallets } = run
   const { result, modelId, training } = trained
   const datanet = datanetOf(plan)
-  // the model is released with its training job bound (the deployer curates until governance)
-  await releaseTrainedModel(client, client, context.deployment, {
-    modelHash: modelId,
-    jobId: training.id as Hex,
-    storagePointer: `file://${trained.modelPath}`,
-    trainingSpecHash: contentHashOf(await readFile(plan.trainingSpecPath)),
-    evaluationReportHash: result.validationHash,
-  })
+  // the model is released with its training job bound (the deployer curates until governance),
+  // once the devnet's short review period has passed on the chain
+  const untilReviewEnds = (endsAt: bigint) =>
+    untilChainTime(client, endsAt, (DEVNET_MODEL_REVIEW_SECONDS + 15) * 1000, context.signal)
+  await releaseTrainedModel(
+    client,
+    client,
+    context.deployment,
+    {
+      modelHash: modelId,
+      jobId: training.id as Hex,
+      storagePointer: `file://${trained.modelPath}`,
+      trainingSpecHash: contentHashOf(await readFile(plan.trainingSpecPath)),
+      evaluationReportHash: result.validationHash,
+    },
+    untilReviewEnds,
+  )
   // contributor 0, holding no role, sets the weights root from the job's committed leaf
   const recordTx = await recordFinalizedAttribution(wallets[0]!, context.deployment, {
     datanetId: datanet.datanetId,

@@ -17,14 +17,16 @@ import {
   datanetRegistryAbi,
   getContribution,
   getDatanet,
+  modelRegistryAbi,
   type ProtocolWalletClient,
   proposeModel,
   recordAttribution,
 } from '@ocn/contracts-client'
 import { type DatanetManifest, decodeJobOffer, MerkleTree } from '@ocn/protocol'
 import { type Address, type Hex, hexToBytes, parseEventLogs } from 'viem'
-import { readContract } from 'viem/actions'
+import { getBlock, readContract } from 'viem/actions'
 import { DevnetError } from './errors.js'
+import { sleep } from './sleep.js'
 
 function registryOf(deployment: Deployment): Address {
   const registry = deployment.addresses.datanetRegistry
@@ -94,9 +96,16 @@ export async function registerDatanetOnChain(
 }
 
 /**
+ * The devnet's review period for a proposed model: not 0, so the release gate is exercised, and
+ * short enough to wait out in real time (the devnet mines a block a second), like its timelock.
+ */
+export const DEVNET_MODEL_REVIEW_SECONDS = 5
+
+/**
  * Releases the trained model: `owner` proposes it (with its evaluation report hash anchored)
- * and binds its training job; `curator` (the ModelRegistry's curator role) approves it once the
- * review period (0 on the devnet) has passed.
+ * and binds its training job; `untilReviewEnds` waits until chain time reaches the end of the
+ * review period (the devnet waits, a test advances anvil's clock); then `curator` (the
+ * ModelRegistry's curator role) approves it.
  */
 export async function releaseTrainedModel(
   owner: ProtocolWalletClient,
@@ -109,6 +118,7 @@ export async function releaseTrainedModel(
     trainingSpecHash: Hex
     evaluationReportHash: Hex
   },
+  untilReviewEnds: (reviewEndsAt: bigint) => Promise<void>,
 ): Promise<void> {
   const modelRegistry = deployment.addresses.modelRegistry
   if (modelRegistry === undefined) {
@@ -117,7 +127,41 @@ export async function releaseTrainedModel(
   const { modelHash, jobId, ...proposal } = model
   await proposeModel(owner, { modelRegistry, modelHash, ...proposal })
   await bindTrainingJob(owner, { modelRegistry, modelHash, jobId })
+  const reviewEndsAt = await readContract(owner, {
+    address: modelRegistry,
+    abi: modelRegistryAbi,
+    functionName: 'reviewEndsAt',
+    args: [modelHash],
+  })
+  await untilReviewEnds(BigInt(reviewEndsAt))
   await approveModel(curator, { modelRegistry, modelHash })
+}
+
+/**
+ * Waits until the latest block's time reaches `time`, mining an empty block at each poll so chain
+ * time follows the clock whether or not the devnet's ticker runs; DEVNET_PHASE_FAILED after
+ * `withinMs`.
+ */
+export async function untilChainTime(
+  client: ProtocolWalletClient,
+  time: bigint,
+  withinMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + withinMs
+  while ((await getBlock(client, { blockTag: 'latest' })).timestamp < time) {
+    if (Date.now() > deadline) {
+      throw new DevnetError(
+        'DEVNET_PHASE_FAILED',
+        `the chain did not reach time ${time} within ${withinMs} ms`,
+        {
+          details: 'anvil did not mine: is the devnet chain still running?',
+        },
+      )
+    }
+    await sleep(250, signal)
+    await client.request({ method: 'evm_mine' as 'eth_chainId' })
+  }
 }
 
 /** The job's committed leaves: its checkpoint hashes, then the attribution result's hash. */

@@ -37,6 +37,7 @@ import { type Address, createWalletClient, type Hex, http, parseEther } from 'vi
 import { getBalance, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 import { createDevnetBoard, DEVNET_BOARD_ENV, DEVNET_BOARD_FILE } from './board.js'
 import { readDevnetBooks } from './conservation.js'
+import { DEVNET_MODEL_REVIEW_SECONDS } from './datanet-chain.js'
 import { cheaterConvictedByJury, type DevnetDispute, readDisputes } from './disputes.js'
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
@@ -438,6 +439,8 @@ async function deployAndFund(
       challengeWindow: options.challengeWindowSeconds,
       unbondingDelay: BigInt(Math.max(options.challengeWindowSeconds, 60)),
     },
+    // a review period the attribution phase waits out (the default is days)
+    modelRelease: { minReviewPeriod: DEVNET_MODEL_REVIEW_SECONDS },
     outFile: start.deploymentFile,
   })
 

@@ -160,7 +160,18 @@ contract DatanetRegistry is AccessManaged {
     event ContributionAccepted(uint256 indexed datanetId, uint256 indexed index, uint256 position, uint64 startRow, uint40 unlocksAt);
     event ContributionRejected(uint256 indexed datanetId, uint256 indexed index, address by);
     event StakeWithdrawn(uint256 indexed datanetId, uint256 indexed index, address indexed contributor, uint256 amount);
-    event AttributionRecorded(uint256 indexed datanetId, bytes32 indexed jobId, bytes32 indexed modelHash, bytes32 weightsRoot, bytes32 resultHash, uint256 count);
+    /// @dev Carries the weights list itself (64 bytes of log data per contributor, ~0.5k gas each):
+    /// a contributor's claim rebuilds the weights tree from this event alone, however the recording
+    /// reached this contract (directly, or through a multisig, a timelock or any other contract).
+    event AttributionRecorded(
+        uint256 indexed datanetId,
+        bytes32 indexed jobId,
+        bytes32 indexed modelHash,
+        bytes32 weightsRoot,
+        bytes32 resultHash,
+        uint256 count,
+        WeightEntry[] weights
+    );
     event ContributionHarmful(uint256 indexed datanetId, uint256 indexed index, bytes32 indexed modelHash, uint40 challengeableUntil);
     event ContributionSlashed(uint256 indexed datanetId, uint256 indexed index, address indexed challenger, uint256 reward, uint256 toPool);
 
@@ -377,7 +388,7 @@ contract DatanetRegistry is AccessManaged {
         bytes32 resultHash = _checkCommitted(jobId, result, proof);
         _checkWeights(datanetId, count, result);
         attributionRecorded[jobId] = true;
-        emit AttributionRecorded(datanetId, jobId, modelHash, result.weightsRoot, resultHash, count);
+        emit AttributionRecorded(datanetId, jobId, modelHash, result.weightsRoot, resultHash, count, result.weights);
         _recordOutcomes(datanetId, modelHash, result);
         attributionPool.setWeights(modelHash, result.weightsRoot, resultHash);
     }

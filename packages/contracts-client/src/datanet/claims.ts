@@ -3,14 +3,14 @@
  * trained on its datanet (Merkle claims in the AttributionPool), and its contribution stake back
  * once unlocked and no longer challengeable.
  *
- * The weights need no file from the requester: `recordAttribution` carries the committed result
- * (its weights list among it) in its calldata, so the transaction named by each
- * `AttributionRecorded` event is decoded and the weights tree rebuilt from it, then checked
- * against the root the event recorded.
+ * The weights need no file from the requester and no particular transaction: the registry's
+ * `AttributionRecorded` event carries the weights list itself, so the weights tree is rebuilt from
+ * the event alone (checked against the root the same event recorded). A recording sent through a
+ * multisig, a timelock or any other contract is found like a direct one.
  */
 import { attributionWeightsTree } from '@ocn/protocol'
-import { type Address, decodeFunctionData, type Hex } from 'viem'
-import { getBlock, getContractEvents, getTransaction } from 'viem/actions'
+import type { Address, Hex } from 'viem'
+import { getBlock, getContractEvents } from 'viem/actions'
 import { claimAttribution } from '../attribution/claimAttribution.js'
 import { getAttributionPool } from '../attribution/getAttributionPool.js'
 import { getAttributionRound } from '../attribution/getAttributionRound.js'
@@ -36,7 +36,7 @@ export interface DatanetQuery {
   fromBlock?: bigint
 }
 
-/** Every attribution recorded for `datanetId`, weights read back from the recording calldata. */
+/** Every attribution recorded for `datanetId`, weights read from the recording events. */
 export async function getRecordedAttributions(
   client: ProtocolReadClient,
   { datanetRegistry, datanetId, fromBlock = 0n }: DatanetQuery,
@@ -52,14 +52,19 @@ export async function getRecordedAttributions(
   )
   const recorded: RecordedAttribution[] = []
   for (const event of events) {
-    const { modelHash, jobId, weightsRoot } = event.args
-    if (modelHash === undefined || jobId === undefined || weightsRoot === undefined) continue
-    const tx = await simulate('getTransaction', () => getTransaction(client, { hash: event.transactionHash }))
-    // only a direct call can be decoded; a recording from another contract is skipped
-    if (tx.to?.toLowerCase() !== datanetRegistry.toLowerCase()) continue
-    const call = decodeFunctionData({ abi: datanetRegistryAbi, data: tx.input })
-    if (call.functionName !== 'recordAttribution') continue
-    const weights = call.args[4].weights.map((w) => ({ address: w.account, weight: Number(w.weight) }))
+    const { modelHash, jobId, weightsRoot, weights: entries } = event.args
+    if (
+      modelHash === undefined ||
+      jobId === undefined ||
+      weightsRoot === undefined ||
+      entries === undefined
+    ) {
+      continue
+    }
+    // the contract checked the weights sum to 10 000 bps, so each fits a number exactly
+    const weights = entries.map((w) => ({ address: w.account, weight: Number(w.weight) }))
+    // the contract does not rebuild the tree: a result whose root does not fit its own weights
+    // (committed so by its job) has no leaf anyone could prove, so there is nothing to claim
     if (attributionWeightsTree(weights).root !== weightsRoot) continue
     recorded.push({ modelHash, jobId, weightsRoot, weights, transaction: event.transactionHash })
   }

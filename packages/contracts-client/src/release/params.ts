@@ -9,12 +9,23 @@ export interface ModelReleaseParameters {
 }
 
 /**
- * Devnet defaults: no review wait, so the devnet and the tests that approve a model right after
- * proposing it keep working; a real network sets `minReviewPeriod` by governance
- * (`setReleaseParams`, PARAMETERS role). An objection costs 10 OPEN.
+ * The review period exists so that anyone can object (with a bond) before a curator approves a
+ * model: fetch the artifact, re-run the anchored evaluation, check the bound training job, whose
+ * committed attribution will route the model's fees. An open objection blocks approval until it
+ * is ruled on, so the period only has to cover noticing and objecting, not the ruling.
+ */
+const REVIEW_DAYS = 3
+
+/**
+ * Defaults: a 3-day review, so a reviewer who looks at new proposals once a day, or is away over
+ * a weekend, still has time to object; longer than the governance timelock's 2 days, so a review
+ * is never shorter than the notice governance itself gives. Devnets and tests that approve right
+ * after proposing pass a short `modelRelease.minReviewPeriod` and wait it out (or advance anvil's
+ * clock). Governance changes it with `setReleaseParams` (PARAMETERS role), 0 to 90 days. An
+ * objection costs 10 OPEN.
  */
 export const defaultModelReleaseParameters: ModelReleaseParameters = {
-  minReviewPeriod: 0,
+  minReviewPeriod: REVIEW_DAYS * 24 * 3600,
   objectionBond: parseEther('10'),
 }
 

@@ -10,6 +10,7 @@ import {
   approveModel,
   type Deployment,
   type DevChain,
+  defaultModelReleaseParameters,
   deployProtocol,
   type ProtocolEvent,
   proposeModel,
@@ -18,7 +19,7 @@ import {
   transferToken,
   writeDeploymentFile,
 } from '@ocn/contracts-client'
-import { createWalletClient, http, parseEther } from 'viem'
+import { createTestClient, createWalletClient, http, parseEther } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChainServiceError, createChainService } from '../../src/chain/index.js'
@@ -115,6 +116,10 @@ describe('chain service', () => {
     // within the cache time the earlier read stands; a fresh read sees the proposal
     expect(await service.modelStatus(modelHash)).toBe('none')
     expect(await service.modelStatus(modelHash, { maxAgeMs: 0 })).toBe('proposed')
+    // the release gate's review period passes on anvil's clock before the approval
+    const anvil = createTestClient({ mode: 'anvil', chain: chain.chain, transport: http(chain.rpcUrl) })
+    await anvil.increaseTime({ seconds: defaultModelReleaseParameters.minReviewPeriod })
+    await anvil.mine({ blocks: 1 })
     await approveModel(deployer, { modelRegistry, modelHash })
     expect(await service.modelStatus(modelHash, { maxAgeMs: 0 })).toBe('approved')
     await revokeModel(deployer, { modelRegistry, modelHash })
