@@ -238,7 +238,16 @@ function nodeConfig(
     }
     config.provider = provider
   }
-  if (plan.roles.includes('requester')) config.requester = { biddingWindowMs: options.biddingWindowMs }
+  if (plan.roles.includes('requester')) {
+    // the short window misses the first check of a new model's files (it goes on in the
+    // background for the re-offer): two more rounds than the default, the pause doubling
+    // from 1 s, ride out a loaded machine (1 + 2 + 4 + 8 s) without failing the workload
+    config.requester = {
+      biddingWindowMs: options.biddingWindowMs,
+      noBidReoffers: 4,
+      noBidReofferDelayMs: 1_000,
+    }
+  }
   return config
 }
 
