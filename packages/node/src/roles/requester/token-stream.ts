@@ -8,15 +8,18 @@
  * the authority, and prompts whose streamed tokens differ from them are flagged
  * (results.streamMismatches).
  */
+
+import { getJob } from '@ocn/contracts-client'
 import { decodeJobOffer, type TokenBatch } from '@ocn/protocol'
-import { hexToBytes } from 'viem'
+import { type Hex, hexToBytes } from 'viem'
 import type { StreamedTokens } from '../../api/interface.js'
 import { BoundedMap } from '../../core/collections.js'
 import { parseGenerateJobSpec } from '../../executor/spec.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { JobState } from '../../state/job-state.js'
+import type { JobRecord } from '../../state/records.js'
 import { RoleError } from '../errors.js'
-import type { RequesterContext } from './context.js'
+import { jobMarket, type RequesterContext } from './context.js'
 
 /** the states in which a job's provider may be decoding (or just committed its last tokens) */
 const STREAMING: readonly JobState[] = ['awarded', 'executing', 'committed']
@@ -58,9 +61,9 @@ export class RequesterTokenStreams {
     if (job === undefined || job.role !== 'requester') throw refuse('not a job of this requester')
     const detail = requesterDetail(job)
     // unsigned: the authenticated peer of the connection must be the awarded provider's
-    if (detail.providerPeerId === undefined || detail.providerPeerId !== from.remotePeer)
+    if ((await this.awardedPeer(job)) !== from.remotePeer)
       throw refuse('the sender is not the awarded provider of the job')
-    if (!STREAMING.includes(job.state) || detail.results !== undefined)
+    if (!(STREAMING.includes(job.state) || job.state === 'bidding') || detail.results !== undefined)
       throw refuse(`the job is ${job.state}`)
     const stream = await this.streamOf(job.id, detail)
     if (stream.finished) throw refuse('the results are fetched')
@@ -79,6 +82,23 @@ export class RequesterTokenStreams {
       for (const listener of this.listeners) listener(event)
     }
     stream.timer ??= setTimeout(() => this.write(job.id, stream), this.writeEveryMs)
+  }
+
+  /**
+   * The awarded provider's peer. While the record still says `bidding`, the award may be mined
+   * and its record not yet written (the award waits for its receipt behind this node's other
+   * transactions) while the provider already decodes a short job: the chain names the
+   * provider, and the bid it sent names its peer.
+   */
+  private async awardedPeer(job: JobRecord): Promise<string | undefined> {
+    const known = requesterDetail(job).providerPeerId
+    if (known !== undefined || job.state !== 'bidding') return known
+    const { chain, state } = this.context
+    const onChain = await getJob(chain.client, { jobMarket: jobMarket(this.context), jobId: job.id as Hex })
+    if (onChain.status !== 'awarded') return undefined
+    const provider = onChain.provider.toLowerCase()
+    const bids = await state.listBids(job.id)
+    return bids.find((b) => b.provider.toLowerCase() === provider)?.peerId
   }
 
   /**
@@ -135,6 +155,11 @@ export class RequesterTokenStreams {
         const job = await state.requireJob(jobId)
         const detail = requesterDetail(job)
         if (detail.results !== undefined) return
+        // the award's own record write is under way: written on the next round, not over it
+        if (job.state === 'bidding') {
+          stream.timer ??= setTimeout(() => this.write(jobId, stream), this.writeEveryMs)
+          return
+        }
         await state.updateJob(jobId, { detail: { ...detail, streamed: tokens } })
       })
       .catch((err: unknown) => log.debug({ jobId, err }, 'writing streamed tokens failed'))
