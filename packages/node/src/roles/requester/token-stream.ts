@@ -95,7 +95,8 @@ export class RequesterTokenStreams {
     if (known !== undefined || job.state !== 'bidding') return known
     const { chain, state } = this.context
     const onChain = await getJob(chain.client, { jobMarket: jobMarket(this.context), jobId: job.id as Hex })
-    if (onChain.status !== 'awarded') return undefined
+    // a short job's provider may have committed already: its tokens still came before the results
+    if (onChain.status !== 'awarded' && onChain.status !== 'committed') return undefined
     const provider = onChain.provider.toLowerCase()
     const bids = await state.listBids(job.id)
     return bids.find((b) => b.provider.toLowerCase() === provider)?.peerId
