@@ -4,25 +4,16 @@
  * and every new testnet first removes what harnesses no longer alive left behind.
  */
 import { spawn } from 'node:child_process'
+import { processAlive } from '@ocn/node'
 import { ownerOf, type TestnetNames } from './names.js'
 import { listTestnetThings, removeNetwork } from './topology.js'
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it runs, as another user
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** Removes the namespaces and links of testnets whose harness is dead; returns their names. */
 export async function removeLeftovers(): Promise<string[]> {
   const { namespaces, links } = await listTestnetThings()
   const dead = (name: string) => {
     const owner = ownerOf(name)
-    return owner !== undefined && owner !== process.pid && !alive(owner)
+    return owner !== undefined && owner !== process.pid && !processAlive(owner)
   }
   const staleNamespaces = namespaces.filter(dead)
   const staleLinks = links.filter(dead)

@@ -8,6 +8,7 @@ import { readApiToken } from '../api/token.js'
 import type { NodeConfig } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { createLogger, type Logger } from '../core/logger.js'
+import { processAlive } from '../core/process.js'
 import { createProgressHub } from '../core/progress.js'
 import { createMetricsFactory, createMetricsRegistry, type MetricsFactory } from '../metrics/index.js'
 import { STATE_DIR_NAME } from '../state/options.js'
@@ -196,16 +197,6 @@ export function createDaemon(
       stopping ??= stopAll()
       return stopping
     },
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -14,6 +14,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { processAlive } from '../core/process.js'
 import { ExecutorError } from './errors.js'
 import type { InputAxes } from './input-axes.js'
 import { dtypeSize, elementCount, type HostTensor, type NamedTensors } from './tensor.js'
@@ -37,7 +38,7 @@ export async function sweepOrphanedInputDirs(parent = tmpdir()): Promise<string[
   const entries = await readdir(parent).catch(() => [] as string[])
   for (const name of entries) {
     const pid = Number(/^ocn-inputs-(\d+)-/.exec(name)?.[1])
-    if (!Number.isInteger(pid) || pid === process.pid || isRunning(pid)) continue
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue
     await rm(join(parent, name), { recursive: true, force: true }).catch(() => {})
     removed.push(name)
   }
@@ -47,16 +48,6 @@ export async function sweepOrphanedInputDirs(parent = tmpdir()): Promise<string[
 function sweepOrphans(): Promise<void> {
   swept ??= sweepOrphanedInputDirs().then(() => {})
   return swept
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it runs, as another user
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** The inputs written to a temporary file: where each one starts, and how to remove it. */
