@@ -61,7 +61,7 @@ export class RequesterTokenStreams {
     if (job === undefined || job.role !== 'requester') throw refuse('not a job of this requester')
     const detail = requesterDetail(job)
     // unsigned: the authenticated peer of the connection must be the awarded provider's
-    if ((await this.awardedPeer(job)) !== from.remotePeer)
+    if ((await this.awardedPeer(job, from.remotePeer)) !== from.remotePeer)
       throw refuse('the sender is not the awarded provider of the job')
     if (!(STREAMING.includes(job.state) || job.state === 'bidding') || detail.results !== undefined)
       throw refuse(`the job is ${job.state}`)
@@ -90,16 +90,17 @@ export class RequesterTokenStreams {
    * transactions) while the provider already decodes a short job: the chain names the
    * provider, and the bid it sent names its peer.
    */
-  private async awardedPeer(job: JobRecord): Promise<string | undefined> {
+  private async awardedPeer(job: JobRecord, sender: string): Promise<string | undefined> {
     const known = requesterDetail(job).providerPeerId
     if (known !== undefined || job.state !== 'bidding') return known
     const { chain, state } = this.context
+    // only a peer that bid costs a chain read: a stranger's batches are refused from the store
+    const bid = (await state.listBids(job.id)).find((b) => b.peerId === sender)
+    if (bid === undefined) return undefined
     const onChain = await getJob(chain.client, { jobMarket: jobMarket(this.context), jobId: job.id as Hex })
     // a short job's provider may have committed already: its tokens still came before the results
     if (onChain.status !== 'awarded' && onChain.status !== 'committed') return undefined
-    const provider = onChain.provider.toLowerCase()
-    const bids = await state.listBids(job.id)
-    return bids.find((b) => b.provider.toLowerCase() === provider)?.peerId
+    return onChain.provider.toLowerCase() === bid.provider.toLowerCase() ? bid.peerId : undefined
   }
 
   /**
