@@ -48,6 +48,12 @@ describe('Merkle commitments', () => {
     // a leaf is a double hash of abi.encode(uint256, bytes32): 64 bytes, index first
     const encoded = concatHex([toHex(5n, { size: 32 }), a])
     expect(merkleLeaf(5, a)).toBe(keccak256(keccak256(encoded)))
+    const big = 2n ** 200n + 7n
+    expect(merkleLeaf(big, a)).toBe(keccak256(keccak256(concatHex([toHex(big, { size: 32 }), a]))))
+    // upper-case hex is the same node
+    expect(merkleLeaf(5, `0x${a.slice(2).toUpperCase()}`)).toBe(merkleLeaf(5, a))
+    expect(() => merkleLeaf(-1, a)).toThrow(RangeError)
+    expect(() => merkleLeaf(0, '0x1234')).toThrow(RangeError)
     const tree = MerkleTree.fromLeaves([a, b])
     expect(tree.root).toBe(hashPair(a, b))
     expect(processMerkleProof(a, tree.proof(0))).toBe(tree.root)

@@ -74,10 +74,13 @@ export interface WorkerResults {
   'generate-check': CheckedPositions
 }
 
-/** A training checkpoint reached, or generated tokens from `position` on (streamed while decoding). */
+/**
+ * A training checkpoint reached, or generated tokens from `position` on with the digests of
+ * the logits that chose them (streamed while decoding).
+ */
 export type WorkerProgress =
   | { checkpoint: number; step: number; loss: number | undefined }
-  | { position: number; tokens: number[] }
+  | { position: number; tokens: number[]; digests: Hex[] }
 
 export type WorkerReply =
   | { id: number; ok: true; result: unknown; loadedModels: Hex[] }

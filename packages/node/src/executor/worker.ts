@@ -229,8 +229,8 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
         }
         break
       case 'generate': {
-        const tokens = tokenProgress((position, picked) =>
-          port.postMessage({ id: msg.id, progress: { position, tokens: picked } }),
+        const tokens = tokenProgress((position, picked, digests) =>
+          port.postMessage({ id: msg.id, progress: { position, tokens: picked, digests } }),
         )
         try {
           result = await decode((await sessionFor(msg)).session, msg.params, tokens.add, cancelled)

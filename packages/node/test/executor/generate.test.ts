@@ -2,6 +2,7 @@ import { MerkleTree } from '@ocn/protocol'
 import { buildGptModel, encodeOnnxModel, gptCacheNames } from '@ocn/prover/onnx'
 import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { streamedCommitment } from '../../src/executor/generate/run.js'
 import {
   type GeneratedSequence,
   type GenerateJob,
@@ -144,5 +145,24 @@ describe('generate jobs', () => {
     // shipping other sequences than the committed ones fails every leaf
     const mismatched = executor.generationReplay(j, { claimedSequences: async () => forged }, r.root)
     expect((await mismatched.matchesMicroBatch!(0, r.dataHashes[0]!)).match).toBe(false)
+  })
+
+  it('commits from streamed leaves only where they agree with the final sequences', () => {
+    const digest = (n: number) => `0x${n.toString(16).padStart(64, '0')}` as const
+    const sequences: GeneratedSequence[] = [
+      { tokens: [4, 8, 15], digests: [digest(1), digest(2), digest(3)] },
+      { tokens: [16, 23], digests: [digest(4), digest(5)] },
+    ]
+    const c = streamedCommitment(4)
+    c.add(0, 0, 4, digest(1)) // agrees
+    c.add(0, 1, 9, digest(2)) // another token than the final one
+    c.add(0, 2, 15, digest(9)) // another digest
+    c.add(1, 3, 42, digest(6)) // a position the final sequence pads
+    c.add(1, 7, 1, digest(7)) // past maxNewTokens
+    const expected = MerkleTree.fromDataHashes(generationLeaves(sequences, 4))
+    const got = c.commit(sequences)
+    expect(got.dataHashes).toEqual(generationLeaves(sequences, 4))
+    expect(got.root).toBe(expected.root)
+    expect(got.tree.proof(5)).toEqual(expected.proof(5))
   })
 })

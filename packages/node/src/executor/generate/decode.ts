@@ -25,7 +25,11 @@ function feedsFor(
 ): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {
     input_ids: ints(ids),
-    attention_mask: ints(new Array<number>(pastLength + ids.length).fill(1)),
+    // filled as int64 directly: a number array converted per element cost each step ~L BigInts
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + ids.length).fill(1n), [
+      1,
+      pastLength + ids.length,
+    ]),
   }
   if (layout.positionIds) feeds.position_ids = ints(ids.map((_, i) => pastLength + i))
   const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, layout.heads, 0, layout.headDim])
@@ -60,23 +64,27 @@ const PROGRESS_TOKENS = 8
 const PROGRESS_MS = 20
 
 /**
- * Hands picked tokens on in runs (`post(from, tokens)`): once PROGRESS_TOKENS wait or
- * PROGRESS_MS passed since the last run went, so a fast decoder sends a message per few
- * tokens and a slow one a message per token. `flush` sends what waits.
+ * Hands picked tokens and their logits digests on in runs (`post(from, tokens, digests)`):
+ * once PROGRESS_TOKENS wait or PROGRESS_MS passed since the last run went, so a fast decoder
+ * sends a message per few tokens and a slow one a message per token. The digests let the
+ * host hash each position's leaf while the worker decodes on (run.ts). `flush` sends what waits.
  */
-export function tokenProgress(post: (position: number, tokens: number[]) => void) {
+export function tokenProgress(post: (position: number, tokens: number[], digests: Hex[]) => void) {
   let waiting: number[] = []
+  let waitingDigests: Hex[] = []
   let from = 0
   let last = Date.now()
   const flush = () => {
-    if (waiting.length > 0) post(from, waiting)
+    if (waiting.length > 0) post(from, waiting, waitingDigests)
     waiting = []
+    waitingDigests = []
     last = Date.now()
   }
   return {
-    add(position: number, token: number): void {
+    add(position: number, token: number, digest: Hex): void {
       if (waiting.length === 0) from = position
       waiting.push(token)
+      waitingDigests.push(digest)
       if (waiting.length >= PROGRESS_TOKENS || Date.now() - last >= PROGRESS_MS) flush()
     },
     flush,
@@ -85,12 +93,12 @@ export function tokenProgress(post: (position: number, tokens: number[]) => void
 
 /**
  * Prefill, then one cached step per token until a stop token or maxNewTokens. onToken sees
- * each token as it is picked; `cancelled` is polled between steps.
+ * each token (with its digest) as it is picked; `cancelled` is polled between steps.
  */
 export async function decode(
   session: ort.InferenceSession,
   p: DecodeParams,
-  onToken: (position: number, token: number) => void,
+  onToken: (position: number, token: number, digest: Hex) => void,
   cancelled: () => boolean,
 ): Promise<Decoded> {
   const tokens: number[] = []
@@ -103,9 +111,10 @@ export async function decode(
     // greedy picks ignore u: no hash per step
     const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
     const token = pickToken(logits, p.rule, u)
+    const digest = logitsDigest(logits)
     tokens.push(token)
-    digests.push(logitsDigest(logits))
-    onToken(i, token)
+    digests.push(digest)
+    onToken(i, token, digest)
     if (stops.has(token) || i === p.maxNewTokens - 1) break
     if (cancelled()) throw new ExecutorError('EXECUTOR_ABORTED', 'the generation was cancelled')
     out = await run(session, feedsFor(p.layout, [token], p.prompt.length + i, out))

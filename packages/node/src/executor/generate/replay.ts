@@ -9,6 +9,7 @@
  * Cost: the job's plan (model hash, layout) is made once per replay. Given the verifier's
  * sample up front (`sampled`), a prompt's prefill stops at its last sampled position and only
  * the sampled positions are judged and hashed; a leaf outside the sample gets a pass of its own.
+ * The root is rebuilt on the host while the first pass runs in a worker.
  */
 
 import { MerkleTree } from '@ocn/protocol'
@@ -23,10 +24,11 @@ import {
   type GenerateJob,
   type GeneratePlan,
   generationLeaves,
+  leafDataHash,
   planGeneration,
   sequenceFault,
 } from './run.js'
-import { generationLeaf, PAD_TOKEN, ZERO_DIGEST } from './sampling.js'
+import { generationLeaf, ZERO_DIGEST } from './sampling.js'
 
 export interface ClaimedSequencesSource {
   /** the provider's sequences of every prompt (its result), fetched once */
@@ -35,9 +37,14 @@ export interface ClaimedSequencesSource {
 
 interface Claimed {
   sequences: GeneratedSequence[]
-  /** why the shipped sequences cannot be the committed ones, if they cannot */
+  /** why the shipped sequences cannot be the committed ones on their face, if they cannot */
   fault: string | undefined
+  /** whether they rebuild the committed root (hashed while the first check pass runs) */
+  rootHolds: Promise<boolean>
 }
+
+/** After the check passes already asked for have been posted to the workers. */
+const afterPosts = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export interface GenerationReplayOptions {
   /** the leaf indices the verifier will check (its sample), so each prompt's pass covers just them */
@@ -118,15 +125,18 @@ export function generationReplay(
       const f = sequenceFault(s, job.spec)
       return f === undefined ? undefined : `prompt ${p} ${f}`
     })
-    let fault = faults.find((f) => f !== undefined)
-    if (
-      !fault &&
-      MerkleTree.fromDataHashes(generationLeaves(sequences, maxNew)).root.toLowerCase() !==
-        committedRoot.toLowerCase()
-    ) {
-      fault = 'the shipped sequences do not rebuild the committed root'
-    }
-    return { sequences, fault }
+    const fault = faults.find((f) => f !== undefined)
+    // the root is rebuilt on this thread while a worker prefills: the pass does not need it,
+    // and a sequence that fails it is refused before any verdict is read
+    const rootHolds =
+      fault !== undefined
+        ? Promise.resolve(false)
+        : afterPosts().then(
+            () =>
+              MerkleTree.fromDataHashes(generationLeaves(sequences, maxNew)).root.toLowerCase() ===
+              committedRoot.toLowerCase(),
+          )
+    return { sequences, fault, rootHolds }
   }
   const matches = async (index: number, leaf: Hex, signal: AbortSignal) => {
     if (!Number.isInteger(index) || index < 0)
@@ -142,14 +152,14 @@ export function generationReplay(
     const c = await claimed
     const s = c.sequences[p]
     if (c.fault !== undefined || !s) return { match: false, replayed: ZERO_DIGEST }
-    const own =
-      i < s.tokens.length
-        ? generationLeaf(p, i, s.tokens[i]!, s.digests[i]!)
-        : generationLeaf(p, i, PAD_TOKEN, ZERO_DIGEST)
+    const own = leafDataHash(s, p, i)
     if (own.toLowerCase() !== leaf.toLowerCase()) return { match: false, replayed: own }
+    // posted before the root is hashed, so the two overlap; read only if the root holds
+    const check = i < s.tokens.length ? judge(p, i, s, signal) : undefined
+    check?.catch(() => undefined)
+    if (!(await c.rootHolds)) return { match: false, replayed: ZERO_DIGEST }
     // a padding leaf after a valid stop: the root check already vouched for the stop
-    if (i >= s.tokens.length) return { match: true, replayed: own }
-    const check = judge(p, i, s, signal)
+    if (!check) return { match: true, replayed: own }
     const r = await check
     const at = r.positions.indexOf(i)
     if (at < 0) throw new ExecutorError('EXECUTOR_RUN_FAILED', `the check pass did not judge position ${i}`)
