@@ -27,6 +27,7 @@ export interface PutResult {
   created: boolean
 }
 
+/** The bytes of an artifact; a chunk must not be changed after it was yielded (writes are batched). */
 export type ArtifactSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>
 
 export interface ArtifactWriterContext {
@@ -35,6 +36,31 @@ export interface ArtifactWriterContext {
   size: (hash: ContentHash) => Promise<number | undefined>
   metrics: ArtifactStoreMetrics
   log: Logger
+}
+
+/**
+ * Chunks are gathered into writes of about this many bytes, and one write is on the disk
+ * while the next is gathered: a network source yields Noise frames of at most 64 KiB, and one
+ * awaited write per frame left the receiver waiting on the thread pool for every frame.
+ */
+const WRITE_BATCH_BYTES = 2 ** 20
+
+/** writes every byte of `buffers` at the file's position, in order */
+async function writeAll(handle: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let rest = buffers
+  while (rest.length > 0) {
+    const { bytesWritten } = await handle.writev(rest)
+    let skip = bytesWritten
+    const next: Uint8Array[] = []
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length
+      else {
+        next.push(skip > 0 ? b.subarray(skip) : b)
+        skip = 0
+      }
+    }
+    rest = next
+  }
 }
 
 /** copies `source` into the file, hashing it, and fails once more than `limit` bytes came */
@@ -46,20 +72,38 @@ async function copyHashed(
   signal: AbortSignal | undefined,
 ): Promise<number> {
   let written = 0
-  for await (const chunk of source) {
-    throwIfAborted(signal)
-    written += chunk.length
-    if (written > limit) {
-      throw new ArtifactStoreError(ArtifactStoreErrorCode.TOO_LARGE, 'artifact too large', {
-        details: `more than ${limit} bytes`,
-      })
+  let batch: Uint8Array[] = []
+  let batchBytes = 0
+  let writing: Promise<void> = Promise.resolve()
+  const flush = async () => {
+    await writing
+    writing = writeAll(handle, batch)
+    // awaited by the next flush or at the end; marked handled so a failure surfacing while
+    // the loop throws for another reason is not an unhandled rejection
+    writing.catch(() => undefined)
+    batch = []
+    batchBytes = 0
+  }
+  try {
+    for await (const chunk of source) {
+      throwIfAborted(signal)
+      written += chunk.length
+      if (written > limit) {
+        throw new ArtifactStoreError(ArtifactStoreErrorCode.TOO_LARGE, 'artifact too large', {
+          details: `more than ${limit} bytes`,
+        })
+      }
+      hasher.update(chunk)
+      batch.push(chunk)
+      batchBytes += chunk.length
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush()
     }
-    hasher.update(chunk)
-    let offset = 0
-    while (offset < chunk.length) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset)
-      offset += bytesWritten
-    }
+    if (batch.length > 0) await flush()
+    await writing
+  } catch (error) {
+    // no write may still run when the caller closes the handle
+    await writing.catch(() => undefined)
+    throw error
   }
   return written
 }

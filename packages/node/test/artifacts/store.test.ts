@@ -49,6 +49,26 @@ describe('artifact store', () => {
     expect(total).toBe(bytes.length)
   })
 
+  it('writes many small chunks in order across batches, and a source failing midway leaves nothing', async () => {
+    const bytes = randomBytes(3 * 2 ** 20 + 12_345)
+    const sizes = [1, 7_000, 65_519, 300_000, 2 ** 20, 13]
+    const chunks: Uint8Array[] = []
+    for (let at = 0, k = 0; at < bytes.length; k++) {
+      const n = Math.min(sizes[k % sizes.length]!, bytes.length - at)
+      chunks.push(bytes.subarray(at, at + n))
+      at += n
+    }
+    const result = await store.put(chunks)
+    expect(result.hash).toBe(contentHashOf(bytes))
+    expect(Buffer.from(await store.getBytes(result.hash)).equals(bytes)).toBe(true)
+    async function* failing() {
+      yield* chunks.slice(0, 8)
+      throw new Error('peer went away')
+    }
+    expect(await codeOf(store.put(failing()))).toBe(ArtifactStoreErrorCode.IO_ERROR)
+    expect(await readdir(join(dir, 'tmp'))).toEqual([])
+  })
+
   it('is write-once: a second put of the same bytes keeps the first file', async () => {
     const bytes = randomBytes(100)
     expect((await store.putBytes(bytes)).created).toBe(true)
