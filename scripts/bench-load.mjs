@@ -35,6 +35,7 @@
  */
 import '@ocn/protocol/polyfill'
 import { execFile } from 'node:child_process'
+import { setMaxListeners } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -124,6 +125,8 @@ const stats = {
 let endAt = 0
 let running = true
 const controller = new AbortController()
+// every node's start listens on it: 27 nodes are not a leak
+setMaxListeners(100, controller.signal)
 for (const signal of ['SIGINT', 'SIGTERM'])
   process.on(signal, () => {
     if (controller.signal.aborted) process.exit(130)
@@ -497,7 +500,7 @@ async function startLoadTestnet() {
         challengeWindowSeconds: CHALLENGE_WINDOW_SECONDS,
         court: { ...defaultDevnetOptions.court, ...COURT_PERIODS, jurySize: jurySize(opt.verifiers) },
         // 27 daemons coming up on two shared cores take minutes
-        nodeStartTimeoutMs: 600_000,
+        nodeStartTimeoutMs: 360_000,
         nodeLogLevel: 'warn',
       },
       keep: args.keep,
