@@ -196,6 +196,7 @@ async function track(job) {
     (['failed', 'expired'].includes(record.state) && !followed.awaitingReoffer)
   if (ended) {
     job.outcome = record.state
+    job.note = record.history.at(-1)?.note
     job.endedAt = record.history.at(-1)?.at ?? Date.now()
   }
 }
@@ -456,7 +457,7 @@ function jobFigures(devnet) {
   const failedHonest = stats.jobs.filter((j) => j.outcome !== 'finalized' && !cheaters.has(j.provider ?? ''))
   for (const j of failedHonest)
     log(
-      `not finalized: ${j.first.slice(0, 10)} of ${j.requester}: ${j.outcome ?? 'still open'} (provider ${j.provider ?? 'none'})`,
+      `not finalized: ${j.first.slice(0, 10)} of ${j.requester}: ${j.outcome ?? 'still open'}${j.note ? `: ${j.note}` : ''} (provider ${j.provider ?? 'none'})`,
     )
   return {
     jobsSubmitted: stats.jobs.length,
