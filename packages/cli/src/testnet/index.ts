@@ -1,5 +1,6 @@
 export * from './errors.js'
 export * from './link-relay.js'
+export * from './load.js'
 export * from './names.js'
 export * from './network.js'
 export * from './scenario.js'

@@ -12,6 +12,7 @@ import {
   createArtifactProtocol,
 } from './artifact-protocol.js'
 import { type BidProtocol, type BidProtocolInit, createBidProtocol, definedOnly } from './bid-protocol.js'
+import { startBootstrapRedial } from './bootstrap-redial.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
 import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
 import { defaultPeerPenaltyOptions, PeerPenalties, type PeerPenaltyOptions } from './peer-penalties.js'
@@ -97,6 +98,7 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
   const results = createResultProtocol(init.results ?? {}, { host, ...shared })
   const tokens = createTokenStreamProtocol(init.tokens ?? {}, { host, ...shared })
   const services = [gossip, bids, artifacts, results, tokens]
+  let stopRedial: (() => void) | undefined
   return {
     host,
     gossip,
@@ -110,8 +112,15 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
     async start() {
       if (host.status !== 'started') await host.start()
       for (const service of services) await service.start()
+      stopRedial ??= startBootstrapRedial(
+        host,
+        init.host?.bootstrap ?? [],
+        logger.child({ component: 'p2p-host' }),
+      )
     },
     async stop() {
+      stopRedial?.()
+      stopRedial = undefined
       for (const service of [...services].reverse()) await service.stop().catch(() => {})
       await host.stop()
     },
