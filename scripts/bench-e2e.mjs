@@ -14,8 +14,7 @@
  */
 import '@ocn/protocol/polyfill'
 import { parseArgs } from 'node:util'
-import { createWorkload, startDevnet } from '../packages/cli/dist/devnet/index.js'
-import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
+import { createWorkload, devnetNodeApi, startDevnet } from '../packages/cli/dist/devnet/index.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -51,7 +50,8 @@ try {
     microBatchSize: 8,
   })
   const spec = workload.jobs[0]
-  const api = devnet.requester.api
+  // the requester's API through @ocn/client (a submission may take up to its 60 s)
+  const api = devnetNodeApi(devnet.requester.api).client
   const body = {
     modelPath: spec.modelPath,
     inputsPath: spec.inputsPath,
@@ -64,7 +64,7 @@ try {
   async function delivered(jobId, timeoutMs = 60_000) {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const job = await getApiJson(api, `/jobs/${jobId}`)
+      const job = await api.job(jobId)
       if (job.detail?.results !== undefined) return { job, at: Date.now() }
       if (['slashed', 'expired', 'failed'].includes(job.state))
         throw new Error(`job ${jobId} ended ${job.state}`)
@@ -77,7 +77,7 @@ try {
   log(`latency: ${latencyJobs} jobs one at a time, bidding window ${biddingWindowMs} ms`)
   const latencies = []
   for (let i = 0; i < latencyJobs; i++) {
-    const { jobId } = await postApiJson(api, '/jobs', body)
+    const { jobId } = await api.submit(body)
     const { job, at } = await delivered(jobId)
     latencies.push(at - job.createdAt)
     log(`  job ${i + 1}: ${at - job.createdAt} ms (provider ${job.provider})`)
@@ -87,7 +87,7 @@ try {
   log(`throughput: ${throughputJobs} jobs back to back`)
   const started = Date.now()
   const ids = []
-  for (let i = 0; i < throughputJobs; i++) ids.push((await postApiJson(api, '/jobs', body)).jobId)
+  for (let i = 0; i < throughputJobs; i++) ids.push((await api.submit(body)).jobId)
   const done = await Promise.all(ids.map((id) => delivered(id, 180_000)))
   const elapsedMs = Math.max(...done.map((d) => d.at)) - started
   const providers = new Set(done.map((d) => d.job.provider))
