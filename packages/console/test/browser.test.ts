@@ -144,6 +144,9 @@ describe('the console in Chromium', () => {
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
     // free stake: staked minus locked, to the base unit
     await page.getByTestId('stake').getByText('98 OPEN').waitFor()
+    // the peers its bids travel to, with the gossip score this node gives each
+    await page.getByTestId('provider-peers').getByText('1 connected').waitFor()
+    await page.getByTestId('provider-peers').getByText('score -12.5').waitFor()
     await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-provider.png') })
 
     // the network page: peers with their gossip scores, the topics; no devnet board here
