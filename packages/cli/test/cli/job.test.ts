@@ -309,6 +309,9 @@ describe('ocn job', () => {
     const status = await client.status()
     expect(status.roles).toContain('requester')
     expect(status.chain?.blockNumber).toMatch(/^\d+$/)
+    // the deployment it talks to, as the console's network page shows it
+    expect(status.chain?.deployment?.contracts.jobMarket).toBe(devnet.deployment.addresses.jobMarket)
+    expect(status.chain?.deployment?.deployBlock).toBe(devnet.deployment.deployBlock.toString())
     expect((await client.peers()).length).toBeGreaterThan(0)
     expect(Array.isArray(await client.offers())).toBe(true)
     const jobs = await client.jobs({ role: 'requester' })
