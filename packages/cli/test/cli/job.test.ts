@@ -313,6 +313,12 @@ describe('ocn job', () => {
     expect(status.chain?.deployment?.contracts.jobMarket).toBe(devnet.deployment.addresses.jobMarket)
     expect(status.chain?.deployment?.deployBlock).toBe(devnet.deployment.deployBlock.toString())
     expect((await client.peers()).length).toBeGreaterThan(0)
+    // what the console's network page reads: peers with gossip scores, topics, the devnet's board
+    const network = await client.network()
+    expect(network.peers.length).toBeGreaterThan(0)
+    expect(network.topics.length).toBeGreaterThan(0)
+    const board = await client.devnet()
+    expect(board.nodes.map((n) => n.name)).toEqual(expect.arrayContaining(['requester', 'provider-1']))
     expect(Array.isArray(await client.offers())).toBe(true)
     const jobs = await client.jobs({ role: 'requester' })
     expect(jobs.map((j) => j.id)).toEqual(expect.arrayContaining([inferenceId, trainingId]))
