@@ -28,8 +28,12 @@
 import '@ocn/protocol/polyfill'
 import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { createWorkload, readFollowingReoffers, startDevnet } from '../packages/cli/dist/devnet/index.js'
-import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
+import {
+  createWorkload,
+  devnetNodeApi,
+  readFollowingReoffers,
+  startDevnet,
+} from '../packages/cli/dist/devnet/index.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -75,7 +79,9 @@ try {
     microBatchSize: 8,
   })
   const spec = workload.jobs[0]
-  const api = devnet.requester.api
+  const apiUrl = devnet.requester.api
+  // the requester's API through @ocn/client (a submission may take up to its 60 s)
+  const api = devnetNodeApi(apiUrl).client
   const body = {
     modelPath: spec.modelPath,
     inputsPath: spec.inputsPath,
@@ -92,7 +98,7 @@ try {
   async function delivered(jobId, timeoutMs = 120_000) {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const followed = await readFollowingReoffers(api, jobId)
+      const followed = await readFollowingReoffers(apiUrl, jobId)
       const job = followed.record
       if (job.detail?.results !== undefined) return { job, at: Date.now(), reoffers: followed.reoffers }
       if (job.state === 'slashed' || (['expired', 'failed'].includes(job.state) && !followed.awaitingReoffer))
@@ -118,12 +124,12 @@ try {
       })
       const job = fresh.jobs[0]
       fileBytes = (await stat(job.modelPath)).size + (await stat(job.inputsPath)).size
-      const { jobId } = await postApiJson(api, '/jobs', {
+      const { jobId } = await api.submit({
         ...body,
         modelPath: job.modelPath,
         inputsPath: job.inputsPath,
       })
-      const offeredAt = (await getApiJson(api, `/jobs/${jobId}`)).createdAt
+      const offeredAt = (await api.job(jobId)).createdAt
       const done = await delivered(jobId)
       latencies.push(done.at - offeredAt)
       reoffers += done.reoffers
@@ -137,13 +143,13 @@ try {
   // The first job brings the model and inputs to the providers (their checks before the bid
   // fetch them): it is cold, so it is not one of the warm figures.
   log("warm-up: one job (not measured) puts the files in the providers' stores")
-  await delivered((await postApiJson(api, '/jobs', body)).jobId)
+  await delivered((await api.submit(body)).jobId)
 
   log(`latency: ${latencyJobs} jobs one at a time, bidding window ${biddingWindowMs} ms`)
   const latencies = []
   for (let i = 0; i < latencyJobs; i++) {
-    const { jobId } = await postApiJson(api, '/jobs', body)
-    const offeredAt = (await getApiJson(api, `/jobs/${jobId}`)).createdAt
+    const { jobId } = await api.submit(body)
+    const offeredAt = (await api.job(jobId)).createdAt
     const { job, at, reoffers } = await delivered(jobId)
     latencies.push(at - offeredAt)
     log(`  job ${i + 1}: ${at - offeredAt} ms (provider ${job.provider}, ${reoffers} re-offers)`)
@@ -153,7 +159,7 @@ try {
   log(`throughput: ${throughputJobs} jobs back to back`)
   const started = Date.now()
   const ids = []
-  for (let i = 0; i < throughputJobs; i++) ids.push((await postApiJson(api, '/jobs', body)).jobId)
+  for (let i = 0; i < throughputJobs; i++) ids.push((await api.submit(body)).jobId)
   const done = await Promise.all(ids.map((id) => delivered(id, 240_000)))
   const elapsedMs = Math.max(...done.map((d) => d.at)) - started
   const providers = new Set(done.map((d) => d.job.provider))

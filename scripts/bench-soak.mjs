@@ -53,7 +53,6 @@ import {
   startDevnet,
 } from '../packages/cli/dist/devnet/index.js'
 import { disputeCourtAbi, getJob, stakeManagerAbi } from '../packages/contracts-client/dist/index.js'
-import { getApiJson, postApiJson } from '../packages/node/dist/api/client.js'
 import { readApiRuntimeFile } from '../packages/node/dist/daemon/index.js'
 import { contentHashOf } from '../packages/protocol/dist/index.js'
 
@@ -183,7 +182,7 @@ async function submitLoop() {
   while (running && Date.now() < endAt) {
     if (unsettled().length < maxInFlight) {
       try {
-        const { jobId } = await postApiJson(nodes.api('requester'), '/jobs', {
+        const { jobId } = await nodes.client('requester').submit({
           modelPath: spec.modelPath,
           inputsPath: spec.inputsPath,
           kind: 'inference',
@@ -247,9 +246,10 @@ async function beforeAward(step) {
   const until = Date.now() + TRIGGER_TIMEOUT_MS
   while (Date.now() < until && running) {
     for (const job of unsettled().slice(-maxInFlight)) {
-      const { bids } = await getApiJson(nodes.api('requester'), `/bids?jobId=${job.current}`).catch(() => ({
-        bids: [],
-      }))
+      const bids = await nodes
+        .client('requester')
+        .bids(job.current)
+        .catch(() => [])
       if (bids.length > 0 && (await chainStatus(job.current).catch(() => 'x')) === 'none') {
         await sleep(step.delayMs)
         return killAndRestart(['requester'], step.downMs)

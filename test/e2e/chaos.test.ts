@@ -43,7 +43,7 @@ import {
   getStake,
   getTokenBalance,
 } from '@ocn/contracts-client'
-import { getApiJson as apiGet, postApiJson as apiPost, type JobRecord, providerDetail } from '@ocn/node'
+import { providerDetail } from '@ocn/node'
 import { type Address, createPublicClient, type Hex, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { increaseTime, waitFor, writeFixture } from './helpers.js'
@@ -110,7 +110,7 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
     devnet.nodes.find((n) => n.address.toLowerCase() === address.toLowerCase())!.name
 
   async function submit(): Promise<string> {
-    const { jobId } = await apiPost<{ jobId: string }>(nodes.api('requester'), '/jobs', {
+    const { jobId } = await nodes.client('requester').submit({
       ...fixture,
       kind: 'inference',
       verification: 'replay',
@@ -182,7 +182,7 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
   async function beforeAward(step: Step): Promise<void> {
     const jobId = await submit()
     await waitFor('a bid at the requester', async () => {
-      const { bids } = await apiGet<{ bids: unknown[] }>(nodes.api('requester'), `/bids?jobId=${jobId}`)
+      const bids = await nodes.client('requester').bids(jobId)
       return bids.length > 0 ? true : undefined
     })
     await sleep(step.delayMs)
@@ -202,7 +202,7 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
   async function afterAward(step: Step): Promise<void> {
     const jobId = await submit()
     await waitFor('both bids at the requester', async () => {
-      const { bids } = await apiGet<{ bids: unknown[] }>(nodes.api('requester'), `/bids?jobId=${jobId}`)
+      const bids = await nodes.client('requester').bids(jobId)
       return bids.length >= PROVIDERS.length ? true : undefined
     })
     for (const name of PROVIDERS) await nodes.signal(name, 'SIGSTOP')
@@ -401,13 +401,13 @@ describe(`chaos (seed ${seed}): SIGKILL and restart at every lifecycle point`, (
       await waitFor(
         `${name}: every record terminal`,
         async () => {
-          const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isSettledRecord(j))
+          const open = (await nodes.localJobs(name)).filter((j) => !isSettledRecord(j))
           return open.length === 0 ? true : undefined
         },
         60_000,
         1_000,
       ).catch(async (error: unknown) => {
-        const open = (await nodes.localJobs(name)).filter((j: JobRecord) => !isSettledRecord(j))
+        const open = (await nodes.localJobs(name)).filter((j) => !isSettledRecord(j))
         const which = open.map((j) => `${j.id}=${j.state} (the ${steps[jobs.indexOf(j.id)]?.point} job)`)
         throw new Error(`${String(error)}; open: ${which.join(', ')}`)
       })

@@ -7,8 +7,8 @@
  * the lifecycle must complete, with the money moving exactly once, to the wei.
  */
 
-import { join } from 'node:path'
-import { type Devnet, type DevnetNode, type NodeProcess, spawnNode, startDevnet } from '@ocn/cli'
+import { type Devnet, type DevnetNode, DevnetProcesses, startDevnet } from '@ocn/cli'
+import type { Job } from '@ocn/client'
 import {
   type GetJobReturnType,
   getJob,
@@ -16,7 +16,6 @@ import {
   getStake,
   getTokenBalance,
 } from '@ocn/contracts-client'
-import { createStateStore, type JobRecord, readApiRuntimeFile, STATE_DIR_NAME } from '@ocn/node'
 import { type Address, createPublicClient, type Hex, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor, writeFixture } from './helpers.js'
@@ -25,46 +24,11 @@ import { waitFor, writeFixture } from './helpers.js'
 const BIDDING_WINDOW_MS = 6_000
 const CHALLENGE_WINDOW_SECONDS = 6
 
-interface BidJson {
-  jobId: string
-  provider: string
-}
-
-async function apiGet<T>(api: string, path: string): Promise<T> {
-  const response = await fetch(new URL(path, api), { signal: AbortSignal.timeout(5_000) })
-  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`)
-  return (await response.json()) as T
-}
-
-async function apiPost<T>(api: string, path: string, body: unknown): Promise<T> {
-  const response = await fetch(new URL(path, api), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  })
-  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`)
-  return (await response.json()) as T
-}
-
-function exited(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
-}
-
 describe('crash recovery (ocn processes, kill -9, anvil)', () => {
   let devnet: Devnet
+  /** The nodes' processes and APIs: kills, restarts on the same data dir, records over @ocn/client. */
+  let nodes: DevnetProcesses
   let fixture: { modelPath: string; inputsPath: string }
-  /** Processes this file started itself (the restarts); the devnet stops its own. */
-  const restarted: NodeProcess[] = []
-  /** Pids this file froze or killed, in case a test stops half-way. */
-  const touched = new Set<number>()
-  /** The current API of each node (a restart binds a new port). */
-  const apis = new Map<string, string>()
 
   const node = (name: string): DevnetNode => devnet.nodes.find((n) => n.name === name)!
   const client = () => createPublicClient({ chain: devnet.chain.chain, transport: http(devnet.chain.rpcUrl) })
@@ -84,70 +48,28 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
   const providerRecord = (provider: Address) =>
     getProviderRecord(client(), { jobMarket: devnet.deployment.addresses.jobMarket, provider })
 
-  async function localJob(name: string, jobId: string): Promise<JobRecord | undefined> {
-    try {
-      return await apiGet<JobRecord>(apis.get(name)!, `/jobs/${jobId}`)
-    } catch {
-      return undefined
-    }
-  }
-
-  const jobIn = (name: string, jobId: string, states: JobRecord['state'][], timeoutMs = 90_000) =>
+  const jobIn = (name: string, jobId: string, states: Job['state'][], timeoutMs = 90_000) =>
     waitFor(
       `${name}: job ${jobId.slice(0, 10)} in ${states.join('|')}`,
       async () => {
-        const job = await localJob(name, jobId)
+        const job = await nodes.localJob(name, jobId)
         return job !== undefined && states.includes(job.state) ? job : undefined
       },
       timeoutMs,
     )
 
-  /** The pid of the daemon running on a data dir, from the runtime file it writes there. */
-  async function pidOf(name: string): Promise<number> {
-    const runtime = await readApiRuntimeFile(node(name).dataDir)
-    if (runtime === undefined) throw new Error(`${name} is not running`)
-    touched.add(runtime.pid)
-    return runtime.pid
-  }
-
   /** What a stopped node's store on disk says of a job (where it was when it died). */
-  async function storedState(name: string, jobId: string): Promise<JobRecord['state'] | undefined> {
-    const store = createStateStore({ path: join(node(name).dataDir, STATE_DIR_NAME) })
-    await store.open()
-    try {
-      return (await store.getJob(jobId))?.state
-    } finally {
-      await store.close()
-    }
-  }
-
-  async function kill9(pid: number): Promise<void> {
-    process.kill(pid, 'SIGKILL')
-    await waitFor(`pid ${pid} gone`, async () => (exited(pid) ? true : undefined), 10_000, 50)
-  }
-
-  async function restart(name: string): Promise<void> {
-    const proc = await spawnNode({ name, dataDir: node(name).dataDir, args: [], timeoutMs: 60_000 })
-    restarted.push(proc)
-    touched.add(proc.ready.pid)
-    if (proc.ready.api === null) throw new Error(`${name} restarted without an API`)
-    apis.set(name, proc.ready.api)
-    // back in the network before the lifecycle goes on (it bootstraps from every other node)
-    await waitFor(`${name} reconnected`, async () => {
-      const status = await apiGet<{ network?: { peers: number } }>(proc.ready.api!, '/status')
-      return (status.network?.peers ?? 0) >= 2 ? true : undefined
-    })
-  }
+  const storedState = async (name: string, jobId: string) => (await nodes.storedJob(name, jobId))?.state
 
   async function waitForBid(jobId: string, provider: Address): Promise<void> {
     await waitFor(`the bid of ${provider} at the requester`, async () => {
-      const { bids } = await apiGet<{ bids: BidJson[] }>(apis.get('requester')!, `/bids?jobId=${jobId}`)
+      const bids = await nodes.client('requester').bids(jobId)
       return bids.find((b) => b.provider.toLowerCase() === provider.toLowerCase())
     })
   }
 
   const submit = async (): Promise<string> => {
-    const { jobId } = await apiPost<{ jobId: string }>(apis.get('requester')!, '/jobs', {
+    const { jobId } = await nodes.client('requester').submit({
       ...fixture,
       kind: 'inference',
       verification: 'replay',
@@ -164,20 +86,13 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
       blockTimeSeconds: 1,
       nodeLogLevel: 'info',
     })
-    for (const n of devnet.nodes) apis.set(n.name, n.api)
+    nodes = new DevnetProcesses(devnet)
     fixture = await writeFixture(devnet.dir)
   })
 
   afterAll(async () => {
-    // a frozen process ignores SIGTERM until continued; kill what this file touched first
-    for (const pid of touched) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-    await Promise.all(restarted.map((p) => p.stop(2_000)))
+    // a frozen process ignores SIGTERM until continued: what this file touched is killed first
+    await nodes?.stop()
     await devnet?.stop()
   })
 
@@ -195,20 +110,19 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
     await waitForBid(jobId, provider.address)
     // Frozen inside the bidding window, the provider cannot commit; the requester awards it
     // on-chain meanwhile. Killed then, it dies with the award on-chain and no commitment.
-    const pid = await pidOf('provider-1')
-    process.kill(pid, 'SIGSTOP')
+    await nodes.signal('provider-1', 'SIGSTOP')
     const awarded = await waitFor('the award on-chain', async () => {
       const job = await chainJob(jobId)
       return job.status === 'none' ? undefined : job
     })
     expect(awarded.status).toBe('awarded')
     expect(awarded.provider).toBe(provider.address)
-    await kill9(pid)
+    await nodes.kill9('provider-1')
     expect((await chainJob(jobId)).status).toBe('awarded')
     expect((await balances(provider.address)).locked).toBe(awarded.collateral)
     expect(['bidding', 'awarded', 'executing']).toContain(await storedState('provider-1', jobId))
 
-    await restart('provider-1')
+    await nodes.restart('provider-1')
     const done = await jobIn('requester', jobId, ['finalized'])
     const providerDone = await jobIn('provider-1', jobId, ['finalized'])
     const onChain = await chainJob(jobId)
@@ -235,7 +149,7 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
 
     // the requester got and checked the results from the restarted provider
     const results = await waitFor('results checked at the requester', async () => {
-      const job = await localJob('requester', jobId)
+      const job = await nodes.localJob('requester', jobId)
       return (job?.detail as { results?: { verified: boolean } } | undefined)?.results
     })
     expect(results.verified).toBe(true)
@@ -253,12 +167,12 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
 
     const jobId = await submit()
     await waitForBid(jobId, provider.address)
-    await kill9(await pidOf('requester'))
+    await nodes.kill9('requester')
     // died inside the bidding window: nothing on-chain yet
     expect((await chainJob(jobId)).status).toBe('none')
     expect(await storedState('requester', jobId)).toBe('bidding')
 
-    await restart('requester')
+    await nodes.restart('requester')
     const awarded = await jobIn('requester', jobId, ['awarded', 'executing', 'committed', 'finalized'])
     expect(awarded.provider?.toLowerCase()).toBe(provider.address.toLowerCase())
     const done = await jobIn('requester', jobId, ['finalized'])
@@ -271,10 +185,7 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
         expect(record.history.filter((h) => h.state === state)).toHaveLength(1)
     }
     // one bid, accepted once
-    const { bids } = await apiGet<{ bids: (BidJson & { status: string })[] }>(
-      apis.get('requester')!,
-      `/bids?jobId=${jobId}`,
-    )
+    const bids = await nodes.client('requester').bids(jobId)
     expect(bids.filter((b) => b.status === 'accepted')).toHaveLength(1)
 
     const price = onChain.price
@@ -288,7 +199,7 @@ describe('crash recovery (ocn processes, kill -9, anvil)', () => {
     expect(recordAfter.totalEarned).toBe(recordBefore.totalEarned + price - fee)
 
     const results = await waitFor('results checked at the restarted requester', async () => {
-      const job = await localJob('requester', jobId)
+      const job = await nodes.localJob('requester', jobId)
       return (job?.detail as { results?: { verified: boolean } } | undefined)?.results
     })
     expect(results.verified).toBe(true)

@@ -1,7 +1,6 @@
 /**
  * @ocn/cli: the `ocn` command line and the local devnet, over the daemon library @ocn/node.
  */
-export { getApiJson, postApiJson } from '@ocn/node'
 export type { CliComponents, Command, CommandContext, CommandResult, FlagSpec } from './command.js'
 export * from './devnet/index.js'
 export { CliError, type CliErrorCode, EXIT_FAILURE, EXIT_OK, EXIT_USER_ERROR } from './errors.js'

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findChromium } from '../chromium.js'
 import { consoleDir } from '../console-dir.js'
 
+const JOB_MARKET = '0x5FbDB2315678afecb367f032d93F642f64180aa3'
 const TOKEN = 'c'.repeat(43)
 const SCREENSHOTS =
   process.env.OCN_UPDATE_SCREENSHOTS === '1'
@@ -68,7 +69,12 @@ beforeAll(async () => {
           startedAt: Date.now(),
           uptimeMs: 1,
           services: { state: 'running' },
-          chain: { rpcUrl: 'http://127.0.0.1:8545', chainId: 31337, blockNumber: 1234n },
+          chain: {
+            rpcUrl: 'http://127.0.0.1:8545',
+            chainId: 31337,
+            blockNumber: 1234n,
+            deployment: { contracts: { jobMarket: JOB_MARKET }, deployBlock: 3n },
+          },
           jobs: {},
         }),
         jobs: (query) => store.listJobs(query),
@@ -144,12 +150,17 @@ describe('the console in Chromium', () => {
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
     // free stake: staked minus locked, to the base unit
     await page.getByTestId('stake').getByText('98 OPEN').waitFor()
+    // the peers its bids travel to, with the gossip score this node gives each
+    await page.getByTestId('provider-peers').getByText('1 connected').waitFor()
+    await page.getByTestId('provider-peers').getByText('score -12.5').waitFor()
     await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-provider.png') })
 
     // the network page: peers with their gossip scores, the topics; no devnet board here
     await page.goto(`${server.url}/#network`)
     await page.getByTestId('peer').getByText('-12.5').waitFor()
     await page.getByTestId('topics').getByText('/ocn/offers/1').waitFor()
+    // the deployment the node talks to, each contract's full address
+    await page.getByTestId('deployment').getByText(JOB_MARKET).waitFor()
     expect(await page.getByTestId('devnet').count()).toBe(0)
     expect(problems).toEqual([])
   }, 45_000)

@@ -55,10 +55,25 @@ export interface NodeStatus {
   startedAt: number
   uptimeMs: number
   services: Record<string, ServiceState>
-  chain?: { rpcUrl: string; chainId?: number; blockNumber?: bigint; cursor?: bigint }
+  chain?: {
+    rpcUrl: string
+    chainId?: number
+    blockNumber?: bigint
+    cursor?: bigint
+    /** The protocol deployment the node talks to (absent while its chain service is not started). */
+    deployment?: ChainDeployment
+  }
   network?: { listen: string[]; peers: number }
   /** Number of jobs in each state in the local store. */
   jobs: Partial<Record<JobState, number>>
+}
+
+/** A protocol deployment as the status shows it: each contract's address by name. */
+export interface ChainDeployment {
+  /** e.g. `token`, `stakeManager`, `jobMarket`, `disputeCourt` (as in the deployment file) */
+  contracts: Record<string, string>
+  /** the block of the first deployment transaction */
+  deployBlock: bigint
 }
 
 export interface PeerSummary {

@@ -2,12 +2,13 @@
  * Driving a running devnet's `ocn start` processes from outside (the chaos test and the soak
  * benchmark): their HTTP APIs, their pids (from the runtime file each writes in its data dir),
  * SIGKILL / SIGSTOP / SIGCONT, restarts on the same data dir (same keys, config and LevelDB
- * state), and what a stopped node's store says.
+ * state), and what a stopped node's store says. A node's API is read through @ocn/client
+ * (devnetNodeApi), the one client the CLI, the console and applications use.
  */
 import { join } from 'node:path'
+import type { Job, JobState, OcnClient } from '@ocn/client'
 import {
   createStateStore,
-  getApiJson,
   isTerminalJobState,
   type JobRecord,
   readApiRuntimeFile,
@@ -16,6 +17,7 @@ import {
 import { type Devnet, type DevnetNode, devnetApiUrl } from './devnet.js'
 import { DevnetError } from './errors.js'
 import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
+import { devnetNodeApi } from './node-client.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 
 /** Whether the process `pid` is gone (signal 0 probes without signalling). */
@@ -54,8 +56,11 @@ export async function waitUntil<T>(
   })
 }
 
-/** Terminal, or closed for this node: a lost bid (`failed`) or a refunded job (`expired`). */
-export function isSettledRecord(job: JobRecord): boolean {
+/**
+ * Terminal, or closed for this node: a lost bid (`failed`) or a refunded job (`expired`).
+ * Takes a record from the store (JobRecord) or from the API (@ocn/client's Job).
+ */
+export function isSettledRecord(job: { state: JobState }): boolean {
   return isTerminalJobState(job.state) || job.state === 'failed' || job.state === 'expired'
 }
 
@@ -81,10 +86,16 @@ export class DevnetProcesses {
     return found
   }
 
+  /** A node's current API URL (with its token, if it has one, as the user part). */
   api(name: string): string {
     const api = this.apis.get(name)
     if (api === undefined) throw new DevnetError('DEVNET_NODE_FAILED', `${name} has no API`)
     return api
+  }
+
+  /** A client of a node's current API (made anew each call: a restart moves the API). */
+  client(name: string): OcnClient {
+    return devnetNodeApi(this.api(name)).client
   }
 
   /** The pid of the daemon running on a node's data dir, from the runtime file it writes there. */
@@ -131,27 +142,30 @@ export class DevnetProcesses {
     this.touched.add(proc.ready.pid)
     if (proc.ready.api === null)
       throw new DevnetError('DEVNET_NODE_FAILED', `${name} restarted without an API`)
-    const api = await devnetApiUrl(proc.ready.api, this.node(name).dataDir)
-    this.apis.set(name, api)
+    this.apis.set(name, await devnetApiUrl(proc.ready.api, this.node(name).dataDir))
+    const client = this.client(name)
     await waitUntil(`${name} reconnected`, async () => {
-      const status = await getApiJson<{ network?: { peers: number } }>(api, '/status')
+      const status = await client.status()
       return (status.network?.peers ?? 0) >= 2 ? true : undefined
     })
     return proc
   }
 
-  /** A node's record of a job over its API; undefined while it is down or has none. */
-  async localJob(name: string, jobId: string): Promise<JobRecord | undefined> {
+  /**
+   * A node's record of a job over its API (amounts as decimal strings, `detail` by role);
+   * undefined while it is down or has none.
+   */
+  async localJob(name: string, jobId: string): Promise<Job | undefined> {
     try {
-      return await getApiJson<JobRecord>(this.api(name), `/jobs/${jobId}`)
+      return await this.client(name).job(jobId)
     } catch {
       return undefined
     }
   }
 
-  /** Every job record of a node, over its API. */
-  async localJobs(name: string): Promise<JobRecord[]> {
-    return (await getApiJson<{ jobs: JobRecord[] }>(this.api(name), '/jobs')).jobs
+  /** Every job record of a node, over its API; a failure is the CLI's ApiError. */
+  async localJobs(name: string): Promise<Job[]> {
+    return devnetNodeApi(this.api(name)).call('read', (client) => client.jobs())
   }
 
   /** What a stopped node's store on disk says of a job (where it was when it died). */

@@ -10,6 +10,8 @@ export * from './faults.js'
 // a foreign libp2p peer (public packages only) for the hostile-peer test and the soak benchmark
 export * as hostilePeer from './hostile-peer.js'
 export { type FollowedJob, readFollowingReoffers } from './jobs.js'
+// a devnet node's API through @ocn/client, for the benchmarks and tests that drive a devnet
+export { type DevnetNodeApi, devnetNodeApi } from './node-client.js'
 export * from './options.js'
 export * from './phase.js'
 export { devnetPhaseNames, devnetPhases } from './phases.js'

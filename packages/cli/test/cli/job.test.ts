@@ -10,10 +10,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClientError, createOcnClient, type JobEvent, NodeApiError, settledJobStates } from '@ocn/client'
-import { encodeSafetensors, getApiJson, readTensorFiles } from '@ocn/node'
+import { encodeSafetensors, readTensorFiles } from '@ocn/node'
 import { buildStatefulVadModel, encodeOnnxModel } from '@ocn/prover'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createWorkload, type Devnet, startDevnet, type Workload } from '../../src/devnet/index.js'
+import {
+  createWorkload,
+  type Devnet,
+  devnetNodeApi,
+  startDevnet,
+  type Workload,
+} from '../../src/devnet/index.js'
+import { doctorChecks, everyCheckOk } from '../doctor/checks.js'
 import { ocnBin, runOcnIn } from '../ocn.js'
 
 const bin = ocnBin
@@ -26,10 +33,9 @@ const submittedIds: { inference?: string; training?: string } = {}
 
 const ocn = (args: string[]) => runOcnIn(dir, args, { timeoutMs: 120_000 })
 
-async function requesterState(): Promise<{ jobs: number; token: string }> {
-  const { jobs } = await getApiJson<{ jobs: unknown[] }>(api, '/jobs')
-  const balances = await getApiJson<{ token: string }>(api, '/balances')
-  return { jobs: jobs.length, token: balances.token }
+async function requesterState(): Promise<{ jobs: number; token: bigint }> {
+  const client = devnetNodeApi(api).client
+  return { jobs: (await client.jobs()).length, token: (await client.balances()).token }
 }
 
 beforeAll(async () => {
@@ -64,15 +70,9 @@ describe('ocn doctor', () => {
     expect(healthy.code).toBe(0)
     expect(report.ok).toBe(true)
     // the disk may only warn on a crowded test machine; every other check is the node's own
-    expect(report.checks.filter((c) => c.name !== 'disk').map((c) => [c.name, c.status])).toEqual([
-      ['node', 'ok'],
-      ['keys', 'ok'],
-      ['chain', 'ok'],
-      ['funds', 'ok'],
-      ['listen', 'ok'],
-      ['bootstrap', 'ok'],
-      ['execution', 'ok'],
-    ])
+    expect(report.checks.filter((c) => c.name !== 'disk').map((c) => [c.name, c.status])).toEqual(
+      everyCheckOk(doctorChecks.filter((name) => name !== 'disk')),
+    )
     expect(['ok', 'warn']).toContain(check('disk').status)
     expect(check('chain').message).toBe(
       `chain ${devnet.deployment.chainId} at ${devnet.chain.rpcUrl} matches the deployment`,
@@ -309,7 +309,16 @@ describe('ocn job', () => {
     const status = await client.status()
     expect(status.roles).toContain('requester')
     expect(status.chain?.blockNumber).toMatch(/^\d+$/)
+    // the deployment it talks to, as the console's network page shows it
+    expect(status.chain?.deployment?.contracts.jobMarket).toBe(devnet.deployment.addresses.jobMarket)
+    expect(status.chain?.deployment?.deployBlock).toBe(devnet.deployment.deployBlock.toString())
     expect((await client.peers()).length).toBeGreaterThan(0)
+    // what the console's network page reads: peers with gossip scores, topics, the devnet's board
+    const network = await client.network()
+    expect(network.peers.length).toBeGreaterThan(0)
+    expect(network.topics.length).toBeGreaterThan(0)
+    const board = await client.devnet()
+    expect(board.nodes.map((n) => n.name)).toEqual(expect.arrayContaining(['requester', 'provider-1']))
     expect(Array.isArray(await client.offers())).toBe(true)
     const jobs = await client.jobs({ role: 'requester' })
     expect(jobs.map((j) => j.id)).toEqual(expect.arrayContaining([inferenceId, trainingId]))

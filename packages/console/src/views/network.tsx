@@ -1,4 +1,5 @@
-/** The network view: this node, its chain and block, connected peers, offers on the market. */
+/** The network view: this node, its chain, block and deployment, connected peers, offers on the market. */
+import type { NodeStatus } from '@ocn/client'
 import { formatOpen, formatTime, shortId } from '../format.js'
 import { Problem, type ViewProps } from './common.js'
 
@@ -48,6 +49,24 @@ function DevnetCard({ data }: Pick<ViewProps, 'data'>) {
   )
 }
 
+/** The protocol's contracts this node talks to, full addresses (to check against a block explorer). */
+function DeploymentCard({ deployment }: { deployment: NonNullable<NodeStatus['chain']>['deployment'] }) {
+  if (deployment === undefined) return null
+  return (
+    <section class="card" data-testid="deployment">
+      <h2>Deployment</h2>
+      <dl>
+        {Object.entries(deployment.contracts).map(([name, address]) => [
+          <dt key={`${name}-name`}>{name}</dt>,
+          <dd key={`${name}-address`}>{address}</dd>,
+        ])}
+        <dt>deployed at block</dt>
+        <dd>{deployment.deployBlock}</dd>
+      </dl>
+    </section>
+  )
+}
+
 export function NetworkView({ data }: ViewProps) {
   const status = data.status
   return (
@@ -79,6 +98,7 @@ export function NetworkView({ data }: ViewProps) {
           </dl>
         )}
       </section>
+      <DeploymentCard deployment={status?.chain?.deployment} />
       <section class="card" data-testid="peers">
         <h2>Peers ({data.network?.peers.length ?? data.peers?.length ?? 0})</h2>
         <Problem text={data.problems.network ?? data.problems.peers} />

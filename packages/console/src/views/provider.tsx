@@ -1,4 +1,4 @@
-/** The provider's view: stake (free, locked), jobs with live progress, earnings over time. */
+/** The provider's view: stake (free, locked), jobs with live progress, earnings over time, peers. */
 import type { Job } from '@ocn/client'
 import { useState } from 'preact/hooks'
 import { formatOpen, parseOpen, shortId } from '../format.js'
@@ -82,6 +82,37 @@ function EarningsChart({ jobs }: { jobs: Job[] }) {
   )
 }
 
+/** The peers the provider's bids and results travel to: how many, and each one's gossip score. */
+function PeersCard({ data }: Pick<ViewProps, 'data'>) {
+  // the network view's answer carries gossip scores; the plain peer list (its fallback) latencies
+  const peers =
+    data.network === undefined
+      ? (data.peers ?? []).map((peer) => ({
+          peerId: peer.peerId,
+          note: peer.latencyMs === undefined ? '' : ` · ${peer.latencyMs} ms`,
+        }))
+      : data.network.peers.map((peer) => ({
+          peerId: peer.peerId,
+          note: peer.score === undefined ? '' : ` · score ${peer.score}`,
+        }))
+  return (
+    <section class="card" data-testid="provider-peers">
+      <h2>Peers</h2>
+      <Problem text={data.network === undefined ? data.problems.peers : undefined} />
+      <p class="figure">{peers.length} connected</p>
+      <ul>
+        {peers.slice(0, 8).map((peer) => (
+          <li key={peer.peerId}>
+            {shortId(peer.peerId)}
+            {peer.note}
+          </li>
+        ))}
+      </ul>
+      {peers.length > 8 && <p class="muted">{peers.length - 8} more on the network page</p>}
+    </section>
+  )
+}
+
 export function ProviderView({ data, session }: ViewProps) {
   const jobs = data.jobs.filter((job) => job.role === 'provider')
   const running = jobs.filter((job) => !['finalized', 'slashed', 'expired', 'failed'].includes(job.state))
@@ -100,6 +131,7 @@ export function ProviderView({ data, session }: ViewProps) {
         </p>
         <EarningsChart jobs={jobs} />
       </section>
+      <PeersCard data={data} />
       <section class="card wide">
         <h2>Running jobs</h2>
         <JobTable jobs={running} empty="no jobs running" progress={data.progress} />

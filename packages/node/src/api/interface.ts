@@ -23,6 +23,7 @@ import type { BidRecord, JobRecord } from '../state/records.js'
 export type {
   ApiJobQuery,
   Balances,
+  ChainDeployment,
   DevnetNodeSummary,
   DevnetSummary,
   GenerateRequest,

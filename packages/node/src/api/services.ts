@@ -34,6 +34,11 @@ export interface ChainService extends Startable {
   stake?(amount: bigint): Promise<string>
   /** Starts unbonding free stake; the transaction's hash. */
   unstake?(amount: bigint): Promise<string>
+  /**
+   * The protocol deployment it talks to (the status shows its contracts); reading it throws
+   * while the service has not loaded it.
+   */
+  readonly deployment?: { readonly addresses: object; readonly deployBlock: bigint }
 }
 
 /** The execution back-end (ONNX Runtime workers). */

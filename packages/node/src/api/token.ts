@@ -40,3 +40,15 @@ export async function ensureApiToken(dataDir: string): Promise<{ token: string; 
   }
   return { token, created: true }
 }
+
+/**
+ * A node's API base URL with its token as the URL's user part, for callers that hold one URL
+ * per node (the devnet, the testnet). @ocn/client never sends it as userinfo: the CLI's
+ * devnet client (devnetNodeApi) takes it out and sends it as the bearer token.
+ */
+export function apiUrlWithToken(baseUrl: string, token: string | undefined): string {
+  if (token === undefined || token === '') return baseUrl
+  const url = new URL(baseUrl)
+  url.username = encodeURIComponent(token)
+  return url.toString()
+}

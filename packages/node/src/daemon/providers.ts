@@ -3,7 +3,8 @@
  * services it composed offer (peers, balances, the requester's submit and result files).
  */
 import type { Registry } from 'prom-client'
-import type { ApiProviders, NodeStatus, ServiceState } from '../api/interface.js'
+import type { ApiProviders, ChainDeployment, NodeStatus, ServiceState } from '../api/interface.js'
+import type { ChainService } from '../api/services.js'
 import type { NodeConfig } from '../config/options.js'
 import type { ProgressHub } from '../core/progress.js'
 import type { NodeKeys } from '../keys/keystore.js'
@@ -89,11 +90,28 @@ async function nodeStatus(parts: DaemonParts, view: DaemonView): Promise<NodeSta
     const [chainId, blockNumber] = await Promise.allSettled([chain.chainId(), chain.blockNumber()])
     if (chainId.status === 'fulfilled') result.chain.chainId = chainId.value
     if (blockNumber.status === 'fulfilled') result.chain.blockNumber = blockNumber.value
+    const deployment = loadedDeployment(chain)
+    if (deployment !== undefined) result.chain.deployment = deployment
   }
   if (p2p !== undefined) {
     result.network = { listen: p2p.listenAddresses(), peers: (await p2p.peers()).length }
   }
   return result
+}
+
+/** The deployment's contracts as the status shows them; undefined before the chain service loaded it. */
+function loadedDeployment(chain: ChainService): ChainDeployment | undefined {
+  let deployment: ChainService['deployment']
+  try {
+    deployment = chain.deployment
+  } catch {
+    return undefined
+  }
+  if (deployment === undefined) return undefined
+  const contracts: Record<string, string> = {}
+  for (const [name, address] of Object.entries(deployment.addresses))
+    if (typeof address === 'string') contracts[name] = address
+  return { contracts, deployBlock: deployment.deployBlock }
 }
 
 /** The providers a daemon has before it starts anything: status, jobs, bids and metrics. */
