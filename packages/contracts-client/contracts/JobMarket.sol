@@ -92,12 +92,16 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         /// @dev the challenge window of the job's terms, copied at award (same slot): `commitResult`
         /// opens the window without reading the terms snapshot
         uint32 challengeWindow;
-        /// @dev replay: the Merkle root of the results; zk: the proven output commitment
+        /// @dev replay: the Merkle root of the results; zk: the proven output commitment. Zero for a
+        /// committed replay inference job: its root is in the `ResultCommitted` event of block
+        /// `commitBlock` (only zk and training jobs store theirs, see `_commit`)
         bytes32 resultRoot;
+        /// @dev the block of a replay job's commit (0 before it, and for zk jobs)
+        uint32 commitBlock;
     }
 
-    /// @dev A job in storage: three slots, the first two written at award, the result root at
-    /// commit. The requester and the provider are stored as account ids (see `_accountIdOf`), so
+    /// @dev A job in storage: two slots written at award, and a third for the result root of a zk
+    /// or training job only. The requester and the provider are stored as account ids (see `_accountIdOf`), so
     /// the parties and the amounts share one slot, and every field commit and settlement test
     /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
     struct StoredJob {
@@ -115,9 +119,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         /// @dev the terms snapshot id (at most 2^16 - 1 governance changes: `_snapshotTerms`)
         uint16 termsId;
         uint16 openDisputes;
-        uint32 challengeWindow;
+        /// @dev until a replay job commits: the challenge window of its terms (copied at award, so
+        /// the commit reads no terms snapshot); from the commit on: the commit's block number,
+        /// whose `ResultCommitted` event carries the root of a job that does not store it
+        uint32 windowOrCommitBlock;
         uint32 providerId;
-        // ---- slot 3
+        // ---- slot 3, written only for zk and training jobs (see `_commit`)
         bytes32 resultRoot;
     }
 
@@ -377,7 +384,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (bytes32 jobId)
     {
-        jobId = _award(offer, bid, signature);
+        jobId = _award(offer, bid, signature, _checkModel(offer.modelHash));
+        stakeManager.lock(bid.provider, bid.collateral);
         _escrow(bid.price);
     }
 
@@ -385,6 +393,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     /// transfer of the summed prices. All or nothing: any award that `award` would refuse reverts
     /// the whole batch with that award's error (the requester fixes its own input and resends).
     /// The job ids are the offers' `hashJobOffer` (and in the `JobAwarded` events).
+    /// Consecutive bids of one provider lock their summed collateral with one StakeManager call,
+    /// and consecutive offers of one model ask the model and attribution registries once, so list
+    /// a provider's (and a model's) jobs together.
     function awardBatch(JobOffer[] calldata offers, Bid[] calldata bids, bytes[] calldata signatures)
         external
         nonReentrant
@@ -392,13 +403,30 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 n = offers.length;
         if (n == 0 || bids.length != n || signatures.length != n) revert BatchLengthMismatch();
         uint256 total;
+        address provider = bids[0].provider;
+        uint256 locked;
+        bytes32 modelHash;
+        uint16 share;
         for (uint256 i; i < n; ++i) {
-            _award(offers[i], bids[i], signatures[i]);
-            // each price was cast to a uint96 in `_award`, and at most 2^32 of them: no overflow
+            JobOffer calldata offer = offers[i];
+            Bid calldata bid = bids[i];
+            if (i == 0 || offer.modelHash != modelHash) {
+                modelHash = offer.modelHash;
+                share = _checkModel(modelHash);
+            }
+            _award(offer, bid, signatures[i], share);
+            if (bid.provider != provider) {
+                stakeManager.lock(provider, locked);
+                (provider, locked) = (bid.provider, 0);
+            }
+            // each price and collateral was cast to a uint96 in `_award`, at most 2^32 of them
             unchecked {
-                total += bids[i].price;
+                total += bid.price;
+                locked += bid.collateral;
             }
         }
+        // all or nothing: a provider short of free stake for its run reverts the whole batch
+        stakeManager.lock(provider, locked);
         _escrow(total);
     }
 
@@ -416,11 +444,14 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     ) external nonReentrant returns (bytes32 jobId) {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), bid.price, permitDeadline, v, r, s) {}
             catch {}
-        jobId = _award(offer, bid, signature);
+        jobId = _award(offer, bid, signature, _checkModel(offer.modelHash));
+        stakeManager.lock(bid.provider, bid.collateral);
         _escrow(bid.price);
     }
 
-    function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
+    /// @dev Checks and records one award of a model `_checkModel` accepted, with the attribution
+    /// share it returned; the caller locks the collateral and pulls the escrow.
+    function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature, uint16 share)
         private
         returns (bytes32 jobId)
     {
@@ -439,25 +470,20 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (bid.provider == msg.sender) revert SelfAward(msg.sender);
         if (bid.price > offer.maxPrice) revert PriceAboveMax(bid.price, offer.maxPrice);
         if (bid.collateral < offer.minCollateral) revert CollateralBelowMin(bid.collateral, offer.minCollateral);
-        // Only revocation blocks an award: unknown, proposed, approved and deprecated models still
-        // trade here, and nodes that want approved models only filter offers themselves.
-        if (modelRegistry.modelStatus(offer.modelHash) == ModelRegistry.ModelStatus.Revoked) {
-            revert ModelRevoked(offer.modelHash);
-        }
 
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
-        address provider = bid.provider;
-        _useNonce(provider, bid.nonce);
+        _useNonce(bid.provider, bid.nonce);
         (address signer, ECDSA.RecoverError err,) =
             ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
-        if (err != ECDSA.RecoverError.NoError || signer != provider) revert InvalidBidSignature(provider);
+        if (err != ECDSA.RecoverError.NoError || signer != bid.provider) revert InvalidBidSignature(bid.provider);
 
         _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
         if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
-        if (address(attributionPool) != address(0)) _bindAttribution(jobId, job, offer.modelHash);
-
-        stakeManager.lock(provider, bid.collateral);
+        if (share != 0) {
+            job.attributionBps = share;
+            _attributedModel[jobId] = offer.modelHash;
+        }
         _emitAwarded(jobId, offer, bid);
     }
 
@@ -482,15 +508,21 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         emit ZkJobAwarded(jobId, offer.modelHash, modelCommitment, inputCommitment, address(verifier));
     }
 
-    /// @dev Fixes the job's attribution share at award, when the price is agreed: the provider
-    /// bid knowing what it will be paid, and a later change of the share or of the weights never
-    /// changes a running job. A model without weights owes nothing, so no deposit can sit in the
-    /// pool's `pending` with no weights to settle it under (weights, once set, are never removed).
-    function _bindAttribution(bytes32 jobId, StoredJob storage job, bytes32 modelHash) private {
-        uint16 share = attributionShareBps;
-        if (share == 0 || !attributionPool.hasWeights(modelHash)) return;
-        job.attributionBps = share;
-        _attributedModel[jobId] = modelHash;
+    /// @dev Refuses a revoked model and returns the attribution share an award of it fixes now,
+    /// when the price is agreed: the provider bid knowing what it will be paid, and a later change
+    /// of the share or of the weights never changes a running job. A model without weights (or
+    /// with no pool) owes nothing, so no deposit can sit in the pool's `pending` with no weights to
+    /// settle it under (weights, once set, are never removed). `awardBatch` asks once per run of
+    /// offers of one model.
+    function _checkModel(bytes32 modelHash) private view returns (uint16 share) {
+        // Only revocation blocks an award: unknown, proposed, approved and deprecated models still
+        // trade here, and nodes that want approved models only filter offers themselves.
+        if (modelRegistry.modelStatus(modelHash) == ModelRegistry.ModelStatus.Revoked) {
+            revert ModelRevoked(modelHash);
+        }
+        if (address(attributionPool) == address(0)) return 0;
+        share = attributionShareBps;
+        if (share != 0 && !attributionPool.hasWeights(modelHash)) share = 0;
     }
 
     function _emitAwarded(bytes32 jobId, JobOffer calldata offer, Bid calldata bid) private {
@@ -531,7 +563,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.leafCount = leafCount;
         job.training = offer.kind == KIND_TRAINING;
         job.termsId = termsId;
-        job.challengeWindow = window;
+        job.windowOrCommitBlock = window;
         job.providerId = providerId;
     }
 
@@ -622,10 +654,16 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             revert LeafCountMismatch(jobId, terms, leafCount);
         }
         job.leafCount = leafCount;
-        uint40 challengeEnds = uint40(block.timestamp) + job.challengeWindow;
+        uint40 challengeEnds = uint40(block.timestamp) + job.windowOrCommitBlock;
         job.challengeEnds = challengeEnds;
+        // far below 2^32 for any chain's lifetime; the window it replaces was read just above
+        job.windowOrCommitBlock = uint32(block.number);
         job.status = JobStatus.Committed;
-        job.resultRoot = resultRoot;
+        // The root is read on-chain only for a training job (the DatanetRegistry proves its
+        // attribution leaf against it); the court never reads it, its challengers and jurors
+        // check leaves off-chain against the root in this event, which is as final as storage.
+        // So only a training job pays for a slot: every other root is found by `commitBlock`.
+        if (job.training) job.resultRoot = resultRoot;
         emit ResultCommitted(jobId, msg.sender, resultRoot, leafCount, challengeEnds);
     }
 
@@ -1065,6 +1103,11 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     function getJob(bytes32 jobId) external view returns (Job memory) {
         StoredJob storage s = _jobs[jobId];
+        bool committed = s.challengeEnds != 0 && s.verification == VERIFICATION_REPLAY;
+        // the job's window is its terms' (copied at award), wherever the job keeps it now
+        (uint32 window, uint32 commitBlock) = committed
+            ? (_termsOf(s).challengeWindow, s.windowOrCommitBlock)
+            : (s.windowOrCommitBlock, uint32(0));
         return Job({
             requester: _accounts[s.requesterId],
             price: s.price,
@@ -1079,8 +1122,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             attributionBps: s.attributionBps,
             termsId: s.termsId,
             openDisputes: s.openDisputes,
-            challengeWindow: s.challengeWindow,
-            resultRoot: s.resultRoot
+            challengeWindow: window,
+            resultRoot: s.resultRoot,
+            commitBlock: commitBlock
         });
     }
 

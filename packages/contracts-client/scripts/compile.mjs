@@ -47,11 +47,12 @@ const settings = {
  * Sources compiled on their own with fewer optimizer runs: the DisputeCourt is called only in
  * disputes (rare, and never on the happy path), so its size matters more than its per-call gas,
  * and at 10 000 runs it would exceed the EIP-170 limit. The JobMarket with batched settlement
- * and account ids is 25 023 bytes at 2 000 runs and 23 906 at 1 000 (limit 24 576). Only these
+ * and account ids is 25 023 bytes at 2 000 runs and 23 906 at 1 000 (limit 24 576); with per-run
+ * stake locks and the commit block it is 24 755 at 1 000 and 23 446 at 700. Only these
  * files import each other (the DisputeCourt reads the JobMarket's types), so nothing in the main
  * compile needs them.
  */
-const sizeOptimized = { 'DisputeCourt.sol': 200, 'JobMarket.sol': 1_000 }
+const sizeOptimized = { 'DisputeCourt.sol': 200, 'JobMarket.sol': 700 }
 
 function listSources(dir) {
   return readdirSync(dir, { withFileTypes: true })

@@ -4,7 +4,8 @@
  * batches are all or nothing; a finalize batch skips (with `FinalizeSkipped`) the jobs `finalize`
  * would refuse, such as one the DisputeCourt holds, and pays the rest to the wei.
  */
-import { keccak256, parseEther, toHex } from 'viem'
+import { keccak256, parseEther, toHex, zeroHash } from 'viem'
+import { readContract } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   approveToken,
@@ -19,6 +20,7 @@ import {
   getProviderRecord,
   getStake,
   getTokenBalance,
+  jobMarketAbi,
 } from '../src/index.js'
 import {
   advance,
@@ -80,6 +82,50 @@ describe('awardBatch and commitBatch', () => {
     const job = await getJob(p.admin, { jobMarket, jobId: jobIds[1]! })
     expect(job.status).toBe('committed')
     expect(job.resultRoot).toBe(rootOf(1))
+  })
+})
+
+describe('storage of a batch', () => {
+  it('locks each provider run once, to the wei, and keeps an inference root in its commit event only', async () => {
+    const { jobMarket, stakeManager } = p.deployment.addresses
+    await stakeAs(p, p.other, e('1000'))
+    const lockedOf = async (who: typeof p.provider) =>
+      (await getStake(p.admin, { stakeManager, account: who.account.address })).locked
+    const before = [await lockedOf(p.provider), await lockedOf(p.other)]
+    const offers = await Promise.all([0, 1, 2].map(() => makeOffer(p, { sampleCount: 8, microBatchSize: 8 })))
+    const others = { provider: p.other.account.address, collateral: e('150') }
+    // provider, other, provider: three runs, each locked with its own StakeManager call
+    const awards = [
+      { offer: offers[0]!, ...(await makeBid(p, offers[0]!, { price: e('10') })) },
+      { offer: offers[1]!, ...(await makeBid(p, offers[1]!, { price: e('11'), ...others }, p.other)) },
+      { offer: offers[2]!, ...(await makeBid(p, offers[2]!, { price: e('12') })) },
+    ]
+    const { jobIds } = await awardBatch(p.requester, { jobMarket, awards })
+    expect(await lockedOf(p.provider)).toBe(before[0]! + e('400'))
+    expect(await lockedOf(p.other)).toBe(before[1]! + e('150'))
+
+    const committed = await commitBatch(p.provider, {
+      jobMarket,
+      commits: [jobIds[0]!, jobIds[2]!].map((jobId, i) => ({
+        jobId,
+        resultRoot: rootOf(10 + i),
+        leafCount: 1,
+      })),
+    })
+    const raw = await readContract(p.admin, {
+      address: jobMarket,
+      abi: jobMarketAbi,
+      functionName: 'getJob',
+      args: [jobIds[2]!],
+    })
+    // no slot for the root: the view points at the commit's block, and getJob reads the event there
+    expect(raw.resultRoot).toBe(zeroHash)
+    expect(BigInt(raw.commitBlock)).toBe(committed.receipt.blockNumber)
+    const job = await getJob(p.admin, { jobMarket, jobId: jobIds[2]! })
+    expect(job.resultRoot).toBe(rootOf(11))
+    expect(job.challengeWindow).toBe(p.deployment.params.challengeWindow)
+    const uncommitted = await getJob(p.admin, { jobMarket, jobId: jobIds[1]! })
+    expect([uncommitted.resultRoot, uncommitted.commitBlock]).toEqual([zeroHash, 0])
   })
 })
 

@@ -1,5 +1,6 @@
-import type { Address, Hex } from 'viem'
-import { readContract } from 'viem/actions'
+import { type Address, getAbiItem, type Hex, zeroHash } from 'viem'
+import { getLogs, readContract } from 'viem/actions'
+import { ContractsClientError, ContractsClientErrorCode } from '../errors.js'
 import { jobMarketAbi } from '../generated/abis.js'
 import { simulate } from '../internal.js'
 import { type JobStatus, jobStatusName, type ProtocolReadClient } from '../types.js'
@@ -27,11 +28,22 @@ export interface GetJobReturnType {
   attributionBps: number
   /** DisputeCourt disputes open on the job (finalize waits for 0) */
   openDisputes: number
-  /** seconds: the challenge window of the job's terms, copied at award (commit opens it) */
+  /** seconds: the challenge window of the job's terms, fixed at award (commit opens it) */
   challengeWindow: number
+  /** zero until committed; then the committed root (replay) or output commitment (zk) */
   resultRoot: Hex
+  /** the block of a replay job's commit (0 before it, and for zk jobs) */
+  commitBlock: number
 }
 
+const resultCommitted = getAbiItem({ abi: jobMarketAbi, name: 'ResultCommitted' })
+
+/**
+ * Reads a job. The JobMarket stores the result root of zk and training jobs only (a replay
+ * inference job's root is read by no contract, so it stays in its `ResultCommitted` event and
+ * saves the commit a storage slot); for those this fetches it from the commit's block, so every
+ * reader sees the root as before.
+ */
 export async function getJob(
   client: ProtocolReadClient,
   { jobMarket, jobId }: GetJobParameters,
@@ -39,5 +51,33 @@ export async function getJob(
   const job = await simulate('getJob', () =>
     readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] }),
   )
-  return { ...job, status: jobStatusName[job.status] ?? 'none' }
+  const status = jobStatusName[job.status] ?? 'none'
+  if (job.commitBlock === 0 || job.resultRoot !== zeroHash) return { ...job, status }
+  return { ...job, status, resultRoot: await committedRoot(client, jobMarket, jobId, job.commitBlock) }
+}
+
+/** The root in job `jobId`'s `ResultCommitted` event of block `block` (one block: a bounded read). */
+async function committedRoot(
+  client: ProtocolReadClient,
+  jobMarket: Address,
+  jobId: Hex,
+  block: number,
+): Promise<Hex> {
+  const logs = await simulate('getJob', () =>
+    getLogs(client, {
+      address: jobMarket,
+      event: resultCommitted,
+      args: { jobId },
+      fromBlock: BigInt(block),
+      toBlock: BigInt(block),
+    }),
+  )
+  const root = logs.at(-1)?.args.resultRoot
+  if (root === undefined) {
+    throw new ContractsClientError(
+      ContractsClientErrorCode.RPC,
+      `job ${jobId} was committed in block ${block}, but the RPC returned no ResultCommitted event for it there: the node may prune logs (use an archive or full node that keeps them), or the block was reorganized away (read again)`,
+    )
+  }
+  return root
 }
