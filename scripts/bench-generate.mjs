@@ -50,7 +50,7 @@ const CONFIG = { vocab: 512, dModel: 128, heads: 4, layers: 4, maxPositions: 102
 const MODEL = `gpt-fixture-v${CONFIG.vocab}-d${CONFIG.dModel}-h${CONFIG.heads}-l${CONFIG.layers}`
 const PROMPT_TOKENS = arg('--prompt-tokens', 32)
 const NEW_TOKENS = arg('--new-tokens', 256)
-const ROUNDS = arg('--rounds', 5)
+const ROUNDS = arg('--rounds', 9)
 const isolationAt = args.indexOf('--isolation')
 const ISOLATION = isolationAt >= 0 ? args[isolationAt + 1] : 'process'
 
