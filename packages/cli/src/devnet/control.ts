@@ -11,6 +11,7 @@ import {
   createStateStore,
   isTerminalJobState,
   type JobRecord,
+  processAlive,
   readApiRuntimeFile,
   STATE_DIR_NAME,
 } from '@ocn/node'
@@ -20,14 +21,9 @@ import { type CheatingFaultPlanOptions, DEVNET_FAULTS_ENV } from './faults.js'
 import { devnetNodeApi } from './node-client.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
 
-/** Whether the process `pid` is gone (signal 0 probes without signalling). */
+/** Whether the process `pid` is gone (@ocn/node's signal-0 probe). */
 export function processExited(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
+  return !processAlive(pid)
 }
 
 /**
