@@ -11,13 +11,13 @@
  * The tree is built level by level; an odd node at the end of a level is carried up
  * unchanged, so its proof simply has no sibling at that level.
  */
-import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import type { Hex } from 'viem'
+import { keccak256Bytes } from './keccak.js'
 
 // The tree works on bytes and turns nodes into hex once: viem's keccak256 over hex strings
 // (parse, hash, format per call) made a 256-leaf tree cost ~20 ms, a tenth of the
-// generation it commits to.
+// generation it commits to; the hashing itself is keccak.ts's (WebAssembly once compiled).
 
 const toBytes32 = (h: Hex): Uint8Array => {
   const b = hexToBytes(h.slice(2))
@@ -35,7 +35,7 @@ function leafBytes(index: number | bigint, dataHash: Uint8Array): Uint8Array {
     i >>= 8n
   }
   pre.set(dataHash, 32)
-  return keccak_256(keccak_256(pre))
+  return keccak256Bytes(keccak256Bytes(pre))
 }
 
 export function merkleLeaf(index: number | bigint, dataHash: Hex): Hex {
@@ -47,7 +47,7 @@ function pairBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const aFirst = compareBytes(a, b) <= 0
   pre.set(aFirst ? a : b, 0)
   pre.set(aFirst ? b : a, 32)
-  return keccak_256(pre)
+  return keccak256Bytes(pre)
 }
 
 /** Sorted-pair hash, exactly as OpenZeppelin's `Hashes.commutativeKeccak256`. */

@@ -1,6 +1,15 @@
 import { concatHex, type Hex, keccak256, toHex } from 'viem'
 import { describe, expect, it } from 'vitest'
-import { hashPair, MerkleTree, merkleLeaf, processMerkleProof, verifyMerkleProof } from '../src/index.js'
+import {
+  hashPair,
+  keccakImplementation,
+  keccakReady,
+  MerkleTree,
+  merkleLeaf,
+  processMerkleProof,
+  verifyMerkleProof,
+} from '../src/index.js'
+import { keccak256Bytes } from '../src/keccak.js'
 
 const dataHash = (i: number): Hex => keccak256(toHex(`sample ${i}`))
 
@@ -65,5 +74,24 @@ describe('Merkle commitments', () => {
     expect(tree.root).toBe(merkleLeaf(0, dataHash(0)))
     expect(tree.proof(0)).toEqual([])
     expect(() => tree.proof(1)).toThrow(RangeError)
+  })
+
+  it('hashes with the WebAssembly keccak once it is ready: the same digests as viem, each a fresh array', async () => {
+    await keccakReady()
+    expect(keccakImplementation()).toBe('wasm')
+    const inputs = [
+      new Uint8Array(0),
+      new Uint8Array(32).fill(7),
+      new Uint8Array(64).map((_, i) => i),
+      new Uint8Array(200).fill(255),
+    ]
+    const digests = inputs.map((x) => keccak256Bytes(x))
+    // every digest is still its own after the later calls (none is a view of the hasher's memory)
+    expect(digests.map((d) => toHex(d))).toEqual(inputs.map((x) => keccak256(x)))
+    const leaves = Array.from({ length: 9 }, (_, i) => dataHash(i))
+    const root = MerkleTree.fromDataHashes(leaves).root
+    const byViem = (i: number) =>
+      keccak256(keccak256(concatHex([toHex(BigInt(i), { size: 32 }), leaves[i]!])))
+    expect(MerkleTree.fromLeaves(leaves.map((_, i) => byViem(i))).root).toBe(root)
   })
 })

@@ -5,6 +5,7 @@
  * inference.ts, inference-replay.ts and training-jobs.ts.
  */
 import { readFile } from 'node:fs/promises'
+import { keccakReady } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
 import type { Registry } from 'prom-client'
 import type { Hex } from 'viem'
@@ -150,6 +151,8 @@ export function createExecutor(init: ExecutorInit = {}, components: ExecutorComp
     options,
     async start() {
       rt.start()
+      // the commitments this executor builds hash with the WebAssembly keccak from the first job
+      await keccakReady()
     },
     stop: () => rt.stop(),
     capabilities: executorCapabilities,
