@@ -99,9 +99,15 @@ export interface DevnetJob {
   superseded?: string[]
   /**
    * Price still escrowed in the JobMarket for replaced offers when the balances were read: a
-   * no-show's award is refunded only when it expires on chain, which can be after the summary.
+   * no-show's award is refunded only when it expires on chain, which can be after the summary,
+   * and one that committed late is paid only when its window closes.
    */
   escrowHeld?: bigint
+  /**
+   * Replaced offers whose award was settled by paying its provider: a no-show that committed
+   * after all (before its deadline) is paid like any job, besides the re-offer that replaced it.
+   */
+  latePaid?: { id: string; provider: Address; price: bigint }[]
   /** A generate or stateful sequence job (both are inference-kind offers). */
   mode?: 'generate' | 'sequence'
   /** generate and sequence jobs that finalized: the requester's checked results */
@@ -671,17 +677,61 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
   await sleep(2_000, signal)
 }
 
-/** Each job's replaced offers whose award still holds the requester's escrow (status Awarded). */
-async function readEscrowHeld(devnet: Devnet, jobs: readonly DevnetJob[]): Promise<void> {
+/** What a replaced offer's award was on chain when the balances were read. */
+interface ReplacedAward {
+  job: DevnetJob
+  id: string
+  status: string
+  provider: Address
+  price: bigint
+}
+
+/** The on-chain awards of every job's replaced offers (an offer never awarded has none). */
+async function readReplacedAwards(devnet: Devnet, jobs: readonly DevnetJob[]): Promise<ReplacedAward[]> {
   const client = adminWallet(devnet.chain)
   const { jobMarket } = devnet.deployment.addresses
+  const awards: ReplacedAward[] = []
   for (const job of jobs) {
-    let held = 0n
     for (const id of job.superseded ?? []) {
       const onChain = await getJob(client, { jobMarket, jobId: id as Hex }).catch(() => undefined)
-      if (onChain?.status === 'awarded') held += onChain.price
+      if (onChain === undefined || onChain.status === 'none') continue
+      awards.push({ job, id, status: onChain.status, provider: onChain.provider, price: onChain.price })
     }
-    if (held > 0n) job.escrowHeld = held
+  }
+  return awards
+}
+
+/** Statuses whose price the JobMarket still holds in escrow. */
+const ESCROWED = new Set(['awarded', 'committed'])
+
+/**
+ * The balances after the workload and the replaced awards they go with. A late no-show can
+ * commit or be finalized by a keeper at any moment, so the awards are read on both sides of
+ * the balances until they agree (the two reads then describe the same state).
+ */
+async function readSettledState(
+  devnet: Devnet,
+  jobs: readonly DevnetJob[],
+  accountList: readonly { address: Address }[],
+): Promise<AccountBalance[]> {
+  const describe = (awards: ReplacedAward[]) => awards.map((a) => `${a.id}:${a.status}`).join(',')
+  let awards = await readReplacedAwards(devnet, jobs)
+  for (let attempt = 0; ; attempt++) {
+    const balances = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
+    const again = await readReplacedAwards(devnet, jobs)
+    if (describe(again) === describe(awards) || attempt === 4) {
+      for (const award of again) {
+        if (ESCROWED.has(award.status)) award.job.escrowHeld = (award.job.escrowHeld ?? 0n) + award.price
+        if (award.status === 'finalized') {
+          award.job.latePaid = [
+            ...(award.job.latePaid ?? []),
+            { id: award.id, provider: award.provider, price: award.price },
+          ]
+        }
+      }
+      return balances
+    }
+    awards = again
   }
 }
 
@@ -757,8 +807,7 @@ async function runWorkload(
   const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
 
   // Settlement transfers happen in the transactions the requester just saw; read after them.
-  await readEscrowHeld(devnet, jobs)
-  const after = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
+  const after = await readSettledState(devnet, jobs, accountList)
   const balances = accountList.map((a, i) => ({ ...a, before: before[i]!, after: after[i]! }))
   const holders = [...accountList.map((a) => a.address), ...outcome.tokenHolders]
   const disputes = await readDisputes(
@@ -807,12 +856,21 @@ async function submitWorkload(following: JobFollowing, specs: readonly WorkloadJ
   const openings = first === undefined ? [] : [first, ...others.filter((s) => s.opening === true)]
   const rest = others.filter((s) => s.opening !== true)
   const opened: DevnetJob[] = []
-  for (const spec of openings) {
-    if (opened.length > 0) await followJobs(following, opened.slice(-1), COMMITTED)
+  const open = async (spec: WorkloadJob) => {
     emit({ type: 'step', message: `submitting ${spec.name}` })
     const job = await submitJob(following, spec)
     opened.push(job)
     jobs.push(job)
+    await followJobs(following, [job], COMMITTED)
+    return job
+  }
+  for (const spec of openings) {
+    const job = await open(spec)
+    // Right after committing, the cheater is serving that result to the requester and the
+    // verifiers, and its check of a new model's files can run past the short bidding window:
+    // an honest provider takes the job. The check went on, so the same files offered again
+    // are bid on at once, and the cheapest bid, the cheater's, wins them.
+    if (wonByHonestProvider(following, job)) await open({ ...spec, name: `${spec.name}-again` })
   }
   await followJobs(following, opened)
   if (rest.length > 0) {
@@ -828,6 +886,13 @@ async function submitWorkload(following: JobFollowing, specs: readonly WorkloadJ
     await followJobs(following, batch)
   }
   return jobs
+}
+
+/** Whether a devnet with a cheater saw an honest provider win `job` (its record says who). */
+function wonByHonestProvider(following: JobFollowing, job: DevnetJob): boolean {
+  const nodes = [...following.byAddress.values()]
+  if (!nodes.some((n) => n.cheater) || job.provider === null) return false
+  return following.byAddress.get(job.provider.toLowerCase())?.cheater === false
 }
 
 /** Offers one job through the requester's API; a refused submission is reported, not thrown. */

@@ -53,6 +53,7 @@ interface Summary {
     mode?: 'generate' | 'sequence'
     /** price still escrowed for offers this job replaced (a no-show's award not yet expired) */
     escrowHeld?: string
+    latePaid?: { id: string; provider: string; price: string }[]
     results?: { leafCount: number; verified: boolean; tokens?: number[][]; streamed?: number[][] }
   }[]
   balances: { name: string; address: string; before: Balance; after: Balance }[]
@@ -186,9 +187,11 @@ describe('ocn devnet --once --json', () => {
   it('finalizes a generate job (tokens streamed, then checked) and a stateful sequence job; convicts the token forger', () => {
     const cheater = summary.nodes.find((n) => n.cheater)!.address.toLowerCase()
     const generate = summary.jobs.filter((j) => j.mode === 'generate')
-    // the first generate job goes out while the cheater is a stranger: it wins it, forges tokens
+    // the first generate job goes out while the cheater is a stranger: it wins it (or, when its
+    // check of the new model ran past the window, the same files offered again), forges tokens
     const forged = generate.find((j) => j.provider?.toLowerCase() === cheater)
-    expect(forged).toMatchObject({ name: 'generate-1', status: 'slashed', challenged: true })
+    expect(forged).toMatchObject({ status: 'slashed', challenged: true })
+    expect(forged!.name).toMatch(/^generate-1(-again)?$/)
     // a jury convicted it on that job (the other challengers' disputes of it convict nothing more)
     expect(summary.disputes.some((d) => d.job === forged!.name && d.convicted)).toBe(true)
     // 2 prompts x 8 new tokens, every leaf checked by the requester; the provider streamed the same tokens
@@ -225,10 +228,16 @@ describe('ocn devnet --once --json', () => {
   it('moves money exactly as the protocol says', () => {
     const byName = new Map(summary.balances.map((b) => [b.name, b]))
     const cheater = summary.nodes.find((n) => n.cheater)!
-    const finalized = summary.jobs.filter((j) => j.status === 'finalized')
-    const paid = finalized.reduce((sum, j) => sum + BigInt(j.price!), 0n)
-    // a no-show's award (the job was offered again) is refunded only when it expires on chain,
-    // which can come after the summary: that escrow is still the requester's, held by the market
+    // A no-show whose job was offered again may still commit before its deadline: that award is
+    // paid like any job (the requester pays twice, by design). Until then, or until it expires
+    // for the refund, its escrow is the requester's, held by the market.
+    const finalized = [
+      ...summary.jobs
+        .filter((j) => j.status === 'finalized')
+        .map((j) => ({ provider: j.provider!, price: j.price! })),
+      ...summary.jobs.flatMap((j) => j.latePaid ?? []),
+    ]
+    const paid = finalized.reduce((sum, j) => sum + BigInt(j.price), 0n)
     const held = summary.jobs.reduce((sum, j) => sum + BigInt(j.escrowHeld ?? 0), 0n)
     // The requester pays only for settled jobs: the slashed job's price was refunded.
     expect(delta(byName.get('requester')!, 'token')).toBe(
@@ -237,8 +246,8 @@ describe('ocn devnet --once --json', () => {
     // Each honest provider earns its prices less the 2.5% protocol fee.
     for (const node of summary.nodes.filter((n) => n.role === 'provider' && !n.cheater)) {
       const earned = finalized
-        .filter((j) => j.provider!.toLowerCase() === node.address.toLowerCase())
-        .reduce((sum, j) => sum + BigInt(j.price!) - (BigInt(j.price!) * 250n) / 10_000n, 0n)
+        .filter((j) => j.provider.toLowerCase() === node.address.toLowerCase())
+        .reduce((sum, j) => sum + BigInt(j.price) - (BigInt(j.price) * 250n) / 10_000n, 0n)
       expect(delta(byName.get(node.name)!, 'token')).toBe(
         earned + attributionFlow(node.name) + channelFlow(node.name),
       )
