@@ -9,6 +9,7 @@ export const integration: Record<string, string> = {
   'test/api/daemon.test.ts': 'starts daemons: libp2p over TCP and the HTTP API',
   'test/api/libp2p-metrics.test.ts': 'libp2p over TCP',
   'test/api/submit.test.ts': 'serves the HTTP API on a TCP port',
+  'test/api/roles.test.ts': 'serves the HTTP API on a TCP port (well under 1 s)',
   'test/attribution/attribution.test.ts': 'starts anvil',
   'test/attribution/finetune.test.ts': 'forks the attribution process (verifier replay, ~3 s)',
   'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',

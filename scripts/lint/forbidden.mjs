@@ -18,8 +18,8 @@ const rules = [
   },
   {
     dir: 'packages/console/src',
-    pattern: /\bfrom '(?!\.|preact'|preact\/hooks'|@ocn\/client')/,
-    fix: 'the console reaches its node only through @ocn/client (never @ocn/node: no keys in a page), views with preact',
+    pattern: /\bfrom '(?!\.|preact'|preact\/hooks'|@ocn\/client'|uplot')/,
+    fix: 'the console reaches its node only through @ocn/client (never @ocn/node: no keys in a page), views with preact, charts with uplot',
   },
   {
     dir: 'packages/node/src',

@@ -1,8 +1,11 @@
 /**
  * The web console in headless Chromium (the system's, found by @ocn/console/chromium) against
  * the nodes of a running e2e network: the requester's page submits a job through its form,
- * watches it reach finalized and downloads the result with its hash checked; the provider's
- * page shows the earning; the verifier's page shows the conviction of the cheater. A request
+ * watches it reach finalized, shows each bid with the bidder's on-chain record and downloads
+ * the result with its hash checked; the provider's page shows the earning (charted by uPlot),
+ * its JobMarket record, its price floor, and the stake it starts unbonding from the page; the
+ * verifier's page shows the conviction of the cheater and the rewards the protocol paid it, to
+ * the base unit of what the chain's events say. A request
  * naming a foreign host and a cross-origin POST are refused by the real API. Each view leaves
  * a screenshot: in docs/images/ with OCN_UPDATE_SCREENSHOTS=1, else in a temp dir.
  */
@@ -25,6 +28,20 @@ export interface ConsoleNodes {
   verifier: string
   fixture: { modelPath: string; inputsPath: string }
   earned: () => Promise<bigint>
+  /** the provider's JobMarket record, read from the chain */
+  providerRecord: () => Promise<{ completed: number; slashed: number }>
+  /** the provider's stake unbonding, read from the StakeManager */
+  providerUnbonding: () => Promise<bigint>
+  /** the provider node's price floor per sample (its config) */
+  priceFloorPerSample: bigint
+  /** what the chain's events paid the verifier: challenger rewards + juror fees − juror penalties */
+  verifierRewards: () => Promise<bigint>
+}
+
+/** What the bid list and the record card write for a provider's record. */
+async function recordText(nodes: ConsoleNodes): Promise<string> {
+  const record = await nodes.providerRecord()
+  return `${record.completed} jobs done · ${record.slashed} slashed`
 }
 
 /** OPEN as the console writes it (format.ts): up to four decimals. */
@@ -98,6 +115,14 @@ async function requesterView(browser: Browser, nodes: ConsoleNodes): Promise<str
   await row.waitFor({ timeout: 15_000 })
   await row.click()
   await page.getByTestId('timeline').getByText('finalized').first().waitFor()
+  // the winning bid, with the bidder's record as the JobMarket has it now (the job counted)
+  const accepted = page.getByTestId('bids').locator('li[data-status="accepted"]')
+  await accepted
+    .getByTestId('bid-record')
+    .getByText(await recordText(nodes), { exact: true })
+    .waitFor({
+      timeout: 15_000,
+    })
   await page.getByTestId('timeline').getByRole('button', { name: 'download' }).first().click()
   await page
     .getByTestId('timeline')
@@ -110,7 +135,9 @@ async function requesterView(browser: Browser, nodes: ConsoleNodes): Promise<str
 }
 
 async function providerView(browser: Browser, nodes: ConsoleNodes, jobId: string): Promise<void> {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } })
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1100 } })
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(error.message))
   await page.goto(`${nodes.provider}/#provider`)
   await page.getByTestId('stream').filter({ hasText: 'live' }).waitFor({ timeout: 15_000 })
   // the provider's record of the job settles when its node has seen the finalization
@@ -118,7 +145,34 @@ async function providerView(browser: Browser, nodes: ConsoleNodes, jobId: string
   const earned = await nodes.earned()
   expect(earned).toBeGreaterThan(0n)
   await page.getByTestId('earnings').getByText(open(earned), { exact: true }).waitFor({ timeout: 10_000 })
+  // drawn by the chart library on its canvas, with both lines in its legend
+  const chart = page.getByTestId('earnings-chart')
+  await chart.locator('.uplot canvas').waitFor()
+  await chart.locator('.u-legend').getByText('slashed').waitFor()
+  // the JobMarket's record: the honest jobs of this file and the convictions of its cheats
+  const record = await nodes.providerRecord()
+  expect(record.slashed).toBeGreaterThan(0)
+  const card = page.getByTestId('record')
+  await card
+    .locator('[data-field="completed"]')
+    .getByText(String(record.completed), { exact: true })
+    .waitFor()
+  await card.locator('[data-field="slashed"]').getByText(String(record.slashed), { exact: true }).waitFor()
+  const floor = page.getByTestId('terms').locator('[data-field="priceFloor"]')
+  await floor.getByText(`${open(nodes.priceFloorPerSample)} per sample or step`).waitFor()
+  // unstaking from the page starts unbonding: the card shows the amount and when it unlocks
+  const stake = page.getByTestId('stake')
+  await stake.locator('input[name="amount"]').fill('1.5')
+  await stake.getByRole('button', { name: 'unstake' }).click()
+  await stake.getByText(/^unstaked 1\.5 OPEN \(transaction 0x/).waitFor({ timeout: 30_000 })
+  const unbonding = await nodes.providerUnbonding()
+  expect(unbonding).toBe(15n * 10n ** 17n)
+  await page
+    .getByTestId('unbonding')
+    .getByText(new RegExp(`^${open(unbonding).replace('.', '\\.')} · withdrawable `))
+    .waitFor({ timeout: 15_000 })
   await shoot(page, 'provider')
+  expect(problems).toEqual([])
   await page.close()
 }
 
@@ -132,6 +186,14 @@ async function verifierView(browser: Browser, nodes: ConsoleNodes): Promise<void
     .getByTestId('checks')
     .getByText(/[1-9]\d* found a mismatch/)
     .waitFor()
+  // what the court and the market paid it for its challenges and seats, as their events say
+  const rewards = await nodes.verifierRewards()
+  expect(rewards).toBeGreaterThan(0n)
+  await page
+    .getByTestId('rewards')
+    .locator('[data-field="total"]')
+    .getByText(open(rewards), { exact: true })
+    .waitFor({ timeout: 15_000 })
   await shoot(page, 'verifier')
   await page.goto(`${nodes.verifier}/#network`)
   await page.getByTestId('peer').first().waitFor({ timeout: 15_000 })

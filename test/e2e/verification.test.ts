@@ -12,7 +12,15 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CheatingFaultPlanOptions, createCheatingFaultPlan } from '@ocn/cli'
 import { consoleDir } from '@ocn/console'
-import { getJob, getMarketParams, sweepTreasury } from '@ocn/contracts-client'
+import {
+  disputeCourtAbi,
+  getJob,
+  getMarketParams,
+  getProviderRecord,
+  getStake,
+  jobMarketAbi,
+  sweepTreasury,
+} from '@ocn/contracts-client'
 import {
   encodeSafetensors,
   type NodeConfig,
@@ -493,6 +501,41 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     }
   }, 480_000)
 
+  /** What the chain's events paid `verifier`: challenger rewards + juror fees − juror penalties. */
+  async function rewardsOnChain(verifier: Address): Promise<bigint> {
+    const fromBlock = net.deployment.deployBlock
+    const court = net.deployment.addresses.disputeCourt!
+    const [convictions, paid, penalized] = await Promise.all([
+      client().getContractEvents({
+        address: market(),
+        abi: jobMarketAbi,
+        eventName: 'ProviderConvicted',
+        args: { challenger: verifier },
+        fromBlock,
+      }),
+      client().getContractEvents({
+        address: court,
+        abi: disputeCourtAbi,
+        eventName: 'JurorPaid',
+        args: { juror: verifier },
+        fromBlock,
+      }),
+      client().getContractEvents({
+        address: court,
+        abi: disputeCourtAbi,
+        eventName: 'JurorPenalized',
+        args: { juror: verifier },
+        fromBlock,
+      }),
+    ])
+    const sum = (amounts: bigint[]) => amounts.reduce((total, amount) => total + amount, 0n)
+    return (
+      sum(convictions.map((e) => e.args.challengerReward!)) +
+      sum(paid.map((e) => e.args.amount!)) -
+      sum(penalized.map((e) => e.args.amount!))
+    )
+  }
+
   it('the console in Chromium: the requester submits through the form and downloads the checked result, the provider sees its earning, the verifier the conviction; foreign requests are refused', async () => {
     cheat = { fraction: 0 }
     const url = (name: string) => node(name).daemon.apiUrl!
@@ -507,6 +550,17 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
           (sum, job) => sum + (job.price ?? 0n),
           0n,
         ),
+      providerRecord: () =>
+        getProviderRecord(client(), { jobMarket: market(), provider: node('provider').address }),
+      providerUnbonding: async () =>
+        (
+          await getStake(client(), {
+            stakeManager: net.deployment.addresses.stakeManager,
+            account: node('provider').address,
+          })
+        ).unbonding,
+      priceFloorPerSample: node('provider').config.provider.priceFloorPerSample,
+      verifierRewards: () => rewardsOnChain(node('verifier-a').address),
     })
   }, 180_000)
 })

@@ -7,6 +7,7 @@ import { type ApiEvents, balancesFromJson, isApiJobId, type SubmitJobResult } fr
 import type { ActivityItem, DevnetBoard, NetworkView, Progress } from './activity.js'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
+import { createRoleCalls } from './roles.js'
 import { readServerEvents, type ServerEvent } from './sse.js'
 import { streamJobTokens, type TokenStreamEvent } from './tokens.js'
 import {
@@ -217,6 +218,7 @@ export function createOcnClient(options: OcnClientOptions) {
 
   return {
     url: baseUrl,
+    ...createRoleCalls(get),
     status: (call?: CallOptions) => get<NodeStatus>('/status', call),
     peers: async (call?: CallOptions) => (await get<{ peers: Peer[] }>('/peers', call)).peers,
     offers: async (call?: CallOptions) => (await get<{ offers: Offer[] }>('/offers', call)).offers,

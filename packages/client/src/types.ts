@@ -31,11 +31,16 @@ export {
   type JobState,
   jobStates,
   type NodeRole,
+  type ProviderSettlement,
+  type ProviderStanding,
+  type ProviderSummary,
   type StakeResult,
   type SubmitJobInput,
   settledJobStates,
   type TrainingJobInput,
   type VerificationMode,
+  type VerifierReward,
+  type VerifierSummary,
 } from '@ocn/protocol/api'
 
 /** One job as the node records it (its JobRecord in JSON). */

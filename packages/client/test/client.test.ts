@@ -55,7 +55,16 @@ function providers(state: StateStore): ApiProviders {
       tokenListeners.add(listener)
       return () => tokenListeners.delete(listener)
     },
-    balances: async () => ({ address: '0xab', native: 10n ** 18n, token: 2n ** 70n, staked: 5n, locked: 1n }),
+    balances: async () => ({
+      address: '0xab',
+      native: 10n ** 18n,
+      token: 2n ** 70n,
+      staked: 5n,
+      locked: 1n,
+      unbonding: 2n ** 65n + 1n,
+      unbondingReadyAt: 1_900_000_000n,
+    }),
+    ...roleSummaries,
     jobResults: async (id) =>
       id === '0xaa01'
         ? {
@@ -78,6 +87,53 @@ function providers(state: StateStore): ApiProviders {
       }
     },
   }
+}
+
+const BIDDER = `0x${'b'.repeat(40)}`
+const roleSummaries: Pick<ApiProviders, 'providerSummary' | 'providerStandings' | 'verifierSummary'> = {
+  providerSummary: async () => ({
+    address: BIDDER,
+    standing: {
+      address: BIDDER,
+      completed: 4,
+      slashed: 0,
+      noShows: 1,
+      totalEarned: 2n ** 64n + 3n,
+      risk: 0.4,
+    },
+    priceFloorPerSample: 10n ** 14n,
+    maxConcurrentJobs: 2,
+    running: 1,
+    devices: ['cpu'],
+    collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
+    settlements: [
+      { jobId: '0xaa01', at: 5, state: 'finalized', earned: 2n ** 62n + 9n, slashedCollateral: 0n },
+    ],
+  }),
+  providerStandings: async (addresses) =>
+    addresses.map((address) => ({
+      address,
+      completed: 1,
+      slashed: 2,
+      noShows: 0,
+      totalEarned: 7n,
+      risk: 2.5,
+    })),
+  verifierSummary: async () => ({
+    checks: 3,
+    mismatches: 1,
+    meanDetectionProbability: 0.9,
+    challenges: { raised: 1, convicted: 1, abandoned: 0, open: 0 },
+    jury: { seats: 2, revealed: 2 },
+    rewards: {
+      challenger: 2n ** 60n + 1n,
+      jurorFees: 11n,
+      jurorPenalties: 0n,
+      entries: [
+        { jobId: '0xaa01', disputeId: 3n, kind: 'challenger', amount: 2n ** 60n + 1n, blockNumber: 42n },
+      ],
+    },
+  }),
 }
 
 beforeEach(async () => {
@@ -118,6 +174,29 @@ describe('@ocn/client', () => {
     const balances = await client.balances()
     expect(balances.token).toBe(2n ** 70n)
     expect(balances.locked).toBe(1n)
+  })
+
+  it("reads the role views: unbonding stake, the provider summary, bidders' records, the verifier's rewards (bigints)", async () => {
+    const client = createOcnClient({ url: server.url! })
+    const balances = await client.balances()
+    expect(balances.unbonding).toBe(2n ** 65n + 1n)
+    expect(balances.unbondingReadyAt).toBe(1_900_000_000n)
+    const provider = await client.provider()
+    expect(provider.priceFloorPerSample).toBe(10n ** 14n)
+    expect(provider.standing?.totalEarned).toBe(2n ** 64n + 3n)
+    expect(provider.standing?.risk).toBe(0.4)
+    expect(provider.settlements[0]?.earned).toBe(2n ** 62n + 9n)
+    const standings = await client.providerStandings([BIDDER])
+    expect(standings).toEqual([
+      { address: BIDDER, completed: 1, slashed: 2, noShows: 0, totalEarned: 7n, risk: 2.5 },
+    ])
+    const verifier = await client.verifier()
+    expect(verifier.rewards.challenger).toBe(2n ** 60n + 1n)
+    expect(verifier.rewards.jurorFees).toBe(11n)
+    expect(verifier.rewards.entries[0]).toMatchObject({ disputeId: 3n, blockNumber: 42n, kind: 'challenger' })
+    // bad addresses never reach the node
+    await expect(client.providerStandings([])).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
+    await expect(client.providerStandings(['0x12'])).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
   })
 
   it('throws typed errors: bad input before sending, the node code, an unreachable node', async () => {

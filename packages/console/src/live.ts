@@ -12,6 +12,8 @@ import type {
   Offer,
   Peer,
   Progress,
+  ProviderSummary,
+  VerifierSummary,
 } from '@ocn/client'
 import { useEffect, useState } from 'preact/hooks'
 
@@ -24,6 +26,10 @@ export interface NodeData {
   network?: NetworkView
   /** under `ocn devnet` only */
   devnet?: DevnetBoard
+  /** this node as a provider (terms, record, settlements); a problem on a node without the role */
+  provider?: ProviderSummary
+  /** this node as a verifier (checks, disputes, rewards); a problem on a node without the role */
+  verifier?: VerifierSummary
   /** per job: the latest step of each piece of long work (stage and label), finished ones kept */
   progress: Record<string, Progress[]>
   /** Why a part could not be read (e.g. "API_SERVICE_UNAVAILABLE: peers are not available"). */
@@ -71,7 +77,18 @@ export function useNodeData(client: OcnClient): NodeData {
   useEffect(() => {
     const stop = new AbortController()
     const signal = stop.signal
-    const read = async <K extends 'status' | 'jobs' | 'balances' | 'peers' | 'offers' | 'network' | 'devnet'>(
+    const read = async <
+      K extends
+        | 'status'
+        | 'jobs'
+        | 'balances'
+        | 'peers'
+        | 'offers'
+        | 'network'
+        | 'devnet'
+        | 'provider'
+        | 'verifier',
+    >(
       key: K,
       load: () => Promise<NodeData[K]>,
     ) => {
@@ -89,6 +106,11 @@ export function useNodeData(client: OcnClient): NodeData {
           setData((now) => ({ ...now, problems: { ...now.problems, [key]: describe(error) } }))
       }
     }
+    // the role summaries move when a job settles: read them then, not only on the next poll
+    const readRoles = () => {
+      void read('provider', () => client.provider({ signal }))
+      void read('verifier', () => client.verifier({ signal }))
+    }
     const refresh = () => {
       void read('status', () => client.status({ signal }))
       void read('balances', () => client.balances({ signal }))
@@ -96,6 +118,7 @@ export function useNodeData(client: OcnClient): NodeData {
       void read('offers', () => client.offers({ signal }))
       void read('network', () => client.network({ signal }))
       void read('devnet', () => client.devnet({ signal }))
+      readRoles()
     }
     const follow = async () => {
       for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 10_000)) {
@@ -114,6 +137,7 @@ export function useNodeData(client: OcnClient): NodeData {
               } else {
                 const job = item.job
                 setData((now) => ({ ...now, jobs: upsert(now.jobs, job), lastEventAt: Date.now() }))
+                if (job.state === 'finalized' || job.state === 'slashed') readRoles()
               }
             }
           }

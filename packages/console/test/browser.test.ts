@@ -90,6 +90,22 @@ beforeAll(async () => {
           ],
           topics: [{ topic: '/ocn/offers/1', meshPeers: 1, subscribers: 1 }],
         }),
+        providerSummary: async () => ({
+          priceFloorPerSample: 10n ** 14n,
+          maxConcurrentJobs: 2,
+          running: 0,
+          devices: ['cpu'],
+          collateral: { priceMultiple: 2, maxLockedFraction: 0.5 },
+          settlements: [
+            {
+              jobId: '0xbb02',
+              at: Date.now(),
+              state: 'finalized',
+              earned: 2n * 10n ** 18n,
+              slashedCollateral: 0n,
+            },
+          ],
+        }),
         balances: async () => ({
           address: '0x00000000000000000000000000000000000000aa',
           native: 10n ** 18n,
@@ -148,6 +164,9 @@ describe('the console in Chromium', () => {
 
     await page.goto(`${server.url}/#provider`)
     await page.getByTestId('earnings').getByText('2 OPEN').first().waitFor()
+    // the chart library (uPlot) drew the earnings on its canvas
+    await page.getByTestId('earnings-chart').locator('.uplot canvas').waitFor()
+    await page.getByTestId('terms').getByText('0 of 2 jobs running').waitFor()
     // free stake: staked minus locked, to the base unit
     await page.getByTestId('stake').getByText('98 OPEN').waitFor()
     // the peers its bids travel to, with the gossip score this node gives each

@@ -105,6 +105,10 @@ export interface Balances {
   /** Part of the stake locked as collateral of running jobs. */
   locked: bigint
   escrowed?: bigint
+  /** Stake leaving: requested for unstaking, withdrawable at `unbondingReadyAt` (absent: none). */
+  unbonding?: bigint
+  /** Unix seconds (chain time) from which the unbonding stake can be withdrawn. */
+  unbondingReadyAt?: bigint
 }
 
 export interface ApiJobQuery {
@@ -302,6 +306,9 @@ export function isDecimalString(value: unknown): value is DecimalString {
   return typeof value === 'string' && DECIMAL.test(value)
 }
 
+const requiredBalanceAmounts = ['native', 'token', 'staked', 'locked'] as const
+const optionalBalanceAmounts = ['escrowed', 'unbonding', 'unbondingReadyAt'] as const
+
 /**
  * Balances from their JSON, or the name of the first field that is not a decimal amount
  * (so a caller can say exactly what the node sent wrong).
@@ -309,21 +316,26 @@ export function isDecimalString(value: unknown): value is DecimalString {
 export function balancesFromJson(raw: unknown): Balances | { invalidField: string } {
   const record = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {}
   if (typeof record.address !== 'string') return { invalidField: 'address' }
-  const amounts: Partial<Record<'native' | 'token' | 'staked' | 'locked' | 'escrowed', bigint>> = {}
-  for (const name of ['native', 'token', 'staked', 'locked', 'escrowed'] as const) {
+  const amounts: Partial<Record<(typeof requiredBalanceAmounts)[number], bigint>> = {}
+  for (const name of requiredBalanceAmounts) {
     const value = record[name]
-    if (value === undefined && name === 'escrowed') continue
     if (!isDecimalString(value)) return { invalidField: name }
     amounts[name] = BigInt(value)
   }
-  return {
+  const balances: Balances = {
     address: record.address,
     native: amounts.native!,
     token: amounts.token!,
     staked: amounts.staked!,
     locked: amounts.locked!,
-    ...(amounts.escrowed === undefined ? {} : { escrowed: amounts.escrowed }),
   }
+  for (const name of optionalBalanceAmounts) {
+    const value = record[name]
+    if (value === undefined) continue
+    if (!isDecimalString(value)) return { invalidField: name }
+    balances[name] = BigInt(value)
+  }
+  return balances
 }
 
 /** A run of tokens a generate job's provider streamed to this requester (`tokens` event of `GET /events`). */
@@ -392,4 +404,85 @@ export interface DevnetNodeSummary {
 export interface DevnetSummary {
   nodes: DevnetNodeSummary[]
   workload?: { submitted: number; settled: number; total: number; failed: number }
+}
+
+/**
+ * A provider's record in the JobMarket (`getProviderRecord`) and the risk weight requesters
+ * rank its bids by (docs/node.md, "Bid selection"): `(1 + 2 × slashed + noShows) / (1 +
+ * completed)` before any credit for collateral beyond the offer's minimum. A stranger's is 1;
+ * lower is better.
+ */
+export interface ProviderStanding {
+  address: string
+  completed: number
+  slashed: number
+  noShows: number
+  /** what the market has paid the provider over its life, in OPEN base units */
+  totalEarned: bigint
+  risk: number
+}
+
+/** One settled job of this provider: the price it was paid, or the collateral a conviction drew from. */
+export interface ProviderSettlement {
+  jobId: string
+  /** Unix ms the node recorded the settlement */
+  at: number
+  state: 'finalized' | 'slashed'
+  /** finalized: the job's price */
+  earned: bigint
+  /** slashed: the collateral the slash was taken from (the penalty is the market's share of it) */
+  slashedCollateral: bigint
+}
+
+/** `GET /provider`: this node as a provider, its terms from its config and its record from the chain. */
+export interface ProviderSummary {
+  address?: string
+  /** absent while the chain cannot be read */
+  standing?: ProviderStanding
+  /** the lowest price it bids, per sample (inference) or optimizer step (training) */
+  priceFloorPerSample: bigint
+  /** jobs it executes at once */
+  maxConcurrentJobs: number
+  /** jobs it holds that are not settled (awarded, executing, committed, challenged) */
+  running: number
+  devices: string[]
+  collateral: { priceMultiple: number; maxLockedFraction: number }
+  /** settled jobs, oldest first (at most the newest 200) */
+  settlements: ProviderSettlement[]
+}
+
+/** `GET /providers?addresses=`: the standing of each provider asked for (bidders on a job). */
+export interface ProviderStandings {
+  standings: ProviderStanding[]
+}
+
+/** One payment the DisputeCourt or the JobMarket made to (or took from) this verifier. */
+export interface VerifierReward {
+  jobId: string
+  disputeId?: bigint
+  /** `challenger`: the reward of an upheld challenge; `juror`: a coherent juror's share; `juror-penalty`: taken */
+  kind: 'challenger' | 'juror' | 'juror-penalty'
+  amount: bigint
+  txHash?: string
+  blockNumber: bigint
+}
+
+/** `GET /verifier`: this node's checks, what they found, its disputes and jury duty, its rewards. */
+export interface VerifierSummary {
+  /** jobs checked (a report written) */
+  checks: number
+  /** checks that found a mismatch */
+  mismatches: number
+  /** mean over checks of the probability that the check catches one faked micro-batch */
+  meanDetectionProbability?: number
+  /** challenges this node committed: the provider convicted, given up (abandoned or conceded), still open */
+  challenges: { raised: number; convicted: number; abandoned: number; open: number }
+  jury: { seats: number; revealed: number }
+  rewards: {
+    challenger: bigint
+    jurorFees: bigint
+    jurorPenalties: bigint
+    /** newest first, at most 200 */
+    entries: VerifierReward[]
+  }
 }

@@ -28,6 +28,12 @@ describe('API wire validators', () => {
       },
     )
     expect(balancesFromJson({ native: '1' })).toEqual({ invalidField: 'address' })
+    const leaving = { address: '0xab', native: '1', token: '1', staked: '1', locked: '0', unbonding: '5' }
+    expect(balancesFromJson({ ...leaving, unbondingReadyAt: '1900000000' })).toMatchObject({
+      unbonding: 5n,
+      unbondingReadyAt: 1_900_000_000n,
+    })
+    expect(balancesFromJson({ ...leaving, unbonding: 5 })).toEqual({ invalidField: 'unbonding' })
     expect(isDecimalString('01')).toBe(false)
     expect(isDecimalString(1)).toBe(false)
   })

@@ -1,8 +1,26 @@
-/** The provider's view: stake (free, locked), jobs with live progress, earnings over time, peers. */
-import type { Job } from '@ocn/client'
+/**
+ * The provider's view: stake (free, locked, unbonding), its on-chain record and reputation, its
+ * price floor and capacity, earnings and slashes over time, peers, jobs with live progress.
+ */
+import type { Balances, ProviderSummary } from '@ocn/client'
 import { useState } from 'preact/hooks'
 import { formatOpen, parseOpen, shortId } from '../format.js'
 import { JobTable, Problem, TokenNotice, type ViewProps, WorkProgress } from './common.js'
+import { EarningsChart } from './earnings-chart.js'
+
+/** Stake on its way out: how much, and when it can be withdrawn (chain time). */
+function Unbonding({ balances }: { balances: Balances }) {
+  const amount = balances.unbonding ?? 0n
+  if (amount === 0n) return <dd data-testid="unbonding">none</dd>
+  const readyAt = Number(balances.unbondingReadyAt ?? 0n) * 1000
+  const when =
+    readyAt <= Date.now() ? 'withdrawable now' : `withdrawable ${new Date(readyAt).toLocaleString()}`
+  return (
+    <dd data-testid="unbonding">
+      {formatOpen(amount)} · {when}
+    </dd>
+  )
+}
 
 function StakeCard({ data, session }: ViewProps) {
   const [message, setMessage] = useState<string>()
@@ -32,6 +50,8 @@ function StakeCard({ data, session }: ViewProps) {
           <dd>{formatOpen(balances.locked)}</dd>
           <dt>free</dt>
           <dd>{formatOpen(balances.staked - balances.locked)}</dd>
+          <dt>unbonding</dt>
+          <Unbonding balances={balances} />
           <dt>wallet</dt>
           <dd>{formatOpen(balances.token)}</dd>
         </dl>
@@ -51,34 +71,66 @@ function StakeCard({ data, session }: ViewProps) {
   )
 }
 
-/** Earnings per settled job as bars, oldest first: a plain SVG, no chart library to ship. */
-function EarningsChart({ jobs }: { jobs: Job[] }) {
-  const settled = jobs
-    .filter((job) => job.state === 'finalized' || job.state === 'slashed')
-    .sort((a, b) => a.updatedAt - b.updatedAt)
-    .slice(-40)
-  if (settled.length === 0) return <p class="muted">no settled jobs yet</p>
-  const amounts = settled.map((job) => Number(BigInt(job.price ?? '0') / 10n ** 14n) / 1e4)
-  const most = Math.max(...amounts, 1e-9)
-  const width = 12
+/** The provider's record in the JobMarket and the risk weight requesters rank its bids by. */
+function RecordCard({
+  summary,
+  problem,
+}: {
+  summary: ProviderSummary | undefined
+  problem: string | undefined
+}) {
+  const standing = summary?.standing
   return (
-    <svg class="chart" viewBox={`0 0 ${settled.length * width} 60`} role="img" aria-label="earnings per job">
-      {settled.map((job, i) => {
-        const height = Math.max(2, (amounts[i]! / most) * 56)
-        return (
-          <rect
-            key={job.id}
-            x={i * width + 1}
-            y={60 - height}
-            width={width - 2}
-            height={height}
-            class={job.state}
+    <section class="card" data-testid="record">
+      <h2>On-chain record</h2>
+      <Problem text={problem} />
+      {standing === undefined ? (
+        <p class="muted">{summary === undefined ? 'loading' : 'the chain cannot be read now'}</p>
+      ) : (
+        <dl>
+          <dt>jobs completed</dt>
+          <dd data-field="completed">{standing.completed}</dd>
+          <dt>slashed</dt>
+          <dd data-field="slashed">{standing.slashed}</dd>
+          <dt>no-shows</dt>
+          <dd data-field="noShows">{standing.noShows}</dd>
+          <dt>earned on chain</dt>
+          <dd data-field="totalEarned">{formatOpen(standing.totalEarned)}</dd>
+          <dt>ranking risk</dt>
+          <dd
+            data-field="risk"
+            title="(1 + 2 × slashed + no-shows) / (1 + completed); a stranger is 1, lower ranks better"
           >
-            <title>{`${shortId(job.id)} ${job.state} ${formatOpen(job.price)}`}</title>
-          </rect>
-        )
-      })}
-    </svg>
+            {standing.risk.toFixed(3)}
+          </dd>
+        </dl>
+      )}
+    </section>
+  )
+}
+
+/** What this provider bids at and how much it takes at once (its node's config). */
+function TermsCard({ summary }: { summary: ProviderSummary | undefined }) {
+  if (summary === undefined) return null
+  return (
+    <section class="card" data-testid="terms">
+      <h2>Terms</h2>
+      <dl>
+        <dt>price floor</dt>
+        <dd data-field="priceFloor">{formatOpen(summary.priceFloorPerSample)} per sample or step</dd>
+        <dt>capacity</dt>
+        <dd data-field="capacity">
+          {summary.running} of {summary.maxConcurrentJobs} jobs running
+        </dd>
+        <dt>devices</dt>
+        <dd>{summary.devices.join(', ')}</dd>
+        <dt>collateral</dt>
+        <dd>
+          {summary.collateral.priceMultiple} × price, at most{' '}
+          {Math.round(summary.collateral.maxLockedFraction * 100)}% of stake locked
+        </dd>
+      </dl>
+    </section>
   )
 }
 
@@ -116,20 +168,22 @@ function PeersCard({ data }: Pick<ViewProps, 'data'>) {
 export function ProviderView({ data, session }: ViewProps) {
   const jobs = data.jobs.filter((job) => job.role === 'provider')
   const running = jobs.filter((job) => !['finalized', 'slashed', 'expired', 'failed'].includes(job.state))
-  const earned = jobs
-    .filter((job) => job.state === 'finalized')
-    .reduce((sum, job) => sum + BigInt(job.price ?? '0'), 0n)
-  const slashed = jobs.filter((job) => job.state === 'slashed').length
+  const settlements = data.provider?.settlements ?? []
+  const earned = settlements.reduce((sum, settlement) => sum + settlement.earned, 0n)
+  const lost = settlements.reduce((sum, settlement) => sum + settlement.slashedCollateral, 0n)
+  const paid = settlements.filter((settlement) => settlement.state === 'finalized').length
   return (
     <div class="grid">
       <StakeCard data={data} session={session} />
-      <section class="card" data-testid="earnings">
+      <RecordCard summary={data.provider} problem={data.problems.provider} />
+      <TermsCard summary={data.provider} />
+      <section class="card wide" data-testid="earnings">
         <h2>Earnings</h2>
         <p class="figure">{formatOpen(earned)}</p>
         <p class="muted">
-          {jobs.filter((job) => job.state === 'finalized').length} jobs paid · {slashed} slashed
+          {paid} jobs paid · {settlements.length - paid} slashed ({formatOpen(lost)} of collateral)
         </p>
-        <EarningsChart jobs={jobs} />
+        <EarningsChart settlements={settlements} />
       </section>
       <PeersCard data={data} />
       <section class="card wide">

@@ -1,8 +1,9 @@
 /** The requester's view: submit a job, follow each job's lifecycle, download checked results. */
-import type { Bid, Job, JobKind, JobResults, Progress, VerificationMode } from '@ocn/client'
+import type { Job, JobKind, JobResults, Progress, VerificationMode } from '@ocn/client'
 import { useEffect, useState } from 'preact/hooks'
-import { formatOpen, formatTime, parseOpen, shortId } from '../format.js'
+import { formatTime, parseOpen, shortId } from '../format.js'
 import type { Session } from '../session.js'
+import { BidList } from './bids.js'
 import { JobTable, Problem, TokenNotice, type ViewProps, WorkProgress } from './common.js'
 
 function describe(error: unknown): string {
@@ -92,11 +93,9 @@ function SubmitForm({ session }: { session: Session }) {
 }
 
 function Timeline({ job, session, steps }: { job: Job; session: Session; steps: Progress[] | undefined }) {
-  const [bids, setBids] = useState<Bid[]>([])
   const [results, setResults] = useState<JobResults>()
   const [note, setNote] = useState<string>()
   useEffect(() => {
-    session.client.bids(job.id).then(setBids, () => setBids([]))
     session.client.results(job.id).then(setResults, () => setResults(undefined))
   }, [job.id, job.state, session])
   const download = async (name: string) => {
@@ -126,18 +125,7 @@ function Timeline({ job, session, steps }: { job: Job; session: Session; steps: 
       </ol>
       <WorkProgress steps={steps} />
       <h3>Bids</h3>
-      {bids.length === 0 ? (
-        <p class="muted">no bids recorded</p>
-      ) : (
-        <ul>
-          {bids.map((bid) => (
-            <li key={bid.bidId}>
-              {shortId(bid.provider)} · {formatOpen(bid.price)} · collateral {formatOpen(bid.collateral)} ·{' '}
-              {bid.status}
-            </li>
-          ))}
-        </ul>
-      )}
+      <BidList job={job} session={session} />
       <h3>Results</h3>
       {results === undefined || results.files.length === 0 ? (
         <p class="muted">no result files yet</p>

@@ -1,7 +1,7 @@
-/** The verifier's view: spot-checks done, what they found, disputes raised and jury duty. */
-import type { Job } from '@ocn/client'
-import { shortId } from '../format.js'
-import { JobTable, type ViewProps } from './common.js'
+/** The verifier's view: spot-checks done, what they found, disputes raised, jury duty and rewards. */
+import type { Job, VerifierSummary } from '@ocn/client'
+import { formatOpen, shortId } from '../format.js'
+import { JobTable, Problem, type ViewProps } from './common.js'
 
 interface Report {
   passed?: boolean
@@ -26,6 +26,80 @@ interface Vote {
 const detailOf = (job: Job) =>
   (job.detail ?? {}) as { report?: Report; challenge?: Challenge; votes?: Vote[] }
 
+const rewardNames = { challenger: 'challenger reward', juror: 'juror fee', 'juror-penalty': 'juror penalty' }
+
+/** What the market and the court paid this verifier (and took), from the node's summary. */
+function RewardsCard({
+  summary,
+  problem,
+}: {
+  summary: VerifierSummary | undefined
+  problem: string | undefined
+}) {
+  const rewards = summary?.rewards
+  return (
+    <section class="card" data-testid="rewards">
+      <h2>Rewards</h2>
+      <Problem text={problem} />
+      {rewards !== undefined && (
+        <>
+          <p class="figure" data-field="total">
+            {formatOpen(rewards.challenger + rewards.jurorFees - rewards.jurorPenalties)}
+          </p>
+          <dl>
+            <dt>challenger rewards</dt>
+            <dd data-field="challenger">{formatOpen(rewards.challenger)}</dd>
+            <dt>juror fees</dt>
+            <dd data-field="jurorFees">{formatOpen(rewards.jurorFees)}</dd>
+            <dt>juror penalties</dt>
+            <dd data-field="jurorPenalties">{formatOpen(rewards.jurorPenalties)}</dd>
+          </dl>
+          <ul>
+            {rewards.entries.slice(0, 8).map((entry) => (
+              <li key={`${entry.blockNumber}-${entry.kind}-${entry.jobId}`}>
+                {rewardNames[entry.kind]} {formatOpen(entry.amount)} · job {shortId(entry.jobId)}
+                {entry.disputeId === undefined ? '' : ` · dispute ${entry.disputeId}`}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  )
+}
+
+/** Checks, challenges and seats as the node counts them (the job list below may be cut short). */
+function StatisticsCard({ summary }: { summary: VerifierSummary | undefined }) {
+  if (summary === undefined) return null
+  const { challenges, jury } = summary
+  return (
+    <section class="card" data-testid="detection">
+      <h2>Detection</h2>
+      <dl>
+        <dt>checks</dt>
+        <dd data-field="checks">{summary.checks}</dd>
+        <dt>found a mismatch</dt>
+        <dd data-field="mismatches">{summary.mismatches}</dd>
+        <dt>detection probability</dt>
+        <dd>
+          {summary.meanDetectionProbability === undefined
+            ? '—'
+            : `${(100 * summary.meanDetectionProbability).toFixed(1)}% mean`}
+        </dd>
+        <dt>challenges</dt>
+        <dd data-field="challenges">
+          {challenges.raised} raised · {challenges.convicted} convicted · {challenges.abandoned} given up ·{' '}
+          {challenges.open} open
+        </dd>
+        <dt>jury seats</dt>
+        <dd data-field="jury">
+          {jury.seats} drawn · {jury.revealed} revealed
+        </dd>
+      </dl>
+    </section>
+  )
+}
+
 export function VerifierView({ data }: ViewProps) {
   const jobs = data.jobs.filter((job) => job.role === 'verifier')
   const checked = jobs.filter((job) => detailOf(job).report !== undefined)
@@ -48,6 +122,8 @@ export function VerifierView({ data }: ViewProps) {
               ).toFixed(1)}%`}
         </p>
       </section>
+      <StatisticsCard summary={data.verifier} />
+      <RewardsCard summary={data.verifier} problem={data.problems.verifier} />
       <section class="card" data-testid="disputes">
         <h2>Disputes</h2>
         {disputes.length === 0 ? (

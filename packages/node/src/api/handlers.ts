@@ -8,6 +8,7 @@ import { ApiError } from './errors.js'
 import type { createEventStreams } from './events.js'
 import { type RouteResult, readBody } from './http.js'
 import type { ApiJobQuery, ApiProviders, CallOptions, StakeRequest } from './interface.js'
+import { createRoleHandlers } from './role-handlers.js'
 import type { ApiRouteName } from './routes.js'
 import { parseSubmitJobBody } from './submit-body.js'
 
@@ -162,6 +163,7 @@ export function createRouteHandlers(
       }
     }
   return {
+    ...createRoleHandlers(providers),
     events: async ({ query, request }) => {
       const id = query.get('jobId')
       if (id !== null && !JOB_ID.test(id)) throw new ApiError('API_BAD_REQUEST', 'jobId is not a job id')

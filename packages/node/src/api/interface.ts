@@ -13,10 +13,13 @@ import type {
   OfferSummary,
   PeerSummary,
   ProgressUpdate,
+  ProviderStanding,
+  ProviderSummary,
   StakeRequest,
   StakeResult,
   StreamedTokens,
   SubmitJobRequest,
+  VerifierSummary,
 } from '@ocn/protocol/api'
 import type { BidRecord, JobRecord } from '../state/records.js'
 
@@ -35,11 +38,17 @@ export type {
   OfferSummary,
   PeerSummary,
   ProgressUpdate,
+  ProviderSettlement,
+  ProviderStanding,
+  ProviderStandings,
+  ProviderSummary,
   ServiceState,
   StakeRequest,
   StakeResult,
   StreamedTokens,
   SubmitJobRequest,
+  VerifierReward,
+  VerifierSummary,
 } from '@ocn/protocol/api'
 
 export interface CallOptions {
@@ -78,6 +87,12 @@ export interface ApiProviders {
   stake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** Starts unbonding staked OPEN. */
   unstake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
+  /** Present when the node runs the provider role: its terms, record and settled jobs (`GET /provider`). */
+  providerSummary?(options: CallOptions): Promise<ProviderSummary>
+  /** Present with a chain: each provider's JobMarket record and ranking risk (`GET /providers`). */
+  providerStandings?(addresses: string[], options: CallOptions): Promise<ProviderStanding[]>
+  /** Present when the node runs the verifier role: checks, disputes, jury duty, rewards (`GET /verifier`). */
+  verifierSummary?(options: CallOptions): Promise<VerifierSummary>
   /** The bytes of one result file; undefined when the job or file is unknown. */
   openJobResult?(
     id: string,

@@ -14,9 +14,12 @@ import type {
   NodeStatus,
   OfferSummary,
   PeerSummary,
+  ProviderStandings,
+  ProviderSummary,
   StakeRequest,
   StakeResult,
   SubmitJobRequest,
+  VerifierSummary,
 } from './interface.js'
 
 export type { ApiJson }
@@ -96,6 +99,16 @@ export const apiRoutes = {
   ),
   network: defineRoute<NetworkSummary>('GET', '/network', 'json'),
   devnet: defineRoute<DevnetSummary>('GET', '/devnet', 'json'),
+  /** this node as a provider: terms, on-chain record, settled jobs */
+  provider: defineRoute<ProviderSummary>('GET', '/provider', 'json'),
+  /** providers' on-chain records, for bidders: `addresses` is 1 to 32 comma-separated addresses */
+  providers: defineRoute<ProviderStandings, Record<never, string>, { addresses: string }>(
+    'GET',
+    '/providers',
+    'json',
+  ),
+  /** this node as a verifier: checks, disputes, jury duty, rewards */
+  verifier: defineRoute<VerifierSummary>('GET', '/verifier', 'json'),
   /**
    * Server-sent events: `job` (a job record each time the node writes it), `tokens` (a run of
    * tokens a generate job's provider streamed to this requester), `ready`, `end`,

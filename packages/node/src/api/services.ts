@@ -34,11 +34,21 @@ export interface ChainService extends Startable {
   stake?(amount: bigint): Promise<string>
   /** Starts unbonding free stake; the transaction's hash. */
   unstake?(amount: bigint): Promise<string>
+  /** A provider's record in the JobMarket (jobs completed, slashed, no-shows, earned). */
+  providerRecord?(provider: string): Promise<ProviderRecordReading>
   /**
    * The protocol deployment it talks to (the status shows its contracts); reading it throws
    * while the service has not loaded it.
    */
   readonly deployment?: { readonly addresses: object; readonly deployBlock: bigint }
+}
+
+/** `JobMarket.getProviderRecord` as the chain layer reads it. */
+export interface ProviderRecordReading {
+  completed: number
+  slashed: number
+  noShows: number
+  totalEarned: bigint
 }
 
 /** The execution back-end (ONNX Runtime workers). */

@@ -1,8 +1,16 @@
 /** What the chain service reads for the API and the roles: balances, chain time, model statuses. */
-import { type Deployment, getModel, getStake, getTokenBalance, openTokenAbi } from '@ocn/contracts-client'
+import {
+  type Deployment,
+  getModel,
+  getProviderRecord,
+  getStake,
+  getTokenBalance,
+  openTokenAbi,
+} from '@ocn/contracts-client'
 import type { Address, Hash } from 'viem'
 import { getBalance, getBlock, readContract } from 'viem/actions'
 import type { Balances } from '../api/interface.js'
+import type { ProviderRecordReading } from '../api/services.js'
 import type { OcnChainClient } from './client.js'
 import { ChainServiceError } from './errors.js'
 import { createModelStatusCache, defaultModelStatusCacheOptions, type ModelStatusCache } from './models.js'
@@ -19,7 +27,31 @@ export async function readBalances(
     getTokenBalance(client, { token: deployment.addresses.token, account }),
     getStake(client, { stakeManager: deployment.addresses.stakeManager, account }),
   ])
-  return { address, native, token, staked: stake.staked, locked: stake.locked }
+  const balances: Balances = { address, native, token, staked: stake.staked, locked: stake.locked }
+  // stake leaving the node: the console shows how much and when it can be withdrawn
+  if (stake.unbonding > 0n) {
+    balances.unbonding = stake.unbonding
+    balances.unbondingReadyAt = stake.unbondingReadyAt
+  }
+  return balances
+}
+
+/** A provider's record in the deployment's JobMarket. */
+export async function readProviderRecord(
+  client: OcnChainClient,
+  deployment: Deployment,
+  provider: string,
+): Promise<ProviderRecordReading> {
+  const record = await getProviderRecord(client, {
+    jobMarket: deployment.addresses.jobMarket,
+    provider: provider as Address,
+  })
+  return {
+    completed: record.completed,
+    slashed: record.slashed,
+    noShows: record.noShows,
+    totalEarned: record.totalEarned,
+  }
 }
 
 /**

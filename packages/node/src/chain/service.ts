@@ -26,7 +26,13 @@ import { ChainServiceError } from './errors.js'
 import { ProtocolEventFeed, type ProtocolEventListener } from './events.js'
 import type { ModelStatusCache, ModelStatusReadOptions } from './models.js'
 import { type ChainServiceOptions, defaultChainServiceOptions } from './options.js'
-import { createRegistryStatusCache, readBalances, readBlockHash, readChainTime } from './reads.js'
+import {
+  createRegistryStatusCache,
+  readBalances,
+  readBlockHash,
+  readChainTime,
+  readProviderRecord,
+} from './reads.js'
 import { stakeFromNode, unstakeFromNode } from './staking.js'
 
 export type { OcnChainClient } from './client.js'
@@ -149,6 +155,7 @@ export function createChainService(
     chainTime: async () => readChainTime(need(client)),
     blockHash: async (blockNumber) => readBlockHash(need(client), blockNumber),
     balances: async (address) => readBalances(need(client), need(deployment), address),
+    providerRecord: async (provider) => readProviderRecord(need(client), need(deployment), provider),
     onEvents: (listener) => events.subscribe(listener),
     poll: () => events.poll(),
     serialize,

@@ -136,7 +136,7 @@ export function createDaemon(
       if (components.node !== undefined) {
         services = await components.node.compose({ logger, metrics, state, progress, start: stack.start })
       }
-      addServiceProviders(providers, services, keys)
+      addServiceProviders(providers, services, keys, { config, state })
       if (config.api.enabled)
         api = await startApi(config, { providers, logger, metrics, stack }, startedAt, options)
       startTime.set(startedAt / 1000)

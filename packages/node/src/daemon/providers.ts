@@ -12,6 +12,7 @@ import { type MetricsFactory, renderMetrics } from '../metrics/index.js'
 import { type JobState, jobStates } from '../state/job-state.js'
 import type { StateStore } from '../state/store.js'
 import type { ComposedServices, DaemonStatus } from './interface.js'
+import { addRoleSummaries } from './role-summaries.js'
 import { nodeVersion } from './version.js'
 
 /** The daemon as it stands now; read on each call, since it changes as it starts and stops. */
@@ -132,12 +133,17 @@ export function createApiProviders(parts: DaemonParts, view: DaemonView): ApiPro
   return providers
 }
 
-/** Adds what the composed services offer: the first role that can answer each call answers it. */
+/**
+ * Adds what the composed services offer: the first role that can answer each call answers it;
+ * with the node's config and store, also the role views' summaries (role-summaries.ts).
+ */
 export function addServiceProviders(
   providers: ApiProviders,
   services: ComposedServices,
   keys: NodeKeys | undefined,
+  own?: { config: NodeConfig; state: StateStore },
 ): void {
+  if (own !== undefined) addRoleSummaries(providers, { ...own, services, keys })
   const { roles, chain, p2p } = services
   const submitter = roles.find((role) => role.submitJob !== undefined)
   if (submitter !== undefined) providers.submitJob = (request, call) => submitter.submitJob!(request, call)

@@ -161,6 +161,22 @@ export interface VerifierJobDetail {
   report?: VerificationReport
   challenge?: CourtChallengeRecord
   votes?: JurorVoteRecord[]
+  /** what the market and the court paid this verifier for the job (or took), from their events */
+  rewards?: VerifierRewardRecord[]
+}
+
+/**
+ * One payment to (or penalty of) this verifier: a `ProviderConvicted` naming it the challenger,
+ * a `JurorPaid` or `JurorPenalized` naming it the juror. Keyed by its log's position, so an
+ * event delivered again (after a restart) is recorded once.
+ */
+export interface VerifierRewardRecord {
+  kind: 'challenger' | 'juror' | 'juror-penalty'
+  amount: bigint
+  disputeId?: bigint
+  txHash?: Hex
+  blockNumber: bigint
+  logIndex: number
 }
 
 export type JobDetail = RequesterJobDetail | ProviderJobDetail | VerifierJobDetail

@@ -29,6 +29,7 @@ import { challengePending } from './challenge.js'
 import { check } from './check.js'
 import type { VerifierContext } from './context.js'
 import { createCourtDuty } from './court-duty.js'
+import { onRewardEvents } from './rewards.js'
 import { onVerifierEvents, reconcileJob } from './watch.js'
 
 export interface VerifierRole extends RoleService {
@@ -95,6 +96,7 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
       await resumeSealed()
       unsubscribers.push(chain.onEvents((events) => onVerifierEvents(ctx, events)))
       unsubscribers.push(chain.onEvents((events) => court.onEvents(events)))
+      unsubscribers.push(chain.onEvents((events) => onRewardEvents(ctx, events)))
       await court.start()
       ticker.start()
     },
