@@ -545,11 +545,10 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
       verifier: url('verifier-a'),
       fixture,
       // the provider's earning as its own store has it, to the base unit
+      // what the JobMarket paid it (prices less the fee), as its record on chain sums it
       earned: async () =>
-        (await node('provider').daemon.state.listJobs({ state: 'finalized' })).reduce(
-          (sum, job) => sum + (job.price ?? 0n),
-          0n,
-        ),
+        (await getProviderRecord(client(), { jobMarket: market(), provider: node('provider').address }))
+          .totalEarned,
       providerRecord: () =>
         getProviderRecord(client(), { jobMarket: market(), provider: node('provider').address }),
       providerUnbonding: async () =>

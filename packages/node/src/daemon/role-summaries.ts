@@ -38,6 +38,9 @@ function settledAt(job: JobRecord): number {
   return job.history.findLast((entry) => entry.state === job.state)?.at ?? job.updatedAt
 }
 
+const payoutOf = (job: JobRecord): bigint | undefined =>
+  job.detail?.role === 'provider' ? job.detail.payout : undefined
+
 /** The provider's finalized and slashed jobs, oldest first, the newest MAX_SUMMARY_ENTRIES. */
 export function providerSettlements(jobs: JobRecord[]): ProviderSettlement[] {
   return jobs
@@ -46,7 +49,8 @@ export function providerSettlements(jobs: JobRecord[]): ProviderSettlement[] {
       jobId: job.id,
       at: settledAt(job),
       state: job.state as ProviderSettlement['state'],
-      earned: job.state === 'finalized' ? (job.price ?? 0n) : 0n,
+      // the payout settlement reported; the price until this node has read that event
+      earned: job.state === 'finalized' ? (payoutOf(job) ?? job.price ?? 0n) : 0n,
       slashedCollateral: job.state === 'slashed' ? (job.collateral ?? 0n) : 0n,
     }))
     .sort((a, b) => a.at - b.at)

@@ -80,6 +80,8 @@ export interface ProviderJobDetail {
   cheatedIndices?: number[]
   /** generate jobs: the tokens picked so far per prompt, written as they stream (throttled) */
   generated?: number[][]
+  /** what the JobMarket paid this provider at settlement (JobFinalized's payout: the price less the fee and any attribution share) */
+  payout?: bigint
 }
 
 export interface VerificationReport {

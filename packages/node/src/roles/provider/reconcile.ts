@@ -63,6 +63,10 @@ export class Reconciler {
   /** JobAwarded events: ours start executing, a bid that lost is closed; later events reconcile. */
   async onEvents(events: ProtocolEvent[]): Promise<void> {
     for (const event of events) {
+      if (event.eventName === 'JobFinalized' && event.args.provider.toLowerCase() === this.ctx.me) {
+        const { jobId, payout } = event.args
+        await this.locks.run(jobId, () => this.recordPayout(jobId, payout))
+      }
       if (event.eventName === 'JobAwarded') {
         const { jobId, provider, price, collateral } = event.args
         await this.locks.run(jobId, () =>
@@ -78,6 +82,16 @@ export class Reconciler {
         )
       }
     }
+  }
+
+  /** Writes what settlement paid on the job's record (the console's earnings), once. */
+  private async recordPayout(jobId: string, payout: bigint): Promise<void> {
+    const { state } = this.ctx.components
+    const job = await state.getJob(jobId)
+    if (job?.role !== 'provider') return
+    const detail = providerDetail(job)
+    if (detail.payout === payout) return
+    await state.updateJob(jobId, { detail: { ...detail, payout } })
   }
 
   /** Brings the local record of `jobId` in line with the job's on-chain status. */
