@@ -164,3 +164,54 @@ export function createProgressBoard(
   }
   return board
 }
+
+export interface StageProgressOptions {
+  stream: ProgressBarOptions['stream']
+  /** What the stages build, the line's first word(s) (e.g. `zk build`). */
+  label: string
+  /** The stages in the order they run. */
+  stages: readonly string[]
+  silent?: boolean
+}
+
+export interface StageProgress {
+  /** The work reached `stage` (or reports from inside it): `message` says what it does now. */
+  update(stage: string, message: string): void
+  /** Ends the display (on a terminal, leaves its last line standing). */
+  finish(): void
+}
+
+/**
+ * Progress of work that runs in named stages, each reporting messages (a circuit build: compile,
+ * powers of tau, setup). On a terminal one line redraws as a bar over the stages with the
+ * stage's latest message and the time so far; elsewhere each message is its own numbered line,
+ * so a CI log shows where a long setup is.
+ */
+export function createStageProgress(options: StageProgressOptions): StageProgress {
+  const tty = options.stream.isTTY === true
+  const started = Date.now()
+  let drawn = false
+  return {
+    update(stage, message) {
+      if (options.silent === true) return
+      const step = options.stages.indexOf(stage) + 1
+      const seconds = ((Date.now() - started) / 1000).toFixed(1)
+      if (!tty) {
+        options.stream.write(`[${step}/${options.stages.length}] ${stage}: ${message} (${seconds} s)\n`)
+        return
+      }
+      const width = options.stream.columns ?? 80
+      const suffix = ` ${message} (${seconds} s)`
+      // the bar narrows to leave the message room (up to half the line); a longer one is cut
+      const room = width - Math.min(suffix.length, Math.floor(width / 2))
+      const label = `${options.label} ${stage}`
+      const line = `${renderProgressLine(label, step, options.stages.length, room, 'stages')}${suffix}`
+      options.stream.write(`\r${line.length > width ? `${line.slice(0, width - 1)}…` : line}\x1b[K`)
+      drawn = true
+    },
+    finish() {
+      if (drawn) options.stream.write('\n')
+      drawn = false
+    },
+  }
+}

@@ -22,6 +22,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { type Command, type CommandContext, stringFlag } from '../command.js'
 import { loadConfigFor } from '../context.js'
 import { CliError, EXIT_FAILURE } from '../errors.js'
+import { createStageProgress } from '../progress.js'
 import { loadKeysFor, passphraseFlag } from './account.js'
 import { openChain, toChainCommandError } from './chain-access.js'
 
@@ -132,8 +133,13 @@ export const zkBuildCommand: Command = {
     }
     const ptau = stringFlag(context.flags, 'ptau')
     const cacheDir = await zkCacheDirFor(context)
-    const stages = ['quantize', 'generate', 'compile', 'ptau', 'setup', 'done']
-    const started = Date.now()
+    // a bar over the stages on a terminal, a numbered line per event elsewhere, nothing with --json
+    const progress = createStageProgress({
+      stream: context.io.stderr,
+      label: 'zk build',
+      stages: ['quantize', 'generate', 'compile', 'ptau', 'setup', 'done'],
+      silent: context.json,
+    })
     let built: Awaited<ReturnType<typeof buildZkCircuit>>
     try {
       built = await buildZkCircuit({
@@ -141,18 +147,12 @@ export const zkBuildCommand: Command = {
         cacheDir,
         ...(scaleBits === undefined ? {} : { scaleBits }),
         ...(ptau === undefined ? {} : { ptauPath: resolve(context.io.cwd, ptau) }),
-        onProgress: (event) => {
-          if (context.json) return
-          // One line per stage event on stderr, numbered so a long setup shows where it is.
-          const step = stages.indexOf(event.stage) + 1
-          const seconds = ((Date.now() - started) / 1000).toFixed(1)
-          context.io.stderr.write(
-            `[${step}/${stages.length}] ${event.stage}: ${event.message} (${seconds} s)\n`,
-          )
-        },
+        onProgress: (event) => progress.update(event.stage, event.message),
       })
     } catch (error) {
       throw fromZkError(error)
+    } finally {
+      progress.finish()
     }
     const { artifacts } = built
     const json = {

@@ -1,6 +1,11 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createProgressBar, createProgressBoard, renderProgressLine } from '../../src/progress.js'
+import {
+  createProgressBar,
+  createProgressBoard,
+  createStageProgress,
+  renderProgressLine,
+} from '../../src/progress.js'
 
 function stream(isTTY: boolean): Writable & { isTTY: boolean; columns: number; text: () => string } {
   const chunks: string[] = []
@@ -87,6 +92,37 @@ describe('progress board', () => {
     const quiet = stream(false)
     const silent = createProgressBoard({ stream: quiet, silent: true })
     silent.update({ stage: 'execution', unit: 'tokens', done: 8, total: 8, finished: true })
+    expect(quiet.text()).toBe('')
+  })
+
+  it('shows staged work (a circuit build) as one redrawn bar on a terminal, a numbered line per event elsewhere', () => {
+    const stages = ['compile', 'ptau', 'setup']
+    const tty = stream(true)
+    const bar = createStageProgress({ stream: tty, label: 'zk build', stages })
+    bar.update('compile', 'circom')
+    bar.update('ptau', 'contribution 1 of 1 '.repeat(10))
+    bar.finish()
+    const lines = tty.text().split('\r').filter(Boolean)
+    expect(lines[0]).toMatch(
+      /^zk build compile \[#+-+\]\s+33% 1 stages\/3 stages circom \(\d+\.\d s\)\x1b\[K$/,
+    )
+    // a long message is cut to the terminal's width, and the last line is left standing
+    expect(lines[1]!.replace('\x1b[K\n', '')).toHaveLength(80)
+    expect(tty.text().endsWith('\n')).toBe(true)
+    const log = stream(false)
+    const lined = createStageProgress({ stream: log, label: 'zk build', stages })
+    lined.update('compile', 'circom')
+    lined.update('setup', 'zkey')
+    lined.finish()
+    expect(
+      log
+        .text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/\(\d+\.\d s\)/, '(t)')),
+    ).toEqual(['[1/3] compile: circom (t)', '[3/3] setup: zkey (t)'])
+    const quiet = stream(true)
+    createStageProgress({ stream: quiet, label: 'zk build', stages, silent: true }).update('compile', 'x')
     expect(quiet.text()).toBe('')
   })
 })
