@@ -40,6 +40,7 @@ export type {
   StakeResult,
   StreamedTokens,
   SubmitJobRequest,
+  UploadStatus,
 } from '@ocn/protocol/api'
 
 export interface CallOptions {
