@@ -25,6 +25,7 @@ export {
   isApiJobId,
   isJobState,
   isResultFileName,
+  isUploadId,
   type JobHistoryEntry,
   type JobKind,
   type JobResults,
@@ -35,6 +36,7 @@ export {
   type SubmitJobInput,
   settledJobStates,
   type TrainingJobInput,
+  type UploadStatus,
   type VerificationMode,
 } from '@ocn/protocol/api'
 
