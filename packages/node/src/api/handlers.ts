@@ -11,7 +11,7 @@ import { type RouteResult, readBody } from './http.js'
 import type { ApiJobQuery, ApiProviders, CallOptions, StakeRequest } from './interface.js'
 import type { ApiRouteName } from './routes.js'
 import { parseSubmitJobBody, uploadIdsIn } from './submit-body.js'
-import type { UploadStore } from './uploads.js'
+import type { UploadChunk, UploadStore } from './uploads.js'
 
 export interface RouteInput {
   /** the pattern's parameters, still percent-encoded */
@@ -149,19 +149,23 @@ function json(body: unknown): RouteResult {
  * An upload chunk's body: raw bytes. Its content type is not one a cross-origin page may send
  * without a preflight (which this API never approves), like a JSON body elsewhere.
  */
-function uploadChunk(request: IncomingMessage, maxChunkBytes: number): IncomingMessage {
+function uploadChunk(request: IncomingMessage, maxChunkBytes: number): UploadChunk {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
   if (type !== 'application/octet-stream')
     throw new ApiError(
       'API_UNSUPPORTED_MEDIA_TYPE',
       'an upload chunk is raw bytes (content-type application/octet-stream)',
     )
-  const declared = Number(request.headers['content-length'] ?? 0)
-  if (Number.isFinite(declared) && declared > maxChunkBytes)
+  const length = request.headers['content-length']
+  const declared = length === undefined ? undefined : Number(length)
+  if (declared !== undefined && Number.isFinite(declared) && declared > maxChunkBytes)
     throw new ApiError('API_PAYLOAD_TOO_LARGE', `an upload chunk may be at most ${maxChunkBytes} bytes`, {
       details: 'send the file in smaller chunks (@ocn/client does)',
     })
-  return request
+  return {
+    body: request,
+    declaredBytes: declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined,
+  }
 }
 
 function finalFlag(query: URLSearchParams): boolean {

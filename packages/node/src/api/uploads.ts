@@ -43,21 +43,22 @@ function mib(bytes: number): string {
     : `${bytes} bytes`
 }
 
+/** One request's bytes of an upload, and their length when the request declared it. */
+export interface UploadChunk {
+  body: AsyncIterable<Buffer>
+  declaredBytes?: number | undefined
+}
+
 export interface UploadStore {
   start(): Promise<void>
   stop(): Promise<void>
   /** Starts an upload named `name` with its first chunk. */
-  create(
-    name: string,
-    chunk: AsyncIterable<Buffer>,
-    final: boolean,
-    signal: AbortSignal,
-  ): Promise<UploadStatus>
+  create(name: string, chunk: UploadChunk, final: boolean, signal: AbortSignal): Promise<UploadStatus>
   /** Adds the chunk that begins at `offset` (the bytes received so far). */
   append(
     id: string,
     offset: number,
-    chunk: AsyncIterable<Buffer>,
+    chunk: UploadChunk,
     final: boolean,
     signal: AbortSignal,
   ): Promise<UploadStatus>
@@ -94,7 +95,7 @@ class UploadFolder implements UploadStore {
     this.sweeper = undefined
   }
 
-  async create(name: string, chunk: AsyncIterable<Buffer>, final: boolean, signal: AbortSignal) {
+  async create(name: string, chunk: UploadChunk, final: boolean, signal: AbortSignal) {
     if (!isResultFileName(name))
       throw new ApiError(
         'API_BAD_REQUEST',
@@ -123,13 +124,7 @@ class UploadFolder implements UploadStore {
     return this.take(entry, chunk, final, signal)
   }
 
-  async append(
-    id: string,
-    offset: number,
-    chunk: AsyncIterable<Buffer>,
-    final: boolean,
-    signal: AbortSignal,
-  ) {
+  async append(id: string, offset: number, chunk: UploadChunk, final: boolean, signal: AbortSignal) {
     const entry = this.live(id)
     if (entry === undefined)
       throw new ApiError('API_NOT_FOUND', `no upload ${id}`, {
@@ -224,12 +219,20 @@ class UploadFolder implements UploadStore {
     return undefined
   }
 
-  /** Streams one chunk to the end of the file, checking every limit as bytes arrive. */
-  private async receive(entry: Entry, chunk: AsyncIterable<Buffer>, signal: AbortSignal): Promise<void> {
+  /**
+   * Streams one chunk to the end of the file, checking every limit as bytes arrive. A chunk
+   * whose declared length is over a limit is refused before any of it is read, so the client
+   * gets the answer rather than a connection cut mid-body.
+   */
+  private async receive(entry: Entry, chunk: UploadChunk, signal: AbortSignal): Promise<void> {
+    if (chunk.declaredBytes !== undefined) {
+      const refused = this.refusal(entry, chunk.declaredBytes, chunk.declaredBytes)
+      if (refused !== undefined) throw refused
+    }
     const handle = await open(entry.file, 'a', 0o600)
     let chunkBytes = 0
     try {
-      for await (const piece of chunk) {
+      for await (const piece of chunk.body) {
         if (signal.aborted) throw new ApiError('API_TIMEOUT', 'the chunk did not arrive in time')
         chunkBytes += piece.length
         const refused = this.refusal(entry, chunkBytes, piece.length)
@@ -244,7 +247,7 @@ class UploadFolder implements UploadStore {
   }
 
   /** Runs one chunk into an entry; a chunk that fails leaves a file of unknown bytes, so the upload goes. */
-  private async take(entry: Entry, chunk: AsyncIterable<Buffer>, final: boolean, signal: AbortSignal) {
+  private async take(entry: Entry, chunk: UploadChunk, final: boolean, signal: AbortSignal) {
     entry.busy = true
     try {
       await this.receive(entry, chunk, signal)
