@@ -1,11 +1,12 @@
 /**
  * The web console in headless Chromium (the system's, found by @ocn/console/chromium) against
- * the nodes of a running e2e network: the requester's page submits a job through its form,
- * watches it reach finalized, shows each bid with the bidder's on-chain record and downloads
- * the result with its hash checked; the provider's page shows the earning (charted by uPlot),
- * its JobMarket record, its price floor, and the stake it starts unbonding from the page; the
- * verifier's page shows the conviction of the cheater and the rewards the protocol paid it, to
- * the base unit of what the chain's events say. A request
+ * the nodes of a running e2e network: the requester's page uploads a generate job's files
+ * through its form and submits it, shows its tokens as they stream in and then the committed
+ * ones, shows each bid with the bidder's on-chain record, watches it reach finalized and
+ * downloads the result with its hash checked; the provider's page shows the earning (charted
+ * by uPlot), its JobMarket record, its price floor, and the stake it starts unbonding from the
+ * page; the verifier's page shows the conviction of the cheater and the rewards the protocol
+ * paid it, to the base unit of what the chain's events say. A request
  * naming a foreign host and a cross-origin POST are refused by the real API. Each view leaves
  * a screenshot: in docs/images/ with OCN_UPDATE_SCREENSHOTS=1, else in a temp dir.
  */
@@ -27,6 +28,8 @@ export interface ConsoleNodes {
   provider: string
   verifier: string
   fixture: { modelPath: string; inputsPath: string }
+  /** a generate job's files on this machine (the page uploads them) and the tokens it must end with */
+  generate: { modelPath: string; inputsPath: string; maxNewTokens: number; tokens: number[][] }
   earned: () => Promise<bigint>
   /** the provider's JobMarket record, read from the chain */
   providerRecord: () => Promise<{ completed: number; slashed: number }>
@@ -102,12 +105,17 @@ async function requesterView(browser: Browser, nodes: ConsoleNodes): Promise<str
   page.on('pageerror', (error) => problems.push(error.message))
   await page.goto(`${nodes.requester}/#requester`)
   await page.getByTestId('stream').filter({ hasText: 'live' }).waitFor({ timeout: 15_000 })
-  await page.locator('input[name="modelPath"]').fill(nodes.fixture.modelPath)
-  await page.locator('input[name="inputsPath"]').fill(nodes.fixture.inputsPath)
+  // the files come from this machine through the browser: uploaded to the node, not named by path
+  const { generate } = nodes
+  await page.locator('input[name="model"]').setInputFiles(generate.modelPath)
+  await page.locator('input[name="inputs"]').setInputFiles(generate.inputsPath)
+  await page.locator('input[name="maxNewTokens"]').fill(String(generate.maxNewTokens))
   await page.getByRole('button', { name: 'submit' }).click()
   const submitted = page.getByText(/^submitted job 0x[0-9a-f]{64}$/)
   await submitted.waitFor({ timeout: 60_000 })
   const jobId = (await submitted.textContent())!.replace('submitted job ', '')
+  // the job's timeline is open while it runs: its tokens stream into the page
+  await page.locator(`[data-testid="jobs"] tr:has(td[title="${jobId}"])`).click()
   // the page follows the job live over the event stream to its settlement
   // a bidding round without a usable bid (a loaded machine) re-offers it under a new id
   const settled = await settledJob(nodes.requester, jobId)
@@ -115,6 +123,10 @@ async function requesterView(browser: Browser, nodes: ConsoleNodes): Promise<str
   await row.waitFor({ timeout: 15_000 })
   await row.click()
   await page.getByTestId('timeline').getByText('finalized').first().waitFor()
+  const tokens = page.getByTestId('tokens')
+  await tokens.getByText('committed, checked against every committed leaf').waitFor({ timeout: 15_000 })
+  const rows = await tokens.locator('li[data-prompt] code').allTextContents()
+  expect(rows).toEqual(generate.tokens.map((row) => row.join(' ')))
   // the winning bid, with the bidder's record as the JobMarket has it now (the job counted)
   const accepted = page.getByTestId('bids').locator('li[data-status="accepted"]')
   await accepted
@@ -223,6 +235,13 @@ async function refusals(nodes: ConsoleNodes): Promise<void> {
   })
   expect(crossOrigin.status).toBe(403)
   expect(crossOrigin.body).toContain('API_CROSS_ORIGIN')
+  const crossOriginUpload = await raw(`${nodes.requester}/uploads?name=model.onnx&final=1`, {
+    method: 'POST',
+    headers: { host: api.host, origin: 'http://evil.example', 'content-type': 'application/octet-stream' },
+    body: 'bytes',
+  })
+  expect(crossOriginUpload.status).toBe(403)
+  expect(crossOriginUpload.body).toContain('API_CROSS_ORIGIN')
 }
 
 export async function consoleInBrowser(nodes: ConsoleNodes): Promise<void> {

@@ -8,9 +8,18 @@
  * private sample of k < n leaves under the cap. Money is checked to the wei, job by job.
  */
 
-import { writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CheatingFaultPlanOptions, createCheatingFaultPlan } from '@ocn/cli'
+import {
+  ClientError,
+  createOcnClient,
+  type JobState,
+  NodeApiError,
+  type OcnClient,
+  type TokenStreamEvent,
+} from '@ocn/client'
 import { consoleDir } from '@ocn/console'
 import {
   disputeCourtAbi,
@@ -129,6 +138,34 @@ async function plainGreedy(model: Uint8Array, prompt: number[], steps: number): 
     await session.release()
   }
   return out
+}
+
+/** Every token event of a job, until the stream ends with the committed tokens (or the job's end). */
+async function tokensOf(ocn: OcnClient, jobId: string): Promise<TokenStreamEvent[]> {
+  const events: TokenStreamEvent[] = []
+  for await (const event of ocn.streamTokens(jobId)) events.push(event)
+  return events
+}
+
+/**
+ * The states `follow` yields until its iterator ends by itself at settlement; a job offered
+ * again (a loaded machine missed its bidding window) is followed on under its new id.
+ */
+async function followToSettlement(ocn: OcnClient, jobId: string): Promise<JobState[]> {
+  const states: JobState[] = []
+  let id: string | undefined = jobId
+  while (id !== undefined) {
+    const current: string = id
+    id = undefined
+    const until = (job: { state: JobState; detail?: Record<string, unknown> }) =>
+      job.state === 'finalized' || job.state === 'slashed' || typeof job.detail?.reofferedAs === 'string'
+    for await (const event of ocn.follow(current, { until })) {
+      states.push(event.job.state)
+      const next = event.job.detail?.reofferedAs
+      if (typeof next === 'string') id = next
+    }
+  }
+  return states
 }
 
 /** A fault plan whose cheat the test switches between jobs (the provider keeps one plan object). */
@@ -385,16 +422,54 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     // what the provider streams to the requester over /ocn/tokens/1.0.0, as the API's events see it
     const streamed: { jobId: string; prompt: number; from: number; tokens: number[]; at: number }[] = []
     const unlisten = requester().onTokens!((e) => streamed.push({ ...e, at: Date.now() }))
-    const job = await requester().submitJob({
-      modelPath: gpt.modelPath,
-      inputsPath: gpt.inputsPath,
+    // submitted through @ocn/client against the requester's API: the files go up in chunks
+    // (hashed by the node), not as paths on its machine
+    const ocn = createOcnClient({ url: node('requester').daemon.apiUrl! })
+    const sent: number[] = []
+    const chunkBytes = 16 * 1024
+    const model = await ocn.upload(gpt.model, 'gpt.onnx', {
+      chunkBytes,
+      onProgress: (p) => sent.push(p.sent),
+    })
+    expect(model).toMatchObject({
+      complete: true,
+      bytes: gpt.model.length,
+      hash: `0x${createHash('sha256').update(gpt.model).digest('hex')}`,
+    })
+    expect(sent).toHaveLength(Math.ceil(gpt.model.length / chunkBytes))
+    const prompts = await ocn.upload(new Blob([await readFile(gpt.inputsPath)]), 'prompts.safetensors')
+    const job = await ocn.submit({
+      modelUpload: model.uploadId,
+      inputsUpload: prompts.uploadId,
       kind: 'inference',
       verification: 'replay',
       generate: { maxNewTokens: NEW_TOKENS },
     })
+    // a job took the uploads: the node deleted its copies
+    expect(await readdir(join(node('requester').config.dataDir, 'uploads'))).toEqual([])
+    const tokens = tokensOf(ocn, job.jobId)
+    const followed = followToSettlement(ocn, job.jobId)
     const jobId = (await finalizedAtRequester(job.jobId, { timeoutMs: 110_000, followReoffers: true }))
       .id as Hex
     const greedy = await Promise.all(PROMPTS.map((p) => plainGreedy(gpt.model, p, NEW_TOKENS)))
+    // the SDK's view: the follow ended by itself at settlement; the token stream yielded each
+    // prompt's tokens, then the committed ones (a re-offered job's stream ended with the first)
+    expect((await followed).at(-1)).toBe('finalized')
+    let events = await tokens
+    if (jobId !== job.jobId) events = await tokensOf(ocn, jobId)
+    const live: number[][] = PROMPTS.map(() => [])
+    for (const e of events)
+      if (e.type === 'tokens') live[e.prompt]!.splice(e.from, e.tokens.length, ...e.tokens)
+    expect(live).toEqual(greedy)
+    expect(events.at(-1)).toEqual({ type: 'committed', tokens: greedy, verified: true, streamMismatches: [] })
+    // its result file, downloaded with its hash checked, and the same bytes as a stream
+    expect((await ocn.results(jobId)).files.map((f) => f.name)).toEqual(['generation.json'])
+    const download = await ocn.download(jobId, 'generation.json')
+    expect(download.verified).toBe(true)
+    const opened = new Uint8Array(
+      await new Response(await ocn.openResult(jobId, 'generation.json')).arrayBuffer(),
+    )
+    expect(opened).toEqual(download.bytes)
     // the provider streamed its tokens onto its job record (the API's event stream carries it)
     const provided = await node('provider').daemon.state.getJob(jobId)
     expect((provided?.detail as { generated?: number[][] } | undefined)?.generated).toEqual(greedy)
@@ -424,6 +499,49 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     expect(results).toMatchObject({ streamMismatches: [] })
     expect((final?.detail as { streamed?: number[][] } | undefined)?.streamed).toEqual(greedy)
   }, 180_000)
+
+  it('@ocn/client against the real requester: balances, stake and unstake to the wei, typed errors on bad input, cancellation', async () => {
+    const ocn = createOcnClient({ url: node('requester').daemon.apiUrl! })
+    const before = await ocn.balances()
+    const staked = await ocn.stake(3n)
+    expect(staked.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(staked.balances.staked).toBe(before.staked + 3n)
+    expect(staked.balances.token).toBe(before.token - 3n)
+    const unstaked = await ocn.unstake(3n)
+    expect(unstaked.balances.staked).toBe(before.staked)
+    expect(unstaked.balances.token).toBe(before.token - 3n)
+    // refused before anything is sent
+    await expect(ocn.job('../status')).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
+    await expect(ocn.upload(new Uint8Array(1), '../model.onnx')).rejects.toBeInstanceOf(ClientError)
+    await expect(ocn.stake(0n)).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
+    // refused by the node: an unknown upload, and a model the requester cannot load
+    const unknown = await ocn
+      .submit({ kind: 'inference', modelUpload: `up_${'0'.repeat(32)}`, inputsPath: fixture.inputsPath })
+      .catch((e: unknown) => e)
+    expect(unknown).toBeInstanceOf(NodeApiError)
+    expect(unknown).toMatchObject({ code: 'API_BAD_REQUEST', status: 400 })
+    const junk = await ocn.upload(new TextEncoder().encode('not onnx'), 'junk.onnx')
+    const rejected = await ocn
+      .submit({ kind: 'inference', modelUpload: junk.uploadId, inputsPath: fixture.inputsPath })
+      .catch((e: unknown) => e)
+    expect(rejected).toMatchObject({ code: 'API_JOB_REJECTED', status: 422 })
+    expect((rejected as NodeApiError).reason).toMatch(/^[A-Z]+_[A-Z_]+$/)
+    // cancellation: a follow that would never end, and an upload, stop at their signal
+    const [settled] = await ocn.jobs({ role: 'requester', state: 'finalized', limit: 1 })
+    const controller = new AbortController()
+    const seen: string[] = []
+    const following = (async () => {
+      for await (const event of ocn.follow(settled!.id, { signal: controller.signal, until: () => false })) {
+        seen.push(event.type)
+        controller.abort()
+      }
+    })()
+    await expect(following).rejects.toMatchObject({ code: 'CLIENT_ABORTED' })
+    expect(seen).toEqual(['snapshot'])
+    await expect(
+      ocn.upload(new Uint8Array(8), 'model.onnx', { signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'CLIENT_ABORTED' })
+  }, 60_000)
 
   it('forges generated tokens (consistent leaves and root): a sampled position fails the prefill check, challenged, convicted', async () => {
     const { decision } = await convicted(
@@ -536,7 +654,7 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
     )
   }
 
-  it('the console in Chromium: the requester submits through the form and downloads the checked result, the provider sees its earning, the verifier the conviction; foreign requests are refused', async () => {
+  it('the console in Chromium: the requester uploads a generate job through the form, sees its tokens stream in and downloads the checked result, each bid shows the bidder record, the provider sees its earning, record, terms and unbonding, the verifier the conviction and its rewards; foreign requests are refused', async () => {
     cheat = { fraction: 0 }
     const url = (name: string) => node(name).daemon.apiUrl!
     await consoleInBrowser({
@@ -544,7 +662,11 @@ describe('spot checks a provider cannot get around (anvil, libp2p, ORT)', () => 
       provider: url('provider'),
       verifier: url('verifier-a'),
       fixture,
-      // the provider's earning as its own store has it, to the base unit
+      generate: {
+        ...gpt,
+        maxNewTokens: NEW_TOKENS,
+        tokens: await Promise.all(PROMPTS.map((p) => plainGreedy(gpt.model, p, NEW_TOKENS))),
+      },
       // what the JobMarket paid it (prices less the fee), as its record on chain sums it
       earned: async () =>
         (await getProviderRecord(client(), { jobMarket: market(), provider: node('provider').address }))

@@ -3,7 +3,14 @@
  * AbortSignal; every answer is size limited; errors are ClientError (this side) or
  * NodeApiError (the node's code).
  */
-import { type ApiEvents, balancesFromJson, isApiJobId, type SubmitJobResult } from '@ocn/protocol/api'
+import {
+  type ApiEvents,
+  balancesFromJson,
+  isApiJobId,
+  isUploadId,
+  type SubmitJobResult,
+  type UploadStatus,
+} from '@ocn/protocol/api'
 import type { ActivityItem, DevnetBoard, NetworkView, Progress } from './activity.js'
 import { ClientError } from './errors.js'
 import { type CallOptions, callJson, open, readLimited, type Transport } from './http.js'
@@ -25,6 +32,7 @@ import {
   type SubmitJobInput,
   settledJobStates,
 } from './types.js'
+import { type UploadOptions, type UploadSource, uploadFile } from './upload.js'
 
 export interface OcnClientOptions {
   /** The node's API address, e.g. `http://127.0.0.1:7410` (in the console: the page's origin). */
@@ -65,6 +73,32 @@ function requireAmount(amount: bigint, what: string): bigint {
   if (typeof amount !== 'bigint' || amount <= 0n)
     throw new ClientError('CLIENT_INVALID_INPUT', `${what} must be a positive bigint in OPEN base units`)
   return amount
+}
+
+/** Each file of a submission is a path on the node or an upload's id, one of the two. */
+function checkFiles(request: SubmitJobInput): void {
+  const raw: Record<string, unknown> = { ...request }
+  const fields = ['model', 'inputs', ...(request.kind === 'training' ? ['trainingSpec'] : [])]
+  for (const field of [...fields, 'datanetManifest']) {
+    const path = raw[`${field}Path`]
+    const upload = raw[`${field}Upload`]
+    const required = fields.includes(field)
+    const given = (path === undefined ? 0 : 1) + (upload === undefined ? 0 : 1)
+    if (given > 1 || (required && given === 0))
+      throw new ClientError('CLIENT_INVALID_INPUT', `give ${field}Path or ${field}Upload, one of the two`, {
+        details: `${field}Path is a path on the node's machine; ${field}Upload an id from upload()`,
+      })
+    if (path !== undefined && (typeof path !== 'string' || path === ''))
+      throw new ClientError('CLIENT_INVALID_INPUT', `${field}Path must be a path on the node's machine`)
+    if (upload !== undefined && !isUploadId(upload))
+      throw new ClientError(
+        'CLIENT_INVALID_INPUT',
+        `${field}Upload "${String(upload)}" is not an upload id`,
+        {
+          details: 'an upload id is "up_" and 32 hex digits, as upload() returned it',
+        },
+      )
+  }
 }
 
 function toBalances(raw: unknown): Balances {
@@ -234,13 +268,25 @@ export function createOcnClient(options: OcnClientOptions) {
         )
       ).bids,
     balances: async (call?: CallOptions) => toBalances(await get<unknown>('/balances', call)),
-    /** Puts a job on the market from the node's requester role. */
+    /**
+     * Sends a file to the node for a job (in chunks; `onProgress` after each): the answer's
+     * `uploadId` goes into `submit` as `modelUpload`, `inputsUpload`, ... The node deletes it
+     * once a job took it, or after a while unused. `name` keeps the file's extension.
+     */
+    upload: (file: UploadSource, name: string, options?: UploadOptions): Promise<UploadStatus> =>
+      uploadFile(
+        {
+          postBytes: (path, bytes, call) =>
+            callJson<UploadStatus>(transport, path, { ...call, method: 'POST', bytes }),
+          sha256Hex,
+        },
+        file,
+        name,
+        options,
+      ),
+    /** Puts a job on the market from the node's requester role; files by path or upload id. */
     submit: async (request: SubmitJobInput, call: CallOptions = {}) => {
-      if (typeof request.modelPath !== 'string' || typeof request.inputsPath !== 'string')
-        throw new ClientError(
-          'CLIENT_INVALID_INPUT',
-          'modelPath and inputsPath are paths on the node machine',
-        )
+      checkFiles(request)
       if (request.maxPrice !== undefined) requireAmount(request.maxPrice, 'maxPrice')
       return post<SubmitJobResult>('/jobs', request, { timeoutMs: 60_000, ...call })
     },

@@ -32,7 +32,7 @@ interface Opened {
 export async function open(
   transport: Transport,
   path: string,
-  init: { method: 'GET' | 'POST'; body?: string; accept: string },
+  init: { method: 'GET' | 'POST'; body?: string | Uint8Array<ArrayBuffer>; accept: string },
   options: CallOptions = {},
 ): Promise<Opened> {
   const controller = new AbortController()
@@ -70,7 +70,8 @@ export async function open(
     throw new ClientError('CLIENT_ABORTED', 'the call was aborted before it was sent')
   }
   const headers: Record<string, string> = { accept: init.accept }
-  if (init.body !== undefined) headers['content-type'] = 'application/json'
+  if (init.body !== undefined)
+    headers['content-type'] = typeof init.body === 'string' ? 'application/json' : 'application/octet-stream'
   if (transport.token !== undefined) headers.authorization = `Bearer ${transport.token}`
   let response: Response
   try {
@@ -151,18 +152,22 @@ async function errorOf(transport: Transport, response: Response): Promise<Error>
   return new NodeApiError(response.status, code, message, reason)
 }
 
-/** A JSON call: GET, or POST with a JSON body (bigints sent as decimal strings). */
+/**
+ * A call with a JSON answer: GET, or POST with a JSON body (bigints sent as decimal strings)
+ * or raw bytes (`bytes`, sent as application/octet-stream).
+ */
 export async function callJson<T>(
   transport: Transport,
   path: string,
-  options: CallOptions & { method?: 'GET' | 'POST'; body?: unknown } = {},
+  options: CallOptions & { method?: 'GET' | 'POST'; body?: unknown; bytes?: Uint8Array<ArrayBuffer> } = {},
 ): Promise<T> {
   const body =
-    options.body === undefined
+    options.bytes ??
+    (options.body === undefined
       ? undefined
       : JSON.stringify(options.body, (_key, value: unknown) =>
           typeof value === 'bigint' ? value.toString() : value,
-        )
+        ))
   const opened = await open(
     transport,
     path,

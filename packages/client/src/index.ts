@@ -18,3 +18,4 @@ export {
 export type { CallOptions } from './http.js'
 export type { CommittedTokens, StreamedTokenChunk, TokenStreamEvent } from './tokens.js'
 export * from './types.js'
+export type { UploadOptions, UploadProgress, UploadSource } from './upload.js'

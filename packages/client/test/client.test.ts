@@ -5,9 +5,9 @@
  * behind the same ApiProviders interface (the chain part is the devnet's to test).
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import {
   type ApiProviders,
   type ApiServer,
@@ -23,6 +23,7 @@ import {
   createOcnClient,
   type JobEvent,
   NodeApiError,
+  type SubmitJobInput,
   type TokenStreamEvent,
 } from '../src/index.js'
 
@@ -35,6 +36,8 @@ let store: StateStore
 let server: ApiServer
 let announcedHash: string
 let staked: bigint[]
+/** what the stand-in requester read from the files of each job submitted */
+let submitted: Record<string, string>[]
 const tokenListeners = new Set<(e: StreamedTokens) => void>()
 
 function providers(state: StateStore): ApiProviders {
@@ -79,6 +82,13 @@ function providers(state: StateStore): ApiProviders {
             yield OUTPUT
           })()
         : undefined,
+    submitJob: async (request) => {
+      submitted.push({
+        model: `${basename(request.modelPath)}:${await readFile(request.modelPath, 'utf8')}`,
+        inputs: `${basename(request.inputsPath)}:${await readFile(request.inputsPath, 'utf8')}`,
+      })
+      return { jobId: '0xaa02' }
+    },
     stake: async ({ amount }) => {
       staked.push(amount)
       return {
@@ -142,6 +152,7 @@ beforeEach(async () => {
   await store.open()
   announcedHash = sha256(OUTPUT)
   staked = []
+  submitted = []
   await store.createJob({
     id: '0xaa01',
     role: 'requester',
@@ -151,7 +162,7 @@ beforeEach(async () => {
     maxPrice: 2n ** 80n,
   })
   server = createApiServer(
-    { port: 0, token: TOKEN },
+    { port: 0, token: TOKEN, uploadDir: join(dir, 'uploads'), maxUploadBytes: 64, maxUploadChunkBytes: 16 },
     { providers: providers(store), logger: createSilentLogger() },
   )
   await server.start()
@@ -223,6 +234,70 @@ describe('@ocn/client', () => {
     await expect(
       client.submit({ kind: 'inference', modelPath: '/no/such/model.onnx', inputsPath: '/no/such/inputs' }),
     ).rejects.toMatchObject({ code: 'API_BAD_REQUEST' })
+  })
+
+  it('uploads bytes, a Blob and a stream in chunks with progress, and submits a job naming the uploads', async () => {
+    const client = createOcnClient({ url: server.url!, token: TOKEN })
+    const bytes = new TextEncoder().encode('m'.repeat(40))
+    const progress: unknown[] = []
+    const model = await client.upload(bytes, 'model.onnx', {
+      chunkBytes: 16,
+      onProgress: (p) => progress.push(p),
+    })
+    expect(model).toMatchObject({ name: 'model.onnx', bytes: 40, complete: true, hash: sha256(bytes) })
+    expect(progress).toEqual([16, 32, 40].map((sent) => ({ name: 'model.onnx', sent, total: 40 })))
+    const blob = await client.upload(new Blob(['inputs']), 'x.npy')
+    expect(blob).toMatchObject({ bytes: 6, hash: sha256(new TextEncoder().encode('inputs')) })
+    const parts = ['str', 'eam', 'ed']
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = parts.shift()
+        if (part === undefined) controller.close()
+        else controller.enqueue(new TextEncoder().encode(part))
+      },
+    })
+    expect(await client.upload(stream, 'y.npy', { chunkBytes: 5 })).toMatchObject({ bytes: 8 })
+    await expect(
+      client.submit({ kind: 'inference', modelUpload: model.uploadId, inputsUpload: blob.uploadId }),
+    ).resolves.toEqual({ jobId: '0xaa02' })
+    expect(submitted).toEqual([{ model: `model.onnx:${'m'.repeat(40)}`, inputs: 'x.npy:inputs' }])
+  })
+
+  it('refuses bad uploads with typed errors: the name, the size limit, the token, an abort, mixed file fields', async () => {
+    const client = createOcnClient({ url: server.url!, token: TOKEN })
+    await expect(client.upload(new Uint8Array(1), '../model.onnx')).rejects.toMatchObject({
+      code: 'CLIENT_INVALID_INPUT',
+    })
+    const tooLarge = await client.upload(new Uint8Array(100), 'big.onnx', { chunkBytes: 16 }).catch((e) => e)
+    expect(tooLarge).toBeInstanceOf(NodeApiError)
+    expect(tooLarge).toMatchObject({
+      code: 'API_PAYLOAD_TOO_LARGE',
+      status: 413,
+      shortMessage: 'an upload may be at most 64 bytes',
+    })
+    const anonymous = createOcnClient({ url: server.url! })
+    await expect(anonymous.upload(new Uint8Array(1), 'a.onnx')).rejects.toMatchObject({ status: 401 })
+    await expect(
+      client.upload(new Uint8Array(1), 'a.onnx', { signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'CLIENT_ABORTED' })
+    const up = await client.upload(new Uint8Array(1), 'a.onnx')
+    // requests the types refuse, sent anyway as JavaScript could
+    const refused: unknown[] = [
+      { kind: 'inference' as const, modelPath: '/m.onnx', modelUpload: up.uploadId, inputsPath: '/x' },
+      { kind: 'inference' as const, modelUpload: 'up_nothex', inputsPath: '/x' },
+      { kind: 'training' as const, modelUpload: up.uploadId, inputsPath: '/x' },
+    ]
+    for (const request of refused)
+      await expect(client.submit(request as SubmitJobInput)).rejects.toMatchObject({
+        code: 'CLIENT_INVALID_INPUT',
+      })
+    const expired = await client
+      .submit({ kind: 'inference', modelUpload: `up_${'0'.repeat(32)}`, inputsUpload: up.uploadId })
+      .catch((e) => e)
+    expect(expired).toMatchObject({
+      code: 'API_BAD_REQUEST',
+      shortMessage: /modelUpload: no finished upload/,
+    })
   })
 
   it('follows a job through its lifecycle and ends at settlement', async () => {

@@ -60,7 +60,7 @@ beforeAll(async () => {
     price: 2n * 10n ** 18n,
   })
   server = createApiServer(
-    { port: 0, token: TOKEN, consoleDir },
+    { port: 0, token: TOKEN, consoleDir, uploadDir: join(dir, 'uploads') },
     {
       providers: {
         status: async () => ({
@@ -153,11 +153,15 @@ describe('the console in Chromium', () => {
     await page.getByTestId('work-progress').getByText('execution 3/8 micro-batches (37%)').waitFor()
     await page.getByTestId('work-progress').getByText('transfer model 2.0 KiB of 4.0 KiB (50%)').waitFor()
 
-    // the form's POST reaches the node (token, same origin) and its refusal comes back typed
-    await page.locator('input[name="modelPath"]').fill('/no/such/model.onnx')
-    await page.locator('input[name="inputsPath"]').fill('/no/such/inputs.safetensors')
+    // the form uploads its files and POSTs the job (token, same origin); the node takes the
+    // uploads, and its refusal (no requester role here) comes back typed
+    const file = (name: string) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(name) })
+    await page.locator('input[name="model"]').setInputFiles(file('my model.onnx'))
+    await page.locator('input[name="inputs"]').setInputFiles(file('inputs.safetensors'))
     await page.getByRole('button', { name: 'submit' }).click()
-    await page.getByText('API_BAD_REQUEST: modelPath: no file at /no/such/model.onnx').waitFor()
+    await page
+      .getByText('API_SERVICE_UNAVAILABLE: this node does not run the requester role (--role requester)')
+      .waitFor()
 
     await mkdir(SCREENSHOTS, { recursive: true })
     await page.screenshot({ path: join(SCREENSHOTS, 'console-mock-requester.png') })

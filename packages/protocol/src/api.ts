@@ -212,24 +212,33 @@ export interface SubmitJobRequest extends SubmitJobShape {
 }
 
 interface SubmitJobCommon extends SubmitJobShape {
-  /** Absolute paths on the node's machine: the node reads the files, nothing is uploaded. */
-  modelPath: string
-  inputsPath: string
   /** replay by default */
   verification?: VerificationMode
   /** The most the requester pays, in OPEN base units. */
   maxPrice?: bigint
 }
 
-export interface InferenceJobInput extends SubmitJobCommon {
-  kind: 'inference'
-}
+/**
+ * A file the node reads for a job: either an absolute path on the node's machine
+ * (`<field>Path`) or a finished upload's id (`<field>Upload`, what `POST /uploads` answered),
+ * never both.
+ */
+type FileField<Path extends string, Upload extends string> =
+  | ({ [K in Path]: string } & { [K in Upload]?: never })
+  | ({ [K in Upload]: string } & { [K in Path]?: never })
+type OptionalFileField<Path extends string, Upload extends string> =
+  | ({ [K in Path]?: string } & { [K in Upload]?: never })
+  | ({ [K in Upload]?: string } & { [K in Path]?: never })
 
-export interface TrainingJobInput extends SubmitJobCommon {
-  kind: 'training'
-  trainingSpecPath: string
-  datanetManifestPath?: string
-}
+export type InferenceJobInput = SubmitJobCommon &
+  FileField<'modelPath', 'modelUpload'> &
+  FileField<'inputsPath', 'inputsUpload'> & { kind: 'inference' }
+
+export type TrainingJobInput = SubmitJobCommon &
+  FileField<'modelPath', 'modelUpload'> &
+  FileField<'inputsPath', 'inputsUpload'> &
+  FileField<'trainingSpecPath', 'trainingSpecUpload'> &
+  OptionalFileField<'datanetManifestPath', 'datanetManifestUpload'> & { kind: 'training' }
 
 /** One job as a client puts it on the market; a new kind is a new member of this union. */
 export type SubmitJobInput = InferenceJobInput | TrainingJobInput
@@ -264,6 +273,32 @@ export interface StakeResult {
 /** The answer of `POST /jobs`. */
 export interface SubmitJobResult {
   jobId: string
+}
+
+/**
+ * What `POST /uploads` and `POST /uploads/:id` answer: an upload the node holds in its data
+ * dir until a job names it (`modelUpload`, ...) or it expires. A file arrives in chunks; the
+ * last one (`final=1`) completes it, and only then does it carry its hash.
+ */
+export interface UploadStatus {
+  /** The node's id for it (`up_` and 32 hex digits): what a job submission names. */
+  uploadId: string
+  /** The file name it was uploaded as (its extension tells the node the format). */
+  name: string
+  /** Bytes received so far (all of them, once complete). */
+  bytes: number
+  complete: boolean
+  /** 0x-hex SHA-256 of the file's bytes, once complete. */
+  hash?: string
+  /** When the node deletes it if no job has taken it (ms since the epoch). */
+  expiresAt: number
+}
+
+const UPLOAD_ID = /^up_[0-9a-f]{32}$/
+
+/** An upload id as the node gives it: `up_` and 32 hex digits. */
+export function isUploadId(value: unknown): value is string {
+  return typeof value === 'string' && UPLOAD_ID.test(value)
 }
 
 /**

@@ -15,6 +15,7 @@ import { hostWithoutPort, loopbackHosts, type RouteResult, readBody, sendError, 
 import type { ApiProviders } from './interface.js'
 import type { ApiServerOptions } from './options.js'
 import { type ApiRouteMatch, apiRoutes, matchApiRoute } from './routes.js'
+import type { UploadStore } from './uploads.js'
 
 function requestMetrics(metrics: MetricsFactory | undefined) {
   const requests = metrics?.counter({
@@ -34,9 +35,17 @@ function requestMetrics(metrics: MetricsFactory | undefined) {
   }
 }
 
+interface DispatchComponents {
+  providers: ApiProviders
+  logger: Logger
+  metrics?: MetricsFactory | undefined
+  /** where uploaded files wait for a job; absent: `POST /uploads` answers 503 */
+  uploads?: UploadStore | undefined
+}
+
 export function createRequestDispatch(
   options: Required<ApiServerOptions>,
-  components: { providers: ApiProviders; logger: Logger; metrics?: MetricsFactory | undefined },
+  components: DispatchComponents,
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   const { logger } = components
   const streams = createEventStreams(
@@ -46,7 +55,7 @@ export function createRequestDispatch(
     (listener) => components.providers.onTokens?.(listener) ?? (() => {}),
     components.providers.onProgress,
   )
-  const handlers = createRouteHandlers(components.providers, options, streams)
+  const handlers = createRouteHandlers(components.providers, options, streams, components.uploads)
   const observe = requestMetrics(components.metrics)
   const guardHost = loopbackHosts.has(options.host)
 
@@ -69,7 +78,7 @@ export function createRequestDispatch(
       response.setHeader('allow', 'GET, HEAD')
       throw new ApiError(
         'API_METHOD_NOT_ALLOWED',
-        `method ${request.method} is not allowed; only POST /jobs, /stake and /unstake change anything`,
+        `method ${request.method} is not allowed; only POST /jobs, /uploads, /stake and /unstake change anything`,
       )
     }
     if (guardHost) {

@@ -20,6 +20,8 @@ export type ApiErrorCode =
   | 'API_UNAUTHORIZED'
   | 'API_CROSS_ORIGIN'
   | 'API_TOKEN_REQUIRED'
+  | 'API_UPLOAD_LIMIT'
+  | 'API_UPLOAD_CONFLICT'
 
 export const apiErrorStatus: Record<ApiErrorCode, number> = {
   API_BAD_REQUEST: 400,
@@ -40,6 +42,8 @@ export const apiErrorStatus: Record<ApiErrorCode, number> = {
   API_LISTEN_FAILED: 500,
   API_UNREACHABLE: 502,
   API_BAD_RESPONSE: 502,
+  API_UPLOAD_LIMIT: 429,
+  API_UPLOAD_CONFLICT: 409,
 }
 
 export class ApiError extends NodeError<ApiErrorCode> {

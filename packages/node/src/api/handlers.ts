@@ -1,5 +1,6 @@
 /** One handler per route of the table in routes.ts: each checks its inputs and asks a provider. */
 import type { IncomingMessage } from 'node:http'
+import { isUploadId } from '@ocn/protocol/api'
 import { nodeRoles } from '../config/options.js'
 import { NodeError } from '../core/errors.js'
 import { isJobState } from '../state/job-state.js'
@@ -10,7 +11,8 @@ import { type RouteResult, readBody } from './http.js'
 import type { ApiJobQuery, ApiProviders, CallOptions, StakeRequest } from './interface.js'
 import { createRoleHandlers } from './role-handlers.js'
 import type { ApiRouteName } from './routes.js'
-import { parseSubmitJobBody } from './submit-body.js'
+import { parseSubmitJobBody, uploadIdsIn } from './submit-body.js'
+import type { UploadChunk, UploadStore } from './uploads.js'
 
 export interface RouteInput {
   /** the pattern's parameters, still percent-encoded */
@@ -110,18 +112,22 @@ function parseStakeBody(body: unknown): StakeRequest {
 
 async function submitJob(
   providers: ApiProviders,
+  uploads: UploadStore | undefined,
   maxJobBodyBytes: number,
   { request, signal }: RouteInput,
 ): Promise<RouteResult> {
   const body = await readJsonBody(request, maxJobBodyBytes, 'POST /jobs')
-  const params = await parseSubmitJobBody(body)
+  const params = await parseSubmitJobBody(body, (id) => uploads?.path(id))
   if (providers.submitJob === undefined)
     throw new ApiError(
       'API_SERVICE_UNAVAILABLE',
       'this node does not run the requester role (--role requester)',
     )
   try {
-    return { kind: 'json', body: await providers.submitJob(params, { signal }) }
+    const submitted = await providers.submitJob(params, { signal })
+    // the requester stored its own copy of the files: the uploads are done with
+    await uploads?.consume(uploadIdsIn(body))
+    return { kind: 'json', body: submitted }
   } catch (cause) {
     // The requester refused the job (unreadable model, inputs that do not fit it, no funds):
     // the client's input is at fault, and the requester's code says why.
@@ -140,28 +146,94 @@ function json(body: unknown): RouteResult {
   return { kind: 'json', body }
 }
 
+/**
+ * An upload chunk's body: raw bytes. Its content type is not one a cross-origin page may send
+ * without a preflight (which this API never approves), like a JSON body elsewhere.
+ */
+function uploadChunk(request: IncomingMessage, maxChunkBytes: number): UploadChunk {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/octet-stream')
+    throw new ApiError(
+      'API_UNSUPPORTED_MEDIA_TYPE',
+      'an upload chunk is raw bytes (content-type application/octet-stream)',
+    )
+  const length = request.headers['content-length']
+  const declared = length === undefined ? undefined : Number(length)
+  if (declared !== undefined && Number.isFinite(declared) && declared > maxChunkBytes)
+    throw new ApiError('API_PAYLOAD_TOO_LARGE', `an upload chunk may be at most ${maxChunkBytes} bytes`, {
+      details: 'send the file in smaller chunks (@ocn/client does)',
+    })
+  return {
+    body: request,
+    declaredBytes: declared !== undefined && Number.isSafeInteger(declared) ? declared : undefined,
+  }
+}
+
+function finalFlag(query: URLSearchParams): boolean {
+  const final = query.get('final')
+  if (final !== null && final !== '0' && final !== '1')
+    throw new ApiError('API_BAD_REQUEST', 'final is 1 (the last chunk) or 0')
+  return final === '1'
+}
+
+function uploadRoutes(
+  uploads: UploadStore | undefined,
+  maxChunkBytes: number,
+): Pick<Record<ApiRouteName, RouteHandler>, 'createUpload' | 'appendUpload'> {
+  const store = (): UploadStore => uploads ?? unavailable('uploads')
+  return {
+    createUpload: async ({ query, request, signal }) => {
+      const chunk = uploadChunk(request, maxChunkBytes)
+      const name = query.get('name')
+      if (name === null) throw new ApiError('API_BAD_REQUEST', 'name (the file name) is required')
+      return json(await store().create(name, chunk, finalFlag(query), signal))
+    },
+    appendUpload: async ({ params, query, request, signal }) => {
+      const chunk = uploadChunk(request, maxChunkBytes)
+      const id = params.id ?? ''
+      if (!isUploadId(id)) throw new ApiError('API_BAD_REQUEST', 'the upload id is "up_" and 32 hex digits')
+      const offset = query.get('offset')
+      if (offset === null || !/^\d{1,15}$/.test(offset))
+        throw new ApiError('API_BAD_REQUEST', 'offset (the bytes the node has of the upload) is required')
+      return json(await store().append(id, Number(offset), chunk, finalFlag(query), signal))
+    },
+  }
+}
+
+function stakingRoute(
+  providers: ApiProviders,
+  maxBodyBytes: number,
+  action: 'stake' | 'unstake',
+): RouteHandler {
+  return async ({ request, signal }) => {
+    const body = parseStakeBody(await readJsonBody(request, maxBodyBytes, `POST /${action}`))
+    const run = providers[action]
+    if (run === undefined) unavailable('staking calls')
+    try {
+      return json(await run(body, { signal }))
+    } catch (cause) {
+      // The node refused (too little OPEN, stake locked): the client learns the node's code.
+      if (cause instanceof NodeError && !(cause instanceof ApiError))
+        throw new ApiError('API_REFUSED', cause.shortMessage, { details: cause.code, cause })
+      throw cause
+    }
+  }
+}
+
 /** The handlers of every route; a route without one does not compile. */
 export function createRouteHandlers(
   providers: ApiProviders,
-  options: { maxJobBodyBytes: number; maxBodyBytes: number; devnetBoard: string },
+  options: {
+    maxJobBodyBytes: number
+    maxBodyBytes: number
+    devnetBoard: string
+    maxUploadChunkBytes: number
+  },
   streams: ReturnType<typeof createEventStreams>,
+  uploads?: UploadStore,
 ): Record<ApiRouteName, RouteHandler> {
   const call = (signal: AbortSignal): CallOptions => ({ signal })
-  const staking =
-    (action: 'stake' | 'unstake') =>
-    async ({ request, signal }: RouteInput): Promise<RouteResult> => {
-      const body = parseStakeBody(await readJsonBody(request, options.maxBodyBytes, `POST /${action}`))
-      const run = providers[action]
-      if (run === undefined) unavailable('staking calls')
-      try {
-        return json(await run(body, call(signal)))
-      } catch (cause) {
-        // The node refused (too little OPEN, stake locked): the client learns the node's code.
-        if (cause instanceof NodeError && !(cause instanceof ApiError))
-          throw new ApiError('API_REFUSED', cause.shortMessage, { details: cause.code, cause })
-        throw cause
-      }
-    }
+  const staking = (action: 'stake' | 'unstake') => stakingRoute(providers, options.maxBodyBytes, action)
   return {
     ...createRoleHandlers(providers),
     events: async ({ query, request }) => {
@@ -204,7 +276,8 @@ export function createRouteHandlers(
       return json({ bids: await providers.bids(id === null ? {} : { jobId: id }, call(signal)) })
     },
     jobs: async ({ query, signal }) => json({ jobs: await providers.jobs(jobQuery(query), call(signal)) }),
-    submitJob: (input) => submitJob(providers, options.maxJobBodyBytes, input),
+    submitJob: (input) => submitJob(providers, uploads, options.maxJobBodyBytes, input),
+    ...uploadRoutes(uploads, options.maxUploadChunkBytes),
     balances: async ({ signal }) => {
       if (providers.balances === undefined) unavailable('balances')
       return json(await providers.balances(call(signal)))

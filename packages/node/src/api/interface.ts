@@ -47,6 +47,7 @@ export type {
   StakeResult,
   StreamedTokens,
   SubmitJobRequest,
+  UploadStatus,
   VerifierReward,
   VerifierSummary,
 } from '@ocn/protocol/api'

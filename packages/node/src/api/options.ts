@@ -25,6 +25,21 @@ export interface ApiServerOptions {
   consoleDir?: string
   /** Under `ocn devnet`: the devnet's board file, served at `GET /devnet`; empty serves none. */
   devnetBoard?: string
+  /**
+   * Where uploaded files wait for a job (`POST /uploads`): the daemon's `<dataDir>/uploads`,
+   * emptied at start. Empty: uploads are not served (503).
+   */
+  uploadDir?: string
+  /** Largest uploaded file. */
+  maxUploadBytes?: number
+  /** Largest chunk of an upload one request carries. */
+  maxUploadChunkBytes?: number
+  /** Uploads held at once (unfinished or waiting for a job). */
+  maxPendingUploads?: number
+  /** Bytes of uploads held at once. */
+  maxPendingUploadBytes?: number
+  /** Time an upload nobody submits is held. */
+  uploadTtlMs?: number
   maxEventStreams?: number
   eventStreamMaxMs?: number
   eventQueueLimit?: number
@@ -46,6 +61,12 @@ export const defaultApiServerOptions = {
   token: '',
   consoleDir: '',
   devnetBoard: '',
+  uploadDir: '',
+  maxUploadBytes: 1024 * 1024 * 1024,
+  maxUploadChunkBytes: 8 * 1024 * 1024,
+  maxPendingUploads: 16,
+  maxPendingUploadBytes: 4 * 1024 * 1024 * 1024,
+  uploadTtlMs: 30 * 60_000,
   maxEventStreams: 32,
   eventStreamMaxMs: 30 * 60_000,
   eventQueueLimit: 1_000,

@@ -19,6 +19,7 @@ import type {
   StakeRequest,
   StakeResult,
   SubmitJobRequest,
+  UploadStatus,
   VerifierSummary,
 } from './interface.js'
 
@@ -89,6 +90,21 @@ export const apiRoutes = {
   submitJob: defineRoute<{ jobId: string }, Record<never, string>, Record<never, string>, SubmitJobRequest>(
     'POST',
     '/jobs',
+    'json',
+  ),
+  /**
+   * An upload's first chunk (`application/octet-stream`, at most maxUploadChunkBytes); the
+   * answer's `uploadId` takes the next ones. `final=1` on the last chunk completes it.
+   */
+  createUpload: defineRoute<UploadStatus, Record<never, string>, { name: string; final?: 0 | 1 }, Uint8Array>(
+    'POST',
+    '/uploads',
+    'json',
+  ),
+  /** The next chunk of an upload, at `offset` (the bytes the node has so far). */
+  appendUpload: defineRoute<UploadStatus, { id: string }, { offset: number; final?: 0 | 1 }, Uint8Array>(
+    'POST',
+    '/uploads/:id',
     'json',
   ),
   balances: defineRoute<Balances>('GET', '/balances', 'json'),

@@ -7,6 +7,7 @@ import { createRequestDispatch } from './dispatch.js'
 import { ApiError } from './errors.js'
 import type { ApiProviders } from './interface.js'
 import { type ApiServerOptions, defaultApiServerOptions } from './options.js'
+import { createUploadStore } from './uploads.js'
 
 export interface ApiServerComponents {
   providers: ApiProviders
@@ -23,8 +24,8 @@ export interface ApiServer {
 }
 
 /**
- * The local HTTP API on node:http. Read-only (GET/HEAD) but for `POST /jobs`, `/stake` and
- * `/unstake`; the web console's files at `/`; job events at `/events`. JSON with
+ * The local HTTP API on node:http. Read-only (GET/HEAD) but for `POST /jobs`, `/uploads`,
+ * `/stake` and `/unstake`; the web console's files at `/`; job events at `/events`. JSON with
  * bigints as decimal strings, errors as `{ "error": { "code", "message" } }`. It binds to
  * loopback by default and then also checks the Host header, so a web page cannot reach it
  * by DNS rebinding.
@@ -32,7 +33,8 @@ export interface ApiServer {
 export function createApiServer(init: ApiServerOptions, components: ApiServerComponents): ApiServer {
   const options: Required<ApiServerOptions> = { ...defaultApiServerOptions, ...init }
   const { logger } = components
-  const handle = createRequestDispatch(options, components)
+  const uploads = options.uploadDir === '' ? undefined : createUploadStore(options.uploadDir, options)
+  const handle = createRequestDispatch(options, { ...components, uploads })
   let server: Server | undefined
   let port: number | undefined
 
@@ -49,6 +51,7 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
     async start() {
       if (server !== undefined) return
       checkBinding(options.host, options.token)
+      await uploads?.start()
       const instance = createServer(
         { maxHeaderSize: options.maxHeaderBytes, requestTimeout: options.requestTimeoutMs },
         (request, response) => {
@@ -81,6 +84,7 @@ export function createApiServer(init: ApiServerOptions, components: ApiServerCom
       if (instance === undefined) return
       server = undefined
       port = undefined
+      await uploads?.stop()
       await new Promise<void>((resolve) => {
         instance.close(() => resolve())
         instance.closeAllConnections()

@@ -1,6 +1,7 @@
 /** The body of `POST /jobs`: what a client may send, and nothing else. */
 import { stat } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
+import { isUploadId } from '@ocn/protocol/api'
 import { ApiError } from './errors.js'
 import type { GenerateRequest, SubmitJobRequest } from './interface.js'
 
@@ -16,21 +17,63 @@ const SUBMIT_FIELDS = new Set([
   'inputAxes',
   'state',
   'generate',
+  'modelUpload',
+  'inputsUpload',
+  'trainingSpecUpload',
+  'datanetManifestUpload',
 ])
 
+/** The file fields of a submission: each a path on the node or an upload's id. */
+const FILE_FIELDS = ['model', 'inputs', 'trainingSpec', 'datanetManifest'] as const
+
+/** The uploads a submission names (they are deleted once the job is taken). */
+export function uploadIdsIn(body: unknown): string[] {
+  const raw = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>
+  return FILE_FIELDS.map((field) => raw[`${field}Upload`]).filter((id): id is string => isUploadId(id))
+}
+
+/** Finds a finished upload's file; undefined when the id is unknown, unfinished or expired. */
+export type UploadResolver = (id: string) => string | undefined
+
 /** Checks a `POST /jobs` body field by field, so a client learns exactly what is wrong. */
-export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobRequest> {
+export async function parseSubmitJobBody(
+  body: unknown,
+  resolveUpload: UploadResolver = () => undefined,
+): Promise<SubmitJobRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new ApiError('API_BAD_REQUEST', 'the body must be a JSON object')
   const raw = body as Record<string, unknown>
   for (const key of Object.keys(raw)) {
     if (!SUBMIT_FIELDS.has(key)) throw new ApiError('API_BAD_REQUEST', `unknown field "${key}"`)
   }
-  const file = async (name: string, required: boolean): Promise<string | undefined> => {
+  const file = async (
+    field: (typeof FILE_FIELDS)[number],
+    required: boolean,
+  ): Promise<string | undefined> => {
+    const name = `${field}Path`
+    const upload = raw[`${field}Upload`]
+    if (upload !== undefined) {
+      if (raw[name] !== undefined)
+        throw new ApiError('API_BAD_REQUEST', `send ${name} or ${field}Upload, not both`)
+      const path = isUploadId(upload) ? resolveUpload(upload) : undefined
+      if (path === undefined)
+        throw new ApiError(
+          'API_BAD_REQUEST',
+          `${field}Upload: no finished upload ${String(upload).slice(0, 40)}`,
+          {
+            details:
+              'upload the file first (POST /uploads, its last chunk with final=1); unused uploads expire',
+          },
+        )
+      return path
+    }
     const value = raw[name]
     if (value === undefined && !required) return undefined
     if (typeof value !== 'string' || value === '' || value.length > 4096 || !isAbsolute(value))
-      throw new ApiError('API_BAD_REQUEST', `${name} must be an absolute path on the node's machine`)
+      throw new ApiError(
+        'API_BAD_REQUEST',
+        `${name} must be an absolute path on the node's machine (or send ${field}Upload, an upload's id)`,
+      )
     let isFile = false
     try {
       isFile = (await stat(value)).isFile()
@@ -47,21 +90,21 @@ export async function parseSubmitJobBody(body: unknown): Promise<SubmitJobReques
   if (verification !== 'replay' && verification !== 'zk')
     throw new ApiError('API_BAD_REQUEST', 'verification must be "replay" or "zk"')
   const request: SubmitJobRequest = {
-    modelPath: (await file('modelPath', true))!,
-    inputsPath: (await file('inputsPath', true))!,
+    modelPath: (await file('model', true))!,
+    inputsPath: (await file('inputs', true))!,
     kind,
     verification,
   }
-  const spec = await file('trainingSpecPath', kind === 'training')
+  const spec = await file('trainingSpec', kind === 'training')
   if (spec !== undefined) {
     if (kind !== 'training')
-      throw new ApiError('API_BAD_REQUEST', 'trainingSpecPath is only for kind "training"')
+      throw new ApiError('API_BAD_REQUEST', 'a training spec is only for kind "training"')
     request.trainingSpecPath = spec
   }
-  const datanet = await file('datanetManifestPath', false)
+  const datanet = await file('datanetManifest', false)
   if (datanet !== undefined) {
     if (kind !== 'training')
-      throw new ApiError('API_BAD_REQUEST', 'datanetManifestPath is only for kind "training"')
+      throw new ApiError('API_BAD_REQUEST', 'a datanet manifest is only for kind "training"')
     request.datanetManifestPath = datanet
   }
   if (raw.maxPrice !== undefined) {

@@ -81,6 +81,8 @@ async function startApi(
       port: config.api.port,
       token,
       consoleDir,
+      // files a client uploads for a job wait here (emptied at each start)
+      uploadDir: join(config.dataDir, 'uploads'),
       devnetBoard: options.devnetBoard ?? defaultDaemonOptions.devnetBoard,
     },
     { providers: parts.providers, logger: parts.logger.child({ component: 'api' }), metrics: parts.metrics },

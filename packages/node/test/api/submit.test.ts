@@ -3,9 +3,10 @@
  * requester's refusal reaches the client. The requester is a stand-in behind the same
  * ApiProviders interface (the real one is exercised by the devnet test).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   type ApiProviders,
@@ -198,5 +199,104 @@ describe('GET /jobs/:id/results', () => {
     expect(odd.status).toBe(400)
     const deeper = await httpRequest(`${base}/jobs/0x${'ab'.repeat(32)}/results/x/y`)
     expect(deeper.status).toBe(404)
+  })
+})
+
+describe('POST /uploads (files for a job, in chunks)', () => {
+  const token = 'u'.repeat(32)
+  let uploads: ApiServer
+  let url: string
+  const taken: SubmitJobRequest[] = []
+  const limits = {
+    maxUploadBytes: 10,
+    maxUploadChunkBytes: 6,
+    maxPendingUploads: 2,
+    maxPendingUploadBytes: 16,
+    uploadTtlMs: 300,
+  }
+
+  beforeEach(async () => {
+    taken.length = 0
+    uploads = createApiServer(
+      { port: 0, token, uploadDir: join(dir, 'uploads'), ...limits },
+      {
+        providers: providers({
+          async submitJob(request) {
+            // the requester reads the files while it takes the job
+            taken.push({
+              ...request,
+              modelPath: await readFile(request.modelPath, 'utf8'),
+              inputsPath: basename(request.inputsPath),
+            })
+            return { jobId: `0x${'cd'.repeat(32)}` }
+          },
+        }),
+        logger: createSilentLogger(),
+      },
+    )
+    await uploads.start()
+    url = uploads.url!
+  })
+  afterEach(() => uploads.stop())
+
+  const chunk = (path: string, body: string, headers: Record<string, string> = {}) =>
+    httpRequest(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', ...headers },
+      body,
+    })
+  const json = (response: { body: string }) => JSON.parse(response.body)
+
+  it('streams chunks to the data dir, hashes them, and a job takes the upload by its id', async () => {
+    const first = await chunk('/uploads?name=model.onnx', 'onnx-m')
+    expect(first.status).toBe(200)
+    const { uploadId } = json(first)
+    expect(json(first)).toMatchObject({ uploadId, name: 'model.onnx', bytes: 6, complete: false })
+    const last = json(await chunk(`/uploads/${uploadId}?offset=6&final=1`, 'odel'))
+    const hash = `0x${createHash('sha256').update('onnx-model').digest('hex')}`
+    expect(last).toMatchObject({ uploadId, bytes: 10, complete: true, hash })
+    const inputs = json(await chunk('/uploads?name=x.npy&final=1', 'npy'))
+    const body = { modelUpload: uploadId, inputsUpload: inputs.uploadId, kind: 'inference' }
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` }
+    const submit = () => httpRequest(`${url}/jobs`, { method: 'POST', headers, body: JSON.stringify(body) })
+    expect((await submit()).status).toBe(200)
+    expect(taken).toEqual([
+      { modelPath: 'onnx-model', inputsPath: 'x.npy', kind: 'inference', verification: 'replay' },
+    ])
+    // taken by the job: deleted, and a second submission naming it is refused
+    expect(await readdir(join(dir, 'uploads'))).toEqual([])
+    const again = await submit()
+    expect(again.status).toBe(400)
+    expect(json(again).error.message).toMatch(/modelUpload: no finished upload/)
+  })
+
+  it('refuses without the token, from another origin, as another type, with a path for a name', async () => {
+    expect((await chunk('/uploads?name=a.onnx', 'x', { authorization: '' })).status).toBe(401)
+    const foreign = await chunk('/uploads?name=a.onnx', 'x', { origin: 'http://evil.example' })
+    expect(json(foreign).error.code).toBe('API_CROSS_ORIGIN')
+    expect((await chunk('/uploads?name=a.onnx', 'x', { 'content-type': 'text/plain' })).status).toBe(415)
+    for (const name of ['../a.onnx', '.hidden', 'a/b', ''])
+      expect((await chunk(`/uploads?name=${encodeURIComponent(name)}`, 'x')).status).toBe(400)
+    expect(await readdir(join(dir, 'uploads'))).toEqual([])
+  })
+
+  it('names its limits: chunk and file size, order, pending uploads, and expiry', async () => {
+    const big = await chunk('/uploads?name=a.onnx', '1234567')
+    expect(big.status).toBe(413)
+    expect(json(big).error).toMatchObject({ code: 'API_PAYLOAD_TOO_LARGE', message: /at most 6 bytes/ })
+    const { uploadId } = json(await chunk('/uploads?name=a.onnx', '123456'))
+    expect((await chunk(`/uploads/${uploadId}?offset=2`, '78')).status).toBe(409)
+    const over = await chunk(`/uploads/${uploadId}?offset=6`, '78901')
+    expect(json(over).error.message).toBe('an upload may be at most 10 bytes')
+    // a failed chunk leaves bytes of unknown worth: the upload is gone
+    expect((await chunk(`/uploads/${uploadId}?offset=6`, '7')).status).toBe(404)
+    await chunk('/uploads?name=a.onnx', '1')
+    await chunk('/uploads?name=b.onnx', '2')
+    const third = await chunk('/uploads?name=c.onnx', '3')
+    expect(third.status).toBe(429)
+    expect(json(third).error).toMatchObject({ code: 'API_UPLOAD_LIMIT', message: /at most 2 uploads/ })
+    await new Promise((resolve) => setTimeout(resolve, limits.uploadTtlMs + 50))
+    expect((await chunk('/uploads?name=c.onnx', '3')).status).toBe(200)
+    expect(await readdir(join(dir, 'uploads'))).toHaveLength(1)
   })
 })
