@@ -483,10 +483,25 @@ export async function writeFinetuneFixture(dir: string): Promise<{
 /** Polls `probe` until it returns a value (the devnet's `waitUntil`: one poller for tests and tools). */
 export const waitFor = waitUntil
 
-export async function jobIn(node: TestNode, jobId: string, states: JobRecord['state'][]): Promise<JobRecord> {
-  return waitFor(`${node.name}: job ${jobId.slice(0, 10)} in ${states.join('|')}`, async () => {
-    const job = await node.daemon.state.getJob(jobId)
-    return job !== undefined && states.includes(job.state) ? job : undefined
+/**
+ * Waits until the job is in one of `states` at `node`. With `followReoffers` (a requester's
+ * record), a job that died and was offered again under a new id is followed there (a loaded
+ * machine can miss a bidding window); the record returned carries the id it ended under.
+ */
+export async function jobIn(
+  node: TestNode,
+  jobId: string,
+  states: JobRecord['state'][],
+  options: { followReoffers?: boolean } = {},
+): Promise<JobRecord> {
+  let id = jobId
+  const what = `${node.name}: job ${jobId.slice(0, 10)}${options.followReoffers ? ' (or its re-offer)' : ''}`
+  return waitFor(`${what} in ${states.join('|')}`, async () => {
+    const job = await node.daemon.state.getJob(id)
+    const next = (job?.detail as { reofferedAs?: string } | undefined)?.reofferedAs
+    if (options.followReoffers && next !== undefined) id = next
+    else if (job !== undefined && states.includes(job.state)) return job
+    return undefined
   })
 }
 
