@@ -42,12 +42,26 @@ function resumeCursor(
   }
 }
 
+function sameCursor(a: WatcherCursor, b: WatcherCursor | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.blockNumber === b.blockNumber &&
+    a.logIndex === b.logIndex &&
+    a.blockHash === b.blockHash
+  )
+}
+
 export class ProtocolEventFeed {
   private readonly listeners = new Set<ProtocolEventListener>()
   private watcher: EventWatcher | undefined
   private timer: NodeJS.Timeout | undefined
   private polling: Promise<number> | undefined
   private stopped = true
+  private client: OcnChainClient | undefined
+  /** the chain head when the last poll ran whole: while it stays, nothing new is confirmed */
+  private lastPolledHead: bigint | undefined
+  /** the cursor last written to the state store, so an unchanged one is not written again */
+  private persisted: WatcherCursor | undefined
 
   constructor(
     private readonly components: ProtocolEventFeedComponents,
@@ -70,6 +84,9 @@ export class ProtocolEventFeed {
   async watch(client: OcnChainClient, deployment: Deployment): Promise<bigint> {
     const saved = await this.components.state.getChainCursor()
     const cursor = resumeCursor(saved, deployment.deployBlock)
+    this.client = client
+    this.persisted = cursor
+    this.lastPolledHead = undefined
     this.watcher = createEventWatcher({
       client,
       addresses: [
@@ -123,22 +140,32 @@ export class ProtocolEventFeed {
   }
 
   private async pollOnce(): Promise<number> {
-    const watcher = this.watcher
-    if (watcher === undefined) {
+    const { watcher, client } = this
+    if (watcher === undefined || client === undefined) {
       throw new ChainServiceError('CHAIN_NOT_STARTED', 'the chain service is not started')
     }
+    // An idle chain: while the head stays where the last whole poll saw it, no block has
+    // newly reached its confirmations, so there is nothing to deliver. One eth_blockNumber
+    // instead of the watcher's five reads (reorg check, head, the range end's hash twice,
+    // the logs) and a state write, every poll of every node (a node's main idle cost, measured
+    // by profiling). A reorg that keeps the head's height is then seen one block later, when
+    // the head moves and the watcher compares the cursor block's hash again.
+    const head = await client.getBlockNumber({ cacheTime: 0 })
+    if (head === this.lastPolledHead) return 0
     const count = await watcher.poll()
+    this.lastPolledHead = head
     await this.persistCursor(watcher.cursor)
     return count
   }
 
   private async persistCursor(cursor: WatcherCursor | undefined): Promise<void> {
-    if (cursor === undefined) return
+    if (cursor === undefined || sameCursor(cursor, this.persisted)) return
     await this.components.state.setChainCursor({
       blockNumber: cursor.blockNumber,
       blockHash: cursor.blockHash,
       updatedAt: Date.now(),
     })
+    this.persisted = cursor
   }
 
   private async deliver(events: ProtocolEvent[]): Promise<void> {

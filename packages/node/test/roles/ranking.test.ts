@@ -6,6 +6,7 @@ import {
   type BidderStanding,
   bidRisk,
   type Candidate,
+  convicted,
   expectedCost,
   pricedUnits,
   priceFloor,
@@ -150,6 +151,32 @@ describe('bid ranking (expected cost = price + risk × max price)', () => {
       rules(),
     )
     expect(bonded.map((r) => r.item)).toEqual(['bonded', 'cheap'])
+  })
+
+  it('ranks a provider with a slash on record after every clean bidder, whatever its price or record', () => {
+    // the cheater of the load benchmark: lowest price, many completed jobs, one caught fraud
+    const caught = { completed: 12, slashed: 1, noShows: 0 }
+    const { ranked } = rankBids(
+      candidates([
+        ['cheater', bid('0x01', honestPrice / 2n, { collateral: 100n * OPEN }), staked(caught)],
+        ['stranger', bid('0x02', honestPrice), staked()],
+        ['no-show', bid('0x03', honestPrice), staked({ completed: 0, slashed: 0, noShows: 1 })],
+      ]),
+      rules(),
+    )
+    // by expected cost alone the cheater (risk 3/17) would beat the stranger (risk 1)
+    expect(ranked.map((r) => r.item)).toEqual(['stranger', 'no-show', 'cheater'])
+    // the only usable bidders convicted: still awarded, the lower risk first
+    const { ranked: onlyConvicted } = rankBids(
+      candidates([
+        ['twice', bid('0x01', honestPrice), staked({ completed: 0, slashed: 2, noShows: 0 })],
+        ['once', bid('0x02', honestPrice), staked({ completed: 0, slashed: 1, noShows: 0 })],
+      ]),
+      rules(),
+    )
+    expect(onlyConvicted.map((r) => r.item)).toEqual(['once', 'twice'])
+    expect(convicted(caught)).toBe(true)
+    expect(convicted({ completed: 0, slashed: 0, noShows: 3 })).toBe(false)
   })
 
   it('drops bids that cannot lead to a paid job before ranking', () => {

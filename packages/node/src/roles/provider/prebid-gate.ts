@@ -1,6 +1,6 @@
 /**
  * The gate before a bid: the offer's artifacts are checked (prebid.ts), and the bid waits for
- * the verdict at most provider.prebidTimeoutMs; a check still running then means no bid.
+ * the verdict (prebidWaitMs); a check still running then means no bid.
  * Bidding blind instead would hand the decision to the requester, who serves the artifacts
  * and so decides how long the check takes: a crafted job served slowly would get bids again.
  * The check goes on in the background (up to PREBID_CHECK_LIMIT_MS), its files land in the
@@ -26,6 +26,22 @@ import {
  */
 const PREBID_CHECK_LIMIT_MS = 60_000
 
+/**
+ * How long a bid waits for the check of its offer's files. A bid is worth sending while the
+ * requester can still award it: it collects bids for its window and, on a slow network, on
+ * into the award grace (requester/late-bids.ts); the market takes awards until the offer's
+ * bidding end. A fixed wait shorter than that (it was provider.prebidTimeoutMs alone) threw
+ * away every check that finished a moment later on a loaded machine, and the job went
+ * unbid. So the wait is the first half of what is left before the bidding end (the second
+ * half is the requester's, to rank and award), and never less than provider.prebidTimeoutMs.
+ * Waiting longer gives up nothing the check guarantees: no bid goes out before its verdict,
+ * and the wait holds no slot or stake (both are checked again before the bid).
+ */
+export function prebidWaitMs(biddingEnds: bigint, nowMs: number, prebidTimeoutMs: number): number {
+  const leftMs = Number(biddingEnds) * 1000 - nowMs
+  return Math.min(PREBID_CHECK_LIMIT_MS, Math.max(prebidTimeoutMs, Math.floor(leftMs / 2)))
+}
+
 type Verdict = PrebidOutcome | PrebidRejection
 
 export class PrebidGate {
@@ -41,12 +57,13 @@ export class PrebidGate {
     const maxBytes = options.prebidFetchMaxBytes
     if (maxBytes === 0) return undefined
     const check = this.checkFor(offer, jobId, maxBytes)
+    const waitMs = prebidWaitMs(offer.terms.biddingEnds, Date.now(), options.prebidTimeoutMs)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), options.prebidTimeoutMs)
+      timer = setTimeout(() => resolve('late'), waitMs)
     })
     const verdict = await Promise.race([check, late]).finally(() => clearTimeout(timer))
-    return this.judge(verdict, jobId)
+    return this.judge(verdict, jobId, waitMs)
   }
 
   /** Ends the checks still running (shutdown). */
@@ -79,11 +96,11 @@ export class PrebidGate {
     return check
   }
 
-  private judge(verdict: Verdict | 'late', jobId: Hex): PrebidReason | undefined {
+  private judge(verdict: Verdict | 'late', jobId: Hex, waitMs: number): PrebidReason | undefined {
     const { log } = this.ctx
     if (verdict === 'late') {
       log.info(
-        { jobId, timeoutMs: this.ctx.options.prebidTimeoutMs },
+        { jobId, timeoutMs: waitMs },
         'not bidding: the check of the artifacts did not finish in time (it goes on for a re-offer)',
       )
       return 'timeout'

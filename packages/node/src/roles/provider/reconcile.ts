@@ -47,8 +47,15 @@ export class Reconciler {
 
   /** One pass over the open jobs not executing right now. */
   async tick(): Promise<void> {
-    for (const job of await openJobs(this.ctx)) {
+    const jobs = await openJobs(this.ctx)
+    // one chain time for the pass, read only when a bid is open
+    const now = jobs.some((j) => j.state === 'bidding') ? await this.ctx.components.chain.chainTime() : 0n
+    for (const job of jobs) {
       if (this.deps.isRunning(job.id)) continue
+      // A bid whose offer is still open for awards: its award (or another's) arrives as a
+      // JobAwarded event, so a chain read every tick for every open bid (a busy provider holds
+      // dozens) learns nothing; the first tick past the bidding end reads it once.
+      if (job.state === 'bidding' && biddingEndsOf(job) >= now) continue
       await this.reconcile(job.id).catch((err: unknown) =>
         this.ctx.log.warn({ jobId: job.id, err }, 'reconcile failed'),
       )
@@ -202,12 +209,26 @@ export class Reconciler {
     }
   }
 
-  /** Never awarded: give up once the offer's deadline is behind us. */
+  /**
+   * Never awarded: give up once the offer's bidding end is behind the chain, since the market
+   * refuses every award in a block past it (BiddingClosed). Until then the bid stays open and
+   * holds no slot. The chain time is read before the job's status, so an award that landed in
+   * between is seen: giving up on an awarded job would make this provider a no-show.
+   */
   private async neverAwarded(job: JobRecord): Promise<void> {
     if (job.state !== 'bidding') return
-    const offer = decodeJobOffer(hexToBytes(providerDetail(job).offer))
-    if ((await this.ctx.components.chain.chainTime()) > offer.terms.deadline) {
-      await this.ctx.components.state.transitionJob(job.id, 'failed', { note: 'not awarded' })
-    }
+    const { chain, state } = this.ctx.components
+    if ((await chain.chainTime()) <= biddingEndsOf(job)) return
+    const onChain = await getJob(chain.client, {
+      jobMarket: chain.deployment.addresses.jobMarket,
+      jobId: job.id as Hex,
+    })
+    if (onChain.status !== 'none') return
+    await state.transitionJob(job.id, 'failed', { note: 'not awarded by the bidding end' })
   }
+}
+
+/** The chain time (s) after which the market refuses an award of the offer this bid answers. */
+function biddingEndsOf(job: JobRecord): bigint {
+  return decodeJobOffer(hexToBytes(providerDetail(job).offer)).terms.biddingEnds
 }

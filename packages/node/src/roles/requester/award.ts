@@ -8,12 +8,14 @@
 import { award, ContractRevertError, getJob, getTokenBalance } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import { BoundedSet } from '../../core/collections.js'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { BidRecord, JobRecord } from '../../state/records.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { ensureMarketAllowance } from './allowance.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
+import { collectionExtensionMs, LateBids } from './late-bids.js'
 import { type Candidate, priceFloor, rankBids } from './ranking.js'
 import { BidderStandings } from './standing.js'
 
@@ -47,6 +49,10 @@ export interface AwardFollowUps {
 export class RequesterAwards {
   private readonly runs = new JobRuns()
   private readonly standings: BidderStandings
+  /** bids refused because their job's collection had closed: the network is slow (late-bids.ts) */
+  private readonly lateBids = new LateBids()
+  /** jobs whose bid collection was extended after a round without a usable bid */
+  private readonly extended = new BoundedSet<string>(1024)
 
   constructor(
     private readonly context: RequesterContext,
@@ -66,6 +72,8 @@ export class RequesterAwards {
     if (job === undefined || job.role !== 'requester') return { accepted: false, reason: 'unknown-job' }
     const detail = requesterDetail(job)
     if (job.state !== 'bidding' || Date.now() > detail.biddingClosesAt) {
+      // a bid for a round that closed without an award came too late: evidence of a slow network
+      if (job.state === 'bidding' || job.state === 'failed') this.lateBids.note()
       return { accepted: false, reason: 'bidding-closed' }
     }
     const offer = decodeJobOffer(hexToBytes(detail.offer))
@@ -96,6 +104,8 @@ export class RequesterAwards {
     await state.putBid(record)
     metrics.bidsReceived.inc()
     directory.rememberProvider(bid.terms.provider, bid.providerPeerId)
+    // collection was kept open only for want of a bid: award as soon as one comes
+    if (this.extended.has(job.id)) this.start(job.id)
     return { accepted: true }
   }
 
@@ -127,6 +137,7 @@ export class RequesterAwards {
     const now = await chain.chainTime()
     if (!awardFits(now, offer)) return this.noAward(job, bids, 'bidding ended before the award')
     const ranked = await this.rank(jobId, offer, detail, bids, now)
+    if (ranked.length === 0 && (await this.extendCollection(job, detail, offer, now))) return
     if (ranked.length === 0) return this.noUsableBid(job, bids)
     if (options.models.onlyApproved && (await this.modelRevoked(jobId, offer, bids))) return
     await this.awardBest(job, offer, ranked, bids)
@@ -182,6 +193,34 @@ export class RequesterAwards {
     for (const { item, reason } of dropped)
       log.info({ jobId, provider: item.provider, reason }, 'bid dropped')
     return ranked
+  }
+
+  /**
+   * No usable bid at the close, on a network whose bids have lately come late: bids are
+   * collected on (late-bids.ts) instead of spending a re-offer. Returns whether it extended.
+   */
+  private async extendCollection(
+    job: JobRecord,
+    detail: RequesterJobDetail,
+    offer: JobOffer,
+    chainNow: bigint,
+  ): Promise<boolean> {
+    const { state, options, timers, log } = this.context
+    const ms = collectionExtensionMs({
+      lateBidsSeen: this.lateBids.seenRecently(),
+      extendedBefore: this.extended.has(job.id),
+      chainNow,
+      biddingEnds: offer.terms.biddingEnds,
+      awardGraceMs: options.awardGraceMs,
+      awardMarginSeconds: AWARD_MARGIN_SECONDS,
+    })
+    if (ms === 0) return false
+    this.extended.add(job.id)
+    // persisted: the tick awards (or fails) the job at the new close after a restart too
+    await state.updateJob(job.id, { detail: { ...detail, biddingClosesAt: Date.now() + ms } })
+    timers.after(ms, () => this.start(job.id))
+    log.info({ jobId: job.id, extensionMs: ms }, 'no usable bid yet and bids have come late: collecting on')
+    return true
   }
 
   /** No bid can be awarded: the job fails and is offered again while its retry budget lasts. */

@@ -22,6 +22,12 @@
  * - among fresh identities (and when no proven provider bids) the cheapest wins, so new
  *   providers enter the market; extra collateral is their way to rank above other strangers.
  *
+ * A provider with a slash on record (JobMarket counts every fraud caught and every conviction
+ * by the DisputeCourt) is ranked after every provider without one, whatever its price: price
+ * and collateral cannot buy back a proven fraud while someone else bids. It is still awarded
+ * when it is the only usable bid (the risk weight above then orders the convicted among
+ * themselves).
+ *
  * Bids that cannot lead to a paid job are dropped before ranking: the provider's free stake
  * below the collateral it bid (the award would revert), an ETA that does not fit before the
  * deadline, a price below the requester's floor per sample or step, an excluded no-show.
@@ -131,7 +137,15 @@ export interface Candidate<T> {
   receivedAt: number
 }
 
-/** The bids that can be awarded, best (lowest expected cost) first; ties go to the earlier bid. */
+/** Whether the provider's record shows a slash: a caught fraud or a conviction by the court. */
+export function convicted(record: ProviderRecord): boolean {
+  return record.slashed > 0
+}
+
+/**
+ * The bids that can be awarded, best first: providers without a slash on record before the
+ * convicted, then the lowest expected cost; ties go to the earlier bid.
+ */
 export function rankBids<T>(
   candidates: Candidate<T>[],
   rules: SelectionRules,
@@ -152,6 +166,9 @@ export function rankBids<T>(
     })
     ranked.push({ ...candidate, cost })
   }
-  ranked.sort((a, b) => (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : a.receivedAt - b.receivedAt))
+  const tier = (c: Candidate<T>) => (convicted(c.standing.record) ? 1 : 0)
+  ranked.sort(
+    (a, b) => tier(a) - tier(b) || (a.cost < b.cost ? -1 : a.cost > b.cost ? 1 : a.receivedAt - b.receivedAt),
+  )
   return { ranked, dropped }
 }
