@@ -245,7 +245,7 @@ export const configOptions: readonly OptionSpec[] = [
     flag: 'prebid-timeout-ms',
     min: 1,
     max: 600_000,
-    doc: 'Milliseconds a bid waits for that check; an offer not checked by then gets no bid.',
+    doc: "The least milliseconds a bid waits for that check (it waits until half the time left before the offer's bidding end when that is longer); an offer not checked by then gets no bid.",
   },
   {
     key: 'verifier.targetDetectionProbability',
