@@ -40,18 +40,34 @@ function chartOptions(width: number): uPlot.Options {
     width,
     height: 180,
     legend: { show: true },
-    scales: { x: { time: true } },
-    axes: [axis, { ...axis, label: 'OPEN', size: 60 }],
+    // Earnings (job prices) and slashed collateral differ by orders of magnitude: each has its
+    // own scale, earnings on the left axis, slashes on the right, so neither draws flat.
+    scales: { x: { time: true }, earned: { auto: true }, slashed: { auto: true } },
+    axes: [
+      axis,
+      { ...axis, scale: 'earned', label: 'earned (OPEN)', size: 60, stroke: color('--good', '#18864b') },
+      {
+        ...axis,
+        scale: 'slashed',
+        side: 1,
+        label: 'slashed (OPEN)',
+        size: 60,
+        grid: { show: false },
+        stroke: color('--bad', '#c4352b'),
+      },
+    ],
     series: [
       {},
       {
         label: 'earned',
+        scale: 'earned',
         stroke: color('--good', '#18864b'),
         width: 2,
         ...(stepped ? { paths: stepped } : {}),
       },
       {
         label: 'slashed',
+        scale: 'slashed',
         stroke: color('--bad', '#c4352b'),
         width: 2,
         ...(stepped ? { paths: stepped } : {}),
