@@ -153,7 +153,11 @@ export class ProtocolEventFeed {
     const head = await client.getBlockNumber({ cacheTime: 0 })
     if (head === this.lastPolledHead) return 0
     const count = await watcher.poll()
-    this.lastPolledHead = head
+    // only a poll that reached this head's confirmed block lets the next ones skip: one that
+    // stopped short (a block hash that changed under it) must run again though the head stays
+    const confirmed = head - BigInt(this.options.confirmations)
+    const reached = watcher.cursor !== undefined && watcher.cursor.blockNumber >= confirmed
+    this.lastPolledHead = reached ? head : undefined
     await this.persistCursor(watcher.cursor)
     return count
   }
