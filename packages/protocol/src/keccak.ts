@@ -7,34 +7,45 @@
  * The WebAssembly module compiles asynchronously, so a call made before it is ready, and every
  * call where WebAssembly is unavailable, goes to noble's: both compute the same function, so
  * only the speed depends on which answered. Await `keccakReady()` where the first trees must be
- * fast (a node does at start).
+ * fast (a node's executor does at start).
  */
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { createKeccak } from 'hash-wasm'
 
 let wasmKeccak: ((bytes: Uint8Array) => Uint8Array) | undefined
+let loading: Promise<void> | undefined
 
-const ready: Promise<void> = createKeccak(256).then(
-  (hasher) => {
-    // one hasher reused: init, update and digest run synchronously, so calls never interleave
-    wasmKeccak = (bytes) => {
-      hasher.init()
-      hasher.update(bytes)
-      return hasher.digest('binary')
-    }
-  },
-  // no WebAssembly here (or it refused the module): noble's keccak answers every call
-  () => undefined,
-)
+/**
+ * Loads and compiles the WebAssembly keccak once, on first use: a process that never hashes a
+ * tree (most CLI commands) never parses hash-wasm. Never rejects: without it, noble's answers.
+ */
+function load(): Promise<void> {
+  loading ??= import('hash-wasm')
+    .then(
+      async ({ createKeccak }) => {
+        const hasher = await createKeccak(256)
+        // one hasher reused: init, update and digest run synchronously, so calls never interleave
+        wasmKeccak = (bytes) => {
+          hasher.init()
+          hasher.update(bytes)
+          return hasher.digest('binary')
+        }
+      },
+      () => undefined,
+    )
+    .catch(() => undefined)
+  return loading
+}
 
 /** keccak256(bytes) as 32 bytes (a fresh array the caller owns). */
 export function keccak256Bytes(bytes: Uint8Array): Uint8Array {
-  return wasmKeccak === undefined ? keccak_256(bytes) : wasmKeccak(bytes)
+  if (wasmKeccak !== undefined) return wasmKeccak(bytes)
+  void load()
+  return keccak_256(bytes)
 }
 
-/** Resolves once the WebAssembly keccak answers (or it is known that it cannot); never rejects. */
+/** Loads the WebAssembly keccak; resolves once it answers (or it is known that it cannot). */
 export function keccakReady(): Promise<void> {
-  return ready
+  return load()
 }
 
 /** Which implementation answers now: for tests and benchmarks. */
