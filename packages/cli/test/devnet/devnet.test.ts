@@ -52,6 +52,8 @@ interface Summary {
     latencyMs: number | null
     mode?: 'generate' | 'sequence'
     /** price still escrowed for offers this job replaced (a no-show's award not yet expired) */
+    /** the offers this job replaced (re-offers), oldest first */
+    superseded?: string[]
     escrowHeld?: string
     latePaid?: { id: string; provider: string; price: string }[]
     results?: { leafCount: number; verified: boolean; tokens?: number[][]; streamed?: number[][] }
@@ -247,8 +249,22 @@ describe('ocn devnet --once --json', () => {
     ]
     const paid = finalized.reduce((sum, j) => sum + BigInt(j.price), 0n)
     const held = summary.jobs.reduce((sum, j) => sum + BigInt(j.escrowHeld ?? 0), 0n)
+    // On a mismatch, what each job and account did: the amount alone does not say which job.
+    const story = JSON.stringify({
+      jobs: summary.jobs.map((j) => [
+        j.name,
+        j.status,
+        j.price,
+        j.providerName,
+        j.superseded,
+        j.escrowHeld,
+        j.latePaid,
+      ]),
+      tokenDeltas: summary.balances.map((b) => [b.name, delta(b, 'token').toString()]),
+      attribution: summary.phases.attribution?.report,
+    })
     // The requester pays only for settled jobs: the slashed job's price was refunded.
-    expect(delta(byName.get('requester')!, 'token')).toBe(
+    expect(delta(byName.get('requester')!, 'token'), story).toBe(
       -paid - held + attributionFlow('requester') + channelFlow('requester'),
     )
     // Each provider earns its prices less the 2.5% protocol fee: the honest ones, and the cheater
