@@ -4,11 +4,14 @@
  * by the pool; never imported by the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { decodeOnnxModel, encodeOnnxModel } from '@ocn/prover/onnx'
 import type * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
-import { checkDecoded, decode, tokenProgress } from './generate/decode.js'
+import { sampledRowsModel } from './generate/check-graph.js'
+import { checkDecoded, decode, rowsModelAgrees, tokenProgress } from './generate/decode.js'
+import type { DecoderLayout } from './generate/params.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
 import { readFileFeed } from './input-file.js'
 import { createSession } from './session-options.js'
@@ -120,8 +123,48 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
     const [oldKey, old] = sessions.entries().next().value as [string, CachedSession]
     sessions.delete(oldKey)
     await old.session.release()
+    await rowsSessions.get(oldKey)?.release()
+    rowsSessions.delete(oldKey)
   }
   return entry
+}
+
+/**
+ * The check pass's check-rows session (check-graph.ts) per session key, made on the first
+ * check of a model and kept while its plain session is cached; null where the rewrite does
+ * not apply or its logits disagreed with the plain prefill's on the probe.
+ */
+const rowsSessions = new Map<string, ort.InferenceSession | null>()
+
+async function checkSessionsFor(
+  ref: ModelRef,
+  layout: DecoderLayout,
+): Promise<{ full: ort.InferenceSession; rows: ort.InferenceSession | undefined }> {
+  const full = (await sessionFor(ref)).session
+  const key = cacheKey(ref)
+  if (!rowsSessions.has(key)) rowsSessions.set(key, await rowsSessionOf(ref, full, layout))
+  return { full, rows: rowsSessions.get(key) ?? undefined }
+}
+
+async function rowsSessionOf(
+  ref: ModelRef,
+  full: ort.InferenceSession,
+  layout: DecoderLayout,
+): Promise<ort.InferenceSession | null> {
+  const bytes = models.get(ref.modelHash)
+  if (!bytes) return null
+  let rows: ort.InferenceSession
+  try {
+    const rewritten = sampledRowsModel(decodeOnnxModel(bytes))
+    if (!rewritten) return null
+    rows = await createSession(encodeOnnxModel(rewritten), ref.profile, (_m, cause) => cause as Error)
+  } catch {
+    // a model the rewrite cannot express still checks, with the plain prefill
+    return null
+  }
+  if (await rowsModelAgrees(full, rows, layout)) return rows
+  await rows.release()
+  return null
 }
 
 async function infer(req: Extract<WorkerRequest, { type: 'infer' }>) {
@@ -240,7 +283,10 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
         break
       }
       case 'generate-check':
-        result = await checkDecoded((await sessionFor(msg)).session, msg.params)
+        {
+          const { full, rows } = await checkSessionsFor(msg, msg.params.layout)
+          result = await checkDecoded(full, msg.params, rows)
+        }
         break
     }
     reply = { id: msg.id, ok: true, result, loadedModels: loadedModels() }

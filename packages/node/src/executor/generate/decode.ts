@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
+import { CHECK_LOGITS_OUTPUT, CHECK_ROWS_INPUT } from './check-graph.js'
 import type { CheckedPositions, CheckParams, Decoded, DecodeParams, DecoderLayout } from './params.js'
 import { acceptsToken, logitsDigest, pickToken, uniformFor } from './sampling.js'
 
@@ -14,6 +15,14 @@ const ints = (values: number[]) =>
     'int64',
     BigInt64Array.from(values, (v) => BigInt(v)),
     [1, values.length],
+  )
+
+/** The check-rows model's row indices: int64 [rows]. */
+const rowIndices = (rows: number[]) =>
+  new ort.Tensor(
+    'int64',
+    BigInt64Array.from(rows, (v) => BigInt(v)),
+    [rows.length],
   )
 
 /** The feeds of one call: `ids` after `pastLength` cached positions. */
@@ -51,9 +60,9 @@ async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tens
   }
 }
 
-/** Row `row` of the logits output [1, seq, vocab]. */
-function logitsRow(out: ort.InferenceSession.OnnxValueMapType, row: number): Float32Array {
-  const t = out.logits as ort.Tensor
+/** Row `row` of a logits output [1, seq, vocab]. */
+function logitsRow(out: ort.InferenceSession.OnnxValueMapType, row: number, name = 'logits'): Float32Array {
+  const t = out[name] as ort.Tensor
   const vocab = t.dims[2]!
   return (t.data as Float32Array).subarray(row * vocab, (row + 1) * vocab)
 }
@@ -140,22 +149,70 @@ function scaleOf(logits: Float32Array): number {
  * tie tolerance, relative to the row's largest magnitude) and the digest the row hashes to.
  * The prefill stops at the last checked position and fetches only the logits (no KV cache);
  * only the checked positions are judged and hashed (all of them when none are named).
+ * With `rows` (the check-rows model of check-graph.ts, already probed) the row-wise tail of
+ * the network runs for the checked positions only.
  */
-export async function checkDecoded(session: ort.InferenceSession, p: CheckParams): Promise<CheckedPositions> {
+export async function checkDecoded(
+  session: ort.InferenceSession,
+  p: CheckParams,
+  rows?: ort.InferenceSession,
+): Promise<CheckedPositions> {
   const positions = (p.positions ?? p.tokens.map((_, i) => i)).filter(
     (i) => Number.isInteger(i) && i >= 0 && i < p.tokens.length,
   )
   if (positions.length === 0) return { positions: [], accepted: [], digests: [] }
   const last = Math.max(...positions)
   const sequence = [...p.prompt, ...p.tokens.slice(0, last)]
-  const out = await run(session, feedsFor(p.layout, sequence, 0, undefined), ['logits'])
+  const feeds = feedsFor(p.layout, sequence, 0, undefined)
+  const rowOf = (i: number) => p.prompt.length - 1 + i
+  let row: (k: number) => Float32Array
+  if (rows) {
+    feeds[CHECK_ROWS_INPUT] = rowIndices(positions.map(rowOf))
+    const out = await run(rows, feeds, [CHECK_LOGITS_OUTPUT])
+    row = (k) => logitsRow(out, k, CHECK_LOGITS_OUTPUT)
+  } else {
+    const out = await run(session, feeds, ['logits'])
+    row = (k) => logitsRow(out, rowOf(positions[k]!))
+  }
   const accepted: boolean[] = []
   const digests: Hex[] = []
-  for (const i of positions) {
-    const logits = logitsRow(out, p.prompt.length - 1 + i)
+  positions.forEach((i, k) => {
+    const logits = row(k)
     const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
     accepted.push(acceptsToken(logits, p.rule, u, p.tokens[i]!, p.tieTolerance * scaleOf(logits)))
     digests.push(logitsDigest(logits))
-  }
+  })
   return { positions, accepted, digests }
+}
+
+/** How far the check-rows model's logits may be from the plain prefill's on the probe, relative to the row's scale. */
+const PROBE_TOLERANCE = 1e-4
+
+/**
+ * Whether the check-rows model gives the plain prefill's logits: a few positions of a short
+ * probe sequence through both, rows compared within PROBE_TOLERANCE. Any failure (the rewrite
+ * gathered a tensor whose sequence axis is elsewhere, say) answers false, never throws: the
+ * check pass then keeps the plain prefill.
+ */
+export async function rowsModelAgrees(
+  full: ort.InferenceSession,
+  rows: ort.InferenceSession,
+  layout: DecoderLayout,
+): Promise<boolean> {
+  const probe = [0, 1, 2, 3, 4].map((t) => t % (layout.vocab ?? 5))
+  const checked = [1, 4]
+  try {
+    const plain = await full.run(feedsFor(layout, probe, 0, undefined), ['logits'])
+    const feeds = feedsFor(layout, probe, 0, undefined)
+    feeds[CHECK_ROWS_INPUT] = rowIndices(checked)
+    const picked = await rows.run(feeds, [CHECK_LOGITS_OUTPUT])
+    return checked.every((r, k) => {
+      const a = logitsRow(plain, r)
+      const b = logitsRow(picked, k, CHECK_LOGITS_OUTPUT)
+      const tolerance = PROBE_TOLERANCE * scaleOf(a)
+      return a.length === b.length && a.every((v, j) => Math.abs(v - b[j]!) <= tolerance)
+    })
+  } catch {
+    return false
+  }
 }
