@@ -41,6 +41,8 @@ interface Claimed {
   fault: string | undefined
   /** whether they rebuild the committed root (hashed while the first check pass runs) */
   rootHolds: Promise<boolean>
+  /** every leaf's dataHash, once the root was rebuilt (so later leaves are not hashed again) */
+  dataHashes: Hex[] | undefined
 }
 
 /** After the check passes already asked for have been posted to the workers. */
@@ -126,17 +128,17 @@ export function generationReplay(
       return f === undefined ? undefined : `prompt ${p} ${f}`
     })
     const fault = faults.find((f) => f !== undefined)
+    const claimed: Claimed = { sequences, fault, rootHolds: Promise.resolve(false), dataHashes: undefined }
     // the root is rebuilt on this thread while a worker prefills: the pass does not need it,
     // and a sequence that fails it is refused before any verdict is read
-    const rootHolds =
-      fault !== undefined
-        ? Promise.resolve(false)
-        : afterPosts().then(
-            () =>
-              MerkleTree.fromDataHashes(generationLeaves(sequences, maxNew)).root.toLowerCase() ===
-              committedRoot.toLowerCase(),
-          )
-    return { sequences, fault, rootHolds }
+    if (fault === undefined) {
+      claimed.rootHolds = afterPosts().then(() => {
+        const dataHashes = generationLeaves(sequences, maxNew)
+        claimed.dataHashes = dataHashes
+        return MerkleTree.fromDataHashes(dataHashes).root.toLowerCase() === committedRoot.toLowerCase()
+      })
+    }
+    return claimed
   }
   const matches = async (index: number, leaf: Hex, signal: AbortSignal) => {
     if (!Number.isInteger(index) || index < 0)
@@ -152,7 +154,7 @@ export function generationReplay(
     const c = await claimed
     const s = c.sequences[p]
     if (c.fault !== undefined || !s) return { match: false, replayed: ZERO_DIGEST }
-    const own = leafDataHash(s, p, i)
+    const own = c.dataHashes?.[index] ?? leafDataHash(s, p, i)
     if (own.toLowerCase() !== leaf.toLowerCase()) return { match: false, replayed: own }
     // posted before the root is hashed, so the two overlap; read only if the root holds
     const check = i < s.tokens.length ? judge(p, i, s, signal) : undefined
