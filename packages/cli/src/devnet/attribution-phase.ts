@@ -172,16 +172,22 @@ async function jobs(context: DevnetPhaseContext, workload: Workload): Promise<Wo
 
 const TERMINAL = new Set(['finalized', 'slashed', 'expired', 'failed'])
 
-/** Submits a job through the requester's API and follows it to a terminal state. */
+/**
+ * Submits a job through the requester's API and follows it to a terminal state. `paidLike`:
+ * the job is paid like a workload job; it is reported to the devnet at once
+ * (DevnetAfterContext.offered) so the summary's money checks count it.
+ */
 async function runJob(
   context: DevnetAfterContext,
   api: string,
   body: SubmitJobInput,
   timeoutMs: number,
+  paidLike?: WorkloadJob,
 ): Promise<Job> {
   const { jobId } = await devnetNodeApi(api).call('write', (client) =>
     client.submit(body, context.signal === undefined ? {} : { signal: context.signal }),
   )
+  if (paidLike !== undefined) context.offered(paidLike, jobId)
   return waitJob(context, api, jobId, (r) => TERMINAL.has(r.state), timeoutMs)
 }
 
@@ -258,8 +264,9 @@ async function finalizedTraining(run: AttributionRun): Promise<JobSummary> {
     context.step(
       `attribution: ${ATTRIBUTION_TRAINING_JOB} ended ${training?.status ?? 'unsubmitted'}; running it again`,
     )
-    const job = trainingJob(run.plan, context.workload)
-    const record = await runJob(context, run.api, submissionOf(job), 120_000)
+    const job = { ...trainingJob(run.plan, context.workload), name: `${ATTRIBUTION_TRAINING_JOB}-again` }
+    // paid by the requester like any job, beside the refunded one it replaces
+    const record = await runJob(context, run.api, submissionOf(job), 120_000, job)
     training = { name: job.name, id: record.id, status: record.state, provider: null }
   }
   if (training.status !== 'finalized') {

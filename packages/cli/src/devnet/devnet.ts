@@ -55,6 +55,7 @@ import {
 import { devnetPhases } from './phases.js'
 import type { DevnetNodePlan, DevnetNodeSite } from './placement.js'
 import { faultyNodeBinPath, type NodeProcess, spawnNode } from './processes.js'
+import { bookReplacedAwards, type ReplacedAward, readReplacedAwards } from './replaced-awards.js'
 import { sleep } from './sleep.js'
 import { createWorkload, type Workload, type WorkloadJob } from './workload.js'
 import { type DevnetJobResults, readJobResults } from './workload-results.js'
@@ -677,58 +678,26 @@ async function waitForMesh(nodes: DevnetNode[], options: DevnetOptions, signal?:
   await sleep(2_000, signal)
 }
 
-/** What a replaced offer's award was on chain when the balances were read. */
-interface ReplacedAward {
-  job: DevnetJob
-  id: string
-  status: string
-  provider: Address
-  price: bigint
-}
-
-/** The on-chain awards of every job's replaced offers (an offer never awarded has none). */
-async function readReplacedAwards(devnet: Devnet, jobs: readonly DevnetJob[]): Promise<ReplacedAward[]> {
-  const client = adminWallet(devnet.chain)
-  const { jobMarket } = devnet.deployment.addresses
-  const awards: ReplacedAward[] = []
-  for (const job of jobs) {
-    for (const id of job.superseded ?? []) {
-      const onChain = await getJob(client, { jobMarket, jobId: id as Hex }).catch(() => undefined)
-      if (onChain === undefined || onChain.status === 'none') continue
-      awards.push({ job, id, status: onChain.status, provider: onChain.provider, price: onChain.price })
-    }
-  }
-  return awards
-}
-
-/** Statuses whose price the JobMarket still holds in escrow. */
-const ESCROWED = new Set(['awarded', 'committed'])
-
 /**
- * The balances after the workload and the replaced awards they go with. A late no-show can
- * commit or be finalized by a keeper at any moment, so the awards are read on both sides of
- * the balances until they agree (the two reads then describe the same state).
+ * The balances after the workload and the replaced awards they go with (replaced-awards.ts). A
+ * late no-show can commit or be finalized by a keeper at any moment, so the awards are read on
+ * both sides of the balances until they agree (the two reads then describe the same state).
  */
 async function readSettledState(
   devnet: Devnet,
   jobs: readonly DevnetJob[],
   accountList: readonly { address: Address }[],
 ): Promise<AccountBalance[]> {
-  const describe = (awards: ReplacedAward[]) => awards.map((a) => `${a.id}:${a.status}`).join(',')
-  let awards = await readReplacedAwards(devnet, jobs)
+  const client = adminWallet(devnet.chain)
+  const { jobMarket } = devnet.deployment.addresses
+  const read = (jobId: string) => getJob(client, { jobMarket, jobId: jobId as Hex })
+  const describe = (awards: ReplacedAward<DevnetJob>[]) => awards.map((a) => `${a.id}:${a.status}`).join(',')
+  let awards = await readReplacedAwards(jobs, read)
   for (let attempt = 0; ; attempt++) {
     const balances = await Promise.all(accountList.map((a) => readBalance(devnet, a.address)))
-    const again = await readReplacedAwards(devnet, jobs)
+    const again = await readReplacedAwards(jobs, read)
     if (describe(again) === describe(awards) || attempt === 4) {
-      for (const award of again) {
-        if (ESCROWED.has(award.status)) award.job.escrowHeld = (award.job.escrowHeld ?? 0n) + award.price
-        if (award.status === 'finalized') {
-          award.job.latePaid = [
-            ...(award.job.latePaid ?? []),
-            { id: award.id, provider: award.provider, price: award.price },
-          ]
-        }
-      }
+      bookReplacedAwards(jobs, again)
       return balances
     }
     awards = again
@@ -777,6 +746,8 @@ interface PhaseOutcome {
   checks: Record<string, boolean>
   /** Contracts of the phases that may hold OPEN, for tokensConserved. */
   tokenHolders: Address[]
+  /** Jobs the phases offered themselves, paid like workload jobs (DevnetAfterContext.offered). */
+  offered: { spec: WorkloadJob; id: string }[]
 }
 
 async function runWorkload(
@@ -805,6 +776,9 @@ async function runWorkload(
   const jobs = await submitWorkload(following, workload.jobs)
   await readModeResults(following, jobs)
   const outcome = await runPhasesAfterWorkload(devnet, context, phases, workload, jobs, emit)
+  // e.g. the attribution phase's training job run again after the cheater's was slashed: the
+  // requester paid for it, so the summary reports it and the money checks count it
+  jobs.push(...(await followPhaseJobs(following, outcome.offered)))
 
   // Settlement transfers happen in the transactions the requester just saw; read after them.
   const after = await readSettledState(devnet, jobs, accountList)
@@ -898,7 +872,37 @@ function wonByHonestProvider(following: JobFollowing, job: DevnetJob): boolean {
 /** Offers one job through the requester's API; a refused submission is reported, not thrown. */
 async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<DevnetJob> {
   const { api, emit, signal } = following
-  const job: DevnetJob = {
+  const job = newDevnetJob(spec)
+  try {
+    const { jobId } = await devnetNodeApi(api).call('write', (client) =>
+      client.submit(submissionOf(spec), signal === undefined ? {} : { signal }),
+    )
+    job.id = jobId
+    job.status = 'offered'
+  } catch (error) {
+    job.error = error instanceof Error ? error.message : String(error)
+    emit({ type: 'job', job, state: 'submit-failed', at: Date.now() })
+  }
+  return job
+}
+
+/** How long a job a phase offered is followed to its end after the phase (it waited for it). */
+const PHASE_JOB_FOLLOW_MS = 60_000
+
+/** The jobs the phases offered themselves, read from the requester like the workload's. */
+async function followPhaseJobs(
+  following: JobFollowing,
+  offered: readonly { spec: WorkloadJob; id: string }[],
+): Promise<DevnetJob[]> {
+  const jobs = offered.map(({ spec, id }) => ({ ...newDevnetJob(spec), id, status: 'offered' as const }))
+  // the workload's deadline may have passed while the phases ran
+  await followJobs({ ...following, deadline: Date.now() + PHASE_JOB_FOLLOW_MS }, jobs)
+  return jobs
+}
+
+/** A summary entry for a job of `spec`, not submitted yet. */
+function newDevnetJob(spec: WorkloadJob): DevnetJob {
+  return {
     name: spec.name,
     id: '',
     kind: spec.kind,
@@ -916,17 +920,6 @@ async function submitJob(following: JobFollowing, spec: WorkloadJob): Promise<De
         ? { mode: 'sequence' }
         : {}),
   }
-  try {
-    const { jobId } = await devnetNodeApi(api).call('write', (client) =>
-      client.submit(submissionOf(spec), signal === undefined ? {} : { signal }),
-    )
-    job.id = jobId
-    job.status = 'offered'
-  } catch (error) {
-    job.error = error instanceof Error ? error.message : String(error)
-    emit({ type: 'job', job, state: 'submit-failed', at: Date.now() })
-  }
-  return job
 }
 
 /**
@@ -1011,7 +1004,8 @@ async function runPhasesAfterWorkload(
   jobs: readonly DevnetJob[],
   emit: (event: DevnetEvent) => void,
 ): Promise<PhaseOutcome> {
-  const outcome: PhaseOutcome = { reports: {}, checks: {}, tokenHolders: [] }
+  const outcome: PhaseOutcome = { reports: {}, checks: {}, tokenHolders: [], offered: [] }
+  const offered = (spec: WorkloadJob, id: string) => void outcome.offered.push({ spec, id })
   const running = devnet.nodes.map(({ name, roles, cheater, address, dataDir, api, peerId, listen }) => ({
     name,
     roles: roles as NodeRole[],
@@ -1026,7 +1020,13 @@ async function runPhasesAfterWorkload(
     if (phase.afterWorkload === undefined) continue
     emit({ type: 'step', message: `phase ${phase.name}` })
     try {
-      const { checks, ...report } = await phase.afterWorkload({ ...context, nodes: running, workload, jobs })
+      const { checks, ...report } = await phase.afterWorkload({
+        ...context,
+        nodes: running,
+        workload,
+        jobs,
+        offered,
+      })
       outcome.reports[phase.name] = report
       for (const [name, passed] of Object.entries(checks)) outcome.checks[`${phase.name}.${name}`] = passed
       outcome.tokenHolders.push(...(report.tokenHolders ?? []))

@@ -60,6 +60,13 @@ export interface DevnetAfterContext extends DevnetPhaseContext {
   workload: Workload
   /** The jobs the workload ran, as reported in the summary (read-only). */
   jobs: readonly { name: string; id: string; status: string; provider: string | null }[]
+  /**
+   * Reports a job the phase offered itself through the requester, paid like a workload job
+   * (its price escrowed, its provider paid the price less the protocol fee): the devnet
+   * follows it into the summary's jobs, so the money checks count it and its replaced offers.
+   * Called as soon as the job is offered, so a phase that fails later still has it counted.
+   */
+  offered(spec: WorkloadJob, jobId: string): void
 }
 
 export interface DevnetPhaseReport {

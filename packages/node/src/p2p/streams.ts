@@ -103,13 +103,23 @@ export async function writeMessage<T extends MessageType>(
  * A one-way protocol's send: dial `protocol`, write one length-prefixed `type` message, close.
  * Failures come back as P2PError (DIAL_FAILED when no stream opened); the outcome is returned
  * for the caller's metrics ('ok' or the error code) before a failure is rethrown.
+ *
+ * `untilTaken`: also wait (within the same timeout) until the receiver closes its end. A
+ * receiver that closes only once its handler took the message, and resets the stream when it
+ * refuses it, so tells the sender the message was taken; a receiver that closes at once ends
+ * the wait at once, as before.
  */
 export async function sendOneMessage<T extends MessageType>(
   host: OcnHost,
   peer: PeerTarget,
   protocol: string,
   message: { type: T; body: MessageTypes[T] },
-  options: { timeoutMs: number; signal?: AbortSignal | undefined; onOutcome?: (outcome: string) => void },
+  options: {
+    timeoutMs: number
+    signal?: AbortSignal | undefined
+    onOutcome?: (outcome: string) => void
+    untilTaken?: boolean
+  },
 ): Promise<void> {
   const signal = deadline(options.signal, options.timeoutMs)
   const label = peerLabel(peer)
@@ -125,12 +135,31 @@ export async function sendOneMessage<T extends MessageType>(
   try {
     await writeMessage(lpFor(stream, message.type), message.type, message.body, signal)
     await stream.close({ signal })
+    if (options.untilTaken === true) await untilRemoteCloses(stream, signal)
     options.onOutcome?.('ok')
   } catch (error) {
     const mapped = toP2PError(error, { signal, peer: label, what: protocol })
     stream.abort(mapped)
     options.onOutcome?.(mapped.code)
     throw mapped
+  }
+}
+
+/**
+ * Resolves when the remote end closes its writable side (the stream's readable end ends);
+ * rejects when the remote resets the stream or `signal` aborts first. Anything the remote
+ * writes meanwhile is discarded: a one-way protocol's receiver has nothing to say.
+ */
+async function untilRemoteCloses(stream: Stream, signal: AbortSignal): Promise<void> {
+  const onAbort = () => stream.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+  if (signal.aborted) onAbort()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    for await (const _chunk of stream) {
+      // discarded
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

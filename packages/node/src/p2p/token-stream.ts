@@ -1,7 +1,8 @@
 /**
  * `/ocn/tokens/1.0.0`: a provider pushes the tokens of a generate job to the requester's peer
  * while it decodes. One-way, one length-prefixed TokenBatch per stream (like the result
- * notice), each read and write under the request timeout. The batch is not signed: the
+ * notice), each read and write under the request timeout; the receiver closes the stream only
+ * once its handler took the batch (a refusal resets it), so the sender knows it was delivered. The batch is not signed: the
  * handler takes it only from the job's awarded provider peer (the connection's remote peer is
  * authenticated by Noise), and the committed result stays the authority over what it says.
  */
@@ -48,7 +49,10 @@ export interface TokenStreamProtocol {
   start(): Promise<void>
   stop(): Promise<void>
   setTokenHandler(handler: TokenBatchHandler | undefined): void
-  /** sends one batch (packTokenBatches keeps it within the limits) */
+  /**
+   * Sends one batch (packTokenBatches keeps it within the limits) and resolves once the
+   * requester's handler took it; rejects when it was refused or the request timeout passed.
+   */
   sendTokens(peer: PeerTarget, batch: TokenBatch, options?: { signal?: AbortSignal }): Promise<void>
 }
 
@@ -98,10 +102,12 @@ function receiver(
     try {
       const batch = await readMessage(lpFor(stream, 'tokenBatch'), 'tokenBatch', signal)
       reading = false
-      await stream.close({ signal }).catch(() => {})
       const take = handler()
       if (take === undefined) throw new P2PError(P2PErrorCode.REMOTE_REFUSED, 'this node takes no tokens')
       await take(batch, { remotePeer })
+      // closed only once the batch is taken: the sender waits for this (sendTokens), and a
+      // refusal resets the stream instead, so the provider knows to try the batch again
+      await stream.close({ signal }).catch(() => {})
     } catch (error) {
       const mapped = toP2PError(error, { signal, peer: remotePeer, what: TOKEN_PROTOCOL })
       outcome = mapped.code
@@ -156,6 +162,7 @@ export function createTokenStreamProtocol(
         {
           timeoutMs: options.requestTimeoutMs,
           signal: call.signal,
+          untilTaken: true,
           onOutcome: (outcome) =>
             metrics.streamRequests.inc({ protocol: TOKEN_PROTOCOL, direction: 'outbound', outcome }),
         },

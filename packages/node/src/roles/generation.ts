@@ -158,11 +158,27 @@ export interface TokenPushOptions {
   intervalMs: number
   /** failed sends in a row after which the job streams no more (its result is unaffected) */
   maxFailures: number
+  /**
+   * how long `close` waits for the last tokens to be taken (the commit waits for it); then the
+   * job streams no more. Default TOKEN_FLUSH_TIMEOUT_MS.
+   */
+  flushTimeoutMs?: number
 }
+
+/**
+ * The longest a generate job's commit waits for its last streamed tokens to be taken: a
+ * requester that does not answer delays the commit this long at most, and fails nothing.
+ */
+export const TOKEN_FLUSH_TIMEOUT_MS = 5_000
 
 // five tries back off 100, 200, 400 and 800 ms: long enough for a requester that is still
 // recording the award (it refuses batches from a provider it has not yet recorded)
-export const defaultTokenPushOptions: TokenPushOptions = { batchTokens: 16, intervalMs: 100, maxFailures: 5 }
+export const defaultTokenPushOptions: TokenPushOptions = {
+  batchTokens: 16,
+  intervalMs: 100,
+  maxFailures: 5,
+  flushTimeoutMs: TOKEN_FLUSH_TIMEOUT_MS,
+}
 
 /**
  * Pushes a generate job's tokens to the requester while they are picked: waiting tokens go out
@@ -170,7 +186,10 @@ export const defaultTokenPushOptions: TokenPushOptions = { batchTokens: 16, inte
  * the first, one send at a time and in order; tokens picked during a send wait for the next.
  * Streaming is a courtesy to the requester: a failed send never fails the job; its runs are
  * tried again after a backoff (intervalMs, doubling), and after `maxFailures` failures in a
- * row the job streams no more. `close` sends what waits, retries included.
+ * row the job streams no more. `close` sends what waits, retries included, and resolves once
+ * the requester took every token (a send resolves when the requester's handler took its batch:
+ * sendTokens) or `flushTimeoutMs` passed; the provider awaits it before it commits, so a job
+ * shorter than `intervalMs` still streams all its tokens before its results exist.
  */
 export function tokenPusher(
   send: (runs: TokenRun[]) => Promise<void>,
@@ -220,16 +239,31 @@ export function tokenPusher(
       else timer ??= setTimeout(flush, options.intervalMs)
     },
     async close() {
-      for (;;) {
-        if (sending !== undefined) {
-          await sending
-          continue
+      const drained = (async () => {
+        for (;;) {
+          if (sending !== undefined) {
+            await sending
+            continue
+          }
+          if (stopped() || waiting.length === 0) return
+          // a retry is due after its backoff: wait it here rather than leave it to the timer
+          if (failures > 0) await new Promise((resolve) => setTimeout(resolve, backoffMs()))
+          flush()
         }
-        if (stopped() || waiting.length === 0) return
-        // a retry is due after its backoff: wait it here rather than leave it to the timer
-        if (failures > 0) await new Promise((resolve) => setTimeout(resolve, backoffMs()))
-        flush()
-      }
+      })()
+      let timeout: NodeJS.Timeout | undefined
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timeout = setTimeout(() => resolve('timeout'), options.flushTimeoutMs ?? TOKEN_FLUSH_TIMEOUT_MS)
+      })
+      const outcome = await Promise.race([drained, timedOut])
+      clearTimeout(timeout)
+      if (outcome !== 'timeout') return
+      // the requester did not take the last tokens in time: stream no more (a send under way
+      // ends by its own timeout); the committed result is what counts
+      failures = options.maxFailures
+      waiting = []
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
     },
   }
 }

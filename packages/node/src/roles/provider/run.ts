@@ -209,7 +209,9 @@ export class JobRunner {
   /**
    * A generate job: one leaf per generated position. Tokens are written to the job record as
    * they are picked (detail.generated, throttled), so the API's event stream carries them, and
-   * pushed to the requester's peer (`/ocn/tokens/1.0.0`), all of them before the commit.
+   * pushed to the requester's peer (`/ocn/tokens/1.0.0`): the commit waits until the requester
+   * took all of them (tokenPusher's close, bounded by its flush timeout), so a job shorter
+   * than the push interval streams its tokens before its results exist too.
    */
   private async runGeneration(
     at: FaultContext,

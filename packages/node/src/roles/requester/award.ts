@@ -16,6 +16,7 @@ import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { ensureMarketAllowance } from './allowance.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 import { collectionExtensionMs, LateBids } from './late-bids.js'
+import { reofferDuePatch } from './offer.js'
 import { type Candidate, priceFloor, rankBids } from './ranking.js'
 import { BidderStandings } from './standing.js'
 
@@ -238,6 +239,7 @@ export class RequesterAwards {
     await state.transitionJob(job.id, 'failed', {
       note: again ? `${NO_BID_REOFFER_NOTE} in ${delay} ms` : 'no usable bid',
       bids: bids.map((b) => ({ ...b, status: 'rejected' })),
+      ...reofferDuePatch(await state.requireJob(job.id), options.noBidReoffers, delay),
     })
     if (!(await this.followUps.reofferLater(await state.requireJob(job.id), delay)))
       log.warn({ jobId: job.id, attempts: job.attempts }, 'no bids: job failed (re-offer it)')
@@ -246,10 +248,12 @@ export class RequesterAwards {
   /** Bids there were, but no award landed in time: fail the job and offer it again at once. */
   private async noAward(job: JobRecord, bids: StoredBid[], why: string): Promise<void> {
     const { state, log } = this.context
-    const again = job.attempts <= this.context.options.noBidReoffers
+    const { noBidReoffers } = this.context.options
+    const again = job.attempts <= noBidReoffers
     const failed = await state.transitionJob(job.id, 'failed', {
       note: again ? `${why}; re-offered` : why,
       bids: bids.map((b) => ({ ...b, status: b.status === 'accepted' ? 'accepted' : 'rejected' })),
+      ...reofferDuePatch(await state.requireJob(job.id), noBidReoffers, 0),
     })
     log.warn({ jobId: job.id, why }, 'job not awarded')
     await this.followUps.reofferLater(failed, 0)

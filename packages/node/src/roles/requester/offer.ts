@@ -19,12 +19,31 @@ import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import type { OfferSummary } from '../../api/interface.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
+import type { TransitionJobParameters } from '../../state/store.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
 import { ensureMarketAllowance } from './allowance.js'
 import { jobMarket, type RequesterContext } from './context.js'
+
+/**
+ * What a job's move to failed or expired also writes when the job will be offered again
+ * automatically: the re-offer's due time, in the same write as the death, so no reader (the
+ * tick after a restart, a client or the devnet following re-offers) sees the job dead and
+ * final in between, when its re-offer is still to come. Nothing when the retry budget
+ * (requester.noBidReoffers, as RequesterOffers.canReoffer) is spent or a re-offer is recorded.
+ */
+export function reofferDuePatch(
+  job: JobRecord,
+  noBidReoffers: number,
+  delayMs: number,
+): Pick<TransitionJobParameters, 'patch'> {
+  const detail = requesterDetail(job)
+  if (job.attempts > noBidReoffers || detail.reofferDueAt !== undefined || detail.reofferedAs !== undefined)
+    return {}
+  return { patch: { detail: { ...detail, reofferDueAt: Date.now() + delayMs } } }
+}
 
 /** An offer's terms before publishing fixes its requester, windows and salt. */
 export type OfferBase = Omit<OfferTerms, 'requester' | 'biddingEnds' | 'deadline' | 'salt'>

@@ -14,6 +14,7 @@ import type { Hex } from 'viem'
 import { requesterDetail } from '../../state/job-detail.js'
 import type { JobRecord } from '../../state/records.js'
 import { jobMarket, type RequesterContext } from './context.js'
+import { reofferDuePatch } from './offer.js'
 
 export interface ReconcileFollowUps {
   /** the bidding window has closed: award the job */
@@ -89,14 +90,21 @@ export class RequesterReconciler {
       if (job.state === 'awarded') await go('committed', { patch: { resultRoot: onChain.resultRoot } })
       await go('slashed', { note: 'provider caught cheating; price refunded' })
     } else if (onChain.status === 'expired' && job.state === 'awarded') {
-      await go('expired', { note: 'provider never committed; price refunded' })
+      await go('expired', {
+        note: 'provider never committed; price refunded',
+        ...(await this.reofferDue(jobId)),
+      })
       await this.followUps.reofferLater(job, 0)
     } else if (onChain.status === 'awarded' && job.state === 'awarded') {
       if ((await chain.chainTime()) > BigInt(onChain.deadline)) {
         const { hash } = await chain.serialize(() =>
           expire(chain.client, { jobMarket: jobMarket(this.context), jobId: jobId as Hex }),
         )
-        await go('expired', { txHash: hash, note: 'provider never committed; price refunded' })
+        await go('expired', {
+          txHash: hash,
+          note: 'provider never committed; price refunded',
+          ...(await this.reofferDue(jobId)),
+        })
         log.warn({ jobId, provider: onChain.provider }, 'job expired: refunded, provider slashed')
         await this.followUps.reofferLater(job, 0)
       } else await this.checkNoShow(job)
@@ -107,6 +115,12 @@ export class RequesterReconciler {
     ) {
       this.followUps.fetchResults(jobId)
     }
+  }
+
+  /** The expiry's write of the re-offer to come (offer.ts reofferDuePatch), from the record as it is now. */
+  private async reofferDue(jobId: string) {
+    const { state, options } = this.context
+    return reofferDuePatch(await state.requireJob(jobId), options.noBidReoffers, 0)
   }
 
   /** An awarded provider silent past its ETA and the grace: the job goes on the market again without it. */

@@ -12,7 +12,7 @@ import { outputsDataHash } from '../../executor/hashing.js'
 import { outputAxesOfModel, sliceAxis } from '../../executor/input-axes.js'
 import { parseGenerateJobSpec, parseJobSpec, trainingModelKind } from '../../executor/spec.js'
 import type { NamedTensors } from '../../executor/tensor.js'
-import { type RequesterResults, requesterDetail } from '../../state/job-detail.js'
+import { type RequesterJobDetail, type RequesterResults, requesterDetail } from '../../state/job-detail.js'
 import { attributionResultProblem } from '../attribution.js'
 import {
   generationMismatches,
@@ -275,24 +275,34 @@ export class RequesterResultFetcher {
       (await this.streams?.finish(jobId)) ??
       requesterDetail(await this.context.state.requireJob(jobId)).streamed
     const differ = streamed === undefined ? undefined : streamMismatches(streamed, tokens)
-    await this.save(jobId, {
-      outputHash: served.outputHash,
-      leafCount: onChain.leafCount,
-      verified,
-      mismatchedLeaves,
-      tokens,
-      ...(differ === undefined ? {} : { streamMismatches: differ }),
-    })
+    // the streamed tokens are saved with the results, so the record has them whatever the
+    // throttled writes of the stream managed before
+    await this.save(
+      jobId,
+      {
+        outputHash: served.outputHash,
+        leafCount: onChain.leafCount,
+        verified,
+        mismatchedLeaves,
+        tokens,
+        ...(differ === undefined ? {} : { streamMismatches: differ }),
+      },
+      streamed === undefined ? {} : { streamed },
+    )
     if (differ !== undefined && differ.length > 0)
       log.warn({ jobId, prompts: differ }, 'streamed tokens differ from the committed ones')
     log.info({ jobId, prompts: manifest.sequences.length, verified }, 'generated tokens fetched')
   }
 
   /** Records the results on the job as it is now (it may have moved on during the fetch). */
-  private async save(jobId: string, results: RequesterResults): Promise<void> {
+  private async save(
+    jobId: string,
+    results: RequesterResults,
+    also: Pick<RequesterJobDetail, 'streamed'> = {},
+  ): Promise<void> {
     const { state } = this.context
     const fresh = await state.requireJob(jobId)
-    await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), results } })
+    await state.updateJob(jobId, { detail: { ...requesterDetail(fresh), ...also, results } })
   }
 }
 

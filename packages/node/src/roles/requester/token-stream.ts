@@ -106,6 +106,8 @@ export class RequesterTokenStreams {
   /**
    * Ends a job's stream before its results are saved: no more batches are taken, the last
    * write is done, and the streamed tokens are returned (undefined: none were streamed here).
+   * A write still waiting for its throttle is done now, not dropped: a short job's tokens may
+   * all come within one `writeEveryMs` of its results, and the record must carry them.
    */
   async finish(jobId: string): Promise<number[][] | undefined> {
     const pending = this.jobs.get(jobId)
@@ -113,8 +115,10 @@ export class RequesterTokenStreams {
     const stream = await pending.catch(() => undefined)
     if (stream === undefined) return undefined
     stream.finished = true
-    clearTimeout(stream.timer)
-    stream.timer = undefined
+    if (stream.timer !== undefined) {
+      clearTimeout(stream.timer)
+      this.write(jobId, stream)
+    }
     await stream.writing
     this.jobs.delete(jobId)
     return stream.tokens
@@ -158,7 +162,9 @@ export class RequesterTokenStreams {
         const detail = requesterDetail(job)
         if (detail.results !== undefined) return
         // the award's own record write is under way: written on the next round, not over it
+        // (a finished stream has no next round: results.ts hands its tokens on itself)
         if (job.state === 'bidding') {
+          if (stream.finished) return
           stream.timer ??= setTimeout(() => this.write(jobId, stream), this.writeEveryMs)
           return
         }
