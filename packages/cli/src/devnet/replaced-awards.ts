@@ -47,7 +47,7 @@ export interface AwardOnChain {
 
 /**
  * The on-chain awards of every job's replaced offers (an offer never awarded has none). A read
- * that keeps failing throws DEVNET_CHAIN_READ_FAILED instead of leaving the award out.
+ * that keeps failing throws DEVNET_CHAIN_FAILED instead of leaving the award out.
  */
 export async function readReplacedAwards<J extends ReplacedAwardMoney>(
   jobs: readonly J[],

@@ -142,17 +142,19 @@ async function checkSessionsFor(
 ): Promise<{ full: ort.InferenceSession; rows: ort.InferenceSession | undefined }> {
   const full = (await sessionFor(ref)).session
   const key = cacheKey(ref)
-  if (!rowsSessions.has(key)) rowsSessions.set(key, await rowsSessionOf(ref, full, layout))
+  // the model's bytes may have left the byte cache while its session stayed: this check runs
+  // the plain prefill, and a later one that brings the bytes makes the rewrite
+  if (!rowsSessions.has(key) && models.has(ref.modelHash))
+    rowsSessions.set(key, await rowsSessionOf(models.get(ref.modelHash)!, ref, full, layout))
   return { full, rows: rowsSessions.get(key) ?? undefined }
 }
 
 async function rowsSessionOf(
+  bytes: Uint8Array,
   ref: ModelRef,
   full: ort.InferenceSession,
   layout: DecoderLayout,
 ): Promise<ort.InferenceSession | null> {
-  const bytes = models.get(ref.modelHash)
-  if (!bytes) return null
   let rows: ort.InferenceSession
   try {
     const rewritten = sampledRowsModel(decodeOnnxModel(bytes))
