@@ -913,6 +913,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 price = job.price;
         collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
+        // read with the price (same slot), before the writes below would make it a second load
+        bool toBalance = job.payoutToBalance;
 
         // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
         Terms storage terms = _termsOf(job);
@@ -944,7 +946,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         record.totalEarned += uint160(payout);
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
-        if (job.payoutToBalance) {
+        if (toBalance) {
             // a share of tokens this contract holds: the sum stays below the uint96 supply cap
             unchecked {
                 _accountOf[provider].balance += uint96(payout);
