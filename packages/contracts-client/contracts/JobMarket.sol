@@ -27,6 +27,9 @@ import {AttributionPool} from "./attribution/AttributionPool.sol";
 /// settles in the same transaction with no challenge window.
 /// With an AttributionPool configured, a job whose model had attribution weights when it was
 /// awarded also sends `attributionShareBps` of its price to the pool when it pays out.
+/// Any account may keep a prepaid balance here (`deposit`, `withdraw`): an award takes the price
+/// from it when it covers the price, and a provider may have its payouts credited to it
+/// (`setPayoutToBalance`), which saves the token transfer each would otherwise make.
 /// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
 contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -101,7 +104,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev A job in storage: two slots written at award, and a third for the result root of a zk
-    /// or training job only. The requester and the provider are stored as account ids (see `_accountIdOf`), so
+    /// or training job only. The requester and the provider are stored as account ids (see `_registered`), so
     /// the parties and the amounts share one slot, and every field commit and settlement test
     /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
     struct StoredJob {
@@ -133,7 +136,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         bytes32 resultRoot;
     }
 
-    /// @dev An account of the market, keyed by address: its id (see `_accountIdOf`), its prepaid
+    /// @dev An account of the market, keyed by address: its id (see `_registered`), its prepaid
     /// and withdrawable balance, and whether its payouts go to that balance. One slot, which
     /// `award` reads anyway for both parties' ids, so drawing the price from the requester's
     /// balance and noting the provider's payout choice read no extra slot.
@@ -238,7 +241,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 jobId => StoredJob) private _jobs;
     /// @dev Requesters and providers by a 4-byte id, given at an account's first award (ids from 1):
-    /// a job then stores both parties with its amounts in one slot instead of two.
+    /// a job then stores both parties with its amounts in one slot instead of two. The id shares
+    /// its slot with the account's prepaid balance and payout choice (`Account`).
     mapping(address account => Account) private _accountOf;
     mapping(uint256 id => address account) private _accounts;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
@@ -577,9 +581,10 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @dev Writes the awarded job's first two slots. Every value is computed (and every cast
-    /// checked) before the first write, so the writes to each slot sit together with no branch
-    /// between them and the optimizer keeps the slot's value instead of reloading it per field.
+    /// @dev Writes the awarded job's second slot, and through `_storeParties` its first. Every
+    /// value is computed (and every cast checked) before the first write, so the writes to each
+    /// slot sit together with no branch between them and the optimizer keeps the slot's value
+    /// instead of reloading it per field.
     /// The price comes out of the requester's prepaid balance when that covers it (`fromBalance`;
     /// the account slot was read for its id anyway), else the caller pulls it by `transferFrom`.
     function _storeAwarded(StoredJob storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount)
@@ -609,8 +614,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     {
         uint96 price = SafeCast.toUint96(bid.price);
         uint96 collateral = SafeCast.toUint96(bid.collateral);
-        Account storage requester = _accountIdOf(msg.sender);
-        Account storage provider = _accountIdOf(bid.provider);
+        Account storage requester = _registered(msg.sender);
+        Account storage provider = _registered(bid.provider);
         uint32 requesterId = requester.id;
         providerId = provider.id;
         bool payoutToBalance = provider.payoutToBalance;
@@ -630,7 +635,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     /// @dev The account, given an id at its first award (two new slots once per account, one if
     /// it deposited or chose its payouts before).
-    function _accountIdOf(address account) private returns (Account storage a) {
+    function _registered(address account) private returns (Account storage a) {
         a = _accountOf[account];
         if (a.id == 0) {
             uint32 id = ++_accountCount;
