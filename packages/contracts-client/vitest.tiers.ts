@@ -20,6 +20,7 @@ export const integration: Record<string, string> = {
   'test/lifecycle.test.ts': 'starts anvil',
   'test/model-registry.test.ts': 'starts anvil',
   'test/model-release.test.ts': 'starts anvil and a juror pool',
+  'test/prepaid.test.ts': 'starts anvil and a juror pool',
   'test/property.test.ts': 'starts anvil',
   'test/property-court.test.ts': 'starts anvil',
   'test/property-datanet.test.ts': 'starts anvil',

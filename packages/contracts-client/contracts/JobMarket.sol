@@ -27,6 +27,9 @@ import {AttributionPool} from "./attribution/AttributionPool.sol";
 /// settles in the same transaction with no challenge window.
 /// With an AttributionPool configured, a job whose model had attribution weights when it was
 /// awarded also sends `attributionShareBps` of its price to the pool when it pays out.
+/// Any account may keep a prepaid balance here (`deposit`, `withdraw`): an award takes the price
+/// from it when it covers the price, and a provider may have its payouts credited to it
+/// (`setPayoutToBalance`), which saves the token transfer each would otherwise make.
 /// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
 contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -101,13 +104,18 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev A job in storage: two slots written at award, and a third for the result root of a zk
-    /// or training job only. The requester and the provider are stored as account ids (see `_accountIdOf`), so
+    /// or training job only. The requester and the provider are stored as account ids (see `_registered`), so
     /// the parties and the amounts share one slot, and every field commit and settlement test
     /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
     struct StoredJob {
         uint96 price;
         uint96 collateral;
         uint32 requesterId;
+        /// @dev the price came from the requester's prepaid balance: a refund goes back there
+        bool fundedFromBalance;
+        /// @dev the provider had opted in to balance payouts when the job was awarded: the payout
+        /// is credited to its balance, not transferred (same slot as the price settlement reads)
+        bool payoutToBalance;
         // ---- slot 2
         uint40 deadline;
         uint40 challengeEnds;
@@ -126,6 +134,17 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint32 providerId;
         // ---- slot 3, written only for zk and training jobs (see `_commit`)
         bytes32 resultRoot;
+    }
+
+    /// @dev An account of the market, keyed by address: its id (see `_registered`), its prepaid
+    /// and withdrawable balance, and whether its payouts go to that balance. One slot, which
+    /// `award` reads anyway for both parties' ids, so drawing the price from the requester's
+    /// balance and noting the provider's payout choice read no extra slot.
+    struct Account {
+        uint32 id;
+        /// @dev below the token's supply, which the constructor caps at uint96
+        uint96 balance;
+        bool payoutToBalance;
     }
 
     /// @dev What a zk-mode job's proof must match, fixed at award (three slots, deleted at settlement).
@@ -222,8 +241,9 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 jobId => StoredJob) private _jobs;
     /// @dev Requesters and providers by a 4-byte id, given at an account's first award (ids from 1):
-    /// a job then stores both parties with its amounts in one slot instead of two.
-    mapping(address account => uint32 id) private _accountIds;
+    /// a job then stores both parties with its amounts in one slot instead of two. The id shares
+    /// its slot with the account's prepaid balance and payout choice (`Account`).
+    mapping(address account => Account) private _accountOf;
     mapping(uint256 id => address account) private _accounts;
     mapping(bytes32 jobId => ZkTerms) private _zkTerms;
     /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
@@ -288,6 +308,12 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     event NoncesInvalidated(address indexed provider, uint256 indexed word, uint256 mask);
     event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
     event TreasurySwept(address indexed treasury, uint256 amount);
+    /// @notice `account` paid `amount` into its prepaid balance (now `balance`).
+    event BalanceDeposited(address indexed account, uint256 amount, uint256 balance);
+    /// @notice `account` took `amount` out of its balance (now `balance`).
+    event BalanceWithdrawn(address indexed account, uint256 amount, uint256 balance);
+    /// @notice Jobs awarded to `account` from now on pay out to its balance (`enabled`) or by transfer.
+    event PayoutToBalanceSet(address indexed account, bool enabled);
     event ParamsUpdated(
         uint16 protocolFeeBps,
         uint16 cheatSlashBps,
@@ -335,6 +361,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     error LeafCountMismatch(bytes32 jobId, uint32 expected, uint32 actual);
     /// @dev A batch call's arrays are empty or of different lengths.
     error BatchLengthMismatch();
+    /// @dev `withdraw` of more than the caller's balance (`getAccount` reads it).
+    error InsufficientMarketBalance(address account, uint256 balance, uint256 amount);
 
     constructor(
         IERC20 token_,
@@ -384,9 +412,18 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         nonReentrant
         returns (bytes32 jobId)
     {
-        jobId = _award(offer, bid, signature, _checkModel(offer.modelHash));
+        return _awardOne(offer, bid, signature);
+    }
+
+    /// @dev One award with its collateral lock and escrow (`award`, `awardWithPermit`).
+    function _awardOne(JobOffer calldata offer, Bid calldata bid, bytes calldata signature)
+        private
+        returns (bytes32 jobId)
+    {
+        bool fromBalance;
+        (jobId, fromBalance) = _award(offer, bid, signature, _checkModel(offer.modelHash));
         stakeManager.lock(bid.provider, bid.collateral);
-        _escrow(bid.price);
+        if (!fromBalance) _escrow(bid.price);
     }
 
     /// @notice Awards several offers in one transaction, each to its signed bid, with one escrow
@@ -414,20 +451,20 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
                 modelHash = offer.modelHash;
                 share = _checkModel(modelHash);
             }
-            _award(offer, bid, signatures[i], share);
+            (, bool fromBalance) = _award(offer, bid, signatures[i], share);
             if (bid.provider != provider) {
                 stakeManager.lock(provider, locked);
                 (provider, locked) = (bid.provider, 0);
             }
             // each price and collateral was cast to a uint96 in `_award`, at most 2^32 of them
             unchecked {
-                total += bid.price;
+                if (!fromBalance) total += bid.price;
                 locked += bid.collateral;
             }
         }
         // all or nothing: a provider short of free stake for its run reverts the whole batch
         stakeManager.lock(provider, locked);
-        _escrow(total);
+        if (total != 0) _escrow(total);
     }
 
     /// @notice As `award`, with an ERC-2612 permit for the escrow instead of a prior approval.
@@ -444,16 +481,15 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     ) external nonReentrant returns (bytes32 jobId) {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), bid.price, permitDeadline, v, r, s) {}
             catch {}
-        jobId = _award(offer, bid, signature, _checkModel(offer.modelHash));
-        stakeManager.lock(bid.provider, bid.collateral);
-        _escrow(bid.price);
+        return _awardOne(offer, bid, signature);
     }
 
     /// @dev Checks and records one award of a model `_checkModel` accepted, with the attribution
-    /// share it returned; the caller locks the collateral and pulls the escrow.
+    /// share it returned; the caller locks the collateral and, unless `fromBalance` (the price
+    /// came out of the requester's prepaid balance), pulls the escrow.
     function _award(JobOffer calldata offer, Bid calldata bid, bytes calldata signature, uint16 share)
         private
-        returns (bytes32 jobId)
+        returns (bytes32 jobId, bool fromBalance)
     {
         if (offer.requester != msg.sender) revert NotRequester(msg.sender, offer.requester);
         jobId = hashJobOffer(offer);
@@ -474,11 +510,13 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
         _useNonce(bid.provider, bid.nonce);
-        (address signer, ECDSA.RecoverError err,) =
-            ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
-        if (err != ECDSA.RecoverError.NoError || signer != bid.provider) revert InvalidBidSignature(bid.provider);
+        {
+            (address signer, ECDSA.RecoverError err,) =
+                ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
+            if (err != ECDSA.RecoverError.NoError || signer != bid.provider) revert InvalidBidSignature(bid.provider);
+        }
 
-        _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
+        fromBalance = _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
         if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
         if (share != 0) {
             job.attributionBps = share;
@@ -543,21 +581,22 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @dev Writes the awarded job's first two slots. Every value is computed (and every cast
-    /// checked) before the first write, so the writes to each slot sit together with no branch
-    /// between them and the optimizer keeps the slot's value instead of reloading it per field.
-    function _storeAwarded(StoredJob storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount) private {
-        uint96 price = SafeCast.toUint96(bid.price);
-        uint96 collateral = SafeCast.toUint96(bid.collateral);
+    /// @dev Writes the awarded job's second slot, and through `_storeParties` its first. Every
+    /// value is computed (and every cast checked) before the first write, so the writes to each
+    /// slot sit together with no branch between them and the optimizer keeps the slot's value
+    /// instead of reloading it per field.
+    /// The price comes out of the requester's prepaid balance when that covers it (`fromBalance`;
+    /// the account slot was read for its id anyway), else the caller pulls it by `transferFrom`.
+    function _storeAwarded(StoredJob storage job, JobOffer calldata offer, Bid calldata bid, uint32 leafCount)
+        private
+        returns (bool fromBalance)
+    {
+        uint32 providerId;
+        (fromBalance, providerId) = _storeParties(job, bid);
         uint40 deadline = SafeCast.toUint40(offer.deadline);
         // below 2^16 (`_snapshotTerms`)
         uint16 termsId = uint16(currentTermsId);
         uint32 window = _currentChallengeWindow;
-        uint32 requesterId = _accountIdOf(msg.sender);
-        uint32 providerId = _accountIdOf(bid.provider);
-        job.price = price;
-        job.collateral = collateral;
-        job.requesterId = requesterId;
         job.deadline = deadline;
         job.status = JobStatus.Awarded;
         job.leafCount = leafCount;
@@ -567,12 +606,40 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.providerId = providerId;
     }
 
-    /// @dev The account's id, registering it at its first award (two new slots, once per account).
-    function _accountIdOf(address account) private returns (uint32 id) {
-        id = _accountIds[account];
-        if (id == 0) {
-            id = ++_accountCount;
-            _accountIds[account] = id;
+    /// @dev Writes the job's first slot (amounts, requester, where the money comes from and goes)
+    /// after every read, as `_storeAwarded` does the second.
+    function _storeParties(StoredJob storage job, Bid calldata bid)
+        private
+        returns (bool fromBalance, uint32 providerId)
+    {
+        uint96 price = SafeCast.toUint96(bid.price);
+        uint96 collateral = SafeCast.toUint96(bid.collateral);
+        Account storage requester = _registered(msg.sender);
+        Account storage provider = _registered(bid.provider);
+        uint32 requesterId = requester.id;
+        providerId = provider.id;
+        bool payoutToBalance = provider.payoutToBalance;
+        uint96 balance = requester.balance;
+        fromBalance = balance != 0 && balance >= price;
+        if (fromBalance) {
+            unchecked {
+                requester.balance = balance - price;
+            }
+        }
+        job.price = price;
+        job.collateral = collateral;
+        job.requesterId = requesterId;
+        job.fundedFromBalance = fromBalance;
+        job.payoutToBalance = payoutToBalance;
+    }
+
+    /// @dev The account, given an id at its first award (two new slots once per account, one if
+    /// it deposited or chose its payouts before).
+    function _registered(address account) private returns (Account storage a) {
+        a = _accountOf[account];
+        if (a.id == 0) {
+            uint32 id = ++_accountCount;
+            a.id = id;
             _accounts[id] = account;
         }
     }
@@ -645,7 +712,7 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     function _commit(bytes32 jobId, bytes32 resultRoot, uint32 leafCount) private {
         StoredJob storage job = _jobs[jobId];
         if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (_accountIds[msg.sender] != job.providerId) revert NotProvider(msg.sender, _providerOf(job));
+        if (_accountOf[msg.sender].id != job.providerId) revert NotProvider(msg.sender, _providerOf(job));
         if (block.timestamp > job.deadline) revert CommitDeadlinePassed(jobId, job.deadline);
         if (job.verification != VERIFICATION_REPLAY) revert VerificationModeMismatch(jobId, job.verification);
         if (resultRoot == bytes32(0)) revert EmptyCommitment();
@@ -831,16 +898,18 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         _pay(provider, payout, collateral);
     }
 
-    /// @dev Unlocks `collateral` of `provider`'s stake and sends it `payout` (nothing for no provider).
+    /// @dev Unlocks `collateral` of `provider`'s stake and sends it `payout` (nothing for no
+    /// provider; no transfer for nothing to send, as for jobs paid to the provider's balance).
     function _pay(address provider, uint256 payout, uint256 collateral) private {
         if (provider == address(0)) return;
         stakeManager.unlock(provider, collateral);
-        token.safeTransfer(provider, payout);
+        if (payout != 0) token.safeTransfer(provider, payout);
     }
 
     /// @dev Books a payout: marks the job Finalized, accrues the fee to its terms, updates the
-    /// provider's record and deposits the attribution share (if the job owes one). Returns what
-    /// `_pay` owes the provider.
+    /// provider's record and deposits the attribution share (if the job owes one). Credits the
+    /// payout to the provider's balance for a job awarded while it had opted in to that. Returns
+    /// what `_pay` owes the provider (payout 0 when credited).
     function _book(bytes32 jobId, StoredJob storage job)
         private
         returns (address provider, uint256 payout, uint256 collateral)
@@ -849,6 +918,8 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         uint256 price = job.price;
         collateral = job.collateral;
         uint256 attributionBps = job.attributionBps;
+        // read with the price (same slot), before the writes below would make it a second load
+        bool toBalance = job.payoutToBalance;
 
         // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
         Terms storage terms = _termsOf(job);
@@ -880,6 +951,13 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         record.totalEarned += uint160(payout);
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
         emit JobFinalized(jobId, provider, payout, fee);
+        if (toBalance) {
+            // a share of tokens this contract holds: the sum stays below the uint96 supply cap
+            unchecked {
+                _accountOf[provider].balance += uint96(payout);
+            }
+            payout = 0;
+        }
 
         // Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
         // amount (skipped) or a failed transfer, which the escrow held for this job rules out.
@@ -910,10 +988,20 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev Releases the job's collateral, slashing `penalty` of it to this contract, and refunds
-    /// the requester the whole price (expiry and conviction both end a job this way).
+    /// the requester the whole price (expiry and conviction both end a job this way), the way it
+    /// came: to its prepaid balance if the award drew it from there, else by transfer.
     function _slashAndRefund(StoredJob storage job, address provider, uint256 collateral, uint256 penalty) private {
         stakeManager.slash(provider, collateral, penalty, address(this));
-        token.safeTransfer(_accounts[job.requesterId], job.price);
+        address requester = _accounts[job.requesterId];
+        uint96 price = job.price;
+        if (job.fundedFromBalance) {
+            // the price left this balance at award: the sum stays below the uint96 supply cap
+            unchecked {
+                _accountOf[requester].balance += price;
+            }
+        } else {
+            token.safeTransfer(requester, price);
+        }
     }
 
     /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
@@ -933,6 +1021,47 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         address to = treasury;
         emit TreasurySwept(to, amount);
         if (amount > 0) token.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------- prepaid balances
+
+    /// @notice Pays `amount` into the caller's balance (needs an allowance). An award takes the
+    /// price from this balance when it covers it, so the award makes no token transfer; otherwise
+    /// the award pulls the price by `transferFrom` as before.
+    function deposit(uint256 amount) external nonReentrant {
+        Account storage account = _accountOf[msg.sender];
+        uint96 balance = account.balance + SafeCast.toUint96(amount);
+        account.balance = balance;
+        emit BalanceDeposited(msg.sender, amount, balance);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Sends `amount` of the caller's balance (deposits, refunds of jobs awarded from it,
+    /// payouts credited to it) to the caller. Reverts `InsufficientMarketBalance` above the balance.
+    function withdraw(uint256 amount) external nonReentrant {
+        Account storage account = _accountOf[msg.sender];
+        uint256 balance = account.balance;
+        if (amount > balance) revert InsufficientMarketBalance(msg.sender, balance, amount);
+        unchecked {
+            balance -= amount;
+        }
+        account.balance = uint96(balance);
+        emit BalanceWithdrawn(msg.sender, amount, balance);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Jobs awarded to the caller from now on credit their payout to its balance instead
+    /// of transferring it (`enabled`), or transfer it (the default). A job keeps the choice in
+    /// force at its award, so settlement reads no extra slot for it.
+    function setPayoutToBalance(bool enabled) external {
+        _accountOf[msg.sender].payoutToBalance = enabled;
+        emit PayoutToBalanceSet(msg.sender, enabled);
+    }
+
+    /// @notice The account's withdrawable balance and whether jobs awarded to it pay out there.
+    function getAccount(address account) external view returns (uint256 balance, bool payoutToBalance) {
+        Account storage a = _accountOf[account];
+        return (a.balance, a.payoutToBalance);
     }
 
     // ---------------------------------------------------------------- governance (AccessManager)

@@ -16,6 +16,7 @@ import {
   disputeCourtAbi,
   drawJury,
   getCourtRound,
+  getMarketAccount,
   getStake,
   getTokenBalance,
   jobMarketAbi,
@@ -264,11 +265,12 @@ export async function advance(p: Protocol, seconds: number): Promise<void> {
   await p.test.mine({ blocks: 1 })
 }
 
-/** An account's wealth in the protocol: OPEN held plus OPEN staked (locked included). */
+/** An account's wealth in the protocol: OPEN held, staked (locked included) and in its JobMarket balance. */
 export async function wealth(p: CourtProtocol, account: Address): Promise<bigint> {
   const balance = await getTokenBalance(p.admin, { token: p.deployment.addresses.token, account })
   const s = await getStake(p.admin, { stakeManager: p.deployment.addresses.stakeManager, account })
-  return balance + s.staked + s.unbonding
+  const market = await getMarketAccount(p.admin, { jobMarket: p.deployment.addresses.jobMarket, account })
+  return balance + s.staked + s.unbonding + market.balance
 }
 
 /** The treasury's wealth: what it holds plus what the JobMarket has accrued for it. */

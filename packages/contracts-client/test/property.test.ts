@@ -4,6 +4,9 @@
 // Half the jobs run on a model with attribution weights, so the AttributionPool's share of
 // their payouts is part of the accounting. Datanet actors create datanets (burning OPEN into the
 // sink), contribute with stakes, curate and withdraw: the burns and the stakes are accounted too.
+// Actors also deposit into and withdraw from their JobMarket balances and switch their payouts to
+// the balance and back, so awards are paid from deposits or by transferFrom, payouts and refunds
+// land in balances or are transferred, and the market's books include every balance.
 import { jobIdOf } from '@ocn/protocol'
 import fc from 'fast-check'
 import {
@@ -28,11 +31,13 @@ import {
   createDatanet,
   datanetRegistryAbi,
   defaultDatanetParameters,
+  depositBalance,
   expire,
   finalize,
   getAttributionPool,
   getContribution,
   getJob,
+  getMarketAccount,
   getStake,
   getTokenBalance,
   jobMarketAbi,
@@ -40,10 +45,12 @@ import {
   rejectContribution,
   requestUnbonding,
   setAttributionWeights,
+  setPayoutToBalance,
   signBid,
   stake,
   sweepTreasury,
   type WriteResult,
+  withdrawBalance,
   withdrawContributionStake,
   withdrawStake,
 } from '../src/index.js'
@@ -117,6 +124,10 @@ type Action =
   | { kind: 'unbond'; actor: number; amount: bigint }
   | { kind: 'withdraw'; actor: number }
   | { kind: 'sweep' }
+  | { kind: 'deposit'; actor: number; amount: bigint }
+  // whole: withdraw the actor's whole balance (else `amount`, often above it: refused)
+  | { kind: 'withdrawBalance'; actor: number; amount: bigint; whole: boolean }
+  | { kind: 'payoutToBalance'; actor: number; enabled: boolean }
   | { kind: 'createDatanet'; actor: number; curated: boolean }
   | { kind: 'contribute'; actor: number; datanet: number; rows: number }
   | { kind: 'curate'; datanet: number; index: number; accept: boolean }
@@ -166,6 +177,23 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), actor }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'sweep' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('deposit' as const), actor, amount: amount(e('120')) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('withdrawBalance' as const),
+      actor,
+      amount: amount(e('80')),
+      whole: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('payoutToBalance' as const), actor, enabled: fc.boolean() }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('createDatanet' as const), actor, curated: fc.boolean() }),
@@ -305,6 +333,15 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       return withdrawStake(actors[a.actor]!, { stakeManager })
     case 'sweep':
       return sweepTreasury(actors[0]!, { jobMarket })
+    case 'deposit':
+      return depositBalance(actors[a.actor]!, { jobMarket, amount: a.amount })
+    case 'withdrawBalance': {
+      const account = actors[a.actor]!.account.address
+      const whole = a.whole ? (await getMarketAccount(reader, { jobMarket, account })).balance : a.amount
+      return withdrawBalance(actors[a.actor]!, { jobMarket, amount: whole })
+    }
+    case 'payoutToBalance':
+      return setPayoutToBalance(actors[a.actor]!, { jobMarket, enabled: a.enabled })
     case 'createDatanet':
     case 'contribute':
     case 'curate':
@@ -433,23 +470,34 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
     readRegistry('totalStaked'),
     readRegistry('totalBurned'),
   ])
-  const [holderBalances, marketBalance, stakeBalance, poolBalance, weighted, plain, stakes, jobs, accrued] =
-    await Promise.all([
-      Promise.all(holders.map(balanceOf)),
-      balanceOf(jobMarket),
-      balanceOf(stakeManager),
-      balanceOf(pool),
-      poolState(weightedModel),
-      poolState(plainModel),
-      Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
-      Promise.all(
-        s.jobs.map(async (j) => {
-          const job = await getJob(reader, { jobMarket, jobId: j.jobId })
-          return { ...job, model: j }
-        }),
-      ),
-      readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
-    ])
+  const [
+    holderBalances,
+    marketBalance,
+    stakeBalance,
+    poolBalance,
+    weighted,
+    plain,
+    stakes,
+    jobs,
+    accrued,
+    accounts,
+  ] = await Promise.all([
+    Promise.all(holders.map(balanceOf)),
+    balanceOf(jobMarket),
+    balanceOf(stakeManager),
+    balanceOf(pool),
+    poolState(weightedModel),
+    poolState(plainModel),
+    Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
+    Promise.all(
+      s.jobs.map(async (j) => {
+        const job = await getJob(reader, { jobMarket, jobId: j.jobId })
+        return { ...job, model: j }
+      }),
+    ),
+    readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
+    Promise.all(actors.map((a) => getMarketAccount(reader, { jobMarket, account: a.account.address }))),
+  ])
 
   // token conservation: every holder, the four contracts and the burn sink account for the whole
   // supply, to the wei; the sink holds exactly what datanet creation burned, the registry exactly
@@ -472,9 +520,11 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
   // the StakeManager holds exactly the stake it owes
   expect(stakeBalance).toBe(stakes.reduce((x, st) => x + st.staked + st.unbonding, 0n))
 
-  // the JobMarket holds exactly open escrows and the treasury's accrual (bonds are the court's)
+  // the JobMarket holds exactly open escrows, the treasury's accrual and the actors' balances
+  // (bonds are the court's): no refund or payout credited twice or stranded
   const open = jobs.filter((j) => j.status === 'awarded' || j.status === 'committed')
-  expect(marketBalance).toBe(open.reduce((x, j) => x + j.price, 0n) + accrued)
+  const balances = accounts.reduce((x, acc) => x + acc.balance, 0n)
+  expect(marketBalance).toBe(open.reduce((x, j) => x + j.price, 0n) + accrued + balances)
 
   // locked stake is exactly the collateral of each provider's open jobs, and never above its stake
   actors.forEach((a, i) => {
@@ -536,7 +586,7 @@ describe('protocol invariants under random action sequences', () => {
     // the generator must exercise real transitions, not only refusals
     const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
     console.info(`property: ${succeeded} transactions (${kinds}), ${reverted} refused steps`)
-    for (const k of ['award', 'commit', 'finalize', 'expire', 'contribute']) {
+    for (const k of ['award', 'commit', 'finalize', 'expire', 'contribute', 'deposit', 'withdrawBalance']) {
       expect(transitions.get(k) ?? 0, k).toBeGreaterThan(0)
     }
     expect(succeeded).toBeGreaterThan(RUNS)

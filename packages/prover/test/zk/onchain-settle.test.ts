@@ -7,7 +7,9 @@ import {
   type Deployment,
   type DevChain,
   deployProtocol,
+  depositBalance,
   getJob,
+  getMarketAccount,
   getMarketParams,
   getProviderRecord,
   getStake,
@@ -16,6 +18,7 @@ import {
   jobMarketAbi,
   registerZkModel,
   setAttributionWeights,
+  setPayoutToBalance,
   signBid,
   stake,
   startDevChain,
@@ -412,6 +415,35 @@ describe('zk-mode job settled on-chain with a real proof', () => {
     console.log(
       `commitZkResult gas, model with attribution weights (first deposit: creates the pool balance and pending slots): ${receipt.gasUsed}`,
     )
+  })
+
+  it("prepaid: a deposit pays the award and the proof's settlement credits the provider's balance", async () => {
+    const { token, stakeManager, jobMarket } = deployment.addresses
+    const balance = (account: Address) => getTokenBalance(admin, { token, account })
+    const account = (w: Wallet) => getMarketAccount(admin, { jobMarket, account: w.account.address })
+    await depositBalance(requester, { jobMarket, amount: PRICE })
+    await setPayoutToBalance(provider, { jobMarket, enabled: true })
+    const requesterBefore = await balance(requester.account.address)
+    const { jobId } = await awardZkJob(modelHash, inputCommitmentOf(built, inputs[0]!))
+    expect(await balance(requester.account.address)).toBe(requesterBefore)
+    expect((await account(requester)).balance).toBe(0n)
+
+    const proof = await proveFor(jobId)
+    const [providerBefore, marketBefore, credited] = [
+      await balance(provider.account.address),
+      await balance(jobMarket),
+      (await account(provider)).balance,
+    ]
+    const params = await getMarketParams(admin, { jobMarket, stakeManager })
+    await commit(jobId, proof)
+    // the model has weights since the test above: the share still goes to the pool by transfer
+    const fee = (PRICE * BigInt(params.protocolFeeBps)) / 10_000n
+    const share = (PRICE * BigInt(params.attributionShareBps)) / 10_000n
+    expect(await balance(provider.account.address)).toBe(providerBefore)
+    expect((await account(provider)).balance).toBe(credited + PRICE - fee - share)
+    expect(await balance(jobMarket)).toBe(marketBefore - share)
+    expect((await getJob(admin, { jobMarket, jobId })).status).toBe('finalized')
+    await setPayoutToBalance(provider, { jobMarket, enabled: false })
   })
 
   it('refuses to award a zk job for a model with no registered verifier', async () => {
