@@ -10,7 +10,15 @@ import type { Hex } from 'viem'
 import { ExecutorError, serializeError } from './errors.js'
 import { decodeSafetensors } from './formats/safetensors.js'
 import { sampledRowsModel } from './generate/check-graph.js'
-import { checkDecoded, decode, rowsModelAgrees, tokenProgress } from './generate/decode.js'
+import {
+  checkDecoded,
+  decode,
+  type KvDecoding,
+  kvModelAgrees,
+  rowsModelAgrees,
+  tokenProgress,
+} from './generate/decode.js'
+import { kvStepModel } from './generate/kv-graph.js'
 import type { DecoderLayout } from './generate/params.js'
 import { checkpointHash, outputsDataHash } from './hashing.js'
 import { readFileFeed } from './input-file.js'
@@ -125,6 +133,8 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
     await old.session.release()
     await rowsSessions.get(oldKey)?.release()
     rowsSessions.delete(oldKey)
+    await kvSessions.get(oldKey)?.session.release()
+    kvSessions.delete(oldKey)
   }
   return entry
 }
@@ -166,6 +176,51 @@ async function rowsSessionOf(
   }
   if (await rowsModelAgrees(full, rows, layout)) return rows
   await rows.release()
+  return null
+}
+
+/**
+ * The decoding session of kv-graph.ts per session key, made on the first generation of a
+ * model and kept while its plain session is cached; null where the rewrite does not apply or
+ * did not decode bit for bit as the plain session on the probe. It holds a second copy of the
+ * model's weights: the price of not copying the whole KV cache out per token.
+ */
+const kvSessions = new Map<string, KvDecoding | null>()
+
+async function decodeSessionsFor(
+  ref: ModelRef,
+  layout: DecoderLayout,
+): Promise<{ full: ort.InferenceSession; kv: KvDecoding | undefined }> {
+  const full = (await sessionFor(ref)).session
+  const key = cacheKey(ref)
+  // as for the check-rows model: without the bytes this generation decodes the plain way
+  if (!kvSessions.has(key) && models.has(ref.modelHash))
+    kvSessions.set(key, await kvSessionOf(models.get(ref.modelHash)!, ref, full, layout))
+  return { full, kv: kvSessions.get(key) ?? undefined }
+}
+
+async function kvSessionOf(
+  bytes: Uint8Array,
+  ref: ModelRef,
+  full: ort.InferenceSession,
+  layout: DecoderLayout,
+): Promise<KvDecoding | null> {
+  let kv: KvDecoding
+  try {
+    const rewritten = kvStepModel(decodeOnnxModel(bytes), layout)
+    if (!rewritten) return null
+    const session = await createSession(
+      encodeOnnxModel(rewritten.model),
+      ref.profile,
+      (_m, cause) => cause as Error,
+    )
+    kv = { session, streams: rewritten.streams }
+  } catch {
+    // a model the rewrite cannot express still decodes, the plain way
+    return null
+  }
+  if (await kvModelAgrees(full, kv, layout)) return kv
+  await kv.session.release()
   return null
 }
 
@@ -278,7 +333,8 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
           port.postMessage({ id: msg.id, progress: { position, tokens: picked, digests } }),
         )
         try {
-          result = await decode((await sessionFor(msg)).session, msg.params, tokens.add, cancelled)
+          const { full, kv } = await decodeSessionsFor(msg, msg.params.layout)
+          result = await decode(full, msg.params, tokens.add, cancelled, kv)
         } finally {
           tokens.flush()
         }

@@ -7,6 +7,8 @@ import * as ort from 'onnxruntime-node'
 import type { Hex } from 'viem'
 import { ExecutorError } from '../errors.js'
 import { CHECK_LOGITS_OUTPUT, CHECK_ROWS_INPUT } from './check-graph.js'
+import { KvCache } from './kv-cache.js'
+import type { KvStream } from './kv-graph.js'
 import type { CheckedPositions, CheckParams, Decoded, DecodeParams, DecoderLayout } from './params.js'
 import { acceptsToken, logitsDigest, pickToken, uniformFor } from './sampling.js'
 
@@ -25,12 +27,16 @@ const rowIndices = (rows: number[]) =>
     [rows.length],
   )
 
-/** The feeds of one call: `ids` after `pastLength` cached positions. */
+/**
+ * The feeds of one call: `ids` after `pastLength` cached positions, the cache taken from the
+ * previous call's `present` outputs, or from `cache` (a KvCache's feeds) when given.
+ */
 function feedsFor(
   layout: DecoderLayout,
   ids: number[],
   pastLength: number,
   past: ort.InferenceSession.OnnxValueMapType | undefined,
+  cache?: Record<string, ort.Tensor>,
 ): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {
     input_ids: ints(ids),
@@ -41,6 +47,7 @@ function feedsFor(
     ]),
   }
   if (layout.positionIds) feeds.position_ids = ints(ids.map((_, i) => pastLength + i))
+  if (cache) return Object.assign(feeds, cache)
   const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, layout.heads, 0, layout.headDim])
   for (const l of layout.layers) {
     feeds[l.pastKey] = (past?.[l.presentKey] as ort.Tensor | undefined) ?? empty()
@@ -108,23 +115,61 @@ export function tokenProgress(post: (position: number, tokens: number[], digests
   }
 }
 
+/** One decoding call: `ids` after the positions decoded so far; returns the last row's logits. */
+type Step = (ids: number[], pastLength: number) => Promise<Float32Array>
+
+/** Steps that feed each call's `present` outputs back as the next call's past (the plain loop). */
+function plainSteps(session: ort.InferenceSession, layout: DecoderLayout): Step {
+  let out: ort.InferenceSession.OnnxValueMapType | undefined
+  return async (ids, pastLength) => {
+    out = await run(session, feedsFor(layout, ids, pastLength, out))
+    return logitsRow(out, ids.length - 1)
+  }
+}
+
+/** The decoding session of kv-graph.ts: the decoder that also outputs each step's new cache rows. */
+export interface KvDecoding {
+  session: ort.InferenceSession
+  streams: KvStream[]
+}
+
+/** Steps that fetch the logits and the new cache rows only, the cache kept in a KvCache. */
+function cachedSteps(
+  kv: KvDecoding,
+  layout: DecoderLayout,
+  capacity: number,
+): { step: Step; cache: KvCache } {
+  const cache = new KvCache(kv.streams, layout.heads, layout.headDim, capacity)
+  const fetches = [...new Set(['logits', ...kv.streams.map((s) => s.fresh)])]
+  const step: Step = async (ids, pastLength) => {
+    const out = await run(kv.session, feedsFor(layout, ids, pastLength, undefined, cache.feeds()), fetches)
+    cache.append(out, ids.length)
+    return logitsRow(out, ids.length - 1)
+  }
+  return { step, cache }
+}
+
 /**
  * Prefill, then one cached step per token until a stop token or maxNewTokens. onToken sees
- * each token (with its digest) as it is picked; `cancelled` is polled between steps.
+ * each token (with its digest) as it is picked; `cancelled` is polled between steps. With
+ * `kv` (kv-graph.ts, already probed) the cache stays in reused buffers; the tokens and
+ * logits are the same bit for bit.
  */
 export async function decode(
   session: ort.InferenceSession,
   p: DecodeParams,
   onToken: (position: number, token: number, digest: Hex) => void,
   cancelled: () => boolean,
+  kv?: KvDecoding,
 ): Promise<Decoded> {
   const tokens: number[] = []
   const digests: Hex[] = []
   const stops = new Set(p.stopTokens)
-  let out = await run(session, feedsFor(p.layout, p.prompt, 0, undefined))
-  let row = p.prompt.length - 1
+  const step = kv
+    ? cachedSteps(kv, p.layout, p.prompt.length + p.maxNewTokens).step
+    : plainSteps(session, p.layout)
+  let logits = await step(p.prompt, 0)
   for (let i = 0; i < p.maxNewTokens; i++) {
-    const logits = logitsRow(out, row)
     // greedy picks ignore u: no hash per step
     const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
     const token = pickToken(logits, p.rule, u)
@@ -134,8 +179,7 @@ export async function decode(
     onToken(i, token, digest)
     if (stops.has(token) || i === p.maxNewTokens - 1) break
     if (cancelled()) throw new ExecutorError('EXECUTOR_ABORTED', 'the generation was cancelled')
-    out = await run(session, feedsFor(p.layout, [token], p.prompt.length + i, out))
-    row = 0
+    logits = await step([token], p.prompt.length + i)
   }
   return { tokens, digests }
 }
@@ -220,6 +264,54 @@ export async function rowsModelAgrees(
       const tolerance = PROBE_TOLERANCE * scaleOf(a)
       return a.length === b.length && a.every((v, j) => Math.abs(v - b[j]!) <= tolerance)
     })
+  } catch {
+    return false
+  }
+}
+
+/** The same float32 values bit for bit (so -0 differs from 0 and NaNs compare by payload). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length)
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length)
+  return x.every((v, i) => v === y[i])
+}
+
+/** The probe's prompt and the tokens it then feeds one by one. */
+const KV_PROBE = { prompt: [0, 1, 2, 3, 4], steps: [5, 6, 7] }
+
+/**
+ * Whether the decoding session decodes exactly as the plain one: a short prompt and a few
+ * steps through both, the logits and the cache compared bit for bit at every step (the
+ * tokens a job commits must not depend on which loop a provider ran). Any failure answers
+ * false, never throws: decoding then keeps the plain loop.
+ */
+export async function kvModelAgrees(
+  full: ort.InferenceSession,
+  kv: KvDecoding,
+  layout: DecoderLayout,
+): Promise<boolean> {
+  const vocab = layout.vocab ?? 8
+  const prompt = KV_PROBE.prompt.map((t) => t % vocab)
+  try {
+    let plainOut = await full.run(feedsFor(layout, prompt, 0, undefined))
+    const { step, cache } = cachedSteps(kv, layout, prompt.length + KV_PROBE.steps.length)
+    let logits = await step(prompt, 0)
+    for (let s = 0; ; s++) {
+      if (!sameBits(logits, logitsRow(plainOut, (s === 0 ? prompt.length : 1) - 1))) return false
+      const cached = cache.feeds()
+      const cacheHolds = kv.streams.every((st) =>
+        sameBits(
+          cached[st.past]!.data as Float32Array,
+          (plainOut[st.present] as ort.Tensor).data as Float32Array,
+        ),
+      )
+      if (!cacheHolds) return false
+      if (s === KV_PROBE.steps.length) return true
+      const token = KV_PROBE.steps[s]! % vocab
+      plainOut = await full.run(feedsFor(layout, [token], cache.positions, plainOut))
+      logits = await step([token], cache.positions)
+    }
   } catch {
     return false
   }
