@@ -14,6 +14,7 @@ export const system: Record<string, string> = {
   'e2e/lifecycle.test.ts': 'anvil and five daemons over libp2p TCP',
   'e2e/models.test.ts': 'anvil and daemons over libp2p TCP; spawns ocn',
   'e2e/prebid.test.ts': 'anvil and daemons over libp2p TCP',
+  'e2e/prepaid.test.ts': 'anvil and two daemons over libp2p TCP',
   'e2e/sybil.test.ts': 'anvil and daemons over libp2p TCP; a foreign bidding peer over TCP',
   'e2e/verification.test.ts':
     'anvil and five daemons over libp2p TCP; ORT replays; headless Chromium on three consoles (e2e/console.ts)',

@@ -11,6 +11,7 @@ import { govCommands } from './commands/gov.js'
 import { channelCommands } from './commands/infer.js'
 import { initCommand } from './commands/init.js'
 import { jobResultsCommand, jobStatusCommand, jobSubmitCommand } from './commands/job.js'
+import { marketCommands } from './commands/market.js'
 import { modelCommands } from './commands/model.js'
 import { modelMergeLoraCommand } from './commands/model-lora.js'
 import { providerStartCommand, requesterStartCommand, verifierStartCommand } from './commands/role-start.js'
@@ -33,6 +34,7 @@ export const commands: readonly Command[] = [
   stakeCommand,
   unstakeCommand,
   balanceCommand,
+  ...marketCommands,
   doctorCommand,
   providerStartCommand,
   verifierStartCommand,

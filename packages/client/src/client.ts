@@ -142,6 +142,21 @@ export function createOcnClient(options: OcnClientOptions) {
   const post = <T>(path: string, body: unknown, call: CallOptions = {}) =>
     callJson<T>(transport, path, { ...call, method: 'POST', body })
 
+  /** Stake, unstake, deposit, withdraw: `{ amount }` in, the transaction and the balances after out. */
+  async function balanceMove(
+    path: string,
+    amount: bigint,
+    what: string,
+    call: CallOptions,
+  ): Promise<StakeResult> {
+    const raw = await post<{ transaction: string; balances: unknown }>(
+      path,
+      { amount: requireAmount(amount, `the amount to ${what}`) },
+      { timeoutMs: 60_000, ...call },
+    )
+    return { transaction: raw.transaction, balances: toBalances(raw.balances) }
+  }
+
   /** The node's server-sent events as they are (all jobs, or one). */
   async function* serverEvents(
     filter: { jobId?: string; progress?: boolean },
@@ -290,22 +305,15 @@ export function createOcnClient(options: OcnClientOptions) {
       if (request.maxPrice !== undefined) requireAmount(request.maxPrice, 'maxPrice')
       return post<SubmitJobResult>('/jobs', request, { timeoutMs: 60_000, ...call })
     },
-    stake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: unknown }>(
-        '/stake',
-        { amount: requireAmount(amount, 'the amount to stake') },
-        { timeoutMs: 60_000, ...call },
-      )
-      return { transaction: raw.transaction, balances: toBalances(raw.balances) }
-    },
-    unstake: async (amount: bigint, call: CallOptions = {}): Promise<StakeResult> => {
-      const raw = await post<{ transaction: string; balances: unknown }>(
-        '/unstake',
-        { amount: requireAmount(amount, 'the amount to unstake') },
-        { timeoutMs: 60_000, ...call },
-      )
-      return { transaction: raw.transaction, balances: toBalances(raw.balances) }
-    },
+    stake: (amount: bigint, call: CallOptions = {}) => balanceMove('/stake', amount, 'stake', call),
+    unstake: (amount: bigint, call: CallOptions = {}) => balanceMove('/unstake', amount, 'unstake', call),
+    /**
+     * Pays OPEN into the node account's prepaid JobMarket balance (`balances.market`): awards
+     * whose price it covers take it from there, with no token transfer.
+     */
+    deposit: (amount: bigint, call: CallOptions = {}) => balanceMove('/deposit', amount, 'deposit', call),
+    /** Takes OPEN out of the node account's JobMarket balance (deposits, refunds, credited payouts). */
+    withdraw: (amount: bigint, call: CallOptions = {}) => balanceMove('/withdraw', amount, 'withdraw', call),
     results: async (id: string, call?: CallOptions) =>
       get<JobResults>(`/jobs/${encodeURIComponent(requireJobId(id))}/results`, call),
     /**

@@ -36,6 +36,7 @@ let store: StateStore
 let server: ApiServer
 let announcedHash: string
 let staked: bigint[]
+let deposited: bigint[]
 /** what the stand-in requester read from the files of each job submitted */
 let submitted: Record<string, string>[]
 const tokenListeners = new Set<(e: StreamedTokens) => void>()
@@ -66,6 +67,8 @@ function providers(state: StateStore): ApiProviders {
       locked: 1n,
       unbonding: 2n ** 65n + 1n,
       unbondingReadyAt: 1_900_000_000n,
+      market: 2n ** 66n + 5n,
+      payoutToBalance: true,
     }),
     ...roleSummaries,
     jobResults: async (id) =>
@@ -94,6 +97,14 @@ function providers(state: StateStore): ApiProviders {
       return {
         transaction: '0xfeed',
         balances: { address: '0xab', native: 1n, token: 0n, staked: amount, locked: 0n },
+      }
+    },
+    // a node that takes deposits but (here) no withdrawals: POST /withdraw answers 503
+    deposit: async ({ amount }) => {
+      deposited.push(amount)
+      return {
+        transaction: '0xd0',
+        balances: { address: '0xab', native: 1n, token: 0n, staked: 0n, locked: 0n, market: amount },
       }
     },
   }
@@ -152,6 +163,7 @@ beforeEach(async () => {
   await store.open()
   announcedHash = sha256(OUTPUT)
   staked = []
+  deposited = []
   submitted = []
   await store.createJob({
     id: '0xaa01',
@@ -192,6 +204,8 @@ describe('@ocn/client', () => {
     const balances = await client.balances()
     expect(balances.unbonding).toBe(2n ** 65n + 1n)
     expect(balances.unbondingReadyAt).toBe(1_900_000_000n)
+    expect(balances.market).toBe(2n ** 66n + 5n)
+    expect(balances.payoutToBalance).toBe(true)
     const provider = await client.provider()
     expect(provider.priceFloorPerSample).toBe(10n ** 14n)
     expect(provider.standing?.totalEarned).toBe(2n ** 64n + 3n)
@@ -234,6 +248,18 @@ describe('@ocn/client', () => {
     await expect(
       client.submit({ kind: 'inference', modelPath: '/no/such/model.onnx', inputsPath: '/no/such/inputs' }),
     ).rejects.toMatchObject({ code: 'API_BAD_REQUEST' })
+  })
+
+  it('deposits into the market balance with the token; a node without withdrawals answers 503', async () => {
+    const anonymous = createOcnClient({ url: server.url! })
+    await expect(anonymous.deposit(5n)).rejects.toMatchObject({ code: 'API_UNAUTHORIZED', status: 401 })
+    const client = createOcnClient({ url: server.url!, token: TOKEN })
+    const result = await client.deposit(2n ** 70n + 1n)
+    expect(result).toMatchObject({ transaction: '0xd0' })
+    expect(result.balances.market).toBe(2n ** 70n + 1n)
+    expect(deposited).toEqual([2n ** 70n + 1n])
+    await expect(client.withdraw(1n)).rejects.toMatchObject({ code: 'API_SERVICE_UNAVAILABLE', status: 503 })
+    await expect(client.deposit(0n)).rejects.toMatchObject({ code: 'CLIENT_INVALID_INPUT' })
   })
 
   it('uploads bytes, a Blob and a stream in chunks with progress, and submits a job naming the uploads', async () => {

@@ -109,6 +109,14 @@ export interface Balances {
   unbonding?: bigint
   /** Unix seconds (chain time) from which the unbonding stake can be withdrawn. */
   unbondingReadyAt?: bigint
+  /**
+   * Prepaid OPEN inside the JobMarket, withdrawable (deposits, refunds of jobs paid from it,
+   * payouts credited to it); an award takes its price from here when this covers it.
+   * Absent from a node that does not read it.
+   */
+  market?: bigint
+  /** Whether jobs awarded to this account from now on pay out to `market` instead of by transfer. */
+  payoutToBalance?: boolean
 }
 
 export interface ApiJobQuery {
@@ -342,7 +350,7 @@ export function isDecimalString(value: unknown): value is DecimalString {
 }
 
 const requiredBalanceAmounts = ['native', 'token', 'staked', 'locked'] as const
-const optionalBalanceAmounts = ['escrowed', 'unbonding', 'unbondingReadyAt'] as const
+const optionalBalanceAmounts = ['escrowed', 'unbonding', 'unbondingReadyAt', 'market'] as const
 
 /**
  * Balances from their JSON, or the name of the first field that is not a decimal amount
@@ -369,6 +377,10 @@ export function balancesFromJson(raw: unknown): Balances | { invalidField: strin
     if (value === undefined) continue
     if (!isDecimalString(value)) return { invalidField: name }
     balances[name] = BigInt(value)
+  }
+  if (record.payoutToBalance !== undefined) {
+    if (typeof record.payoutToBalance !== 'boolean') return { invalidField: 'payoutToBalance' }
+    balances.payoutToBalance = record.payoutToBalance
   }
   return balances
 }

@@ -34,6 +34,15 @@ describe('API wire validators', () => {
       unbondingReadyAt: 1_900_000_000n,
     })
     expect(balancesFromJson({ ...leaving, unbonding: 5 })).toEqual({ invalidField: 'unbonding' })
+    // the prepaid market balance and the payout choice, when the node reads them
+    expect(balancesFromJson({ ...leaving, market: max, payoutToBalance: true })).toMatchObject({
+      market: 2n ** 256n - 1n,
+      payoutToBalance: true,
+    })
+    expect(balancesFromJson({ ...leaving, market: '3', payoutToBalance: 'yes' })).toEqual({
+      invalidField: 'payoutToBalance',
+    })
+    expect(balancesFromJson({ ...leaving, market: 3 })).toEqual({ invalidField: 'market' })
     expect(isDecimalString('01')).toBe(false)
     expect(isDecimalString(1)).toBe(false)
   })

@@ -6,7 +6,8 @@ import { balancesJson, balancesText, openChain, readAccountBalances } from './ch
 
 export const balanceCommand: Command = {
   path: ['balance'],
-  summary: "show the node account's gas coin, OPEN, stake and unbonding, read from the chain",
+  summary:
+    "show the node account's gas coin, OPEN, JobMarket balance, stake and unbonding, read from the chain",
   usage: 'ocn balance [config flags]',
   configFlags: true,
   maxPositionals: 0,

@@ -1,5 +1,5 @@
 /**
- * What the chain commands (stake, unstake, balance) share: the deployment file, a viem
+ * What the chain commands (stake, unstake, balance, market deposit/withdraw) share: the deployment file, a viem
  * client on `chain.rpcUrl` signing with the node's EVM key, and the translation of chain
  * failures into errors a user can act on. The daemon's own chain service lives elsewhere;
  * these commands only need one short-lived client.
@@ -9,6 +9,7 @@ import {
   ContractRevertError,
   ContractsClientError,
   type Deployment,
+  getMarketAccount,
   getStake,
   getTokenBalance,
   type ProtocolWalletClient,
@@ -37,6 +38,8 @@ export type ChainCommandErrorCode =
   | 'CHAIN_UNREACHABLE'
   | 'CHAIN_INSUFFICIENT_BALANCE'
   | 'CHAIN_INSUFFICIENT_STAKE'
+  | 'CHAIN_INSUFFICIENT_ALLOWANCE'
+  | 'CHAIN_INSUFFICIENT_MARKET_BALANCE'
   | 'CHAIN_UNBONDING_NOT_READY'
   | 'CHAIN_NOTHING_UNBONDING'
   | 'CHAIN_REVERTED'
@@ -155,17 +158,29 @@ export interface AccountBalances {
   free: bigint
   unbonding: bigint
   unbondingReadyAt: bigint
+  /** prepaid OPEN inside the JobMarket (`ocn market deposit`), withdrawable */
+  market: bigint
+  /** whether jobs awarded to the account from now on pay out to `market` (provider.payoutToBalance) */
+  payoutToBalance: boolean
 }
 
 export async function readAccountBalances(access: ChainAccess): Promise<AccountBalances> {
   const { client, deployment, address } = access
   try {
-    const [native, token, stake] = await Promise.all([
+    const [native, token, stake, market] = await Promise.all([
       getBalance(client, { address }),
       getTokenBalance(client, { token: deployment.addresses.token, account: address }),
       getStake(client, { stakeManager: deployment.addresses.stakeManager, account: address }),
+      getMarketAccount(client, { jobMarket: deployment.addresses.jobMarket, account: address }),
     ])
-    return { address, native, token, ...stake }
+    return {
+      address,
+      native,
+      token,
+      ...stake,
+      market: market.balance,
+      payoutToBalance: market.payoutToBalance,
+    }
   } catch (cause) {
     throw toChainCommandError(cause, access)
   }
@@ -182,6 +197,21 @@ export function toChainCommandError(cause: unknown, access: Pick<ChainAccess, 'a
           'CHAIN_INSUFFICIENT_BALANCE',
           `${access.address} holds ${formatOpen(args[1] ?? 0n)}, not the ${formatOpen(args[2] ?? 0n)} needed`,
           { cause, details: 'get OPEN from a funded account first (the devnet funds its nodes)' },
+        )
+      case 'ERC20InsufficientAllowance':
+        return new ChainCommandError(
+          'CHAIN_INSUFFICIENT_ALLOWANCE',
+          `the allowance of ${access.address} covers ${formatOpen(args[1] ?? 0n)}, not the ${formatOpen(args[2] ?? 0n)} needed`,
+          {
+            cause,
+            details: 'approve the contract for the amount first (`ocn market deposit` does so itself)',
+          },
+        )
+      case 'InsufficientMarketBalance':
+        return new ChainCommandError(
+          'CHAIN_INSUFFICIENT_MARKET_BALANCE',
+          `the market balance of ${access.address} is ${formatOpen(args[1] ?? 0n)}, not the ${formatOpen(args[2] ?? 0n)} asked`,
+          { cause, details: '`ocn balance` shows it (market); withdraw at most that' },
         )
       case 'InsufficientFreeStake':
         return new ChainCommandError(
@@ -217,7 +247,7 @@ export function toChainCommandError(cause: unknown, access: Pick<ChainAccess, 'a
 }
 
 /** Balances as JSON: decimal strings in base units. */
-export function balancesJson(balances: AccountBalances): Record<string, string> {
+export function balancesJson(balances: AccountBalances): Record<string, string | boolean> {
   return {
     address: balances.address,
     native: balances.native.toString(),
@@ -227,6 +257,8 @@ export function balancesJson(balances: AccountBalances): Record<string, string> 
     free: balances.free.toString(),
     unbonding: balances.unbonding.toString(),
     unbondingReadyAt: balances.unbondingReadyAt.toString(),
+    market: balances.market.toString(),
+    payoutToBalance: balances.payoutToBalance,
   }
 }
 
@@ -235,6 +267,7 @@ export function balancesText(balances: AccountBalances): string {
     `account    ${balances.address}`,
     `  native   ${formatEther(balances.native)} ETH (gas)`,
     `  OPEN     ${formatOpen(balances.token)}`,
+    `  market   ${formatOpen(balances.market)} (prepaid in the JobMarket; payouts ${balances.payoutToBalance ? 'credited here' : 'by transfer'})`,
     `  staked   ${formatOpen(balances.staked)} (locked ${formatOpen(balances.locked)}, free ${formatOpen(balances.free)})`,
   ]
   if (balances.unbonding > 0n) {

@@ -26,6 +26,8 @@ export type ChainReport =
       token: bigint
       staked: bigint
       locked: bigint
+      /** prepaid OPEN in the JobMarket: a requester pays awards from it when it covers the price */
+      market?: bigint
     }
   | { error: { code: string; message: string; fix?: string | undefined } }
 
@@ -120,16 +122,17 @@ export function checkChainAndFunds(report: ChainReport, config: NodeConfig): Che
     problems.push(`no free stake (staked ${formatOpen(report.staked)}, locked ${formatOpen(report.locked)})`)
     fixes.push('stake OPEN so the provider can bid: `ocn stake <amount>`')
   }
-  if (config.roles.includes('requester') && report.token === 0n) {
-    problems.push('no OPEN to pay for jobs')
-    fixes.push('send OPEN to the node account')
+  const market = report.market ?? 0n
+  if (config.roles.includes('requester') && report.token === 0n && market === 0n) {
+    problems.push('no OPEN to pay for jobs (wallet and market balance empty)')
+    fixes.push('send OPEN to the node account (and optionally `ocn market deposit <amount>`)')
   }
   const funds: CheckResult =
     problems.length === 0
       ? {
           name: 'funds',
           status: 'ok',
-          message: `gas ${report.native} wei, ${formatOpen(report.token)}, free stake ${formatOpen(free)}`,
+          message: `gas ${report.native} wei, ${formatOpen(report.token)}${market > 0n ? ` (+ ${formatOpen(market)} in the market balance)` : ''}, free stake ${formatOpen(free)}`,
         }
       : { name: 'funds', status: 'fail', message: problems.join('; '), fix: fixes.join('; ') }
   return [chain, funds]

@@ -1,8 +1,9 @@
 /**
  * The devnet's books, to the wei: every OPEN of the supply is held by an account or a
  * contract; the StakeManager holds exactly the stakes (staked and unbonding); the JobMarket
- * holds exactly the escrow of its unsettled jobs and the fees and penalties it accrued for
- * the treasury; the DisputeCourt holds nothing once every dispute on the jobs is closed (bonds,
+ * holds exactly the escrow of its unsettled jobs, the fees and penalties it accrued for the
+ * treasury and the accounts' prepaid balances (deposits, credited payouts; none unless someone
+ * deposits or opts in); the DisputeCourt holds nothing once every dispute on the jobs is closed (bonds,
  * slashed stakes and jury pots all paid out). Read from the chain alone.
  */
 import {
@@ -12,6 +13,7 @@ import {
   getCourtDispute,
   getJob,
   getJobDisputes,
+  getMarketAccount,
   getMarketParams,
   getStake,
   getTokenBalance,
@@ -28,7 +30,8 @@ export interface DevnetBooks {
   /** OPEN held by every account and contract of the devnet */
   held: bigint
   stakeManager: { balance: bigint; stakes: bigint }
-  jobMarket: { balance: bigint; escrow: bigint; fees: bigint }
+  /** `balances`: Σ the holders' prepaid balances in the JobMarket (`getAccount`) */
+  jobMarket: { balance: bigint; escrow: bigint; fees: bigint; balances: bigint }
   /** `openDisputes` on the jobs; with none open the court must hold nothing */
   court?: { balance: bigint; openDisputes: number }
 }
@@ -74,6 +77,10 @@ export async function readDevnetBooks(
     abi: openTokenAbi,
     functionName: 'totalSupply',
   })
+  // money kept inside the JobMarket on an account's behalf: held there, owed to the account
+  const balances = (
+    await Promise.all(holders.map((account) => getMarketAccount(client, { jobMarket, account })))
+  ).reduce((sum, a) => sum + a.balance, 0n)
   const stakes = (
     await Promise.all(accounts.map((account) => getStake(client, { stakeManager, account })))
   ).reduce((sum, s) => sum + s.staked + s.unbonding, 0n)
@@ -94,14 +101,14 @@ export async function readDevnetBooks(
     supply,
     held,
     stakeManager: { balance: await balanceOf(stakeManager), stakes },
-    jobMarket: { balance: await balanceOf(jobMarket), escrow, fees },
+    jobMarket: { balance: await balanceOf(jobMarket), escrow, fees, balances },
     ...(court === undefined ? {} : { court }),
   }
   return {
     ok:
       held === supply &&
       books.stakeManager.balance === stakes &&
-      books.jobMarket.balance === escrow + fees &&
+      books.jobMarket.balance === escrow + fees + balances &&
       (court === undefined || court.openDisputes > 0 || court.balance === 0n),
     ...books,
   }

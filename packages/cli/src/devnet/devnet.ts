@@ -16,6 +16,7 @@ import {
   deployProtocol,
   freePort,
   getJob,
+  getMarketAccount,
   getStake,
   getTokenBalance,
   stake,
@@ -78,6 +79,8 @@ export interface AccountBalance {
   token: bigint
   staked: bigint
   locked: bigint
+  /** prepaid OPEN in the JobMarket (deposits, credited payouts): the account's, held by the market */
+  market: bigint
 }
 
 export interface DevnetJob {
@@ -706,13 +709,20 @@ async function readSettledState(
 
 async function readBalance(devnet: Devnet, address: Address): Promise<AccountBalance> {
   const client = adminWallet(devnet.chain)
-  const { token, stakeManager } = devnet.deployment.addresses
-  const [native, held, stakeInfo] = await Promise.all([
+  const { token, stakeManager, jobMarket } = devnet.deployment.addresses
+  const [native, held, stakeInfo, account] = await Promise.all([
     getBalance(client, { address }),
     getTokenBalance(client, { token, account: address }),
     getStake(client, { stakeManager, account: address }),
+    getMarketAccount(client, { jobMarket, account: address }),
   ])
-  return { native, token: held, staked: stakeInfo.staked + stakeInfo.unbonding, locked: stakeInfo.locked }
+  return {
+    native,
+    token: held,
+    staked: stakeInfo.staked + stakeInfo.unbonding,
+    locked: stakeInfo.locked,
+    market: account.balance,
+  }
 }
 
 async function accounts(devnet: Devnet): Promise<{ name: string; address: Address }[]> {

@@ -11,6 +11,7 @@ import {
   type DevChain,
   defaultDatanetParameters,
   deployProtocol,
+  getMarketAccount,
   getStake,
   getTokenBalance,
   startDevChain,
@@ -174,6 +175,56 @@ describe('ocn stake / unstake / balance', () => {
     const down = await ocn(['stake', '1', '--data-dir', dataDir, '--rpc-url', 'http://127.0.0.1:1', '--json'])
     expect(down.code).toBe(2)
     expect(JSON.parse(down.stdout).error).toMatchObject({ code: 'CHAIN_UNREACHABLE' })
+  })
+})
+
+describe('ocn market deposit / withdraw', () => {
+  it('deposits into and withdraws from the market balance, shown by ocn balance; refusals name the fix', async () => {
+    const { dataDir, address } = await fundedNode('depositor', parseEther('100'))
+    const rpc = ['--data-dir', dataDir, '--rpc-url', chain.rpcUrl]
+    const market = async () =>
+      (await getMarketAccount(admin(), { jobMarket: deployment.addresses.jobMarket, account: address }))
+        .balance
+    const tokens = () => getTokenBalance(admin(), { token: deployment.addresses.token, account: address })
+
+    const tooMuch = await ocn(['market', 'deposit', '100.5', ...rpc, '--json'])
+    expect(tooMuch.code).toBe(2)
+    expect(JSON.parse(tooMuch.stdout).error.code).toBe('CHAIN_INSUFFICIENT_BALANCE')
+
+    const deposited = await ocn(['market', 'deposit', '40.25 OPEN', ...rpc, '--json'])
+    expect(deposited.stderr).toBe('')
+    expect(deposited.code).toBe(0)
+    expect(JSON.parse(deposited.stdout)).toMatchObject({
+      deposited: parseEther('40.25').toString(),
+      balances: { token: parseEther('59.75').toString(), market: parseEther('40.25').toString() },
+    })
+    expect(await market()).toBe(parseEther('40.25'))
+    expect(await tokens()).toBe(parseEther('59.75'))
+
+    const text = await ocn(['balance', ...rpc])
+    expect(text.stdout).toContain('market   40.25 OPEN (prepaid in the JobMarket; payouts by transfer)')
+    expect(JSON.parse((await ocn(['balance', ...rpc, '--json'])).stdout)).toMatchObject({
+      market: parseEther('40.25').toString(),
+      payoutToBalance: false,
+    })
+
+    const over = await ocn(['market', 'withdraw', '41', ...rpc])
+    expect(over.code).toBe(2)
+    expect(over.stderr).toContain('the market balance of')
+    expect(over.stderr).toContain('not the 41 OPEN asked')
+
+    const part = await ocn(['market', 'withdraw', '0.25', ...rpc, '--json'])
+    expect(part.code).toBe(0)
+    expect(JSON.parse(part.stdout).withdrawn).toBe(parseEther('0.25').toString())
+    const all = await ocn(['market', 'withdraw', '--all', ...rpc, '--json'])
+    expect(all.code).toBe(0)
+    expect(JSON.parse(all.stdout).withdrawn).toBe(parseEther('40').toString())
+    expect(await market()).toBe(0n)
+    expect(await tokens()).toBe(parseEther('100'))
+    const empty = await ocn(['market', 'withdraw', '--all', ...rpc, '--json'])
+    expect(JSON.parse(empty.stdout).error.code).toBe('CHAIN_INSUFFICIENT_MARKET_BALANCE')
+    const both = await ocn(['market', 'withdraw', '1', '--all', ...rpc, '--json'])
+    expect(JSON.parse(both.stdout).error.code).toBe('CLI_USAGE')
   })
 })
 

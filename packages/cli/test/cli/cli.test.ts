@@ -259,6 +259,8 @@ describe('ocn config show and usage errors', () => {
       'stake',
       'unstake',
       'balance',
+      'market deposit',
+      'market withdraw',
       'job submit',
       'job status',
       'job results',

@@ -18,6 +18,8 @@ interface Balance {
   token: string
   staked: string
   locked: string
+  /** prepaid balance in the JobMarket: still the account's money */
+  market: string
 }
 interface Summary {
   ok: boolean
@@ -100,6 +102,8 @@ afterAll(async () => {
 
 const delta = (b: Summary['balances'][number], key: keyof Balance) =>
   BigInt(b.after[key]) - BigInt(b.before[key])
+/** OPEN the account gained: in its wallet or credited to its market balance (a deposit moves it between them) */
+const openDelta = (b: Summary['balances'][number]) => delta(b, 'token') + delta(b, 'market')
 
 /** OPEN the channels phase moved: the requester paid its provider the redeemed vouchers. */
 function channelFlow(name: string): bigint {
@@ -260,11 +264,11 @@ describe('ocn devnet --once --json', () => {
         j.escrowHeld,
         j.latePaid,
       ]),
-      tokenDeltas: summary.balances.map((b) => [b.name, delta(b, 'token').toString()]),
+      tokenDeltas: summary.balances.map((b) => [b.name, openDelta(b).toString()]),
       attribution: summary.phases.attribution?.report,
     })
     // The requester pays only for settled jobs: the slashed job's price was refunded.
-    expect(delta(byName.get('requester')!, 'token'), story).toBe(
+    expect(openDelta(byName.get('requester')!), story).toBe(
       -paid - held + attributionFlow('requester') + channelFlow('requester'),
     )
     // Each provider earns its prices less the 2.5% protocol fee: the honest ones, and the cheater
@@ -274,7 +278,7 @@ describe('ocn devnet --once --json', () => {
         .filter((j) => j.provider.toLowerCase() === address.toLowerCase())
         .reduce((sum, j) => sum + BigInt(j.price) - (BigInt(j.price) * 250n) / 10_000n, 0n)
     for (const node of summary.nodes.filter((n) => n.role === 'provider')) {
-      expect(delta(byName.get(node.name)!, 'token'), node.name).toBe(
+      expect(openDelta(byName.get(node.name)!), node.name).toBe(
         earned(node.address) + attributionFlow(node.name) + channelFlow(node.name),
       )
       if (!node.cheater) expect(delta(byName.get(node.name)!, 'staked')).toBe(0n)
@@ -293,7 +297,7 @@ describe('ocn devnet --once --json', () => {
         .flatMap((d) => d.money)
         .filter((m) => m.name === node.name)
         .reduce((sum, m) => sum + BigInt(m.wei), 0n)
-      expect(delta(byName.get(node.name)!, 'token'), node.name).toBe(gained)
+      expect(openDelta(byName.get(node.name)!), node.name).toBe(gained)
       expect(delta(byName.get(node.name)!, 'staked'), node.name).toBe(0n)
     }
     // nothing stays locked by a job or a dispute: only the verifiers' juror stakes, locked at start

@@ -100,6 +100,28 @@ describe('ocn doctor', () => {
     expect(doctorText(failing)).toContain('5 check(s) failed')
   })
 
+  it("counts a requester's market balance as money to pay for jobs", async () => {
+    const paidIn = await runDoctor({
+      config,
+      running: false,
+      probes: probes({ chain: async () => ({ ...healthyChain, token: 0n, market: 5n * 10n ** 18n }) }),
+    })
+    expect(byName(paidIn).funds).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining('(+ 5 OPEN in the market balance)'),
+    })
+    const empty = await runDoctor({
+      config,
+      running: false,
+      probes: probes({ chain: async () => ({ ...healthyChain, token: 0n, market: 0n }) }),
+    })
+    expect(byName(empty).funds).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('no OPEN to pay for jobs'),
+      fix: expect.stringContaining('ocn market deposit'),
+    })
+  })
+
   it('reports a chain it cannot reach or a deployment for another chain, and skips the funds', async () => {
     const mismatch = await runDoctor({
       config,

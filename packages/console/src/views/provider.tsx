@@ -54,6 +54,15 @@ function StakeCard({ data, session }: ViewProps) {
           <Unbonding balances={balances} />
           <dt>wallet</dt>
           <dd>{formatOpen(balances.token)}</dd>
+          {balances.market !== undefined && (
+            <>
+              <dt>market balance</dt>
+              <dd data-testid="market-balance">
+                {formatOpen(balances.market)}
+                {balances.payoutToBalance === true ? ' · payouts credited here' : ''}
+              </dd>
+            </>
+          )}
         </dl>
       )}
       <TokenNotice session={session} />

@@ -31,3 +31,13 @@ export async function getMarketAccount(
   )
   return { balance, payoutToBalance }
 }
+
+/**
+ * Whether an award at `price` takes it from the requester's prepaid `balance`, exactly as the
+ * JobMarket decides at award (`_storeParties`): only a non-zero balance that covers the whole
+ * price is used; otherwise the balance stays untouched and the award pulls the price from the
+ * requester's tokens by `transferFrom` (an allowance is needed then).
+ */
+export function awardDrawsFromBalance(balance: bigint, price: bigint): boolean {
+  return balance !== 0n && balance >= price
+}

@@ -78,7 +78,7 @@ export function createRequestDispatch(
       response.setHeader('allow', 'GET, HEAD')
       throw new ApiError(
         'API_METHOD_NOT_ALLOWED',
-        `method ${request.method} is not allowed; only POST /jobs, /uploads, /stake and /unstake change anything`,
+        `method ${request.method} is not allowed; only POST /jobs, /uploads, /stake, /unstake, /deposit and /withdraw change anything`,
       )
     }
     if (guardHost) {

@@ -203,12 +203,13 @@ function uploadRoutes(
 function stakingRoute(
   providers: ApiProviders,
   maxBodyBytes: number,
-  action: 'stake' | 'unstake',
+  action: 'stake' | 'unstake' | 'deposit' | 'withdraw',
 ): RouteHandler {
   return async ({ request, signal }) => {
     const body = parseStakeBody(await readJsonBody(request, maxBodyBytes, `POST /${action}`))
     const run = providers[action]
-    if (run === undefined) unavailable('staking calls')
+    if (run === undefined)
+      unavailable(action === 'stake' || action === 'unstake' ? 'staking calls' : 'market balance calls')
     try {
       return json(await run(body, { signal }))
     } catch (cause) {
@@ -233,7 +234,8 @@ export function createRouteHandlers(
   uploads?: UploadStore,
 ): Record<ApiRouteName, RouteHandler> {
   const call = (signal: AbortSignal): CallOptions => ({ signal })
-  const staking = (action: 'stake' | 'unstake') => stakingRoute(providers, options.maxBodyBytes, action)
+  const staking = (action: 'stake' | 'unstake' | 'deposit' | 'withdraw') =>
+    stakingRoute(providers, options.maxBodyBytes, action)
   return {
     ...createRoleHandlers(providers),
     events: async ({ query, request }) => {
@@ -253,6 +255,8 @@ export function createRouteHandlers(
     },
     stake: staking('stake'),
     unstake: staking('unstake'),
+    deposit: staking('deposit'),
+    withdraw: staking('withdraw'),
     status: async ({ signal }) => json(await providers.status(call(signal))),
     peers: async ({ signal }) => {
       if (providers.peers === undefined) unavailable('peers')

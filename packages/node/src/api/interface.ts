@@ -88,6 +88,10 @@ export interface ApiProviders {
   stake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** Starts unbonding staked OPEN. */
   unstake?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
+  /** Pays OPEN into the node account's prepaid JobMarket balance (`POST /deposit`). */
+  deposit?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
+  /** Takes OPEN out of the node account's JobMarket balance (`POST /withdraw`). */
+  withdraw?(request: StakeRequest, options: CallOptions): Promise<StakeResult>
   /** Present when the node runs the provider role: its terms, record and settled jobs (`GET /provider`). */
   providerSummary?(options: CallOptions): Promise<ProviderSummary>
   /** Present with a chain: each provider's JobMarket record and ranking risk (`GET /providers`). */

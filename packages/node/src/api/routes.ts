@@ -147,6 +147,18 @@ export const apiRoutes = {
     '/unstake',
     'json',
   ),
+  /** pays `amount` into the node account's prepaid JobMarket balance (approve + deposit) */
+  deposit: defineRoute<StakeResult, Record<never, string>, Record<never, string>, StakeRequest>(
+    'POST',
+    '/deposit',
+    'json',
+  ),
+  /** takes `amount` out of the node account's JobMarket balance */
+  withdraw: defineRoute<StakeResult, Record<never, string>, Record<never, string>, StakeRequest>(
+    'POST',
+    '/withdraw',
+    'json',
+  ),
   job: defineRoute<JobRecord, { id: string }>('GET', '/jobs/:id', 'json'),
   jobResults: defineRoute<JobResults, { id: string }>('GET', '/jobs/:id/results', 'json'),
   jobResultFile: defineRoute<

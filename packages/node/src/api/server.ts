@@ -25,7 +25,7 @@ export interface ApiServer {
 
 /**
  * The local HTTP API on node:http. Read-only (GET/HEAD) but for `POST /jobs`, `/uploads`,
- * `/stake` and `/unstake`; the web console's files at `/`; job events at `/events`. JSON with
+ * `/stake`, `/unstake`, `/deposit` and `/withdraw`; the web console's files at `/`; job events at `/events`. JSON with
  * bigints as decimal strings, errors as `{ "error": { "code", "message" } }`. It binds to
  * loopback by default and then also checks the Host header, so a web page cannot reach it
  * by DNS rebinding.

@@ -34,6 +34,10 @@ export interface ChainService extends Startable {
   stake?(amount: bigint): Promise<string>
   /** Starts unbonding free stake; the transaction's hash. */
   unstake?(amount: bigint): Promise<string>
+  /** Pays OPEN into the node account's prepaid JobMarket balance (approve + deposit); the hash. */
+  deposit?(amount: bigint): Promise<string>
+  /** Takes OPEN out of the node account's JobMarket balance; the transaction's hash. */
+  withdraw?(amount: bigint): Promise<string>
   /** A provider's record in the JobMarket (jobs completed, slashed, no-shows, earned). */
   providerRecord?(provider: string): Promise<ProviderRecordReading>
   /**

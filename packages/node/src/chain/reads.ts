@@ -1,6 +1,8 @@
 /** What the chain service reads for the API and the roles: balances, chain time, model statuses. */
 import {
+  awardDrawsFromBalance,
   type Deployment,
+  getMarketAccount,
   getModel,
   getProviderRecord,
   getStake,
@@ -22,12 +24,21 @@ export async function readBalances(
   address: string,
 ): Promise<Balances> {
   const account = address as Address
-  const [native, token, stake] = await Promise.all([
+  const [native, token, stake, market] = await Promise.all([
     getBalance(client, { address: account }),
     getTokenBalance(client, { token: deployment.addresses.token, account }),
     getStake(client, { stakeManager: deployment.addresses.stakeManager, account }),
+    getMarketAccount(client, { jobMarket: deployment.addresses.jobMarket, account }),
   ])
-  const balances: Balances = { address, native, token, staked: stake.staked, locked: stake.locked }
+  const balances: Balances = {
+    address,
+    native,
+    token,
+    staked: stake.staked,
+    locked: stake.locked,
+    market: market.balance,
+    payoutToBalance: market.payoutToBalance,
+  }
   // stake leaving the node: the console shows how much and when it can be withdrawn
   if (stake.unbonding > 0n) {
     balances.unbonding = stake.unbonding
@@ -54,17 +65,28 @@ export async function readProviderRecord(
   }
 }
 
+/** What a requester can pay with: OPEN held, its allowance to the JobMarket, its prepaid market balance. */
+export interface RequesterFundsReading {
+  /** OPEN the account holds (an award not paid from `market` pulls the price from here) */
+  balance: bigint
+  /** allowance to the JobMarket (what such a `transferFrom` may take) */
+  allowance: bigint
+  /** prepaid balance inside the JobMarket (an award takes the price from here when it covers it) */
+  market: bigint
+}
+
 /**
- * What a requester can pay: its OPEN balance and its allowance to the JobMarket (gossip checks
- * an offer's maxPrice against them before providers spend anything on it).
+ * What a requester can pay: its OPEN balance, its allowance to the JobMarket and its prepaid
+ * balance there (gossip checks an offer's maxPrice against them before providers spend
+ * anything on it; the requester checks a bid's price before it awards).
  */
 export async function readRequesterFunds(
   client: OcnChainClient,
   deployment: Deployment,
   requester: Address,
-): Promise<{ balance: bigint; allowance: bigint }> {
+): Promise<RequesterFundsReading> {
   const { token, jobMarket } = deployment.addresses
-  const [balance, allowance] = await Promise.all([
+  const [balance, allowance, account] = await Promise.all([
     getTokenBalance(client, { token, account: requester }),
     readContract(client, {
       address: token,
@@ -72,8 +94,23 @@ export async function readRequesterFunds(
       functionName: 'allowance',
       args: [requester, jobMarket],
     }),
+    getMarketAccount(client, { jobMarket, account: requester }),
   ])
-  return { balance, allowance }
+  return { balance, allowance, market: account.balance }
+}
+
+/**
+ * Where an award at `price` would take the price from, by the JobMarket's own rule: the prepaid
+ * balance when it covers the whole price ('market'), else the tokens held by `transferFrom`
+ * ('wallet', which needs an allowance the requester raises itself); undefined when neither
+ * covers it (the award would revert). A balance short of the price is never used in part.
+ */
+export function escrowSource(
+  funds: Pick<RequesterFundsReading, 'balance' | 'market'>,
+  price: bigint,
+): 'market' | 'wallet' | undefined {
+  if (awardDrawsFromBalance(funds.market, price)) return 'market'
+  return funds.balance >= price ? 'wallet' : undefined
 }
 
 /** latest block timestamp (unix seconds) */

@@ -33,7 +33,7 @@ import {
   readChainTime,
   readProviderRecord,
 } from './reads.js'
-import { stakeFromNode, unstakeFromNode } from './staking.js'
+import { depositFromNode, stakeFromNode, unstakeFromNode, withdrawFromNode } from './staking.js'
 
 export type { OcnChainClient } from './client.js'
 export { loadDeploymentFile } from './deployment.js'
@@ -161,6 +161,8 @@ export function createChainService(
     serialize,
     stake: (amount) => stakeFromNode(staking(), amount),
     unstake: (amount) => unstakeFromNode(staking(), amount),
+    deposit: (amount) => depositFromNode(staking(), amount),
+    withdraw: (amount) => withdrawFromNode(staking(), amount),
     async modelStatus(modelHash, readOptions) {
       models ??= createRegistryStatusCache(need(client), need(deployment), options)
       return models.status(modelHash, readOptions)

@@ -63,6 +63,13 @@ export interface ProviderConfig {
    * offer (the check goes on, so a re-offer of the same job is judged at once).
    */
   prebidTimeoutMs: number
+  /**
+   * Payouts of jobs awarded from now on are credited to the provider's prepaid balance in the
+   * JobMarket (withdrawn when it likes) instead of transferred at each settlement, which saves
+   * the token transfer. The provider sets the on-chain choice to this at start when it differs.
+   * Off by default: payouts by transfer.
+   */
+  payoutToBalance: boolean
 }
 
 /** Which models a provider runs or a requester pays for, judged by the deployment's ModelRegistry. */
@@ -175,6 +182,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       models: { onlyApproved: false },
       prebidFetchMaxBytes: 4 * 1024 * 1024,
       prebidTimeoutMs: 1_000,
+      payoutToBalance: false,
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64, jurorStake: 0n },
     requester: {

@@ -248,6 +248,13 @@ export const configOptions: readonly OptionSpec[] = [
     doc: "The least milliseconds a bid waits for that check (it waits until half the time left before the offer's bidding end when that is longer); an offer not checked by then gets no bid.",
   },
   {
+    key: 'provider.payoutToBalance',
+    type: 'boolean',
+    env: 'OCN_PROVIDER_PAYOUT_TO_BALANCE',
+    flag: 'payout-to-balance',
+    doc: 'Have payouts of jobs awarded from now on credited to the market balance (no token transfer, ~15 000 gas less per job; cash out with `ocn market withdraw`) instead of transferred; applied on-chain at start when it differs.',
+  },
+  {
     key: 'verifier.targetDetectionProbability',
     type: 'number',
     env: 'OCN_VERIFIER_DETECTION',

@@ -111,10 +111,13 @@ async function startNetwork(
       readFunds: (requester) => readRequesterFunds(chain.client, chain.deployment, requester),
     },
   )
-  // an award moves the requester's tokens into escrow: read its funds again on the next offer
+  // an award moves the requester's tokens (or its deposit) into escrow, a deposit or a
+  // withdrawal moves them between its wallet and the market: read its funds again on the next offer
   chain.onEvents((events) => {
     for (const event of events) {
       if (event.eventName === 'JobAwarded') network.funds?.invalidate(event.args.requester)
+      if (event.eventName === 'BalanceDeposited' || event.eventName === 'BalanceWithdrawn')
+        network.funds?.invalidate(event.args.account)
     }
   })
   const p2p = p2pService(network, keys)

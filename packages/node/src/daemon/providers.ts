@@ -161,7 +161,7 @@ export function addServiceProviders(
   if (chain !== undefined && keys !== undefined) {
     const address = keys.info.address
     providers.balances = () => chain.balances(address)
-    for (const action of ['stake', 'unstake'] as const) {
+    for (const action of ['stake', 'unstake', 'deposit', 'withdraw'] as const) {
       const send = chain[action]?.bind(chain)
       if (send === undefined) continue
       providers[action] = async ({ amount }) => {

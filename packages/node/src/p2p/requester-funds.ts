@@ -1,6 +1,7 @@
 /**
- * Whether an offer's requester can pay what it offers: its OPEN balance (and, when asked for,
- * its allowance to the JobMarket) covers the offer's maxPrice. Before this, a correctly signed
+ * Whether an offer's requester can pay what it offers: its prepaid balance in the JobMarket
+ * covers the offer's maxPrice (an award then takes the price from there, chain/reads.ts
+ * `escrowSource`), or its OPEN balance (and, when asked for, its allowance to the JobMarket) does. Before this, a correctly signed
  * offer from a fresh key with no tokens passed validation and providers bid on copies of
  * real jobs (issue 13).
  *
@@ -11,6 +12,7 @@
  * event says the requester's tokens moved.
  */
 import type { Address } from 'viem'
+import { escrowSource } from '../chain/reads.js'
 import { BoundedMap } from '../core/collections.js'
 import { withTimeout } from '../core/time.js'
 
@@ -18,6 +20,8 @@ export interface Funds {
   balance: bigint
   /** allowance to the JobMarket */
   allowance: bigint
+  /** prepaid balance in the JobMarket (absent: none); used for an award only when it covers the price */
+  market?: bigint
 }
 
 export type FundsReader = (requester: Address, signal: AbortSignal) => Promise<Funds>
@@ -88,7 +92,10 @@ export class RequesterFunds {
   }
 
   private judge(funds: Funds, amount: bigint): FundsVerdict {
-    if (funds.balance < amount) return 'short-balance'
+    const source = escrowSource({ balance: funds.balance, market: funds.market ?? 0n }, amount)
+    // paid from the deposit: no transferFrom, so no allowance needed
+    if (source === 'market') return 'covered'
+    if (source === undefined) return 'short-balance'
     if (this.options.requireAllowance && funds.allowance < amount) return 'short-allowance'
     return 'covered'
   }

@@ -148,6 +148,25 @@ describe('requester funds', () => {
     })
     expect(await failing.covers(rich, 1n)).toBe('unknown')
   })
+
+  it('counts a prepaid market balance that covers maxPrice (no allowance needed), never a partial one', async () => {
+    const deposited = '0x3333333333333333333333333333333333333333' as Address
+    const book = new Map<string, Funds>([[deposited, { balance: 4n, allowance: 0n, market: 10n }]])
+    const strict = new RequesterFunds(reader(book, []), {
+      ttlMs: 0,
+      shortfallTtlMs: 0,
+      capacity: 8,
+      readTimeoutMs: 1_000,
+      requireAllowance: true,
+    })
+    expect(await strict.covers(deposited, 10n)).toBe('covered')
+    // 11 > the deposit: the award would pull the whole price from the wallet, which holds 4
+    expect(await strict.covers(deposited, 11n)).toBe('short-balance')
+    book.set(deposited, { balance: 20n, allowance: 0n, market: 10n })
+    expect(await strict.covers(deposited, 11n)).toBe('short-allowance')
+    book.set(deposited, { balance: 20n, allowance: 11n, market: 10n })
+    expect(await strict.covers(deposited, 11n)).toBe('covered')
+  })
 })
 
 describe('gossip validator: floods cost the flooder', () => {

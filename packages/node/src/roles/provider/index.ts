@@ -21,6 +21,7 @@ import { createAdvertiser } from './advertise.js'
 import { Bidding } from './bidding.js'
 import { createProviderContext } from './context.js'
 import { honestFaultPlan, type ProviderFaultPlan } from './faults.js'
+import { applyPayoutChoice } from './payout.js'
 import { Reconciler } from './reconcile.js'
 import { JobRunner } from './run.js'
 import { serveResult } from './serve.js'
@@ -72,6 +73,8 @@ export function createProviderRole(
     role: 'provider',
     async start() {
       if (options.models.onlyApproved) requireModelRegistry(chain, 'provider.models.onlyApproved')
+      // before the first bid: jobs awarded from now on are paid the configured way
+      await applyPayoutChoice(components, options.payoutToBalance, ctx.log)
       ctx.binding = await createIdentityBinding(keys.account, keys.privateKey)
       ctx.zkCircuits = loadZkCircuits([options.zkDir], (dir, err) =>
         ctx.log.warn({ dir, err }, 'zk circuit skipped'),

@@ -1,15 +1,18 @@
 /**
  * The requester's allowance to the JobMarket. Peers accept an offer only when its requester's
- * balance and allowance already cover the offered maxPrice (p2p/requester-funds.ts), so the
- * allowance is raised before an offer is published, not at award; the award then pulls the
- * escrow from it and needs no approval of its own unless something else used it up.
+ * prepaid market balance, or its balance and allowance, already cover the offered maxPrice
+ * (p2p/requester-funds.ts), so the allowance is raised before an offer is published, not at
+ * award; the award then pulls the escrow from it and needs no approval of its own unless
+ * something else used it up. An offer or award whose price the market balance covers needs no
+ * allowance: the market takes the price from the balance (chain/reads.ts `escrowSource`).
  *
  * Raising by the shortfall only (to allowance + amount) keeps the allowance below twice the
  * largest open offer, and never lowers what another open offer of this node relies on.
  */
 import { approveToken } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
-import { readRequesterFunds } from '../../chain/reads.js'
+import { escrowSource, type RequesterFundsReading, readRequesterFunds } from '../../chain/reads.js'
+import { RoleError } from '../errors.js'
 import type { RequesterContext } from './context.js'
 
 /**
@@ -20,9 +23,11 @@ import type { RequesterContext } from './context.js'
 export async function ensureMarketAllowance(
   context: Pick<RequesterContext, 'chain' | 'keys'>,
   amount: bigint,
+  funds?: RequesterFundsReading,
 ): Promise<Hex | undefined> {
   const { chain, keys } = context
-  const { allowance } = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
+  const { allowance } =
+    funds ?? (await readRequesterFunds(chain.client, chain.deployment, keys.account.address))
   if (allowance >= amount) return undefined
   const { hash } = await approveToken(chain.client, {
     token: chain.deployment.addresses.token,
@@ -30,4 +35,42 @@ export async function ensureMarketAllowance(
     amount: allowance + amount,
   })
   return hash
+}
+
+/**
+ * Readies the node's funds for an award (or offer) at `price`: nothing when the market balance
+ * covers it, the allowance raised when the wallet does. Returns where the price will come from;
+ * throws ROLE_INSUFFICIENT_BALANCE when neither covers it. Call it inside `chain.serialize`,
+ * right before the award, so no other transaction of this node spends the funds in between.
+ */
+export async function prepareEscrow(
+  context: Pick<RequesterContext, 'chain' | 'keys'>,
+  price: bigint,
+): Promise<'market' | 'wallet'> {
+  const { chain, keys } = context
+  const funds = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
+  const source = escrowSource(funds, price)
+  if (source === undefined) {
+    throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow this price', {
+      details:
+        `price ${price}, wallet balance ${funds.balance}, market balance ${funds.market} (base units); ` +
+        'a market balance is used only when it covers the whole price: get OPEN or `ocn market deposit <amount>`',
+    })
+  }
+  if (source === 'wallet') await ensureMarketAllowance(context, price, funds)
+  return source
+}
+
+/**
+ * Before an offer goes out: peers accept it when the market balance covers its maxPrice, else
+ * they need the balance and the allowance to; raises the allowance in the second case only.
+ * Call it inside `chain.serialize`.
+ */
+export async function ensureOfferFunded(
+  context: Pick<RequesterContext, 'chain' | 'keys'>,
+  maxPrice: bigint,
+): Promise<void> {
+  const { chain, keys } = context
+  const funds = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
+  if (escrowSource(funds, maxPrice) !== 'market') await ensureMarketAllowance(context, maxPrice, funds)
 }

@@ -5,15 +5,16 @@
  * on-chain with the price in escrow, the next one tried when an award fails, all before the
  * bidding end (the market refuses later awards). A job left without an award is re-offered.
  */
-import { award, ContractRevertError, getJob, getTokenBalance } from '@ocn/contracts-client'
+import { award, ContractRevertError, getJob } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { BoundedSet } from '../../core/collections.js'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { BidRecord, JobRecord } from '../../state/records.js'
+import { RoleError } from '../errors.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
-import { ensureMarketAllowance } from './allowance.js'
+import { prepareEscrow } from './allowance.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 import { collectionExtensionMs, LateBids } from './late-bids.js'
 import { reofferDuePatch } from './offer.js'
@@ -294,7 +295,8 @@ export class RequesterAwards {
 
   /**
    * Awards the best bid on-chain, trying the next when an award fails, while an award can
-   * still land before the bidding end; bids the requester's balance cannot escrow are skipped.
+   * still land before the bidding end; a bid that neither the market balance nor the wallet
+   * can escrow (read right before its award, allowance.ts `prepareEscrow`) is skipped.
    */
   private async awardBest(
     job: JobRecord,
@@ -302,17 +304,10 @@ export class RequesterAwards {
     ranked: RankedBid[],
     bids: StoredBid[],
   ): Promise<void> {
-    const { chain, keys, log } = this.context
-    const balance = await getTokenBalance(chain.client, {
-      token: chain.deployment.addresses.token,
-      account: keys.account.address,
-    })
+    const { log } = this.context
+    let unaffordable = 0
     for (const { item, bid } of ranked) {
-      if (!awardFits(await chain.chainTime(), offer)) break
-      if (bid.terms.price > balance) {
-        log.warn({ jobId: job.id, price: bid.terms.price.toString() }, 'balance too low to escrow this bid')
-        continue
-      }
+      if (!awardFits(await this.context.chain.chainTime(), offer)) break
       try {
         await this.awardOne(job, offer, item, bid, bids)
         return
@@ -322,6 +317,14 @@ export class RequesterAwards {
           await this.marketRefusedModel(job, offer, bids)
           return
         }
+        if (err instanceof RoleError && err.code === 'ROLE_INSUFFICIENT_BALANCE') {
+          log.warn(
+            { jobId: job.id, price: bid.terms.price.toString(), details: err.details },
+            'balance too low to escrow this bid (wallet and market balance); trying the next',
+          )
+          unaffordable++
+          continue
+        }
         // e.g. the provider's stake was locked by another award meanwhile: try the next bid
         log.warn(
           { jobId: job.id, provider: bid.terms.provider, err },
@@ -329,22 +332,27 @@ export class RequesterAwards {
         )
       }
     }
-    await this.noAward(job, bids, 'every award attempt failed')
+    const why =
+      unaffordable === ranked.length
+        ? 'neither the wallet nor the market balance covers any bid (get OPEN or `ocn market deposit`)'
+        : 'every award attempt failed'
+    await this.noAward(job, bids, why)
   }
 
   private async awardOne(job: JobRecord, offer: JobOffer, item: StoredBid, bid: Bid, bids: StoredBid[]) {
     const { state, chain, metrics, log, directory } = this.context
     const market = jobMarket(this.context)
-    // the allowance was raised when the offer was published; top it up and award back to
-    // back, so no other transaction of this node spends it in between
-    const { hash } = await chain.serialize(async () => {
-      await ensureMarketAllowance(this.context, bid.terms.price)
-      return award(chain.client, {
+    // funds are read and the allowance topped up (when the price comes from the wallet) back to
+    // back with the award, so no other transaction of this node spends them in between
+    const { hash, source } = await chain.serialize(async () => {
+      const source = await prepareEscrow(this.context, bid.terms.price)
+      const sent = await award(chain.client, {
         jobMarket: market,
         offer: offer.terms,
         bid: bid.terms,
         signature: bid.signature,
       })
+      return { hash: sent.hash, source }
     })
     this.standings.locked(bid.terms.provider, bid.terms.collateral)
     await state.transitionJob(job.id, 'awarded', {
@@ -366,7 +374,7 @@ export class RequesterAwards {
     this.context.network.artifacts.trustPeer(bid.providerPeerId, Number(offer.terms.deadline) * 1000)
     metrics.jobsAwarded.inc()
     log.info(
-      { jobId: job.id, provider: bid.terms.provider, price: bid.terms.price.toString() },
+      { jobId: job.id, provider: bid.terms.provider, price: bid.terms.price.toString(), paidFrom: source },
       'job awarded',
     )
   }

@@ -4,8 +4,8 @@
  * with a RoleError that says what to change, not after an award.
  */
 import { readFile } from 'node:fs/promises'
-import { getTokenBalance } from '@ocn/contracts-client'
 import { contentHashOf } from '@ocn/protocol'
+import { escrowSource, readRequesterFunds } from '../../chain/reads.js'
 import { ortVersion } from '../../executor/capabilities.js'
 import { executorVerdict } from '../../executor/errors.js'
 import { readTensorFiles } from '../../executor/formats/index.js'
@@ -148,19 +148,22 @@ export function checkAttributionJob(
   checkAttributionDataset(spec, inputs, parseJobDatanet(datanetBytes, spec, contentHashOf(inputBytes)))
 }
 
-/** The requester must hold the max price in OPEN: the award escrows it. */
+/**
+ * The requester must be able to escrow the max price: its prepaid market balance covers it
+ * (the award takes the price from there), or the OPEN it holds does (the award pulls it by
+ * transferFrom). A deposit short of the price is not used in part, as the market does.
+ */
 export async function checkBalance(
   context: Pick<RequesterContext, 'chain' | 'keys'>,
   maxPrice: bigint,
 ): Promise<void> {
   const { chain, keys } = context
-  const balance = await getTokenBalance(chain.client, {
-    token: chain.deployment.addresses.token,
-    account: keys.account.address,
-  })
-  if (balance < maxPrice) {
+  const funds = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
+  if (escrowSource(funds, maxPrice) === undefined) {
     throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow the max price', {
-      details: `balance ${balance}, max price ${maxPrice} (base units)`,
+      details:
+        `max price ${maxPrice}, wallet balance ${funds.balance}, market balance ${funds.market} (base units); ` +
+        'either must cover it: get OPEN, top up the market balance (`ocn market deposit <amount>`) or lower --max-price',
     })
   }
 }

@@ -24,7 +24,7 @@ import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
-import { ensureMarketAllowance } from './allowance.js'
+import { ensureOfferFunded } from './allowance.js'
 import { jobMarket, type RequesterContext } from './context.js'
 
 /**
@@ -105,8 +105,8 @@ export class RequesterOffers {
         ? {}
         : { excludedProviders: extra.excludedProviders }),
     }
-    // peers drop offers whose maxPrice the requester's allowance does not cover
-    await chain.serialize(() => ensureMarketAllowance(this.context, terms.maxPrice))
+    // peers drop offers whose maxPrice neither the market balance nor the allowance covers
+    await chain.serialize(() => ensureOfferFunded(this.context, terms.maxPrice))
     await state.createJob({
       id: jobId,
       role: 'requester',
