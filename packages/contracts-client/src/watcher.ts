@@ -76,8 +76,11 @@ export interface EventWatcherInit extends Partial<EventWatcherOptions> {
 }
 
 export interface EventWatcher {
-  /** one poll: reorg check, then deliver every confirmed block; returns events delivered */
-  poll(options?: { signal?: AbortSignal }): Promise<number>
+  /**
+   * one poll: reorg check, then deliver every confirmed block; returns events delivered.
+   * `head`: the chain head the caller has just read, so the poll does not read it again.
+   */
+  poll(options?: { signal?: AbortSignal; head?: bigint }): Promise<number>
   start(): void
   stop(): Promise<void>
   readonly cursor: WatcherCursor | undefined
@@ -149,10 +152,10 @@ export function createEventWatcher(init: EventWatcherInit): EventWatcher {
     await init.onReorg?.({ orphanedCursor, rewoundTo })
   }
 
-  async function poll(options: { signal?: AbortSignal } = {}): Promise<number> {
+  async function poll(options: { signal?: AbortSignal; head?: bigint } = {}): Promise<number> {
     try {
       await checkReorg()
-      const head = await getBlockNumber(client, { cacheTime: 0 })
+      const head = options.head ?? (await getBlockNumber(client, { cacheTime: 0 }))
       const safe = head - BigInt(opts.confirmations)
       let count = 0
       for (;;) {

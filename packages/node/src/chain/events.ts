@@ -5,6 +5,14 @@
  *
  * Every listener runs before the cursor moves on, so an event is delivered at least once
  * across restarts. Listeners must be idempotent and quick.
+ *
+ * The poll interval adapts: `pollIntervalMs` while the node has work in flight (an open job
+ * of its own in the state store, a work probe that says so) or saw a protocol event or a job
+ * write in the last `activeWindowMs`; otherwise each wait doubles up to `idlePollIntervalMs`.
+ * A job write (a bid recorded, a job submitted) wakes a backed-off feed at once, so a role
+ * with an open job never waits more than `pollIntervalMs` for the chain. What an idle node
+ * can receive late, by at most `idlePollIntervalMs`, is the first event after a quiet spell
+ * that it has no open job for (a stranger's award, which a verifier starts watching from).
  */
 import {
   createEventWatcher,
@@ -15,6 +23,8 @@ import {
 } from '@ocn/contracts-client'
 import type { Hash } from 'viem'
 import type { Logger } from '../core/logger.js'
+import { isTerminalJobState } from '../state/job-state.js'
+import type { JobRecord } from '../state/records.js'
 import type { StateStore } from '../state/store.js'
 import type { OcnChainClient } from './client.js'
 import { ChainServiceError } from './errors.js'
@@ -27,7 +37,15 @@ export interface ProtocolEventFeedComponents {
   log: Logger
 }
 
-export type ProtocolEventFeedOptions = Pick<ChainServiceOptions, 'confirmations' | 'pollIntervalMs'>
+export type ProtocolEventFeedOptions = Pick<
+  ChainServiceOptions,
+  'confirmations' | 'pollIntervalMs' | 'idlePollIntervalMs' | 'activeWindowMs'
+>
+
+/** A job a role still acts on: `expired` and `failed` ones come back only as a new write. */
+function isOpenJob(job: JobRecord): boolean {
+  return !isTerminalJobState(job.state) && job.state !== 'expired' && job.state !== 'failed'
+}
 
 /** The watcher position to resume from: the whole saved block was processed before it was saved. */
 function resumeCursor(
@@ -62,11 +80,25 @@ export class ProtocolEventFeed {
   private lastPolledHead: bigint | undefined
   /** the cursor last written to the state store, so an unchanged one is not written again */
   private persisted: WatcherCursor | undefined
+  /** ids of this node's open jobs (any role), kept from the state store's writes */
+  private readonly openJobs = new Set<string>()
+  private readonly workProbes = new Set<() => boolean>()
+  private unwatchJobs: (() => void) | undefined
+  /** when a protocol event or a job write last happened (ms) */
+  private lastActivity = 0
+  /** the wait before the next poll; doubles while idle */
+  private delay: number
+  /** when the scheduled poll runs (ms), to pull it forward on a wake */
+  private dueAt = 0
+  /** a poll has run whole since watch(): later events are news, not history */
+  private caughtUp = false
 
   constructor(
     private readonly components: ProtocolEventFeedComponents,
     private readonly options: ProtocolEventFeedOptions,
-  ) {}
+  ) {
+    this.delay = options.pollIntervalMs
+  }
 
   get running(): boolean {
     return !this.stopped
@@ -87,6 +119,8 @@ export class ProtocolEventFeed {
     this.client = client
     this.persisted = cursor
     this.lastPolledHead = undefined
+    this.caughtUp = false
+    await this.trackOpenJobs()
     this.watcher = createEventWatcher({
       client,
       addresses: [
@@ -106,7 +140,7 @@ export class ProtocolEventFeed {
     return saved?.blockNumber ?? deployment.deployBlock
   }
 
-  /** Polls every `pollIntervalMs` until stopped. */
+  /** Polls until stopped: every `pollIntervalMs` while there is work, backing off while idle. */
   pollContinuously(): void {
     void this.loop()
   }
@@ -114,7 +148,40 @@ export class ProtocolEventFeed {
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
+    this.unwatchJobs?.()
+    this.unwatchJobs = undefined
     await this.polling?.catch(() => {})
+  }
+
+  /**
+   * Keeps the polls prompt while `probe` returns true (work that no job record shows, e.g. a
+   * jury seat); returns the removal. Probes run once per idle poll and must be cheap.
+   */
+  addWorkProbe(probe: () => boolean): () => void {
+    this.workProbes.add(probe)
+    return () => this.workProbes.delete(probe)
+  }
+
+  /** Work has started that chain events will answer: poll at `pollIntervalMs` from now on. */
+  wake(): void {
+    this.lastActivity = Date.now()
+    this.delay = this.options.pollIntervalMs
+    if (this.stopped || this.timer === undefined) return
+    if (this.dueAt - Date.now() <= this.options.pollIntervalMs) return
+    clearTimeout(this.timer)
+    this.schedule(this.options.pollIntervalMs)
+  }
+
+  /** The wait before the next poll: prompt while there is work, doubling while idle. */
+  nextDelay(now = Date.now()): number {
+    const busy =
+      now - this.lastActivity < this.options.activeWindowMs ||
+      this.openJobs.size > 0 ||
+      [...this.workProbes].some((probe) => probe())
+    this.delay = busy
+      ? this.options.pollIntervalMs
+      : Math.min(this.delay * 2, Math.max(this.options.idlePollIntervalMs, this.options.pollIntervalMs))
+    return this.delay
   }
 
   poll(): Promise<number> {
@@ -136,7 +203,25 @@ export class ProtocolEventFeed {
     await this.poll().catch((err: unknown) =>
       this.components.log.warn({ err }, 'event watcher poll failed; retrying'),
     )
-    if (!this.stopped) this.timer = setTimeout(() => this.loop(), this.options.pollIntervalMs)
+    if (!this.stopped) this.schedule(this.nextDelay())
+  }
+
+  private schedule(delayMs: number): void {
+    this.dueAt = Date.now() + delayMs
+    this.timer = setTimeout(() => this.loop(), delayMs)
+  }
+
+  /** Follows this node's open jobs through the state store; any job write wakes the feed. */
+  private async trackOpenJobs(): Promise<void> {
+    this.unwatchJobs?.()
+    this.openJobs.clear()
+    // subscribe first: a write during the listing is not lost
+    this.unwatchJobs = this.components.state.onJobWritten((job) => {
+      if (isOpenJob(job)) this.openJobs.add(job.id)
+      else this.openJobs.delete(job.id)
+      this.wake()
+    })
+    for (const job of await this.components.state.listJobs()) if (isOpenJob(job)) this.openJobs.add(job.id)
   }
 
   private async pollOnce(): Promise<number> {
@@ -146,18 +231,19 @@ export class ProtocolEventFeed {
     }
     // An idle chain: while the head stays where the last whole poll saw it, no block has
     // newly reached its confirmations, so there is nothing to deliver. One eth_blockNumber
-    // instead of the watcher's five reads (reorg check, head, the range end's hash twice,
-    // the logs) and a state write, every poll of every node (a node's main idle cost, measured
-    // by profiling). A reorg that keeps the head's height is then seen one block later, when
-    // the head moves and the watcher compares the cursor block's hash again.
+    // instead of the watcher's reads (reorg check, the range end's hash twice, the logs) and a
+    // state write, every poll of every node (a node's main idle cost, measured by profiling);
+    // the watcher reuses this head. A reorg that keeps the head's height is then seen one block
+    // later, when the head moves and the watcher compares the cursor block's hash again.
     const head = await client.getBlockNumber({ cacheTime: 0 })
     if (head === this.lastPolledHead) return 0
-    const count = await watcher.poll()
+    const count = await watcher.poll({ head })
     // only a poll that reached this head's confirmed block lets the next ones skip: one that
     // stopped short (a block hash that changed under it) must run again though the head stays
     const confirmed = head - BigInt(this.options.confirmations)
     const reached = watcher.cursor !== undefined && watcher.cursor.blockNumber >= confirmed
     this.lastPolledHead = reached ? head : undefined
+    this.caughtUp ||= reached
     await this.persistCursor(watcher.cursor)
     return count
   }
@@ -173,6 +259,9 @@ export class ProtocolEventFeed {
   }
 
   private async deliver(events: ProtocolEvent[]): Promise<void> {
+    // a market that moves on chain may soon move for this node: stay prompt for a while. The
+    // first poll after a start catches up on history, which says nothing about now.
+    if (this.caughtUp) this.lastActivity = Date.now()
     for (const listener of this.listeners) {
       try {
         await listener(events)

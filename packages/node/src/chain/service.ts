@@ -69,6 +69,11 @@ export interface OcnChainService extends ChainService {
   /** one watcher poll now (tests; the service also polls on its own) */
   poll(): Promise<number>
   /**
+   * Keeps the event polls at `pollIntervalMs` while `probe` returns true: work no job record
+   * shows (a jury seat, a dispute kept). Returns the removal.
+   */
+  addWorkProbe(probe: () => boolean): () => void
+  /**
    * Runs transactions of this node's account one at a time: two roles (or two jobs) sending
    * at once would read the same pending nonce and one transaction would be dropped.
    */
@@ -86,6 +91,13 @@ function resolveOptions(init: Partial<ChainServiceOptions>): ChainServiceOptions
   return {
     confirmations: init.confirmations ?? defaultChainServiceOptions.confirmations,
     pollIntervalMs: init.pollIntervalMs ?? defaultChainServiceOptions.pollIntervalMs,
+    // a caller that sets its own poll interval (tests) gets no back-off unless it asks for one
+    idlePollIntervalMs:
+      init.idlePollIntervalMs ??
+      (init.pollIntervalMs === undefined
+        ? defaultChainServiceOptions.idlePollIntervalMs
+        : init.pollIntervalMs),
+    activeWindowMs: init.activeWindowMs ?? defaultChainServiceOptions.activeWindowMs,
     rpcTimeoutMs: init.rpcTimeoutMs ?? defaultChainServiceOptions.rpcTimeoutMs,
     modelStatusTtlMs: init.modelStatusTtlMs ?? defaultChainServiceOptions.modelStatusTtlMs,
   }
@@ -158,6 +170,7 @@ export function createChainService(
     providerRecord: async (provider) => readProviderRecord(need(client), need(deployment), provider),
     onEvents: (listener) => events.subscribe(listener),
     poll: () => events.poll(),
+    addWorkProbe: (probe) => events.addWorkProbe(probe),
     serialize,
     stake: (amount) => stakeFromNode(staking(), amount),
     unstake: (amount) => unstakeFromNode(staking(), amount),

@@ -134,6 +134,7 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       inboundConnectionThreshold: options.inboundConnectionThreshold,
       dialTimeout: options.dialTimeoutMs,
     },
+    connectionMonitor: { pingInterval: options.pingIntervalMs },
     peerDiscovery: peerDiscovery as never,
     services: services as never,
     ...(components.registry === undefined

@@ -35,6 +35,11 @@ export interface HostOptions {
   dialTimeoutMs: number
   /** per-stream receive window cap for Yamux: bounds memory per stream */
   yamuxMaxStreamWindowBytes: number
+  /**
+   * how often libp2p's connection monitor pings each connection (a new stream each time, and a
+   * failed ping closes the connection); libp2p's default is 10 s
+   */
+  pingIntervalMs: number
 }
 
 export const defaultHostOptions: HostOptions = {
@@ -49,6 +54,10 @@ export const defaultHostOptions: HostOptions = {
   inboundConnectionThreshold: 8,
   dialTimeoutMs: 10_000,
   yamuxMaxStreamWindowBytes: 4 * 2 ** 20,
+  // An idle node's largest libp2p cost was these pings (see docs/network.md, "Scale"). Yamux's
+  // keep-alive frame (every 30 s) keeps quiet sockets under the 120 s inactivity timeout, and
+  // a peer that exits closes its sockets: the ping only finds a peer that hangs.
+  pingIntervalMs: 60_000,
 }
 
 export interface GossipOptions {

@@ -4,10 +4,13 @@
  * service does not deliver the same events again.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   approveModel,
+  approveToken,
   type Deployment,
   type DevChain,
   defaultModelReleaseParameters,
@@ -15,6 +18,7 @@ import {
   type ProtocolEvent,
   proposeModel,
   revokeModel,
+  stake,
   startDevChain,
   transferToken,
   writeDeploymentFile,
@@ -25,6 +29,37 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChainServiceError, createChainService } from '../../src/chain/index.js'
 import { createSilentLogger } from '../../src/core/logger.js'
 import { createStateStore } from '../../src/state/index.js'
+
+/** A proxy in front of anvil that counts each JSON-RPC method the service sends. */
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; count(method: string): number; server: Server }> {
+  const counts = new Map<string, number>()
+  const { hostname, port } = new URL(target)
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const parsed = JSON.parse(body.toString()) as { method: string } | { method: string }[]
+      for (const call of Array.isArray(parsed) ? parsed : [parsed])
+        counts.set(call.method, (counts.get(call.method) ?? 0) + 1)
+      const out = request(
+        { hostname, port, method: 'POST', path: '/', headers: { 'content-type': 'application/json' } },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' })
+          answer.pipe(res)
+        },
+      )
+      out.end(body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { url, count: (method) => counts.get(method) ?? 0, server }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('chain service', () => {
   let chain: DevChain
@@ -169,4 +204,65 @@ describe('chain service', () => {
     expect(await start(deploymentFile, 'http://127.0.0.1:1')).toBe('CHAIN_UNREACHABLE')
     await state.close()
   })
+
+  it('backs its polls off while idle, still delivers an event within idlePollIntervalMs, and polls promptly for an open job', async () => {
+    const state = createStateStore({ path: join(dir, 'state-idle') })
+    await state.open()
+    const proxy = await countingProxy(chain.rpcUrl)
+    const account = privateKeyToAccount(chain.privateKeys[4]!)
+    const timing = { pollIntervalMs: 50, idlePollIntervalMs: 800, activeWindowMs: 300 }
+    const service = createChainService(
+      { rpcUrl: proxy.url, account, deploymentFile, confirmations: 0, ...timing },
+      { state, logger: createSilentLogger() },
+    )
+    const delivered: number[] = []
+    service.onEvents((events) => {
+      if (events.some((e) => e.eventName === 'Staked')) delivered.push(Date.now())
+    })
+    await service.start()
+    // past the active window the waits double (50, 100, 200, 400, 800 ms): idle, a 2 s
+    // stretch holds a handful of polls where a fixed 50 ms interval would make 40
+    await sleep(1_500)
+    const idleFrom = proxy.count('eth_blockNumber')
+    await sleep(2_000)
+    const idlePolls = proxy.count('eth_blockNumber') - idleFrom
+    expect(idlePolls).toBeGreaterThanOrEqual(2)
+    expect(idlePolls).toBeLessThanOrEqual(5)
+
+    // a backed-off feed still sees a stranger's event within its longest wait
+    const { stakeManager, token } = deployment.addresses
+    await approveToken(deployer, { token, spender: stakeManager, amount: parseEther('1') })
+    await sleep(1_500) // the approval is no protocol event: the feed is backed off again
+    await stake(deployer, { stakeManager, amount: parseEther('1') })
+    const mined = Date.now()
+    for (let i = 0; i < 40 && delivered.length === 0; i++) await sleep(50)
+    expect(delivered).toHaveLength(1)
+    expect(delivered[0]! - mined).toBeLessThanOrEqual(timing.idlePollIntervalMs + 200)
+
+    // an open job of this node (a bid recorded) wakes the feed and keeps it at pollIntervalMs,
+    // past the active window, until the job is closed
+    await sleep(2_000)
+    await state.createJob({
+      id: 'open-bid',
+      role: 'provider',
+      state: 'offered',
+      kind: 'inference',
+      verification: 'replay',
+      price: 1n,
+    })
+    await state.transitionJob('open-bid', 'bidding')
+    await sleep(500) // past the active window of the write
+    const busyFrom = proxy.count('eth_blockNumber')
+    await sleep(1_000)
+    expect(proxy.count('eth_blockNumber') - busyFrom).toBeGreaterThanOrEqual(10)
+    await state.transitionJob('open-bid', 'failed')
+    await sleep(1_500)
+    const closedFrom = proxy.count('eth_blockNumber')
+    await sleep(2_000)
+    expect(proxy.count('eth_blockNumber') - closedFrom).toBeLessThanOrEqual(5)
+
+    await service.stop()
+    await state.close()
+    await new Promise((resolve) => proxy.server.close(resolve))
+  }, 30_000)
 })

@@ -22,6 +22,8 @@ export interface CourtDuty {
   onEvents(events: ProtocolEvent[]): void
   tick(): Promise<void>
   stop(): Promise<void>
+  /** a seat served or a dispute kept: the chain is polled promptly meanwhile */
+  busy(): boolean
 }
 
 export function createCourtDuty(ctx: VerifierContext): CourtDuty {
@@ -86,5 +88,6 @@ export function createCourtDuty(ctx: VerifierContext): CourtDuty {
     async stop() {
       await Promise.allSettled([...seats.values()])
     },
+    busy: () => seats.size > 0 || keeper.openDisputes > 0,
   }
 }

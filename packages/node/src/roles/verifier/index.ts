@@ -96,6 +96,8 @@ export function createVerifierRole(options: VerifierRoleOptions, components: Rol
       await resumeSealed()
       unsubscribers.push(chain.onEvents((events) => onVerifierEvents(ctx, events)))
       unsubscribers.push(chain.onEvents((events) => court.onEvents(events)))
+      // a dispute's phases run on the court's clock: a juror or keeper must not poll slowly
+      unsubscribers.push(chain.addWorkProbe(() => court.busy()))
       unsubscribers.push(chain.onEvents((events) => onRewardEvents(ctx, events)))
       await court.start()
       ticker.start()

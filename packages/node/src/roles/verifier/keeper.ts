@@ -39,12 +39,17 @@ export interface CourtKeeper {
   recover(): Promise<void>
   /** one pass over the open disputes */
   tick(): Promise<void>
+  /** disputes followed and not yet closed */
+  readonly openDisputes: number
 }
 
 export function createCourtKeeper(ctx: CourtContext, onVoting?: OnVoting): CourtKeeper {
   const open = new Set<bigint>()
   return {
     track: (disputeId) => void open.add(disputeId),
+    get openDisputes() {
+      return open.size
+    },
     async recover() {
       const { chain } = ctx.components
       const logs = await chain.client.getContractEvents({
