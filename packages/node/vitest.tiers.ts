@@ -13,6 +13,7 @@ export const integration: Record<string, string> = {
   'test/attribution/attribution.test.ts': 'starts anvil',
   'test/attribution/finetune.test.ts': 'forks the attribution process (verifier replay, ~3 s)',
   'test/channels/channels.test.ts': 'starts anvil; libp2p over TCP',
+  'test/chain/rpc-fetch.test.ts': 'serves JSON-RPC on a TCP port on 127.0.0.1 (well under 1 s)',
   'test/executor/checks.test.ts': 'forks executor worker processes',
   'test/executor/formats.test.ts': 'forks executor worker processes',
   'test/executor/generate.test.ts': 'forks executor worker processes',

@@ -16,13 +16,22 @@ import {
 import type { Account } from 'viem/accounts'
 import { getChainId } from 'viem/actions'
 import { ChainServiceError } from './errors.js'
+import { createRpcFetch } from './http-fetch.js'
 
 export type OcnChainClient = WalletClient<Transport, ReturnType<typeof defineChain>, Account> & PublicActions
+
+/** The largest JSON-RPC response a node takes (an eth_getLogs over a busy range is the big one). */
+export const MAX_RPC_RESPONSE_BYTES = 128 * 1024 * 1024
 
 export function createRpcTransport(rpcUrl: string, rpcTimeoutMs: number): Transport {
   return /^wss?:/.test(rpcUrl)
     ? webSocket(rpcUrl, { timeout: rpcTimeoutMs })
-    : http(rpcUrl, { timeout: rpcTimeoutMs, retryCount: 2 })
+    : http(rpcUrl, {
+        timeout: rpcTimeoutMs,
+        retryCount: 2,
+        // node:http with keep-alive: a fraction of the global fetch's CPU per request (http-fetch.ts)
+        fetchFn: createRpcFetch({ maxResponseBytes: MAX_RPC_RESPONSE_BYTES }),
+      })
 }
 
 export function createChainClient(
