@@ -7,26 +7,19 @@
 import { approveToken, depositBalance, openTokenAbi, withdrawBalance } from '@ocn/contracts-client'
 import { readContract } from 'viem/actions'
 import type { Command, CommandResult } from '../command.js'
-import { loadConfigFor } from '../context.js'
 import { CliError } from '../errors.js'
-import { loadKeysFor, passphraseFlag } from './account.js'
+import { passphraseFlag } from './account.js'
+import { openAccount, requireGas, requireTokens } from './account-access.js'
 import {
-  type AccountBalances,
   balancesJson,
   balancesText,
   type ChainAccess,
   ChainCommandError,
   formatOpen,
-  openChain,
   parseOpenAmount,
   readAccountBalances,
   toChainCommandError,
 } from './chain-access.js'
-
-function needGas(access: ChainAccess, before: AccountBalances): void {
-  if (before.native === 0n)
-    throw new ChainCommandError('CHAIN_INSUFFICIENT_BALANCE', `${access.address} has no native coin for gas`)
-}
 
 async function moved(
   access: ChainAccess,
@@ -52,19 +45,8 @@ export const marketDepositCommand: Command = {
   flags: { ...passphraseFlag },
   async run(context) {
     const amount = parseOpenAmount(context.positionals[0], 'the amount to deposit')
-    const { config } = await loadConfigFor(context)
-    const keys = await loadKeysFor(context, config.dataDir)
-    const access = await openChain(config, keys.account)
-    const before = await readAccountBalances(access)
-    // Checked before any transaction so a short balance costs no gas and leaves no allowance behind.
-    if (before.token < amount) {
-      throw new ChainCommandError(
-        'CHAIN_INSUFFICIENT_BALANCE',
-        `${access.address} holds ${formatOpen(before.token)}, not the ${formatOpen(amount)} to deposit`,
-        { details: 'get OPEN from a funded account first (the devnet funds its nodes)' },
-      )
-    }
-    needGas(access, before)
+    const { access, before } = await openAccount(context)
+    requireTokens(access, before, amount, 'deposit')
     const { jobMarket, token } = access.deployment.addresses
     let hash: string
     try {
@@ -100,10 +82,7 @@ export const marketWithdrawCommand: Command = {
     if (all && context.positionals.length > 0)
       throw new CliError('CLI_USAGE', '--all takes no amount: it withdraws the whole market balance')
     const asked = all ? 0n : parseOpenAmount(context.positionals[0], 'the amount to withdraw')
-    const { config } = await loadConfigFor(context)
-    const keys = await loadKeysFor(context, config.dataDir)
-    const access = await openChain(config, keys.account)
-    const before = await readAccountBalances(access)
+    const { access, before } = await openAccount(context)
     const amount = all ? before.market : asked
     if (amount === 0n || before.market < amount) {
       throw new ChainCommandError(
@@ -112,7 +91,7 @@ export const marketWithdrawCommand: Command = {
         { details: 'deposit with `ocn market deposit <amount>`; `ocn balance` shows the market balance' },
       )
     }
-    needGas(access, before)
+    requireGas(access, before)
     let hash: string
     try {
       hash = (

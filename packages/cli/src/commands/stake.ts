@@ -1,13 +1,11 @@
 import { approveToken, stake } from '@ocn/contracts-client'
 import type { Command } from '../command.js'
-import { loadConfigFor } from '../context.js'
-import { loadKeysFor, passphraseFlag } from './account.js'
+import { passphraseFlag } from './account.js'
+import { openAccount, requireTokens } from './account-access.js'
 import {
   balancesJson,
   balancesText,
-  ChainCommandError,
   formatOpen,
-  openChain,
   parseOpenAmount,
   readAccountBalances,
   toChainCommandError,
@@ -22,24 +20,8 @@ export const stakeCommand: Command = {
   flags: { ...passphraseFlag },
   async run(context) {
     const amount = parseOpenAmount(context.positionals[0], 'the amount to stake')
-    const { config } = await loadConfigFor(context)
-    const keys = await loadKeysFor(context, config.dataDir)
-    const access = await openChain(config, keys.account)
-    const before = await readAccountBalances(access)
-    // Checked before any transaction so a short balance costs no gas and leaves no allowance behind.
-    if (before.token < amount) {
-      throw new ChainCommandError(
-        'CHAIN_INSUFFICIENT_BALANCE',
-        `${access.address} holds ${formatOpen(before.token)}, not the ${formatOpen(amount)} to stake`,
-        { details: 'get OPEN from a funded account first (the devnet funds its nodes)' },
-      )
-    }
-    if (before.native === 0n) {
-      throw new ChainCommandError(
-        'CHAIN_INSUFFICIENT_BALANCE',
-        `${access.address} has no native coin for gas`,
-      )
-    }
+    const { access, before } = await openAccount(context)
+    requireTokens(access, before, amount, 'stake')
     const { stakeManager, token } = access.deployment.addresses
     let hash: string
     try {

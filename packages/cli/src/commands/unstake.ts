@@ -1,14 +1,13 @@
 import { requestUnbonding, withdrawStake } from '@ocn/contracts-client'
 import type { Command } from '../command.js'
-import { loadConfigFor } from '../context.js'
 import { CliError } from '../errors.js'
-import { loadKeysFor, passphraseFlag } from './account.js'
+import { passphraseFlag } from './account.js'
+import { openAccount } from './account-access.js'
 import {
   balancesJson,
   balancesText,
   ChainCommandError,
   formatOpen,
-  openChain,
   parseOpenAmount,
   readAccountBalances,
   toChainCommandError,
@@ -30,10 +29,7 @@ export const unstakeCommand: Command = {
       throw new CliError('CLI_USAGE', '--withdraw takes no amount: it withdraws everything that has unbonded')
     }
     const amount = withdraw ? 0n : parseOpenAmount(context.positionals[0], 'the amount to unstake')
-    const { config } = await loadConfigFor(context)
-    const keys = await loadKeysFor(context, config.dataDir)
-    const access = await openChain(config, keys.account)
-    const before = await readAccountBalances(access)
+    const { access, before } = await openAccount(context)
     const { stakeManager } = access.deployment.addresses
     if (withdraw) {
       if (before.unbonding === 0n) {

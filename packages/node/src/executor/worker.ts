@@ -146,17 +146,23 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
  */
 const rowsSessions = new Map<string, ort.InferenceSession | null>()
 
-async function checkSessionsFor(
+/**
+ * A cached session and a session derived from its model (a rewrite: the check-rows or the
+ * decoding model), the derived one made on first use and kept per session key; null in the
+ * cache where the rewrite does not apply.
+ */
+async function withDerived<T>(
+  cache: Map<string, T | null>,
   ref: ModelRef,
-  layout: DecoderLayout,
-): Promise<{ full: ort.InferenceSession; rows: ort.InferenceSession | undefined }> {
+  make: (bytes: Uint8Array, full: ort.InferenceSession) => Promise<T | null>,
+): Promise<{ full: ort.InferenceSession; derived: T | undefined }> {
   const full = (await sessionFor(ref)).session
   const key = cacheKey(ref)
-  // the model's bytes may have left the byte cache while its session stayed: this check runs
-  // the plain prefill, and a later one that brings the bytes makes the rewrite
-  if (!rowsSessions.has(key) && models.has(ref.modelHash))
-    rowsSessions.set(key, await rowsSessionOf(models.get(ref.modelHash)!, ref, full, layout))
-  return { full, rows: rowsSessions.get(key) ?? undefined }
+  // the model's bytes may have left the byte cache while its session stayed: this run goes
+  // the plain way, and a later one that brings the bytes makes the rewrite
+  if (!cache.has(key) && models.has(ref.modelHash))
+    cache.set(key, await make(models.get(ref.modelHash)!, full))
+  return { full, derived: cache.get(key) ?? undefined }
 }
 
 async function rowsSessionOf(
@@ -186,18 +192,6 @@ async function rowsSessionOf(
  * model's weights: the price of not copying the whole KV cache out per token.
  */
 const kvSessions = new Map<string, KvDecoding | null>()
-
-async function decodeSessionsFor(
-  ref: ModelRef,
-  layout: DecoderLayout,
-): Promise<{ full: ort.InferenceSession; kv: KvDecoding | undefined }> {
-  const full = (await sessionFor(ref)).session
-  const key = cacheKey(ref)
-  // as for the check-rows model: without the bytes this generation decodes the plain way
-  if (!kvSessions.has(key) && models.has(ref.modelHash))
-    kvSessions.set(key, await kvSessionOf(models.get(ref.modelHash)!, ref, full, layout))
-  return { full, kv: kvSessions.get(key) ?? undefined }
-}
 
 async function kvSessionOf(
   bytes: Uint8Array,
@@ -333,8 +327,11 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
           port.postMessage({ id: msg.id, progress: { position, tokens: picked, digests } }),
         )
         try {
-          const { full, kv } = await decodeSessionsFor(msg, msg.params.layout)
-          result = await decode(full, msg.params, tokens.add, cancelled, kv)
+          const layout = msg.params.layout
+          const { full, derived } = await withDerived(kvSessions, msg, (bytes, plain) =>
+            kvSessionOf(bytes, msg, plain, layout),
+          )
+          result = await decode(full, msg.params, tokens.add, cancelled, derived)
         } finally {
           tokens.flush()
         }
@@ -342,8 +339,11 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
       }
       case 'generate-check':
         {
-          const { full, rows } = await checkSessionsFor(msg, msg.params.layout)
-          result = await checkDecoded(full, msg.params, rows)
+          const layout = msg.params.layout
+          const { full, derived } = await withDerived(rowsSessions, msg, (bytes, plain) =>
+            rowsSessionOf(bytes, msg, plain, layout),
+          )
+          result = await checkDecoded(full, msg.params, derived)
         }
         break
     }
