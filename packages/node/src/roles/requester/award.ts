@@ -305,9 +305,11 @@ export class RequesterAwards {
     bids: StoredBid[],
   ): Promise<void> {
     const { log } = this.context
+    let tried = 0
     let unaffordable = 0
     for (const { item, bid } of ranked) {
       if (!awardFits(await this.context.chain.chainTime(), offer)) break
+      tried++
       try {
         await this.awardOne(job, offer, item, bid, bids)
         return
@@ -332,10 +334,15 @@ export class RequesterAwards {
         )
       }
     }
+    // the reason names what happened: a loop that stopped for time is not 'every attempt failed'
     const why =
-      unaffordable === ranked.length
-        ? 'neither the wallet nor the market balance covers any bid (get OPEN or `ocn market deposit`)'
-        : 'every award attempt failed'
+      tried === 0
+        ? 'bidding ended before the award'
+        : unaffordable === ranked.length
+          ? 'neither the wallet nor the market balance covers any bid (get OPEN or `ocn market deposit`)'
+          : tried < ranked.length
+            ? `bidding ended after ${tried} failed award attempt(s) of ${ranked.length} bids`
+            : 'every award attempt failed'
     await this.noAward(job, bids, why)
   }
 
