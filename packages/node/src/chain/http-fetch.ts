@@ -61,8 +61,14 @@ function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk)
     })
     res.on('end', () => resolve(Buffer.concat(chunks, size)))
-    res.on('error', reject)
-    res.on('aborted', () => reject(new RpcFetchError('the RPC endpoint closed the response early')))
+    // an error on the body, or a 'close' before all of it came ('aborted' is deprecated): the
+    // endpoint reset or dropped the connection mid-response
+    const early = (cause?: unknown) =>
+      reject(new RpcFetchError('the RPC endpoint closed the response early', { cause }))
+    res.on('error', early)
+    res.on('close', () => {
+      if (!res.complete) early()
+    })
   })
 }
 

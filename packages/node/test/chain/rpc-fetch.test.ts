@@ -46,6 +46,16 @@ describe('the chain client’s RPC fetch (node:http, keep-alive)', () => {
     await expect(rpcFetch(url, { method: 'POST', body: '{}' })).rejects.toThrow(/larger than 4096 bytes/)
   })
 
+  it('fails a response the endpoint cuts off before its end', async () => {
+    const { url } = await endpoint((_body, res) => {
+      res.setHeader('content-length', '1000')
+      res.write('{"jsonrpc":"2.0"')
+      setTimeout(() => res.socket?.destroy(), 20)
+    })
+    const rpcFetch = createRpcFetch({ maxResponseBytes: 1 << 20 })
+    await expect(rpcFetch(url, { method: 'POST', body: '{}' })).rejects.toThrow(/closed the response early/)
+  })
+
   it('gives up a stalled request when its signal aborts', async () => {
     const { url } = await endpoint(() => {}) // never answers
     const rpcFetch = createRpcFetch({ maxResponseBytes: 1 << 20 })
