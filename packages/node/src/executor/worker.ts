@@ -63,7 +63,11 @@ const cancelFlag = new Int32Array(cancel)
 const cancelled = () => Atomics.load(cancelFlag, 0) === 1
 
 interface CachedSession {
-  session: ort.InferenceSession
+  /**
+   * The plain session; undefined while a probed decoding session (kv-graph.ts) stands in for
+   * it (decodingSessions), made again by plainSession when a request needs it.
+   */
+  session: ort.InferenceSession | undefined
   signature: ModelSignature
 }
 
@@ -77,7 +81,8 @@ function cacheKey(ref: ModelRef): string {
 
 /**
  * Model bytes by hash, so a model can get a session under another profile (say cuda after
- * cpu) without the pool sending it again. The pool mirrors this set from every reply.
+ * cpu) or its plain session again without the pool sending it again. The pool mirrors this
+ * set from every reply, and sends the bytes with any request for a model not in it.
  */
 const models = new Map<Hex, Uint8Array>()
 
@@ -85,22 +90,18 @@ function loadedModels(): Hex[] {
   return [...models.keys()]
 }
 
-async function sessionFor(ref: ModelRef): Promise<CachedSession> {
-  const key = cacheKey(ref)
-  const hit = sessions.get(key)
-  if (hit) {
-    sessions.delete(key)
-    sessions.set(key, hit)
-    return hit
-  }
-  if (ref.model) {
-    models.delete(ref.modelHash)
-    models.set(ref.modelHash, ref.model)
-    while (models.size > sessionCacheSize) models.delete(models.keys().next().value!)
-  }
+function keepBytes(ref: ModelRef): void {
+  if (!ref.model) return
+  models.delete(ref.modelHash)
+  models.set(ref.modelHash, ref.model)
+  while (models.size > sessionCacheSize) models.delete(models.keys().next().value!)
+}
+
+/** A plain session of the model under the profile, from the bytes this worker holds. */
+async function newSession(ref: ModelRef): Promise<ort.InferenceSession> {
   const bytes = models.get(ref.modelHash)
   if (!bytes) throw new ExecutorError('EXECUTOR_RUN_FAILED', 'worker was not sent the model it does not hold')
-  const session = await createSession(bytes, ref.profile, (message, cause) =>
+  return createSession(bytes, ref.profile, (message, cause) =>
     ref.profile.executionProvider !== 'cpu' && /provider|cuda|webgpu|dawn|adapter/i.test(message)
       ? new ExecutorError(
           'EXECUTOR_DEVICE_UNAVAILABLE',
@@ -112,6 +113,9 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
           cause,
         }),
   )
+}
+
+function signatureOf(session: ort.InferenceSession): ModelSignature {
   const sig = (meta: readonly ort.InferenceSession.ValueMetadata[]) =>
     meta.map((m) =>
       m.isTensor
@@ -122,15 +126,26 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
           }
         : { name: m.name, type: 'non-tensor', shape: undefined },
     )
-  const entry = {
-    session,
-    signature: { inputs: sig(session.inputMetadata), outputs: sig(session.outputMetadata) },
+  return { inputs: sig(session.inputMetadata), outputs: sig(session.outputMetadata) }
+}
+
+/** The cache entry of the model under the profile (made on a miss), and its place in the LRU. */
+async function sessionFor(ref: ModelRef): Promise<CachedSession> {
+  keepBytes(ref)
+  const key = cacheKey(ref)
+  const hit = sessions.get(key)
+  if (hit) {
+    sessions.delete(key)
+    sessions.set(key, hit)
+    return hit
   }
+  const session = await newSession(ref)
+  const entry: CachedSession = { session, signature: signatureOf(session) }
   sessions.set(key, entry)
   while (sessions.size > sessionCacheSize) {
     const [oldKey, old] = sessions.entries().next().value as [string, CachedSession]
     sessions.delete(oldKey)
-    await old.session.release()
+    await old.session?.release()
     await rowsSessions.get(oldKey)?.release()
     rowsSessions.delete(oldKey)
     await kvSessions.get(oldKey)?.session.release()
@@ -139,30 +154,39 @@ async function sessionFor(ref: ModelRef): Promise<CachedSession> {
   return entry
 }
 
+/** The model's plain session: what inference, training checks and the probes run on. */
+async function plainSession(ref: ModelRef): Promise<ort.InferenceSession> {
+  const entry = await sessionFor(ref)
+  entry.session ??= await newSession(ref)
+  return entry.session
+}
+
 /**
  * The check pass's check-rows session (check-graph.ts) per session key, made on the first
- * check of a model and kept while its plain session is cached; null where the rewrite does
- * not apply or its logits disagreed with the plain prefill's on the probe.
+ * check of a model and kept while its entry is cached; null where the rewrite does not apply
+ * or its logits disagreed with the plain prefill's on the probe.
  */
 const rowsSessions = new Map<string, ort.InferenceSession | null>()
 
 /**
- * A cached session and a session derived from its model (a rewrite: the check-rows or the
- * decoding model), the derived one made on first use and kept per session key; null in the
- * cache where the rewrite does not apply.
+ * The sessions of a check pass: the check-rows session, made on first use (when the worker
+ * holds the model's bytes), and a session that gives the plain prefill's logits for its probe
+ * and for models the rewrite does not fit. That is the plain session, or the decoding session
+ * standing in for it (its logits are the plain session's bit for bit, probed; a check is
+ * judged within the tie tolerance anyway), so a check does not bring the plain copy back.
  */
-async function withDerived<T>(
-  cache: Map<string, T | null>,
+async function checkSessions(
   ref: ModelRef,
-  make: (bytes: Uint8Array, full: ort.InferenceSession) => Promise<T | null>,
-): Promise<{ full: ort.InferenceSession; derived: T | undefined }> {
-  const full = (await sessionFor(ref)).session
+  layout: DecoderLayout,
+): Promise<{ full: ort.InferenceSession; rows: ort.InferenceSession | undefined }> {
+  const entry = await sessionFor(ref)
   const key = cacheKey(ref)
-  // the model's bytes may have left the byte cache while its session stayed: this run goes
-  // the plain way, and a later one that brings the bytes makes the rewrite
-  if (!cache.has(key) && models.has(ref.modelHash))
-    cache.set(key, await make(models.get(ref.modelHash)!, full))
-  return { full, derived: cache.get(key) ?? undefined }
+  const full = entry.session ?? kvSessions.get(key)?.session ?? (await plainSession(ref))
+  // the model's bytes may have left the byte cache while its session stayed: this check
+  // goes the plain way, and a later one that brings the bytes makes the rewrite
+  if (!rowsSessions.has(key) && models.has(ref.modelHash))
+    rowsSessions.set(key, await rowsSessionOf(models.get(ref.modelHash)!, ref, full, layout))
+  return { full, rows: rowsSessions.get(key) ?? undefined }
 }
 
 async function rowsSessionOf(
@@ -187,11 +211,37 @@ async function rowsSessionOf(
 
 /**
  * The decoding session of kv-graph.ts per session key, made on the first generation of a
- * model and kept while its plain session is cached; null where the rewrite does not apply or
- * did not decode bit for bit as the plain session on the probe. It holds a second copy of the
- * model's weights: the price of not copying the whole KV cache out per token.
+ * model and kept while its entry is cached; null where the rewrite does not apply or did not
+ * decode bit for bit as the plain session on the probe.
  */
 const kvSessions = new Map<string, KvDecoding | null>()
+
+/**
+ * The sessions a generation decodes with. Once the decoding session has passed its probe it
+ * stands in for the plain one, which is released: the worker then holds one copy of the
+ * model's weights, not two (a real decoder's weights are gigabytes). A later request that
+ * needs the plain session itself (inference: its outputs must be the plain graph's bit for
+ * bit) makes it again from the bytes (plainSession).
+ */
+async function decodingSessions(
+  ref: ModelRef,
+  layout: DecoderLayout,
+): Promise<{ full: ort.InferenceSession; kv: KvDecoding | undefined }> {
+  const entry = await sessionFor(ref)
+  const key = cacheKey(ref)
+  const known = kvSessions.get(key)
+  if (known) return { full: entry.session ?? known.session, kv: known }
+  const plain = await plainSession(ref)
+  // without the bytes (they left the byte cache while the session stayed) this run decodes
+  // the plain way, and a later one that brings them makes the rewrite
+  if (known === null || !models.has(ref.modelHash)) return { full: plain, kv: undefined }
+  const kv = await kvSessionOf(models.get(ref.modelHash)!, ref, plain, layout)
+  kvSessions.set(key, kv)
+  if (!kv) return { full: plain, kv: undefined }
+  entry.session = undefined
+  await plain.release()
+  return { full: kv.session, kv }
+}
 
 async function kvSessionOf(
   bytes: Uint8Array,
@@ -219,7 +269,7 @@ async function kvSessionOf(
 }
 
 async function infer(req: Extract<WorkerRequest, { type: 'infer' }>) {
-  const { session } = await sessionFor(req)
+  const session = await plainSession(req)
   const feeds: Record<string, ort.Tensor> = {}
   for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrtTensor(t)
   for (const [name, f] of Object.entries(req.fileFeeds ?? {})) feeds[name] = toOrtTensor(readFileFeed(f))
@@ -328,10 +378,8 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
         )
         try {
           const layout = msg.params.layout
-          const { full, derived } = await withDerived(kvSessions, msg, (bytes, plain) =>
-            kvSessionOf(bytes, msg, plain, layout),
-          )
-          result = await decode(full, msg.params, tokens.add, cancelled, derived)
+          const { full, kv } = await decodingSessions(msg, layout)
+          result = await decode(full, msg.params, tokens.add, cancelled, kv)
         } finally {
           tokens.flush()
         }
@@ -340,10 +388,8 @@ async function handle(msg: WorkerRequest & { id: number }): Promise<void> {
       case 'generate-check':
         {
           const layout = msg.params.layout
-          const { full, derived } = await withDerived(rowsSessions, msg, (bytes, plain) =>
-            rowsSessionOf(bytes, msg, plain, layout),
-          )
-          result = await checkDecoded(full, msg.params, derived)
+          const { full, rows } = await checkSessions(msg, layout)
+          result = await checkDecoded(full, msg.params, rows)
         }
         break
     }

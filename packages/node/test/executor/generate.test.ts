@@ -10,10 +10,11 @@ import {
   generationLeaves,
   PAD_TOKEN,
   parseGenerateJobSpec,
+  parseJobSpec,
   type TokenEvent,
   ZERO_DIGEST,
 } from '../../src/executor/index.js'
-import { profile, testExecutor } from './helpers.js'
+import { f32, profile, testExecutor } from './helpers.js'
 
 const config = { vocab: 61, dModel: 32, heads: 4, layers: 2, maxPositions: 128, seed: 7 }
 const model = encodeOnnxModel(buildGptModel(config))
@@ -145,6 +146,58 @@ describe('generate jobs', () => {
     // shipping other sequences than the committed ones fails every leaf
     const mismatched = executor.generationReplay(j, { claimedSequences: async () => forged }, r.root)
     expect((await mismatched.matchesMicroBatch!(0, r.dataHashes[0]!)).match).toBe(false)
+  })
+
+  it('after a generation, inference of the same model still runs the plain graph bit for bit', async () => {
+    // one worker, so the generation's decoding session and the inference meet in it: the
+    // decoding session stands in for the plain one after its probe (one copy of the weights),
+    // and inference must get the plain graph back, not the decoding graph's extra outputs
+    const one = testExecutor({ poolSize: 1 })
+    await one.start()
+    try {
+      const greedy = job({ sampling: { temperature: 0 } })
+      const before = await one.runGeneration(greedy)
+      const ids = [[3, 17, 42, 5]]
+      const past = f32([1, config.heads, 0, 8], [])
+      const inputs: Record<string, ReturnType<typeof f32>> = {
+        input_ids: int64(ids),
+        attention_mask: int64([[1, 1, 1, 1]]),
+        position_ids: int64([[0, 1, 2, 3]]),
+      }
+      for (let l = 0; l < config.layers; l++) {
+        inputs[gptCacheNames(l).pastKey] = past
+        inputs[gptCacheNames(l).pastValue] = past
+      }
+      const spec = parseJobSpec({ kind: 'inference', profile: profile(1) })
+      const got = await one.runInference({ spec, model, inputs }, { keepOutputs: true })
+      const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 })
+      const feeds: Record<string, ort.Tensor> = {}
+      for (const [name, t] of Object.entries(inputs)) {
+        const data =
+          t.dtype === 'int64'
+            ? new BigInt64Array(t.data.slice().buffer)
+            : new Float32Array(t.data.slice().buffer)
+        feeds[name] = new ort.Tensor(t.dtype, data, t.dims)
+      }
+      const want = await session.run(feeds)
+      await session.release()
+      expect(Object.keys(got.outputs!).sort()).toEqual(Object.keys(want).sort())
+      for (const [name, t] of Object.entries(want)) {
+        const bytes = new Uint8Array((t.data as Float32Array).buffer.slice(0))
+        expect(Buffer.from(got.outputs![name]!.data).equals(Buffer.from(bytes)), name).toBe(true)
+      }
+      // and generation and its check after that inference are what they were
+      const after = await one.runGeneration(greedy)
+      expect(after.root).toBe(before.root)
+      const replay = one.generationReplay(
+        greedy,
+        { claimedSequences: async () => after.sequences },
+        after.root,
+      )
+      expect((await replay.matchesMicroBatch!(3, after.dataHashes[3]!)).match).toBe(true)
+    } finally {
+      await one.stop()
+    }
   })
 
   it('commits from streamed leaves only where they agree with the final sequences', () => {
