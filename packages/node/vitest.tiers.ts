@@ -25,6 +25,7 @@ export const integration: Record<string, string> = {
   'test/executor/training.test.ts': 'forks executor worker processes',
   'test/p2p/artifact.test.ts': 'libp2p over TCP',
   'test/p2p/gossip.test.ts': 'libp2p over TCP',
+  'test/p2p/graylist-gate.test.ts': 'libp2p over TCP',
   'test/p2p/host.test.ts': 'libp2p over TCP',
   'test/p2p/protocols.test.ts': 'libp2p over TCP',
   'test/p2p/validation.test.ts': 'libp2p over TCP',

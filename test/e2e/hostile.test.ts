@@ -5,7 +5,7 @@
  * hold stalled streams on every OCN protocol the honest nodes registered, eight of them
  * artifact reads of a 6 MiB file that never read a byte, while a real job runs between real
  * nodes (anvil with the real contracts, ONNX Runtime). The honest job settles; every flooder
- * ends below the graylist threshold on every honest node; the stalled readers hold at most
+ * ends below the graylist threshold on every honest node and is cut off; the stalled readers hold at most
  * their share of upload slots, are cut off, penalised and refused; the validators' caches
  * stay within their bounds.
  */
@@ -184,6 +184,11 @@ describe('hostile peers against honest nodes (public libp2p flooder, anvil, ORT)
           const score = p2p.peerScore(networkOf(name).host, flooder.node.peerId.toString())
           return score < p2p.scoreThresholds.graylistThreshold ? score : undefined
         })
+        // and, graylisted, cut off: its connections closed and refused (p2p/graylist-gate.ts)
+        const id = flooder.node.peerId.toString()
+        await waitFor(`${name} cutting off ${id.slice(-6)}`, async () =>
+          networkOf(name).gate.isBanned(id) ? true : undefined,
+        )
       }
     }
     for (const name of ['requester', 'provider']) {
@@ -208,9 +213,11 @@ describe('hostile peers against honest nodes (public libp2p flooder, anvil, ORT)
       expect(requesterNet.penalties.isRefused(id)).toBe(true)
       expect(requesterNet.penalties.appScore(id)).toBeLessThan(0)
     }
-    // the silent streams cost the malformed peer too (they stalled past the request deadline)
+    // the silent streams cost the malformed peer too: they stall past the request deadline
+    // and it is refused, or, graylisted for its floods first, it was cut off with them
+    const malformed = hostiles.malformed.node.peerId.toString()
     await waitFor('the silent streams to be penalised', async () =>
-      requesterNet.penalties.isRefused(hostiles.malformed.node.peerId.toString()) ? true : undefined,
+      requesterNet.penalties.isRefused(malformed) || requesterNet.gate.isBanned(malformed) ? true : undefined,
     )
 
     // memory: every cache within its bound, nothing kept per flooded message beyond it

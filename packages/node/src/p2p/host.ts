@@ -57,6 +57,8 @@ export interface HostComponents {
   datastore?: NonNullable<Libp2pOptions['datastore']>
   /** the node's penalty box: its points are gossipsub's app-specific score */
   penalties?: PeerPenalties
+  /** peers whose connections are refused, both ways (graylist-gate.ts) */
+  gate?: { isBanned(peer: string): boolean }
 }
 
 /** Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate. */
@@ -135,6 +137,7 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       dialTimeout: options.dialTimeoutMs,
     },
     connectionMonitor: { pingInterval: options.pingIntervalMs },
+    ...(components.gate === undefined ? {} : { connectionGater: gaterOf(components.gate) }),
     peerDiscovery: peerDiscovery as never,
     services: services as never,
     ...(components.registry === undefined
@@ -153,6 +156,16 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
     'libp2p host started',
   )
   return node
+}
+
+/** A cut-off peer is refused before a dial and right after the handshake names it, both ways. */
+function gaterOf(gate: { isBanned(peer: string): boolean }): NonNullable<Libp2pOptions['connectionGater']> {
+  const banned = (peer: { toString(): string }) => gate.isBanned(peer.toString())
+  return {
+    denyDialPeer: banned,
+    denyInboundEncryptedConnection: banned,
+    denyOutboundEncryptedConnection: banned,
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

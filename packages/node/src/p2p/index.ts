@@ -25,6 +25,7 @@ export {
   type Validation,
   type Verdict,
 } from './gossip.js'
+export { defaultGraylistGateOptions, GraylistGate, type GraylistGateOptions } from './graylist-gate.js'
 export { createOcnHost, type HostComponents, type HostInit, type OcnHost, type OcnServices } from './host.js'
 export { createP2PMetrics, type P2PMetrics } from './metrics.js'
 export { createNetwork, type Network, type NetworkComponents, type NetworkInit } from './network.js'

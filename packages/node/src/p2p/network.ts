@@ -14,6 +14,7 @@ import {
 import { type BidProtocol, type BidProtocolInit, createBidProtocol, definedOnly } from './bid-protocol.js'
 import { startBootstrapRedial } from './bootstrap-redial.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
+import { defaultGraylistGateOptions, GraylistGate, type GraylistGateOptions } from './graylist-gate.js'
 import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
 import { defaultPeerPenaltyOptions, PeerPenalties, type PeerPenaltyOptions } from './peer-penalties.js'
 import {
@@ -41,6 +42,8 @@ export interface NetworkInit {
   penalties?: Partial<PeerPenaltyOptions>
   /** how requesters' funds are cached (requester-funds.ts); used when `readFunds` is given */
   funds?: Partial<RequesterFundsOptions>
+  /** how graylisted peers are cut off (graylist-gate.ts) */
+  graylist?: Partial<GraylistGateOptions>
 }
 
 export interface NetworkComponents {
@@ -62,6 +65,8 @@ export interface Network {
   tokens: TokenStreamProtocol
   /** the node's penalty box, shared by every stream protocol and gossipsub's app score */
   penalties: PeerPenalties
+  /** cuts graylisted peers off and refuses them for a while */
+  gate: GraylistGate
   /** the requesters' funds cache (absent without `readFunds`); invalidate it on chain events */
   funds: RequesterFunds | undefined
   peerId: string
@@ -85,8 +90,15 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
           now,
         )
   const shared = { logger, penalties, ...(registry === undefined ? {} : { registry }) }
+  const gate = new GraylistGate(
+    { ...defaultGraylistGateOptions, ...definedOnly(init.graylist ?? {}) },
+    penalties,
+    logger.child({ component: 'p2p-host' }),
+    now,
+  )
   const host = await createOcnHost(init.host ?? {}, {
     ...shared,
+    gate,
     ...(components.datastore === undefined ? {} : { datastore: components.datastore }),
   })
   const gossip = createGossipService(
@@ -107,11 +119,13 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
     results,
     tokens,
     penalties,
+    gate,
     funds,
     peerId: host.peerId.toString(),
     async start() {
       if (host.status !== 'started') await host.start()
       for (const service of services) await service.start()
+      gate.start(host)
       stopRedial ??= startBootstrapRedial(
         host,
         init.host?.bootstrap ?? [],
@@ -121,6 +135,7 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
     async stop() {
       stopRedial?.()
       stopRedial = undefined
+      gate.stop()
       for (const service of [...services].reverse()) await service.stop().catch(() => {})
       await host.stop()
     },
