@@ -6,7 +6,17 @@
  * nodes sign and verify them here. Changing a field here without changing
  * `JobMarket.sol`'s type strings breaks every bid, which the cross-check test catches.
  */
-import { type Address, type Hex, hashStruct, hashTypedData, recoverTypedDataAddress } from 'viem'
+import {
+  type Address,
+  concat,
+  type Hex,
+  hashDomain,
+  hashStruct,
+  hashTypedData,
+  keccak256,
+  validateTypedData,
+} from 'viem'
+import { recoverDigestSigner } from './recover.js'
 
 export const EIP712_DOMAIN_NAME = 'OCN JobMarket'
 export const EIP712_DOMAIN_VERSION = '1'
@@ -131,13 +141,57 @@ export async function recoverBidSigner(
   bid: BidTerms,
   signature: Hex,
 ): Promise<Address> {
-  return recoverTypedDataAddress({ ...bidTypedData(domain, bid), signature })
+  return recoverDigestSigner(bidDigest(domain, bid), signature)
 }
 
+/** the EIP712Domain fields of a market domain (what viem's getTypesForEIP712Domain gives for it) */
+const marketDomainTypes = [
+  { name: 'name', type: 'string' },
+  { name: 'version', type: 'string' },
+  { name: 'chainId', type: 'uint256' },
+  { name: 'verifyingContract', type: 'address' },
+] as const
+
+/** domain separators by chain id and contract: a node sees one or two markets */
+const domainSeparators = new Map<string, Hex>()
+const MAX_DOMAIN_SEPARATORS = 64
+
+function domainSeparatorOf(domain: ReturnType<typeof marketDomain>): Hex {
+  const key = `${domain.chainId}|${domain.verifyingContract}`
+  let separator = domainSeparators.get(key)
+  if (separator === undefined) {
+    // viem's types want a bigint chainId once EIP712Domain is spelled out; at run time it takes
+    // the number, as hashTypedData does with the same domain
+    separator = hashDomain({ domain, types: { EIP712Domain: marketDomainTypes } } as never)
+    // offers naming arbitrary markets must not grow this without bound
+    if (domainSeparators.size >= MAX_DOMAIN_SEPARATORS) domainSeparators.clear()
+    domainSeparators.set(key, separator)
+  }
+  return separator
+}
+
+/**
+ * The digest the requester signs: `hashTypedData(offerTypedData(domain, offer))`, the
+ * same value (eip712.test.ts compares them), but built from the job id when the caller
+ * has it already (the gossip validator computes it for its duplicate check), so an offer's
+ * struct is hashed once, not twice (~90 µs each in viem's pure-JS keccak). The typed data
+ * is still validated as hashTypedData validates it (address checksums, integer ranges).
+ */
+export function offerDigest(domain: MarketDomain, offer: OfferTerms, jobId: Hex = jobIdOf(offer)): Hex {
+  const typedData = offerTypedData(domain, offer)
+  validateTypedData({ ...typedData, types: { EIP712Domain: marketDomainTypes, ...typedData.types } } as never)
+  return keccak256(concat(['0x1901', domainSeparatorOf(typedData.domain), jobId]))
+}
+
+/**
+ * The offer's signer. `jobId`, when given, must be `jobIdOf(offer)`: callers that computed it
+ * already pass it to spare a second struct hash.
+ */
 export async function recoverOfferSigner(
   domain: MarketDomain,
   offer: OfferTerms,
   signature: Hex,
+  jobId?: Hex,
 ): Promise<Address> {
-  return recoverTypedDataAddress({ ...offerTypedData(domain, offer), signature })
+  return recoverDigestSigner(offerDigest(domain, offer, jobId), signature)
 }

@@ -30,6 +30,7 @@ import {
   offerTiming,
   ProtocolError,
 } from '@ocn/protocol'
+import type { Hex } from 'viem'
 import { BoundedMap, BoundedSet, RateLimiter } from '../core/collections.js'
 import type { Logger } from '../core/logger.js'
 import type { P2PMetrics } from './metrics.js'
@@ -100,6 +101,8 @@ export class GossipValidator {
   private readonly latestAds: BoundedMap<string, CapabilityAd>
   // decoded messages by payload, so accepted messages are not decoded twice
   private readonly decoded = new WeakMap<Uint8Array, JobOffer | CapabilityAd>()
+  // accepted offers' job ids by payload: the struct hash is computed once per offer (~90 µs)
+  private readonly jobIds = new WeakMap<Uint8Array, Hex>()
   private readonly offerChecks: readonly Check<OfferCandidate>[]
   private readonly adChecks: readonly Check<AdCandidate>[]
 
@@ -160,6 +163,11 @@ export class GossipValidator {
     return (this.decoded.get(data) as JobOffer | undefined) ?? decodeJobOffer(data)
   }
 
+  /** the job id of an offer this validator accepted (computed once), or of any offer payload */
+  jobIdOf(data: Uint8Array, offer: JobOffer = this.offerOf(data)): Hex {
+    return this.jobIds.get(data) ?? jobIdOf(offer.terms)
+  }
+
   /** the ad an accepted message carries, decoded once */
   adOf(data: Uint8Array): CapabilityAd {
     return (this.decoded.get(data) as CapabilityAd | undefined) ?? decodeCapabilityAd(data)
@@ -200,17 +208,19 @@ export class GossipValidator {
     if (funded !== undefined) return funded
     this.seenJobs.add(jobId)
     this.decoded.set(data, offer)
+    this.jobIds.set(data, jobId)
     return accept()
   }
 
   /** the offer's signature and identity binding, verified once per offer id and signature */
-  private async offerSignature(jobId: string, offer: JobOffer): Promise<Validation | undefined> {
+  private async offerSignature(jobId: Hex, offer: JobOffer): Promise<Validation | undefined> {
     const key = `${jobId}|${offer.signature}|${offer.requesterPeerId}`
     const cached = this.signatureVerdicts.get(key)
     if (cached !== undefined) return cached.verdict === 'accept' ? undefined : cached
     let verdict: Validation
     try {
-      await assertJobOfferAuthentic(offer, { verifyBinding: (binding) => this.checkBinding(binding) })
+      // the job id is the offer's struct hash: given, the EIP-712 digest does not hash the struct again
+      await assertJobOfferAuthentic(offer, { jobId, verifyBinding: (binding) => this.checkBinding(binding) })
       verdict = accept()
     } catch (error) {
       verdict = rejectFor(error, 'invalid')

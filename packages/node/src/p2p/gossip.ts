@@ -137,7 +137,7 @@ export function createGossipService(
     try {
       if (msg.topic === OFFERS_TOPIC) {
         const offer = validator.offerOf(msg.data)
-        const received: ReceivedOffer = { offer, jobId: jobIdOf(offer.terms), publisher }
+        const received: ReceivedOffer = { offer, jobId: validator.jobIdOf(msg.data, offer), publisher }
         for (const listener of offerListeners) listener(received)
       } else if (msg.topic === CAPABILITIES_TOPIC) {
         const ad = validator.adOf(msg.data)
