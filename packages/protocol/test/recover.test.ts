@@ -125,59 +125,6 @@ describe('recoverDigestSigner (WebAssembly libsecp256k1, viem where it must deci
   })
 })
 
-describe('offerDigest', () => {
-  it('equals viem hashTypedData, with or without the job id given', () => {
-    const terms = {
-      requester: privateKeyToAccount(generatePrivateKey()).address,
-      modelHash: toHex(randomBytes(32)),
-      inputHash: toHex(randomBytes(32)),
-      specHash: toHex(randomBytes(32)),
-      kind: 1,
-      verification: 1,
-      maxPrice: 10n ** 18n,
-      minCollateral: 3n,
-      biddingEnds: 1_900_000_000n,
-      deadline: 1_900_003_600n,
-      sampleCount: 7,
-      microBatchSize: 7,
-      salt: 2n ** 255n + 9n,
-    }
-    const expected = hashTypedData(offerTypedData(domain, terms))
-    expect(offerDigest(domain, terms)).toBe(expected)
-    expect(offerDigest(domain, terms, jobIdOf(terms))).toBe(expected)
-    const otherDomain = { ...domain, chainId: domain.chainId + 1 }
-    expect(offerDigest(otherDomain, terms)).toBe(hashTypedData(offerTypedData(otherDomain, terms)))
-    expect(offerDigest(otherDomain, terms)).not.toBe(expected)
-  })
-
-  it('still refuses typed data that hashTypedData refuses (a uint8 out of range, a bad checksum)', () => {
-    const terms = {
-      requester: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const,
-      modelHash: toHex(randomBytes(32)),
-      inputHash: toHex(randomBytes(32)),
-      specHash: toHex(randomBytes(32)),
-      kind: 300,
-      verification: 0,
-      maxPrice: 1n,
-      minCollateral: 1n,
-      biddingEnds: 1n,
-      deadline: 2n,
-      sampleCount: 1,
-      microBatchSize: 1,
-      salt: 1n,
-    }
-    expect(() => hashTypedData(offerTypedData(domain, terms))).toThrow()
-    expect(() => offerDigest(domain, terms)).toThrow()
-    const badChecksum = {
-      ...terms,
-      kind: 0,
-      requester: '0x5fbDB2315678afecb367f032d93F642f64180aa3' as const,
-    }
-    expect(() => hashTypedData(offerTypedData(domain, badChecksum))).toThrow()
-    expect(() => offerDigest(domain, badChecksum)).toThrow()
-  })
-})
-
 describe('vouchers recover through the same path', () => {
   it('recovers the signer viem recovers; another key is refused', async () => {
     const account = privateKeyToAccount(generatePrivateKey())

@@ -17,7 +17,6 @@ import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
-import { contentHashOf } from '@ocn/protocol'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.js'
@@ -96,10 +95,13 @@ export function fastMessageId(msg: RawGossipMessage): string {
   return hash.digest('base64')
 }
 
-/** Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate. */
-function messageId(msg: { data: Uint8Array }): Uint8Array {
-  const hex = contentHashOf(msg.data)
-  return Uint8Array.from(Buffer.from(hex.slice(2), 'hex'))
+/**
+ * Gossip message ids are the SHA-256 of the payload, so a re-published copy is a duplicate.
+ * node:crypto's native SHA-256: gossipsub computes it for every copy that is not a fast
+ * duplicate (contentHashOf, the same digest, is pure JS and ~5x slower on an offer).
+ */
+export function messageId(msg: { data: Uint8Array }): Uint8Array {
+  return createHash('sha256').update(msg.data).digest()
 }
 
 export async function createOcnHost(init: HostInit, components: HostComponents): Promise<OcnHost> {

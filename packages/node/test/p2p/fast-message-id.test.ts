@@ -5,8 +5,9 @@
  * it to gossipsub is checked in gossip.test.ts (it needs sockets).
  */
 import { randomBytes } from 'node:crypto'
+import { contentHashOf } from '@ocn/protocol'
 import { describe, expect, it } from 'vitest'
-import { fastMessageId, type RawGossipMessage } from '../../src/p2p/host.js'
+import { fastMessageId, messageId, type RawGossipMessage } from '../../src/p2p/host.js'
 import { OFFERS_TOPIC } from '../../src/p2p/index.js'
 
 const message = (): Required<RawGossipMessage> => ({
@@ -51,5 +52,12 @@ describe('fastMessageId', () => {
       data: original.data.subarray(1),
     }
     expect(fastMessageId(moved)).not.toBe(fastMessageId(original))
+  })
+
+  it('leaves the message id as it was: the SHA-256 of the payload (contentHashOf)', () => {
+    for (const size of [0, 1, 809, 20_000]) {
+      const data = randomBytes(size)
+      expect(`0x${Buffer.from(messageId({ data })).toString('hex')}`).toBe(contentHashOf(data))
+    }
   })
 })
