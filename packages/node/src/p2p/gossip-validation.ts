@@ -18,12 +18,10 @@
  */
 import {
   assertCapabilityAdAuthentic,
-  assertIdentityBinding,
   assertJobOfferAuthentic,
   type CapabilityAd,
   decodeCapabilityAd,
   decodeJobOffer,
-  type IdentityBinding,
   type JobOffer,
   jobIdOf,
   MessageSizeLimit,
@@ -36,6 +34,7 @@ import type { Logger } from '../core/logger.js'
 import type { P2PMetrics } from './metrics.js'
 import { CAPABILITIES_TOPIC, type GossipOptions, OFFERS_TOPIC } from './options.js'
 import type { RequesterFunds } from './requester-funds.js'
+import { VerifiedBindings } from './verified-bindings.js'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
 
@@ -97,7 +96,7 @@ export class GossipValidator {
   /** signature verdicts by offer id and signature: a replayed forgery costs no recovery */
   private readonly signatureVerdicts: BoundedMap<string, Validation>
   private readonly seenJobs: BoundedSet<string>
-  private readonly verifiedBindings: BoundedSet<string>
+  private readonly verifiedBindings: VerifiedBindings
   private readonly latestAds: BoundedMap<string, CapabilityAd>
   // decoded messages by payload, so accepted messages are not decoded twice
   private readonly decoded = new WeakMap<Uint8Array, JobOffer | CapabilityAd>()
@@ -112,7 +111,7 @@ export class GossipValidator {
     this.ignoreBudget = new RateLimiter(options.ignoreBudgetPerSecond, options.ignoreBudgetBurst)
     this.signatureVerdicts = new BoundedMap(options.signatureCacheSize)
     this.seenJobs = new BoundedSet<string>(options.seenCacheSize)
-    this.verifiedBindings = new BoundedSet<string>(options.bindingCacheSize)
+    this.verifiedBindings = new VerifiedBindings(options.bindingCacheSize)
     this.latestAds = new BoundedMap<string, CapabilityAd>(options.seenCacheSize)
     this.offerChecks = offerChecks(options)
     this.adChecks = adChecks(options, (provider) => this.latestAds.get(provider))
@@ -220,7 +219,10 @@ export class GossipValidator {
     let verdict: Validation
     try {
       // the job id is the offer's struct hash: given, the EIP-712 digest does not hash the struct again
-      await assertJobOfferAuthentic(offer, { jobId, verifyBinding: (binding) => this.checkBinding(binding) })
+      await assertJobOfferAuthentic(offer, {
+        jobId,
+        verifyBinding: (binding) => this.verifiedBindings.check(binding),
+      })
       verdict = accept()
     } catch (error) {
       verdict = rejectFor(error, 'invalid')
@@ -259,21 +261,15 @@ export class GossipValidator {
     const failure = firstFailure(this.adChecks, { ad, from, now: this.seconds() })
     if (failure !== undefined) return failure
     try {
-      await assertCapabilityAdAuthentic(ad, { verifyBinding: (binding) => this.checkBinding(binding) })
+      await assertCapabilityAdAuthentic(ad, {
+        verifyBinding: (binding) => this.verifiedBindings.check(binding),
+      })
     } catch (error) {
       return rejectFor(error, 'invalid')
     }
     this.latestAds.set(ad.providerPeerId, ad)
     this.decoded.set(data, ad)
     return accept()
-  }
-
-  /** identity bindings rarely change: verify each one once (an ECDSA recovery + Ed25519 verify) */
-  private async checkBinding(binding: IdentityBinding): Promise<void> {
-    const key = `${binding.peerId}|${binding.address}|${binding.addressSignature}|${binding.peerSignature}`
-    if (this.verifiedBindings.has(key)) return
-    await assertIdentityBinding(binding)
-    this.verifiedBindings.add(key)
   }
 }
 
