@@ -12,16 +12,9 @@
  * Pure crypto, no I/O: anyone holding the pair can verify it.
  */
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import {
-  type Address,
-  bytesToHex,
-  getAddress,
-  type Hex,
-  hexToBytes,
-  isHex,
-  recoverMessageAddress,
-} from 'viem'
+import { type Address, bytesToHex, getAddress, type Hex, hashMessage, hexToBytes, isHex } from 'viem'
 import { ProtocolError, ProtocolErrorCode } from './errors.js'
+import { recoverDigestSigner } from './recover.js'
 
 export interface IdentityBinding {
   /** libp2p peer id (base58btc); must embed its public key (Ed25519 or secp256k1) */
@@ -97,10 +90,11 @@ export async function assertIdentityBinding(binding: IdentityBinding): Promise<v
 
   let recovered: Address
   try {
-    recovered = await recoverMessageAddress({
-      message: addressStatement(binding.peerId, address),
-      signature: binding.addressSignature,
-    })
+    // viem's recoverMessageAddress, with the WebAssembly recovery
+    recovered = await recoverDigestSigner(
+      hashMessage(addressStatement(binding.peerId, address)),
+      binding.addressSignature,
+    )
   } catch (cause) {
     return fail('address signature does not recover', cause)
   }

@@ -3,7 +3,7 @@
  * that need signatures. Each throws only `ProtocolError`, so a validator can map the code
  * to a verdict (accept / ignore / reject) without string matching.
  */
-import { type Address, getAddress } from 'viem'
+import { type Address, getAddress, type Hex } from 'viem'
 import { contentHashOf } from './content.js'
 import {
   JobKind,
@@ -32,6 +32,11 @@ export interface AuthenticityOptions {
    * costs an ECDSA recovery.
    */
   verifyBinding?: (binding: IdentityBinding) => Promise<void>
+}
+
+export interface OfferAuthenticityOptions extends AuthenticityOptions {
+  /** `jobIdOf(offer.terms)` when the caller computed it already: the struct is then hashed once */
+  jobId?: Hex
 }
 
 async function assertBindingFor(
@@ -71,14 +76,14 @@ export function assertOfferConsistent(offer: JobOffer): void {
 /** Binding, EIP-712 signature and consistency of a job offer. */
 export async function assertJobOfferAuthentic(
   offer: JobOffer,
-  options: AuthenticityOptions = {},
+  options: OfferAuthenticityOptions = {},
 ): Promise<void> {
   assertOfferConsistent(offer)
   await assertBindingFor(offer.requesterBinding, offer.requesterPeerId, offer.terms.requester, options)
   const domain: MarketDomain = { chainId: offer.chainId, verifyingContract: offer.market }
   let signer: Address
   try {
-    signer = await recoverOfferSigner(domain, offer.terms, offer.signature)
+    signer = await recoverOfferSigner(domain, offer.terms, offer.signature, options.jobId)
   } catch (cause) {
     throw new ProtocolError(ProtocolErrorCode.INVALID_SIGNATURE, 'offer signature does not recover', {
       cause,

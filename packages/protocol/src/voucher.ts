@@ -6,8 +6,9 @@
  * PaymentChannels contract hashes exactly this struct (`Voucher(bytes32 channelId,uint256
  * cumulativeAmount)`) under the domain below.
  */
-import { type Address, type Hex, hashTypedData, isAddressEqual, isHex, recoverTypedDataAddress } from 'viem'
+import { type Address, type Hex, hashTypedData, isAddressEqual, isHex } from 'viem'
 import { ProtocolError, ProtocolErrorCode } from './errors.js'
+import { recoverDigestSigner } from './recover.js'
 
 export const CHANNELS_DOMAIN_NAME = 'OCN PaymentChannels'
 export const CHANNELS_DOMAIN_VERSION = '1'
@@ -74,7 +75,7 @@ export async function signVoucher(
 }
 
 export async function recoverVoucherSigner(domain: ChannelsDomain, voucher: SignedVoucher): Promise<Address> {
-  return recoverTypedDataAddress({ ...voucherTypedData(domain, voucher), signature: voucher.signature })
+  return recoverDigestSigner(hashTypedData(voucherTypedData(domain, voucher)), voucher.signature)
 }
 
 /**

@@ -44,6 +44,22 @@ describe('message authenticity', () => {
     for (const o of altered) await expectCode(assertJobOfferAuthentic(o), ProtocolErrorCode.INVALID_SIGNATURE)
   })
 
+  it("verifies against the job id it is given: its own passes, another offer's does not", async () => {
+    const offer = await makeOffer(requester)
+    await assertJobOfferAuthentic(offer, { jobId: jobIdOf(offer.terms) })
+    const other = await makeOffer(requester, { salt: offer.terms.salt + 1n })
+    await expectCode(
+      assertJobOfferAuthentic(offer, { jobId: jobIdOf(other.terms) }),
+      ProtocolErrorCode.INVALID_SIGNATURE,
+    )
+    // a re-salted forgery stays a forgery with its own job id given
+    const resalted = { ...offer, terms: { ...offer.terms, salt: offer.terms.salt + 1n } }
+    await expectCode(
+      assertJobOfferAuthentic(resalted, { jobId: jobIdOf(resalted.terms) }),
+      ProtocolErrorCode.INVALID_SIGNATURE,
+    )
+  })
+
   it('rejects an offer whose binding names another peer or address', async () => {
     const offer = await makeOffer(requester)
     await expectCode(

@@ -22,6 +22,7 @@ import { createP2PMetrics } from './metrics.js'
 import { BID_PROTOCOL, defaultStreamProtocolOptions, type StreamProtocolOptions } from './options.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { type PeerTarget, request, serveRequest } from './streams.js'
+import { VerifiedBindings } from './verified-bindings.js'
 
 /** What the requester's market logic answers for an authentic bid. */
 export type BidDecision = { accepted: true } | { accepted: false; reason: BidRejection }
@@ -62,6 +63,9 @@ function rejectionFor(error: unknown): BidRejection {
   return 'invalid-bid'
 }
 
+/** providers whose bindings a requester remembers (as many as gossip's `bindingCacheSize`) */
+const BID_BINDING_CACHE_SIZE = 4096
+
 export function createBidProtocol(init: BidProtocolInit, components: BidProtocolComponents): BidProtocol {
   const options: StreamProtocolOptions = { ...defaultStreamProtocolOptions, ...definedOnly(init) }
   const { host } = components
@@ -69,6 +73,8 @@ export function createBidProtocol(init: BidProtocolInit, components: BidProtocol
   const metrics = createP2PMetrics(components.registry)
   let handler = init.onBid
   const guard = { protocol: BID_PROTOCOL, penalties: components.penalties ?? new PeerPenalties(), metrics }
+  // a provider's binding is the same in all its bids: verified once, not per bid
+  const bindings = new VerifiedBindings(BID_BINDING_CACHE_SIZE)
 
   async function handleStream(stream: Stream, connection: Connection): Promise<void> {
     const outcome = await serveRequest(
@@ -88,7 +94,7 @@ export function createBidProtocol(init: BidProtocolInit, components: BidProtocol
           return receipt({ accepted: false, reason: 'unknown-job' })
         }
         try {
-          await assertBidAuthentic(bid, init.domain)
+          await assertBidAuthentic(bid, init.domain, { verifyBinding: (binding) => bindings.check(binding) })
         } catch (error) {
           return receipt({ accepted: false, reason: rejectionFor(error) })
         }

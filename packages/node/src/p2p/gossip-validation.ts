@@ -18,23 +18,23 @@
  */
 import {
   assertCapabilityAdAuthentic,
-  assertIdentityBinding,
   assertJobOfferAuthentic,
   type CapabilityAd,
   decodeCapabilityAd,
   decodeJobOffer,
-  type IdentityBinding,
   type JobOffer,
   jobIdOf,
   MessageSizeLimit,
   offerTiming,
   ProtocolError,
 } from '@ocn/protocol'
+import type { Hex } from 'viem'
 import { BoundedMap, BoundedSet, RateLimiter } from '../core/collections.js'
 import type { Logger } from '../core/logger.js'
 import type { P2PMetrics } from './metrics.js'
 import { CAPABILITIES_TOPIC, type GossipOptions, OFFERS_TOPIC } from './options.js'
 import type { RequesterFunds } from './requester-funds.js'
+import { VerifiedBindings } from './verified-bindings.js'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
 
@@ -96,10 +96,12 @@ export class GossipValidator {
   /** signature verdicts by offer id and signature: a replayed forgery costs no recovery */
   private readonly signatureVerdicts: BoundedMap<string, Validation>
   private readonly seenJobs: BoundedSet<string>
-  private readonly verifiedBindings: BoundedSet<string>
+  private readonly verifiedBindings: VerifiedBindings
   private readonly latestAds: BoundedMap<string, CapabilityAd>
   // decoded messages by payload, so accepted messages are not decoded twice
   private readonly decoded = new WeakMap<Uint8Array, JobOffer | CapabilityAd>()
+  // accepted offers' job ids by payload: the struct hash is computed once per offer (~90 µs)
+  private readonly jobIds = new WeakMap<Uint8Array, Hex>()
   private readonly offerChecks: readonly Check<OfferCandidate>[]
   private readonly adChecks: readonly Check<AdCandidate>[]
 
@@ -109,7 +111,7 @@ export class GossipValidator {
     this.ignoreBudget = new RateLimiter(options.ignoreBudgetPerSecond, options.ignoreBudgetBurst)
     this.signatureVerdicts = new BoundedMap(options.signatureCacheSize)
     this.seenJobs = new BoundedSet<string>(options.seenCacheSize)
-    this.verifiedBindings = new BoundedSet<string>(options.bindingCacheSize)
+    this.verifiedBindings = new VerifiedBindings(options.bindingCacheSize)
     this.latestAds = new BoundedMap<string, CapabilityAd>(options.seenCacheSize)
     this.offerChecks = offerChecks(options)
     this.adChecks = adChecks(options, (provider) => this.latestAds.get(provider))
@@ -160,6 +162,11 @@ export class GossipValidator {
     return (this.decoded.get(data) as JobOffer | undefined) ?? decodeJobOffer(data)
   }
 
+  /** the job id of an offer this validator accepted (computed once), or of any offer payload */
+  jobIdOf(data: Uint8Array, offer: JobOffer = this.offerOf(data)): Hex {
+    return this.jobIds.get(data) ?? jobIdOf(offer.terms)
+  }
+
   /** the ad an accepted message carries, decoded once */
   adOf(data: Uint8Array): CapabilityAd {
     return (this.decoded.get(data) as CapabilityAd | undefined) ?? decodeCapabilityAd(data)
@@ -200,17 +207,22 @@ export class GossipValidator {
     if (funded !== undefined) return funded
     this.seenJobs.add(jobId)
     this.decoded.set(data, offer)
+    this.jobIds.set(data, jobId)
     return accept()
   }
 
   /** the offer's signature and identity binding, verified once per offer id and signature */
-  private async offerSignature(jobId: string, offer: JobOffer): Promise<Validation | undefined> {
+  private async offerSignature(jobId: Hex, offer: JobOffer): Promise<Validation | undefined> {
     const key = `${jobId}|${offer.signature}|${offer.requesterPeerId}`
     const cached = this.signatureVerdicts.get(key)
     if (cached !== undefined) return cached.verdict === 'accept' ? undefined : cached
     let verdict: Validation
     try {
-      await assertJobOfferAuthentic(offer, { verifyBinding: (binding) => this.checkBinding(binding) })
+      // the job id is the offer's struct hash: given, the EIP-712 digest does not hash the struct again
+      await assertJobOfferAuthentic(offer, {
+        jobId,
+        verifyBinding: (binding) => this.verifiedBindings.check(binding),
+      })
       verdict = accept()
     } catch (error) {
       verdict = rejectFor(error, 'invalid')
@@ -249,21 +261,15 @@ export class GossipValidator {
     const failure = firstFailure(this.adChecks, { ad, from, now: this.seconds() })
     if (failure !== undefined) return failure
     try {
-      await assertCapabilityAdAuthentic(ad, { verifyBinding: (binding) => this.checkBinding(binding) })
+      await assertCapabilityAdAuthentic(ad, {
+        verifyBinding: (binding) => this.verifiedBindings.check(binding),
+      })
     } catch (error) {
       return rejectFor(error, 'invalid')
     }
     this.latestAds.set(ad.providerPeerId, ad)
     this.decoded.set(data, ad)
     return accept()
-  }
-
-  /** identity bindings rarely change: verify each one once (an ECDSA recovery + Ed25519 verify) */
-  private async checkBinding(binding: IdentityBinding): Promise<void> {
-    const key = `${binding.peerId}|${binding.address}|${binding.addressSignature}|${binding.peerSignature}`
-    if (this.verifiedBindings.has(key)) return
-    await assertIdentityBinding(binding)
-    this.verifiedBindings.add(key)
   }
 }
 

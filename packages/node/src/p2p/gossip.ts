@@ -13,6 +13,8 @@ import {
   encodeJobOffer,
   type JobOffer,
   jobIdOf,
+  keccakReady,
+  recoveryReady,
 } from '@ocn/protocol'
 import type { Registry } from 'prom-client'
 import type { Hex } from 'viem'
@@ -137,7 +139,7 @@ export function createGossipService(
     try {
       if (msg.topic === OFFERS_TOPIC) {
         const offer = validator.offerOf(msg.data)
-        const received: ReceivedOffer = { offer, jobId: jobIdOf(offer.terms), publisher }
+        const received: ReceivedOffer = { offer, jobId: validator.jobIdOf(msg.data, offer), publisher }
         for (const listener of offerListeners) listener(received)
       } else if (msg.topic === CAPABILITIES_TOPIC) {
         const ad = validator.adOf(msg.data)
@@ -160,6 +162,10 @@ export function createGossipService(
 
   return {
     async start() {
+      // compile the WebAssembly recovery and keccak now (45-60 ms of CPU on an idle core), not
+      // on the first offer heard, where every node on the offer's path would pay it in turn:
+      // on the testnet's starved cores that is seconds on the first offers' tail
+      await Promise.all([recoveryReady(), keccakReady()])
       for (const topic of topics) pubsub.topicValidators.set(topic, validatorFor(topic))
       pubsub.addEventListener('message', onMessage)
       for (const topic of topics) pubsub.subscribe(topic)

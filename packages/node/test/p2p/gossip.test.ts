@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { encodeJobOffer, jobIdOf } from '@ocn/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fastMessageId } from '../../src/p2p/host.js'
 import { OFFERS_TOPIC, peerScore, scoreThresholds } from '../../src/p2p/index.js'
 import {
   capabilityAd,
@@ -65,6 +66,14 @@ afterAll(async () => {
 describe('gossip over a sparse topology', () => {
   it('is really sparse', () => {
     for (const node of nodes) expect(node.host.getPeers().length).toBeLessThan(HONEST - 1)
+  })
+
+  it("gossipsub knows byte-identical copies by the host's fast message id", () => {
+    for (const node of nodes) {
+      expect((node.host.services.pubsub as unknown as { fastMsgIdFn?: unknown }).fastMsgIdFn).toBe(
+        fastMessageId,
+      )
+    }
   })
 
   it('an offer published at one edge reaches every node', async () => {

@@ -6,7 +6,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encodeCapabilityAd, encodeJobOffer, MessageSizeLimit } from '@ocn/protocol'
+import {
+  encodeCapabilityAd,
+  encodeJobOffer,
+  keccakImplementation,
+  MessageSizeLimit,
+  recoveryImplementation,
+} from '@ocn/protocol'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createArtifactStore } from '../../src/artifacts/index.js'
@@ -51,6 +57,12 @@ const validateOffer = (from: string | undefined, data: Uint8Array) =>
   node.gossip.validate(OFFERS_TOPIC, from, data)
 
 describe('gossip validation verdicts', () => {
+  it('has the WebAssembly recovery and keccak ready once started, before any offer arrives', () => {
+    // the node started in beforeAll and has validated nothing yet
+    expect(recoveryImplementation()).toBe('wasm')
+    expect(keccakImplementation()).toBe('wasm')
+  })
+
   it('accepts a valid offer once, then ignores the duplicate', async () => {
     const data = encodeJobOffer(await signedOffer(author))
     expect(await validateOffer(author.peerId, data)).toEqual({ verdict: 'accept', reason: 'valid' })
