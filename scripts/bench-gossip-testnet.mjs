@@ -133,6 +133,16 @@ async function connect(network, workers, chords) {
   )
 }
 
+/** How many of its peers each node has in its offers mesh, right before a round. */
+async function reportMeshes(workers, say) {
+  const meshes = await Promise.all(workers.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))
+  const mean = (xs) => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)
+  const sizes = meshes.map((m) => m.mesh)
+  say(
+    `meshes: mean ${mean(sizes)} of mean degree ${mean(meshes.map((m) => m.peers.length))}, smallest ${Math.min(...sizes)}`,
+  )
+}
+
 /** The machine's idle share over `ms` (all cores, from /proc/stat). */
 async function idleShare(ms) {
   const read = () => {
@@ -296,11 +306,7 @@ export async function runOnTestnet(options, say) {
     }
     await sleep(3_000)
     await settle(say)
-    {
-      const meshes = await Promise.all(workers.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))
-      const mean = (xs) => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)
-      say(`meshes: mean ${mean(meshes.map((m) => m.mesh))} of mean degree ${mean(meshes.map((m) => m.peers.length))}, smallest ${Math.min(...meshes.map((m) => m.mesh))}`)
-    }
+    await reportMeshes(workers, say)
     const clean = await publishRound(workers, options.messages, options.intervalMs)
     say(`clean: delivery ${(clean.delivery * 100).toFixed(2)}%, p50 ${clean.p50Ms} ms, p99 ${clean.p99Ms} ms`)
     const flood = await floodRound(workers, options, say)

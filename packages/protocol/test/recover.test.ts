@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { type Hex, hashTypedData, recoverAddress, recoverTypedDataAddress, toHex } from 'viem'
+import { type Hex, recoverAddress, recoverTypedDataAddress, toHex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount, sign } from 'viem/accounts'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  jobIdOf,
-  offerDigest,
-  offerTypedData,
   recoverDigestSigner,
   recoverVoucherSigner,
   recoveryImplementation,
@@ -14,7 +11,6 @@ import {
   verifyVoucher,
   voucherTypedData,
 } from '../src/index.js'
-import { domain } from './fixtures.js'
 
 /** secp256k1's group order n */
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
