@@ -193,6 +193,8 @@ describe('hostile peers against honest nodes (public libp2p flooder, anvil, ORT)
     }
     for (const name of ['requester', 'provider']) {
       expect(await counter(name, 'ocn_gossip_ignore_escalations_total', {})).toBeGreaterThan(0)
+      // the cut-offs are counted in the daemon's metrics (what /metrics serves)
+      expect(await counter(name, 'ocn_p2p_graylist_cutoffs_total', {})).toBeGreaterThanOrEqual(2)
       // correctly signed offers from requesters with no tokens were turned away by the funds check
       expect(
         await counter(name, 'ocn_gossip_validations_total', { reason: 'unfunded-short-balance' }),

@@ -21,6 +21,7 @@ import { BoundedMap } from '../core/collections.js'
 import type { Logger } from '../core/logger.js'
 import { peerScore } from './gossip.js'
 import type { OcnHost } from './host.js'
+import type { P2PMetrics } from './metrics.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { scoreThresholds } from './scoring.js'
 
@@ -49,6 +50,7 @@ export class GraylistGate {
     private readonly penalties: PeerPenalties,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    private readonly metrics?: Pick<P2PMetrics, 'graylistCutOffs'>,
   ) {
     this.banned = new BoundedMap(options.capacity)
   }
@@ -95,6 +97,7 @@ export class GraylistGate {
       if (!(score < scoreThresholds.graylistThreshold)) continue
       this.ban(id)
       this.cutOffs++
+      this.metrics?.graylistCutOffs.inc({})
       cut.push(id)
       this.log.warn({ peer: id, score, banMs: this.options.banMs }, 'graylisted peer cut off')
       await host.hangUp(peer).catch(() => {})

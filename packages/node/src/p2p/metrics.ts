@@ -14,6 +14,8 @@ export interface P2PMetrics {
   streamRefusals: LabelledCounter<'protocol' | 'reason'>
   /** gossip verdicts escalated from ignore to reject (a peer past its ignore budget) */
   gossipEscalations: LabelledCounter<'topic'>
+  /** graylisted peers hung up on and refused for a while (graylist-gate.ts) */
+  graylistCutOffs: LabelledCounter<never>
 }
 
 function counter<L extends string>(
@@ -38,6 +40,7 @@ export function createP2PMetrics(registry: Registry | undefined): P2PMetrics {
       streamStalls: noop,
       streamRefusals: noop,
       gossipEscalations: noop,
+      graylistCutOffs: noop,
     }
   }
   return {
@@ -75,6 +78,12 @@ export function createP2PMetrics(registry: Registry | undefined): P2PMetrics {
       'ocn_gossip_ignore_escalations_total',
       'Gossip messages rejected because their sender was past its budget of ignored messages',
       ['topic'],
+    ),
+    graylistCutOffs: counter(
+      registry,
+      'ocn_p2p_graylist_cutoffs_total',
+      'Graylisted peers hung up on and refused for a while',
+      [],
     ),
   }
 }

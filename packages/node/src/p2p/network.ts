@@ -16,6 +16,7 @@ import { startBootstrapRedial } from './bootstrap-redial.js'
 import { createGossipService, type GossipService, type GossipServiceInit } from './gossip.js'
 import { defaultGraylistGateOptions, GraylistGate, type GraylistGateOptions } from './graylist-gate.js'
 import { createOcnHost, type HostComponents, type HostInit, type OcnHost } from './host.js'
+import { createP2PMetrics } from './metrics.js'
 import { defaultPeerPenaltyOptions, PeerPenalties, type PeerPenaltyOptions } from './peer-penalties.js'
 import {
   defaultRequesterFundsOptions,
@@ -95,6 +96,7 @@ export async function createNetwork(init: NetworkInit, components: NetworkCompon
     penalties,
     logger.child({ component: 'p2p-host' }),
     now,
+    createP2PMetrics(registry),
   )
   const host = await createOcnHost(init.host ?? {}, {
     ...shared,
