@@ -92,7 +92,9 @@ export class GraylistGate {
     const cut: string[] = []
     for (const peer of host.getPeers()) {
       const id = peer.toString()
-      if (this.penalties.isTrusted(id)) continue
+      // one already cut off may still be listed while its hang-up is under way (a check that
+      // overlaps the last one): it is not cut off, or counted, twice
+      if (this.isBanned(id) || this.penalties.isTrusted(id)) continue
       const score = peerScore(host, id)
       if (!(score < scoreThresholds.graylistThreshold)) continue
       this.ban(id)
