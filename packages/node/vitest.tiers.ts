@@ -29,6 +29,7 @@ export const integration: Record<string, string> = {
   'test/p2p/host.test.ts': 'libp2p over TCP',
   'test/p2p/protocols.test.ts': 'libp2p over TCP',
   'test/p2p/validation.test.ts': 'libp2p over TCP',
+  'test/p2p/yamux-window.test.ts': 'libp2p over TCP through a counting proxy',
   'test/roles/chain.test.ts': 'starts anvil',
   'test/roles/court.test.ts': 'starts anvil',
   'test/roles/prepaid-funds.test.ts': 'starts anvil',

@@ -31,6 +31,7 @@ import {
 } from './options.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { createScoreParams, scoreThresholds } from './scoring.js'
+import { installYamuxHalfWindowUpdates } from './yamux-window.js'
 
 // a type alias (not an interface) so it satisfies libp2p's ServiceMap index signature
 export type OcnServices = {
@@ -74,6 +75,13 @@ export interface RawGossipMessage {
 const ABSENT = Uint8Array.of(0xff, 0xff, 0xff, 0xff)
 
 /**
+ * Gossip messages from this size up get IDONTWANT frames. An offer with the largest inline
+ * spec (8 KiB) stays below it; any larger message (still allowed up to maxInboundRpcBytes)
+ * gets them, where a saved duplicate is worth a control frame.
+ */
+export const IDONTWANT_MIN_BYTES = 16 * 1024
+
+/**
  * Gossipsub's fast message id: SHA-256 (native) over every field as received, each with its
  * length. Gossipsub verifies a message's StrictSign signature (an Ed25519 verify, ~0.1 ms)
  * before it computes the message id and finds a duplicate; with a fast id, a copy that is
@@ -110,6 +118,8 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
   const options: HostOptions = { ...defaultHostOptions, ...stripUndefined(init) }
   const gossipOptions: GossipOptions = { ...defaultGossipOptions, ...stripUndefined(init.gossip ?? {}) }
   const log = components.logger.child({ component: 'p2p-host' })
+  if (!installYamuxHalfWindowUpdates())
+    log.warn('yamux changed shape: window updates go out after every frame (see p2p/yamux-window.ts)')
   const { penalties } = components
 
   const peerDiscovery: Array<(c: never) => PeerDiscovery> = []
@@ -138,6 +148,10 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       doPX: true,
       maxInboundStreams: 4,
       maxOutboundStreams: 4,
+      // IDONTWANT (gossipsub 1.2) saves a duplicate of a large message at the price of one
+      // control frame to every mesh peer per message heard. Offers and ads are 1-3 KiB: on
+      // the testnet the frames cost the nodes more than the duplicates they saved (docs/network.md)
+      idontwantMinDataSize: IDONTWANT_MIN_BYTES,
     }),
     ...(options.dht
       ? {
