@@ -220,18 +220,20 @@ async function main() {
       }
     }
   }
+  // a spammer's judges are its honest neighbours when the flood starts: the graylist gate
+  // hangs up on it once it is graylisted, so afterwards it is no longer their neighbour
+  const connected = (h, s) => h.net.host.getPeers().some((p) => p.toString() === s.net.peerId)
+  const judgesOf = new Map(spammers.map((s) => [s, honest.filter((h) => connected(h, s))]))
   // a head start for the flood, then honest traffic under continued flooding
   for (let i = 0; i < 5; i++) await spamTick()
   const flood = await publishRound(honest, M, spamTick)
+  const graylistedBy = (h, s) =>
+    h.net.gate.isBanned(s.net.peerId) ||
+    peerScore(h.net.host, s.net.peerId) < scoreThresholds.graylistThreshold
   let graylisted = 0
   for (const s of spammers) {
-    const judges = honest.filter((h) => h.net.host.getPeers().some((p) => p.toString() === s.net.peerId))
-    if (
-      judges.length > 0 &&
-      judges.every((h) => peerScore(h.net.host, s.net.peerId) < scoreThresholds.graylistThreshold)
-    ) {
-      graylisted++
-    }
+    const judges = judgesOf.get(s)
+    if (judges.length > 0 && judges.every((h) => graylistedBy(h, s))) graylisted++
   }
   say(
     `flood (${spammerCount} spammers, ${spamSent} invalid messages): delivery ${(flood.delivery * 100).toFixed(2)}%, ` +
