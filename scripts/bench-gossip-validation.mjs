@@ -14,7 +14,6 @@ import { generateKeyPair, publicKeyFromProtobuf, publicKeyToProtobuf } from '@li
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   assertIdentityBinding,
-  contentHashOf,
   createIdentityBinding,
   decodeJobOffer,
   encodeJobOffer,
@@ -34,6 +33,7 @@ import { silentLogger } from '../packages/node/dist/core/logger.js'
 import { GossipValidator } from '../packages/node/dist/p2p/gossip-validation.js'
 import { createP2PMetrics } from '../packages/node/dist/p2p/metrics.js'
 import { defaultGossipOptions, OFFERS_TOPIC } from '../packages/node/dist/p2p/options.js'
+import { BENCH_DOMAIN, benchOffer } from './lib/bench-offers.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -44,8 +44,7 @@ const { values: args } = parseArgs({
 })
 const ITERATIONS = Number(args.iterations)
 const ROUNDS = Number(args.rounds)
-const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
-const spec = new TextEncoder().encode('{"bench":true}')
+const domain = BENCH_DOMAIN
 
 async function makeRequester() {
   const account = privateKeyToAccount(generatePrivateKey())
@@ -55,37 +54,8 @@ async function makeRequester() {
 }
 
 async function makeOffers(requester, count) {
-  const now = BigInt(Math.floor(Date.now() / 1000))
   const offers = []
-  for (let i = 0; i < count; i++) {
-    const terms = {
-      requester: requester.account.address,
-      modelHash: contentHashOf(new TextEncoder().encode('model')),
-      inputHash: contentHashOf(new TextEncoder().encode('input')),
-      specHash: contentHashOf(spec),
-      kind: 0,
-      verification: 0,
-      maxPrice: 10n ** 18n,
-      minCollateral: 10n ** 17n,
-      biddingEnds: now + 600n,
-      deadline: now + 3600n,
-      sampleCount: 100,
-      microBatchSize: 10,
-      salt: BigInt(i + 1),
-    }
-    offers.push({
-      version: 1,
-      chainId: domain.chainId,
-      market: domain.verifyingContract,
-      terms,
-      requesterPeerId: requester.peerId,
-      requesterBinding: requester.binding,
-      signature: await requester.account.signTypedData(offerTypedData(domain, terms)),
-      modelBytes: 5,
-      inputBytes: 5,
-      spec,
-    })
-  }
+  for (let i = 0; i < count; i++) offers.push(await benchOffer(requester, { salt: BigInt(i + 1) }))
   return offers
 }
 

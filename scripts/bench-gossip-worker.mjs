@@ -23,19 +23,19 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { contentHashOf, createIdentityBinding, encodeJobOffer, jobIdOf, offerTypedData } from '@ocn/protocol'
+import { createIdentityBinding, encodeJobOffer, jobIdOf } from '@ocn/protocol'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { createArtifactStore } from '../packages/node/dist/artifacts/index.js'
 import { silentLogger } from '../packages/node/dist/core/logger.js'
 import { createNetwork, OFFERS_TOPIC, peerScore, scoreThresholds } from '../packages/node/dist/p2p/index.js'
+import { BENCH_DOMAIN, benchOffer } from './lib/bench-offers.mjs'
 
 const { values: args } = parseArgs({
   options: { listen: { type: 'string' }, announce: { type: 'string' } },
 })
 const now = () => performance.timeOrigin + performance.now()
 const send = (line) => process.stdout.write(`${JSON.stringify(line)}\n`)
-const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
-const spec = new TextEncoder().encode('{"bench":true}')
+const domain = BENCH_DOMAIN
 let salt = BigInt(process.pid) << 32n
 
 const account = privateKeyToAccount(generatePrivateKey())
@@ -63,36 +63,9 @@ const net = await createNetwork(
 await net.start()
 const pubsub = net.host.services.pubsub
 
-async function offer(overrides = {}, signer = account) {
-  const t = BigInt(Math.floor(Date.now() / 1000))
-  const terms = {
-    requester: account.address,
-    modelHash: contentHashOf(new TextEncoder().encode('model')),
-    inputHash: contentHashOf(new TextEncoder().encode('input')),
-    specHash: contentHashOf(spec),
-    kind: 0,
-    verification: 0,
-    maxPrice: 10n ** 18n,
-    minCollateral: 10n ** 17n,
-    biddingEnds: t + 600n,
-    deadline: t + 3600n,
-    sampleCount: 100,
-    microBatchSize: 10,
-    salt: salt++,
-    ...overrides,
-  }
-  return {
-    version: 1,
-    chainId: domain.chainId,
-    market: domain.verifyingContract,
-    terms,
-    requesterPeerId: net.peerId,
-    requesterBinding: binding,
-    signature: await signer.signTypedData(offerTypedData(domain, terms)),
-    modelBytes: 5,
-    inputBytes: 5,
-    spec,
-  }
+/** A signed offer of this node (see scripts/lib/bench-offers.mjs). */
+function offer(overrides = {}, signer = account) {
+  return benchOffer({ account, binding, peerId: net.peerId }, { salt: salt++, overrides, signer })
 }
 
 // honest offers seen (their payloads, for the attacker's replays) and when each arrived

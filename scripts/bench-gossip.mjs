@@ -26,11 +26,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { contentHashOf, createIdentityBinding, encodeJobOffer, jobIdOf, offerTypedData } from '@ocn/protocol'
+import { createIdentityBinding, encodeJobOffer, jobIdOf } from '@ocn/protocol'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { createArtifactStore } from '../packages/node/dist/artifacts/index.js'
 import { silentLogger } from '../packages/node/dist/core/logger.js'
 import { createNetwork, OFFERS_TOPIC, peerScore, scoreThresholds } from '../packages/node/dist/p2p/index.js'
+import { benchOffer } from './lib/bench-offers.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -57,8 +58,6 @@ const say = (...line) => {
   else console.error(...line)
 }
 
-const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' }
-const spec = new TextEncoder().encode('{"bench":true}')
 let salt = 1n
 
 async function makeNode() {
@@ -76,36 +75,9 @@ async function makeNode() {
   return { net, account, binding, dir, store, received: new Map() }
 }
 
-async function offerFrom(node, overrides = {}, signer = node.account) {
-  const now = BigInt(Math.floor(Date.now() / 1000))
-  const terms = {
-    requester: node.account.address,
-    modelHash: contentHashOf(new TextEncoder().encode('model')),
-    inputHash: contentHashOf(new TextEncoder().encode('input')),
-    specHash: contentHashOf(spec),
-    kind: 0,
-    verification: 0,
-    maxPrice: 10n ** 18n,
-    minCollateral: 10n ** 17n,
-    biddingEnds: now + 600n,
-    deadline: now + 3600n,
-    sampleCount: 100,
-    microBatchSize: 10,
-    salt: salt++,
-    ...overrides,
-  }
-  return {
-    version: 1,
-    chainId: domain.chainId,
-    market: domain.verifyingContract,
-    terms,
-    requesterPeerId: node.net.peerId,
-    requesterBinding: node.binding,
-    signature: await signer.signTypedData(offerTypedData(domain, terms)),
-    modelBytes: 5,
-    inputBytes: 5,
-    spec,
-  }
+/** A signed offer of `node` (see scripts/lib/bench-offers.mjs). */
+function offerFrom(node, overrides = {}, signer = node.account) {
+  return benchOffer({ ...node, peerId: node.net.peerId }, { salt: salt++, overrides, signer })
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
