@@ -37,7 +37,7 @@ function startWorker(network, index, dir) {
   )
   child.stderr.pipe(log)
   const waiting = []
-  const worker = { index, child, received: new Map(), peerId: undefined }
+  const worker = { index, child, received: new Map(), via: new Map(), peerId: undefined }
   createInterface({ input: child.stdout }).on('line', (line) => {
     let message
     try {
@@ -46,7 +46,10 @@ function startWorker(network, index, dir) {
       return
     }
     if (message.received) {
-      if (!worker.received.has(message.jobId)) worker.received.set(message.jobId, message.at)
+      if (!worker.received.has(message.jobId)) {
+        worker.received.set(message.jobId, message.at)
+        worker.via.set(message.jobId, message.via)
+      }
       return
     }
     const at = waiting.findIndex((w) => message[w.key] !== undefined || message.error !== undefined)
@@ -108,10 +111,50 @@ async function publishRound(honest, count, intervalMs) {
       if (w !== publisher && t !== undefined) latencies.push(t - at)
     }
   latencies.sort((a, b) => a - b)
+  const hops = hopFigures(honest, published)
+  // each missed delivery, to tell an eclipsed node (every neighbour an attacker) from a loss
+  const misses = []
+  for (const [jobId, { publisher }] of published)
+    for (const w of honest)
+      if (w !== publisher && !w.received.has(jobId)) misses.push({ publisher, receiver: w })
   return {
     delivery: got() / total,
     p50Ms: round(percentile(latencies, 50)),
     p99Ms: round(percentile(latencies, 99)),
+    misses,
+    hops,
+  }
+}
+
+/**
+ * Where an offer's time went: each delivery's hop is the time from the node it came from
+ * having validated it (or published it) to this node having validated it, and its depth the
+ * hops back to the publisher. Hops far longer than the links' 20-60 ms are time spent
+ * waiting for a core, not on the wire.
+ */
+function hopFigures(honest, published) {
+  const byPeer = new Map(honest.map((w) => [w.peerId, w]))
+  const hops = []
+  const depths = []
+  for (const [jobId, { at, publisher }] of published) {
+    const sentAt = (peerId) => (peerId === publisher.peerId ? at : byPeer.get(peerId)?.received.get(jobId))
+    for (const w of honest) {
+      const t = w.received.get(jobId)
+      const from = sentAt(w.via.get(jobId))
+      if (w === publisher || t === undefined || from === undefined) continue
+      hops.push(t - from)
+      let depth = 1
+      for (let p = w.via.get(jobId); p !== publisher.peerId && depth < 64; depth++)
+        p = byPeer.get(p)?.via.get(jobId)
+      depths.push(depth)
+    }
+  }
+  hops.sort((a, b) => a - b)
+  const mean = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length)
+  return {
+    meanDepth: round(mean),
+    hopP50Ms: round(percentile(hops, 50)),
+    hopP90Ms: round(percentile(hops, 90)),
   }
 }
 
@@ -242,8 +285,16 @@ async function floodRound(workers, options, say) {
       slowestMs = Math.max(slowestMs, ...times.map((t) => t - start))
     }
   }
+  // a node whose every neighbour was a spammer gets nothing and reaches no one: an eclipse by
+  // the topology (its honest peers when the flood ended: none), not a loss in the gossip
+  const honestIds = new Set(honest.map((w) => w.peerId))
+  const { misses, hops: _, ...figures } = flood
+  const alone = (w) => !views[honest.indexOf(w)].peers.some((p) => honestIds.has(p))
+  const eclipsed = misses.filter((m) => alone(m.publisher) || alone(m.receiver)).length
+  const missedDeliveries = { eclipsed, other: misses.length - eclipsed }
   return {
-    ...flood,
+    ...figures,
+    missedDeliveries,
     spammersGraylisted: graylisted,
     spammers: spammerCount,
     invalidMessages: sent,
@@ -307,14 +358,22 @@ export async function runOnTestnet(options, say) {
     await sleep(3_000)
     await settle(say)
     await reportMeshes(workers, say)
-    const clean = await publishRound(workers, options.messages, options.intervalMs)
+    const { misses: _, hops, ...clean } = await publishRound(workers, options.messages, options.intervalMs)
     say(`clean: delivery ${(clean.delivery * 100).toFixed(2)}%, p50 ${clean.p50Ms} ms, p99 ${clean.p99Ms} ms`)
+    say(
+      `clean: ${hops.meanDepth} hops from the publisher on average; one hop p50 ${hops.hopP50Ms} ms, p90 ${hops.hopP90Ms} ms (links ${options.linkDelayMs.join('-')} ms)`,
+    )
     const flood = await floodRound(workers, options, say)
     say(
       `flood (${flood.spammers} spammers, ${flood.invalidMessages} invalid messages, ~${flood.spamPerSpammerPerSecond}/s each): ` +
         `delivery ${(flood.delivery * 100).toFixed(2)}%, p50 ${flood.p50Ms} ms, p99 ${flood.p99Ms} ms, ` +
         `graylisted by all honest neighbours: ${flood.spammersGraylisted}/${flood.spammers} (slowest ${flood.graylistedWithinMs} ms)`,
     )
+    const { eclipsed, other } = flood.missedDeliveries
+    if (eclipsed + other > 0)
+      say(
+        `flood: ${eclipsed + other} deliveries missed: ${eclipsed} to or from an honest node left with no honest peer (eclipsed), ${other} others`,
+      )
     return {
       nodes: options.nodes,
       messages: options.messages,

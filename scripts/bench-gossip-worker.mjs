@@ -10,7 +10,7 @@
  *                                  oversized and replayed offers
  *                                                                 -> {spammed, sent}
  *   {cmd:'scores', peers}          gossipsub scores of the peers -> {scores, graylistedAt}
- * and on every validated offer: {received, jobId, at}. Times are wall-clock milliseconds
+ * and on every validated offer: {received, jobId, at, via} (via: the peer it came from). Times are wall-clock milliseconds
  * (performance.timeOrigin + performance.now()), comparable across processes on one machine.
  * Not part of `npm test`; exits when stdin closes.
  */
@@ -70,8 +70,12 @@ function offer(overrides = {}, signer = account) {
 
 // honest offers seen (their payloads, for the attacker's replays) and when each arrived
 const seenPayloads = []
-net.gossip.onOffer((e) => send({ received: true, jobId: e.jobId, at: now() }))
+// the peer each offer came from: gossipsub emits 'gossipsub:message' (which names it) and
+// then 'message' (which the gossip service turns into the offer) for the same message
+let via
+net.gossip.onOffer((e) => send({ received: true, jobId: e.jobId, at: now(), via }))
 pubsub.addEventListener('gossipsub:message', (e) => {
+  via = e.detail.propagationSource.toString()
   if (e.detail.msg.topic === OFFERS_TOPIC && seenPayloads.length < 64) seenPayloads.push(e.detail.msg.data)
 })
 
