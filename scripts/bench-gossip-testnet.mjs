@@ -251,6 +251,9 @@ async function floodRound(workers, options, say) {
   for (const w of honest) w.received.clear()
   const spamIds = spammers.map((s) => s.peerId)
   await Promise.all(honest.map((w) => w.ask({ cmd: 'watch', peers: spamIds }, 'watching')))
+  const honestSet = new Set(honest.map((w) => w.peerId))
+  const before = await Promise.all(honest.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))
+  const honestPeersAtStart = before.map((m) => m.peers.filter((p) => honestSet.has(p)).length)
   const floodMs = 3_000 + options.messages * options.intervalMs + 30_000
   const boosted = spammers.map((s) => prioritise(s.child.pid))
   say(
@@ -266,7 +269,10 @@ async function floodRound(workers, options, say) {
     `flood: honest round done, waiting for the spammers (${Math.round(floodMs / 1000)} s of flooding in all)`,
   )
   const sent = (await Promise.all(spamming)).reduce((a, m) => a + (m.sent ?? 0), 0)
-  const views = await Promise.all(honest.map((w) => w.ask({ cmd: 'scores', peers: spamIds }, 'scores')))
+  const honestIdList = honest.map((w) => w.peerId)
+  const views = await Promise.all(
+    honest.map((w) => w.ask({ cmd: 'scores', peers: spamIds, honest: honestIdList }, 'scores')),
+  )
   let graylisted = 0
   let slowestMs = 0
   const perSpammer = []
@@ -291,10 +297,24 @@ async function floodRound(workers, options, say) {
   const { misses, hops: _, ...figures } = flood
   const alone = (w) => !views[honest.indexOf(w)].peers.some((p) => honestIds.has(p))
   const eclipsed = misses.filter((m) => alone(m.publisher) || alone(m.receiver)).length
+  // the eclipsed nodes' honest peers when the flood started: 0 is the topology, more is links lost
+  const eclipsedNodes = honest
+    .filter((w) => alone(w) && misses.some((m) => m.publisher === w || m.receiver === w))
+    .map((w) => {
+      const v = views[honest.indexOf(w)]
+      const closes = Object.entries(v.closedAt ?? {})
+        .filter(([p]) => honestIds.has(p))
+        .map(([, t]) => Math.round((t - start) / 1000))
+      return { honestPeersAtStart: honestPeersAtStart[honest.indexOf(w)], honestClosesAtS: closes }
+    })
   const missedDeliveries = { eclipsed, other: misses.length - eclipsed }
+  // honest links cut by the graylist gate (false positives), counted from both ends
+  const honestCutOffs = views.reduce((n, v) => n + v.cutOffHonest.length, 0)
   return {
     ...figures,
     missedDeliveries,
+    eclipsedNodes,
+    honestCutOffs,
     spammersGraylisted: graylisted,
     spammers: spammerCount,
     invalidMessages: sent,
@@ -374,6 +394,11 @@ export async function runOnTestnet(options, say) {
       say(
         `flood: ${eclipsed + other} deliveries missed: ${eclipsed} to or from an honest node left with no honest peer (eclipsed), ${other} others`,
       )
+    if (flood.eclipsedNodes.length > 0)
+      say(
+        `flood: eclipsed nodes' honest peers when the flood started: ${flood.eclipsedNodes.map((n) => `${n.honestPeersAtStart} (closed at ${n.honestClosesAtS.join('/')} s)`).join(', ')}`,
+      )
+    say(`flood: honest peers cut off by honest nodes' graylist gates: ${flood.honestCutOffs}`)
     return {
       nodes: options.nodes,
       messages: options.messages,

@@ -9,7 +9,8 @@
  *   {cmd:'spam', ratePerSecond, ms}  turn attacker: relay nothing, flood forged, expired,
  *                                  oversized and replayed offers
  *                                                                 -> {spammed, sent}
- *   {cmd:'scores', peers}          gossipsub scores of the peers -> {scores, graylistedAt}
+ *   {cmd:'scores', peers, honest}  gossipsub scores of the peers, and which of `honest` this
+ *                                  node's graylist gate cut off -> {scores, graylistedAt, cutOffHonest}
  * and on every validated offer: {received, jobId, at, via} (via: the peer it came from). Times are wall-clock milliseconds
  * (performance.timeOrigin + performance.now()), comparable across processes on one machine.
  * Not part of `npm test`; exits when stdin closes.
@@ -83,6 +84,10 @@ pubsub.addEventListener('gossipsub:message', (e) => {
  * Of each watched peer: whether it was ever a neighbour (connected) since the watch began,
  * its lowest score, and when that first fell below the graylist threshold.
  */
+const closedAt = {}
+net.host.addEventListener('connection:close', (e) => {
+  closedAt[e.detail.remotePeer.toString()] = now()
+})
 const graylistedAt = {}
 const neighbours = {}
 const minScores = {}
@@ -160,7 +165,17 @@ async function handle(message) {
     send({ watching: true })
   } else if (message.cmd === 'scores') {
     const scores = Object.fromEntries(message.peers.map((p) => [p, peerScore(net.host, p)]))
-    send({ scores, graylistedAt, neighbours, minScores, peers: net.host.getPeers().map(String) })
+    // honest peers this node's graylist gate has cut off: each one a false positive
+    const cutOffHonest = (message.honest ?? []).filter((p) => net.gate.isBanned(p))
+    send({
+      scores,
+      graylistedAt,
+      neighbours,
+      minScores,
+      peers: net.host.getPeers().map(String),
+      cutOffHonest,
+      closedAt,
+    })
   }
 }
 

@@ -27,6 +27,7 @@ export const integration: Record<string, string> = {
   'test/p2p/gossip.test.ts': 'libp2p over TCP',
   'test/p2p/graylist-gate.test.ts': 'libp2p over TCP',
   'test/p2p/host.test.ts': 'libp2p over TCP',
+  'test/p2p/ping-timeout.test.ts': 'libp2p over TCP',
   'test/p2p/protocols.test.ts': 'libp2p over TCP',
   'test/p2p/validation.test.ts': 'libp2p over TCP',
   'test/p2p/yamux-window.test.ts': 'libp2p over TCP through a counting proxy',

@@ -190,7 +190,12 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       inboundConnectionThreshold: options.inboundConnectionThreshold,
       dialTimeout: options.dialTimeoutMs,
     },
-    connectionMonitor: { pingInterval: options.pingIntervalMs },
+    connectionMonitor: {
+      pingInterval: options.pingIntervalMs,
+      // a fixed timeout: the adaptive one tracks an idle machine's round trips and then
+      // closes every link of a node that a flood has starved for a few seconds
+      pingTimeout: { minTimeout: options.pingTimeoutMs, maxTimeout: options.pingTimeoutMs },
+    },
     ...(components.gate === undefined ? {} : { connectionGater: gaterOf(components.gate) }),
     peerDiscovery: peerDiscovery as never,
     services: services as never,

@@ -40,6 +40,11 @@ export interface HostOptions {
    * failed ping closes the connection); libp2p's default is 10 s
    */
   pingIntervalMs: number
+  /**
+   * how long a ping may take before the connection is closed; libp2p's own default adapts to
+   * the measured round trip with a floor of 5 s
+   */
+  pingTimeoutMs: number
 }
 
 export const defaultHostOptions: HostOptions = {
@@ -58,6 +63,12 @@ export const defaultHostOptions: HostOptions = {
   // keep-alive frame (every 30 s) keeps quiet sockets under the 120 s inactivity timeout, and
   // a peer that exits closes its sockets: the ping only finds a peer that hangs.
   pingIntervalMs: 60_000,
+  // A node starved of CPU (a flood at full rate on the testnet's two cores) answered pings
+  // late: with libp2p's 5 s floor every honest link of such a node was closed within a
+  // second or two (their pings fall due together), and the node was cut off from the network
+  // by its own side, an eclipse the attacker did not have to arrange. A peer that hangs is
+  // still found within a ping interval plus this.
+  pingTimeoutMs: 30_000,
 }
 
 export interface GossipOptions {
