@@ -114,6 +114,32 @@ export function messageId(msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest()
 }
 
+/** gossipsub as OCN runs it: StrictSign, content ids, OCN's scoring, two topics. */
+function gossipService(gossipOptions: GossipOptions, penalties: HostComponents['penalties']) {
+  return gossipsub({
+    globalSignaturePolicy: 'StrictSign',
+    allowedTopics: [OFFERS_TOPIC, CAPABILITIES_TOPIC],
+    msgIdFn: messageId,
+    fastMsgIdFn: fastMessageId,
+    emitSelf: false,
+    allowPublishToZeroTopicPeers: true,
+    ignoreDuplicatePublishError: true,
+    maxInboundDataLength: gossipOptions.maxInboundRpcBytes,
+    scoreParams: createScoreParams(gossipOptions.ipColocationWhitelist, (peer) =>
+      penalties === undefined ? 0 : penalties.appScore(peer),
+    ),
+    scoreThresholds,
+    // peer exchange only from well-scored peers (acceptPXThreshold) helps sparse networks heal
+    doPX: true,
+    maxInboundStreams: 4,
+    maxOutboundStreams: 4,
+    // IDONTWANT (gossipsub 1.2) saves a duplicate of a large message at the price of one
+    // control frame to every mesh peer per message heard. Offers and ads are 1-3 KiB: on
+    // the testnet the frames cost the nodes more than the duplicates they saved (docs/network.md)
+    idontwantMinDataSize: IDONTWANT_MIN_BYTES,
+  })
+}
+
 export async function createOcnHost(init: HostInit, components: HostComponents): Promise<OcnHost> {
   const options: HostOptions = { ...defaultHostOptions, ...stripUndefined(init) }
   const gossipOptions: GossipOptions = { ...defaultGossipOptions, ...stripUndefined(init.gossip ?? {}) }
@@ -131,28 +157,7 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
   const services = {
     identify: identify({ timeout: options.dialTimeoutMs }),
     ping: ping(),
-    pubsub: gossipsub({
-      globalSignaturePolicy: 'StrictSign',
-      allowedTopics: [OFFERS_TOPIC, CAPABILITIES_TOPIC],
-      msgIdFn: messageId,
-      fastMsgIdFn: fastMessageId,
-      emitSelf: false,
-      allowPublishToZeroTopicPeers: true,
-      ignoreDuplicatePublishError: true,
-      maxInboundDataLength: gossipOptions.maxInboundRpcBytes,
-      scoreParams: createScoreParams(gossipOptions.ipColocationWhitelist, (peer) =>
-        penalties === undefined ? 0 : penalties.appScore(peer),
-      ),
-      scoreThresholds,
-      // peer exchange only from well-scored peers (acceptPXThreshold) helps sparse networks heal
-      doPX: true,
-      maxInboundStreams: 4,
-      maxOutboundStreams: 4,
-      // IDONTWANT (gossipsub 1.2) saves a duplicate of a large message at the price of one
-      // control frame to every mesh peer per message heard. Offers and ads are 1-3 KiB: on
-      // the testnet the frames cost the nodes more than the duplicates they saved (docs/network.md)
-      idontwantMinDataSize: IDONTWANT_MIN_BYTES,
-    }),
+    pubsub: gossipService(gossipOptions, penalties),
     ...(options.dht
       ? {
           dht: kadDHT({
