@@ -251,9 +251,10 @@ async function floodRound(workers, options, say) {
   for (const w of honest) w.received.clear()
   const spamIds = spammers.map((s) => s.peerId)
   await Promise.all(honest.map((w) => w.ask({ cmd: 'watch', peers: spamIds }, 'watching')))
-  const honestSet = new Set(honest.map((w) => w.peerId))
+  const honestIdList = honest.map((w) => w.peerId)
+  const honestIds = new Set(honestIdList)
   const before = await Promise.all(honest.map((w) => w.ask({ cmd: 'mesh' }, 'mesh')))
-  const honestPeersAtStart = before.map((m) => m.peers.filter((p) => honestSet.has(p)).length)
+  const honestPeersAtStart = before.map((m) => m.peers.filter((p) => honestIds.has(p)).length)
   const floodMs = 3_000 + options.messages * options.intervalMs + 30_000
   const boosted = spammers.map((s) => prioritise(s.child.pid))
   say(
@@ -269,7 +270,6 @@ async function floodRound(workers, options, say) {
     `flood: honest round done, waiting for the spammers (${Math.round(floodMs / 1000)} s of flooding in all)`,
   )
   const sent = (await Promise.all(spamming)).reduce((a, m) => a + (m.sent ?? 0), 0)
-  const honestIdList = honest.map((w) => w.peerId)
   const views = await Promise.all(
     honest.map((w) => w.ask({ cmd: 'scores', peers: spamIds, honest: honestIdList }, 'scores')),
   )
@@ -293,7 +293,6 @@ async function floodRound(workers, options, say) {
   }
   // a node whose every neighbour was a spammer gets nothing and reaches no one: an eclipse by
   // the topology (its honest peers when the flood ended: none), not a loss in the gossip
-  const honestIds = new Set(honest.map((w) => w.peerId))
   const { misses, hops: _, ...figures } = flood
   const alone = (w) => !views[honest.indexOf(w)].peers.some((p) => honestIds.has(p))
   const eclipsed = misses.filter((m) => alone(m.publisher) || alone(m.receiver)).length

@@ -9,10 +9,12 @@
  *   {cmd:'spam', ratePerSecond, ms}  turn attacker: relay nothing, flood forged, expired,
  *                                  oversized and replayed offers
  *                                                                 -> {spammed, sent}
- *   {cmd:'scores', peers, honest}  gossipsub scores of the peers, and which of `honest` this
- *                                  node's graylist gate cut off -> {scores, graylistedAt, cutOffHonest}
- * and on every validated offer: {received, jobId, at, via} (via: the peer it came from). Times are wall-clock milliseconds
- * (performance.timeOrigin + performance.now()), comparable across processes on one machine.
+ *   {cmd:'scores', peers, honest}  gossipsub scores of the peers, which of `honest` this
+ *                                  node's graylist gate cut off, its peers and link closes
+ *                                  -> {scores, graylistedAt, cutOffHonest, peers, closedAt, ...}
+ * and on every validated offer: {received, jobId, at, via} (via: the peer it came from).
+ * Times are wall-clock milliseconds (performance.timeOrigin + performance.now()), comparable
+ * across processes on one machine.
  * Not part of `npm test`; exits when stdin closes.
  */
 import '@ocn/protocol/polyfill'
@@ -36,7 +38,6 @@ const { values: args } = parseArgs({
 })
 const now = () => performance.timeOrigin + performance.now()
 const send = (line) => process.stdout.write(`${JSON.stringify(line)}\n`)
-const domain = BENCH_DOMAIN
 let salt = BigInt(process.pid) << 32n
 
 const account = privateKeyToAccount(generatePrivateKey())
@@ -56,7 +57,7 @@ const net = await createNetwork(
       dialTimeoutMs: 30_000,
       listen: [args.listen],
       announce: [args.announce],
-      gossip: { chainId: domain.chainId, market: domain.verifyingContract },
+      gossip: { chainId: BENCH_DOMAIN.chainId, market: BENCH_DOMAIN.verifyingContract },
     },
   },
   { logger: silentLogger, store },
@@ -80,14 +81,17 @@ pubsub.addEventListener('gossipsub:message', (e) => {
   if (e.detail.msg.topic === OFFERS_TOPIC && seenPayloads.length < 64) seenPayloads.push(e.detail.msg.data)
 })
 
-/**
- * Of each watched peer: whether it was ever a neighbour (connected) since the watch began,
- * its lowest score, and when that first fell below the graylist threshold.
- */
+// when the last connection to each peer closed (to tell an eclipse by lost links from one by
+// the topology)
 const closedAt = {}
 net.host.addEventListener('connection:close', (e) => {
   closedAt[e.detail.remotePeer.toString()] = now()
 })
+
+/**
+ * Of each watched peer: whether it was ever a neighbour (connected) since the watch began,
+ * its lowest score, and when that first fell below the graylist threshold.
+ */
 const graylistedAt = {}
 const neighbours = {}
 const minScores = {}

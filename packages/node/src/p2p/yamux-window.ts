@@ -46,14 +46,9 @@ export function installYamuxHalfWindowUpdates(): boolean {
     const stream = this as unknown as StreamWindow
     const owed = stream.recvWindow - stream.recvWindowCapacity
     // an established stream with less than half the window owed: the sender is far from
-    // stalling, so the update can wait and ride on a later one
-    if (
-      stream.state === StreamState.Established &&
-      typeof owed === 'number' &&
-      owed >= 0 &&
-      owed * 2 < stream.recvWindow
-    )
-      return
+    // stalling, so the update can wait and ride on a later one (fields the library no longer
+    // has make `owed` NaN, which fails both comparisons: the library decides as before)
+    if (stream.state === StreamState.Established && owed >= 0 && owed * 2 < stream.recvWindow) return
     original.call(this)
   }
   installed = true
