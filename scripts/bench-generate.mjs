@@ -4,6 +4,7 @@
 //
 // Usage: npm run bench:generate [-- --json] [-- --new-tokens N] [-- --prompt-tokens P] [-- --rounds R]
 //        [-- --isolation thread|process]   (the executor's worker isolation, default process)
+//        [-- --vocab V --width D --heads H --layers L]   (the fixture's shape, default 512/128/4/4)
 //
 // Model: the project's GPT fixture (buildGptModel), seeded weights. Decoding is greedy on
 // both sides, so both produce the same tokens (checked).
@@ -50,7 +51,22 @@ const arg = (name, fallback) => {
 }
 const log = (...a) => (json ? console.error(...a) : console.log(...a))
 
-const CONFIG = { vocab: 512, dModel: 128, heads: 4, layers: 4, maxPositions: 1024, seed: 1 }
+// The default shape is the tiny fixture the figures in docs/execution.md were first taken on;
+// --vocab, --width, --heads and --layers measure other shapes (docs/execution.md, "Model size").
+const CONFIG = {
+  vocab: arg('--vocab', 512),
+  dModel: arg('--width', 128),
+  heads: arg('--heads', 4),
+  layers: arg('--layers', 4),
+  maxPositions: 1024,
+  seed: 1,
+}
+for (const [key, value] of Object.entries(CONFIG)) {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`bench:generate: ${key} must be a positive integer, got ${value}`)
+}
+if (CONFIG.dModel % CONFIG.heads !== 0)
+  throw new Error(`bench:generate: --width ${CONFIG.dModel} must be a multiple of --heads ${CONFIG.heads}`)
 const MODEL = `gpt-fixture-v${CONFIG.vocab}-d${CONFIG.dModel}-h${CONFIG.heads}-l${CONFIG.layers}`
 const PROMPT_TOKENS = arg('--prompt-tokens', 32)
 const NEW_TOKENS = arg('--new-tokens', 256)

@@ -126,8 +126,16 @@ describe('generate jobs', () => {
       { claimedSequences: async () => forged },
       MerkleTree.fromDataHashes(leaves).root,
     )
-    expect((await cheat.matchesMicroBatch!(12 + 5, leaves[12 + 5]!)).match).toBe(false)
-    expect((await cheat.matchesMicroBatch!(12 + 4, leaves[12 + 4]!)).match).toBe(true)
+    // a rejected token is answered with the verifier's own leaf (a challenge's claim); an
+    // accepted one stands as committed, with no row hashed for it
+    const caught = await cheat.matchesMicroBatch!(12 + 5, leaves[12 + 5]!)
+    expect(caught.match).toBe(false)
+    expect(caught.replayed).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(caught.replayed).not.toBe(leaves[12 + 5])
+    expect(await cheat.matchesMicroBatch!(12 + 4, leaves[12 + 4]!)).toEqual({
+      match: true,
+      replayed: leaves[12 + 4],
+    })
     // told its sample up front, a prompt's pass stops at its last sampled position and judges
     // only those; a leaf outside the sample gets a pass of its own
     const sampled = executor.generationReplay(

@@ -198,9 +198,11 @@ function scaleOf(logits: Float32Array): number {
 /**
  * The verifier's pass: prompt plus the claimed tokens in one prefill, and per checked
  * position whether the claimed token is what the rule picks from these logits (within the
- * tie tolerance, relative to the row's largest magnitude) and the digest the row hashes to.
+ * tie tolerance, relative to the row's largest magnitude) and, for a rejected token, the digest
+ * the row hashes to.
  * The prefill stops at the last checked position and fetches only the logits (no KV cache);
- * only the checked positions are judged and hashed (all of them when none are named).
+ * only the checked positions are judged (all of them when none are named), and only the
+ * rejected ones hashed.
  * With `rows` (the check-rows model of check-graph.ts, already probed) the row-wise tail of
  * the network runs for the checked positions only.
  */
@@ -227,12 +229,13 @@ export async function checkDecoded(
     row = (k) => logitsRow(out, rowOf(positions[k]!))
   }
   const accepted: boolean[] = []
-  const digests: Hex[] = []
+  const digests: (Hex | undefined)[] = []
   positions.forEach((i, k) => {
     const logits = row(k)
     const u = p.rule.temperature === 0 ? 0 : uniformFor(p.seed, p.promptIndex, i)
-    accepted.push(acceptsToken(logits, p.rule, u, p.tokens[i]!, p.tieTolerance * scaleOf(logits)))
-    digests.push(logitsDigest(logits))
+    const ok = acceptsToken(logits, p.rule, u, p.tokens[i]!, p.tieTolerance * scaleOf(logits))
+    accepted.push(ok)
+    digests.push(ok ? undefined : logitsDigest(logits))
   })
   return { positions, accepted, digests }
 }

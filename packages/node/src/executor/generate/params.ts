@@ -32,11 +32,16 @@ export interface CheckParams extends DecodeParams {
   positions?: number[]
 }
 
-/** Per judged position (in `positions` order): the verdict and the digest of its logits row. */
+/**
+ * Per judged position (in `positions` order): the verdict, and for a rejected token the digest
+ * of the verifier's own logits row (what a challenge claims the leaf should be). An accepted
+ * position has none: nothing reads it, and hashing every sampled row of a large vocabulary
+ * was a fixed share of a check's cost (64 rows of a 32 000-token vocabulary are 8 MB).
+ */
 export interface CheckedPositions {
   positions: number[]
   accepted: boolean[]
-  digests: Hex[]
+  digests: (Hex | undefined)[]
 }
 
 export interface Decoded {

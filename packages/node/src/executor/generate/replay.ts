@@ -165,7 +165,16 @@ export function generationReplay(
     const r = await check
     const at = r.positions.indexOf(i)
     if (at < 0) throw new ExecutorError('EXECUTOR_RUN_FAILED', `the check pass did not judge position ${i}`)
-    return { match: r.accepted[at] === true, replayed: generationLeaf(p, i, s.tokens[i]!, r.digests[at]!) }
+    // an accepted token stands as committed (the check hashed no row for it); a rejected one is
+    // answered with the leaf of the verifier's own logits, the claim a challenge makes
+    if (r.accepted[at] === true) return { match: true, replayed: own }
+    const digest = r.digests[at]
+    if (digest === undefined)
+      throw new ExecutorError(
+        'EXECUTOR_RUN_FAILED',
+        `the check pass gave no digest for rejected position ${i}`,
+      )
+    return { match: false, replayed: generationLeaf(p, i, s.tokens[i]!, digest) }
   }
   return {
     async runMicroBatch() {
