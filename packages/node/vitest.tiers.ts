@@ -31,6 +31,7 @@ export const integration: Record<string, string> = {
   'test/p2p/protocols.test.ts': 'libp2p over TCP',
   'test/p2p/validation.test.ts': 'libp2p over TCP',
   'test/p2p/yamux-window.test.ts': 'libp2p over TCP through a counting proxy',
+  'test/p2p/noise-frames.test.ts': 'libp2p over TCP, writes counted at the socket',
   'test/roles/chain.test.ts': 'starts anvil',
   'test/roles/court.test.ts': 'starts anvil',
   'test/roles/prepaid-funds.test.ts': 'starts anvil',

@@ -6,7 +6,6 @@
  */
 import '@ocn/protocol/polyfill'
 import { createHash } from 'node:crypto'
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
@@ -20,6 +19,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../core/logger.js'
+import { noiseWithWholeFrames } from './noise-frames.js'
 import {
   CAPABILITIES_TOPIC,
   DHT_PROTOCOL,
@@ -179,7 +179,11 @@ export async function createOcnHost(init: HostInit, components: HostComponents):
       ...(options.announce.length === 0 ? {} : { announce: options.announce }),
     },
     transports: [tcp({ outboundSocketInactivityTimeout: 120_000, inboundSocketInactivityTimeout: 120_000 })],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [
+      noiseWithWholeFrames({}, () =>
+        log.warn('noise changed shape: each frame goes out in two socket writes (see p2p/noise-frames.ts)'),
+      ),
+    ],
     streamMuxers: [
       yamux({
         streamOptions: {
