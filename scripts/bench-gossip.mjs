@@ -12,7 +12,12 @@
  * `--in-process` keeps the old mode: every node in this one process on 127.0.0.1.
  *
  * Usage: npm run bench:gossip -- [--nodes 50] [--messages 20] [--spammers 0.2] [--chords 2]
- *          [--interval 250] [--link-delay 20-60] [--rate 100] [--spam-rate 200] [--in-process] [--keep] [--json]
+ *          [--interval 250] [--warmup 40] [--link-delay 20-60] [--rate 100] [--spam-rate 200]
+ *          [--in-process] [--keep] [--json]
+ * The measured rounds follow a warm-up round of --warmup offers at the same pace, whose figures
+ * are logged and reported under `warmup`: V8 compiles a node's message path only once the node
+ * has run it a while, so the first offers after start measure each process's JIT, not the
+ * network (docs/network.md, "Scale").
  * The last stdout line is one JSON object with --json.
  *
  * Note: in-process, every node validates every offer (EIP-712 ECDSA recovery, gossip
@@ -40,6 +45,7 @@ const { values: args } = parseArgs({
     spammers: { type: 'string', default: '0.2' },
     chords: { type: 'string', default: '2' },
     interval: { type: 'string', default: '250' },
+    warmup: { type: 'string', default: '40' },
     'link-delay': { type: 'string', default: '20-60' },
     rate: { type: 'string', default: '100' },
     'spam-rate': { type: 'string', default: '200' },
@@ -53,6 +59,11 @@ const M = Number(args.messages)
 const SPAM_FRACTION = Number(args.spammers)
 const CHORDS = Number(args.chords)
 const INTERVAL_MS = Number(args.interval)
+const WARMUP = Number(args.warmup)
+if (!Number.isInteger(WARMUP) || WARMUP < 0) {
+  console.error(`bench:gossip: --warmup takes a whole number of offers, got ${args.warmup}`)
+  process.exit(2)
+}
 const say = (...line) => {
   if (!args.json) console.log(...line)
   else console.error(...line)
@@ -158,6 +169,12 @@ async function main() {
   await waitFor(() => nodes.every((n) => mesh(n) >= 1), 30_000)
   await sleep(3000)
 
+  const warmup = WARMUP > 0 ? await publishRound(nodes, WARMUP) : undefined
+  if (warmup)
+    say(
+      `warm-up (${WARMUP} offers): delivery ${(warmup.delivery * 100).toFixed(2)}%, p50 ${warmup.p50Ms} ms, p99 ${warmup.p99Ms} ms`,
+    )
+  for (const node of nodes) node.received.clear()
   const clean = await publishRound(nodes, M)
   say(`clean: delivery ${(clean.delivery * 100).toFixed(2)}%, p50 ${clean.p50Ms} ms, p99 ${clean.p99Ms} ms`)
 
@@ -222,6 +239,12 @@ async function main() {
     nodes: N,
     messages: M,
     intervalMs: INTERVAL_MS,
+    warmup: warmup && {
+      messages: WARMUP,
+      delivery: warmup.delivery,
+      p50Ms: warmup.p50Ms,
+      p99Ms: warmup.p99Ms,
+    },
     processes: false,
     delivery: clean.delivery,
     p50Ms: clean.p50Ms,
@@ -253,6 +276,7 @@ async function onTestnet() {
     {
       nodes: N,
       messages: M,
+      warmup: WARMUP,
       spamFraction: SPAM_FRACTION,
       chords: CHORDS,
       intervalMs: INTERVAL_MS,
