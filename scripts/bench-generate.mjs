@@ -17,7 +17,7 @@
 //     tells it, checks the leaves a verifier samples at the default detection target
 //     (verifier.targetDetectionProbability 0.99, at most maxSamplesPerJob 64): one prefill
 //     pass over the prompt and the generated tokens up to the last sampled position, fetching
-//     only the logits, judging and hashing only the sampled rows.
+//     only the logits, judging only the sampled rows (and hashing a row only where it rejects).
 // Rounds run a, b, v, a, b, v, ... so the three see the same load. tokensPerSec and
 // rawTokensPerSec are the median rounds. ratio = the median over rounds of raw / OCN in the
 // same round, verifyCostRatio = the median over rounds of verify / OCN in the same round:
