@@ -218,8 +218,8 @@ async function settle(say, maxMs = 90_000) {
  * The warm-up round: `options.warmup` offers at the measured pace, unmeasured but logged. Each
  * process compiles its own message path, and V8 optimizes it only once it has run a while: a
  * 60-node round published right after start-up cost 1.24 s of CPU per offer, after 20 offers
- * 0.75 s and after 40 0.64 s, and its p99 fell from 1.6-1.8 s to under 0.5 s. A node on the
- * market handles offers all day, so the measured rounds come after it.
+ * 0.75 s and after 40 0.64 s (100 gave the same p99 as 40). A node on the market handles
+ * offers all day, so the measured rounds come after it.
  */
 async function warmUp(workers, options, say) {
   if (options.warmup === 0) return undefined
