@@ -12,7 +12,8 @@
  *   {cmd:'scores', peers, honest}  gossipsub scores of the peers, which of `honest` this
  *                                  node's graylist gate cut off, its peers and link closes
  *                                  -> {scores, graylistedAt, cutOffHonest, peers, closedAt, ...}
- * and on every validated offer: {received, jobId, at, via} (via: the peer it came from).
+ * and on every validated offer: {received, jobId, at, via} (via: the peer it came from; such
+ * lines are batched, one write per 50 ms at most).
  * Times are wall-clock milliseconds (performance.timeOrigin + performance.now()), comparable
  * across processes on one machine.
  * Not part of `npm test`; exits when stdin closes.

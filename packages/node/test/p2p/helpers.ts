@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type CapabilityAd,
@@ -77,6 +77,33 @@ export async function stopNodes(nodes: readonly TestNode[]): Promise<void> {
 
 export async function connect(a: TestNode, b: TestNode): Promise<void> {
   await a.host.dial(b.host.getMultiaddrs()[0]!)
+}
+
+/**
+ * Counts the bytes `node` receives on `protocol`: `arrival(n)` resolves once n bytes have
+ * arrived in all (event-driven, so a message-by-message loop waits no polling interval) and
+ * fails after 5 s; `received()` is the count so far.
+ */
+export function byteSink(node: TestNode, protocol: string) {
+  let received = 0
+  let arrived = () => {}
+  node.host.handle(protocol, (stream: Stream) => {
+    stream.addEventListener('message', (event) => {
+      received += (event as Event & { data: { byteLength: number } }).data.byteLength
+      arrived()
+    })
+  })
+  const arrival = (bytes: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${received} of ${bytes} bytes arrived`)), 5_000)
+      arrived = () => {
+        if (received < bytes) return
+        clearTimeout(timer)
+        resolve()
+      }
+      arrived()
+    })
+  return { arrival, received: () => received }
 }
 
 export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -5,12 +5,12 @@
  * so 300 messages drew 600 writes or more before.
  */
 import { Socket } from 'node:net'
-import type { MessageStream, Stream } from '@libp2p/interface'
+import type { MessageStream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { wholeFrames } from '../../src/p2p/noise-frames.js'
-import { startNode, stopNodes, type TestNode } from './helpers.js'
+import { byteSink, startNode, stopNodes, type TestNode } from './helpers.js'
 
 const PROTOCOL = '/ocn-test/sink/1.0.0'
 const nodes: TestNode[] = []
@@ -28,25 +28,7 @@ describe('noise frames (issue 17)', () => {
     const sender = await startNode()
     const receiver = await startNode()
     nodes.push(sender, receiver)
-    let received = 0
-    let arrived = () => {}
-    receiver.host.handle(PROTOCOL, (stream: Stream) => {
-      stream.addEventListener('message', (event) => {
-        received += (event as Event & { data: { byteLength: number } }).data.byteLength
-        arrived()
-      })
-    })
-    /** resolves once `bytes` have arrived in all, or fails after 5 s */
-    const arrival = (bytes: number) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${received} of ${bytes} bytes arrived`)), 5_000)
-        arrived = () => {
-          if (received < bytes) return
-          clearTimeout(timer)
-          resolve()
-        }
-        arrived()
-      })
+    const { arrival } = byteSink(receiver, PROTOCOL)
     const port = Number(/\/tcp\/(\d+)/.exec(receiver.host.getMultiaddrs()[0]!.toString())?.[1])
     const stream = await sender.host.dialProtocol(
       multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${receiver.peerId}`),

@@ -6,11 +6,10 @@
  * long must still get the credit it needs to finish.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
-import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
 import { installYamuxHalfWindowUpdates } from '../../src/p2p/yamux-window.js'
-import { startNode, stopNodes, type TestNode, waitFor } from './helpers.js'
+import { byteSink, startNode, stopNodes, type TestNode, waitFor } from './helpers.js'
 
 const PROTOCOL = '/ocn-test/sink/1.0.0'
 const nodes: TestNode[] = []
@@ -52,25 +51,7 @@ describe('yamux window updates (issue 17)', () => {
     const sender = await startNode()
     const receiver = await startNode()
     nodes.push(sender, receiver)
-    let received = 0
-    let arrived = () => {}
-    receiver.host.handle(PROTOCOL, (stream: Stream) => {
-      stream.addEventListener('message', (event) => {
-        received += (event as Event & { data: { byteLength: number } }).data.byteLength
-        arrived()
-      })
-    })
-    /** resolves once `bytes` have arrived in all, or fails after 5 s */
-    const arrival = (bytes: number) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${received} of ${bytes} bytes arrived`)), 5_000)
-        arrived = () => {
-          if (received < bytes) return
-          clearTimeout(timer)
-          resolve()
-        }
-        arrived()
-      })
+    const { arrival, received } = byteSink(receiver, PROTOCOL)
     const tcpPort = Number(/\/tcp\/(\d+)/.exec(receiver.host.getMultiaddrs()[0]!.toString())?.[1])
     const { bytes, port } = await countingProxy(tcpPort)
     const stream = await sender.host.dialProtocol(
@@ -92,9 +73,9 @@ describe('yamux window updates (issue 17)', () => {
 
     // a bulk transfer of 16 windows: the sender stalls for good unless updates still come
     const chunk = new Uint8Array(64 * 1024).fill(9)
-    const bulkStart = received
+    const bulkStart = received()
     for (let i = 0; i < 64; i++) if (!stream.send(chunk)) await stream.onDrain()
-    await waitFor(() => received === bulkStart + 64 * chunk.length, 20_000, 'the bulk transfer')
+    await waitFor(() => received() === bulkStart + 64 * chunk.length, 20_000, 'the bulk transfer')
     expect(bytes.forward).toBeGreaterThan(4 * 1024 * 1024)
     await stream.close()
   })
