@@ -8,7 +8,8 @@
  *
  * Cost: the job's plan (model hash, layout) is made once per replay. Given the verifier's
  * sample up front (`sampled`), a prompt's prefill stops at its last sampled position and only
- * the sampled positions are judged and hashed; a leaf outside the sample gets a pass of its own.
+ * the sampled positions are judged (a row is hashed only where its token is rejected); a leaf
+ * outside the sample gets a pass of its own.
  * The root is rebuilt on the host while the first pass runs in a worker.
  */
 
