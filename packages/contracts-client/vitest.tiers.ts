@@ -18,6 +18,7 @@ export const integration: Record<string, string> = {
   'test/eip712.test.ts': 'starts anvil',
   'test/governance.test.ts': 'starts anvil',
   'test/lifecycle.test.ts': 'starts anvil',
+  'test/market-extension.test.ts': 'starts anvil',
   'test/model-registry.test.ts': 'starts anvil',
   'test/model-release.test.ts': 'starts anvil and a juror pool',
   'test/prepaid.test.ts': 'starts anvil and a juror pool',

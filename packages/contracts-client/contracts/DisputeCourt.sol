@@ -8,6 +8,8 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
 import {JobMarket} from "./JobMarket.sol";
+import {JobMarketState} from "./JobMarketState.sol";
+import {JobMarketExtension} from "./JobMarketExtension.sol";
 import {IDisputeCourt} from "./IDisputeCourt.sol";
 
 /// @title DisputeCourt: a dispute game over committed job results that no single key rules
@@ -245,7 +247,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
     /// needs the JobMarket's `verifierMinStake` staked and must be neither the job's provider nor
     /// its requester; the job must be Committed with its challenge window open.
     function commitChallenge(bytes32 jobId, bytes32 commitment) external nonReentrant returns (uint256 disputeId) {
-        JobMarket.Job memory job = jobMarket.getJob(jobId);
+        JobMarketState.Job memory job = jobMarket.getJob(jobId);
         if (msg.sender == job.provider || msg.sender == job.requester) revert PartyCannotChallenge(msg.sender);
         if (job.verification != 0) revert NotChallengeable(jobId);
         (uint256 staked,,) = stakeManager.stakeOf(msg.sender);
@@ -273,7 +275,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         emit ChallengeCommitted(disputeId, jobId, msg.sender, p.challengeBond, p.challengerStakeAtRisk);
 
         // reverts unless the job is Committed and its window open
-        jobMarket.holdForDispute(jobId);
+        _marketHooks().holdForDispute(jobId);
         stakeManager.lock(msg.sender, p.challengerStakeAtRisk);
         token.safeTransferFrom(msg.sender, address(this), p.challengeBond);
     }
@@ -319,7 +321,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         d.phase = Phase.Closed;
         uint256 bond = d.bond;
         emit ChallengeExpired(disputeId, d.jobId, bond);
-        jobMarket.releaseDispute(d.jobId);
+        _marketHooks().releaseDispute(d.jobId);
         stakeManager.unlock(d.challenger, d.stakeAtRisk);
         token.safeTransfer(jobMarket.treasury(), bond);
     }
@@ -348,7 +350,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         bytes32 jobId = d.jobId;
         uint256 fee = d.concessionFee;
         emit ChallengeConceded(disputeId, jobId, msg.sender, fee);
-        jobMarket.releaseDispute(jobId);
+        _marketHooks().releaseDispute(jobId);
         stakeManager.unlock(msg.sender, d.stakeAtRisk);
         token.safeTransfer(msg.sender, d.bond - fee);
         token.safeTransfer(jobMarket.treasury(), fee);
@@ -437,7 +439,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
 
     /// @dev Returns `size` distinct jurors, or an empty array when the eligible stake cannot seat them.
     function _sortition(Dispute storage d, uint256 size, bytes32 seed) private view returns (address[] memory seats) {
-        JobMarket.Job memory job = jobMarket.getJob(d.jobId);
+        JobMarketState.Job memory job = jobMarket.getJob(d.jobId);
         address challenger = d.challenger;
         uint256 minStake = _params.jurorMinStake;
         uint256 penalty = _params.jurorPenalty;
@@ -578,7 +580,7 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
         bytes32 jobId = d.jobId;
         uint8 ruling = d.ruling;
         d.phase = Phase.Closed;
-        jobMarket.releaseDispute(jobId);
+        _marketHooks().releaseDispute(jobId);
 
         uint256 juryPot;
         bool convicted;
@@ -599,8 +601,8 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
             if (_disputes[ids[i]].phase != Phase.Closed) revert EarlierDisputeOpen(disputeId, ids[i]);
         }
         // a job an earlier dispute already convicted is not convicted twice
-        if (jobMarket.getJob(jobId).status == JobMarket.JobStatus.Committed) {
-            (,, juryPot) = jobMarket.convict(jobId, d.challenger, address(this), d.juryShareBps);
+        if (jobMarket.getJob(jobId).status == JobMarketState.JobStatus.Committed) {
+            (,, juryPot) = _marketHooks().convict(jobId, d.challenger, address(this), d.juryShareBps);
             convicted = true;
         }
     }
@@ -773,5 +775,11 @@ contract DisputeCourt is IDisputeCourt, AccessManaged, ReentrancyGuardTransient 
 
     function jurorPoolSize() external view returns (uint256) {
         return _pool.length;
+    }
+
+    /// @dev The JobMarket's court hooks run in its extension (through the market's fallback), so
+    /// they are called on the market's address with the extension's ABI.
+    function _marketHooks() private view returns (JobMarketExtension) {
+        return JobMarketExtension(address(jobMarket));
     }
 }

@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {StakeManager} from "./StakeManager.sol";
 import {IGroth16Verifier, ZkJobBinding} from "./IGroth16Verifier.sol";
 import {ZkVerifierRegistry} from "./ZkVerifierRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {AttributionPool} from "./attribution/AttributionPool.sol";
+import {JobMarketState} from "./JobMarketState.sol";
+import {JobMarketExtension} from "./JobMarketExtension.sol";
 
 /// @title JobMarket: escrow, commitments, disputes and settlement of compute jobs
 /// @notice A requester awards its job offer to a provider's EIP-712 signed bid, escrowing the
@@ -30,340 +29,18 @@ import {AttributionPool} from "./attribution/AttributionPool.sol";
 /// Any account may keep a prepaid balance here (`deposit`, `withdraw`): an award takes the price
 /// from it when it covers the price, and a provider may have its payouts credited to it
 /// (`setPayoutToBalance`), which saves the token transfer each would otherwise make.
-/// @dev The struct and type strings below must match packages/protocol/src/eip712.ts exactly.
-contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
+/// Its functions live in two contracts on one storage (`JobMarketState`): this one, with the
+/// happy path of a job, and the `JobMarketExtension`, which it runs by delegatecall for every other
+/// selector; callers see one address and one ABI.
+/// @dev The struct and type strings in `JobMarketState` must match packages/protocol/src/eip712.ts exactly.
+contract JobMarket is JobMarketState {
     using SafeERC20 for IERC20;
 
-    struct JobOffer {
-        address requester;
-        bytes32 modelHash;
-        bytes32 inputHash;
-        bytes32 specHash;
-        uint8 kind;
-        uint8 verification;
-        uint256 maxPrice;
-        uint256 minCollateral;
-        uint64 biddingEnds;
-        uint64 deadline;
-        uint32 sampleCount;
-        uint32 microBatchSize;
-        uint256 salt;
-    }
+    /// @notice The code that runs every selector this contract does not hold (see `fallback`).
+    address public immutable extension;
 
-    struct Bid {
-        bytes32 jobId;
-        address provider;
-        uint256 price;
-        uint256 collateral;
-        uint64 expiry;
-        uint256 nonce;
-        uint32 etaSeconds;
-    }
-
-    enum JobStatus {
-        None,
-        Awarded,
-        Committed,
-        Finalized,
-        ProviderSlashed,
-        Expired
-    }
-
-    /// @notice A job as `getJob` returns it (stored as a `StoredJob`, parties by account id).
-    struct Job {
-        address requester;
-        uint96 price;
-        address provider;
-        uint96 collateral;
-        uint40 deadline;
-        uint40 challengeEnds;
-        /// @dev fixed at award from the offer; at commit, the count the provider committed
-        uint32 leafCount;
-        JobStatus status;
-        /// @dev a training job: its result may end with one attribution leaf after the checkpoints
-        /// (whether the spec asks for one is off-chain; verifiers and jurors hold it to the spec)
-        bool training;
-        /// @dev the offer's verification mode; in this slot so telling the modes apart reads nothing extra
-        uint8 verification;
-        /// @dev the attribution share fixed at award (0: the model had no weights, or no pool);
-        /// in this slot so a job without attribution reads nothing extra at settlement
-        uint16 attributionBps;
-        /// @dev the job's terms: the id of the parameter snapshot in force at award
-        uint32 termsId;
-        /// @dev DisputeCourt disputes open on the job; `finalize` waits until none is left
-        uint16 openDisputes;
-        /// @dev the challenge window of the job's terms, copied at award (same slot): `commitResult`
-        /// opens the window without reading the terms snapshot
-        uint32 challengeWindow;
-        /// @dev replay: the Merkle root of the results; zk: the proven output commitment. Zero for a
-        /// committed replay inference job: its root is in the `ResultCommitted` event of block
-        /// `commitBlock` (only zk and training jobs store theirs, see `_commit`)
-        bytes32 resultRoot;
-        /// @dev the block of a replay job's commit (0 before it, and for zk jobs)
-        uint32 commitBlock;
-    }
-
-    /// @dev A job in storage: two slots written at award, and a third for the result root of a zk
-    /// or training job only. The requester and the provider are stored as account ids (see `_registered`), so
-    /// the parties and the amounts share one slot, and every field commit and settlement test
-    /// (status, times, provider, leaf count, window, disputes, terms) shares the other.
-    struct StoredJob {
-        uint96 price;
-        uint96 collateral;
-        uint32 requesterId;
-        /// @dev the price came from the requester's prepaid balance: a refund goes back there
-        bool fundedFromBalance;
-        /// @dev the provider had opted in to balance payouts when the job was awarded: the payout
-        /// is credited to its balance, not transferred (same slot as the price settlement reads)
-        bool payoutToBalance;
-        // ---- slot 2
-        uint40 deadline;
-        uint40 challengeEnds;
-        uint32 leafCount;
-        JobStatus status;
-        bool training;
-        uint8 verification;
-        uint16 attributionBps;
-        /// @dev the terms snapshot id (at most 2^16 - 1 governance changes: `_snapshotTerms`)
-        uint16 termsId;
-        uint16 openDisputes;
-        /// @dev until a replay job commits: the challenge window of its terms (copied at award, so
-        /// the commit reads no terms snapshot); from the commit on: the commit's block number,
-        /// whose `ResultCommitted` event carries the root of a job that does not store it
-        uint32 windowOrCommitBlock;
-        uint32 providerId;
-        // ---- slot 3, written only for zk and training jobs (see `_commit`)
-        bytes32 resultRoot;
-    }
-
-    /// @dev An account of the market, keyed by address: its id (see `_registered`), its prepaid
-    /// and withdrawable balance, and whether its payouts go to that balance. One slot, which
-    /// `award` reads anyway for both parties' ids, so drawing the price from the requester's
-    /// balance and noting the provider's payout choice read no extra slot.
-    struct Account {
-        uint32 id;
-        /// @dev below the token's supply, which the constructor caps at uint96
-        uint96 balance;
-        bool payoutToBalance;
-    }
-
-    /// @dev What a zk-mode job's proof must match, fixed at award (three slots, deleted at settlement).
-    struct ZkTerms {
-        uint256 modelCommitment;
-        uint256 inputCommitment;
-        IGroth16Verifier verifier;
-    }
-
-    /// @notice Reputation inputs, one slot per provider.
-    struct ProviderRecord {
-        uint32 completed;
-        uint32 slashed;
-        uint32 noShows;
-        uint160 totalEarned;
-    }
-
-    /// @dev Every value settlement reads, with the fees owed to the treasury, in one slot.
-    struct Params {
-        uint16 protocolFeeBps;
-        uint16 cheatSlashBps;
-        uint16 noShowSlashBps;
-        uint16 challengerRewardBps;
-        uint32 challengeWindow;
-        uint160 treasuryAccrued;
-    }
-
-    /// @notice The terms a job is bound to at award: a snapshot of the parameters in force then.
-    /// Governance changes append a new snapshot and never touch an old one, so a running job is
-    /// settled, slashed or expired exactly as the provider and the requester agreed.
-    struct Terms {
-        uint16 protocolFeeBps;
-        uint16 cheatSlashBps;
-        uint16 noShowSlashBps;
-        uint16 challengerRewardBps;
-        uint32 challengeWindow;
-        /// @dev jobs priced below this are paid but do not count toward a provider's `completed`
-        uint64 minRecordPrice;
-        /// @dev fees and slashes owed to the treasury from jobs under these terms. Kept in the
-        /// slot settlement reads anyway, so fixing terms at award costs the happy path nothing;
-        /// it cannot overflow: the constructor caps the token's supply at uint96.
-        uint96 accrued;
-    }
-
-    /// @dev Constructor argument: the pool (address(0) for none) and the initial share.
-    struct AttributionConfig {
-        AttributionPool pool;
-        uint16 shareBps;
-    }
-
-    bytes32 public constant JOB_OFFER_TYPEHASH = keccak256(
-        "JobOffer(address requester,bytes32 modelHash,bytes32 inputHash,bytes32 specHash,uint8 kind,uint8 verification,uint256 maxPrice,uint256 minCollateral,uint64 biddingEnds,uint64 deadline,uint32 sampleCount,uint32 microBatchSize,uint256 salt)"
-    );
-    bytes32 public constant BID_TYPEHASH = keccak256(
-        "Bid(bytes32 jobId,address provider,uint256 price,uint256 collateral,uint64 expiry,uint256 nonce,uint32 etaSeconds)"
-    );
-    uint8 public constant VERIFICATION_REPLAY = 0;
-    uint8 public constant VERIFICATION_ZK = 1;
-    uint8 public constant KIND_INFERENCE = 0;
-    uint8 public constant KIND_TRAINING = 1;
-    uint16 private constant BPS = 10_000;
-    /// @notice Upper bound of `attributionShareBps`: at most half of a job's price goes to the data.
-    uint16 public constant MAX_ATTRIBUTION_SHARE_BPS = 5_000;
-    /// @dev BN254 scalar field order: every public signal must lie below it.
-    uint256 public constant SNARK_SCALAR_FIELD =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
-
-    IERC20 public immutable token;
-    StakeManager public immutable stakeManager;
-    ZkVerifierRegistry public immutable zkVerifierRegistry;
-    /// @dev Read once per award: a Revoked model gets no new job (one external call, one SLOAD).
-    ModelRegistry public immutable modelRegistry;
-    /// @notice Where attribution shares go; address(0): no attribution. Immutable, so a share
-    /// fixed at award always lands in the pool that had the model's weights then.
-    AttributionPool public immutable attributionPool;
-
-    Params private _params;
-    /// @notice Stake a verifier needs to challenge in the DisputeCourt (the court reads it).
-    uint128 public verifierMinStake;
-    /// @dev Accounts given an id so far (packed with `verifierMinStake`, read only to register one).
-    uint32 private _accountCount;
-    address public treasury;
-    /// @notice Share of a job's price paid to the attribution pool for a model with weights, in
-    /// basis points (packed with `treasury`; read once per award).
-    uint16 public attributionShareBps;
-    /// @notice The id of the terms a job awarded now is bound to (same slot: no extra read per award).
-    uint32 public currentTermsId;
-    /// @dev The challenge window of terms `currentTermsId`, mirrored here (same slot) so an award
-    /// copies it into the job and a commit reads no terms snapshot to open the window.
-    uint32 private _currentChallengeWindow;
-    /// @dev Append-only parameter snapshots, ids 0 .. `currentTermsId`; a job's `termsId` keys it.
-    /// A mapping, not an array: reading a job's terms then costs no length check.
-    mapping(uint256 termsId => Terms) private _terms;
-
-    mapping(bytes32 jobId => StoredJob) private _jobs;
-    /// @dev Requesters and providers by a 4-byte id, given at an account's first award (ids from 1):
-    /// a job then stores both parties with its amounts in one slot instead of two. The id shares
-    /// its slot with the account's prepaid balance and payout choice (`Account`).
-    mapping(address account => Account) private _accountOf;
-    mapping(uint256 id => address account) private _accounts;
-    mapping(bytes32 jobId => ZkTerms) private _zkTerms;
-    /// @dev Model of a job that owes an attribution share (only those: one slot, deleted when the job ends).
-    mapping(bytes32 jobId => bytes32 modelHash) private _attributedModel;
-    mapping(address provider => ProviderRecord) private _records;
-    /// @dev Used bid nonces as a bitmap (256 per word), so sequential nonces mostly rewrite a warm-ish
-    /// non-zero word instead of creating a new slot per bid.
-    mapping(address provider => mapping(uint256 word => uint256 bits)) private _nonceBitmap;
-
-    event JobAwarded(
-        bytes32 indexed jobId,
-        address indexed requester,
-        address indexed provider,
-        uint256 price,
-        uint256 collateral,
-        bytes32 modelHash,
-        bytes32 inputHash,
-        bytes32 specHash,
-        uint8 kind,
-        uint8 verification,
-        uint64 deadline,
-        uint32 sampleCount,
-        uint32 microBatchSize
-    );
-    event ResultCommitted(
-        bytes32 indexed jobId, address indexed provider, bytes32 resultRoot, uint32 leafCount, uint64 challengeEnds
-    );
-    /// @notice The DisputeCourt's jury convicted the job's provider (see `convict`).
-    event ProviderConvicted(
-        bytes32 indexed jobId, address indexed challenger, uint256 penalty, uint256 challengerReward, uint256 juryReward
-    );
-    /// @notice A zk-mode job was awarded: the proof must carry these commitments and pass this verifier.
-    event ZkJobAwarded(
-        bytes32 indexed jobId,
-        bytes32 indexed modelHash,
-        uint256 modelCommitment,
-        uint256 inputCommitment,
-        address verifier
-    );
-    /// @notice A zk-mode result was proven; `JobFinalized` follows in the same transaction.
-    event ZkResultCommitted(
-        bytes32 indexed jobId, address indexed provider, uint256 inputCommitment, uint256 outputCommitment
-    );
-    event JobFinalized(bytes32 indexed jobId, address indexed provider, uint256 payout, uint256 fee);
-    /// @notice `finalizeBatch` left this job as it was: its status is not Committed, its challenge
-    /// window is still open, or a dispute is open on it (`finalize` says which).
-    event FinalizeSkipped(bytes32 indexed jobId, JobStatus status);
-    /// @notice A paid-out job sent `amount` to the attribution pool for `modelHash` (right before `JobFinalized`).
-    event AttributionPaid(bytes32 indexed jobId, bytes32 indexed modelHash, uint256 amount);
-    event AttributionShareUpdated(uint16 attributionShareBps);
-    /// @notice Jobs awarded from now on are bound to terms `termsId` (these values).
-    event TermsSnapshotted(
-        uint32 indexed termsId,
-        uint16 protocolFeeBps,
-        uint16 cheatSlashBps,
-        uint16 noShowSlashBps,
-        uint16 challengerRewardBps,
-        uint32 challengeWindow,
-        uint64 minRecordPrice
-    );
-    /// @notice `provider` withdrew the bids signed with the nonces `word * 256 + i` for each bit i of `mask`.
-    event NoncesInvalidated(address indexed provider, uint256 indexed word, uint256 mask);
-    event JobExpired(bytes32 indexed jobId, address indexed provider, uint256 refund, uint256 slashed);
-    event TreasurySwept(address indexed treasury, uint256 amount);
-    /// @notice `account` paid `amount` into its prepaid balance (now `balance`).
-    event BalanceDeposited(address indexed account, uint256 amount, uint256 balance);
-    /// @notice `account` took `amount` out of its balance (now `balance`).
-    event BalanceWithdrawn(address indexed account, uint256 amount, uint256 balance);
-    /// @notice Jobs awarded to `account` from now on pay out to its balance (`enabled`) or by transfer.
-    event PayoutToBalanceSet(address indexed account, bool enabled);
-    event ParamsUpdated(
-        uint16 protocolFeeBps,
-        uint16 cheatSlashBps,
-        uint16 noShowSlashBps,
-        uint16 challengerRewardBps,
-        uint32 challengeWindow,
-        uint128 verifierMinStake,
-        address treasury
-    );
-
-    error NotRequester(address caller, address requester);
-    error NotProvider(address caller, address provider);
-    error ZkModelNotRegistered(bytes32 modelHash);
-    error ModelRevoked(bytes32 modelHash);
-    error VerificationModeMismatch(bytes32 jobId, uint8 verification);
-    error PublicSignalOutOfField(uint256 index, uint256 value);
-    error InputCommitmentMismatch(bytes32 jobId, uint256 expected, uint256 actual);
-    error InvalidZkProof(bytes32 jobId);
-    error InvalidOffer(bytes32 jobId);
-    error OfferDeadlinePassed(bytes32 jobId, uint64 deadline);
-    error BidJobMismatch(bytes32 bidJobId, bytes32 jobId);
-    error BidExpired(uint64 expiry, uint64 now_);
-    error PriceAboveMax(uint256 price, uint256 maxPrice);
-    error CollateralBelowMin(uint256 collateral, uint256 minCollateral);
-    error NonceAlreadyUsed(address provider, uint256 nonce);
-    error InvalidBidSignature(address provider);
-    error JobAlreadyAwarded(bytes32 jobId);
-    error InvalidJobStatus(bytes32 jobId, JobStatus status);
-    error CommitDeadlinePassed(bytes32 jobId, uint64 deadline);
-    error EmptyCommitment();
-    error ChallengeWindowClosed(bytes32 jobId, uint64 challengeEnds);
-    error ChallengeWindowOpen(bytes32 jobId, uint64 challengeEnds);
-    error DeadlineNotPassed(bytes32 jobId, uint64 deadline);
-    error DisputeOpen(bytes32 jobId, uint16 openDisputes);
-    error InvalidParameter(string name);
-    /// @dev An award after the offer's bidding end: providers price and hold collateral for the
-    /// bidding window only, and a late award could land too close to the deadline to deliver.
-    error BiddingClosed(bytes32 jobId, uint64 biddingEnds);
-    /// @dev The bid's promised delivery time no longer fits before the deadline: the award would
-    /// turn the provider into a no-show. Award earlier or pick a faster bid.
-    error EtaPastDeadline(bytes32 jobId, uint256 readyAt, uint64 deadline);
-    /// @dev The requester named itself as the provider (paying itself to inflate a record).
-    error SelfAward(address account);
-    /// @dev The committed leaf count differs from the one the job's terms fixed at award.
-    error LeafCountMismatch(bytes32 jobId, uint32 expected, uint32 actual);
-    /// @dev A batch call's arrays are empty or of different lengths.
-    error BatchLengthMismatch();
-    /// @dev `withdraw` of more than the caller's balance (`getAccount` reads it).
-    error InsufficientMarketBalance(address account, uint256 balance, uint256 amount);
-
+    /// @param extension_ the `JobMarketExtension` built with the same token, registries, stake
+    /// manager and pool: every selector this contract does not know runs there by delegatecall.
     constructor(
         IERC20 token_,
         StakeManager stakeManager_,
@@ -374,15 +51,13 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         Params memory params_,
         uint128 verifierMinStake_,
         uint64 minRecordPrice_,
-        AttributionConfig memory attribution
-    ) AccessManaged(authority) EIP712("OCN JobMarket", "1") {
+        AttributionConfig memory attribution,
+        JobMarketExtension extension_
+    ) JobMarketState(token_, stakeManager_, zkVerifierRegistry_, modelRegistry_, attribution.pool, authority) {
+        _checkExtension(extension_);
+        extension = address(extension_);
         AttributionPool attributionPool_ = attribution.pool;
         uint16 attributionShareBps_ = attribution.shareBps;
-        token = token_;
-        stakeManager = stakeManager_;
-        zkVerifierRegistry = zkVerifierRegistry_;
-        modelRegistry = modelRegistry_;
-        attributionPool = attributionPool_;
         params_.treasuryAccrued = 0;
         _checkParams(params_);
         if (treasury_ == address(0)) revert InvalidParameter("treasury");
@@ -401,6 +76,33 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         }
         _emitParams();
         emit AttributionShareUpdated(attributionShareBps_);
+    }
+
+    /// @dev The extension's code carries its own copies of the immutables: built with other ones,
+    /// it would move another token or lock stake elsewhere while writing this market's storage.
+    function _checkExtension(JobMarketExtension e) private view {
+        if (
+            address(e).code.length == 0 || address(e.token()) != address(token)
+                || address(e.stakeManager()) != address(stakeManager)
+                || address(e.zkVerifierRegistry()) != address(zkVerifierRegistry)
+                || address(e.modelRegistry()) != address(modelRegistry)
+                || address(e.attributionPool()) != address(attributionPool)
+        ) revert InvalidParameter("extension");
+    }
+
+    /// @notice Every function this contract does not hold (governance, disputes, expiry, prepaid
+    /// balances, most views) runs in the extension, on this contract's storage and balance.
+    /// @dev Not payable: nothing here takes ether. The extension's return data or revert reason
+    /// is passed back as it is, so callers see one contract with one ABI.
+    fallback() external {
+        address target = extension;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     // ---------------------------------------------------------------- award
@@ -644,11 +346,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The job's provider (address(0) for no job).
-    function _providerOf(StoredJob storage job) private view returns (address) {
-        return _accounts[job.providerId];
-    }
-
     /// @dev The number of result leaves the job's terms fix, so a provider cannot pick its own
     /// (inflating it sends sampled indices out of the real range, where a replay proves nothing).
     /// Inference: one leaf per micro-batch, ceil(sampleCount / microBatchSize). Training: one leaf
@@ -679,14 +376,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------- provider
-
-    /// @notice Withdraws the caller's bids signed with nonces `word * 256 + i`, for each bit i set
-    /// in `mask`: such a bid can no longer be awarded (a signed bid is otherwise good until its
-    /// expiry). Marking a nonce already used or invalidated is harmless.
-    function invalidateNonces(uint256 word, uint256 mask) external {
-        _nonceBitmap[msg.sender][word] |= mask;
-        emit NoncesInvalidated(msg.sender, word, mask);
-    }
 
     /// @notice Commits the Merkle root over the job's result leaves
     /// (leaf = keccak256(keccak256(abi.encode(uint256 index, bytes32 dataHash))), sorted-pair
@@ -780,68 +469,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         job.resultRoot = bytes32(outputCommitment);
         emit ZkResultCommitted(jobId, msg.sender, inputCommitment, outputCommitment);
         _settle(jobId, job);
-    }
-
-    /// @notice What a zk-mode job's proof must match (all zero for other jobs and once settled).
-    function getZkTerms(bytes32 jobId) external view returns (ZkTerms memory) {
-        return _zkTerms[jobId];
-    }
-
-    // ---------------------------------------------------------------- dispute court (COURT role)
-
-    /// @notice The DisputeCourt opens a dispute on a Committed job inside its challenge window:
-    /// `finalize` waits until every such dispute is released. Any number may be open at once.
-    function holdForDispute(bytes32 jobId) external restricted {
-        StoredJob storage job = _jobs[jobId];
-        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
-        if (block.timestamp >= job.challengeEnds) revert ChallengeWindowClosed(jobId, job.challengeEnds);
-        job.openDisputes += 1;
-    }
-
-    /// @notice The DisputeCourt closed one of the job's disputes (whatever its outcome).
-    function releaseDispute(bytes32 jobId) external restricted {
-        _jobs[jobId].openDisputes -= 1;
-    }
-
-    /// @notice The DisputeCourt's jury convicted the provider of a Committed job: `cheatSlashBps`
-    /// of its collateral is slashed, the requester refunded in full, `challengerRewardBps` of the
-    /// penalty paid to `challenger`, `juryShareBps` of it (at most what the reward leaves) to
-    /// `juryPot`, the rest accrued to the treasury. The court passes its own governed share, so
-    /// the market needs no court parameter of its own.
-    function convict(bytes32 jobId, address challenger, address juryPot, uint16 juryShareBps)
-        external
-        restricted
-        nonReentrant
-        returns (uint256 penalty, uint256 challengerReward, uint256 juryReward)
-    {
-        StoredJob storage job = _jobs[jobId];
-        if (job.status != JobStatus.Committed) revert InvalidJobStatus(jobId, job.status);
-        (penalty, challengerReward, juryReward) = _convict(jobId, job, challenger, juryPot, juryShareBps);
-        emit ProviderConvicted(jobId, challenger, penalty, challengerReward, juryReward);
-    }
-
-    /// @dev Slashes a cheating provider and refunds the requester (no fee was earned, so no
-    /// attribution share either); pays the challenger's reward and the jury share.
-    function _convict(bytes32 jobId, StoredJob storage job, address challenger, address juryPot, uint256 juryShareBps)
-        private
-        returns (uint256 penalty, uint256 reward, uint256 juryReward)
-    {
-        address provider = _providerOf(job);
-        // the slash and the challenger's share are the job's own terms, fixed at award
-        Terms storage terms = _termsOf(job);
-        uint256 collateral = job.collateral;
-        penalty = collateral * terms.cheatSlashBps / BPS;
-        reward = penalty * terms.challengerRewardBps / BPS;
-        juryReward = penalty * juryShareBps / BPS;
-        if (juryReward > penalty - reward) juryReward = penalty - reward;
-        job.status = JobStatus.ProviderSlashed;
-        terms.accrued += uint96(penalty - reward - juryReward);
-        if (job.attributionBps != 0) delete _attributedModel[jobId];
-        _records[provider].slashed += 1;
-
-        _slashAndRefund(job, provider, collateral, penalty);
-        if (reward > 0) token.safeTransfer(challenger, reward);
-        if (juryReward > 0) token.safeTransfer(juryPot, juryReward);
     }
 
     // ---------------------------------------------------------------- settlement
@@ -964,241 +591,6 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
         if (share != 0) attributionPool.deposit(modelHash, share);
     }
 
-    /// @notice After the deadline with no commitment: refunds the requester in full and slashes
-    /// the `noShowSlashBps` of the job's terms (those at award) of the provider's collateral to
-    /// the treasury. Anyone may call it.
-    function expire(bytes32 jobId) external nonReentrant {
-        StoredJob storage job = _jobs[jobId];
-        if (job.status != JobStatus.Awarded) revert InvalidJobStatus(jobId, job.status);
-        if (block.timestamp <= job.deadline) revert DeadlineNotPassed(jobId, job.deadline);
-        address provider = _providerOf(job);
-        uint256 collateral = job.collateral;
-        uint256 price = job.price;
-
-        Terms storage terms = _termsOf(job);
-        uint256 penalty = collateral * terms.noShowSlashBps / BPS;
-        job.status = JobStatus.Expired;
-        terms.accrued += uint96(penalty);
-        _records[provider].noShows += 1;
-        if (job.verification == VERIFICATION_ZK) delete _zkTerms[jobId];
-        if (job.attributionBps != 0) delete _attributedModel[jobId];
-        emit JobExpired(jobId, provider, price, penalty);
-
-        _slashAndRefund(job, provider, collateral, penalty);
-    }
-
-    /// @dev Releases the job's collateral, slashing `penalty` of it to this contract, and refunds
-    /// the requester the whole price (expiry and conviction both end a job this way), the way it
-    /// came: to its prepaid balance if the award drew it from there, else by transfer.
-    function _slashAndRefund(StoredJob storage job, address provider, uint256 collateral, uint256 penalty) private {
-        stakeManager.slash(provider, collateral, penalty, address(this));
-        address requester = _accounts[job.requesterId];
-        uint96 price = job.price;
-        if (job.fundedFromBalance) {
-            // the price left this balance at award: the sum stays below the uint96 supply cap
-            unchecked {
-                _accountOf[requester].balance += price;
-            }
-        } else {
-            token.safeTransfer(requester, price);
-        }
-    }
-
-    /// @notice Sends the accrued protocol fees and slashes to the treasury. Anyone may call it.
-    /// Walks every terms snapshot (one per governance change, so few), where settlements accrue.
-    function sweepTreasury() external nonReentrant returns (uint256 amount) {
-        amount = _params.treasuryAccrued;
-        _params.treasuryAccrued = 0;
-        uint256 last = currentTermsId;
-        for (uint256 id = 0; id <= last; ++id) {
-            Terms storage terms = _terms[id];
-            uint256 accrued = terms.accrued;
-            if (accrued != 0) {
-                amount += accrued;
-                terms.accrued = 0;
-            }
-        }
-        address to = treasury;
-        emit TreasurySwept(to, amount);
-        if (amount > 0) token.safeTransfer(to, amount);
-    }
-
-    // ---------------------------------------------------------------- prepaid balances
-
-    /// @notice Pays `amount` into the caller's balance (needs an allowance). An award takes the
-    /// price from this balance when it covers it, so the award makes no token transfer; otherwise
-    /// the award pulls the price by `transferFrom` as before.
-    function deposit(uint256 amount) external nonReentrant {
-        Account storage account = _accountOf[msg.sender];
-        uint96 balance = account.balance + SafeCast.toUint96(amount);
-        account.balance = balance;
-        emit BalanceDeposited(msg.sender, amount, balance);
-        token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @notice Sends `amount` of the caller's balance (deposits, refunds of jobs awarded from it,
-    /// payouts credited to it) to the caller. Reverts `InsufficientMarketBalance` above the balance.
-    function withdraw(uint256 amount) external nonReentrant {
-        Account storage account = _accountOf[msg.sender];
-        uint256 balance = account.balance;
-        if (amount > balance) revert InsufficientMarketBalance(msg.sender, balance, amount);
-        unchecked {
-            balance -= amount;
-        }
-        account.balance = uint96(balance);
-        emit BalanceWithdrawn(msg.sender, amount, balance);
-        token.safeTransfer(msg.sender, amount);
-    }
-
-    /// @notice Jobs awarded to the caller from now on credit their payout to its balance instead
-    /// of transferring it (`enabled`), or transfer it (the default). A job keeps the choice in
-    /// force at its award, so settlement reads no extra slot for it.
-    function setPayoutToBalance(bool enabled) external {
-        _accountOf[msg.sender].payoutToBalance = enabled;
-        emit PayoutToBalanceSet(msg.sender, enabled);
-    }
-
-    /// @notice The account's withdrawable balance and whether jobs awarded to it pay out there.
-    function getAccount(address account) external view returns (uint256 balance, bool payoutToBalance) {
-        Account storage a = _accountOf[account];
-        return (a.balance, a.payoutToBalance);
-    }
-
-    // ---------------------------------------------------------------- governance (AccessManager)
-
-    // Every setter of a value in `Terms` appends a snapshot: jobs awarded from then on get the
-    // new terms, jobs already awarded keep theirs.
-
-    function setProtocolFee(uint16 protocolFeeBps) external restricted {
-        _params.protocolFeeBps = protocolFeeBps;
-        _checkParams(_params);
-        _checkAttributionShare(attributionShareBps, protocolFeeBps);
-        _emitParams();
-        _nextTerms();
-    }
-
-    /// @notice Sets the price below which a paid-out job does not count toward the provider's
-    /// `completed` record (it is still paid), for jobs awarded from now on.
-    function setMinRecordPrice(uint64 minRecordPrice_) external restricted {
-        _snapshotTerms(uint256(currentTermsId) + 1, minRecordPrice_);
-    }
-
-    /// @notice Sets the share of each paid-out job's price that goes to the attribution pool for
-    /// models with weights; applies to jobs awarded from now on. At most
-    /// `MAX_ATTRIBUTION_SHARE_BPS`, and the protocol fee plus the share at most the whole price.
-    function setAttributionShare(uint16 attributionShareBps_) external restricted {
-        _checkAttributionShare(attributionShareBps_, _params.protocolFeeBps);
-        attributionShareBps = attributionShareBps_;
-        emit AttributionShareUpdated(attributionShareBps_);
-    }
-
-    function setSlashFractions(uint16 cheatSlashBps, uint16 noShowSlashBps) external restricted {
-        _params.cheatSlashBps = cheatSlashBps;
-        _params.noShowSlashBps = noShowSlashBps;
-        _checkParams(_params);
-        _emitParams();
-        _nextTerms();
-    }
-
-    function setChallengerRewardShare(uint16 challengerRewardBps) external restricted {
-        _params.challengerRewardBps = challengerRewardBps;
-        _checkParams(_params);
-        _emitParams();
-        _nextTerms();
-    }
-
-    /// @dev The unbonding delay must stay at least the challenge window, so a window can never
-    /// outlast the stake that answers for it.
-    function setChallengeWindow(uint32 challengeWindow_) external restricted {
-        _params.challengeWindow = challengeWindow_;
-        _checkParams(_params);
-        _emitParams();
-        _nextTerms();
-    }
-
-    function setVerifierMinStake(uint128 stake) external restricted {
-        verifierMinStake = stake;
-        _emitParams();
-    }
-
-    function setTreasury(address treasury_) external restricted {
-        if (treasury_ == address(0)) revert InvalidParameter("treasury");
-        treasury = treasury_;
-        _emitParams();
-    }
-
-    function _checkParams(Params memory p) private view {
-        if (p.protocolFeeBps > BPS) revert InvalidParameter("protocolFeeBps");
-        if (p.cheatSlashBps > BPS) revert InvalidParameter("cheatSlashBps");
-        if (p.noShowSlashBps > BPS) revert InvalidParameter("noShowSlashBps");
-        if (p.challengerRewardBps > BPS) revert InvalidParameter("challengerRewardBps");
-        if (p.challengeWindow == 0 || p.challengeWindow > stakeManager.unbondingDelay()) {
-            revert InvalidParameter("challengeWindow");
-        }
-    }
-
-    function _checkAttributionShare(uint16 share, uint16 protocolFeeBps) private pure {
-        if (share > MAX_ATTRIBUTION_SHARE_BPS || uint256(share) + protocolFeeBps > BPS) {
-            revert InvalidParameter("attributionShareBps");
-        }
-    }
-
-    /// @dev Snapshots the parameters in force now (and the current record price) as the terms of
-    /// jobs awarded from now on.
-    function _nextTerms() private {
-        uint256 current = currentTermsId;
-        _snapshotTerms(current + 1, _terms[current].minRecordPrice);
-    }
-
-    /// @dev Writes the parameters in force now as terms `id`, the terms of jobs awarded from now
-    /// on: the constructor writes id 0, every later change the next id.
-    function _snapshotTerms(uint256 id, uint64 minRecordPrice_) private {
-        Params memory p = _params;
-        _terms[id] = (
-            Terms({
-                protocolFeeBps: p.protocolFeeBps,
-                cheatSlashBps: p.cheatSlashBps,
-                noShowSlashBps: p.noShowSlashBps,
-                challengerRewardBps: p.challengerRewardBps,
-                challengeWindow: p.challengeWindow,
-                minRecordPrice: minRecordPrice_,
-                accrued: 0
-            })
-        );
-        // a job stores its terms id in 16 bits: 65 535 governance changes is far beyond any plausible count
-        currentTermsId = SafeCast.toUint16(id);
-        _currentChallengeWindow = p.challengeWindow;
-        emit TermsSnapshotted(
-            uint32(id),
-            p.protocolFeeBps,
-            p.cheatSlashBps,
-            p.noShowSlashBps,
-            p.challengerRewardBps,
-            p.challengeWindow,
-            minRecordPrice_
-        );
-    }
-
-    /// @dev The terms `job` was awarded under (fees, slash fractions, reward share, window).
-    /// Settlement, expiry and dispute outcomes read these, never the current parameters.
-    /// Fees and slashes owed to the treasury may be added to its `accrued` (swept like the rest).
-    function _termsOf(StoredJob storage job) internal view returns (Terms storage) {
-        return _terms[job.termsId];
-    }
-
-    function _emitParams() private {
-        Params memory p = _params;
-        emit ParamsUpdated(
-            p.protocolFeeBps,
-            p.cheatSlashBps,
-            p.noShowSlashBps,
-            p.challengerRewardBps,
-            p.challengeWindow,
-            verifierMinStake,
-            treasury
-        );
-    }
-
     // ---------------------------------------------------------------- views
 
     /// @notice The job id: the EIP-712 struct hash of the offer (no domain), as `jobIdOf` in the
@@ -1255,50 +647,5 @@ contract JobMarket is AccessManaged, EIP712, ReentrancyGuardTransient {
             resultRoot: s.resultRoot,
             commitBlock: commitBlock
         });
-    }
-
-    /// @notice The terms job `jobId` was awarded under; reverts for a job never awarded.
-    function getJobTerms(bytes32 jobId) external view returns (Terms memory) {
-        StoredJob storage job = _jobs[jobId];
-        if (job.status == JobStatus.None) revert InvalidJobStatus(jobId, JobStatus.None);
-        return _termsOf(job);
-    }
-
-    /// @notice Jobs priced below this are paid but do not count toward `completed` (for awards from now on).
-    function minRecordPrice() external view returns (uint64) {
-        return _terms[currentTermsId].minRecordPrice;
-    }
-
-    function getProviderRecord(address provider) external view returns (ProviderRecord memory) {
-        return _records[provider];
-    }
-
-    /// @notice The parameters in force now (for jobs awarded from now on) and everything the
-    /// treasury is owed, as `sweepTreasury` would send it.
-    function params() external view returns (Params memory p) {
-        p = _params;
-        p.treasuryAccrued = uint160(treasuryAccrued());
-    }
-
-    function challengeWindow() external view returns (uint64) {
-        return _params.challengeWindow;
-    }
-
-    /// @notice Fees and slashes owed to the treasury, over all terms snapshots.
-    function treasuryAccrued() public view returns (uint256 amount) {
-        amount = _params.treasuryAccrued;
-        uint256 last = currentTermsId;
-        for (uint256 id = 0; id <= last; ++id) {
-            amount += _terms[id].accrued;
-        }
-    }
-
-    /// @notice The model a job owes an attribution share for (zero when it owes none or has ended).
-    function attributedModel(bytes32 jobId) external view returns (bytes32) {
-        return _attributedModel[jobId];
-    }
-
-    function isNonceUsed(address provider, uint256 nonce) external view returns (bool) {
-        return _nonceBitmap[provider][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
 import {JobMarket} from "./JobMarket.sol";
+import {JobMarketState} from "./JobMarketState.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {IDisputeCourt} from "./IDisputeCourt.sol";
 
@@ -82,7 +83,7 @@ contract ModelMonitor is AccessManaged {
     /// @notice Counts the Closed dispute `disputeId` against the model of the job `offer` describes,
     /// and suspends the model if the window's share of lost disputes passes the threshold. Anyone
     /// may call it, once per dispute.
-    function reportDispute(JobMarket.JobOffer calldata offer, uint256 disputeId) external {
+    function reportDispute(JobMarketState.JobOffer calldata offer, uint256 disputeId) external {
         if (reported[disputeId]) revert AlreadyReported(disputeId);
         bytes32 jobId = jobMarket.hashJobOffer(offer);
         (bytes32 disputedJob, bool closed, uint8 ruling) = disputeCourt.disputeOutcome(disputeId);

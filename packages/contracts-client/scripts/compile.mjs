@@ -22,6 +22,7 @@ const exported = [
   ['OpenToken.sol', 'OpenToken', 'openToken'],
   ['StakeManager.sol', 'StakeManager', 'stakeManager'],
   ['JobMarket.sol', 'JobMarket', 'jobMarket'],
+  ['JobMarketExtension.sol', 'JobMarketExtension', 'jobMarketExtension'],
   ['DisputeCourt.sol', 'DisputeCourt', 'disputeCourt'],
   ['ZkVerifierRegistry.sol', 'ZkVerifierRegistry', 'zkVerifierRegistry'],
   ['ModelRegistry.sol', 'ModelRegistry', 'modelRegistry'],
@@ -54,7 +55,7 @@ const settings = {
  * files import each other (the DisputeCourt reads the JobMarket's types), so nothing in the main
  * compile needs them.
  */
-const sizeOptimized = { 'DisputeCourt.sol': 200, 'JobMarket.sol': 500 }
+const sizeOptimized = { 'DisputeCourt.sol': 200, 'JobMarket.sol': 500, 'JobMarketExtension.sol': 500 }
 
 function listSources(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -83,7 +84,7 @@ const solcVersion = require('solc/package.json').version
 const ozVersion = require('@openzeppelin/contracts/package.json').version
 const key = createHash('sha256')
   .update(
-    JSON.stringify({ sources, settings, sizeOptimized, solcVersion, ozVersion, exported, generator: 3 }),
+    JSON.stringify({ sources, settings, sizeOptimized, solcVersion, ozVersion, exported, generator: 4 }),
   )
   .digest('hex')
 
@@ -137,6 +138,23 @@ for (const [file, runs] of Object.entries(sizeOptimized)) {
     },
   })
   output.contracts[file] = own.contracts[file]
+}
+
+/**
+ * The JobMarket's ABI as its callers see it: its own functions plus those its fallback runs in
+ * the JobMarketExtension (one address, one ABI). Entries both contracts declare (the shared
+ * events, errors and inherited functions) appear once.
+ */
+function marketAbi(market, extension) {
+  const key = (e) => `${e.type}:${e.name ?? ''}(${(e.inputs ?? []).map((i) => i.type).join(',')})`
+  const seen = new Set(market.map(key))
+  return [...market, ...extension.filter((e) => e.type !== 'constructor' && !seen.has(key(e)))]
+}
+{
+  const market = output.contracts['JobMarket.sol']?.JobMarket
+  const extension = output.contracts['JobMarketExtension.sol']?.JobMarketExtension
+  if (!market || !extension) throw new Error('compile: no output for the JobMarket or its extension')
+  market.abi = marketAbi(market.abi, extension.abi)
 }
 
 mkdirSync(artifactsDir, { recursive: true })

@@ -28,6 +28,8 @@ import {
   disputeCourtBytecode,
   jobMarketAbi,
   jobMarketBytecode,
+  jobMarketExtensionAbi,
+  jobMarketExtensionBytecode,
   modelRegistryAbi,
   modelRegistryBytecode,
   openTokenAbi,
@@ -298,13 +300,21 @@ export async function deployProtocol(
       args: [accessManager, token],
     })
     const nonce = await getTransactionCount(client, { address: deployer, blockTag: 'pending' })
-    const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) })
-    const predictedCourt = getContractAddress({ from: deployer, nonce: BigInt(nonce + 2) })
+    // nonce: the StakeManager, + 1 the JobMarket's extension (it needs the StakeManager's
+    // address), + 2 the JobMarket, + 3 the DisputeCourt
+    const predictedMarket = getContractAddress({ from: deployer, nonce: BigInt(nonce + 2) })
+    const predictedCourt = getContractAddress({ from: deployer, nonce: BigInt(nonce + 3) })
     const stakeManager = await deploy('StakeManager', {
       abi: stakeManagerAbi,
       bytecode: stakeManagerBytecode,
       args: [token, predictedMarket, predictedCourt, accessManager, params.unbondingDelay],
       nonce,
+    })
+    const jobMarketExtension = await deploy('JobMarketExtension', {
+      abi: jobMarketExtensionAbi,
+      bytecode: jobMarketExtensionBytecode,
+      args: [token, stakeManager, zkVerifierRegistry, modelRegistry, attributionPool],
+      nonce: nonce + 1,
     })
     const jobMarket = await deploy('JobMarket', {
       abi: jobMarketAbi,
@@ -327,8 +337,9 @@ export async function deployProtocol(
         params.verifierMinStake,
         params.minRecordPrice,
         { pool: attributionPool, shareBps: share },
+        jobMarketExtension,
       ],
-      nonce: nonce + 1,
+      nonce: nonce + 2,
     })
     if (jobMarket.toLowerCase() !== predictedMarket.toLowerCase()) {
       throw new DeploymentError('JobMarket landed at an unexpected address', {
@@ -340,7 +351,7 @@ export async function deployProtocol(
       abi: disputeCourtAbi,
       bytecode: disputeCourtBytecode,
       args: [token, stakeManager, jobMarket, accessManager, courtParams],
-      nonce: nonce + 2,
+      nonce: nonce + 3,
     })
     if (disputeCourt.toLowerCase() !== predictedCourt.toLowerCase()) {
       throw new DeploymentError('DisputeCourt landed at an unexpected address', {

@@ -13,6 +13,8 @@ export {
   disputeCourtBytecode,
   jobMarketAbi,
   jobMarketBytecode,
+  jobMarketExtensionAbi,
+  jobMarketExtensionBytecode,
   modelRegistryAbi,
   modelRegistryBytecode,
   openTokenAbi,

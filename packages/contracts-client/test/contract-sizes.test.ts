@@ -12,6 +12,7 @@ const EIP170_LIMIT = 24_576
 describe('contract sizes', () => {
   it.each([
     'JobMarket',
+    'JobMarketExtension',
     'DisputeCourt',
     'StakeManager',
     'AttributionPool',

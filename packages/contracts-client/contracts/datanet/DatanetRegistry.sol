@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {JobMarket} from "../JobMarket.sol";
+import {JobMarketState} from "../JobMarketState.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {AttributionPool} from "../attribution/AttributionPool.sol";
 
@@ -373,7 +374,7 @@ contract DatanetRegistry is AccessManaged {
         uint256 datanetId,
         uint256 count,
         bytes32 modelHash,
-        JobMarket.JobOffer calldata offer,
+        JobMarketState.JobOffer calldata offer,
         AttributionResult calldata result,
         bytes32[] calldata proof
     ) external {
@@ -399,8 +400,8 @@ contract DatanetRegistry is AccessManaged {
         view
         returns (bytes32 resultHash)
     {
-        JobMarket.Job memory job = jobMarket.getJob(jobId);
-        if (job.status != JobMarket.JobStatus.Finalized || !job.training) revert JobNotFinalized(jobId);
+        JobMarketState.Job memory job = jobMarket.getJob(jobId);
+        if (job.status != JobMarketState.JobStatus.Finalized || !job.training) revert JobNotFinalized(jobId);
         uint256 leafIndex = result.checkpointHashes.length;
         if (leafIndex + 1 != job.leafCount) revert AttributionLeafMismatch(leafIndex, job.leafCount);
         resultHash = attributionResultHash(result);
