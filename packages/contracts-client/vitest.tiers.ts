@@ -10,6 +10,7 @@ export const integration: Record<string, string> = {
   'test/batch.test.ts': 'starts anvil',
   'test/channels.property.test.ts': 'starts anvil',
   'test/channels.test.ts': 'starts anvil',
+  'test/compact.test.ts': 'starts anvil and a juror pool',
   'test/court.test.ts': 'starts anvil',
   'test/court-jury.test.ts': 'starts anvil',
   'test/court-governance.test.ts': 'starts anvil',

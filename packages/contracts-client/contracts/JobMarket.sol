@@ -193,9 +193,28 @@ contract JobMarket is JobMarketState {
         private
         returns (bytes32 jobId, bool fromBalance)
     {
+        jobId = _checkBid(offer, bid, false);
+        StoredJob storage job = _jobs[jobId];
+        if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
+        _acceptBid(bid, signature);
+        fromBalance = _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
+        if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
+        if (share != 0) {
+            job.attributionBps = share;
+            _attributedModel[jobId] = offer.modelHash;
+        }
+        _emitAwarded(jobId, offer, bid);
+    }
+
+    /// @dev The checks of an award that do not depend on where the job is stored: the caller is
+    /// the offer's requester, the offer is open and well formed, its salt in the space of this
+    /// kind of award (`COMPACT_SALT`), the bid for it, in time, within its price and collateral
+    /// bounds. `_acceptBid` then checks the bid's signature and uses its nonce.
+    function _checkBid(JobOffer calldata offer, Bid calldata bid, bool compact) private view returns (bytes32 jobId) {
         if (offer.requester != msg.sender) revert NotRequester(msg.sender, offer.requester);
         jobId = hashJobOffer(offer);
         if (offer.verification > VERIFICATION_ZK || offer.kind > 1) revert InvalidOffer(jobId);
+        if ((offer.salt >= COMPACT_SALT) != compact) revert SaltSpaceMismatch(jobId, compact);
         if (block.timestamp >= offer.deadline) revert OfferDeadlinePassed(jobId, offer.deadline);
         if (block.timestamp > offer.biddingEnds) revert BiddingClosed(jobId, offer.biddingEnds);
         if (bid.jobId != jobId) revert BidJobMismatch(bid.jobId, jobId);
@@ -208,23 +227,13 @@ contract JobMarket is JobMarketState {
         if (bid.provider == msg.sender) revert SelfAward(msg.sender);
         if (bid.price > offer.maxPrice) revert PriceAboveMax(bid.price, offer.maxPrice);
         if (bid.collateral < offer.minCollateral) revert CollateralBelowMin(bid.collateral, offer.minCollateral);
+    }
 
-        StoredJob storage job = _jobs[jobId];
-        if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
+    /// @dev Uses the bid's nonce and checks that its provider signed it.
+    function _acceptBid(Bid calldata bid, bytes calldata signature) private {
         _useNonce(bid.provider, bid.nonce);
-        {
-            (address signer, ECDSA.RecoverError err,) =
-                ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
-            if (err != ECDSA.RecoverError.NoError || signer != bid.provider) revert InvalidBidSignature(bid.provider);
-        }
-
-        fromBalance = _storeAwarded(job, offer, bid, _leafCountOf(jobId, offer));
-        if (offer.verification == VERIFICATION_ZK) _bindZkTerms(jobId, job, offer);
-        if (share != 0) {
-            job.attributionBps = share;
-            _attributedModel[jobId] = offer.modelHash;
-        }
-        _emitAwarded(jobId, offer, bid);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(hashBid(bid)), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != bid.provider) revert InvalidBidSignature(bid.provider);
     }
 
     /// @dev Pulls `amount` from the requester into escrow (needs its allowance or a permit).
@@ -533,10 +542,9 @@ contract JobMarket is JobMarketState {
         if (payout != 0) token.safeTransfer(provider, payout);
     }
 
-    /// @dev Books a payout: marks the job Finalized, accrues the fee to its terms, updates the
-    /// provider's record and deposits the attribution share (if the job owes one). Credits the
-    /// payout to the provider's balance for a job awarded while it had opted in to that. Returns
-    /// what `_pay` owes the provider (payout 0 when credited).
+    /// @dev Books a stored job's payout: marks it Finalized, books it (`_bookPayout`), logs it and
+    /// credits it (`_credit`), then deposits the attribution share. Returns what `_pay` owes
+    /// the provider (payout 0 when credited to its balance).
     function _book(bytes32 jobId, StoredJob storage job)
         private
         returns (address provider, uint256 payout, uint256 collateral)
@@ -547,26 +555,43 @@ contract JobMarket is JobMarketState {
         uint256 attributionBps = job.attributionBps;
         // read with the price (same slot), before the writes below would make it a second load
         bool toBalance = job.payoutToBalance;
-
         // the job's own terms, fixed at award: the fee, the record price and the accrual in one slot
         Terms storage terms = _termsOf(job);
+        bytes32 modelHash;
+        if (attributionBps != 0) {
+            modelHash = _attributedModel[jobId];
+            delete _attributedModel[jobId];
+        }
+        job.status = JobStatus.Finalized;
         uint256 fee;
+        uint256 share;
+        (payout, fee, share) = _bookPayout(jobId, provider, price, attributionBps, terms, modelHash);
+        emit JobFinalized(jobId, provider, payout, fee);
+        payout = _credit(provider, payout, toBalance);
+        _depositShare(modelHash, share);
+    }
+
+    /// @dev Books a payout of a job already marked Finalized (stored or compact): the fee (accrued
+    /// to its terms), the attribution share (if the job owes one) and the provider's record.
+    function _bookPayout(
+        bytes32 jobId,
+        address provider,
+        uint256 price,
+        uint256 attributionBps,
+        Terms storage terms,
+        bytes32 modelHash
+    ) private returns (uint256 payout, uint256 fee, uint256 share) {
         unchecked {
             // a uint96 price times a bps at most 10 000: no overflow, and fee <= price
             fee = price * terms.protocolFeeBps / BPS;
             payout = price - fee;
         }
-        uint256 share;
-        bytes32 modelHash;
         if (attributionBps != 0) {
             share = price * attributionBps / BPS;
             // Both were fixed at award, and fee + share <= BPS held then; the cap only guards that.
             if (share > payout) share = payout;
             payout -= share;
-            modelHash = _attributedModel[jobId];
-            delete _attributedModel[jobId];
         }
-        job.status = JobStatus.Finalized;
         // the accrual is tokens this contract holds: below the uint96 supply cap (constructor)
         unchecked {
             terms.accrued += uint96(fee);
@@ -577,18 +602,248 @@ contract JobMarket is JobMarketState {
         if (price >= terms.minRecordPrice) record.completed += 1;
         record.totalEarned += uint160(payout);
         if (share != 0) emit AttributionPaid(jobId, modelHash, share);
-        emit JobFinalized(jobId, provider, payout, fee);
-        if (toBalance) {
-            // a share of tokens this contract holds: the sum stays below the uint96 supply cap
-            unchecked {
-                _accountOf[provider].balance += uint96(payout);
-            }
-            payout = 0;
-        }
+    }
 
-        // Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
-        // amount (skipped) or a failed transfer, which the escrow held for this job rules out.
+    /// @dev Credits `payout` to the provider's balance for a job awarded while it had opted in to
+    /// that; returns what is left to transfer (0 when credited).
+    function _credit(address provider, uint256 payout, bool toBalance) private returns (uint256) {
+        if (!toBalance) return payout;
+        // a share of tokens this contract holds: the sum stays below the uint96 supply cap
+        unchecked {
+            _accountOf[provider].balance += uint96(payout);
+        }
+        return 0;
+    }
+
+    /// @dev Pulled by the pool from this contract's escrow; `deposit` reverts only on a zero
+    /// amount (skipped) or a failed transfer, which the escrow held for the job rules out.
+    function _depositShare(bytes32 modelHash, uint256 share) private {
         if (share != 0) attributionPool.deposit(modelHash, share);
+    }
+
+    // ---------------------------------------------------------------- compact batches
+
+    /// @dev What `awardCompact` carries from job to job: the run of consecutive jobs of one
+    /// provider (its collateral is locked once per run), the run of one model (asked once per
+    /// run), the escrow owed, and the values every job of the batch shares.
+    struct CompactRun {
+        address provider;
+        uint256 locked;
+        bool modelKnown;
+        bytes32 modelHash;
+        uint16 share;
+        uint256 escrow;
+        uint32 requesterId;
+        uint16 termsId;
+        uint32 window;
+    }
+
+    /// @notice Awards several replay inference offers, each to its signed bid, storing no job of
+    /// its own: the batch keeps one lane per job (status, window end, commit block; three to a
+    /// slot) under its id, and each call on the batch passes the jobs' `CompactJob` records,
+    /// checked against that id. Checks as `awardBatch` (all or nothing), and each offer's salt
+    /// must be a compact salt (`COMPACT_SALT`) its requester has not used. The records are
+    /// rebuilt from this transaction's `JobAwarded` events and its `CompactBatchAwarded`.
+    /// Commit with `commitCompact`, finalize with `finalizeCompact`; to dispute or expire a job,
+    /// first write it into ordinary storage with `materializeCompactJob` (anyone may).
+    function awardCompact(JobOffer[] calldata offers, Bid[] calldata bids, bytes[] calldata signatures)
+        external
+        nonReentrant
+        returns (bytes32 batchId)
+    {
+        uint256 n = offers.length;
+        if (n == 0 || bids.length != n || signatures.length != n) revert BatchLengthMismatch();
+        CompactRun memory run;
+        run.provider = bids[0].provider;
+        run.requesterId = _registered(msg.sender).id;
+        // below 2^16 (`_snapshotTerms`)
+        run.termsId = uint16(currentTermsId);
+        run.window = _currentChallengeWindow;
+        bytes32[] memory hashes = new bytes32[](n);
+        bytes memory packed = new bytes(n * 7);
+        for (uint256 i; i < n; ++i) {
+            CompactJob memory job = _awardCompactOne(offers[i], bids[i], signatures[i], run);
+            hashes[i] = keccak256(abi.encode(job));
+            uint256 bits = (uint256(job.providerId) << 24) | (uint256(job.attributionBps) << 8)
+                | (job.fundedFromBalance ? 1 : 0) | (job.payoutToBalance ? 2 : 0);
+            assembly ("memory-safe") {
+                let at := add(add(packed, 0x20), mul(i, 7))
+                for { let b := 0 } lt(b, 7) { b := add(b, 1) } { mstore8(add(at, b), shr(mul(8, sub(6, b)), bits)) }
+            }
+        }
+        batchId = keccak256(abi.encodePacked(hashes));
+        _openLanes(batchId, n);
+        // all or nothing: a provider short of free stake for its run reverts the whole batch
+        stakeManager.lock(run.provider, run.locked);
+        if (run.escrow != 0) _escrow(run.escrow);
+        emit CompactBatchAwarded(batchId, msg.sender, run.requesterId, run.termsId, run.window, packed);
+    }
+
+    /// @dev One job of `awardCompact`: the award's checks, its compact salt, the price from the
+    /// requester's balance or into the escrow, the collateral into the provider's run.
+    function _awardCompactOne(JobOffer calldata offer, Bid calldata bid, bytes calldata signature, CompactRun memory run)
+        private
+        returns (CompactJob memory job)
+    {
+        bytes32 jobId = _checkBid(offer, bid, true);
+        if (offer.verification != VERIFICATION_REPLAY || offer.kind != KIND_INFERENCE) revert NotCompactable(jobId);
+        _useCompactSalt(offer.salt);
+        _acceptBid(bid, signature);
+        if (!run.modelKnown || offer.modelHash != run.modelHash) {
+            (run.modelKnown, run.modelHash, run.share) = (true, offer.modelHash, _checkModel(offer.modelHash));
+        }
+        if (bid.provider != run.provider) {
+            stakeManager.lock(run.provider, run.locked);
+            (run.provider, run.locked) = (bid.provider, 0);
+        }
+        job.jobId = jobId;
+        job.requesterId = run.requesterId;
+        job.deadline = SafeCast.toUint40(offer.deadline);
+        job.leafCount = _leafCountOf(jobId, offer);
+        job.termsId = run.termsId;
+        job.challengeWindow = run.window;
+        job.attributionBps = run.share;
+        if (run.share != 0) job.modelHash = offer.modelHash;
+        _fundCompact(job, bid, run);
+        _emitAwarded(jobId, offer, bid);
+    }
+
+    /// @dev The parties' side of a compact job: the price from the requester's balance when it
+    /// covers it (else into the batch's escrow), the collateral into the provider's run, the
+    /// provider's id and payout choice.
+    function _fundCompact(CompactJob memory job, Bid calldata bid, CompactRun memory run) private {
+        uint96 price = SafeCast.toUint96(bid.price);
+        uint96 collateral = SafeCast.toUint96(bid.collateral);
+        Account storage provider = _registered(bid.provider);
+        Account storage requester = _accountOf[msg.sender];
+        uint96 balance = requester.balance;
+        bool fromBalance = balance != 0 && balance >= price;
+        // each a uint96, at most 2^32 of them
+        unchecked {
+            if (fromBalance) requester.balance = balance - price;
+            else run.escrow += price;
+            run.locked += collateral;
+        }
+        job.price = price;
+        job.collateral = collateral;
+        job.providerId = provider.id;
+        job.fundedFromBalance = fromBalance;
+        job.payoutToBalance = provider.payoutToBalance;
+    }
+
+    /// @dev Marks a compact salt of the caller used (its low 255 bits, as a bitmap).
+    function _useCompactSalt(uint256 salt) private {
+        uint256 number = salt - COMPACT_SALT;
+        mapping(uint256 => uint256) storage words = _compactSalts[msg.sender];
+        uint256 bit = 1 << (number & 0xff);
+        uint256 word = words[number >> 8];
+        if (word & bit != 0) revert SaltAlreadyUsed(msg.sender, salt);
+        words[number >> 8] = word | bit;
+    }
+
+    /// @dev Writes the lanes of a new batch of `n` jobs, each Awarded, a slot at a time.
+    function _openLanes(bytes32 batchId, uint256 n) private {
+        mapping(uint256 => uint256) storage slots = _compactLanes[batchId];
+        uint256 full;
+        for (uint256 l; l < LANES_PER_SLOT; ++l) {
+            full |= uint256(JobStatus.Awarded) << (l * LANE_BITS);
+        }
+        uint256 s;
+        for (; (s + 1) * LANES_PER_SLOT <= n; ++s) {
+            slots[s] = full;
+        }
+        uint256 left = n - s * LANES_PER_SLOT;
+        // the last slot's first `left` lanes: the low `left * LANE_BITS` bits of a full slot
+        if (left != 0) slots[s] = full & ((1 << (left * LANE_BITS)) - 1);
+    }
+
+    /// @notice Commits the caller's jobs `indices` of the compact batch of `jobs` (the batch's
+    /// records, all of them, in order), each with its result root, as `commitResult` would: the
+    /// caller is each job's provider, before its deadline, with a non-zero root; the leaf count
+    /// is the one the job's terms fixed. All or nothing. Logs `CompactCommitted`, not a
+    /// `ResultCommitted` per job.
+    function commitCompact(CompactJob[] calldata jobs, uint256[] calldata indices, bytes32[] calldata resultRoots)
+        external
+    {
+        uint256 n = indices.length;
+        if (n == 0 || resultRoots.length != n) revert BatchLengthMismatch();
+        bytes32 batchId = _batchIdOf(jobs);
+        uint32 caller = _accountOf[msg.sender].id;
+        uint256 challengeEnds;
+        for (uint256 k; k < n; ++k) {
+            uint256 i = indices[k];
+            if (i >= jobs.length) revert CompactIndexOutOfRange(i, jobs.length);
+            CompactJob calldata job = jobs[i];
+            uint256 lane = _lane(batchId, i);
+            if (lane & 0xff != uint256(JobStatus.Awarded)) revert InvalidJobStatus(job.jobId, _laneStatus(job.jobId, lane));
+            if (job.providerId != caller) revert NotProvider(msg.sender, _accounts[job.providerId]);
+            if (block.timestamp > job.deadline) revert CommitDeadlinePassed(job.jobId, job.deadline);
+            if (resultRoots[k] == bytes32(0)) revert EmptyCommitment();
+            // every job of a batch has the window of the batch's terms
+            challengeEnds = block.timestamp + job.challengeWindow;
+            _setLane(batchId, i, uint256(JobStatus.Committed) | (challengeEnds << 8));
+        }
+        // one log for the batch: its roots are read off-chain only (by challengers and jurors,
+        // after `materializeCompactJob` for a disputed job; see the client's `getJob`)
+        emit CompactCommitted(batchId, msg.sender, indices, resultRoots, uint64(challengeEnds));
+    }
+
+    /// @notice Finalizes jobs `indices` of the compact batch of `jobs` as `finalizeBatch` does:
+    /// a job that is not Committed in the batch (a materialized job included: finalize that one
+    /// with `finalize`) or whose window is still open is skipped with `FinalizeSkipped`; the rest
+    /// are paid, consecutive jobs of one provider with one transfer and one unlock, and logged
+    /// together in one `CompactFinalized`.
+    function finalizeCompact(CompactJob[] calldata jobs, uint256[] calldata indices)
+        external
+        returns (uint256 finalized)
+    {
+        bytes32 batchId = _batchIdOf(jobs);
+        uint256[] memory paid = new uint256[](indices.length);
+        address provider;
+        uint256 payout;
+        uint256 collateral;
+        for (uint256 k; k < indices.length; ++k) {
+            uint256 i = indices[k];
+            if (i >= jobs.length) revert CompactIndexOutOfRange(i, jobs.length);
+            CompactJob calldata job = jobs[i];
+            (bool due, address p, uint256 pay) = _finalizeCompactOne(batchId, job, i);
+            if (!due) continue;
+            if (p != provider) {
+                _pay(provider, payout, collateral);
+                (provider, payout, collateral) = (p, 0, 0);
+            }
+            // sums of uint96 amounts, at most 2^32 of them (calldata bounds the length)
+            unchecked {
+                payout += pay;
+                collateral += job.collateral;
+                paid[finalized++] = i;
+            }
+        }
+        _pay(provider, payout, collateral);
+        assembly ("memory-safe") {
+            mstore(paid, finalized) // only the jobs paid
+        }
+        if (finalized != 0) emit CompactFinalized(batchId, paid);
+    }
+
+    /// @dev Books job `i` of a compact batch if it is due (Committed, window over), else logs
+    /// the skip; returns what `_pay` owes its provider.
+    function _finalizeCompactOne(bytes32 batchId, CompactJob calldata job, uint256 i)
+        private
+        returns (bool due, address provider, uint256 pay)
+    {
+        uint256 lane = _lane(batchId, i);
+        if (lane & 0xff != uint256(JobStatus.Committed) || block.timestamp < (lane >> 8)) {
+            emit FinalizeSkipped(job.jobId, _laneStatus(job.jobId, lane));
+            return (false, address(0), 0);
+        }
+        _setLane(batchId, i, (lane & ~uint256(0xff)) | uint256(JobStatus.Finalized));
+        provider = _accounts[job.providerId];
+        (uint256 payout,, uint256 share) =
+            _bookPayout(job.jobId, provider, job.price, job.attributionBps, _terms[job.termsId], job.modelHash);
+        pay = _credit(provider, payout, job.payoutToBalance);
+        _depositShare(job.modelHash, share);
+        due = true;
     }
 
     // ---------------------------------------------------------------- views

@@ -271,6 +271,67 @@ contract JobMarketExtension is JobMarketState {
         _snapshotTerms(current + 1, _terms[current].minRecordPrice);
     }
 
+    // ---------------------------------------------------------------- compact batches
+
+    /// @notice Writes job `index` of the compact batch of `jobs` (the batch's records, all of
+    /// them, in order) into ordinary storage, Awarded or Committed as it is: from then on the
+    /// DisputeCourt's hooks, `finalize`, `expire` and `getJob` work on it as on any other job,
+    /// and the batch's calls skip it. Anyone may: a verifier before it challenges, anyone before
+    /// expiring a no-show. It costs the caller the two slots a stored job has.
+    function materializeCompactJob(CompactJob[] calldata jobs, uint256 index) external returns (bytes32 jobId) {
+        if (index >= jobs.length) revert CompactIndexOutOfRange(index, jobs.length);
+        bytes32 batchId = _batchIdOf(jobs);
+        CompactJob calldata c = jobs[index];
+        jobId = c.jobId;
+        uint256 lane = _lane(batchId, index);
+        uint256 status = lane & 0xff;
+        if (status != uint256(JobStatus.Awarded) && status != uint256(JobStatus.Committed)) {
+            revert InvalidJobStatus(jobId, _laneStatus(jobId, lane));
+        }
+        StoredJob storage job = _jobs[jobId];
+        // cannot happen: compact and stored jobs have disjoint salt spaces (`COMPACT_SALT`)
+        if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
+        _setLane(batchId, index, LANE_MOVED);
+        job.price = c.price;
+        job.collateral = c.collateral;
+        job.requesterId = c.requesterId;
+        job.fundedFromBalance = c.fundedFromBalance;
+        job.payoutToBalance = c.payoutToBalance;
+        job.deadline = c.deadline;
+        job.challengeEnds = uint40(lane >> 8);
+        job.leafCount = c.leafCount;
+        job.status = JobStatus(status);
+        job.attributionBps = c.attributionBps;
+        job.termsId = c.termsId;
+        // the window until the commit; after it a stored job keeps the commit's block, which a
+        // compact lane does not: 0, and readers find the root by the batch's `CompactCommitted`
+        job.windowOrCommitBlock = status == uint256(JobStatus.Committed) ? 0 : c.challengeWindow;
+        job.providerId = c.providerId;
+        if (c.attributionBps != 0) _attributedModel[jobId] = c.modelHash;
+        emit CompactJobMaterialized(batchId, jobId, index);
+    }
+
+    /// @notice Job `index` of compact batch `batchId` as its lane holds it: status (None for no
+    /// such job; a materialized job reports `moved` and its status in `getJob`) and the end of
+    /// its challenge window (0 before the commit).
+    function getCompactJobState(bytes32 batchId, uint256 index)
+        external
+        view
+        returns (JobStatus status, uint64 challengeEnds, bool moved)
+    {
+        uint256 lane = _lane(batchId, index);
+        moved = lane & 0xff == LANE_MOVED;
+        status = moved ? JobStatus.None : JobStatus(lane & 0xff);
+        challengeEnds = uint64(lane >> 8);
+    }
+
+    /// @notice Whether `requester` has used compact salt `salt` (an offer it awarded compactly).
+    function isCompactSaltUsed(address requester, uint256 salt) external view returns (bool) {
+        if (salt < COMPACT_SALT) return false;
+        uint256 number = salt - COMPACT_SALT;
+        return _compactSalts[requester][number >> 8] & (1 << (number & 0xff)) != 0;
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @notice The terms job `jobId` was awarded under; reverts for a job never awarded.

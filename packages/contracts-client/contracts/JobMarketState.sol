@@ -187,6 +187,28 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
         uint16 shareBps;
     }
 
+    /// @notice A job of a compact batch (`awardCompact`), as the batch's id commits to it. Only
+    /// the jobs' mutable state is stored (a lane per job, five to a slot); the rest travels in
+    /// the calldata of each call on the batch and is checked against the batch id, which is the
+    /// keccak256 of the jobs' `keccak256(abi.encode(job))` in order. The fields are a
+    /// `StoredJob`'s, for a replay inference job (the only kind a compact batch takes).
+    struct CompactJob {
+        bytes32 jobId;
+        uint96 price;
+        uint96 collateral;
+        uint32 requesterId;
+        uint32 providerId;
+        uint40 deadline;
+        uint32 leafCount;
+        uint16 termsId;
+        uint32 challengeWindow;
+        uint16 attributionBps;
+        bool fundedFromBalance;
+        bool payoutToBalance;
+        /// @dev the model whose attribution weights take `attributionBps` of the price; zero when none
+        bytes32 modelHash;
+    }
+
     bytes32 public constant JOB_OFFER_TYPEHASH = keccak256(
         "JobOffer(address requester,bytes32 modelHash,bytes32 inputHash,bytes32 specHash,uint8 kind,uint8 verification,uint256 maxPrice,uint256 minCollateral,uint64 biddingEnds,uint64 deadline,uint32 sampleCount,uint32 microBatchSize,uint256 salt)"
     );
@@ -211,6 +233,18 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
     /// @dev BN254 scalar field order: every public signal must lie below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
+
+    /// @notice The salt space of compact offers: an offer whose salt is at least this goes through
+    /// `awardCompact` only, every other offer through `award`/`awardBatch` only, so a job id is
+    /// stored in one place. A compact salt's low 255 bits are a number its requester uses once
+    /// (kept as a bitmap, so consecutive numbers share a slot: count them up from 0).
+    uint256 public constant COMPACT_SALT = 1 << 255;
+    /// @dev A compact job's lane: status (8 bits) and challengeEnds (40), five to a slot.
+    uint256 internal constant LANE_BITS = 51;
+    uint256 internal constant LANES_PER_SLOT = 5;
+    uint256 internal constant LANE_MASK = (1 << 48) - 1;
+    /// @dev The lane status of a compact job written into `_jobs` (`materializeCompactJob`).
+    uint256 internal constant LANE_MOVED = 0xff;
 
     IERC20 public immutable token;
 
@@ -269,7 +303,33 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
     /// @dev Used bid nonces as a bitmap (256 per word), so sequential nonces mostly rewrite a warm-ish
     /// non-zero word instead of creating a new slot per bid.
     mapping(address provider => mapping(uint256 word => uint256 bits)) internal _nonceBitmap;
+    /// @dev Compact batches: each job's lane (`LANE_BITS`), `LANES_PER_SLOT` to a slot, by batch id.
+    mapping(bytes32 batchId => mapping(uint256 slot => uint256 lanes)) internal _compactLanes;
+    /// @dev Used compact-offer salts (below `COMPACT_SALT`) per requester, as a bitmap.
+    mapping(address requester => mapping(uint256 word => uint256 bits)) internal _compactSalts;
 
+    /// @notice A compact batch was awarded: `jobs` holds 7 bytes per job in order (provider id,
+    /// 4 bytes; attribution share in bps, 2; flags, 1: bit 0 the price came from the requester's
+    /// balance, bit 1 the payout goes to the provider's balance). With the `JobAwarded` events
+    /// of the same transaction (one per job, in order) they rebuild each job's `CompactJob`.
+    event CompactBatchAwarded(
+        bytes32 indexed batchId,
+        address indexed requester,
+        uint32 requesterId,
+        uint16 termsId,
+        uint32 challengeWindow,
+        bytes jobs
+    );
+    /// @notice The provider committed jobs `indices` of a compact batch with these result roots
+    /// (in place of a `ResultCommitted` per job; their windows end `challengeEnds`).
+    event CompactCommitted(
+        bytes32 indexed batchId, address indexed provider, uint256[] indices, bytes32[] resultRoots, uint64 challengeEnds
+    );
+    /// @notice Jobs `indices` of a compact batch were paid out (in place of a `JobFinalized` per
+    /// job: each payout is its price less the fee and attribution share of its terms).
+    event CompactFinalized(bytes32 indexed batchId, uint256[] indices);
+    /// @notice Job `index` of a compact batch now lives in `_jobs` like any other job.
+    event CompactJobMaterialized(bytes32 indexed batchId, bytes32 indexed jobId, uint256 index);
     event JobAwarded(
         bytes32 indexed jobId,
         address indexed requester,
@@ -357,6 +417,15 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
         address treasury
     );
 
+    /// @dev The offer's salt is in the other award's space (`COMPACT_SALT`): a compact offer
+    /// (`compact` true: this was `awardCompact`) needs a salt at or above it, any other one below.
+    error SaltSpaceMismatch(bytes32 jobId, bool compact);
+    /// @dev A compact offer whose salt its requester already used (the same offer awarded twice).
+    error SaltAlreadyUsed(address requester, uint256 salt);
+    /// @dev A compact batch takes replay inference offers only (no training, no zk).
+    error NotCompactable(bytes32 jobId);
+    /// @dev A compact batch call named job `index` of a batch of `count` jobs.
+    error CompactIndexOutOfRange(uint256 index, uint256 count);
     error NotRequester(address caller, address requester);
 
     error NotProvider(address caller, address provider);
@@ -495,6 +564,33 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
             verifierMinStake,
             treasury
         );
+    }
+
+    /// @dev The id of the compact batch of `jobs`: it exists only if `awardCompact` wrote its lanes.
+    function _batchIdOf(CompactJob[] calldata jobs) internal pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](jobs.length);
+        for (uint256 i; i < jobs.length; ++i) {
+            hashes[i] = keccak256(abi.encode(jobs[i]));
+        }
+        return keccak256(abi.encodePacked(hashes));
+    }
+
+    /// @dev Job `i`'s lane of batch `batchId`: status | challengeEnds << 8.
+    function _lane(bytes32 batchId, uint256 i) internal view returns (uint256) {
+        return (_compactLanes[batchId][i / LANES_PER_SLOT] >> ((i % LANES_PER_SLOT) * LANE_BITS)) & LANE_MASK;
+    }
+
+    function _setLane(bytes32 batchId, uint256 i, uint256 lane) internal {
+        mapping(uint256 => uint256) storage slots = _compactLanes[batchId];
+        uint256 shift = (i % LANES_PER_SLOT) * LANE_BITS;
+        uint256 slot = i / LANES_PER_SLOT;
+        slots[slot] = (slots[slot] & ~(LANE_MASK << shift)) | (lane << shift);
+    }
+
+    /// @dev A lane's status as a `JobStatus`; a job moved to `_jobs` reports its status there.
+    function _laneStatus(bytes32 jobId, uint256 lane) internal view returns (JobStatus) {
+        uint256 status = lane & 0xff;
+        return status == LANE_MOVED ? _jobs[jobId].status : JobStatus(status);
     }
 
     /// @dev `authority` is the AccessManager for the market and address(0) for its extension,

@@ -1,6 +1,7 @@
 export * from './actions/index.js'
 export * from './attribution/index.js'
 export * from './channels/index.js'
+export * from './compact/index.js'
 export * from './court/index.js'
 export * from './datanet/index.js'
 export * from './deploy.js'

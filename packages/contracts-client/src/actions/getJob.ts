@@ -52,8 +52,59 @@ export async function getJob(
     readContract(client, { address: jobMarket, abi: jobMarketAbi, functionName: 'getJob', args: [jobId] }),
   )
   const status = jobStatusName[job.status] ?? 'none'
-  if (job.commitBlock === 0 || job.resultRoot !== zeroHash) return { ...job, status }
-  return { ...job, status, resultRoot: await committedRoot(client, jobMarket, jobId, job.commitBlock) }
+  if (job.resultRoot !== zeroHash || job.challengeEnds === 0) return { ...job, status }
+  const resultRoot =
+    job.commitBlock !== 0
+      ? await committedRoot(client, jobMarket, jobId, job.commitBlock)
+      : await compactRoot(client, jobMarket, jobId)
+  return { ...job, status, resultRoot }
+}
+
+const materialized = getAbiItem({ abi: jobMarketAbi, name: 'CompactJobMaterialized' })
+const compactCommitted = getAbiItem({ abi: jobMarketAbi, name: 'CompactCommitted' })
+
+/**
+ * The root of a committed job of a compact batch that was moved to ordinary storage (whose
+ * commit block the market does not keep): its batch and index from `CompactJobMaterialized`,
+ * then the batch's `CompactCommitted` before that. Both reads filter on an indexed topic.
+ */
+async function compactRoot(client: ProtocolReadClient, jobMarket: Address, jobId: Hex): Promise<Hex> {
+  const moved = await simulate('getJob', () =>
+    getLogs(client, {
+      address: jobMarket,
+      event: materialized,
+      args: { jobId },
+      fromBlock: 0n,
+      toBlock: 'latest',
+    }),
+  )
+  const m = moved.at(-1)
+  if (m) {
+    const { batchId, index } = m.args
+    if (batchId === undefined || index === undefined)
+      throw new ContractsClientError(
+        ContractsClientErrorCode.RPC,
+        `a CompactJobMaterialized log of job ${jobId} has no batch or index`,
+      )
+    const commits = await simulate('getJob', () =>
+      getLogs(client, {
+        address: jobMarket,
+        event: compactCommitted,
+        args: { batchId },
+        fromBlock: 0n,
+        toBlock: m.blockNumber,
+      }),
+    )
+    for (const c of commits) {
+      const k = c.args.indices?.indexOf(index) ?? -1
+      const root = k >= 0 ? c.args.resultRoots?.[k] : undefined
+      if (root !== undefined) return root
+    }
+  }
+  throw new ContractsClientError(
+    ContractsClientErrorCode.RPC,
+    `job ${jobId} was committed in a compact batch, but the RPC returned no CompactJobMaterialized and CompactCommitted events for it: the node may prune logs (use an archive or full node that keeps them)`,
+  )
 }
 
 /** The root in job `jobId`'s `ResultCommitted` event of block `block` (one block: a bounded read). */
