@@ -7,6 +7,10 @@
 // Actors also deposit into and withdraw from their JobMarket balances and switch their payouts to
 // the balance and back, so awards are paid from deposits or by transferFrom, payouts and refunds
 // land in balances or are transferred, and the market's books include every balance.
+// Some awards are compact batches of one to three jobs (JobMarket.awardCompact): those jobs are
+// committed and finalized through their batch, and materialized into ordinary storage (by a
+// step of their own, or before an expiry), so both kinds of job and the move between them are
+// under the same accounting.
 import { jobIdOf } from '@ocn/protocol'
 import fc from 'fast-check'
 import {
@@ -25,8 +29,12 @@ import {
   acceptContribution,
   approveToken,
   award,
+  awardCompact,
+  type CompactBatch,
   ContractRevertError,
+  commitCompact,
   commitResult,
+  compactSalt,
   contribute,
   createDatanet,
   datanetRegistryAbi,
@@ -34,13 +42,16 @@ import {
   depositBalance,
   expire,
   finalize,
+  finalizeCompact,
   getAttributionPool,
+  getCompactJobState,
   getContribution,
   getJob,
   getMarketAccount,
   getStake,
   getTokenBalance,
   jobMarketAbi,
+  materializeCompactJob,
   openTokenAbi,
   rejectContribution,
   requestUnbonding,
@@ -115,8 +126,11 @@ type Action =
       collateral: bigint
       ttl: number
       weighted: boolean
+      /** 0: an ordinary award; 1 to 3: a compact batch of that many such jobs */
+      compact: number
     }
   | { kind: 'commit'; job: number }
+  | { kind: 'materialize'; job: number; caller: number }
   | { kind: 'finalize'; job: number; caller: number }
   | { kind: 'expire'; job: number; caller: number }
   | { kind: 'advance'; seconds: number }
@@ -151,6 +165,10 @@ const awardArb = fc.record({
   collateral: amount(e('250')),
   ttl: fc.integer({ min: 50, max: 400 }),
   weighted: fc.boolean(),
+  compact: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) },
+  ),
 })
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   {
@@ -160,6 +178,7 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), job }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('finalize' as const), job, caller: actor }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), job, caller: actor }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('materialize' as const), job, caller: actor }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -238,6 +257,8 @@ interface JobModel {
   collateral: bigint
   price: bigint
   weighted: boolean
+  /** a job of a compact batch: the batch (its records) and the job's index in it */
+  compact?: { batch: CompactBatch; index: number }
 }
 
 interface DatanetModel {
@@ -253,73 +274,55 @@ interface RunState {
   settlements: Map<Hex, number>
   nonce: bigint
   salt: bigint
+  compactSalt: bigint
 }
 
 async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
   const { jobMarket, stakeManager } = p.deployment.addresses
   const pick = (i: number) => s.jobs[s.jobs.length - 1 - (i % Math.max(1, s.jobs.length))]
   switch (a.kind) {
-    case 'award': {
-      const requester = actors[a.requester]!
-      const provider = actors[a.provider]!
-      const now = await chainTime(reader)
-      s.salt += 1n
-      s.nonce += 1n
-      const offer = {
-        requester: requester.account.address,
-        modelHash: a.weighted ? weightedModel : plainModel,
-        inputHash: keccak256(toHex('i')),
-        specHash: keccak256(toHex('s')),
-        kind: 0,
-        verification: 0,
-        maxPrice: e('60'),
-        minCollateral: 0n,
-        biddingEnds: now,
-        deadline: now + BigInt(a.ttl),
-        sampleCount: 5,
-        microBatchSize: 1,
-        salt: s.salt,
-      }
-      const bid = {
-        jobId: jobIdOf(offer),
-        provider: provider.account.address,
-        price: a.price,
-        collateral: a.collateral,
-        expiry: now + 1000n,
-        nonce: s.nonce,
-        etaSeconds: 10,
-      }
-      const signature = await signBid(provider, { domain: p.domain, bid })
-      const result = await award(requester, { jobMarket, offer, bid, signature })
-      s.jobs.push({
-        jobId: result.jobId,
-        provider: bid.provider,
-        collateral: bid.collateral,
-        price: bid.price,
-        weighted: a.weighted,
-      })
-      return result
-    }
+    case 'award':
+      return awardStep(s, a)
     case 'commit': {
       const j = pick(a.job)
       if (!j) return undefined
       const provider = actors.find((w) => w.account.address === j.provider)!
-      return commitResult(provider, {
-        jobMarket,
-        jobId: j.jobId,
-        resultRoot: keccak256(j.jobId),
-        leafCount: 5,
-      })
+      const resultRoot = keccak256(j.jobId)
+      if (j.compact && !(await isMoved(j)))
+        return commitCompact(provider, {
+          jobMarket,
+          jobs: j.compact.batch.jobs,
+          commits: [{ index: j.compact.index, resultRoot }],
+        })
+      return commitResult(provider, { jobMarket, jobId: j.jobId, resultRoot, leafCount: 5 })
     }
     case 'finalize': {
       const j = pick(a.job)
       if (!j) return undefined
+      if (j.compact && !(await isMoved(j)))
+        return finalizeCompact(actors[a.caller]!, {
+          jobMarket,
+          jobs: j.compact.batch.jobs,
+          indices: [j.compact.index],
+        })
       return finalize(actors[a.caller]!, { jobMarket, jobId: j.jobId })
     }
     case 'expire': {
       const j = pick(a.job)
       if (!j) return undefined
+      // a compact job is moved to ordinary storage first (refused unless Awarded or Committed)
+      if (j.compact && !(await isMoved(j)))
+        await step(s, { kind: 'materialize', job: a.job, caller: a.caller })
       return expire(actors[a.caller]!, { jobMarket, jobId: j.jobId })
+    }
+    case 'materialize': {
+      const j = pick(a.job)
+      if (!j?.compact) return undefined
+      return materializeCompactJob(actors[a.caller]!, {
+        jobMarket,
+        jobs: j.compact.batch.jobs,
+        index: j.compact.index,
+      })
     }
     case 'advance':
       await p.test.increaseTime({ seconds: a.seconds })
@@ -357,9 +360,10 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
         collateral: e('10') * BigInt(a.choice),
         ttl: 100 + 20 * a.choice,
         weighted: false,
+        compact: a.choice % 3 === 0 ? 1 + (a.choice % 2) : 0,
       }
       if (!j) return step(s, fresh)
-      const { status, deadline } = await getJob(reader, { jobMarket, jobId: j.jobId })
+      const { status, deadline } = await jobView(j)
       if (status === 'awarded' && a.choice % 4 === 0) {
         const now = Number(await chainTime(reader))
         if (now <= deadline) await step(s, { kind: 'advance', seconds: deadline - now + 1 })
@@ -373,6 +377,95 @@ async function step(s: RunState, a: Action): Promise<WriteResult | undefined> {
       return undefined
     }
   }
+}
+
+/** An ordinary award, or a compact batch of `a.compact` jobs with the same terms. */
+async function awardStep(s: RunState, a: Extract<Action, { kind: 'award' }>): Promise<WriteResult> {
+  const { jobMarket } = p.deployment.addresses
+  const requester = actors[a.requester]!
+  const provider = actors[a.provider]!
+  const now = await chainTime(reader)
+  const awards = []
+  for (let i = 0; i < Math.max(1, a.compact); i++) {
+    s.nonce += 1n
+    if (a.compact === 0) s.salt += 1n
+    else s.compactSalt += 1n
+    const offer = {
+      requester: requester.account.address,
+      modelHash: a.weighted ? weightedModel : plainModel,
+      inputHash: keccak256(toHex('i')),
+      specHash: keccak256(toHex('s')),
+      kind: 0,
+      verification: 0,
+      maxPrice: e('60'),
+      minCollateral: 0n,
+      biddingEnds: now,
+      deadline: now + BigInt(a.ttl),
+      sampleCount: 5,
+      microBatchSize: 1,
+      salt: a.compact === 0 ? s.salt : compactSalt(s.compactSalt),
+    }
+    const bid = {
+      jobId: jobIdOf(offer),
+      provider: provider.account.address,
+      price: a.price,
+      collateral: a.collateral,
+      expiry: now + 1000n,
+      nonce: s.nonce,
+      etaSeconds: 10,
+    }
+    awards.push({ offer, bid, signature: await signBid(provider, { domain: p.domain, bid }) })
+  }
+  const model = (jobId: Hex) => ({
+    jobId,
+    provider: provider.account.address,
+    collateral: a.collateral,
+    price: a.price,
+    weighted: a.weighted,
+  })
+  if (a.compact === 0) {
+    const result = await award(requester, { jobMarket, ...awards[0]! })
+    s.jobs.push(model(result.jobId))
+    return result
+  }
+  const result = await awardCompact(requester, { jobMarket, awards })
+  const batch = { batchId: result.batchId, jobs: result.jobs }
+  result.jobs.forEach((job, index) => {
+    s.jobs.push({ ...model(job.jobId), compact: { batch, index } })
+  })
+  return result
+}
+
+/** Whether a compact job was moved to ordinary storage (always false for an ordinary job). */
+async function isMoved(j: JobModel): Promise<boolean> {
+  if (!j.compact) return false
+  const { jobMarket } = p.deployment.addresses
+  const lane = await getCompactJobState(reader, {
+    jobMarket,
+    batchId: j.compact.batch.batchId,
+    index: j.compact.index,
+  })
+  return lane.moved
+}
+
+/** A job's status, deadline, price and attribution share, wherever it is stored. */
+async function jobView(j: JobModel) {
+  const { jobMarket } = p.deployment.addresses
+  if (j.compact && !(await isMoved(j))) {
+    const { batchId, jobs } = j.compact.batch
+    const record = jobs[j.compact.index]!
+    const lane = await getCompactJobState(reader, { jobMarket, batchId, index: j.compact.index })
+    return {
+      status: lane.status,
+      deadline: record.deadline,
+      price: record.price,
+      collateral: record.collateral,
+      attributionBps: record.attributionBps,
+      // the record holds the provider's account id; the award bound it to this address
+      provider: j.provider,
+    }
+  }
+  return getJob(reader, { jobMarket, jobId: j.jobId })
 }
 
 type DatanetAction = Extract<
@@ -440,6 +533,19 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
   if (result) {
     const logs = parseEventLogs({ abi: jobMarketAbi, logs: result.receipt.logs })
     for (const log of logs) {
+      if (log.eventName === 'CompactFinalized') {
+        // paid in its batch: once, and the pool's share exactly as for an ordinary job
+        for (const index of log.args.indices) {
+          const model = s.jobs.find(
+            (j) => j.compact?.batch.batchId === log.args.batchId && j.compact.index === Number(index),
+          )!
+          s.settlements.set(model.jobId, (s.settlements.get(model.jobId) ?? 0) + 1)
+          expect(s.settlements.get(model.jobId)).toBe(1)
+          const share = model.weighted ? (model.price * BigInt(SHARE_BPS)) / 10_000n : 0n
+          const paid = logs.find((l) => l.eventName === 'AttributionPaid' && l.args.jobId === model.jobId)
+          expect(paid !== undefined && 'amount' in paid.args ? paid.args.amount : 0n).toBe(share)
+        }
+      }
       if (log.eventName === 'JobFinalized' || log.eventName === 'JobExpired') {
         const jobId = log.args.jobId
         const model = s.jobs.find((j) => j.jobId === jobId)!
@@ -489,12 +595,7 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
     poolState(weightedModel),
     poolState(plainModel),
     Promise.all(actors.map((a) => getStake(reader, { stakeManager, account: a.account.address }))),
-    Promise.all(
-      s.jobs.map(async (j) => {
-        const job = await getJob(reader, { jobMarket, jobId: j.jobId })
-        return { ...job, model: j }
-      }),
-    ),
+    Promise.all(s.jobs.map(async (j) => ({ ...(await jobView(j)), model: j }))),
     readContract(reader, { address: jobMarket, abi: jobMarketAbi, functionName: 'treasuryAccrued' }),
     Promise.all(actors.map((a) => getMarketAccount(reader, { jobMarket, account: a.account.address }))),
   ])
@@ -540,9 +641,13 @@ async function checkInvariants(s: RunState, result: WriteResult | undefined): Pr
 /** Names a progress step by the event its transaction emitted. */
 function progressKind(result: WriteResult): string {
   const names: Record<string, string> = {
+    CompactBatchAwarded: 'awardCompact',
     ResultCommitted: 'commit',
+    CompactCommitted: 'commitCompact',
     JobFinalized: 'finalize',
+    CompactFinalized: 'finalizeCompact',
     JobExpired: 'expire',
+    CompactJobMaterialized: 'materialize',
   }
   const logs = parseEventLogs({ abi: jobMarketAbi, logs: result.receipt.logs })
   return logs.map((l) => names[l.eventName]).find((n) => n !== undefined) ?? 'other'
@@ -562,14 +667,22 @@ describe('protocol invariants under random action sequences', () => {
           const actions: Action[] = [first, ...rest]
           await p.test.revert({ id: snapshot })
           snapshot = await p.test.snapshot()
-          const s: RunState = { datanets: [], jobs: [], settlements: new Map(), nonce: 0n, salt: 0n }
+          const s: RunState = {
+            datanets: [],
+            jobs: [],
+            settlements: new Map(),
+            nonce: 0n,
+            salt: 0n,
+            compactSalt: 0n,
+          }
           for (const a of actions) {
             let result: WriteResult | undefined
             try {
               result = await step(s, a)
               if (result) {
                 succeeded++
-                const kind = a.kind === 'progress' ? progressKind(result) : a.kind
+                const named = progressKind(result)
+                const kind = a.kind === 'progress' || named !== 'other' ? named : a.kind
                 transitions.set(kind, (transitions.get(kind) ?? 0) + 1)
               }
             } catch (err) {
@@ -586,7 +699,19 @@ describe('protocol invariants under random action sequences', () => {
     // the generator must exercise real transitions, not only refusals
     const kinds = [...transitions.entries()].map(([k, n]) => `${k}=${n}`).join(' ')
     console.info(`property: ${succeeded} transactions (${kinds}), ${reverted} refused steps`)
-    for (const k of ['award', 'commit', 'finalize', 'expire', 'contribute', 'deposit', 'withdrawBalance']) {
+    for (const k of [
+      'award',
+      'commit',
+      'finalize',
+      'expire',
+      'awardCompact',
+      'commitCompact',
+      'finalizeCompact',
+      'materialize',
+      'contribute',
+      'deposit',
+      'withdrawBalance',
+    ]) {
       expect(transitions.get(k) ?? 0, k).toBeGreaterThan(0)
     }
     expect(succeeded).toBeGreaterThan(RUNS)
