@@ -9,7 +9,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeDatanetFixture } from '@ocn/cli'
-import { approveToken, getJob } from '@ocn/contracts-client'
+import { approveToken, compactSalt, getJob } from '@ocn/contracts-client'
 import {
   cpuReplayProfile,
   decodeSafetensors,
@@ -86,6 +86,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
     sampleCount: number
     microBatchSize: number
     declaredModelBytes?: number
+    salt?: bigint
   }): Promise<string> {
     const r = node('requester')
     const { chain, network, store } = r.components.parts as Required<typeof r.components.parts>
@@ -112,7 +113,7 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
       microBatchSize: job.microBatchSize,
       biddingEnds: now + 3n,
       deadline: now + 300n,
-      salt: BigInt(Date.now()),
+      salt: job.salt ?? BigInt(Date.now()),
     }
     const offer: JobOffer = {
       version: 1,
@@ -309,6 +310,25 @@ describe('checking the artifacts before bidding (in-process nodes, anvil, ORT)',
       (await rejections('artifact-size')) === rejected + 1 ? true : undefined,
     )
     await expectNoTrade([jobId])
+  }, 120_000)
+
+  it('an offer in the compact salt space gets no bid: awarded compactly, this provider would be a no-show', async () => {
+    // the same valid files twice: once with a compact salt (only awardCompact can award it,
+    // and the node commits with commitResult, which cannot find such a job), once without
+    const model = new Uint8Array(await readFile(fixture.modelPath))
+    const inputBytes = new Uint8Array(await readFile(fixture.inputsPath))
+    const specBytes = new TextEncoder().encode(
+      JSON.stringify({ kind: 'inference', profile: cpuReplayProfile(ortVersion(), 8) }),
+    )
+    const files = { model, inputBytes, specBytes, kind: 0, sampleCount: 64, microBatchSize: 8 }
+    const compactId = await publishCrafted({ ...files, salt: compactSalt(BigInt(Date.now())) })
+    const controlId = await publishCrafted({ ...files, salt: BigInt(Date.now()) + 1n })
+    // the control is checked and bid on (its artifacts fetched first); the compact offer was
+    // refused on its terms alone, before that
+    await waitFor('the provider bidding on the control offer', async () =>
+      (await node('provider').daemon.state.getJob(controlId)) !== undefined ? true : undefined,
+    )
+    await expectNoTrade([compactId])
   }, 120_000)
 
   it('a valid job still runs end to end', async () => {

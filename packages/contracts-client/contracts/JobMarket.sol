@@ -208,13 +208,13 @@ contract JobMarket is JobMarketState {
 
     /// @dev The checks of an award that do not depend on where the job is stored: the caller is
     /// the offer's requester, the offer is open and well formed, its salt in the space of this
-    /// kind of award (`COMPACT_SALT`), the bid for it, in time, within its price and collateral
+    /// kind of award (`COMPACT_SALT_TAG`), the bid for it, in time, within its price and collateral
     /// bounds. `_acceptBid` then checks the bid's signature and uses its nonce.
     function _checkBid(JobOffer calldata offer, Bid calldata bid, bool compact) private view returns (bytes32 jobId) {
         if (offer.requester != msg.sender) revert NotRequester(msg.sender, offer.requester);
         jobId = hashJobOffer(offer);
         if (offer.verification > VERIFICATION_ZK || offer.kind > 1) revert InvalidOffer(jobId);
-        if ((offer.salt >= COMPACT_SALT) != compact) revert SaltSpaceMismatch(jobId, compact);
+        if (_isCompactSalt(offer.salt) != compact) revert SaltSpaceMismatch(jobId, compact);
         if (block.timestamp >= offer.deadline) revert OfferDeadlinePassed(jobId, offer.deadline);
         if (block.timestamp > offer.biddingEnds) revert BiddingClosed(jobId, offer.biddingEnds);
         if (bid.jobId != jobId) revert BidJobMismatch(bid.jobId, jobId);
@@ -642,7 +642,7 @@ contract JobMarket is JobMarketState {
     /// its own: the batch keeps one lane per job (status, window end, commit block; three to a
     /// slot) under its id, and each call on the batch passes the jobs' `CompactJob` records,
     /// checked against that id. Checks as `awardBatch` (all or nothing), and each offer's salt
-    /// must be a compact salt (`COMPACT_SALT`) its requester has not used. The records are
+    /// must be a compact salt (`COMPACT_SALT_TAG`) its requester has not used. The records are
     /// rebuilt from this transaction's `JobAwarded` events and its `CompactBatchAwarded`.
     /// Commit with `commitCompact`, finalize with `finalizeCompact`; to dispute or expire a job,
     /// first write it into ordinary storage with `materializeCompactJob` (anyone may).
@@ -731,7 +731,7 @@ contract JobMarket is JobMarketState {
         job.payoutToBalance = provider.payoutToBalance;
     }
 
-    /// @dev Marks a compact salt of the caller used (its low 255 bits, as a bitmap).
+    /// @dev Marks a compact salt of the caller used (its low 224 bits, as a bitmap).
     function _useCompactSalt(uint256 salt) private {
         uint256 number = salt - COMPACT_SALT;
         mapping(uint256 => uint256) storage words = _compactSalts[msg.sender];

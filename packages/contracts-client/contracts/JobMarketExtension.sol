@@ -289,7 +289,7 @@ contract JobMarketExtension is JobMarketState {
             revert InvalidJobStatus(jobId, _laneStatus(jobId, lane));
         }
         StoredJob storage job = _jobs[jobId];
-        // cannot happen: compact and stored jobs have disjoint salt spaces (`COMPACT_SALT`)
+        // cannot happen: compact and stored jobs have disjoint salt spaces (`COMPACT_SALT_TAG`)
         if (job.status != JobStatus.None) revert JobAlreadyAwarded(jobId);
         _setLane(batchId, index, LANE_MOVED);
         job.price = c.price;
@@ -327,7 +327,7 @@ contract JobMarketExtension is JobMarketState {
 
     /// @notice Whether `requester` has used compact salt `salt` (an offer it awarded compactly).
     function isCompactSaltUsed(address requester, uint256 salt) external view returns (bool) {
-        if (salt < COMPACT_SALT) return false;
+        if (!_isCompactSalt(salt)) return false;
         uint256 number = salt - COMPACT_SALT;
         return _compactSalts[requester][number >> 8] & (1 << (number & 0xff)) != 0;
     }

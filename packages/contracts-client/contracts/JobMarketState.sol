@@ -234,11 +234,15 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
-    /// @notice The salt space of compact offers: an offer whose salt is at least this goes through
-    /// `awardCompact` only, every other offer through `award`/`awardBatch` only, so a job id is
-    /// stored in one place. A compact salt's low 255 bits are a number its requester uses once
-    /// (kept as a bitmap, so consecutive numbers share a slot: count them up from 0).
-    uint256 public constant COMPACT_SALT = 1 << 255;
+    /// @notice The salt space of compact offers: the salts whose top 32 bits are `COMPACT_SALT_TAG`
+    /// ("OCNC"), from `COMPACT_SALT` up. Such an offer goes through `awardCompact` only, every
+    /// other offer through `award`/`awardBatch` only, so a job id is stored in one place. A
+    /// compact salt's low 224 bits are a number its requester uses once (kept as a bitmap, so
+    /// consecutive numbers share a slot: count them up from 0). A tag, not a range: a requester
+    /// that draws its salts at random (as the node does) lands in it once in 2^32 draws, and
+    /// redraws then.
+    uint256 public constant COMPACT_SALT_TAG = 0x4f434e43;
+    uint256 public constant COMPACT_SALT = COMPACT_SALT_TAG << 224;
     /// @dev A compact job's lane: status (8 bits) and challengeEnds (40), five to a slot.
     uint256 internal constant LANE_BITS = 51;
     uint256 internal constant LANES_PER_SLOT = 5;
@@ -305,7 +309,7 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
     mapping(address provider => mapping(uint256 word => uint256 bits)) internal _nonceBitmap;
     /// @dev Compact batches: each job's lane (`LANE_BITS`), `LANES_PER_SLOT` to a slot, by batch id.
     mapping(bytes32 batchId => mapping(uint256 slot => uint256 lanes)) internal _compactLanes;
-    /// @dev Used compact-offer salts (below `COMPACT_SALT`) per requester, as a bitmap.
+    /// @dev Used compact-offer salts (their low 224 bits) per requester, as a bitmap.
     mapping(address requester => mapping(uint256 word => uint256 bits)) internal _compactSalts;
 
     /// @notice A compact batch was awarded: `jobs` holds 7 bytes per job in order (provider id,
@@ -417,8 +421,8 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
         address treasury
     );
 
-    /// @dev The offer's salt is in the other award's space (`COMPACT_SALT`): a compact offer
-    /// (`compact` true: this was `awardCompact`) needs a salt at or above it, any other one below.
+    /// @dev The offer's salt is in the other award's space (`COMPACT_SALT_TAG`): a compact offer
+    /// (`compact` true: this was `awardCompact`) needs a salt with the tag, any other one without.
     error SaltSpaceMismatch(bytes32 jobId, bool compact);
     /// @dev A compact offer whose salt its requester already used (the same offer awarded twice).
     error SaltAlreadyUsed(address requester, uint256 salt);
@@ -564,6 +568,11 @@ abstract contract JobMarketState is AccessManaged, EIP712, ReentrancyGuardTransi
             verifierMinStake,
             treasury
         );
+    }
+
+    /// @dev Whether `salt` is in the compact salt space (`COMPACT_SALT_TAG`).
+    function _isCompactSalt(uint256 salt) internal pure returns (bool) {
+        return salt >> 224 == COMPACT_SALT_TAG;
     }
 
     /// @dev The id of the compact batch of `jobs`: it exists only if `awardCompact` wrote its lanes.

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   award,
   awardCompact,
+  COMPACT_SALT,
   commitCompact,
   compactSalt,
   depositBalance,
@@ -240,6 +241,13 @@ describe('a compact batch', () => {
       awardCompact(p.requester, { jobMarket, awards: [{ offer: plain, ...(await makeBid(p, plain)) }] }),
       'SaltSpaceMismatch',
     )
+    // the compact space is a tag, not a range: ordinary awards keep every other salt, the
+    // random 256-bit ones a node draws included (half of them are at or above 2^255)
+    for (const salt of [1n << 255n, COMPACT_SALT - 1n, COMPACT_SALT + (1n << 224n), (1n << 256n) - 1n]) {
+      const offer = await makeOffer(p, { salt })
+      const awarded = await award(p.requester, { jobMarket, offer, ...(await makeBid(p, offer)) })
+      expect((await getJob(p.admin, { jobMarket, jobId: awarded.jobId })).status).toBe('awarded')
+    }
     // the same offer twice in one batch, with two bids of the provider
     const twice = { offer: compact!.offer, ...(await makeBid(p, compact!.offer)) }
     await expectRevert(awardCompact(p.requester, { jobMarket, awards: [compact!, twice] }), 'SaltAlreadyUsed')

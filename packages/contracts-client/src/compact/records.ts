@@ -16,21 +16,34 @@ import {
 import { ContractsClientError, ContractsClientErrorCode } from '../errors.js'
 import { jobMarketAbi } from '../generated/abis.js'
 
-/** The salt space of compact offers (`JobMarket.COMPACT_SALT`). */
-export const COMPACT_SALT = 1n << 255n
+/** The tag in the top 32 bits of a compact offer's salt ("OCNC", `JobMarket.COMPACT_SALT_TAG`). */
+export const COMPACT_SALT_TAG = 0x4f434e43n
+/** The first compact salt (`JobMarket.COMPACT_SALT`): the tag, then 224 bits of number. */
+export const COMPACT_SALT = COMPACT_SALT_TAG << 224n
+const SALT_NUMBER_LIMIT = 1n << 224n
 
 /**
  * The salt of a compact offer: `COMPACT_SALT + number`. A requester uses each number once; the
  * JobMarket keeps them as a bitmap, so counting up from 0 costs the least gas.
  */
 export function compactSalt(number: bigint): bigint {
-  if (number < 0n || number >= COMPACT_SALT) {
+  if (number < 0n || number >= SALT_NUMBER_LIMIT) {
     throw new ContractsClientError(
       ContractsClientErrorCode.INVALID_ARGUMENT,
-      `a compact salt number is from 0 to 2^255 - 1, got ${number}`,
+      `a compact salt number is from 0 to 2^224 - 1, got ${number}`,
     )
   }
   return COMPACT_SALT + number
+}
+
+/**
+ * Whether an offer with this salt is a compact offer: only `awardCompact` can award it, and
+ * `award`/`awardBatch` refuse it (`SaltSpaceMismatch`). A party that draws salts at random
+ * must redraw one that is (one draw in 2^32), and a provider that cannot serve compact jobs
+ * must not bid on such an offer.
+ */
+export function isCompactSalt(salt: bigint): boolean {
+  return salt >> 224n === COMPACT_SALT_TAG
 }
 
 /** One job of a compact batch, as `JobMarket.CompactJob`. */

@@ -3,7 +3,7 @@
  * the loading of a job's artifacts (spec, model, inputs) from whoever serves them.
  */
 
-import { jobMarketAbi } from '@ocn/contracts-client'
+import { isCompactSalt, jobMarketAbi } from '@ocn/contracts-client'
 import type { DatanetManifest } from '@ocn/protocol'
 import type { ReplayExecutor } from '@ocn/prover'
 import type { Hex } from 'viem'
@@ -169,6 +169,17 @@ export async function loadJobAssets(
 export function randomUint256(): bigint {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
   return BigInt(`0x${Buffer.from(bytes).toString('hex')}`)
+}
+
+/**
+ * A random salt for an offer this node awards with `award`: never one in the compact salt
+ * space (one draw in 2^32 lands there), which only `awardCompact` accepts.
+ */
+export function randomOfferSalt(): bigint {
+  for (;;) {
+    const salt = randomUint256()
+    if (!isCompactSalt(salt)) return salt
+  }
 }
 
 /** Runs `tick` every `intervalMs`, never two at once; `stop` waits for the running one. */

@@ -3,7 +3,7 @@
  * run here, at a price above its floor, with a free slot and enough free stake for the
  * collateral it puts up.
  */
-import { getStake, type ModelStatus } from '@ocn/contracts-client'
+import { getStake, isCompactSalt, type ModelStatus } from '@ocn/contracts-client'
 import { type BidTerms, type JobOffer, MAX_RESULT_LEAVES_PER_REQUEST } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import { ortVersion } from '../../executor/capabilities.js'
@@ -13,8 +13,13 @@ import { randomUint256 } from '../shared.js'
 import { busySlots, offerSpec, type ProviderContext, zkCircuitFor } from './context.js'
 
 /** Why this node cannot run the job at all, or undefined when it can. */
+const COMPACT_OFFER = 'a compact-batch offer (its salt has the compact tag): this node does not serve those'
+
 async function unrunnable(ctx: ProviderContext, offer: JobOffer, spec: JobSpec): Promise<string | undefined> {
   const t = offer.terms
+  // awarded through awardCompact, the job would have no record this node's commit can find:
+  // it would be a no-show, and slashed as one
+  if (isCompactSalt(t.salt)) return COMPACT_OFFER
   if (t.verification === 1) {
     if (spec.kind !== 'inference' || spec.zkInput === undefined) return 'zk offer without an inputs file'
     const circuit = await zkCircuitFor(ctx, t.modelHash)

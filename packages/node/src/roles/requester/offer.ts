@@ -23,7 +23,7 @@ import type { TransitionJobParameters } from '../../state/store.js'
 import { RoleError } from '../errors.js'
 import type { SubmitJobResult } from '../interface.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
-import { randomUint256 } from '../shared.js'
+import { randomOfferSalt } from '../shared.js'
 import { ensureOfferFunded } from './allowance.js'
 import { jobMarket, type RequesterContext } from './context.js'
 
@@ -80,7 +80,7 @@ export class RequesterOffers {
       requester: keys.account.address,
       biddingEnds,
       deadline: biddingEnds + BigInt(options.executionWindowSeconds),
-      salt: randomUint256(),
+      salt: randomOfferSalt(),
     }
     const jobId = jobIdOf(terms)
     const signature = await keys.account.signTypedData(offerTypedData(chain.domain, terms))
