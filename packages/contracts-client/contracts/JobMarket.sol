@@ -639,8 +639,8 @@ contract JobMarket is JobMarketState {
     }
 
     /// @notice Awards several replay inference offers, each to its signed bid, storing no job of
-    /// its own: the batch keeps one lane per job (status, window end, commit block; three to a
-    /// slot) under its id, and each call on the batch passes the jobs' `CompactJob` records,
+    /// its own: the batch keeps one lane per job (status and window end; five to a slot) under
+    /// its id, and each call on the batch passes the jobs' `CompactJob` records,
     /// checked against that id. Checks as `awardBatch` (all or nothing), and each offer's salt
     /// must be a compact salt (`COMPACT_SALT_TAG`) its requester has not used. The records are
     /// rebuilt from this transaction's `JobAwarded` events and its `CompactBatchAwarded`.
