@@ -2,7 +2,7 @@
  * The records of a compact batch (`JobMarket.awardCompact`). The JobMarket stores one lane per
  * compact job (its status and the end of its window) and nothing else: every later call on the
  * batch passes all its jobs' records, which the contract checks against the batch id. A client
- * keeps them, or rebuilds them from the award transaction's logs (`compactBatchFromLogs`).
+ * keeps them, or rebuilds them from the award transaction's logs (`compactBatchesFromLogs`, `getCompactBatch`).
  */
 import {
   type Address,
