@@ -148,7 +148,10 @@ for (const [file, runs] of Object.entries(sizeOptimized)) {
  * events, errors and inherited functions) appear once.
  */
 function marketAbi(market, extension) {
-  const key = (e) => `${e.type}:${e.name ?? ''}(${(e.inputs ?? []).map((i) => i.type).join(',')})`
+  // a tuple by its components, so two overloads over different structs stay apart
+  const typeOf = (i) =>
+    i.type.startsWith('tuple') ? `(${i.components.map(typeOf).join(',')})${i.type.slice(5)}` : i.type
+  const key = (e) => `${e.type}:${e.name ?? ''}(${(e.inputs ?? []).map(typeOf).join(',')})`
   const seen = new Set(market.map(key))
   return [...market, ...extension.filter((e) => e.type !== 'constructor' && !seen.has(key(e)))]
 }

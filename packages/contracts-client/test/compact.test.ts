@@ -15,6 +15,7 @@ import {
   award,
   awardCompact,
   COMPACT_SALT,
+  ContractsClientError,
   commitCompact,
   compactSalt,
   depositBalance,
@@ -200,6 +201,18 @@ describe('a compact batch', () => {
       }),
       'EmptyCommitment',
     )
+    // bad input from the caller: a clear error, before anything is sent
+    const outside = await materializeCompactJob(p.other, { jobMarket, jobs: batch.jobs, index: 2 }).catch(
+      (e) => e,
+    )
+    expect(outside).toBeInstanceOf(ContractsClientError)
+    expect((outside as ContractsClientError).code).toBe('INVALID_ARGUMENT')
+    const unknown = await getCompactBatch(p.admin, {
+      jobMarket,
+      batchId: keccak256(toHex('no such batch')),
+    }).catch((e) => e)
+    expect(unknown).toBeInstanceOf(ContractsClientError)
+    expect((unknown as ContractsClientError).message).toContain('no compact batch')
     await commitCompact(p.provider, { jobMarket, jobs: batch.jobs, commits: commit })
     await expectRevert(
       commitCompact(p.provider, { jobMarket, jobs: batch.jobs, commits: commit }),

@@ -98,6 +98,13 @@ export async function materializeCompactJob(
   client: ProtocolWalletClient,
   { jobMarket, jobs, index, gas, onSent }: MaterializeCompactJobParameters,
 ): Promise<WriteResult & { jobId: Hex }> {
+  const job = jobs[index]
+  if (!job) {
+    throw new ContractsClientError(
+      ContractsClientErrorCode.INVALID_ARGUMENT,
+      `no job ${index} in a batch of ${jobs.length}: pass the batch's records and an index below that`,
+    )
+  }
   const { request } = await simulate('materializeCompactJob', () =>
     simulateContract(client, {
       address: jobMarket,
@@ -109,8 +116,5 @@ export async function materializeCompactJob(
     }),
   )
   const result = await submit(client, request, 'materializeCompactJob', onSent)
-  const job = jobs[index]
-  if (!job)
-    throw new ContractsClientError(ContractsClientErrorCode.INVALID_ARGUMENT, `no job ${index} in the batch`)
   return { ...result, jobId: job.jobId }
 }

@@ -12,6 +12,7 @@ import {
   keccak256,
   type Log,
   parseEventLogs,
+  zeroHash,
 } from 'viem'
 import { ContractsClientError, ContractsClientErrorCode } from '../errors.js'
 import { jobMarketAbi } from '../generated/abis.js'
@@ -83,7 +84,6 @@ export function compactBatchIdOf(jobs: readonly CompactJob[]): Hex {
   return keccak256(`0x${hashes.map((h) => h.slice(2)).join('')}`)
 }
 
-const ZERO: Hex = `0x${'00'.repeat(32)}`
 const BYTES_PER_JOB = 7
 
 /**
@@ -94,17 +94,19 @@ const BYTES_PER_JOB = 7
 export function compactBatchesFromLogs(logs: readonly Log[], jobMarket: Address): CompactBatch[] {
   const own = logs.filter((l) => l.address.toLowerCase() === jobMarket.toLowerCase())
   const events = parseEventLogs({ abi: jobMarketAbi, logs: own })
-  const awarded: (typeof events)[number][] = []
+  const awarded: Extract<(typeof events)[number], { eventName: 'JobAwarded' }>[] = []
   const batches: CompactBatch[] = []
   for (const event of events) {
     if (event.eventName === 'JobAwarded') awarded.push(event)
     if (event.eventName !== 'CompactBatchAwarded') continue
     const { batchId, requesterId, termsId, challengeWindow, jobs: packed } = event.args
     const count = (packed.length - 2) / 2 / BYTES_PER_JOB
-    const mine = awarded.splice(awarded.length - count, count)
-    if (mine.length !== count) throw malformed(batchId, `${count} jobs but ${mine.length} JobAwarded events`)
-    const jobs = mine.map((award, i): CompactJob => {
-      if (award.eventName !== 'JobAwarded') throw malformed(batchId, 'an event out of order')
+    if (!Number.isInteger(count) || count > awarded.length)
+      throw malformed(
+        batchId,
+        `${(packed.length - 2) / 2} bytes of job data and ${awarded.length} JobAwarded events`,
+      )
+    const jobs = awarded.splice(awarded.length - count, count).map((award, i): CompactJob => {
       const a = award.args
       const at = 2 + i * BYTES_PER_JOB * 2
       const providerId = Number.parseInt(packed.slice(at, at + 8), 16)
@@ -123,7 +125,7 @@ export function compactBatchesFromLogs(logs: readonly Log[], jobMarket: Address)
         attributionBps,
         fundedFromBalance: (flags & 1) !== 0,
         payoutToBalance: (flags & 2) !== 0,
-        modelHash: attributionBps !== 0 ? a.modelHash : ZERO,
+        modelHash: attributionBps !== 0 ? a.modelHash : zeroHash,
       }
     })
     if (compactBatchIdOf(jobs).toLowerCase() !== batchId.toLowerCase())

@@ -12,9 +12,9 @@ import { describeModelStatus, unapprovedStatus } from '../models.js'
 import { randomUint256 } from '../shared.js'
 import { busySlots, offerSpec, type ProviderContext, zkCircuitFor } from './context.js'
 
-/** Why this node cannot run the job at all, or undefined when it can. */
 const COMPACT_OFFER = 'a compact-batch offer (its salt has the compact tag): this node does not serve those'
 
+/** Why this node cannot run the job at all, or undefined when it can. */
 async function unrunnable(ctx: ProviderContext, offer: JobOffer, spec: JobSpec): Promise<string | undefined> {
   const t = offer.terms
   // awarded through awardCompact, the job would have no record this node's commit can find:
