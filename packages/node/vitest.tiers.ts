@@ -35,6 +35,7 @@ export const integration: Record<string, string> = {
   'test/roles/chain.test.ts': 'starts anvil',
   'test/roles/court.test.ts': 'starts anvil',
   'test/roles/prepaid-funds.test.ts': 'starts anvil',
+  'test/roles/settlement-batch.test.ts': 'starts anvil',
   'test/roles/token-delivery.test.ts': 'two libp2p nodes on 127.0.0.1',
   'test/roles/zk.test.ts': 'builds a circuit; starts anvil',
   'test/state/state.test.ts': 'spawns a node process that is killed mid-write',

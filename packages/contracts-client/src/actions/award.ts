@@ -27,7 +27,7 @@ export type AwardReturnType = WriteResult & { jobId: Hex }
  */
 export async function award(
   client: ProtocolWalletClient,
-  { jobMarket, offer, bid, signature, gas }: AwardParameters,
+  { jobMarket, offer, bid, signature, gas, onSent }: AwardParameters,
 ): Promise<AwardReturnType> {
   const { request } = await simulate('award', () =>
     simulateContract(client, {
@@ -39,6 +39,6 @@ export async function award(
       ...(gas === undefined ? {} : { gas }),
     }),
   )
-  const result = await submit(client, request, 'award')
+  const result = await submit(client, request, 'award', onSent)
   return { ...result, jobId: jobIdOf(offer) }
 }

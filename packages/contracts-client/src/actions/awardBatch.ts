@@ -21,7 +21,7 @@ export type AwardBatchReturnType = WriteResult & { jobIds: Hex[] }
  */
 export async function awardBatch(
   client: ProtocolWalletClient,
-  { jobMarket, awards, gas }: AwardBatchParameters,
+  { jobMarket, awards, gas, onSent }: AwardBatchParameters,
 ): Promise<AwardBatchReturnType> {
   const { request } = await simulate('awardBatch', () =>
     simulateContract(client, {
@@ -33,6 +33,6 @@ export async function awardBatch(
       ...(gas === undefined ? {} : { gas }),
     }),
   )
-  const result = await submit(client, request, 'awardBatch')
+  const result = await submit(client, request, 'awardBatch', onSent)
   return { ...result, jobIds: awards.map((a) => jobIdOf(a.offer)) }
 }

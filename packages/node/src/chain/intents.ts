@@ -36,13 +36,32 @@ export async function sendWithIntent<T>(
   deps: IntentDeps,
   parameters: SendWithIntentParameters<T>,
 ): Promise<T> {
+  const { jobId, patch, ...rest } = parameters
+  return sendWithIntents(deps, { ...rest, jobs: [{ jobId, ...(patch === undefined ? {} : { patch }) }] })
+}
+
+export interface SendWithIntentsParameters<T> extends Omit<SendWithIntentParameters<T>, 'jobId' | 'patch'> {
+  /** the jobs one transaction acts on (a batch), each with what its intent's write carries */
+  jobs: readonly { jobId: string; patch?: JobPatch }[]
+}
+
+/**
+ * `sendWithIntent` for one transaction that acts on several jobs (commitBatch,
+ * finalizeBatch): every job's record gets the intent before the send and the hash once sent,
+ * so each restarts as a single job's intent would. A crash between two of these writes leaves
+ * some records without the hash (`unsent`): their reconcile asks the chain before it acts.
+ */
+export async function sendWithIntents<T>(
+  deps: IntentDeps,
+  parameters: SendWithIntentsParameters<T>,
+): Promise<T> {
   const { state, chain } = deps
-  const { jobId, action } = parameters
+  const { jobs, action } = parameters
   const intent: ChainIntent = { action, recordedAt: Date.now() }
-  await state.updateJob(jobId, { ...parameters.patch, intent })
+  for (const { jobId, patch } of jobs) await state.updateJob(jobId, { ...patch, intent })
   return chain.serialize(() =>
     parameters.send(async (hash) => {
-      await state.updateJob(jobId, { intent: { ...intent, txHash: hash } })
+      for (const { jobId } of jobs) await state.updateJob(jobId, { intent: { ...intent, txHash: hash } })
       await parameters.afterSent?.(hash)
     }),
   )

@@ -70,6 +70,12 @@ export interface ProviderConfig {
    * Off by default: payouts by transfer.
    */
   payoutToBalance: boolean
+  /**
+   * The most jobs settled in one transaction: commits that become ready while another commit
+   * is being sent go out together (`commitBatch`), and each tick finalizes every job whose
+   * challenge window has passed at once (`finalizeBatch`). 1 sends a transaction per job.
+   */
+  settlementBatchMax: number
 }
 
 /** Which models a provider runs or a requester pays for, judged by the deployment's ModelRegistry. */
@@ -125,6 +131,11 @@ export interface RequesterConfig {
   /** Highest total price the requester escrows for one job, in token base units. */
   maxPrice: bigint
   models: ModelPolicyConfig
+  /**
+   * The most jobs awarded in one transaction: awards that become ready while another award is
+   * being sent go out together (`awardBatch`). 1 sends a transaction per award.
+   */
+  awardBatchMax: number
 }
 
 export interface NodeConfig {
@@ -183,6 +194,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       prebidFetchMaxBytes: 4 * 1024 * 1024,
       prebidTimeoutMs: 1_000,
       payoutToBalance: false,
+      settlementBatchMax: 32,
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64, jurorStake: 0n },
     requester: {
@@ -194,6 +206,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       noBidReofferDelayMs: 2_000,
       maxPrice: OPEN,
       models: { onlyApproved: false },
+      awardBatchMax: 32,
     },
   }
 }

@@ -255,6 +255,15 @@ export const configOptions: readonly OptionSpec[] = [
     doc: 'Have payouts of jobs awarded from now on credited to the market balance (no token transfer, ~15 000 gas less per job; cash out with `ocn market withdraw`) instead of transferred; applied on-chain at start when it differs.',
   },
   {
+    key: 'provider.settlementBatchMax',
+    type: 'integer',
+    env: 'OCN_PROVIDER_SETTLEMENT_BATCH_MAX',
+    flag: 'settlement-batch-max',
+    min: 1,
+    max: 256,
+    doc: 'The most jobs committed or finalized in one transaction: commits ready while another is being sent share the next one, and each tick finalizes all due jobs at once (1: a transaction per job).',
+  },
+  {
     key: 'verifier.targetDetectionProbability',
     type: 'number',
     env: 'OCN_VERIFIER_DETECTION',
@@ -344,6 +353,15 @@ export const configOptions: readonly OptionSpec[] = [
     env: 'OCN_REQUESTER_ONLY_APPROVED_MODELS',
     flag: 'requester-only-approved-models',
     doc: 'Submit and award jobs only on models Approved in the ModelRegistry (the deployment must name one).',
+  },
+  {
+    key: 'requester.awardBatchMax',
+    type: 'integer',
+    env: 'OCN_REQUESTER_AWARD_BATCH_MAX',
+    flag: 'award-batch-max',
+    min: 1,
+    max: 256,
+    doc: 'The most jobs awarded in one transaction: awards ready while another is being sent share the next one (1: a transaction per award).',
   },
 ]
 

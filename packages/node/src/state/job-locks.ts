@@ -18,6 +18,15 @@ export class JobLocks {
     }
   }
 
+  /**
+   * Runs `work` holding the locks of every id (one transaction acting on several jobs). Safe
+   * beside `run`: no other holder of a lock waits for a second one.
+   */
+  runAll<T>(ids: readonly string[], work: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = ids
+    return first === undefined ? work() : this.run(first, () => this.runAll(rest, work))
+  }
+
   /** Resolves once the work queued so far has finished, however it ended. */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.tails.values()])

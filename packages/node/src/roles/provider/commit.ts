@@ -3,7 +3,7 @@
  * leaves and is open to challenges until the window closes; a zk job is proved in the
  * prover's child process and the proof settles it in the same transaction.
  */
-import { commitResult, getJob } from '@ocn/contracts-client'
+import { getJob } from '@ocn/contracts-client'
 import { type JobOffer, MerkleTree } from '@ocn/protocol'
 import { inferenceProofToJson } from '@ocn/prover'
 import { type Hex, toHex } from 'viem'
@@ -83,30 +83,26 @@ export async function committedResult(ctx: ProviderContext, job: JobRecord): Pro
   return COMMITTED_ON_CHAIN.includes(onChain.status) && onChain.resultRoot === result.root
 }
 
-/** Commits the result on `job`'s record (written with `patch` in the intent's write) and marks it committed. */
+/**
+ * Commits the result on `job`'s record (written with `patch` in the intent's write) and marks it
+ * committed. The commit queue may send it in one transaction with other jobs' commits.
+ */
 export async function sendCommit(
   ctx: ProviderContext,
   job: JobRecord,
   faults: ProviderFaultPlan,
   options: { patch?: JobPatch; note: string },
 ): Promise<void> {
-  const { state, chain } = ctx.components
+  const { state } = ctx.components
   const jobId = job.id as Hex
   const result = persistedResult(job)
   if (result === undefined) throw new RoleError('ROLE_INVALID_PARAMS', `job ${jobId} has no result to commit`)
-  const { hash } = await sendWithIntent(ctx.components, {
+  const hash = await ctx.commits.commit({
     jobId,
-    action: 'commit',
+    root: result.root,
+    leafCount: result.leaves.length,
     ...(options.patch === undefined ? {} : { patch: options.patch }),
-    send: (onSent) =>
-      commitResult(chain.client, {
-        jobMarket: chain.deployment.addresses.jobMarket,
-        jobId,
-        resultRoot: result.root,
-        leafCount: result.leaves.length,
-        onSent,
-      }),
-    afterSent: (txHash) => faults.afterCommitSent?.({ jobId, log: ctx.log }, txHash),
+    faults,
   })
   await state.transitionJob(jobId, 'committed', { txHash: hash, note: options.note })
   ctx.metrics.resultsCommitted.inc({ kind: job.kind })

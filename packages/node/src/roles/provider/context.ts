@@ -12,6 +12,7 @@ import { createRoleMetrics, type RoleMetrics } from '../metrics.js'
 import type { ProviderRoleOptions } from '../options.js'
 import type { RoleComponents } from '../shared.js'
 import { circuitForModel, loadZkCircuits, type ZkCircuitIndex } from '../zk.js'
+import { CommitQueue } from './commit-queue.js'
 
 export interface ProviderContext {
   readonly components: RoleComponents
@@ -24,20 +25,24 @@ export interface ProviderContext {
   binding: IdentityBinding | undefined
   /** zk-mode offers are bid on only for models whose circuit sits in <data-dir>/zk (read at start) */
   zkCircuits: ZkCircuitIndex
+  /** every replay commit goes through it: commits ready at once share a transaction */
+  readonly commits: CommitQueue
 }
 
 export function createProviderContext(
   options: ProviderRoleOptions,
   components: RoleComponents,
 ): ProviderContext {
+  const log = components.logger.child({ role: 'provider' })
   return {
     components,
     options,
     metrics: createRoleMetrics(components.metrics),
-    log: components.logger.child({ role: 'provider' }),
+    log,
     me: components.keys.account.address.toLowerCase(),
     binding: undefined,
     zkCircuits: loadZkCircuits([]),
+    commits: new CommitQueue({ components, log, batchMax: options.settlementBatchMax }),
   }
 }
 

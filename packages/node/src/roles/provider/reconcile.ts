@@ -19,6 +19,7 @@ import { JobLocks } from '../../state/job-locks.js'
 import { isTerminalJobState, type JobState } from '../../state/job-state.js'
 import type { JobPatch, JobRecord } from '../../state/records.js'
 import { openJobs, type ProviderContext } from './context.js'
+import { finalizeTogether } from './finalize-sweep.js'
 import { reconcilePlan } from './reconcile-plan.js'
 
 export interface ReconcilerDeps {
@@ -45,8 +46,12 @@ export class Reconciler {
     private readonly deps: ReconcilerDeps,
   ) {}
 
-  /** One pass over the open jobs not executing right now. */
+  /**
+   * One pass over the open jobs not executing right now. The jobs it finds due for
+   * finalization are finalized together at the end of the pass (finalize-sweep.ts).
+   */
   async tick(): Promise<void> {
+    const due: string[] = []
     const jobs = await openJobs(this.ctx)
     // one chain time for the pass, read only when a bid is open
     const now = jobs.some((j) => j.state === 'bidding') ? await this.ctx.components.chain.chainTime() : 0n
@@ -56,10 +61,17 @@ export class Reconciler {
       // JobAwarded event, so a chain read every tick for every open bid (a busy provider holds
       // dozens) learns nothing; the first tick past the bidding end reads it once.
       if (job.state === 'bidding' && biddingEndsOf(job) >= now) continue
-      await this.reconcile(job.id).catch((err: unknown) =>
+      await this.reconcile(job.id, due).catch((err: unknown) =>
         this.ctx.log.warn({ jobId: job.id, err }, 'reconcile failed'),
       )
     }
+    // one due job alone is finalized as before: `finalize` costs less than a batch of one
+    const [only] = due
+    if (due.length > 1) await finalizeTogether(this.ctx, this.locks, due)
+    else if (only !== undefined)
+      await this.reconcile(only).catch((err: unknown) =>
+        this.ctx.log.warn({ jobId: only, err }, 'reconcile failed'),
+      )
   }
 
   /** Resolves once the handlers started so far have ended (shutdown). */
@@ -101,8 +113,11 @@ export class Reconciler {
     await state.updateJob(jobId, { detail: { ...detail, payout } })
   }
 
-  /** Brings the local record of `jobId` in line with the job's on-chain status. */
-  reconcile(jobId: string): Promise<void> {
+  /**
+   * Brings the local record of `jobId` in line with the job's on-chain status. With `due`, a
+   * job whose finalization is due is added to it instead of finalized (the tick's batch).
+   */
+  reconcile(jobId: string, due?: string[]): Promise<void> {
     return this.locks.run(jobId, async () => {
       const job = await this.ctx.components.state.getJob(jobId)
       if (job === undefined || job.role !== 'provider' || isTerminalJobState(job.state)) return
@@ -111,7 +126,7 @@ export class Reconciler {
         jobMarket: chain.deployment.addresses.jobMarket,
         jobId: jobId as Hex,
       })
-      await this.follow(job, onChain)
+      await this.follow(job, onChain, due)
     })
   }
 
@@ -139,7 +154,7 @@ export class Reconciler {
       this.deps.execute(jobId)
   }
 
-  private async follow(job: JobRecord, onChain: JobView): Promise<void> {
+  private async follow(job: JobRecord, onChain: JobView, due?: string[]): Promise<void> {
     const mine = onChain.status !== 'none' && onChain.provider.toLowerCase() === this.ctx.me
     const plan = reconcilePlan(job.state, onChain.status, mine, onChain.openDisputes)
     let current = job
@@ -148,7 +163,7 @@ export class Reconciler {
       case 'execute':
         return this.deps.execute(job.id)
       case 'finalize':
-        return this.finalizeWhenDue(current, onChain)
+        return this.finalizeWhenDue(current, onChain, due)
       case 'give-up-when-due':
         return this.neverAwarded(current)
     }
@@ -185,13 +200,20 @@ export class Reconciler {
     this.ctx.metrics.resultsCommitted.inc({ kind: job.kind })
   }
 
-  /** Finalizes a committed job once its challenge window is behind us (and collects the payment). */
-  private async finalizeWhenDue(job: JobRecord, onChain: JobView): Promise<void> {
+  /**
+   * Finalizes a committed job once its challenge window is behind us (and collects the
+   * payment), or adds it to `due` for the tick's batch.
+   */
+  private async finalizeWhenDue(job: JobRecord, onChain: JobView, due?: string[]): Promise<void> {
     const { chain, state } = this.ctx.components
     if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
     // a finalize sent before a restart and still pending is not sent again
     if (job.intent?.action === 'finalize' && (await intentOutcome(chain.client, job.intent)) === 'pending')
       return
+    if (due !== undefined && this.ctx.options.settlementBatchMax > 1) {
+      due.push(job.id)
+      return
+    }
     const jobMarket = chain.deployment.addresses.jobMarket
     const jobId = job.id as Hex
     try {

@@ -62,6 +62,39 @@ export async function prepareEscrow(
 }
 
 /**
+ * `prepareEscrow` for awards sent in one transaction (`awardBatch`): the market takes each
+ * price from the balance when what is left of it covers that price, in the batch's order, and
+ * the rest with one `transferFrom` of their sum, so the wallet must hold that sum and the
+ * allowance cover it. Returns each award's source, in order; throws ROLE_INSUFFICIENT_BALANCE
+ * when the wallet cannot cover its part (the caller then awards one by one). Call it inside
+ * `chain.serialize`, right before the award.
+ */
+export async function prepareBatchEscrow(
+  context: Pick<RequesterContext, 'chain' | 'keys'>,
+  prices: readonly bigint[],
+): Promise<Array<'market' | 'wallet'>> {
+  const { chain, keys } = context
+  const funds = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
+  let market = funds.market
+  let fromWallet = 0n
+  const sources = prices.map((price): 'market' | 'wallet' => {
+    if (escrowSource({ market, balance: 0n }, price) === 'market') {
+      market -= price
+      return 'market'
+    }
+    fromWallet += price
+    return 'wallet'
+  })
+  if (fromWallet > funds.balance) {
+    throw new RoleError('ROLE_INSUFFICIENT_BALANCE', 'not enough OPEN to escrow these prices together', {
+      details: `${fromWallet} from the wallet, which holds ${funds.balance} (base units)`,
+    })
+  }
+  if (fromWallet > 0n) await ensureMarketAllowance(context, fromWallet, funds)
+  return sources
+}
+
+/**
  * Before an offer goes out: peers accept it when the market balance covers its maxPrice, else
  * they need the balance and the allowance to; raises the allowance in the second case only.
  * Call it inside `chain.serialize`.

@@ -5,16 +5,17 @@
  * on-chain with the price in escrow, the next one tried when an award fails, all before the
  * bidding end (the market refuses later awards). A job left without an award is re-offered.
  */
-import { award, ContractRevertError, getJob } from '@ocn/contracts-client'
+import { ContractRevertError, getJob } from '@ocn/contracts-client'
 import { type Bid, bidDigest, decodeBid, decodeJobOffer, encodeBid, type JobOffer } from '@ocn/protocol'
 import { bytesToHex, type Hex, hexToBytes } from 'viem'
+import type { GroupSender } from '../../chain/group-send.js'
 import { BoundedSet } from '../../core/collections.js'
 import type { BidDecision } from '../../p2p/bid-protocol.js'
 import { type RequesterJobDetail, requesterDetail } from '../../state/job-detail.js'
 import type { BidRecord, JobRecord } from '../../state/records.js'
 import { RoleError } from '../errors.js'
 import { describeModelStatus, unapprovedStatus } from '../models.js'
-import { prepareEscrow } from './allowance.js'
+import { type AwardRequest, type AwardSent, createAwardQueue } from './award-queue.js'
 import { JobRuns, jobMarket, type RequesterContext } from './context.js'
 import { collectionExtensionMs, LateBids } from './late-bids.js'
 import { reofferDuePatch } from './offer.js'
@@ -55,12 +56,15 @@ export class RequesterAwards {
   private readonly lateBids = new LateBids()
   /** jobs whose bid collection was extended after a round without a usable bid */
   private readonly extended = new BoundedSet<string>(1024)
+  /** every award goes through it: awards ready at once share a transaction */
+  private readonly sender: GroupSender<AwardRequest, AwardSent>
 
   constructor(
     private readonly context: RequesterContext,
     private readonly followUps: AwardFollowUps,
   ) {
     this.standings = new BidderStandings(context, () => context.options.biddingWindowMs)
+    this.sender = createAwardQueue(context)
   }
 
   /**
@@ -347,20 +351,10 @@ export class RequesterAwards {
   }
 
   private async awardOne(job: JobRecord, offer: JobOffer, item: StoredBid, bid: Bid, bids: StoredBid[]) {
-    const { state, chain, metrics, log, directory } = this.context
-    const market = jobMarket(this.context)
-    // funds are read and the allowance topped up (when the price comes from the wallet) back to
-    // back with the award, so no other transaction of this node spends them in between
-    const { hash, source } = await chain.serialize(async () => {
-      const source = await prepareEscrow(this.context, bid.terms.price)
-      const sent = await award(chain.client, {
-        jobMarket: market,
-        offer: offer.terms,
-        bid: bid.terms,
-        signature: bid.signature,
-      })
-      return { hash: sent.hash, source }
-    })
+    const { state, metrics, log, directory } = this.context
+    // alone, or in one transaction with the awards that became ready beside it (award-queue.ts)
+    const { hash, sources } = await this.sender.submit({ jobId: job.id, offer, bid })
+    const source = sources.get(job.id)
     this.standings.locked(bid.terms.provider, bid.terms.collateral)
     await state.transitionJob(job.id, 'awarded', {
       txHash: hash,
