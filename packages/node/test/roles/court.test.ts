@@ -31,28 +31,14 @@ import {
   getTokenBalance,
   joinJury,
   revealVote,
-  signBid,
   stake,
   startDevChain,
   transferToken,
   voteCommitment,
   writeDeploymentFile,
 } from '@ocn/contracts-client'
-import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
-import {
-  type Account,
-  type Address,
-  type Chain,
-  type Client,
-  createWalletClient,
-  type Hex,
-  http,
-  keccak256,
-  parseEther,
-  type Transport,
-  toHex,
-} from 'viem'
-import { getBlock } from 'viem/actions'
+import { contentHashOf } from '@ocn/protocol'
+import { type Account, type Address, type Hex, keccak256, parseEther, toHex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChainService, type OcnChainService } from '../../src/chain/index.js'
 import { createSilentLogger } from '../../src/core/logger.js'
@@ -67,12 +53,12 @@ import {
 import type { CourtContext } from '../../src/roles/verifier/context.js'
 import { keepDispute } from '../../src/roles/verifier/keeper.js'
 import { createStateStore, type StateStore, verifierDetail } from '../../src/state/index.js'
+import { signedReplayAward, type Wallet, walletOn } from './market-jobs.js'
 
 const e = parseEther
 const COLLATERAL = e('100')
 const PRICE = e('10')
 const REVEAL_PERIOD = 20
-type Wallet = Client<Transport, Chain, Account>
 
 let dir: string
 let chain: DevChain
@@ -85,8 +71,7 @@ let juror: Wallet
 let verifierAccount: Account
 let salt = 0n
 
-const wallet = (account: Account): Wallet =>
-  createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl), pollingInterval: 50 })
+const wallet = (account: Account): Wallet => walletOn(chain, account)
 
 /** Runs the keeper on the dispute until it takes `step` (a few blocks at most). */
 async function keeperTakes(ctx: CourtContext, disputeId: bigint, step: string): Promise<void> {
@@ -140,35 +125,15 @@ afterAll(async () => {
 /** A committed replay job of 4 leaves. */
 async function committedJob(): Promise<Hex> {
   const { jobMarket } = deployment.addresses
-  const now = (await getBlock(admin)).timestamp
   salt += 1n
-  const offer: OfferTerms = {
-    requester: requester.account.address,
-    modelHash: contentHashOf(new Uint8Array([1])),
-    inputHash: contentHashOf(new Uint8Array([2])),
-    specHash: contentHashOf(new Uint8Array([3])),
-    kind: 0,
-    verification: 0,
-    maxPrice: e('50'),
-    minCollateral: COLLATERAL,
-    biddingEnds: now + 60n,
-    deadline: now + 3600n,
-    sampleCount: 4,
-    microBatchSize: 1,
+  const { offer, bid, signature } = await signedReplayAward({
+    requester,
+    provider,
+    jobMarket,
     salt,
-  }
-  const bid = {
-    jobId: jobIdOf(offer),
-    provider: provider.account.address,
     price: PRICE,
     collateral: COLLATERAL,
-    expiry: now + 600n,
-    nonce: salt,
-    etaSeconds: 30,
-  }
-  const signature = await signBid(provider, {
-    domain: { chainId: chain.chain.id, verifyingContract: jobMarket },
-    bid,
+    leaves: 4,
   })
   const { jobId } = await award(requester, { jobMarket, offer, bid, signature })
   await commitResult(provider, { jobMarket, jobId, resultRoot: keccak256(toHex('root')), leafCount: 4 })

@@ -24,27 +24,13 @@ import {
   getStake,
   getTokenBalance,
   jobMarketAbi,
-  signBid,
   stake,
   startDevChain,
   transferToken,
   writeDeploymentFile,
 } from '@ocn/contracts-client'
-import { contentHashOf, jobIdOf, type OfferTerms } from '@ocn/protocol'
-import {
-  type Account,
-  type Chain,
-  type Client,
-  createWalletClient,
-  type Hex,
-  http,
-  keccak256,
-  parseEther,
-  parseEventLogs,
-  type Transport,
-  toHex,
-} from 'viem'
-import { getBlock, getTransactionReceipt } from 'viem/actions'
+import { type Account, type Hex, keccak256, parseEther, parseEventLogs, toHex } from 'viem'
+import { getTransactionReceipt } from 'viem/actions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChainService, type OcnChainService } from '../../src/chain/index.js'
 import { defaultNodeConfig } from '../../src/config/options.js'
@@ -59,12 +45,12 @@ import { createAwardQueue } from '../../src/roles/requester/award-queue.js'
 import type { RequesterContext } from '../../src/roles/requester/context.js'
 import type { RoleComponents } from '../../src/roles/shared.js'
 import { createStateStore, JobLocks, type StateStore } from '../../src/state/index.js'
+import { signedReplayAward, type Wallet, walletOn } from './market-jobs.js'
 
 const e = parseEther
 const PRICE = e('10')
 const COLLATERAL = e('100')
 const LEAVES = 4
-type Wallet = Client<Transport, Chain, Account>
 
 let dir: string
 let chain: DevChain
@@ -76,8 +62,7 @@ let service: OcnChainService
 let state: StateStore
 let salt = 0n
 
-const wallet = (account: Account): Wallet =>
-  createWalletClient({ account, chain: chain.chain, transport: http(chain.rpcUrl), pollingInterval: 50 })
+const wallet = (account: Account): Wallet => walletOn(chain, account)
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ocn-settlement-batch-'))
@@ -111,40 +96,20 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
-/** A replay job's offer and the provider's signed bid for it (signed by `signer`, the provider by default). */
-async function signedAward(signer: Wallet = provider) {
-  const { jobMarket } = deployment.addresses
-  const now = (await getBlock(admin)).timestamp
+/** A replay job's offer and the provider's bid for it (signed by `signer`, the provider by default). */
+function signedAward(signer: Wallet = provider) {
   salt += 1n
-  const offer: OfferTerms = {
-    requester: requester.account.address,
-    modelHash: contentHashOf(new Uint8Array([1])),
-    inputHash: contentHashOf(new Uint8Array([2])),
-    specHash: contentHashOf(new Uint8Array([3])),
-    kind: 0,
-    verification: 0,
-    maxPrice: e('50'),
-    minCollateral: COLLATERAL,
-    biddingEnds: now + 60n,
-    deadline: now + 3600n,
-    sampleCount: LEAVES,
-    microBatchSize: 1,
+  const { jobMarket } = deployment.addresses
+  return signedReplayAward({
+    requester,
+    provider,
+    jobMarket,
     salt,
-  }
-  const bid = {
-    jobId: jobIdOf(offer),
-    provider: provider.account.address,
     price: PRICE,
     collateral: COLLATERAL,
-    expiry: now + 600n,
-    nonce: salt,
-    etaSeconds: 30,
-  }
-  const signature = await signBid(signer, {
-    domain: { chainId: chain.chain.id, verifyingContract: jobMarket },
-    bid,
+    leaves: LEAVES,
+    signer,
   })
-  return { jobId: bid.jobId, offer, bid, signature }
 }
 
 /** A replay job of LEAVES leaves awarded to the provider, with the provider's record of it. */

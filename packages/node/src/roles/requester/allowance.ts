@@ -73,6 +73,9 @@ export async function prepareBatchEscrow(
   context: Pick<RequesterContext, 'chain' | 'keys'>,
   prices: readonly bigint[],
 ): Promise<Array<'market' | 'wallet'>> {
+  const [only] = prices
+  // one award alone: the single rule, with its message naming both balances
+  if (prices.length === 1 && only !== undefined) return [await prepareEscrow(context, only)]
   const { chain, keys } = context
   const funds = await readRequesterFunds(chain.client, chain.deployment, keys.account.address)
   let market = funds.market
