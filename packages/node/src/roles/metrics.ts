@@ -50,6 +50,17 @@ export function createRoleMetrics(factory: MetricsFactory | undefined) {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     }),
     challenges: m.counter({ name: 'verifier_challenges_total', help: 'Challenges this verifier opened' }),
+    settlementJobs: m.histogram({
+      name: 'settlement_transaction_jobs',
+      help: 'Jobs one award, commit or finalize transaction of this node settled (more than 1: a batch call)',
+      labelNames: ['action'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    }),
+    settlementGas: m.counter({
+      name: 'settlement_gas_used_total',
+      help: "Gas used by this node's award, commit and finalize transactions",
+      labelNames: ['action'] as const,
+    }),
     juryVotes: m.counter({
       name: 'verifier_jury_votes_total',
       help: 'Votes this verifier committed as a drawn juror, by choice',
@@ -59,3 +70,14 @@ export function createRoleMetrics(factory: MetricsFactory | undefined) {
 }
 
 export type RoleMetrics = ReturnType<typeof createRoleMetrics>
+
+/** Counts one settlement transaction of `jobs` jobs and the gas its receipt says it used. */
+export function observeSettlement(
+  metrics: Pick<RoleMetrics, 'settlementJobs' | 'settlementGas'>,
+  action: 'award' | 'commit' | 'finalize',
+  jobs: number,
+  receipt: { gasUsed: bigint },
+): void {
+  metrics.settlementJobs.observe({ action }, jobs)
+  metrics.settlementGas.inc({ action }, Number(receipt.gasUsed))
+}

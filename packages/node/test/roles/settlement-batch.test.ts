@@ -35,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChainService, type OcnChainService } from '../../src/chain/index.js'
 import { defaultNodeConfig } from '../../src/config/options.js'
 import { createSilentLogger } from '../../src/core/logger.js'
+import { createRoleMetrics, type RoleMetrics } from '../../src/roles/metrics.js'
 import { defaultRoleOptions } from '../../src/roles/options.js'
 import { CommitQueue } from '../../src/roles/provider/commit-queue.js'
 import { createProviderContext, type ProviderContext } from '../../src/roles/provider/context.js'
@@ -145,8 +146,22 @@ function providerContext(): ProviderContext {
   return createProviderContext(options, components as unknown as RoleComponents)
 }
 
-function commitQueue(): CommitQueue {
-  return new CommitQueue({ components: { chain: service, state }, log: createSilentLogger(), batchMax: 32 })
+/** How many transactions of `action` a node's metrics counted, the jobs they settled and their gas. */
+async function settled(metrics: RoleMetrics, action: string) {
+  const { values } = await metrics.settlementJobs.get()
+  const of = (suffix: string) =>
+    values.find((v) => v.metricName?.endsWith(suffix) && v.labels.action === action)?.value ?? 0
+  const gas = (await metrics.settlementGas.get()).values.find((v) => v.labels.action === action)?.value ?? 0
+  return { transactions: of('_count'), jobs: of('_sum'), gas }
+}
+
+function commitQueue(metrics = createRoleMetrics(undefined)): CommitQueue {
+  return new CommitQueue({
+    components: { chain: service, state },
+    log: createSilentLogger(),
+    batchMax: 32,
+    metrics,
+  })
 }
 
 const commitOf = (jobId: Hex, leafCount = LEAVES) => ({
@@ -162,8 +177,16 @@ describe('provider settlement in batches', () => {
 
   it('commits queued behind one in flight share the next transaction, each recorded with its hash', async () => {
     const [a, b, c] = [await awardedJob(), await awardedJob(), await awardedJob()]
-    const queue = commitQueue()
+    const metrics = createRoleMetrics(undefined)
+    const queue = commitQueue(metrics)
     const [ha, hb, hc] = await Promise.all([a, b, c].map((id) => queue.commit(commitOf(id))))
+    // the node's metrics count two transactions for three jobs, and the gas both receipts used
+    const counted = await settled(metrics, 'commit')
+    expect(counted).toMatchObject({ transactions: 2, jobs: 3 })
+    const receipts = await Promise.all(
+      [ha, hb].map((hash) => getTransactionReceipt(provider, { hash: hash! })),
+    )
+    expect(counted.gas).toBe(Number(receipts[0]!.gasUsed + receipts[1]!.gasUsed))
     // the first goes at once, alone; the two that waited for it go together
     expect(hb).toBe(hc)
     expect(ha).not.toBe(hb)
@@ -243,7 +266,9 @@ describe('provider settlement in batches', () => {
     const before = await getTokenBalance(admin, { token, account: provider.account.address })
     const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
 
-    await new Reconciler(providerContext(), { execute: () => {}, isRunning: () => false }).tick()
+    const ctx = providerContext()
+    await new Reconciler(ctx, { execute: () => {}, isRunning: () => false }).tick()
+    expect(await settled(ctx.metrics, 'finalize')).toMatchObject({ transactions: 1, jobs: 3 })
 
     const hashes = new Set<string>()
     for (const id of due) {
@@ -284,6 +309,7 @@ describe('requester awards in batches', () => {
       chain: requesterService,
       keys: { account: requester.account } as RequesterContext['keys'],
       log: createSilentLogger(),
+      metrics: createRoleMetrics(undefined),
       options: { awardBatchMax: 32 },
     })
     return { queue, stop: () => requesterService.stop() }

@@ -12,6 +12,7 @@ import { GroupSender } from '../../chain/group-send.js'
 import { sendWithIntents } from '../../chain/intents.js'
 import type { Logger } from '../../core/logger.js'
 import type { JobPatch } from '../../state/records.js'
+import { observeSettlement, type RoleMetrics } from '../metrics.js'
 import type { RoleComponents } from '../shared.js'
 import type { ProviderFaultPlan } from './faults.js'
 
@@ -30,6 +31,7 @@ export interface CommitQueueDeps {
   log: Logger
   /** the most jobs one transaction commits (1: a transaction per job) */
   batchMax: number
+  metrics: Pick<RoleMetrics, 'settlementJobs' | 'settlementGas'>
 }
 
 export class CommitQueue {
@@ -56,7 +58,7 @@ export class CommitQueue {
     const { chain } = this.deps.components
     const client = chain.client
     const jobMarket = chain.deployment.addresses.jobMarket
-    const { hash } = await sendWithIntents(this.deps.components, {
+    const { hash, receipt } = await sendWithIntents(this.deps.components, {
       jobs: requests.map((r) => ({ jobId: r.jobId, ...(r.patch === undefined ? {} : { patch: r.patch }) })),
       action: 'commit',
       send: (onSent) => {
@@ -81,6 +83,7 @@ export class CommitQueue {
           await r.faults.afterCommitSent?.({ jobId: r.jobId, log: this.deps.log }, txHash)
       },
     })
+    observeSettlement(this.deps.metrics, 'commit', requests.length, receipt)
     return hash
   }
 }

@@ -34,15 +34,16 @@ export function createProviderContext(
   components: RoleComponents,
 ): ProviderContext {
   const log = components.logger.child({ role: 'provider' })
+  const metrics = createRoleMetrics(components.metrics)
   return {
     components,
     options,
-    metrics: createRoleMetrics(components.metrics),
+    metrics,
     log,
     me: components.keys.account.address.toLowerCase(),
     binding: undefined,
     zkCircuits: loadZkCircuits([]),
-    commits: new CommitQueue({ components, log, batchMax: options.settlementBatchMax }),
+    commits: new CommitQueue({ components, log, batchMax: options.settlementBatchMax, metrics }),
   }
 }
 

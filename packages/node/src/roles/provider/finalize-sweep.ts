@@ -11,6 +11,7 @@ import { finalizeBatch } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
 import { intentOutcome, sendWithIntents } from '../../chain/intents.js'
 import type { JobLocks } from '../../state/job-locks.js'
+import { observeSettlement } from '../metrics.js'
 import type { ProviderContext } from './context.js'
 
 const FINALIZABLE: readonly string[] = ['committed', 'challenged']
@@ -44,12 +45,13 @@ async function finalizeBatchNow(ctx: ProviderContext, candidates: string[]): Pro
     jobIds.push(id as Hex)
   }
   if (jobIds.length === 0) return
-  const { hash, finalized, skipped } = await sendWithIntents(ctx.components, {
+  const { hash, receipt, finalized, skipped } = await sendWithIntents(ctx.components, {
     jobs: jobIds.map((jobId) => ({ jobId })),
     action: 'finalize',
     send: (onSent) =>
       finalizeBatch(chain.client, { jobMarket: chain.deployment.addresses.jobMarket, jobIds, onSent }),
   })
+  observeSettlement(ctx.metrics, 'finalize', jobIds.length, receipt)
   for (const jobId of finalized) await state.transitionJob(jobId, 'finalized', { txHash: hash })
   ctx.log.info(
     { finalized: finalized.length, skipped: skipped.length, txHash: hash },

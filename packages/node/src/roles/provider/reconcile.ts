@@ -18,6 +18,7 @@ import { providerDetail } from '../../state/job-detail.js'
 import { JobLocks } from '../../state/job-locks.js'
 import { isTerminalJobState, type JobState } from '../../state/job-state.js'
 import type { JobPatch, JobRecord } from '../../state/records.js'
+import { observeSettlement } from '../metrics.js'
 import { openJobs, type ProviderContext } from './context.js'
 import { finalizeTogether } from './finalize-sweep.js'
 import { reconcilePlan } from './reconcile-plan.js'
@@ -217,11 +218,12 @@ export class Reconciler {
     const jobMarket = chain.deployment.addresses.jobMarket
     const jobId = job.id as Hex
     try {
-      const { hash } = await sendWithIntent(this.ctx.components, {
+      const { hash, receipt } = await sendWithIntent(this.ctx.components, {
         jobId,
         action: 'finalize',
         send: (onSent) => finalize(chain.client, { jobMarket, jobId, onSent }),
       })
+      observeSettlement(this.ctx.metrics, 'finalize', 1, receipt)
       await state.transitionJob(jobId, 'finalized', { txHash: hash })
       this.ctx.log.info({ jobId }, 'job finalized; payment collected')
     } catch (err) {

@@ -14,6 +14,7 @@ import { award, awardBatch } from '@ocn/contracts-client'
 import type { Bid, JobOffer } from '@ocn/protocol'
 import type { Hex } from 'viem'
 import { GroupSender } from '../../chain/group-send.js'
+import { observeSettlement } from '../metrics.js'
 import { prepareBatchEscrow } from './allowance.js'
 import { jobMarket, type RequesterContext } from './context.js'
 
@@ -31,7 +32,7 @@ export interface AwardSent {
 }
 
 export function createAwardQueue(
-  context: Pick<RequesterContext, 'chain' | 'keys' | 'log'> & {
+  context: Pick<RequesterContext, 'chain' | 'keys' | 'log' | 'metrics'> & {
     options: Pick<RequesterContext['options'], 'awardBatchMax'>
   },
 ): GroupSender<AwardRequest, AwardSent> {
@@ -47,7 +48,7 @@ export function createAwardQueue(
 }
 
 async function sendAwards(
-  context: Pick<RequesterContext, 'chain' | 'keys'>,
+  context: Pick<RequesterContext, 'chain' | 'keys' | 'metrics'>,
   requests: readonly AwardRequest[],
   sent: () => void,
 ): Promise<AwardSent> {
@@ -62,7 +63,7 @@ async function sendAwards(
     )
     const onSent = async () => sent()
     const [one] = ordered
-    const { hash } =
+    const { hash, receipt } =
       ordered.length === 1 && one !== undefined
         ? await award(chain.client, {
             jobMarket: jobMarket(context),
@@ -80,6 +81,7 @@ async function sendAwards(
             })),
             onSent,
           })
+    observeSettlement(context.metrics, 'award', ordered.length, receipt)
     return { hash, sources: new Map(ordered.map((r, i) => [r.jobId, sources[i] ?? 'wallet'])) }
   })
 }
