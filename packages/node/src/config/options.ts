@@ -76,6 +76,13 @@ export interface ProviderConfig {
    * challenge window has passed at once (`finalizeBatch`). 1 sends a transaction per job.
    */
   settlementBatchMax: number
+  /**
+   * How long a job whose challenge window has passed may wait for others to be finalized with
+   * it: the tick finalizes all due jobs together once the one due longest has waited this long.
+   * 0 (the default) finalizes at once; more trades later payment (and collateral locked that
+   * much longer) for fewer transactions.
+   */
+  finalizeDelayMs: number
 }
 
 /** Which models a provider runs or a requester pays for, judged by the deployment's ModelRegistry. */
@@ -195,6 +202,7 @@ export function defaultNodeConfig(env: NodeJS.ProcessEnv = process.env): NodeCon
       prebidTimeoutMs: 1_000,
       payoutToBalance: false,
       settlementBatchMax: 32,
+      finalizeDelayMs: 0,
     },
     verifier: { targetDetectionProbability: 0.99, maxSamplesPerJob: 64, jurorStake: 0n },
     requester: {

@@ -264,6 +264,15 @@ export const configOptions: readonly OptionSpec[] = [
     doc: 'The most jobs committed or finalized in one transaction: commits ready while another is being sent share the next one, and each tick finalizes all due jobs at once (1: a transaction per job).',
   },
   {
+    key: 'provider.finalizeDelayMs',
+    type: 'integer',
+    env: 'OCN_PROVIDER_FINALIZE_DELAY_MS',
+    flag: 'finalize-delay-ms',
+    min: 0,
+    max: 86_400_000,
+    doc: 'How long a job past its challenge window may wait for others to be finalized with it in one transaction (0: at once); later payment and collateral locked longer, for fewer transactions.',
+  },
+  {
     key: 'verifier.targetDetectionProbability',
     type: 'number',
     env: 'OCN_VERIFIER_DETECTION',

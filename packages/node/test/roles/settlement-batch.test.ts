@@ -135,8 +135,8 @@ async function awardedJob(): Promise<Hex> {
 const rootOf = (jobId: Hex): Hex => keccak256(toHex(`root of ${jobId}`))
 
 /** The provider's context over the test's chain service and store (the parts settlement uses). */
-function providerContext(): ProviderContext {
-  const options = { ...defaultNodeConfig().provider, ...defaultRoleOptions, zkDir: dir }
+function providerContext(overrides: Partial<ProviderContext['options']> = {}): ProviderContext {
+  const options = { ...defaultNodeConfig().provider, ...defaultRoleOptions, zkDir: dir, ...overrides }
   const components = {
     chain: service,
     state,
@@ -258,7 +258,7 @@ describe('provider settlement in batches', () => {
     expect((await state.requireJob(byOther)).state).toBe('finalized')
   })
 
-  it('the tick finalizes every due job in one transaction with one payment, to the wei', async () => {
+  it('the tick finalizes every due job in one transaction with one payment, to the wei, after provider.finalizeDelayMs', async () => {
     const { jobMarket, token, stakeManager } = deployment.addresses
     const { protocolFeeBps } = await getMarketParams(admin, { jobMarket, stakeManager })
     const due = committed.splice(0)
@@ -266,8 +266,15 @@ describe('provider settlement in batches', () => {
     const before = await getTokenBalance(admin, { token, account: provider.account.address })
     const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
 
-    const ctx = providerContext()
-    await new Reconciler(ctx, { execute: () => {}, isRunning: () => false }).tick()
+    // with provider.finalizeDelayMs the due jobs wait for company until the one due longest
+    // has waited that long (here an hour: the first tick finalizes nothing)
+    const ctx = providerContext({ finalizeDelayMs: 3_600_000 })
+    const reconciler = new Reconciler(ctx, { execute: () => {}, isRunning: () => false })
+    await reconciler.tick()
+    for (const id of due) expect((await state.requireJob(id)).state).toBe('committed')
+    await admin.request({ method: 'evm_increaseTime' as 'eth_chainId', params: [3600] as never })
+    await admin.request({ method: 'evm_mine' as 'eth_chainId' })
+    await reconciler.tick()
     expect(await settled(ctx.metrics, 'finalize')).toMatchObject({ transactions: 1, jobs: 3 })
 
     const hashes = new Set<string>()

@@ -29,6 +29,12 @@ export interface ReconcilerDeps {
   isRunning(jobId: string): boolean
 }
 
+/** A committed job whose challenge window has passed, and for how long (chain seconds). */
+interface DueJob {
+  id: string
+  overdueSeconds: number
+}
+
 /** Events after the award that move one of our jobs: each makes the job reconcile at once. */
 const SETTLING_EVENTS: ReadonlySet<string> = new Set([
   'ResultCommitted',
@@ -52,7 +58,7 @@ export class Reconciler {
    * finalization are finalized together at the end of the pass (finalize-sweep.ts).
    */
   async tick(): Promise<void> {
-    const due: string[] = []
+    const due: DueJob[] = []
     const jobs = await openJobs(this.ctx)
     // one chain time for the pass, read only when a bid is open
     const now = jobs.some((j) => j.state === 'bidding') ? await this.ctx.components.chain.chainTime() : 0n
@@ -66,9 +72,20 @@ export class Reconciler {
         this.ctx.log.warn({ jobId: job.id, err }, 'reconcile failed'),
       )
     }
+    await this.finalizeDue(due)
+  }
+
+  /**
+   * Finalizes the tick's due jobs together, once the one due longest has waited
+   * provider.finalizeDelayMs (0: at once); until then they wait for more to join them.
+   */
+  private async finalizeDue(due: DueJob[]): Promise<void> {
+    const waitedMs = due.reduce((most, job) => Math.max(most, job.overdueSeconds * 1000), -1)
+    if (waitedMs < this.ctx.options.finalizeDelayMs) return
     // one due job alone is finalized as before: `finalize` costs less than a batch of one
-    const [only] = due
-    if (due.length > 1) await finalizeTogether(this.ctx, this.locks, due)
+    const ids = due.map((job) => job.id)
+    const [only] = ids
+    if (ids.length > 1) await finalizeTogether(this.ctx, this.locks, ids)
     else if (only !== undefined)
       await this.reconcile(only).catch((err: unknown) =>
         this.ctx.log.warn({ jobId: only, err }, 'reconcile failed'),
@@ -118,7 +135,7 @@ export class Reconciler {
    * Brings the local record of `jobId` in line with the job's on-chain status. With `due`, a
    * job whose finalization is due is added to it instead of finalized (the tick's batch).
    */
-  reconcile(jobId: string, due?: string[]): Promise<void> {
+  reconcile(jobId: string, due?: DueJob[]): Promise<void> {
     return this.locks.run(jobId, async () => {
       const job = await this.ctx.components.state.getJob(jobId)
       if (job === undefined || job.role !== 'provider' || isTerminalJobState(job.state)) return
@@ -155,7 +172,7 @@ export class Reconciler {
       this.deps.execute(jobId)
   }
 
-  private async follow(job: JobRecord, onChain: JobView, due?: string[]): Promise<void> {
+  private async follow(job: JobRecord, onChain: JobView, due?: DueJob[]): Promise<void> {
     const mine = onChain.status !== 'none' && onChain.provider.toLowerCase() === this.ctx.me
     const plan = reconcilePlan(job.state, onChain.status, mine, onChain.openDisputes)
     let current = job
@@ -205,14 +222,15 @@ export class Reconciler {
    * Finalizes a committed job once its challenge window is behind us (and collects the
    * payment), or adds it to `due` for the tick's batch.
    */
-  private async finalizeWhenDue(job: JobRecord, onChain: JobView, due?: string[]): Promise<void> {
+  private async finalizeWhenDue(job: JobRecord, onChain: JobView, due?: DueJob[]): Promise<void> {
     const { chain, state } = this.ctx.components
-    if ((await chain.chainTime()) < BigInt(onChain.challengeEnds)) return
+    const now = await chain.chainTime()
+    if (now < BigInt(onChain.challengeEnds)) return
     // a finalize sent before a restart and still pending is not sent again
     if (job.intent?.action === 'finalize' && (await intentOutcome(chain.client, job.intent)) === 'pending')
       return
     if (due !== undefined && this.ctx.options.settlementBatchMax > 1) {
-      due.push(job.id)
+      due.push({ id: job.id, overdueSeconds: Number(now - BigInt(onChain.challengeEnds)) })
       return
     }
     const jobMarket = chain.deployment.addresses.jobMarket
