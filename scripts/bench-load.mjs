@@ -40,7 +40,7 @@ import { readFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
-import { createPublicClient, createWalletClient, http, toHex } from 'viem'
+import { createPublicClient, createWalletClient, http, parseEventLogs, toHex } from 'viem'
 import { getContractEvents, sendTransaction, waitForTransactionReceipt } from 'viem/actions'
 
 if (process.getuid?.() !== 0) {
@@ -57,7 +57,7 @@ const { devnetNodeApi } = await import('../packages/cli/dist/devnet/node-client.
 const testnetLib = await import('../packages/cli/dist/testnet/index.js')
 const { loadScenario, machineBusyFraction, parsePidStatTicks, parseProcStat, percentile, pickBottleneck } =
   testnetLib
-const { stakeManagerAbi } = await import('../packages/contracts-client/dist/index.js')
+const { jobMarketAbi, stakeManagerAbi } = await import('../packages/contracts-client/dist/index.js')
 const { readApiRuntimeFile } = await import('../packages/node/dist/daemon/index.js')
 
 const { values: args } = parseArgs({
@@ -339,22 +339,53 @@ function cpuEvidence(before, after) {
   }
 }
 
-/** JobMarket gas and every transaction of the blocks in [from, to]. */
+/** The JobMarket event that marks each settlement step of a job. */
+const SETTLEMENT_EVENTS = { JobAwarded: 'award', ResultCommitted: 'commit', JobFinalized: 'finalize' }
+
+/**
+ * JobMarket gas and every transaction of the blocks in [from, to], and per settlement step the
+ * JobMarket transactions that took it and the jobs they took it for (more jobs than
+ * transactions: the nodes' batch calls).
+ */
 async function chainTraffic(client, jobMarket, from, to) {
   let jobMarketGas = 0n
   let jobMarketTxs = 0
   let txs = 0
+  const settlement = {
+    award: { transactions: 0, jobs: 0 },
+    commit: { transactions: 0, jobs: 0 },
+    finalize: { transactions: 0, jobs: 0 },
+  }
   for (let n = from; n <= to; n++) {
     const receipts = await client.request({ method: 'eth_getBlockReceipts', params: [toHex(n)] })
     for (const r of receipts ?? []) {
       txs++
-      if (r.to?.toLowerCase() === jobMarket.toLowerCase()) {
-        jobMarketTxs++
-        jobMarketGas += BigInt(r.gasUsed)
+      if (r.to?.toLowerCase() !== jobMarket.toLowerCase()) continue
+      jobMarketTxs++
+      jobMarketGas += BigInt(r.gasUsed)
+      const own = r.logs.filter((l) => l.address.toLowerCase() === jobMarket.toLowerCase())
+      const steps = new Map()
+      for (const { eventName } of parseEventLogs({ abi: jobMarketAbi, logs: own, strict: false })) {
+        const step = SETTLEMENT_EVENTS[eventName]
+        if (step !== undefined) steps.set(step, (steps.get(step) ?? 0) + 1)
+      }
+      for (const [step, jobs] of steps) {
+        settlement[step].transactions++
+        settlement[step].jobs += jobs
       }
     }
   }
-  return { jobMarketGas, jobMarketTxs, txs, blocks: Number(to - from + 1n) }
+  return { jobMarketGas, jobMarketTxs, txs, settlement, blocks: Number(to - from + 1n) }
+}
+
+/** The settlement steps of two windows added up. */
+function addSettlement(a, b) {
+  return Object.fromEntries(
+    Object.keys(a).map((step) => [
+      step,
+      { transactions: a[step].transactions + b[step].transactions, jobs: a[step].jobs + b[step].jobs },
+    ]),
+  )
 }
 
 // ---- the report --------------------------------------------------------------------------
@@ -549,6 +580,7 @@ async function measure(testnet) {
       txPerSecond: Math.round((chainWindow.txs / seconds) * 10) / 10,
       jobMarketGasPerSecond: Math.round(Number(chainWindow.jobMarketGas) / seconds),
       blocks: chainWindow.blocks,
+      settlement: addSettlement(chainWindow.settlement, settling.settlement),
     }
     const timings = await offerTimings(requesters, providers)
     const figures = jobFigures(devnet)
@@ -557,7 +589,10 @@ async function measure(testnet) {
     const settledOnChain = figures.jobsFinalized + figures.jobsSlashed
     log(
       `JobMarket: ${chainWindow.jobMarketTxs + settling.jobMarketTxs} transactions, ${jobMarketGas} gas; ` +
-        `${figures.jobsFinalized} jobs finalized, ${figures.jobsSlashed} slashed (the cheater's)`,
+        `${figures.jobsFinalized} jobs finalized, ${figures.jobsSlashed} slashed (the cheater's); ` +
+        Object.entries(chain.settlement)
+          .map(([step, { transactions, jobs }]) => `${step} ${jobs} jobs in ${transactions} transactions`)
+          .join(', '),
     )
     return {
       nodes: devnet.nodes.length,

@@ -46,9 +46,10 @@ export class GroupSender<R, T> {
 
   private async drain(): Promise<void> {
     this.sending = true
+    // a max that is not a positive whole number (a caller's missing option) sends one at a time
+    const max = Number.isInteger(this.options.max) && this.options.max > 0 ? this.options.max : 1
     try {
-      while (this.waiting.length > 0)
-        await this.sendGroup(this.waiting.splice(0, Math.max(1, this.options.max)))
+      while (this.waiting.length > 0) await this.sendGroup(this.waiting.splice(0, max))
     } finally {
       this.sending = false
     }

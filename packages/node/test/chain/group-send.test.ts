@@ -41,10 +41,12 @@ describe('group sender', () => {
     expect(results).toEqual(['tx 1', 'tx 2,3', 'tx 2,3', 'tx 4,5', 'tx 4,5'])
   })
 
-  it('with max 1, a transaction per request', async () => {
-    const { groups, sender } = recorder(1)
-    await Promise.all([1, 2, 3].map((n) => sender.submit(n)))
-    expect(groups).toEqual([[1], [2], [3]])
+  it('with max 1, or a max that is not a positive whole number, a transaction per request', async () => {
+    for (const max of [1, 0, Number.NaN, 2.5]) {
+      const { groups, sender } = recorder(max)
+      await Promise.all([1, 2, 3].map((n) => sender.submit(n)))
+      expect(groups).toEqual([[1], [2], [3]])
+    }
   })
 
   it('splits a batch refused before it was sent: each request gets its own answer', async () => {

@@ -22,7 +22,8 @@ export async function finalizeTogether(
   locks: JobLocks,
   jobIds: string[],
 ): Promise<void> {
-  const size = Math.max(1, ctx.options.settlementBatchMax)
+  const max = ctx.options.settlementBatchMax
+  const size = Number.isInteger(max) && max > 0 ? max : 1
   for (let at = 0; at < jobIds.length; at += size) {
     const batch = jobIds.slice(at, at + size)
     await locks
