@@ -1,7 +1,8 @@
 /**
  * The provider settling several jobs in one transaction, against a real anvil with the real
  * contracts: commits that queue behind one in flight share the next transaction; a batch the
- * chain refuses is split so one bad commit does not hold the others back; the tick finalizes
+ * chain refuses is split so one bad commit does not hold the others back; a provider killed
+ * after a batch commit was sent finds each of its jobs committed on restart; the tick finalizes
  * every due job at once with one payment, to the wei; a batch finalize skips a job a third
  * party finalized meanwhile instead of reverting. The requester's awards queue the same way,
  * each price taken from the deposit or the wallet by the market's own rule.
@@ -231,6 +232,33 @@ describe('provider settlement in batches', () => {
     committed.push(a, c)
   })
 
+  it('a provider killed after a batch commit was sent finds every job of it committed once restarted', async () => {
+    const [a, b, c] = [await awardedJob(), await awardedJob(), await awardedJob()]
+    // the process dies right after the batch's hash is on the records, before its receipt
+    const killed = { ...honestFaultPlan, afterCommitSent: () => Promise.reject(new Error('killed')) }
+    const queue = commitQueue()
+    const outcomes = await Promise.allSettled([
+      queue.commit(commitOf(a)),
+      queue.commit({ ...commitOf(b), faults: killed }),
+      queue.commit({ ...commitOf(c), faults: killed }),
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected'])
+    const [hb, hc] = [(await state.requireJob(b)).intent?.txHash, (await state.requireJob(c)).intent?.txHash]
+    expect(hb).toBeDefined()
+    expect(hc).toBe(hb)
+    // restarted: the records still say executing; each one's reconcile reads the chain
+    const reconciler = new Reconciler(providerContext(), { execute: () => {}, isRunning: () => false })
+    for (const id of [b, c]) {
+      expect((await state.requireJob(id)).state).toBe('executing')
+      await reconciler.reconcile(id)
+      const record = await state.requireJob(id)
+      expect(record).toMatchObject({ state: 'committed', resultRoot: rootOf(id) })
+      expect(record.intent).toBeUndefined()
+    }
+    await state.transitionJob(a, 'committed', { txHash: (outcomes[0] as PromiseFulfilledResult<Hex>).value })
+    committed.push(a, b, c)
+  })
+
   it('a batch finalize skips a job another party finalized meanwhile instead of reverting', async () => {
     const { jobMarket, stakeManager } = deployment.addresses
     const { challengeWindow } = await getMarketParams(admin, { jobMarket, stakeManager })
@@ -262,7 +290,7 @@ describe('provider settlement in batches', () => {
     const { jobMarket, token, stakeManager } = deployment.addresses
     const { protocolFeeBps } = await getMarketParams(admin, { jobMarket, stakeManager })
     const due = committed.splice(0)
-    expect(due).toHaveLength(3)
+    expect(due).toHaveLength(6)
     const before = await getTokenBalance(admin, { token, account: provider.account.address })
     const stakeBefore = await getStake(admin, { stakeManager, account: provider.account.address })
 
@@ -275,7 +303,7 @@ describe('provider settlement in batches', () => {
     await admin.request({ method: 'evm_increaseTime' as 'eth_chainId', params: [3600] as never })
     await admin.request({ method: 'evm_mine' as 'eth_chainId' })
     await reconciler.tick()
-    expect(await settled(ctx.metrics, 'finalize')).toMatchObject({ transactions: 1, jobs: 3 })
+    expect(await settled(ctx.metrics, 'finalize')).toMatchObject({ transactions: 1, jobs: 6 })
 
     const hashes = new Set<string>()
     for (const id of due) {
@@ -289,12 +317,12 @@ describe('provider settlement in batches', () => {
     const logs = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: 'JobFinalized' })
     expect(logs.map((l) => l.args.jobId).sort()).toEqual([...due].sort())
     // the price less the protocol fee, for each job, in one token transfer
-    const payout = 3n * (PRICE - (PRICE * BigInt(protocolFeeBps)) / 10_000n)
+    const payout = 6n * (PRICE - (PRICE * BigInt(protocolFeeBps)) / 10_000n)
     expect(await getTokenBalance(admin, { token, account: provider.account.address })).toBe(before + payout)
     expect(receipt.logs.filter((l) => l.address.toLowerCase() === token.toLowerCase())).toHaveLength(1)
     // and each job's collateral unlocked
     const stakeAfter = await getStake(admin, { stakeManager, account: provider.account.address })
-    expect(stakeBefore.locked - stakeAfter.locked).toBe(3n * COLLATERAL)
+    expect(stakeBefore.locked - stakeAfter.locked).toBe(6n * COLLATERAL)
   })
 })
 
