@@ -31,6 +31,7 @@ export interface AwardSent {
   sources: ReadonlyMap<string, 'market' | 'wallet'>
 }
 
+/** The requester's award queue: up to requester.awardBatchMax awards a transaction. */
 export function createAwardQueue(
   context: Pick<RequesterContext, 'chain' | 'keys' | 'log' | 'metrics'> & {
     options: Pick<RequesterContext['options'], 'awardBatchMax'>
