@@ -24,6 +24,12 @@ export interface GroupSenderOptions<R, T> {
   onSplit?(group: readonly R[], err: unknown): void
 }
 
+/** The batch size a `max` option allows: one a transaction unless it is a positive whole number
+ * (a caller's missing option must not turn into an empty batch, sent forever). */
+export function batchSize(max: number): number {
+  return Number.isInteger(max) && max > 0 ? max : 1
+}
+
 interface Waiting<R, T> {
   request: R
   resolve(result: T): void
@@ -46,8 +52,7 @@ export class GroupSender<R, T> {
 
   private async drain(): Promise<void> {
     this.sending = true
-    // a max that is not a positive whole number (a caller's missing option) sends one at a time
-    const max = Number.isInteger(this.options.max) && this.options.max > 0 ? this.options.max : 1
+    const max = batchSize(this.options.max)
     try {
       while (this.waiting.length > 0) await this.sendGroup(this.waiting.splice(0, max))
     } finally {

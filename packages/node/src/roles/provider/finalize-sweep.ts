@@ -5,36 +5,45 @@
  * stake unlock for the lot, instead of ~75 000 gas a job. The contract skips, rather than
  * reverts on, a job that cannot be finalized any more (a dispute opened on it meanwhile, or
  * finalized by someone else), so one such job does not sink the rest; the skipped ones are
- * followed up by the next reconcile, which reads the chain.
+ * followed up by the next reconcile, which reads the chain. A job finalized on its own (an
+ * event's reconcile, or a tick with one due job) goes through the same code.
  */
-import { finalizeBatch } from '@ocn/contracts-client'
+import { finalize, finalizeBatch, getJob } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
-import { intentOutcome, sendWithIntents } from '../../chain/intents.js'
+import { batchSize } from '../../chain/group-send.js'
+import { intentOutcome, sendWithIntent, sendWithIntents } from '../../chain/intents.js'
 import type { JobLocks } from '../../state/job-locks.js'
 import { observeSettlement } from '../metrics.js'
 import type { ProviderContext } from './context.js'
 
 const FINALIZABLE: readonly string[] = ['committed', 'challenged']
 
-/** Finalizes `jobIds` (all due when collected) in batches; resolves once each batch is answered. */
+/**
+ * Finalizes `jobIds` (all due when collected), up to provider.settlementBatchMax a
+ * transaction, each batch under the locks of its jobs; resolves once each is answered.
+ */
 export async function finalizeTogether(
   ctx: ProviderContext,
   locks: JobLocks,
   jobIds: string[],
 ): Promise<void> {
-  const max = ctx.options.settlementBatchMax
-  const size = Number.isInteger(max) && max > 0 ? max : 1
+  const size = batchSize(ctx.options.settlementBatchMax)
   for (let at = 0; at < jobIds.length; at += size) {
     const batch = jobIds.slice(at, at + size)
     await locks
-      .runAll(batch, () => finalizeBatchNow(ctx, batch))
+      .runAll(batch, () => finalizeNow(ctx, batch))
       .catch((err: unknown) =>
-        ctx.log.warn({ jobs: batch, err }, 'finalizing a batch failed; the next tick tries again'),
+        ctx.log.warn({ jobs: batch, err }, 'finalizing failed; the next tick tries again'),
       )
   }
 }
 
-async function finalizeBatchNow(ctx: ProviderContext, candidates: string[]): Promise<void> {
+/**
+ * Finalizes the candidates still open on their records, holding their locks: one job with
+ * `finalize` (cheaper than a batch of one), more with `finalizeBatch`. A finalize sent before
+ * a restart and still pending is not sent again.
+ */
+export async function finalizeNow(ctx: ProviderContext, candidates: readonly string[]): Promise<void> {
   const { chain, state } = ctx.components
   // what the tick saw may have moved while the locks were taken
   const jobIds: Hex[] = []
@@ -45,7 +54,32 @@ async function finalizeBatchNow(ctx: ProviderContext, candidates: string[]): Pro
       continue
     jobIds.push(id as Hex)
   }
-  if (jobIds.length === 0) return
+  const [only] = jobIds
+  if (jobIds.length === 1 && only !== undefined) return finalizeOne(ctx, only)
+  if (jobIds.length > 1) return finalizeMany(ctx, jobIds)
+}
+
+async function finalizeOne(ctx: ProviderContext, jobId: Hex): Promise<void> {
+  const { chain, state } = ctx.components
+  const jobMarket = chain.deployment.addresses.jobMarket
+  try {
+    const { hash, receipt } = await sendWithIntent(ctx.components, {
+      jobId,
+      action: 'finalize',
+      send: (onSent) => finalize(chain.client, { jobMarket, jobId, onSent }),
+    })
+    observeSettlement(ctx.metrics, 'finalize', 1, receipt)
+    await state.transitionJob(jobId, 'finalized', { txHash: hash })
+    ctx.log.info({ jobId }, 'job finalized; payment collected')
+  } catch (err) {
+    // anyone may finalize: the requester's finalize may have landed first
+    if ((await getJob(chain.client, { jobMarket, jobId })).status !== 'finalized') throw err
+    await state.transitionJob(jobId, 'finalized', { note: 'finalized on-chain by another party' })
+  }
+}
+
+async function finalizeMany(ctx: ProviderContext, jobIds: Hex[]): Promise<void> {
+  const { chain, state } = ctx.components
   const { hash, receipt, finalized, skipped } = await sendWithIntents(ctx.components, {
     jobs: jobIds.map((jobId) => ({ jobId })),
     action: 'finalize',

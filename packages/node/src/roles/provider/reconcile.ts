@@ -10,17 +10,15 @@
  * The handlers of one job run one at a time (JobLocks): an event and the tick that saw the
  * same chain change act one after the other, and the second finds the work done.
  */
-import { finalize, getJob, type GetJobReturnType as JobView, type ProtocolEvent } from '@ocn/contracts-client'
+import { getJob, type GetJobReturnType as JobView, type ProtocolEvent } from '@ocn/contracts-client'
 import { decodeJobOffer } from '@ocn/protocol'
 import { type Hex, hexToBytes } from 'viem'
-import { intentOutcome, sendWithIntent } from '../../chain/intents.js'
 import { providerDetail } from '../../state/job-detail.js'
 import { JobLocks } from '../../state/job-locks.js'
 import { isTerminalJobState, type JobState } from '../../state/job-state.js'
 import type { JobPatch, JobRecord } from '../../state/records.js'
-import { observeSettlement } from '../metrics.js'
 import { openJobs, type ProviderContext } from './context.js'
-import { finalizeTogether } from './finalize-sweep.js'
+import { finalizeNow, finalizeTogether } from './finalize-sweep.js'
 import { reconcilePlan } from './reconcile-plan.js'
 
 export interface ReconcilerDeps {
@@ -82,14 +80,11 @@ export class Reconciler {
   private async finalizeDue(due: DueJob[]): Promise<void> {
     const waitedMs = due.reduce((most, job) => Math.max(most, job.overdueSeconds * 1000), -1)
     if (waitedMs < this.ctx.options.finalizeDelayMs) return
-    // one due job alone is finalized as before: `finalize` costs less than a batch of one
-    const ids = due.map((job) => job.id)
-    const [only] = ids
-    if (ids.length > 1) await finalizeTogether(this.ctx, this.locks, ids)
-    else if (only !== undefined)
-      await this.reconcile(only).catch((err: unknown) =>
-        this.ctx.log.warn({ jobId: only, err }, 'reconcile failed'),
-      )
+    await finalizeTogether(
+      this.ctx,
+      this.locks,
+      due.map((job) => job.id),
+    )
   }
 
   /** Resolves once the handlers started so far have ended (shutdown). */
@@ -223,32 +218,12 @@ export class Reconciler {
    * payment), or adds it to `due` for the tick's batch.
    */
   private async finalizeWhenDue(job: JobRecord, onChain: JobView, due?: DueJob[]): Promise<void> {
-    const { chain, state } = this.ctx.components
-    const now = await chain.chainTime()
+    const now = await this.ctx.components.chain.chainTime()
     if (now < BigInt(onChain.challengeEnds)) return
-    // a finalize sent before a restart and still pending is not sent again
-    if (job.intent?.action === 'finalize' && (await intentOutcome(chain.client, job.intent)) === 'pending')
-      return
-    if (due !== undefined && this.ctx.options.settlementBatchMax > 1) {
+    if (due !== undefined)
       due.push({ id: job.id, overdueSeconds: Number(now - BigInt(onChain.challengeEnds)) })
-      return
-    }
-    const jobMarket = chain.deployment.addresses.jobMarket
-    const jobId = job.id as Hex
-    try {
-      const { hash, receipt } = await sendWithIntent(this.ctx.components, {
-        jobId,
-        action: 'finalize',
-        send: (onSent) => finalize(chain.client, { jobMarket, jobId, onSent }),
-      })
-      observeSettlement(this.ctx.metrics, 'finalize', 1, receipt)
-      await state.transitionJob(jobId, 'finalized', { txHash: hash })
-      this.ctx.log.info({ jobId }, 'job finalized; payment collected')
-    } catch (err) {
-      // anyone may finalize: the requester's finalize may have landed first
-      if ((await getJob(chain.client, { jobMarket, jobId })).status !== 'finalized') throw err
-      await state.transitionJob(jobId, 'finalized', { note: 'finalized on-chain by another party' })
-    }
+    // the caller holds this job's lock
+    else await finalizeNow(this.ctx, [job.id])
   }
 
   /**

@@ -9,7 +9,7 @@
  * Raising by the shortfall only (to allowance + amount) keeps the allowance below twice the
  * largest open offer, and never lowers what another open offer of this node relies on.
  */
-import { approveToken } from '@ocn/contracts-client'
+import { approveToken, awardDrawsFromBalance } from '@ocn/contracts-client'
 import type { Hex } from 'viem'
 import { escrowSource, type RequesterFundsReading, readRequesterFunds } from '../../chain/reads.js'
 import { RoleError } from '../errors.js'
@@ -81,7 +81,7 @@ export async function prepareBatchEscrow(
   let market = funds.market
   let fromWallet = 0n
   const sources = prices.map((price): 'market' | 'wallet' => {
-    if (escrowSource({ market, balance: 0n }, price) === 'market') {
+    if (awardDrawsFromBalance(market, price)) {
       market -= price
       return 'market'
     }
