@@ -15,7 +15,14 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { approveToken, getJob, getTokenBalance, stake, transferToken } from '@ocn/contracts-client'
+import {
+  approveToken,
+  getJob,
+  getTokenBalance,
+  jobMarketAbi,
+  stake,
+  transferToken,
+} from '@ocn/contracts-client'
 import { createSilentLogger, type JobRecord, type RequesterRole } from '@ocn/node'
 import { createBidProtocol, createOcnHost, type OcnHost } from '@ocn/node/p2p'
 import {
@@ -27,7 +34,7 @@ import {
   decodeJobOffer,
   type JobOffer,
 } from '@ocn/protocol'
-import { type Address, type Hex, hexToBytes, parseEther, toHex } from 'viem'
+import { type Address, type Hex, hexToBytes, parseEther, parseEventLogs, toHex } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -193,13 +200,19 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
   /** Every transaction `from` sent since `firstBlock`, with its receipt's status. */
   async function transactionsFrom(from: Address, firstBlock: bigint) {
     const last = await net.deployer.getBlockNumber()
-    const out: Array<{ hash: Hex; to: string | undefined; status: string }> = []
+    const out: Array<{ hash: Hex; to: string | undefined; status: string; jobsAwarded: number }> = []
     for (let n = firstBlock; n <= last; n++) {
       const block = await net.deployer.getBlock({ blockNumber: n, includeTransactions: true })
       for (const tx of block.transactions) {
         if (tx.from.toLowerCase() !== from.toLowerCase()) continue
         const receipt = await net.deployer.getTransactionReceipt({ hash: tx.hash })
-        out.push({ hash: tx.hash, to: tx.to?.toLowerCase(), status: receipt.status })
+        // an award names one job, an awardBatch several: each logs a JobAwarded per job
+        const jobsAwarded = parseEventLogs({
+          abi: jobMarketAbi,
+          logs: receipt.logs,
+          eventName: 'JobAwarded',
+        }).length
+        out.push({ hash: tx.hash, to: tx.to?.toLowerCase(), status: receipt.status, jobsAwarded })
       }
     }
     return out
@@ -270,8 +283,9 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
       expect(job.state).toBe('finalized')
       expect(honest).toContain(job.provider!.toLowerCase())
     }
-    // awards on chain: only honest providers; and the requester sent one award per awarded
-    // job and no transaction of it reverted, so no award to a Sybil was ever attempted
+    // awards on chain: only honest providers; and every market transaction of the requester
+    // was an award (alone or batched), together awarding each awarded job once, and no
+    // transaction of it reverted, so no award to a Sybil was ever attempted
     let awarded = 0
     for (const job of jobs) {
       const onChain = await getJob(client(), {
@@ -284,7 +298,8 @@ describe('Sybil bidders (in-process nodes, anvil, ORT, a foreign bidding peer)',
     }
     const sent = await transactionsFrom(requesterAddress, firstBlock)
     const awards = sent.filter((tx) => tx.to === net.deployment.addresses.jobMarket.toLowerCase())
-    expect(awards.length).toBe(awarded)
+    for (const tx of awards) expect(tx.jobsAwarded, `requester tx ${tx.hash} awards`).toBeGreaterThan(0)
+    expect(awards.reduce((n, tx) => n + tx.jobsAwarded, 0)).toBe(awarded)
     for (const tx of sent) expect(tx.status, `requester tx ${tx.hash}`).toBe('success')
     for (const job of jobs) {
       const bids = await node('requester').daemon.state.listBids(job.id)
